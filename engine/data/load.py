@@ -1,0 +1,938 @@
+"""Load a roster and actuals (CSV, Excel or Parquet) into the arrays a plan runs on.
+
+:func:`read_table` reads one table; :func:`load_inputs` checks a roster and its actuals
+against what a plan names and binds them to the plan's periods as :class:`Inputs`.
+
+Everything the data can get wrong is collected (up to :data:`MAX_ERRORS` problems) and
+raised once as :class:`~engine.errors.DataErrors`. Each error names the file, the row as a
+spreadsheet shows it (the header is row 1, the first data row is row 2), the column and the
+rep. Error codes:
+
+==================  ==========================================================
+``unknown-format``  the file's extension is not one this module reads
+``unreadable-file`` the file is missing, corrupt, or not UTF-8 text
+``duplicate-column`` two columns share a name (after stripping whitespace)
+``missing-column``  a column the plan names (or ``rep_id``, ``period``/``date``) is absent
+``ambiguous-actuals`` the actuals have both ``period`` and ``date``
+``missing-value``   an empty cell where a value is needed
+``not-a-number``    a measure (or numeric roster) cell that is not a finite number
+``duplicate-rep``   a rep_id appears twice in the roster
+``duplicate-row``   two actuals rows for the same rep and period
+``bad-period``      a period label not of the plan's kind
+``bad-date``        a cell that is not an ISO date, or an end_date before start_date
+``bad-split``       a split that is not a number between 0 and 1
+``unknown-rep``     an actuals row for a rep that is not in the roster
+``inactive-rep``    an actuals row in a period in which the rep has no active day
+``too-many-errors`` more problems than :data:`MAX_ERRORS`; only those are listed
+==================  ==========================================================
+
+Values are never guessed: ``1,234.5`` is not a number, and a date must be ISO 8601
+(``2027-02-15``, optionally with a time) or a date cell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import itertools
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from numbers import Integral, Real
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.data.inputs import Inputs, PeriodInfo
+from engine.data.periods import check_period_kind, parse_period_label, period_for_date
+from engine.errors import DataError, DataErrors
+
+__all__ = ["AGGREGATIONS", "MAX_ERRORS", "TableSource", "read_table", "load_inputs"]
+
+AGGREGATIONS: tuple[str, ...] = ("sum", "mean", "last", "min", "max")
+"""How transactions are gathered into a period, per actuals column."""
+
+MAX_ERRORS = 200
+"""At most this many data errors are reported at once."""
+
+TableSource = str | os.PathLike[str] | pd.DataFrame
+"""A table: a path to a CSV, Excel or Parquet file, or a DataFrame."""
+
+_FORMATS = {
+    ".csv": "CSV",
+    ".tsv": "TSV",
+    ".xlsx": "Excel",
+    ".xlsm": "Excel",
+    ".xls": "Excel",
+    ".parquet": "Parquet",
+    ".pq": "Parquet",
+}
+_ACCEPTED = "CSV (.csv, .tsv), Excel (.xlsx, .xlsm, .xls) or Parquet (.parquet, .pq)"
+_TEXT_COLUMNS = frozenset({"rep_id", "period", "date", "start_date", "end_date"})
+_DATE_COLUMNS = ("start_date", "end_date")
+_NO_START = 0  # before every date's ordinal (date.min is 1)
+_NO_END = dt.date.max.toordinal() + 1
+_SUGGESTION_LOOKUPS = 20  # difflib over a large roster is slow: bound the lookups per load
+_NO_COLUMNS: Mapping[str, str] = MappingProxyType({})
+
+
+def read_table(path_or_df: TableSource, role: str) -> pd.DataFrame:
+    """Read one input table so that text stays text.
+
+    CSV cells of ``rep_id``, ``period``, ``date``, ``start_date`` and ``end_date`` are read
+    as text; other columns as pandas infers them (numbers, or text where any cell is not a
+    number). Only empty cells are missing: ``NA`` or ``null`` are text. Column names are
+    stripped of surrounding whitespace, entirely blank rows are dropped, and ``rep_id`` is
+    converted to stripped text (an Excel number ``17`` becomes ``"17"``, ``"007"`` stays
+    ``"007"``; an empty cell is ``None``).
+
+    Args:
+        path_or_df: a DataFrame (copied, not modified), or the path of a ``.csv``/``.tsv``
+            (UTF-8), ``.xlsx``/``.xlsm``/``.xls`` (first sheet) or ``.parquet``/``.pq`` file.
+        role: ``roster`` or ``actuals``, for messages.
+
+    Returns:
+        The table, indexed by each row's number as a spreadsheet shows it (the header is
+        row 1, so the first data row is 2), index name ``row``.
+
+    Raises:
+        DataError: ``unknown-format`` for an extension not listed above; ``unreadable-file``
+            when the file is missing or cannot be read; ``duplicate-column`` when two
+            columns have the same name.
+    """
+    name = _source_name(path_or_df, role)
+    if isinstance(path_or_df, pd.DataFrame):
+        frame = path_or_df.copy()
+    else:
+        frame = _read_file(Path(path_or_df), name, role)
+    frame.columns = [str(column).strip() for column in frame.columns]
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        raise DataError(
+            "duplicate-column",
+            f"the {role} has more than one column named '{repeated[0]}'",
+            file=name,
+            column=str(repeated[0]),
+            hint="rename or remove the extra column",
+        )
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")
+    blank = frame.isna().all(axis=1)
+    if blank.any():
+        frame = frame.loc[~blank].copy()
+    if "rep_id" in frame.columns:
+        frame["rep_id"] = pd.Series(_texts(frame["rep_id"]), index=frame.index, dtype=object)
+    return frame
+
+
+def load_inputs(
+    roster: TableSource,
+    actuals: TableSource,
+    *,
+    period: str,
+    fiscal_year_start: int = 1,
+    roster_columns: Iterable[str] = (),
+    actual_columns: Mapping[str, str] = _NO_COLUMNS,
+) -> Inputs:
+    """Check a roster and its actuals against a plan and bind them to its periods.
+
+    The actuals are either one row per rep and period (columns ``rep_id``, ``period`` and
+    the measures) or transactions (``rep_id``, ``date``, amounts and an optional ``split``
+    share, empty meaning 1) that are multiplied by their split and gathered into periods
+    with each column's aggregation (``last`` takes the latest-dated row, the later row in
+    the file on a tie). The periods of the run are the distinct periods present in the
+    actuals, in chronological order.
+
+    A named roster column is numeric (float64) when every non-empty cell is a number, and
+    text otherwise (empty cells become ``""``). Optional ``start_date``/``end_date`` roster
+    columns (inclusive, empty meaning unbounded) give each rep's active days; they appear
+    in :attr:`Inputs.roster` only when named, as ISO text.
+
+    Args:
+        roster: path or DataFrame, one row per rep.
+        actuals: path or DataFrame.
+        period: the plan's period kind: ``month``, ``quarter``, ``half`` or ``year``.
+        fiscal_year_start: month number (1-12) in which the plan year starts.
+        roster_columns: the ``roster.X`` columns the plan names.
+        actual_columns: the ``actuals.X`` columns the plan names, each mapped to its
+            aggregation (one of :data:`AGGREGATIONS`).
+
+    Returns:
+        The inputs, reps in roster order.
+
+    Raises:
+        DataErrors: every problem found in the data (see the module's table of codes).
+        ValueError: ``period``, ``fiscal_year_start`` or an aggregation is invalid (a
+            plan that passed validation never causes this).
+    """
+    check_period_kind(period, fiscal_year_start)
+    aggregations = dict(actual_columns)
+    for column, how in aggregations.items():
+        if how not in AGGREGATIONS:
+            raise ValueError(
+                f"aggregation of '{column}' must be one of {', '.join(AGGREGATIONS)} (got {how!r})"
+            )
+    named = list(dict.fromkeys(column for column in roster_columns if column != "rep_id"))
+
+    problems = _Problems()
+    tables = []
+    for role, source in (("roster", roster), ("actuals", actuals)):
+        try:
+            tables.append(_Table(role, _source_name(source, role), read_table(source, role)))
+        except DataError as error:
+            problems.add(error)
+    problems.raise_if_any()
+    roster_table, actuals_table = tables
+    order = (roster_table.name, actuals_table.name)
+
+    _require_columns(roster_table, ["rep_id", *named], problems)
+    _require_actual_columns(actuals_table, aggregations, problems)
+    problems.raise_if_any(order)
+
+    staff = _read_roster(roster_table, named, problems)
+    rows = _read_actuals(actuals_table, staff, aggregations, period, fiscal_year_start, problems)
+    keys = sorted(rows.periods)
+    periods = tuple(rows.periods[key] for key in keys)
+    active, proration = _activity(staff, periods)
+    column = np.searchsorted(keys, rows.period_key)
+    _check_rows_fit(actuals_table, staff, rows, column, periods, active, problems)
+    problems.raise_if_any(order)
+
+    cells = rows.rep * len(periods) + column
+    shape = (len(staff.ids), len(periods))
+    if rows.dates is None:
+        actual_arrays = {name: _place(cells, values, shape) for name, values in rows.values.items()}
+        counts: dict[str, np.ndarray] = {}
+    else:
+        actual_arrays, count = _gather(cells, rows.values, rows.dates, aggregations, shape)
+        counts = {name: count.copy() for name in aggregations}
+    return Inputs(
+        rep_ids=staff.ids,
+        periods=periods,
+        roster=staff.columns,
+        actuals=actual_arrays,
+        active=active,
+        proration=proration,
+        counts=counts,
+        sources={"roster": roster_table.name, "actuals": actuals_table.name},
+    )
+
+
+# --- reading files --------------------------------------------------------------------
+
+
+def _source_name(source: TableSource, role: str) -> str:
+    """How errors name a table: its path as given, or its role for a DataFrame."""
+    return role if isinstance(source, pd.DataFrame) else str(source)
+
+
+def _read_file(path: Path, name: str, role: str) -> pd.DataFrame:
+    """Read a file by its extension; any failure becomes a :class:`DataError`."""
+    kind = _FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise DataError(
+            "unknown-format",
+            f"cannot read the {role} '{name}': unknown file type '{path.suffix}'",
+            file=name,
+            hint=f"save it as {_ACCEPTED}",
+        )
+    if not path.is_file():
+        raise DataError(
+            "unreadable-file",
+            f"the {role} file '{name}' does not exist",
+            file=name,
+            hint=f"give the path of a {_ACCEPTED} file",
+        )
+    try:
+        if kind == "Excel":
+            # openpyxl reads .xlsx and .xlsm; the older binary .xls needs xlrd
+            engine = "xlrd" if path.suffix.lower() == ".xls" else "openpyxl"
+            return pd.read_excel(
+                path, sheet_name=0, engine=engine, keep_default_na=False, na_values=[""]
+            )
+        if kind == "Parquet":
+            return pd.read_parquet(path)
+        return _read_csv(path, sep="," if kind == "CSV" else "\t")
+    except Exception as error:  # noqa: BLE001 - every reader failure is a property of the file
+        raise DataError(
+            "unreadable-file",
+            f"cannot read the {role} '{name}' as {kind}: {_reason(error)}",
+            file=name,
+            hint=f"the accepted formats are {_ACCEPTED}",
+        ) from error
+
+
+def _read_csv(path: Path, sep: str) -> pd.DataFrame:
+    """Read UTF-8 delimited text, the id, label and date columns as text."""
+    options: dict[str, Any] = {
+        "sep": sep,
+        "encoding": "utf-8-sig",
+        "keep_default_na": False,
+        "na_values": [""],
+        "skip_blank_lines": False,  # so that row numbers stay those of the file
+    }
+    header = pd.read_csv(path, nrows=0, **options).columns
+    text = {column: str for column in header if str(column).strip() in _TEXT_COLUMNS}
+    return pd.read_csv(path, dtype=text, **options)
+
+
+def _reason(error: Exception) -> str:
+    """A reader's exception in a few words."""
+    if isinstance(error, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    if isinstance(error, pd.errors.EmptyDataError):
+        return "the file is empty"
+    if isinstance(error, ImportError):
+        return f"a library it needs is missing ({error})"
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+# --- converting cells ------------------------------------------------------------------
+
+
+def _cell_text(cell: Any) -> str | None:
+    """One cell as text: strings stripped, integral numbers without ``.0``, dates ISO."""
+    if isinstance(cell, str):
+        return cell.strip() or None
+    if isinstance(cell, (bool, np.bool_)):
+        return str(bool(cell))
+    if isinstance(cell, Integral):
+        return str(int(cell))
+    if isinstance(cell, Real):
+        number = float(cell)
+        return str(int(number)) if number.is_integer() else repr(number)
+    if isinstance(cell, dt.datetime):
+        midnight = cell.time() == dt.time() and cell.tzinfo is None
+        return cell.date().isoformat() if midnight else cell.isoformat()
+    if isinstance(cell, dt.date):
+        return cell.isoformat()
+    return str(cell)
+
+
+def _cell_date(cell: Any) -> dt.date | None:
+    """One cell as a date, or None if it is not one (ISO 8601 text, or a date cell)."""
+    if isinstance(cell, dt.datetime):
+        return cell.date()
+    if isinstance(cell, dt.date):
+        return cell
+    if isinstance(cell, str):
+        text = cell.strip()
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+        try:
+            return dt.datetime.fromisoformat(text).date()
+        except ValueError:
+            return None
+    return None
+
+
+def _texts(column: pd.Series, empty: str | None = None) -> np.ndarray:
+    """A column as an object array of text (see :func:`_cell_text`), ``empty`` if blank."""
+    codes, uniques = pd.factorize(column)
+    texts = [_cell_text(cell) for cell in uniques]
+    table = np.array([empty if text is None else text for text in texts] + [empty], dtype=object)
+    return table[codes]  # code -1 (a missing cell) picks the last entry
+
+
+def _numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column as float64, and where it is empty.
+
+    Returns:
+        ``(values, empty)``: values are NaN where a cell is empty or not a number (text,
+        dates, booleans); infinities stay infinite.
+    """
+    empty = column.isna().to_numpy(copy=True)
+    convertible = not pd.api.types.is_bool_dtype(column) and (
+        pd.api.types.is_numeric_dtype(column)
+        or pd.api.types.is_object_dtype(column)
+        or pd.api.types.is_string_dtype(column)
+    )
+    if not convertible:  # dates, booleans...
+        return np.full(len(column), np.nan), empty
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    failed = np.flatnonzero(np.isnan(values) & ~empty)
+    if failed.size:  # blank strings count as empty; only the offending cells are looked at
+        cells = column.to_numpy(dtype=object)[failed]
+        empty[failed[[isinstance(cell, str) and not cell.strip() for cell in cells]]] = True
+    return values, empty
+
+
+def _dates(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A column as date ordinals.
+
+    Returns:
+        ``(ordinals, empty, bad)``: proleptic Gregorian ordinals (0 where empty or bad),
+        where a cell is empty, and where it is not a date.
+    """
+    codes, uniques = pd.factorize(column)
+    dates = [_cell_date(cell) for cell in uniques]
+    blank = [isinstance(cell, str) and not cell.strip() for cell in uniques]
+    ordinals = np.array([0 if d is None else d.toordinal() for d in dates] + [0], dtype=np.int64)
+    empty = np.array(blank + [True])
+    bad = np.array([d is None for d in dates] + [False]) & ~empty
+    return ordinals[codes], empty[codes], bad[codes]
+
+
+def _iso_dates(ordinals: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Ordinals as ISO text (object array), ``""`` where not ``known``."""
+    unique, inverse = np.unique(np.where(known, ordinals, 1), return_inverse=True)
+    texts = np.array([dt.date.fromordinal(int(o)).isoformat() for o in unique], dtype=object)
+    return np.where(known, texts[inverse], "")
+
+
+# --- collecting problems ---------------------------------------------------------------
+
+
+class _Problems:
+    """The data errors found so far; at most :data:`MAX_ERRORS` are kept (and formatted)."""
+
+    def __init__(self) -> None:
+        self.errors: list[DataError] = []
+        self.found = 0
+
+    def add(self, error: DataError) -> None:
+        """Report one problem."""
+        self.report(1, iter([error]))
+
+    def report(self, count: int, errors: Iterator[DataError]) -> None:
+        """Count ``count`` problems and keep as many of ``errors`` (lazy) as there is room for."""
+        self.found += count
+        self.errors.extend(itertools.islice(errors, max(MAX_ERRORS - len(self.errors), 0)))
+
+    def rows(self, where: np.ndarray, describe: Callable[[int], DataError]) -> None:
+        """Report ``describe(i)`` for each position ``i`` where the boolean mask is set."""
+        positions = np.flatnonzero(where)
+        self.report(len(positions), map(describe, positions.tolist()))
+
+    def raise_if_any(self, files: Sequence[str] = ()) -> None:
+        """Raise every error kept, sorted by file (in the order of ``files``) and row."""
+        if not self.errors:
+            return
+        rank = {name: i for i, name in enumerate(files)}
+        errors = sorted(self.errors, key=lambda e: (rank.get(e.file or "", len(rank)), e.row or 0))
+        if self.found > len(errors):
+            errors.append(
+                DataError(
+                    "too-many-errors",
+                    f"{self.found - len(errors)} more problems are not listed "
+                    f"(at most {MAX_ERRORS} are reported)",
+                    hint="fix these first, then load again",
+                )
+            )
+        raise DataErrors(errors)
+
+
+class _Suggester:
+    """``did you mean`` hints among many names, with a bounded number of difflib lookups."""
+
+    def __init__(self, names: Iterable[str], lookups: int = _SUGGESTION_LOOKUPS) -> None:
+        self.names = list(names)
+        self.lookups = lookups
+        self.cache: dict[str, str | None] = {}
+
+    def hint(self, name: str) -> str | None:
+        """The hint for ``name``, or None (also once the lookups are used up)."""
+        if name not in self.cache:
+            if self.lookups <= 0:
+                return None
+            self.lookups -= 1
+            self.cache[name] = _did_you_mean(name, self.names)
+        return self.cache[name]
+
+
+def _did_you_mean(name: str, names: Sequence[str]) -> str | None:
+    """``did you mean 'X'?`` for the closest of ``names``, or None if none is close."""
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A table read for one role, with the spreadsheet row number of each of its rows."""
+
+    role: str
+    name: str
+    frame: pd.DataFrame
+
+    def row(self, position: int) -> int:
+        """The spreadsheet row number of row ``position`` (0-based) of the frame."""
+        return int(self.frame.index[position])
+
+    def error(
+        self,
+        code: str,
+        message: str,
+        position: int | None = None,
+        column: str | None = None,
+        rep: str | None = None,
+        hint: str | None = None,
+    ) -> DataError:
+        """A data error in this table, at row ``position`` (0-based) of the frame."""
+        row = None if position is None else self.row(position)
+        return DataError(code, message, file=self.name, row=row, column=column, rep=rep, hint=hint)
+
+    def cell(self, position: int, column: str) -> str | None:
+        """The text of one cell, for messages."""
+        return _cell_text(self.frame[column].iloc[position])
+
+
+# --- columns ---------------------------------------------------------------------------
+
+
+def _require_columns(table: _Table, columns: Iterable[str], problems: _Problems) -> None:
+    """Report each of ``columns`` that the table lacks."""
+    present = [str(column) for column in table.frame.columns]
+    for column in columns:
+        if column not in present:
+            problems.add(
+                table.error(
+                    "missing-column",
+                    f"no column '{column}' in the {table.role}",
+                    column=column,
+                    hint=_did_you_mean(column, present) or _listing(present),
+                )
+            )
+
+
+def _listing(columns: Sequence[str]) -> str:
+    """A hint listing a table's columns (the first dozen)."""
+    shown = ", ".join(f"'{c}'" for c in columns[:12]) + (", ..." if len(columns) > 12 else "")
+    return f"its columns are {shown}" if columns else "it has no columns"
+
+
+def _require_actual_columns(
+    table: _Table, aggregations: Mapping[str, str], problems: _Problems
+) -> None:
+    """Report a missing ``rep_id`` or measure column, and an undecidable actuals form."""
+    columns = table.frame.columns
+    if "period" in columns and "date" in columns:
+        problems.add(
+            table.error(
+                "ambiguous-actuals",
+                "the actuals have both a 'period' and a 'date' column",
+                hint="keep 'period' for one row per rep and period, "
+                "or 'date' for one row per transaction",
+            )
+        )
+    elif "period" not in columns and "date" not in columns:
+        problems.add(
+            table.error(
+                "missing-column",
+                "the actuals need a 'period' column (one row per rep and period) "
+                "or a 'date' column (one row per transaction)",
+                hint=_listing([str(c) for c in columns]),
+            )
+        )
+    _require_columns(table, ["rep_id", *aggregations], problems)
+
+
+# --- roster ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Roster:
+    """The roster's checked contents: ids, named columns and inclusive active bounds."""
+
+    ids: np.ndarray
+    columns: dict[str, np.ndarray]
+    start: np.ndarray
+    end: np.ndarray
+
+
+def _read_roster(table: _Table, named: Sequence[str], problems: _Problems) -> _Roster:
+    """Check the roster's ids, dates and named columns, reporting every bad cell."""
+    frame = table.frame
+    ids = frame["rep_id"].to_numpy(dtype=object)
+    missing = pd.isna(ids)
+    problems.rows(missing, lambda i: table.error("missing-value", "'rep_id' is empty", i, "rep_id"))
+    later, first = _repeats(ids, ~missing)
+    problems.report(
+        len(later),
+        (
+            table.error(
+                "duplicate-rep",
+                f"rep_id '{ids[i]}' is in rows {table.row(j)} and {table.row(i)}",
+                i,
+                "rep_id",
+                ids[i],
+                hint="each rep has one roster row",
+            )
+            for i, j in zip(later.tolist(), first.tolist())
+        ),
+    )
+    columns: dict[str, np.ndarray] = {"rep_id": ids}
+    bounds: dict[str, np.ndarray] = {}
+    for name, unbounded in zip(_DATE_COLUMNS, (_NO_START, _NO_END)):
+        if name not in frame.columns:
+            bounds[name] = np.full(len(frame), unbounded, dtype=np.int64)
+            continue
+        ordinals, empty, bad = _dates(frame[name])
+        problems.rows(
+            bad,
+            lambda i, name=name: table.error(
+                "bad-date",
+                f"'{name}' must be a date like 2027-02-15 (got {table.cell(i, name)!r})",
+                i,
+                name,
+                ids[i],
+            ),
+        )
+        known = ~(empty | bad)
+        bounds[name] = np.where(known, ordinals, unbounded)
+        if name in named:
+            columns[name] = _iso_dates(ordinals, known)
+    start, end = bounds["start_date"], bounds["end_date"]
+    problems.rows(
+        end < start,
+        lambda i: table.error(
+            "bad-date",
+            f"'end_date' {dt.date.fromordinal(int(end[i]))} is before "
+            f"'start_date' {dt.date.fromordinal(int(start[i]))}",
+            i,
+            "end_date",
+            ids[i],
+        ),
+    )
+    for name in named:
+        if name not in _DATE_COLUMNS:
+            columns[name] = _roster_column(table, name, ids, problems)
+    return _Roster(ids, columns, start, end)
+
+
+def _roster_column(table: _Table, name: str, ids: np.ndarray, problems: _Problems) -> np.ndarray:
+    """A named roster column: float64 if every non-empty cell is a number, else text."""
+    values, empty = _numbers(table.frame[name])
+    if (np.isnan(values) & ~empty).any():
+        return _texts(table.frame[name], empty="")
+    problems.rows(
+        empty, lambda i: table.error("missing-value", f"'{name}' is empty", i, name, ids[i])
+    )
+    problems.rows(
+        np.isinf(values),
+        lambda i: table.error(
+            "not-a-number",
+            f"'{name}' must be a finite number (got {table.cell(i, name)!r})",
+            i,
+            name,
+            ids[i],
+        ),
+    )
+    return values
+
+
+def _repeats(keys: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Valid positions whose key appeared at an earlier valid position, and that position.
+
+    Returns:
+        ``(later, first)``: positions of the repeats and, for each, the position of the
+        first occurrence of its key.
+    """
+    positions = np.flatnonzero(valid)
+    codes, _ = pd.factorize(keys[positions])
+    _, first_of_code = np.unique(codes, return_index=True)
+    first = positions[first_of_code[codes]]
+    repeated = first != positions
+    return positions[repeated], first[repeated]
+
+
+def _activity(staff: _Roster, periods: Sequence[PeriodInfo]) -> tuple[np.ndarray, np.ndarray]:
+    """``(active, proration)``: whether each rep has an active day in each period, and
+    the share of the period's calendar days that are active."""
+    starts = np.array([p.start.toordinal() for p in periods], dtype=np.int64)
+    ends = np.array([p.end.toordinal() for p in periods], dtype=np.int64)
+    first = np.maximum(staff.start[:, None], starts[None, :])
+    last = np.minimum(staff.end[:, None], ends[None, :])
+    days = np.maximum(last - first + 1, 0)
+    return days > 0, days / (ends - starts + 1).astype(np.float64)
+
+
+# --- actuals ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The actuals rows, checked one by one.
+
+    Attributes:
+        rep: roster position of each row's rep, -1 where unknown or empty.
+        period_key: each row's period as ``fiscal_year * 12 + number`` (chronological),
+            -1 where the row has no valid period.
+        periods: the periods present, by key.
+        values: column name -> each row's value (multiplied by its split).
+        dates: each row's date ordinal for transactions; None for per-period rows.
+    """
+
+    rep: np.ndarray
+    period_key: np.ndarray
+    periods: dict[int, PeriodInfo]
+    values: dict[str, np.ndarray]
+    dates: np.ndarray | None
+
+
+def _read_actuals(
+    table: _Table,
+    staff: _Roster,
+    aggregations: Mapping[str, str],
+    kind: str,
+    fiscal_year_start: int,
+    problems: _Problems,
+) -> _Rows:
+    """Check each actuals row's rep, period (or date and split) and values."""
+    frame = table.frame
+    ids = frame["rep_id"].to_numpy(dtype=object)
+    missing = pd.isna(ids)
+    problems.rows(missing, lambda i: table.error("missing-value", "'rep_id' is empty", i, "rep_id"))
+    rep = _roster_positions(staff.ids, ids)
+    suggest = _Suggester(id_ for id_ in staff.ids if id_ is not None)
+    problems.rows(
+        (rep < 0) & ~missing,
+        lambda i: table.error(
+            "unknown-rep",
+            f"rep_id '{ids[i]}' is not in the roster",
+            i,
+            "rep_id",
+            ids[i],
+            hint=suggest.hint(ids[i]),
+        ),
+    )
+    if "period" in frame.columns:
+        period_key, periods = _labelled_periods(table, ids, kind, fiscal_year_start, problems)
+        dates = None
+    else:
+        period_key, periods, dates = _dated_periods(table, ids, kind, fiscal_year_start, problems)
+
+    split = _splits(table, ids, problems) if dates is not None and "split" in frame.columns else 1.0
+    values = {}
+    for name in aggregations:
+        numbers, empty = _numbers(frame[name])
+        problems.rows(
+            empty,
+            lambda i, name=name: table.error(
+                "missing-value", f"'{name}' is empty", i, name, ids[i]
+            ),
+        )
+        problems.rows(
+            ~np.isfinite(numbers) & ~empty,
+            lambda i, name=name: table.error(
+                "not-a-number",
+                f"'{name}' must be a finite number (got {table.cell(i, name)!r})",
+                i,
+                name,
+                ids[i],
+            ),
+        )
+        values[name] = numbers * split
+    return _Rows(rep, period_key, periods, values, dates)
+
+
+def _roster_positions(roster_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The roster position of each id (its first row there), -1 where absent or None."""
+    known = pd.Index(roster_ids)
+    first = ~known.duplicated() & pd.notna(roster_ids)
+    lookup = known[first]
+    codes, uniques = pd.factorize(ids)
+    found = lookup.get_indexer(uniques)
+    positions = np.flatnonzero(first)
+    table = np.append(np.where(found >= 0, positions[found], -1), -1)
+    return table[codes]
+
+
+def _period_key(period: PeriodInfo) -> int:
+    """An int that orders periods of one kind chronologically."""
+    return period.fiscal_year * 12 + period.number
+
+
+def _labelled_periods(
+    table: _Table, ids: np.ndarray, kind: str, fiscal_year_start: int, problems: _Problems
+) -> tuple[np.ndarray, dict[int, PeriodInfo]]:
+    """Each row's period from its ``period`` label (parsed once per distinct label)."""
+    codes, uniques = pd.factorize(table.frame["period"])
+    keys = np.full(len(uniques) + 1, -1, dtype=np.int64)
+    blank = np.zeros(len(uniques) + 1, dtype=bool)
+    blank[-1] = True
+    reasons: dict[int, DataError] = {}
+    periods: dict[int, PeriodInfo] = {}
+    for code, cell in enumerate(uniques):
+        text = _cell_text(cell)
+        if text is None:
+            blank[code] = True
+            continue
+        try:
+            period = parse_period_label(text, kind, fiscal_year_start)
+        except ValueError as reason:
+            hint = (
+                "the cell holds a date, not a label: format the column as text"
+                if isinstance(cell, dt.date)
+                else None
+            )
+            reasons[code] = DataError("bad-period", str(reason), hint=hint)
+            continue
+        keys[code] = key = _period_key(period)
+        periods[key] = period
+    row_keys, row_blank = keys[codes], blank[codes]
+    problems.rows(
+        row_blank, lambda i: table.error("missing-value", "'period' is empty", i, "period", ids[i])
+    )
+    problems.rows(
+        (row_keys < 0) & ~row_blank,
+        lambda i: table.error(
+            "bad-period",
+            reasons[codes[i]].message,
+            i,
+            "period",
+            ids[i],
+            hint=reasons[codes[i]].hint,
+        ),
+    )
+    return row_keys, periods
+
+
+def _dated_periods(
+    table: _Table, ids: np.ndarray, kind: str, fiscal_year_start: int, problems: _Problems
+) -> tuple[np.ndarray, dict[int, PeriodInfo], np.ndarray]:
+    """Each transaction's period from its ``date`` (looked up once per distinct date)."""
+    ordinals, empty, bad = _dates(table.frame["date"])
+    problems.rows(
+        empty, lambda i: table.error("missing-value", "'date' is empty", i, "date", ids[i])
+    )
+    problems.rows(
+        bad,
+        lambda i: table.error(
+            "bad-date",
+            f"'date' must be a date like 2027-02-15 (got {table.cell(i, 'date')!r})",
+            i,
+            "date",
+            ids[i],
+        ),
+    )
+    known = ~(empty | bad)
+    unique, inverse = np.unique(ordinals[known], return_inverse=True)
+    found = [period_for_date(dt.date.fromordinal(int(o)), kind, fiscal_year_start) for o in unique]
+    unique_keys = np.array([_period_key(p) for p in found], dtype=np.int64)
+    row_keys = np.full(len(ordinals), -1, dtype=np.int64)
+    row_keys[known] = unique_keys[inverse]
+    return row_keys, {_period_key(p): p for p in found}, ordinals
+
+
+def _splits(table: _Table, ids: np.ndarray, problems: _Problems) -> np.ndarray:
+    """The ``split`` of each transaction: a share in [0, 1], 1 where empty."""
+    values, empty = _numbers(table.frame["split"])
+    problems.rows(
+        ~empty & ~((values >= 0) & (values <= 1)),
+        lambda i: table.error(
+            "bad-split",
+            f"'split' must be a number between 0 and 1 (got {table.cell(i, 'split')!r})",
+            i,
+            "split",
+            ids[i],
+        ),
+    )
+    return np.where(empty, 1.0, values)
+
+
+def _check_rows_fit(
+    table: _Table,
+    staff: _Roster,
+    rows: _Rows,
+    column: np.ndarray,
+    periods: Sequence[PeriodInfo],
+    active: np.ndarray,
+    problems: _Problems,
+) -> None:
+    """Report rows in a period in which their rep is inactive, and repeated (rep, period)
+    rows in per-period actuals."""
+    placed = (rows.rep >= 0) & (rows.period_key >= 0)
+    inactive = np.zeros(len(placed), dtype=bool)
+    inactive[placed] = ~active[rows.rep[placed], column[placed]]
+    problems.rows(
+        inactive,
+        lambda i: table.error(
+            "inactive-rep",
+            f"rep '{staff.ids[rows.rep[i]]}' has actuals in {periods[column[i]].label} "
+            f"but is not active in it ({_employment(staff, rows.rep[i])})",
+            i,
+            rep=staff.ids[rows.rep[i]],
+            hint="check the rep's start_date/end_date in the roster, or this row's period",
+        ),
+    )
+    if rows.dates is not None:
+        return
+    later, first = _repeats(rows.rep * len(periods) + column, placed)
+    problems.report(
+        len(later),
+        (
+            table.error(
+                "duplicate-row",
+                f"rep '{staff.ids[rows.rep[i]]}' has rows {table.row(j)} and {table.row(i)} "
+                f"for period {periods[column[i]].label}",
+                i,
+                "period",
+                staff.ids[rows.rep[i]],
+                hint="keep one row per rep and period",
+            )
+            for i, j in zip(later.tolist(), first.tolist())
+        ),
+    )
+
+
+def _employment(staff: _Roster, rep: int) -> str:
+    """A rep's start_date/end_date, for messages."""
+    parts = []
+    if staff.start[rep] != _NO_START:
+        parts.append(f"start_date {dt.date.fromordinal(int(staff.start[rep]))}")
+    if staff.end[rep] != _NO_END:
+        parts.append(f"end_date {dt.date.fromordinal(int(staff.end[rep]))}")
+    return ", ".join(parts)
+
+
+# --- into (rep, period) cells ----------------------------------------------------------
+
+
+def _place(cells: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """One value per cell (cells are distinct), 0 elsewhere."""
+    out = np.zeros(shape[0] * shape[1])
+    out[cells] = values
+    return out.reshape(shape)
+
+
+def _gather(
+    cells: np.ndarray,
+    values: Mapping[str, np.ndarray],
+    dates: np.ndarray,
+    aggregations: Mapping[str, str],
+    shape: tuple[int, int],
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Transactions gathered into cells with each column's aggregation.
+
+    Returns:
+        ``(arrays, counts)``: column name -> ``shape`` float64 (0 in empty cells), and the
+        number of transactions in each cell.
+    """
+    size = shape[0] * shape[1]
+    count = np.bincount(cells, minlength=size).astype(np.float64)
+    filled = count > 0
+    latest: np.ndarray | None = None
+    arrays = {}
+    for name, how in aggregations.items():
+        amount = values[name]
+        if how in ("sum", "mean"):
+            out = np.bincount(cells, weights=amount, minlength=size)
+            if how == "mean":
+                out = np.divide(out, count, out=np.zeros(size), where=filled)
+        elif how in ("min", "max"):
+            out = np.full(size, np.inf if how == "min" else -np.inf)
+            (np.minimum if how == "min" else np.maximum).at(out, cells, amount)
+            out[~filled] = 0.0
+        else:  # last: the latest date, then the later row in the file
+            if latest is None:
+                order = np.lexsort((np.arange(len(cells)), dates, cells))
+                ends = np.append(cells[order][1:] != cells[order][:-1], True)
+                latest = order[ends]
+            out = np.zeros(size)
+            out[cells[latest]] = amount[latest]
+        arrays[name] = out.reshape(shape)
+    return arrays, count.reshape(shape)

@@ -1,0 +1,170 @@
+"""``incentive explain``: one rep's statement, calculated step by step.
+
+The narrative comes from the reference evaluator (the plain, one-number-at-a-time path),
+which records every measure, target, curve segment, tier, step, rank, modifier, cap,
+true-up and draw it goes through. The statement printed at the end is the one
+``incentive payout`` writes (compiled path, rounded): the differential tests keep the two
+equal, and the narrative's unrounded total is shown next to the rounded one.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from engine.data.inputs import Inputs
+from engine.errors import DataError
+from engine.plan import expr as ex
+from engine.plan.reference import ReferenceEvaluator, _num
+from engine.plan.validate import CheckedPlan, Ref
+from engine.statements import format_money
+
+__all__ = ["explain"]
+
+
+def _period_index(inputs: Inputs, period: str) -> int:
+    labels = inputs.period_labels
+    if period in labels:
+        return labels.index(period)
+    import difflib
+
+    close = difflib.get_close_matches(period, labels, n=1)
+    raise DataError("unknown-period", f"period '{period}' is not in the actuals (periods: {', '.join(labels)})",
+                    file=inputs.sources.get("actuals"),
+                    hint=f"did you mean '{close[0]}'?" if close else None)
+
+
+def _rep_index(inputs: Inputs, rep: str) -> int:
+    ids = [str(x) for x in inputs.rep_ids]
+    if rep in ids:
+        return ids.index(rep)
+    import difflib
+
+    close = difflib.get_close_matches(rep, ids, n=1)
+    raise DataError("unknown-rep", f"rep '{rep}' is not in the roster", file=inputs.sources.get("roster"),
+                    rep=rep, hint=f"did you mean '{close[0]}'?" if close else None)
+
+
+def _names_in(code) -> list[tuple[str, Ref]]:
+    out = []
+    for node in ex.walk(code.tree):
+        if isinstance(node, ex.Name):
+            out.append((code.text[node.start:node.end], node))
+    return out
+
+
+def explain(checked: CheckedPlan, inputs: Inputs, statements: pd.DataFrame, rep: str,
+            period: Optional[str] = None) -> str:
+    """The step-by-step calculation of one rep's statement(s) as text.
+
+    Args:
+        checked: the validated plan.
+        inputs: the loaded roster and actuals.
+        statements: the statement table ``incentive payout`` produces for these inputs.
+        rep: the rep id.
+        period: one period label, or None for every period the rep has a statement for.
+
+    Raises:
+        DataError: unknown rep or period, or no statement for the rep in that period.
+    """
+    plan = checked.plan
+    r = _rep_index(inputs, rep)
+    if period is not None:
+        periods = [_period_index(inputs, period)]
+        if not inputs.active[r, periods[0]]:
+            raise DataError("inactive-rep", f"rep '{rep}' has no statement for {period} (not active in that period)",
+                            rep=rep)
+    else:
+        periods = [p for p in range(len(inputs.periods)) if inputs.active[r, p]]
+    ev = ReferenceEvaluator(checked, inputs)
+    blocks = []
+    for p in periods:
+        blocks.append(_explain_one(ev, checked, inputs, statements, r, p))
+    return "\n\n".join(blocks)
+
+
+def _explain_one(ev: ReferenceEvaluator, checked: CheckedPlan, inputs: Inputs, statements: pd.DataFrame,
+                 r: int, p: int) -> str:
+    plan = checked.plan
+    rep = str(inputs.rep_ids[r])
+    label = inputs.periods[p].label
+    ytd = plan.accumulate == "year"
+    out: list[str] = []
+    title = f"Statement of rep {rep}, period {label} — plan {plan.name} ({plan.currency})"
+    out += [title, "=" * len(title)]
+
+    # Inputs
+    out.append("Inputs")
+    for col in sorted(checked.roster_columns):
+        out.append(f"  roster.{col} = {_num(ev.roster[col][r])}")
+    for col in sorted(checked.actual_columns):
+        line = f"  actuals.{col} = {_num(ev.actuals[col][r][p])} in {label}"
+        if ytd:
+            agg = checked.actual_columns[col]
+            line += f"; year to date ({agg}) = {_num(ev.actual(col, 'final', r, p))}"
+        out.append(line)
+    per = inputs.periods[p]
+    prorate = float(inputs.proration[r, p])
+    out.append(f"  active {round(prorate * per.days)} of {per.days} days in {label} "
+               f"(targets and target_incentive prorated x {_num(prorate)})" if prorate != 1 else
+               f"  active the whole period ({per.days} days)")
+
+    # Measures and targets
+    out.append("Targets and measures" + (" (year to date)" if ytd else ""))
+    for ref in checked.order:
+        code = ev.defs[ref]
+        v = ev.value(ref, "final", r, p)
+        name = {"measure": ref.name, "target": f"targets.{ref.name}", "ti": "target_incentive"}[ref.kind]
+        line = f"  {name} = {code.text} = {_num(v)}"
+        if ref.kind in ("target", "ti"):
+            raw = ev.value(ref, "raw", r, p)
+            if prorate != 1:
+                line = f"  {name} = {code.text} = {_num(raw)} x proration {_num(prorate)} = {_num(raw * prorate)}"
+            if ytd:
+                line = (f"  {name} = {code.text} = {_num(raw * prorate)} this period; "
+                        f"year to date = {_num(v)}")
+        out.append(line)
+
+    # Components
+    out.append("Components" + (" (year-to-date earnings)" if ytd else ""))
+    for c in plan.components:
+        head = f"  {c.name} ({c.kind})" + (f" — {c.label}" if c.label else "")
+        out.append(head)
+        trace: list[str] = []
+        ev.earned.pop((c.name, r, p), None)
+        value = ev.component_earned(c.name, r, p, trace=trace)
+        out += ["  " + t for t in trace]
+        out.append(f"    = {_num(value)}")
+
+    # Modifiers, cap, true-up, draw, grade: replay the rep's periods to this one.
+    trace = []
+    rows = ev.rep_rows(r, trace_period=p, trace=trace)
+    row = rows[p]
+    if plan.modifiers or plan.cap is not None or ytd or plan.draw is not None or plan.grades is not None:
+        out.append("Modifiers, caps, true-up and draw")
+        out += ["  " + t.strip() for t in trace] if trace else ["  (none apply)"]
+    if ytd:
+        out.append("Statement columns (change in year-to-date earnings after modifiers)")
+        prev = rows[p - 1] if p > 0 and rows[p - 1] is not None and ev.years[p - 1] == ev.years[p] else None
+        for c in plan.components:
+            before = prev["modified"][c.name] if prev else 0.0
+            out.append(f"  {c.name}: {_num(row['modified'][c.name])} - {_num(before)} = {_num(row['columns'][c.name])}")
+
+    # The statement as written.
+    st = statements[(statements["rep_id"] == rep) & (statements["period"] == label)]
+    out.append(f"Statement ({plan.currency}, rounded half away from zero to {plan.minor_unit} decimals; "
+               "components by largest remainder so they add up to the total)")
+    money = [c.name for c in plan.components] + ["adjustment", "total"]
+    if len(st) == 1:
+        srow = st.iloc[0]
+        width = max(len(m) for m in money)
+        texts = format_money(np.array([srow[m] for m in money], dtype=float), plan.minor_unit)
+        for m, t in zip(money, texts):
+            unrounded = row["columns"][m] if m in row["columns"] else (row["adjustment"] if m == "adjustment"
+                                                                      else row["total"])
+            out.append(f"  {m:<{width}} {t:>14}   (unrounded {_num(unrounded)})")
+        if plan.grades is not None:
+            out.append(f"  {'grade':<{width}} {srow['grade']:>14}")
+    return "\n".join(out)

@@ -1,0 +1,762 @@
+"""The compiled evaluator: a checked plan lowered to numpy, arrays in, arrays out.
+
+Compilation is a list of small passes over each expression: names are resolved (done by
+validation), parameter-only subtrees are folded to constants, and what remains becomes a
+tree of closures, each doing one numpy operation over every rep, period (and simulation
+run) at once. There is no loop over reps anywhere; the only Python loops are over plan
+components, tiers and, for year-to-date true-ups and draws, over periods.
+
+Array shapes: reps on axis -2 and periods on axis -1; any leading axes (simulation runs)
+broadcast through. Roster columns are ``(..., R)`` and are viewed as ``(..., R, 1)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from engine.data.inputs import Inputs
+from engine.errors import DataError, DataErrors, EvaluationError
+from engine.plan import expr as ex
+from engine.plan.functions import FUNCTIONS
+from engine.plan.model import Code, Component, Curve
+from engine.plan.validate import CheckedPlan, Ref, const_value
+
+__all__ = ["CompiledPlan", "compile_plan", "PayoutArrays", "curve_numpy", "grouped_rank"]
+
+Fn = Callable[["_Env"], object]
+
+_DEFAULT_PAYOUT = ((0.0, 0.0), (1.0, 1.0))
+
+
+# --------------------------------------------------------------------------- kernels
+
+def curve_numpy(x: np.ndarray, xs: np.ndarray, ys: np.ndarray, interpolate: str, beyond: str) -> np.ndarray:
+    """Evaluate a payout curve element-wise (0 below the first point)."""
+    x = np.asarray(x, dtype=np.float64)
+    if interpolate == "step":
+        idx = np.searchsorted(xs, x, side="right") - 1
+        y = ys[np.clip(idx, 0, len(ys) - 1)]
+        return np.where(idx >= 0, y, 0.0)
+    y = np.interp(x, xs, ys)
+    if beyond == "extend" and len(xs) >= 2:
+        slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+        y = np.where(x > xs[-1], ys[-1] + slope * (x - xs[-1]), y)
+    return np.where(x < xs[0], 0.0, y)
+
+
+def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: Optional[np.ndarray] = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Competition ranks (1 = highest) among eligible reps of each group and period.
+
+    Args:
+        x: ``(..., R, P)`` values to rank, highest first.
+        eligible: ``(..., R, P)`` bool; ineligible reps get rank 0 and tie count 0.
+        group: ``(..., R, P)`` integer group codes, or None for one group.
+
+    Returns:
+        ``(rank, ties)``: the best rank each rep shares with its ties (1, 2, 2, 4) and the
+        number of reps tied with it (itself included), as float arrays.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    shape = np.broadcast_shapes(x.shape, eligible.shape, group.shape if group is not None else ())
+    x = np.broadcast_to(x, shape)
+    elig = np.broadcast_to(eligible, shape)
+    g = np.broadcast_to(group, shape) if group is not None else np.zeros(shape, dtype=np.int64)
+    R = shape[-2]
+    # Rows: every (leading..., period); columns: reps.
+    xr = np.moveaxis(x, -2, -1).reshape(-1, R)
+    er = np.moveaxis(elig, -2, -1).reshape(-1, R)
+    gr = np.moveaxis(g, -2, -1).reshape(-1, R)
+    order = np.lexsort((-xr, gr, ~er), axis=-1)
+    xs = np.take_along_axis(xr, order, axis=-1)
+    gs = np.take_along_axis(gr, order, axis=-1)
+    es = np.take_along_axis(er, order, axis=-1)
+    idx = np.broadcast_to(np.arange(R), xs.shape)
+    new_group = np.ones_like(es)
+    new_group[:, 1:] = (gs[:, 1:] != gs[:, :-1]) | (es[:, 1:] != es[:, :-1])
+    new_value = new_group.copy()
+    new_value[:, 1:] |= xs[:, 1:] != xs[:, :-1]
+    group_start = np.maximum.accumulate(np.where(new_group, idx, 0), axis=-1)
+    value_start = np.maximum.accumulate(np.where(new_value, idx, 0), axis=-1)
+    is_last = np.ones_like(es)
+    is_last[:, :-1] = new_value[:, 1:]
+    value_end = np.minimum.accumulate(np.where(is_last, idx, R)[:, ::-1], axis=-1)[:, ::-1]
+    rank_s = np.where(es, value_start - group_start + 1, 0).astype(np.float64)
+    ties_s = np.where(es, value_end - value_start + 1, 0).astype(np.float64)
+    rank = np.empty_like(rank_s)
+    ties = np.empty_like(ties_s)
+    np.put_along_axis(rank, order, rank_s, axis=-1)
+    np.put_along_axis(ties, order, ties_s, axis=-1)
+    back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)  # noqa: E731
+    return back(rank), back(ties)
+
+
+def _factorize(key: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    key = np.broadcast_to(np.asarray(key), shape)
+    _, codes = np.unique(key.reshape(-1), return_inverse=True)
+    return codes.reshape(shape)
+
+
+def _group_reduce(x: np.ndarray, key: np.ndarray, active: np.ndarray, mean: bool) -> np.ndarray:
+    """Sum (or mean) of x over the active reps sharing ``key`` in each period."""
+    shape = np.broadcast_shapes(np.shape(x), np.shape(key), active.shape)
+    codes = _factorize(key, shape)
+    G = int(codes.max()) + 1 if codes.size else 1
+    # One bin per (leading..., period, group).
+    P = shape[-1]
+    n_lead = int(np.prod(shape[:-2], dtype=np.int64))
+    rows = (np.arange(n_lead).reshape(shape[:-2] + (1, 1)) * P + np.arange(P)) * G
+    cell = (rows + codes).reshape(-1)
+    act = np.broadcast_to(active, shape).reshape(-1)
+    w = np.where(act, np.broadcast_to(x, shape).reshape(-1), 0.0)
+    sums = np.bincount(cell, weights=w, minlength=n_lead * P * G)
+    if mean:
+        counts = np.bincount(cell, weights=act.astype(np.float64), minlength=n_lead * P * G)
+        sums = np.where(counts > 0, sums / np.where(counts > 0, counts, 1), 0.0)
+    return sums[cell].reshape(shape)
+
+
+def _previous(x: np.ndarray, active: np.ndarray) -> np.ndarray:
+    x = np.broadcast_to(np.asarray(x), np.broadcast_shapes(np.shape(x), active.shape))
+    out = np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64) if x.dtype != bool else bool)
+    out[..., 1:] = x[..., :-1]
+    prev_active = np.zeros(active.shape, dtype=bool)
+    prev_active[..., 1:] = active[..., :-1]
+    return np.where(prev_active, out, np.zeros((), dtype=out.dtype))
+
+
+# --------------------------------------------------------------------------- lowering
+
+@dataclass
+class _Const:
+    value: object
+
+
+class _Lowering:
+    """Turns one checked expression into a closure over an :class:`_Env`."""
+
+    def __init__(self, checked: CheckedPlan, params: dict[str, float]):
+        self.checked = checked
+        self.params = params
+
+    def lower(self, code: Code) -> Fn:
+        node = self._lower(code.tree)
+        if isinstance(node, _Const):
+            value = node.value
+            return lambda env: value
+        return node
+
+    def const(self, code: Code) -> float:
+        return float(const_value(code.tree, self.params, self.checked.refs))
+
+    def _lower(self, node: ex.Expr):  # -> _Const | Fn
+        if isinstance(node, ex.Num):
+            return _Const(node.value)
+        if isinstance(node, ex.Str):
+            return _Const(node.value)
+        if isinstance(node, ex.Name):
+            ref = self.checked.ref(node)
+            if ref.kind == "param":
+                return _Const(self.params[ref.name])
+            return lambda env, ref=ref: env.get(ref)
+        if isinstance(node, ex.Unary):
+            a = self._lower(node.operand)
+            if isinstance(a, _Const):
+                return _Const(-a.value)  # type: ignore[operator]
+            return lambda env: np.negative(a(env))
+        if isinstance(node, (ex.Binary, ex.Compare, ex.BoolOp)):
+            op = _BINARY[node.op]
+            a, b = self._lower(node.left), self._lower(node.right)
+            if isinstance(a, _Const) and isinstance(b, _Const):
+                with np.errstate(all="ignore"):
+                    return _Const(op(np.float64(a.value) if isinstance(a.value, float) else a.value,
+                                     b.value))
+            fa = a if not isinstance(a, _Const) else (lambda env, v=a.value: v)
+            fb = b if not isinstance(b, _Const) else (lambda env, v=b.value: v)
+            return lambda env: op(fa(env), fb(env))
+        if isinstance(node, ex.Not):
+            a = self._lower(node.operand)
+            if isinstance(a, _Const):
+                return _Const(not a.value)
+            return lambda env: np.logical_not(a(env))
+        if isinstance(node, ex.Call):
+            args = [self._lower(a) for a in node.args]
+            sig = FUNCTIONS[node.func]
+            if sig.scope == "elementwise" and all(isinstance(a, _Const) for a in args):
+                with np.errstate(all="ignore"):
+                    return _Const(sig.numpy(*[np.float64(a.value) if isinstance(a.value, float) else a.value
+                                              for a in args]))
+            fns = [a if not isinstance(a, _Const) else (lambda env, v=a.value: v) for a in args]
+            if sig.scope == "elementwise":
+                impl = sig.numpy
+                if len(fns) == 1:
+                    f0 = fns[0]
+                    return lambda env: impl(f0(env))
+                return lambda env: impl(*[f(env) for f in fns])
+            if node.func == "rank":
+                return lambda env: env.rank(fns[0](env))
+            if node.func == "previous":
+                return lambda env: env.previous(fns[0](env))
+            mean = node.func == "group_mean"
+            return lambda env: env.group(fns[0](env), fns[1](env), mean)
+        raise AssertionError(node)
+
+
+def _div(a, b):
+    return np.true_divide(a, b)
+
+
+def _eq(a, b):
+    return np.equal(a, b) if not (isinstance(a, str) or isinstance(b, str)) else _text_eq(a, b)
+
+
+def _text_eq(a, b):
+    return np.asarray(a, dtype=object) == np.asarray(b, dtype=object)
+
+
+_BINARY = {
+    "+": np.add, "-": np.subtract, "*": np.multiply, "/": _div,
+    "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
+    "==": _eq, "!=": lambda a, b: np.logical_not(_eq(a, b)),
+    "and": np.logical_and, "or": np.logical_or,
+}
+
+
+# --------------------------------------------------------------------------- environment
+
+class _Env:
+    """Lazily computed named values for one evaluation.
+
+    ``mode`` is ``raw`` (per-period actuals, targets before proration: what target
+    expressions see) or ``final`` (targets prorated, and year-to-date with
+    ``accumulate: year``: what measures and components see).
+    """
+
+    def __init__(self, prog: "CompiledPlan", inputs: Inputs, mode: str, raw: Optional["_Env"] = None):
+        self.prog = prog
+        self.inputs = inputs
+        self.mode = mode
+        self.raw = raw
+        self.values: dict[Ref, object] = {}
+        self.active = inputs.active
+        self.shape = inputs.active.shape
+        self.all_active = bool(inputs.active.all())
+        self.components: dict[str, np.ndarray] = {}
+        self.scores: dict[str, np.ndarray] = {}
+
+    def get(self, ref: Ref):
+        kind = ref.kind
+        if kind == "component":
+            return self.components[ref.name]
+        if kind == "score":
+            return self.scores[ref.name]
+        v = self.values.get(ref)
+        if v is None:
+            v = self._compute(ref)
+            self.values[ref] = v
+        return v
+
+    def _compute(self, ref: Ref):
+        prog, inputs = self.prog, self.inputs
+        if ref.kind == "roster":
+            return prog.roster_column(inputs, ref.name)
+        if ref.kind == "actual":
+            if self.mode == "final" and prog.accumulate:
+                return prog.ytd_actual(inputs, ref.name)
+            return inputs.actuals[ref.name]
+        if ref.kind == "measure":
+            return prog.checked_value(self, ref, prog.measure_fns[ref.name](self))
+        if ref.kind in ("target", "ti"):
+            fn = prog.target_fns[ref.name] if ref.kind == "target" else prog.ti_fn
+            if self.mode == "raw":
+                return prog.checked_value(self, ref, fn(self), check=False)
+            per_period = self.raw.get(ref) * inputs.proration  # type: ignore[union-attr]
+            if prog.accumulate:
+                per_period = prog.ytd_sum(per_period)
+            return prog.checked_value(self, ref, per_period)
+        raise AssertionError(ref)
+
+    # cross-rep and cross-period functions
+    def full(self, x) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, dtype=np.float64), np.broadcast_shapes(np.shape(x), self.shape))
+
+    def rank(self, x):
+        rank, _ = grouped_rank(self.full(x), self.active)
+        return rank
+
+    def previous(self, x):
+        return _previous(np.asarray(x), self.active)
+
+    def group(self, x, key, mean: bool):
+        return _group_reduce(self.full(x), np.asarray(key), self.active, mean)
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass
+class PayoutArrays:
+    """What one evaluation produced, unrounded, for every rep and period.
+
+    Attributes:
+        columns: component name -> statement column (earnings after modifiers; with
+            ``accumulate: year`` the change in year-to-date earnings).
+        adjustment: plan cap reductions, true-up floors and draw top-ups/recoveries.
+        total: what is paid for the period (columns + adjustment).
+        grades: grade per rep and period (object array of str) or None.
+        active: where a statement row exists.
+        earned: component name -> payout after gate and cap, before modifiers (year-to-date
+            with accumulation).
+        modified: component name -> payout after modifiers (year-to-date with accumulation).
+        scores: scorecard name -> weighted score.
+        values: measure/target/target_incentive name -> value seen by components.
+        capped_total: total after modifiers and the plan cap, before true-up and draw.
+        paid_before_draw: with accumulation: the true-up payment; else capped_total.
+    """
+
+    columns: dict[str, np.ndarray]
+    adjustment: np.ndarray
+    total: np.ndarray
+    grades: Optional[np.ndarray]
+    active: np.ndarray
+    earned: dict[str, np.ndarray] = field(default_factory=dict)
+    modified: dict[str, np.ndarray] = field(default_factory=dict)
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    capped_total: Optional[np.ndarray] = None
+    paid_before_draw: Optional[np.ndarray] = None
+
+
+class CompiledPlan:
+    """A plan lowered to numpy. Build with :func:`compile_plan`.
+
+    Call :meth:`evaluate` with :class:`~engine.data.inputs.Inputs` (leading axes allowed on
+    every array) to get :class:`PayoutArrays`.
+    """
+
+    def __init__(self, checked: CheckedPlan, params: Optional[dict[str, float]] = None):
+        plan = checked.plan
+        self.checked = checked
+        self.plan = plan
+        self.params = dict(plan.parameter_values)
+        if params:
+            unknown = set(params) - set(self.params)
+            if unknown:
+                raise KeyError(f"unknown parameters: {sorted(unknown)}")
+            self.params.update({k: float(v) for k, v in params.items()})
+        self.accumulate = plan.accumulate == "year"
+        low = _Lowering(checked, self.params)
+        self._low = low
+        self.codes: dict[Ref, Code] = {}
+        self.measure_fns = {m.name: low.lower(m.code) for m in plan.measures}
+        self.target_fns = {t.name: low.lower(t.code) for t in plan.targets}
+        self.ti_fn = low.lower(plan.target_incentive)
+        for m in plan.measures:
+            self.codes[Ref("measure", m.name)] = m.code
+        for t in plan.targets:
+            self.codes[Ref("target", t.name)] = t.code
+        self.codes[Ref("ti")] = plan.target_incentive
+        self.components = [self._compile_component(c) for c in plan.components]
+        self.modifiers = [
+            (m, low.lower(m.when) if m.when is not None else None, low.lower(m.multiply),
+             {n for n, _ in m.applies_to} if m.applies_to else None)
+            for m in plan.modifiers
+        ]
+        self.cap_fn = low.lower(plan.cap) if plan.cap is not None else None
+        self.grade_fn = low.lower(plan.grades.input) if plan.grades is not None else None
+        self.grade_bands = (
+            [(None if b.min is None else low.const(b.min), b.grade) for b in plan.grades.bands]
+            if plan.grades is not None else []
+        )
+        self.draw_fn = low.lower(plan.draw.amount) if plan.draw is not None else None
+
+    # -- compiling components ----------------------------------------------------------
+
+    def _curve(self, curve: Optional[Curve], default=None) -> tuple[np.ndarray, np.ndarray, str, str]:
+        if curve is None:
+            pts = default or _DEFAULT_PAYOUT
+            return (np.array([p[0] for p in pts]), np.array([p[1] for p in pts]), "linear", "extend")
+        xs = np.array([self._low.const(x) for x, _ in curve.points], dtype=np.float64)
+        ys = np.array([self._low.const(y) for _, y in curve.points], dtype=np.float64)
+        return xs, ys, curve.interpolate, curve.beyond
+
+    def _compile_component(self, c: Component):
+        low = self._low
+        spec: dict = {"c": c}
+        spec["when"] = low.lower(c.when) if c.when is not None else None
+        spec["cap"] = low.lower(c.cap) if c.cap is not None else None
+        spec["weight"] = low.const(c.weight) if c.weight is not None else 1.0
+        if c.kind == "curve":
+            spec["input"] = low.lower(c.input)
+            spec["curve"] = self._curve(c.curve)
+        elif c.kind == "step":
+            spec["input"] = low.lower(c.input)
+            spec["steps"] = [(low.const(s.at), low.lower(s.pay), s) for s in c.steps]
+        elif c.kind == "rate":
+            spec["base"] = low.lower(c.base)
+            if c.rate is not None:
+                spec["tiers"] = [(None, low.lower(c.rate), None)]
+            else:
+                spec["tiers"] = [(low.lower(t.upto) if t.upto is not None else None, low.lower(t.rate), t)
+                                 for t in c.tiers]
+        elif c.kind == "scorecard":
+            spec["metrics"] = [(m, low.lower(m.input), low.const(m.weight), self._curve(m.curve))
+                               for m in c.metrics]
+            spec["payout"] = self._curve(c.payout)
+        elif c.kind == "rank":
+            spec["by"] = low.lower(c.by)
+            spec["group"] = low.lower(c.group) if c.group is not None else None
+            awards = np.array([low.const(a) for a in c.awards], dtype=np.float64)
+            spec["cum_awards"] = np.concatenate([[0.0], np.cumsum(awards)])
+        return spec
+
+    # -- helpers used by the environment --------------------------------------------------
+
+    def roster_column(self, inputs: Inputs, name: str) -> np.ndarray:
+        col = inputs.roster[name]
+        return np.asarray(col)[..., :, None]
+
+    def ytd_sum(self, x: np.ndarray) -> np.ndarray:
+        """Cumulative sum over periods, restarting at each plan year."""
+        x = np.asarray(x, dtype=np.float64)
+        years = self._years
+        if len(years) and (years == years[0]).all():
+            return np.cumsum(x, axis=-1)
+        out = np.empty(np.shape(x))
+        for lo, hi in self._year_slices:
+            out[..., lo:hi] = np.cumsum(x[..., lo:hi], axis=-1)
+        return out
+
+    def ytd_actual(self, inputs: Inputs, name: str) -> np.ndarray:
+        """Year-to-date value of an actuals column, with the column's aggregation."""
+        x = inputs.actuals[name]
+        agg = self.checked.actual_columns.get(name, "sum")
+        active = inputs.active
+        if agg == "sum":
+            return self.ytd_sum(x)
+        out = np.zeros(np.broadcast_shapes(x.shape, active.shape))
+        for lo, hi in self._year_slices:
+            xs, act = x[..., lo:hi], active[..., lo:hi]
+            if agg == "mean":
+                w = inputs.counts.get(name)
+                w = w[..., lo:hi] if w is not None else act.astype(np.float64)
+                num = np.cumsum(xs * w, axis=-1)
+                den = np.cumsum(w, axis=-1)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    out[..., lo:hi] = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
+            elif agg == "last":
+                idx = np.where(act, np.arange(hi - lo), -1)
+                idx = np.maximum.accumulate(idx, axis=-1)
+                got = np.take_along_axis(np.broadcast_to(xs, idx.shape), np.maximum(idx, 0), axis=-1)
+                out[..., lo:hi] = np.where(idx >= 0, got, 0.0)
+            else:
+                fill = np.inf if agg == "min" else -np.inf
+                acc = np.minimum.accumulate if agg == "min" else np.maximum.accumulate
+                run = acc(np.where(act, xs, fill), axis=-1)
+                out[..., lo:hi] = np.where(np.isfinite(run), run, 0.0)
+        return out
+
+    def checked_value(self, env: _Env, ref: Optional[Ref], value, check: bool = True, code: Optional[Code] = None,
+                      what: Optional[str] = None):
+        """Broadcast a named value to the full shape, check it is finite where active, zero it elsewhere."""
+        arr = np.asarray(value)
+        if arr.dtype == bool or arr.dtype == object:
+            return np.broadcast_to(arr, np.broadcast_shapes(arr.shape, env.shape))
+        arr = np.broadcast_to(arr.astype(np.float64, copy=False), env.shape)
+        if not check:
+            return arr
+        finite = np.isfinite(arr)
+        if finite.all():
+            return arr
+        bad = ~finite & env.active
+        if bad.any():
+            code = code if code is not None else self.codes.get(ref)  # type: ignore[arg-type]
+            self._raise_non_finite(env.inputs, bad, arr, code, what or _describe_ref(ref))
+        return np.where(env.active, arr, 0.0)
+
+    def _raise_non_finite(self, inputs: Inputs, bad: np.ndarray, arr: np.ndarray, code: Optional[Code],
+                          what: str) -> None:
+        pos = np.argwhere(bad)[0]
+        r, p = int(pos[-2]), int(pos[-1])
+        value = arr[tuple(pos)]
+        run = f" (simulation run {int(pos[0])})" if len(pos) > 2 else ""
+        raise EvaluationError(
+            "non-finite",
+            f"{what} is {value} (not a finite number){run}",
+            rep=str(inputs.rep_ids[r]), period=inputs.periods[p].label,
+            expression=code.text if code is not None else None,
+            span=code.span if code is not None else None,
+            hint="a division by zero? use safe_div(a, b, default) where the divisor can be 0",
+        )
+
+    def _check(self, env: _Env, value, code: Code, what: str):
+        return self.checked_value(env, None, value, code=code, what=what)
+
+    # -- evaluation --------------------------------------------------------------------
+
+    def _bind(self, inputs: Inputs) -> None:
+        years = np.array([p.fiscal_year for p in inputs.periods], dtype=np.int64)
+        self._years = years
+        slices = []
+        lo = 0
+        for i in range(1, len(years) + 1):
+            if i == len(years) or years[i] != years[lo]:
+                slices.append((lo, i))
+                lo = i
+        self._year_slices = slices
+        errors = []
+        for col in sorted(self.checked.roster_columns):
+            if col not in inputs.roster:
+                errors.append(DataError("missing-column", f"the plan uses roster.{col} but the roster has no "
+                                        f"column '{col}'", file=inputs.sources.get("roster"), column=col))
+            elif col in self.checked.numeric_roster_columns and np.asarray(inputs.roster[col]).dtype == object:
+                vals = np.asarray(inputs.roster[col])
+                bad = next((i for i, v in enumerate(vals.reshape(-1)) if not _is_number(v)), 0)
+                errors.append(DataError("not-a-number", f"the plan uses roster.{col} as a number, but "
+                                        f"'{vals.reshape(-1)[bad]}' is not one", file=inputs.sources.get("roster"),
+                                        column=col, row=bad + 2, rep=str(inputs.rep_ids.reshape(-1)[bad % len(inputs.rep_ids)])))
+        for col in sorted(self.checked.actual_columns):
+            if col not in inputs.actuals:
+                errors.append(DataError("missing-column", f"the plan uses actuals.{col} but the actuals have no "
+                                        f"column '{col}'", file=inputs.sources.get("actuals"), column=col))
+        if errors:
+            raise DataErrors(errors)
+
+    def evaluate(self, inputs: Inputs) -> PayoutArrays:
+        """Evaluate the plan for every rep and period of ``inputs``.
+
+        Raises:
+            EvaluationError: a value is not finite for some active rep and period.
+            DataErrors: the inputs lack a column the plan uses.
+        """
+        self._bind(inputs)
+        with np.errstate(all="ignore"):
+            return self._evaluate(inputs)
+
+    def _evaluate(self, inputs: Inputs) -> PayoutArrays:
+        raw = _Env(self, inputs, "raw")
+        env = _Env(self, inputs, "final", raw)
+        active = env.active
+        shape = env.shape
+        # Measures and targets (lazily, in dependency order, but force all for explain).
+        for ref in self.checked.order:
+            env.get(ref)
+        earned: dict[str, np.ndarray] = {}
+        for spec in self.components:
+            c: Component = spec["c"]
+            pay = self._component(env, spec)
+            if c.kind != "rank" and spec["when"] is not None:
+                pay = np.where(self._cond(env, spec["when"], c.when), pay, 0.0)
+            if spec["cap"] is not None:
+                pay = np.minimum(pay, self._check(env, spec["cap"](env), c.cap, f"the cap of component '{c.name}'"))
+            pay = np.where(active, pay, 0.0) if not env.all_active else np.broadcast_to(pay, shape)
+            earned[c.name] = pay
+            env.components[c.name] = pay
+        modified = {k: v for k, v in earned.items()}
+        for m, when, mult, applies in self.modifiers:
+            factor = self._check(env, mult(env), m.multiply, f"the multiplier of modifier '{m.name}'")
+            if when is not None:
+                factor = np.where(self._cond(env, when, m.when), factor, 1.0)
+            for name in modified:
+                if applies is None or name in applies:
+                    modified[name] = modified[name] * factor
+        total = np.zeros(shape)
+        for v in modified.values():
+            total = total + v
+        capped = total
+        if self.cap_fn is not None:
+            cap = self._check(env, self.cap_fn(env), self.plan.cap, "the plan cap")
+            capped = np.minimum(total, cap)
+        capped = np.where(active, capped, 0.0)
+        if self.accumulate:
+            columns = {k: self._ytd_delta(v) for k, v in modified.items()}
+            paid = self._true_up(capped, active)
+        else:
+            columns = modified
+            paid = capped
+        final = paid
+        if self.draw_fn is not None:
+            amount = self._check(env, self.draw_fn(env), self.plan.draw.amount, "the draw amount")
+            final = self._draw(paid, np.broadcast_to(amount, shape), active, self.plan.draw.recoverable)
+        final = np.where(active, final, 0.0)
+        colsum = np.zeros(shape)
+        for k in columns:
+            columns[k] = np.where(active, columns[k], 0.0)
+            colsum = colsum + columns[k]
+        adjustment = final - colsum
+        grades = None
+        if self.grade_fn is not None:
+            gv = self._check(env, self.grade_fn(env), self.plan.grades.input, "the input of grades")
+            grades = np.full(shape, "", dtype=object)
+            done = np.zeros(shape, dtype=bool)
+            for lo, grade in self.grade_bands:
+                hit = ~done if lo is None else (~done & (gv >= lo))
+                grades[hit] = grade
+                done |= hit
+            grades[~active] = ""
+        values = {}
+        for ref in self.checked.order:
+            key = {"measure": ref.name, "target": f"targets.{ref.name}", "ti": "target_incentive"}[ref.kind]
+            values[key] = np.asarray(env.get(ref))
+        return PayoutArrays(
+            columns=columns, adjustment=adjustment, total=final, grades=grades, active=active,
+            earned=earned, modified=modified, scores=dict(env.scores), values=values,
+            capped_total=capped, paid_before_draw=paid,
+        )
+
+    def _cond(self, env: _Env, fn: Fn, code: Code) -> np.ndarray:
+        return np.broadcast_to(np.asarray(fn(env), dtype=bool), env.shape)
+
+    def _component(self, env: _Env, spec: dict) -> np.ndarray:
+        c: Component = spec["c"]
+        kind = c.kind
+        name = f"component '{c.name}'"
+        if kind == "curve":
+            x = self._check(env, spec["input"](env), c.input, f"the input of {name}")
+            xs, ys, interp, beyond = spec["curve"]
+            return spec["weight"] * self.ti(env) * curve_numpy(x, xs, ys, interp, beyond)
+        if kind == "step":
+            x = self._check(env, spec["input"](env), c.input, f"the input of {name}")
+            pay = np.zeros(env.shape)
+            for at, payfn, step in spec["steps"]:
+                amount = self._check(env, payfn(env), step.pay, f"a step's pay of {name}")
+                pay = pay + np.where(x >= at, amount, 0.0)
+            return pay
+        if kind == "rate":
+            base = self._check(env, spec["base"](env), c.base, f"the base of {name}")
+            return self._rate(env, c, base, spec["tiers"])
+        if kind == "scorecard":
+            score = np.zeros(env.shape)
+            for m, fn, w, curve in spec["metrics"]:
+                x = self._check(env, fn(env), m.input, f"the input of metric '{m.name}' of {name}")
+                score = score + w * curve_numpy(x, *curve)
+            env.scores[c.name] = score
+            return spec["weight"] * self.ti(env) * curve_numpy(score, *spec["payout"])
+        if kind == "rank":
+            by = self._check(env, spec["by"](env), c.by, f"'by' of {name}")
+            eligible = env.active
+            if spec["when"] is not None:
+                eligible = eligible & self._cond(env, spec["when"], c.when)
+            group = None
+            if spec["group"] is not None:
+                group = _factorize(spec["group"](env), env.shape)
+            rank, ties = grouped_rank(by, eligible, group)
+            cum = spec["cum_awards"]
+            n = len(cum) - 1
+            lo = np.clip(rank - 1, 0, n).astype(np.int64)
+            hi = np.clip(rank - 1 + ties, 0, n).astype(np.int64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = np.where(ties > 0, (cum[hi] - cum[lo]) / np.where(ties > 0, ties, 1), 0.0)
+            return np.where(eligible, share, 0.0)
+        raise AssertionError(kind)
+
+    def ti(self, env: _Env) -> np.ndarray:
+        return env.get(Ref("ti"))  # type: ignore[return-value]
+
+    def _rate(self, env: _Env, c: Component, base: np.ndarray, tiers) -> np.ndarray:
+        name = f"component '{c.name}'"
+        rates = []
+        uptos = []
+        for upto_fn, rate_fn, tier in tiers:
+            code = tier.rate if tier is not None else c.rate
+            rates.append(self._check(env, rate_fn(env), code, f"a rate of {name}"))
+            uptos.append(None if upto_fn is None else
+                         self._check(env, upto_fn(env), tier.upto, f"an 'upto' of {name}"))
+        self._check_uptos(env, c, uptos)
+        if c.retroactive:
+            rate = rates[0]
+            for i in range(1, len(rates)):
+                rate = np.where(base > uptos[i - 1], rates[i], rate)
+            return rate * base
+        pay = np.zeros(env.shape)
+        lower = 0.0
+        for upto, rate in zip(uptos, rates):
+            if upto is None:
+                slice_ = np.maximum(base - lower, 0.0)
+            else:
+                slice_ = np.clip(base - lower, 0.0, None)
+                slice_ = np.minimum(slice_, upto - lower)
+            pay = pay + rate * slice_
+            lower = upto if upto is not None else lower
+        return np.where(base < 0, rates[0] * base, pay)
+
+    def _check_uptos(self, env: _Env, c: Component, uptos: list) -> None:
+        prev = None
+        for i, u in enumerate(uptos):
+            if u is None:
+                continue
+            bad = (u < 0) if prev is None else (u <= prev)
+            bad = np.broadcast_to(bad, env.shape) & env.active
+            if bad.any():
+                pos = tuple(np.argwhere(bad)[0])
+                tier = c.tiers[i]
+                got = np.broadcast_to(u, env.shape)[pos]
+                msg = (f"the first 'upto' of component '{c.name}' is negative ({got:g})" if prev is None else
+                       f"the 'upto' values of component '{c.name}' must increase, but tier {i + 1} has "
+                       f"{got:g} after {np.broadcast_to(prev, env.shape)[pos]:g}")
+                raise EvaluationError("tiers-order", msg, rep=str(env.inputs.rep_ids[pos[-2]]),
+                                      period=env.inputs.periods[pos[-1]].label, expression=tier.upto.text,
+                                      span=tier.upto.span)
+            prev = u
+
+    def _ytd_delta(self, ytd: np.ndarray) -> np.ndarray:
+        out = ytd.copy()
+        prev = np.zeros_like(ytd)
+        prev[..., 1:] = ytd[..., :-1]
+        for lo, _ in self._year_slices:
+            prev[..., lo] = 0.0
+        return out - prev
+
+    def _true_up(self, capped_ytd: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """Each period pays YTD earned minus paid to date (floored at 0 without clawback)."""
+        paid = np.zeros_like(capped_ytd)
+        to_date = np.zeros(capped_ytd.shape[:-1])
+        starts = {lo for lo, _ in self._year_slices}
+        for p in range(capped_ytd.shape[-1]):
+            if p in starts:
+                to_date = np.zeros_like(to_date)
+            due = capped_ytd[..., p] - to_date
+            if not self.plan.clawback:
+                due = np.maximum(due, 0.0)
+            due = np.where(active[..., p], due, 0.0)
+            paid[..., p] = due
+            to_date = to_date + due
+        return paid
+
+    @staticmethod
+    def _draw(paid: np.ndarray, amount: np.ndarray, active: np.ndarray, recoverable: bool) -> np.ndarray:
+        """Guarantee ``amount`` each active period; recover top-ups from later excess if recoverable."""
+        if not recoverable:
+            return np.where(active, np.maximum(paid, amount), paid)
+        out = np.zeros_like(paid)
+        owed = np.zeros(paid.shape[:-1])
+        for p in range(paid.shape[-1]):
+            e, a, act = paid[..., p], amount[..., p], active[..., p]
+            top_up = np.maximum(a - e, 0.0)
+            recover = np.minimum(owed, np.maximum(e - a, 0.0))
+            pay = e + top_up - recover
+            out[..., p] = np.where(act, pay, 0.0)
+            owed = np.where(act, owed + top_up - recover, owed)
+        return out
+
+
+def _describe_ref(ref: Optional[Ref]) -> str:
+    if ref is None:
+        return "a value"
+    return {"measure": f"measure '{ref.name}'", "target": f"target '{ref.name}'",
+            "ti": "target_incentive"}.get(ref.kind, ref.name)
+
+
+def _is_number(v) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def compile_plan(checked: CheckedPlan, params: Optional[dict[str, float]] = None) -> CompiledPlan:
+    """Lower a checked plan to numpy, with parameter values overridden by ``params``."""
+    return CompiledPlan(checked, params)

@@ -1,0 +1,423 @@
+"""The expression language: tokens, a small Pratt parser, and the syntax tree.
+
+The grammar is closed: the parser only ever builds the node types defined here, so there
+is nothing for user text to reach but these nodes (no ``eval``, no Python AST). Each node
+remembers the character range it came from, which :func:`parse_expression` turns into a
+file span through a ``locate`` callback.
+
+Grammar, loosest binding first::
+
+    expr    := or
+    or      := and ('or' and)*
+    and     := not ('and' not)*
+    not     := 'not' not | compare
+    compare := sum (('<' | '<=' | '>' | '>=' | '==' | '!=') sum)?
+    sum     := term (('+' | '-') term)*
+    term    := unary (('*' | '/') unary)*
+    unary   := ('-' | '+') unary | atom
+    atom    := NUMBER | STRING | NAME ('.' NAME)? | NAME '(' args? ')' | '(' expr ')'
+
+``NUMBER`` allows ``_`` between digits, a decimal part, an exponent and a trailing ``%``
+(``80%`` is 0.8). ``NAME`` follows Python's identifier rules, so any script works.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Union
+
+from engine.errors import PlanError, Span
+
+__all__ = [
+    "Num", "Str", "Name", "Unary", "Binary", "Compare", "BoolOp", "Not", "Call",
+    "Expr", "parse_expression", "walk", "KEYWORDS",
+]
+
+KEYWORDS = frozenset({"and", "or", "not"})
+
+
+@dataclass(frozen=True)
+class Node:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Num(Node):
+    value: float
+
+
+@dataclass(frozen=True)
+class Str(Node):
+    value: str
+
+
+@dataclass(frozen=True)
+class Name(Node):
+    """``name`` or ``prefix.name`` (``roster.quota``, ``targets.revenue``, ``kpi.score``)."""
+
+    prefix: str | None
+    name: str
+    name_start: int
+
+
+@dataclass(frozen=True)
+class Unary(Node):
+    op: str
+    operand: "Expr"
+
+
+@dataclass(frozen=True)
+class Binary(Node):
+    op: str
+    left: "Expr"
+    right: "Expr"
+
+
+@dataclass(frozen=True)
+class Compare(Node):
+    op: str
+    left: "Expr"
+    right: "Expr"
+
+
+@dataclass(frozen=True)
+class BoolOp(Node):
+    op: str  # 'and' | 'or'
+    left: "Expr"
+    right: "Expr"
+
+
+@dataclass(frozen=True)
+class Not(Node):
+    operand: "Expr"
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    func: str
+    func_end: int
+    args: tuple["Expr", ...]
+
+
+Expr = Union[Num, Str, Name, Unary, Binary, Compare, BoolOp, Not, Call]
+
+
+def walk(node: Expr):
+    """Yield ``node`` and every node below it, parents first."""
+    yield node
+    if isinstance(node, (Unary, Not)):
+        yield from walk(node.operand)
+    elif isinstance(node, (Binary, Compare, BoolOp)):
+        yield from walk(node.left)
+        yield from walk(node.right)
+    elif isinstance(node, Call):
+        for a in node.args:
+            yield from walk(a)
+
+
+# --------------------------------------------------------------------------- tokens
+
+_NUMBER = re.compile(r"(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d+)?%?")
+_NAME = re.compile(r"[^\W\d]\w*")
+_OPS = ("<=", ">=", "==", "!=", "<", ">", "+", "-", "*", "/", "(", ")", ",", ".")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # 'num' 'str' 'name' 'op' 'kw' 'end'
+    text: str
+    start: int
+    end: int
+    value: object = None
+
+
+_PYTHONISMS = {
+    "**": ("'**' is not part of the expression language", "write x * x, or use a curve for powers"),
+    "//": ("'//' is not part of the expression language", "use '/' (there is no integer division)"),
+    "%": ("'%' only marks a percentage after a number (80%)", "use safe_div or '/' for ratios"),
+    "&&": ("'&&' is not part of the expression language", "write 'and'"),
+    "||": ("'||' is not part of the expression language", "write 'or'"),
+    "=": ("'=' is not a comparison", "write '==' to compare"),
+    "!": ("'!' is not part of the expression language", "write 'not'"),
+    "[": ("indexing with '[' is not part of the expression language", None),
+    "]": ("']' is not part of the expression language", None),
+    "{": ("'{' is not part of the expression language", None),
+    "}": ("'}' is not part of the expression language", None),
+    "^": ("'^' is not part of the expression language", "write x * x, or use a curve for powers"),
+    "@": ("'@' is not part of the expression language", None),
+    ":": ("':' is not part of the expression language", None),
+    ";": ("';' is not part of the expression language", None),
+    "`": ("'`' is not part of the expression language", None),
+    "$": ("'$' is not part of the expression language", None),
+    "#": ("'#' is not part of the expression language", None),
+    "&": ("'&' is not part of the expression language", "write 'and'"),
+    "|": ("'|' is not part of the expression language", "write 'or'"),
+    "~": ("'~' is not part of the expression language", "write 'not'"),
+}
+
+
+class _Lexer:
+    def __init__(self, text: str, err: Callable[[str, str, int, int, str | None], PlanError]):
+        self.text = text
+        self.err = err
+
+    def tokens(self) -> list[_Tok]:
+        text, i, out = self.text, 0, []
+        n = len(text)
+        while i < n:
+            m = _SPACE.match(text, i)
+            if m:
+                i = m.end()
+                continue
+            ch = text[i]
+            if ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
+                m = _NUMBER.match(text, i)
+                assert m is not None
+                raw = m.group(0)
+                after = m.end()
+                if after < n and (text[after].isalnum() or text[after] == "_"):
+                    j = after
+                    while j < n and (text[j].isalnum() or text[j] in "_."):
+                        j += 1
+                    raise self.err("bad-number", f"'{text[i:j]}' is not a number", i, j,
+                                   "numbers look like 12, 0.8, 80%, 1_000_000 or 1.5e6")
+                pct = raw.endswith("%")
+                digits = raw[:-1] if pct else raw
+                try:
+                    value = float(digits.replace("_", ""))
+                except ValueError:
+                    raise self.err("bad-number", f"'{raw}' is not a number", i, after, None) from None
+                if pct:
+                    value = value / 100.0
+                out.append(_Tok("num", raw, i, after, value))
+                i = after
+                continue
+            if ch in "'\"":
+                j = text.find(ch, i + 1)
+                if j < 0:
+                    raise self.err("unterminated-string", "this string is not closed", i, n,
+                                   f"add the closing {ch}")
+                out.append(_Tok("str", text[i:j + 1], i, j + 1, text[i + 1:j]))
+                i = j + 1
+                continue
+            m = _NAME.match(text, i)
+            if m:
+                word = m.group(0)
+                out.append(_Tok("kw" if word in KEYWORDS else "name", word, i, m.end()))
+                i = m.end()
+                continue
+            two = text[i:i + 2]
+            if two in _PYTHONISMS:
+                msg, hint = _PYTHONISMS[two]
+                raise self.err("not-in-language", msg, i, i + 2, hint)
+            for op in _OPS:
+                if text.startswith(op, i):
+                    out.append(_Tok("op", op, i, i + len(op)))
+                    i += len(op)
+                    break
+            else:
+                if ch in _PYTHONISMS:
+                    msg, hint = _PYTHONISMS[ch]
+                    raise self.err("not-in-language", msg, i, i + 1, hint)
+                raise self.err("not-in-language", f"unexpected character {ch!r}", i, i + 1, None)
+        out.append(_Tok("end", "", n, n))
+        return out
+
+
+# --------------------------------------------------------------------------- parser
+
+_COMPARE = ("<", "<=", ">", ">=", "==", "!=")
+
+
+class _Parser:
+    def __init__(self, text: str, err):
+        self.text = text
+        self.err = err
+        self.toks = _Lexer(text, err).tokens()
+        self.i = 0
+
+    @property
+    def tok(self) -> _Tok:
+        return self.toks[self.i]
+
+    def advance(self) -> _Tok:
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def expect_op(self, op: str, what: str) -> _Tok:
+        t = self.tok
+        if t.kind == "op" and t.text == op:
+            return self.advance()
+        raise self.unexpected(t, f"expected {what}")
+
+    def unexpected(self, t: _Tok, expected: str) -> PlanError:
+        if t.kind == "end":
+            return self.err("syntax", f"the expression ends too early: {expected}", max(t.start - 1, 0),
+                            max(t.start, 1), None)
+        return self.err("syntax", f"unexpected {_describe(t)}: {expected}", t.start, t.end, None)
+
+    def parse(self) -> Expr:
+        if self.tok.kind == "end":
+            raise self.err("syntax", "the expression is empty", 0, 1, None)
+        node = self.or_()
+        t = self.tok
+        if t.kind != "end":
+            hint = None
+            if t.kind == "name" and t.text in ("if", "else", "lambda", "for", "in", "is", "import"):
+                hint = "use where(condition, a, b)" if t.text in ("if", "else") else None
+                raise self.err("not-in-language", f"'{t.text}' is not part of the expression language",
+                               t.start, t.end, hint)
+            raise self.unexpected(t, "expected an operator or the end of the expression")
+        return node
+
+    def or_(self) -> Expr:
+        left = self.and_()
+        while self.tok.kind == "kw" and self.tok.text == "or":
+            self.advance()
+            right = self.and_()
+            left = BoolOp(left.start, right.end, "or", left, right)
+        return left
+
+    def and_(self) -> Expr:
+        left = self.not_()
+        while self.tok.kind == "kw" and self.tok.text == "and":
+            self.advance()
+            right = self.not_()
+            left = BoolOp(left.start, right.end, "and", left, right)
+        return left
+
+    def not_(self) -> Expr:
+        if self.tok.kind == "kw" and self.tok.text == "not":
+            t = self.advance()
+            operand = self.not_()
+            return Not(t.start, operand.end, operand)
+        return self.compare()
+
+    def compare(self) -> Expr:
+        left = self.sum_()
+        t = self.tok
+        if t.kind == "op" and t.text in _COMPARE:
+            self.advance()
+            right = self.sum_()
+            nxt = self.tok
+            if nxt.kind == "op" and nxt.text in _COMPARE:
+                raise self.err("syntax", "comparisons cannot be chained", nxt.start, nxt.end,
+                               "write 'a < b and b < c'")
+            return Compare(left.start, right.end, t.text, left, right)
+        return left
+
+    def sum_(self) -> Expr:
+        left = self.term()
+        while self.tok.kind == "op" and self.tok.text in ("+", "-"):
+            op = self.advance().text
+            right = self.term()
+            left = Binary(left.start, right.end, op, left, right)
+        return left
+
+    def term(self) -> Expr:
+        left = self.unary()
+        while self.tok.kind == "op" and self.tok.text in ("*", "/"):
+            op = self.advance().text
+            right = self.unary()
+            left = Binary(left.start, right.end, op, left, right)
+        return left
+
+    def unary(self) -> Expr:
+        t = self.tok
+        if t.kind == "op" and t.text in ("-", "+"):
+            self.advance()
+            operand = self.unary()
+            if t.text == "+":
+                return operand
+            if isinstance(operand, Num):
+                return Num(t.start, operand.end, -operand.value)
+            return Unary(t.start, operand.end, "-", operand)
+        return self.atom()
+
+    def atom(self) -> Expr:
+        t = self.tok
+        if t.kind == "num":
+            self.advance()
+            return Num(t.start, t.end, float(t.value))  # type: ignore[arg-type]
+        if t.kind == "str":
+            self.advance()
+            return Str(t.start, t.end, str(t.value))
+        if t.kind == "op" and t.text == "(":
+            self.advance()
+            inner = self.or_()
+            close = self.tok
+            if not (close.kind == "op" and close.text == ")"):
+                raise self.unexpected(close, "expected ')' to close the '(' at "
+                                      f"character {t.start + 1}")
+            self.advance()
+            return _with_range(inner, t.start, close.end)
+        if t.kind == "name":
+            self.advance()
+            nxt = self.tok
+            if nxt.kind == "op" and nxt.text == "(":
+                self.advance()
+                args: list[Expr] = []
+                if not (self.tok.kind == "op" and self.tok.text == ")"):
+                    args.append(self.or_())
+                    while self.tok.kind == "op" and self.tok.text == ",":
+                        self.advance()
+                        args.append(self.or_())
+                close = self.tok
+                if not (close.kind == "op" and close.text == ")"):
+                    raise self.unexpected(close, f"expected ',' or ')' in the call of {t.text}()")
+                self.advance()
+                after = self.tok
+                if after.kind == "op" and after.text == ".":
+                    raise self.err("not-in-language", "method calls and attributes of a call are not part of "
+                                   "the expression language", after.start, after.end, None)
+                return Call(t.start, close.end, t.text, t.end, tuple(args))
+            if nxt.kind == "op" and nxt.text == ".":
+                self.advance()
+                attr = self.tok
+                if attr.kind not in ("name", "kw"):
+                    raise self.unexpected(attr, f"expected a name after '{t.text}.'")
+                self.advance()
+                return Name(t.start, attr.end, t.text, attr.text, attr.start)
+            return Name(t.start, t.end, None, t.text, t.start)
+        if t.kind == "kw":
+            raise self.err("syntax", f"'{t.text}' needs a condition before it" if t.text != "not"
+                           else "'not' needs a condition after it", t.start, t.end, None)
+        raise self.unexpected(t, "expected a number, a name, a function call or '('")
+
+
+def _describe(t: _Tok) -> str:
+    if t.kind == "num":
+        return f"number {t.text}"
+    if t.kind == "str":
+        return f"string {t.text}"
+    if t.kind in ("name", "kw"):
+        return f"name '{t.text}'"
+    return f"'{t.text}'"
+
+
+def _with_range(node: Expr, start: int, end: int) -> Expr:
+    """The same node, its range widened to include enclosing parentheses."""
+    import dataclasses
+
+    return dataclasses.replace(node, start=start, end=end)
+
+
+def parse_expression(text: str, locate: Callable[[int, int], Span | None]) -> Expr:
+    """Parse one expression.
+
+    Args:
+        text: the expression source.
+        locate: maps a character range of ``text`` to a file span, for errors.
+
+    Raises:
+        PlanError: the first syntax problem, with its position.
+    """
+
+    def err(code: str, message: str, start: int, end: int, hint: str | None) -> PlanError:
+        return PlanError(code, message, locate(start, end), hint)
+
+    return _Parser(text, err).parse()

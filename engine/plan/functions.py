@@ -1,0 +1,128 @@
+"""The built-in functions of the expression language: signatures and two implementations.
+
+Each element-wise function has a numpy implementation (the compiled path) and a plain
+scalar one (the reference path); the cross-rep and cross-period functions (``rank``,
+``previous``, ``group_sum``, ``group_mean``) need the whole table and are implemented by
+each evaluator (:mod:`engine.plan.compile` and :mod:`engine.plan.reference`).
+
+Both paths follow IEEE arithmetic: a division by zero gives an infinity or NaN rather
+than raising, so that both evaluators detect non-finite values at the same places.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+__all__ = ["Signature", "FUNCTIONS", "scalar_div", "NUM", "BOOL", "TEXT", "ANY"]
+
+NUM, BOOL, TEXT, ANY = "number", "condition", "text", "any"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """How a function is called.
+
+    Attributes:
+        name: the function's name in plans.
+        params: the type of each parameter (``ANY`` accepts everything).
+        variadic: the last parameter may repeat (``min``/``max``).
+        result: the result type, or ``"same"`` for the type of the 2nd argument (``where``)
+            or of the 1st (``previous``).
+        scope: ``elementwise``, ``reps`` (across reps within a period) or ``periods``.
+        usage: how to call it, for error messages.
+        numpy: the vectorized implementation (element-wise functions only).
+        scalar: the scalar implementation (element-wise functions only).
+    """
+
+    name: str
+    params: tuple[str, ...]
+    variadic: bool
+    result: str
+    scope: str
+    usage: str
+    numpy: Optional[Callable] = None
+    scalar: Optional[Callable] = None
+
+
+def scalar_div(a: float, b: float) -> float:
+    """IEEE division on Python floats (numpy semantics: x/0 is +-inf, 0/0 is nan)."""
+    if b == 0:
+        if a == 0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
+def _np_safe_div(a, b, default):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        q = np.true_divide(a, b)
+    bad = (b == 0) | ~np.isfinite(q)
+    return np.where(bad, default, q)
+
+
+def _scalar_safe_div(a, b, default):
+    if b == 0:
+        return default
+    q = scalar_div(a, b)
+    return q if math.isfinite(q) else default
+
+
+def _scalar_clip(x, lo, hi):
+    # numpy.clip semantics: max(lo) first, then min(hi).
+    return min(max(x, lo), hi)
+
+
+def _np_min(*args):
+    out = args[0]
+    for a in args[1:]:
+        out = np.minimum(out, a)
+    return out
+
+
+def _np_max(*args):
+    out = args[0]
+    for a in args[1:]:
+        out = np.maximum(out, a)
+    return out
+
+
+def _scalar_min(*args):
+    out = args[0]
+    for a in args[1:]:
+        out = a if (a < out or math.isnan(a)) else out
+    return out
+
+
+def _scalar_max(*args):
+    out = args[0]
+    for a in args[1:]:
+        out = a if (a > out or math.isnan(a)) else out
+    return out
+
+
+def _np_clip(x, lo, hi):
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+FUNCTIONS: dict[str, Signature] = {
+    s.name: s
+    for s in [
+        Signature("min", (NUM, NUM), True, NUM, "elementwise", "min(a, b, ...)", _np_min, _scalar_min),
+        Signature("max", (NUM, NUM), True, NUM, "elementwise", "max(a, b, ...)", _np_max, _scalar_max),
+        Signature("abs", (NUM,), False, NUM, "elementwise", "abs(x)", np.abs, abs),
+        Signature("clip", (NUM, NUM, NUM), False, NUM, "elementwise", "clip(x, lo, hi)", _np_clip,
+                  _scalar_clip),
+        Signature("where", (BOOL, ANY, ANY), False, "same", "elementwise", "where(condition, a, b)",
+                  np.where, lambda c, a, b: a if c else b),
+        Signature("safe_div", (NUM, NUM, NUM), False, NUM, "elementwise", "safe_div(a, b, default)",
+                  _np_safe_div, _scalar_safe_div),
+        Signature("rank", (NUM,), False, NUM, "reps", "rank(x)"),
+        Signature("previous", (ANY,), False, "first", "periods", "previous(x)"),
+        Signature("group_sum", (NUM, ANY), False, NUM, "reps", "group_sum(x, key)"),
+        Signature("group_mean", (NUM, ANY), False, NUM, "reps", "group_mean(x, key)"),
+    ]
+}

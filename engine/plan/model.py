@@ -1,0 +1,209 @@
+"""The plan model: frozen values, each carrying where it came from.
+
+Expressions are kept as :class:`Code`: the source text, its parsed tree and the scalar it
+was read from, so that every later stage can point at the exact characters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from engine.errors import Span
+from engine.plan.expr import Expr
+from engine.plan.source import YScalar
+
+__all__ = [
+    "Code", "Parameter", "Measure", "Target", "Curve", "Metric", "Tier", "Step",
+    "Component", "Modifier", "Band", "Grades", "Draw", "Plan", "AGGREGATES", "PERIODS",
+    "MINOR_UNITS",
+]
+
+AGGREGATES = ("sum", "mean", "last", "min", "max")
+PERIODS = ("month", "quarter", "half", "year")
+
+# ISO 4217 minor units for the currencies whose minor unit is not 2 (everything else: 2).
+MINOR_UNITS = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
+    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
+    "XPF": 0, "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+    "CLF": 4, "UYW": 4,
+}
+
+
+@dataclass(frozen=True)
+class Code:
+    """One expression as written in the plan."""
+
+    text: str
+    tree: Expr
+    scalar: YScalar = field(repr=False, compare=False)
+
+    @property
+    def span(self) -> Span:
+        return self.scalar.offset_span(0, len(self.text))
+
+    def span_of(self, start: int, end: int) -> Span:
+        return self.scalar.offset_span(start, end)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: float
+    min: Optional[float]
+    max: Optional[float]
+    span: Span
+    label: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    code: Code
+    aggregate: str
+    span: Span
+    label: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    code: Code
+    span: Span
+    label: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Points (x, y) as parameter-only expressions, with the interpolation rules."""
+
+    points: tuple[tuple[Code, Code], ...]
+    interpolate: str  # linear | step
+    beyond: str  # extend | flat
+    span: Span
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    input: Code
+    weight: Code
+    curve: Curve
+    span: Span
+    label: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Tier:
+    upto: Optional[Code]
+    rate: Code
+    span: Span
+
+
+@dataclass(frozen=True)
+class Step:
+    at: Code
+    pay: Code
+    span: Span
+
+
+@dataclass(frozen=True)
+class Component:
+    """One payout component; only the fields of its ``kind`` are set."""
+
+    name: str
+    kind: str  # curve | rate | step | scorecard | rank
+    span: Span
+    name_span: Span
+    label: Optional[str] = None
+    when: Optional[Code] = None
+    cap: Optional[Code] = None
+    weight: Optional[Code] = None
+    # curve / step
+    input: Optional[Code] = None
+    curve: Optional[Curve] = None
+    steps: tuple[Step, ...] = ()
+    # rate
+    base: Optional[Code] = None
+    rate: Optional[Code] = None
+    tiers: tuple[Tier, ...] = ()
+    retroactive: bool = False
+    # scorecard
+    metrics: tuple[Metric, ...] = ()
+    payout: Optional[Curve] = None
+    # rank
+    by: Optional[Code] = None
+    group: Optional[Code] = None
+    awards: tuple[Code, ...] = ()
+
+
+@dataclass(frozen=True)
+class Modifier:
+    name: str
+    multiply: Code
+    span: Span
+    when: Optional[Code] = None
+    applies_to: tuple[tuple[str, Span], ...] = ()
+    label: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Band:
+    min: Optional[Code]
+    grade: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Grades:
+    input: Code
+    bands: tuple[Band, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Draw:
+    amount: Code
+    recoverable: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A parsed plan. Use :func:`engine.plan.load_plan` to get a validated one."""
+
+    name: str
+    file: str
+    currency: str
+    period: str
+    fiscal_year_start: int
+    accumulate: str
+    clawback: bool
+    parameters: tuple[Parameter, ...]
+    target_incentive: Code
+    measures: tuple[Measure, ...]
+    targets: tuple[Target, ...]
+    components: tuple[Component, ...]
+    modifiers: tuple[Modifier, ...] = ()
+    cap: Optional[Code] = None
+    grades: Optional[Grades] = None
+    draw: Optional[Draw] = None
+    label: Optional[str] = None
+
+    @property
+    def minor_unit(self) -> int:
+        return MINOR_UNITS.get(self.currency, 2)
+
+    def component(self, name: str) -> Component:
+        for c in self.components:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def parameter_values(self) -> dict[str, float]:
+        return {p.name: p.value for p in self.parameters}

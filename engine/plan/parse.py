@@ -1,0 +1,562 @@
+"""From the YAML tree to the plan model: structure, keys and expression syntax.
+
+Every problem is collected (unknown keys with a did-you-mean, missing keys, wrong shapes,
+expression syntax) so that one run reports them all. Name resolution and types are
+checked afterwards, in :mod:`engine.plan.validate`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Optional
+
+from engine.errors import PlanError, Span
+from engine.plan import expr as ex
+from engine.plan.model import (
+    AGGREGATES, PERIODS, Band, Code, Component, Curve, Draw, Grades, Measure, Metric,
+    Modifier, Parameter, Plan, Step, Target, Tier,
+)
+from engine.plan.source import YMap, YNode, YScalar, YSeq
+
+__all__ = ["build_plan", "suggest", "Reader"]
+
+TOP_KEYS = (
+    "plan", "label", "description", "currency", "period", "fiscal_year_start", "accumulate",
+    "clawback", "parameters", "target_incentive", "measures", "targets", "components",
+    "modifiers", "cap", "grades", "draw",
+)
+COMMON_COMPONENT_KEYS = ("name", "kind", "label", "description", "when", "cap", "weight")
+KIND_KEYS = {
+    "curve": ("input", "points", "interpolate", "beyond"),
+    "rate": ("base", "rate", "tiers", "retroactive"),
+    "step": ("input", "steps"),
+    "scorecard": ("metrics", "payout"),
+    "rank": ("by", "group", "awards"),
+}
+KINDS = tuple(KIND_KEYS)
+
+
+def suggest(word: str, choices) -> Optional[str]:
+    """``did you mean 'x'?`` for the closest of ``choices``, or None."""
+    choices = [c for c in choices if c]
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not match:
+        lowered = {c.lower(): c for c in choices}
+        if word.lower() in lowered:
+            match = [lowered[word.lower()]]
+    return f"did you mean '{match[0]}'?" if match else None
+
+
+class Reader:
+    """Reads typed values out of the YAML tree, collecting errors instead of raising."""
+
+    def __init__(self, filename: str):
+        self.filename = filename
+        self.errors: list[PlanError] = []
+
+    def error(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
+        self.errors.append(PlanError(code, message, span, hint))
+
+    # -- shapes ------------------------------------------------------------------------
+
+    def mapping(self, node: YNode | None, what: str, allowed: tuple[str, ...],
+                required: tuple[str, ...] = ()) -> Optional[YMap]:
+        if node is None:
+            return None
+        if not isinstance(node, YMap):
+            self.error("bad-type", f"{what} must be a mapping of keys to values, got {_kind(node)}",
+                       node.span)
+            return None
+        for key, kspan, _ in node.items:
+            if key not in allowed:
+                self.error("unknown-key", f"unknown key '{key}' in {what}", kspan,
+                           suggest(key, allowed) or f"allowed keys: {', '.join(allowed)}")
+        for key in required:
+            if node.get(key) is None:
+                self.error("missing-key", f"{what} needs '{key}'", node.span)
+        return node
+
+    def sequence(self, node: YNode | None, what: str) -> tuple[YNode, ...]:
+        if node is None:
+            return ()
+        if not isinstance(node, YSeq):
+            self.error("bad-type", f"{what} must be a list, got {_kind(node)}", node.span)
+            return ()
+        return node.items
+
+    def scalar(self, node: YNode | None, what: str) -> Optional[YScalar]:
+        if node is None:
+            return None
+        if not isinstance(node, YScalar):
+            self.error("bad-type", f"{what} must be a single value, got {_kind(node)}", node.span)
+            return None
+        return node
+
+    def text(self, node: YNode | None, what: str) -> Optional[str]:
+        s = self.scalar(node, what)
+        if s is None:
+            return None
+        if s.value is None:
+            self.error("bad-type", f"{what} is empty", s.span)
+            return None
+        return str(s.value) if not isinstance(s.value, str) else s.value
+
+    def choice(self, node: YNode | None, what: str, choices: tuple[str, ...], default: str) -> str:
+        s = self.scalar(node, what)
+        if s is None:
+            return default
+        value = str(s.value)
+        if value not in choices:
+            self.error("bad-value", f"{what} must be one of {', '.join(choices)} (got '{value}')",
+                       s.span, suggest(value, choices))
+            return default
+        return value
+
+    def boolean(self, node: YNode | None, what: str, default: bool) -> bool:
+        s = self.scalar(node, what)
+        if s is None:
+            return default
+        if not isinstance(s.value, bool):
+            self.error("bad-type", f"{what} must be true or false (got '{s.text}')", s.span)
+            return default
+        return s.value
+
+    def number(self, node: YNode | None, what: str) -> Optional[float]:
+        """A literal number (``80%`` and ``1_000`` allowed)."""
+        s = self.scalar(node, what)
+        if s is None:
+            return None
+        if isinstance(s.value, bool) or s.value is None:
+            self.error("bad-type", f"{what} must be a number (got '{s.text}')", s.span)
+            return None
+        code = self.code(s, what)
+        if code is None:
+            return None
+        tree = code.tree
+        if isinstance(tree, ex.Num):
+            return tree.value
+        self.error("bad-type", f"{what} must be a number (got '{s.text}')", s.span)
+        return None
+
+    def identifier(self, node: YNode | None, what: str) -> Optional[tuple[str, Span]]:
+        s = self.scalar(node, what)
+        if s is None:
+            return None
+        name = str(s.value) if s.value is not None else ""
+        if not name.isidentifier() or name in ex.KEYWORDS:
+            self.error("bad-identifier",
+                       f"{what} '{name}' is not a valid identifier",
+                       s.span, "use letters (any script), digits and '_', not starting with a digit")
+            return None
+        return name, s.span
+
+    def code(self, node: YNode | None, what: str) -> Optional[Code]:
+        """Parse an expression from a scalar."""
+        s = self.scalar(node, what)
+        if s is None:
+            return None
+        if s.value is None:
+            self.error("bad-type", f"{what} is empty: expected an expression", s.span)
+            return None
+        if isinstance(s.value, bool):
+            # `when: true` / `when: false`: a constant condition.
+            n = len(s.text)
+            one, other = ex.Num(0, n, 1.0), ex.Num(0, n, 1.0 if s.value else 0.0)
+            return Code(s.text, ex.Compare(0, n, "==", one, other), s)
+        text = s.text if not isinstance(s.value, str) else s.value
+        if s.style in ("|", ">"):
+            text = text.strip()
+        try:
+            tree = ex.parse_expression(text, s.offset_span)
+        except PlanError as e:
+            if e.hint is None and s.style is None and text.count("(") > text.count(")"):
+                e.hint = ("YAML cut this expression at a comma: inside {...} or [...] an expression "
+                          "with a comma must be quoted (\"...\") or written in block style")
+            self.errors.append(e)
+            return None
+        return Code(text, tree, s)
+
+
+def _kind(node: YNode) -> str:
+    if isinstance(node, YMap):
+        return "a mapping"
+    if isinstance(node, YSeq):
+        return "a list"
+    if node.value is None:
+        return "nothing"
+    return f"'{node.text}'"
+
+
+def _label(r: Reader, m: YMap) -> Optional[str]:
+    node = m.get("label")
+    return r.text(node, "label") if node is not None else None
+
+
+def build_plan(root: YNode, filename: str) -> tuple[Plan | None, list[PlanError]]:
+    """Build the plan model; returns the plan (None if unusable) and every problem found."""
+    r = Reader(filename)
+    top = r.mapping(root, "the plan", TOP_KEYS,
+                    ("plan", "period", "target_incentive", "measures", "components"))
+    if top is None:
+        return None, r.errors
+
+    ident = r.identifier(top.get("plan"), "plan name")
+    name = ident[0] if ident else "plan"
+    currency = "USD"
+    cur_node = top.get("currency")
+    if cur_node is not None:
+        cur = r.text(cur_node, "currency")
+        if cur is not None:
+            if not (len(cur) == 3 and cur.isalpha() and cur.isupper()):
+                r.error("bad-value", f"currency must be an ISO 4217 code such as USD, EUR, CNY or JPY "
+                        f"(got '{cur}')", cur_node.span)
+            else:
+                currency = cur
+    period = r.choice(top.get("period"), "period", PERIODS, "month")
+    fys = 1
+    fys_node = top.get("fiscal_year_start")
+    if fys_node is not None:
+        v = r.number(fys_node, "fiscal_year_start")
+        if v is not None:
+            if v != int(v) or not 1 <= v <= 12:
+                r.error("bad-value", f"fiscal_year_start must be a month number 1-12 (got {fys_node.text})",
+                        fys_node.span)
+            else:
+                fys = int(v)
+    accumulate = r.choice(top.get("accumulate"), "accumulate", ("none", "year"), "none")
+    clawback = r.boolean(top.get("clawback"), "clawback", False)
+    if top.get("clawback") is not None and accumulate != "year":
+        r.error("bad-value", "clawback only applies with 'accumulate: year'", top.get("clawback").span,
+                "add 'accumulate: year' or remove 'clawback'")
+
+    parameters = _parameters(r, top.get("parameters"))
+    ti = r.code(top.get("target_incentive"), "target_incentive")
+    measures = _measures(r, top.get("measures"))
+    targets = _targets(r, top.get("targets"))
+    components = _components(r, top.get("components"))
+    modifiers = _modifiers(r, top.get("modifiers"))
+    cap = r.code(top.get("cap"), "cap") if top.get("cap") is not None else None
+    grades = _grades(r, top.get("grades"))
+    draw = _draw(r, top.get("draw"))
+    label = _label(r, top)
+
+    if ti is None or not components and top.get("components") is None:
+        return None, r.errors
+    plan = Plan(
+        name=name, file=filename, currency=currency, period=period, fiscal_year_start=fys,
+        accumulate=accumulate, clawback=clawback, parameters=parameters, target_incentive=ti,
+        measures=measures, targets=targets, components=components, modifiers=modifiers,
+        cap=cap, grades=grades, draw=draw, label=label,
+    )
+    return plan, r.errors
+
+
+def _named_entries(r: Reader, node: YNode | None, what: str):
+    """Yield (name, name_span, value_node) of a ``name: value`` mapping section."""
+    if node is None:
+        return
+    if not isinstance(node, YMap):
+        r.error("bad-type", f"'{what}' must be a mapping of names to values, got {_kind(node)}", node.span)
+        return
+    for key, kspan, value in node.items:
+        if not key.isidentifier() or key in ex.KEYWORDS:
+            r.error("bad-identifier", f"'{key}' is not a valid name in {what}", kspan,
+                    "use letters (any script), digits and '_', not starting with a digit")
+            continue
+        yield key, kspan, value
+
+
+def _parameters(r: Reader, node: YNode | None) -> tuple[Parameter, ...]:
+    out = []
+    for name, kspan, value in _named_entries(r, node, "parameters"):
+        if isinstance(value, YMap):
+            r.mapping(value, f"parameter '{name}'", ("value", "min", "max", "label"), ("value",))
+            v = r.number(value.get("value"), f"value of parameter '{name}'")
+            lo = r.number(value.get("min"), f"min of parameter '{name}'") if value.get("min") is not None else None
+            hi = r.number(value.get("max"), f"max of parameter '{name}'") if value.get("max") is not None else None
+            label = _label(r, value)
+            if v is None:
+                continue
+            if lo is not None and hi is not None and lo > hi:
+                r.error("parameter-bounds", f"parameter '{name}' has min {lo:g} above max {hi:g}",
+                        value.get("min").span)
+            elif (lo is not None and v < lo) or (hi is not None and v > hi):
+                r.error("parameter-bounds",
+                        f"parameter '{name}' has value {v:g} outside its bounds "
+                        f"[{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}]",
+                        value.get("value").span, "move the value inside [min, max] or widen the bounds")
+            out.append(Parameter(name, v, lo, hi, kspan, label))
+        else:
+            v = r.number(value, f"parameter '{name}'")
+            if v is not None:
+                out.append(Parameter(name, v, None, None, kspan))
+    return tuple(out)
+
+
+def _measures(r: Reader, node: YNode | None) -> tuple[Measure, ...]:
+    out = []
+    for name, kspan, value in _named_entries(r, node, "measures"):
+        aggregate, label = "sum", None
+        if isinstance(value, YMap):
+            r.mapping(value, f"measure '{name}'", ("expr", "aggregate", "label", "description"), ("expr",))
+            code = r.code(value.get("expr"), f"measure '{name}'")
+            aggregate = r.choice(value.get("aggregate"), f"aggregate of measure '{name}'", AGGREGATES, "sum")
+            label = _label(r, value)
+        else:
+            code = r.code(value, f"measure '{name}'")
+        if code is not None:
+            out.append(Measure(name, code, aggregate, kspan, label))
+    return tuple(out)
+
+
+def _targets(r: Reader, node: YNode | None) -> tuple[Target, ...]:
+    out = []
+    for name, kspan, value in _named_entries(r, node, "targets"):
+        label = None
+        if isinstance(value, YMap):
+            r.mapping(value, f"target '{name}'", ("expr", "label", "description"), ("expr",))
+            code = r.code(value.get("expr"), f"target '{name}'")
+            label = _label(r, value)
+        else:
+            code = r.code(value, f"target '{name}'")
+        if code is not None:
+            out.append(Target(name, code, kspan, label))
+    return tuple(out)
+
+
+def _curve(r: Reader, points_node: YNode | None, interp_node: YNode | None, beyond_node: YNode | None,
+           what: str, span: Span) -> Optional[Curve]:
+    points = []
+    if points_node is None:
+        return None
+    seq = r.sequence(points_node, f"points of {what}")
+    if isinstance(points_node, YSeq) and not seq:
+        r.error("bad-value", f"{what} needs at least one point", points_node.span)
+    for p in seq:
+        pair = r.sequence(p, f"a point of {what}")
+        if not isinstance(p, YSeq):
+            continue
+        if len(pair) != 2:
+            r.error("bad-type", f"a point of {what} must be [x, y] (got {len(pair)} values)", p.span)
+            continue
+        x = r.code(pair[0], f"x of a point of {what}")
+        y = r.code(pair[1], f"y of a point of {what}")
+        if x is not None and y is not None:
+            points.append((x, y))
+    interpolate = r.choice(interp_node, f"interpolate of {what}", ("linear", "step"), "linear")
+    beyond = r.choice(beyond_node, f"beyond of {what}", ("extend", "flat"), "extend")
+    return Curve(tuple(points), interpolate, beyond, points_node.span if points_node else span)
+
+
+def _components(r: Reader, node: YNode | None) -> tuple[Component, ...]:
+    out = []
+    items = r.sequence(node, "components")
+    if isinstance(node, YSeq) and not items:
+        r.error("bad-value", "the plan needs at least one component", node.span)
+    for item in items:
+        c = _component(r, item)
+        if c is not None:
+            out.append(c)
+    return tuple(out)
+
+
+def _component(r: Reader, item: YNode) -> Optional[Component]:
+    if not isinstance(item, YMap):
+        r.error("bad-type", f"a component must be a mapping with 'name' and 'kind', got {_kind(item)}",
+                item.span)
+        return None
+    ident = r.identifier(item.get("name"), "component name")
+    if item.get("name") is None:
+        r.error("missing-key", "a component needs 'name'", item.span)
+    kind = None
+    kind_node = item.get("kind")
+    if kind_node is None:
+        r.error("missing-key", "a component needs 'kind' (one of " + ", ".join(KINDS) + ")", item.span)
+    else:
+        k = r.text(kind_node, "kind")
+        if k is not None and k not in KINDS:
+            r.error("bad-value", f"unknown component kind '{k}'", kind_node.span,
+                    suggest(k, KINDS) or f"kinds: {', '.join(KINDS)}")
+        elif k is not None:
+            kind = k
+    if ident is None or kind is None:
+        return None
+    name, name_span = ident
+    what = f"component '{name}'"
+    allowed = COMMON_COMPONENT_KEYS + KIND_KEYS[kind]
+    required = {"curve": ("input", "points"), "rate": ("base",), "step": ("input", "steps"),
+                "scorecard": ("metrics",), "rank": ("by", "awards")}[kind]
+    for key, kspan, _ in item.items:
+        if key not in allowed:
+            other = [k for k, keys in KIND_KEYS.items() if key in keys]
+            hint = (f"'{key}' belongs to {' and '.join(other)} components" if other
+                    else suggest(key, allowed) or f"allowed keys: {', '.join(allowed)}")
+            r.error("unknown-key", f"unknown key '{key}' in {what} (kind {kind})", kspan, hint)
+    for key in required:
+        if item.get(key) is None:
+            r.error("missing-key", f"{what} (kind {kind}) needs '{key}'", item.span)
+
+    opt = lambda key, desc: r.code(item.get(key), f"{desc} of {what}") if item.get(key) is not None else None  # noqa: E731
+    fields: dict = dict(
+        name=name, kind=kind, span=item.span, name_span=name_span, label=_label(r, item),
+        when=opt("when", "'when'"), cap=opt("cap", "'cap'"),
+    )
+    weight_node = item.get("weight")
+    if weight_node is not None:
+        if kind in ("rate", "step", "rank"):
+            r.error("weight-not-allowed",
+                    f"{what} is a '{kind}' component: it pays amounts, so it cannot have a 'weight'",
+                    weight_node.span, "weights apply to curve and scorecard components; "
+                    "scale the amounts instead")
+        else:
+            fields["weight"] = r.code(weight_node, f"weight of {what}")
+    if kind == "curve":
+        fields["input"] = opt("input", "input")
+        fields["curve"] = _curve(r, item.get("points"), item.get("interpolate"), item.get("beyond"),
+                                 what, item.span)
+    elif kind == "step":
+        fields["input"] = opt("input", "input")
+        steps = []
+        seq = r.sequence(item.get("steps"), f"steps of {what}")
+        if isinstance(item.get("steps"), YSeq) and not seq:
+            r.error("bad-value", f"{what} needs at least one step", item.get("steps").span)
+        for s in seq:
+            m = r.mapping(s, f"a step of {what}", ("at", "pay"), ("at", "pay"))
+            if m is None:
+                continue
+            at = r.code(m.get("at"), f"'at' of a step of {what}")
+            pay = r.code(m.get("pay"), f"'pay' of a step of {what}")
+            if at is not None and pay is not None:
+                steps.append(Step(at, pay, m.span))
+        fields["steps"] = tuple(steps)
+    elif kind == "rate":
+        fields["base"] = opt("base", "base")
+        fields["retroactive"] = r.boolean(item.get("retroactive"), f"retroactive of {what}", False)
+        has_rate, has_tiers = item.get("rate") is not None, item.get("tiers") is not None
+        if has_rate == has_tiers:
+            r.error("missing-key" if not has_rate else "bad-value",
+                    f"{what} needs either 'rate' (a single rate) or 'tiers', not "
+                    + ("both" if has_rate else "neither"), item.span)
+        if has_rate:
+            fields["rate"] = opt("rate", "rate")
+            if item.get("retroactive") is not None:
+                r.error("bad-value", f"'retroactive' of {what} only applies to tiers",
+                        item.get("retroactive").span)
+        tiers = []
+        seq = r.sequence(item.get("tiers"), f"tiers of {what}")
+        if has_tiers and isinstance(item.get("tiers"), YSeq) and not seq:
+            r.error("bad-value", f"{what} needs at least one tier", item.get("tiers").span)
+        for i, t in enumerate(seq):
+            m = r.mapping(t, f"a tier of {what}", ("upto", "rate"), ("rate",))
+            if m is None:
+                continue
+            upto = r.code(m.get("upto"), f"'upto' of a tier of {what}") if m.get("upto") is not None else None
+            if m.get("upto") is None and i < len(seq) - 1:
+                r.error("missing-key", f"only the last tier of {what} may omit 'upto'", m.span)
+            rate = r.code(m.get("rate"), f"'rate' of a tier of {what}")
+            if rate is not None:
+                tiers.append(Tier(upto, rate, m.span))
+        fields["tiers"] = tuple(tiers)
+    elif kind == "scorecard":
+        metrics = []
+        seq = r.sequence(item.get("metrics"), f"metrics of {what}")
+        if isinstance(item.get("metrics"), YSeq) and not seq:
+            r.error("bad-value", f"{what} needs at least one metric", item.get("metrics").span)
+        seen: dict[str, Span] = {}
+        for mnode in seq:
+            m = r.mapping(mnode, f"a metric of {what}",
+                          ("name", "label", "input", "weight", "points", "interpolate", "beyond"),
+                          ("name", "input", "weight", "points"))
+            if m is None:
+                continue
+            mid = r.identifier(m.get("name"), "metric name") if m.get("name") is not None else None
+            minput = r.code(m.get("input"), f"input of a metric of {what}")
+            mweight = r.code(m.get("weight"), f"weight of a metric of {what}")
+            mcurve = _curve(r, m.get("points"), m.get("interpolate"), m.get("beyond"),
+                            f"metric of {what}", m.span)
+            if mid is not None and mid[0] in seen:
+                r.error("duplicate-name", f"metric '{mid[0]}' appears twice in {what}", mid[1],
+                        f"the first is on line {seen[mid[0]].line}")
+                continue
+            if mid is not None:
+                seen[mid[0]] = mid[1]
+            if mid and minput and mweight and mcurve:
+                metrics.append(Metric(mid[0], minput, mweight, mcurve, m.span, _label(r, m)))
+        fields["metrics"] = tuple(metrics)
+        if item.get("payout") is not None:
+            fields["payout"] = _curve(r, item.get("payout"), None, None, f"payout of {what}", item.span)
+    elif kind == "rank":
+        fields["by"] = opt("by", "'by'")
+        fields["group"] = opt("group", "'group'")
+        awards = []
+        seq = r.sequence(item.get("awards"), f"awards of {what}")
+        if isinstance(item.get("awards"), YSeq) and not seq:
+            r.error("bad-value", f"{what} needs at least one award", item.get("awards").span)
+        for a in seq:
+            code = r.code(a, f"an award of {what}")
+            if code is not None:
+                awards.append(code)
+        fields["awards"] = tuple(awards)
+    return Component(**fields)
+
+
+def _modifiers(r: Reader, node: YNode | None) -> tuple[Modifier, ...]:
+    out = []
+    for item in r.sequence(node, "modifiers"):
+        m = r.mapping(item, "a modifier", ("name", "label", "description", "when", "multiply", "applies_to"),
+                      ("name", "multiply"))
+        if m is None:
+            continue
+        ident = r.identifier(m.get("name"), "modifier name") if m.get("name") is not None else None
+        what = f"modifier '{ident[0]}'" if ident else "a modifier"
+        multiply = r.code(m.get("multiply"), f"multiply of {what}")
+        when = r.code(m.get("when"), f"'when' of {what}") if m.get("when") is not None else None
+        applies: list[tuple[str, Span]] = []
+        at = m.get("applies_to")
+        if isinstance(at, YScalar):
+            at_items: tuple = (at,)
+        else:
+            at_items = r.sequence(at, f"applies_to of {what}")
+        for a in at_items:
+            got = r.identifier(a, "component name in applies_to")
+            if got is not None:
+                applies.append(got)
+        if ident and multiply:
+            out.append(Modifier(ident[0], multiply, m.span, when, tuple(applies), _label(r, m)))
+    return tuple(out)
+
+
+def _grades(r: Reader, node: YNode | None) -> Optional[Grades]:
+    m = r.mapping(node, "grades", ("input", "bands"), ("input", "bands"))
+    if m is None:
+        return None
+    code = r.code(m.get("input"), "input of grades")
+    bands = []
+    seq = r.sequence(m.get("bands"), "bands of grades")
+    for i, b in enumerate(seq):
+        bm = r.mapping(b, "a grade band", ("min", "grade"), ("grade",))
+        if bm is None:
+            continue
+        lo = r.code(bm.get("min"), "min of a grade band") if bm.get("min") is not None else None
+        if lo is None and bm.get("min") is None and i < len(seq) - 1:
+            r.error("missing-key", "only the last grade band may omit 'min'", bm.span)
+        grade = r.text(bm.get("grade"), "grade")
+        if grade is not None:
+            bands.append(Band(lo, grade, bm.span))
+    if isinstance(m.get("bands"), YSeq) and not seq:
+        r.error("bad-value", "grades need at least one band", m.get("bands").span)
+    if code is None:
+        return None
+    return Grades(code, tuple(bands), m.span)
+
+
+def _draw(r: Reader, node: YNode | None) -> Optional[Draw]:
+    m = r.mapping(node, "draw", ("amount", "recoverable"), ("amount",))
+    if m is None:
+        return None
+    amount = r.code(m.get("amount"), "amount of draw")
+    recoverable = r.boolean(m.get("recoverable"), "recoverable", False)
+    if amount is None:
+        return None
+    return Draw(amount, recoverable, m.span)
+

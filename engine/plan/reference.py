@@ -1,0 +1,599 @@
+"""The reference evaluator: one rep, one period, one number at a time, in plain Python.
+
+This is the obviously-correct path. It walks the expression tree for each rep and period
+with Python floats, implements every construct the way the language specification reads,
+and shares no evaluation code with :mod:`engine.plan.compile` (only the validated plan and
+the scalar implementations of the element-wise built-ins). Differential tests require the
+two to agree; ``incentive explain`` uses this evaluator to narrate a statement step by step.
+
+It is slow by design (about a thousand times slower than the compiled path).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from engine.data.inputs import Inputs
+from engine.errors import DataError, DataErrors, EvaluationError
+from engine.plan import expr as ex
+from engine.plan.compile import PayoutArrays
+from engine.plan.functions import FUNCTIONS, scalar_div
+from engine.plan.model import Code, Component, Curve
+from engine.plan.validate import CheckedPlan, Ref, const_value
+
+__all__ = ["ReferenceEvaluator", "curve_scalar", "Trace"]
+
+Trace = Optional[list]
+
+
+def curve_scalar(x: float, points: list[tuple[float, float]], interpolate: str, beyond: str,
+                 trace: Trace = None, indent: str = "") -> float:
+    """A curve at one input, as the specification reads (0 below the first point)."""
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    n = len(points)
+    if x < xs[0]:
+        _note(trace, f"{indent}{_num(x)} is below the first point x={_num(xs[0])}: pays 0")
+        return 0.0
+    if interpolate == "step":
+        i = max(j for j in range(n) if xs[j] <= x)
+        _note(trace, f"{indent}step curve: last point reached is x={_num(xs[i])} -> y={_num(ys[i])}")
+        return ys[i]
+    if x >= xs[-1]:
+        if beyond == "extend" and n >= 2 and x > xs[-1]:
+            slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+            y = ys[-1] + slope * (x - xs[-1])
+            _note(trace, f"{indent}beyond the last point x={_num(xs[-1])}: extend the last slope "
+                  f"{_num(slope)}: {_num(ys[-1])} + {_num(slope)} x ({_num(x)} - {_num(xs[-1])}) = {_num(y)}")
+            return y
+        how = "at" if x == xs[-1] else "beyond (flat)"
+        _note(trace, f"{indent}{how} the last point x={_num(xs[-1])}: y={_num(ys[-1])}")
+        return ys[-1]
+    i = max(j for j in range(n) if xs[j] <= x)
+    x0, x1, y0, y1 = xs[i], xs[i + 1], ys[i], ys[i + 1]
+    y = y0 + (y1 - y0) / (x1 - x0) * (x - x0)
+    _note(trace, f"{indent}segment [{_num(x0)}, {_num(x1)}] -> [{_num(y0)}, {_num(y1)}]: "
+          f"{_num(y0)} + ({_num(y1)} - {_num(y0)}) x ({_num(x)} - {_num(x0)}) / ({_num(x1)} - {_num(x0)}) = {_num(y)}")
+    return y
+
+
+def _note(trace: Trace, line: str) -> None:
+    if trace is not None:
+        trace.append(line)
+
+
+def _num(v) -> str:
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v == int(v) and abs(v) < 1e15 if math.isfinite(v) else False:
+        return f"{int(v):,}"
+    return f"{v:,.6g}" if abs(v) < 1e-3 or abs(v) >= 1e9 else f"{v:,.6f}".rstrip("0").rstrip(".")
+
+
+class ReferenceEvaluator:
+    """Scalar evaluation of a checked plan on :class:`Inputs` (2-D arrays only)."""
+
+    def __init__(self, checked: CheckedPlan, inputs: Inputs, params: Optional[dict[str, float]] = None):
+        self.checked = checked
+        self.plan = checked.plan
+        self.inputs = inputs
+        self.params = dict(self.plan.parameter_values)
+        if params:
+            self.params.update({k: float(v) for k, v in params.items()})
+        self.R, self.P = inputs.active.shape
+        self.active = inputs.active.tolist()
+        self.proration = inputs.proration.tolist()
+        self.years = [p.fiscal_year for p in inputs.periods]
+        self.actuals = {k: np.asarray(v, dtype=float).tolist() for k, v in inputs.actuals.items()}
+        self.counts = {k: np.asarray(v, dtype=float).tolist() for k, v in inputs.counts.items()}
+        self.roster = {k: np.asarray(v).tolist() for k, v in inputs.roster.items()}
+        self.memo: dict = {}
+        self.earned: dict[tuple[str, int, int], float] = {}
+        self.score_memo: dict[tuple[str, int, int], float] = {}
+        self.defs: dict[Ref, Code] = {Ref("measure", m.name): m.code for m in self.plan.measures}
+        self.defs.update({Ref("target", t.name): t.code for t in self.plan.targets})
+        self.defs[Ref("ti")] = self.plan.target_incentive
+        self._check_columns()
+
+    def _check_columns(self) -> None:
+        errors = []
+        for col in sorted(self.checked.roster_columns):
+            if col not in self.roster:
+                errors.append(DataError("missing-column", f"the plan uses roster.{col} but the roster has no "
+                                        f"column '{col}'", column=col))
+        for col in sorted(self.checked.actual_columns):
+            if col not in self.actuals:
+                errors.append(DataError("missing-column", f"the plan uses actuals.{col} but the actuals have no "
+                                        f"column '{col}'", column=col))
+        if errors:
+            raise DataErrors(errors)
+
+    # -- values ------------------------------------------------------------------------
+
+    def const(self, code: Code) -> float:
+        return float(const_value(code.tree, self.params, self.checked.refs))
+
+    def same_year(self, p: int) -> list[int]:
+        """Periods of the plan year of ``p`` up to and including ``p``."""
+        return [q for q in range(p + 1) if self.years[q] == self.years[p]]
+
+    def actual(self, col: str, mode: str, r: int, p: int) -> float:
+        if mode == "raw" or self.plan.accumulate != "year":
+            return self.actuals[col][r][p]
+        agg = self.checked.actual_columns.get(col, "sum")
+        qs = self.same_year(p)
+        vals = [self.actuals[col][r][q] for q in qs]
+        if agg == "sum":
+            total = 0.0
+            for v in vals:
+                total += v
+            return total
+        act = [q for q in qs if self.active[r][q]]
+        if agg == "mean":
+            if col in self.counts:
+                w = [self.counts[col][r][q] for q in qs]
+            else:
+                w = [1.0 if self.active[r][q] else 0.0 for q in qs]
+            den = sum(w)
+            return sum(v * wi for v, wi in zip(vals, w)) / den if den > 0 else 0.0
+        if not act:
+            return 0.0
+        seen = [self.actuals[col][r][q] for q in act]
+        if agg == "last":
+            return seen[-1]
+        return min(seen) if agg == "min" else max(seen)
+
+    def value(self, ref: Ref, mode: str, r: int, p: int):
+        kind = ref.kind
+        if kind == "param":
+            return self.params[ref.name]
+        if kind == "roster":
+            return self.roster[ref.name][r]
+        if kind == "actual":
+            return self.actual(ref.name, mode, r, p)
+        if kind == "component":
+            return self.component_earned(ref.name, r, p)
+        if kind == "score":
+            self.component_earned(ref.name, r, p)
+            return self.score_memo[(ref.name, r, p)]
+        key = (ref, mode, r, p)
+        if key in self.memo:
+            return self.memo[key]
+        code = self.defs[ref]
+        if kind == "measure":
+            v = self.finite(self.eval(code.tree, mode, r, p), r, p, code, _describe(ref))
+        elif mode == "raw":
+            v = self.eval(code.tree, "raw", r, p)
+        else:
+            if self.plan.accumulate == "year":
+                v = 0.0
+                for q in self.same_year(p):
+                    v += self.value(ref, "raw", r, q) * self.proration[r][q]
+            else:
+                v = self.value(ref, "raw", r, p) * self.proration[r][p]
+            v = self.finite(v, r, p, code, _describe(ref))
+        self.memo[key] = v
+        return v
+
+    def finite(self, v, r: int, p: int, code: Optional[Code], what: str):
+        """Check a named value; inactive cells become 0 (they have no statement row)."""
+        if isinstance(v, (bool, str)):
+            return v
+        if not self.active[r][p]:
+            return 0.0
+        if not math.isfinite(v):
+            raise EvaluationError(
+                "non-finite", f"{what} is {v} (not a finite number)",
+                rep=str(self.inputs.rep_ids[r]), period=self.inputs.periods[p].label,
+                expression=code.text if code is not None else None,
+                span=code.span if code is not None else None,
+                hint="a division by zero? use safe_div(a, b, default) where the divisor can be 0",
+            )
+        return float(v)
+
+    # -- expressions -------------------------------------------------------------------
+
+    def eval(self, node: ex.Expr, mode: str, r: int, p: int):
+        if isinstance(node, ex.Num):
+            return node.value
+        if isinstance(node, ex.Str):
+            return node.value
+        if isinstance(node, ex.Name):
+            return self.value(self.checked.ref(node), mode, r, p)
+        if isinstance(node, ex.Unary):
+            return -self.eval(node.operand, mode, r, p)
+        if isinstance(node, ex.Not):
+            return not self.eval(node.operand, mode, r, p)
+        if isinstance(node, ex.BoolOp):
+            a = bool(self.eval(node.left, mode, r, p))
+            b = bool(self.eval(node.right, mode, r, p))
+            return (a and b) if node.op == "and" else (a or b)
+        if isinstance(node, ex.Binary):
+            a = self.eval(node.left, mode, r, p)
+            b = self.eval(node.right, mode, r, p)
+            if node.op == "+":
+                return a + b
+            if node.op == "-":
+                return a - b
+            if node.op == "*":
+                return a * b
+            return scalar_div(a, b)
+        if isinstance(node, ex.Compare):
+            a = self.eval(node.left, mode, r, p)
+            b = self.eval(node.right, mode, r, p)
+            return {"<": lambda: a < b, "<=": lambda: a <= b, ">": lambda: a > b,
+                    ">=": lambda: a >= b, "==": lambda: a == b, "!=": lambda: a != b}[node.op]()
+        if isinstance(node, ex.Call):
+            return self.call(node, mode, r, p)
+        raise AssertionError(node)
+
+    def call(self, node: ex.Call, mode: str, r: int, p: int):
+        f = node.func
+        if f == "rank":
+            if not self.active[r][p]:
+                return 0.0
+            mine = self.eval(node.args[0], mode, r, p)
+            better = 0
+            for o in range(self.R):
+                if self.active[o][p] and self.eval(node.args[0], mode, o, p) > mine:
+                    better += 1
+            return float(better + 1)
+        if f == "previous":
+            if p == 0 or not self.active[r][p - 1]:
+                return False if self.checked.types.get(id(node.args[0])) == "condition" else 0.0
+            return self.eval(node.args[0], mode, r, p - 1)
+        if f in ("group_sum", "group_mean"):
+            key = self.eval(node.args[1], mode, r, p)
+            total, count = 0.0, 0
+            for o in range(self.R):
+                if self.active[o][p] and self.eval(node.args[1], mode, o, p) == key:
+                    total += self.eval(node.args[0], mode, o, p)
+                    count += 1
+            if f == "group_sum":
+                return total
+            return total / count if count else 0.0
+        if f == "where":
+            c = self.eval(node.args[0], mode, r, p)
+            a = self.eval(node.args[1], mode, r, p)
+            b = self.eval(node.args[2], mode, r, p)
+            return a if c else b
+        args = [self.eval(a, mode, r, p) for a in node.args]
+        return FUNCTIONS[f].scalar(*args)
+
+    def where_(self, code: Code, r: int, p: int) -> str:
+        """``(name = value, ...)`` for the names in an expression, for explanations."""
+        seen: dict[str, str] = {}
+        for node in ex.walk(code.tree):
+            if isinstance(node, ex.Name):
+                text = code.text[node.start:node.end]
+                if text not in seen:
+                    seen[text] = _num(self.value(self.checked.ref(node), "final", r, p))
+        return f" ({', '.join(f'{k} = {v}' for k, v in seen.items())})" if seen else ""
+
+    def expr(self, code: Code, r: int, p: int, what: str):
+        """A top-level expression of a component, modifier, cap...: evaluated and checked."""
+        return self.finite(self.eval(code.tree, "final", r, p), r, p, code, what)
+
+    # -- components --------------------------------------------------------------------
+
+    def points(self, curve: Optional[Curve]) -> list[tuple[float, float]]:
+        if curve is None:
+            return [(0.0, 0.0), (1.0, 1.0)]
+        return [(self.const(x), self.const(y)) for x, y in curve.points]
+
+    def component_earned(self, name: str, r: int, p: int, trace: Trace = None) -> float:
+        key = (name, r, p)
+        if key in self.earned and trace is None:
+            return self.earned[key]
+        c = self.plan.component(name)
+        if not self.active[r][p]:
+            if c.kind == "scorecard":
+                self.score_memo[key] = 0.0
+            self.earned[key] = 0.0
+            return 0.0
+        pay = self.raw_component(c, r, p, trace)
+        if c.kind != "rank" and c.when is not None:
+            gate = bool(self.eval(c.when.tree, "final", r, p))
+            if trace is not None:
+                _note(trace, f"  gate when {c.when.text}{self.where_(c.when, r, p)}: {_num(gate)}"
+                      + ("" if gate else " -> pays 0"))
+            if not gate:
+                pay = 0.0
+        if c.cap is not None:
+            cap = self.expr(c.cap, r, p, f"the cap of component '{c.name}'")
+            if pay > cap:
+                _note(trace, f"  cap {c.cap.text} = {_num(cap)}: {_num(pay)} capped to {_num(cap)}")
+                pay = cap
+            else:
+                _note(trace, f"  cap {c.cap.text} = {_num(cap)}: not binding")
+        self.earned[key] = pay
+        return pay
+
+    def ti(self, r: int, p: int) -> float:
+        return self.value(Ref("ti"), "final", r, p)
+
+    def raw_component(self, c: Component, r: int, p: int, trace: Trace) -> float:
+        name = f"component '{c.name}'"
+        if c.kind == "curve":
+            x = self.expr(c.input, r, p, f"the input of {name}")
+            w = self.const(c.weight) if c.weight is not None else 1.0
+            ti = self.ti(r, p)
+            _note(trace, f"  input {c.input.text} = {_num(x)}")
+            y = curve_scalar(x, self.points(c.curve), c.curve.interpolate, c.curve.beyond, trace, "  ")
+            pay = w * ti * y
+            _note(trace, f"  target pay = weight {_num(w)} x target_incentive {_num(ti)} = {_num(w * ti)}; "
+                  f"pays {_num(y)} x {_num(w * ti)} = {_num(pay)}")
+            return pay
+        if c.kind == "step":
+            x = self.expr(c.input, r, p, f"the input of {name}")
+            _note(trace, f"  input {c.input.text} = {_num(x)}")
+            total = 0.0
+            for s in c.steps:
+                at = self.const(s.at)
+                amount = self.expr(s.pay, r, p, f"a step's pay of {name}")
+                if x >= at:
+                    total += amount
+                    _note(trace, f"  step at {_num(at)} reached: + {s.pay.text} = {_num(amount)}")
+                else:
+                    _note(trace, f"  step at {_num(at)} not reached ({_num(x)} < {_num(at)})")
+            return total
+        if c.kind == "rate":
+            base = self.expr(c.base, r, p, f"the base of {name}")
+            _note(trace, f"  base {c.base.text} = {_num(base)}")
+            if c.rate is not None:
+                rate = self.expr(c.rate, r, p, f"a rate of {name}")
+                _note(trace, f"  rate {c.rate.text} = {_num(rate)}: {_num(base)} x {_num(rate)} = {_num(base * rate)}")
+                return base * rate
+            rates = [self.expr(t.rate, r, p, f"a rate of {name}") for t in c.tiers]
+            uptos = [None if t.upto is None else self.expr(t.upto, r, p, f"an 'upto' of {name}") for t in c.tiers]
+            prev = None
+            for i, u in enumerate(uptos):
+                if u is None:
+                    continue
+                if (prev is None and u < 0) or (prev is not None and not u > prev):
+                    raise EvaluationError(
+                        "tiers-order",
+                        f"the first 'upto' of component '{c.name}' is negative ({u:g})" if prev is None else
+                        f"the 'upto' values of component '{c.name}' must increase, but tier {i + 1} has "
+                        f"{u:g} after {prev:g}",
+                        rep=str(self.inputs.rep_ids[r]), period=self.inputs.periods[p].label,
+                        expression=c.tiers[i].upto.text, span=c.tiers[i].upto.span)
+                prev = u
+            if base < 0:
+                _note(trace, f"  negative base earns the first tier's rate {_num(rates[0])}: {_num(rates[0] * base)}")
+                return rates[0] * base
+            if c.retroactive:
+                k = 0
+                for i in range(1, len(rates)):
+                    if base > uptos[i - 1]:
+                        k = i
+                _note(trace, f"  retroactive: highest tier reached is tier {k + 1} (rate {_num(rates[k])}), "
+                      f"applied to the whole base: {_num(base)} x {_num(rates[k])} = {_num(rates[k] * base)}")
+                return rates[k] * base
+            total, lower = 0.0, 0.0
+            for i, (u, rate) in enumerate(zip(uptos, rates)):
+                top = base if u is None else min(base, u)
+                piece = max(top - lower, 0.0)
+                total += rate * piece
+                _note(trace, f"  tier {i + 1} ({f'above {_num(lower)}' if u is None else f'{_num(lower)} to {_num(u)}'}) at "
+                      f"{_num(rate)}: {_num(piece)} x {_num(rate)} = {_num(rate * piece)}")
+                if u is not None:
+                    lower = u
+            if uptos[-1] is not None and base > uptos[-1]:
+                _note(trace, f"  above the last upto {_num(uptos[-1])}: nothing")
+            return total
+        if c.kind == "scorecard":
+            score = 0.0
+            for m in c.metrics:
+                x = self.expr(m.input, r, p, f"the input of metric '{m.name}' of {name}")
+                w = self.const(m.weight)
+                _note(trace, f"  metric {m.name}: {m.input.text} = {_num(x)}")
+                s = curve_scalar(x, self.points(m.curve), m.curve.interpolate, m.curve.beyond, trace, "    ")
+                _note(trace, f"    score {_num(s)} x weight {_num(w)} = {_num(s * w)}")
+                score += w * s
+            self.score_memo[(c.name, r, p)] = score
+            _note(trace, f"  {c.name}.score = {_num(score)}")
+            payout = c.payout
+            y = curve_scalar(score, self.points(payout), payout.interpolate if payout else "linear",
+                             payout.beyond if payout else "extend", trace, "  ")
+            w = self.const(c.weight) if c.weight is not None else 1.0
+            ti = self.ti(r, p)
+            pay = w * ti * y
+            _note(trace, f"  target pay = weight {_num(w)} x target_incentive {_num(ti)} = {_num(w * ti)}; "
+                  f"pays {_num(y)} x {_num(w * ti)} = {_num(pay)}")
+            return pay
+        if c.kind == "rank":
+            return self.rank_award(c, r, p, trace)
+        raise AssertionError(c.kind)
+
+    def rank_award(self, c: Component, r: int, p: int, trace: Trace) -> float:
+        def eligible(o: int) -> bool:
+            return self.active[o][p] and (c.when is None or bool(self.eval(c.when.tree, "final", o, p)))
+
+        mine = self.expr(c.by, r, p, f"'by' of component '{c.name}'")
+        if not eligible(r):
+            if trace is not None:
+                why = f"when {c.when.text}{self.where_(c.when, r, p)} is false" if c.when else "inactive"
+                _note(trace, f"  not eligible ({why}): pays 0")
+            return 0.0
+        key = self.eval(c.group.tree, "final", r, p) if c.group is not None else None
+        better, tied = 0, 0
+        for o in range(self.R):
+            if not eligible(o):
+                continue
+            if c.group is not None and self.eval(c.group.tree, "final", o, p) != key:
+                continue
+            v = self.expr(c.by, o, p, f"'by' of component '{c.name}'")
+            if v > mine:
+                better += 1
+            elif v == mine:
+                tied += 1
+        awards = [self.const(a) for a in c.awards]
+        rank = better + 1
+        shared = awards[rank - 1: rank - 1 + tied]
+        pay = sum(shared) / tied
+        where = f" in group {key!r}" if c.group is not None else ""
+        _note(trace, f"  {c.by.text} = {_num(mine)}: rank {rank}{where}"
+              + (f", tied with {tied - 1} other{'s' if tied > 2 else ''}" if tied > 1 else ""))
+        if tied > 1:
+            _note(trace, f"  shares the awards of ranks {rank}-{rank + tied - 1}: "
+                  f"({' + '.join(_num(a) for a in shared) or '0'}) / {tied} = {_num(pay)}")
+        else:
+            _note(trace, f"  award for rank {rank}: {_num(pay)}")
+        return pay
+
+    # -- the whole statement -----------------------------------------------------------
+
+    def modified(self, r: int, p: int, trace: Trace = None) -> dict[str, float]:
+        """Component payouts after modifiers (year-to-date values with accumulation)."""
+        out = {c.name: self.component_earned(c.name, r, p) for c in self.plan.components}
+        for m in self.plan.modifiers:
+            mult = self.expr(m.multiply, r, p, f"the multiplier of modifier '{m.name}'")
+            on = True if m.when is None else bool(self.eval(m.when.tree, "final", r, p))
+            targets = [n for n, _ in m.applies_to] or [c.name for c in self.plan.components]
+            cond = "" if trace is None or m.when is None else f"when {m.when.text}{self.where_(m.when, r, p)}"
+            if on:
+                _note(trace, f"  modifier {m.name}: {cond + ' is true: ' if cond else ''}x {_num(mult)}")
+                for n in targets:
+                    before = out[n]
+                    out[n] = out[n] * mult
+                    _note(trace, f"    {n}: {_num(before)} x {_num(mult)} = {_num(out[n])}")
+            else:
+                _note(trace, f"  modifier {m.name}: {cond} is false: no change")
+        return out
+
+    def capped_total(self, r: int, p: int, trace: Trace = None) -> tuple[dict[str, float], float]:
+        mods = self.modified(r, p, trace)
+        total = 0.0
+        for v in mods.values():
+            total += v
+        if self.plan.cap is not None and self.active[r][p]:
+            cap = self.expr(self.plan.cap, r, p, "the plan cap")
+            if total > cap:
+                _note(trace, f"  plan cap {self.plan.cap.text} = {_num(cap)}: total {_num(total)} capped to {_num(cap)}")
+                total = cap
+            else:
+                _note(trace, f"  plan cap {self.plan.cap.text} = {_num(cap)}: not binding (total {_num(total)})")
+        return mods, total
+
+    def run(self) -> PayoutArrays:
+        """Evaluate every rep and period; same result shape as the compiled evaluator."""
+        R, P = self.R, self.P
+        names = [c.name for c in self.plan.components]
+        columns = {n: np.zeros((R, P)) for n in names}
+        earned = {n: np.zeros((R, P)) for n in names}
+        modified = {n: np.zeros((R, P)) for n in names}
+        adjustment = np.zeros((R, P))
+        total = np.zeros((R, P))
+        capped_arr = np.zeros((R, P))
+        paid_arr = np.zeros((R, P))
+        grades = np.full((R, P), "", dtype=object) if self.plan.grades is not None else None
+        scores = {c.name: np.zeros((R, P)) for c in self.plan.components if c.kind == "scorecard"}
+        for ref in self.checked.order:
+            for r in range(R):
+                for p in range(P):
+                    self.value(ref, "final", r, p)
+        for r in range(R):
+            rows = self.rep_rows(r)
+            for p, row in enumerate(rows):
+                if row is None:
+                    continue
+                for n in names:
+                    columns[n][r, p] = row["columns"][n]
+                    earned[n][r, p] = self.component_earned(n, r, p)
+                    modified[n][r, p] = row["modified"][n]
+                adjustment[r, p] = row["adjustment"]
+                total[r, p] = row["total"]
+                capped_arr[r, p] = row["capped"]
+                paid_arr[r, p] = row["paid_before_draw"]
+                for n in scores:
+                    scores[n][r, p] = self.score_memo.get((n, r, p), 0.0)
+                if grades is not None:
+                    grades[r, p] = row["grade"]
+        values = {}
+        for ref in self.checked.order:
+            key = {"measure": ref.name, "target": f"targets.{ref.name}", "ti": "target_incentive"}[ref.kind]
+            values[key] = np.array([[self.value(ref, "final", r, p) if self.active[r][p] else 0.0
+                                     for p in range(P)] for r in range(R)], dtype=object)
+        return PayoutArrays(columns=columns, adjustment=adjustment, total=total, grades=grades,
+                            active=np.array(self.active, dtype=bool), earned=earned, modified=modified,
+                            scores=scores, values=values, capped_total=capped_arr, paid_before_draw=paid_arr)
+
+    def rep_rows(self, r: int, trace_period: Optional[int] = None, trace: Trace = None) -> list:
+        """Every period of one rep, in order (true-ups and draws carry state across periods)."""
+        rows: list = []
+        paid_to_date = 0.0
+        owed = 0.0
+        prev_mods: dict[str, float] = {}
+        accumulate = self.plan.accumulate == "year"
+        for p in range(self.P):
+            t = trace if p == trace_period else None
+            if p > 0 and self.years[p] != self.years[p - 1]:
+                paid_to_date = 0.0
+                prev_mods = {}
+            if not self.active[r][p]:
+                rows.append(None)
+                continue
+            mods, capped = self.capped_total(r, p, t)
+            if accumulate:
+                cols = {n: v - prev_mods.get(n, 0.0) for n, v in mods.items()}
+                due = capped - paid_to_date
+                if not self.plan.clawback and due < 0:
+                    _note(t, f"  true-up: year-to-date {_num(capped)} - paid to date {_num(paid_to_date)} = "
+                          f"{_num(due)} < 0: pays 0 (no clawback)")
+                    due = 0.0
+                else:
+                    _note(t, f"  true-up: year-to-date {_num(capped)} - paid to date {_num(paid_to_date)} = {_num(due)}")
+                paid_to_date += due
+                prev_mods = mods
+            else:
+                cols = dict(mods)
+                due = capped
+            pay = due
+            if self.plan.draw is not None:
+                amount = self.expr(self.plan.draw.amount, r, p, "the draw amount")
+                if self.plan.draw.recoverable:
+                    top_up = max(amount - due, 0.0)
+                    recover = min(owed, max(due - amount, 0.0))
+                    pay = due + top_up - recover
+                    if top_up > 0:
+                        _note(t, f"  draw {_num(amount)}: earned {_num(due)} is short, top-up {_num(top_up)} "
+                              f"(recoverable; owed becomes {_num(owed + top_up)})")
+                    elif recover > 0:
+                        _note(t, f"  draw {_num(amount)}: recovers {_num(recover)} of {_num(owed)} owed "
+                              f"from earnings above the draw")
+                    else:
+                        _note(t, f"  draw {_num(amount)}: not needed, nothing owed")
+                    owed = owed + top_up - recover
+                else:
+                    if due < amount:
+                        _note(t, f"  draw {_num(amount)}: earned {_num(due)} is short, top-up {_num(amount - due)} "
+                              "(not recoverable)")
+                        pay = amount
+                    else:
+                        _note(t, f"  draw {_num(amount)}: not needed")
+            colsum = 0.0
+            for v in cols.values():
+                colsum += v
+            grade = ""
+            if self.plan.grades is not None:
+                gv = self.expr(self.plan.grades.input, r, p, "the input of grades")
+                for b in self.plan.grades.bands:
+                    if b.min is None or gv >= self.const(b.min):
+                        grade = b.grade
+                        break
+                _note(t, f"  grade: {self.plan.grades.input.text} = {_num(gv)} -> {grade or '(none)'}")
+            rows.append({"columns": cols, "modified": mods, "adjustment": pay - colsum, "total": pay,
+                         "capped": capped, "paid_before_draw": due, "grade": grade})
+        return rows
+
+
+def _describe(ref: Ref) -> str:
+    return {"measure": f"measure '{ref.name}'", "target": f"target '{ref.name}'",
+            "ti": "target_incentive"}.get(ref.kind, ref.name)
+

@@ -1,0 +1,218 @@
+"""Safe YAML reading that remembers where every value came from.
+
+PyYAML composes the document into a node graph (it never constructs arbitrary Python
+objects with the safe loader), and we turn that graph into a small tree of :class:`YMap`,
+:class:`YSeq` and :class:`YScalar`, each with a :class:`~engine.errors.Span`.
+
+Two protections make hostile input harmless:
+
+* a file larger than :data:`MAX_BYTES` is refused before it is parsed;
+* aliases are followed while the tree is built, but the number of nodes the tree would
+  have (aliases counted every time they are used) is bounded by :data:`MAX_NODES`, and
+  nesting by :data:`MAX_DEPTH`: an alias bomb ("billion laughs") is refused long before it
+  is expanded.
+
+Duplicate keys in a mapping are errors (PyYAML silently keeps the last one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from engine.errors import PlanError, PlanErrors, Span
+
+MAX_BYTES = 1_000_000
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+__all__ = ["YMap", "YSeq", "YScalar", "YNode", "read_yaml", "parse_yaml", "MAX_BYTES"]
+
+
+@dataclass(frozen=True)
+class YScalar:
+    """A scalar as written: ``text`` is the source text, ``value`` its YAML value."""
+
+    value: Any
+    text: str
+    span: Span
+    style: str | None = None
+
+    @property
+    def is_string(self) -> bool:
+        return isinstance(self.value, str)
+
+    def offset_span(self, start: int, end: int) -> Span:
+        """The span of characters ``start:end`` of :attr:`text` in the file."""
+        shift = 1 if self.style in ("'", '"') else 0
+        if self.style in ("|", ">"):
+            # Block scalars: point at the line the expression starts on.
+            return self.span
+        head = self.text[:start]
+        if "\n" in head:
+            return self.span
+        return self.span.shifted(shift + start, max(end - start, 1))
+
+
+@dataclass(frozen=True)
+class YSeq:
+    items: tuple["YNode", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class YMap:
+    """A mapping: ``items`` keeps the order and the key's own span."""
+
+    items: tuple[tuple[str, Span, "YNode"], ...]
+    span: Span
+
+    def get(self, key: str) -> "YNode | None":
+        for k, _, v in self.items:
+            if k == key:
+                return v
+        return None
+
+    def keys(self) -> list[str]:
+        return [k for k, _, _ in self.items]
+
+
+YNode = Union[YMap, YSeq, YScalar]
+
+
+class _Builder:
+    def __init__(self, filename: str, lines: list[str]):
+        self.filename = filename
+        self.lines = lines
+        self.count = 0
+        self.constructor = yaml.SafeLoader("")
+
+    def span(self, mark: Any, end_mark: Any | None = None) -> Span:
+        line = mark.line
+        text = self.lines[line] if 0 <= line < len(self.lines) else ""
+        length = 1
+        if end_mark is not None and end_mark.line == mark.line:
+            length = max(end_mark.column - mark.column, 1)
+        return Span(self.filename, line + 1, mark.column + 1, length, text)
+
+    def build(self, node: Any, depth: int = 0) -> YNode:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise PlanErrors([PlanError(
+                "yaml-too-large",
+                f"the document expands to more than {MAX_NODES:,} values "
+                "(aliases are counted each time they are used); refusing to expand it",
+                self.span(node.start_mark, node.end_mark),
+                hint="remove the anchors/aliases (&name / *name) that repeat large blocks",
+            )])
+        if depth > MAX_DEPTH:
+            raise PlanErrors([PlanError(
+                "yaml-too-deep",
+                f"the document is nested more than {MAX_DEPTH} levels deep",
+                self.span(node.start_mark, node.end_mark),
+            )])
+        span = self.span(node.start_mark, node.end_mark)
+        if isinstance(node, yaml.MappingNode):
+            items = []
+            seen: dict[Any, Span] = {}
+            errors = []
+            for knode, vnode in node.value:
+                if not isinstance(knode, yaml.ScalarNode):
+                    errors.append(PlanError("bad-key", "a mapping key must be a plain name",
+                                            self.span(knode.start_mark, knode.end_mark)))
+                    continue
+                kspan = self.span(knode.start_mark, knode.end_mark)
+                key = knode.value
+                if key == "<<":
+                    errors.append(PlanError("bad-key", "YAML merge keys ('<<') are not supported in plans",
+                                            kspan, hint="write the keys out"))
+                    continue
+                if key in seen:
+                    errors.append(PlanError(
+                        "duplicate-key", f"key '{key}' appears twice in this mapping", kspan,
+                        hint=f"the first '{key}' is on line {seen[key].line}; keep one",
+                    ))
+                    continue
+                seen[key] = kspan
+                items.append((str(key), kspan, self.build(vnode, depth + 1)))
+            if errors:
+                raise PlanErrors(errors)
+            return YMap(tuple(items), span)
+        if isinstance(node, yaml.SequenceNode):
+            return YSeq(tuple(self.build(n, depth + 1) for n in node.value), span)
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:  # e.g. a malformed timestamp
+            raise PlanErrors([PlanError("yaml-syntax", f"cannot read this value: {exc}", span)]) from None
+        if not isinstance(value, (str, int, float, bool, type(None))):
+            value = node.value  # dates and the like: keep the text
+        return YScalar(value, node.value, span, node.style)
+
+
+def parse_yaml(text: str, filename: str = "<plan>") -> YNode:
+    """Parse YAML text into a span-carrying tree.
+
+    Raises:
+        PlanErrors: the text is too large, is not valid YAML, holds several documents, is
+            empty, or expands beyond the limits.
+    """
+    if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
+        raise PlanErrors([PlanError(
+            "file-too-large",
+            f"{filename} is larger than {MAX_BYTES:,} bytes; refusing to read it",
+            None,
+            hint="a plan is a short, hand-written file: check that this is the right file",
+        )])
+    lines = text.splitlines()
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        span = None
+        if mark is not None:
+            line = mark.line
+            span = Span(filename, line + 1, mark.column + 1, 1, lines[line] if line < len(lines) else "")
+        problem = exc.problem or exc.context or "invalid YAML"
+        hint = None
+        if "mapping values are not allowed" in problem or "expected ',' or '}'" in problem:
+            hint = "quote an expression that contains ': ' or ',' inside {...} (\"...\")"
+        raise PlanErrors([PlanError("yaml-syntax", f"invalid YAML: {problem}", span, hint)]) from None
+    except yaml.YAMLError as exc:
+        raise PlanErrors([PlanError("yaml-syntax", f"invalid YAML: {exc}", None)]) from None
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        raise PlanErrors([PlanError("empty-file", f"{filename} is empty", None)])
+    if len(nodes) > 1:
+        second = nodes[1]
+        raise PlanErrors([PlanError(
+            "yaml-syntax", "the file holds more than one YAML document ('---')",
+            _Builder(filename, lines).span(second.start_mark),
+        )])
+    return _Builder(filename, lines).build(nodes[0])
+
+
+def read_yaml(path: str | Path) -> YNode:
+    """Read and parse a YAML file, refusing oversized files before reading them whole."""
+    p = Path(path)
+    name = str(path)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise PlanErrors([PlanError("unreadable-file", f"cannot read {name}: {exc.strerror}", None)]) from None
+    if size > MAX_BYTES:
+        raise PlanErrors([PlanError(
+            "file-too-large",
+            f"{name} is {size:,} bytes, more than the {MAX_BYTES:,} a plan may have; refusing to read it",
+            None,
+            hint="a plan is a short, hand-written file: check that this is the right file",
+        )])
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanErrors([PlanError("unreadable-file", f"{name} is not UTF-8 text ({exc.reason})", None)]) from None
+    except OSError as exc:
+        raise PlanErrors([PlanError("unreadable-file", f"cannot read {name}: {exc.strerror}", None)]) from None
+    return parse_yaml(text, name)

@@ -1,0 +1,687 @@
+"""Validation passes: names, types, dependencies and the plan's own consistency rules.
+
+The checker walks every expression in the context where it appears (parameter-only,
+measures and targets, component *i*, or plan level), resolving each name to a
+:class:`Ref`, inferring types, and collecting every problem with its span. It also
+folds the parameter-only expressions (curve points, step thresholds, awards, weights)
+to numbers so that their ordering and sums can be checked before any data is seen.
+
+The result is a :class:`CheckedPlan`: the plan plus what the compilers need (evaluation
+order of measures and targets, which roster and actuals columns are used and how actuals
+aggregate).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from engine.errors import PlanError, PlanErrors
+from engine.plan import expr as ex
+from engine.plan.functions import ANY, BOOL, FUNCTIONS, NUM, TEXT, scalar_div
+from engine.plan.model import Code, Component, Curve, Plan
+from engine.plan.parse import suggest
+
+__all__ = ["Ref", "CheckedPlan", "check_plan", "Context", "const_value"]
+
+PREFIXES = ("roster", "actuals", "targets")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """What a name in an expression stands for.
+
+    ``kind`` is one of ``param``, ``measure``, ``target``, ``ti``, ``roster``, ``actual``,
+    ``component``, ``score``; ``name`` is the parameter, measure, target, column or
+    component name (empty for ``ti``).
+    """
+
+    kind: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Context:
+    """Which names an expression may use.
+
+    Attributes:
+        what: description for messages.
+        level: ``const`` (numbers and parameters only), ``base`` (measures, targets,
+            target_incentive), ``component`` (plus earlier components), ``plan`` (plus all
+            components).
+        upto: for ``component``: index of the component (earlier ones are visible).
+    """
+
+    what: str
+    level: str
+    upto: int = 0
+
+
+@dataclass
+class CheckedPlan:
+    """A plan that passed validation, with what the compilers need."""
+
+    plan: Plan
+    order: list[Ref]  # measures, targets and target_incentive in dependency order
+    roster_columns: set[str] = field(default_factory=set)
+    numeric_roster_columns: set[str] = field(default_factory=set)
+    actual_columns: dict[str, str] = field(default_factory=dict)  # column -> aggregate
+    refs: dict[int, Ref] = field(default_factory=dict)  # id(Name node) -> Ref
+    types: dict[int, str] = field(default_factory=dict)  # id(node) -> type
+
+    def ref(self, node: ex.Name) -> Ref:
+        return self.refs[id(node)]
+
+
+def const_value(tree: ex.Expr, params: dict[str, float], refs: dict[int, Ref]) -> float:
+    """Evaluate a parameter-only expression (numbers, parameters, arithmetic, min/max/abs/clip)."""
+    if isinstance(tree, ex.Num):
+        return tree.value
+    if isinstance(tree, ex.Name):
+        return params[refs[id(tree)].name]
+    if isinstance(tree, ex.Unary):
+        return -const_value(tree.operand, params, refs)
+    if isinstance(tree, ex.Binary):
+        a, b = const_value(tree.left, params, refs), const_value(tree.right, params, refs)
+        if tree.op == "+":
+            return a + b
+        if tree.op == "-":
+            return a - b
+        if tree.op == "*":
+            return a * b
+        return scalar_div(a, b)
+    if isinstance(tree, ex.Call):
+        args = [const_value(a, params, refs) for a in tree.args]
+        fn = FUNCTIONS[tree.func].scalar
+        assert fn is not None
+        return float(fn(*args))
+    raise TypeError(f"not a constant expression: {tree!r}")
+
+
+class _Checker:
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.errors: list[PlanError] = []
+        self.refs: dict[int, Ref] = {}
+        self.types: dict[int, str] = {}
+        self.params = {p.name: p for p in plan.parameters}
+        self.measures = {m.name: m for m in plan.measures}
+        self.targets = {t.name: t for t in plan.targets}
+        self.components = {c.name: i for i, c in enumerate(plan.components)}
+        self.scorecards = {c.name: i for i, c in enumerate(plan.components) if c.kind == "scorecard"}
+        self.roster_columns: set[str] = set()
+        self.numeric_roster: set[str] = set()
+        self.actual_aggregates: dict[str, tuple[str, str]] = {}  # col -> (aggregate, measure)
+        self.actual_columns: set[str] = set()
+        self.deps: dict[Ref, set[Ref]] = {}
+        self.failed: set[int] = set()
+
+    def error(self, code: str, message: str, span, hint: str | None = None) -> None:
+        self.errors.append(PlanError(code, message, span, hint))
+
+    # -- names -------------------------------------------------------------------------
+
+    def visible_bare_names(self, ctx: Context) -> list[str]:
+        names = list(self.params)
+        if ctx.level != "const":
+            names += list(self.measures) + ["target_incentive"]
+        if ctx.level == "component":
+            names += [c.name for c in self.plan.components[: ctx.upto]]
+        elif ctx.level == "plan":
+            names += list(self.components)
+        return names
+
+    def lookup(self, node: ex.Name, code: Code, ctx: Context) -> Optional[Ref]:
+        """Resolve a name once; later lookups reuse the answer (and report nothing again)."""
+        key = id(node)
+        if key in self.refs:
+            return self.refs[key]
+        if key in self.failed:
+            return None
+        ref = self.resolve(node, code, ctx)
+        if ref is None:
+            self.failed.add(key)
+        else:
+            self.refs[key] = ref
+        return ref
+
+    def resolve(self, node: ex.Name, code: Code, ctx: Context) -> Optional[Ref]:
+        span = code.span_of(node.start, node.end)
+        if ctx.level == "const":
+            if node.prefix is None and node.name in self.params:
+                return Ref("param", node.name)
+            self.error("not-constant",
+                       f"'{code.text[node.start:node.end]}' cannot be used in {ctx.what}: "
+                       "only numbers and parameters are allowed there",
+                       span, "declare the value under 'parameters' to make it adjustable")
+            return None
+        if node.prefix is None:
+            name = node.name
+            if name in self.params:
+                return Ref("param", name)
+            if name in self.measures:
+                return Ref("measure", name)
+            if name == "target_incentive":
+                return Ref("ti")
+            if name in self.components:
+                idx = self.components[name]
+                if ctx.level == "base":
+                    self.error("bad-reference",
+                               f"component '{name}' cannot be used in {ctx.what}: measures and "
+                               "targets are computed before any component", span)
+                    return None
+                if ctx.level == "component" and idx >= ctx.upto:
+                    msg = ("a component cannot use its own payout" if idx == ctx.upto else
+                           f"component '{name}' is defined after this one: a component can only "
+                           "use the payouts of earlier components")
+                    self.error("forward-reference", msg, span,
+                               "move it earlier in the list" if idx != ctx.upto else None)
+                    return None
+                return Ref("component", name)
+            if name in self.targets:
+                self.error("unknown-name", f"unknown name '{name}'", span, f"did you mean 'targets.{name}'?")
+                return None
+            hint = suggest(name, self.visible_bare_names(ctx))
+            if name in FUNCTIONS:
+                hint = f"'{name}' is a function: call it as {FUNCTIONS[name].usage}"
+            self.error("unknown-name", f"unknown name '{name}'", span, hint)
+            return None
+        prefix, name = node.prefix, node.name
+        if prefix == "roster":
+            self.roster_columns.add(name)
+            return Ref("roster", name)
+        if prefix == "actuals":
+            self.actual_columns.add(name)
+            return Ref("actual", name)
+        if prefix == "targets":
+            if name in self.targets:
+                return Ref("target", name)
+            self.error("unknown-name", f"unknown target '{name}'",
+                       code.span_of(node.name_start, node.end),
+                       suggest(name, list(self.targets)) or
+                       ("declare it under 'targets'" if self.targets else "the plan declares no targets"))
+            return None
+        if name == "score":
+            if prefix in self.scorecards:
+                idx = self.scorecards[prefix]
+                if ctx.level == "base":
+                    self.error("bad-reference",
+                               f"'{prefix}.score' cannot be used in {ctx.what}: measures and targets "
+                               "are computed before any component", span)
+                    return None
+                if ctx.level == "component" and idx >= ctx.upto:
+                    self.error("forward-reference",
+                               f"scorecard '{prefix}' is not computed yet here: only earlier "
+                               "scorecards' scores can be used", span)
+                    return None
+                return Ref("score", prefix)
+            if prefix in self.components:
+                self.error("bad-reference", f"component '{prefix}' is not a scorecard, so it has no score",
+                           span)
+                return None
+        if prefix in self.components or prefix in self.scorecards:
+            self.error("unknown-name", f"'{prefix}' has no '{name}'",
+                       code.span_of(node.name_start, node.end), "a scorecard has '.score'")
+            return None
+        choices = list(PREFIXES) + [f"{s}" for s in self.scorecards]
+        hint = suggest(prefix, choices)
+        if hint is None and prefix in self.measures:
+            hint = f"'{prefix}' is a measure: write '{prefix}'"
+        self.error("unknown-name", f"unknown name '{prefix}.{name}'", code.span_of(node.start, node.name_start - 1),
+                   hint or "names with a dot are roster.COLUMN, actuals.COLUMN, targets.NAME or SCORECARD.score")
+        return None
+
+    # -- types -------------------------------------------------------------------------
+
+    def infer(self, code: Code, ctx: Context) -> Optional[str]:
+        try:
+            return self._infer(code.tree, code, ctx)
+        except _Bail:
+            return None
+
+    def _infer(self, node: ex.Expr, code: Code, ctx: Context) -> str:
+        t = self._infer_node(node, code, ctx)
+        self.types[id(node)] = t
+        return t
+
+    def expect(self, node: ex.Expr, code: Code, ctx: Context, want: str, role: str) -> str:
+        t = self._infer(node, code, ctx)
+        if t == ANY or want == ANY or t == want:
+            if t == ANY and want == NUM and isinstance(node, ex.Name):
+                ref = self.refs.get(id(node))
+                if ref is not None and ref.kind == "roster":
+                    self.numeric_roster.add(ref.name)
+            return t
+        span = code.span_of(node.start, node.end)
+        piece = code.text[node.start:node.end]
+        hint = None
+        if want == NUM and t == BOOL:
+            hint = f"use where({piece}, 1, 0) to turn a condition into a number"
+        elif want == BOOL and t == NUM:
+            hint = f"compare it, e.g. '{piece} > 0'"
+        self.error("type-mismatch", f"{role} must be a {want}, but '{piece}' is a {t}", span, hint)
+        raise _Bail()
+
+    def _infer_node(self, node: ex.Expr, code: Code, ctx: Context) -> str:
+        if isinstance(node, ex.Num):
+            return NUM
+        if isinstance(node, ex.Str):
+            if ctx.level == "const":
+                self.error("not-constant", f"text cannot be used in {ctx.what}", code.span_of(node.start, node.end))
+                raise _Bail()
+            return TEXT
+        if isinstance(node, ex.Name):
+            ref = self.lookup(node, code, ctx)
+            if ref is None:
+                raise _Bail()
+            if ref.kind == "roster":
+                return ANY
+            if ref.kind == "measure":
+                return self.measure_type(ref.name)
+            return NUM
+        if isinstance(node, ex.Unary):
+            self.expect(node.operand, code, ctx, NUM, "the operand of '-'")
+            return NUM
+        if isinstance(node, ex.Binary):
+            ok = True
+            for side in (node.left, node.right):
+                try:
+                    self.expect(side, code, ctx, NUM, f"each side of '{node.op}'")
+                except _Bail:
+                    ok = False
+            if not ok:
+                raise _Bail()
+            return NUM
+        if isinstance(node, ex.Compare):
+            lt = self._infer(node.left, code, ctx)
+            rt = self._infer(node.right, code, ctx)
+            if node.op in ("==", "!="):
+                if ANY not in (lt, rt) and lt != rt:
+                    self.error("type-mismatch",
+                               f"cannot compare a {lt} with a {rt} using '{node.op}'",
+                               code.span_of(node.start, node.end))
+                    raise _Bail()
+                for side, st, other in ((node.left, lt, rt), (node.right, rt, lt)):
+                    if st == ANY and other == NUM and isinstance(side, ex.Name):
+                        self.numeric_roster.add(self.refs[id(side)].name)
+            else:
+                for side, st in ((node.left, lt), (node.right, rt)):
+                    if st not in (NUM, ANY):
+                        self.error("type-mismatch",
+                                   f"'{node.op}' compares numbers, but '{code.text[side.start:side.end]}' is a {st}",
+                                   code.span_of(side.start, side.end))
+                        raise _Bail()
+                    if st == ANY and isinstance(side, ex.Name):
+                        self.numeric_roster.add(self.refs[id(side)].name)
+            return BOOL
+        if isinstance(node, (ex.BoolOp, ex.Not)):
+            sides = (node.operand,) if isinstance(node, ex.Not) else (node.left, node.right)
+            word = "not" if isinstance(node, ex.Not) else node.op
+            for side in sides:
+                self.expect(side, code, ctx, BOOL, f"the operand of '{word}'")
+            return BOOL
+        if isinstance(node, ex.Call):
+            return self.infer_call(node, code, ctx)
+        raise AssertionError(node)
+
+    def infer_call(self, node: ex.Call, code: Code, ctx: Context) -> str:
+        name_span = code.span_of(node.start, node.func_end)
+        sig = FUNCTIONS.get(node.func)
+        if sig is None:
+            hint = suggest(node.func, list(FUNCTIONS))
+            if node.func in self.measures or node.func in self.params:
+                hint = f"'{node.func}' is a name, not a function"
+            self.error("unknown-function", f"unknown function '{node.func}'", name_span,
+                       hint or f"functions: {', '.join(FUNCTIONS)}")
+            raise _Bail()
+        n = len(node.args)
+        if (sig.variadic and n < len(sig.params)) or (not sig.variadic and n != len(sig.params)):
+            want = f"at least {len(sig.params)}" if sig.variadic else str(len(sig.params))
+            self.error("wrong-arguments",
+                       f"{node.func}() takes {want} argument{'s' if want != '1' else ''}, got {n}",
+                       code.span_of(node.start, node.end), f"call it as {sig.usage}")
+            raise _Bail()
+        if ctx.level == "const" and sig.scope != "elementwise":
+            self.error("not-constant", f"{node.func}() cannot be used in {ctx.what}: only numbers and "
+                       "parameters are allowed there", name_span)
+            raise _Bail()
+        types = []
+        ok = True
+        for i, arg in enumerate(node.args):
+            want = sig.params[min(i, len(sig.params) - 1)]
+            try:
+                types.append(self.expect(arg, code, ctx, want, f"argument {i + 1} of {node.func}()"))
+            except _Bail:
+                ok = False
+        if not ok:
+            raise _Bail()
+        if node.func == "where":
+            a, b = types[1], types[2]
+            if ANY not in (a, b) and a != b:
+                self.error("type-mismatch",
+                           f"both branches of where() must have the same type (got a {a} and a {b})",
+                           code.span_of(node.start, node.end))
+                raise _Bail()
+            return a if a != ANY else b
+        if sig.result == "first":
+            if types[0] == TEXT:
+                self.error("type-mismatch", f"{node.func}() takes a number or a condition, not text",
+                           code.span_of(node.args[0].start, node.args[0].end))
+                raise _Bail()
+            return types[0] if types[0] != ANY else NUM
+        return sig.result
+
+    # -- measures & targets: types need their definitions ---------------------------------
+
+    _measure_types: dict[str, str]
+
+    def measure_type(self, name: str) -> str:
+        return self._measure_types.get(name, NUM)
+
+
+class _Bail(Exception):
+    """Stop inferring one expression after its error was recorded."""
+
+
+def _check_base(ck: _Checker) -> list[Ref]:
+    """Measures, targets and target_incentive: names, types, aggregates, cycles."""
+    plan = ck.plan
+    ck._measure_types = {}
+    # Measures may refer to each other in any order: infer types in dependency order by
+    # first collecting dependencies, then typing in topological order.
+    items: list[tuple[Ref, Code, str]] = []
+    for m in plan.measures:
+        items.append((Ref("measure", m.name), m.code, f"measure '{m.name}'"))
+    for t in plan.targets:
+        items.append((Ref("target", t.name), t.code, f"target '{t.name}'"))
+    items.append((Ref("ti"), plan.target_incentive, "target_incentive"))
+
+    spans = {ref: code for ref, code, _ in items}
+    results: dict[Ref, Optional[str]] = {}
+    for ref, code, what in items:
+        deps: set[Ref] = set()
+        ctx = Context(what, "base")
+        # Resolution first (types may depend on measures not yet typed).
+        for node in ex.walk(code.tree):
+            if isinstance(node, ex.Name):
+                r = ck.lookup(node, code, ctx)
+                if r is not None and r.kind in ("measure", "target", "ti"):
+                    deps.add(r)
+        ck.deps[ref] = deps
+        if ref.kind == "measure":
+            agg = plan.measures[[m.name for m in plan.measures].index(ref.name)].aggregate
+            for node in ex.walk(code.tree):
+                if isinstance(node, ex.Name) and node.prefix == "actuals":
+                    col = node.name
+                    prev = ck.actual_aggregates.get(col)
+                    if agg != "sum":
+                        if prev is not None and prev[0] != agg:
+                            ck.error("aggregate-conflict",
+                                     f"actuals.{col} is aggregated with '{agg}' here but with "
+                                     f"'{prev[0]}' in measure '{prev[1]}'",
+                                     code.span_of(node.start, node.end),
+                                     "a column has one aggregation: declare it on one measure and "
+                                     "refer to that measure elsewhere")
+                        else:
+                            ck.actual_aggregates[col] = (agg, ref.name)
+
+    order = _toposort(ck, items, spans)
+    # Now infer types in order (names already resolved).
+    for ref in order:
+        code = spans[ref]
+        what = next(w for r, _, w in items if r == ref)
+        t = ck.infer(code, Context(what, "base"))
+        results[ref] = t
+        if ref.kind == "measure":
+            if t == TEXT:
+                ck.error("type-mismatch", f"measure '{ref.name}' must be a number or a condition, "
+                         "not text", code.span)
+            ck._measure_types[ref.name] = t if t in (NUM, BOOL) else NUM
+        elif t is not None and t not in (NUM, ANY):
+            ck.error("type-mismatch", f"{what} must be a number, but this is a {t}", code.span)
+        elif t == ANY:
+            _mark_numeric(ck, code)
+    return order
+
+
+def _mark_numeric(ck: _Checker, code: Code) -> None:
+    tree = code.tree
+    if isinstance(tree, ex.Name) and id(tree) in ck.refs and ck.refs[id(tree)].kind == "roster":
+        ck.numeric_roster.add(ck.refs[id(tree)].name)
+
+
+def _toposort(ck: _Checker, items, spans) -> list[Ref]:
+    order: list[Ref] = []
+    state: dict[Ref, int] = {}
+    names = {ref: w for ref, _, w in items}
+
+    def visit(ref: Ref, path: list[Ref]) -> None:
+        s = state.get(ref, 0)
+        if s == 2:
+            return
+        if s == 1:
+            cyc = path[path.index(ref):] + [ref]
+            desc = " -> ".join(_ref_text(r) for r in cyc)
+            ck.error("cycle", f"these definitions depend on each other in a circle: {desc}",
+                     spans[ref].span, "break the circle: one of them must not use the others")
+            return
+        state[ref] = 1
+        for dep in sorted(ck.deps.get(ref, ()), key=_ref_text):
+            if dep in names:
+                visit(dep, path + [ref])
+        state[ref] = 2
+        order.append(ref)
+
+    for ref, _, _ in items:
+        visit(ref, [])
+    return order
+
+
+def _ref_text(ref: Ref) -> str:
+    return {"measure": ref.name, "target": f"targets.{ref.name}", "ti": "target_incentive"}.get(
+        ref.kind, ref.name)
+
+
+def _const(ck: _Checker, code: Optional[Code], what: str) -> Optional[float]:
+    """Check a parameter-only expression and fold it."""
+    if code is None:
+        return None
+    t = ck.infer(code, Context(what, "const"))
+    if t is None:
+        return None
+    if t != NUM:
+        ck.error("type-mismatch", f"{what} must be a number", code.span)
+        return None
+    value = const_value(code.tree, ck.plan.parameter_values, ck.refs)
+    if not math.isfinite(value):
+        ck.error("non-finite", f"{what} is not a finite number ({code.text} = {value})", code.span)
+        return None
+    return value
+
+
+def _check_curve(ck: _Checker, curve: Optional[Curve], what: str) -> None:
+    if curve is None:
+        return
+    prev = None
+    for x, y in curve.points:
+        xv = _const(ck, x, f"a point's x of {what}")
+        _const(ck, y, f"a point's y of {what}")
+        if xv is not None and prev is not None and not xv > prev:
+            ck.error("curve-order",
+                     f"the x values of {what} must increase strictly ({_fmt(xv)} comes after {_fmt(prev)})",
+                     x.span, "sort the points by x and remove duplicates")
+        if xv is not None:
+            prev = xv
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}"
+
+
+def _expect(ck: _Checker, code: Optional[Code], ctx: Context, want: str) -> None:
+    if code is None:
+        return
+    t = ck.infer(code, ctx)
+    if t is None or t == want or (t == ANY and want != BOOL):
+        if t == ANY and want == NUM:
+            _mark_numeric(ck, code)
+        return
+    if want == ANY:
+        return
+    hint = None
+    if want == BOOL and t == NUM:
+        hint = f"a condition compares something, e.g. '{code.text} > 0'"
+    elif want == NUM and t == BOOL:
+        hint = f"use where({code.text}, 1, 0) to turn a condition into a number"
+    ck.error("type-mismatch", f"{ctx.what} must be a {want}, but this is a {t}", code.span, hint)
+
+
+def _check_component(ck: _Checker, i: int, c: Component) -> None:
+    what = f"component '{c.name}'"
+    ctx = lambda role: Context(f"{role} of {what}", "component", i)  # noqa: E731
+    _expect(ck, c.when, ctx("'when'"), BOOL)
+    _expect(ck, c.cap, ctx("'cap'"), NUM)
+    if c.weight is not None:
+        w = _const(ck, c.weight, f"the weight of {what}")
+        if w is not None and w < 0:
+            ck.error("bad-value", f"the weight of {what} must not be negative (got {_fmt(w)})", c.weight.span)
+    if c.kind == "curve":
+        _expect(ck, c.input, ctx("the input"), NUM)
+        _check_curve(ck, c.curve, what)
+    elif c.kind == "step":
+        _expect(ck, c.input, ctx("the input"), NUM)
+        prev = None
+        for s in c.steps:
+            at = _const(ck, s.at, f"'at' of a step of {what}")
+            _expect(ck, s.pay, ctx("'pay' of a step"), NUM)
+            if at is not None and prev is not None and not at > prev:
+                ck.error("steps-order",
+                         f"the 'at' values of {what} must increase strictly ({_fmt(at)} comes after {_fmt(prev)})",
+                         s.at.span, "sort the steps by 'at'")
+            if at is not None:
+                prev = at
+    elif c.kind == "rate":
+        _expect(ck, c.base, ctx("the base"), NUM)
+        _expect(ck, c.rate, ctx("the rate"), NUM)
+        prev = None
+        for t in c.tiers:
+            _expect(ck, t.rate, ctx("the rate of a tier"), NUM)
+            if t.upto is None:
+                continue
+            _expect(ck, t.upto, ctx("'upto' of a tier"), NUM)
+            value = _try_const(ck, t.upto)
+            if value is not None and prev is not None and not value > prev:
+                ck.error("tiers-order",
+                         f"the 'upto' values of {what} must increase ({_fmt(value)} comes after {_fmt(prev)})",
+                         t.upto.span, "sort the tiers by 'upto'")
+            if value is not None:
+                prev = value
+    elif c.kind == "scorecard":
+        total = 0.0
+        ok = True
+        for m in c.metrics:
+            _expect(ck, m.input, ctx(f"the input of metric '{m.name}'"), NUM)
+            w = _const(ck, m.weight, f"the weight of metric '{m.name}'")
+            _check_curve(ck, m.curve, f"metric '{m.name}' of {what}")
+            if w is None:
+                ok = False
+            else:
+                if w < 0:
+                    ck.error("bad-value", f"the weight of metric '{m.name}' must not be negative", m.weight.span)
+                total += w
+        if ok and c.metrics and abs(total - 1.0) > 1e-9:
+            ck.error("weights-sum", f"the metric weights of {what} must sum to 1 (got {total:.10g})",
+                     c.metrics[0].weight.span,
+                     "adjust the weights so that they add up to 1 (e.g. 0.5, 0.3, 0.2)")
+        _check_curve(ck, c.payout, f"the payout of {what}")
+    elif c.kind == "rank":
+        _expect(ck, c.by, ctx("'by'"), NUM)
+        _expect(ck, c.group, ctx("'group'"), ANY)
+        for a in c.awards:
+            _const(ck, a, f"an award of {what}")
+
+
+def _try_const(ck: _Checker, code: Code) -> Optional[float]:
+    """The value of an expression if it only uses numbers and parameters, else None."""
+    for node in ex.walk(code.tree):
+        if isinstance(node, ex.Name):
+            r = ck.refs.get(id(node))
+            if r is None or r.kind != "param":
+                return None
+        elif isinstance(node, (ex.Str, ex.Compare, ex.BoolOp, ex.Not)):
+            return None
+        elif isinstance(node, ex.Call) and FUNCTIONS.get(node.func) is not None and \
+                FUNCTIONS[node.func].scope != "elementwise":
+            return None
+    try:
+        return const_value(code.tree, ck.plan.parameter_values, ck.refs)
+    except (KeyError, TypeError):
+        return None
+
+
+def _check_names(ck: _Checker) -> None:
+    """Duplicate names across measures, parameters and components."""
+    seen: dict[str, tuple[str, object]] = {}
+    for kind, items in (("parameter", ck.plan.parameters), ("measure", ck.plan.measures)):
+        for it in items:
+            if it.name in seen:
+                ck.error("duplicate-name", f"'{it.name}' is both a {seen[it.name][0]} and a {kind}",
+                         it.span, "names must be unique across parameters, measures and components")
+            else:
+                seen[it.name] = (kind, it.span)
+    comp_seen: dict[str, object] = {}
+    for c in ck.plan.components:
+        if c.name in comp_seen:
+            ck.error("duplicate-name", f"there are two components named '{c.name}'", c.name_span,
+                     f"the first is on line {comp_seen[c.name].line}; component names must be unique")
+            continue
+        comp_seen[c.name] = c.name_span
+        if c.name in seen:
+            ck.error("duplicate-name", f"component '{c.name}' has the name of a {seen[c.name][0]}",
+                     c.name_span, "names must be unique across parameters, measures and components")
+        if c.name == "target_incentive" or c.name in ("adjustment", "total", "grade", "rep_id", "period",
+                                                       "currency"):
+            ck.error("duplicate-name", f"'{c.name}' is reserved and cannot name a component", c.name_span)
+    for name in ("target_incentive",):
+        if name in seen:
+            ck.error("duplicate-name", f"'{name}' is reserved", seen[name][1])
+    mod_seen: dict[str, object] = {}
+    for m in ck.plan.modifiers:
+        if m.name in mod_seen:
+            ck.error("duplicate-name", f"there are two modifiers named '{m.name}'", m.span)
+        mod_seen[m.name] = m.span
+
+
+def check_plan(plan: Plan) -> CheckedPlan:
+    """Run every validation pass; raise :class:`PlanErrors` with all problems found."""
+    ck = _Checker(plan)
+    _check_names(ck)
+    order = _check_base(ck)
+    for i, c in enumerate(plan.components):
+        _check_component(ck, i, c)
+    plan_ctx = lambda role: Context(role, "plan")  # noqa: E731
+    for m in plan.modifiers:
+        _expect(ck, m.when, plan_ctx(f"'when' of modifier '{m.name}'"), BOOL)
+        _expect(ck, m.multiply, plan_ctx(f"'multiply' of modifier '{m.name}'"), NUM)
+        for name, span in m.applies_to:
+            if name not in ck.components:
+                ck.error("unknown-name", f"modifier '{m.name}' applies to unknown component '{name}'", span,
+                         suggest(name, list(ck.components)))
+    _expect(ck, plan.cap, plan_ctx("the plan 'cap'"), NUM)
+    if plan.grades is not None:
+        _expect(ck, plan.grades.input, plan_ctx("the input of grades"), NUM)
+        for b in plan.grades.bands:
+            _const(ck, b.min, "the min of a grade band")
+    if plan.draw is not None:
+        _expect(ck, plan.draw.amount, plan_ctx("the draw amount"), NUM)
+    if ck.errors:
+        raise PlanErrors(ck.errors)
+    actual_columns = {col: "sum" for col in ck.actual_columns}
+    for col, (agg, _) in ck.actual_aggregates.items():
+        actual_columns[col] = agg
+    return CheckedPlan(
+        plan=plan, order=order, roster_columns=set(ck.roster_columns),
+        numeric_roster_columns=set(ck.numeric_roster), actual_columns=actual_columns,
+        refs=ck.refs, types=ck.types,
+    )

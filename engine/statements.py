@@ -1,0 +1,181 @@
+"""Statements: exact money from the evaluator's floats.
+
+The total of each rep and period is rounded half away from zero to the currency's minor
+unit first; then the component columns and ``adjustment`` get their minor units by the
+largest-remainder method, so that the rounded columns add up to the rounded total exactly.
+Ties between equal remainders go to the column that comes first in the statement.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from engine.data.inputs import Inputs
+from engine.plan.compile import PayoutArrays
+from engine.plan.model import Plan
+
+__all__ = [
+    "round_half_away", "allocate_minor_units", "statement_table", "to_minor_units", "statements",
+    "load_for_plan", "write_statements", "format_money",
+]
+
+
+def to_minor_units(x: np.ndarray, decimals: int) -> np.ndarray:
+    """Scale money to minor units (cents for USD) as float."""
+    return np.asarray(x, dtype=np.float64) * (10.0 ** decimals)
+
+
+def round_half_away(scaled: np.ndarray) -> np.ndarray:
+    """Round values already in minor units half away from zero, to int64.
+
+    A binary float cannot hold most decimal halves exactly (1.005 is 1.00499999...), so
+    a tolerance far below a millionth of a minor unit (and scaled with the magnitude, to
+    stay above the float's own resolution) treats such values as the half they were
+    written as.
+    """
+    a = np.abs(scaled)
+    eps = 1e-6 + a * 4e-15
+    return (np.sign(scaled) * np.floor(a + 0.5 + eps)).astype(np.int64)
+
+
+def allocate_minor_units(columns: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Round each column so the rounded columns sum to ``total`` (largest remainder).
+
+    Args:
+        columns: ``(N, K)`` values in minor units (floats) whose sum is ``total`` up to
+            float error.
+        total: ``(N,)`` rounded totals in minor units (int64).
+
+    Returns:
+        ``(N, K)`` int64 minor units, each row summing exactly to ``total``.
+    """
+    columns = np.asarray(columns, dtype=np.float64)
+    n, k = columns.shape
+    if k == 0:
+        return np.zeros((n, 0), dtype=np.int64)
+    # Values within a hair of an integer are that integer (1.9999999999 cents is 2).
+    near = np.round(columns)
+    columns = np.where(np.abs(columns - near) < 1e-7 + np.abs(columns) * 4e-15, near, columns)
+    floor = np.floor(columns)
+    rem = columns - floor
+    short = total - floor.sum(axis=1).astype(np.int64)  # how many +1 to hand out (may be <0)
+    # Position of each column in the order of remainders, largest first, ties by column.
+    order = np.argsort(-rem, axis=1, kind="stable")
+    pos = np.empty_like(order)
+    np.put_along_axis(pos, order, np.arange(k)[None, :].repeat(n, axis=0), axis=1)
+    s = short[:, None]
+    # Every column gets short // k (only when float error exceeds k units), and the
+    # first short % k by remainder get one more.
+    base, extra = np.divmod(s, k)
+    add = base + (pos < extra)
+    return floor.astype(np.int64) + add
+
+
+def statement_table(plan: Plan, inputs: Inputs, result: PayoutArrays) -> pd.DataFrame:
+    """One row per rep and active period, rounded to the currency's minor unit.
+
+    Columns: ``rep_id``, ``period``, ``currency``, one per component (file order),
+    ``adjustment``, ``total`` and ``grade`` where the plan has grades.
+    """
+    d = plan.minor_unit
+    active = np.asarray(result.active, dtype=bool)
+    r_idx, p_idx = np.nonzero(active)
+    names = [c.name for c in plan.components]
+    cols = np.stack([np.asarray(result.columns[n], dtype=np.float64)[r_idx, p_idx] for n in names]
+                    + [np.asarray(result.adjustment, dtype=np.float64)[r_idx, p_idx]], axis=1)
+    total = round_half_away(to_minor_units(np.asarray(result.total, dtype=np.float64)[r_idx, p_idx], d))
+    alloc = allocate_minor_units(to_minor_units(cols, d), total)
+    labels = np.array(inputs.period_labels, dtype=object)
+    data: dict[str, object] = {
+        "rep_id": np.asarray(inputs.rep_ids, dtype=object)[r_idx],
+        "period": labels[p_idx],
+        "currency": plan.currency,
+    }
+    scale = 10.0 ** d
+    for j, n in enumerate(names):
+        data[n] = alloc[:, j] / scale
+    data["adjustment"] = alloc[:, -1] / scale
+    data["total"] = total / scale
+    if result.grades is not None:
+        data["grade"] = np.asarray(result.grades, dtype=object)[r_idx, p_idx]
+    return pd.DataFrame(data)
+
+
+def format_money(values: np.ndarray, decimals: int) -> list[str]:
+    """Exact text of rounded amounts (``1234.50``), as statements are written."""
+    scale = 10 ** decimals
+    out = []
+    for v in np.asarray(values, dtype=np.float64):
+        units = int(round(v * scale))
+        sign = "-" if units < 0 else ""
+        units = abs(units)
+        if decimals == 0:
+            out.append(f"{sign}{units}")
+        else:
+            out.append(f"{sign}{units // scale}.{units % scale:0{decimals}d}")
+    return out
+
+
+def write_statements(df: pd.DataFrame, plan: Plan, path: str, *, fmt: Optional[str] = None) -> None:
+    """Write statements atomically (a temporary file renamed into place).
+
+    CSV amounts are written as exact decimal text with the currency's minor unit.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    target = Path(path)
+    fmt = fmt or target.suffix.lower().lstrip(".") or "csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
+    os.close(fd)
+    try:
+        money = [c.name for c in plan.components] + ["adjustment", "total"]
+        if fmt in ("xlsx", "xlsm"):
+            df.to_excel(tmp, index=False, engine="openpyxl")
+        elif fmt in ("parquet", "pq"):
+            df.to_parquet(tmp, index=False)
+        else:
+            out = df.copy()
+            for c in money:
+                out[c] = format_money(out[c].to_numpy(), plan.minor_unit)
+            out.to_csv(tmp, index=False)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_for_plan(checked, roster, actuals) -> Inputs:
+    """Load a roster and actuals with the columns and aggregations the plan needs."""
+    from engine.data.load import load_inputs
+
+    plan = checked.plan
+    return load_inputs(
+        roster, actuals, period=plan.period, fiscal_year_start=plan.fiscal_year_start,
+        roster_columns=sorted(checked.roster_columns), actual_columns=dict(checked.actual_columns),
+    )
+
+
+def statements(checked, roster, actuals, params: Optional[dict[str, float]] = None) -> pd.DataFrame:
+    """Payout statements for a roster and actuals (paths or DataFrames).
+
+    Args:
+        checked: a validated plan (:func:`engine.plan.load_plan`).
+        roster: roster table (path to CSV/Excel/Parquet, or a DataFrame).
+        actuals: per-period actuals or transactions (path or DataFrame).
+        params: parameter values overriding the plan's.
+
+    Returns:
+        One row per rep and active period, rounded to the currency's minor unit.
+    """
+    from engine.plan.compile import compile_plan
+
+    inputs = load_for_plan(checked, roster, actuals)
+    result = compile_plan(checked, params).evaluate(inputs)
+    return statement_table(checked.plan, inputs, result)
