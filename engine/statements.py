@@ -56,22 +56,27 @@ def allocate_minor_units(columns: np.ndarray, total: np.ndarray) -> np.ndarray:
     n, k = columns.shape
     if k == 0:
         return np.zeros((n, 0), dtype=np.int64)
-    # Values within a hair of an integer are that integer (1.9999999999 cents is 2).
-    near = np.round(columns)
-    columns = np.where(np.abs(columns - near) < 1e-7 + np.abs(columns) * 4e-15, near, columns)
     floor = np.floor(columns)
-    rem = columns - floor
-    short = total - floor.sum(axis=1).astype(np.int64)  # how many +1 to hand out (may be <0)
-    # Position of each column in the order of remainders, largest first, ties by column.
-    order = np.argsort(-rem, axis=1, kind="stable")
-    pos = np.empty_like(order)
-    np.put_along_axis(pos, order, np.arange(k)[None, :].repeat(n, axis=0), axis=1)
-    s = short[:, None]
-    # Every column gets short // k (only when float error exceeds k units), and the
-    # first short % k by remainder get one more.
-    base, extra = np.divmod(s, k)
-    add = base + (pos < extra)
-    return floor.astype(np.int64) + add
+    out = floor.astype(np.int64)
+    short = np.asarray(total, dtype=np.int64) - out.sum(axis=1)  # units to hand out (may be < 0)
+    # Every column gets short // k (only when float error exceeds k units); then the first
+    # short % k columns by remainder, largest first, get one more each.
+    base, extra = np.divmod(short, k)
+    if base.any():
+        out += base[:, None]
+    rows = np.nonzero(extra)[0]
+    if rows.size:
+        rem = columns[rows] - floor[rows]
+        sub = out[rows]
+        want = extra[rows]
+        at = np.arange(rows.size)
+        for t in range(int(want.max())):
+            j = np.argmax(rem, axis=1)  # ties: the first (leftmost) column
+            live = want > t
+            sub[at[live], j[live]] += 1
+            rem[at, j] = -np.inf
+        out[rows] = sub
+    return out
 
 
 def statement_table(plan: Plan, inputs: Inputs, result: PayoutArrays) -> pd.DataFrame:

@@ -42,9 +42,14 @@ def curve_numpy(x: np.ndarray, xs: np.ndarray, ys: np.ndarray, interpolate: str,
         return np.where(idx >= 0, y, 0.0)
     y = np.interp(x, xs, ys)
     if beyond == "extend" and len(xs) >= 2:
-        slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
-        y = np.where(x > xs[-1], ys[-1] + slope * (x - xs[-1]), y)
-    return np.where(x < xs[0], 0.0, y)
+        above = x > xs[-1]
+        if above.any():
+            slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+            y = np.where(above, ys[-1] + slope * (x - xs[-1]), y)
+    below = x < xs[0]
+    if below.any():
+        y[below] = 0.0
+    return y
 
 
 def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: Optional[np.ndarray] = None
@@ -467,6 +472,10 @@ class CompiledPlan:
         arr = np.broadcast_to(arr.astype(np.float64, copy=False), env.shape)
         if not check:
             return arr
+        # A finite sum means every value is finite (inf and nan propagate); only when the
+        # sum is not finite (or overflowed) is the element-wise check needed.
+        if np.isfinite(np.sum(arr)):
+            return arr
         finite = np.isfinite(arr)
         if finite.all():
             return arr
@@ -564,12 +573,14 @@ class CompiledPlan:
                     modified[name] = modified[name] * factor
         total = np.zeros(shape)
         for v in modified.values():
-            total = total + v
+            total += v
         capped = total
         if self.cap_fn is not None:
             cap = self._check(env, self.cap_fn(env), self.plan.cap, "the plan cap")
             capped = np.minimum(total, cap)
-        capped = np.where(active, capped, 0.0)
+        all_active = env.all_active
+        if not all_active:
+            capped = np.where(active, capped, 0.0)
         if self.accumulate:
             columns = {k: self._ytd_delta(v) for k, v in modified.items()}
             paid = self._true_up(capped, active)
@@ -580,11 +591,16 @@ class CompiledPlan:
         if self.draw_fn is not None:
             amount = self._check(env, self.draw_fn(env), self.plan.draw.amount, "the draw amount")
             final = self._draw(paid, np.broadcast_to(amount, shape), active, self.plan.draw.recoverable)
-        final = np.where(active, final, 0.0)
-        colsum = np.zeros(shape)
-        for k in columns:
-            columns[k] = np.where(active, columns[k], 0.0)
-            colsum = colsum + columns[k]
+        if self.accumulate:
+            colsum = np.zeros(shape)
+            for k in columns:
+                if not all_active:
+                    columns[k] = np.where(active, columns[k], 0.0)
+                colsum += columns[k]
+        else:
+            colsum = total if all_active else np.where(active, total, 0.0)  # columns are `modified`
+        if not all_active:
+            final = np.where(active, final, 0.0)
         adjustment = final - colsum
         grades = None
         if self.grade_fn is not None:
@@ -673,14 +689,17 @@ class CompiledPlan:
         pay = np.zeros(env.shape)
         lower = 0.0
         for upto, rate in zip(uptos, rates):
-            if upto is None:
-                slice_ = np.maximum(base - lower, 0.0)
-            else:
-                slice_ = np.clip(base - lower, 0.0, None)
-                slice_ = np.minimum(slice_, upto - lower)
-            pay = pay + rate * slice_
+            piece = np.subtract(base, lower)
+            np.maximum(piece, 0.0, out=piece)
+            if upto is not None:
+                np.minimum(piece, np.subtract(upto, lower), out=piece)
+            piece *= rate
+            pay += piece
             lower = upto if upto is not None else lower
-        return np.where(base < 0, rates[0] * base, pay)
+        negative = base < 0
+        if negative.any():
+            pay = np.where(negative, rates[0] * base, pay)
+        return pay
 
     def _check_uptos(self, env: _Env, c: Component, uptos: list) -> None:
         prev = None
