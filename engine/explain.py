@@ -144,7 +144,7 @@ def _explain_one(ev: ReferenceEvaluator, checked: CheckedPlan, inputs: Inputs, s
     row = rows[p]
     if plan.modifiers or plan.cap is not None or ytd or plan.draw is not None or plan.grades is not None:
         out.append("Modifiers, caps, true-up and draw")
-        out += ["  " + t.strip() for t in trace] if trace else ["  (none apply)"]
+        out += [t for t in trace] if trace else ["  (none apply)"]
     if ytd:
         out.append("Statement columns (change in year-to-date earnings after modifiers)")
         prev = rows[p - 1] if p > 0 and rows[p - 1] is not None and ev.years[p - 1] == ev.years[p] else None

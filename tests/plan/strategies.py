@@ -449,9 +449,8 @@ def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_com
                 c.append(f"      - {{at: {yq(draw(const_token(at, params)))}, pay: {yq(pay)}}}")
         elif kind == "rate":
             c.append(f"    base: {yq(draw(st.one_of(st.sampled_from(['revenue', 'max(revenue - targets.revenue, 0)', 'actuals.collected']), num_expr(comp_scope, 1))))}")
-            rate_tok = st.one_of(st.sampled_from(["3%", "0.06", "2%", "1", "0.5%"]),
-                                 st.sampled_from(["where(roster.team == 'A', 4%, 2%)", "p_rate_free"]).filter(
-                                     lambda s: s != "p_rate_free"))
+            rate_tok = st.sampled_from(["3%", "0.06", "2%", "1", "0.5%", "where(roster.team == 'A', 4%, 2%)"]
+                                       + list(params))
             if draw(st.integers(0, 3)) == 0:
                 c.append(f"    rate: {yq(draw(rate_tok))}")
             else:
@@ -483,7 +482,7 @@ def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_com
             for j, part in enumerate(parts):
                 w = draw(st.sampled_from([f"{part * 5}%", _fmt_num(part * 5 / 100)]))
                 pts, _ = draw(curve_points(params))
-                opts = ", ".join(o.replace(": ", ": ") for o in _curve_options(draw))
+                opts = ", ".join(_curve_options(draw))
                 mid = f"m{j}" if draw(st.booleans()) else f"指标{j}"
                 extra = f", {opts}" if opts else ""
                 c.append(f"      - {{name: {mid}, input: {yq(draw(inp))}, weight: {w}, points: {pts}{extra}}}")
