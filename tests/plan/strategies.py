@@ -140,8 +140,11 @@ def num_expr(draw, scope: Scope, depth: int = 2) -> str:
     if form == "/":
         # Mostly a denominator known to be non-zero; sometimes anything (then both
         # evaluators must raise EvaluationError together, or agree).
-        if draw(st.integers(0, 15)) == 0:
+        risky = draw(st.integers(0, 7))
+        if risky == 0:
             return f"({sub()} / {sub()})"
+        if risky == 1:
+            return f"({sub()} / roster.level)"
         return f"({sub()} / {draw(st.sampled_from(scope.safe))})"
     if form == "safe_div":
         return f"safe_div({sub()}, {sub()}, {draw(num_leaf(scope))})"
@@ -307,16 +310,19 @@ PARAM_NAMES = ("p_thr", "p_pay", "p_k", "阈值")
 def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_components: int = 1,
           max_components: int = 4, modifiers: bool = True, plan_cap: bool = True,
           grades: bool = True, draw_: bool = True, accumulate: Optional[bool] = None,
-          clawback: Optional[bool] = None, simple_caps: bool = False) -> GenPlan:
+          clawback: Optional[bool] = None, simple_caps: bool = False,
+          simple_draw: bool = False) -> GenPlan:
     """A random valid plan using every construct of the language.
 
     Args:
         kinds: component kinds to choose from.
         min_components, max_components: how many components.
-        modifiers, plan_cap, grades, draw_: whether these sections may appear.
+        modifiers, plan_cap, grades, draw_: whether these sections may appear
+            (``draw_="always"``: the plan has a draw).
         accumulate: force ``accumulate: year`` (True) or none (False); None: random.
         clawback: force clawback on/off when accumulating; None: random.
         simple_caps: only caps the tests can recompute (``k * target_incentive``, literals).
+        simple_draw: only draw amounts the tests can recompute.
     """
     lines: list[str] = []
     period = draw(st.sampled_from(["month", "quarter", "half", "year"]))
@@ -455,7 +461,7 @@ def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_com
                 c.append(f"    rate: {yq(draw(rate_tok))}")
             else:
                 n = draw(st.integers(1, 4))
-                style = draw(st.sampled_from(["const", "target"]))
+                style = draw(st.sampled_from(["const", "target", "const", "target", "mixed"]))
                 if style == "const":
                     ups = sorted(draw(st.lists(st.sampled_from([0.0, 100.0, 250.0, 500.0, 1000.0, 2000.0]),
                                                min_size=n, max_size=n, unique=True)))
@@ -464,6 +470,9 @@ def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_com
                     ks = sorted(draw(st.lists(st.sampled_from([0.25, 0.5, 1.0, 1.5, 2.0]), min_size=n,
                                               max_size=n, unique=True)))
                     up_txt = [f"{_fmt_num(k)} * targets.revenue" for k in ks]
+                if style == "mixed":
+                    # Increasing for some reps only: both evaluators must reject the others.
+                    up_txt = ["0.5 * targets.revenue"] + [_fmt_num(250.0 * (i + 1)) for i in range(n - 1)]
                 open_last = draw(st.booleans())
                 c.append("    tiers:")
                 for i, u in enumerate(up_txt):
@@ -551,8 +560,8 @@ def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_com
             else:
                 lines.append(f"    - {{min: {yq(draw(const_token(lo, params)))}, grade: {grade}}}")
     # -- draw
-    if draw_ and draw(st.booleans()):
-        form = draw(st.sampled_from(["ti", "lit", "expr"]))
+    if draw_ == "always" or (draw_ and draw(st.booleans())):
+        form = draw(st.sampled_from(["ti", "lit"] if simple_draw else ["ti", "lit", "expr"]))
         if form == "ti":
             k = draw(st.sampled_from([0.25, 0.5, 1.0]))
             amount, info = f"{_fmt_num(k)} * target_incentive", ("ti", k)
@@ -589,23 +598,29 @@ def period_infos(kind: str, fiscal_year_start: int, indices: list[int]):
 @st.composite
 def inputs_for(draw, gp: GenPlan, *, min_reps: int = 1, max_reps: int = 8, max_periods: int = 6,
                holes: bool = False, actuals: Optional[dict[str, tuple[float, ...]]] = None,
-               nonneg: bool = False) -> Inputs:
+               nonneg: bool = False, shape: Optional[tuple[int, int]] = None,
+               periods: Optional[tuple] = None, counts: bool = True) -> Inputs:
     """Roster and actuals for a generated plan.
 
     Reps are employed over one contiguous run of periods (as ``start_date``/``end_date``
     give), prorated at its ends; with ``holes`` any cell may be inactive. Periods are
     consecutive or with gaps, from fiscal 2027 into 2028 and later. Actuals are 0 where
-    the rep is inactive (the loader rejects such rows).
+    the rep is inactive (the loader rejects such rows). ``shape`` and ``periods`` fix the
+    number of reps and the periods (to stack several draws as simulation runs).
     """
     n_per_year = PERIODS_PER_YEAR[gp.period]
-    P = draw(st.integers(1, max_periods))
-    R = draw(st.integers(min_reps, max_reps))
-    start = draw(st.integers(0, 2 * n_per_year - 1))
-    if draw(st.integers(0, 3)) == 0:
-        idx = sorted(draw(st.lists(st.integers(start, start + P + 3), min_size=P, max_size=P, unique=True)))
+    if shape is not None:
+        R, P = shape
     else:
-        idx = list(range(start, start + P))
-    periods = period_infos(gp.period, gp.fiscal_year_start, idx)
+        P = draw(st.integers(1, max_periods))
+        R = draw(st.integers(min_reps, max_reps))
+    if periods is None:
+        start = draw(st.integers(0, 2 * n_per_year - 1))
+        if draw(st.integers(0, 3)) == 0:
+            idx = sorted(draw(st.lists(st.integers(start, start + P + 3), min_size=P, max_size=P, unique=True)))
+        else:
+            idx = list(range(start, start + P))
+        periods = period_infos(gp.period, gp.fiscal_year_start, idx)
 
     active = np.ones((R, P), dtype=bool)
     proration = np.ones((R, P))
@@ -640,17 +655,17 @@ def inputs_for(draw, gp: GenPlan, *, min_reps: int = 1, max_reps: int = 8, max_p
             vals = tuple(v for v in vals if v >= 0)
         cells = draw(st.lists(st.sampled_from(vals), min_size=R * P, max_size=R * P))
         acts[col] = np.where(active, np.array(cells, dtype=np.float64).reshape(R, P), 0.0)
-    counts = {}
-    if draw(st.integers(0, 3)) == 0:
+    counts_ = {}
+    if counts and draw(st.integers(0, 3)) == 0:
         # Transactions input: how many rows were gathered into each cell (weights of means).
         n = np.array(draw(st.lists(st.integers(0, 3), min_size=R * P, max_size=R * P)),
                      dtype=np.float64).reshape(R, P)
         n = np.where(active, n, 0.0)
         for col in acts:
             acts[col] = np.where(n > 0, acts[col], 0.0)
-        counts = {col: n.copy() for col in acts}
+        counts_ = {col: n.copy() for col in acts}
     return Inputs(
         rep_ids=np.array([f"R{r + 1:02d}" for r in range(R)], dtype=object),
         periods=periods, roster=roster, actuals=acts, active=active, proration=proration,
-        counts=counts, sources={},
+        counts=counts_, sources={},
     )

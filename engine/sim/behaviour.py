@@ -1,0 +1,196 @@
+"""How effort becomes actuals: the production model, expected and realized.
+
+Each output column of the scenario responds to the effective effort of one activity
+(``E_a = chosen effort x morale multiplier``), the rep's skill, the month's seasonality and
+the new-hire ramp. The same formulas give the *expected* value (what a rep projects when
+choosing effort) and, with noise drawn from common random numbers, the *realized* value.
+See ``docs/model.md`` for the equations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from engine.sim.scenario import Output, Scenario
+
+__all__ = ["Production", "quadrature", "ramp_factor"]
+
+
+def quadrature(points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Hermite nodes and weights for a standard normal (1, 3 or 5 points)."""
+    if points == 1:
+        return np.array([0.0]), np.array([1.0])
+    nodes, weights = np.polynomial.hermite_e.hermegauss(points)
+    return nodes, weights / weights.sum()
+
+
+def ramp_factor(tenure: np.ndarray, months: int, start: float) -> np.ndarray:
+    """Productivity of a rep with ``tenure`` completed months: ``start`` in month 0, 1 after ``months``."""
+    if months <= 0:
+        return np.ones_like(tenure)
+    return np.minimum(1.0, start + (1.0 - start) * tenure / months)
+
+
+@dataclass
+class Production:
+    """The production model of one scenario.
+
+    Attributes:
+        scenario: the scenario.
+        activity_index: activity name -> index on the effort axis.
+        primary_activity: index of the activity producing the primary measure.
+    """
+
+    scenario: Scenario
+
+    def __post_init__(self) -> None:
+        sc = self.scenario
+        self.activity_index = {a.name: i for i, a in enumerate(sc.activities)}
+        self.shares = np.array([a.share for a in sc.activities])
+        self.primary_activity = self.activity_index[sc.output(sc.primary_measure).activity]
+        # Order outputs so that share_of outputs come after what they are a share of.
+        done: list[Output] = []
+        pending = list(sc.outputs)
+        while pending:
+            for o in pending:
+                if o.kind != "share_of" or o.get("of") in [d.name for d in done]:
+                    done.append(o)
+                    pending.remove(o)
+                    break
+            else:  # pragma: no cover - validation rejects cycles of share_of
+                raise ValueError("share_of outputs form a cycle")
+        self.outputs = done
+
+    # -- the noise of the primary measure, for the projection's quadrature ------------------
+
+    def monthly_cv(self, output: Output) -> float:
+        """Coefficient of variation of one month of an amount output."""
+        if output.get("noise", "lognormal") == "deals":
+            lam = max(output.get("deals_per_month", 4.0), 1e-9)
+            return math.sqrt(math.exp(output.get("size_sigma", 0.8) ** 2) / lam)
+        if output.get("noise", "lognormal") == "none":
+            return 0.0
+        s = output.get("sigma", 0.35)
+        return math.sqrt(math.exp(s * s) - 1.0)
+
+    # -- expected values ---------------------------------------------------------------
+
+    def expected(self, effort: np.ndarray, skill: np.ndarray, quota: np.ndarray, season: float,
+                 ramp: np.ndarray) -> dict[str, np.ndarray]:
+        """Expected value of every output for one month.
+
+        Args:
+            effort: ``(A, ...)`` effective effort per activity.
+            skill, quota, ramp: arrays broadcastable to ``effort[0]``.
+            season: the month's seasonality factor.
+        """
+        out: dict[str, np.ndarray] = {}
+        prim = effort[self.primary_activity]
+        for o in self.outputs:
+            e = effort[self.activity_index[o.activity]]
+            if o.kind == "amount":
+                out[o.name] = (o.get("level", 1.0) * quota / 12.0 * skill * season * ramp
+                               * np.power(e, o.get("elasticity", 1.0)))
+            elif o.kind == "count":
+                out[o.name] = (o.get("mean", 1.0) * np.power(skill, o.get("skill_elasticity", 1.0)) * season * ramp
+                               * np.power(e, o.get("elasticity", 1.0)))
+            elif o.kind == "share_of":
+                rate = np.clip(o.get("base", 0.9) + o.get("gain", 0.0) * np.log(e), 0.0, 1.0)
+                out[o.name] = rate * out[o.get("of")]
+            elif o.kind == "score":
+                out[o.name] = np.clip(o.get("base", 0.0) + o.get("gain", 0.0) * np.log(e)
+                                      - o.get("pressure", 0.0) * np.log(prim), 0.0, o.get("max", 5.0))
+            elif o.kind == "incidents":
+                out[o.name] = (o.get("mean", 1.0) * np.power(e, o.get("elasticity", -1.0))
+                               * np.power(prim, o.get("pressure", 0.0)))
+        return out
+
+    # -- realized values ---------------------------------------------------------------
+
+    def realize(self, expected: dict[str, np.ndarray], effort: np.ndarray, uniforms: np.ndarray,
+                normals: np.ndarray) -> dict[str, np.ndarray]:
+        """Realized outputs from expected values and common random numbers.
+
+        Args:
+            expected: what :meth:`expected` returned for the month.
+            effort: ``(A, ...)`` effective effort (for rates and scores).
+            uniforms: ``(len(outputs), ...)`` U(0,1) draws, one row per output.
+            normals: ``(len(outputs), ...)`` N(0,1) draws, one row per output.
+        """
+        out: dict[str, np.ndarray] = {}
+        prim = effort[self.primary_activity]
+        for i, o in enumerate(self.outputs):
+            mu = expected[o.name]
+            u, z = uniforms[i], normals[i]
+            if o.kind == "amount":
+                noise = o.get("noise", "lognormal")
+                if noise == "none":
+                    out[o.name] = mu
+                elif noise == "deals":
+                    lam = o.get("deals_per_month", 4.0)
+                    ssig = o.get("size_sigma", 0.8)
+                    n = _poisson_ppf(u, lam)
+                    # The sum of n lognormal deal sizes, moment-matched to one lognormal
+                    # (Fenton-Wilkinson), scaled so that E[revenue] = mu.
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        s2 = np.log1p(np.expm1(ssig * ssig) / np.maximum(n, 1.0))
+                    total = n / lam * np.exp(np.sqrt(s2) * z - s2 / 2.0)
+                    out[o.name] = np.where(n > 0, mu * total, 0.0)
+                else:
+                    s = o.get("sigma", 0.35)
+                    out[o.name] = mu * np.exp(s * z - s * s / 2.0)
+            elif o.kind in ("count", "incidents"):
+                out[o.name] = _poisson_ppf(u, mu)
+            elif o.kind == "share_of":
+                e = effort[self.activity_index[o.activity]]
+                rate = np.clip(o.get("base", 0.9) + o.get("gain", 0.0) * np.log(e) + o.get("sd", 0.0) * z, 0.0, 1.0)
+                out[o.name] = rate * out[o.get("of")]
+            elif o.kind == "score":
+                e = effort[self.activity_index[o.activity]]
+                out[o.name] = np.clip(o.get("base", 0.0) + o.get("gain", 0.0) * np.log(e)
+                                      - o.get("pressure", 0.0) * np.log(prim) + o.get("sd", 0.0) * z,
+                                      0.0, o.get("max", 5.0))
+        return out
+
+
+def _poisson_ppf(u: np.ndarray, lam) -> np.ndarray:
+    """Poisson draws by inversion of common uniforms (so that plans share random numbers).
+
+    Sequential search of the CDF, vectorized over the draws still searching (a few passes
+    for the small means of monthly counts); a normal approximation with continuity
+    correction above a mean of 50.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), u.shape)
+    flat_u, flat_l = u.reshape(-1), lam.reshape(-1)
+    out = np.zeros(flat_u.shape)
+    big = flat_l > 50.0
+    if big.any():
+        z = special.ndtri(np.clip(flat_u[big], 1e-300, 1 - 1e-16))
+        out[big] = np.maximum(np.floor(flat_l[big] + np.sqrt(flat_l[big]) * z + 0.5), 0.0)
+    idx = np.nonzero(~big & (flat_l > 0))[0]
+    lam_s = flat_l[idx]
+    uu = flat_u[idx]
+    p = np.exp(-lam_s)
+    cdf = p.copy()
+    k = 0
+    while idx.size and k < 400:
+        going = uu > cdf
+        if not going.all():
+            idx, lam_s, uu, p, cdf = idx[going], lam_s[going], uu[going], p[going], cdf[going]
+            if not idx.size:
+                break
+        k += 1
+        out[idx] += 1.0
+        p = p * lam_s / k
+        cdf = cdf + p
+        # Round-off: once the CDF stops growing the search is over.
+        done = p < 1e-17 * cdf
+        if done.any():
+            keep = ~done
+            idx, lam_s, uu, p, cdf = idx[keep], lam_s[keep], uu[keep], p[keep], cdf[keep]
+    return out.reshape(u.shape)

@@ -1,0 +1,128 @@
+"""The simulated team: a roster shared by all runs, and per-run traits of the people.
+
+The roster (seats: team, quota, base salary, target incentive, extra columns) is the
+company's and is the same in every run; it is drawn once from the scenario's seed, or read
+from the scenario's roster file. The people in the seats (skill, cost of effort, risk
+aversion, outside offer, morale, tenure) are uncertain and drawn per run, as are the new
+hires who backfill leavers. Each rep occupies one *slot*: the first ``seats`` slots are the
+starting team, the rest are held for backfills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import DataError
+from engine.sim.scenario import Scenario
+
+__all__ = ["Roster", "Traits", "build_roster", "draw_traits", "hire_capacity"]
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The seats of the team (shared by every run).
+
+    Attributes:
+        rep_ids: ``(seats,)`` ids of the starting reps.
+        columns: roster column -> ``(seats,)`` array (float or object for text).
+        quota: ``(seats,)`` annual primary target.
+        ti: ``(seats,)`` annual target incentive.
+        base_salary: ``(seats,)``.
+    """
+
+    rep_ids: np.ndarray
+    columns: dict[str, np.ndarray]
+    quota: np.ndarray
+    ti: np.ndarray
+    base_salary: np.ndarray
+
+    @property
+    def seats(self) -> int:
+        return len(self.rep_ids)
+
+    @property
+    def ote(self) -> np.ndarray:
+        return self.base_salary + self.ti
+
+
+def hire_capacity(seats: int) -> int:
+    """Slots kept for backfills: enough for 75% annual turnover (unfilled beyond that)."""
+    return max(1, int(np.ceil(0.75 * seats)))
+
+
+def build_roster(scenario: Scenario) -> Roster:
+    """The scenario's roster: generated from its distributions, or read from its roster file."""
+    if scenario.roster is not None:
+        return _read_roster(scenario)
+    rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x5EA7]))
+    n = scenario.reps
+    base = np.round(scenario.base_salary.sample(rng, n), -2)
+    ti = np.round(base * scenario.pay_mix / (1.0 - scenario.pay_mix), -2)
+    quota = np.round((base + ti) * scenario.quota_multiple.sample(rng, n), -3)
+    teams = np.array([f"T{(i % scenario.teams) + 1:02d}" for i in range(n)], dtype=object)
+    columns: dict[str, np.ndarray] = {"team": teams, "quota": quota, "ti": ti, "base_salary": base}
+    for name, dist in scenario.extra_columns:
+        columns[name] = np.asarray(dist.sample(rng, n), dtype=float)
+    ids = np.array([f"S{i + 1:05d}" for i in range(n)], dtype=object)
+    return Roster(ids, columns, quota, ti, base)
+
+
+def _read_roster(scenario: Scenario) -> Roster:
+    from engine.data.load import read_table
+
+    df = read_table(scenario.roster, "roster")
+    src = scenario.roster
+    for col in ("rep_id", "quota", "ti", "base_salary"):
+        if col not in df.columns:
+            raise DataError("missing-column", f"the scenario's roster needs a '{col}' column", file=src, column=col)
+    columns: dict[str, np.ndarray] = {}
+    for col in df.columns:
+        if col == "rep_id":
+            continue
+        num = pd.to_numeric(df[col], errors="coerce")
+        if num.notna().all():
+            columns[col] = num.to_numpy(dtype=float)
+        elif col in ("quota", "ti", "base_salary"):
+            bad = int(np.nonzero(num.isna().to_numpy())[0][0])
+            raise DataError("not-a-number", f"'{col}' must be a number (got '{df[col].iloc[bad]}')",
+                            file=src, row=int(df.index[bad]), column=col, rep=str(df["rep_id"].iloc[bad]))
+        else:
+            columns[col] = df[col].fillna("").astype(str).to_numpy(dtype=object)
+    if "team" not in columns:
+        columns["team"] = np.array(["T01"] * len(df), dtype=object)
+    for name, dist in scenario.extra_columns:
+        if name not in columns:
+            rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x5EA7]))
+            columns[name] = np.asarray(dist.sample(rng, len(df)), dtype=float)
+    return Roster(df["rep_id"].astype(str).to_numpy(dtype=object), columns, columns["quota"], columns["ti"],
+                  columns["base_salary"])
+
+
+@dataclass
+class Traits:
+    """Per-run, per-slot traits (shape ``(runs, slots)``)."""
+
+    skill: np.ndarray
+    kappa: np.ndarray
+    rho: np.ndarray
+    outside: np.ndarray
+    morale0: np.ndarray
+    tenure: np.ndarray  # months in role at the start of the horizon (or at hire)
+
+
+def draw_traits(scenario: Scenario, rng: np.random.Generator, runs: int, slots: int, seats: int) -> Traits:
+    """Draw every slot's traits for a chunk of runs (backfill slots start at tenure 0)."""
+    size = (runs, slots)
+    tenure = scenario.tenure_months.sample(rng, size)
+    tenure[:, seats:] = 0.0
+    return Traits(
+        skill=np.maximum(scenario.skill.sample(rng, size), 1e-6),
+        kappa=np.maximum(scenario.effort_cost.sample(rng, size), 1e-6),
+        rho=np.maximum(scenario.risk_aversion.sample(rng, size), 0.0),
+        outside=np.maximum(scenario.outside_offer.sample(rng, size), 0.0),
+        morale0=np.clip(scenario.initial_morale.sample(rng, size), 0.0, 1.0),
+        tenure=np.maximum(tenure, 0.0),
+    )

@@ -1,0 +1,559 @@
+"""Scenario files: the team, its distributions, activities, outputs, morale and attrition.
+
+A scenario is a YAML file validated with the same machinery as plans (every problem at
+once, with file, line, column and a did-you-mean). Every key has a default: the built-in
+default scenario (:data:`DEFAULT_SCENARIO`, ``engine/sim/default_scenario.yaml``) spells
+them all out with where each comes from; ``docs/scenario.md`` documents them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Optional
+
+from engine.errors import PlanError, PlanErrors
+from engine.plan.parse import Reader, suggest
+from engine.plan.source import YMap, YNode, YScalar, YSeq, parse_yaml, read_yaml
+
+__all__ = [
+    "Dist", "Activity", "Output", "Scenario", "load_scenario", "parse_scenario", "default_scenario",
+    "DEFAULT_SCENARIO", "OUTPUT_KINDS", "DIST_KINDS",
+]
+
+DEFAULT_SCENARIO = Path(__file__).with_name("default_scenario.yaml")
+
+DIST_KINDS = {
+    "constant": ("value",),
+    "normal": ("mean", "sd"),
+    "lognormal": ("median", "sigma"),
+    "uniform": ("low", "high"),
+    "beta": ("a", "b"),
+    "empirical": ("values",),
+}
+DIST_OPTIONAL = ("low", "high")  # truncation bounds for normal/lognormal, scaling for beta
+
+OUTPUT_KINDS = {
+    # kind: (required keys, optional keys)
+    "amount": (("activity",), ("level", "elasticity", "noise", "sigma", "deals_per_month", "size_sigma", "label")),
+    "count": (("activity", "mean"), ("elasticity", "skill_elasticity", "label")),
+    "share_of": (("of", "activity"), ("base", "gain", "sd", "label")),
+    "score": (("activity",), ("base", "gain", "sd", "max", "pressure", "label")),
+    "incidents": (("activity", "mean"), ("elasticity", "pressure", "label")),
+}
+AGGREGATE_OF_KIND = {"amount": "sum", "count": "sum", "share_of": "sum", "score": "mean", "incidents": "sum"}
+
+
+@dataclass(frozen=True)
+class Dist:
+    """A distribution to draw per-rep values from.
+
+    ``kind`` is one of :data:`DIST_KINDS`; ``params`` holds its parameters; ``low``/``high``
+    truncate normal and lognormal draws (by clipping) and scale beta draws.
+    """
+
+    kind: str
+    params: tuple[tuple[str, Any], ...]
+
+    def get(self, key: str, default=None):
+        return dict(self.params).get(key, default)
+
+    def sample(self, rng, size) -> "Any":
+        import numpy as np
+
+        p = dict(self.params)
+        if self.kind == "constant":
+            return np.full(size, float(p["value"]))
+        if self.kind == "normal":
+            x = rng.normal(p["mean"], p["sd"], size)
+        elif self.kind == "lognormal":
+            x = p["median"] * np.exp(rng.normal(0.0, p["sigma"], size))
+        elif self.kind == "uniform":
+            return rng.uniform(p["low"], p["high"], size)
+        elif self.kind == "beta":
+            x = rng.beta(p["a"], p["b"], size)
+            lo, hi = p.get("low", 0.0), p.get("high", 1.0)
+            return lo + (hi - lo) * x
+        elif self.kind == "empirical":
+            values = np.asarray(p["values"], dtype=float)
+            return values[rng.integers(0, len(values), size)]
+        else:  # pragma: no cover - validated
+            raise ValueError(self.kind)
+        lo, hi = p.get("low"), p.get("high")
+        if lo is not None or hi is not None:
+            x = np.clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
+        return x
+
+    def mean(self) -> float:
+        p = dict(self.params)
+        if self.kind == "constant":
+            return float(p["value"])
+        if self.kind == "normal":
+            return float(p["mean"])
+        if self.kind == "lognormal":
+            return float(p["median"] * math.exp(p["sigma"] ** 2 / 2))
+        if self.kind == "uniform":
+            return (p["low"] + p["high"]) / 2
+        if self.kind == "beta":
+            lo, hi = p.get("low", 0.0), p.get("high", 1.0)
+            return lo + (hi - lo) * p["a"] / (p["a"] + p["b"])
+        return float(sum(p["values"]) / len(p["values"]))
+
+    def describe(self) -> str:
+        return f"{self.kind}(" + ", ".join(f"{k}={v}" for k, v in self.params) + ")"
+
+
+def const(value: float) -> Dist:
+    return Dist("constant", (("value", float(value)),))
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Something a rep spends effort on; effort 1.0 is the baseline."""
+
+    name: str
+    share: float  # share of a baseline month spent on it (weights effort cost and the effort metric)
+    max_effort: float = 2.0
+
+
+@dataclass(frozen=True)
+class Output:
+    """One actuals column the simulation produces and how it responds to effort."""
+
+    name: str
+    kind: str
+    activity: str
+    params: tuple[tuple[str, Any], ...] = ()
+    label: Optional[str] = None
+
+    def get(self, key: str, default=None):
+        return dict(self.params).get(key, default)
+
+    @property
+    def aggregate(self) -> str:
+        return AGGREGATE_OF_KIND[self.kind]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario. All fields have defaults (the built-in default scenario)."""
+
+    name: str
+    file: str
+    label: Optional[str] = None
+    start: dt.date = dt.date(2027, 1, 1)
+    months: int = 12
+    seed: int = 2027
+    # team
+    reps: int = 120
+    teams: int = 12
+    roster: Optional[str] = None
+    quota_multiple: Dist = field(default_factory=lambda: Dist("lognormal", (("median", 5.0), ("sigma", 0.08))))
+    base_salary: Dist = field(default_factory=lambda: Dist("normal", (("mean", 85_000.0), ("sd", 10_000.0),
+                                                                       ("low", 50_000.0))))
+    pay_mix: float = 0.5
+    extra_columns: tuple[tuple[str, Dist], ...] = ()
+    # reps
+    skill: Dist = field(default_factory=lambda: Dist("lognormal", (("median", 1.0), ("sigma", 0.25))))
+    effort_cost: Dist = field(default_factory=lambda: Dist("lognormal", (("median", 2.0), ("sigma", 0.3))))
+    risk_aversion: Dist = field(default_factory=lambda: Dist("uniform", (("low", 0.0), ("high", 1.0))))
+    outside_offer: Dist = field(default_factory=lambda: Dist("lognormal", (("median", 1.0), ("sigma", 0.1))))
+    initial_morale: Dist = field(default_factory=lambda: Dist("beta", (("a", 7.0), ("b", 2.0))))
+    tenure_months: Dist = field(default_factory=lambda: Dist("uniform", (("low", 6.0), ("high", 60.0))))
+    # activities and outputs
+    activities: tuple[Activity, ...] = ()
+    outputs: tuple[Output, ...] = ()
+    primary_measure: str = "revenue"
+    primary_target: str = "quota"
+    seasonality: tuple[float, ...] = (0.90, 0.95, 1.05, 0.95, 1.00, 1.05, 0.90, 0.90, 1.05, 1.00, 1.05, 1.20)
+    ramp_months: int = 5
+    ramp_start: float = 0.25
+    # timing
+    timing_max_shift: float = 0.25
+    timing_pull_cost: float = 0.10
+    timing_push_cost: float = 0.02
+    # morale and attrition
+    morale: tuple[tuple[str, float], ...] = ()
+    attrition: tuple[tuple[str, float], ...] = ()
+    # behaviour
+    effort_grid: tuple[float, ...] = (1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
+    noise_points: int = 3
+
+    def morale_param(self, key: str) -> float:
+        return dict(self.morale)[key]
+
+    def attrition_param(self, key: str) -> float:
+        return dict(self.attrition)[key]
+
+    def output(self, name: str) -> Output:
+        for o in self.outputs:
+            if o.name == name:
+                return o
+        raise KeyError(name)
+
+    @property
+    def actual_columns(self) -> list[str]:
+        return [o.name for o in self.outputs]
+
+    def with_overrides(self, **kw) -> "Scenario":
+        return replace(self, **kw)
+
+
+MORALE_DEFAULTS = {
+    "pay_gap": 0.15,        # per unit of (pay - expected pay) / monthly TI
+    "outside_gap": 0.05,    # per unit of (outside offer - expected pay) / OTE, monthly
+    "hopeless": 0.05,       # monthly, while 80% of the annual target is out of reach
+    "unfair": 0.05,         # per unit of |pay rank - performance rank| (percentiles)
+    "wins": 0.05,           # per award won (a rank component paying out)
+    "recovery": 0.10,       # monthly pull back toward the rep's initial morale
+    "disengaged_below": 0.4,
+    "effort_floor": 0.6,    # effective effort multiplier at morale 0
+}
+ATTRITION_DEFAULTS = {
+    "annual_base_rate": 0.12,     # voluntary quits at full morale and a fair offer
+    "morale_sensitivity": 2.0,    # hazard x exp(s * (1 - morale))
+    "outside_sensitivity": 2.0,   # hazard x exp(s * outside gap)
+    "vacancy_months": 2,          # months a seat stays empty before the backfill starts
+    "replacement_cost": 0.75,     # cost of replacing a leaver, in years of their OTE
+}
+
+
+# --------------------------------------------------------------------------- parsing
+
+TOP_KEYS = ("scenario", "label", "description", "seed", "horizon", "team", "reps", "activities", "outputs",
+            "primary", "seasonality", "ramp", "timing", "morale", "attrition", "behaviour")
+
+
+class _ScenarioReader(Reader):
+    def dist(self, node: YNode | None, what: str, default: Dist) -> Dist:
+        if node is None:
+            return default
+        if isinstance(node, YScalar):
+            v = self.number(node, what)
+            return const(v) if v is not None else default
+        m = self.mapping(node, what, ("dist",) + tuple({k for ks in DIST_KINDS.values() for k in ks})
+                         + DIST_OPTIONAL, ("dist",))
+        if m is None:
+            return default
+        kind = self.choice(m.get("dist"), f"dist of {what}", tuple(DIST_KINDS), "")
+        if not kind:
+            return default
+        params = []
+        ok = True
+        for key in DIST_KINDS[kind]:
+            v_node = m.get(key)
+            if v_node is None:
+                self.error("missing-key", f"{what}: a {kind} distribution needs '{key}'", m.span)
+                ok = False
+                continue
+            if key == "values":
+                vals = [self.number(x, f"a value of {what}") for x in self.sequence(v_node, f"values of {what}")]
+                if not vals or any(v is None for v in vals):
+                    ok = False
+                    if not vals:
+                        self.error("bad-value", f"{what}: values must be a non-empty list of numbers", v_node.span)
+                    continue
+                params.append((key, tuple(vals)))
+                continue
+            v = self.number(v_node, f"{key} of {what}")
+            if v is None:
+                ok = False
+                continue
+            if key in ("sd", "sigma", "a", "b") and v < 0 or key in ("a", "b") and v == 0:
+                self.error("bad-value", f"{key} of {what} must be positive (got {v:g})", v_node.span)
+                ok = False
+            params.append((key, v))
+        for key in DIST_OPTIONAL:
+            if m.get(key) is not None and key not in DIST_KINDS[kind]:
+                v = self.number(m.get(key), f"{key} of {what}")
+                if v is not None:
+                    params.append((key, v))
+        for key, kspan, _ in m.items:
+            if key != "dist" and key not in DIST_KINDS[kind] and key not in DIST_OPTIONAL:
+                self.error("unknown-key", f"'{key}' is not a parameter of a {kind} distribution ({what})", kspan,
+                           suggest(key, DIST_KINDS[kind]) or f"a {kind} distribution takes "
+                           + ", ".join(DIST_KINDS[kind]))
+        d = dict(params)
+        if kind == "uniform" and ok and d["low"] > d["high"]:
+            self.error("bad-value", f"{what}: low must not exceed high", m.span)
+        return Dist(kind, tuple(params)) if ok else default
+
+    def positive(self, node, what, default, allow_zero=True, upper=None):
+        if node is None:
+            return default
+        v = self.number(node, what)
+        if v is None:
+            return default
+        if v < 0 or (v == 0 and not allow_zero) or (upper is not None and v > upper):
+            rng = f"between 0 and {upper:g}" if upper is not None else ("positive" if not allow_zero else "0 or more")
+            self.error("bad-value", f"{what} must be {rng} (got {v:g})", node.span)
+            return default
+        return v
+
+
+def _build(root: YNode, filename: str) -> Scenario:
+    r = _ScenarioReader(filename)
+    top = r.mapping(root, "the scenario", TOP_KEYS, ("scenario",))
+    if top is None:
+        raise PlanErrors(r.errors or [PlanError("bad-type", "a scenario must be a mapping", None)])
+    ident = r.identifier(top.get("scenario"), "scenario name")
+    kw: dict[str, Any] = {"name": ident[0] if ident else "scenario", "file": filename}
+    if top.get("label") is not None:
+        kw["label"] = r.text(top.get("label"), "label")
+    if top.get("seed") is not None:
+        s = r.number(top.get("seed"), "seed")
+        if s is not None:
+            kw["seed"] = int(s)
+
+    hz = r.mapping(top.get("horizon"), "horizon", ("start", "months"))
+    if hz is not None:
+        if hz.get("start") is not None:
+            text = r.text(hz.get("start"), "start")
+            try:
+                y, m = str(text).split("-")
+                kw["start"] = dt.date(int(y), int(m), 1)
+            except (ValueError, TypeError):
+                r.error("bad-value", f"horizon start must be a month like 2027-01 (got '{text}')", hz.get("start").span)
+        if hz.get("months") is not None:
+            v = r.number(hz.get("months"), "months")
+            if v is not None:
+                if v != int(v) or not 1 <= v <= 120:
+                    r.error("bad-value", "horizon months must be a whole number from 1 to 120", hz.get("months").span)
+                else:
+                    kw["months"] = int(v)
+
+    team = r.mapping(top.get("team"), "team", ("reps", "teams", "roster", "quota_multiple", "base_salary",
+                                                "pay_mix", "extra_columns"))
+    if team is not None:
+        for key in ("reps", "teams"):
+            if team.get(key) is not None:
+                v = r.number(team.get(key), key)
+                if v is not None and (v != int(v) or v < 1):
+                    r.error("bad-value", f"{key} must be a whole number of at least 1", team.get(key).span)
+                elif v is not None:
+                    kw[key] = int(v)
+        if team.get("roster") is not None:
+            path = r.text(team.get("roster"), "roster")
+            if path is not None:
+                base = Path(filename).parent
+                kw["roster"] = str((base / path) if not Path(path).is_absolute() else Path(path))
+        defaults = Scenario("", "")
+        kw["quota_multiple"] = r.dist(team.get("quota_multiple"), "quota_multiple", defaults.quota_multiple)
+        kw["base_salary"] = r.dist(team.get("base_salary"), "base_salary", defaults.base_salary)
+        if team.get("pay_mix") is not None:
+            v = r.number(team.get("pay_mix"), "pay_mix")
+            if v is not None and not 0 < v < 1:
+                r.error("bad-value", f"pay_mix (TI / OTE) must be between 0 and 1 (got {v:g})", team.get("pay_mix").span)
+            elif v is not None:
+                kw["pay_mix"] = v
+        extra = []
+        ec = team.get("extra_columns")
+        if ec is not None:
+            if not isinstance(ec, YMap):
+                r.error("bad-type", "extra_columns must map column names to distributions", ec.span)
+            else:
+                for key, kspan, value in ec.items:
+                    extra.append((key, r.dist(value, f"extra column '{key}'", const(0.0))))
+        kw["extra_columns"] = tuple(extra)
+    if kw.get("teams", 12) > kw.get("reps", 120):
+        r.error("bad-value", "there cannot be more teams than reps", team.span if team else None)
+
+    reps = r.mapping(top.get("reps"), "reps", ("skill", "effort_cost", "risk_aversion", "outside_offer",
+                                               "initial_morale", "tenure_months"))
+    if reps is not None:
+        defaults = Scenario("", "")
+        for key in ("skill", "effort_cost", "risk_aversion", "outside_offer", "initial_morale", "tenure_months"):
+            kw[key] = r.dist(reps.get(key), key, getattr(defaults, key))
+
+    activities = []
+    acts = top.get("activities")
+    if acts is not None:
+        if not isinstance(acts, YMap):
+            r.error("bad-type", "activities must map activity names to {share, max_effort}", acts.span)
+        else:
+            for name, kspan, value in acts.items:
+                m = r.mapping(value, f"activity '{name}'", ("share", "max_effort", "label"), ("share",))
+                if m is None:
+                    continue
+                share = r.positive(m.get("share"), f"share of activity '{name}'", 0.0, upper=1.0)
+                mx = r.positive(m.get("max_effort"), f"max_effort of activity '{name}'", 2.0)
+                if mx < 1.0:
+                    r.error("bad-value", f"max_effort of activity '{name}' must be at least 1 (the baseline)",
+                            m.get("max_effort").span)
+                activities.append(Activity(name, share, max(mx, 1.0)))
+            total = sum(a.share for a in activities)
+            if activities and abs(total - 1.0) > 1e-6:
+                r.error("weights-sum", f"activity shares must sum to 1 (got {total:.6g})", acts.span)
+    else:
+        activities = [Activity("selling", 0.7), Activity("collections", 0.15), Activity("care", 0.15)]
+    kw["activities"] = tuple(activities)
+    act_names = [a.name for a in activities]
+
+    outputs = []
+    outs = top.get("outputs")
+    if outs is not None:
+        if not isinstance(outs, YMap):
+            r.error("bad-type", "outputs must map actuals column names to their model", outs.span)
+        else:
+            for name, kspan, value in outs.items:
+                o = _output(r, name, kspan, value, act_names)
+                if o is not None:
+                    outputs.append(o)
+    else:
+        outputs = list(_default_outputs())
+    names = [o.name for o in outputs]
+    for o in outputs:
+        if o.kind == "share_of" and o.get("of") not in names:
+            r.error("unknown-name", f"output '{o.name}' is a share of unknown output '{o.get('of')}'", None,
+                    suggest(str(o.get("of")), names))
+    kw["outputs"] = tuple(outputs)
+
+    prim = r.mapping(top.get("primary"), "primary", ("measure", "target"))
+    if prim is not None:
+        if prim.get("measure") is not None:
+            v = r.text(prim.get("measure"), "primary measure")
+            if v is not None and v not in names:
+                r.error("unknown-name", f"primary measure '{v}' is not one of the outputs", prim.get("measure").span,
+                        suggest(v, names) or f"outputs: {', '.join(names)}")
+            elif v is not None:
+                kw["primary_measure"] = v
+        if prim.get("target") is not None:
+            v = r.text(prim.get("target"), "primary target")
+            if v is not None:
+                kw["primary_target"] = v
+    elif "revenue" not in names and names:
+        kw["primary_measure"] = names[0]
+    amounts = [o.name for o in outputs if o.kind == "amount"]
+    if kw.get("primary_measure", "revenue") not in amounts and outputs:
+        r.error("bad-value", f"the primary measure must be an 'amount' output (amounts: {', '.join(amounts) or 'none'})",
+                prim.span if prim is not None else None)
+
+    seas = top.get("seasonality")
+    if seas is not None:
+        vals = [r.number(x, "a seasonality factor") for x in r.sequence(seas, "seasonality")]
+        if isinstance(seas, YSeq):
+            if len(vals) != 12 or any(v is None or v <= 0 for v in vals):
+                r.error("bad-value", "seasonality must list 12 positive monthly factors (January first)", seas.span)
+            else:
+                mean = sum(vals) / 12
+                kw["seasonality"] = tuple(vals) if abs(mean - 1.0) < 1e-9 else tuple(v / mean for v in vals)
+
+    ramp = r.mapping(top.get("ramp"), "ramp", ("months", "start"))
+    if ramp is not None:
+        kw["ramp_months"] = int(r.positive(ramp.get("months"), "ramp months", 5))
+        kw["ramp_start"] = r.positive(ramp.get("start"), "ramp start", 0.25, upper=1.0)
+
+    timing = r.mapping(top.get("timing"), "timing", ("max_shift", "pull_cost", "push_cost"))
+    if timing is not None:
+        kw["timing_max_shift"] = r.positive(timing.get("max_shift"), "max_shift", 0.25, upper=1.0)
+        kw["timing_pull_cost"] = r.positive(timing.get("pull_cost"), "pull_cost", 0.10, upper=1.0)
+        kw["timing_push_cost"] = r.positive(timing.get("push_cost"), "push_cost", 0.02, upper=1.0)
+
+    kw["morale"] = tuple(_params(r, top.get("morale"), "morale", MORALE_DEFAULTS).items())
+    kw["attrition"] = tuple(_params(r, top.get("attrition"), "attrition", ATTRITION_DEFAULTS).items())
+
+    beh = r.mapping(top.get("behaviour"), "behaviour", ("effort_grid", "noise_points"))
+    if beh is not None:
+        if beh.get("effort_grid") is not None:
+            grid = [r.number(x, "an effort level") for x in r.sequence(beh.get("effort_grid"), "effort_grid")]
+            if not grid or any(g is None for g in grid) or grid[0] != 1.0 or \
+                    any(b <= a for a, b in zip(grid, grid[1:])):
+                r.error("bad-value", "effort_grid must start at 1.0 (the baseline) and increase",
+                        beh.get("effort_grid").span)
+            else:
+                kw["effort_grid"] = tuple(grid)
+        if beh.get("noise_points") is not None:
+            v = r.number(beh.get("noise_points"), "noise_points")
+            if v not in (1, 3, 5):
+                r.error("bad-value", "noise_points must be 1, 3 or 5", beh.get("noise_points").span)
+            else:
+                kw["noise_points"] = int(v)
+    if r.errors:
+        raise PlanErrors(r.errors)
+    return Scenario(**kw)
+
+
+def _params(r: Reader, node: YNode | None, what: str, defaults: dict) -> dict:
+    out = dict(defaults)
+    m = r.mapping(node, what, tuple(defaults))
+    if m is None:
+        return out
+    for key, _, value in m.items:
+        if key in defaults:
+            v = r.number(value, f"{what} {key}")
+            if v is not None:
+                if v < 0:
+                    r.error("bad-value", f"{what} {key} must not be negative (got {v:g})", value.span)
+                else:
+                    out[key] = v
+    return out
+
+
+def _output(r: Reader, name: str, kspan, value: YNode, act_names: list[str]) -> Optional[Output]:
+    if not name.isidentifier():
+        r.error("bad-identifier", f"'{name}' is not a valid column name", kspan)
+        return None
+    if not isinstance(value, YMap):
+        r.error("bad-type", f"output '{name}' must be a mapping with 'kind' and 'activity'", value.span)
+        return None
+    kind = r.choice(value.get("kind"), f"kind of output '{name}'", tuple(OUTPUT_KINDS), "")
+    if value.get("kind") is None:
+        r.error("missing-key", f"output '{name}' needs 'kind' (one of {', '.join(OUTPUT_KINDS)})", value.span)
+    if not kind:
+        return None
+    required, optional = OUTPUT_KINDS[kind]
+    r.mapping(value, f"output '{name}' ({kind})", ("kind",) + required + optional, required)
+    activity = r.text(value.get("activity"), "activity")
+    if activity is not None and activity not in act_names:
+        r.error("unknown-name", f"output '{name}' uses unknown activity '{activity}'", value.get("activity").span,
+                suggest(activity, act_names) or f"activities: {', '.join(act_names)}")
+        return None
+    params: list[tuple[str, Any]] = []
+    for key, _, v in value.items:
+        if key in ("kind", "activity", "label"):
+            continue
+        if key == "of":
+            params.append((key, r.text(v, "of")))
+        elif key == "noise":
+            params.append((key, r.choice(v, "noise", ("lognormal", "deals", "none"), "lognormal")))
+        elif key == "pressure":
+            params.append((key, r.positive(v, f"pressure of output '{name}'", 0.0)))
+        elif key in ("gain", "elasticity"):
+            x = r.number(v, f"{key} of output '{name}'")
+            params.append((key, 0.0 if x is None else x))
+        elif key in required + optional:
+            params.append((key, r.positive(v, f"{key} of output '{name}'", 0.0)))
+    label = r.text(value.get("label"), "label") if value.get("label") is not None else None
+    return Output(name, kind, activity or "", tuple(params), label)
+
+
+def _default_outputs() -> tuple[Output, ...]:
+    return (
+        Output("revenue", "amount", "selling", (("level", 0.95), ("elasticity", 0.7), ("noise", "deals"),
+                                                ("deals_per_month", 4.0), ("size_sigma", 0.8))),
+        Output("collected", "share_of", "collections", (("of", "revenue"), ("base", 0.9), ("gain", 0.12),
+                                                        ("sd", 0.04))),
+        Output("csat", "score", "care", (("base", 4.1), ("gain", 0.8), ("sd", 0.35), ("max", 5.0),
+                                         ("pressure", 0.4))),
+        Output("complaints", "incidents", "care", (("mean", 0.8), ("elasticity", -1.2), ("pressure", 1.5))),
+        Output("new_customers", "count", "selling", (("mean", 2.0), ("elasticity", 0.9),
+                                                     ("skill_elasticity", 1.0))),
+    )
+
+
+def parse_scenario(text: str, filename: str = "<scenario>") -> Scenario:
+    """Parse and validate scenario text."""
+    return _build(parse_yaml(text, filename), filename)
+
+
+def load_scenario(path: str | Path | None = None) -> Scenario:
+    """Read a scenario file (the built-in default when ``path`` is None)."""
+    p = DEFAULT_SCENARIO if path is None else Path(path)
+    return _build(read_yaml(p), str(path) if path is not None else "default scenario")
+
+
+def default_scenario() -> Scenario:
+    """The built-in default scenario: a field sales team of 120 reps in 12 teams over one year."""
+    return load_scenario(None)

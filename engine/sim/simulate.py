@@ -1,0 +1,624 @@
+"""The monthly simulation of a team under one plan, vectorized over reps and runs.
+
+For each chunk of runs, month by month:
+
+1. backfills whose vacancy is over start (new slots, ramping from tenure 0);
+2. every active rep chooses effort per activity (coordinate-wise over the scenario's effort
+   grid) to maximise the certainty equivalent of the pay the compiled plan would give on
+   the projected actuals, minus the cost of effort; in the last month of a plan period it
+   also chooses whether to pull business forward, push it into the next period or neither;
+3. outputs are realized from common random numbers;
+4. at a period close the plan is evaluated on the realized actuals and morale responds to
+   pay against expectation, fairness and awards; every month it responds to outside offers,
+   hopeless targets and recovery; reps quit with a hazard that rises as morale falls.
+
+Randomness is per run: run ``i`` draws from ``SeedSequence([seed, i])`` only, so results do not
+depend on how runs are split into chunks. Plans compared on the same seed share every
+random number (common random numbers). The plan is seen only through
+:class:`~engine.plan.compile.CompiledPlan`, the same function that pays real statements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from engine.data.inputs import Inputs, PeriodInfo
+from engine.errors import DataError
+from engine.plan import expr as ex
+from engine.plan.compile import CompiledPlan, compile_plan
+from engine.plan.validate import CheckedPlan
+from engine.sim.behaviour import Production, quadrature, ramp_factor
+from engine.sim.population import Roster, build_roster, draw_traits, hire_capacity
+from engine.sim.scenario import Scenario
+
+__all__ = ["Simulation", "ChunkResult", "plan_periods", "month_days"]
+
+_PERIOD_MONTHS = {"month": 1, "quarter": 3, "half": 6, "year": 12}
+_DEFAULT_CELLS = 400_000  # (runs x slots) per chunk: keeps every temporary a few MB
+
+
+def month_days(start: dt.date, months: int) -> np.ndarray:
+    """Calendar days of each simulated month."""
+    out = []
+    y, m = start.year, start.month
+    for _ in range(months):
+        ny, nm = (y + (m // 12), m % 12 + 1)
+        out.append((dt.date(ny, nm, 1) - dt.date(y, m, 1)).days)
+        y, m = ny, nm
+    return np.array(out, dtype=np.float64)
+
+
+def plan_periods(plan_period: str, fiscal_year_start: int, start: dt.date, months: int
+                 ) -> tuple[tuple[PeriodInfo, ...], np.ndarray]:
+    """The plan periods covering the simulated months, and each month's period index."""
+    from engine.data.periods import period_for_date
+
+    periods: list[PeriodInfo] = []
+    index = np.zeros(months, dtype=np.int64)
+    y, m = start.year, start.month
+    for i in range(months):
+        p = period_for_date(dt.date(y, m, 1), plan_period, fiscal_year_start)
+        if not periods or periods[-1].label != p.label:
+            periods.append(p)
+        index[i] = len(periods) - 1
+        y, m = (y + (m // 12), m % 12 + 1)
+    return tuple(periods), index
+
+
+def _uses_cross_period(checked: CheckedPlan) -> bool:
+    """Whether a period's pay can depend on other periods (true-up or previous())."""
+    if checked.plan.accumulate == "year":
+        return True
+    plan = checked.plan
+    codes = [m.code for m in plan.measures] + [t.code for t in plan.targets] + [plan.target_incentive]
+    for c in plan.components:
+        codes += [x for x in (c.input, c.base, c.rate, c.when, c.cap, c.by, c.group) if x is not None]
+        codes += [s.pay for s in c.steps] + [t.rate for t in c.tiers] + [t.upto for t in c.tiers if t.upto]
+        codes += [m.input for m in c.metrics]
+    codes += [m.multiply for m in plan.modifiers] + [m.when for m in plan.modifiers if m.when]
+    codes += [x for x in (plan.cap, plan.draw.amount if plan.draw else None) if x is not None]
+    for code in codes:
+        for node in ex.walk(code.tree):
+            if isinstance(node, ex.Call) and node.func == "previous":
+                return True
+    return False
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk of runs produced: per-run figures and per-rep values.
+
+    Per-run arrays have shape ``(runs,)``; per-rep arrays ``(runs, slots)`` with ``rep_mask``
+    marking the slots that held a rep at some point.
+    """
+
+    run_index: np.ndarray
+    cost: np.ndarray
+    revenue: np.ndarray
+    measures: dict[str, np.ndarray]
+    leavers: np.ndarray
+    regretted: np.ndarray
+    headcount: np.ndarray  # average active reps per month
+    replacement_cost: np.ndarray
+    disengaged_months: np.ndarray
+    active_months: np.ndarray
+    effort_sum: np.ndarray
+    last_month_primary: np.ndarray
+    attainment: np.ndarray  # (runs, slots)
+    payout: np.ndarray  # (runs, slots)
+    rep_mask: np.ndarray  # (runs, slots)
+    top_quartile: np.ndarray  # (runs, slots) True for reps in the top attainment quartile of their run
+    statements: Optional[object] = None
+    extras: dict = field(default_factory=dict)
+
+
+class Simulation:
+    """One plan on one scenario.
+
+    Args:
+        checked: the validated plan.
+        scenario: the scenario.
+        seed: master seed (run ``i`` uses ``SeedSequence([seed, i])``).
+        params: plan parameter overrides.
+    """
+
+    def __init__(self, checked: CheckedPlan, scenario: Scenario, seed: int, params: Optional[dict] = None):
+        self.checked = checked
+        self.plan = checked.plan
+        self.scenario = scenario
+        self.seed = int(seed)
+        self.prog: CompiledPlan = compile_plan(checked, params)
+        self.roster: Roster = build_roster(scenario)
+        self.prod = Production(scenario)
+        sc = scenario
+        # The simulation covers the plan year: it starts in the plan's first fiscal month.
+        self.start = dt.date(sc.start.year, self.plan.fiscal_year_start, 1)
+        self.months = sc.months
+        self.days = month_days(self.start, self.months)
+        self.periods, self.period_of_month = plan_periods(self.plan.period, self.plan.fiscal_year_start,
+                                                          self.start, self.months)
+        self.P = len(self.periods)
+        self.season = np.array([sc.seasonality[(self.start.month - 1 + i) % 12] for i in range(self.months)])
+        self.seats = self.roster.seats
+        self.slots = self.seats + hire_capacity(self.seats)
+        self.cross_period = _uses_cross_period(checked)
+        self.nodes, self.weights = quadrature(sc.noise_points)
+        self._check_columns()
+        self.relevant = self._relevant_activities()
+        last = np.zeros(self.months, dtype=bool)
+        for i in range(self.months):
+            last[i] = i == self.months - 1 or self.period_of_month[i + 1] != self.period_of_month[i]
+        self.last_month_of_period = last
+        self.grid = np.array(sc.effort_grid)
+
+    # -- checks ------------------------------------------------------------------------
+
+    def _check_columns(self) -> None:
+        produced = set(self.scenario.actual_columns)
+        missing = sorted(set(self.checked.actual_columns) - produced)
+        if missing:
+            raise DataError("missing-column",
+                            f"plan {self.plan.name} uses actuals.{missing[0]}, which scenario "
+                            f"{self.scenario.name} does not produce (it produces {', '.join(sorted(produced))})",
+                            column=missing[0], hint="add an output for it to the scenario's 'outputs'")
+        have = set(self.roster.columns) | {"status", "tenure_months"}
+        missing = sorted(set(self.checked.roster_columns) - have)
+        if missing:
+            raise DataError("missing-column",
+                            f"plan {self.plan.name} uses roster.{missing[0]}, which scenario "
+                            f"{self.scenario.name}'s roster does not have (it has {', '.join(sorted(have))})",
+                            column=missing[0], hint="add it under team.extra_columns in the scenario")
+
+    def _relevant_activities(self) -> list[int]:
+        """Activities whose outputs the plan can see (directly, through share_of or pressure)."""
+        used = set(self.checked.actual_columns)
+        sc = self.scenario
+        changed = True
+        while changed:  # a column is relevant if a relevant share_of output is a share of it
+            changed = False
+            for o in sc.outputs:
+                if o.name in used and o.kind == "share_of" and o.get("of") not in used:
+                    used.add(o.get("of"))
+                    changed = True
+        acts = set()
+        for o in sc.outputs:
+            if o.name in used:
+                acts.add(self.prod.activity_index[o.activity])
+                if o.kind in ("score", "incidents") and o.get("pressure", 0.0):
+                    acts.add(self.prod.primary_activity)
+        return sorted(acts)
+
+    # -- randomness ----------------------------------------------------------------------
+
+    def generators(self, runs: np.ndarray) -> list[np.random.Generator]:
+        return [np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, int(r)]))) for r in runs]
+
+    @staticmethod
+    def _stack(gens, fn: Callable[[np.random.Generator], np.ndarray]) -> np.ndarray:
+        return np.stack([fn(g) for g in gens])
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def chunk_size(self) -> int:
+        return max(1, _DEFAULT_CELLS // self.slots)
+
+    def run_chunk(self, runs: np.ndarray, keep_statements: bool = False) -> ChunkResult:
+        """Simulate the runs listed in ``runs`` (their indices) and return their results."""
+        sc, prod = self.scenario, self.prod
+        gens = self.generators(runs)
+        c, n, M, A = len(runs), self.slots, self.months, len(sc.activities)
+        seats = self.seats
+        # Traits: a first draw per run so that every run's stream starts the same way.
+        traits = [draw_traits(sc, g, 1, n, seats) for g in gens]
+        skill = np.concatenate([t.skill for t in traits])
+        kappa = np.concatenate([t.kappa for t in traits])
+        rho = np.concatenate([t.rho for t in traits])
+        outside = np.concatenate([t.outside for t in traits])
+        morale0 = np.concatenate([t.morale0 for t in traits])
+        tenure = np.concatenate([t.tenure for t in traits])
+        morale = morale0.copy()
+
+        seat = np.full((c, n), -1, dtype=np.int64)
+        seat[:, :seats] = np.arange(seats)
+        present = np.zeros((c, n), dtype=bool)
+        present[:, :seats] = True
+        ever = present.copy()
+        hired_in_horizon = np.zeros((c, n), dtype=bool)
+        next_slot = np.full(c, seats, dtype=np.int64)
+        refill = np.full((c, seats), -1, dtype=np.int64)
+        left = np.zeros((c, n), dtype=bool)
+        regretted = np.zeros((c, n), dtype=bool)
+        choice = np.ones((A, c, n))
+
+        roster_cols = self._slot_roster(seat, tenure, hired_in_horizon)
+        quota = roster_cols["quota"]
+        ti = roster_cols["ti"]
+        ote = roster_cols["ti"] + roster_cols["base_salary"]
+
+        actual = {col: np.zeros((c, n, M)) for col in sc.actual_columns}
+        active_m = np.zeros((c, n, M), dtype=bool)
+        effort_m = np.zeros((c, n, M))
+        morale_m = np.zeros((c, n, M))
+        carry = np.zeros((c, n))  # primary business moved into the next month (signed)
+        pay_to_date = np.zeros((c, n))
+        ti_to_date = np.zeros((c, n))
+        expected_period_pay = np.zeros((c, n))
+        mp = dict(sc.morale)
+        ap = dict(sc.attrition)
+        base_hazard = 1.0 - (1.0 - ap["annual_base_rate"]) ** (1.0 / 12.0)
+        primary = sc.primary_measure
+        n_out = len(prod.outputs)
+
+        for t in range(M):
+            # 1. Backfills start.
+            due = refill == t
+            if due.any():
+                order = np.cumsum(due, axis=1) - 1
+                slot_of = next_slot[:, None] + order
+                ok = due & (slot_of < n)
+                rr, ss = np.nonzero(ok)
+                sl = slot_of[rr, ss]
+                seat[rr, sl] = ss
+                present[rr, sl] = True
+                ever[rr, sl] = True
+                hired_in_horizon[rr, sl] = True
+                tenure[rr, sl] = 0.0
+                choice[:, rr, sl] = 1.0
+                next_slot += ok.sum(axis=1)
+                refill[due] = -1
+                roster_cols = self._slot_roster(seat, tenure, hired_in_horizon)
+                quota, ti = roster_cols["quota"], roster_cols["ti"]
+                ote = roster_cols["ti"] + roster_cols["base_salary"]
+            active_m[:, :, t] = present
+            ramp = ramp_factor(tenure, sc.ramp_months, sc.ramp_start)
+            mm = mp["effort_floor"] + (1.0 - mp["effort_floor"]) * morale
+
+            # 2. Decisions.
+            k = int(self.period_of_month[t])
+            timing_now = self.last_month_of_period[t] and t + 1 < M and sc.timing_max_shift > 0 \
+                and primary in self.checked.actual_columns
+            window = self._window(k, timing_now)
+            utilities = None
+            for a in self.relevant:
+                levels = self.grid[self.grid <= sc.activities[a].max_effort + 1e-12]
+                best_u = None
+                best = choice[a].copy()
+                for g in levels:
+                    trial = choice.copy()
+                    trial[a] = g
+                    u, per_period = self._utility(t, window, trial, mm, skill, quota, ti, tenure, kappa, rho,
+                                                  actual, active_m, present, roster_cols, carry, shift=None)
+                    if best_u is None:
+                        best_u, best_pp = u, per_period
+                        best[:] = g
+                    else:
+                        better = u > best_u + 1e-9 * np.abs(best_u)
+                        best_u = np.where(better, u, best_u)
+                        best = np.where(better, g, best)
+                        best_pp = np.where(better[..., None], per_period, best_pp)
+                choice[a] = np.where(present, best, 1.0)
+                utilities = (best_u, best_pp)
+            shift = np.zeros((c, n))
+            if timing_now:
+                phi = sc.timing_max_shift * self._expected_month(t, choice * mm, skill, quota, ramp)[primary]
+                best_u = None
+                for direction in (0.0, 1.0, -1.0):
+                    u, _ = self._utility(t, window, choice, mm, skill, quota, ti, tenure, kappa, rho, actual,
+                                         active_m, present, roster_cols, carry, shift=direction * phi)
+                    if best_u is None:
+                        best_u, best_dir = u, np.zeros((c, n))
+                    else:
+                        better = u > best_u + 1e-9 * np.abs(best_u)
+                        best_u = np.where(better, u, best_u)
+                        best_dir = np.where(better, direction, best_dir)
+                shift = np.where(present, best_dir * phi, 0.0)
+            if utilities is not None and (t == 0 or self.period_of_month[t - 1] != k):
+                # What the rep expects from this period, for the morale update at its close.
+                expected_period_pay = utilities[1][..., 0]
+
+            # 3. Outcomes (common random numbers: one block of draws per run and month).
+            eff = choice * mm
+            exp_vals = self._expected_month(t, eff, skill, quota, ramp)
+            uni = self._stack(gens, lambda g: g.random((n_out, n)))
+            nor = self._stack(gens, lambda g: g.standard_normal((n_out, n)))
+            quit_u = self._stack(gens, lambda g: g.random(n))
+            real = prod.realize(exp_vals, eff, np.moveaxis(uni, 1, 0), np.moveaxis(nor, 1, 0))
+            # Timing: pulled business (shift > 0) arrives now at a discount and is missing next
+            # month; pushed business (shift < 0) leaves now and arrives next month, discounted.
+            prim = real[primary] + carry
+            pulled = np.maximum(shift, 0.0)
+            pushed = np.minimum(np.maximum(-shift, 0.0), np.maximum(prim, 0.0))
+            prim = prim + pulled * (1.0 - sc.timing_pull_cost) - pushed
+            carry = -pulled + pushed * (1.0 - sc.timing_push_cost)
+            real[primary] = prim
+            for col in actual:
+                actual[col][:, :, t] = np.where(present, real[col], 0.0)
+            carry = np.where(present, carry, 0.0)
+            effort_m[:, :, t] = np.where(present, (eff * prod.shares[:, None, None]).sum(axis=0), 0.0)
+            morale_m[:, :, t] = np.where(present, morale, 0.0)
+
+            # 4. Period close: pay, and morale's response to it.
+            if self.last_month_of_period[t]:
+                pay, ti_k, awards = self._period_pay(k, t, actual, active_m, roster_cols)
+                pay_to_date += pay
+                ti_to_date += ti_k
+                gap = np.clip((pay - expected_period_pay) / np.maximum(ti_k, 1e-9), -1.0, 1.0)
+                unfair = self._unfairness(pay, actual[primary][:, :, : t + 1].sum(axis=2)
+                                          / np.maximum(quota * (t + 1) / 12.0, 1e-9), present)
+                morale = morale + mp["pay_gap"] * gap - mp["unfair"] * unfair + mp["wins"] * awards
+            # Every month: outside offers, hopeless targets, recovery.
+            # Expected annual pay: on target at the start of the year, then weighted toward
+            # what the plan has actually paid so far.
+            pay_ratio = np.where(ti_to_date > 0, pay_to_date / np.maximum(ti_to_date, 1e-9), 1.0)
+            seen = (t + 1) / M
+            comp_ratio = (roster_cols["base_salary"] + ti * (seen * pay_ratio + 1.0 - seen)) / np.maximum(ote, 1e-9)
+            outside_gap = np.maximum(outside - comp_ratio, 0.0)
+            hopeless = self._hopeless(t, actual[primary], active_m, quota, skill, tenure, mm)
+            morale = morale - mp["outside_gap"] * outside_gap - mp["hopeless"] * hopeless \
+                + mp["recovery"] * (morale0 - morale)
+            morale = np.clip(morale, 0.0, 1.0)
+            if getattr(self, 'debug', None) is not None:
+                self.debug.append({'morale': float(morale[present].mean()), 'outside_gap': float(outside_gap[present].mean()), 'hopeless': float(hopeless[present].mean()), 'pay_ratio': float(pay_ratio[present].mean())})
+
+            # 5. Quits at the end of the month; the seat is refilled after the vacancy.
+            hazard = base_hazard * np.exp(ap["morale_sensitivity"] * (1.0 - morale)
+                                          + ap["outside_sensitivity"] * outside_gap)
+            quits = present & (quit_u < hazard) & (t + 1 < M)
+            if quits.any():
+                perf = actual[primary][:, :, : t + 1].sum(axis=2) / np.maximum(
+                    quota * np.maximum(active_m[:, :, : t + 1].sum(axis=2), 1) / 12.0, 1e-9)
+                regretted |= quits & self._top_quartile(perf, present)
+                left |= quits
+                present = present & ~quits
+                rr, ss = np.nonzero(quits)
+                start_at = t + 1 + int(ap["vacancy_months"])
+                if start_at < M:
+                    refill[rr, seat[rr, ss]] = start_at
+            tenure = tenure + present
+
+        return self._finish(runs, actual, active_m, effort_m, morale_m, roster_cols, quota, ote, left, regretted,
+                            ever, keep_statements)
+
+    # -- pieces of the month ---------------------------------------------------------------
+
+    def _slot_roster(self, seat: np.ndarray, tenure: np.ndarray, hired: np.ndarray) -> dict[str, np.ndarray]:
+        """Roster columns per (run, slot): the seat's values; status and tenure per person."""
+        idx = np.maximum(seat, 0)
+        out = {}
+        for name, col in self.roster.columns.items():
+            out[name] = np.asarray(col)[idx]
+        ramping = hired | (tenure < self.scenario.ramp_months)
+        out["status"] = np.where(ramping, "new_hire", "tenured").astype(object)
+        out["tenure_months"] = tenure.copy()
+        return out
+
+    def _expected_month(self, t, effort, skill, quota, ramp) -> dict[str, np.ndarray]:
+        return self.prod.expected(effort, skill, quota, float(self.season[t]), ramp)
+
+    def _window(self, k: int, timing: bool) -> list[int]:
+        if self.cross_period:
+            return list(range(self.P))
+        return [k, k + 1] if timing and k + 1 < self.P else [k]
+
+    def _utility(self, t, window, choice, mm, skill, quota, ti, tenure, kappa, rho, actual, active_m, present,
+                 roster_cols, carry, shift) -> tuple[np.ndarray, np.ndarray]:
+        """Certainty equivalent of projected pay over the window minus the cost of effort.
+
+        Returns ``(utility (c, n), expected pay per window period (c, n, len(window)))``.
+        """
+        sc = self.scenario
+        eff = choice * mm
+        M = self.months
+        months = [m for m in range(M) if self.period_of_month[m] in window]
+        future = [m for m in months if m >= t]
+        # Projected monthly values for the months from t on (same effort for the rest).
+        proj = {}
+        for m in future:
+            ramp_m = ramp_factor(tenure + (m - t), sc.ramp_months, sc.ramp_start)
+            proj[m] = self.prod.expected(eff, skill, quota, float(self.season[m]), ramp_m)
+        primary = sc.primary_measure
+        if carry is not None and t in proj:
+            proj[t][primary] = proj[t][primary] + carry
+        if shift is not None and t in proj:
+            pulled = np.maximum(shift, 0.0)
+            pushed = np.maximum(-shift, 0.0)
+            proj[t][primary] = proj[t][primary] + pulled * (1 - sc.timing_pull_cost) - pushed
+            if t + 1 in proj:
+                proj[t + 1][primary] = proj[t + 1][primary] - pulled + pushed * (1 - sc.timing_push_cost)
+        # Quadrature over the relative noise of the remaining primary-driven amounts.
+        out_amount = sc.output(primary)
+        cv = self.prod.monthly_cv(out_amount) / np.sqrt(max(len(future), 1))
+        s = np.sqrt(np.log1p(cv * cv))
+        factors = np.exp(s * self.nodes - s * s / 2.0)
+        S = len(factors)
+        c, n = present.shape
+        W = len(window)
+        periods = tuple(self.periods[k] for k in window)
+        acts = {}
+        amount_cols = {o.name for o in sc.outputs if o.kind in ("amount", "share_of")}
+        for col in self.checked.actual_columns:
+            agg = self.checked.actual_columns[col]
+            per = np.zeros((S, c, n, W))
+            for wi, k in enumerate(window):
+                ms = [m for m in months if self.period_of_month[m] == k]
+                vals = []
+                for m in ms:
+                    if m < t:
+                        v = np.broadcast_to(actual[col][:, :, m], (S, c, n))
+                    else:
+                        base = np.broadcast_to(proj[m][col], (c, n))
+                        v = factors[:, None, None] * base if col in amount_cols else np.broadcast_to(base, (S, c, n))
+                    vals.append(v)
+                act_ms = [active_m[:, :, m] if m < t else present for m in ms]
+                per[..., wi] = _aggregate(vals, act_ms, agg)
+            acts[col] = per
+        active = np.zeros((c, n, W), dtype=bool)
+        prorate = np.zeros((c, n, W))
+        for wi, k in enumerate(window):
+            ms = [m for m in months if self.period_of_month[m] == k]
+            days = sum(self.days[m] for m in ms)
+            got = sum(np.where(active_m[:, :, m] if m < t else present, self.days[m], 0.0) for m in ms)
+            active[..., wi] = got > 0
+            prorate[..., wi] = got / self.periods[k].days if days else 0.0
+        inputs = Inputs(
+            rep_ids=self._rep_ids(), periods=periods, roster=roster_cols, actuals=acts,
+            active=np.broadcast_to(active, (S, c, n, W)), proration=np.broadcast_to(prorate, (S, c, n, W)),
+        )
+        res = self.prog.evaluate(inputs)
+        per_period = res.total  # (S, c, n, W)
+        v = per_period.sum(axis=-1)
+        mean = np.tensordot(self.weights, v, axes=(0, 0))
+        var = np.tensordot(self.weights, (v - mean) ** 2, axes=(0, 0))
+        ti_m = np.maximum(ti / 12.0, 1e-9)
+        ce = mean - 0.5 * rho * var / ti_m
+        n_rem = len(future)
+        cost = kappa * ti_m * n_rem * 0.5 * (self.prod.shares[:, None, None]
+                                              * np.maximum(choice - 1.0, 0.0) ** 2).sum(axis=0)
+        expected_pp = np.tensordot(self.weights, per_period, axes=(0, 0))
+        return np.where(present, ce - cost, 0.0), expected_pp
+
+    def _rep_ids(self) -> np.ndarray:
+        if not hasattr(self, "_ids"):
+            ids = list(self.roster.rep_ids) + [f"H{i + 1:05d}" for i in range(self.slots - self.seats)]
+            self._ids = np.array(ids, dtype=object)
+        return self._ids
+
+    def _period_pay(self, k, t, actual, active_m, roster_cols):
+        """Pay for period k on the realized actuals (evaluating the plan up to k)."""
+        window = list(range(k + 1)) if self.cross_period else [k]
+        inputs = self._realized_inputs(window, actual, active_m, roster_cols, upto=t + 1)
+        res = self.prog.evaluate(inputs)
+        pay = res.total[..., -1]
+        ti_k = np.asarray(res.values["target_incentive"], dtype=float)[..., -1]
+        if self.plan.accumulate == "year" and len(window) > 1:
+            ti_k = ti_k - np.asarray(res.values["target_incentive"], dtype=float)[..., -2]
+        awards = np.zeros_like(pay)
+        for c in self.plan.components:
+            if c.kind == "rank":
+                awards += res.columns[c.name][..., -1] > 0
+        return pay, ti_k, awards
+
+    def _realized_inputs(self, window, actual, active_m, roster_cols, upto=None) -> Inputs:
+        M = self.months if upto is None else upto
+        c, n = active_m.shape[:2]
+        W = len(window)
+        acts = {}
+        for col in self.checked.actual_columns:
+            agg = self.checked.actual_columns[col]
+            per = np.zeros((c, n, W))
+            for wi, k in enumerate(window):
+                ms = [m for m in range(M) if self.period_of_month[m] == k]
+                per[..., wi] = _aggregate([actual[col][:, :, m] for m in ms], [active_m[:, :, m] for m in ms], agg)
+            acts[col] = per
+        active = np.zeros((c, n, W), dtype=bool)
+        prorate = np.zeros((c, n, W))
+        for wi, k in enumerate(window):
+            ms = [m for m in range(M) if self.period_of_month[m] == k]
+            got = sum(np.where(active_m[:, :, m], self.days[m], 0.0) for m in ms)
+            active[..., wi] = got > 0
+            prorate[..., wi] = got / self.periods[k].days
+        return Inputs(rep_ids=self._rep_ids(), periods=tuple(self.periods[k] for k in window), roster=roster_cols,
+                      actuals=acts, active=active, proration=prorate)
+
+    def _unfairness(self, pay, perf, present) -> np.ndarray:
+        """|percentile of pay - percentile of performance| within each run."""
+        return np.abs(_percentile_rank(pay, present) - _percentile_rank(perf, present))
+
+    def _top_quartile(self, perf, present) -> np.ndarray:
+        return _percentile_rank(perf, present) >= 0.75
+
+    def _hopeless(self, t, prim_actual, active_m, quota, skill, tenure, mm) -> np.ndarray:
+        """Even the highest effort for the rest of the year leaves the rep under 80% of target.
+
+        The target is the annual quota prorated to the months the rep is in the role
+        (the months so far plus the rest of the horizon).
+        """
+        M = self.months
+        if t + 1 >= M:
+            return np.zeros_like(quota)
+        sc = self.scenario
+        done = prim_actual[:, :, : t + 1].sum(axis=2)
+        emax = np.full((len(sc.activities),) + quota.shape, float(self.grid[-1]))
+        rest = 0.0
+        for m in range(t + 1, M):
+            ramp = ramp_factor(tenure + (m - t), sc.ramp_months, sc.ramp_start)
+            rest = rest + self.prod.expected(emax * mm, skill, quota, float(self.season[m]), ramp)[sc.primary_measure]
+        months_in_role = active_m[:, :, : t + 1].sum(axis=2) + (M - t - 1)
+        return (done + rest < 0.8 * quota * months_in_role / 12.0).astype(float)
+
+    # -- results ---------------------------------------------------------------------------
+
+    def _finish(self, runs, actual, active_m, effort_m, morale_m, roster_cols, quota, ote, left, regretted, ever,
+                keep_statements) -> ChunkResult:
+        sc = self.scenario
+        inputs = self._realized_inputs(list(range(self.P)), actual, active_m, roster_cols)
+        res = self.prog.evaluate(inputs)
+        payout = res.total.sum(axis=-1)
+        prim = actual[sc.primary_measure]
+        days_active = (active_m * self.days).sum(axis=2)
+        target = quota * days_active / self.days.sum() * (self.months / 12.0)
+        attainment = np.where(target > 0, prim.sum(axis=2) / np.maximum(target, 1e-9), 0.0)
+        rep_mask = ever & (days_active > 0)
+        top = (_percentile_rank(attainment, rep_mask) >= 0.75) & rep_mask
+        last_idx = [m for m in range(self.months) if self.last_month_of_period[m]]
+        mp = dict(sc.morale)
+        disengaged = ((morale_m < mp["disengaged_below"]) & active_m).sum(axis=(1, 2)).astype(float)
+        statements = None
+        if keep_statements:
+            statements = (inputs, res)
+        return ChunkResult(
+            run_index=np.asarray(runs),
+            cost=np.where(rep_mask, payout, 0.0).sum(axis=1),
+            revenue=prim.sum(axis=(1, 2)),
+            measures={col: actual[col].sum(axis=(1, 2)) for col in sc.actual_columns},
+            leavers=left.sum(axis=1).astype(float),
+            regretted=regretted.sum(axis=1).astype(float),
+            headcount=active_m.sum(axis=1).mean(axis=1).astype(float),
+            replacement_cost=np.where(left, ote, 0.0).sum(axis=1) * dict(sc.attrition)["replacement_cost"],
+            disengaged_months=disengaged,
+            active_months=active_m.sum(axis=(1, 2)).astype(float),
+            effort_sum=effort_m.sum(axis=(1, 2)),
+            last_month_primary=prim[:, :, last_idx].sum(axis=(1, 2)),
+            attainment=attainment, payout=payout, rep_mask=rep_mask, top_quartile=top,
+            statements=statements,
+        )
+
+
+def _aggregate(values: list, actives: list, agg: str):
+    """Gather monthly values into a plan period with the column's aggregation."""
+    if not values:
+        return 0.0
+    if agg == "sum":
+        out = values[0]
+        for v in values[1:]:
+            out = out + v
+        return out
+    stack = np.stack(np.broadcast_arrays(*values), axis=-1)
+    act = np.stack(np.broadcast_arrays(*actives), axis=-1)
+    act = np.broadcast_to(act, stack.shape)
+    if agg == "mean":
+        cnt = act.sum(axis=-1)
+        return np.where(cnt > 0, np.where(act, stack, 0.0).sum(axis=-1) / np.maximum(cnt, 1), 0.0)
+    if agg == "last":
+        idx = np.where(act, np.arange(stack.shape[-1]), -1).max(axis=-1)
+        got = np.take_along_axis(stack, np.maximum(idx, 0)[..., None], axis=-1)[..., 0]
+        return np.where(idx >= 0, got, 0.0)
+    fill = np.inf if agg == "min" else -np.inf
+    red = np.where(act, stack, fill)
+    red = red.min(axis=-1) if agg == "min" else red.max(axis=-1)
+    return np.where(np.isfinite(red), red, 0.0)
+
+
+def _percentile_rank(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Share of masked reps in the same run strictly below each rep (0 for the lowest)."""
+    big = np.where(mask, x, np.inf)
+    order = np.argsort(big, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(x.shape[1])[None, :].repeat(x.shape[0], axis=0), axis=1)
+    count = np.maximum(mask.sum(axis=1, keepdims=True) - 1, 1)
+    return np.where(mask, ranks / count, 0.0)
+
