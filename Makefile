@@ -12,14 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+PLANS := scenarios/plans/seeds_base_float_excess.yaml scenarios/plans/classic_ae.yaml \
+	scenarios/plans/kpi_scorecard.yaml scenarios/plans/team_contest.yaml \
+	scenarios/plans/annual_quarterly_trueup.yaml
+
 demo: $(STAMP)
-	$(BIN)/incentive check scenarios/plans/seeds_base_float_excess.yaml
+	@mkdir -p out
 	$(BIN)/incentive payout scenarios/plans/seeds_base_float_excess.yaml \
 	    --roster scenarios/data/seeds_roster.csv --actuals scenarios/data/seeds_actuals.csv \
 	    --out out/seeds_statements.csv
-	$(BIN)/incentive explain scenarios/plans/seeds_base_float_excess.yaml \
-	    --roster scenarios/data/seeds_roster.csv --actuals scenarios/data/seeds_actuals.csv \
-	    --rep R003 --period 2027-Q1
+	$(BIN)/incentive compare $(PLANS) --runs 100 --json out/compare.json
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

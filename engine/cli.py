@@ -90,6 +90,104 @@ def explain(plan: str, roster: str, actuals: str, rep: str, period: Optional[str
         _fail(exc)
 
 
+def _write_json(doc: dict, target: str) -> None:
+    """Write a JSON document to stdout ('-') or atomically to a file."""
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _load_scenario(path: Optional[str]):
+    from engine.sim.scenario import load_scenario
+
+    return load_scenario(path)
+
+
+_SIM_OPTIONS = [
+    click.option("--scenario", "scenario_path", default=None, type=click.Path(dir_okay=False),
+                 help="Scenario YAML (default: the built-in field sales team)."),
+    click.option("--runs", default=200, show_default=True, type=click.IntRange(1, None),
+                 help="Monte Carlo runs (simulated plan years)."),
+    click.option("--seed", default=None, type=int, help="Random seed (default: the scenario's)."),
+    click.option("--json", "json_out", default=None, metavar="PATH|-",
+                 help="Write the JSON document to PATH, or to stdout with '-' (then stdout is only JSON)."),
+    click.option("--chunk-runs", default=None, type=click.IntRange(1, None),
+                 help="Runs simulated together (memory vs speed; results do not depend on it)."),
+]
+
+
+def _sim_options(fn):
+    for opt in reversed(_SIM_OPTIONS):
+        fn = opt(fn)
+    return fn
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(dir_okay=False))
+@_sim_options
+def simulate(plan: str, scenario_path: Optional[str], runs: int, seed: Optional[int], json_out: Optional[str],
+             chunk_runs: Optional[int]) -> None:
+    """Simulate how the team responds to PLAN: cost, attainment, morale and attrition."""
+    from engine.jobs.compare import Comparison, comparison_table
+    from engine.plan import load_plan
+    from engine.sim.run import progress_enabled
+    from engine.sim.run import simulate as run_simulation
+
+    try:
+        checked = load_plan(plan)
+        scenario = _load_scenario(scenario_path)
+        result = run_simulation(checked, scenario, runs, seed, chunk_runs=chunk_runs,
+                                progress=progress_enabled(json_out == "-"))
+    except EngineError as exc:
+        _fail(exc)
+    if json_out is not None:
+        _write_json(result.document, json_out)
+    if json_out != "-":
+        click.echo(comparison_table(Comparison([result], []), checked.plan.currency))
+
+
+@cli.command()
+@click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_sim_options
+def compare(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, seed: Optional[int],
+            json_out: Optional[str], chunk_runs: Optional[int]) -> None:
+    """Compare PLANS on the same simulated team and random numbers, side by side."""
+    from engine.jobs.compare import compare_plans, comparison_table
+    from engine.plan import load_plan
+    from engine.sim.run import progress_enabled
+
+    try:
+        checked = [load_plan(p) for p in plans]
+        scenario = _load_scenario(scenario_path)
+        result = compare_plans(checked, scenario, runs, seed, progress=progress_enabled(json_out == "-"),
+                               chunk_runs=chunk_runs)
+    except EngineError as exc:
+        _fail(exc)
+    if json_out is not None:
+        _write_json(result.document, json_out)
+    if json_out != "-":
+        currencies = {c.plan.currency for c in checked}
+        click.echo(comparison_table(result, currencies.pop() if len(currencies) == 1 else ""))
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the ``incentive`` console script."""
     cli.main(args=argv, prog_name="incentive")

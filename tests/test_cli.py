@@ -162,3 +162,53 @@ def test_explain_unknown_rep(tmp_path):
     """An unknown rep id is a clean error with a suggestion."""
     proc = incentive("explain", SEEDS, "--roster", ROSTER, "--actuals", ACTUALS, "--rep", "R03")
     assert_clean_failure(proc, "error[unknown-rep]", "did you mean")
+
+
+def test_simulate_json_stdout_is_only_json():
+    """`simulate --json -` prints only the JSON document on stdout."""
+    import json
+
+    proc = incentive("simulate", SEEDS, "--runs", "2", "--seed", "3", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["plan"] == "seeds_base_float_excess" and doc["runs"] == 2
+    assert proc.stderr == ""
+
+
+def test_simulate_same_seed_same_json(tmp_path):
+    """Two runs with the same seed write byte-identical JSON files."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for out in (a, b):
+        proc = incentive("simulate", SEEDS, "--runs", "3", "--seed", "9", "--json", out)
+        assert proc.returncode == 0, proc.stderr
+        assert "cost (mean)" in proc.stdout
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_compare_json_and_table():
+    """`compare` prints the side-by-side table; its JSON is {"plans": [...], ...}."""
+    import json
+
+    other = SCEN / "plans" / "classic_ae.yaml"
+    proc = incentive("compare", SEEDS, other, "--runs", "2", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [p["plan"] for p in doc["plans"]] == ["seeds_base_float_excess", "classic_ae"]
+    proc = incentive("compare", SEEDS, other, "--runs", "2")
+    assert "Difference to seeds_base_float_excess" in proc.stdout
+
+
+def test_simulate_bad_scenario_points_at_line(tmp_path):
+    """A bad scenario gets the same file:line:col errors as a bad plan."""
+    bad = tmp_path / "s.yaml"
+    bad.write_text("scenario: s\nteam:\n  reps: 10\n  teamz: 2\n")
+    proc = incentive("simulate", SEEDS, "--scenario", bad, "--runs", "1")
+    assert_clean_failure(proc, f"{bad}:4:3: error[unknown-key]", "did you mean 'teams'?")
+
+
+def test_simulate_plan_needing_missing_column(tmp_path):
+    """A plan that reads an actuals column the scenario does not produce is a clean error."""
+    plan = tmp_path / "p.yaml"
+    plan.write_text(SEEDS.read_text().replace("actuals.complaints", "actuals.refunds"))
+    proc = incentive("simulate", plan, "--runs", "1")
+    assert_clean_failure(proc, "error[missing-column]", "refunds")

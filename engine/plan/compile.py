@@ -100,9 +100,10 @@ def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: Optional[np.ndarray
 
 
 def _factorize(key: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    key = np.broadcast_to(np.asarray(key), shape)
+    """Integer group codes for ``key``, factorized before broadcasting (keys are usually per rep)."""
+    key = np.asarray(key)
     _, codes = np.unique(key.reshape(-1), return_inverse=True)
-    return codes.reshape(shape)
+    return np.broadcast_to(codes.reshape(key.shape), shape)
 
 
 def _group_reduce(x: np.ndarray, key: np.ndarray, active: np.ndarray, mean: bool) -> np.ndarray:

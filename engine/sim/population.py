@@ -63,7 +63,7 @@ def build_roster(scenario: Scenario) -> Roster:
     ti = np.round(base * scenario.pay_mix / (1.0 - scenario.pay_mix), -2)
     quota = np.round((base + ti) * scenario.quota_multiple.sample(rng, n), -3)
     teams = np.array([f"T{(i % scenario.teams) + 1:02d}" for i in range(n)], dtype=object)
-    columns: dict[str, np.ndarray] = {"team": teams, "quota": quota, "ti": ti, "base_salary": base}
+    columns: dict[str, np.ndarray] = {"team": teams, scenario.primary_target: quota, "ti": ti, "base_salary": base}
     for name, dist in scenario.extra_columns:
         columns[name] = np.asarray(dist.sample(rng, n), dtype=float)
     ids = np.array([f"S{i + 1:05d}" for i in range(n)], dtype=object)
@@ -75,7 +75,7 @@ def _read_roster(scenario: Scenario) -> Roster:
 
     df = read_table(scenario.roster, "roster")
     src = scenario.roster
-    for col in ("rep_id", "quota", "ti", "base_salary"):
+    for col in ("rep_id", scenario.primary_target, "ti", "base_salary"):
         if col not in df.columns:
             raise DataError("missing-column", f"the scenario's roster needs a '{col}' column", file=src, column=col)
     columns: dict[str, np.ndarray] = {}
@@ -85,7 +85,7 @@ def _read_roster(scenario: Scenario) -> Roster:
         num = pd.to_numeric(df[col], errors="coerce")
         if num.notna().all():
             columns[col] = num.to_numpy(dtype=float)
-        elif col in ("quota", "ti", "base_salary"):
+        elif col in (scenario.primary_target, "ti", "base_salary"):
             bad = int(np.nonzero(num.isna().to_numpy())[0][0])
             raise DataError("not-a-number", f"'{col}' must be a number (got '{df[col].iloc[bad]}')",
                             file=src, row=int(df.index[bad]), column=col, rep=str(df["rep_id"].iloc[bad]))
@@ -97,8 +97,8 @@ def _read_roster(scenario: Scenario) -> Roster:
         if name not in columns:
             rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x5EA7]))
             columns[name] = np.asarray(dist.sample(rng, len(df)), dtype=float)
-    return Roster(df["rep_id"].astype(str).to_numpy(dtype=object), columns, columns["quota"], columns["ti"],
-                  columns["base_salary"])
+    return Roster(df["rep_id"].astype(str).to_numpy(dtype=object), columns, columns[scenario.primary_target],
+                  columns["ti"], columns["base_salary"])
 
 
 @dataclass

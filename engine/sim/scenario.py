@@ -202,8 +202,8 @@ class Scenario:
 
 
 MORALE_DEFAULTS = {
-    "pay_gap": 0.15,        # per unit of (pay - expected pay) / monthly TI
-    "outside_gap": 0.05,    # per unit of (outside offer - expected pay) / OTE, monthly
+    "pay_gap": 0.10,        # per unit of (pay - expected pay) / monthly TI
+    "outside_gap": 0.15,    # per unit of (outside offer - expected pay) / OTE, monthly
     "hopeless": 0.05,       # monthly, while 80% of the annual target is out of reach
     "unfair": 0.05,         # per unit of |pay rank - performance rank| (percentiles)
     "wins": 0.05,           # per award won (a rank component paying out)
@@ -212,7 +212,7 @@ MORALE_DEFAULTS = {
     "effort_floor": 0.6,    # effective effort multiplier at morale 0
 }
 ATTRITION_DEFAULTS = {
-    "annual_base_rate": 0.12,     # voluntary quits at full morale and a fair offer
+    "annual_base_rate": 0.10,     # voluntary quits at full morale and a fair offer
     "morale_sensitivity": 2.0,    # hazard x exp(s * (1 - morale))
     "outside_sensitivity": 2.0,   # hazard x exp(s * outside gap)
     "vacancy_months": 2,          # months a seat stays empty before the backfill starts
@@ -233,13 +233,16 @@ class _ScenarioReader(Reader):
         if isinstance(node, YScalar):
             v = self.number(node, what)
             return const(v) if v is not None else default
-        m = self.mapping(node, what, ("dist",) + tuple({k for ks in DIST_KINDS.values() for k in ks})
-                         + DIST_OPTIONAL, ("dist",))
-        if m is None:
+        if not isinstance(node, YMap):
+            self.error("bad-type", f"{what} must be a number or a distribution {{dist: ..., ...}}", node.span)
             return default
-        kind = self.choice(m.get("dist"), f"dist of {what}", tuple(DIST_KINDS), "")
+        if node.get("dist") is None:
+            self.error("missing-key", f"{what} needs 'dist' (one of {', '.join(DIST_KINDS)})", node.span)
+            return default
+        kind = self.choice(node.get("dist"), f"dist of {what}", tuple(DIST_KINDS), "")
         if not kind:
             return default
+        m = self.mapping(node, f"{what} ({kind} distribution)", ("dist",) + DIST_KINDS[kind] + DIST_OPTIONAL)
         params = []
         ok = True
         for key in DIST_KINDS[kind]:
@@ -270,11 +273,6 @@ class _ScenarioReader(Reader):
                 v = self.number(m.get(key), f"{key} of {what}")
                 if v is not None:
                     params.append((key, v))
-        for key, kspan, _ in m.items:
-            if key != "dist" and key not in DIST_KINDS[kind] and key not in DIST_OPTIONAL:
-                self.error("unknown-key", f"'{key}' is not a parameter of a {kind} distribution ({what})", kspan,
-                           suggest(key, DIST_KINDS[kind]) or f"a {kind} distribution takes "
-                           + ", ".join(DIST_KINDS[kind]))
         d = dict(params)
         if kind == "uniform" and ok and d["low"] > d["high"]:
             self.error("bad-value", f"{what}: low must not exceed high", m.span)
@@ -304,7 +302,9 @@ def _build(root: YNode, filename: str) -> Scenario:
         kw["label"] = r.text(top.get("label"), "label")
     if top.get("seed") is not None:
         s = r.number(top.get("seed"), "seed")
-        if s is not None:
+        if s is not None and (s < 0 or s != int(s)):
+            r.error("bad-value", f"seed must be a whole number of at least 0 (got {s:g})", top.get("seed").span)
+        elif s is not None:
             kw["seed"] = int(s)
 
     hz = r.mapping(top.get("horizon"), "horizon", ("start", "months"))
@@ -357,6 +357,8 @@ def _build(root: YNode, filename: str) -> Scenario:
                 for key, kspan, value in ec.items:
                     extra.append((key, r.dist(value, f"extra column '{key}'", const(0.0))))
         kw["extra_columns"] = tuple(extra)
+    if "reps" in kw and "teams" not in kw:
+        kw["teams"] = min(12, kw["reps"])
     if kw.get("teams", 12) > kw.get("reps", 120):
         r.error("bad-value", "there cannot be more teams than reps", team.span if team else None)
 
@@ -388,6 +390,9 @@ def _build(root: YNode, filename: str) -> Scenario:
                 r.error("weights-sum", f"activity shares must sum to 1 (got {total:.6g})", acts.span)
     else:
         activities = [Activity("selling", 0.7), Activity("collections", 0.15), Activity("care", 0.15)]
+    if acts is not None and top.get("outputs") is None:
+        r.error("missing-key", "a scenario that defines its own activities must define its outputs too "
+                "(the default outputs use the default activities selling, collections and care)", acts.span)
     kw["activities"] = tuple(activities)
     act_names = [a.name for a in activities]
 
@@ -442,7 +447,10 @@ def _build(root: YNode, filename: str) -> Scenario:
 
     ramp = r.mapping(top.get("ramp"), "ramp", ("months", "start"))
     if ramp is not None:
-        kw["ramp_months"] = int(r.positive(ramp.get("months"), "ramp months", 5))
+        months = r.positive(ramp.get("months"), "ramp months", 5)
+        if months != int(months):
+            r.error("bad-value", f"ramp months must be a whole number (got {months:g})", ramp.get("months").span)
+        kw["ramp_months"] = int(months)
         kw["ramp_start"] = r.positive(ramp.get("start"), "ramp start", 0.25, upper=1.0)
 
     timing = r.mapping(top.get("timing"), "timing", ("max_shift", "pull_cost", "push_cost"))
@@ -475,6 +483,13 @@ def _build(root: YNode, filename: str) -> Scenario:
     return Scenario(**kw)
 
 
+_PARAM_LIMITS = {
+    "annual_base_rate": (0.0, 0.999), "effort_floor": (0.0, 1.0), "disengaged_below": (0.0, 1.0),
+    "recovery": (0.0, 1.0), "vacancy_months": (0.0, 120.0),
+}
+_WHOLE = ("vacancy_months",)
+
+
 def _params(r: Reader, node: YNode | None, what: str, defaults: dict) -> dict:
     out = dict(defaults)
     m = r.mapping(node, what, tuple(defaults))
@@ -483,11 +498,16 @@ def _params(r: Reader, node: YNode | None, what: str, defaults: dict) -> dict:
     for key, _, value in m.items:
         if key in defaults:
             v = r.number(value, f"{what} {key}")
-            if v is not None:
-                if v < 0:
-                    r.error("bad-value", f"{what} {key} must not be negative (got {v:g})", value.span)
-                else:
-                    out[key] = v
+            if v is None:
+                continue
+            lo, hi = _PARAM_LIMITS.get(key, (0.0, float("inf")))
+            if not lo <= v <= hi:
+                r.error("bad-value", f"{what} {key} must be between {lo:g} and {hi:g} (got {v:g})"
+                        if hi != float("inf") else f"{what} {key} must not be negative (got {v:g})", value.span)
+            elif key in _WHOLE and v != int(v):
+                r.error("bad-value", f"{what} {key} must be a whole number of months (got {v:g})", value.span)
+            else:
+                out[key] = v
     return out
 
 

@@ -112,6 +112,9 @@ class ChunkResult:
     payout: np.ndarray  # (runs, slots)
     rep_mask: np.ndarray  # (runs, slots)
     top_quartile: np.ndarray  # (runs, slots) True for reps in the top attainment quartile of their run
+    effort: np.ndarray  # (runs, slots) mean effective effort over the rep's active months
+    primary: np.ndarray  # (runs, slots) total primary measure
+    skill: np.ndarray  # (runs, slots)
     statements: Optional[object] = None
     extras: dict = field(default_factory=dict)
 
@@ -235,7 +238,8 @@ class Simulation:
         choice = np.ones((A, c, n))
 
         roster_cols = self._slot_roster(seat, tenure, hired_in_horizon)
-        quota = roster_cols["quota"]
+        target_col = sc.primary_target  # the annual primary target (default: quota)
+        quota = roster_cols[target_col]
         ti = roster_cols["ti"]
         ote = roster_cols["ti"] + roster_cols["base_salary"]
 
@@ -271,7 +275,7 @@ class Simulation:
                 next_slot += ok.sum(axis=1)
                 refill[due] = -1
                 roster_cols = self._slot_roster(seat, tenure, hired_in_horizon)
-                quota, ti = roster_cols["quota"], roster_cols["ti"]
+                quota, ti = roster_cols[target_col], roster_cols["ti"]
                 ote = roster_cols["ti"] + roster_cols["base_salary"]
             active_m[:, :, t] = present
             ramp = ramp_factor(tenure, sc.ramp_months, sc.ramp_start)
@@ -381,7 +385,7 @@ class Simulation:
             tenure = tenure + present
 
         return self._finish(runs, actual, active_m, effort_m, morale_m, roster_cols, quota, ote, left, regretted,
-                            ever, keep_statements)
+                            ever, skill, keep_statements)
 
     # -- pieces of the month ---------------------------------------------------------------
 
@@ -553,7 +557,7 @@ class Simulation:
     # -- results ---------------------------------------------------------------------------
 
     def _finish(self, runs, actual, active_m, effort_m, morale_m, roster_cols, quota, ote, left, regretted, ever,
-                keep_statements) -> ChunkResult:
+                skill, keep_statements) -> ChunkResult:
         sc = self.scenario
         inputs = self._realized_inputs(list(range(self.P)), actual, active_m, roster_cols)
         res = self.prog.evaluate(inputs)
@@ -584,6 +588,7 @@ class Simulation:
             effort_sum=effort_m.sum(axis=(1, 2)),
             last_month_primary=prim[:, :, last_idx].sum(axis=(1, 2)),
             attainment=attainment, payout=payout, rep_mask=rep_mask, top_quartile=top,
+            effort=effort_m.sum(axis=2) / np.maximum(active_m.sum(axis=2), 1), primary=prim.sum(axis=2), skill=skill,
             statements=statements,
         )
 

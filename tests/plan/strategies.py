@@ -318,7 +318,7 @@ def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_com
         kinds: component kinds to choose from.
         min_components, max_components: how many components.
         modifiers, plan_cap, grades, draw_: whether these sections may appear
-            (``draw_="always"``: the plan has a draw).
+            (``"always"``: the plan has a draw, or a plan cap).
         accumulate: force ``accumulate: year`` (True) or none (False); None: random.
         clawback: force clawback on/off when accumulating; None: random.
         simple_caps: only caps the tests can recompute (``k * target_incentive``, literals).
@@ -341,7 +341,7 @@ def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_com
         lines.append(f"fiscal_year_start: {fys}")
     if acc:
         lines.append("accumulate: year")
-        if clawback is not None or draw(st.booleans()):
+        if claw or clawback is not None or draw(st.booleans()):
             lines.append(f"clawback: {'true' if claw else 'false'}")
     elif draw(st.booleans()):
         lines.append("accumulate: none")
@@ -538,8 +538,10 @@ def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_com
                 else:
                     lines.append(f"    applies_to: [{', '.join(applies)}]")
     # -- plan cap
-    if plan_cap and draw(st.booleans()):
+    if plan_cap == "always" or (plan_cap and draw(st.booleans())):
         text, simple = draw(cap_expr(plan_scope))
+        while plan_cap == "always" and simple_caps and simple is None:
+            text, simple = draw(cap_expr(plan_scope))
         if simple is not None or not simple_caps:
             lines.append(f"cap: {yq(text)}")
             gp.plan_cap = simple

@@ -196,3 +196,150 @@ def test_compiled_agrees_with_reference_any_active_mask(case):
     """The two evaluators agree on any activity mask (a rep inactive mid-year and back)."""
     gp, inputs = case
     check_agreement(gp.text, inputs)
+
+
+# --------------------------------------------------------------------------- simulation runs
+
+def _stack(runs: list[Inputs]) -> Inputs:
+    """Several inputs of the same shape as one, with a leading simulation-run axis."""
+    first = runs[0]
+    return Inputs(
+        rep_ids=first.rep_ids, periods=first.periods,
+        roster={k: np.stack([r.roster[k] for r in runs]) for k in first.roster},
+        actuals={k: np.stack([r.actuals[k] for r in runs]) for k in first.actuals},
+        active=np.stack([r.active for r in runs]), proration=np.stack([r.proration for r in runs]),
+    )
+
+
+@st.composite
+def plan_and_runs(draw):
+    gp = draw(plans())
+    first = draw(inputs_for(gp, counts=False))
+    runs = [first] + [draw(inputs_for(gp, counts=False, shape=first.shape, periods=first.periods))
+                      for _ in range(draw(st.integers(1, 2)))]
+    return gp, runs
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(case=plan_and_runs())
+def test_compiled_over_runs_agrees_with_run_by_run(case):
+    """The compiled evaluator on inputs stacked along a leading (simulation-run) axis gives,
+    run by run, what it gives on each run alone (and raises if any run raises)."""
+    gp, runs = case
+    prog = compile_plan(parse_plan(gp.text, "gen.yaml"))
+    singles = []
+    for inputs in runs:
+        try:
+            singles.append(prog.evaluate(inputs))
+        except EvaluationError:
+            with pytest.raises(EvaluationError):
+                prog.evaluate(_stack(runs))
+            return
+    stacked = prog.evaluate(_stack(runs))
+    for i, one in enumerate(singles):
+        _close("total", stacked.total[i], one.total)
+        _close("adjustment", stacked.adjustment[i], one.adjustment)
+        for name in one.columns:
+            _close(f"columns[{name}]", stacked.columns[name][i], one.columns[name])
+            _close(f"earned[{name}]", stacked.earned[name][i], one.earned[name])
+        if one.grades is not None:
+            np.testing.assert_array_equal(stacked.grades[i], one.grades)
+
+
+# --------------------------------------------------------------------------- minimal reproductions
+# Disagreements found by the generators above, reduced to a few lines each.
+
+def _one_rep(periods: list[int], **columns) -> Inputs:
+    """One rep ("R1", roster ti 400, quota 1000, level 1, team A), quarters from 2027-Q1."""
+    P = len(periods)
+    active = np.array([columns.pop("active", [True] * P)], dtype=bool)
+    return Inputs(
+        rep_ids=np.array(["R1"], dtype=object), periods=period_infos("quarter", 1, periods),
+        roster={"ti": np.array([400.0]), "quota": np.array([1000.0]), "level": np.array([1.0]),
+                "team": np.array(["A"], dtype=object)},
+        actuals={k: np.array([v], dtype=np.float64) for k, v in columns.items()},
+        active=active, proration=active.astype(np.float64),
+    )
+
+
+def test_year_to_date_column_after_an_inactive_period():
+    """With `accumulate: year` a statement column is the change in year-to-date earnings
+    since the rep's previous statement, so over a plan year the column adds up to the
+    year-to-date earnings. A rep active in Q1 and Q3 but not Q2 (10% of 100 each) earns
+    10 then 20 year to date: the columns are 10 and 10, with no adjustment."""
+    text = """plan: p
+period: quarter
+accumulate: year
+target_incentive: roster.ti / 4
+measures:
+  revenue: actuals.revenue
+components:
+  - {name: commission, kind: rate, base: revenue, rate: "10%"}
+"""
+    inputs = _one_rep([0, 1, 2], revenue=[100.0, 0.0, 100.0], active=[True, False, True])
+    checked, fast, slow = evaluate_both(text, inputs)
+    for res in (slow, fast):
+        np.testing.assert_allclose(res.total, [[10.0, 0.0, 10.0]])
+        np.testing.assert_allclose(res.columns["commission"], [[10.0, 0.0, 10.0]])
+        np.testing.assert_allclose(res.adjustment, [[0.0, 0.0, 0.0]])
+
+
+def test_rank_of_a_value_that_is_not_finite():
+    """rank() over a value that is NaN for one rep (0 / 0): both evaluators must give the
+    same answer (the spec makes a non-finite value an evaluation error)."""
+    text = """plan: p
+period: quarter
+target_incentive: roster.ti / 4
+measures:
+  revenue: actuals.revenue
+  position: "rank(revenue / roster.level)"
+components:
+  - {name: c, kind: rate, base: position, rate: "1"}
+"""
+    R = 3
+    inputs = Inputs(
+        rep_ids=np.array(["R1", "R2", "R3"], dtype=object), periods=period_infos("quarter", 1, [0]),
+        roster={"ti": np.full(R, 400.0), "level": np.array([0.0, 1.0, 1.0])},
+        actuals={"revenue": np.array([[0.0], [5.0], [3.0]])},
+        active=np.ones((R, 1), dtype=bool), proration=np.ones((R, 1)),
+    )
+    check_agreement(text, inputs)
+
+
+def test_clip_with_a_bound_that_is_not_finite():
+    """clip(x, lo, hi) with lo = 0 / 0 (NaN): both evaluators must agree (the compiled one
+    propagates the NaN and raises a non-finite error, like min and max do)."""
+    text = """plan: p
+period: quarter
+target_incentive: roster.ti / 4
+measures:
+  revenue: actuals.revenue
+  bounded: "clip(revenue, revenue / roster.level, 5)"
+components:
+  - {name: c, kind: rate, base: bounded, rate: "1"}
+"""
+    inputs = _one_rep([0], revenue=[0.0])
+    inputs = Inputs(rep_ids=inputs.rep_ids, periods=inputs.periods,
+                    roster={**inputs.roster, "level": np.array([0.0])}, actuals=inputs.actuals,
+                    active=inputs.active, proration=inputs.proration)
+    check_agreement(text, inputs)
+
+
+def test_compiled_runs_broadcast_against_shared_activity():
+    """Leading (simulation-run) axes broadcast through: per-run actuals ``(S, R, P)`` with
+    one roster ``(R,)`` and one activity mask ``(R, P)`` evaluate run by run."""
+    text = """plan: p
+period: quarter
+target_incentive: roster.ti / 4
+measures:
+  revenue: actuals.revenue
+components:
+  - {name: commission, kind: rate, base: revenue, rate: "3%"}
+"""
+    prog = compile_plan(parse_plan(text, "p.yaml"))
+    one = _one_rep([0, 1], revenue=[100.0, 200.0])
+    runs = Inputs(rep_ids=one.rep_ids, periods=one.periods, roster=one.roster,
+                  actuals={"revenue": np.array([[[100.0, 200.0]], [[300.0, 400.0]]])},
+                  active=one.active, proration=one.proration)
+    res = prog.evaluate(runs)
+    np.testing.assert_allclose(res.total, [[[3.0, 6.0]], [[9.0, 12.0]]])

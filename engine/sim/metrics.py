@@ -1,0 +1,207 @@
+"""The numbers a user gets for each plan, accumulated chunk by chunk in mergeable form.
+
+Per-run figures (cost, revenue, leavers...) are kept in arrays indexed by run, so the
+result does not depend on how runs were split into chunks. Distributions over reps pooled
+across runs (attainment, payout per rep) are kept exactly while they are small and in a
+mergeable log-bucket sketch beyond :data:`EXACT_LIMIT` values, whose quantiles are within a
+relative error of :data:`SKETCH_ALPHA` (0.1%) of the exact ones.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from engine.sim.simulate import ChunkResult
+
+__all__ = ["Accumulator", "QuantileSketch", "gini", "EXACT_LIMIT", "SKETCH_ALPHA", "PER_RUN_KEYS"]
+
+EXACT_LIMIT = 2_000_000
+SKETCH_ALPHA = 0.001
+
+PER_RUN_KEYS = ("cost", "revenue", "cost_of_sales", "share_at_or_above_target", "attainment_p50",
+                "attrition_rate", "regretted_attrition_rate", "share_disengaged", "effort_mean")
+
+
+class QuantileSketch:
+    """Values kept exactly up to a limit, then in log-spaced buckets (relative accuracy alpha).
+
+    Both forms are mergeable and order-independent: the same multiset of values always gives
+    the same quantiles.
+    """
+
+    def __init__(self, alpha: float = SKETCH_ALPHA, limit: int = EXACT_LIMIT):
+        self.alpha = alpha
+        self.limit = limit
+        self.gamma = (1 + alpha) / (1 - alpha)
+        self.log_gamma = math.log(self.gamma)
+        self.values: Optional[list[np.ndarray]] = []
+        self.n = 0
+        self.pos: dict[int, int] = {}
+        self.neg: dict[int, int] = {}
+        self.zero = 0
+
+    def add(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=np.float64).ravel()
+        self.n += x.size
+        if self.values is not None:
+            self.values.append(x)
+            if self.n > self.limit:
+                allv = np.concatenate(self.values)
+                self.values = None
+                self._bucket(allv)
+            return
+        self._bucket(x)
+
+    def _bucket(self, x: np.ndarray) -> None:
+        tiny = 1e-9
+        self.zero += int((np.abs(x) < tiny).sum())
+        for sign, store in ((1, self.pos), (-1, self.neg)):
+            v = x[(sign * x) >= tiny] * sign
+            if not v.size:
+                continue
+            idx = np.ceil(np.log(v) / self.log_gamma).astype(np.int64)
+            uniq, counts = np.unique(idx, return_counts=True)
+            for i, cnt in zip(uniq.tolist(), counts.tolist()):
+                store[i] = store.get(i, 0) + cnt
+
+    def quantile(self, q: float) -> float:
+        if self.n == 0:
+            return float("nan")
+        if self.values is not None:
+            return float(np.quantile(np.sort(np.concatenate(self.values)), q))
+        # Walk the buckets from the most negative to the most positive.
+        rank = q * (self.n - 1)
+        items = [(-self._mid(i), c) for i, c in sorted(self.neg.items(), reverse=True)]
+        items += [(0.0, self.zero)] if self.zero else []
+        items += [(self._mid(i), c) for i, c in sorted(self.pos.items())]
+        seen = 0
+        for value, count in items:
+            seen += count
+            if seen > rank:
+                return float(value)
+        return float(items[-1][0])
+
+    def _mid(self, i: int) -> float:
+        return 2.0 * self.gamma ** i / (self.gamma + 1.0)
+
+    def share_at_or_above(self, threshold: float) -> float:
+        if self.values is None:
+            raise RuntimeError("use exact counts for shares")
+        allv = np.concatenate(self.values)
+        return float((allv >= threshold).mean()) if allv.size else float("nan")
+
+
+def gini(x: np.ndarray) -> float:
+    """Gini coefficient of non-negative values (0 = equal, 1 = one rep has everything)."""
+    x = np.sort(np.asarray(x, dtype=np.float64))
+    n = x.size
+    if n == 0 or x.sum() <= 0:
+        return 0.0
+    cum = np.cumsum(x)
+    return float((n + 1 - 2 * (cum / cum[-1]).sum()) / n)
+
+
+class Accumulator:
+    """Collects :class:`ChunkResult`s of one plan into the JSON document."""
+
+    def __init__(self, runs: int, measures: list[str]):
+        self.runs = runs
+        self.filled = np.zeros(runs, dtype=bool)
+        self.per_run = {k: np.full(runs, np.nan) for k in (
+            "cost", "revenue", "leavers", "regretted", "headcount", "replacement_cost", "disengaged_months",
+            "active_months", "effort_sum", "last_month_primary", "at_or_above", "reps", "gini",
+            "attainment_p50")}
+        self.measures = {m: np.full(runs, np.nan) for m in measures}
+        self.attainment = QuantileSketch()
+        self.payout = QuantileSketch()
+
+    def add(self, r: ChunkResult) -> None:
+        idx = r.run_index
+        self.filled[idx] = True
+        pr = self.per_run
+        for key in ("cost", "revenue", "leavers", "regretted", "headcount", "replacement_cost",
+                    "disengaged_months", "active_months", "effort_sum", "last_month_primary"):
+            pr[key][idx] = getattr(r, key)
+        for m, v in r.measures.items():
+            if m in self.measures:
+                self.measures[m][idx] = v
+        for j, run in enumerate(idx):
+            mask = r.rep_mask[j]
+            att = r.attainment[j][mask]
+            pr["at_or_above"][run] = float((att >= 1.0).sum())
+            pr["reps"][run] = float(mask.sum())
+            pr["gini"][run] = gini(np.maximum(att, 0.0))
+            pr["attainment_p50"][run] = float(np.median(att)) if att.size else np.nan
+        # The sketches' result does not depend on the order values arrive in.
+        self.attainment.add(r.attainment[r.rep_mask])
+        self.payout.add(r.payout[r.rep_mask])
+
+    def per_run_metrics(self) -> dict[str, np.ndarray]:
+        """Per-run values of the figures compared between plans (for paired differences)."""
+        pr = self.per_run
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return {
+                "cost": pr["cost"],
+                "revenue": pr["revenue"],
+                "cost_of_sales": pr["cost"] / pr["revenue"],
+                "share_at_or_above_target": pr["at_or_above"] / pr["reps"],
+                "attainment_p50": pr["attainment_p50"],
+                "attrition_rate": pr["leavers"] / pr["headcount"],
+                "regretted_attrition_rate": pr["regretted"] / pr["headcount"],
+                "share_disengaged": pr["disengaged_months"] / pr["active_months"],
+                "effort_mean": pr["effort_sum"] / pr["active_months"],
+            }
+
+    def document(self, plan: str, scenario: str, reps: int, periods: int, seed: int) -> dict:
+        """The JSON contract of ``incentive simulate``."""
+        if not self.filled.all():
+            raise RuntimeError("not every run was simulated")
+        pr = self.per_run
+        cost, revenue = pr["cost"], pr["revenue"]
+
+        def stats(x):
+            return {"mean": _f(np.mean(x)), "p05": _q(x, 0.05), "p50": _q(x, 0.50), "p90": _q(x, 0.90),
+                    "p95": _q(x, 0.95)}
+
+        att = self.attainment
+        total_reps = pr["reps"].sum()
+        return {
+            "plan": plan,
+            "scenario": scenario,
+            "runs": self.runs,
+            "reps": reps,
+            "periods": periods,
+            "seed": seed,
+            "cost": stats(cost),
+            "revenue": stats(revenue),
+            "cost_of_sales": _f(np.mean(cost) / np.mean(revenue)) if np.mean(revenue) else None,
+            "attainment": {
+                "p10": _f(att.quantile(0.10)), "p50": _f(att.quantile(0.50)), "p90": _f(att.quantile(0.90)),
+                "share_at_or_above_target": _f(pr["at_or_above"].sum() / total_reps) if total_reps else None,
+                "gini": _f(np.mean(pr["gini"])),
+            },
+            "payout_per_rep": {"p10": _f(self.payout.quantile(0.10)), "p50": _f(self.payout.quantile(0.50)),
+                               "p90": _f(self.payout.quantile(0.90))},
+            "morale": {
+                "attrition_rate": _f(pr["leavers"].sum() / pr["headcount"].sum()),
+                "regretted_attrition_rate": _f(pr["regretted"].sum() / pr["headcount"].sum()),
+                "share_disengaged": _f(pr["disengaged_months"].sum() / pr["active_months"].sum()),
+                "replacement_cost": _f(np.mean(pr["replacement_cost"])),
+            },
+            "timing": {"last_month_share": _f(pr["last_month_primary"].sum() / revenue.sum())
+                       if revenue.sum() else None},
+            "effort": {"mean": _f(pr["effort_sum"].sum() / pr["active_months"].sum())},
+            "measures": {m: _f(np.mean(v)) for m, v in self.measures.items()},
+        }
+
+
+def _q(x: np.ndarray, q: float) -> float:
+    return _f(np.quantile(x, q))
+
+
+def _f(v) -> Optional[float]:
+    v = float(v)
+    return v if math.isfinite(v) else None
