@@ -75,7 +75,14 @@ def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: Optional[np.ndarray
     xr = np.moveaxis(x, -2, -1).reshape(-1, R)
     er = np.moveaxis(elig, -2, -1).reshape(-1, R)
     gr = np.moveaxis(g, -2, -1).reshape(-1, R)
-    order = np.lexsort((-xr, gr, ~er), axis=-1)
+    # Sort by (eligible first, group, value descending): rank the values once, then sort
+    # one integer key (two argsorts are about twice as fast as a three-key lexsort).
+    by_value = np.argsort(-xr, axis=-1, kind="stable")
+    pos = np.empty_like(by_value)
+    np.put_along_axis(pos, by_value, np.broadcast_to(np.arange(R), by_value.shape), axis=-1)
+    n_groups = int(gr.max()) + 1 if gr.size else 1
+    key = ((~er).astype(np.int64) * n_groups + gr) * R + pos
+    order = np.argsort(key, axis=-1)
     xs = np.take_along_axis(xr, order, axis=-1)
     gs = np.take_along_axis(gr, order, axis=-1)
     es = np.take_along_axis(er, order, axis=-1)
@@ -534,8 +541,12 @@ class CompiledPlan:
         if errors:
             raise DataErrors(errors)
 
-    def evaluate(self, inputs: Inputs) -> PayoutArrays:
+    def evaluate(self, inputs: Inputs, grades: bool = True) -> PayoutArrays:
         """Evaluate the plan for every rep and period of ``inputs``.
+
+        Args:
+            inputs: roster and actuals (leading axes allowed).
+            grades: compute grades (the simulator's what-if evaluations skip them).
 
         Raises:
             EvaluationError: a value is not finite for some active rep and period.
@@ -543,9 +554,9 @@ class CompiledPlan:
         """
         self._bind(inputs)
         with np.errstate(all="ignore"):
-            return self._evaluate(inputs)
+            return self._evaluate(inputs, grades)
 
-    def _evaluate(self, inputs: Inputs) -> PayoutArrays:
+    def _evaluate(self, inputs: Inputs, want_grades: bool = True) -> PayoutArrays:
         raw = _Env(self, inputs, "raw")
         env = _Env(self, inputs, "final", raw)
         active = env.active
@@ -604,7 +615,7 @@ class CompiledPlan:
             final = np.where(active, final, 0.0)
         adjustment = final - colsum
         grades = None
-        if self.grade_fn is not None:
+        if self.grade_fn is not None and want_grades:
             gv = self._check(env, self.grade_fn(env), self.plan.grades.input, "the input of grades")
             grades = np.full(shape, "", dtype=object)
             done = np.zeros(shape, dtype=bool)

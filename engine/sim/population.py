@@ -49,8 +49,8 @@ class Roster:
 
 
 def hire_capacity(seats: int) -> int:
-    """Slots kept for backfills: enough for 75% annual turnover (unfilled beyond that)."""
-    return max(1, int(np.ceil(0.75 * seats)))
+    """Slots kept for backfills: enough for 60% annual turnover (seats stay vacant beyond that)."""
+    return max(1, int(np.ceil(0.6 * seats)))
 
 
 def build_roster(scenario: Scenario) -> Roster:

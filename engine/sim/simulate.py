@@ -69,10 +69,7 @@ def plan_periods(plan_period: str, fiscal_year_start: int, start: dt.date, month
     return tuple(periods), index
 
 
-def _uses_cross_period(checked: CheckedPlan) -> bool:
-    """Whether a period's pay can depend on other periods (true-up or previous())."""
-    if checked.plan.accumulate == "year":
-        return True
+def _plan_codes(checked: CheckedPlan):
     plan = checked.plan
     codes = [m.code for m in plan.measures] + [t.code for t in plan.targets] + [plan.target_incentive]
     for c in plan.components:
@@ -81,11 +78,26 @@ def _uses_cross_period(checked: CheckedPlan) -> bool:
         codes += [m.input for m in c.metrics]
     codes += [m.multiply for m in plan.modifiers] + [m.when for m in plan.modifiers if m.when]
     codes += [x for x in (plan.cap, plan.draw.amount if plan.draw else None) if x is not None]
-    for code in codes:
-        for node in ex.walk(code.tree):
-            if isinstance(node, ex.Call) and node.func == "previous":
-                return True
-    return False
+    return codes
+
+
+def _calls(checked: CheckedPlan) -> set[str]:
+    return {node.func for code in _plan_codes(checked) for node in ex.walk(code.tree) if isinstance(node, ex.Call)}
+
+
+def _uses_cross_rep(checked: CheckedPlan) -> bool:
+    """Whether a rep's pay can depend on other reps (rank, group functions, rank components)."""
+    return bool(_calls(checked) & {"rank", "group_sum", "group_mean"}) or \
+        any(c.kind == "rank" for c in checked.plan.components)
+
+
+def _period_reach(checked: CheckedPlan) -> Optional[int]:
+    """How many periods away a period's actuals can change pay: None for the whole year
+    (year-to-date true-up), else the number of ``previous()`` calls (a bound on their nesting)."""
+    if checked.plan.accumulate == "year":
+        return None
+    return sum(1 for code in _plan_codes(checked) for node in ex.walk(code.tree)
+               if isinstance(node, ex.Call) and node.func == "previous")
 
 
 @dataclass
@@ -148,7 +160,9 @@ class Simulation:
         self.season = np.array([sc.seasonality[(self.start.month - 1 + i) % 12] for i in range(self.months)])
         self.seats = self.roster.seats
         self.slots = self.seats + hire_capacity(self.seats)
-        self.cross_period = _uses_cross_period(checked)
+        self.reach = _period_reach(checked)
+        self.cross_period = self.reach != 0
+        self.cross_rep = _uses_cross_rep(checked)
         self.nodes, self.weights = quadrature(sc.noise_points)
         self._check_columns()
         self.relevant = self._relevant_activities()
@@ -287,15 +301,24 @@ class Simulation:
                 and primary in self.checked.actual_columns
             window = self._window(k, timing_now)
             utilities = None
+            # What-if evaluations only for the reps present; without cross-rep terms in the
+            # plan they are packed into one row (no empty slots evaluated).
+            cells = _Cells(present, pack=not self.cross_rep)
+            ctx = dict(skill=cells.take(skill), quota=cells.take(quota), ti=cells.take(ti),
+                       tenure=cells.take(tenure), kappa=cells.take(kappa), rho=cells.take(rho),
+                       actual={col: cells.take(actual[col]) for col in self.checked.actual_columns},
+                       active_m=cells.take(active_m), present=cells.take(present),
+                       roster_cols={k: cells.take(v) for k, v in roster_cols.items()}, carry=cells.take(carry))
+            mm_c = cells.take(mm)
             for a in self.relevant:
                 levels = self.grid[self.grid <= sc.activities[a].max_effort + 1e-12]
                 best_u = None
-                best = choice[a].copy()
+                base_choice = cells.take(choice)
+                best = base_choice[a].copy()
                 for g in levels:
-                    trial = choice.copy()
+                    trial = base_choice.copy()
                     trial[a] = g
-                    u, per_period = self._utility(t, window, trial, mm, skill, quota, ti, tenure, kappa, rho,
-                                                  actual, active_m, present, roster_cols, carry, shift=None)
+                    u, per_period = self._utility(t, window, trial, mm_c, shift=None, **ctx)
                     if best_u is None:
                         best_u, best_pp = u, per_period
                         best[:] = g
@@ -304,25 +327,25 @@ class Simulation:
                         best_u = np.where(better, u, best_u)
                         best = np.where(better, g, best)
                         best_pp = np.where(better[..., None], per_period, best_pp)
-                choice[a] = np.where(present, best, 1.0)
+                choice[a] = np.where(present, cells.put(best, 1.0), 1.0)
                 utilities = (best_u, best_pp)
             shift = np.zeros((c, n))
             if timing_now:
                 phi = sc.timing_max_shift * self._expected_month(t, choice * mm, skill, quota, ramp)[primary]
+                phi_c, choice_c = cells.take(phi), cells.take(choice)
                 best_u = None
                 for direction in (0.0, 1.0, -1.0):
-                    u, _ = self._utility(t, window, choice, mm, skill, quota, ti, tenure, kappa, rho, actual,
-                                         active_m, present, roster_cols, carry, shift=direction * phi)
+                    u, _ = self._utility(t, window, choice_c, mm_c, shift=direction * phi_c, **ctx)
                     if best_u is None:
-                        best_u, best_dir = u, np.zeros((c, n))
+                        best_u, best_dir = u, np.zeros_like(u)
                     else:
                         better = u > best_u + 1e-9 * np.abs(best_u)
                         best_u = np.where(better, u, best_u)
                         best_dir = np.where(better, direction, best_dir)
-                shift = np.where(present, best_dir * phi, 0.0)
+                shift = np.where(present, cells.put(best_dir) * phi, 0.0)
             if utilities is not None and (t == 0 or self.period_of_month[t - 1] != k):
                 # What the rep expects from this period, for the morale update at its close.
-                expected_period_pay = utilities[1][..., 0]
+                expected_period_pay = cells.put(utilities[1][..., window.index(k)])
 
             # 3. Outcomes (common random numbers: one block of draws per run and month).
             eff = choice * mm
@@ -404,11 +427,14 @@ class Simulation:
         return self.prod.expected(effort, skill, quota, float(self.season[t]), ramp)
 
     def _window(self, k: int, timing: bool) -> list[int]:
-        if self.cross_period:
+        """Plan periods whose pay this month's choices can change (and what they need to see)."""
+        if self.reach is None:
             return list(range(self.P))
-        return [k, k + 1] if timing and k + 1 < self.P else [k]
+        lo = max(k - self.reach, 0)
+        hi = min(k + self.reach + (1 if timing else 0), self.P - 1)
+        return list(range(lo, hi + 1))
 
-    def _utility(self, t, window, choice, mm, skill, quota, ti, tenure, kappa, rho, actual, active_m, present,
+    def _utility(self, t, window, choice, mm, *, skill, quota, ti, tenure, kappa, rho, actual, active_m, present,
                  roster_cols, carry, shift) -> tuple[np.ndarray, np.ndarray]:
         """Certainty equivalent of projected pay over the window minus the cost of effort.
 
@@ -472,7 +498,7 @@ class Simulation:
             rep_ids=self._rep_ids(), periods=periods, roster=roster_cols, actuals=acts,
             active=np.broadcast_to(active, (S, c, n, W)), proration=np.broadcast_to(prorate, (S, c, n, W)),
         )
-        res = self.prog.evaluate(inputs)
+        res = self.prog.evaluate(inputs, grades=False)
         per_period = res.total  # (S, c, n, W)
         v = per_period.sum(axis=-1)
         mean = np.tensordot(self.weights, v, axes=(0, 0))
@@ -591,6 +617,39 @@ class Simulation:
             effort=effort_m.sum(axis=2) / np.maximum(active_m.sum(axis=2), 1), primary=prim.sum(axis=2), skill=skill,
             statements=statements,
         )
+
+
+class _Cells:
+    """Selects the (run, slot) cells of present reps, packed into one row, and puts results back.
+
+    With ``pack=False`` (plans whose pay depends on other reps) arrays keep their shape.
+    Arrays have the cell axes as ``(..., runs, slots)`` or ``(runs, slots, months)``.
+    """
+
+    def __init__(self, present: np.ndarray, pack: bool):
+        self.shape = present.shape
+        self.pack = pack
+        if pack:
+            self.ci, self.si = np.nonzero(present)
+
+    def take(self, x: np.ndarray) -> np.ndarray:
+        if not self.pack:
+            return x
+        x = np.asarray(x)
+        c, n = self.shape
+        if x.shape[-2:] == (c, n):
+            return x[..., self.ci, self.si][..., None, :]
+        if x.shape[:2] == (c, n):  # (runs, slots, months)
+            return x[self.ci, self.si][None]
+        raise ValueError(f"cannot select cells of an array of shape {x.shape}")
+
+    def put(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """``(..., 1, cells)`` back to ``(..., runs, slots)``."""
+        if not self.pack:
+            return x
+        out = np.full(x.shape[:-2] + self.shape, fill, dtype=np.result_type(x.dtype, np.float64))
+        out[..., self.ci, self.si] = x[..., 0, :]
+        return out
 
 
 def _aggregate(values: list, actives: list, agg: str):

@@ -216,6 +216,7 @@ class GenPlan:
         draw: ("ti", k) / ("lit", v) / ("expr", None) and recoverable, or None.
         has_modifiers: whether the plan has modifiers.
         currency: the plan's currency.
+        parameters: parameter name -> (value, min, max), None where unbounded.
     """
 
     text: str
@@ -229,6 +230,7 @@ class GenPlan:
     draw: Optional[tuple[tuple[str, Optional[float]], bool]] = None
     has_modifiers: bool = False
     currency: str = "USD"
+    parameters: dict[str, tuple[float, Optional[float], Optional[float]]] = field(default_factory=dict)
 
 
 X_VALUES = (0.0, 0.25, 0.5, 0.75, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0)
@@ -348,6 +350,7 @@ def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_com
 
     # -- parameters
     params: dict[str, float] = {}
+    bounds: dict[str, tuple[float, Optional[float], Optional[float]]] = {}
     n_params = draw(st.integers(0, len(PARAM_NAMES)))
     if n_params:
         lines.append("parameters:")
@@ -355,6 +358,9 @@ def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_com
             v = draw(st.sampled_from(X_VALUES + (0.03, 100.0)))
             params[name] = v
             form = draw(st.sampled_from(["plain", "value", "bounds", "min", "max"]))
+            bounds[name] = {"plain": (v, None, None), "value": (v, None, None),
+                            "bounds": (v, v - 0.5, v * 2 + 1), "min": (v, v, None),
+                            "max": (v, None, v)}[form]
             if form == "plain":
                 lines.append(f"  {name}: {_fmt_num(v)}")
             elif form == "value":
@@ -425,7 +431,7 @@ def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_com
 
     # -- components
     gp = GenPlan(text="", period=period, fiscal_year_start=fys or 1, accumulate=acc, clawback=claw,
-                 currency=currency or "USD")
+                 currency=currency or "USD", parameters=bounds)
     n_comp = draw(st.integers(min_components, max_components))
     names = draw(st.lists(st.sampled_from(COMPONENT_NAMES), min_size=n_comp, max_size=n_comp, unique=True))
     lines.append("components:")
