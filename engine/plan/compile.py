@@ -156,6 +156,7 @@ class _Lowering:
         self.params = params
 
     def lower(self, code: Code) -> Fn:
+        self.code = code
         node = self._lower(code.tree)
         if isinstance(node, _Const):
             value = node.value
@@ -209,13 +210,24 @@ class _Lowering:
                     f0 = fns[0]
                     return lambda env: impl(f0(env))
                 return lambda env: impl(*[f(env) for f in fns])
-            if node.func == "rank":
-                return lambda env: env.rank(fns[0](env))
             if node.func == "previous":
                 return lambda env: env.previous(fns[0](env))
+            # Ranking or summing across reps a value that is not finite has no meaning: the
+            # argument is checked like a named value.
+            arg = _Piece(self.code, node.args[0])
+            if node.func == "rank":
+                return lambda env: env.rank(env.checked(fns[0](env), arg))
             mean = node.func == "group_mean"
-            return lambda env: env.group(fns[0](env), fns[1](env), mean)
+            return lambda env: env.group(env.checked(fns[0](env), arg), fns[1](env), mean)
         raise AssertionError(node)
+
+
+class _Piece:
+    """Part of an expression (its text and span), for errors about a subexpression."""
+
+    def __init__(self, code: Code, node: ex.Expr):
+        self.text = code.text[node.start:node.end]
+        self.span = code.span_of(node.start, node.end)
 
 
 def _div(a, b):
@@ -254,8 +266,15 @@ class _Env:
         self.mode = mode
         self.raw = raw
         self.values: dict[Ref, object] = {}
-        self.active = inputs.active
-        self.shape = inputs.active.shape
+        # Leading (simulation-run) axes may come from the actuals, the activity mask or
+        # the roster: the evaluation covers their broadcast.
+        shape = np.broadcast_shapes(
+            inputs.active.shape, np.shape(inputs.proration),
+            *(np.shape(a) for a in inputs.actuals.values()),
+            *(np.shape(v)[:-1] + (np.shape(v)[-1], 1) for v in inputs.roster.values() if np.ndim(v) > 1),
+        )
+        self.active = np.broadcast_to(inputs.active, shape)
+        self.shape = shape
         self.all_active = bool(inputs.active.all())
         self.components: dict[str, np.ndarray] = {}
         self.scores: dict[str, np.ndarray] = {}
@@ -291,6 +310,9 @@ class _Env:
                 per_period = prog.ytd_sum(per_period)
             return prog.checked_value(self, ref, per_period)
         raise AssertionError(ref)
+
+    def checked(self, x, piece: "_Piece"):
+        return self.prog.checked_value(self, None, x, code=piece, what=f"'{piece.text}'")
 
     # cross-rep and cross-period functions
     def full(self, x) -> np.ndarray:
@@ -446,7 +468,10 @@ class CompiledPlan:
         """Year-to-date value of an actuals column, with the column's aggregation."""
         x = inputs.actuals[name]
         agg = self.checked.actual_columns.get(name, "sum")
-        active = inputs.active
+        # A period counts for min/max/last/mean when it holds data: with transactions, when
+        # some were gathered into it (a quarter without a survey is not a survey scoring 0).
+        counts = inputs.counts.get(name)
+        active = inputs.active if counts is None else (inputs.active & (counts > 0))
         if agg == "sum":
             return self.ytd_sum(x)
         out = np.zeros(np.broadcast_shapes(x.shape, active.shape))
@@ -594,7 +619,7 @@ class CompiledPlan:
         if not all_active:
             capped = np.where(active, capped, 0.0)
         if self.accumulate:
-            columns = {k: self._ytd_delta(v) for k, v in modified.items()}
+            columns = {k: self._ytd_delta(v, active) for k, v in modified.items()}
             paid = self._true_up(capped, active)
         else:
             columns = modified
@@ -732,13 +757,22 @@ class CompiledPlan:
                                       span=tier.upto.span)
             prev = u
 
-    def _ytd_delta(self, ytd: np.ndarray) -> np.ndarray:
-        out = ytd.copy()
-        prev = np.zeros_like(ytd)
-        prev[..., 1:] = ytd[..., :-1]
-        for lo, _ in self._year_slices:
-            prev[..., lo] = 0.0
-        return out - prev
+    def _ytd_delta(self, ytd: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """Change in a year-to-date value since the rep's previous statement in the same year."""
+        P = ytd.shape[-1]
+        idx = np.broadcast_to(np.arange(P), active.shape)
+        last = np.where(active, idx, -1)
+        # For each period, the latest active period strictly before it.
+        before = np.full(active.shape, -1, dtype=np.int64)
+        before[..., 1:] = np.maximum.accumulate(last, axis=-1)[..., :-1]
+        # ... but only within the same plan year.
+        start = np.zeros(P, dtype=np.int64)
+        for lo, hi in self._year_slices:
+            start[lo:hi] = lo
+        before = np.where(before >= start, before, -1)
+        full = np.broadcast_to(ytd, active.shape)
+        prev = np.take_along_axis(full, np.maximum(before, 0), axis=-1)
+        return full - np.where(before >= 0, prev, 0.0)
 
     def _true_up(self, capped_ytd: np.ndarray, active: np.ndarray) -> np.ndarray:
         """Each period pays YTD earned minus paid to date (floored at 0 without clawback)."""

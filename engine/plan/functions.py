@@ -72,8 +72,8 @@ def _scalar_safe_div(a, b, default):
 
 
 def _scalar_clip(x, lo, hi):
-    # numpy.clip semantics: max(lo) first, then min(hi).
-    return min(max(x, lo), hi)
+    # numpy semantics: max with lo first, then min with hi, NaN propagating.
+    return _scalar_min(_scalar_max(x, lo), hi)
 
 
 def _np_min(*args):

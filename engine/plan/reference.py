@@ -98,7 +98,36 @@ class ReferenceEvaluator:
         self.defs: dict[Ref, Code] = {Ref("measure", m.name): m.code for m in self.plan.measures}
         self.defs.update({Ref("target", t.name): t.code for t in self.plan.targets})
         self.defs[Ref("ti")] = self.plan.target_incentive
+        self.code_of: dict[int, Code] = {}
+        self._index_codes()
         self._check_columns()
+
+    def _index_codes(self) -> None:
+        """Which plan expression each syntax node belongs to (for errors about a subexpression)."""
+        plan = self.plan
+        codes = [m.code for m in plan.measures] + [t.code for t in plan.targets] + [plan.target_incentive]
+        for c in plan.components:
+            codes += [x for x in (c.input, c.base, c.rate, c.when, c.cap, c.by, c.group) if x is not None]
+            codes += [st.pay for st in c.steps] + [t.rate for t in c.tiers] + [t.upto for t in c.tiers if t.upto]
+            codes += [m.input for m in c.metrics]
+        codes += [m.multiply for m in plan.modifiers] + [m.when for m in plan.modifiers if m.when]
+        codes += [x for x in (plan.cap, plan.draw.amount if plan.draw else None,
+                              plan.grades.input if plan.grades else None) if x is not None]
+        for code in codes:
+            for node in ex.walk(code.tree):
+                self.code_of[id(node)] = code
+
+    def checked_arg(self, call: ex.Call, mode: str, o: int, p: int) -> float:
+        """The first argument of rank()/group_*() for rep o: checked finite like a named value."""
+        arg = call.args[0]
+        v = self.eval(arg, mode, o, p)
+        code = self.code_of[id(call)]
+
+        class _Piece:
+            text = code.text[arg.start:arg.end]
+            span = code.span_of(arg.start, arg.end)
+
+        return self.finite(v, o, p, _Piece, f"'{_Piece.text}'")
 
     def _check_columns(self) -> None:
         errors = []
@@ -133,7 +162,7 @@ class ReferenceEvaluator:
             for v in vals:
                 total += v
             return total
-        act = [q for q in qs if self.active[r][q]]
+        act = [q for q in qs if self.active[r][q] and (col not in self.counts or self.counts[col][r][q] > 0)]
         if agg == "mean":
             if col in self.counts:
                 w = [self.counts[col][r][q] for q in qs]
@@ -237,12 +266,9 @@ class ReferenceEvaluator:
         if f == "rank":
             if not self.active[r][p]:
                 return 0.0
-            mine = self.eval(node.args[0], mode, r, p)
-            better = 0
-            for o in range(self.R):
-                if self.active[o][p] and self.eval(node.args[0], mode, o, p) > mine:
-                    better += 1
-            return float(better + 1)
+            values = [self.checked_arg(node, mode, o, p) for o in range(self.R) if self.active[o][p]]
+            mine = self.checked_arg(node, mode, r, p)
+            return float(sum(1 for v in values if v > mine) + 1)
         if f == "previous":
             if p == 0 or not self.active[r][p - 1]:
                 return False if self.checked.types.get(id(node.args[0])) == "condition" else 0.0
@@ -251,9 +277,11 @@ class ReferenceEvaluator:
             key = self.eval(node.args[1], mode, r, p)
             total, count = 0.0, 0
             for o in range(self.R):
-                if self.active[o][p] and self.eval(node.args[1], mode, o, p) == key:
-                    total += self.eval(node.args[0], mode, o, p)
-                    count += 1
+                if self.active[o][p]:
+                    v = self.checked_arg(node, mode, o, p)
+                    if self.eval(node.args[1], mode, o, p) == key:
+                        total += v
+                        count += 1
             if f == "group_sum":
                 return total
             return total / count if count else 0.0
