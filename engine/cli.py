@@ -188,6 +188,28 @@ def compare(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, see
         click.echo(comparison_table(result, currencies.pop() if len(currencies) == 1 else ""))
 
 
+@cli.command()
+@click.option("--history", required=True, type=click.Path(dir_okay=False),
+              help="Per-rep, per-period attainment history (rep_id, period, attainment or actual + target).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Scenario YAML to write.")
+@click.option("--scenario", "base", default=None, type=click.Path(dir_okay=False),
+              help="Scenario to start from (default: the built-in one).")
+@click.option("--name", default=None, help="Name of the written scenario.")
+@click.option("--fiscal-year-start", default=1, show_default=True, type=click.IntRange(1, 12),
+              help="Month in which the history's fiscal years start.")
+def calibrate(history: str, out: str, base: Optional[str], name: Optional[str], fiscal_year_start: int) -> None:
+    """Fit skill dispersion, noise and seasonality to a team's history; write a scenario."""
+    from engine.sim.calibrate import calibration_report, fit_history, load_history, write_calibrated_scenario
+
+    try:
+        cal = fit_history(load_history(history, fiscal_year_start=fiscal_year_start))
+        path = write_calibrated_scenario(cal, out, base=base, name=name)
+    except EngineError as exc:
+        _fail(exc)
+    click.echo(calibration_report(cal), nl=False)
+    click.echo(f"wrote scenario {path}")
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the ``incentive`` console script."""
     cli.main(args=argv, prog_name="incentive")

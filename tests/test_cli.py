@@ -212,3 +212,32 @@ def test_simulate_plan_needing_missing_column(tmp_path):
     plan.write_text(SEEDS.read_text().replace("actuals.complaints", "actuals.refunds"))
     proc = incentive("simulate", plan, "--runs", "1")
     assert_clean_failure(proc, "error[missing-column]", "refunds")
+
+
+def test_calibrate_writes_a_runnable_scenario(tmp_path):
+    """`calibrate` fits a history, prints the fit and writes a scenario `simulate` can run."""
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(30):
+        a = rng.normal(0, 0.3)
+        for m in range(1, 13):
+            rows.append((f"R{i}", f"2026-{m:02d}", float(np.exp(a + rng.normal(0, 0.2)))))
+    hist = tmp_path / "history.csv"
+    pd.DataFrame(rows, columns=["rep_id", "period", "attainment"]).to_csv(hist, index=False)
+    out = tmp_path / "fitted.yaml"
+    proc = incentive("calibrate", "--history", hist, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "sigma_skill" in proc.stdout and "KS" in proc.stdout
+    proc = incentive("simulate", SEEDS, "--scenario", out, "--runs", "1", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_calibrate_bad_history(tmp_path):
+    """A history without an attainment column is a clean data error naming the column."""
+    hist = tmp_path / "h.csv"
+    hist.write_text("rep_id,period,attainmnt\nR1,2026-01,1.0\n")
+    proc = incentive("calibrate", "--history", hist, "--out", tmp_path / "o.yaml")
+    assert_clean_failure(proc, "attainment")
+    assert not (tmp_path / "o.yaml").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from scipy import special
@@ -65,6 +66,14 @@ class Production:
                 raise ValueError("share_of outputs form a cycle")
         self.outputs = done
 
+    def closure(self, names) -> frozenset:
+        """The outputs needed to compute ``names`` (a share needs what it is a share of)."""
+        need = set(names)
+        for o in reversed(self.outputs):
+            if o.name in need and o.kind == "share_of":
+                need.add(o.get("of"))
+        return frozenset(need)
+
     # -- the noise of the primary measure, for the projection's quadrature ------------------
 
     def monthly_cv(self, output: Output) -> float:
@@ -80,17 +89,20 @@ class Production:
     # -- expected values ---------------------------------------------------------------
 
     def expected(self, effort: np.ndarray, skill: np.ndarray, quota: np.ndarray, season: float,
-                 ramp: np.ndarray) -> dict[str, np.ndarray]:
-        """Expected value of every output for one month.
+                 ramp: np.ndarray, only: Optional[frozenset] = None) -> dict[str, np.ndarray]:
+        """Expected value of every output (or of those in ``only``) for one month.
 
         Args:
             effort: ``(A, ...)`` effective effort per activity.
             skill, quota, ramp: arrays broadcastable to ``effort[0]``.
             season: the month's seasonality factor.
+            only: output names to compute (with what they are shares of), or None for all.
         """
         out: dict[str, np.ndarray] = {}
         prim = effort[self.primary_activity]
         for o in self.outputs:
+            if only is not None and o.name not in only:
+                continue
             e = effort[self.activity_index[o.activity]]
             if o.kind == "amount":
                 out[o.name] = (o.get("level", 1.0) * quota / 12.0 * skill * season * ramp

@@ -166,6 +166,7 @@ class Simulation:
         self.nodes, self.weights = quadrature(sc.noise_points)
         self._check_columns()
         self.relevant = self._relevant_activities()
+        self.needed = self.prod.closure(set(checked.actual_columns) | {scenario.primary_measure})
         last = np.zeros(self.months, dtype=bool)
         for i in range(self.months):
             last[i] = i == self.months - 1 or self.period_of_month[i + 1] != self.period_of_month[i]
@@ -449,7 +450,7 @@ class Simulation:
         proj = {}
         for m in future:
             ramp_m = ramp_factor(tenure + (m - t), sc.ramp_months, sc.ramp_start)
-            proj[m] = self.prod.expected(eff, skill, quota, float(self.season[m]), ramp_m)
+            proj[m] = self.prod.expected(eff, skill, quota, float(self.season[m]), ramp_m, self.needed)
         primary = sc.primary_measure
         if carry is not None and t in proj:
             proj[t][primary] = proj[t][primary] + carry
@@ -576,7 +577,8 @@ class Simulation:
         rest = 0.0
         for m in range(t + 1, M):
             ramp = ramp_factor(tenure + (m - t), sc.ramp_months, sc.ramp_start)
-            rest = rest + self.prod.expected(emax * mm, skill, quota, float(self.season[m]), ramp)[sc.primary_measure]
+            rest = rest + self.prod.expected(emax * mm, skill, quota, float(self.season[m]), ramp,
+                                             self.prod.closure({sc.primary_measure}))[sc.primary_measure]
         months_in_role = active_m[:, :, : t + 1].sum(axis=2) + (M - t - 1)
         return (done + rest < 0.8 * quota * months_in_role / 12.0).astype(float)
 
