@@ -106,6 +106,52 @@ def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: Optional[np.ndarray
     return back(rank), back(ties)
 
 
+def deviation_rank(x: np.ndarray, eligible: np.ndarray, ref_x: np.ndarray, ref_eligible: np.ndarray,
+                   group: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks of each rep's value ``x`` against the *other* reps' reference values.
+
+    The unilateral deviation of a best response: rep ``i`` with value ``x_i`` ranks
+    ``1 + #{j != i eligible in ref, same group: ref_x_j > x_i}`` and ties with
+    ``1 + #{j != i: ref_x_j == x_i}``. With ``x = ref_x`` this equals :func:`grouped_rank`.
+
+    Args:
+        x, eligible: ``(..., R, P)`` candidate values and eligibility.
+        ref_x, ref_eligible: ``(..., R, P)`` the others' reference values and eligibility.
+        group: ``(..., R, P)`` integer group codes (fixed per rep), or None.
+    """
+    shape = np.broadcast_shapes(np.shape(x), np.shape(eligible), np.shape(ref_x), np.shape(ref_eligible),
+                                np.shape(group) if group is not None else ())
+    R = shape[-2]
+    rows_of = lambda a, dt=None: np.moveaxis(np.broadcast_to(np.asarray(a, dtype=dt), shape), -2, -1).reshape(-1, R)  # noqa: E731
+    xr, er = rows_of(x, np.float64), rows_of(eligible, bool)
+    rr, re = rows_of(ref_x, np.float64), rows_of(ref_eligible, bool)
+    gr = rows_of(group, np.int64) if group is not None else np.zeros_like(er, dtype=np.int64)
+    n_rows = xr.shape[0]
+    # Dense ranks of the union of reference and candidate values, row by row.
+    union = np.concatenate([rr, xr], axis=1)
+    order = np.argsort(union, axis=1, kind="stable")
+    sv = np.take_along_axis(union, order, axis=1)
+    new = np.ones_like(sv, dtype=bool)
+    new[:, 1:] = sv[:, 1:] != sv[:, :-1]
+    dense_sorted = np.cumsum(new, axis=1) - 1
+    dense = np.empty_like(dense_sorted)
+    np.put_along_axis(dense, order, dense_sorted, axis=1)
+    d_ref, d_x = dense[:, :R], dense[:, R:]
+    D = 2 * R
+    G = int(gr.max()) + 1 if gr.size else 1
+    base = (np.arange(n_rows, dtype=np.int64)[:, None] * G + gr) * D
+    ref_keys = np.sort((base + d_ref)[re])
+    kx = base + d_x
+    above = np.searchsorted(ref_keys, base + D, side="left") - np.searchsorted(ref_keys, kx, side="right")
+    equal = np.searchsorted(ref_keys, kx, side="right") - np.searchsorted(ref_keys, kx, side="left")
+    above = above - (re & (d_ref > d_x))
+    equal = equal - (re & (d_ref == d_x))
+    rank = np.where(er, 1 + above, 0).astype(np.float64)
+    ties = np.where(er, 1 + equal, 0).astype(np.float64)
+    back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)  # noqa: E731
+    return back(rank), back(ties)
+
+
 def _factorize(key: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Integer group codes for ``key``, factorized before broadcasting (keys are usually per rep)."""
     key = np.asarray(key)
@@ -216,9 +262,9 @@ class _Lowering:
             # argument is checked like a named value.
             arg = _Piece(self.code, node.args[0])
             if node.func == "rank":
-                return lambda env: env.rank(env.checked(fns[0](env), arg))
+                return lambda env: env.rank(env.checked(fns[0](env), arg), arg)
             mean = node.func == "group_mean"
-            return lambda env: env.group(env.checked(fns[0](env), arg), fns[1](env), mean)
+            return lambda env: env.group(env.checked(fns[0](env), arg), fns[1](env), mean, arg)
         raise AssertionError(node)
 
 
@@ -260,8 +306,14 @@ class _Env:
     ``accumulate: year``: what measures and components see).
     """
 
-    def __init__(self, prog: "CompiledPlan", inputs: Inputs, mode: str, raw: Optional["_Env"] = None):
+    def __init__(self, prog: "CompiledPlan", inputs: Inputs, mode: str, raw: Optional["_Env"] = None,
+                 record: Optional[dict] = None, reference: Optional[dict] = None):
         self.prog = prog
+        # Cross-rep terms: ``record`` collects this evaluation's values per call site;
+        # with ``reference``, each rep is compared with the others' reference values
+        # (a unilateral deviation, used by the simulator's what-if evaluations).
+        self.record = record
+        self.reference = reference
         self.inputs = inputs
         self.mode = mode
         self.raw = raw
@@ -318,15 +370,36 @@ class _Env:
     def full(self, x) -> np.ndarray:
         return np.broadcast_to(np.asarray(x, dtype=np.float64), np.broadcast_shapes(np.shape(x), self.shape))
 
-    def rank(self, x):
-        rank, _ = grouped_rank(self.full(x), self.active)
+    def ranks(self, site, x, eligible, group) -> tuple[np.ndarray, np.ndarray]:
+        """(rank, ties) of x among eligible reps (per group): plain, recorded, or a deviation."""
+        key = (self.mode, site)
+        if self.record is not None:
+            self.record[key] = (x, eligible)
+        if self.reference is not None and key in self.reference:
+            ref_x, ref_e = self.reference[key]
+            return deviation_rank(x, eligible, ref_x, ref_e, group)
+        return grouped_rank(x, eligible, group)
+
+    def rank(self, x, site=None):
+        rank, _ = self.ranks(id(site), self.full(x), self.active, None)
         return rank
 
     def previous(self, x):
         return _previous(np.asarray(x), self.active)
 
-    def group(self, x, key, mean: bool):
-        return _group_reduce(self.full(x), np.asarray(key), self.active, mean)
+    def group(self, x, key, mean: bool, site=None):
+        x = self.full(x)
+        k = (self.mode, id(site))
+        if self.record is not None:
+            self.record[k] = (x, None)
+        if self.reference is not None and k in self.reference:
+            ref_x = self.reference[k][0]
+            total = _group_reduce(ref_x, np.asarray(key), self.active, False) + np.where(self.active, x - ref_x, 0.0)
+            if not mean:
+                return total
+            count = _group_reduce(np.ones(self.shape), np.asarray(key), self.active, False)
+            return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+        return _group_reduce(x, np.asarray(key), self.active, mean)
 
 
 # --------------------------------------------------------------------------- results
@@ -566,12 +639,18 @@ class CompiledPlan:
         if errors:
             raise DataErrors(errors)
 
-    def evaluate(self, inputs: Inputs, grades: bool = True) -> PayoutArrays:
+    def evaluate(self, inputs: Inputs, grades: bool = True, record: Optional[dict] = None,
+                 reference: Optional[dict] = None) -> PayoutArrays:
         """Evaluate the plan for every rep and period of ``inputs``.
 
         Args:
             inputs: roster and actuals (leading axes allowed).
             grades: compute grades (the simulator's what-if evaluations skip them).
+            record: a dict to fill with the values of cross-rep terms (rank, group
+                functions, rank components) for a later ``reference``.
+            reference: values recorded by another evaluation of the same shape: every
+                cross-rep term then compares each rep's value with the *others'* reference
+                values (each rep deviates alone, the others keep the reference).
 
         Raises:
             EvaluationError: a value is not finite for some active rep and period.
@@ -579,11 +658,12 @@ class CompiledPlan:
         """
         self._bind(inputs)
         with np.errstate(all="ignore"):
-            return self._evaluate(inputs, grades)
+            return self._evaluate(inputs, grades, record, reference)
 
-    def _evaluate(self, inputs: Inputs, want_grades: bool = True) -> PayoutArrays:
-        raw = _Env(self, inputs, "raw")
-        env = _Env(self, inputs, "final", raw)
+    def _evaluate(self, inputs: Inputs, want_grades: bool = True, record: Optional[dict] = None,
+                  reference: Optional[dict] = None) -> PayoutArrays:
+        raw = _Env(self, inputs, "raw", record=record, reference=reference)
+        env = _Env(self, inputs, "final", raw, record=record, reference=reference)
         active = env.active
         shape = env.shape
         # Measures and targets (lazily, in dependency order, but force all for explain).
@@ -695,7 +775,8 @@ class CompiledPlan:
             group = None
             if spec["group"] is not None:
                 group = _factorize(spec["group"](env), env.shape)
-            rank, ties = grouped_rank(by, eligible, group)
+            rank, ties = env.ranks(("component", c.name), np.broadcast_to(by, env.shape),
+                                   np.broadcast_to(eligible, env.shape), group)
             cum = spec["cum_awards"]
             n = len(cum) - 1
             lo = np.clip(rank - 1, 0, n).astype(np.int64)

@@ -316,10 +316,16 @@ class Simulation:
                 best_u = None
                 base_choice = cells.take(choice)
                 best = base_choice[a].copy()
+                # Where pay depends on other reps (contests, team terms), each rep weighs its
+                # own deviation against the others' current choices (a best response).
+                reference = None
+                if self.cross_rep:
+                    reference = {}
+                    self._utility(t, window, base_choice, mm_c, shift=None, record=reference, **ctx)
                 for g in levels:
                     trial = base_choice.copy()
                     trial[a] = g
-                    u, per_period = self._utility(t, window, trial, mm_c, shift=None, **ctx)
+                    u, per_period = self._utility(t, window, trial, mm_c, shift=None, reference=reference, **ctx)
                     if best_u is None:
                         best_u, best_pp = u, per_period
                         best[:] = g
@@ -335,8 +341,12 @@ class Simulation:
                 phi = sc.timing_max_shift * self._expected_month(t, choice * mm, skill, quota, ramp)[primary]
                 phi_c, choice_c = cells.take(phi), cells.take(choice)
                 best_u = None
+                reference = {} if self.cross_rep else None
                 for direction in (0.0, 1.0, -1.0):
-                    u, _ = self._utility(t, window, choice_c, mm_c, shift=direction * phi_c, **ctx)
+                    # The first (no shift) evaluation records the others' reference values.
+                    u, _ = self._utility(t, window, choice_c, mm_c, shift=direction * phi_c,
+                                         record=reference if direction == 0.0 else None,
+                                         reference=reference if direction != 0.0 else None, **ctx)
                     if best_u is None:
                         best_u, best_dir = u, np.zeros_like(u)
                     else:
@@ -436,7 +446,7 @@ class Simulation:
         return list(range(lo, hi + 1))
 
     def _utility(self, t, window, choice, mm, *, skill, quota, ti, tenure, kappa, rho, actual, active_m, present,
-                 roster_cols, carry, shift) -> tuple[np.ndarray, np.ndarray]:
+                 roster_cols, carry, shift, record=None, reference=None) -> tuple[np.ndarray, np.ndarray]:
         """Certainty equivalent of projected pay over the window minus the cost of effort.
 
         Returns ``(utility (c, n), expected pay per window period (c, n, len(window)))``.
@@ -499,7 +509,7 @@ class Simulation:
             rep_ids=self._rep_ids(), periods=periods, roster=roster_cols, actuals=acts,
             active=np.broadcast_to(active, (S, c, n, W)), proration=np.broadcast_to(prorate, (S, c, n, W)),
         )
-        res = self.prog.evaluate(inputs, grades=False)
+        res = self.prog.evaluate(inputs, grades=False, record=record, reference=reference)
         per_period = res.total  # (S, c, n, W)
         v = per_period.sum(axis=-1)
         mean = np.tensordot(self.weights, v, axes=(0, 0))

@@ -32,8 +32,9 @@ from engine.data import parse_period_label
 from engine.data.inputs import Inputs
 
 __all__ = [
-    "GenPlan", "Scope", "Const", "yq", "num_expr", "cond_expr", "plans", "inputs_for",
-    "PERIODS_PER_YEAR", "ROSTER_VALUES", "ACTUAL_VALUES", "period_infos",
+    "GenPlan", "Scope", "Const", "yq", "num_expr", "cond_expr", "curve_points", "curve_options",
+    "weight_parts", "component", "plans", "inputs_for", "period_infos", "PERIODS_PER_YEAR",
+    "ROSTER_VALUES", "ACTUAL_VALUES", "X_VALUES", "Y_VALUES",
 ]
 
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "half": 2, "year": 1}
@@ -195,7 +196,8 @@ def cond_expr(draw, scope: Scope, depth: int = 2) -> str:
     if form == "not":
         return f"(not {draw(cond_expr(scope, d))})"
     if form == "where":
-        return f"where({draw(cond_expr(scope, d))}, {draw(cond_expr(scope, d))}, {draw(cond_expr(scope, d))})"
+        parts = [draw(cond_expr(scope, d)) for _ in range(3)]
+        return f"where({', '.join(parts)})"
     return f"previous({draw(cond_expr(scope, d))})"
 
 
@@ -230,7 +232,8 @@ class GenPlan:
     draw: Optional[tuple[tuple[str, Optional[float]], bool]] = None
     has_modifiers: bool = False
     currency: str = "USD"
-    parameters: dict[str, tuple[float, Optional[float], Optional[float]]] = field(default_factory=dict)
+    parameters: dict[str, tuple[float, Optional[float], Optional[float]]] = field(
+        default_factory=dict)
 
 
 X_VALUES = (0.0, 0.25, 0.5, 0.75, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0)
@@ -255,7 +258,8 @@ def const_token(draw, value: float, params: dict[str, float]) -> str:
 
 def _flow_token(token: str) -> str:
     """A token inside a flow sequence: plain when it is a simple number or name."""
-    if token.replace(".", "", 1).replace("%", "").replace("_", "").isdigit() or token.isidentifier():
+    plain_number = token.replace(".", "", 1).replace("%", "").replace("_", "").isdigit()
+    if plain_number or token.isidentifier():
         return token
     return yq(token)
 
@@ -272,11 +276,14 @@ def curve_points(draw, params: dict[str, float], *, monotone: bool = False,
         ys = draw(st.lists(st.sampled_from(Y_VALUES + (-0.5,)), min_size=n, max_size=n))
     pts = []
     for x, y in zip(xs, ys):
-        pts.append(f"[{_flow_token(draw(const_token(x, params)))}, {_flow_token(draw(const_token(y, params)))}]")
+        tx, ty = draw(const_token(x, params)), draw(const_token(y, params))
+        pts.append(f"[{_flow_token(tx)}, {_flow_token(ty)}]")
     return "[" + ", ".join(pts) + "]", list(zip(xs, ys))
 
 
-def _curve_options(draw) -> list[str]:
+@st.composite
+def curve_options(draw) -> list[str]:
+    """``interpolate`` and ``beyond`` lines (each may be left to its default)."""
     lines = []
     interp = draw(st.sampled_from([None, "linear", "step"]))
     if interp:
@@ -306,34 +313,20 @@ MEASURE_NAMES = ("collected", "units", "csat", "att", "mix", "回款率", "δ_ne
 COND_MEASURE_NAMES = ("qualified", "hot")
 COMPONENT_NAMES = ("bonus", "commission", "kicker", "kpi", "contest", "spiff", "奖金", "float_")
 PARAM_NAMES = ("p_thr", "p_pay", "p_k", "阈值")
+KINDS = ("curve", "rate", "step", "scorecard", "rank")
+
+Bounds = dict[str, tuple[float, Optional[float], Optional[float]]]
 
 
 @st.composite
-def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_components: int = 1,
-          max_components: int = 4, modifiers: bool = True, plan_cap: bool = True,
-          grades: bool = True, draw_: bool = True, accumulate: Optional[bool] = None,
-          clawback: Optional[bool] = None, simple_caps: bool = False,
-          simple_draw: bool = False) -> GenPlan:
-    """A random valid plan using every construct of the language.
-
-    Args:
-        kinds: component kinds to choose from.
-        min_components, max_components: how many components.
-        modifiers, plan_cap, grades, draw_: whether these sections may appear
-            (``"always"``: the plan has a draw, or a plan cap).
-        accumulate: force ``accumulate: year`` (True) or none (False); None: random.
-        clawback: force clawback on/off when accumulating; None: random.
-        simple_caps: only caps the tests can recompute (``k * target_incentive``, literals).
-        simple_draw: only draw amounts the tests can recompute.
-    """
-    lines: list[str] = []
+def header(draw, accumulate: Optional[bool], clawback: Optional[bool]):
+    """Top-level settings: (lines, period, fiscal_year_start, accumulate, clawback, currency)."""
+    lines = [f"plan: {draw(st.sampled_from(['gen', 'plan_x', '计划']))}"]
     period = draw(st.sampled_from(["month", "quarter", "half", "year"]))
     fys = draw(st.sampled_from([None, 1, 4, 7, 10]))
     acc = draw(st.booleans()) if accumulate is None else accumulate
     claw = (draw(st.booleans()) if clawback is None else clawback) if acc else False
     currency = draw(st.sampled_from([None, "USD", "EUR", "JPY", "KWD", "CNY"]))
-
-    lines.append(f"plan: {draw(st.sampled_from(['gen', 'plan_x', '计划']))}")
     if draw(st.booleans()):
         lines.append(f"label: {yq('generated plan, with a comma')}")
     if currency:
@@ -347,55 +340,69 @@ def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_com
             lines.append(f"clawback: {'true' if claw else 'false'}")
     elif draw(st.booleans()):
         lines.append("accumulate: none")
+    return lines, period, fys or 1, acc, claw, currency or "USD"
 
-    # -- parameters
-    params: dict[str, float] = {}
-    bounds: dict[str, tuple[float, Optional[float], Optional[float]]] = {}
-    n_params = draw(st.integers(0, len(PARAM_NAMES)))
-    if n_params:
+
+@st.composite
+def parameters_section(draw) -> tuple[list[str], dict[str, float], Bounds]:
+    """Parameters in every form (plain, ``{value}``, with min and/or max, labelled)."""
+    lines: list[str] = []
+    values: dict[str, float] = {}
+    bounds: Bounds = {}
+    n = draw(st.integers(0, len(PARAM_NAMES)))
+    if n:
         lines.append("parameters:")
-        for name in PARAM_NAMES[:n_params]:
-            v = draw(st.sampled_from(X_VALUES + (0.03, 100.0)))
-            params[name] = v
-            form = draw(st.sampled_from(["plain", "value", "bounds", "min", "max"]))
-            bounds[name] = {"plain": (v, None, None), "value": (v, None, None),
-                            "bounds": (v, v - 0.5, v * 2 + 1), "min": (v, v, None),
-                            "max": (v, None, v)}[form]
-            if form == "plain":
-                lines.append(f"  {name}: {_fmt_num(v)}")
-            elif form == "value":
-                lines.append(f"  {name}: {{value: {_fmt_num(v)}}}")
-            elif form == "bounds":
-                lines.append(f"  {name}: {{value: {_fmt_num(v)}, min: {_fmt_num(v - 0.5)}, "
-                             f"max: {_fmt_num(v * 2 + 1)}, label: {yq('a parameter')}}}")
-            elif form == "min":
-                lines.append(f"  {name}: {{value: {_fmt_num(v)}, min: {_fmt_num(v)}}}")
-            else:
-                lines.append(f"  {name}: {{value: {_fmt_num(v)}, max: {_fmt_num(v)}}}")
-    consts = LITERALS + tuple(Const(n, v) for n, v in params.items())
+    for name in PARAM_NAMES[:n]:
+        v = draw(st.sampled_from(X_VALUES + (0.03, 100.0)))
+        values[name] = v
+        form = draw(st.sampled_from(["plain", "value", "bounds", "min", "max"]))
+        lo, hi = {"plain": (None, None), "value": (None, None), "bounds": (v - 0.5, v * 2 + 1),
+                  "min": (v, None), "max": (None, v)}[form]
+        bounds[name] = (v, lo, hi)
+        if form == "plain":
+            lines.append(f"  {name}: {_fmt_num(v)}")
+            continue
+        parts = [f"value: {_fmt_num(v)}"]
+        if lo is not None:
+            parts.append(f"min: {_fmt_num(lo)}")
+        if hi is not None:
+            parts.append(f"max: {_fmt_num(hi)}")
+        if form == "bounds":
+            parts.append(f"label: {yq('a parameter')}")
+        lines.append(f"  {name}: {{{', '.join(parts)}}}")
+    return lines, values, bounds
 
-    # -- base definitions, in a hidden acyclic order
-    base = Scope(nums=tuple(params) + ROSTER_NUMERIC + tuple(f"actuals.{c}" for c in ACTUAL_VALUES),
-                 safe=("2", "4", "roster.quota", "roster.ti"), consts=consts)
-    ti_form = draw(st.sampled_from(["roster.ti / 4", "roster.ti / 12", "roster.ti * 0.25",
-                                    "where(roster.team == 'A', roster.ti, roster.ti / 2) / 4", "roster.ti"]))
-    scope = base.plus(nums=["target_incentive"], safe=["target_incentive"])
-    targets = [("revenue", draw(st.sampled_from(["roster.quota / 4", "roster.quota / 12", "roster.quota"])))]
+
+@st.composite
+def base_section(draw, params: dict[str, float]) -> tuple[list[str], Scope]:
+    """target_incentive, measures and targets, and the scope components then see.
+
+    They are generated in a hidden order in which each refers only to earlier ones (so
+    there is no cycle) and written shuffled (the language allows any order). Some
+    measures are conditions; one target may refer to measures.
+    """
+    consts = LITERALS + tuple(Const(n, v) for n, v in params.items())
+    actuals = tuple(f"actuals.{c}" for c in ACTUAL_VALUES)
+    scope = Scope(nums=tuple(params) + ROSTER_NUMERIC + actuals,
+                  safe=("2", "4", "roster.quota", "roster.ti"), consts=consts)
+    ti = draw(st.sampled_from(["roster.ti / 4", "roster.ti / 12", "roster.ti * 0.25", "roster.ti",
+                               "where(roster.team == 'A', roster.ti, roster.ti / 2) / 4"]))
+    scope = scope.plus(nums=["target_incentive"], safe=["target_incentive"])
+    quota = draw(st.sampled_from(["roster.quota / 4", "roster.quota / 12", "roster.quota"]))
+    targets = [("revenue", quota)]
     scope = scope.plus(nums=["targets.revenue"], safe=["targets.revenue"])
-    measures: list[tuple[str, str]] = []
+    # One aggregation per actuals column (two different ones would be a validation error).
     aggregates = {"csat": draw(st.sampled_from(["mean", "last", "min", "max", "sum"])),
-                  "units": draw(st.sampled_from(["sum", "last", "max"]))}
-    measures.append(("revenue", draw(st.sampled_from(
+                  "units": draw(st.sampled_from(["sum", "last", "max"])), "collected": "sum"}
+    measures = [("revenue", draw(st.sampled_from(
         ["actuals.revenue", "{expr: actuals.revenue, label: 'Revenue, booked'}",
-         "{expr: actuals.revenue, aggregate: sum}"]))))
+         "{expr: actuals.revenue, aggregate: sum}"])))]
     scope = scope.plus(nums=["revenue"])
-    extra_target = False
     for name in draw(st.lists(st.sampled_from(MEASURE_NAMES), max_size=4, unique=True)):
-        if name in ("collected", "units", "csat"):
-            agg = aggregates.get(name, "sum")
-            body = f"{{expr: actuals.{name}, aggregate: {agg}}}" if draw(st.booleans()) else \
-                f"actuals.{name}"
-            if agg != "sum" and not body.startswith("{"):
+        if name in aggregates:
+            agg = aggregates[name]
+            body = f"actuals.{name}"
+            if agg != "sum" or draw(st.booleans()):
                 body = f"{{expr: actuals.{name}, aggregate: {agg}}}"
         elif name == "att":
             body = yq(draw(st.sampled_from(ATTAINMENT)))
@@ -403,188 +410,263 @@ def plans(draw, *, kinds=("curve", "rate", "step", "scorecard", "rank"), min_com
             body = yq(draw(num_expr(scope, 2)))
         measures.append((name, body))
         scope = scope.plus(nums=[name])
-        if not extra_target and draw(st.integers(0, 3)) == 0:
-            # A target that refers to measures (evaluated on per-period values).
+        if len(targets) == 1 and draw(st.integers(0, 3)) == 0:
+            # A target that refers to measures (it sees their per-period values).
             targets.append(("extra", draw(num_expr(scope, 1))))
             scope = scope.plus(nums=["targets.extra"])
-            extra_target = True
     for name in draw(st.lists(st.sampled_from(COND_MEASURE_NAMES), max_size=2, unique=True)):
         measures.append((name, yq(draw(cond_expr(scope, 1)))))
         scope = scope.plus(conds=[name])
-    # Names in the other columns use actuals.X directly: their aggregation must agree.
     for col in ("csat", "units"):
         if aggregates[col] != "sum" and not any(n == col for n, _ in measures):
-            # Declare the aggregation once on a measure so that direct uses agree with it.
+            # Expressions use actuals.csat directly: declare its aggregation on a measure.
             measures.append((col, f"{{expr: actuals.{col}, aggregate: {aggregates[col]}}}"))
             scope = scope.plus(nums=[col])
 
-    lines.append(f"target_incentive: {yq(ti_form)}")
-    lines.append("measures:")
-    for name, body in draw(st.permutations(measures)):
-        lines.append(f"  {name}: {body}")
+    lines = [f"target_incentive: {yq(ti)}", "measures:"]
+    lines += [f"  {name}: {body}" for name, body in draw(st.permutations(measures))]
     lines.append("targets:")
     for name, body in draw(st.permutations(targets)):
         if draw(st.booleans()):
             lines.append(f"  {name}: {yq(body)}")
         else:
             lines.append(f"  {name}: {{expr: {yq(body)}, label: 'target'}}")
+    return lines, scope
 
-    # -- components
-    gp = GenPlan(text="", period=period, fiscal_year_start=fys or 1, accumulate=acc, clawback=claw,
-                 currency=currency or "USD", parameters=bounds)
-    n_comp = draw(st.integers(min_components, max_components))
-    names = draw(st.lists(st.sampled_from(COMPONENT_NAMES), min_size=n_comp, max_size=n_comp, unique=True))
+
+def _inputs(scope: Scope) -> st.SearchStrategy[str]:
+    """A component's input: an attainment, or any expression."""
+    return st.one_of(st.sampled_from(ATTAINMENT), num_expr(scope, 1))
+
+
+@st.composite
+def curve_component(draw, scope: Scope, params: dict[str, float]) -> list[str]:
+    pts, _ = draw(curve_points(params))
+    return ([f"input: {yq(draw(_inputs(scope)))}", f"points: {pts}"] + draw(curve_options()))
+
+
+@st.composite
+def step_component(draw, scope: Scope, params: dict[str, float]) -> list[str]:
+    n = draw(st.integers(1, 3))
+    ats = sorted(draw(st.lists(st.sampled_from(X_VALUES), min_size=n, max_size=n, unique=True)))
+    pays = st.one_of(
+        st.sampled_from(["0.3 * target_incentive", "0.7 * target_incentive", "100", "250.5"]),
+        num_expr(scope, 1))
+    lines = [f"input: {yq(draw(_inputs(scope)))}", "steps:"]
+    for at in ats:
+        lines.append(f"  - {{at: {yq(draw(const_token(at, params)))}, pay: {yq(draw(pays))}}}")
+    return lines
+
+
+@st.composite
+def rate_component(draw, scope: Scope, params: dict[str, float]) -> list[str]:
+    """A single rate, or marginal/retroactive tiers with constant uptos, uptos that are
+    multiples of the target, or a mix that increases for some reps only (both evaluators
+    must then raise)."""
+    base = draw(st.one_of(
+        st.sampled_from(["revenue", "max(revenue - targets.revenue, 0)", "actuals.collected"]),
+        num_expr(scope, 1)))
+    rates = st.sampled_from(["3%", "0.06", "2%", "1", "0.5%", "where(roster.team == 'A', 4%, 2%)"]
+                            + list(params))
+    lines = [f"base: {yq(base)}"]
+    if draw(st.integers(0, 3)) == 0:
+        return lines + [f"rate: {yq(draw(rates))}"]
+    n = draw(st.integers(1, 4))
+    style = draw(st.sampled_from(["const", "target", "const", "target", "mixed"]))
+    if style == "const":
+        ups = sorted(draw(st.lists(st.sampled_from([0.0, 100.0, 250.0, 500.0, 1000.0, 2000.0]),
+                                   min_size=n, max_size=n, unique=True)))
+        uptos = [_fmt_num(u) for u in ups]
+    elif style == "target":
+        ks = sorted(draw(st.lists(st.sampled_from([0.25, 0.5, 1.0, 1.5, 2.0]), min_size=n,
+                                  max_size=n, unique=True)))
+        uptos = [f"{_fmt_num(k)} * targets.revenue" for k in ks]
+    else:
+        uptos = ["0.5 * targets.revenue"] + [_fmt_num(250.0 * (i + 1)) for i in range(n - 1)]
+    open_last = draw(st.booleans())
+    lines.append("tiers:")
+    for i, upto in enumerate(uptos):
+        if open_last and i == len(uptos) - 1:
+            lines.append(f"  - {{rate: {yq(draw(rates))}}}")
+        else:
+            lines.append(f"  - {{upto: {yq(upto)}, rate: {yq(draw(rates))}}}")
+    retro = draw(st.sampled_from([None, True, False]))
+    if retro is not None:
+        lines.append(f"retroactive: {'true' if retro else 'false'}")
+    return lines
+
+
+@st.composite
+def weight_parts(draw, max_metrics: int = 4) -> list[int]:
+    """Metric weights in percent, multiples of 5 summing to exactly 100."""
+    k = draw(st.integers(1, max_metrics))
+    cuts = sorted(draw(st.lists(st.integers(1, 19), min_size=k - 1, max_size=k - 1, unique=True)))
+    return [5 * (b - a) for a, b in zip([0] + cuts, cuts + [20])]
+
+
+@st.composite
+def scorecard_component(draw, scope: Scope, params: dict[str, float]) -> list[str]:
+    lines = ["metrics:"]
+    for j, part in enumerate(draw(weight_parts())):
+        weight = draw(st.sampled_from([f"{part}%", _fmt_num(part / 100)]))
+        pts, _ = draw(curve_points(params))
+        opts = "".join(f", {o}" for o in draw(curve_options()))
+        name = draw(st.sampled_from([f"m{j}", f"指标{j}"]))
+        lines.append(f"  - {{name: {name}, input: {yq(draw(_inputs(scope)))}, weight: {weight}, "
+                     f"points: {pts}{opts}}}")
+    if draw(st.booleans()):
+        pts, _ = draw(curve_points(params))
+        lines.append(f"payout: {pts}")
+    return lines
+
+
+@st.composite
+def rank_component(draw, scope: Scope, params: dict[str, float]) -> list[str]:
+    by = draw(st.one_of(st.sampled_from(["revenue", "actuals.units", "actuals.complaints"]),
+                        num_expr(scope, 1)))
+    lines = [f"by: {yq(by)}"]
+    if draw(st.booleans()):
+        lines.append("group: roster.team")
+    values = draw(st.lists(st.sampled_from([1000.0, 600.0, 500.0, 300.0, 100.0, 0.0, 0.25]),
+                           min_size=1, max_size=4))
+    awards = [_flow_token(draw(const_token(v, params))) for v in values]
+    return lines + ["awards: [" + ", ".join(awards) + "]"]
+
+
+COMPONENT_BODIES = {"curve": curve_component, "step": step_component, "rate": rate_component,
+                    "scorecard": scorecard_component, "rank": rank_component}
+
+
+@st.composite
+def component(draw, name: str, kind: str, scope: Scope, params: dict[str, float],
+              simple_caps: bool):
+    """One component of ``kind`` as YAML lines, with its recomputable cap (or None)."""
+    lines = [f"  - name: {name}", f"    kind: {kind}"]
+    if draw(st.integers(0, 3)) == 0:
+        lines.append(f"    label: {yq('component ' + name)}")
+    if kind in ("curve", "scorecard") and draw(st.booleans()):
+        weight = draw(st.sampled_from(["0.6", "1", "40%", "0.25"] + list(params)))
+        lines.append(f"    weight: {weight}")
+    lines += ["    " + line for line in draw(COMPONENT_BODIES[kind](scope, params))]
+    if draw(st.integers(0, 2)) == 0:
+        when = draw(st.one_of(cond_expr(scope, 1), st.sampled_from(["true", "false"])))
+        lines.append(f"    when: {when if when in ('true', 'false') else yq(when)}")
+    cap = None
+    if draw(st.integers(0, 2)) == 0:
+        text, simple = draw(cap_expr(scope))
+        if simple is not None or not simple_caps:
+            lines.append(f"    cap: {yq(text)}")
+            cap = simple
+    return lines, cap
+
+
+@st.composite
+def modifiers_section(draw, scope: Scope, names: list[str]) -> list[str]:
+    lines = ["modifiers:"]
+    for j in range(draw(st.integers(1, 2))):
+        mult = draw(st.one_of(
+            st.sampled_from(["0.8", "1.1", "0", "where(actuals.complaints > 3, 0.5, 1)"]),
+            num_expr(scope, 1)))
+        lines += [f"  - name: mod{j}", f"    multiply: {yq(mult)}"]
+        if draw(st.booleans()):
+            lines.append(f"    when: {yq(draw(cond_expr(scope, 1)))}")
+        applies = draw(st.lists(st.sampled_from(names), max_size=len(names), unique=True))
+        if len(applies) == 1 and draw(st.booleans()):
+            lines.append(f"    applies_to: {applies[0]}")
+        elif applies:
+            lines.append(f"    applies_to: [{', '.join(applies)}]")
+    return lines
+
+
+@st.composite
+def grades_section(draw, scope: Scope, params: dict[str, float], scores: list[str]) -> list[str]:
+    g_in = draw(st.one_of(st.sampled_from(list(ATTAINMENT) + scores), num_expr(scope, 1)))
+    n = draw(st.integers(1, 4))
+    mins = draw(st.lists(st.sampled_from(X_VALUES), min_size=n, max_size=n, unique=True))
+    mins.sort(reverse=True)
+    lines = ["grades:", f"  input: {yq(g_in)}", "  bands:"]
+    open_last = draw(st.booleans())
+    for i, lo in enumerate(mins):
+        if open_last and i == n - 1:
+            lines.append(f"    - {{grade: {'ABCD'[i]}}}")
+        else:
+            lines.append(f"    - {{min: {yq(draw(const_token(lo, params)))}, grade: {'ABCD'[i]}}}")
+    return lines
+
+
+@st.composite
+def draw_section(draw, scope: Scope, simple: bool):
+    """A draw: ``(lines, (amount spec, recoverable))``."""
+    form = draw(st.sampled_from(["ti", "lit"] if simple else ["ti", "lit", "expr"]))
+    if form == "ti":
+        k = draw(st.sampled_from([0.25, 0.5, 1.0]))
+        amount, info = f"{_fmt_num(k)} * target_incentive", ("ti", k)
+    elif form == "lit":
+        v = draw(st.sampled_from([0.0, 100.0, 400.0, 33.335]))
+        amount, info = _fmt_num(v), ("lit", v)
+    else:
+        amount = draw(st.one_of(st.just('where(roster.team == "A", 200, 0)'), num_expr(scope, 1)))
+        info = ("expr", None)
+    rec = draw(st.sampled_from([None, True, False]))
+    lines = ["draw:", f"  amount: {yq(amount)}"]
+    if rec is not None:
+        lines.append(f"  recoverable: {'true' if rec else 'false'}")
+    return lines, (info, bool(rec))
+
+
+@st.composite
+def plans(draw, *, kinds=KINDS, min_components: int = 1, max_components: int = 4,
+          modifiers: bool = True, plan_cap=True, grades: bool = True, draw_=True,
+          accumulate: Optional[bool] = None, clawback: Optional[bool] = None,
+          simple_caps: bool = False, simple_draw: bool = False) -> GenPlan:
+    """A random valid plan using every construct of the language.
+
+    Args:
+        kinds: component kinds to choose from.
+        min_components, max_components: how many components.
+        modifiers, plan_cap, grades, draw_: whether these sections may appear
+            (``"always"`` for plan_cap and draw_: the plan has one).
+        accumulate: force ``accumulate: year`` (True) or none (False); None: random.
+        clawback: force clawback on/off when accumulating; None: random.
+        simple_caps: only caps the tests can recompute (``k * target_incentive``, literals).
+        simple_draw: only draw amounts the tests can recompute.
+    """
+    lines, period, fys, acc, claw, currency = draw(header(accumulate, clawback))
+    param_lines, params, bounds = draw(parameters_section())
+    base_lines, scope = draw(base_section(params))
+    lines += param_lines + base_lines
+    gp = GenPlan(text="", period=period, fiscal_year_start=fys, accumulate=acc, clawback=claw,
+                 currency=currency, parameters=bounds)
+
+    n = draw(st.integers(min_components, max_components))
+    names = draw(st.lists(st.sampled_from(COMPONENT_NAMES), min_size=n, max_size=n, unique=True))
     lines.append("components:")
-    comp_scope = scope
     for name in names:
         kind = draw(st.sampled_from(kinds))
         gp.components.append((name, kind))
-        c = [f"  - name: {name}", f"    kind: {kind}"]
-        if draw(st.integers(0, 3)) == 0:
-            c.append(f"    label: {yq('component ' + name)}")
-        inp = st.one_of(st.sampled_from(ATTAINMENT), num_expr(comp_scope, 1))
-        if kind in ("curve", "scorecard") and draw(st.booleans()):
-            c.append(f"    weight: {draw(st.sampled_from(['0.6', '1', '40%', '0.25'] + list(params)))}")
-        if kind == "curve":
-            c.append(f"    input: {yq(draw(inp))}")
-            pts, _ = draw(curve_points(params))
-            c.append(f"    points: {pts}")
-            c += ["    " + line for line in _curve_options(draw)]
-        elif kind == "step":
-            c.append(f"    input: {yq(draw(inp))}")
-            n = draw(st.integers(1, 3))
-            ats = sorted(draw(st.lists(st.sampled_from(X_VALUES), min_size=n, max_size=n, unique=True)))
-            c.append("    steps:")
-            for at in ats:
-                pay = draw(st.one_of(st.sampled_from(["0.3 * target_incentive", "0.7 * target_incentive",
-                                                      "100", "250.5"]), num_expr(comp_scope, 1)))
-                c.append(f"      - {{at: {yq(draw(const_token(at, params)))}, pay: {yq(pay)}}}")
-        elif kind == "rate":
-            c.append(f"    base: {yq(draw(st.one_of(st.sampled_from(['revenue', 'max(revenue - targets.revenue, 0)', 'actuals.collected']), num_expr(comp_scope, 1))))}")
-            rate_tok = st.sampled_from(["3%", "0.06", "2%", "1", "0.5%", "where(roster.team == 'A', 4%, 2%)"]
-                                       + list(params))
-            if draw(st.integers(0, 3)) == 0:
-                c.append(f"    rate: {yq(draw(rate_tok))}")
-            else:
-                n = draw(st.integers(1, 4))
-                style = draw(st.sampled_from(["const", "target", "const", "target", "mixed"]))
-                if style == "const":
-                    ups = sorted(draw(st.lists(st.sampled_from([0.0, 100.0, 250.0, 500.0, 1000.0, 2000.0]),
-                                               min_size=n, max_size=n, unique=True)))
-                    up_txt = [_fmt_num(u) for u in ups]
-                else:
-                    ks = sorted(draw(st.lists(st.sampled_from([0.25, 0.5, 1.0, 1.5, 2.0]), min_size=n,
-                                              max_size=n, unique=True)))
-                    up_txt = [f"{_fmt_num(k)} * targets.revenue" for k in ks]
-                if style == "mixed":
-                    # Increasing for some reps only: both evaluators must reject the others.
-                    up_txt = ["0.5 * targets.revenue"] + [_fmt_num(250.0 * (i + 1)) for i in range(n - 1)]
-                open_last = draw(st.booleans())
-                c.append("    tiers:")
-                for i, u in enumerate(up_txt):
-                    if open_last and i == len(up_txt) - 1:
-                        c.append(f"      - {{rate: {yq(draw(rate_tok))}}}")
-                    else:
-                        c.append(f"      - {{upto: {yq(u)}, rate: {yq(draw(rate_tok))}}}")
-                retro = draw(st.sampled_from([None, True, False]))
-                if retro is not None:
-                    c.append(f"    retroactive: {'true' if retro else 'false'}")
-        elif kind == "scorecard":
-            k = draw(st.integers(1, 4))
-            cuts = sorted(draw(st.lists(st.integers(1, 19), min_size=k - 1, max_size=k - 1, unique=True)))
-            parts = [b - a for a, b in zip([0] + cuts, cuts + [20])]  # multiples of 5%
-            c.append("    metrics:")
-            for j, part in enumerate(parts):
-                w = draw(st.sampled_from([f"{part * 5}%", _fmt_num(part * 5 / 100)]))
-                pts, _ = draw(curve_points(params))
-                opts = ", ".join(_curve_options(draw))
-                mid = f"m{j}" if draw(st.booleans()) else f"指标{j}"
-                extra = f", {opts}" if opts else ""
-                c.append(f"      - {{name: {mid}, input: {yq(draw(inp))}, weight: {w}, points: {pts}{extra}}}")
-            if draw(st.booleans()):
-                pts, _ = draw(curve_points(params, min_points=1))
-                c.append(f"    payout: {pts}")
-        elif kind == "rank":
-            c.append(f"    by: {yq(draw(st.one_of(st.sampled_from(['revenue', 'actuals.units', 'actuals.complaints']), num_expr(comp_scope, 1))))}")
-            if draw(st.booleans()):
-                c.append("    group: roster.team")
-            n = draw(st.integers(1, 4))
-            awards = [draw(const_token(v, params)) for v in
-                      draw(st.lists(st.sampled_from([1000.0, 600.0, 500.0, 300.0, 100.0, 0.0, 0.25]),
-                                    min_size=n, max_size=n))]
-            c.append("    awards: [" + ", ".join(_flow_token(a) for a in awards) + "]")
-        if draw(st.integers(0, 2)) == 0:
-            when = draw(st.one_of(cond_expr(comp_scope, 1), st.sampled_from(["true", "false"])))
-            c.append(f"    when: {when if when in ('true', 'false') else yq(when)}")
-        if draw(st.integers(0, 2)) == 0:
-            text, simple = draw(cap_expr(comp_scope))
-            if simple is not None or not simple_caps:
-                c.append(f"    cap: {yq(text)}")
-                if simple is not None:
-                    gp.component_caps[name] = simple
-        lines += c
-        comp_scope = comp_scope.plus(nums=[name] + ([f"{name}.score"] if kind == "scorecard" else []))
+        comp_lines, cap = draw(component(name, kind, scope, params, simple_caps))
+        lines += comp_lines
+        if cap is not None:
+            gp.component_caps[name] = cap
+        # Later components (and the plan level) may use this payout and its score.
+        scope = scope.plus(nums=[name] + ([f"{name}.score"] if kind == "scorecard" else []))
 
-    plan_scope = comp_scope
-    # -- modifiers
     if modifiers and draw(st.booleans()):
-        lines.append("modifiers:")
+        lines += draw(modifiers_section(scope, names))
         gp.has_modifiers = True
-        for j in range(draw(st.integers(1, 2))):
-            lines.append(f"  - name: mod{j}")
-            mult = draw(st.one_of(st.sampled_from(["0.8", "1.1", "0", "where(actuals.complaints > 3, 0.5, 1)"]),
-                                  num_expr(plan_scope, 1)))
-            lines.append(f"    multiply: {yq(mult)}")
-            if draw(st.booleans()):
-                lines.append(f"    when: {yq(draw(cond_expr(plan_scope, 1)))}")
-            applies = draw(st.lists(st.sampled_from(names), max_size=len(names), unique=True))
-            if applies:
-                if len(applies) == 1 and draw(st.booleans()):
-                    lines.append(f"    applies_to: {applies[0]}")
-                else:
-                    lines.append(f"    applies_to: [{', '.join(applies)}]")
-    # -- plan cap
     if plan_cap == "always" or (plan_cap and draw(st.booleans())):
-        text, simple = draw(cap_expr(plan_scope))
+        text, simple = draw(cap_expr(scope))
         while plan_cap == "always" and simple_caps and simple is None:
-            text, simple = draw(cap_expr(plan_scope))
+            text, simple = draw(cap_expr(scope))
         if simple is not None or not simple_caps:
             lines.append(f"cap: {yq(text)}")
             gp.plan_cap = simple
-    # -- grades
     if grades and draw(st.booleans()):
         scores = [f"{n}.score" for n, k in gp.components if k == "scorecard"]
-        g_in = draw(st.one_of(st.sampled_from(list(ATTAINMENT) + scores), num_expr(plan_scope, 1)))
-        n = draw(st.integers(1, 4))
-        mins = sorted(draw(st.lists(st.sampled_from(X_VALUES), min_size=n, max_size=n, unique=True)), reverse=True)
-        lines.append("grades:")
-        lines.append(f"  input: {yq(g_in)}")
-        lines.append("  bands:")
-        open_last = draw(st.booleans())
-        for i, lo in enumerate(mins):
-            grade = "ABCD"[i]
-            if open_last and i == n - 1:
-                lines.append(f"    - {{grade: {grade}}}")
-            else:
-                lines.append(f"    - {{min: {yq(draw(const_token(lo, params)))}, grade: {grade}}}")
-    # -- draw
+        lines += draw(grades_section(scope, params, scores))
     if draw_ == "always" or (draw_ and draw(st.booleans())):
-        form = draw(st.sampled_from(["ti", "lit"] if simple_draw else ["ti", "lit", "expr"]))
-        if form == "ti":
-            k = draw(st.sampled_from([0.25, 0.5, 1.0]))
-            amount, info = f"{_fmt_num(k)} * target_incentive", ("ti", k)
-        elif form == "lit":
-            v = draw(st.sampled_from([0.0, 100.0, 400.0, 33.335]))
-            amount, info = _fmt_num(v), ("lit", v)
-        else:
-            amount = draw(st.one_of(st.just("where(roster.team == \"A\", 200, 0)"), num_expr(plan_scope, 1)))
-            info = ("expr", None)
-        rec = draw(st.sampled_from([None, True, False]))
-        lines.append("draw:")
-        lines.append(f"  amount: {yq(amount)}")
-        if rec is not None:
-            lines.append(f"  recoverable: {'true' if rec else 'false'}")
-        gp.draw = (info, bool(rec))
+        draw_lines, gp.draw = draw(draw_section(scope, simple_draw))
+        lines += draw_lines
     gp.text = "\n".join(lines) + "\n"
     return gp
 
@@ -625,7 +707,8 @@ def inputs_for(draw, gp: GenPlan, *, min_reps: int = 1, max_reps: int = 8, max_p
     if periods is None:
         start = draw(st.integers(0, 2 * n_per_year - 1))
         if draw(st.integers(0, 3)) == 0:
-            idx = sorted(draw(st.lists(st.integers(start, start + P + 3), min_size=P, max_size=P, unique=True)))
+            idx = sorted(draw(st.lists(st.integers(start, start + P + 3), min_size=P, max_size=P,
+                                       unique=True)))
         else:
             idx = list(range(start, start + P))
         periods = period_infos(gp.period, gp.fiscal_year_start, idx)
@@ -650,10 +733,12 @@ def inputs_for(draw, gp: GenPlan, *, min_reps: int = 1, max_reps: int = 8, max_p
     proration = np.where(active, proration, 0.0)
 
     roster = {
-        col: np.array(draw(st.lists(st.sampled_from(vals), min_size=R, max_size=R)), dtype=np.float64)
+        col: np.array(draw(st.lists(st.sampled_from(vals), min_size=R, max_size=R)),
+                      dtype=np.float64)
         for col, vals in ROSTER_VALUES.items()
     }
-    roster["team"] = np.array(draw(st.lists(st.sampled_from(TEAMS), min_size=R, max_size=R)), dtype=object)
+    teams = draw(st.lists(st.sampled_from(TEAMS), min_size=R, max_size=R))
+    roster["team"] = np.array(teams, dtype=object)
     values = dict(ACTUAL_VALUES)
     if actuals:
         values.update(actuals)

@@ -8,7 +8,6 @@ raise :class:`EvaluationError` or neither does, and the rounded statements must 
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy as np
@@ -18,26 +17,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.data.inputs import Inputs
-from engine.errors import EvaluationError
+from engine.errors import EngineError, EvaluationError
 from engine.plan import PayoutArrays, ReferenceEvaluator, compile_plan, parse_plan
 from engine.statements import statement_table
 from tests.plan.strategies import GenPlan, inputs_for, period_infos, plans
 
 RTOL, ATOL = 1e-9, 1e-6
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = dict(deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 # --------------------------------------------------------------------------- helpers
 
-def evaluate_both(text: str, inputs: Inputs):
-    """Both evaluators on one plan: ``(checked, compiled result or error, reference result or error)``."""
+def evaluate_both(text: str, inputs: Inputs, params: Optional[dict[str, float]] = None):
+    """Both evaluators on one plan: ``(checked, compiled result/error, reference result/error)``."""
     checked = parse_plan(text, "gen.yaml")
     try:
-        fast: object = compile_plan(checked).evaluate(inputs)
+        fast: object = compile_plan(checked, params).evaluate(inputs)
     except EvaluationError as exc:
         fast = exc
     try:
-        slow: object = ReferenceEvaluator(checked, inputs).run()
+        slow: object = ReferenceEvaluator(checked, inputs, params).run()
     except EvaluationError as exc:
         slow = exc
     return checked, fast, slow
@@ -71,7 +71,8 @@ def assert_payouts_agree(fast: PayoutArrays, slow: PayoutArrays) -> None:
     if slow.grades is None:
         assert fast.grades is None
     else:
-        np.testing.assert_array_equal(np.asarray(fast.grades, dtype=object), np.asarray(slow.grades, dtype=object))
+        np.testing.assert_array_equal(np.asarray(fast.grades, dtype=object),
+                                      np.asarray(slow.grades, dtype=object))
 
 
 def _near_half(units: np.ndarray) -> np.ndarray:
@@ -138,8 +139,8 @@ def assert_statements_agree(plan, inputs: Inputs, fast: PayoutArrays, slow: Payo
         )
 
 
-def check_agreement(text: str, inputs: Inputs) -> None:
-    checked, fast, slow = evaluate_both(text, inputs)
+def check_agreement(text: str, inputs: Inputs, params: Optional[dict[str, float]] = None) -> None:
+    checked, fast, slow = evaluate_both(text, inputs, params)
     if isinstance(fast, EvaluationError) or isinstance(slow, EvaluationError):
         assert isinstance(fast, EvaluationError) and isinstance(slow, EvaluationError), (
             f"only one evaluator raised:\ncompiled: {fast!s}\nreference: {slow!s}")
@@ -178,6 +179,28 @@ def test_compiled_agrees_with_reference_rank(case):
     """The two evaluators agree on contests: eligibility, groups, tie sharing of awards."""
     gp, inputs = case
     check_agreement(gp.text, inputs)
+
+
+@st.composite
+def parameter_overrides(draw, gp: GenPlan) -> dict[str, float]:
+    """New values for the bounded parameters, within their bounds (as recalibration does)."""
+    out = {}
+    for name, (value, lo, hi) in gp.parameters.items():
+        if lo is None and hi is None:
+            continue
+        lo = value if lo is None else lo
+        hi = value if hi is None else hi
+        out[name] = draw(st.one_of(st.sampled_from([lo, hi, value]), st.floats(lo, hi)))
+    return out
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(data=st.data())
+def test_compiled_agrees_with_reference_with_parameters(data):
+    """The two evaluators agree when parameters are moved within their [min, max] bounds."""
+    gp = data.draw(plans())
+    inputs = data.draw(inputs_for(gp))
+    check_agreement(gp.text, inputs, data.draw(parameter_overrides(gp)))
 
 
 @pytest.mark.slow
@@ -343,3 +366,36 @@ components:
                   active=one.active, proration=one.proration)
     res = prog.evaluate(runs)
     np.testing.assert_allclose(res.total, [[[3.0, 6.0]], [[9.0, 12.0]]])
+
+
+def test_parameter_override_that_breaks_curve_order():
+    """Moving a parameter within its declared bounds can make a curve's x values
+    non-increasing ([0, 0.5, -1.25, 0.8]), which validation forbids in a plan. Such an
+    override must be rejected, or at least give the same payout in both evaluators (today
+    both accept it silently, and at attainment 0.25 the compiled plan pays 0 and the
+    reference 18.29)."""
+    text = """plan: p
+period: quarter
+parameters:
+  knee: {value: 0.75, min: -2, max: 1}
+target_incentive: roster.ti / 4
+measures:
+  revenue: actuals.revenue
+targets:
+  revenue: roster.quota / 4
+components:
+  - name: bonus
+    kind: curve
+    input: revenue / targets.revenue
+    points: [[0, 0], [0.5, 0], [knee, 0], [0.8, 0.25]]
+"""
+    inputs = _one_rep([0], revenue=[62.5])  # attainment 62.5 / 250 = 0.25
+    checked = parse_plan(text, "p.yaml")
+    outcomes = []
+    for evaluate in (lambda: compile_plan(checked, {"knee": -1.25}).evaluate(inputs),
+                     lambda: ReferenceEvaluator(checked, inputs, {"knee": -1.25}).run()):
+        try:
+            outcomes.append(round(float(evaluate().total[0, 0]), 6))
+        except (EngineError, ValueError) as exc:
+            outcomes.append(type(exc).__name__)
+    assert outcomes[0] == outcomes[1], f"compiled {outcomes[0]!r}, reference {outcomes[1]!r}"

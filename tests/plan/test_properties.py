@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from engine.data.inputs import Inputs
@@ -24,10 +24,11 @@ from engine.statements import (
     allocate_minor_units, load_for_plan, round_half_away, statement_table, to_minor_units,
 )
 from tests.plan.strategies import (
-    GenPlan, X_VALUES, Y_VALUES, curve_points, inputs_for, period_infos, plans, yq,
+    GenPlan, curve_points, inputs_for, period_infos, plans, weight_parts, yq,
 )
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = dict(deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 TOL = 1e-9
 
 
@@ -39,7 +40,8 @@ def _reference(checked, inputs):
     return ReferenceEvaluator(checked, inputs).run()
 
 
-EVALUATORS = pytest.mark.parametrize("evaluate", [_compiled, _reference], ids=["compiled", "reference"])
+EVALUATORS = pytest.mark.parametrize("evaluate", [_compiled, _reference],
+                                     ids=["compiled", "reference"])
 
 
 def run(evaluate, text: str, inputs: Inputs):
@@ -91,8 +93,10 @@ def random_case(draw, **options):
 # --------------------------------------------------------------------------- monotone payouts
 
 MONOTONE_INPUTS = ("revenue / targets.revenue", "safe_div(revenue, targets.revenue, 0)",
-                   "actuals.revenue / 1000", "max(revenue, 0) / 500", "clip(revenue / targets.revenue, 0, 2)")
-revenues = st.lists(st.floats(-2000, 20000, allow_nan=False, allow_infinity=False), min_size=2, max_size=8)
+                   "actuals.revenue / 1000", "max(revenue, 0) / 500",
+                   "clip(revenue / targets.revenue, 0, 2)")
+revenues = st.lists(st.floats(-2000, 20000, allow_nan=False, allow_infinity=False),
+                    min_size=2, max_size=8)
 
 
 def assert_non_decreasing(values: np.ndarray, what: str) -> None:
@@ -140,17 +144,14 @@ components:
 def test_scorecard_payout_never_decreases_with_monotone_metrics(evaluate, data, revenue, csat):
     """A scorecard whose metrics' inputs rise with revenue (or stay fixed), with
     non-decreasing metric curves and payout curve (from y >= 0), pays no less for more revenue."""
-    k = data.draw(st.integers(1, 4))
-    cuts = sorted(data.draw(st.lists(st.integers(1, 19), min_size=k - 1, max_size=k - 1, unique=True)))
-    parts = [b - a for a, b in zip([0] + cuts, cuts + [20])]
     metrics = []
-    for j, part in enumerate(parts):
+    for j, part in enumerate(data.draw(weight_parts())):
         inp = data.draw(st.sampled_from(MONOTONE_INPUTS + ("actuals.csat / 5",)))
         pts, _ = data.draw(curve_points({}, monotone=True))
         beyond = data.draw(st.sampled_from(["extend", "flat"]))
         interp = data.draw(st.sampled_from(["linear", "step"]))
-        metrics.append(f"      - {{name: m{j}, input: {yq(inp)}, weight: {part * 5}%, points: {pts}, "
-                       f"interpolate: {interp}, beyond: {beyond}}}")
+        metrics.append(f"      - {{name: m{j}, input: {yq(inp)}, weight: {part}%, "
+                       f"points: {pts}, interpolate: {interp}, beyond: {beyond}}}")
     payout = ""
     if data.draw(st.booleans()):
         pts, _ = data.draw(curve_points({}, monotone=True))
@@ -271,7 +272,8 @@ def test_recoverable_draw_ledger(evaluate, case):
     np.testing.assert_allclose(pay[short], amount[short], rtol=TOL, atol=eps)
     above = active & (earned > amount)
     held = np.isclose(pay, amount, rtol=TOL, atol=eps) | (np.abs(balance) <= eps)
-    assert not (above & ~held).any(), f"recovery left money owed while paying above the draw: {pay} {balance}"
+    assert not (above & ~held).any(), \
+        f"recovery left money owed while paying above the draw: {pay} {balance}"
     # Recovery comes only out of the excess over the draw, never more than was owed.
     taken = np.where(above, earned - pay, 0.0)
     assert (taken <= before + eps).all() and (taken >= -eps).all()
@@ -291,9 +293,9 @@ components:
 draw: {amount: "50", recoverable: true}
 """
     inputs = one_period_inputs([100.0])
+    actuals = {k: np.concatenate([v, np.zeros_like(v)], axis=1) for k, v in inputs.actuals.items()}
     inputs = Inputs(rep_ids=inputs.rep_ids, periods=period_infos("quarter", 1, [0, 1]),
-                    roster=inputs.roster,
-                    actuals={k: np.concatenate([v, np.zeros_like(v)], axis=1) for k, v in inputs.actuals.items()},
+                    roster=inputs.roster, actuals=actuals,
                     active=np.ones((1, 2), dtype=bool), proration=np.ones((1, 2)))
     for evaluate in (_compiled, _reference):
         _, res = run(evaluate, text, inputs)
@@ -334,7 +336,8 @@ def test_year_to_date_true_up(evaluate, case):
             expect = np.maximum(best, 0.0)
             assert (pay[:, cols] >= 0).all(), f"negative payment without clawback: {pay}"
         scale = 1.0 + np.abs(ytd).max(initial=0)
-        np.testing.assert_allclose(to_date[act], expect[act], rtol=0, atol=1e-9 * scale * cols.sum())
+        np.testing.assert_allclose(to_date[act], expect[act], rtol=0,
+                                   atol=1e-9 * scale * cols.sum())
 
 
 @EVALUATORS
@@ -359,7 +362,8 @@ def test_year_to_date_paid_is_earned_plus_top_ups(evaluate, case):
     for y in np.unique(years):
         cols = years == y
         act = active[:, cols]
-        best = np.maximum(np.maximum.accumulate(np.where(act, capped[:, cols], -np.inf), axis=1), 0.0)
+        best = np.maximum.accumulate(np.where(act, capped[:, cols], -np.inf), axis=1)
+        best = np.maximum(best, 0.0)
         bound = best + np.cumsum(top_up[:, cols], axis=1)
         to_date = np.cumsum(pay[:, cols], axis=1)
         scale = 1.0 + np.abs(bound).max(initial=0)
@@ -412,7 +416,8 @@ def test_allocate_minor_units(data, n, k):
         st.integers(-10**9, 10**9).map(lambda i: i / 8),       # exact halves and quarters
         st.integers(-10**6, 10**6).map(lambda i: i / 1000 * 100),  # decimal amounts in cents
     )
-    cols = np.array(data.draw(st.lists(st.lists(values, min_size=k, max_size=k), min_size=n, max_size=n)))
+    rows = st.lists(st.lists(values, min_size=k, max_size=k), min_size=n, max_size=n)
+    cols = np.array(data.draw(rows))
     total = round_half_away(cols.sum(axis=1))
     alloc = allocate_minor_units(cols, total)
     assert alloc.dtype == np.int64 and alloc.shape == (n, k)
@@ -472,11 +477,13 @@ components:
 
 @st.composite
 def contest_case(draw):
-    awards = draw(st.lists(st.sampled_from([5000, 3000, 1000, 600, 250.5, 100, 0]), min_size=1, max_size=5))
+    awards = draw(st.lists(st.sampled_from([5000, 3000, 1000, 600, 250.5, 100, 0]),
+                           min_size=1, max_size=5))
     awards.sort(reverse=True)
     grouped = draw(st.booleans())
     gated = draw(st.booleans())
-    by = draw(st.sampled_from(["actuals.units", "revenue", "actuals.units * 100 + actuals.complaints"]))
+    by = draw(st.sampled_from(["actuals.units", "revenue",
+                               "actuals.units * 100 + actuals.complaints"]))
     text = (
         "plan: contest\nperiod: quarter\ntarget_incentive: roster.ti / 4\n"
         "measures:\n  revenue: actuals.revenue\n"
@@ -508,7 +515,9 @@ def test_rank_awards_are_shared_not_created(evaluate, case):
     value = {"actuals.units": act["units"], "revenue": act["revenue"],
              "actuals.units * 100 + actuals.complaints": act["units"] * 100 + act["complaints"]}[by]
     eligible = inputs.active & ((act["complaints"] < 3) if gated else True)
-    teams = inputs.roster["team"] if grouped else np.array(["all"] * len(inputs.rep_ids), dtype=object)
+    teams = inputs.roster["team"]
+    if not grouped:
+        teams = np.array(["all"] * len(inputs.rep_ids), dtype=object)
     for p in range(len(inputs.periods)):
         for team in set(teams.tolist()):
             members = eligible[:, p] & (teams == team)
@@ -535,7 +544,8 @@ measures:
 components:
   - {name: gold, kind: rank, by: revenue, awards: [5000, 3000, 1000]}
 """
-    _, res = run(evaluate, text, one_period_inputs([200.0, 150.0, 150.0, 120.0], proration=[0.5, 1, 1, 1]))
+    inputs = one_period_inputs([200.0, 150.0, 150.0, 120.0], proration=[0.5, 1, 1, 1])
+    _, res = run(evaluate, text, inputs)
     np.testing.assert_allclose(res.total[:, 0], [5000.0, 2000.0, 2000.0, 0.0])
 
 
@@ -617,10 +627,12 @@ def test_rep_order_does_not_matter(case, data):
         np.testing.assert_array_equal(b.grades, a.grades[perm])
 
 
-# --------------------------------------------------------------------------- year-to-date aggregation
+# --------------------------------------------------------------------------- YTD aggregation
 
-@pytest.mark.parametrize("aggregate, expected", [("min", [4.5, 4.5, 4.5]), ("max", [4.5, 4.5, 5.0]),
-                                                 ("last", [4.5, 4.5, 5.0]), ("mean", [4.5, 4.5, 4.75])])
+@pytest.mark.parametrize("aggregate, expected", [
+    ("min", [4.5, 4.5, 4.5]), ("max", [4.5, 4.5, 5.0]), ("last", [4.5, 4.5, 5.0]),
+    ("mean", [4.5, 4.5, 4.75]),
+])
 def test_year_to_date_aggregate_skips_periods_without_transactions(aggregate, expected):
     """With `accumulate: year`, a measure's aggregation applies "when transactions are
     gathered into periods and periods into year-to-date": the year-to-date min/max/last/
@@ -638,11 +650,13 @@ components:
     checked = parse_plan(text, "p.yaml")
     roster = pd.DataFrame({"rep_id": ["R1", "R2"], "ti": [400.0, 400.0]})
     # R1 has surveys in Q1 and Q3 only; R2's Q2 survey makes Q2 a period of the run.
-    surveys = pd.DataFrame({"rep_id": ["R1", "R2", "R1"], "date": ["2027-01-15", "2027-04-15", "2027-07-15"],
+    surveys = pd.DataFrame({"rep_id": ["R1", "R2", "R1"],
+                            "date": ["2027-01-15", "2027-04-15", "2027-07-15"],
                             "csat": [4.5, 3.0, 5.0]})
     inputs = load_for_plan(checked, roster, surveys)
     assert inputs.period_labels == ["2027-Q1", "2027-Q2", "2027-Q3"]
     for evaluate in (_compiled, _reference):
         res = evaluate(checked, inputs)
         got = f64(res.values["csat"])[0]
-        np.testing.assert_allclose(got, expected, err_msg=f"{evaluate.__name__}: year-to-date {aggregate}")
+        np.testing.assert_allclose(got, expected,
+                                   err_msg=f"{evaluate.__name__}: year-to-date {aggregate}")

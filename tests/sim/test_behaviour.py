@@ -130,3 +130,15 @@ def test_morale_falls_and_people_quit_when_pay_falls_short():
     stingy = run(plan("  - {name: c, kind: rate, base: revenue, rate: 1%}\n"), sc, runs=6)
     assert stingy.leavers.sum() > generous.leavers.sum()
     assert stingy.disengaged_months.sum() > generous.disengaged_months.sum()
+
+
+def test_contest_is_an_incentive_through_unilateral_deviation():
+    """A monthly contest with large awards makes contenders push: each rep weighs its own
+    deviation against the others' current effort (if everyone moved together, ranks would
+    not change and the contest would buy nothing)."""
+    contest = plan("  - name: gold\n    kind: rank\n    by: revenue\n    awards: [20000, 10000]\n")
+    res = run(contest, scenario(skill="{dist: empirical, values: [0.9, 1.0, 1.1]}", reps=12), runs=3)
+    assert res.effort[res.rep_mask].mean() > 1.05
+    nothing = run(plan("  - {name: none, kind: rate, base: revenue, rate: 0}\n"),
+                  scenario(skill="{dist: empirical, values: [0.9, 1.0, 1.1]}", reps=12), runs=3)
+    assert np.allclose(nothing.effort[nothing.rep_mask], 1.0)

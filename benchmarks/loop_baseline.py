@@ -1,0 +1,889 @@
+"""Baseline for the simulator benchmark: the same rep model written one object per rep.
+
+The vectorized simulator (:mod:`engine.sim.simulate`) must beat "an equivalent
+one-object-per-rep Python loop" by at least 100x. This module is that loop: the model of
+``docs/model.md`` written the way a straightforward object-oriented agent-based model
+(mesa-style) would be written. A :class:`Rep` holds its own state in plain Python floats and
+lists (skill, cost of effort, risk aversion, outside offer, morale, tenure, effort choices,
+monthly actuals) and draws its own random numbers with :mod:`random`; a :class:`Team` steps
+month by month and, each month, loops ``for rep in reps:`` to
+
+1. choose effort per relevant activity, coordinate-wise over the scenario's effort grid: for
+   every candidate level, project the rest of the pay window, and for each Gauss-Hermite
+   noise node build a one-rep :class:`~engine.data.inputs.Inputs` and pay it with the
+   plan's scalar :class:`~engine.plan.ReferenceEvaluator`; certainty equivalent minus the
+   cost of effort, ties to the lower effort;
+2. in a period's last month, choose to pull business forward, push it or neither;
+3. realize its outputs with its own draws (deal counts by Poisson inversion, lognormal
+   sizes, shares, scores, incidents);
+4. at a period close, get paid and update morale (pay against expectation, fairness as a
+   plain sort over the reps, awards); every month the outside-offer, hopeless-target and
+   recovery terms; then a quit draw, and a backfill with a new ``Rep`` after the vacancy.
+
+Same formulas, grid, window rule, quadrature, morale and attrition equations as the
+vectorized code; only the random streams differ (so results agree in distribution, not
+number for number). Differences, all deliberate and small:
+
+* Plans whose pay depends on other reps (``rank``, group functions): each rep's what-if
+  puts every present rep at the candidate level (as the vectorized code does), but reps
+  decide one after the other, so reps earlier in the loop already hold this month's choice.
+* Roster ``status``/``tenure_months`` are those of the current month (the vectorized code
+  refreshes its roster columns only when a backfill starts).
+* Slots not yet filled carry no morale; a backfill starts at its initial morale.
+
+Run: ``python benchmarks/loop_baseline.py [--reps 10] [--months 12] [--loop-runs 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import math
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from engine.data.inputs import Inputs
+from engine.plan import ReferenceEvaluator, load_plan
+from engine.plan.validate import CheckedPlan
+from engine.sim.behaviour import Production, quadrature
+from engine.sim.population import build_roster, hire_capacity
+from engine.sim.scenario import Dist, Scenario, default_scenario
+from engine.sim.simulate import _period_reach, _uses_cross_rep, month_days, plan_periods
+
+__all__ = ["Rep", "Team", "run_loop", "run_vectorized", "compare_averages"]
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS_PLAN = ROOT / "scenarios" / "plans" / "seeds_base_float_excess.yaml"
+_NORMAL = statistics.NormalDist()
+
+
+# --------------------------------------------------------------------------- scalar helpers
+
+def sample(dist: Dist, rng: random.Random) -> float:
+    """One draw of a scenario distribution, in plain Python."""
+    p = dict(dist.params)
+    if dist.kind == "constant":
+        return float(p["value"])
+    if dist.kind == "uniform":
+        return rng.uniform(p["low"], p["high"])
+    if dist.kind == "beta":
+        lo, hi = p.get("low", 0.0), p.get("high", 1.0)
+        return lo + (hi - lo) * rng.betavariate(p["a"], p["b"])
+    if dist.kind == "empirical":
+        return float(rng.choice(p["values"]))
+    if dist.kind == "normal":
+        x = rng.gauss(p["mean"], p["sd"])
+    elif dist.kind == "lognormal":
+        x = p["median"] * math.exp(rng.gauss(0.0, p["sigma"]))
+    else:  # pragma: no cover - validated
+        raise ValueError(dist.kind)
+    if p.get("low") is not None:
+        x = max(x, p["low"])
+    if p.get("high") is not None:
+        x = min(x, p["high"])
+    return x
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0 else -math.inf
+
+
+def _pow(x: float, a: float) -> float:
+    if x == 0.0 and a < 0:
+        return math.inf
+    return x ** a
+
+
+def _clip(x: float, lo: float, hi: float) -> float:
+    return lo if x < lo else hi if x > hi else x
+
+
+def poisson_ppf(u: float, lam: float) -> float:
+    """Poisson draw by inversion of a uniform (sequential CDF search; normal beyond a mean of 50)."""
+    if not lam > 0:
+        return 0.0
+    if lam > 50.0:
+        z = _NORMAL.inv_cdf(_clip(u, 1e-300, 1 - 1e-16))
+        return max(math.floor(lam + math.sqrt(lam) * z + 0.5), 0.0)
+    p = math.exp(-lam)
+    cdf = p
+    k = 0
+    out = 0.0
+    while k < 400 and u > cdf:
+        k += 1
+        out += 1.0
+        p = p * lam / k
+        cdf += p
+        if p < 1e-17 * cdf:  # round-off: the CDF stopped growing
+            break
+    return out
+
+
+def aggregate(values: list[float], actives: list[bool], agg: str) -> float:
+    """Monthly values gathered into a plan period with the column's aggregation."""
+    if not values:
+        return 0.0
+    if agg == "sum":
+        total = 0.0
+        for v in values:
+            total += v
+        return total
+    seen = [v for v, a in zip(values, actives) if a]
+    if not seen:
+        return 0.0
+    if agg == "mean":
+        return sum(seen) / len(seen)
+    if agg == "last":
+        return seen[-1]
+    return min(seen) if agg == "min" else max(seen)
+
+
+def percentile_ranks(values: list[float]) -> list[float]:
+    """Position of each value in a stable sort, over (count - 1): 0 for the lowest."""
+    n = len(values)
+    order = sorted(range(n), key=lambda i: values[i])
+    ranks = [0.0] * n
+    for pos, i in enumerate(order):
+        ranks[i] = float(pos)
+    count = max(n - 1, 1)
+    return [r / count for r in ranks]
+
+
+# --------------------------------------------------------------------------- the model (shared, read-only)
+
+class Model:
+    """Everything the reps share: the scenario's constants, the plan's periods, the production model."""
+
+    def __init__(self, checked: CheckedPlan, scenario: Scenario):
+        sc = scenario
+        plan = checked.plan
+        self.checked = checked
+        self.plan = plan
+        self.sc = sc
+        self.start = dt.date(sc.start.year, plan.fiscal_year_start, 1)
+        self.M = sc.months
+        self.days = [float(d) for d in month_days(self.start, self.M)]
+        periods, pom = plan_periods(plan.period, plan.fiscal_year_start, self.start, self.M)
+        self.periods = periods
+        self.P = len(periods)
+        self.period_of_month = [int(k) for k in pom]
+        self.months_of_period = [[m for m in range(self.M) if self.period_of_month[m] == k] for k in range(self.P)]
+        self.last_month = [m == self.M - 1 or self.period_of_month[m + 1] != self.period_of_month[m]
+                           for m in range(self.M)]
+        self.season = [float(sc.seasonality[(self.start.month - 1 + i) % 12]) for i in range(self.M)]
+        self.reach = _period_reach(checked)
+        self.cross_period = self.reach != 0
+        self.cross_rep = _uses_cross_rep(checked)
+        nodes, weights = quadrature(sc.noise_points)
+        self.nodes = [float(x) for x in nodes]
+        self.weights = [float(w) for w in weights]
+        self.grid = [float(g) for g in sc.effort_grid]
+        self.A = len(sc.activities)
+        self.shares = [a.share for a in sc.activities]
+        self.max_effort = [a.max_effort for a in sc.activities]
+        self.act_index = {a.name: i for i, a in enumerate(sc.activities)}
+        prod = Production(sc)  # only for the order of outputs (share_of after what it is a share of)
+        self.outputs = [(o.name, o.kind, self.act_index[o.activity], dict(o.params)) for o in prod.outputs]
+        self.primary = sc.primary_measure
+        self.primary_activity = self.act_index[sc.output(self.primary).activity]
+        self.primary_cv = prod.monthly_cv(sc.output(self.primary))
+        self.amount_cols = {o.name for o in sc.outputs if o.kind in ("amount", "share_of")}
+        self.plan_cols = dict(checked.actual_columns)  # column -> aggregation
+        missing = sorted(set(self.plan_cols) - set(sc.actual_columns))
+        if missing:
+            raise ValueError(f"plan {plan.name} uses actuals.{missing[0]}, which the scenario does not produce")
+        self.relevant = self._relevant_activities()
+        self.mp = dict(sc.morale)
+        self.ap = dict(sc.attrition)
+        self.base_hazard = 1.0 - (1.0 - self.ap["annual_base_rate"]) ** (1.0 / 12.0)
+        self.timing_possible = sc.timing_max_shift > 0 and self.primary in self.plan_cols
+
+    def _relevant_activities(self) -> list[int]:
+        used = set(self.plan_cols)
+        changed = True
+        while changed:
+            changed = False
+            for o in self.sc.outputs:
+                if o.name in used and o.kind == "share_of" and o.get("of") not in used:
+                    used.add(o.get("of"))
+                    changed = True
+        acts = set()
+        for o in self.sc.outputs:
+            if o.name in used:
+                acts.add(self.act_index[o.activity])
+                if o.kind in ("score", "incidents") and o.get("pressure", 0.0):
+                    acts.add(self.primary_activity)
+        return sorted(acts)
+
+    def window(self, k: int, timing: bool) -> list[int]:
+        """Plan periods whose pay this month's choices can change."""
+        if self.reach is None:
+            return list(range(self.P))
+        lo = max(k - self.reach, 0)
+        hi = min(k + self.reach + (1 if timing else 0), self.P - 1)
+        return list(range(lo, hi + 1))
+
+    def ramp(self, tenure: float) -> float:
+        T, r0 = self.sc.ramp_months, self.sc.ramp_start
+        if T <= 0:
+            return 1.0
+        return min(1.0, r0 + (1.0 - r0) * tenure / T)
+
+    # -- production, one rep and one month ------------------------------------------------
+
+    def expected(self, eff: list[float], skill: float, quota: float, season: float, ramp: float) -> dict[str, float]:
+        out: dict[str, float] = {}
+        prim = eff[self.primary_activity]
+        for name, kind, ai, p in self.outputs:
+            e = eff[ai]
+            if kind == "amount":
+                out[name] = p.get("level", 1.0) * quota / 12.0 * skill * season * ramp * _pow(e, p.get("elasticity", 1.0))
+            elif kind == "count":
+                out[name] = (p.get("mean", 1.0) * _pow(skill, p.get("skill_elasticity", 1.0)) * season * ramp
+                             * _pow(e, p.get("elasticity", 1.0)))
+            elif kind == "share_of":
+                rate = _clip(p.get("base", 0.9) + p.get("gain", 0.0) * _log(e), 0.0, 1.0)
+                out[name] = rate * out[p["of"]]
+            elif kind == "score":
+                out[name] = _clip(p.get("base", 0.0) + p.get("gain", 0.0) * _log(e)
+                                  - p.get("pressure", 0.0) * _log(prim), 0.0, p.get("max", 5.0))
+            elif kind == "incidents":
+                out[name] = p.get("mean", 1.0) * _pow(e, p.get("elasticity", -1.0)) * _pow(prim, p.get("pressure", 0.0))
+        return out
+
+    def realize(self, expected: dict[str, float], eff: list[float], us: list[float], zs: list[float]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        prim = eff[self.primary_activity]
+        for i, (name, kind, ai, p) in enumerate(self.outputs):
+            mu, u, z = expected[name], us[i], zs[i]
+            if kind == "amount":
+                noise = p.get("noise", "lognormal")
+                if noise == "none":
+                    out[name] = mu
+                elif noise == "deals":
+                    lam = p.get("deals_per_month", 4.0)
+                    ssig = p.get("size_sigma", 0.8)
+                    n = poisson_ppf(u, lam)
+                    if n > 0:
+                        s2 = math.log1p(math.expm1(ssig * ssig) / n)
+                        out[name] = mu * (n / lam * math.exp(math.sqrt(s2) * z - s2 / 2.0))
+                    else:
+                        out[name] = 0.0
+                else:
+                    s = p.get("sigma", 0.35)
+                    out[name] = mu * math.exp(s * z - s * s / 2.0)
+            elif kind in ("count", "incidents"):
+                out[name] = poisson_ppf(u, mu)
+            elif kind == "share_of":
+                rate = _clip(p.get("base", 0.9) + p.get("gain", 0.0) * _log(eff[ai]) + p.get("sd", 0.0) * z, 0.0, 1.0)
+                out[name] = rate * out[p["of"]]
+            elif kind == "score":
+                out[name] = _clip(p.get("base", 0.0) + p.get("gain", 0.0) * _log(eff[ai])
+                                  - p.get("pressure", 0.0) * _log(prim) + p.get("sd", 0.0) * z, 0.0, p.get("max", 5.0))
+        return out
+
+    # -- the plan, through the scalar reference evaluator ----------------------------------
+
+    def pay(self, rows: list["Row"], window: list[int]):
+        """Pay the plan on ``rows`` (one per rep) over the window's periods: the reference evaluator."""
+        roster: dict[str, np.ndarray] = {}
+        for col in rows[0].roster:
+            vals = [r.roster[col] for r in rows]
+            roster[col] = np.array(vals, dtype=object if isinstance(vals[0], str) else float)
+        inputs = Inputs(
+            rep_ids=np.array([r.rep_id for r in rows], dtype=object),
+            periods=tuple(self.periods[k] for k in window),
+            roster=roster,
+            actuals={col: np.array([r.actuals[col] for r in rows], dtype=float) for col in self.plan_cols},
+            active=np.array([r.active for r in rows], dtype=bool),
+            proration=np.array([r.proration for r in rows], dtype=float),
+        )
+        return ReferenceEvaluator(self.checked, inputs).run()
+
+
+@dataclasses.dataclass
+class Row:
+    """One rep's row of plan inputs over a window of periods."""
+
+    rep_id: str
+    roster: dict
+    actuals: dict[str, list[float]]
+    active: list[bool]
+    proration: list[float]
+
+
+# --------------------------------------------------------------------------- the agents
+
+class Rep:
+    """One sales rep: traits, morale, tenure, effort choices and monthly actuals, all plain Python."""
+
+    def __init__(self, model: Model, slot: int, seat: int, seat_roster: dict, seed: int, hired: bool):
+        self.model = model
+        sc = model.sc
+        self.slot = slot
+        self.seat = seat
+        self.rep_id = seat_roster["rep_id"] if not hired else f"H{slot - seat_roster['seats'] + 1:05d}"
+        self.seat_roster = {k: v for k, v in seat_roster.items() if k not in ("rep_id", "seats")}
+        self.quota = float(self.seat_roster[sc.primary_target])
+        self.ti = float(self.seat_roster["ti"])
+        self.base_salary = float(self.seat_roster["base_salary"])
+        self.ote = self.ti + self.base_salary
+        self.rng = random.Random(f"{seed}/{slot}")  # the rep's own random numbers
+        rng = self.rng
+        tenure = max(sample(sc.tenure_months, rng), 0.0)
+        self.tenure = 0.0 if hired else tenure
+        self.skill = max(sample(sc.skill, rng), 1e-6)
+        self.kappa = max(sample(sc.effort_cost, rng), 1e-6)
+        self.rho = max(sample(sc.risk_aversion, rng), 0.0)
+        self.outside = max(sample(sc.outside_offer, rng), 0.0)
+        self.morale0 = _clip(sample(sc.initial_morale, rng), 0.0, 1.0)
+        self.morale = self.morale0
+        self.hired = hired
+        self.present = True
+        self.left = False
+        self.regretted = False
+        self.choice = [1.0] * model.A
+        M = model.M
+        self.actual = {col: [0.0] * M for col in sc.actual_columns}
+        self.active = [False] * M
+        self.effort_m = [0.0] * M
+        self.morale_m = [0.0] * M
+        self.carry = 0.0
+        self.shift = 0.0
+        self.pay_to_date = 0.0
+        self.ti_to_date = 0.0
+        self.expected_period_pay = 0.0
+        self.outside_gap = 0.0
+        self.quit_u = 1.0
+
+    # -- what the plan sees ------------------------------------------------------------
+
+    def roster(self) -> dict:
+        ramping = self.hired or self.tenure < self.model.sc.ramp_months
+        return dict(self.seat_roster, status="new_hire" if ramping else "tenured", tenure_months=self.tenure)
+
+    def realized_row(self, window: list[int], upto: int) -> Row:
+        """Realized actuals of the months before ``upto`` gathered into the window's periods."""
+        md = self.model
+        acts = {col: [] for col in md.plan_cols}
+        active, prorate = [], []
+        for k in window:
+            ms = [m for m in md.months_of_period[k] if m < upto]
+            for col, agg in md.plan_cols.items():
+                acts[col].append(aggregate([self.actual[col][m] for m in ms], [self.active[m] for m in ms], agg))
+            got = sum(md.days[m] for m in ms if self.active[m])
+            active.append(got > 0)
+            prorate.append(got / md.periods[k].days)
+        return Row(self.rep_id, self.roster(), acts, active, prorate)
+
+    # -- the decision ------------------------------------------------------------------
+
+    def trial(self, candidate: tuple) -> tuple[list[float], float]:
+        """This rep's effort and shift under a candidate: ('effort', activity, level) or ('timing', direction)."""
+        if candidate[0] == "effort":
+            _, a, g = candidate
+            choice = list(self.choice)
+            choice[a] = g
+            return choice, 0.0
+        return self.choice, candidate[1] * self.phi
+
+    def project(self, t: int, future: list[int], choice: list[float], shift: float) -> dict[int, dict[str, float]]:
+        """Expected outputs of the months from t on, at the same effort for the rest of the window."""
+        md = self.model
+        mm = self.mm
+        eff = [c * mm for c in choice]
+        proj = {m: md.expected(eff, self.skill, self.quota, md.season[m], md.ramp(self.tenure + (m - t)))
+                for m in future}
+        prim = md.primary
+        if t in proj:
+            proj[t][prim] += self.carry
+            if shift:
+                pulled, pushed = max(shift, 0.0), max(-shift, 0.0)
+                proj[t][prim] += pulled * (1 - md.sc.timing_pull_cost) - pushed
+                if t + 1 in proj:
+                    proj[t + 1][prim] += -pulled + pushed * (1 - md.sc.timing_push_cost)
+        return proj
+
+    def projected_row(self, t: int, window: list[int], proj: dict, factor: float) -> Row:
+        """The window's plan inputs: realized months so far, projections (times a noise node) after."""
+        md = self.model
+        acts = {col: [] for col in md.plan_cols}
+        active, prorate = [], []
+        for k in window:
+            ms = md.months_of_period[k]
+            act_ms = [self.active[m] if m < t else True for m in ms]
+            for col, agg in md.plan_cols.items():
+                vals = []
+                for m in ms:
+                    if m < t:
+                        vals.append(self.actual[col][m])
+                    elif col in md.amount_cols:
+                        vals.append(factor * proj[m][col])
+                    else:
+                        vals.append(proj[m][col])
+                acts[col].append(aggregate(vals, act_ms, agg))
+            got = sum(md.days[m] for m, a in zip(ms, act_ms) if a)
+            active.append(got > 0)
+            prorate.append(got / md.periods[k].days if ms else 0.0)
+        return Row(self.rep_id, self.roster(), acts, active, prorate)
+
+    def utility(self, t: int, window: list[int], candidate: tuple, team: "Team") -> tuple[float, list[float]]:
+        """Certainty equivalent of the window's pay under a candidate, minus the cost of effort.
+
+        Returns ``(utility, expected pay per window period)``.
+        """
+        md = self.model
+        months = [m for k in window for m in md.months_of_period[k]]
+        future = [m for m in months if m >= t]
+        n_rem = len(future)
+        choice, shift = self.trial(candidate)
+        cv = md.primary_cv / math.sqrt(max(n_rem, 1))
+        s = math.sqrt(math.log1p(cv * cv))
+        factors = [math.exp(s * x - s * s / 2.0) for x in md.nodes]
+        if md.cross_rep:  # pay depends on the others: every present rep at the candidate
+            others = [(r, r.project(t, future, *r.trial(candidate))) for r in team.present_reps()]
+            me = [r for r, _ in others].index(self)
+        else:
+            proj = self.project(t, future, choice, shift)
+        vs, pps = [], []
+        for f in factors:
+            if md.cross_rep:
+                res = md.pay([r.projected_row(t, window, p, f) for r, p in others], window)
+                pp = res.total[me].tolist()
+            else:
+                res = md.pay([self.projected_row(t, window, proj, f)], window)
+                pp = res.total[0].tolist()
+            vs.append(sum(pp))
+            pps.append(pp)
+        w = md.weights
+        mean = sum(wj * v for wj, v in zip(w, vs))
+        var = sum(wj * (v - mean) ** 2 for wj, v in zip(w, vs))
+        ti_m = max(self.ti / 12.0, 1e-9)
+        ce = mean - 0.5 * self.rho * var / ti_m
+        cost = self.kappa * ti_m * n_rem * 0.5 * sum(sh * max(c - 1.0, 0.0) ** 2 for sh, c in zip(md.shares, choice))
+        expected_pp = [sum(w[j] * pps[j][i] for j in range(len(w))) for i in range(len(window))]
+        return ce - cost, expected_pp
+
+    def window_now(self, t: int) -> tuple[int, bool, list[int]]:
+        md = self.model
+        k = md.period_of_month[t]
+        timing_now = md.last_month[t] and t + 1 < md.M and md.timing_possible
+        return k, timing_now, md.window(k, timing_now)
+
+    def start_month(self, t: int) -> None:
+        md = self.model
+        self.active[t] = True
+        self.mm = md.mp["effort_floor"] + (1.0 - md.mp["effort_floor"]) * self.morale
+
+    def choose_effort(self, t: int, team: "Team") -> None:
+        """Coordinate search over the effort grid, one relevant activity at a time."""
+        md = self.model
+        k, _, window = self.window_now(t)
+        best_pp = None
+        for a in md.relevant:
+            best_u, best = None, self.choice[a]
+            for g in md.grid:
+                if g > md.max_effort[a] + 1e-12:
+                    continue
+                u, pp = self.utility(t, window, ("effort", a, g), team)
+                if best_u is None or u > best_u + 1e-9 * abs(best_u):
+                    best_u, best, best_pp = u, g, pp
+            self.choice[a] = best
+        if best_pp is not None and (t == 0 or md.period_of_month[t - 1] != k):
+            # What the rep expects from this period, for the morale update at its close.
+            self.expected_period_pay = best_pp[window.index(k)]
+
+    def timing_amount(self, t: int) -> None:
+        """Business that can be shifted: a share of this month's expected primary output."""
+        md = self.model
+        eff = [c * self.mm for c in self.choice]
+        self.phi = md.sc.timing_max_shift * md.expected(eff, self.skill, self.quota, md.season[t],
+                                                        md.ramp(self.tenure))[md.primary]
+
+    def choose_timing(self, t: int, team: "Team") -> None:
+        """Pull forward, push out or neither, by the same utility comparison."""
+        _, _, window = self.window_now(t)
+        best_u, best_dir = None, 0.0
+        for direction in (0.0, 1.0, -1.0):
+            u, _ = self.utility(t, window, ("timing", direction), team)
+            if best_u is None or u > best_u + 1e-9 * abs(best_u):
+                best_u, best_dir = u, direction
+        self.shift = best_dir * self.phi
+
+    # -- the month's outcome -------------------------------------------------------------
+
+    def produce(self, t: int, draws: Optional[tuple] = None) -> None:
+        """Realize the month's outputs with the rep's own draws (or given ones: see ``engine_run``)."""
+        md = self.model
+        rng = self.rng
+        eff = [c * self.mm for c in self.choice]
+        exp_vals = md.expected(eff, self.skill, self.quota, md.season[t], md.ramp(self.tenure))
+        n_out = len(md.outputs)
+        if draws is None:
+            us = [rng.random() for _ in range(n_out)]
+            zs = [rng.gauss(0.0, 1.0) for _ in range(n_out)]
+            self.quit_u = rng.random()
+        else:
+            us, zs, self.quit_u = draws
+        real = md.realize(exp_vals, eff, us, zs)
+        sc = md.sc
+        prim = real[md.primary] + self.carry
+        pulled = max(self.shift, 0.0)
+        pushed = min(max(-self.shift, 0.0), max(prim, 0.0))
+        prim = prim + pulled * (1.0 - sc.timing_pull_cost) - pushed
+        self.carry = -pulled + pushed * (1.0 - sc.timing_push_cost)
+        real[md.primary] = prim
+        for col in self.actual:
+            self.actual[col][t] = real[col]
+        self.effort_m[t] = sum(e * sh for e, sh in zip(eff, md.shares))
+        self.morale_m[t] = self.morale
+
+    def period_pay(self, k: int, t: int) -> tuple[float, float, float]:
+        """Pay, target incentive and awards for period k on the realized actuals."""
+        md = self.model
+        window = list(range(k + 1)) if md.cross_period else [k]
+        res = md.pay([self.realized_row(window, t + 1)], window)
+        return _period_figures(md, res, 0, window)
+
+    def primary_to_date(self, t: int) -> float:
+        return sum(self.actual[self.model.primary][: t + 1])
+
+    def monthly_morale(self, t: int) -> None:
+        """Outside offers, hopeless targets and recovery; then clip."""
+        md = self.model
+        M = md.M
+        mp = md.mp
+        pay_ratio = self.pay_to_date / max(self.ti_to_date, 1e-9) if self.ti_to_date > 0 else 1.0
+        seen = (t + 1) / M
+        comp_ratio = (self.base_salary + self.ti * (seen * pay_ratio + 1.0 - seen)) / max(self.ote, 1e-9)
+        self.outside_gap = max(self.outside - comp_ratio, 0.0)
+        hopeless = 0.0
+        if t + 1 < M:
+            emax = [md.grid[-1] * self.mm] * md.A
+            rest = 0.0
+            for m in range(t + 1, M):
+                rest += md.expected(emax, self.skill, self.quota, md.season[m],
+                                    md.ramp(self.tenure + (m - t)))[md.primary]
+            months_in_role = sum(self.active[: t + 1]) + (M - t - 1)
+            if self.primary_to_date(t) + rest < 0.8 * self.quota * months_in_role / 12.0:
+                hopeless = 1.0
+        m = (self.morale - mp["outside_gap"] * self.outside_gap - mp["hopeless"] * hopeless
+             + mp["recovery"] * (self.morale0 - self.morale))
+        self.morale = _clip(m, 0.0, 1.0)
+
+    def hazard(self) -> float:
+        ap = self.model.ap
+        return self.model.base_hazard * math.exp(ap["morale_sensitivity"] * (1.0 - self.morale)
+                                                 + ap["outside_sensitivity"] * self.outside_gap)
+
+
+def _period_figures(md: Model, res, i: int, window: list[int]) -> tuple[float, float, float]:
+    pay = float(res.total[i][-1])
+    ti_vals = res.values["target_incentive"][i]
+    ti_k = float(ti_vals[-1])
+    if md.plan.accumulate == "year" and len(window) > 1:
+        ti_k -= float(ti_vals[-2])
+    awards = 0.0
+    for c in md.plan.components:
+        if c.kind == "rank" and res.columns[c.name][i][-1] > 0:
+            awards += 1.0
+    return pay, ti_k, awards
+
+
+class Team:
+    """The team of one run: seats filled by reps, stepped month by month."""
+
+    def __init__(self, model: Model, seed: int, reps: int, engine_run: Optional[int] = None):
+        """``engine_run``: for validation only, take traits and every random number from the
+        engine's stream of that run (``SeedSequence([seed, run])``, same order) instead of the
+        reps' own generators, so the loop can be compared with the engine number for number."""
+        self.model = model
+        self.seed = seed
+        sc = model.sc
+        roster = build_roster(sc)  # the company's seats (same in every run, as in the engine)
+        self.seats = roster.seats
+        assert self.seats == reps
+        self.capacity = self.seats + hire_capacity(self.seats)
+        self.seat_rows = []
+        for s in range(self.seats):
+            row = {name: (col[s] if isinstance(col[s], str) else float(col[s])) for name, col in roster.columns.items()}
+            row["rep_id"] = str(roster.rep_ids[s])
+            row["seats"] = self.seats
+            self.seat_rows.append(row)
+        self.refill: dict[int, int] = {}  # seat -> month its backfill starts
+        self.stream = None
+        if engine_run is not None:
+            from engine.sim.population import draw_traits
+
+            self.stream = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, int(engine_run)])))
+            tr = draw_traits(sc, self.stream, 1, self.capacity, self.seats)
+            self.traits = [{name: float(getattr(tr, name)[0, i]) for name in
+                            ("skill", "kappa", "rho", "outside", "morale0", "tenure")} for i in range(self.capacity)]
+        self.reps: list[Rep] = [self.new_rep(s, s, hired=False) for s in range(self.seats)]
+
+    def new_rep(self, slot: int, seat: int, hired: bool) -> Rep:
+        rep = Rep(self.model, slot, seat, self.seat_rows[seat], self.seed, hired=hired)
+        if self.stream is not None:
+            for name, v in self.traits[slot].items():
+                setattr(rep, name, v)
+            rep.morale = rep.morale0
+        return rep
+
+    def present_reps(self) -> list[Rep]:
+        return [r for r in self.reps if r.present]
+
+    def step(self, t: int) -> None:
+        md = self.model
+        M = md.M
+        # 1. Backfills whose vacancy is over.
+        for seat in sorted(s for s, when in self.refill.items() if when == t):
+            del self.refill[seat]
+            if len(self.reps) < self.capacity:
+                self.reps.append(self.new_rep(len(self.reps), seat, hired=True))
+        present = self.present_reps()
+        for rep in present:
+            rep.start_month(t)
+        # 2. Decisions, one rep at a time: effort, then (in a period's last month) timing.
+        for rep in present:
+            rep.choose_effort(t, self)
+        for rep in present:
+            rep.shift = 0.0
+        if present and present[0].window_now(t)[1]:
+            for rep in present:
+                rep.timing_amount(t)
+            for rep in present:
+                rep.choose_timing(t, self)
+        # 3. Outcomes.
+        if self.stream is None:
+            for rep in present:
+                rep.produce(t)
+        else:
+            n_out = len(md.outputs)
+            uni = self.stream.random((n_out, self.capacity))
+            nor = self.stream.standard_normal((n_out, self.capacity))
+            qu = self.stream.random(self.capacity)
+            for rep in present:
+                rep.produce(t, (uni[:, rep.slot].tolist(), nor[:, rep.slot].tolist(), float(qu[rep.slot])))
+        # 4. Period close: pay and morale's response (fairness: a plain sort over the reps).
+        if md.last_month[t]:
+            k = md.period_of_month[t]
+            if md.cross_rep:
+                window = list(range(k + 1)) if md.cross_period else [k]
+                everyone = self.reps
+                res = md.pay([r.realized_row(window, t + 1) for r in everyone], window)
+                figures = {id(r): _period_figures(md, res, i, window) for i, r in enumerate(everyone)}
+                paid = [figures[id(r)] for r in present]
+            else:
+                paid = [rep.period_pay(k, t) for rep in present]
+            perf = [rep.primary_to_date(t) / max(rep.quota * (t + 1) / 12.0, 1e-9) for rep in present]
+            pay_pct = percentile_ranks([p[0] for p in paid])
+            perf_pct = percentile_ranks(perf)
+            mp = md.mp
+            for i, rep in enumerate(present):
+                pay, ti_k, awards = paid[i]
+                rep.pay_to_date += pay
+                rep.ti_to_date += ti_k
+                gap = _clip((pay - rep.expected_period_pay) / max(ti_k, 1e-9), -1.0, 1.0)
+                unfair = abs(pay_pct[i] - perf_pct[i])
+                rep.morale = rep.morale + mp["pay_gap"] * gap - mp["unfair"] * unfair + mp["wins"] * awards
+        # Every month: outside offers, hopeless targets, recovery.
+        for rep in present:
+            rep.monthly_morale(t)
+        # 5. Quits at the end of the month; the seat is refilled after the vacancy.
+        quits = [rep for rep in present if rep.quit_u < rep.hazard() and t + 1 < M]
+        if quits:
+            perf = [sum(r.actual[md.primary][: t + 1]) / max(r.quota * max(sum(r.active[: t + 1]), 1) / 12.0, 1e-9)
+                    for r in present]
+            top = {id(r): p >= 0.75 for r, p in zip(present, percentile_ranks(perf))}
+            start_at = t + 1 + int(md.ap["vacancy_months"])
+            for rep in quits:
+                rep.regretted = top[id(rep)]
+                rep.left = True
+                rep.present = False
+                if start_at < M:
+                    self.refill[rep.seat] = start_at
+        for rep in self.reps:
+            if rep.present:
+                rep.tenure += 1.0
+
+    def finish(self) -> dict:
+        """Pay the realized year and summarize the run."""
+        md = self.model
+        window = list(range(md.P))
+        reps = [r for r in self.reps if any(r.active)]
+        if md.cross_rep:
+            res = md.pay([r.realized_row(window, md.M) for r in reps], window)
+            payouts = [float(sum(res.total[i])) for i in range(len(reps))]
+        else:
+            payouts = [float(sum(md.pay([r.realized_row(window, md.M)], window).total[0])) for r in reps]
+        total_days = sum(md.days)
+        attainment = []
+        for r in reps:
+            days_active = sum(d for d, a in zip(md.days, r.active) if a)
+            target = r.quota * days_active / total_days * (md.M / 12.0)
+            attainment.append(sum(r.actual[md.primary]) / max(target, 1e-9) if target > 0 else 0.0)
+        active_months = sum(sum(r.active) for r in reps)
+        effort_sum = sum(sum(r.effort_m) for r in reps)
+        return {
+            "rep_months": int(active_months),
+            "mean_attainment": sum(attainment) / len(attainment),
+            "mean_effort": effort_sum / max(active_months, 1),
+            "cost": sum(payouts),
+            "payout_per_rep": sum(payouts) / len(payouts),
+            "revenue": sum(sum(r.actual[md.primary]) for r in reps),
+            "reps_ever": len(reps),
+            "leavers": sum(r.left for r in reps),
+        }
+
+
+# --------------------------------------------------------------------------- entry points
+
+def run_loop(checked: CheckedPlan, scenario: Scenario, reps: int, seed: int, months: Optional[int] = None) -> dict:
+    """Simulate one run of `reps` reps one object at a time; returns {'rep_months': int, 'seconds': float,
+    'mean_attainment': float, 'mean_effort': float, 'cost': float} (plus payout_per_rep, revenue, reps_ever,
+    leavers).
+
+    ``scenario`` is resized to ``reps`` seats (and ``months`` if given); ``rep_months`` counts the
+    months reps were in the role (the same as the engine's ``active_months``).
+    """
+    sc = scenario
+    if sc.reps != reps or sc.teams > reps:
+        sc = dataclasses.replace(sc, reps=reps, teams=min(sc.teams, reps))
+    if months is not None:
+        sc = dataclasses.replace(sc, months=int(months))
+    t0 = time.perf_counter()
+    model = Model(checked, sc)
+    team = Team(model, seed, reps)
+    for t in range(model.M):
+        team.step(t)
+    out = team.finish()
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def run_vectorized(checked: CheckedPlan, scenario: Scenario, seed: int, runs: int) -> dict:
+    """The vectorized engine on the same scenario: throughput and the same averages (pooled over runs)."""
+    from engine.sim.simulate import Simulation
+
+    sim = Simulation(checked, scenario, seed)
+    sim.run_chunk(np.arange(1))  # warm-up (first-call costs are not throughput)
+    t0 = time.perf_counter()
+    parts = []
+    size = sim.chunk_size()
+    for lo in range(0, runs, size):
+        parts.append(sim.run_chunk(np.arange(lo, min(lo + size, runs))))
+    seconds = time.perf_counter() - t0
+    att = np.concatenate([r.attainment[r.rep_mask] for r in parts])
+    pay = np.concatenate([r.payout[r.rep_mask] for r in parts])
+    active = sum(float(r.active_months.sum()) for r in parts)
+    effort = sum(float(r.effort_sum.sum()) for r in parts)
+    return {
+        "runs": runs, "rep_months": int(active), "seconds": seconds, "rep_months_per_s": active / seconds,
+        "mean_attainment": float(att.mean()), "mean_effort": effort / active,
+        "cost": float(np.mean(np.concatenate([r.cost for r in parts]))), "payout_per_rep": float(pay.mean()),
+        "attainment_sd": float(att.std(ddof=1)), "payout_sd": float(pay.std(ddof=1)), "reps": int(att.size),
+    }
+
+
+def pool_loop(results: list[dict]) -> dict:
+    """Loop runs pooled like the engine's figures (rep-weighted attainment and payout, rep-month-weighted effort)."""
+    reps = sum(r["reps_ever"] for r in results)
+    months = sum(r["rep_months"] for r in results)
+    seconds = sum(r["seconds"] for r in results)
+    return {
+        "runs": len(results), "rep_months": months, "seconds": seconds, "rep_months_per_s": months / seconds,
+        "mean_attainment": sum(r["mean_attainment"] * r["reps_ever"] for r in results) / reps,
+        "mean_effort": sum(r["mean_effort"] * r["rep_months"] for r in results) / months,
+        "cost": sum(r["cost"] for r in results) / len(results),
+        "payout_per_rep": sum(r["cost"] for r in results) / reps,
+        "reps": reps,
+    }
+
+
+def compare_averages(loop: dict, vec: dict, att_tol: float = 0.15, effort_tol: float = 0.05,
+                     pay_tol: float = 0.30) -> dict:
+    """Loose check that the loop and the engine simulate the same model.
+
+    The loop's averages (pooled over its few runs) must be within a relative tolerance of
+    the engine's, widened by three standard errors of the loop's small sample: mean
+    attainment (``att_tol``), mean effort (``effort_tol``) and incentive paid per rep
+    (``pay_tol``). Returns ``{figure: (loop, engine, relative difference, tolerance, ok)}``
+    and ``ok`` overall.
+    """
+    n = max(loop["reps"], 1)
+    se_att = vec.get("attainment_sd", 0.0) / math.sqrt(n) / max(vec["mean_attainment"], 1e-9)
+    se_pay = vec.get("payout_sd", 0.0) / math.sqrt(n) / max(vec["payout_per_rep"], 1e-9)
+    checks = {}
+    for key, tol in (("mean_attainment", att_tol + 3 * se_att), ("mean_effort", effort_tol),
+                     ("payout_per_rep", pay_tol + 3 * se_pay)):
+        a, b = loop[key], vec[key]
+        rel = (a - b) / b if b else float("inf")
+        checks[key] = (a, b, rel, tol, abs(rel) <= tol)
+    checks["ok"] = all(v[-1] for v in checks.values())
+    return checks
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--plan", default=str(SEEDS_PLAN))
+    ap.add_argument("--reps", type=int, default=10, help="team size of the loop run (default 10)")
+    ap.add_argument("--months", type=int, default=None, help="months simulated (default: the scenario's, 12)")
+    ap.add_argument("--loop-runs", type=int, default=3, help="loop runs (seeds) for the averages (default 3)")
+    ap.add_argument("--vec-runs", type=int, default=200, help="engine runs at the small size (default 200)")
+    ap.add_argument("--large-reps", type=int, default=1000, help="engine team size for the large point (0: skip)")
+    ap.add_argument("--large-runs", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=2027)
+    args = ap.parse_args(argv)
+
+    checked = load_plan(args.plan)
+    base = default_scenario()
+    if args.months is not None:
+        base = dataclasses.replace(base, months=args.months)
+    small = dataclasses.replace(base, reps=args.reps, teams=min(12, args.reps))
+
+    print(f"plan {checked.plan.name}, scenario {base.name}, {args.reps} reps x {small.months} months")
+    results = []
+    for i in range(args.loop_runs):
+        r = run_loop(checked, small, args.reps, args.seed + i)
+        results.append(r)
+        print(f"  loop run {i}: {r['rep_months']} rep-months in {r['seconds']:.2f} s "
+              f"({r['rep_months'] / r['seconds']:.1f} rep-months/s); attainment {r['mean_attainment']:.3f}, "
+              f"effort {r['mean_effort']:.3f}, cost {r['cost']:,.0f}", flush=True)
+    loop = pool_loop(results)
+    vec_small = run_vectorized(checked, small, args.seed, args.vec_runs)
+    vec_same = run_vectorized(checked, small, args.seed, args.loop_runs)
+
+    rows = [("loop (one object per rep)", loop), (f"engine, {args.loop_runs} runs (same work)", vec_same),
+            (f"engine, {args.vec_runs} runs", vec_small)]
+    if args.large_reps:
+        large = dataclasses.replace(base, reps=args.large_reps, teams=min(12, args.large_reps))
+        rows.append((f"engine, {args.large_reps} reps x {args.large_runs} runs",
+                     run_vectorized(checked, large, args.seed, args.large_runs)))
+    print(f"\n{'':42s} {'rep-months':>10s} {'seconds':>8s} {'rep-mo/s':>10s} {'attain':>7s} {'effort':>7s} "
+          f"{'pay/rep':>9s}")
+    for name, r in rows:
+        print(f"{name:42s} {r['rep_months']:>10,d} {r['seconds']:>8.2f} {r['rep_months_per_s']:>10,.0f} "
+              f"{r['mean_attainment']:>7.3f} {r['mean_effort']:>7.3f} {r['payout_per_rep']:>9,.0f}")
+    print("\nspeed-up over the loop:")
+    for name, r in rows[1:]:
+        print(f"  {name}: {r['rep_months_per_s'] / loop['rep_months_per_s']:,.0f}x")
+    checks = compare_averages(loop, vec_small)
+    print(f"\naverages, loop vs engine ({args.vec_runs} runs):")
+    for key, v in checks.items():
+        if key != "ok":
+            a, b, rel, tol, ok = v
+            print(f"  {key:16s} loop {a:10.4g}  engine {b:10.4g}  diff {rel:+.1%} (tolerance {tol:.0%}) "
+                  f"{'ok' if ok else 'FAIL'}")
+    print("averages in the same ballpark" if checks["ok"] else "averages DIFFER beyond tolerance")
+    return 0 if checks["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
