@@ -740,6 +740,8 @@ class Team:
             "revenue": sum(sum(r.actual[md.primary]) for r in reps),
             "reps_ever": len(reps),
             "leavers": sum(r.left for r in reps),
+            "per_rep": {r.slot: {"attainment": a, "payout": p, "effort": sum(r.effort_m) / max(sum(r.active), 1),
+                                 "left": r.left} for r, a, p in zip(reps, attainment, payouts)},
         }
 
 
@@ -766,6 +768,36 @@ def run_loop(checked: CheckedPlan, scenario: Scenario, reps: int, seed: int, mon
     out = team.finish()
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def check_against_engine(checked: CheckedPlan, scenario: Scenario, seed: int, run: int = 0,
+                         backfills: bool = False) -> dict:
+    """Validation: the loop fed the engine's random numbers of one run, against the engine, rep by rep.
+
+    With ``backfills=False`` seats stay vacant after a quit (``vacancy_months`` = the horizon),
+    which removes the one modelling difference (the engine's unfilled slots drift in morale
+    before the hire). Returns the largest relative differences of attainment, payout and effort.
+    """
+    from engine.sim.simulate import Simulation
+
+    sc = scenario
+    if not backfills:
+        sc = dataclasses.replace(sc, attrition=tuple((k, float(sc.months) if k == "vacancy_months" else v)
+                                                      for k, v in sc.attrition))
+    model = Model(checked, sc)
+    team = Team(model, seed, sc.reps, engine_run=run)
+    for t in range(model.M):
+        team.step(t)
+    loop = team.finish()
+    res = Simulation(checked, sc, seed).run_chunk(np.array([run]))
+    worst = {"attainment": 0.0, "payout": 0.0, "effort": 0.0}
+    engine_slots = set(np.nonzero(res.rep_mask[0])[0].tolist())
+    for slot, v in loop["per_rep"].items():
+        for key, arr in (("attainment", res.attainment), ("payout", res.payout), ("effort", res.effort)):
+            b = float(arr[0, slot])
+            worst[key] = max(worst[key], abs(v[key] - b) / max(abs(b), 1e-9) if b else abs(v[key]))
+    return {"reps": len(loop["per_rep"]), "same_reps": engine_slots == set(loop["per_rep"]),
+            "leavers": (loop["leavers"], int(res.leavers[0])), "max_rel_diff": worst}
 
 
 def run_vectorized(checked: CheckedPlan, scenario: Scenario, seed: int, runs: int) -> dict:

@@ -22,7 +22,7 @@ from engine.errors import DataError, DataErrors, EvaluationError
 from engine.plan import expr as ex
 from engine.plan.functions import FUNCTIONS
 from engine.plan.model import Code, Component, Curve
-from engine.plan.validate import CheckedPlan, Ref, const_value
+from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
 
 __all__ = ["CompiledPlan", "compile_plan", "PayoutArrays", "curve_numpy", "grouped_rank"]
 
@@ -445,15 +445,12 @@ class CompiledPlan:
     """
 
     def __init__(self, checked: CheckedPlan, params: Optional[dict[str, float]] = None):
+        if params:
+            checked = with_parameters(checked, params)
         plan = checked.plan
         self.checked = checked
         self.plan = plan
         self.params = dict(plan.parameter_values)
-        if params:
-            unknown = set(params) - set(self.params)
-            if unknown:
-                raise KeyError(f"unknown parameters: {sorted(unknown)}")
-            self.params.update({k: float(v) for k, v in params.items()})
         self.accumulate = plan.accumulate == "year"
         low = _Lowering(checked, self.params)
         self._low = low

@@ -22,7 +22,7 @@ from engine.plan import expr as ex
 from engine.plan.compile import PayoutArrays
 from engine.plan.functions import FUNCTIONS, scalar_div
 from engine.plan.model import Code, Component, Curve
-from engine.plan.validate import CheckedPlan, Ref, const_value
+from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
 
 __all__ = ["ReferenceEvaluator", "curve_scalar", "Trace"]
 
@@ -79,12 +79,12 @@ class ReferenceEvaluator:
     """Scalar evaluation of a checked plan on :class:`Inputs` (2-D arrays only)."""
 
     def __init__(self, checked: CheckedPlan, inputs: Inputs, params: Optional[dict[str, float]] = None):
+        if params:
+            checked = with_parameters(checked, params)
         self.checked = checked
         self.plan = checked.plan
         self.inputs = inputs
         self.params = dict(self.plan.parameter_values)
-        if params:
-            self.params.update({k: float(v) for k, v in params.items()})
         self.R, self.P = inputs.active.shape
         self.active = inputs.active.tolist()
         self.proration = inputs.proration.tolist()

@@ -23,7 +23,7 @@ from engine.plan.functions import ANY, BOOL, FUNCTIONS, NUM, TEXT, scalar_div
 from engine.plan.model import Code, Component, Curve, Plan
 from engine.plan.parse import suggest
 
-__all__ = ["Ref", "CheckedPlan", "check_plan", "Context", "const_value"]
+__all__ = ["Ref", "CheckedPlan", "check_plan", "Context", "const_value", "with_parameters"]
 
 PREFIXES = ("roster", "actuals", "targets")
 
@@ -685,3 +685,26 @@ def check_plan(plan: Plan) -> CheckedPlan:
         numeric_roster_columns=set(ck.numeric_roster), actual_columns=actual_columns,
         refs=ck.refs, types=ck.types,
     )
+
+
+def with_parameters(checked: CheckedPlan, params: dict[str, float]) -> CheckedPlan:
+    """The plan with parameter values replaced, validated again.
+
+    Moving a parameter can break rules that hold for its declared value (a curve's x values
+    must increase, steps must increase, scorecard weights must sum to 1), so the new values
+    get every check a plan gets, bounds included.
+
+    Raises:
+        PlanErrors: an unknown parameter, a value outside its bounds, or a plan rule broken.
+    """
+    import dataclasses
+
+    plan = checked.plan
+    known = {p.name for p in plan.parameters}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise PlanErrors([PlanError("unknown-name", f"the plan has no parameter '{name}'", None,
+                                    suggest(name, sorted(known))) for name in unknown])
+    new = tuple(dataclasses.replace(p, value=float(params[p.name])) if p.name in params else p
+                for p in plan.parameters)
+    return check_plan(dataclasses.replace(plan, parameters=new))
