@@ -93,26 +93,15 @@ def explain(plan: str, roster: str, actuals: str, rep: str, period: Optional[str
 def _write_json(doc: dict, target: str) -> None:
     """Write a JSON document to stdout ('-') or atomically to a file."""
     import json
-    import os
-    import tempfile
-    from pathlib import Path
+
+    from engine.atomic import write_text_atomic
 
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     if target == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
-        return
-    path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    else:
+        write_text_atomic(target, text)
 
 
 def _load_scenario(path: Optional[str]):

@@ -129,17 +129,13 @@ def write_statements(df: pd.DataFrame, plan: Plan, path: str, *, fmt: Optional[s
 
     CSV amounts are written as exact decimal text with the currency's minor unit.
     """
-    import os
-    import tempfile
     from pathlib import Path
 
-    target = Path(path)
-    fmt = fmt or target.suffix.lower().lstrip(".") or "csv"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
-    os.close(fd)
-    try:
-        money = [c.name for c in plan.components] + ["adjustment", "total"]
+    from engine.atomic import atomic_path
+
+    fmt = fmt or Path(path).suffix.lower().lstrip(".") or "csv"
+    money = [c.name for c in plan.components] + ["adjustment", "total"]
+    with atomic_path(path) as tmp:
         if fmt in ("xlsx", "xlsm"):
             df.to_excel(tmp, index=False, engine="openpyxl")
         elif fmt in ("parquet", "pq"):
@@ -149,11 +145,6 @@ def write_statements(df: pd.DataFrame, plan: Plan, path: str, *, fmt: Optional[s
             for c in money:
                 out[c] = format_money(out[c].to_numpy(), plan.minor_unit)
             out.to_csv(tmp, index=False)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load_for_plan(checked, roster, actuals) -> Inputs:

@@ -204,6 +204,18 @@ class Plan:
                 return c
         raise KeyError(name)
 
+    def codes(self) -> list[Code]:
+        """Every expression of the plan that is evaluated per rep and period."""
+        out = [m.code for m in self.measures] + [t.code for t in self.targets] + [self.target_incentive]
+        for c in self.components:
+            out += [x for x in (c.input, c.base, c.rate, c.when, c.cap, c.by, c.group) if x is not None]
+            out += [s.pay for s in c.steps] + [t.rate for t in c.tiers] + [t.upto for t in c.tiers if t.upto]
+            out += [m.input for m in c.metrics]
+        out += [m.multiply for m in self.modifiers] + [m.when for m in self.modifiers if m.when]
+        out += [x for x in (self.cap, self.draw.amount if self.draw else None,
+                            self.grades.input if self.grades else None) if x is not None]
+        return out
+
     @property
     def parameter_values(self) -> dict[str, float]:
         return {p.name: p.value for p in self.parameters}

@@ -104,15 +104,7 @@ class ReferenceEvaluator:
 
     def _index_codes(self) -> None:
         """Which plan expression each syntax node belongs to (for errors about a subexpression)."""
-        plan = self.plan
-        codes = [m.code for m in plan.measures] + [t.code for t in plan.targets] + [plan.target_incentive]
-        for c in plan.components:
-            codes += [x for x in (c.input, c.base, c.rate, c.when, c.cap, c.by, c.group) if x is not None]
-            codes += [st.pay for st in c.steps] + [t.rate for t in c.tiers] + [t.upto for t in c.tiers if t.upto]
-            codes += [m.input for m in c.metrics]
-        codes += [m.multiply for m in plan.modifiers] + [m.when for m in plan.modifiers if m.when]
-        codes += [x for x in (plan.cap, plan.draw.amount if plan.draw else None,
-                              plan.grades.input if plan.grades else None) if x is not None]
+        codes = self.plan.codes()
         for code in codes:
             for node in ex.walk(code.tree):
                 self.code_of[id(node)] = code

@@ -39,7 +39,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import textwrap
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -61,6 +60,7 @@ from engine.data.load import (
     read_table,
 )
 from engine.data.periods import KINDS, check_period_kind, parse_period_label
+from engine.atomic import write_text_atomic
 from engine.errors import DataError, DataErrors
 from engine.sim.scenario import DEFAULT_SCENARIO, Output, load_scenario, parse_scenario
 
@@ -864,16 +864,7 @@ def write_calibrated_scenario(cal: Calibration, out_path: str | os.PathLike[str]
     new_text = editor.calibrated(cal, base_scenario.primary_measure, base_scenario.outputs, name,
                                  base_name)
     parse_scenario(new_text, str(out))  # never write a scenario that does not load
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=str(out.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(new_text)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(out, new_text)
     return out
 
 

@@ -69,20 +69,8 @@ def plan_periods(plan_period: str, fiscal_year_start: int, start: dt.date, month
     return tuple(periods), index
 
 
-def _plan_codes(checked: CheckedPlan):
-    plan = checked.plan
-    codes = [m.code for m in plan.measures] + [t.code for t in plan.targets] + [plan.target_incentive]
-    for c in plan.components:
-        codes += [x for x in (c.input, c.base, c.rate, c.when, c.cap, c.by, c.group) if x is not None]
-        codes += [s.pay for s in c.steps] + [t.rate for t in c.tiers] + [t.upto for t in c.tiers if t.upto]
-        codes += [m.input for m in c.metrics]
-    codes += [m.multiply for m in plan.modifiers] + [m.when for m in plan.modifiers if m.when]
-    codes += [x for x in (plan.cap, plan.draw.amount if plan.draw else None) if x is not None]
-    return codes
-
-
 def _calls(checked: CheckedPlan) -> set[str]:
-    return {node.func for code in _plan_codes(checked) for node in ex.walk(code.tree) if isinstance(node, ex.Call)}
+    return {node.func for code in checked.plan.codes() for node in ex.walk(code.tree) if isinstance(node, ex.Call)}
 
 
 def _uses_cross_rep(checked: CheckedPlan) -> bool:
@@ -96,7 +84,7 @@ def _period_reach(checked: CheckedPlan) -> Optional[int]:
     (year-to-date true-up), else the number of ``previous()`` calls (a bound on their nesting)."""
     if checked.plan.accumulate == "year":
         return None
-    return sum(1 for code in _plan_codes(checked) for node in ex.walk(code.tree)
+    return sum(1 for code in checked.plan.codes() for node in ex.walk(code.tree)
                if isinstance(node, ex.Call) and node.func == "previous")
 
 
