@@ -34,6 +34,17 @@ def progress_enabled(json_to_stdout: bool) -> bool:
     return not json_to_stdout and sys.stderr.isatty()
 
 
+def _stderr_columns() -> int:
+    """Width of the terminal on stderr (80 where it reports none, as a fresh pty does)."""
+    import os
+
+    try:
+        cols = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        cols = 0
+    return cols if cols > 0 else 80
+
+
 def simulate(checked: CheckedPlan, scenario: Optional[Scenario] = None, runs: int = 200, seed: Optional[int] = None,
              chunk_runs: Optional[int] = None, progress: bool = False, params: Optional[dict] = None,
              label: Optional[str] = None) -> SimResult:
@@ -62,7 +73,8 @@ def simulate(checked: CheckedPlan, scenario: Optional[Scenario] = None, runs: in
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=runs, desc=label or checked.plan.name, unit="run", file=sys.stderr, leave=False)
+        bar = tqdm(total=runs, desc=label or checked.plan.name, unit="run", file=sys.stderr, leave=False,
+                   ncols=_stderr_columns())
     try:
         for lo in starts:
             idx = np.arange(lo, min(lo + size, runs))

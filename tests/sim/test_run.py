@@ -57,3 +57,43 @@ def test_different_seed_different_result(scenario):
     a = simulate(checked, scenario, runs=2, seed=1).document
     b = simulate(checked, scenario, runs=2, seed=2).document
     assert a["cost"]["mean"] != b["cost"]["mean"]
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    """A progress bar is drawn on an interactive terminal, never when stderr is piped or
+    when stdout carries the JSON document."""
+    import io
+    import os
+    import subprocess
+    import sys
+
+    from engine.sim.run import progress_enabled
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    root = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "engine.cli", "simulate", str(PLANS[0]), "--runs", "3", "--chunk-runs", "1"]
+    piped = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    assert piped.returncode == 0 and piped.stderr == ""
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    assert progress_enabled(json_to_stdout=False) and not progress_enabled(json_to_stdout=True)
+    simulate(load_plan(PLANS[0]), default_scenario(), runs=3, seed=1, chunk_runs=1, progress=True)
+    assert "%|" in term.getvalue() and "/3 [" in term.getvalue() and "run/s" in term.getvalue()
+
+
+def test_scenario_with_a_real_roster(tmp_path):
+    """A scenario can name a roster file: its reps, quotas and target incentives are used."""
+    import pandas as pd
+
+    from engine.sim.scenario import load_scenario
+
+    roster = tmp_path / "team.csv"
+    pd.DataFrame({"rep_id": ["A1", "A2", "B1"], "team": ["A", "A", "B"], "quota": [900_000, 1_100_000, 1_000_000],
+                  "ti": [20_000, 22_000, 21_000], "base_salary": [80_000, 82_000, 81_000]}).to_csv(roster, index=False)
+    sc_file = tmp_path / "s.yaml"
+    sc_file.write_text("scenario: mine\nteam: {roster: team.csv}\n")
+    doc = simulate(load_plan(PLANS[0]), load_scenario(sc_file), runs=2, seed=1).document
+    assert doc["reps"] == 3 and doc["cost"]["mean"] > 0
