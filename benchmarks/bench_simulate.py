@@ -62,8 +62,8 @@ def main() -> None:
     loop_rate = loop["rep_months"] / loop["seconds"]
     sim_small = Simulation(checked, small, args.seed)
     t0 = time.perf_counter()
-    sim_small.run_chunk(np.arange(20))
-    small_rate = args.loop_reps * 12 * 20 / (time.perf_counter() - t0)
+    small_res = sim_small.run_chunk(np.arange(20))
+    small_rate = small_res.active_months.sum() / (time.perf_counter() - t0)
     print(f"per-rep Python loop : {loop['rep_months']:>13,} rep-months in {loop['seconds']:8.2f} s = "
           f"{loop_rate:12,.0f} rep-months/s ({args.loop_reps} reps)")
     print(f"vectorized, same small team x 20 runs:                    {small_rate:12,.0f} rep-months/s")
@@ -82,10 +82,11 @@ def main() -> None:
         print(f"  {done:>6,}/{args.runs:,} runs, {el:7.1f} s, peak {peak_rss_mib():,.0f} MiB", flush=True)
     seconds = time.perf_counter() - t0
     doc = acc.document(checked.plan.name, sc.name, sim.seats, sim.P, args.seed)
-    rep_months = args.reps * args.runs * sim.months
+    # Rep-months actually simulated (reps in the role), counted as the loop counts them.
+    rep_months = int(acc.per_run["active_months"].sum())
     rate = rep_months / seconds
     print(f"vectorized engine   : {rep_months:>13,} rep-months in {seconds:8.1f} s = {rate:12,.0f} rep-months/s "
-          f"({args.reps:,} reps x {args.runs:,} runs x {sim.months} months, chunks of {size} runs)")
+          f"({args.reps:,} seats x {args.runs:,} runs x {sim.months} months, chunks of {size} runs)")
     print(f"peak memory: {peak_rss_mib():,.0f} MiB")
     print(f"speed-up over the per-rep loop (same run): {rate / loop_rate:,.0f}x")
     print(f"sanity: cost mean {doc['cost']['mean']:,.0f}, attainment P50 {doc['attainment']['p50']:.3f}, "

@@ -544,12 +544,15 @@ class CompiledPlan:
         active = inputs.active if counts is None else (inputs.active & (counts > 0))
         if agg == "sum":
             return self.ytd_sum(x)
-        out = np.zeros(np.broadcast_shapes(x.shape, active.shape))
+        shape = np.broadcast_shapes(x.shape, active.shape)
+        x, active = np.broadcast_to(x, shape), np.broadcast_to(active, shape)
+        if counts is not None:
+            counts = np.broadcast_to(counts, shape)
+        out = np.zeros(shape)
         for lo, hi in self._year_slices:
             xs, act = x[..., lo:hi], active[..., lo:hi]
             if agg == "mean":
-                w = inputs.counts.get(name)
-                w = w[..., lo:hi] if w is not None else act.astype(np.float64)
+                w = counts[..., lo:hi] if counts is not None else act.astype(np.float64)
                 num = np.cumsum(xs * w, axis=-1)
                 den = np.cumsum(w, axis=-1)
                 with np.errstate(divide="ignore", invalid="ignore"):

@@ -274,6 +274,7 @@ class Simulation:
                 ever[rr, sl] = True
                 hired_in_horizon[rr, sl] = True
                 tenure[rr, sl] = 0.0
+                morale[rr, sl] = morale0[rr, sl]  # a new hire starts at their own initial morale
                 choice[:, rr, sl] = 1.0
                 next_slot += ok.sum(axis=1)
                 refill[due] = -1
@@ -281,6 +282,10 @@ class Simulation:
                 quota, ti = roster_cols[target_col], roster_cols["ti"]
                 ote = roster_cols["ti"] + roster_cols["base_salary"]
             active_m[:, :, t] = present
+            # Status and tenure as the plan sees them this month.
+            roster_cols["tenure_months"] = tenure.copy()
+            roster_cols["status"] = np.where(hired_in_horizon | (tenure < sc.ramp_months), "new_hire",
+                                             "tenured").astype(object)
             ramp = ramp_factor(tenure, sc.ramp_months, sc.ramp_start)
             mm = mp["effort_floor"] + (1.0 - mp["effort_floor"]) * morale
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.data.inputs import Inputs
-from engine.errors import EngineError, EvaluationError
+from engine.errors import EngineError, EvaluationError, PlanErrors
 from engine.plan import PayoutArrays, ReferenceEvaluator, compile_plan, parse_plan
 from engine.statements import statement_table
 from tests.plan.strategies import GenPlan, inputs_for, period_infos, plans
@@ -30,15 +30,19 @@ SETTINGS = dict(deadline=None,
 # --------------------------------------------------------------------------- helpers
 
 def evaluate_both(text: str, inputs: Inputs, params: Optional[dict[str, float]] = None):
-    """Both evaluators on one plan: ``(checked, compiled result/error, reference result/error)``."""
+    """Both evaluators on one plan: ``(checked, compiled result/error, reference result/error)``.
+
+    The error is an :class:`EvaluationError` (a value is not finite), or with ``params`` a
+    :class:`PlanErrors` (the new parameter values break a rule of the plan).
+    """
     checked = parse_plan(text, "gen.yaml")
     try:
         fast: object = compile_plan(checked, params).evaluate(inputs)
-    except EvaluationError as exc:
+    except (EvaluationError, PlanErrors) as exc:
         fast = exc
     try:
         slow: object = ReferenceEvaluator(checked, inputs, params).run()
-    except EvaluationError as exc:
+    except (EvaluationError, PlanErrors) as exc:
         slow = exc
     return checked, fast, slow
 
@@ -141,9 +145,10 @@ def assert_statements_agree(plan, inputs: Inputs, fast: PayoutArrays, slow: Payo
 
 def check_agreement(text: str, inputs: Inputs, params: Optional[dict[str, float]] = None) -> None:
     checked, fast, slow = evaluate_both(text, inputs, params)
-    if isinstance(fast, EvaluationError) or isinstance(slow, EvaluationError):
-        assert isinstance(fast, EvaluationError) and isinstance(slow, EvaluationError), (
-            f"only one evaluator raised:\ncompiled: {fast!s}\nreference: {slow!s}")
+    if isinstance(fast, EngineError) or isinstance(slow, EngineError):
+        assert type(fast) is type(slow), (
+            f"only one evaluator raised (or not the same error):\ncompiled: {fast!s}\n"
+            f"reference: {slow!s}")
         return
     assert_payouts_agree(fast, slow)
     assert_statements_agree(checked.plan, inputs, fast, slow)
@@ -223,9 +228,16 @@ def test_compiled_agrees_with_reference_any_active_mask(case):
 
 # --------------------------------------------------------------------------- simulation runs
 
-def _stack(runs: list[Inputs]) -> Inputs:
-    """Several inputs of the same shape as one, with a leading simulation-run axis."""
+def _stack(runs: list[Inputs], shared: bool) -> Inputs:
+    """Several inputs of the same shape as one, with a leading simulation-run axis; with
+    ``shared`` only the actuals get the axis (one roster and activity for every run)."""
     first = runs[0]
+    if shared:
+        return Inputs(
+            rep_ids=first.rep_ids, periods=first.periods, roster=first.roster,
+            actuals={k: np.stack([r.actuals[k] for r in runs]) for k in first.actuals},
+            active=first.active, proration=first.proration,
+        )
     return Inputs(
         rep_ids=first.rep_ids, periods=first.periods,
         roster={k: np.stack([r.roster[k] for r in runs]) for k in first.roster},
@@ -236,19 +248,26 @@ def _stack(runs: list[Inputs]) -> Inputs:
 
 @st.composite
 def plan_and_runs(draw):
+    """A plan, 2-3 runs of inputs of one shape, and whether the runs share roster and activity."""
     gp = draw(plans())
     first = draw(inputs_for(gp, counts=False))
     runs = [first] + [draw(inputs_for(gp, counts=False, shape=first.shape, periods=first.periods))
                       for _ in range(draw(st.integers(1, 2)))]
-    return gp, runs
+    shared = draw(st.booleans())
+    if shared:
+        runs = [Inputs(rep_ids=first.rep_ids, periods=first.periods, roster=first.roster,
+                       actuals={k: np.where(first.active, v, 0.0) for k, v in r.actuals.items()},
+                       active=first.active, proration=first.proration) for r in runs]
+    return gp, runs, shared
 
 
 @settings(max_examples=40, **SETTINGS)
 @given(case=plan_and_runs())
 def test_compiled_over_runs_agrees_with_run_by_run(case):
     """The compiled evaluator on inputs stacked along a leading (simulation-run) axis gives,
-    run by run, what it gives on each run alone (and raises if any run raises)."""
-    gp, runs = case
+    run by run, what it gives on each run alone (and raises if any run raises). Leading
+    axes broadcast: runs may share one roster and activity mask."""
+    gp, runs, shared = case
     prog = compile_plan(parse_plan(gp.text, "gen.yaml"))
     singles = []
     for inputs in runs:
@@ -256,9 +275,9 @@ def test_compiled_over_runs_agrees_with_run_by_run(case):
             singles.append(prog.evaluate(inputs))
         except EvaluationError:
             with pytest.raises(EvaluationError):
-                prog.evaluate(_stack(runs))
+                prog.evaluate(_stack(runs, shared))
             return
-    stacked = prog.evaluate(_stack(runs))
+    stacked = prog.evaluate(_stack(runs, shared))
     for i, one in enumerate(singles):
         _close("total", stacked.total[i], one.total)
         _close("adjustment", stacked.adjustment[i], one.adjustment)
@@ -270,7 +289,8 @@ def test_compiled_over_runs_agrees_with_run_by_run(case):
 
 
 # --------------------------------------------------------------------------- minimal reproductions
-# Disagreements found by the generators above, reduced to a few lines each.
+# Disagreements the generators above found, reduced to a few lines each (kept as
+# regression tests once fixed).
 
 def _one_rep(periods: list[int], **columns) -> Inputs:
     """One rep ("R1", roster ti 400, quota 1000, level 1, team A), quarters from 2027-Q1."""
@@ -371,8 +391,8 @@ components:
 def test_parameter_override_that_breaks_curve_order():
     """Moving a parameter within its declared bounds can make a curve's x values
     non-increasing ([0, 0.5, -1.25, 0.8]), which validation forbids in a plan. Such an
-    override must be rejected, or at least give the same payout in both evaluators (today
-    both accept it silently, and at attainment 0.25 the compiled plan pays 0 and the
+    override must be rejected, or at least give the same payout in both evaluators (both
+    used to accept it silently: at attainment 0.25 the compiled plan paid 0 and the
     reference 18.29)."""
     text = """plan: p
 period: quarter
@@ -399,3 +419,26 @@ components:
         except (EngineError, ValueError) as exc:
             outcomes.append(type(exc).__name__)
     assert outcomes[0] == outcomes[1], f"compiled {outcomes[0]!r}, reference {outcomes[1]!r}"
+
+
+def test_compiled_runs_broadcast_year_to_date_last():
+    """Leading axes broadcast through year-to-date aggregation too: with
+    `accumulate: year` and a `last` measure, per-run actuals ``(S, R, P)`` against one
+    activity mask ``(R, P)`` evaluate run by run."""
+    text = """plan: p
+period: quarter
+accumulate: year
+target_incentive: roster.ti / 4
+measures:
+  units: {expr: actuals.units, aggregate: last}
+components:
+  - {name: per_unit, kind: rate, base: units, rate: "10"}
+"""
+    prog = compile_plan(parse_plan(text, "p.yaml"))
+    one = _one_rep([0, 1], units=[1.0, 2.0])
+    runs = Inputs(rep_ids=one.rep_ids, periods=one.periods, roster=one.roster,
+                  actuals={"units": np.array([[[1.0, 2.0]], [[3.0, 1.0]]])},
+                  active=one.active, proration=one.proration)
+    res = prog.evaluate(runs)
+    # YTD earned 10 then 20 (run 1), 30 then 10 (run 2, no clawback: pays 0).
+    np.testing.assert_allclose(res.total, [[[10.0, 10.0]], [[30.0, 0.0]]])
