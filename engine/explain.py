@@ -16,9 +16,8 @@ import pandas as pd
 
 from engine.data.inputs import Inputs
 from engine.errors import DataError
-from engine.plan import expr as ex
-from engine.plan.reference import ReferenceEvaluator, _num
-from engine.plan.validate import CheckedPlan, Ref
+from engine.plan.reference import ReferenceEvaluator, number_text as _num
+from engine.plan.validate import CheckedPlan
 from engine.statements import format_money
 
 __all__ = ["explain"]
@@ -47,14 +46,6 @@ def _rep_index(inputs: Inputs, rep: str) -> int:
                     rep=rep, hint=f"did you mean '{close[0]}'?" if close else None)
 
 
-def _names_in(code) -> list[tuple[str, Ref]]:
-    out = []
-    for node in ex.walk(code.tree):
-        if isinstance(node, ex.Name):
-            out.append((code.text[node.start:node.end], node))
-    return out
-
-
 def explain(checked: CheckedPlan, inputs: Inputs, statements: pd.DataFrame, rep: str,
             period: Optional[str] = None) -> str:
     """The step-by-step calculation of one rep's statement(s) as text.
@@ -69,7 +60,6 @@ def explain(checked: CheckedPlan, inputs: Inputs, statements: pd.DataFrame, rep:
     Raises:
         DataError: unknown rep or period, or no statement for the rep in that period.
     """
-    plan = checked.plan
     r = _rep_index(inputs, rep)
     if period is not None:
         periods = [_period_index(inputs, period)]

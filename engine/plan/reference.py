@@ -24,7 +24,7 @@ from engine.plan.functions import FUNCTIONS, scalar_div
 from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
 
-__all__ = ["ReferenceEvaluator", "curve_scalar", "Trace"]
+__all__ = ["ReferenceEvaluator", "curve_scalar", "Trace", "number_text"]
 
 Trace = Optional[list]
 
@@ -63,6 +63,11 @@ def curve_scalar(x: float, points: list[tuple[float, float]], interpolate: str, 
 def _note(trace: Trace, line: str) -> None:
     if trace is not None:
         trace.append(line)
+
+
+def number_text(v) -> str:
+    """A number as explanations show it (thousands separators, no trailing zeros)."""
+    return _num(v)
 
 
 def _num(v) -> str:

@@ -398,7 +398,6 @@ def _check_base(ck: _Checker) -> list[Ref]:
     items.append((Ref("ti"), plan.target_incentive, "target_incentive"))
 
     spans = {ref: code for ref, code, _ in items}
-    results: dict[Ref, Optional[str]] = {}
     for ref, code, what in items:
         deps: set[Ref] = set()
         ctx = Context(what, "base")
@@ -432,7 +431,6 @@ def _check_base(ck: _Checker) -> list[Ref]:
         code = spans[ref]
         what = next(w for r, _, w in items if r == ref)
         t = ck.infer(code, Context(what, "base"))
-        results[ref] = t
         if ref.kind == "measure":
             if t == TEXT:
                 ck.error("type-mismatch", f"measure '{ref.name}' must be a number or a condition, "

@@ -144,6 +144,7 @@ def assert_statements_agree(plan, inputs: Inputs, fast: PayoutArrays, slow: Payo
 
 
 def check_agreement(text: str, inputs: Inputs, params: Optional[dict[str, float]] = None) -> None:
+    """Both evaluators raise the same kind of error, or agree on every result and statement."""
     checked, fast, slow = evaluate_both(text, inputs, params)
     if isinstance(fast, EngineError) or isinstance(slow, EngineError):
         assert type(fast) is type(slow), (
@@ -156,6 +157,7 @@ def check_agreement(text: str, inputs: Inputs, params: Optional[dict[str, float]
 
 @st.composite
 def plan_and_inputs(draw, holes: bool = False, **plan_options):
+    """A random plan and random inputs for it (``holes``: any activity mask)."""
     gp: GenPlan = draw(plans(**plan_options))
     return gp, draw(inputs_for(gp, holes=holes))
 
