@@ -87,3 +87,16 @@ class Inputs:
     @property
     def shape(self) -> tuple[int, int]:
         return (len(self.rep_ids), len(self.periods))
+
+    @property
+    def follows_previous(self) -> np.ndarray:
+        """``(P,)`` bool: period p immediately follows period p-1 on the calendar (False for p=0).
+
+        ``previous()`` is 0 where it does not: the run's periods may have gaps.
+        """
+        per_year = {"month": 12, "quarter": 4, "half": 2, "year": 1}
+        idx = np.array([p.fiscal_year * per_year.get(p.kind, 1) + p.number - 1 for p in self.periods],
+                       dtype=np.int64)
+        out = np.zeros(len(idx), dtype=bool)
+        out[1:] = np.diff(idx) == 1
+        return out

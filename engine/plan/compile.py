@@ -178,13 +178,15 @@ def _group_reduce(x: np.ndarray, key: np.ndarray, active: np.ndarray, mean: bool
     return sums[cell].reshape(shape)
 
 
-def _previous(x: np.ndarray, active: np.ndarray) -> np.ndarray:
+def _previous(x: np.ndarray, active: np.ndarray, follows: np.ndarray) -> np.ndarray:
+    """The value in the previous period: 0 (False) in the first period, after a gap in the
+    run's periods, or where the rep was not active in the previous period."""
     x = np.broadcast_to(np.asarray(x), np.broadcast_shapes(np.shape(x), active.shape))
     out = np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64) if x.dtype != bool else bool)
     out[..., 1:] = x[..., :-1]
     prev_active = np.zeros(active.shape, dtype=bool)
     prev_active[..., 1:] = active[..., :-1]
-    return np.where(prev_active, out, np.zeros((), dtype=out.dtype))
+    return np.where(prev_active & follows, out, np.zeros((), dtype=out.dtype))
 
 
 # --------------------------------------------------------------------------- lowering
@@ -385,7 +387,7 @@ class _Env:
         return rank
 
     def previous(self, x):
-        return _previous(np.asarray(x), self.active)
+        return _previous(np.asarray(x), self.active, self.inputs.follows_previous)
 
     def group(self, x, key, mean: bool, site=None):
         x = self.full(x)

@@ -94,6 +94,7 @@ class ReferenceEvaluator:
         self.active = inputs.active.tolist()
         self.proration = inputs.proration.tolist()
         self.years = [p.fiscal_year for p in inputs.periods]
+        self.follows = inputs.follows_previous.tolist()
         self.actuals = {k: np.asarray(v, dtype=float).tolist() for k, v in inputs.actuals.items()}
         self.counts = {k: np.asarray(v, dtype=float).tolist() for k, v in inputs.counts.items()}
         self.roster = {k: np.asarray(v).tolist() for k, v in inputs.roster.items()}
@@ -267,7 +268,7 @@ class ReferenceEvaluator:
             mine = self.checked_arg(node, mode, r, p)
             return float(sum(1 for v in values if v > mine) + 1)
         if f == "previous":
-            if p == 0 or not self.active[r][p - 1]:
+            if p == 0 or not self.active[r][p - 1] or not self.follows[p]:
                 return False if self.checked.types.get(id(node.args[0])) == "condition" else 0.0
             return self.eval(node.args[0], mode, r, p - 1)
         if f in ("group_sum", "group_mean"):

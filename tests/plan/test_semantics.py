@@ -255,3 +255,15 @@ def test_grades_first_band_reached():
     inputs = make_inputs({"ti": [1] * 3, "quota": [100] * 3}, {"revenue": [[100], [80], [79.99]]})
     res = evaluate_both(plan, inputs)
     assert res.grades[:, 0].tolist() == ["A", "B", "C"]
+
+
+def test_previous_is_zero_after_a_gap_in_periods():
+    """previous() is the value of the previous calendar period: after a gap (Q1 then Q3) it is 0."""
+    from engine.data import parse_period_label
+
+    periods = tuple(parse_period_label(lbl, "quarter") for lbl in ("2027-Q1", "2027-Q2", "2027-Q4"))
+    plan = HEAD.replace("period: month", "period: quarter") + \
+        "  - {name: p, kind: rate, base: previous(revenue), rate: 1}\n"
+    inputs = make_inputs({"ti": [1], "quota": [1]}, {"revenue": [[10, 20, 40]]}, periods=periods)
+    res = evaluate_both(plan, inputs)
+    assert res.columns["p"][0].tolist() == [0, 10, 0]
