@@ -240,7 +240,7 @@ class Simulation:
         regretted = np.zeros((c, n), dtype=bool)
         choice = np.ones((A, c, n))
 
-        roster_cols = self._slot_roster(seat, tenure, hired_in_horizon)
+        roster_cols = self._slot_roster(seat)
         target_col = sc.primary_target  # the annual primary target (default: quota)
         quota = roster_cols[target_col]
         ti = roster_cols["ti"]
@@ -278,7 +278,7 @@ class Simulation:
                 choice[:, rr, sl] = 1.0
                 next_slot += ok.sum(axis=1)
                 refill[due] = -1
-                roster_cols = self._slot_roster(seat, tenure, hired_in_horizon)
+                roster_cols = self._slot_roster(seat)
                 quota, ti = roster_cols[target_col], roster_cols["ti"]
                 ote = roster_cols["ti"] + roster_cols["base_salary"]
             active_m[:, :, t] = present
@@ -416,16 +416,10 @@ class Simulation:
 
     # -- pieces of the month ---------------------------------------------------------------
 
-    def _slot_roster(self, seat: np.ndarray, tenure: np.ndarray, hired: np.ndarray) -> dict[str, np.ndarray]:
-        """Roster columns per (run, slot): the seat's values; status and tenure per person."""
+    def _slot_roster(self, seat: np.ndarray) -> dict[str, np.ndarray]:
+        """Roster columns per (run, slot): the seat's values (status and tenure are set monthly)."""
         idx = np.maximum(seat, 0)
-        out = {}
-        for name, col in self.roster.columns.items():
-            out[name] = np.asarray(col)[idx]
-        ramping = hired | (tenure < self.scenario.ramp_months)
-        out["status"] = np.where(ramping, "new_hire", "tenured").astype(object)
-        out["tenure_months"] = tenure.copy()
-        return out
+        return {name: np.asarray(col)[idx] for name, col in self.roster.columns.items()}
 
     def _expected_month(self, t, effort, skill, quota, ramp) -> dict[str, np.ndarray]:
         return self.prod.expected(effort, skill, quota, float(self.season[t]), ramp)
