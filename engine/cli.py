@@ -199,6 +199,38 @@ def calibrate(history: str, out: str, base: Optional[str], name: Optional[str], 
     click.echo(f"wrote scenario {path}")
 
 
+@cli.command()
+@click.argument("plan", type=click.Path(dir_okay=False))
+@click.option("--roster", required=True, type=click.Path(dir_okay=False))
+@click.option("--actuals", required=True, type=click.Path(dir_okay=False))
+@click.option("--scenario", "scenario_path", default=None, type=click.Path(dir_okay=False),
+              help="Scenario whose morale and attrition model rates attrition risk (default: built-in).")
+@click.option("--falling-periods", default=3, show_default=True, type=click.IntRange(1, None),
+              help="Consecutive falls in attainment that raise an alert.")
+@click.option("--gave-up-below", default=None, type=click.FloatRange(0, min_open=True),
+              help="Year-to-date attainment under which a rep may have given up (default: the plan's threshold).")
+@click.option("--grade-streak", default=2, show_default=True, type=click.IntRange(1, None),
+              help="Consecutive A (or C/D) grades for a promotion candidate (or improvement plan).")
+@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Also write the alerts (.csv, .xlsx, .parquet).")
+def alerts(plan: str, roster: str, actuals: str, scenario_path: Optional[str], falling_periods: int,
+           gave_up_below: Optional[float], grade_streak: int, out: Optional[str]) -> None:
+    """Early warnings from actuals: falling attainment, reps who gave up, attrition risk, grade streaks."""
+    from engine.jobs.alerts import alerts as find_alerts
+    from engine.jobs.alerts import alerts_text, write_alerts
+    from engine.plan import load_plan
+
+    try:
+        checked = load_plan(plan)
+        scenario = _load_scenario(scenario_path) if scenario_path else None
+        df = find_alerts(checked, roster, actuals, scenario=scenario, falling_periods=falling_periods,
+                         gave_up_below=gave_up_below, grade_streak=grade_streak)
+        if out:
+            write_alerts(df, out)
+    except EngineError as exc:
+        _fail(exc)
+    click.echo(alerts_text(df), nl=False)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the ``incentive`` console script."""
     cli.main(args=argv, prog_name="incentive")

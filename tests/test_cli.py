@@ -241,3 +241,16 @@ def test_calibrate_bad_history(tmp_path):
     proc = incentive("calibrate", "--history", hist, "--out", tmp_path / "o.yaml")
     assert_clean_failure(proc, "attainment")
     assert not (tmp_path / "o.yaml").exists()
+
+
+def test_alerts_command(tmp_path):
+    """`alerts` prints grouped alerts and writes them as CSV."""
+    out = tmp_path / "alerts.csv"
+    plan = SCEN / "plans" / "kpi_scorecard.yaml"
+    proc = incentive("alerts", plan, "--roster", SCEN / "data" / "kpi_scorecard_roster.csv",
+                     "--actuals", SCEN / "data" / "kpi_scorecard_actuals.csv", "--falling-periods", "1",
+                     "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "promotion-candidate" in proc.stdout
+    df = pd.read_csv(out)
+    assert {"rep_id", "alert", "severity", "period", "detail"} <= set(df.columns) and len(df) > 0

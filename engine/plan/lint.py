@@ -1,0 +1,930 @@
+"""Plan lint: design hazards of a valid plan, found by scanning what it pays.
+
+A plan can be valid and still pay in ways that invite gaming or leave reps without a
+reason to sell. :func:`lint_plan` evaluates the plan for the reference rep of
+``incentive check`` (see :mod:`engine.summary`: roster medians or defaults, every actuals
+column measured against a target set to the same share of it, other ratios at 100%) on a
+fine grid of attainment levels, 0 to 3x target in steps of 0.5 points, and reads off:
+
+* ``payout-cliff``: pay rises by at least 10% of the period's target incentive (or of a
+  curve's or scorecard's own target pay, as ``info``) at one attainment level, or within
+  one grid step. The level is located by bisection, so a step at 80% is reported at 80%.
+* ``zero-incentive-above-cap``: the plan's total stops rising at some level and stays
+  flat (a component's cap, the plan cap, ``beyond: flat``, a last step).
+* ``zero-incentive-below-threshold``: the plan's total pays nothing (stays constant) from
+  0 up to some level (a curve's first point, a first step, a gate).
+* ``decelerator``: pay falls while attainment rises.
+* ``never-pays``: a component driven by attainment pays nothing anywhere in the plausible
+  range (0 to 200% of target, or up to the scenario's highest attainment quantile).
+* ``retroactive-negative-marginal``: a retroactive tier with a lower rate than the tier
+  below it: crossing the boundary re-rates the whole base down, so pay falls.
+
+Zero-incentive zones are judged on the plan's total (a component that stops paying while
+another keeps paying leaves the rep an incentive) and attributed to the component that
+causes them. Rank components are contests whose pay depends on the other reps: they are
+left out of the scan, except that one whose eligibility is never met is ``never-pays``.
+Amounts are for the reference rep and one period, before any draw.
+
+Severity: ``warning`` where the hazard is likely to change behaviour, ``info`` where few
+reps are concerned. With attainment quantiles (given, or simulated from a scenario) the
+share of reps concerned decides; without them, the attainment level does (thresholds above
+80% and caps below 150% warn).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from engine.data.inputs import Inputs, PeriodInfo
+from engine.errors import EngineError, EvaluationError, Span
+from engine.plan import expr as ex
+from engine.plan.compile import CompiledPlan, compile_plan
+from engine.plan.model import Component
+from engine.plan.validate import CheckedPlan, const_value
+from engine.summary import _Deps, _roster_values, reference_profile
+
+__all__ = ["CODES", "Finding", "format_findings", "lint_plan", "scenario_quantiles"]
+
+CODES = (
+    "payout-cliff",
+    "zero-incentive-above-cap",
+    "zero-incentive-below-threshold",
+    "decelerator",
+    "never-pays",
+    "retroactive-negative-marginal",
+)
+
+GRID_STEP = 0.005  # attainment grid resolution (half a point of target)
+GRID_MAX = 3.0  # scanned up to 300% of target (further when the plan names higher levels)
+PLAUSIBLE_MAX = 2.0  # a component silent up to here "never pays"
+CLIFF_SHARE = 0.10  # a jump of 10% of target incentive (or of a component's target pay)
+MIN_THRESHOLD = 0.10  # no-pay zones narrower than 10% of target are not worth a finding
+THRESHOLD_WARN_LEVEL = 0.80  # without a scenario: thresholds above 80% warn
+THRESHOLD_WARN_SHARE = 0.25  # with a scenario: warn when a quarter of reps sit below it
+CAP_WARN_LEVEL = 1.50  # without a scenario: flat zones starting below 150% warn
+CAP_WARN_SHARE = 0.10  # with a scenario: warn when a tenth of reps sit above it
+GAMING_WINDOW = 0.03  # "a rep at 3 points below the cliff"
+AFFECTED_WINDOW = 0.05  # "reps within 5 points below the cliff"
+RAMP_MAX = 0.02  # a rise of a cliff's size spread over at most 2 points is still a cliff
+SIM_RUNS = 20
+
+_PERIOD_OF = {"month": "a month's", "quarter": "a quarter's", "half": "a half-year's",
+              "year": "a year's"}
+
+Quantiles = "Mapping[float, float] | Sequence[tuple[float, float]]"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One design hazard.
+
+    Attributes:
+        code: stable identifier, one of :data:`CODES`.
+        component: the component it concerns, or ``None`` for the plan as a whole (plan
+            cap, modifiers, several components together).
+        attainment_range: ``(lo, hi)`` as fractions of target where the hazard sits:
+            ``(0.8, 0.8)`` for a jump at 80%, ``(0.0, 0.5)`` for no pay below 50%,
+            ``(3.0, inf)`` for no incentive above 300%, ``(1.0, 1.5)`` for pay below its
+            100% level until 150%. ``None`` when it could not be placed on the attainment
+            axis (a finding from the plan text alone).
+        severity: ``"warning"`` or ``"info"``.
+        message: what happens, with the numbers, in one sentence.
+        why: why it matters, in one sentence.
+        span: where in the plan file (the step, gate, cap, curve or component), or None.
+    """
+
+    code: str
+    component: str | None
+    attainment_range: tuple[float, float] | None
+    severity: str
+    message: str
+    why: str
+    span: Span | None
+
+
+# --------------------------------------------------------------------------- public API
+
+def lint_plan(checked: CheckedPlan, roster: pd.DataFrame | None = None, scenario=None,
+              attainment_quantiles: Quantiles | None = None) -> list[Finding]:
+    """Design hazards of a valid plan, in file order.
+
+    Args:
+        checked: the validated plan.
+        roster: a roster whose numeric columns' medians make the reference rep (as for
+            ``incentive check --roster``); documented defaults otherwise.
+        scenario: a :class:`~engine.sim.scenario.Scenario`; when given and
+            ``attainment_quantiles`` is not, the plan is simulated on it
+            (:data:`SIM_RUNS` runs, the scenario's seed) and the attainment quantiles of
+            the result rate the findings.
+        attainment_quantiles: ``{quantile: attainment}`` or ``((quantile, attainment),
+            ...)``, e.g. ``((0.1, 0.45), (0.5, 0.95), (0.9, 1.5))``: the attainment
+            distribution used to say what share of reps a hazard concerns.
+
+    Returns:
+        The findings, sorted by position in the plan file, then attainment.
+
+    Raises:
+        EngineError: the scenario cannot be simulated for this plan, or the plan cannot be
+            evaluated for the reference rep at some attainment level.
+    """
+    quantiles = _quantiles(attainment_quantiles)
+    if quantiles is None and scenario is not None:
+        quantiles = _quantiles(scenario_quantiles(checked, scenario))
+    scan = _Scan(checked, roster, quantiles)
+    findings = [replace(f, attainment_range=_snap(f.attainment_range)) for f in scan.run()]
+    return sorted(findings, key=_order)
+
+
+def scenario_quantiles(checked: CheckedPlan, scenario, runs: int = SIM_RUNS,
+                       seed: int | None = None) -> tuple[tuple[float, float], ...]:
+    """The p10, p50 and p90 of simulated attainment (result / target over the year)."""
+    from engine.sim.run import simulate
+
+    seed = scenario.seed if seed is None else seed
+    doc = simulate(checked, scenario, runs=runs, seed=seed).document
+    att = doc["attainment"]
+    return tuple((q, float(att[k])) for q, k in ((0.1, "p10"), (0.5, "p50"), (0.9, "p90"))
+                 if att.get(k) is not None)
+
+
+def format_findings(findings: Sequence[Finding], plan_file: str) -> str:
+    """The findings as ``incentive check`` prints them: one paragraph each.
+
+    Each paragraph is ``FILE:LINE:COL: SEVERITY[CODE]: MESSAGE — WHY`` (``FILE`` alone when
+    the finding has no position), followed by a count; ``no design hazards found`` when
+    there are none.
+    """
+    if not findings:
+        return "no design hazards found"
+    paragraphs = []
+    for f in findings:
+        where = plan_file if f.span is None else f"{plan_file}:{f.span.line}:{f.span.column}"
+        paragraphs.append(f"{where}: {f.severity}[{f.code}]: {f.message} — {f.why}")
+    warnings = sum(f.severity == "warning" for f in findings)
+    infos = len(findings) - warnings
+    count = (f"{len(findings)} design hazard{'s' if len(findings) != 1 else ''}: "
+             f"{warnings} warning{'s' if warnings != 1 else ''}, {infos} info "
+             "(amounts are per period for the reference rep of the payout table)")
+    return "\n\n".join(paragraphs + [count])
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _order(f: Finding) -> tuple:
+    line = f.span.line if f.span is not None else 10**9
+    col = f.span.column if f.span is not None else 0
+    lo = f.attainment_range[0] if f.attainment_range is not None else -1.0
+    return (line, col, lo, f.code)
+
+
+def _snap(r: tuple[float, float] | None) -> tuple[float, float] | None:
+    """Levels found by bisection, rounded to a millionth of target (0.8 rather than 0.79999999)."""
+    if r is None:
+        return None
+    return tuple(x if math.isinf(x) else round(x, 6) + 0.0 for x in r)  # type: ignore[return-value]
+
+
+def _quantiles(q: Quantiles | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Quantile points sorted by attainment: ``(attainments, probabilities)``."""
+    if q is None:
+        return None
+    pairs = list(q.items()) if isinstance(q, Mapping) else [tuple(p) for p in q]
+    pairs = sorted((float(v), float(p)) for p, v in pairs if v is not None and math.isfinite(v))
+    if not pairs:
+        return None
+    return np.array([v for v, _ in pairs]), np.array([p for _, p in pairs])
+
+
+def _pct(x: float) -> str:
+    if math.isinf(x):
+        return "∞"
+    v = round(100 * x, 1)
+    return f"{v:.0f}%" if float(v).is_integer() else f"{v:.1f}%"
+
+
+def _money(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+
+
+def _share_text(share: float, bound: str) -> str:
+    if bound == "below":
+        return f"fewer than {_pct(share)}"
+    if bound == "above":
+        return f"more than {_pct(share)}"
+    return f"about {_pct(round(share, 2))}"
+
+
+class _Dist:
+    """Share of reps below a level, from a few attainment quantiles (linear in between)."""
+
+    def __init__(self, q: tuple[np.ndarray, np.ndarray]):
+        self.v, self.p = q
+
+    def below(self, x: float) -> tuple[float, str]:
+        """``(share, bound)``: bound is ``"below"``/``"above"`` when only a bound is known."""
+        if x < self.v[0]:
+            return float(self.p[0]), "below"
+        if x > self.v[-1]:
+            return float(self.p[-1]), "above"
+        return float(np.interp(x, self.v, self.p)), ""
+
+    def above(self, x: float) -> tuple[float, str]:
+        share, bound = self.below(x)
+        return 1.0 - share, {"below": "above", "above": "below", "": ""}[bound]
+
+    def between(self, lo: float, hi: float) -> float | None:
+        a, ba = self.below(lo)
+        b, bb = self.below(hi)
+        if ba or bb:
+            return None
+        return b - a
+
+    def describe(self) -> str:
+        return "/".join(f"p{round(100 * p):02d} {_pct(v)}" for v, p in zip(self.v, self.p))
+
+
+# --------------------------------------------------------------------------- the reference rep
+
+class _Reference:
+    """Evaluates a plan for the reference rep at a vector of attainment levels."""
+
+    def __init__(self, checked: CheckedPlan, roster: pd.DataFrame | None):
+        self.checked = checked
+        self.roster_vals = _roster_values(checked, roster)
+        self.linked, self.others = reference_profile(checked)
+        self.prog = compile_plan(checked)
+        self.raw_prog = _compile_raw(checked)
+        # Targets and target incentive depend on the roster only (any actuals would do).
+        first = self.prog.evaluate(self._inputs(np.zeros(1), ones=True), grades=False)
+        self.targets = {col: float(np.asarray(first.values[f"targets.{t}"], dtype=float)[0, 0, 0])
+                        for col, t in self.linked.items()}
+        self.ti = float(np.asarray(first.values["target_incentive"], dtype=float)[0, 0, 0])
+        self.rank = [c.name for c in checked.plan.components if c.kind == "rank"]
+
+    def _inputs(self, levels: np.ndarray, ones: bool = False) -> Inputs:
+        n = len(levels)
+        period = PeriodInfo(label="2027", kind="year", fiscal_year=2027, number=1,
+                            start=pd.Timestamp("2027-01-01").date(),
+                            end=pd.Timestamp("2027-12-31").date())
+        roster = {k: np.full((n, 1), v, dtype=object if isinstance(v, str) else np.float64)
+                  for k, v in self.roster_vals.items()}
+        lv = np.asarray(levels, dtype=float).reshape(n, 1, 1)
+        actuals: dict[str, np.ndarray] = {}
+        if ones:
+            actuals = {col: np.ones((n, 1, 1)) for col in self.checked.actual_columns}
+        else:
+            for col in self.linked:
+                actuals[col] = lv * self.targets[col]
+            for col, (how, what) in self.others.items():
+                if how == "same":
+                    actuals[col] = actuals[what].copy()  # type: ignore[index]
+                elif how == "number":
+                    actuals[col] = np.full((n, 1, 1), float(what))  # type: ignore[arg-type]
+                else:
+                    actuals[col] = np.zeros((n, 1, 1))
+        return Inputs(rep_ids=np.array(["reference"], dtype=object), periods=(period,),
+                      roster=roster, actuals=actuals, active=np.ones((n, 1, 1), dtype=bool),
+                      proration=np.ones((n, 1, 1)))
+
+    def series(self, levels, raw: bool = False) -> dict[str, np.ndarray]:
+        """Component name -> earned; ``TOTAL`` -> paid (after modifiers and plan cap,
+        before true-up and draw) without rank components; ``UNCAPPED`` -> the same before
+        the plan cap."""
+        levels = np.asarray(levels, dtype=float)
+        prog = self.raw_prog if raw else self.prog
+        if prog is None:
+            return {}
+        res = prog.evaluate(self._inputs(levels), grades=False)
+        out = {k: np.asarray(v, dtype=float)[:, 0, 0] for k, v in res.earned.items()}
+        rank_paid = sum((np.asarray(res.modified[n], dtype=float)[:, 0, 0] for n in self.rank),
+                        np.zeros(len(levels)))
+        capped = np.asarray(res.capped_total, dtype=float)[:, 0, 0]
+        out[TOTAL] = capped - rank_paid
+        out[UNCAPPED] = sum((np.asarray(v, dtype=float)[:, 0, 0] for k, v in res.modified.items()
+                             if k not in self.rank), np.zeros(len(levels)))
+        return out
+
+
+TOTAL = "\0total"
+UNCAPPED = "\0uncapped"
+
+
+def _compile_raw(checked: CheckedPlan) -> CompiledPlan | None:
+    """The plan without gates (except rank eligibility) and caps: what explains a finding."""
+    plan = checked.plan
+    comps = tuple(c if c.kind == "rank" else replace(c, when=None, cap=None)
+                  for c in plan.components)
+    try:
+        return compile_plan(replace(checked, plan=replace(plan, components=comps, cap=None)))
+    except EngineError:  # pragma: no cover - the same expressions compiled before
+        return None
+
+
+# --------------------------------------------------------------------------- the scan
+
+@dataclass
+class _Jump:
+    lo: float  # last level before the change (or start of a ramp)
+    hi: float  # first level after it
+    before: float
+    after: float
+
+
+@dataclass
+class _Fall:
+    first: int  # first and last grid interval of the fall
+    last: int
+    lo: float  # where pay starts to fall (the level of a drop)
+    hi: float  # where it stops falling
+    peak: float  # pay before the fall
+    bottom: float  # lowest pay in it
+    regained: float  # first level paying the peak again (inf: never within the scan)
+    to_end: bool  # still falling at the end of the scan
+
+
+class _Scan:
+    def __init__(self, checked: CheckedPlan, roster: pd.DataFrame | None,
+                 quantiles: tuple[np.ndarray, np.ndarray] | None):
+        self.checked = checked
+        self.plan = checked.plan
+        self.ref = _Reference(checked, roster)
+        self.dist = _Dist(quantiles) if quantiles is not None else None
+        top = max([GRID_MAX] + [1.25 * b for b in self._breakpoints()])
+        top = min(math.ceil(top / GRID_STEP) * GRID_STEP, 10.0)
+        self.x = np.arange(round(top / GRID_STEP) + 1) / round(1 / GRID_STEP)
+        self.plausible = PLAUSIBLE_MAX
+        if quantiles is not None:
+            self.plausible = max(PLAUSIBLE_MAX, float(quantiles[0][-1]))
+        self.f = self._grid_series(raw=False)
+        self.raw = self._grid_series(raw=True)
+        scale = max(abs(self.ref.ti), float(np.max(np.abs(self.f[TOTAL]))), 1.0)
+        self.ti = self.ref.ti if self.ref.ti > 0 else scale
+        self.tol = 1e-9 * scale
+        self.period_s = _PERIOD_OF.get(self.plan.period, "a period's")
+        self.comps = [c for c in self.plan.components if c.kind != "rank"]
+        self.deps = _Deps(checked)
+
+    # -- evaluation helpers --------------------------------------------------------------
+
+    def _grid_series(self, raw: bool) -> dict[str, np.ndarray]:
+        try:
+            return self.ref.series(self.x, raw)
+        except EvaluationError:
+            if raw:
+                return {}
+            # Usually a ratio with nothing to divide at 0% attainment: scan from one step up.
+            self.x = self.x[1:]
+            return self.ref.series(self.x, raw)
+
+    def at(self, levels, raw: bool = False) -> dict[str, np.ndarray]:
+        try:
+            return self.ref.series(np.atleast_1d(np.asarray(levels, dtype=float)), raw)
+        except EvaluationError:
+            if raw:
+                return {}
+            raise
+
+    def _breakpoints(self) -> list[float]:
+        """Constant x levels the plan names (curve points, step thresholds)."""
+        out: list[float] = []
+        params = self.plan.parameter_values
+        for c in self.plan.components:
+            codes = [s.at for s in c.steps]
+            if c.curve is not None:
+                codes += [x for x, _ in c.curve.points]
+            for m in c.metrics:
+                codes += [x for x, _ in m.curve.points]
+            for code in codes:
+                v = _const(code.tree, params, self.checked)
+                if v is not None and math.isfinite(v):
+                    out.append(v)
+        return out
+
+    def refine(self, jobs: list[tuple[str, float, float]], mode: str,
+               target: list[float] | None = None, raw: bool = False,
+               ) -> list[_Jump]:
+        """Narrow each ``(series, lo, hi)`` interval by bisection onto where it changes.
+
+        Modes: ``rise`` (keep the half with the larger increase), ``fall`` (larger
+        decrease), ``leave`` (first level whose value differs from ``target``), ``reach``
+        (first level whose value equals ``target``).
+        """
+        if not jobs:
+            return []
+        keys = [k for k, _, _ in jobs]
+        lo = np.array([a for _, a, _ in jobs], dtype=float)
+        hi = np.array([b for _, _, b in jobs], dtype=float)
+        tgt = np.array(target if target is not None else [0.0] * len(jobs), dtype=float)
+
+        def pick(values: dict[str, np.ndarray]) -> np.ndarray:
+            return np.array([values[k][i] for i, k in enumerate(keys)])
+
+        ends = self.at(np.concatenate([lo, hi]), raw)
+        flo = np.array([ends[k][i] for i, k in enumerate(keys)])
+        fhi = np.array([ends[k][len(jobs) + i] for i, k in enumerate(keys)])
+        for _ in range(60):
+            if np.all(hi - lo <= 1e-12 * np.maximum(1.0, np.abs(hi))):
+                break
+            mid = (lo + hi) / 2
+            fm = pick(self.at(mid, raw))
+            if mode == "rise":
+                left = (fm - flo) >= (fhi - fm)
+            elif mode == "fall":
+                left = (flo - fm) >= (fm - fhi)
+            elif mode == "leave":
+                left = np.abs(fm - tgt) > self.tol
+            else:  # reach
+                left = np.abs(fm - tgt) <= self.tol
+            hi = np.where(left, mid, hi)
+            fhi = np.where(left, fm, fhi)
+            lo = np.where(left, lo, mid)
+            flo = np.where(left, flo, fm)
+        return [_Jump(float(a), float(b), float(c), float(d))
+                for a, b, c, d in zip(lo, hi, flo, fhi)]
+
+    # -- the checks -----------------------------------------------------------------------
+
+    def run(self) -> list[Finding]:
+        findings: list[Finding] = []
+        silent = self.never_pays(findings)
+        live = [c for c in self.comps if c.name not in silent]
+        cliffs = self.cliffs(live, findings)
+        drops = self.drops(live, findings)
+        # What a silent component does beyond the plausible range is not the plan's doing.
+        for c in self.comps:
+            if c.name in silent:
+                cliffs += [(j.lo, j.hi) for j in self._jumps(c.name, CLIFF_SHARE * self.ti)]
+                drops += [(fall.lo, fall.regained) for fall in self._falls(c.name)]
+        self.plan_cliffs(cliffs, findings)
+        self.plan_drops(drops, findings)
+        self.below_threshold(live, findings)
+        self.above_cap(live, findings)
+        self.static_retroactive(findings)
+        return findings
+
+    def depends_on_attainment(self, c: Component, seen: set | None = None) -> bool:
+        seen = set() if seen is None else seen
+        if c.name in seen:
+            return False
+        seen.add(c.name)
+        linked = set(self.ref.linked)
+        codes = [x for x in (c.input, c.base, c.rate, c.when, c.cap, c.by) if x is not None]
+        codes += [s.pay for s in c.steps] + [t.rate for t in c.tiers]
+        codes += [t.upto for t in c.tiers if t.upto is not None] + [m.input for m in c.metrics]
+        for code in codes:
+            actuals, _ = self.deps.of(code.tree)
+            if actuals & linked:
+                return True
+            for node in ex.walk(code.tree):
+                if isinstance(node, ex.Name):
+                    ref = self.checked.refs.get(id(node))
+                    if (ref is not None and ref.kind in ("component", "score")
+                            and self.depends_on_attainment(self.plan.component(ref.name), seen)):
+                        return True
+        return False
+
+    def never_pays(self, findings: list[Finding]) -> set[str]:
+        silent: set[str] = set()
+        inside = self.x <= self.plausible + 1e-12
+        for c in self.plan.components:
+            pay = self.f[c.name]
+            if np.any(np.abs(pay[inside]) > self.tol) or not self.depends_on_attainment(c):
+                continue
+            silent.add(c.name)
+            paying = np.flatnonzero(np.abs(pay) > self.tol)
+            later = (f" (it first pays at {_pct(float(self.x[paying[0]]))})" if paying.size else
+                     f" (nor anywhere up to {_pct(float(self.x[-1]))})")
+            span = c.span
+            cause = ""
+            raw = self.raw.get(c.name)
+            if c.kind == "rank":
+                if c.when is not None:
+                    cause = f": no rep is eligible ('{c.when.text}' is never true)"
+                    span = c.when.span
+            elif raw is not None and np.any(np.abs(raw[inside]) > self.tol):
+                if c.when is not None:
+                    cause, span = f": its gate '{c.when.text}' is never true there", c.when.span
+                elif c.cap is not None:
+                    cause, span = f": its cap '{c.cap.text}' is 0 or less", c.cap.span
+            elif c.kind in ("curve", "step") and c.curve is not None or c.steps:
+                cause = ": its threshold is out of reach"
+            findings.append(Finding(
+                "never-pays", c.name, (0.0, self.plausible), "warning",
+                f"component '{c.name}' pays nothing anywhere from 0% to {_pct(self.plausible)} of "
+                f"target{later}{cause}",
+                "a component nobody can earn motivates nobody and overstates what the plan "
+                "offers: lower its threshold, fix its gate, or remove it",
+                span))
+        return silent
+
+    def _runs(self, mask: np.ndarray) -> list[tuple[int, int]]:
+        """Consecutive True runs of a per-interval mask: ``(first, last)`` interval indices."""
+        idx = np.flatnonzero(mask)
+        if idx.size == 0:
+            return []
+        breaks = np.flatnonzero(np.diff(idx) > 1)
+        starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+        ends = np.concatenate([idx[breaks], [idx[-1]]])
+        return list(zip(starts.tolist(), ends.tolist()))
+
+    def _target_pay(self, c: Component) -> float | None:
+        if c.kind in ("curve", "scorecard"):
+            w = (1.0 if c.weight is None else
+                 _const(c.weight.tree, self.plan.parameter_values, self.checked))
+            if w is not None and w > 0:
+                return w * self.ti
+        return None
+
+    def _jumps(self, key: str, threshold: float, raw: bool = False) -> list[_Jump]:
+        """Where a series rises by ``threshold`` or more within one grid step (or a run of them)."""
+        f = (self.raw if raw else self.f)[key]
+        d = np.diff(f)
+        out: list[_Jump] = []
+        singles = []
+        for a, b in self._runs(d >= threshold):
+            if a == b:
+                singles.append((key, float(self.x[a]), float(self.x[a + 1])))
+            elif self.x[b + 1] - self.x[a] <= RAMP_MAX + 1e-9:  # longer: a steep slope, not a cliff
+                out.append(_Jump(float(self.x[a]), float(self.x[b + 1]),
+                                 float(f[a]), float(f[b + 1])))
+        for (k, a, b), j in zip(singles, self.refine(singles, "rise", raw=raw)):
+            if j.after - j.before >= threshold:
+                out.append(j)
+            else:  # a steep ramp inside one grid step
+                i = int(np.searchsorted(self.x, a))
+                out.append(_Jump(a, b, float(f[i]), float(f[i + 1])))
+        return out
+
+    def cliffs(self, comps: list[Component], findings: list[Finding]) -> list[tuple[float, float]]:
+        located: list[tuple[float, float]] = []
+        for c in comps:
+            own = self._target_pay(c)
+            threshold = CLIFF_SHARE * (min(self.ti, own) if own else self.ti)
+            for k, j in enumerate(self._jumps(c.name, threshold)):
+                located.append((j.lo, j.hi))
+                findings.append(self._cliff_finding(c, j, k))
+        return located
+
+    def _gain(self, x: float) -> tuple[float, float]:
+        """(window, what the rep gains on the total by moving from ``x - window`` to ``x``)."""
+        w = min(GAMING_WINDOW, x)
+        v = self.at([x - w, x])[TOTAL]
+        return w, float(v[1] - v[0])
+
+    def _cliff_finding(self, c: Component | None, j: _Jump, k: int = 0) -> Finding:
+        jump = j.after - j.before
+        exact = j.hi - j.lo <= 1e-9
+        where = (f"at {_pct(j.hi)} of target" if exact else
+                 f"between {_pct(j.lo)} and {_pct(j.hi)} of target")
+        subject = f"component '{c.name}'" if c is not None else "the plan's total"
+        share = f"{_pct(jump / self.ti)} of target incentive"
+        own = self._target_pay(c) if c is not None else None
+        severity = "warning" if jump >= CLIFF_SHARE * self.ti - self.tol else "info"
+        if own is not None and own < self.ti:
+            share += f", {_pct(jump / own)} of its target pay"
+        retro = c is not None and c.kind == "rate" and c.retroactive
+        if c is not None:
+            cause, span = self._cliff_cause(c, j, k)
+        else:
+            cause, span = self._plan_cause(j.lo, j.hi)
+        affected = ""
+        if self.dist is not None:
+            s = self.dist.between(j.hi - AFFECTED_WINDOW, j.hi)
+            if s is not None:
+                affected = (f"; about {_pct(round(s, 2))} of reps sit within "
+                            f"{round(100 * AFFECTED_WINDOW):d} points below it")
+        w, gain = self._gain(j.hi)
+        lead = "reaching the tier re-rates the whole base, so " if retro else ""
+        why = (f"{lead}a rep at {_pct(j.hi - w)} gains {_money(gain)} by pulling {_pct(w)} of "
+               f"{self.period_s} target forward: expect timing games (deals pulled in or held "
+               "back across period ends) and end-of-period discounting")
+        return Finding("payout-cliff", c.name if c is not None else None,
+                       (j.hi if exact else j.lo, j.hi), severity,
+                       f"{subject}: pay jumps by {_money(jump)} ({share}) {where}{cause}{affected}",
+                       why, span)
+
+    def _cliff_cause(self, c: Component, j: _Jump, k: int) -> tuple[str, Span]:
+        params = self.plan.parameter_values
+        if c.when is not None and c.name in self.raw:
+            r = self.at([j.lo, j.hi], raw=True).get(c.name)
+            if r is not None and (r[1] - r[0]) < 0.5 * (j.after - j.before):
+                return f", where its gate '{c.when.text}' opens", c.when.span
+        if c.kind == "step":
+            for s in c.steps:
+                at = _const(s.at.tree, params, self.checked)
+                if at is not None and abs(at - j.hi) <= 1e-6:
+                    return f" (the step at {s.at.text} pays {s.pay.text})", s.span
+        if c.kind == "curve" and c.curve is not None:
+            x0, y0 = c.curve.points[0]
+            y = _const(y0.tree, params, self.checked)
+            x = _const(x0.tree, params, self.checked)
+            if x is not None and abs(x - j.hi) <= 1e-6 and y:
+                return f" (the curve's first point pays {y:g}x target pay at once)", c.curve.span
+            if c.curve.interpolate == "step":
+                return " (a step curve)", c.curve.span
+        if c.kind == "rate" and c.retroactive:
+            # The k-th jump of a retroactive component is at its k-th tier whose rate goes up.
+            rates = self._tier_rates(c)
+            up = [i for i in range(1, len(rates)) if rates[i] > rates[i - 1]] if rates else []
+            if k < len(up):
+                i = up[k]
+                text = (f" (crossing into tier {i + 1} re-rates the whole base from "
+                        f"{_pct(rates[i - 1])} to {_pct(rates[i])})")
+                return text, c.tiers[i].span
+            return " (a retroactive tier re-rates the whole base)", c.span
+        if c.curve is not None:
+            return "", c.curve.span
+        return "", c.span
+
+    def drops(self, comps: list[Component], findings: list[Finding]) -> list[tuple[float, float]]:
+        located: list[tuple[float, float]] = []
+        total_falls = np.diff(self.f[TOTAL]) < -self.tol
+        for c in comps:
+            retro = c.kind == "rate" and c.retroactive
+            # The k-th drop of a retroactive component is at its k-th tier whose rate goes down.
+            rates = self._tier_rates(c) if retro else None
+            down = [i for i in range(1, len(rates)) if rates[i] < rates[i - 1]] if rates else []
+            for k, fall in enumerate(self._falls(c.name)):
+                located.append((fall.lo, fall.regained))
+                covered = bool(total_falls[fall.first:fall.last + 1].any())
+                if retro:
+                    tier = down[k] if k < len(down) else None
+                    findings.append(self._retro_finding(c, fall, tier))
+                else:
+                    findings.append(self._drop_finding(c, fall, covered))
+        return located
+
+    def _falls(self, key: str) -> list[_Fall]:
+        """Where a series falls, merged over consecutive grid steps; a fall within one step
+        is located by bisection."""
+        f = self.f[key]
+        out = []
+        runs = self._runs(np.diff(f) < -self.tol)
+        singles = [(key, float(self.x[a]), float(self.x[a + 1])) for a, b in runs if a == b]
+        refined = iter(self.refine(singles, "fall"))
+        for a, b in runs:
+            lo, hi, peak = float(self.x[a]), float(self.x[b + 1]), float(f[a])
+            bottom = float(np.min(f[a:b + 2]))
+            if a == b:
+                j = next(refined)
+                if j.before - j.after > 0.5 * (f[a] - f[a + 1]):  # a drop at one level
+                    lo = hi = j.hi
+                    peak, bottom = j.before, min(bottom, j.after)
+            after = np.flatnonzero(f[b + 1:] >= peak - self.tol)
+            regained = float(self.x[b + 1 + after[0]]) if after.size else math.inf
+            out.append(_Fall(a, b, lo, hi, peak, bottom, regained, b + 1 == len(self.x) - 1))
+        return out
+
+    def _fall_text(self, subject: str, fall: _Fall, cause: str) -> str:
+        amount = fall.peak - fall.bottom
+        if fall.hi - fall.lo <= 1e-9:
+            where = f"at {_pct(fall.lo)} of target"
+        elif fall.to_end:
+            where = f"from {_pct(fall.lo)} of target on"
+        else:
+            where = f"from {_pct(fall.lo)} to {_pct(fall.hi)} of target"
+        regain = ("never comes back to that level" if math.isinf(fall.regained) else
+                  f"only comes back to that level at {_pct(fall.regained)}")
+        return (f"{subject}: pay falls by {_money(amount)} ({_pct(amount / self.ti)} of target "
+                f"incentive) {where}{cause}, below the {_money(fall.peak)} it pays at "
+                f"{_pct(fall.lo)}, "
+                f"and {regain}")
+
+    def _drop_finding(self, c: Component | None, fall: _Fall, covered: bool) -> Finding:
+        subject = f"component '{c.name}'" if c is not None else "the plan's total"
+        cause, span = "", (c.span if c is not None else None)
+        if c is not None:
+            cause, span = self._drop_cause(c, fall)
+        else:
+            cause, span = self._plan_cause(fall.lo, fall.hi)
+        tail = "" if covered or c is None else "; other components make up for it in the total"
+        why = (f"selling more lowers pay: a rep at {_pct(fall.lo)} is better off holding the rest "
+               "of the period's business back" + ("" if math.isinf(fall.regained) else
+                                                   f" unless they can reach {_pct(fall.regained)}"))
+        return Finding("decelerator", c.name if c is not None else None, (fall.lo, fall.regained),
+                       "warning" if covered else "info",
+                       self._fall_text(subject, fall, cause) + tail, why, span)
+
+    def _drop_cause(self, c: Component, fall: _Fall) -> tuple[str, Span | None]:
+        raw = self.raw.get(c.name)
+        if raw is not None and not np.any(np.diff(raw[fall.first:fall.last + 2]) < -self.tol):
+            if c.when is not None:
+                return f" (its gate '{c.when.text}')", c.when.span
+            if c.cap is not None:
+                return f" (its cap '{c.cap.text}')", c.cap.span
+        if c.kind == "rate" and c.tiers:
+            rates = self._tier_rates(c) or []
+            for i, r in enumerate(rates):
+                if r < 0:
+                    return f" (tier {i + 1} has a negative rate, {_pct(r)})", c.tiers[i].span
+        if c.curve is not None:
+            return "", c.curve.span
+        if c.kind == "scorecard" and c.payout is not None:
+            return "", c.payout.span
+        return "", c.span
+
+    def _retro_finding(self, c: Component, fall: _Fall, tier: int | None) -> Finding:
+        rates = self._tier_rates(c)
+        detail, span = "", c.span
+        if tier is not None and rates is not None:
+            detail = (f": crossing into tier {tier + 1} re-rates the whole base from "
+                      f"{_pct(rates[tier - 1])} down to {_pct(rates[tier])}")
+            span = c.tiers[tier].span
+        amount = fall.peak - fall.bottom
+        text = self._fall_text(f"component '{c.name}'", fall, detail)
+        if math.isinf(fall.regained):
+            why = (f"the sale that crosses {_pct(fall.lo)} costs the rep {_money(amount)}: reps "
+                   "just below it will stop selling for the period")
+        else:
+            why = (f"the sale that crosses {_pct(fall.lo)} costs the rep {_money(amount)}: a rep "
+                   "just below it will hold deals back unless they can clear "
+                   f"{_pct(fall.regained)}")
+        return Finding("retroactive-negative-marginal", c.name, (fall.lo, fall.regained), "warning",
+                       text, why, span)
+
+    def _plan_cause(self, lo: float, hi: float) -> tuple[str, Span | None]:
+        """Which modifier makes the plan's total jump or fall between ``lo`` and ``hi``."""
+        base = self.at([lo, hi])[TOTAL]
+        change = abs(base[1] - base[0])
+        for i, m in enumerate(self.plan.modifiers):
+            prog = compile_plan(replace(self.checked, plan=replace(
+                self.plan, modifiers=self.plan.modifiers[:i] + self.plan.modifiers[i + 1:])))
+            try:
+                res = prog.evaluate(self.ref._inputs(np.array([lo, hi])), grades=False)
+            except EngineError:
+                continue
+            without = np.asarray(res.capped_total, dtype=float)[:, 0, 0]
+            if abs(without[1] - without[0]) < 0.5 * change:
+                when = f" when {m.when.text}" if m.when is not None else ""
+                return f" (modifier '{m.name}': x {m.multiply.text}{when})", m.span
+        if self.plan.cap is not None:
+            unc = self.at([lo, hi])[UNCAPPED]
+            if abs((unc[1] - unc[0]) - (base[1] - base[0])) > 0.5 * change:
+                return f" (the plan cap '{self.plan.cap.text}')", self.plan.cap.span
+        return " (several components together)", None
+
+    def plan_cliffs(self, located: list[tuple[float, float]], findings: list[Finding]) -> None:
+        for j in self._jumps(TOTAL, CLIFF_SHARE * self.ti):
+            if any(a - GRID_STEP <= j.hi and j.lo <= b + GRID_STEP for a, b in located):
+                continue
+            findings.append(self._cliff_finding(None, j))
+
+    def plan_drops(self, located: list[tuple[float, float]], findings: list[Finding]) -> None:
+        for fall in self._falls(TOTAL):
+            if any(a - GRID_STEP <= fall.hi and fall.lo <= b + GRID_STEP for a, b in located):
+                continue
+            findings.append(self._drop_finding(None, fall, True))
+
+    def _first_change(self, f: np.ndarray) -> int | None:
+        idx = np.flatnonzero(np.abs(f[1:] - f[0]) > self.tol)
+        return int(idx[0]) if idx.size else None
+
+    def _last_change(self, f: np.ndarray) -> int | None:
+        idx = np.flatnonzero(np.abs(f[:-1] - f[-1]) > self.tol)
+        return int(idx[-1]) if idx.size else None
+
+    def below_threshold(self, comps: list[Component], findings: list[Finding]) -> None:
+        total = self.f[TOTAL]
+        i = self._first_change(total)
+        if i is None:
+            return
+        interval = [(TOTAL, float(self.x[i]), float(self.x[i + 1]))]
+        j = self.refine(interval, "leave", [float(total[0])])[0]
+        b = j.hi if j.after != j.before or abs(j.after - total[0]) > self.tol else j.lo
+        if b < MIN_THRESHOLD:
+            return
+        owner = next((c for c in comps if self._first_change(self.f[c.name]) == i), None)
+        span = owner.span if owner is not None else None
+        cause = ""
+        if owner is not None:
+            raw = self.raw.get(owner.name)
+            k = self._first_change(raw) if raw is not None else None
+            if owner.when is not None and (k is None or k < i - 1 or
+                                           abs(raw[0] - self.f[owner.name][0]) > self.tol):
+                cause, span = f" (its gate '{owner.when.text}')", owner.when.span
+            elif owner.kind == "curve" and owner.curve is not None:
+                cause, span = " (the curve's first point)", owner.curve.span
+            elif owner.kind == "step" and owner.steps:
+                cause, span = f" (the first step, at {owner.steps[0].at.text})", owner.steps[0].span
+            elif owner.kind == "scorecard":
+                cause = " (the score's payout threshold)"
+                span = owner.payout.span if owner.payout is not None else owner.span
+        level = ("nothing is paid" if abs(total[0]) <= self.tol else
+                 f"pay stays at {_money(float(total[0]))}")
+        subject = f"component '{owner.name}'" if owner is not None else "the plan"
+        others = (", and no other component pays there" if owner is not None and len(comps) > 1
+                  else "")
+        share_txt = ""
+        if self.dist is not None:
+            share, bound = self.dist.below(b)
+            severity = "warning" if share >= THRESHOLD_WARN_SHARE else "info"
+            share_txt = (f"; {_share_text(share, bound)} of reps sit below it "
+                         f"(attainment {self.dist.describe()})")
+        else:
+            severity = "warning" if b > THRESHOLD_WARN_LEVEL + 1e-6 else "info"
+        findings.append(Finding(
+            "zero-incentive-below-threshold", owner.name if owner is not None else None, (0.0, b),
+            severity,
+            f"{subject}: {level} below {_pct(b)} of target{cause}{others}{share_txt}",
+            f"a rep who sees {_pct(b)} is out of reach has no reason to sell more this period and "
+            "will push deals into the next one; thresholds usually sit at 50-80% of target",
+            span))
+
+    def above_cap(self, comps: list[Component], findings: list[Finding]) -> None:
+        total = self.f[TOTAL]
+        end = float(total[-1])
+        i = self._last_change(total)
+        if i is None or end <= self.tol or i + 1 >= len(self.x) - 2:
+            return
+        j = self.refine([(TOTAL, float(self.x[i]), float(self.x[i + 1]))], "reach", [end])[0]
+        b = j.hi
+        capped = self.plan.cap is not None and self.f[UNCAPPED][-1] > end + self.tol
+        owner = None
+        span = self.plan.cap.span if capped and self.plan.cap is not None else None
+        cause = " (the plan cap)" if capped else ""
+        if not capped:
+            owner = next((c for c in comps if self._last_change(self.f[c.name]) == i), None)
+        if owner is not None:
+            span = owner.span
+            raw = self.raw.get(owner.name)
+            binds = raw is not None and raw[-1] > self.f[owner.name][-1] + self.tol
+            if owner.cap is not None and binds:
+                cause, span = f" (its cap '{owner.cap.text}')", owner.cap.span
+            elif owner.kind == "curve" and owner.curve is not None:
+                cause, span = f" (its curve, beyond: {owner.curve.beyond})", owner.curve.span
+            elif owner.kind == "step" and owner.steps:
+                cause, span = " (its last step)", owner.steps[-1].span
+            elif owner.kind == "scorecard":
+                cause = " (its metrics' curves top out)"
+            elif owner.kind == "rate" and owner.tiers and owner.tiers[-1].upto is not None:
+                cause, span = " (nothing is paid above the last tier)", owner.tiers[-1].span
+        subject = f"component '{owner.name}'" if owner is not None else "the plan's total"
+        share_txt = ""
+        if self.dist is not None:
+            share, bound = self.dist.above(b)
+            severity = "warning" if share >= CAP_WARN_SHARE else "info"
+            share_txt = (f"; {_share_text(share, bound)} of reps sit above it "
+                         f"(attainment {self.dist.describe()})")
+        else:
+            severity = "warning" if b < CAP_WARN_LEVEL - 1e-6 else "info"
+        findings.append(Finding(
+            "zero-incentive-above-cap", owner.name if owner is not None else None, (b, math.inf),
+            severity,
+            f"{subject}: pay stops rising at {_pct(b)} of target{cause}: the rep's total stays at "
+            f"{_money(end)} ({_pct(end / self.ti)} of target incentive) however much more is "
+            f"sold{share_txt}",
+            f"a rep who reaches {_pct(b)} before the period ends earns nothing for further sales "
+            "and will hold deals back for the next period (sandbagging)",
+            span))
+
+    # -- retroactive tiers read from the plan text ------------------------------------------
+
+    def _tier_rates(self, c: Component) -> list[float] | None:
+        rates = [_const(t.rate.tree, self.plan.parameter_values, self.checked) for t in c.tiers]
+        return None if any(r is None for r in rates) else rates  # type: ignore[return-value]
+
+    def static_retroactive(self, findings: list[Finding]) -> None:
+        """Retroactive tiers whose rate goes down, when the scan could not place the fall."""
+        placed = {f.component for f in findings if f.code == "retroactive-negative-marginal"}
+        for c in self.plan.components:
+            if c.kind != "rate" or not c.retroactive or c.name in placed:
+                continue
+            rates = self._tier_rates(c)
+            if rates is None:
+                continue
+            for i in range(1, len(rates)):
+                if rates[i] < rates[i - 1]:
+                    upto = c.tiers[i - 1].upto
+                    findings.append(Finding(
+                        "retroactive-negative-marginal", c.name, None, "warning",
+                        f"component '{c.name}': tier {i + 1} has a lower rate ({_pct(rates[i])}) "
+                        f"than tier {i} ({_pct(rates[i - 1])}), so crossing "
+                        f"{upto.text if upto is not None else 'the boundary'} re-rates the whole "
+                        f"base down and pay falls by ({_pct(rates[i - 1])} - {_pct(rates[i])}) x "
+                        "that amount",
+                        "the sale that crosses the boundary costs the rep money: reps will hold "
+                        "deals back at the boundary",
+                        c.tiers[i].span))
+
+
+def _const(tree: ex.Expr, params: dict[str, float], checked: CheckedPlan) -> float | None:
+    """The value of a parameter-only expression, or None when it depends on data."""
+    for node in ex.walk(tree):
+        if isinstance(node, ex.Name):
+            ref = checked.refs.get(id(node))
+            if ref is None or ref.kind != "param":
+                return None
+        elif not isinstance(node, (ex.Num, ex.Unary, ex.Binary, ex.Call)):
+            return None
+        if isinstance(node, ex.Call) and node.func not in ("min", "max", "abs", "clip"):
+            return None
+    try:
+        return float(const_value(tree, params, checked.refs))
+    except (KeyError, TypeError, ZeroDivisionError, ValueError):
+        return None
+
