@@ -32,18 +32,26 @@ def cli() -> None:
 @click.argument("plan", type=click.Path(dir_okay=False))
 @click.option("--roster", type=click.Path(exists=True, dir_okay=False),
               help="Roster whose median rep is used for the payout table.")
-def check(plan: str, roster: Optional[str]) -> None:
-    """Validate PLAN and summarize it, with what it pays at 50-150% of target."""
+@click.option("--scenario", "scenario_path", default=None, type=click.Path(dir_okay=False),
+              help="Scenario to simulate briefly so design hazards say what share of reps they affect.")
+def check(plan: str, roster: Optional[str], scenario_path: Optional[str]) -> None:
+    """Validate PLAN, summarize it, show what it pays at 50-150% of target, and lint its design."""
     from engine.data.load import read_table
     from engine.plan import load_plan
+    from engine.plan.lint import format_findings, lint_plan
     from engine.summary import summarize
 
     try:
         checked = load_plan(plan)
         table = read_table(roster, "roster") if roster else None
         click.echo(summarize(checked, table))
+        scenario = _load_scenario(scenario_path) if scenario_path else None
+        findings = lint_plan(checked, table, scenario=scenario)
     except EngineError as exc:
         _fail(exc)
+    click.echo("")
+    click.echo("Design hazards")
+    click.echo(format_findings(findings, plan))
 
 
 @cli.command()

@@ -63,7 +63,7 @@ GRID_STEP = 0.005  # attainment grid resolution (half a point of target)
 GRID_MAX = 3.0  # scanned up to 300% of target (further when the plan names higher levels)
 PLAUSIBLE_MAX = 2.0  # a component silent up to here "never pays"
 CLIFF_SHARE = 0.10  # a jump of 10% of target incentive (or of a component's target pay)
-MIN_THRESHOLD = 0.10  # no-pay zones narrower than 10% of target are not worth a finding
+MIN_THRESHOLD = 0.10  # no-pay zones up to 10% of target are not worth a finding
 THRESHOLD_WARN_LEVEL = 0.80  # without a scenario: thresholds above 80% warn
 THRESHOLD_WARN_SHARE = 0.25  # with a scenario: warn when a quarter of reps sit below it
 CAP_WARN_LEVEL = 1.50  # without a scenario: flat zones starting below 150% warn
@@ -76,7 +76,7 @@ SIM_RUNS = 20
 _PERIOD_OF = {"month": "a month's", "quarter": "a quarter's", "half": "a half-year's",
               "year": "a year's"}
 
-Quantiles = "Mapping[float, float] | Sequence[tuple[float, float]]"
+Quantiles = Mapping[float, float] | Sequence[tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -345,6 +345,8 @@ class _Fall:
     bottom: float  # lowest pay in it
     regained: float  # first level paying the peak again (inf: never within the scan)
     to_end: bool  # still falling at the end of the scan
+    left: float  # a level just before the fall and one just after it (to explain it)
+    right: float
 
 
 class _Scan:
@@ -511,7 +513,7 @@ class _Scan:
                     cause, span = f": its gate '{c.when.text}' is never true there", c.when.span
                 elif c.cap is not None:
                     cause, span = f": its cap '{c.cap.text}' is 0 or less", c.cap.span
-            elif c.kind in ("curve", "step") and c.curve is not None or c.steps:
+            elif c.kind in ("curve", "step", "scorecard"):
                 cause = ": its threshold is out of reach"
             findings.append(Finding(
                 "never-pays", c.name, (0.0, self.plausible), "warning",
@@ -540,9 +542,10 @@ class _Scan:
                 return w * self.ti
         return None
 
-    def _jumps(self, key: str, threshold: float, raw: bool = False) -> list[_Jump]:
-        """Where a series rises by ``threshold`` or more within one grid step (or a run of them)."""
-        f = (self.raw if raw else self.f)[key]
+    def _jumps(self, key: str, threshold: float) -> list[_Jump]:
+        """Where a series rises by ``threshold`` or more within one grid step, or within
+        :data:`RAMP_MAX` of attainment; a rise within one step is located by bisection."""
+        f = self.f[key]
         d = np.diff(f)
         out: list[_Jump] = []
         singles = []
@@ -552,7 +555,7 @@ class _Scan:
             elif self.x[b + 1] - self.x[a] <= RAMP_MAX + 1e-9:  # longer: a steep slope, not a cliff
                 out.append(_Jump(float(self.x[a]), float(self.x[b + 1]),
                                  float(f[a]), float(f[b + 1])))
-        for (k, a, b), j in zip(singles, self.refine(singles, "rise", raw=raw)):
+        for (_, a, b), j in zip(singles, self.refine(singles, "rise")):
             if j.after - j.before >= threshold:
                 out.append(j)
             else:  # a steep ramp inside one grid step
@@ -572,9 +575,9 @@ class _Scan:
 
     def _gain(self, x: float) -> tuple[float, float]:
         """(window, what the rep gains on the total by moving from ``x - window`` to ``x``)."""
-        w = min(GAMING_WINDOW, x)
-        v = self.at([x - w, x])[TOTAL]
-        return w, float(v[1] - v[0])
+        lo = max(x - GAMING_WINDOW, float(self.x[0]))
+        v = self.at([lo, x])[TOTAL]
+        return x - lo, float(v[1] - v[0])
 
     def _cliff_finding(self, c: Component | None, j: _Jump, k: int = 0) -> Finding:
         jump = j.after - j.before
@@ -600,9 +603,13 @@ class _Scan:
                             f"{round(100 * AFFECTED_WINDOW):d} points below it")
         w, gain = self._gain(j.hi)
         lead = "reaching the tier re-rates the whole base, so " if retro else ""
-        why = (f"{lead}a rep at {_pct(j.hi - w)} gains {_money(gain)} by pulling {_pct(w)} of "
-               f"{self.period_s} target forward: expect timing games (deals pulled in or held "
-               "back across period ends) and end-of-period discounting")
+        if w < GRID_STEP:
+            why = (f"{lead}the first sale of the period is worth {_money(gain)}: expect deals "
+                   "split across periods to collect it every period")
+        else:
+            why = (f"{lead}a rep at {_pct(j.hi - w)} gains {_money(gain)} by pulling {_pct(w)} "
+                   f"of {self.period_s} target forward: expect timing games (deals pulled in or "
+                   "held back across period ends) and end-of-period discounting")
         return Finding("payout-cliff", c.name if c is not None else None,
                        (j.hi if exact else j.lo, j.hi), severity,
                        f"{subject}: pay jumps by {_money(jump)} ({share}) {where}{cause}{affected}",
@@ -669,15 +676,18 @@ class _Scan:
         refined = iter(self.refine(singles, "fall"))
         for a, b in runs:
             lo, hi, peak = float(self.x[a]), float(self.x[b + 1]), float(f[a])
+            left, right = lo, hi
             bottom = float(np.min(f[a:b + 2]))
             if a == b:
                 j = next(refined)
                 if j.before - j.after > 0.5 * (f[a] - f[a + 1]):  # a drop at one level
                     lo = hi = j.hi
+                    left, right = j.lo, j.hi
                     peak, bottom = j.before, min(bottom, j.after)
             after = np.flatnonzero(f[b + 1:] >= peak - self.tol)
             regained = float(self.x[b + 1 + after[0]]) if after.size else math.inf
-            out.append(_Fall(a, b, lo, hi, peak, bottom, regained, b + 1 == len(self.x) - 1))
+            out.append(_Fall(a, b, lo, hi, peak, bottom, regained, b + 1 == len(self.x) - 1,
+                             left, right))
         return out
 
     def _fall_text(self, subject: str, fall: _Fall, cause: str) -> str:
@@ -701,7 +711,7 @@ class _Scan:
         if c is not None:
             cause, span = self._drop_cause(c, fall)
         else:
-            cause, span = self._plan_cause(fall.lo, fall.hi)
+            cause, span = self._plan_cause(fall.left, fall.right)
         tail = "" if covered or c is None else "; other components make up for it in the total"
         why = (f"selling more lowers pay: a rep at {_pct(fall.lo)} is better off holding the rest "
                "of the period's business back" + ("" if math.isinf(fall.regained) else
@@ -796,7 +806,7 @@ class _Scan:
         interval = [(TOTAL, float(self.x[i]), float(self.x[i + 1]))]
         j = self.refine(interval, "leave", [float(total[0])])[0]
         b = j.hi if j.after != j.before or abs(j.after - total[0]) > self.tol else j.lo
-        if b < MIN_THRESHOLD:
+        if b <= MIN_THRESHOLD + 1e-9:
             return
         owner = next((c for c in comps if self._first_change(self.f[c.name]) == i), None)
         span = owner.span if owner is not None else None
