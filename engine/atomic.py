@@ -10,9 +10,9 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Optional
 
-__all__ = ["atomic_path", "write_text_atomic"]
+__all__ = ["atomic_path", "write_text_atomic", "write_table_atomic"]
 
 
 @contextlib.contextmanager
@@ -35,3 +35,23 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
     """Write UTF-8 text to ``target`` atomically."""
     with atomic_path(target) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
+
+
+def write_table_atomic(df, target: str | os.PathLike[str], *, fmt: Optional[str] = None,
+                       prepare_csv: Optional[Callable] = None) -> None:
+    """Write a DataFrame atomically as CSV (default), Excel (.xlsx) or Parquet, by suffix.
+
+    Args:
+        df: the table.
+        target: the output path.
+        fmt: ``csv``, ``xlsx`` or ``parquet`` (default: from the suffix).
+        prepare_csv: turns the table into what the CSV should show (e.g. exact money text).
+    """
+    fmt = fmt or Path(target).suffix.lower().lstrip(".") or "csv"
+    with atomic_path(target) as tmp:
+        if fmt in ("xlsx", "xlsm"):
+            df.to_excel(tmp, index=False, engine="openpyxl")
+        elif fmt in ("parquet", "pq"):
+            df.to_parquet(tmp, index=False)
+        else:
+            (prepare_csv(df) if prepare_csv else df).to_csv(tmp, index=False)

@@ -129,22 +129,17 @@ def write_statements(df: pd.DataFrame, plan: Plan, path: str, *, fmt: Optional[s
 
     CSV amounts are written as exact decimal text with the currency's minor unit.
     """
-    from pathlib import Path
+    from engine.atomic import write_table_atomic
 
-    from engine.atomic import atomic_path
-
-    fmt = fmt or Path(path).suffix.lower().lstrip(".") or "csv"
     money = [c.name for c in plan.components] + ["adjustment", "total"]
-    with atomic_path(path) as tmp:
-        if fmt in ("xlsx", "xlsm"):
-            df.to_excel(tmp, index=False, engine="openpyxl")
-        elif fmt in ("parquet", "pq"):
-            df.to_parquet(tmp, index=False)
-        else:
-            out = df.copy()
-            for c in money:
-                out[c] = format_money(out[c].to_numpy(), plan.minor_unit)
-            out.to_csv(tmp, index=False)
+
+    def exact_money(table: pd.DataFrame) -> pd.DataFrame:
+        out = table.copy()
+        for c in money:
+            out[c] = format_money(out[c].to_numpy(), plan.minor_unit)
+        return out
+
+    write_table_atomic(df, path, fmt=fmt, prepare_csv=exact_money)
 
 
 def load_for_plan(checked, roster, actuals) -> Inputs:

@@ -36,7 +36,6 @@ import math
 import os
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -273,19 +272,15 @@ def write_alerts(df: pd.DataFrame, path: str | os.PathLike[str], *, fmt: str | N
     In CSV, ``attainment``, ``ytd_attainment`` and ``risk`` are written as ratios rounded
     to 4 decimals (``0.8125``), empty where not applicable.
     """
-    from engine.atomic import atomic_path
+    from engine.atomic import write_table_atomic
 
-    fmt = fmt or Path(path).suffix.lower().lstrip(".") or "csv"
-    with atomic_path(path) as tmp:
-        if fmt in ("xlsx", "xlsm"):
-            df.to_excel(tmp, index=False, engine="openpyxl")
-        elif fmt in ("parquet", "pq"):
-            df.to_parquet(tmp, index=False)
-        else:
-            out = df.copy()
-            for c in ("attainment", "ytd_attainment", "risk"):
-                out[c] = out[c].astype(np.float64).round(4)
-            out.to_csv(tmp, index=False)
+    def rounded(table: pd.DataFrame) -> pd.DataFrame:
+        out = table.copy()
+        for c in ("attainment", "ytd_attainment", "risk"):
+            out[c] = out[c].astype(np.float64).round(4)
+        return out
+
+    write_table_atomic(df, path, fmt=fmt, prepare_csv=rounded)
 
 
 # --------------------------------------------------------------------------- the history
