@@ -123,7 +123,7 @@ _SIM_OPTIONS = [
                  help="Scenario YAML (default: the built-in field sales team)."),
     click.option("--runs", default=200, show_default=True, type=click.IntRange(1, None),
                  help="Monte Carlo runs (simulated plan years)."),
-    click.option("--seed", default=None, type=int, help="Random seed (default: the scenario's)."),
+    click.option("--seed", default=None, type=click.IntRange(0, None), help="Random seed (default: the scenario's)."),
     click.option("--json", "json_out", default=None, metavar="PATH|-",
                  help="Write the JSON document to PATH, or to stdout with '-' (then stdout is only JSON)."),
     click.option("--chunk-runs", default=None, type=click.IntRange(1, None),
