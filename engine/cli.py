@@ -112,6 +112,15 @@ def _write_json(doc: dict, target: str) -> None:
         write_text_atomic(target, text)
 
 
+def _cores() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _load_scenario(path: Optional[str]):
     from engine.sim.scenario import load_scenario
 
@@ -127,7 +136,9 @@ _SIM_OPTIONS = [
     click.option("--json", "json_out", default=None, metavar="PATH|-",
                  help="Write the JSON document to PATH, or to stdout with '-' (then stdout is only JSON)."),
     click.option("--chunk-runs", default=None, type=click.IntRange(1, None),
-                 help="Runs simulated together (memory vs speed; results do not depend on it)."),
+                 help="Runs simulated together (default: from available memory; results do not depend on it)."),
+    click.option("--workers", default=None, type=click.IntRange(1, None),
+                 help="Processes on this machine (default: all cores; results do not depend on it)."),
 ]
 
 
@@ -141,7 +152,7 @@ def _sim_options(fn):
 @click.argument("plan", type=click.Path(dir_okay=False))
 @_sim_options
 def simulate(plan: str, scenario_path: Optional[str], runs: int, seed: Optional[int], json_out: Optional[str],
-             chunk_runs: Optional[int]) -> None:
+             chunk_runs: Optional[int], workers: Optional[int]) -> None:
     """Simulate how the team responds to PLAN: cost, attainment, morale and attrition."""
     from engine.jobs.compare import Comparison, comparison_table
     from engine.plan import load_plan
@@ -152,7 +163,7 @@ def simulate(plan: str, scenario_path: Optional[str], runs: int, seed: Optional[
         checked = load_plan(plan)
         scenario = _load_scenario(scenario_path)
         result = run_simulation(checked, scenario, runs, seed, chunk_runs=chunk_runs,
-                                progress=progress_enabled(json_out == "-"))
+                                progress=progress_enabled(json_out == "-"), workers=workers or _cores())
     except EngineError as exc:
         _fail(exc)
     if json_out is not None:
@@ -165,7 +176,7 @@ def simulate(plan: str, scenario_path: Optional[str], runs: int, seed: Optional[
 @click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_sim_options
 def compare(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, seed: Optional[int],
-            json_out: Optional[str], chunk_runs: Optional[int]) -> None:
+            json_out: Optional[str], chunk_runs: Optional[int], workers: Optional[int]) -> None:
     """Compare PLANS on the same simulated team and random numbers, side by side."""
     from engine.jobs.compare import compare_plans, comparison_table
     from engine.plan import load_plan
@@ -175,7 +186,7 @@ def compare(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, see
         checked = [load_plan(p) for p in plans]
         scenario = _load_scenario(scenario_path)
         result = compare_plans(checked, scenario, runs, seed, progress=progress_enabled(json_out == "-"),
-                               chunk_runs=chunk_runs)
+                               chunk_runs=chunk_runs, workers=workers or _cores())
     except EngineError as exc:
         _fail(exc)
     if json_out is not None:

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-def _finish(root, filename: str) -> CheckedPlan:
+def _finish(root, filename: str, text: str) -> CheckedPlan:
     plan, errors = build_plan(root, filename)
     if plan is None:
         raise PlanErrors(errors)
@@ -33,14 +33,16 @@ def _finish(root, filename: str) -> CheckedPlan:
         raise PlanErrors(list(errors) + list(exc.errors)) from None
     if errors:
         raise PlanErrors(errors)
+    checked.source = text
     return checked
 
 
 def parse_plan(text: str, filename: str = "<plan>") -> CheckedPlan:
     """Parse and validate plan text."""
-    return _finish(parse_yaml(text, filename), filename)
+    return _finish(parse_yaml(text, filename), filename, text)
 
 
 def load_plan(path: str | Path) -> CheckedPlan:
     """Read, parse and validate a plan file."""
-    return _finish(read_yaml(path), str(path))
+    root = read_yaml(path)  # checks existence, size and encoding first
+    return _finish(root, str(path), Path(path).read_text(encoding="utf-8"))

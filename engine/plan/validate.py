@@ -69,9 +69,18 @@ class CheckedPlan:
     actual_columns: dict[str, str] = field(default_factory=dict)  # column -> aggregate
     refs: dict[int, Ref] = field(default_factory=dict)  # id(Name node) -> Ref
     types: dict[int, str] = field(default_factory=dict)  # id(node) -> type
+    source: str = ""  # the plan text, so that the plan can be rebuilt in another process
+    overrides: tuple[tuple[str, float], ...] = ()  # parameter values replaced by with_parameters
 
     def ref(self, node: ex.Name) -> Ref:
         return self.refs[id(node)]
+
+    def __reduce__(self):
+        # Names are resolved by node identity, which does not survive pickling: another
+        # process (a worker, a Dask cluster) rebuilds the plan from its text instead.
+        if not self.source:
+            raise TypeError("this plan has no source text and cannot be sent to another process")
+        return (_rebuild, (self.source, self.plan.file, self.overrides))
 
 
 def const_value(tree: ex.Expr, params: dict[str, float], refs: dict[int, Ref]) -> float:
@@ -685,6 +694,13 @@ def check_plan(plan: Plan) -> CheckedPlan:
     )
 
 
+def _rebuild(source: str, filename: str, overrides: tuple) -> CheckedPlan:
+    from engine.plan import parse_plan
+
+    checked = parse_plan(source, filename)
+    return with_parameters(checked, dict(overrides)) if overrides else checked
+
+
 def with_parameters(checked: CheckedPlan, params: dict[str, float]) -> CheckedPlan:
     """The plan with parameter values replaced, validated again.
 
@@ -705,4 +721,7 @@ def with_parameters(checked: CheckedPlan, params: dict[str, float]) -> CheckedPl
                                     suggest(name, sorted(known))) for name in unknown])
     new = tuple(dataclasses.replace(p, value=float(params[p.name])) if p.name in params else p
                 for p in plan.parameters)
-    return check_plan(dataclasses.replace(plan, parameters=new))
+    rechecked = check_plan(dataclasses.replace(plan, parameters=new))
+    rechecked.source = checked.source
+    rechecked.overrides = tuple(sorted({**dict(checked.overrides), **{k: float(v) for k, v in params.items()}}.items()))
+    return rechecked

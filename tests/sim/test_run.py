@@ -51,6 +51,25 @@ def test_same_seed_same_json_whatever_the_chunking(scenario):
     assert docs[0] == docs[1] == docs[2]
 
 
+def test_same_json_whatever_the_number_of_workers(scenario):
+    """1 process or 2 worker processes, any chunk size: bit-identical JSON (and the plan
+    travels to the workers by its text)."""
+    checked = load_plan(PLANS[0])
+    one = json.dumps(simulate(checked, scenario, runs=6, seed=8, workers=1).document)
+    two = json.dumps(simulate(checked, scenario, runs=6, seed=8, workers=2, chunk_runs=2).document)
+    assert one == two
+
+
+def test_chunk_size_follows_available_memory():
+    """Chunks shrink with the memory available and leave every worker several chunks."""
+    from engine.sim.run import BYTES_PER_CELL, chunk_runs_for
+
+    assert chunk_runs_for(100, 10_000, 1, memory=2 * 100 * 50 * BYTES_PER_CELL) == 50
+    assert chunk_runs_for(100, 10_000, 1, memory=10 ** 12) == 4_000  # capped at 400,000 cells
+    assert chunk_runs_for(100, 80, 2, memory=10 ** 12) == 10  # 80 runs, 2 workers: 8 chunks
+    assert chunk_runs_for(10 ** 6, 5, 1, memory=1) == 1  # never below one run
+
+
 def test_different_seed_different_result(scenario):
     """The seed matters (the test above is not vacuous)."""
     checked = load_plan(PLANS[0])
