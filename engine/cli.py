@@ -139,6 +139,8 @@ _SIM_OPTIONS = [
                  help="Runs simulated together (default: from available memory; results do not depend on it)."),
     click.option("--workers", default=None, type=click.IntRange(1, None),
                  help="Processes on this machine (default: all cores; results do not depend on it)."),
+    click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS", metavar="ADDRESS",
+                 help="dask.distributed scheduler to run on (or DASK_SCHEDULER_ADDRESS); needs the [dask] extra."),
 ]
 
 
@@ -152,7 +154,7 @@ def _sim_options(fn):
 @click.argument("plan", type=click.Path(dir_okay=False))
 @_sim_options
 def simulate(plan: str, scenario_path: Optional[str], runs: int, seed: Optional[int], json_out: Optional[str],
-             chunk_runs: Optional[int], workers: Optional[int]) -> None:
+             chunk_runs: Optional[int], workers: Optional[int], scheduler: Optional[str]) -> None:
     """Simulate how the team responds to PLAN: cost, attainment, morale and attrition."""
     from engine.jobs.compare import Comparison, comparison_table
     from engine.plan import load_plan
@@ -163,7 +165,8 @@ def simulate(plan: str, scenario_path: Optional[str], runs: int, seed: Optional[
         checked = load_plan(plan)
         scenario = _load_scenario(scenario_path)
         result = run_simulation(checked, scenario, runs, seed, chunk_runs=chunk_runs,
-                                progress=progress_enabled(json_out == "-"), workers=workers or _cores())
+                                progress=progress_enabled(json_out == "-"), workers=workers or _cores(),
+                                scheduler=scheduler)
     except EngineError as exc:
         _fail(exc)
     if json_out is not None:
@@ -176,7 +179,8 @@ def simulate(plan: str, scenario_path: Optional[str], runs: int, seed: Optional[
 @click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_sim_options
 def compare(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, seed: Optional[int],
-            json_out: Optional[str], chunk_runs: Optional[int], workers: Optional[int]) -> None:
+            json_out: Optional[str], chunk_runs: Optional[int], workers: Optional[int],
+            scheduler: Optional[str]) -> None:
     """Compare PLANS on the same simulated team and random numbers, side by side."""
     from engine.jobs.compare import compare_plans, comparison_table
     from engine.plan import load_plan
@@ -186,7 +190,7 @@ def compare(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, see
         checked = [load_plan(p) for p in plans]
         scenario = _load_scenario(scenario_path)
         result = compare_plans(checked, scenario, runs, seed, progress=progress_enabled(json_out == "-"),
-                               chunk_runs=chunk_runs, workers=workers or _cores())
+                               chunk_runs=chunk_runs, workers=workers or _cores(), scheduler=scheduler)
     except EngineError as exc:
         _fail(exc)
     if json_out is not None:

@@ -50,10 +50,11 @@ def paired_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict
 
 def compare_plans(plans: Sequence[CheckedPlan], scenario: Optional[Scenario] = None, runs: int = 200,
                   seed: Optional[int] = None, progress: bool = False, chunk_runs: Optional[int] = None,
-                  workers: int = 1) -> Comparison:
+                  workers: int = 1, scheduler=None) -> Comparison:
     """Simulate every plan on the same scenario and seed, and difference each with the first."""
     scenario = scenario or default_scenario()
     results = [simulate(p, scenario, runs, seed, chunk_runs=chunk_runs, progress=progress, workers=workers,
+                        scheduler=scheduler,
                         label=f"{p.plan.name} ({i + 1}/{len(plans)})") for i, p in enumerate(plans)]
     base = results[0].per_run
     diffs = []

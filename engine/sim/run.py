@@ -8,6 +8,7 @@ from typing import Optional
 
 import numpy as np
 
+from engine.errors import DataError
 from engine.plan.validate import CheckedPlan
 from engine.sim.metrics import Accumulator
 from engine.sim.scenario import Scenario, default_scenario
@@ -85,7 +86,7 @@ def _run_chunk(checked: CheckedPlan, scenario: Scenario, seed: int, params, runs
 
 def simulate(checked: CheckedPlan, scenario: Optional[Scenario] = None, runs: int = 200, seed: Optional[int] = None,
              chunk_runs: Optional[int] = None, progress: bool = False, params: Optional[dict] = None,
-             label: Optional[str] = None, workers: int = 1) -> SimResult:
+             label: Optional[str] = None, workers: int = 1, scheduler: Optional[str] = None) -> SimResult:
     """Simulate ``runs`` plan years of the scenario's team under the plan.
 
     Args:
@@ -99,6 +100,8 @@ def simulate(checked: CheckedPlan, scenario: Optional[Scenario] = None, runs: in
         params: plan parameter overrides.
         label: text for the progress bar.
         workers: processes to use on this machine (1: this process only).
+        scheduler: address of a ``dask.distributed`` scheduler (or a ``distributed.Client``);
+            chunks then run on its workers, retried by Dask if a worker dies.
     """
     scenario = scenario or default_scenario()
     seed = scenario.seed if seed is None else int(seed)
@@ -116,7 +119,12 @@ def simulate(checked: CheckedPlan, scenario: Optional[Scenario] = None, runs: in
         bar = tqdm(total=runs, desc=label or checked.plan.name, unit="run", file=sys.stderr, leave=False,
                    ncols=_stderr_columns())
     try:
-        if workers == 1 or len(chunks) == 1:
+        if scheduler is not None:
+            for result, n in _run_on_dask(scheduler, checked, scenario, seed, params, chunks):
+                acc.add(result)
+                if bar is not None:
+                    bar.update(n)
+        elif workers == 1 or len(chunks) == 1:
             for idx in chunks:
                 acc.add(sim.run_chunk(idx))
                 if bar is not None:
@@ -137,3 +145,30 @@ def simulate(checked: CheckedPlan, scenario: Optional[Scenario] = None, runs: in
             bar.close()
     doc = acc.document(checked.plan.name, scenario.name, sim.seats, sim.P, seed)
     return SimResult(doc, acc.per_run_metrics())
+
+
+def _run_on_dask(scheduler, checked, scenario, seed, params, chunks):
+    """Yield (chunk result, runs) as a Dask cluster completes the chunks.
+
+    Each chunk is a pure function of (plan, scenario, seed, run indices), so Dask may run it
+    on any worker and re-run it after a worker failure without changing the result.
+    """
+    try:
+        from distributed import Client, as_completed
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise DataError("dask-missing", "--scheduler needs dask.distributed",
+                        hint="pip install 'incentive-engine[dask]'") from None
+    try:
+        client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout=30)
+    except OSError as exc:
+        raise DataError("no-scheduler", f"cannot reach the Dask scheduler at {scheduler}: {exc}",
+                        hint="check the address (tcp://HOST:8786) or unset DASK_SCHEDULER_ADDRESS") from None
+    try:
+        futures = [client.submit(_run_chunk, checked, scenario, seed, params, idx, pure=False, retries=3)
+                   for idx in chunks]
+        sizes = {f.key: len(idx) for f, idx in zip(futures, chunks)}
+        for fut in as_completed(futures):
+            yield fut.result(), sizes[fut.key]
+    finally:
+        if client is not scheduler:
+            client.close()
