@@ -21,7 +21,7 @@ random number (common random numbers). The plan is seen only through
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -115,8 +115,6 @@ class ChunkResult:
     effort: np.ndarray  # (runs, slots) mean effective effort over the rep's active months
     primary: np.ndarray  # (runs, slots) total primary measure
     skill: np.ndarray  # (runs, slots)
-    statements: Optional[object] = None
-    extras: dict = field(default_factory=dict)
 
 
 class Simulation:
@@ -212,7 +210,7 @@ class Simulation:
     def chunk_size(self) -> int:
         return max(1, _DEFAULT_CELLS // self.slots)
 
-    def run_chunk(self, runs: np.ndarray, keep_statements: bool = False) -> ChunkResult:
+    def run_chunk(self, runs: np.ndarray) -> ChunkResult:
         """Simulate the runs listed in ``runs`` (their indices) and return their results."""
         sc, prod = self.scenario, self.prod
         gens = self.generators(runs)
@@ -392,8 +390,6 @@ class Simulation:
             morale = morale - mp["outside_gap"] * outside_gap - mp["hopeless"] * hopeless \
                 + mp["recovery"] * (morale0 - morale)
             morale = np.clip(morale, 0.0, 1.0)
-            if getattr(self, 'debug', None) is not None:
-                self.debug.append({'morale': float(morale[present].mean()), 'outside_gap': float(outside_gap[present].mean()), 'hopeless': float(hopeless[present].mean()), 'pay_ratio': float(pay_ratio[present].mean())})
 
             # 5. Quits at the end of the month; the seat is refilled after the vacancy.
             hazard = base_hazard * np.exp(ap["morale_sensitivity"] * (1.0 - morale)
@@ -412,7 +408,7 @@ class Simulation:
             tenure = tenure + present
 
         return self._finish(runs, actual, active_m, effort_m, morale_m, roster_cols, quota, ote, left, regretted,
-                            ever, skill, keep_statements)
+                            ever, skill)
 
     # -- pieces of the month ---------------------------------------------------------------
 
@@ -582,7 +578,7 @@ class Simulation:
     # -- results ---------------------------------------------------------------------------
 
     def _finish(self, runs, actual, active_m, effort_m, morale_m, roster_cols, quota, ote, left, regretted, ever,
-                skill, keep_statements) -> ChunkResult:
+                skill) -> ChunkResult:
         sc = self.scenario
         inputs = self._realized_inputs(list(range(self.P)), actual, active_m, roster_cols)
         res = self.prog.evaluate(inputs)
@@ -596,9 +592,6 @@ class Simulation:
         last_idx = [m for m in range(self.months) if self.last_month_of_period[m]]
         mp = dict(sc.morale)
         disengaged = ((morale_m < mp["disengaged_below"]) & active_m).sum(axis=(1, 2)).astype(float)
-        statements = None
-        if keep_statements:
-            statements = (inputs, res)
         return ChunkResult(
             run_index=np.asarray(runs),
             cost=np.where(rep_mask, payout, 0.0).sum(axis=1),
@@ -614,7 +607,6 @@ class Simulation:
             last_month_primary=prim[:, :, last_idx].sum(axis=(1, 2)),
             attainment=attainment, payout=payout, rep_mask=rep_mask, top_quartile=top,
             effort=effort_m.sum(axis=2) / np.maximum(active_m.sum(axis=2), 1), primary=prim.sum(axis=2), skill=skill,
-            statements=statements,
         )
 
 
