@@ -22,7 +22,7 @@ from engine.plan import expr as ex
 from engine.plan.compile import compile_plan
 from engine.plan.validate import CheckedPlan
 
-__all__ = ["summarize", "payout_table", "LEVELS"]
+__all__ = ["summarize", "payout_table", "LEVELS", "Dependencies", "reference_profile"]
 
 LEVELS = (0.5, 0.8, 1.0, 1.2, 1.5)
 
@@ -40,7 +40,7 @@ def _default_roster_value(name: str) -> float:
     return 1.0
 
 
-class _Deps:
+class Dependencies:
     """Which actuals and targets an expression depends on, through measures."""
 
     def __init__(self, checked: CheckedPlan):
@@ -98,7 +98,7 @@ def reference_profile(checked: CheckedPlan) -> tuple[dict[str, str], dict[str, t
         against; ``others`` maps the remaining columns to ``("same", column)``,
         ``("number", value)`` or ``("zero", None)``.
     """
-    deps = _Deps(checked)
+    deps = Dependencies(checked)
     linked: dict[str, str] = {}
     ratios: list[tuple[frozenset, ex.Expr]] = []
     for code in _all_codes(checked):

@@ -47,7 +47,7 @@ from engine.plan.compile import PayoutArrays, compile_plan
 from engine.plan.validate import CheckedPlan, const_value
 from engine.sim.scenario import Dist, Scenario, default_scenario
 from engine.statements import load_for_plan
-from engine.summary import reference_profile
+from engine.summary import Dependencies, reference_profile
 
 __all__ = [
     "alerts", "alerts_text", "write_alerts", "ALERT_CODES", "SEVERITIES", "COLUMNS",
@@ -391,38 +391,13 @@ class _History:
 
 # --------------------------------------------------------------------------- the plan
 
-def _deps(checked: CheckedPlan, node: ex.Expr, memo: dict) -> tuple[frozenset, frozenset]:
-    """Actuals columns and targets an expression reads, through measures."""
-    actuals: set[str] = set()
-    targets: set[str] = set()
-    measures = {m.name: m.code for m in checked.plan.measures}
-    for n in ex.walk(node):
-        if not isinstance(n, ex.Name):
-            continue
-        ref = checked.refs.get(id(n))
-        if ref is None:
-            continue
-        if ref.kind == "actual":
-            actuals.add(ref.name)
-        elif ref.kind == "target":
-            targets.add(ref.name)
-        elif ref.kind == "measure" and ref.name in measures:
-            if ref.name not in memo:
-                memo[ref.name] = (frozenset(), frozenset())  # no cycles after validation
-                memo[ref.name] = _deps(checked, measures[ref.name].tree, memo)
-            a, t = memo[ref.name]
-            actuals |= a
-            targets |= t
-    return frozenset(actuals), frozenset(targets)
-
-
 def _find_primary(checked: CheckedPlan):
     """``(primary pair, main component)``: the linked pair read by the first component that
     reads one, and the first component whose input is exactly that attainment."""
     linked, _ = reference_profile(checked)
     if not linked:
         return None, None
-    memo: dict = {}
+    deps = Dependencies(checked)
 
     def inputs_of(c) -> list[ex.Expr]:
         codes = [c.input, c.base, c.by] + [m.input for m in c.metrics]
@@ -431,7 +406,7 @@ def _find_primary(checked: CheckedPlan):
     primary = None
     for c in checked.plan.components:
         for tree in inputs_of(c):
-            a, t = _deps(checked, tree, memo)
+            a, t = deps.of(tree)
             hit = next((col for col in sorted(a) if col in linked and linked[col] in t), None)
             if hit is not None:
                 primary = _Primary(hit, linked[hit])
@@ -444,7 +419,7 @@ def _find_primary(checked: CheckedPlan):
     main = None
     for c in checked.plan.components:
         if c.kind in ("curve", "step") and c.input is not None and \
-                _deps(checked, c.input.tree, memo) == ({primary.actual}, {primary.target}):
+                deps.of(c.input.tree) == ({primary.actual}, {primary.target}):
             main = c
             break
     return primary, main

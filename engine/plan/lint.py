@@ -46,7 +46,7 @@ from engine.plan import expr as ex
 from engine.plan.compile import CompiledPlan, compile_plan
 from engine.plan.model import Component
 from engine.plan.validate import CheckedPlan, const_value
-from engine.summary import _Deps, _roster_values, reference_profile
+from engine.summary import Dependencies, _roster_values, reference_profile
 
 __all__ = ["CODES", "Finding", "format_findings", "lint_plan", "scenario_quantiles"]
 
@@ -369,7 +369,7 @@ class _Scan:
         self.tol = 1e-9 * scale
         self.period_s = _PERIOD_OF.get(self.plan.period, "a period's")
         self.comps = [c for c in self.plan.components if c.kind != "rank"]
-        self.deps = _Deps(checked)
+        self.deps = Dependencies(checked)
 
     # -- evaluation helpers --------------------------------------------------------------
 
