@@ -6,6 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-slow bench bench-sim bench-scale clean
 
+# The browser tests drive Debian's headless chromium; install it when it is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CHROMIUM := /usr/bin/chromium
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -23,10 +27,14 @@ demo: $(STAMP)
 	    --out out/seeds_statements.csv
 	$(BIN)/incentive compare $(PLANS) --runs 100 --json out/compare.json
 
-test: $(STAMP)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -m slow
 
 bench: $(STAMP)
