@@ -178,9 +178,11 @@ def simulate(plan: str, scenario_path: Optional[str], runs: int, seed: Optional[
 @cli.command()
 @click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_sim_options
+@click.option("--report", "report_out", default=None, metavar="PATH", type=click.Path(dir_okay=False),
+              help="Also write a self-contained HTML report (tables and charts; opens offline) to PATH.")
 def compare(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, seed: Optional[int],
             json_out: Optional[str], chunk_runs: Optional[int], workers: Optional[int],
-            scheduler: Optional[str]) -> None:
+            scheduler: Optional[str], report_out: Optional[str] = None) -> None:
     """Compare PLANS on the same simulated team and random numbers, side by side."""
     from engine.jobs.compare import compare_plans, comparison_table
     from engine.plan import load_plan
@@ -190,7 +192,12 @@ def compare(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, see
         checked = [load_plan(p) for p in plans]
         scenario = _load_scenario(scenario_path)
         result = compare_plans(checked, scenario, runs, seed, progress=progress_enabled(json_out == "-"),
-                               chunk_runs=chunk_runs, workers=workers or _cores(), scheduler=scheduler)
+                               chunk_runs=chunk_runs, workers=workers or _cores(), scheduler=scheduler,
+                               keep_reps=report_out is not None)
+        if report_out is not None:
+            from engine.report.html import write_report
+
+            write_report(report_out, result, checked, scenario)
     except EngineError as exc:
         _fail(exc)
     if json_out is not None:
@@ -252,6 +259,180 @@ def alerts(plan: str, roster: str, actuals: str, scenario_path: Optional[str], f
     except EngineError as exc:
         _fail(exc)
     click.echo(alerts_text(df), nl=False)
+
+
+@cli.command()
+@click.argument("plans", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--scenario", "scenario_path", default=None, type=click.Path(dir_okay=False),
+              help="Scenario YAML (default: the built-in field sales team).")
+@click.option("--runs", default=40, show_default=True, type=click.IntRange(1, None),
+              help="Simulated plan years per what-if (fewer: faster updates, wider bands).")
+@click.option("--seed", default=None, type=click.IntRange(0, None), help="Random seed (default: the scenario's).")
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+def studio(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, seed: Optional[int], port: int,
+           host: str) -> None:
+    """Serve the what-if page: move a plan's bounded parameters, see cost and risk update.
+
+    PLANS default to the shipped plans under scenarios/plans.
+    """
+    from pathlib import Path
+
+    from engine.plan import load_plan
+    from engine.studio import Studio, serve, shipped_plans
+
+    try:
+        if plans:
+            named = {Path(p).stem: Path(p) for p in plans}
+            for p in named.values():
+                load_plan(p)  # a bad plan fails here, with its position, before the server starts
+        else:
+            named = shipped_plans()
+            if not named:
+                raise click.UsageError("no plans given and no shipped plans found: pass plan files")
+        st = Studio(named, _load_scenario(scenario_path), runs=runs, seed=seed)
+    except EngineError as exc:
+        _fail(exc)
+    click.echo(f"Incentive studio on http://{host}:{port}/  (Ctrl+C to stop)")
+    serve(st, port=port, host=host)
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(dir_okay=False))
+@click.option("--scenario", "scenario_path", default=None, type=click.Path(dir_okay=False),
+              help="Scenario YAML (default: the built-in field sales team).")
+@click.option("--maximize", default=None, metavar="METRIC", help="Metric to maximize (revenue, profit, ...).")
+@click.option("--minimize", default=None, metavar="METRIC", help="Metric to minimize (cost, attrition_rate, ...).")
+@click.option("--subject-to", "subject_to", multiple=True, metavar='"METRIC <= VALUE"',
+              help='Constraint, repeatable: "cost_of_sales <= 0.12", "share_at_or_above_target >= 60%", '
+                   '"attrition_rate <= baseline".')
+@click.option("--margin", default=None, type=float,
+              help="Contribution margin on revenue for profit (default 0.30, or the scenario's margin output).")
+@click.option("--vary", multiple=True, metavar="NAME", help="Only move these parameters / scorecards (repeatable).")
+@click.option("--freeze", multiple=True, metavar="NAME", help="Never move these parameters / scorecards (repeatable).")
+@click.option("--no-weights", is_flag=True, help="Keep scorecard metric weights as they are.")
+@click.option("--weight-change", default=0.10, show_default=True, type=click.FloatRange(0, 1),
+              help="How far each scorecard weight may move (absolute).")
+@click.option("--runs", default=100, show_default=True, type=click.IntRange(2, None),
+              help="Monte Carlo runs per candidate (the same runs for every candidate).")
+@click.option("--seed", default=None, type=click.IntRange(0, None), help="Random seed (default: the scenario's).")
+@click.option("--budget-evals", "budget", default=40, show_default=True, type=click.IntRange(1, None),
+              help="Simulations the search may run, the current plan included.")
+@click.option("--method", default="cobyla", show_default=True, type=click.Choice(["cobyla", "cobyqa", "screen"]),
+              help="Local search after the Latin-hypercube screen (screen: none).")
+@click.option("--workers", default=None, type=click.IntRange(1, None), help="Processes (default: all cores).")
+@click.option("--targets", "with_targets", is_flag=True,
+              help="Also decompose the company target into per-rep annual, quarterly and monthly targets.")
+@click.option("--company-target", default=None, type=float, help="Annual company target (default: sum of quotas).")
+@click.option("--roster", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The team (rep_id, quota, ti, base_salary, ...) to simulate and set targets for.")
+@click.option("--potential-column", default=None, metavar="COLUMN",
+              help="Roster column with each rep's potential (default: simulated output of the seat).")
+@click.option("--share-goal", default=0.6, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Share of reps the targets should let reach target (reported against).")
+@click.option("--targets-out", default=None, type=click.Path(dir_okay=False),
+              help="Targets file to write (rep_id, period, target; .csv, .xlsx, .parquet).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Recalibrated plan YAML to write.")
+@click.option("--json", "json_out", default=None, metavar="PATH|-",
+              help="Write the JSON document to PATH, or to stdout with '-' (then stdout is only JSON).")
+def recalibrate(plan: str, scenario_path: Optional[str], maximize: Optional[str], minimize: Optional[str],
+                subject_to: tuple[str, ...], margin: Optional[float], vary: tuple[str, ...], freeze: tuple[str, ...],
+                no_weights: bool, weight_change: float, runs: int, seed: Optional[int], budget: int, method: str,
+                workers: Optional[int], with_targets: bool, company_target: Optional[float], roster: Optional[str],
+                potential_column: Optional[str], share_goal: float, targets_out: Optional[str], out: str,
+                json_out: Optional[str]) -> None:
+    """Search PLAN's bounded parameters and scorecard weights for the best simulated plan; write it to --out."""
+    from engine.atomic import write_text_atomic
+    from engine.jobs.recalibrate import parse_constraint, metric_catalogue, recalibrate as run, write_targets
+    from engine.plan import load_plan
+    from engine.sim.run import progress_enabled
+
+    try:
+        if targets_out and not with_targets:
+            with_targets = True
+        checked = load_plan(plan)
+        scenario = _load_scenario(scenario_path)
+        if roster:
+            from engine.data.load import read_table
+
+            scenario = scenario.with_overrides(roster=roster, reps=len(read_table(roster, "roster")))
+        metrics = metric_catalogue(scenario)
+        constraints = [parse_constraint(c, metrics) for c in subject_to]  # fail fast, before simulating
+        rec = run(checked, scenario, maximize=maximize, minimize=minimize, subject_to=constraints, runs=runs,
+                  seed=seed, budget=budget, method=method, workers=workers or _cores(), margin=margin,
+                  vary=list(vary) or None, freeze=list(freeze), weights=not no_weights, weight_change=weight_change,
+                  targets=with_targets, company_target=company_target, potential_column=potential_column,
+                  share_goal=share_goal, progress=progress_enabled(json_out == "-"))
+        write_text_atomic(out, rec.plan_text)
+        if targets_out:
+            write_targets(rec, targets_out)
+    except EngineError as exc:
+        _fail(exc)
+    if json_out is not None:
+        _write_json(rec.document, json_out)
+    if json_out != "-":
+        click.echo(rec.text(), nl=False)
+        click.echo(f"wrote {out}" + (f" and {targets_out}" if targets_out else ""))
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(dir_okay=False))
+@click.option("--roster", required=True, type=click.Path(dir_okay=False), help="Roster, as for `incentive payout`.")
+@click.option("--actuals", required=True, type=click.Path(dir_okay=False),
+              help="Actuals of the plan year so far (per period, or transactions with a date).")
+@click.option("--scenario", "scenario_path", default=None, type=click.Path(dir_okay=False),
+              help="Behaviour and attrition model (default: the built-in one; with --history, the base calibrated).")
+@click.option("--history", default=None, type=click.Path(dir_okay=False),
+              help="Attainment history (as for `incentive calibrate`): calibrate the scenario to it first.")
+@click.option("--runs", default=200, show_default=True, type=click.IntRange(1, None),
+              help="Simulated completions of the year.")
+@click.option("--seed", default=None, type=click.IntRange(0, None), help="Random seed (default: the scenario's).")
+@click.option("--budget", default=None, type=float, help="Annual team payout budget: probability of exceeding it.")
+@click.option("--as-of", "as_of", default=None, metavar="PERIOD",
+              help="Last closed period (2027-Q2) or month (2027-05, transactions only); default: the last in the "
+                   "actuals. Later actuals are ignored.")
+@click.option("--xlsx", "xlsx_out", default=None, type=click.Path(dir_okay=False),
+              help="Also write an Excel workbook (Summary, By period with a chart, Distribution, Reps, Assumptions).")
+@click.option("--json", "json_out", default=None, metavar="PATH|-",
+              help="Write the JSON document to PATH, or to stdout with '-' (then stdout is only JSON).")
+@click.option("--chunk-runs", default=None, type=click.IntRange(1, None),
+              help="Runs simulated together (results do not depend on it).")
+@click.option("--workers", default=None, type=click.IntRange(1, None),
+              help="Processes on this machine (default: all cores; results do not depend on it).")
+def forecast(plan: str, roster: str, actuals: str, scenario_path: Optional[str], history: Optional[str], runs: int,
+             seed: Optional[int], budget: Optional[float], as_of: Optional[str], xlsx_out: Optional[str],
+             json_out: Optional[str], chunk_runs: Optional[int], workers: Optional[int]) -> None:
+    """Forecast the plan year's payout from the actuals so far: paid, P50/P90/P95, budget risk, accrual.
+
+    Closed periods are paid as `incentive payout` pays them; the rest of the year is simulated
+    for the real roster, each rep's skill drawn from its posterior given the actuals so far.
+    Accrual (cost earned to date): per-period plans, the closed periods' pay plus the earned
+    share of a period in progress; `accumulate: year` plans, the expected annual payout times
+    the share of the year elapsed (ratable), at least what has been paid. The liability to
+    book is that minus what has been paid.
+    """
+    from engine.jobs.forecast import calibrated_scenario, forecast_text, write_forecast_xlsx
+    from engine.jobs.forecast import forecast as run_forecast
+    from engine.plan import load_plan
+
+    try:
+        checked = load_plan(plan)
+        if history:
+            scenario = calibrated_scenario(history, base=scenario_path)
+        else:
+            scenario = _load_scenario(scenario_path)
+        result = run_forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=seed, budget=budget,
+                              as_of=as_of, workers=workers or _cores(), chunk_runs=chunk_runs)
+        if xlsx_out:
+            write_forecast_xlsx(result, xlsx_out)
+        if json_out is not None and json_out != "-":
+            _write_json(result.document, json_out)
+    except EngineError as exc:
+        _fail(exc)
+    if json_out == "-":
+        _write_json(result.document, "-")
+    else:
+        click.echo(forecast_text(result), nl=False)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

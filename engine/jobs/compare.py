@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from engine.plan.validate import CheckedPlan
-from engine.sim.metrics import PER_RUN_KEYS
+from engine.sim.metrics import PER_RUN_KEYS, skill_quartiles
 from engine.sim.run import SimResult, simulate
 from engine.sim.scenario import Scenario, default_scenario
 
-__all__ = ["Comparison", "compare_plans", "paired_difference", "comparison_table"]
+__all__ = ["Comparison", "compare_plans", "paired_difference", "comparison_table", "key_figures",
+           "metric_intervals", "winners_losers", "mean_interval", "ROWS", "QUARTILES"]
+
+QUARTILES = ("Q1 (lowest skill)", "Q2", "Q3", "Q4 (highest skill)")
 
 
 @dataclass
@@ -32,6 +36,36 @@ class Comparison:
     def document(self) -> dict:
         return {"plans": [r.document for r in self.results],
                 "differences": self.differences}
+
+    @property
+    def plans(self) -> list[str]:
+        return [r.document["plan"] for r in self.results]
+
+    def table(self) -> pd.DataFrame:
+        """The side-by-side figures: one row per metric, one column per plan (unformatted)."""
+        return key_figures(self.results)
+
+    def differences_table(self) -> pd.DataFrame:
+        """Each later plan minus the first, paired over runs: one row per (plan, metric) with
+        ``mean``, ``ci_low`` and ``ci_high`` (95%)."""
+        rows = []
+        for diff in self.differences:
+            for label, _, _, key in ROWS:
+                if key:
+                    rows.append({"plan": diff["plan"], "metric": label, **diff[key]})
+        return pd.DataFrame(rows, columns=["plan", "metric", "mean", "ci_low", "ci_high"])
+
+    def winners_losers(self) -> pd.DataFrame:
+        """Who gains and who loses under each later plan against the first, by skill quartile.
+
+        See :func:`winners_losers`.
+        """
+        return winners_losers(self)
+
+    def _repr_html_(self) -> str:
+        from engine.report.html import comparison_html
+
+        return comparison_html(self)
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict:
@@ -50,11 +84,15 @@ def paired_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict
 
 def compare_plans(plans: Sequence[CheckedPlan], scenario: Optional[Scenario] = None, runs: int = 200,
                   seed: Optional[int] = None, progress: bool = False, chunk_runs: Optional[int] = None,
-                  workers: int = 1, scheduler=None) -> Comparison:
-    """Simulate every plan on the same scenario and seed, and difference each with the first."""
+                  workers: int = 1, scheduler=None, keep_reps: bool = False) -> Comparison:
+    """Simulate every plan on the same scenario and seed, and difference each with the first.
+
+    With ``keep_reps`` every result also keeps per-rep values (``SimResult.detail``) for
+    the distribution and winners-and-losers charts; the document does not change.
+    """
     scenario = scenario or default_scenario()
     results = [simulate(p, scenario, runs, seed, chunk_runs=chunk_runs, progress=progress, workers=workers,
-                        scheduler=scheduler,
+                        scheduler=scheduler, keep_reps=keep_reps,
                         label=f"{p.plan.name} ({i + 1}/{len(plans)})") for i, p in enumerate(plans)]
     base = results[0].per_run
     diffs = []
@@ -135,3 +173,78 @@ def comparison_table(cmp: Comparison, currency: str = "") -> str:
     lines.append(f"{d0['runs']} runs of scenario {d0['scenario']} ({d0['reps']} seats), seed {d0['seed']}; "
                  "every plan sees the same reps and random numbers.")
     return "\n".join(lines)
+
+
+def key_figures(results: Sequence[SimResult]) -> pd.DataFrame:
+    """The figures of the side-by-side table, unformatted: rows are metrics (the labels of
+    :data:`ROWS`; money in the plan's currency, shares as fractions), columns are plans."""
+    data = {r.document["plan"]: [get(r.document) for _, get, _, _ in ROWS] for r in results}
+    df = pd.DataFrame(data, index=[label for label, _, _, _ in ROWS], dtype=float)
+    df.index.name = "metric"
+    return df
+
+
+def mean_interval(x: np.ndarray, level: float = 0.95) -> dict:
+    """Mean over runs with its t confidence interval (the Monte Carlo error of the mean)."""
+    return paired_difference(np.zeros_like(np.asarray(x, dtype=float)), x, level)
+
+
+def metric_intervals(results: Sequence[SimResult], keys: Sequence[str] = PER_RUN_KEYS) -> pd.DataFrame:
+    """Per plan and per-run figure: the mean over runs with a 95% confidence interval.
+
+    Returns:
+        One row per (plan, metric) with ``mean``, ``ci_low``, ``ci_high``. Means over runs
+        of per-run ratios can differ slightly from the document's pooled ratios.
+    """
+    rows = [{"plan": r.document["plan"], "metric": k, **mean_interval(r.per_run[k])} for r in results for k in keys]
+    return pd.DataFrame(rows, columns=["plan", "metric", "mean", "ci_low", "ci_high"])
+
+
+def winners_losers(cmp: Comparison, tolerance: float = 1.0) -> pd.DataFrame:
+    """Who gains and who loses under each later plan against the first, by skill quartile.
+
+    Run ``i`` has the same starting reps, with the same skills, under every plan (common
+    random numbers), so a rep's annual payout can be compared plan against plan. Reps are
+    the ones who start the year (backfills differ between plans); a rep who leaves earlier
+    under one plan is paid less under it. Quartiles are of skill within each run.
+
+    Args:
+        cmp: a comparison simulated with ``keep_reps=True``.
+        tolerance: payout changes within this amount (in the plan's currency) count as
+            neither better nor worse off.
+
+    Returns:
+        One row per (later plan, quartile): ``plan``, ``quartile`` (1-4), ``label``,
+        ``base_payout`` (mean annual payout under the first plan), ``mean_change``,
+        ``ci_low``, ``ci_high`` (paired over all runs), ``share_better``, ``share_worse``
+        (over the reps of the sampled runs).
+
+    Raises:
+        ValueError: the comparison has no per-rep detail.
+    """
+    if any(r.detail is None for r in cmp.results):
+        raise ValueError("winners and losers need per-rep detail: compare_plans(..., keep_reps=True)")
+    base = cmp.results[0].detail
+    assert base is not None
+    s = base.seats
+    k = min(r.detail.sample_runs for r in cmp.results)  # type: ignore[union-attr]
+    q = skill_quartiles(base.skill[:k, :s])
+    base_pay = base.payout[:k, :s]
+    rows = []
+    for r in cmp.results[1:]:
+        d = r.detail
+        assert d is not None
+        delta = d.payout[:k, :s] - base_pay
+        for j in range(4):
+            inq = q == j
+            n = max(int(inq.sum()), 1)
+            rows.append({
+                "plan": r.document["plan"], "quartile": j + 1, "label": QUARTILES[j],
+                "base_payout": float(np.nanmean(base.quartile_payout[:, j])),
+                **{("mean_change" if key == "mean" else key): v for key, v in
+                   paired_difference(base.quartile_payout[:, j], d.quartile_payout[:, j]).items()},
+                "share_better": float((delta[inq] > tolerance).sum() / n),
+                "share_worse": float((delta[inq] < -tolerance).sum() / n),
+            })
+    return pd.DataFrame(rows, columns=["plan", "quartile", "label", "base_payout", "mean_change", "ci_low",
+                                       "ci_high", "share_better", "share_worse"])

@@ -75,6 +75,12 @@ class CheckedPlan:
     def ref(self, node: ex.Name) -> Ref:
         return self.refs[id(node)]
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the plan's components and what it pays at 50-150% of target."""
+        from engine.report.html import plan_html
+
+        return plan_html(self)
+
     def __reduce__(self):
         # Names are resolved by node identity, which does not survive pickling: another
         # process (a worker, a Dask cluster) rebuilds the plan from its text instead.

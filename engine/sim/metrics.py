@@ -16,10 +16,13 @@ import numpy as np
 
 from engine.sim.simulate import ChunkResult
 
-__all__ = ["Accumulator", "QuantileSketch", "gini", "EXACT_LIMIT", "SKETCH_ALPHA", "PER_RUN_KEYS"]
+__all__ = ["Accumulator", "QuantileSketch", "RepDetail", "gini", "skill_quartiles", "EXACT_LIMIT", "SKETCH_ALPHA",
+           "PER_RUN_KEYS", "SAMPLE_CELLS"]
 
 EXACT_LIMIT = 2_000_000
 SKETCH_ALPHA = 0.001
+
+SAMPLE_CELLS = 100_000  # (run x slot) cells of per-rep values kept by RepDetail: about 4 MB per plan
 
 PER_RUN_KEYS = ("cost", "revenue", "cost_of_sales", "share_at_or_above_target", "attainment_p50",
                 "attrition_rate", "regretted_attrition_rate", "share_disengaged", "effort_mean")
@@ -196,6 +199,67 @@ class Accumulator:
             "effort": {"mean": _f(pr["effort_sum"].sum() / pr["active_months"].sum())},
             "measures": {m: _f(np.mean(v)) for m, v in self.measures.items()},
         }
+
+
+def skill_quartiles(skill: np.ndarray) -> np.ndarray:
+    """Quartile (0 = lowest, 3 = highest) of each rep's skill within its run, on the last axis."""
+    n = skill.shape[-1]
+    ranks = np.argsort(np.argsort(skill, axis=-1, kind="stable"), axis=-1, kind="stable")
+    return (ranks * 4) // max(n, 1)
+
+
+class RepDetail:
+    """Per-rep values kept for charts, beside the JSON document (opt-in, bounded memory).
+
+    Two things, both filled by run index so that they do not depend on chunking, workers
+    or the order chunks arrive in:
+
+    * a sample: every slot of the first ``sample_runs`` runs (as many as fit in
+      :data:`SAMPLE_CELLS` cells), with its attainment, payout, skill and ``rep_mask``;
+    * for every run, the mean payout and attainment of the reps who started the year (the
+      seats), by skill quartile within the run. Run ``i`` has the same people under every
+      plan (common random numbers), so these can be differenced plan against plan.
+
+    Attributes:
+        seats: starting reps per run (slots ``0 .. seats - 1``).
+        sample_runs: runs in the sample (runs ``0 .. sample_runs - 1``).
+        attainment, payout, skill: ``(sample_runs, slots)``; NaN where ``rep_mask`` is False.
+        rep_mask: ``(sample_runs, slots)`` slots that held a rep during the year.
+        quartile_payout, quartile_attainment: ``(runs, 4)`` means over the starting reps
+            of each skill quartile (Q1 lowest).
+    """
+
+    def __init__(self, runs: int, slots: int, seats: int, cells: int = SAMPLE_CELLS):
+        self.runs, self.slots, self.seats = runs, slots, seats
+        self.sample_runs = min(runs, max(1, cells // max(slots, 1)))
+        k = self.sample_runs
+        self.attainment = np.full((k, slots), np.nan)
+        self.payout = np.full((k, slots), np.nan)
+        self.skill = np.full((k, slots), np.nan)
+        self.rep_mask = np.zeros((k, slots), dtype=bool)
+        self.quartile_payout = np.full((runs, 4), np.nan)
+        self.quartile_attainment = np.full((runs, 4), np.nan)
+
+    def add(self, r: ChunkResult) -> None:
+        idx = np.asarray(r.run_index)
+        keep = idx < self.sample_runs
+        if keep.any():
+            rows, m = idx[keep], r.rep_mask[keep]
+            self.rep_mask[rows] = m
+            self.attainment[rows] = np.where(m, r.attainment[keep], np.nan)
+            self.payout[rows] = np.where(m, r.payout[keep], np.nan)
+            self.skill[rows] = np.where(m, r.skill[keep], np.nan)
+        s = self.seats
+        q = skill_quartiles(r.skill[:, :s])
+        for k in range(4):
+            inq = q == k
+            count = np.maximum(inq.sum(axis=1), 1)
+            self.quartile_payout[idx, k] = np.where(inq, r.payout[:, :s], 0.0).sum(axis=1) / count
+            self.quartile_attainment[idx, k] = np.where(inq, r.attainment[:, :s], 0.0).sum(axis=1) / count
+
+    def values(self, key: str) -> np.ndarray:
+        """The sampled per-rep values of ``"attainment"`` or ``"payout"`` (reps present only)."""
+        return getattr(self, key)[self.rep_mask]
 
 
 def _q(x: np.ndarray, q: float) -> float:

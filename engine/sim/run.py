@@ -10,7 +10,7 @@ import numpy as np
 
 from engine.errors import DataError
 from engine.plan.validate import CheckedPlan
-from engine.sim.metrics import Accumulator
+from engine.sim.metrics import Accumulator, RepDetail
 from engine.sim.scenario import Scenario, default_scenario
 from engine.sim.simulate import Simulation
 
@@ -24,10 +24,30 @@ class SimResult:
     Attributes:
         document: the JSON document of ``incentive simulate`` (a dict).
         per_run: per-run values of the compared figures (for paired differences).
+        detail: per-rep values for charts (a :class:`~engine.sim.metrics.RepDetail`), when
+            simulated with ``keep_reps=True``; never part of the document.
+        currency: the plan's currency (for labels).
     """
 
     document: dict
     per_run: dict[str, np.ndarray]
+    detail: Optional[RepDetail] = None
+    currency: str = ""
+
+    @property
+    def plan(self) -> str:
+        return self.document["plan"]
+
+    def table(self):
+        """The key figures as a one-column pandas DataFrame (metric -> value, unformatted)."""
+        from engine.jobs.compare import key_figures
+
+        return key_figures([self])
+
+    def _repr_html_(self) -> str:
+        from engine.report.html import key_figures_html
+
+        return key_figures_html([self])
 
 
 def progress_enabled(json_to_stdout: bool) -> bool:
@@ -86,7 +106,8 @@ def _run_chunk(checked: CheckedPlan, scenario: Scenario, seed: int, params, runs
 
 def simulate(checked: CheckedPlan, scenario: Optional[Scenario] = None, runs: int = 200, seed: Optional[int] = None,
              chunk_runs: Optional[int] = None, progress: bool = False, params: Optional[dict] = None,
-             label: Optional[str] = None, workers: int = 1, scheduler: Optional[str] = None) -> SimResult:
+             label: Optional[str] = None, workers: int = 1, scheduler: Optional[str] = None,
+             keep_reps: bool = False) -> SimResult:
     """Simulate ``runs`` plan years of the scenario's team under the plan.
 
     Args:
@@ -102,6 +123,8 @@ def simulate(checked: CheckedPlan, scenario: Optional[Scenario] = None, runs: in
         workers: processes to use on this machine (1: this process only).
         scheduler: address of a ``dask.distributed`` scheduler (or a ``distributed.Client``);
             chunks then run on its workers, retried by Dask if a worker dies.
+        keep_reps: also keep per-rep values for charts (``SimResult.detail``: a bounded
+            sample of runs and per-run skill-quartile means); the document is unchanged.
     """
     scenario = scenario or default_scenario()
     seed = scenario.seed if seed is None else int(seed)
@@ -111,6 +134,7 @@ def simulate(checked: CheckedPlan, scenario: Optional[Scenario] = None, runs: in
     sim = Simulation(checked, scenario, seed, params)
     size = chunk_runs or chunk_runs_for(sim.slots, runs, workers)
     acc = Accumulator(runs, scenario.actual_columns)
+    detail = RepDetail(runs, sim.slots, sim.seats) if keep_reps else None
     chunks = [np.arange(lo, min(lo + size, runs)) for lo in range(0, runs, size)]
     bar = None
     if progress:
@@ -122,11 +146,16 @@ def simulate(checked: CheckedPlan, scenario: Optional[Scenario] = None, runs: in
         if scheduler is not None:
             for result, n in _run_on_dask(scheduler, checked, scenario, seed, params, chunks):
                 acc.add(result)
+                if detail is not None:
+                    detail.add(result)
                 if bar is not None:
                     bar.update(n)
         elif workers == 1 or len(chunks) == 1:
             for idx in chunks:
-                acc.add(sim.run_chunk(idx))
+                chunk = sim.run_chunk(idx)
+                acc.add(chunk)
+                if detail is not None:
+                    detail.add(chunk)
                 if bar is not None:
                     bar.update(len(idx))
         else:
@@ -137,14 +166,17 @@ def simulate(checked: CheckedPlan, scenario: Optional[Scenario] = None, runs: in
             with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx) as pool:
                 futures = {pool.submit(_run_chunk, checked, scenario, seed, params, idx): idx for idx in chunks}
                 for fut in as_completed(futures):
-                    acc.add(fut.result())  # the accumulator does not depend on arrival order
+                    chunk = fut.result()
+                    acc.add(chunk)  # the accumulator does not depend on arrival order
+                    if detail is not None:
+                        detail.add(chunk)  # nor does the detail (filled by run index)
                     if bar is not None:
                         bar.update(len(futures[fut]))
     finally:
         if bar is not None:
             bar.close()
     doc = acc.document(checked.plan.name, scenario.name, sim.seats, sim.P, seed)
-    return SimResult(doc, acc.per_run_metrics())
+    return SimResult(doc, acc.per_run_metrics(), detail, checked.plan.currency)
 
 
 def _run_on_dask(scheduler, checked, scenario, seed, params, chunks):

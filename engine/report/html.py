@@ -1,0 +1,335 @@
+"""A self-contained HTML report comparing candidate plans, and HTML tables for notebooks.
+
+:func:`compare_report` returns one HTML page that opens offline: plotly.js is inlined once
+(with the first chart), the other charts reuse it, the CSS is inline and no font, script or
+image is fetched from anywhere. :func:`write_report` writes it atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+from typing import TYPE_CHECKING, Optional, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from engine import charts
+from engine.jobs.compare import ROWS, Comparison, _fmt, _fmt_diff
+
+if TYPE_CHECKING:
+    from engine.plan.lint import Finding
+    from engine.plan.validate import CheckedPlan
+    from engine.sim.run import SimResult
+    from engine.sim.scenario import Scenario
+
+__all__ = ["compare_report", "write_report", "comparison_html", "key_figures_html", "plan_html", "lint_html",
+           "SECTIONS"]
+
+# Section ids and titles, in page order (the winners section only with two plans or more).
+SECTIONS = (
+    ("summary", "Side by side"),
+    ("payout-curves", "What each plan pays"),
+    ("attainment", "How attainment spreads"),
+    ("payout", "How pay spreads"),
+    ("cost", "What the team will cost"),
+    ("cost-of-sales", "Cost of sales"),
+    ("morale", "Morale and attrition risk"),
+    ("winners", "Winners and losers"),
+    ("lint", "Design hazards"),
+)
+
+CSS = """
+:root { --ink: #1f2328; --muted: #57606a; --line: #d0d7de; --bg: #f6f8fa; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45;
+       font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; font-size: 15px; }
+header { background: var(--bg); border-bottom: 1px solid var(--line); padding: 24px 40px 16px; }
+header h1 { margin: 0 0 6px; font-size: 26px; }
+header .meta { color: var(--muted); margin: 0; }
+nav { margin-top: 10px; font-size: 14px; }
+nav a { color: #0969da; text-decoration: none; margin-right: 14px; }
+main { max-width: 1280px; padding: 8px 40px 48px; }
+section { margin-top: 32px; }
+h2 { font-size: 21px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
+h3 { font-size: 17px; margin-bottom: 4px; }
+p.lead { color: var(--muted); max-width: 900px; margin-top: 0; }
+table { border-collapse: collapse; margin: 8px 0 16px; font-size: 14px; }
+th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); }
+th { background: var(--bg); text-align: left; font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.swatch { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 6px;
+          vertical-align: baseline; }
+.plans { list-style: none; padding: 0; margin: 8px 0 0; }
+.plans li { margin: 2px 0; }
+.chart { margin: 6px 0 18px; border: 1px solid var(--line); border-radius: 6px; padding: 4px; }
+.sev-warning { color: #9a6700; font-weight: 600; }
+.sev-info { color: var(--muted); }
+.why { color: var(--muted); }
+.note { color: var(--muted); font-size: 13px; }
+footer { color: var(--muted); font-size: 13px; padding: 16px 40px 32px; border-top: 1px solid var(--line); }
+"""
+
+_TEXT = {
+    "summary": "Every plan was simulated on the same team with the same random numbers, so differences "
+               "come from the plans, not from luck. Money is per simulated plan year. The second table "
+               "shows each plan minus the first, with the 95% confidence interval of that difference "
+               "(the Monte Carlo uncertainty: more runs make it narrower).",
+    "payout-curves": "What a typical rep (the team's median quota and target incentive) earns in a year if "
+                     "they reach the same share of target in every period. Steps are lump sums; steeper "
+                     "lines reward extra sales more; flat stretches give no reason to sell more.",
+    "attainment": "Attainment is a rep's result over the year divided by their target. Plans are usually "
+                  "designed so that 60-70% of reps reach target; published surveys find 41-59%.",
+    "payout": "Annual incentive pay per rep. Reps who joined or left during the year are included with "
+              "what they were paid. A wide spread means the plan differentiates strongly between reps.",
+    "cost": "Each dot is one simulated year of the whole team. P50 is the typical year; P90 and P95 are "
+            "the budget you need to be covered nine and 19 years in 20.",
+    "cost-of-sales": "Incentive pay as a share of revenue. Sales compensation commonly costs about 10% "
+                     "of revenue (base salaries included; this shows the incentive alone).",
+    "morale": "Attrition: share of reps who quit during the year. Regretted attrition: leavers from the "
+              "top performance quartile. Disengaged: share of rep-months with morale below the "
+              "scenario's threshold. Replacing a rep costs on the order of a year's on-target earnings.",
+    "winners": "The reps who start the year are the same people under every plan, so each one's pay can "
+               "be compared plan against plan. Reps are grouped by skill within their team (Q1: weakest "
+               "quarter, Q4: strongest). A rep who leaves earlier under a plan is paid less under it.",
+    "lint": "Design hazards found by scanning what each plan pays a typical rep between 0 and 300% of "
+            "target: pay cliffs that invite timing games, stretches with no incentive to sell more, pay "
+            "that falls as sales rise, components that never pay.",
+}
+
+
+def _e(x: object) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _swatch(colour: str) -> str:
+    return f'<span class="swatch" style="background:{colour}"></span>'
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], num_from: int = 1,
+                raw_header: bool = False) -> str:
+    head = "".join(f'<th class="{"num" if i >= num_from else ""}">{h if raw_header else _e(h)}</th>'
+                   for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(f'<td class="{"num" if i >= num_from else ""}">{_e(c)}</td>'
+                                    for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _plan_headers(names: Sequence[str], offset: int = 0) -> list[str]:
+    return [_swatch(charts.PALETTE[(i + offset) % len(charts.PALETTE)]) + _e(n) for i, n in enumerate(names)]
+
+
+def _currency(results: Sequence["SimResult"]) -> str:
+    cur = {r.currency for r in results}
+    return cur.pop() if len(cur) == 1 else ""
+
+
+def key_figures_html(results: Sequence["SimResult"]) -> str:
+    """The side-by-side figures of some results as an HTML table (formatted as in the CLI)."""
+    docs = [r.document for r in results]
+    cur = _currency(results)
+    rows = [[label + (f" ({cur})" if kind == "money" and cur else "")] + [_fmt(get(d), kind) for d in docs]
+            for label, get, kind, _ in ROWS]
+    return _html_table(["metric"] + _plan_headers([d["plan"] for d in docs]), rows, raw_header=True)
+
+
+def differences_html(cmp: Comparison) -> str:
+    """Each later plan minus the first: mean ± 95% CI half-width, paired over runs."""
+    if not cmp.differences:
+        return ""
+    cur = _currency(cmp.results)
+    rows = [[label + (f" ({cur})" if kind == "money" and cur else "")]
+            + [_fmt_diff(diff[key], kind) for diff in cmp.differences]
+            for label, _, kind, key in ROWS if key]
+    return _html_table(["metric"] + _plan_headers([d["plan"] for d in cmp.differences], offset=1), rows,
+                       raw_header=True)
+
+
+def comparison_html(cmp: Comparison) -> str:
+    """The side-by-side table, then the paired differences to the first plan (for notebooks)."""
+    parts = [key_figures_html(cmp.results)]
+    if cmp.differences:
+        parts.append(f"<p><b>Difference to {_e(cmp.plans[0])}</b> (mean ± 95% CI half-width, paired over runs)</p>")
+        parts.append(differences_html(cmp))
+    d0 = cmp.results[0].document
+    parts.append(f'<p class="note">{d0["runs"]:,} runs of scenario {_e(d0["scenario"])} ({d0["reps"]:,} seats), '
+                 f'seed {d0["seed"]}; every plan sees the same reps and random numbers.</p>')
+    return "<div>" + "".join(parts) + "</div>"
+
+
+def plan_html(checked: "CheckedPlan", roster=None) -> str:
+    """A compact summary of a plan with what it pays at 50-150% of target (for notebooks)."""
+    from engine.summary import _component_line, payout_table
+
+    plan = checked.plan
+    meta = f"period: {plan.period}; currency: {plan.currency}; accumulate: {plan.accumulate}"
+    comps = _html_table(["component", "kind", "what it does"],
+                        [[c.name, c.kind, (c.label + ": " if c.label else "") + _component_line(c)]
+                         for c in plan.components], num_from=99)
+    table, notes = payout_table(checked, roster)
+    rows = []
+    for idx in table.index:
+        vals = table.loc[idx]
+        rows.append([idx] + [("—" if not np.isfinite(v) else f"{v:,.0f}%") if idx == "% of TI" else f"{v:,.2f}"
+                             for v in vals])
+    pays = _html_table([f"pays per {plan.period} ({plan.currency})"] + list(table.columns), rows)
+    return (f"<div><p><b>{_e(plan.name)}</b>{' — ' + _e(plan.label) if plan.label else ''}<br>"
+            f'<span class="note">{_e(meta)}; target incentive: {_e(plan.target_incentive.text)}</span></p>'
+            f"{comps}{pays}" + "".join(f'<div class="note">* {_e(n)}</div>' for n in notes) + "</div>")
+
+
+def _range_text(r: Optional[tuple[float, float]]) -> str:
+    if r is None:
+        return "—"
+    lo, hi = r
+
+    def pct(v: float) -> str:
+        return "∞" if not np.isfinite(v) else f"{100 * v:.1f}".rstrip("0").rstrip(".") + "%"
+
+    return pct(lo) if lo == hi else f"{pct(lo)} – {pct(hi)}"
+
+
+def lint_html(findings: Sequence["Finding"]) -> str:
+    """Lint findings as a table: severity, component, attainment range, message and why."""
+    if not findings:
+        return '<p class="note">No design hazards found.</p>'
+    head = "<tr><th>severity</th><th>component</th><th>attainment</th><th>finding</th></tr>"
+    body = "".join(
+        f'<tr><td class="sev-{_e(f.severity)}">{_e(f.severity)}</td><td>{_e(f.component or "(plan)")}</td>'
+        f'<td class="num">{_e(_range_text(f.attainment_range))}</td>'
+        f'<td>{_e(f.message)} <span class="why">— {_e(f.why)}</span>'
+        + (f' <span class="note">(line {f.span.line})</span>' if f.span is not None else "")
+        + "</td></tr>" for f in findings)
+    return f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"
+
+
+class _Figures:
+    """Embeds figures: plotly.js inline with the first one only."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, fig: go.Figure) -> str:
+        div = pio.to_html(fig, full_html=False, include_plotlyjs=self.count == 0, include_mathjax=False,
+                          config={"displaylogo": False, "responsive": True},
+                          div_id=f"chart-{self.count + 1}", default_width="100%")
+        self.count += 1
+        return f'<div class="chart">{div}</div>'
+
+
+def compare_report(comparison: Comparison, plans: Sequence["CheckedPlan"], scenario: "Scenario", *,
+                   findings: Optional[Sequence[Sequence["Finding"]]] = None, title: Optional[str] = None,
+                   generated: Optional[dt.datetime] = None) -> str:
+    """The HTML report of a comparison: one self-contained page.
+
+    Args:
+        comparison: from :func:`~engine.jobs.compare.compare_plans` with ``keep_reps=True``.
+        plans: the compared plans, in the comparison's order.
+        scenario: the scenario they were simulated on (its team is the reference rep).
+        findings: lint findings per plan (default: :func:`~engine.plan.lint.lint_plan` for
+            each plan, rated with its simulated attainment quantiles).
+        title: page title.
+        generated: the date shown in the header (default: now).
+
+    Returns:
+        The page (UTF-8 text).
+
+    Raises:
+        ValueError: the comparison has no per-rep detail, or plans and results differ.
+    """
+    from engine.plan.lint import lint_plan
+    from engine.sim.population import build_roster
+
+    results = comparison.results
+    if len(plans) != len(results) or [p.plan.name for p in plans] != comparison.plans:
+        raise ValueError("plans must be the compared plans, in the same order")
+    if any(r.detail is None for r in results):
+        raise ValueError("the report needs per-rep detail: compare_plans(..., keep_reps=True)")
+    roster = build_roster(scenario)
+    roster_df = charts._roster_frame(roster)
+    if findings is None:
+        findings = []
+        for p, r in zip(plans, results):
+            att = r.document["attainment"]
+            q = tuple((q, att[k]) for q, k in ((0.1, "p10"), (0.5, "p50"), (0.9, "p90")) if att.get(k) is not None)
+            findings.append(lint_plan(p, roster=roster_df, attainment_quantiles=q or None))
+    d0 = results[0].document
+    generated = generated or dt.datetime.now()
+    title = title or f"Plan comparison on {d0['scenario']}"
+    fig = _Figures()
+    colours = [charts.PALETTE[i % len(charts.PALETTE)] for i in range(len(plans))]
+    multi = len(results) > 1
+    sections = []
+
+    def section(key: str, body: str) -> None:
+        name = dict(SECTIONS)[key]
+        sections.append(f'<section id="{key}"><h2>{_e(name)}</h2><p class="lead">{_e(_TEXT[key])}</p>'
+                        f"{body}</section>")
+
+    summary = key_figures_html(results)
+    if comparison.differences:
+        summary += (f"<h3>Difference to {_e(comparison.plans[0])}</h3>"
+                    '<p class="note">mean ± 95% confidence interval half-width, paired over runs</p>'
+                    + differences_html(comparison))
+    section("summary", summary)
+    curves = (fig(charts.payout_curves(plans, roster)) if multi else "") + "".join(
+        fig(charts.payout_curve(p, roster=roster, colour=colours[i])) for i, p in enumerate(plans))
+    section("payout-curves", curves)
+    section("attainment", fig(charts.attainment_distribution(results)))
+    section("payout", fig(charts.payout_distribution(results)))
+    cost_rows = [[r.plan] + [_fmt(r.document["cost"][k], "money") for k in ("mean", "p50", "p90", "p95")]
+                 for r in results]
+    cur = _currency(results)
+    section("cost", fig(charts.cost_distribution(results))
+            + _html_table(["plan"] + [f"{k} ({cur})" if cur else k for k in ("mean", "P50", "P90", "P95")],
+                          cost_rows))
+    section("cost-of-sales", fig(charts.cost_of_sales(results)))
+    section("morale", fig(charts.morale_risk(results)))
+    if multi:
+        section("winners", fig(charts.winners_losers(comparison)) + _winners_table(comparison))
+    lint = "".join(f"<h3>{_swatch(colours[i])}{_e(p.plan.name)}</h3>{lint_html(f)}"
+                   for i, (p, f) in enumerate(zip(plans, findings)))
+    section("lint", lint)
+
+    nav = "".join(f'<a href="#{k}">{_e(n)}</a>' for k, n in SECTIONS if multi or k != "winners")
+    plan_list = "".join(f"<li>{_swatch(colours[i])}<b>{_e(p.plan.name)}</b>"
+                        f"{' — ' + _e(p.plan.label) if p.plan.label else ''} "
+                        f'<span class="note">({_e(p.plan.file)}; paid per {_e(p.plan.period)}, '
+                        f"{_e(p.plan.currency)})</span></li>" for i, p in enumerate(plans))
+    sample = results[0].detail
+    meta = (f"Scenario <b>{_e(d0['scenario'])}</b> ({d0['reps']:,} seats, {d0['periods']} plan periods) · "
+            f"{d0['runs']:,} simulated years per plan · seed {d0['seed']} · generated "
+            f"{generated:%Y-%m-%d %H:%M}")
+    foot = (f"Per-rep distributions use the reps of the first {sample.sample_runs:,} runs "  # type: ignore[union-attr]
+            f"of {d0['runs']:,}; every other figure uses all runs. Confidence intervals are 95% t intervals "
+            "over runs. Made with incentive compare --report.")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
+            f'<header><h1>{_e(title)}</h1><p class="meta">{meta}</p><ul class="plans">{plan_list}</ul>'
+            f"<nav>{nav}</nav></header><main>{''.join(sections)}</main><footer>{_e(foot)}</footer>"
+            "</body></html>\n")
+
+
+def _winners_table(cmp: Comparison) -> str:
+    df = cmp.winners_losers()
+    cur = _currency(cmp.results)
+    rows = []
+    for _, r in df.iterrows():
+        ci = "" if r["ci_low"] is None or not np.isfinite(r["ci_low"]) else \
+            f" ± {(r['ci_high'] - r['ci_low']) / 2:,.0f}"
+        rows.append([r["plan"], r["label"], f"{r['base_payout']:,.0f}", f"{r['mean_change']:+,.0f}{ci}",
+                     f"{100 * r['share_better']:.0f}%", f"{100 * r['share_worse']:.0f}%"])
+    money = f" ({cur})" if cur else ""
+    return _html_table(["plan", "skill quartile", f"paid under {cmp.plans[0]}{money}", f"change{money}",
+                        "better off", "worse off"], rows, num_from=2)
+
+
+def write_report(path: str | os.PathLike[str], comparison: Comparison, plans: Sequence["CheckedPlan"],
+                 scenario: "Scenario", **kwargs) -> None:
+    """Write :func:`compare_report` to ``path`` atomically (no partial file on failure)."""
+    from engine.atomic import write_text_atomic
+
+    write_text_atomic(path, compare_report(comparison, plans, scenario, **kwargs))

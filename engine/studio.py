@@ -1,0 +1,273 @@
+"""``incentive studio``: a local what-if page for plan designers.
+
+The page opens a plan, shows a slider for each bounded parameter (thresholds, accelerators,
+caps, and scorecard weights where the plan declares them as parameters) and, whenever a
+slider moves, simulates the scenario's team under the moved plan and redraws the payout
+curve, the cost distribution, the attainment spread and the morale risk figures.
+
+Every what-if uses the same seed (common random numbers), so a change on the page is the
+effect of the slider, not of new random draws. Results are cached by parameter values, so
+moving a slider back is instant.
+
+Built on Dash (Plotly's app framework): the page is declared in Python, the charts are the
+same plotly figures as the HTML report and the notebooks, and there is no front end to build.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from engine.errors import EngineError
+from engine.plan import CheckedPlan, load_plan
+from engine.plan.validate import with_parameters
+
+__all__ = ["Studio", "WhatIf", "create_app", "shipped_plans"]
+
+DEFAULT_RUNS = 40
+_CACHE = 64
+
+
+def shipped_plans() -> dict[str, Path]:
+    """The plans under ``scenarios/plans`` of this checkout, by file stem."""
+    root = Path(__file__).resolve().parent.parent / "scenarios" / "plans"
+    return {p.stem: p for p in sorted(root.glob("*.yaml"))}
+
+
+def _step(lo: float, hi: float) -> float:
+    """A slider step of about 1/100 of the range, rounded to one significant digit."""
+    span = hi - lo
+    if span <= 0:
+        return 1.0
+    raw = span / 100.0
+    mag = 10 ** math.floor(math.log10(raw))
+    return float(round(raw / mag) * mag)
+
+
+@dataclass
+class WhatIf:
+    """One evaluated what-if: the moved plan, its simulation and its headline figures."""
+
+    params: dict
+    plan: CheckedPlan
+    result: object  # engine.sim.run.SimResult
+    seconds: float
+
+    @property
+    def kpis(self) -> dict[str, Optional[float]]:
+        d = self.result.document
+        return {
+            "cost_p50": d["cost"]["p50"],
+            "cost_p90": d["cost"]["p90"],
+            "cost_of_sales": d["cost_of_sales"],
+            "share_at_or_above_target": d["attainment"]["share_at_or_above_target"],
+            "attrition_rate": d["morale"]["attrition_rate"],
+            "share_disengaged": d["morale"]["share_disengaged"],
+        }
+
+
+@dataclass
+class Studio:
+    """What-if state shared by the page's callbacks: plans, scenario and a result cache.
+
+    Args:
+        plans: plan name -> plan file.
+        scenario: the scenario (default: the built-in one).
+        runs: simulated plan years per what-if.
+        seed: the seed every what-if uses.
+    """
+
+    plans: dict[str, Path]
+    scenario: object = None
+    runs: int = DEFAULT_RUNS
+    seed: Optional[int] = None
+    _loaded: dict = field(default_factory=dict)
+    _cache: OrderedDict = field(default_factory=OrderedDict)
+
+    def __post_init__(self):
+        from engine.sim.scenario import default_scenario
+
+        if not self.plans:
+            raise ValueError("the studio needs at least one plan")
+        self.scenario = self.scenario or default_scenario()
+        self.seed = self.scenario.seed if self.seed is None else int(self.seed)
+
+    def plan(self, name: str) -> CheckedPlan:
+        if name not in self._loaded:
+            self._loaded[name] = load_plan(self.plans[name])
+        return self._loaded[name]
+
+    def sliders(self, name: str) -> list[dict]:
+        """The plan's bounded parameters: name, label, min, max, step and value."""
+        out = []
+        for p in self.plan(name).plan.parameters:
+            if p.min is None or p.max is None or p.max <= p.min:
+                continue
+            out.append({"name": p.name, "label": p.label or p.name.replace("_", " "), "min": p.min,
+                        "max": p.max, "step": _step(p.min, p.max), "value": p.value})
+        return out
+
+    def evaluate(self, name: str, params: dict) -> WhatIf:
+        """Simulate plan ``name`` with ``params`` (cached by their values)."""
+        import time
+
+        from engine.sim.run import simulate
+
+        key = (name, tuple(sorted((k, round(float(v), 12)) for k, v in params.items())))
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        base = self.plan(name)
+        moved = with_parameters(base, params) if params else base
+        t0 = time.perf_counter()
+        result = simulate(moved, self.scenario, runs=self.runs, seed=self.seed, workers=1, keep_reps=True)
+        out = WhatIf(dict(params), moved, result, time.perf_counter() - t0)
+        self._cache[key] = out
+        while len(self._cache) > _CACHE:
+            self._cache.popitem(last=False)
+        return out
+
+
+def _money(v: Optional[float], currency: str) -> str:
+    return "–" if v is None else f"{v:,.0f} {currency}"
+
+
+def _pct(v: Optional[float]) -> str:
+    return "–" if v is None else f"{100 * v:.1f}%"
+
+
+def _delta(new: Optional[float], old: Optional[float], currency: Optional[str]) -> str:
+    """The change against the plan as written: money in the currency, shares in points."""
+    if new is None or old is None:
+        return ""
+    if currency is not None:
+        return f"{new - old:+,.0f} {currency} vs as written"
+    return f"{100 * (new - old):+.1f} pp vs as written"
+
+
+def _compact(fig, title: str):
+    """A report figure fitted to a half-width tile: short title, legend below the plot."""
+    fig.update_layout(title={"text": title}, height=None, autosize=True,
+                      margin={"l": 70, "r": 20, "t": 50, "b": 50},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0, "xanchor": "left"})
+    return fig
+
+
+def create_app(studio: Studio):
+    """The Dash app for ``studio`` (call ``.run(port=...)`` to serve it)."""
+    from dash import ALL, Dash, Input, Output, State, dcc, html
+    from dash.exceptions import PreventUpdate
+
+    from engine import charts
+
+    names = list(studio.plans)
+    app = Dash(__name__, title="Incentive studio", serve_locally=True)
+    card = {"padding": "8px 14px", "border": "1px solid #d0d7de", "borderRadius": "6px", "minWidth": "150px"}
+    kpi_ids = [("cost_p50", "Annual cost P50"), ("cost_p90", "Annual cost P90"), ("cost_of_sales", "Cost of sales"),
+               ("share_at_or_above_target", "Reps at or above target"), ("attrition_rate", "Attrition (annual)"),
+               ("share_disengaged", "Rep-months disengaged")]
+    app.layout = html.Div(style={"fontFamily": "system-ui, sans-serif", "margin": "16px 24px"}, children=[
+        html.H2("Incentive studio: what if the plan changed?"),
+        html.P(f"Scenario: {studio.scenario.label or studio.scenario.name}. Each change simulates "
+               f"{studio.runs} plan years with the same random numbers (seed {studio.seed}), so differences "
+               "come from the plan alone.", style={"color": "#555"}),
+        html.Div(style={"display": "flex", "gap": "24px", "alignItems": "flex-start"}, children=[
+            html.Div(style={"width": "320px", "flex": "none"}, children=[
+                html.Label("Plan", htmlFor="plan"),
+                dcc.Dropdown(id="plan", options=[{"label": n, "value": n} for n in names], value=names[0],
+                             clearable=False),
+                html.Div(id="sliders", style={"marginTop": "16px"}),
+                html.Button("Reset to the plan as written", id="reset", n_clicks=0),
+                html.Div(id="status", style={"color": "#555", "marginTop": "12px", "fontSize": "90%"}),
+            ]),
+            html.Div(style={"flex": "1"}, children=[
+                dcc.Loading(type="dot", children=html.Div(
+                    id="kpis", style={"display": "flex", "gap": "10px", "flexWrap": "wrap"},
+                    children=[html.Div(style=card, children=[html.Div(label, style={"fontSize": "85%",
+                                                                                     "color": "#555"}),
+                                                               html.Div("–", id=f"kpi-{k}",
+                                                                        style={"fontSize": "140%"}),
+                                                               html.Div("", id=f"kpi-delta-{k}",
+                                                                        style={"fontSize": "85%",
+                                                                               "color": "#555"})])
+                              for k, label in kpi_ids])),
+                html.Div(style={"display": "grid", "gridTemplateColumns": "1fr 1fr", "gap": "8px"}, children=[
+                    *[dcc.Graph(id=g, style={"height": "400px", "minWidth": 0},
+                                config={"displaylogo": False, "responsive": True})
+                      for g in ("curve", "cost", "attainment", "morale")],
+                ]),
+            ]),
+        ]),
+    ])
+
+    @app.callback(Output("sliders", "children"), Input("plan", "value"), Input("reset", "n_clicks"))
+    def _sliders(name, _clicks):
+        try:
+            specs = studio.sliders(name)
+        except EngineError as exc:
+            return html.Pre(exc.render(), style={"color": "#b00"})
+        if not specs:
+            return html.P("This plan declares no bounded parameters: add {value, min, max} to a parameter "
+                          "to make it movable here.")
+        rows = []
+        for s in specs:
+            rows.append(html.Div(style={"marginBottom": "14px"}, children=[
+                html.Label(f"{s['label']} [{s['min']:g} – {s['max']:g}]", htmlFor=f"param-{s['name']}"),
+                dcc.Slider(id={"type": "param", "name": s["name"]}, min=s["min"], max=s["max"], step=s["step"],
+                           value=s["value"], marks={s["min"]: f"{s['min']:g}", s["max"]: f"{s['max']:g}"},
+                           updatemode="mouseup"),
+            ]))
+        return rows
+
+    outputs = [Output(f"kpi-{k}", "children") for k, _ in kpi_ids] + [
+        Output(f"kpi-delta-{k}", "children") for k, _ in kpi_ids] + [
+        Output("curve", "figure"), Output("cost", "figure"), Output("attainment", "figure"),
+        Output("morale", "figure"), Output("status", "children")]
+
+    @app.callback(outputs, Input({"type": "param", "name": ALL}, "value"), State("plan", "value"),
+                  State({"type": "param", "name": ALL}, "id"))
+    def _update(values, name, ids):
+        if name is None:
+            raise PreventUpdate
+        specs = {s["name"] for s in studio.sliders(name)}
+        params = {i["name"]: float(v) for i, v in zip(ids, values) if v is not None and i["name"] in specs}
+        try:
+            w = studio.evaluate(name, params)
+        except EngineError as exc:
+            msg = exc.render()
+            return (["–"] * len(kpi_ids) + [""] * len(kpi_ids)
+                    + [{}, {}, {}, {}, f"Not a valid plan at these values: {msg}"])
+        base = studio.evaluate(name, {})
+        declared = base.plan.plan.parameter_values
+        moved = any(abs(v - declared[p]) > 1e-12 for p, v in params.items())
+        cur = w.plan.plan.currency
+        k, k0 = w.kpis, base.kpis
+        texts = [_money(k["cost_p50"], cur), _money(k["cost_p90"], cur), _pct(k["cost_of_sales"]),
+                 _pct(k["share_at_or_above_target"]), _pct(k["attrition_rate"]), _pct(k["share_disengaged"])]
+        deltas = [_delta(k[key], k0[key], cur if key.startswith("cost_p") else None) if moved else "the plan as written"
+                  for key, _ in kpi_ids]
+        results, labels = ([base.result, w.result], ["as written", "moved"]) if moved else ([w.result], [name])
+        curve = charts.payout_curve(w.plan)
+        if moved:
+            as_written = charts.payout_curve_data(base.plan)["total"]
+            curve.add_scatter(x=as_written.index, y=as_written.to_numpy(), name="total as written", mode="lines",
+                              line={"color": "#444444", "dash": "dash", "width": 2})
+        figs = [_compact(curve, "Payout curve (median rep)"),
+                _compact(charts.cost_distribution(results, labels=labels),
+                         f"Annual team cost over {studio.runs} simulated years"),
+                _compact(charts.attainment_distribution(results, labels=labels), "Attainment spread"),
+                _compact(charts.morale_risk(results, labels=labels), "Morale and attrition risk (95% CI)")]
+        status = f"Simulated {studio.runs} plan years in {w.seconds:.2f} s."
+        return texts + deltas + figs + [status]
+
+    return app
+
+
+def serve(studio: Studio, port: int = 8050, host: str = "127.0.0.1") -> None:
+    """Serve the studio until interrupted."""
+    app = create_app(studio)
+    app.run(host=host, port=port, debug=False)

@@ -1,0 +1,81 @@
+"""The report's structure: one self-contained file with every section, and the CLI option."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.jobs.compare import compare_plans
+from engine.plan import load_plan
+from engine.report.html import SECTIONS, compare_report, write_report
+from engine.sim.scenario import default_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+PLANS = [ROOT / "scenarios" / "plans" / f"{n}.yaml" for n in ("seeds_base_float_excess", "team_contest")]
+
+
+@pytest.fixture(scope="module")
+def setup():
+    plans = [load_plan(p) for p in PLANS]
+    scenario = default_scenario()
+    cmp = compare_plans(plans, scenario, runs=3, seed=2, workers=1, keep_reps=True)
+    return cmp, plans, scenario
+
+
+def test_every_section_once_and_nothing_external(setup):
+    """All sections are present; plotly.js is inlined once; no script, style or font is
+    loaded from a URL."""
+    cmp, plans, scenario = setup
+    page = compare_report(cmp, plans, scenario)
+    for key, title in SECTIONS:
+        assert page.count(f'<section id="{key}">') == 1, key
+        assert f"<h2>{title}</h2>" in page
+    assert page.count('class="plotly-graph-div"') == 1 + len(plans) + 6
+    assert len(re.findall(r"<script[^>]*\bsrc=", page)) == 0
+    assert "<link" not in page and "@import" not in page and "url(http" not in page
+    assert page.count("* plotly.js v") == 1  # the bundle's banner, once
+    assert "seeds_base_float_excess" in page and "team_contest" in page
+    assert "seed 2" in page and "3 simulated years per plan" in page
+    # Lint findings with component, range and message.
+    assert "base_and_float" in page and "80%" in page
+
+
+def test_report_needs_detail_and_matching_plans(setup):
+    """A comparison without per-rep detail, or plans in another order, is refused."""
+    cmp, plans, scenario = setup
+    with pytest.raises(ValueError, match="same order"):
+        compare_report(cmp, plans[::-1], scenario)
+    plain = compare_plans(plans, scenario, runs=2, seed=2, workers=1)
+    with pytest.raises(ValueError, match="keep_reps"):
+        compare_report(plain, plans, scenario)
+
+
+def test_write_report_is_atomic(setup, tmp_path):
+    """The file appears whole, with no temporary file left beside it."""
+    cmp, plans, scenario = setup
+    target = tmp_path / "out" / "report.html"
+    write_report(target, cmp, plans, scenario)
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert [p.name for p in target.parent.iterdir()] == ["report.html"]
+
+
+def test_cli_report_with_json_on_stdout(tmp_path):
+    """`compare --report PATH --json -` writes the report and prints only the JSON, which is
+    byte-identical to a run without --report."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-m", "engine.cli", "compare", *map(str, PLANS), "--runs", "2", "--seed", "4",
+            "--workers", "1", "--json", "-"]
+    report = tmp_path / "r.html"
+    with_report = subprocess.run(args + ["--report", str(report)], capture_output=True, text=True, cwd=ROOT,
+                                 env=env)
+    without = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env)
+    assert with_report.returncode == 0, with_report.stderr
+    assert with_report.stdout == without.stdout
+    assert json.loads(with_report.stdout)["plans"][1]["plan"] == "team_contest"
+    assert report.exists() and "<section id=\"winners\">" in report.read_text(encoding="utf-8")
