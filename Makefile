@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench bench-sim bench-scale clean
+.PHONY: demo lab test test-slow bench bench-sim bench-scale clean
 
 # The browser tests drive Debian's headless chromium; install it when it is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -25,11 +25,19 @@ demo: $(STAMP)
 	$(BIN)/incentive payout scenarios/plans/seeds_base_float_excess.yaml \
 	    --roster scenarios/data/seeds_roster.csv --actuals scenarios/data/seeds_actuals.csv \
 	    --out out/seeds_statements.csv
-	$(BIN)/incentive compare $(PLANS) --runs 100 --json out/compare.json
+	$(BIN)/incentive compare $(PLANS) --runs 100 --json out/compare.json --report out/report.html
+	@echo ""
+	@echo "Report:  out/report.html (one self-contained file: open it in any browser, e.g. xdg-open out/report.html)"
+	@echo "Studio:  $(BIN)/incentive studio   then open http://127.0.0.1:8050/ to move a plan's parameters"
+	@echo "Notebooks: make lab   (installs JupyterLab into .venv and opens notebooks/)"
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null
+
+lab: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,notebooks]'
+	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import DataError
-from engine.sim.scenario import Scenario
+from engine.sim.scenario import Dist, Scenario
 
-__all__ = ["Roster", "Traits", "build_roster", "draw_traits", "hire_capacity"]
+__all__ = ["Roster", "Traits", "build_roster", "draw_traits", "hire_capacity", "log_skill_prior", "skill_posterior"]
 
 
 @dataclass(frozen=True)
@@ -126,3 +126,61 @@ def draw_traits(scenario: Scenario, rng: np.random.Generator, runs: int, slots: 
         morale0=np.clip(scenario.initial_morale.sample(rng, size), 0.0, 1.0),
         tenure=np.maximum(tenure, 0.0),
     )
+
+
+# -- skill given a rep's actuals so far (forecasts) ---------------------------------------
+
+ATTAINMENT_FLOOR = 0.05
+"""Observed production below this share of expectation counts as this share (log of 0)."""
+
+
+def log_skill_prior(dist: Dist) -> tuple[float, float]:
+    """Mean and standard deviation of log skill under the scenario's skill distribution.
+
+    Exact for an untruncated lognormal (``log median``, ``sigma``) and a constant; other
+    distributions by moments of 200,000 draws from a fixed seed (deterministic).
+    """
+    if dist.kind == "lognormal" and dist.get("low") is None and dist.get("high") is None:
+        return float(np.log(dist.get("median"))), float(dist.get("sigma"))
+    if dist.kind == "constant":
+        return float(np.log(max(dist.get("value"), 1e-6))), 0.0
+    rng = np.random.default_rng(np.random.SeedSequence([0x5C111, 2027]))
+    x = np.log(np.maximum(dist.sample(rng, 200_000), 1e-6))
+    return float(x.mean()), float(x.std())
+
+
+def skill_posterior(prior_mean: float, prior_sd: float, observed: np.ndarray, expected: np.ndarray,
+                    noise_cv2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and sd of each rep's log skill given production to date.
+
+    A normal-normal (lognormal) shrinkage approximation: with ``Y = observed / expected``
+    (``expected`` = what a skill-1 rep would have produced in the same months) and the
+    sum's noise approximated as lognormal with mean 1 and ``v = ln(1 + noise_cv2)``,
+
+        ln Y + v/2 ~ N(ln skill, v),      ln skill ~ N(prior_mean, prior_sd^2)
+
+    so the posterior precision is ``1/prior_sd^2 + 1/v`` and its mean the
+    precision-weighted average of ``prior_mean`` and ``ln Y + v/2``. Reps with no expected
+    production to date keep the prior; ``Y`` is floored at :data:`ATTAINMENT_FLOOR`.
+
+    Args:
+        prior_mean, prior_sd: the prior of log skill (:func:`log_skill_prior`).
+        observed: ``(R,)`` primary measure to date.
+        expected: ``(R,)`` expected primary measure to date at skill 1.
+        noise_cv2: ``(R,)`` squared coefficient of variation of the to-date total's noise.
+
+    Returns:
+        ``(mean, sd)`` arrays of shape ``(R,)``.
+    """
+    observed = np.asarray(observed, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    has = expected > 0
+    mean = np.full(observed.shape, float(prior_mean))
+    sd = np.full(observed.shape, float(prior_sd))
+    if prior_sd <= 0 or not has.any():
+        return mean, sd
+    v = np.maximum(np.log1p(np.maximum(np.asarray(noise_cv2, dtype=float), 0.0)), 1e-12)
+    y = np.log(np.maximum(observed / np.where(has, expected, 1.0), ATTAINMENT_FLOOR)) + v / 2.0
+    prec = 1.0 / prior_sd ** 2 + 1.0 / v
+    post_mean = (prior_mean / prior_sd ** 2 + y / v) / prec
+    return np.where(has, post_mean, mean), np.where(has, np.sqrt(1.0 / prec), sd)

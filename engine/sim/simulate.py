@@ -35,7 +35,7 @@ from engine.sim.behaviour import Production, quadrature, ramp_factor
 from engine.sim.population import Roster, build_roster, draw_traits, hire_capacity
 from engine.sim.scenario import Scenario
 
-__all__ = ["Simulation", "ChunkResult", "plan_periods", "month_days"]
+__all__ = ["Simulation", "ChunkResult", "Conditioning", "plan_periods", "month_days", "simulated_year_tables"]
 
 _PERIOD_MONTHS = {"month": 1, "quarter": 3, "half": 6, "year": 12}
 _DEFAULT_CELLS = 400_000  # (runs x slots) per chunk: keeps every temporary a few MB
@@ -115,6 +115,54 @@ class ChunkResult:
     effort: np.ndarray  # (runs, slots) mean effective effort over the rep's active months
     primary: np.ndarray  # (runs, slots) total primary measure
     skill: np.ndarray  # (runs, slots)
+    # Added for forecasts; existing fields are unchanged by them.
+    period_cost: Optional[np.ndarray] = None  # (runs, P) incentive paid per plan period, all reps
+    period_payout: Optional[np.ndarray] = None  # (runs, seats, P) conditioned runs: each roster rep's pay
+    quit_seat: Optional[np.ndarray] = None  # (runs, seats) conditioned runs: the roster rep quit in the year
+    primary_expected: Optional[np.ndarray] = None  # (runs, months) conditioned: sum of expected primary
+    primary_baseline: Optional[np.ndarray] = None  # (runs, months) conditioned: the same at effective effort 1
+    detail: Optional[dict] = None  # with keep=True: monthly actuals, activity and seats per slot
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """A simulation that starts from a real team and its actuals so far (forecasts).
+
+    The seats are the real roster's reps. Months before ``closed_months`` take the real
+    actuals (no decisions, no quits; morale evolves on the real pay); from then on the
+    year is simulated as usual. Skill of the roster's reps is drawn from its posterior
+    given the actuals so far: ``log skill = skill_mean + skill_sd * z``, with ``z`` the
+    standardized prior draw (``(log prior skill - prior_mean) / prior_sd``), so that runs
+    keep their random streams and ``closed_months = 0`` with the prior's moments reproduces
+    the prior.
+
+    Attributes:
+        roster: the real roster (seats).
+        start: first day of the plan year.
+        closed_months: months (from the start) whose actuals are real.
+        actuals: actuals column -> ``(seats, closed_months)`` real monthly values.
+        active_days: ``(seats, 12)`` active days of each roster rep per month (roster dates).
+        skill_mean, skill_sd: ``(seats,)`` posterior mean and sd of log skill.
+        prior_mean, prior_sd: the prior's mean and sd of log skill.
+        tenure: ``(seats,)`` months in role at the start of the year, NaN where unknown
+            (then drawn from the scenario).
+        hired: ``(seats,)`` reps hired during the plan year (status ``new_hire``).
+        fixed: roster columns taken from the file for the roster's reps rather than set by the
+            simulation (``status``, ``tenure_months`` when the roster has them), seat-indexed.
+    """
+
+    roster: Roster
+    start: dt.date
+    closed_months: int
+    actuals: dict
+    active_days: np.ndarray
+    skill_mean: np.ndarray
+    skill_sd: np.ndarray
+    prior_mean: float
+    prior_sd: float
+    tenure: np.ndarray
+    hired: np.ndarray
+    fixed: dict
 
 
 class Simulation:
@@ -127,18 +175,22 @@ class Simulation:
         params: plan parameter overrides.
     """
 
-    def __init__(self, checked: CheckedPlan, scenario: Scenario, seed: int, params: Optional[dict] = None):
+    def __init__(self, checked: CheckedPlan, scenario: Scenario, seed: int, params: Optional[dict] = None,
+                 condition: Optional[Conditioning] = None):
         self.checked = checked
         self.plan = checked.plan
         self.scenario = scenario
         self.seed = int(seed)
+        self.condition = condition
         self.prog: CompiledPlan = compile_plan(checked, params)
-        self.roster: Roster = build_roster(scenario)
+        self.roster: Roster = build_roster(scenario) if condition is None else condition.roster
         self.prod = Production(scenario)
         sc = scenario
         # The simulation covers the plan year: it starts in the plan's first fiscal month.
         self.start = dt.date(sc.start.year, self.plan.fiscal_year_start, 1)
         self.months = sc.months
+        if condition is not None:  # a forecast covers the real plan year
+            self.start, self.months = condition.start, 12
         self.days = month_days(self.start, self.months)
         self.periods, self.period_of_month = plan_periods(self.plan.period, self.plan.fiscal_year_start,
                                                           self.start, self.months)
@@ -210,12 +262,20 @@ class Simulation:
     def chunk_size(self) -> int:
         return max(1, _DEFAULT_CELLS // self.slots)
 
-    def run_chunk(self, runs: np.ndarray) -> ChunkResult:
-        """Simulate the runs listed in ``runs`` (their indices) and return their results."""
+    def run_chunk(self, runs: np.ndarray, until: Optional[int] = None, keep: bool = False) -> ChunkResult:
+        """Simulate the runs listed in ``runs`` (their indices) and return their results.
+
+        Args:
+            runs: run indices (run ``i`` draws from ``SeedSequence([seed, i])``).
+            until: simulate only the first ``until`` months (the rest stay empty).
+            keep: also return the monthly actuals, activity and seat of every slot
+                (:attr:`ChunkResult.detail`).
+        """
         sc, prod = self.scenario, self.prod
         gens = self.generators(runs)
         c, n, M, A = len(runs), self.slots, self.months, len(sc.activities)
         seats = self.seats
+        cond = self.condition
         # Traits: a first draw per run so that every run's stream starts the same way.
         traits = [draw_traits(sc, g, 1, n, seats) for g in gens]
         skill = np.concatenate([t.skill for t in traits])
@@ -224,6 +284,12 @@ class Simulation:
         outside = np.concatenate([t.outside for t in traits])
         morale0 = np.concatenate([t.morale0 for t in traits])
         tenure = np.concatenate([t.tenure for t in traits])
+        if cond is not None:
+            # The roster's reps: skill from its posterior given the actuals so far (the prior
+            # draw standardized and rescaled), tenure where the roster says it.
+            z = (np.log(skill[:, :seats]) - cond.prior_mean) / max(cond.prior_sd, 1e-12)
+            skill[:, :seats] = np.exp(cond.skill_mean + cond.skill_sd * z)
+            tenure[:, :seats] = np.where(np.isnan(cond.tenure), tenure[:, :seats], cond.tenure)
         morale = morale0.copy()
 
         seat = np.full((c, n), -1, dtype=np.int64)
@@ -237,6 +303,17 @@ class Simulation:
         left = np.zeros((c, n), dtype=bool)
         regretted = np.zeros((c, n), dtype=bool)
         choice = np.ones((A, c, n))
+        closed = 0
+        if cond is not None:
+            closed = cond.closed_months
+            present[:, :seats] = False  # the roster's dates say who is in the role each month
+            ever[:, :seats] = False
+            hired_in_horizon[:, :seats] = cond.hired
+            real_slot = np.broadcast_to(np.arange(n) < seats, (c, n))
+            days_m = np.zeros((c, n, M))
+            prim_out = sc.output(sc.primary_measure)
+            prim_expected = np.zeros((c, M))
+            prim_baseline = np.zeros((c, M))
 
         roster_cols = self._slot_roster(seat)
         target_col = sc.primary_target  # the annual primary target (default: quota)
@@ -279,11 +356,24 @@ class Simulation:
                 roster_cols = self._slot_roster(seat)
                 quota, ti = roster_cols[target_col], roster_cols["ti"]
                 ote = roster_cols["ti"] + roster_cols["base_salary"]
+            if cond is not None:
+                # Roster reps are in the role where their dates say so, unless they quit.
+                in_role = (cond.active_days[:, t] > 0)[None, :] & ~left[:, :seats]
+                joined = in_role & ~ever[:, :seats]
+                if t > 0 and joined.any():
+                    morale[:, :seats] = np.where(joined, morale0[:, :seats], morale[:, :seats])
+                present[:, :seats] = in_role
+                ever[:, :seats] |= in_role
+                days_m[:, :, t] = np.where(present, self.days[t], 0.0)
+                days_m[:, :seats, t] = np.where(present[:, :seats], cond.active_days[:, t], 0.0)
             active_m[:, :, t] = present
             # Status and tenure as the plan sees them this month.
             roster_cols["tenure_months"] = tenure.copy()
             roster_cols["status"] = np.where(hired_in_horizon | (tenure < sc.ramp_months), "new_hire",
                                              "tenured").astype(object)
+            if cond is not None:
+                for name, col in cond.fixed.items():  # the file's values for the roster's reps
+                    roster_cols[name] = np.where(real_slot, np.asarray(col)[np.maximum(seat, 0)], roster_cols[name])
             ramp = ramp_factor(tenure, sc.ramp_months, sc.ramp_start)
             mm = mp["effort_floor"] + (1.0 - mp["effort_floor"]) * morale
 
@@ -301,8 +391,16 @@ class Simulation:
                        actual={col: cells.take(actual[col]) for col in self.checked.actual_columns},
                        active_m=cells.take(active_m), present=cells.take(present),
                        roster_cols={k: cells.take(v) for k, v in roster_cols.items()}, carry=cells.take(carry))
+            if cond is not None:
+                ctx["days_m"] = cells.take(days_m)
             mm_c = cells.take(mm)
-            for a in self.relevant:
+            if t < closed and (t == 0 or self.period_of_month[t - 1] != k):
+                # A closed month: the real actuals stand, nobody decides. What the rep expects
+                # from the period (for morale at its close) is the projection at baseline effort.
+                window = self._window(k, False)
+                _, pp = self._utility(t, window, cells.take(choice), mm_c, shift=None, **ctx)
+                expected_period_pay = cells.put(pp[..., window.index(k)])
+            for a in (self.relevant if t >= closed else ()):
                 levels = self.grid[self.grid <= sc.activities[a].max_effort + 1e-12]
                 best_u = None
                 base_choice = cells.take(choice)
@@ -328,7 +426,7 @@ class Simulation:
                 choice[a] = np.where(present, cells.put(best, 1.0), 1.0)
                 utilities = (best_u, best_pp)
             shift = np.zeros((c, n))
-            if timing_now:
+            if timing_now and t >= closed:
                 phi = sc.timing_max_shift * self._expected_month(t, choice * mm, skill, quota, ramp)[primary]
                 phi_c, choice_c = cells.take(phi), cells.take(choice)
                 best_u = None
@@ -364,15 +462,32 @@ class Simulation:
             prim = prim + pulled * (1.0 - sc.timing_pull_cost) - pushed
             carry = -pulled + pushed * (1.0 - sc.timing_push_cost)
             real[primary] = prim
+            if t < closed:
+                # Closed month: the roster's reps have their real actuals (columns the actuals
+                # do not have keep the model's values at baseline effort).
+                for col in cond.actuals:
+                    if col in real:
+                        vals = np.array(real[col], dtype=float, copy=True)
+                        vals[:, :seats] = cond.actuals[col][None, :, t]
+                        real[col] = vals
+                carry = np.zeros((c, n))
             for col in actual:
                 actual[col][:, :, t] = np.where(present, real[col], 0.0)
             carry = np.where(present, carry, 0.0)
+            if cond is not None:
+                # Expected primary output at the chosen effort and at effective effort 1 (the
+                # effort factor behind the skill posterior).
+                unit = exp_vals[primary] / np.power(np.maximum(eff[prod.primary_activity], 1e-12),
+                                                    prim_out.get("elasticity", 1.0))
+                prim_expected[:, t] = np.where(present, exp_vals[primary], 0.0).sum(axis=1)
+                prim_baseline[:, t] = np.where(present, unit, 0.0).sum(axis=1)
             effort_m[:, :, t] = np.where(present, (eff * prod.shares[:, None, None]).sum(axis=0), 0.0)
             morale_m[:, :, t] = np.where(present, morale, 0.0)
 
             # 4. Period close: pay, and morale's response to it.
             if self.last_month_of_period[t]:
-                pay, ti_k, awards = self._period_pay(k, t, actual, active_m, roster_cols)
+                pay, ti_k, awards = self._period_pay(k, t, actual, active_m, roster_cols,
+                                                     days_m=days_m if cond is not None else None)
                 pay_to_date += pay
                 ti_to_date += ti_k
                 gap = np.clip((pay - expected_period_pay) / np.maximum(ti_k, 1e-9), -1.0, 1.0)
@@ -394,7 +509,7 @@ class Simulation:
             # 5. Quits at the end of the month; the seat is refilled after the vacancy.
             hazard = base_hazard * np.exp(ap["morale_sensitivity"] * (1.0 - morale)
                                           + ap["outside_sensitivity"] * outside_gap)
-            quits = present & (quit_u < hazard) & (t + 1 < M)
+            quits = present & (quit_u < hazard) & (t + 1 < M) & (t >= closed)
             if quits.any():
                 perf = actual[primary][:, :, : t + 1].sum(axis=2) / np.maximum(
                     quota * np.maximum(active_m[:, :, : t + 1].sum(axis=2), 1) / 12.0, 1e-9)
@@ -406,9 +521,22 @@ class Simulation:
                 if start_at < M:
                     refill[rr, seat[rr, ss]] = start_at
             tenure = tenure + present
+            if until is not None and t + 1 >= until:
+                break
 
-        return self._finish(runs, actual, active_m, effort_m, morale_m, roster_cols, quota, ote, left, regretted,
-                            ever, skill)
+        if cond is None:
+            result = self._finish(runs, actual, active_m, effort_m, morale_m, roster_cols, quota, ote, left,
+                                  regretted, ever, skill)
+        else:
+            result = self._finish(runs, actual, active_m, effort_m, morale_m, roster_cols, quota, ote, left,
+                                  regretted, ever, skill, days_m=days_m)
+            result.quit_seat = left[:, :seats].copy()
+            result.primary_expected, result.primary_baseline = prim_expected, prim_baseline
+        if keep:
+            result.detail = {"actual": actual, "active": active_m, "seat": seat,
+                             "hired": hired_in_horizon, "left": left,
+                             "tenure0": tenure - active_m.sum(axis=2)}
+        return result
 
     # -- pieces of the month ---------------------------------------------------------------
 
@@ -429,7 +557,7 @@ class Simulation:
         return list(range(lo, hi + 1))
 
     def _utility(self, t, window, choice, mm, *, skill, quota, ti, tenure, kappa, rho, actual, active_m, present,
-                 roster_cols, carry, shift, record=None, reference=None) -> tuple[np.ndarray, np.ndarray]:
+                 roster_cols, carry, shift, record=None, reference=None, days_m=None) -> tuple[np.ndarray, np.ndarray]:
         """Certainty equivalent of projected pay over the window minus the cost of effort.
 
         Returns ``(utility (c, n), expected pay per window period (c, n, len(window)))``.
@@ -485,7 +613,10 @@ class Simulation:
         for wi, k in enumerate(window):
             ms = [m for m in months if self.period_of_month[m] == k]
             days = sum(self.days[m] for m in ms)
-            got = sum(np.where(active_m[:, :, m] if m < t else present, self.days[m], 0.0) for m in ms)
+            if days_m is None:
+                got = sum(np.where(active_m[:, :, m] if m < t else present, self.days[m], 0.0) for m in ms)
+            else:  # conditioned runs: the roster's active days in past months
+                got = sum(days_m[:, :, m] if m < t else np.where(present, self.days[m], 0.0) for m in ms)
             active[..., wi] = got > 0
             prorate[..., wi] = got / self.periods[k].days if days else 0.0
         inputs = Inputs(
@@ -511,10 +642,10 @@ class Simulation:
             self._ids = np.array(ids, dtype=object)
         return self._ids
 
-    def _period_pay(self, k, t, actual, active_m, roster_cols):
+    def _period_pay(self, k, t, actual, active_m, roster_cols, days_m=None):
         """Pay for period k on the realized actuals (evaluating the plan up to k)."""
         window = list(range(k + 1)) if self.cross_period else [k]
-        inputs = self._realized_inputs(window, actual, active_m, roster_cols, upto=t + 1)
+        inputs = self._realized_inputs(window, actual, active_m, roster_cols, upto=t + 1, days_m=days_m)
         res = self.prog.evaluate(inputs)
         pay = res.total[..., -1]
         ti_k = np.asarray(res.values["target_incentive"], dtype=float)[..., -1]
@@ -526,7 +657,7 @@ class Simulation:
                 awards += res.columns[c.name][..., -1] > 0
         return pay, ti_k, awards
 
-    def _realized_inputs(self, window, actual, active_m, roster_cols, upto=None) -> Inputs:
+    def _realized_inputs(self, window, actual, active_m, roster_cols, upto=None, days_m=None) -> Inputs:
         M = self.months if upto is None else upto
         c, n = active_m.shape[:2]
         W = len(window)
@@ -542,7 +673,10 @@ class Simulation:
         prorate = np.zeros((c, n, W))
         for wi, k in enumerate(window):
             ms = [m for m in range(M) if self.period_of_month[m] == k]
-            got = sum(np.where(active_m[:, :, m], self.days[m], 0.0) for m in ms)
+            if days_m is None:
+                got = sum(np.where(active_m[:, :, m], self.days[m], 0.0) for m in ms)
+            else:  # conditioned runs: the roster's active days
+                got = sum(days_m[:, :, m] for m in ms)
             active[..., wi] = got > 0
             prorate[..., wi] = got / self.periods[k].days
         return Inputs(rep_ids=self._rep_ids(), periods=tuple(self.periods[k] for k in window), roster=roster_cols,
@@ -578,9 +712,12 @@ class Simulation:
     # -- results ---------------------------------------------------------------------------
 
     def _finish(self, runs, actual, active_m, effort_m, morale_m, roster_cols, quota, ote, left, regretted, ever,
-                skill) -> ChunkResult:
+                skill, days_m=None) -> ChunkResult:
         sc = self.scenario
-        inputs = self._realized_inputs(list(range(self.P)), actual, active_m, roster_cols)
+        if days_m is None:
+            inputs = self._realized_inputs(list(range(self.P)), actual, active_m, roster_cols)
+        else:
+            inputs = self._realized_inputs(list(range(self.P)), actual, active_m, roster_cols, days_m=days_m)
         res = self.prog.evaluate(inputs)
         payout = res.total.sum(axis=-1)
         prim = actual[sc.primary_measure]
@@ -607,6 +744,8 @@ class Simulation:
             last_month_primary=prim[:, :, last_idx].sum(axis=(1, 2)),
             attainment=attainment, payout=payout, rep_mask=rep_mask, top_quartile=top,
             effort=effort_m.sum(axis=2) / np.maximum(active_m.sum(axis=2), 1), primary=prim.sum(axis=2), skill=skill,
+            period_cost=np.where(rep_mask[..., None], res.total, 0.0).sum(axis=1),
+            period_payout=None if days_m is None else np.asarray(res.total)[:, : self.seats, :].copy(),
         )
 
 
@@ -677,3 +816,54 @@ def _percentile_rank(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     count = np.maximum(mask.sum(axis=1, keepdims=True) - 1, 1)
     return np.where(mask, ranks / count, 0.0)
 
+
+
+def simulated_year_tables(sim: Simulation, result: ChunkResult, i: int, until: Optional[int] = None):
+    """The roster and actuals of one simulated year as a company would hold them.
+
+    For synthetic history and back-tests: run ``i`` (position in ``result``, a chunk run
+    with ``keep=True``) as real files, seen at the end of month ``until`` (default: the
+    year): every rep who held a seat by then (``start_date`` for those hired during the
+    year, ``end_date`` for those who left before then) and one transaction per rep and
+    active month (dated the 1st) with every output of the scenario. ``tenure_months`` is
+    the rep's tenure at the start of the year (0 for hires) and ``status`` the simulator's
+    status at the end of month ``until``.
+
+    Returns:
+        ``(roster, actuals)`` DataFrames, in the formats ``incentive payout`` reads.
+    """
+    import pandas as pd
+
+    if result.detail is None:
+        raise ValueError("run the chunk with keep=True")
+    d = result.detail
+    M = sim.months if until is None else int(until)
+    active = d["active"][i, :, :M]
+    seat = d["seat"][i]
+    slots = np.nonzero(active.any(axis=1))[0]
+    ids = sim._rep_ids()
+    starts = [dt.date(sim.start.year + (sim.start.month - 1 + m) // 12, (sim.start.month - 1 + m) % 12 + 1, 1)
+              for m in range(sim.months + 1)]
+    first = np.argmax(active, axis=1)
+    last = M - 1 - np.argmax(active[:, ::-1], axis=1)
+    rows = []
+    for s in slots:
+        row = {"rep_id": str(ids[s])}
+        for name, col in sim.roster.columns.items():
+            v = np.asarray(col)[seat[s]]
+            row[name] = v.item() if hasattr(v, "item") else v
+        hired = bool(d["hired"][i, s])
+        tenure0 = 0.0 if hired else float(d["tenure0"][i, s])
+        row["tenure_months"] = round(tenure0, 2)
+        at_end = tenure0 + active[s].sum()  # months in role by the end of month `until`
+        row["status"] = "new_hire" if hired or at_end < sim.scenario.ramp_months else "tenured"
+        row["start_date"] = starts[first[s]].isoformat() if hired else ""
+        gone = bool(d["left"][i, s]) and last[s] < M - 1
+        row["end_date"] = (starts[last[s] + 1] - dt.timedelta(days=1)).isoformat() if gone else ""
+        rows.append(row)
+    roster = pd.DataFrame(rows)
+    ss, mm = np.nonzero(active[slots])
+    acts = {"rep_id": [str(ids[slots[s]]) for s in ss], "date": [starts[m].isoformat() for m in mm]}
+    for col, arr in d["actual"].items():
+        acts[col] = arr[i][slots[ss], mm]
+    return roster, pd.DataFrame(acts)

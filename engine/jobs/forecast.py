@@ -1,0 +1,703 @@
+"""Forecast the plan year's payout from the actuals so far (finance's journey).
+
+Given the real roster and the actuals to date, the closed periods are paid exactly as
+``incentive payout`` pays them (the compiled plan on the same inputs, rounded into
+statements), and the rest of the year is simulated for the real team
+(:class:`~engine.sim.simulate.Conditioning`): months up to the as-of point keep the real
+actuals; from then on reps choose effort under the plan seeing their real year to date, may
+quit and are backfilled. Each roster rep's skill is drawn from its posterior given the
+production to date (:func:`~engine.sim.population.skill_posterior`), so the spread of the
+forecast reflects what the actuals do not yet tell.
+
+The result (:class:`Forecast`) gives, per plan period and for the year, what was paid and
+the P50/P90/P95 of the team's payout, the probability of exceeding a budget, and the
+accrual to book now:
+
+* **Plans paid per period** (no ``accumulate: year``): each period's pay is earned by that
+  period's work, so the cost recognised to date is what the closed periods paid plus, for a
+  period in progress, its expected pay times the share of its days elapsed.
+* **Year-to-date plans** (``accumulate: year``): the payout is an annual bonus earned over
+  the whole year, so its expected cost is recognised ratably (ASC 270 / IAS 34 reading:
+  accrue the expected annual cost over the service period): expected annual payout x
+  share of the year's days elapsed, never less than what has been paid (payments are
+  final; no receivable is booked for later recovery).
+
+The accrued liability is the cost recognised to date minus what has been paid. Expected
+values are means over the runs.
+
+Public: :func:`forecast`, :class:`Forecast`, :func:`forecast_text`,
+:func:`write_forecast_xlsx`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from engine.data.inputs import Inputs, PeriodInfo
+from engine.errors import DataError, DataErrors
+from engine.plan.validate import CheckedPlan
+from engine.sim.population import Roster, log_skill_prior, skill_posterior
+from engine.sim.scenario import Scenario, default_scenario
+from engine.sim.simulate import Conditioning, Simulation, month_days, plan_periods
+
+__all__ = ["Forecast", "calibrated_scenario", "forecast", "forecast_text", "write_forecast_xlsx"]
+
+PILOT_REP_RUNS = 1_000  # rep-runs of the pilot that measures the effort behind the actuals so far
+PILOT_RUN_BASE = 1_000_000_000  # pilot run i draws from SeedSequence([seed, PILOT_RUN_BASE + i])
+QUANTILES = (0.5, 0.9, 0.95)
+
+
+@dataclass
+class Forecast:
+    """A payout forecast for the rest of the plan year.
+
+    Attributes:
+        plan, scenario: names.
+        currency: the plan's currency; ``minor_unit`` its decimals.
+        as_of: label of the last closed period (or month); ``as_of_date`` its last day.
+        closed_months: months of the plan year with real actuals.
+        runs, seed: the simulation.
+        budget: the annual budget tested, or None.
+        method: accrual method, ``by period`` or ``ratable`` (``accumulate: year``).
+        by_period: one row per plan period plus a ``year`` row: ``period``, ``status``
+            (``closed``, ``in progress``, ``forecast``), ``paid``, ``mean``, ``p50``,
+            ``p90``, ``p95`` (team totals; closed periods: the statements' totals).
+        reps: one row per roster rep (and a last ``(new hires)`` row for backfills):
+            ``rep_id``, ``paid_to_date``, ``expected_remaining``, ``expected_year``,
+            ``p50_year``, ``p90_year``, ``quit_probability``, ``attainment_to_date``,
+            ``skill_median``, ``skill_sd`` (posterior of log skill).
+        annual: ``(runs,)`` simulated annual team payout of each run.
+        summary: the headline figures (see :attr:`document`).
+        assumptions: ``(item, value)`` pairs for the record.
+    """
+
+    plan: str
+    scenario: str
+    currency: str
+    minor_unit: int
+    as_of: str
+    as_of_date: dt.date
+    closed_months: int
+    runs: int
+    seed: int
+    budget: Optional[float]
+    method: str
+    by_period: pd.DataFrame
+    reps: pd.DataFrame
+    annual: np.ndarray
+    summary: dict
+    assumptions: list = field(default_factory=list)
+
+    @property
+    def document(self) -> dict:
+        """The JSON document of ``incentive forecast --json``."""
+        def num(x):
+            return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 2)
+
+        periods = []
+        for row in self.by_period.itertuples(index=False):
+            if row.period == "year":
+                continue
+            periods.append({"period": row.period, "status": row.status, "paid": num(row.paid),
+                            "mean": num(row.mean), "p50": num(row.p50), "p90": num(row.p90), "p95": num(row.p95)})
+        s = self.summary
+        return {
+            "plan": self.plan, "scenario": self.scenario, "currency": self.currency,
+            "as_of": self.as_of, "as_of_date": self.as_of_date.isoformat(), "closed_months": self.closed_months,
+            "runs": self.runs, "seed": self.seed, "reps": int(s["reps"]),
+            "periods": periods,
+            "year": {"paid_to_date": num(s["paid_to_date"]), "mean": num(s["mean"]), "p05": num(s["p05"]),
+                     "p50": num(s["p50"]), "p90": num(s["p90"]), "p95": num(s["p95"]),
+                     "expected_remaining": num(s["expected_remaining"])},
+            "budget": None if self.budget is None else {
+                "amount": num(self.budget), "probability_exceeded": round(float(s["probability_over_budget"]), 4)},
+            "accrual": {"method": self.method, "share_of_year_elapsed": round(float(s["share_of_year_elapsed"]), 6),
+                        "earned_to_date": num(s["earned_to_date"]), "paid_to_date": num(s["paid_to_date"]),
+                        "liability": num(s["accrued_liability"])},
+            "reps_detail": [
+                {"rep_id": r.rep_id, "paid_to_date": num(r.paid_to_date), "expected_remaining": num(r.expected_remaining),
+                 "expected_year": num(r.expected_year), "p90_year": num(r.p90_year),
+                 "quit_probability": None if pd.isna(r.quit_probability) else round(float(r.quit_probability), 4)}
+                for r in self.reps.itertuples(index=False)],
+        }
+
+
+# -- the year, the as-of point and the real data ---------------------------------------------
+
+
+def _month_start(start: dt.date, m: int) -> dt.date:
+    k = start.month - 1 + m
+    return dt.date(start.year + k // 12, k % 12 + 1, 1)
+
+
+def _month_end(start: dt.date, m: int) -> dt.date:
+    d = _month_start(start, m)
+    return dt.date(d.year, d.month, calendar.monthrange(d.year, d.month)[1])
+
+
+@dataclass
+class _Setup:
+    inputs: Inputs  # real inputs, closed periods only
+    start: dt.date
+    periods: tuple  # the plan year's periods
+    period_of_month: np.ndarray
+    closed_months: int
+    closed_periods: int  # periods entirely closed
+    as_of: str
+    monthly: Optional[Inputs]  # month-resolved actuals (transactions), for a period in progress
+    table: pd.DataFrame  # the roster as read
+    ignored_later: bool
+
+
+def _setup(checked: CheckedPlan, roster, actuals, as_of: Optional[str]) -> _Setup:
+    from engine.data.load import load_inputs, read_table
+    from engine.data.periods import parse_period_label
+    from engine.statements import load_for_plan
+
+    plan = checked.plan
+    fys = plan.fiscal_year_start
+    inputs = load_for_plan(checked, roster, actuals)
+    src = inputs.sources.get("actuals", "actuals")
+    years = sorted({p.fiscal_year for p in inputs.periods})
+    if not years:
+        raise DataError("no-actuals", "the actuals have no rows: nothing to forecast from", file=src,
+                        hint="give the actuals of the plan year so far")
+    as_period: Optional[PeriodInfo] = None
+    if as_of is not None:
+        try:
+            as_period = parse_period_label(as_of, plan.period, fys)
+        except ValueError:
+            try:
+                as_period = parse_period_label(as_of, "month", fys)
+            except ValueError:
+                raise DataError("bad-period", f"--as-of must be a {plan.period} or month label like "
+                                f"{years[0]}-{'Q2' if plan.period == 'quarter' else '06'} (got '{as_of}')",
+                                column="as_of") from None
+        year = as_period.fiscal_year
+    else:
+        year = years[-1]
+        as_period = [p for p in inputs.periods if p.fiscal_year == year][-1]
+    if years[0] != year or (as_of is None and len(years) > 1):
+        raise DataError("several-years", f"the actuals cover fiscal years {', '.join(map(str, years))}; a forecast "
+                        f"covers one plan year ({year})", file=src,
+                        hint="give only the actuals of the plan year being forecast")
+    start = dt.date(year, fys, 1)
+    periods, period_of_month = plan_periods(plan.period, fys, start, 12)
+    closed_months = (as_period.end.year * 12 + as_period.end.month) - (start.year * 12 + start.month) + 1
+    if not 1 <= closed_months <= 12:  # pragma: no cover - the label is in the year
+        raise DataError("bad-period", f"--as-of {as_of} is not in fiscal year {year}", column="as_of")
+    ends = [i for i in range(12) if i == 11 or period_of_month[i + 1] != period_of_month[i]]
+    closed_periods = sum(1 for i in ends if i < closed_months)
+    labels = [p.label for p in inputs.periods]
+    want = [p.label for p in periods[:closed_periods]]
+    missing = [w for w in want if w not in labels]
+    if missing:
+        raise DataError("missing-period", f"the actuals have no rows for {missing[0]}, up to the as-of point "
+                        f"{as_period.label}", file=src, column="period",
+                        hint="a forecast needs the actuals of every period from the start of the plan year")
+    keep = [labels.index(w) for w in want]
+    ignored_later = any(lb not in want for lb in labels)
+    monthly = None
+    if closed_months not in [i + 1 for i in ends]:  # as-of inside a period: monthly actuals needed
+        try:
+            monthly = load_inputs(roster, actuals, period="month", fiscal_year_start=fys,
+                                  roster_columns=sorted(checked.roster_columns),
+                                  actual_columns=dict(checked.actual_columns))
+        except (DataError, DataErrors):
+            raise DataError("bad-period", f"--as-of {as_of} falls inside a {plan.period}: that needs actuals with "
+                            f"a 'date' column (transactions), not one row per {plan.period}", column="as_of",
+                            hint=f"give a {plan.period} label, or transactions") from None
+        ignored_later = True
+    sliced = Inputs(
+        rep_ids=inputs.rep_ids, periods=tuple(inputs.periods[i] for i in keep), roster=inputs.roster,
+        actuals={k: v[:, keep] for k, v in inputs.actuals.items()}, active=inputs.active[:, keep],
+        proration=inputs.proration[:, keep], counts={k: v[:, keep] for k, v in inputs.counts.items()},
+        sources=inputs.sources)
+    table = read_table(roster, "roster")
+    label = as_period.label
+    return _Setup(sliced, start, periods, period_of_month, closed_months, closed_periods, label, monthly, table,
+                  ignored_later)
+
+
+def _roster(setup: _Setup, scenario: Scenario) -> tuple[Roster, dict, np.ndarray, np.ndarray]:
+    """The real roster as the simulator's seats, the file's fixed columns, tenure and hires."""
+    table, inputs = setup.table, setup.inputs
+    src = inputs.sources.get("roster", "roster")
+    ids = inputs.rep_ids.astype(str)
+    n = len(ids)
+    columns: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in inputs.roster.items() if k != "rep_id"}
+
+    def numbers(col: str) -> np.ndarray:
+        num = pd.to_numeric(table[col], errors="coerce")
+        bad = np.nonzero(num.isna().to_numpy())[0]
+        if bad.size:
+            i = int(bad[0])
+            raise DataError("not-a-number", f"'{col}' must be a number (got {table[col].iloc[i]!r})", file=src,
+                            row=i + 2, column=col, rep=str(table["rep_id"].iloc[i]))
+        return num.to_numpy(dtype=float)
+
+    for col in (scenario.primary_target, "ti"):
+        if col not in table.columns:
+            raise DataError("missing-column", f"the roster needs a '{col}' column to simulate the rest of the year "
+                            f"(the annual {'primary target' if col != 'ti' else 'target incentive'})", file=src,
+                            column=col)
+        columns[col] = numbers(col)
+    if "base_salary" in table.columns:
+        columns["base_salary"] = numbers("base_salary")
+    else:  # the scenario's pay mix: TI / OTE
+        columns["base_salary"] = columns["ti"] * (1.0 - scenario.pay_mix) / max(scenario.pay_mix, 1e-9)
+    if "team" not in columns:
+        columns["team"] = (table["team"].fillna("").astype(str).to_numpy(dtype=object) if "team" in table.columns
+                           else np.array(["T01"] * n, dtype=object))
+    for name, dist in scenario.extra_columns:
+        if name not in columns:
+            rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x5EA7]))
+            columns[name] = np.asarray(dist.sample(rng, n), dtype=float)
+    fixed = {k: columns[k] for k in ("status", "tenure_months") if k in inputs.roster}
+    tenure = np.full(n, np.nan)
+    if "tenure_months" in table.columns:
+        tm = pd.to_numeric(table["tenure_months"], errors="coerce").to_numpy(dtype=float)
+        tenure = np.where(np.isfinite(tm), np.maximum(tm, 0.0), np.nan)
+    hired = np.zeros(n, dtype=bool)
+    if "start_date" in table.columns:
+        sd = pd.to_datetime(table["start_date"], errors="coerce")
+        y0 = setup.start
+        months = ((sd.dt.year - y0.year) * 12 + (sd.dt.month - y0.month)).to_numpy(dtype=float)
+        known = ~np.isnan(months)
+        hired = known & (months >= 0)
+        tenure = np.where(hired, 0.0, np.where(known & np.isnan(tenure), -months, tenure))
+    roster = Roster(ids.astype(object), columns, columns[scenario.primary_target], columns["ti"],
+                    columns["base_salary"])
+    return roster, fixed, tenure, hired
+
+
+def _active_days(setup: _Setup) -> np.ndarray:
+    """``(reps, 12)`` active days per month of the plan year from the roster's dates."""
+    table, start = setup.table, setup.start
+    n = len(table)
+    first = np.array([_month_start(start, m).toordinal() for m in range(12)])
+    last = np.array([_month_end(start, m).toordinal() for m in range(12)])
+    lo = np.full(n, -(10 ** 9))
+    hi = np.full(n, 10 ** 9)
+    for col, arr in (("start_date", lo), ("end_date", hi)):
+        if col in table.columns:
+            d = pd.to_datetime(table[col], errors="coerce")
+            known = d.notna().to_numpy()
+            arr[known] = [x.toordinal() for x in d[known].dt.date]
+    a = np.maximum(lo[:, None], first[None, :])
+    b = np.minimum(hi[:, None], last[None, :])
+    return np.maximum(b - a + 1, 0).astype(float)
+
+
+def _monthly_actuals(setup: _Setup, checked: CheckedPlan, active_days: np.ndarray) -> dict[str, np.ndarray]:
+    """Real actuals per rep and closed month, so that the plan periods aggregate back exactly.
+
+    A closed period's sum goes into the rep's last active month of the period (0 in the
+    others); other aggregations (mean, last, min, max) repeat the period's value in every
+    month. Months of a period in progress come from month-level transactions.
+    """
+    inputs, pom = setup.inputs, setup.period_of_month
+    R, M = len(inputs.rep_ids), setup.closed_months
+    out = {}
+    for col, agg in checked.actual_columns.items():
+        vals = np.zeros((R, M))
+        for k in range(setup.closed_periods):
+            ms = [m for m in range(M) if pom[m] == k]
+            x = inputs.actuals[col][:, k]
+            if agg == "sum":
+                act = active_days[:, ms] > 0
+                last = np.where(act.any(axis=1), len(ms) - 1 - np.argmax(act[:, ::-1], axis=1), len(ms) - 1)
+                for j, m in enumerate(ms):
+                    vals[:, m] = np.where(last == j, x, 0.0)
+            else:
+                for m in ms:
+                    vals[:, m] = x
+        if setup.monthly is not None:
+            mi = setup.monthly
+            lab = {p.label: i for i, p in enumerate(mi.periods)}
+            for m in range(M):
+                if pom[m] >= setup.closed_periods:
+                    from engine.data.periods import period_for_date
+
+                    p = period_for_date(_month_start(setup.start, m), "month", checked.plan.fiscal_year_start)
+                    if p.label in lab:
+                        vals[:, m] = mi.actuals[col][:, lab[p.label]]
+        out[col] = vals
+    return out
+
+
+def calibrated_scenario(history, base: Optional[Scenario | str] = None) -> Scenario:
+    """A scenario calibrated in memory to an attainment history (as ``incentive calibrate``)."""
+    import tempfile
+    from pathlib import Path
+
+    from engine.sim.calibrate import fit_history, load_history, write_calibrated_scenario
+    from engine.sim.scenario import load_scenario
+
+    cal = fit_history(load_history(history))
+    base_file = base.file if isinstance(base, Scenario) else base
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_calibrated_scenario(cal, Path(tmp) / "calibrated.yaml", base=base_file)
+        return load_scenario(path)
+
+
+# -- the forecast -------------------------------------------------------------------------------
+
+
+_FORK_SIM: dict = {}  # the Simulation the forked workers inherit
+
+
+def _fork_chunk(idx: np.ndarray):
+    return _FORK_SIM["sim"].run_chunk(idx)
+
+
+def _run_all(sim: Simulation, runs: int, chunk_runs: Optional[int], workers: int, until: Optional[int] = None,
+             first: int = 0) -> list:
+    size = chunk_runs or max(1, min(sim.chunk_size(), -(-runs // max(1, 2 * workers)) if workers > 1 else runs))
+    chunks = [np.arange(first + lo, first + min(lo + size, runs)) for lo in range(0, runs, size)]
+    if workers <= 1 or len(chunks) == 1 or until is not None:
+        return [sim.run_chunk(idx, until=until) for idx in chunks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _FORK_SIM["sim"] = sim
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx) as pool:
+            return list(pool.map(_fork_chunk, chunks))  # in run order whatever finishes first
+    finally:
+        _FORK_SIM.clear()
+
+
+def forecast(checked: CheckedPlan, roster, actuals, scenario: Optional[Scenario] = None, runs: int = 200,
+             seed: Optional[int] = None, budget: Optional[float] = None, as_of: Optional[str] = None,
+             workers: int = 1, chunk_runs: Optional[int] = None, params: Optional[dict] = None) -> Forecast:
+    """Forecast the plan year's payout for the real team from the actuals so far.
+
+    Args:
+        checked: the validated plan.
+        roster: roster (path or DataFrame), as for ``incentive payout``; it needs the
+            scenario's primary target (``quota``) and ``ti``; ``base_salary`` defaults to
+            what the scenario's pay mix implies.
+        actuals: actuals so far (per period, or transactions with a date).
+        scenario: behaviour, noise and attrition model (default: the built-in scenario).
+        runs: simulated completions of the year.
+        seed: master seed (default: the scenario's); run ``i`` draws from
+            ``SeedSequence([seed, i])`` whatever ``chunk_runs`` and ``workers`` are.
+        budget: annual team payout to test (probability of exceeding it).
+        as_of: last closed period (plan period label or fiscal month label); default the
+            last period in the actuals. Actuals after it are ignored.
+        workers: processes on this machine.
+        chunk_runs: runs simulated together (results do not depend on it).
+        params: plan parameter overrides.
+
+    Returns:
+        The :class:`Forecast`.
+
+    Raises:
+        DataError, DataErrors: problems in the roster or actuals (naming row, rep, column).
+    """
+    from engine.plan.compile import compile_plan
+    from engine.statements import statement_table
+
+    scenario = scenario or default_scenario()
+    seed = scenario.seed if seed is None else int(seed)
+    if runs < 1:
+        raise ValueError("runs must be at least 1")
+    plan = checked.plan
+    setup = _setup(checked, roster, actuals, as_of)
+    inputs = setup.inputs
+    # Paid to date: the statements of the closed periods, exactly as `incentive payout`.
+    stmts = statement_table(plan, inputs, compile_plan(checked, params).evaluate(inputs))
+    paid_by_period = stmts.groupby("period")["total"].sum()
+    paid_rep = stmts.groupby("rep_id")["total"].sum()
+    P = len(setup.periods)
+    labels = [p.label for p in setup.periods]
+    paid = np.array([float(paid_by_period.get(lb, 0.0)) if k < setup.closed_periods else np.nan
+                     for k, lb in enumerate(labels)])
+    paid_to_date = float(np.nansum(paid)) if setup.closed_periods else 0.0
+    ids = inputs.rep_ids.astype(str)
+    rep_paid = np.array([float(paid_rep.get(r, 0.0)) for r in ids])
+
+    roster_s, fixed, tenure, hired = _roster(setup, scenario)
+    active_days = _active_days(setup)
+    real = _monthly_actuals(setup, checked, active_days)
+    M = setup.closed_months
+    prior_mean, prior_sd = log_skill_prior(scenario.skill)
+    R = len(ids)
+    primary = scenario.primary_measure
+    days = month_days(setup.start, 12)
+
+    def conditioning(closed: int, mean, sd) -> Conditioning:
+        return Conditioning(roster=roster_s, start=setup.start, closed_months=closed,
+                            actuals={k: v[:, :closed] for k, v in real.items()}, active_days=active_days,
+                            skill_mean=mean, skill_sd=sd, prior_mean=prior_mean, prior_sd=prior_sd, tenure=tenure,
+                            hired=hired, fixed=fixed)
+
+    prior = (np.full(R, prior_mean), np.full(R, prior_sd))
+    skill_mean, skill_sd = prior
+    observed = expected = np.zeros(R)
+    effort_factor = np.ones(M)
+    if M < 12 and primary in real and prior_sd > 0:
+        # The effort behind the actuals so far: a short pilot of the same team and plan
+        # from the start of the year (prior skills), its expected output at the chosen
+        # effort over that at effective effort 1, month by month.
+        pilot = Simulation(checked, scenario, seed, params, condition=conditioning(0, *prior))
+        n_pilot = int(np.clip(math.ceil(PILOT_REP_RUNS / max(R, 1)), 4, 100))
+        res = _run_all(pilot, n_pilot, None, 1, until=M, first=PILOT_RUN_BASE)
+        num = sum(r.primary_expected[:, :M].sum(axis=0) for r in res)
+        den = sum(r.primary_baseline[:, :M].sum(axis=0) for r in res)
+        effort_factor = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
+        out = scenario.output(primary)
+        sim0 = pilot
+        ramp_t = np.where(np.isnan(tenure), scenario.ramp_months, tenure)
+        base = np.zeros((R, M))
+        for m in range(M):
+            from engine.sim.behaviour import ramp_factor
+
+            ramp = ramp_factor(np.maximum(ramp_t + m - np.where(hired, _join_month(active_days), 0), 0.0),
+                               scenario.ramp_months, scenario.ramp_start)
+            base[:, m] = (out.get("level", 1.0) * roster_s.quota / 12.0 * float(sim0.season[m]) * ramp
+                          * effort_factor[m] * active_days[:, m] / days[m])
+        observed = real[primary].sum(axis=1)
+        expected = base.sum(axis=1)
+        cv2_month = sim0.prod.monthly_cv(out) ** 2
+        cv2 = cv2_month * (base ** 2).sum(axis=1) / np.maximum(expected, 1e-300) ** 2
+        skill_mean, skill_sd = skill_posterior(prior_mean, prior_sd, observed, expected, cv2)
+
+    open_periods = list(range(setup.closed_periods, P))
+    if M >= 12:
+        annual = np.full(runs, paid_to_date)
+        period_runs = np.zeros((runs, P))
+        seat_pay = np.zeros((runs, R, P))
+        quit_seat = np.zeros((runs, R), dtype=bool)
+    else:
+        sim = Simulation(checked, scenario, seed, params, condition=conditioning(M, skill_mean, skill_sd))
+        res = _run_all(sim, runs, chunk_runs, max(1, int(workers)))
+        period_runs = np.concatenate([r.period_cost for r in res])
+        seat_pay = np.concatenate([r.period_payout for r in res])
+        quit_seat = np.concatenate([r.quit_seat for r in res])
+        annual = paid_to_date + period_runs[:, open_periods].sum(axis=1)
+    # Self-check: the simulation pays the closed periods as the statements do (up to rounding).
+    closed_gap = float(np.abs(period_runs[:, : setup.closed_periods] - paid[None, : setup.closed_periods]).max()) \
+        if setup.closed_periods and M < 12 else 0.0
+
+    # Per period and for the year.
+    rows = []
+    in_progress = {int(setup.period_of_month[M - 1])} if M < 12 and setup.closed_periods < P and \
+        int(setup.period_of_month[M - 1]) == setup.closed_periods else set()
+    for k, lb in enumerate(labels):
+        if k < setup.closed_periods:
+            v = paid[k]
+            rows.append((lb, "closed", v, v, v, v, v))
+        else:
+            x = period_runs[:, k]
+            q = np.quantile(x, QUANTILES)
+            rows.append((lb, "in progress" if k in in_progress else "forecast", np.nan, float(x.mean()), *map(float, q)))
+    qy = np.quantile(annual, (0.05,) + QUANTILES)
+    rows.append(("year", "", paid_to_date, float(annual.mean()), float(qy[1]), float(qy[2]), float(qy[3])))
+    by_period = pd.DataFrame(rows, columns=["period", "status", "paid", "mean", "p50", "p90", "p95"])
+
+    # Accrual.
+    elapsed_days = float(days[:M].sum())
+    share_year = elapsed_days / float(days.sum())
+    if plan.accumulate == "year":
+        method = "ratable"
+        earned = max(paid_to_date, float(annual.mean()) * share_year)
+    else:
+        method = "by period"
+        earned = paid_to_date
+        for k in in_progress:
+            ms = [m for m in range(12) if setup.period_of_month[m] == k]
+            f = sum(days[m] for m in ms if m < M) / sum(days[m] for m in ms)
+            earned += float(period_runs[:, k].mean()) * f
+    prob = None if budget is None else float(np.mean(annual > budget))
+
+    # Per rep.
+    rem = seat_pay[:, :, open_periods].sum(axis=2) if open_periods else np.zeros((runs, R))
+    year_rep = rep_paid[None, :] + rem
+    prim_obs = real[primary].sum(axis=1) if primary in real else np.full(R, np.nan)
+    target_to_date = roster_s.quota * active_days[:, :M].sum(axis=1) / float(days.sum())
+    reps = pd.DataFrame({
+        "rep_id": ids, "paid_to_date": rep_paid, "expected_remaining": rem.mean(axis=0),
+        "expected_year": year_rep.mean(axis=0), "p50_year": np.quantile(year_rep, 0.5, axis=0),
+        "p90_year": np.quantile(year_rep, 0.9, axis=0), "quit_probability": quit_seat.mean(axis=0),
+        "attainment_to_date": np.where(target_to_date > 0, prim_obs / np.maximum(target_to_date, 1e-9), np.nan),
+        "skill_median": np.exp(skill_mean), "skill_sd": skill_sd,
+    })
+    hires_rem = (period_runs[:, open_periods].sum(axis=1) - rem.sum(axis=1)) if open_periods else np.zeros(runs)
+    reps.loc[len(reps)] = {"rep_id": "(new hires)", "paid_to_date": 0.0, "expected_remaining": float(hires_rem.mean()),
+                           "expected_year": float(hires_rem.mean()), "p50_year": float(np.quantile(hires_rem, 0.5)),
+                           "p90_year": float(np.quantile(hires_rem, 0.9)), "quit_probability": np.nan,
+                           "attainment_to_date": np.nan, "skill_median": np.nan, "skill_sd": np.nan}
+
+    as_of_date = _month_end(setup.start, M - 1)
+    summary = {
+        "reps": R, "paid_to_date": paid_to_date, "mean": float(annual.mean()), "p05": float(qy[0]),
+        "p50": float(qy[1]), "p90": float(qy[2]), "p95": float(qy[3]),
+        "expected_remaining": float(annual.mean()) - paid_to_date,
+        "budget": budget, "probability_over_budget": prob, "share_of_year_elapsed": share_year,
+        "earned_to_date": earned, "accrued_liability": earned - paid_to_date, "accrual_method": method,
+        "closed_period_gap": closed_gap,
+    }
+    assumptions = [
+        ("plan", plan.name), ("scenario", scenario.name), ("roster", inputs.sources.get("roster", "roster")),
+        ("actuals", inputs.sources.get("actuals", "actuals")),
+        ("plan year", f"{setup.start.isoformat()} to {_month_end(setup.start, 11).isoformat()}"),
+        ("as of", f"{setup.as_of} (closed through {as_of_date.isoformat()}, {M} of 12 months)"),
+        ("actuals after the as-of point", "ignored" if setup.ignored_later else "none"),
+        ("runs", str(runs)), ("seed", str(seed)),
+        ("paid to date", "the closed periods' statements, as `incentive payout` computes them"),
+        ("skill prior (log)", f"mean {prior_mean:.4f}, sd {prior_sd:.4f} ({scenario.skill.describe()})"),
+        ("skill posterior", "normal shrinkage of log skill on production to date (see docs/model.md, Forecast)"),
+        ("effort behind the actuals so far", ", ".join(f"{x:.3f}" for x in effort_factor) if M < 12 else "n/a"),
+        ("accrual method", method + (": expected annual payout x share of the year elapsed, at least paid to date"
+                                     if method == "ratable" else
+                                     ": closed periods as paid + expected pay of a period in progress x its "
+                                     "share elapsed")),
+        ("base_salary", "from the roster" if "base_salary" in setup.table.columns else
+         f"from ti and the scenario's pay mix {scenario.pay_mix:g}"),
+        ("tenure", "from the roster" if "tenure_months" in setup.table.columns or "start_date" in setup.table.columns
+         else "drawn from the scenario"),
+    ]
+    return Forecast(plan=plan.name, scenario=scenario.name, currency=plan.currency, minor_unit=plan.minor_unit,
+                    as_of=setup.as_of, as_of_date=as_of_date, closed_months=M, runs=runs, seed=seed, budget=budget,
+                    method=method, by_period=by_period, reps=reps, annual=annual, summary=summary,
+                    assumptions=assumptions)
+
+
+def _join_month(active_days: np.ndarray) -> np.ndarray:
+    act = active_days > 0
+    return np.where(act.any(axis=1), np.argmax(act, axis=1), 12)
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def _money(x: float, decimals: int = 0) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.{decimals}f}"
+
+
+def forecast_text(fc: Forecast) -> str:
+    """The forecast as a readable table (what ``incentive forecast`` prints)."""
+    cur = fc.currency
+    title = (f"Forecast of {fc.plan} as of {fc.as_of} ({fc.closed_months} of 12 months closed, through "
+             f"{fc.as_of_date.isoformat()}); scenario {fc.scenario}, {fc.runs} runs, seed {fc.seed}, "
+             f"{int(fc.summary['reps'])} reps")
+    lines = [title, ""]
+    head = ["period", "status", f"paid ({cur})", "P50", "P90", "P95"]
+    body = []
+    for r in fc.by_period.itertuples(index=False):
+        body.append([r.period, r.status, _money(r.paid), _money(r.p50), _money(r.p90), _money(r.p95)])
+    widths = [max(len(head[i]), *(len(b[i]) for b in body)) for i in range(len(head))]
+
+    def fmt(cells):
+        return "  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(cells)).rstrip()
+
+    lines.append(fmt(head))
+    lines += [fmt(b) for b in body[:-1]]
+    lines.append(fmt(["-" * w for w in widths]))
+    lines.append(fmt(body[-1]))
+    s = fc.summary
+    lines.append("")
+    lines.append(f"Expected annual payout {_money(s['mean'])} {cur} (P05 {_money(s['p05'])}, P95 {_money(s['p95'])}); "
+                 f"expected still to pay {_money(s['expected_remaining'])}.")
+    if fc.budget is not None:
+        lines.append(f"Budget {_money(fc.budget)} {cur}: probability the annual payout exceeds it "
+                     f"{100 * s['probability_over_budget']:.1f}%.")
+    if fc.method == "ratable":
+        how = (f"expected annual payout x {100 * s['share_of_year_elapsed']:.1f}% of the year elapsed "
+               "(accumulate: year), at least what has been paid")
+    else:
+        how = "the closed periods' pay, plus the earned share of a period in progress"
+    lines.append(f"Accrual at {fc.as_of_date.isoformat()}: cost earned to date {_money(s['earned_to_date'])} {cur} "
+                 f"({how}); paid {_money(s['paid_to_date'])}; accrued liability to book "
+                 f"{_money(s['accrued_liability'])}.")
+    return "\n".join(lines) + "\n"
+
+
+def write_forecast_xlsx(fc: Forecast, path) -> None:
+    """Write the forecast as an Excel workbook, atomically.
+
+    Sheets: ``Summary``, ``By period`` (with a line chart of P50/P90 and paid by period),
+    ``Distribution`` (the simulated annual totals, sorted, and a histogram table), ``Reps``
+    and ``Assumptions``.
+    """
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, LineChart, Reference
+
+    from engine.atomic import atomic_path
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Summary"
+    s = fc.summary
+    rows = [("plan", fc.plan), ("scenario", fc.scenario), ("currency", fc.currency), ("as of", fc.as_of),
+            ("as of date", fc.as_of_date.isoformat()), ("closed months", fc.closed_months), ("runs", fc.runs),
+            ("seed", fc.seed), ("reps", int(s["reps"])), ("paid to date", s["paid_to_date"]),
+            ("expected annual payout (mean)", s["mean"]), ("annual P05", s["p05"]), ("annual P50", s["p50"]),
+            ("annual P90", s["p90"]), ("annual P95", s["p95"]), ("expected still to pay", s["expected_remaining"]),
+            ("budget", fc.budget if fc.budget is not None else "none"),
+            ("probability annual payout > budget", s["probability_over_budget"] if fc.budget is not None else "n/a"),
+            ("accrual method", fc.method), ("share of the year elapsed", s["share_of_year_elapsed"]),
+            ("cost earned to date", s["earned_to_date"]), ("accrued liability to book", s["accrued_liability"])]
+    ws.append(["item", "value"])
+    for r in rows:
+        ws.append(list(r))
+    ws.column_dimensions["A"].width = 36
+    ws.column_dimensions["B"].width = 22
+
+    bp = wb.create_sheet("By period")
+    bp.append(list(fc.by_period.columns))
+    for r in fc.by_period.itertuples(index=False):
+        bp.append([None if isinstance(v, float) and math.isnan(v) else v for v in r])
+    n = len(fc.by_period) - 1  # chart the periods, not the year row
+    chart = LineChart()
+    chart.title = f"Team payout by period ({fc.currency})"
+    chart.y_axis.title = fc.currency
+    chart.x_axis.title = "period"
+    for col in (3, 5, 6):  # paid, P50, P90
+        chart.add_data(Reference(bp, min_col=col, min_row=1, max_row=n + 1), titles_from_data=True)
+    chart.set_categories(Reference(bp, min_col=1, min_row=2, max_row=n + 1))
+    chart.width, chart.height = 18, 9
+    bp.add_chart(chart, "I2")
+
+    dist = wb.create_sheet("Distribution")
+    dist.append(["run order (sorted)", "annual team payout", "", "from", "to", "runs"])
+    ann = np.sort(fc.annual)
+    lo, hi = float(ann[0]), float(ann[-1])
+    bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 21)
+    counts, _ = np.histogram(ann, bins)
+    for i, v in enumerate(ann):
+        row = [i + 1, float(v)]
+        if i < len(counts):
+            row += [None, float(bins[i]), float(bins[i + 1]), int(counts[i])]
+        dist.append(row)
+    for i in range(len(ann), len(counts)):
+        dist.append([None, None, None, float(bins[i]), float(bins[i + 1]), int(counts[i])])
+    hist = BarChart()
+    hist.title = "Simulated annual team payout"
+    hist.add_data(Reference(dist, min_col=6, min_row=1, max_row=len(counts) + 1), titles_from_data=True)
+    hist.set_categories(Reference(dist, min_col=4, min_row=2, max_row=len(counts) + 1))
+    dist.add_chart(hist, "H2")
+
+    rp = wb.create_sheet("Reps")
+    rp.append(list(fc.reps.columns))
+    for r in fc.reps.itertuples(index=False):
+        rp.append([None if isinstance(v, float) and math.isnan(v) else v for v in r])
+
+    asn = wb.create_sheet("Assumptions")
+    asn.append(["item", "value"])
+    for k, v in fc.assumptions:
+        asn.append([k, v])
+    asn.column_dimensions["A"].width = 34
+    asn.column_dimensions["B"].width = 90
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
