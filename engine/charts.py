@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PALETTE", "plan_colours", "payout_curve", "payout_curves", "payout_curve_data", "cost_distribution",
     "attainment_distribution", "payout_distribution", "cost_of_sales", "morale_risk", "winners_losers",
-    "COST_PERCENTILES",
+    "COST_PERCENTILES", "forecast_by_period", "forecast_distribution",
 ]
 
 # Okabe-Ito (colour-blind safe, without its yellow), then Plotly's D3 colours for long lists.
@@ -374,4 +374,63 @@ def winners_losers(comparison: "Comparison") -> go.Figure:
     fig.update_xaxes(title_text="Skill quartile within the team")
     fig.update_yaxes(title_text=_money_title("Change per rep", cur), tickformat="+,.0f", row=1, col=1)
     fig.update_yaxes(title_text="Share of reps (%)", ticksuffix="%", row=1, col=2)
+    return fig
+
+
+# --------------------------------------------------------------------------- forecasts
+
+def forecast_by_period(fc) -> go.Figure:
+    """A payout forecast by period: what was paid in closed periods, and for the rest of the
+    year the simulated team payout's P50 with a P50-P90 band and the P95 marked.
+
+    Args:
+        fc: an :class:`engine.jobs.forecast.Forecast`.
+    """
+    df = fc.by_period[fc.by_period["period"] != "year"]
+    cur = fc.currency
+    closed = df["status"] == "closed"
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=df["period"][closed], y=df["paid"][closed], name="paid (closed periods)",
+                         marker_color="#8DA0CB",
+                         hovertemplate=f"%{{x}}: paid %{{y:,.0f}} {cur}<extra></extra>"))
+    open_ = df[~closed]
+    if len(open_):
+        fig.add_trace(go.Bar(
+            x=open_["period"], y=open_["p50"], name="forecast P50", marker_color=PALETTE[0],
+            error_y={"type": "data", "symmetric": False, "array": (open_["p90"] - open_["p50"]).to_numpy(dtype=float),
+                     "arrayminus": np.zeros(len(open_)), "color": "#333333", "thickness": 1.2, "width": 6},
+            customdata=open_[["p90", "p95"]].to_numpy(dtype=float),
+            hovertemplate=(f"%{{x}}: P50 %{{y:,.0f}} {cur}<br>P90 %{{customdata[0]:,.0f}}<br>"
+                           f"P95 %{{customdata[1]:,.0f}}<extra></extra>")))
+        fig.add_trace(go.Scatter(x=open_["period"], y=open_["p95"], mode="markers", name="P95",
+                                 marker={"symbol": "x", "size": 11, "color": "#222222"},
+                                 hovertemplate=f"%{{x}}: P95 %{{y:,.0f}} {cur}<extra></extra>"))
+    _layout(fig, f"{fc.plan}: team payout by period as of {fc.as_of} (whisker: up to P90)", "Plan period",
+            _money_title("Team payout", cur))
+    fig.update_yaxes(tickformat=",.0f", rangemode="tozero")
+    return fig
+
+
+def forecast_distribution(fc, budget: Optional[float] = None) -> go.Figure:
+    """The simulated annual team payout of a forecast: a histogram over runs with paid to
+    date, P50, P90 and P95 and the budget (``fc.budget`` unless ``budget`` is given) marked."""
+    cur = fc.currency
+    annual = np.asarray(fc.annual, dtype=float)
+    budget = fc.budget if budget is None else budget
+    fig = go.Figure(go.Histogram(x=annual, nbinsx=40, marker_color=PALETTE[0], opacity=0.75, name="simulated years",
+                                 hovertemplate=f"%{{x}} {cur}<br>%{{y}} runs<extra></extra>"))
+    marks = [("P50", float(np.quantile(annual, 0.5)), "#222222", "solid"),
+             ("P90", float(np.quantile(annual, 0.9)), "#222222", "dash"),
+             ("P95", float(np.quantile(annual, 0.95)), "#222222", "dot")]
+    if budget is not None:
+        share = float(np.mean(annual > budget))
+        marks.append((f"budget ({100 * share:.1f}% of runs above)", float(budget), PALETTE[1], "solid"))
+    for i, (label, x, colour, dash) in enumerate(marks):
+        fig.add_vline(x=x, line={"color": colour, "dash": dash, "width": 2})
+        fig.add_annotation(x=x, y=1.0 - 0.07 * i, yref="paper", text=f"{label}: {x:,.0f}", showarrow=False,
+                           xanchor="left", bgcolor="rgba(255,255,255,0.8)", font={"size": 11})
+    _layout(fig, f"{fc.plan}: annual team payout over {fc.runs} simulated completions of the year",
+            _money_title("Annual team payout", cur), "Simulated years")
+    fig.update_xaxes(tickformat=",.0f")
+    fig.update_layout(showlegend=False)
     return fig

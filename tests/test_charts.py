@@ -145,3 +145,42 @@ def test_labels_rename_results(cmp):
         assert {t.name for t in fig.data} - {"P50", "P90", "P95"} == set(labels), build.__name__
     with pytest.raises(ValueError, match="labels must name every result"):
         charts.morale_risk(cmp.results, labels=["A"])
+
+
+@pytest.fixture(scope="module")
+def seeds_forecast():
+    from engine.jobs.forecast import forecast
+
+    data = PLANS.parent / "data"
+    return forecast(load_plan(PLANS / "seeds_base_float_excess.yaml"), data / "seeds_roster.csv",
+                    data / "seeds_actuals.csv", runs=30, seed=5, budget=90_000)
+
+
+def test_forecast_by_period_shows_paid_then_percentiles(seeds_forecast):
+    fc = seeds_forecast
+    fig = charts.forecast_by_period(fc)
+    traces = {t.name: t for t in fig.data}
+    df = fc.by_period[fc.by_period["period"] != "year"]
+    closed, open_ = df[df["status"] == "closed"], df[df["status"] != "closed"]
+    assert list(traces["paid (closed periods)"].y) == pytest.approx(list(closed["paid"]))
+    assert list(traces["forecast P50"].y) == pytest.approx(list(open_["p50"]))
+    # The whisker reaches the P90 of each open period.
+    p50 = np.asarray(traces["forecast P50"].y, dtype=float)
+    assert p50 + np.asarray(traces["forecast P50"].error_y.array) == pytest.approx(open_["p90"].to_numpy(float))
+    assert "USD" in fig.layout.yaxis.title.text
+
+
+def test_forecast_distribution_marks_budget_and_percentiles(seeds_forecast):
+    fc = seeds_forecast
+    fig = charts.forecast_distribution(fc)
+    lines = sorted(s.x0 for s in fig.layout.shapes)
+    expected = sorted([float(np.quantile(fc.annual, q)) for q in (0.5, 0.9, 0.95)] + [90_000.0])
+    assert lines == pytest.approx(expected)
+    share = float(np.mean(np.asarray(fc.annual) > 90_000))
+    assert any(f"{100 * share:.1f}% of runs above" in a.text for a in fig.layout.annotations)
+    assert "USD" in fig.layout.xaxis.title.text
+
+
+def test_forecast_shows_itself_in_a_notebook(seeds_forecast):
+    html = seeds_forecast._repr_html_()
+    assert "Forecast of seeds_base_float_excess" in html and "<table" in html and "Budget 90,000" in html

@@ -95,6 +95,25 @@ class Forecast:
     summary: dict
     assumptions: list = field(default_factory=list)
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the by-period table and the headline figures."""
+        import html
+
+        s = self.summary
+        money = lambda v: "" if v is None or pd.isna(v) else f"{v:,.0f}"  # noqa: E731
+        table = self.by_period.to_html(index=False, na_rep="", float_format=lambda v: f"{v:,.0f}")
+        lines = [f"Expected annual payout {money(s['mean'])} {self.currency} (P50 {money(s['p50'])}, "
+                 f"P90 {money(s['p90'])}, P95 {money(s['p95'])}); paid to date {money(s['paid_to_date'])}.",
+                 f"Accrual ({self.method}): cost earned to date {money(s['earned_to_date'])}, "
+                 f"liability to book {money(s['accrued_liability'])}."]
+        if self.budget is not None:
+            lines.append(f"Budget {money(self.budget)}: probability of exceeding it "
+                         f"{100 * s['probability_over_budget']:.1f}%.")
+        items = "".join(f"<li>{html.escape(x)}</li>" for x in lines)
+        return (f"<div><b>Forecast of {html.escape(self.plan)} as of {html.escape(self.as_of)}</b> "
+                f"({self.closed_months} of 12 months closed, {self.runs} runs, seed {self.seed}; "
+                f"{self.currency}){table}<ul>{items}</ul></div>")
+
     @property
     def document(self) -> dict:
         """The JSON document of ``incentive forecast --json``."""
