@@ -23,7 +23,6 @@ from typing import Optional
 
 from engine.errors import EngineError
 from engine.plan import CheckedPlan, load_plan
-from engine.plan.validate import with_parameters
 
 __all__ = ["Studio", "WhatIf", "create_app", "shipped_plans"]
 
@@ -55,6 +54,7 @@ class WhatIf:
     plan: CheckedPlan
     result: object  # engine.sim.run.SimResult
     seconds: float
+    text: str = ""  # the moved plan's YAML: the original text with only the moved numbers changed
 
     @property
     def kpis(self) -> dict[str, Optional[float]]:
@@ -101,31 +101,74 @@ class Studio:
         return self._loaded[name]
 
     def sliders(self, name: str) -> list[dict]:
-        """The plan's bounded parameters: name, label, min, max, step and value."""
+        """The plan's movable numbers: bounded parameters, then scorecard metric weights.
+
+        Each is ``{name, label, kind, min, max, step, value}``; weights (``kind: weight``,
+        named ``COMPONENT.METRIC``) move between 0 and 1 and are rescaled to sum to 1 within
+        their scorecard when the plan is evaluated.
+        """
+        from engine.plan.rewrite import number_sites
+
         out = []
         for p in self.plan(name).plan.parameters:
             if p.min is None or p.max is None or p.max <= p.min:
                 continue
-            out.append({"name": p.name, "label": p.label or p.name.replace("_", " "), "min": p.min,
-                        "max": p.max, "step": _step(p.min, p.max), "value": p.value})
+            out.append({"name": p.name, "label": p.label or p.name.replace("_", " "), "kind": "parameter",
+                        "min": p.min, "max": p.max, "step": _step(p.min, p.max), "value": p.value})
+        for site in number_sites(self.plan(name)):
+            if site.kind == "weight":
+                comp, metric = site.key.split(".", 1)
+                out.append({"name": site.key, "label": f"{comp}: weight of {metric.replace('_', ' ')}",
+                            "kind": "weight", "group": site.group, "min": 0.0, "max": 1.0, "step": 0.01,
+                            "value": site.value})
         return out
 
-    def evaluate(self, name: str, params: dict) -> WhatIf:
-        """Simulate plan ``name`` with ``params`` (cached by their values)."""
+    def values(self, name: str, moved: dict) -> dict[str, float]:
+        """Plan numbers for slider positions ``moved``: parameters as given, each scorecard's
+        weights rescaled to sum to 1 (rounded to 6 decimals, the largest taking the remainder).
+        Unknown names are ignored."""
+        specs = {s["name"]: s for s in self.sliders(name)}
+        out = {k: float(v) for k, v in moved.items() if k in specs and specs[k]["kind"] == "parameter"}
+        groups: dict[str, list[str]] = {}
+        for k, spec in specs.items():
+            if spec["kind"] == "weight":
+                groups.setdefault(spec["group"], []).append(k)
+        for keys in groups.values():
+            raw = [max(float(moved.get(k, specs[k]["value"])), 0.0) for k in keys]
+            total = sum(raw)
+            if total <= 0:
+                continue  # every weight at 0: keep the plan's
+            w = [round(r / total, 6) for r in raw]
+            big = max(range(len(w)), key=lambda i: w[i])
+            w[big] = round(1.0 - sum(w[:big]) - sum(w[big + 1:]), 6)
+            out.update(zip(keys, w))
+        return out
+
+    def evaluate(self, name: str, moved: dict) -> WhatIf:
+        """Simulate plan ``name`` with its numbers moved to ``moved`` (cached by value).
+
+        The moved plan is the plan's own text with those numbers rewritten (comments and
+        layout kept), validated again like any plan.
+
+        Raises:
+            PlanErrors: a value outside its bounds, or a plan rule the new values break.
+        """
         import time
 
+        from engine.plan.rewrite import rewrite_plan
         from engine.sim.run import simulate
 
-        key = (name, tuple(sorted((k, round(float(v), 12)) for k, v in params.items())))
+        values = self.values(name, moved)
+        key = (name, tuple(sorted((k, round(v, 12)) for k, v in values.items())))
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
         base = self.plan(name)
-        moved = with_parameters(base, params) if params else base
+        text, plan = rewrite_plan(base, values) if values else (base.source, base)
         t0 = time.perf_counter()
-        result = simulate(moved, self.scenario, runs=self.runs, seed=self.seed, workers=1, keep_reps=True)
-        out = WhatIf(dict(params), moved, result, time.perf_counter() - t0)
+        result = simulate(plan, self.scenario, runs=self.runs, seed=self.seed, workers=1, keep_reps=True)
+        out = WhatIf(values, plan, result, time.perf_counter() - t0, text)
         self._cache[key] = out
         while len(self._cache) > _CACHE:
             self._cache.popitem(last=False)
@@ -181,7 +224,11 @@ def create_app(studio: Studio):
                 dcc.Dropdown(id="plan", options=[{"label": n, "value": n} for n in names], value=names[0],
                              clearable=False),
                 html.Div(id="sliders", style={"marginTop": "16px"}),
-                html.Button("Reset to the plan as written", id="reset", n_clicks=0),
+                html.Div(style={"display": "flex", "gap": "8px", "flexWrap": "wrap"}, children=[
+                    html.Button("Reset to the plan as written", id="reset", n_clicks=0),
+                    html.Button("Download this plan (YAML)", id="download-button", n_clicks=0),
+                ]),
+                dcc.Download(id="download"),
                 html.Div(id="status", style={"color": "#555", "marginTop": "12px", "fontSize": "90%"}),
             ]),
             html.Div(style={"flex": "1"}, children=[
@@ -211,17 +258,29 @@ def create_app(studio: Studio):
         except EngineError as exc:
             return html.Pre(exc.render(), style={"color": "#b00"})
         if not specs:
-            return html.P("This plan declares no bounded parameters: add {value, min, max} to a parameter "
-                          "to make it movable here.")
+            return html.P("This plan declares no bounded parameters and no scorecard weights: add "
+                          "{value, min, max} to a parameter to make it movable here.")
         rows = []
         for s in specs:
             rows.append(html.Div(style={"marginBottom": "14px"}, children=[
-                html.Label(f"{s['label']} [{s['min']:g} – {s['max']:g}]", htmlFor=f"param-{s['name']}"),
+                html.Label(f"{s['label']} [{s['min']:g} – {s['max']:g}]" if s["kind"] == "parameter"
+                           else f"{s['label']} (relative: rescaled to sum to 1)"),
                 dcc.Slider(id={"type": "param", "name": s["name"]}, min=s["min"], max=s["max"], step=s["step"],
                            value=s["value"], marks={s["min"]: f"{s['min']:g}", s["max"]: f"{s['max']:g}"},
                            updatemode="mouseup"),
             ]))
         return rows
+
+    @app.callback(Output("download", "data"), Input("download-button", "n_clicks"), State("plan", "value"),
+                  State({"type": "param", "name": ALL}, "value"), State({"type": "param", "name": ALL}, "id"),
+                  prevent_initial_call=True)
+    def _download(_clicks, name, values, ids):
+        moved_to = {i["name"]: float(v) for i, v in zip(ids, values) if v is not None}
+        try:
+            w = studio.evaluate(name, moved_to)
+        except EngineError:
+            raise PreventUpdate
+        return {"content": w.text, "filename": f"{name}_whatif.yaml"}
 
     outputs = [Output(f"kpi-{k}", "children") for k, _ in kpi_ids] + [
         Output(f"kpi-delta-{k}", "children") for k, _ in kpi_ids] + [
@@ -234,16 +293,15 @@ def create_app(studio: Studio):
         if name is None:
             raise PreventUpdate
         specs = {s["name"] for s in studio.sliders(name)}
-        params = {i["name"]: float(v) for i, v in zip(ids, values) if v is not None and i["name"] in specs}
+        moved_to = {i["name"]: float(v) for i, v in zip(ids, values) if v is not None and i["name"] in specs}
         try:
-            w = studio.evaluate(name, params)
+            w = studio.evaluate(name, moved_to)
         except EngineError as exc:
             msg = exc.render()
             return (["–"] * len(kpi_ids) + [""] * len(kpi_ids)
                     + [{}, {}, {}, {}, f"Not a valid plan at these values: {msg}"])
         base = studio.evaluate(name, {})
-        declared = base.plan.plan.parameter_values
-        moved = any(abs(v - declared[p]) > 1e-12 for p, v in params.items())
+        moved = w.text != base.text
         cur = w.plan.plan.currency
         k, k0 = w.kpis, base.kpis
         texts = [_money(k["cost_p50"], cur), _money(k["cost_p90"], cur), _pct(k["cost_of_sales"]),
@@ -262,6 +320,9 @@ def create_app(studio: Studio):
                 _compact(charts.attainment_distribution(results, labels=labels), "Attainment spread"),
                 _compact(charts.morale_risk(results, labels=labels), "Morale and attrition risk (95% CI)")]
         status = f"Simulated {studio.runs} plan years in {w.seconds:.2f} s."
+        weights = [f"{key.split('.', 1)[1]} {v:.0%}" for key, v in w.params.items() if "." in key]
+        if weights:
+            status += " Scorecard weights used: " + ", ".join(weights) + "."
         return texts + deltas + figs + [status]
 
     return app

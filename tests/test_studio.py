@@ -112,3 +112,25 @@ def test_moving_a_slider_changes_the_cost(served_studio, tmp_path):
         return float(text.split()[0].replace(",", ""))
 
     assert amount(after) > amount(before)
+
+
+KPI = ROOT / "scenarios" / "plans" / "kpi_scorecard.yaml"
+
+
+def test_scorecard_weights_are_sliders_and_are_rescaled_to_sum_to_one():
+    st = Studio({"kpi": KPI}, runs=4, seed=2)
+    weights = [s for s in st.sliders("kpi") if s["kind"] == "weight"]
+    assert len(weights) >= 2
+    group = [s["name"] for s in weights if s["group"] == weights[0]["group"]]
+    moved = {group[0]: 0.9}
+    values = st.values("kpi", moved)
+    assert sum(values[k] for k in group) == pytest.approx(1.0, abs=1e-9)
+    assert values[group[0]] > next(s["value"] for s in weights if s["name"] == group[0])
+    w = st.evaluate("kpi", moved)
+    # The moved plan is the original text with only the weights' numbers changed.
+    original = load_plan(KPI).source.splitlines()
+    changed = [(a, b) for a, b in zip(original, w.text.splitlines()) if a != b]
+    assert len(w.text.splitlines()) == len(original) and 1 <= len(changed) <= len(group)
+    base = st.evaluate("kpi", {})
+    assert base.text == load_plan(KPI).source
+    assert w.result.document != base.result.document
