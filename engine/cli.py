@@ -348,8 +348,7 @@ def recalibrate(plan: str, scenario_path: Optional[str], maximize: Optional[str]
     from engine.sim.run import progress_enabled
 
     try:
-        if targets_out and not with_targets:
-            with_targets = True
+        with_targets = with_targets or bool(targets_out) or company_target is not None or bool(potential_column)
         checked = load_plan(plan)
         scenario = _load_scenario(scenario_path)
         if roster:
