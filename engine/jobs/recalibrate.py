@@ -636,6 +636,22 @@ class Recalibration:
             "recalibrated": self.result.document,
         }
 
+    def _repr_html_(self) -> str:
+        """In a notebook: what moved, whether the constraints hold, and the predicted effect."""
+        import html
+
+        head = (f"<b>Recalibration of {html.escape(self.checked.plan.name)}</b>: {self.sense} "
+                f"{html.escape(self.objective)} on {html.escape(self.scenario)}, {self.evaluations} simulations "
+                f"of {self.runs} runs (seed {self.seed}); " + ("every constraint met" if self.feasible
+                                                              else "<b>constraints not met</b>"))
+        parts = [f"<div>{head}"]
+        for title, df in (("Changes", self.changes), ("Predicted effect", self.effects)):
+            if df is not None and len(df):
+                parts.append(f"<h4>{title}</h4>" + df.to_html(index=False, na_rep="", float_format=lambda v: f"{v:,.4g}"))
+        if self.notes:
+            parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in self.notes) + "</ul>")
+        return "".join(parts) + "</div>"
+
     def text(self) -> str:
         """The report ``incentive recalibrate`` prints."""
         return recalibration_text(self)
