@@ -27,6 +27,10 @@ from engine.plan import CheckedPlan, load_plan
 __all__ = ["Studio", "WhatIf", "create_app", "shipped_plans"]
 
 DEFAULT_RUNS = 40
+# Plans whose pay depends on other reps (contests, team terms) price each rep's best response
+# against the team, about 25x the work per run: they get this share of the runs so that a
+# move still answers in about a second.
+CROSS_REP_SHARE = 8
 _CACHE = 64
 
 
@@ -100,6 +104,14 @@ class Studio:
             self._loaded[name] = load_plan(self.plans[name])
         return self._loaded[name]
 
+    def runs_for(self, name: str) -> int:
+        """Runs per what-if for plan ``name`` (fewer for plans with cross-rep terms)."""
+        from engine.sim.simulate import _uses_cross_rep
+
+        if _uses_cross_rep(self.plan(name)):
+            return max(4, self.runs // CROSS_REP_SHARE)
+        return self.runs
+
     def sliders(self, name: str) -> list[dict]:
         """The plan's movable numbers: bounded parameters, then scorecard metric weights.
 
@@ -167,7 +179,7 @@ class Studio:
         base = self.plan(name)
         text, plan = rewrite_plan(base, values) if values else (base.source, base)
         t0 = time.perf_counter()
-        result = simulate(plan, self.scenario, runs=self.runs, seed=self.seed, workers=1, keep_reps=True)
+        result = simulate(plan, self.scenario, runs=self.runs_for(name), seed=self.seed, workers=1, keep_reps=True)
         out = WhatIf(values, plan, result, time.perf_counter() - t0, text)
         self._cache[key] = out
         while len(self._cache) > _CACHE:
@@ -216,8 +228,8 @@ def create_app(studio: Studio):
     app.layout = html.Div(style={"fontFamily": "system-ui, sans-serif", "margin": "16px 24px"}, children=[
         html.H2("Incentive studio: what if the plan changed?"),
         html.P(f"Scenario: {studio.scenario.label or studio.scenario.name}. Each change simulates "
-               f"{studio.runs} plan years with the same random numbers (seed {studio.seed}), so differences "
-               "come from the plan alone.", style={"color": "#555"}),
+               f"{studio.runs} plan years (contests: {max(4, studio.runs // CROSS_REP_SHARE)}) with the same random "
+               f"numbers (seed {studio.seed}), so differences come from the plan alone.", style={"color": "#555"}),
         html.Div(style={"display": "flex", "gap": "24px", "alignItems": "flex-start"}, children=[
             html.Div(style={"width": "320px", "flex": "none"}, children=[
                 html.Label("Plan", htmlFor="plan"),
@@ -316,10 +328,13 @@ def create_app(studio: Studio):
                               line={"color": "#444444", "dash": "dash", "width": 2})
         figs = [_compact(curve, "Payout curve (median rep)"),
                 _compact(charts.cost_distribution(results, labels=labels),
-                         f"Annual team cost over {studio.runs} simulated years"),
+                         f"Annual team cost over {studio.runs_for(name)} simulated years"),
                 _compact(charts.attainment_distribution(results, labels=labels), "Attainment spread"),
                 _compact(charts.morale_risk(results, labels=labels), "Morale and attrition risk (95% CI)")]
-        status = f"Simulated {studio.runs} plan years in {w.seconds:.2f} s."
+        status = f"Simulated {studio.runs_for(name)} plan years in {w.seconds:.2f} s."
+        if studio.runs_for(name) < studio.runs:
+            status += (" (Fewer runs for this plan: pay depends on other reps, so each rep's best response is "
+                       "priced against the team; bands are wider.)")
         weights = [f"{key.split('.', 1)[1]} {v:.0%}" for key, v in w.params.items() if "." in key]
         if weights:
             status += " Scorecard weights used: " + ", ".join(weights) + "."

@@ -134,3 +134,9 @@ def test_scorecard_weights_are_sliders_and_are_rescaled_to_sum_to_one():
     base = st.evaluate("kpi", {})
     assert base.text == load_plan(KPI).source
     assert w.result.document != base.result.document
+
+
+def test_contest_plans_get_fewer_runs_so_a_move_stays_quick():
+    st = Studio(shipped_plans(), runs=40)
+    assert st.runs_for("seeds_base_float_excess") == 40
+    assert st.runs_for("team_contest") == 5

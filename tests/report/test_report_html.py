@@ -79,3 +79,21 @@ def test_cli_report_with_json_on_stdout(tmp_path):
     assert with_report.stdout == without.stdout
     assert json.loads(with_report.stdout)["plans"][1]["plan"] == "team_contest"
     assert report.exists() and "<section id=\"winners\">" in report.read_text(encoding="utf-8")
+
+
+def test_report_for_a_2000_rep_team_through_the_cli(tmp_path):
+    """A realistic team size end to end: a 2,000-rep scenario, two plans, the report written."""
+    text = (ROOT / "scenarios" / "field_sales_default.yaml").read_text()
+    assert "  reps: 120" in text
+    scenario = tmp_path / "big_team.yaml"
+    scenario.write_text(text.replace("  reps: 120", "  reps: 2000"))
+    report = tmp_path / "report.html"
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "compare", str(PLANS[0]),
+                          str(ROOT / "scenarios" / "plans" / "kpi_scorecard.yaml"), "--scenario", str(scenario),
+                          "--runs", "2", "--workers", "1", "--report", str(report)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    page = report.read_text()
+    assert "2000 seats" in page or "2,000 seats" in page
+    for key, _ in SECTIONS:
+        assert f'<section id="{key}">' in page
