@@ -127,14 +127,16 @@ ROWS = [
 
 
 def _fmt(v, kind: str, signed: bool = False) -> str:
-    if v is None:
+    """A figure as the text tables show it: money whole with separators, shares in percent
+    (differences of shares in points), other numbers to 3 decimals below 1,000."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "—"
     sign = "+" if signed and v >= 0 else ""
     if kind == "money":
         return f"{sign}{v:,.0f}"
     if kind == "pct":
         return f"{sign}{100 * v:.1f}" + ("pp" if signed else "%")
-    return f"{sign}{v:.3f}"
+    return f"{sign}{v:,.0f}" if abs(v) >= 1000 else f"{sign}{v:,.3f}"
 
 
 def _fmt_diff(d: dict, kind: str) -> str:

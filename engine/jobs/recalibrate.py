@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import EngineError, PlanError, PlanErrors
+from engine.jobs.compare import _fmt, _table  # the same table style as compare
 from engine.plan.rewrite import NumberSite, decimals_of, decimals_for, format_number, number_sites, rewrite_plan
 from engine.plan.validate import CheckedPlan
 from engine.sim.scenario import Scenario, default_scenario
@@ -905,8 +906,8 @@ def _search(checked, scenario, ev: _Evaluator, space: _Space, objective, sense, 
     if constraints and not feasible:
         broken = [r for r in crow if not r["satisfied"]]
         kind = metrics
-        parts = [f"{r['constraint']} (got {_fmtv(r['recalibrated'], kind[r['metric']].kind)}, "
-                 f"{'over' if r['op'] == '<=' else 'under'} by {_fmtv(r['excess'], kind[r['metric']].kind, True)})"
+        parts = [f"{r['constraint']} (got {_fmt(r['recalibrated'], kind[r['metric']].kind)}, "
+                 f"{'over' if r['op'] == '<=' else 'under'} by {_fmt(r['excess'], kind[r['metric']].kind, True)})"
                  for r in broken]
         notes.append(f"no candidate met every constraint in {ev.used} simulations; this is the least infeasible "
                      "one found: " + "; ".join(parts))
@@ -1136,36 +1137,19 @@ def write_targets(rec: Recalibration, path: str | Path) -> None:
 # --------------------------------------------------------------------------- text
 
 
-def _fmtv(v, kind: str, signed: bool = False) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    sign = "+" if signed and v >= 0 else ""
-    if kind == "money":
-        return f"{sign}{v:,.0f}"
-    if kind == "pct":
-        return f"{sign}{100 * v:.1f}" + ("pp" if signed else "%")
-    return f"{sign}{v:,.0f}" if abs(v) >= 1000 else f"{sign}{v:,.3f}"
-
-
 def _fmt_num(v: float) -> str:
     return f"{v:g}" if abs(v) < 1e6 else f"{v:,.0f}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
-    return [fmt(header), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows]
 
 
 def _diff_text(row, kind: str) -> str:
     if row["difference"] is None or (isinstance(row["difference"], float) and not math.isfinite(row["difference"])):
         return "—"
-    text = _fmtv(row["difference"], kind, signed=True)
+    text = _fmt(row["difference"], kind, signed=True)
     lo, hi = row.get("ci_low"), row.get("ci_high")
     if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
         return text
     half = (hi - lo) / 2
-    return f"{text} ± {_fmtv(half, kind).replace('%', 'pp')}"
+    return f"{text} ± {_fmt(half, kind).replace('%', 'pp')}"
 
 
 def recalibration_text(rec: Recalibration, currency: Optional[str] = None) -> str:
@@ -1195,8 +1179,8 @@ def recalibration_text(rec: Recalibration, currency: Optional[str] = None) -> st
         for c in rec.constraint_rows:
             kind = mk[c["metric"]].kind if c["metric"] in mk else "num"
             status = "met" if c["satisfied"] else \
-                f"NOT MET ({'over' if c['op'] == '<=' else 'under'} by {_fmtv(c['excess'], kind, True)})"
-            lines.append(f"  {c['constraint']}: {_fmtv(c['baseline'], kind)} → {_fmtv(c['recalibrated'], kind)}  "
+                f"NOT MET ({'over' if c['op'] == '<=' else 'under'} by {_fmt(c['excess'], kind, True)})"
+            lines.append(f"  {c['constraint']}: {_fmt(c['baseline'], kind)} → {_fmt(c['recalibrated'], kind)}  "
                          f"{status}")
     lines.append("")
     lines.append("Predicted effect (mean over runs; difference paired over runs, ± 95% CI half-width)")
@@ -1205,7 +1189,7 @@ def recalibration_text(rec: Recalibration, currency: Optional[str] = None) -> st
     for _, r in eff.iterrows():
         label = r["label"] + (f" ({cur})" if r["kind"] == "money" else "")
         mark = " *" if r["role"] == "objective" else (" †" if r["role"] == "constraint" else "")
-        rows.append([label + mark, _fmtv(r["baseline"], r["kind"]), _fmtv(r["recalibrated"], r["kind"]),
+        rows.append([label + mark, _fmt(r["baseline"], r["kind"]), _fmt(r["recalibrated"], r["kind"]),
                      _diff_text(r, r["kind"])])
     lines += ["  " + ln for ln in _table(["metric", "baseline", "recalibrated", "difference"], rows)]
     lines.append("  * objective   † constrained")
@@ -1215,8 +1199,8 @@ def recalibration_text(rec: Recalibration, currency: Optional[str] = None) -> st
         rows = []
         for _, r in rec.quartiles.iterrows():
             label = r["figure"] + (f" ({cur})" if r["kind"] == "money" else "")
-            rows.append([r["quartile"], label, _fmtv(r["baseline"], r["kind"]),
-                         _fmtv(r["recalibrated"], r["kind"]), _diff_text(r, r["kind"])])
+            rows.append([r["quartile"], label, _fmt(r["baseline"], r["kind"]),
+                         _fmt(r["recalibrated"], r["kind"]), _diff_text(r, r["kind"])])
         lines += ["  " + ln for ln in _table(["quartile", "figure", "baseline", "recalibrated", "difference"], rows)]
     if rec.target_info is not None:
         ti = rec.target_info
