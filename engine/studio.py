@@ -204,11 +204,11 @@ def _delta(new: Optional[float], old: Optional[float], currency: Optional[str]) 
     return f"{100 * (new - old):+.1f} pp vs as written"
 
 
-def _compact(fig, title: str):
+def _compact(fig, title: str, legend_y: float = -0.25, bottom: int = 50):
     """A report figure fitted to a half-width tile: short title, legend below the plot."""
     fig.update_layout(title={"text": title}, height=None, autosize=True,
-                      margin={"l": 70, "r": 20, "t": 50, "b": 50},
-                      legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0, "xanchor": "left"})
+                      margin={"l": 70, "r": 20, "t": 50, "b": bottom},
+                      legend={"orientation": "h", "yanchor": "top", "y": legend_y, "x": 0, "xanchor": "left"})
     return fig
 
 
@@ -330,7 +330,8 @@ def create_app(studio: Studio):
                 _compact(charts.cost_distribution(results, labels=labels),
                          f"Annual team cost over {studio.runs_for(name)} simulated years"),
                 _compact(charts.attainment_distribution(results, labels=labels), "Attainment spread"),
-                _compact(charts.morale_risk(results, labels=labels), "Morale and attrition risk (95% CI)")]
+                _compact(charts.morale_risk(results, labels=labels), "Morale and attrition risk (95% CI)",
+                         legend_y=-0.55, bottom=110)]
         status = f"Simulated {studio.runs_for(name)} plan years in {w.seconds:.2f} s."
         if studio.runs_for(name) < studio.runs:
             status += (" (Fewer runs for this plan: pay depends on other reps, so each rep's best response is "
