@@ -603,6 +603,7 @@ class Recalibration:
     target_summary: Optional[pd.DataFrame] = None
     target_info: Optional[dict] = None
     constraint_rows: list[dict] = field(default_factory=list)
+    baseline_text: str = ""  # the original plan's text (for the diff)
 
     @property
     def document(self) -> dict:
@@ -922,7 +923,7 @@ def _search(checked, scenario, ev: _Evaluator, space: _Space, objective, sense, 
         plan_text=text, checked=new_checked, objective=objective, sense=sense, constraints=constraints,
         changes=changes, effects=effects, quartiles=quartiles, history=history, feasible=feasible, baseline=base,
         result=result, evaluations=ev.used, budget=ev.budget, runs=ev.runs, seed=ev.seed, scenario=scenario.name,
-        method=method, margin=None, notes=notes, constraint_rows=crow)
+        method=method, margin=None, notes=notes, constraint_rows=crow, baseline_text=checked.source)
 
 
 def _changes(sites: list[NumberSite], old: dict, new: dict) -> pd.DataFrame:
@@ -1152,6 +1153,15 @@ def _diff_text(row, kind: str) -> str:
     return f"{text} ± {_fmt(half, kind).replace('%', 'pp')}"
 
 
+def plan_diff(rec: Recalibration, context: int = 1) -> list[str]:
+    """The recalibrated plan against the original, as a unified diff of the plan text."""
+    import difflib
+
+    name = Path(rec.checked.plan.file).name
+    return list(difflib.unified_diff(rec.baseline_text.splitlines(), rec.plan_text.splitlines(),
+                                     f"a/{name}", f"b/{name}", lineterm="", n=context))
+
+
 def recalibration_text(rec: Recalibration, currency: Optional[str] = None) -> str:
     """The report ``incentive recalibrate`` prints: changes, constraints, effects, quartiles, targets."""
     plan = rec.checked.plan
@@ -1172,6 +1182,8 @@ def recalibration_text(rec: Recalibration, currency: Optional[str] = None) -> st
             rng = f"range [{_fmt_num(r['min'])}, {_fmt_num(r['max'])}]" if r["kind"] == "parameter" and \
                 r["min"] is not None else "weights sum to 1"
             lines.append(f"  {h.ljust(w)}   {rng}, line {r['line']}")
+        lines.append("")
+        lines += plan_diff(rec, context=0)
     if rec.constraint_rows:
         lines.append("")
         lines.append("Constraints")

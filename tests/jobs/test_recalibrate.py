@@ -69,6 +69,11 @@ def test_optimum_moves_to_the_constraint(tmp_path):
     assert eff.loc["revenue", "ci_low"] > 0  # a significant, paired improvement
     assert list(rec.changes["name"]) == ["rate"] and rec.changes["new_text"].iloc[0] == f"{new_rate:g}"
     assert rec.evaluations <= 10
+    # The printed report shows the change as a diff of the plan text, comment kept.
+    text = rec.text()
+    assert "--- a/toy.yaml" in text and "+++ b/toy.yaml" in text
+    assert "-  rate: {value: 0.01, min: 0.01, max: 0.05}   # commission on revenue" in text
+    assert f"+  rate: {{value: {new_rate:g}, min: 0.01, max: 0.05}}   # commission on revenue" in text
 
 
 def test_same_seed_same_answer(tmp_path):
