@@ -1,0 +1,105 @@
+"""How long the three jobs and the studio take for their users: figures for the README.
+
+Run: ``python benchmarks/bench_jobs.py`` (about two minutes on a 2-core machine; not part of
+the test suite). Every figure is wall time measured in this one run, with ``workers=2``
+where the CLI's default would use every core:
+
+* ``studio``: one what-if of each shipped plan as the studio runs it (40 runs of the
+  default team, or 5 for plans whose pay depends on other reps; 1 process), after a first
+  call that warms the cache of the plan's text: seconds per slider move.
+* ``report``: ``compare_plans`` of the five shipped plans (100 runs) without and with the
+  per-rep detail the report needs, then building the HTML: the report's overhead as a
+  ratio of the plain comparison's time.
+* ``forecast``: ``forecast`` of the KPI scorecard plan from the shipped mid-year field-team
+  data (125 reps, 6 months closed), 1,000 runs.
+* ``recalibrate``: ``recalibrate`` of the seeds plan with the README's objective and
+  constraints (40 simulations of 100 runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PLANS = ROOT / "scenarios" / "plans"
+DATA = ROOT / "scenarios" / "data"
+NAMES = ("seeds_base_float_excess", "classic_ae", "kpi_scorecard", "team_contest", "annual_quarterly_trueup")
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def bench_studio() -> None:
+    from engine.studio import Studio
+
+    st = Studio({n: PLANS / f"{n}.yaml" for n in NAMES})
+    print("studio: seconds per slider move (default team, same seed)")
+    for name in NAMES:
+        sliders = st.sliders(name)
+        st.evaluate(name, {})  # the plan as written: the page's first view
+        move = {sliders[0]["name"]: sliders[0]["min"]} if sliders else {}
+        w = st.evaluate(name, move)
+        print(f"  {name:<26} {st.runs_for(name):>3} runs  {w.seconds:6.2f} s")
+
+
+def bench_report(workers: int) -> None:
+    from engine.jobs.compare import compare_plans
+    from engine.plan import load_plan
+    from engine.report.html import compare_report
+    from engine.sim.scenario import default_scenario
+
+    plans = [load_plan(PLANS / f"{n}.yaml") for n in NAMES]
+    sc = default_scenario()
+    _, plain = _timed(lambda: compare_plans(plans, sc, runs=100, workers=workers))
+    cmp, detail = _timed(lambda: compare_plans(plans, sc, runs=100, workers=workers, keep_reps=True))
+    page, build = _timed(lambda: compare_report(cmp, plans, sc))
+    print(f"report: compare 5 plans x 100 runs {plain:.1f} s; with per-rep detail {detail:.1f} s, "
+          f"building the HTML {build:.1f} s ({len(page) / 1e6:.1f} MB): "
+          f"{(detail + build) / plain:.2f}x the plain comparison")
+
+
+def bench_forecast(workers: int) -> None:
+    from engine.jobs.forecast import forecast
+    from engine.plan import load_plan
+
+    plan = load_plan(PLANS / "kpi_scorecard.yaml")
+    fc, secs = _timed(lambda: forecast(plan, DATA / "field_team_roster.csv", DATA / "field_team_actuals_h1.csv",
+                                       runs=1000, seed=2027, budget=7_300_000, workers=workers))
+    print(f"forecast: {fc.summary['reps']:.0f} reps, {fc.closed_months} months closed, 1,000 runs: {secs:.1f} s "
+          f"(P50 {fc.summary['p50']:,.0f}, P90 {fc.summary['p90']:,.0f})")
+
+
+def bench_recalibrate(workers: int) -> None:
+    from engine.jobs.recalibrate import recalibrate
+    from engine.plan import load_plan
+
+    plan = load_plan(PLANS / "seeds_base_float_excess.yaml")
+    rec, secs = _timed(lambda: recalibrate(
+        plan, maximize="profit", subject_to=["cost_of_sales <= 0.065", "share_at_or_above_target >= 45%",
+                                             "measures.complaints <= baseline"],
+        runs=100, budget=40, workers=workers, targets=True))
+    print(f"recalibrate: {rec.evaluations} simulations of 100 runs: {secs:.1f} s "
+          f"({secs / max(rec.evaluations, 1):.2f} s per candidate)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=("studio", "report", "forecast", "recalibrate", "all"), default="all")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    print(f"{platform.machine()}, Python {platform.python_version()}, workers={args.workers}")
+    parts = {"studio": bench_studio, "report": lambda: bench_report(args.workers),
+             "forecast": lambda: bench_forecast(args.workers), "recalibrate": lambda: bench_recalibrate(args.workers)}
+    for name, fn in parts.items():
+        if args.part in (name, "all"):
+            fn()
+
+
+if __name__ == "__main__":
+    main()
