@@ -626,14 +626,14 @@ class Simulation:
         res = self.prog.evaluate(inputs, grades=False, record=record, reference=reference)
         per_period = res.total  # (S, c, n, W)
         v = per_period.sum(axis=-1)
-        mean = np.tensordot(self.weights, v, axes=(0, 0))
-        var = np.tensordot(self.weights, (v - mean) ** 2, axes=(0, 0))
+        mean = _quadrature(self.weights, v)
+        var = _quadrature(self.weights, (v - mean) ** 2)
         ti_m = np.maximum(ti / 12.0, 1e-9)
         ce = mean - 0.5 * rho * var / ti_m
         n_rem = len(future)
         cost = kappa * ti_m * n_rem * 0.5 * (self.prod.shares[:, None, None]
                                               * np.maximum(choice - 1.0, 0.0) ** 2).sum(axis=0)
-        expected_pp = np.tensordot(self.weights, per_period, axes=(0, 0))
+        expected_pp = _quadrature(self.weights, per_period)
         return np.where(present, ce - cost, 0.0), expected_pp
 
     def _rep_ids(self) -> np.ndarray:
@@ -728,20 +728,20 @@ class Simulation:
         top = (_percentile_rank(attainment, rep_mask) >= 0.75) & rep_mask
         last_idx = [m for m in range(self.months) if self.last_month_of_period[m]]
         mp = dict(sc.morale)
-        disengaged = ((morale_m < mp["disengaged_below"]) & active_m).sum(axis=(1, 2)).astype(float)
+        disengaged = _run_totals((morale_m < mp["disengaged_below"]) & active_m).astype(float)
         return ChunkResult(
             run_index=np.asarray(runs),
             cost=np.where(rep_mask, payout, 0.0).sum(axis=1),
-            revenue=prim.sum(axis=(1, 2)),
-            measures={col: actual[col].sum(axis=(1, 2)) for col in sc.actual_columns},
+            revenue=_run_totals(prim),
+            measures={col: _run_totals(actual[col]) for col in sc.actual_columns},
             leavers=left.sum(axis=1).astype(float),
             regretted=regretted.sum(axis=1).astype(float),
             headcount=active_m.sum(axis=1).mean(axis=1).astype(float),
             replacement_cost=np.where(left, ote, 0.0).sum(axis=1) * dict(sc.attrition)["replacement_cost"],
             disengaged_months=disengaged,
-            active_months=active_m.sum(axis=(1, 2)).astype(float),
-            effort_sum=effort_m.sum(axis=(1, 2)),
-            last_month_primary=prim[:, :, last_idx].sum(axis=(1, 2)),
+            active_months=_run_totals(active_m).astype(float),
+            effort_sum=_run_totals(effort_m),
+            last_month_primary=_run_totals(prim[:, :, last_idx]),
             attainment=attainment, payout=payout, rep_mask=rep_mask, top_quartile=top,
             effort=effort_m.sum(axis=2) / np.maximum(active_m.sum(axis=2), 1), primary=prim.sum(axis=2), skill=skill,
             period_cost=np.where(rep_mask[..., None], res.total, 0.0).sum(axis=1),
@@ -780,6 +780,28 @@ class _Cells:
         out = np.full(x.shape[:-2] + self.shape, fill, dtype=np.result_type(x.dtype, np.float64))
         out[..., self.ci, self.si] = x[..., 0, :]
         return out
+
+
+def _run_totals(x: np.ndarray) -> np.ndarray:
+    """Per-run totals of a ``(runs, ...)`` array, summed in the same order whatever the
+    number of runs in the chunk (a multi-axis ``sum`` may traverse a one-run array and a
+    many-run array in different orders, and so round differently)."""
+    x = np.ascontiguousarray(x)
+    return x.reshape(len(x), -1).sum(axis=1)
+
+
+def _quadrature(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``sum_s weights[s] * x[s]`` over the leading (quadrature) axis, element by element.
+
+    Not ``np.tensordot``: BLAS kernels round an element differently depending on where it
+    falls in their vector blocks, so a rep's expected pay would depend in the last bit on
+    how many reps share the chunk; elementwise multiplies and adds do not (and use no BLAS
+    threads).
+    """
+    out = weights[0] * x[0]
+    for s in range(1, len(weights)):
+        out = out + weights[s] * x[s]
+    return out
 
 
 def _aggregate(values: list, actives: list, agg: str):

@@ -84,11 +84,11 @@ def test_same_seed_same_answer(tmp_path):
     assert a.plan_text == b.plan_text
     pd.testing.assert_frame_equal(a.history, b.history)
     assert json.dumps(a.document, sort_keys=True) == json.dumps(b.document, sort_keys=True)
-    # Spreading the work over processes gives the same search and plan (figures may differ
-    # in the last bit: numpy's sums depend on memory alignment).
+    # Spreading the work over processes (here in one-run chunks) changes nothing, to the bit.
     c = recalibrate(ck, TEAM, **kw, workers=2)
     assert c.plan_text == a.plan_text
-    pd.testing.assert_frame_equal(a.history, c.history, check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(a.history, c.history)
+    assert json.dumps(a.document, sort_keys=True) == json.dumps(c.document, sort_keys=True)
 
 
 def test_infeasible_constraint_is_reported(tmp_path):
