@@ -104,6 +104,26 @@ class Studio:
             self._loaded[name] = load_plan(self.plans[name])
         return self._loaded[name]
 
+    def names(self) -> list[str]:
+        """Plans on offer: the files given, then plans opened on the page."""
+        return list(self.plans) + [n for n in self._loaded if n not in self.plans]
+
+    def open_text(self, filename: str, text: str) -> str:
+        """Add a plan opened on the page (its file name and text); returns its name.
+
+        The plan is validated like any plan file (never executed), so a bad one raises
+        :class:`~engine.errors.PlanErrors` naming the line and column.
+        """
+        from engine.plan import parse_plan
+
+        checked = parse_plan(text, filename)
+        base = Path(filename).stem or checked.plan.name
+        name, i = base, 2
+        while name in self.plans or (name in self._loaded and self._loaded[name].source != text):
+            name, i = f"{base} ({i})", i + 1
+        self._loaded[name] = checked
+        return name
+
     def runs_for(self, name: str) -> int:
         """Runs per what-if for plan ``name`` (fewer for plans with cross-rep terms)."""
         from engine.sim.simulate import _uses_cross_rep
@@ -235,6 +255,12 @@ def create_app(studio: Studio):
                 html.Label("Plan", htmlFor="plan"),
                 dcc.Dropdown(id="plan", options=[{"label": n, "value": n} for n in names], value=names[0],
                              clearable=False),
+                dcc.Upload(id="upload", accept=".yaml,.yml", multiple=False,
+                           children=html.Div("Open a plan file: drop it here or click"),
+                           style={"marginTop": "8px", "padding": "8px", "border": "1px dashed #8c959f",
+                                  "borderRadius": "6px", "textAlign": "center", "color": "#555",
+                                  "fontSize": "90%", "cursor": "pointer"}),
+                html.Pre(id="upload-error", style={"color": "#b00", "whiteSpace": "pre-wrap", "fontSize": "80%"}),
                 html.Div(id="sliders", style={"marginTop": "16px"}),
                 html.Div(style={"display": "flex", "gap": "8px", "flexWrap": "wrap"}, children=[
                     html.Button("Reset to the plan as written", id="reset", n_clicks=0),
@@ -262,6 +288,25 @@ def create_app(studio: Studio):
             ]),
         ]),
     ])
+
+    @app.callback(Output("plan", "options"), Output("plan", "value"), Output("upload-error", "children"),
+                  Input("upload", "contents"), State("upload", "filename"), State("plan", "value"),
+                  prevent_initial_call=True)
+    def _open(contents, filename, current):
+        import base64
+
+        options = [{"label": n, "value": n} for n in studio.names()]
+        if not contents:
+            raise PreventUpdate
+        try:
+            text = base64.b64decode(contents.split(",", 1)[1]).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return options, current, f"{filename}: not a UTF-8 text file; a plan is a YAML file"
+        try:
+            name = studio.open_text(filename or "plan.yaml", text)
+        except EngineError as exc:
+            return options, current, exc.render()
+        return [{"label": n, "value": n} for n in studio.names()], name, ""
 
     @app.callback(Output("sliders", "children"), Input("plan", "value"), Input("reset", "n_clicks"))
     def _sliders(name, _clicks):

@@ -114,6 +114,44 @@ def test_moving_a_slider_changes_the_cost(served_studio, tmp_path):
     assert amount(after) > amount(before)
 
 
+@pytest.mark.browser
+def test_opening_a_plan_file_on_the_page(served_studio, tmp_path):
+    """A bad plan file shows its error with line and column; a good one becomes the plan shown,
+    with its sliders."""
+    bad = tmp_path / "broken.yaml"
+    bad.write_text(KPI.read_text().replace("input: revenue / targets.revenue", "input: revnue / targets.revenue"))
+    good = tmp_path / "my_plan.yaml"
+    good.write_text(KPI.read_text())
+    with browser_page(1400, 1000) as (page, errors):
+        page.goto(served_studio)
+        page.wait_for_selector("#curve .main-svg", timeout=60_000)
+        upload = page.locator("#upload input[type=file]")
+        upload.set_input_files(str(bad))
+        page.wait_for_function("document.querySelector('#upload-error').innerText.includes('revnue')",
+                               timeout=30_000)
+        message = page.locator("#upload-error").inner_text()
+        assert "broken.yaml:" in message and "did you mean 'revenue'" in message
+        upload.set_input_files(str(good))
+        page.wait_for_function("document.querySelector('#plan').innerText.includes('my_plan')", timeout=30_000)
+        page.wait_for_selector("text=kpi: weight of satisfaction", timeout=30_000)
+        assert page.locator("#upload-error").inner_text() == ""
+        assert errors == []
+
+
+def test_open_text_validates_and_names_the_plan():
+    from engine.errors import PlanErrors
+
+    st = Studio({"seeds": SEEDS}, runs=3)
+    name = st.open_text("my plan.yaml", KPI.read_text())
+    assert name == "my plan" and st.names() == ["seeds", "my plan"]
+    assert st.open_text("my plan.yaml", KPI.read_text()) == "my plan"  # the same text again: same entry
+    assert st.open_text("my plan.yaml", KPI.read_text() + "\n# changed\n") == "my plan (2)"
+    assert st.open_text("seeds.yaml", KPI.read_text()) == "seeds (2)"  # never shadows a given plan
+    with pytest.raises(PlanErrors) as exc:
+        st.open_text("bad.yaml", "plan: x\nperiod: fortnight\n")
+    assert "bad.yaml:2:" in exc.value.render()
+
+
 KPI = ROOT / "scenarios" / "plans" / "kpi_scorecard.yaml"
 
 
