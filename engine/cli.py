@@ -341,7 +341,11 @@ def recalibrate(plan: str, scenario_path: Optional[str], maximize: Optional[str]
                 workers: Optional[int], with_targets: bool, company_target: Optional[float], roster: Optional[str],
                 potential_column: Optional[str], share_goal: float, targets_out: Optional[str], out: str,
                 json_out: Optional[str]) -> None:
-    """Search PLAN's bounded parameters and scorecard weights for the best simulated plan; write it to --out."""
+    """Search PLAN's bounded parameters and scorecard weights for the best simulated plan; write it to --out.
+
+    Exit status 1 when no candidate meets every --subject-to (the least infeasible plan is
+    still written, and the report says by how much it misses), 2 on bad input.
+    """
     from engine.atomic import write_text_atomic
     from engine.jobs.recalibrate import parse_constraint, metric_catalogue, recalibrate as run, write_targets
     from engine.plan import load_plan
@@ -372,6 +376,12 @@ def recalibrate(plan: str, scenario_path: Optional[str], maximize: Optional[str]
     if json_out != "-":
         click.echo(rec.text(), nl=False)
         click.echo(f"wrote {out}" + (f" and {targets_out}" if targets_out else ""))
+    if not rec.feasible:
+        # The least infeasible plan is written for inspection, but a script must not take it
+        # for an answer: exit 1 (2 is kept for errors in the input).
+        click.echo(f"constraints not met: {out} is the least infeasible plan found, not a recommendation",
+                   err=True)
+        sys.exit(1)
 
 
 @cli.command()

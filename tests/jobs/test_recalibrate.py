@@ -277,6 +277,21 @@ def test_cli_plan_without_bounds_exits_2(tmp_path):
     assert proc.returncode == 2 and "nothing-to-recalibrate" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_cli_infeasible_exits_1_but_writes_the_plan(tmp_path):
+    """No candidate can meet the constraint: the least infeasible plan is written for
+    inspection, the report says NOT MET, and the exit status is 1 so a script notices."""
+    plan = tmp_path / "toy.yaml"
+    plan.write_text(TOY)
+    team = tmp_path / "team.yaml"
+    team.write_text("scenario: toy_team\nseed: 11\nteam: {reps: 24, teams: 2, extra_columns: {new_customer_quota: 24}}\n")
+    out = tmp_path / "new.yaml"
+    proc = incentive("recalibrate", plan, "--scenario", team, "--maximize", "revenue", "--subject-to",
+                     "cost_of_sales <= 0.5%", "--runs", "4", "--budget-evals", "3", "--workers", "1", "--out", out)
+    assert proc.returncode == 1, proc.stderr
+    assert "NOT MET" in proc.stdout and "least infeasible" in proc.stderr and "Traceback" not in proc.stderr
+    assert out.exists()
+
+
 def _big_roster(path: Path, n: int = 2000) -> None:
     rng = np.random.default_rng(1)
     base = np.round(rng.normal(85_000, 10_000, n), -2)
