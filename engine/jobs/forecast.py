@@ -435,15 +435,18 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Optional[Scenario]
     inputs = setup.inputs
     # Paid to date: the statements of the closed periods, exactly as `incentive payout`.
     stmts = statement_table(plan, inputs, compile_plan(checked, params).evaluate(inputs))
-    paid_by_period = stmts.groupby("period")["total"].sum()
-    paid_rep = stmts.groupby("rep_id")["total"].sum()
+    # Sums of amounts already rounded to the minor unit, rounded again so that float noise
+    # (43096.899999...) never shows.
+    dec = plan.minor_unit
+    paid_by_period = stmts.groupby("period")["total"].sum().round(dec)
+    paid_rep = stmts.groupby("rep_id")["total"].sum().round(dec)
     P = len(setup.periods)
     labels = [p.label for p in setup.periods]
     paid = np.array([float(paid_by_period.get(lb, 0.0)) if k < setup.closed_periods else np.nan
                      for k, lb in enumerate(labels)])
-    paid_to_date = float(np.nansum(paid)) if setup.closed_periods else 0.0
+    paid_to_date = round(float(np.nansum(paid)), dec) if setup.closed_periods else 0.0
     ids = inputs.rep_ids.astype(str)
-    rep_paid = np.array([float(paid_rep.get(r, 0.0)) for r in ids])
+    rep_paid = paid_rep.reindex(ids, fill_value=0.0).to_numpy(dtype=float)
 
     roster_s, fixed, tenure, hired = _roster(setup, scenario)
     active_days = _active_days(setup)
@@ -642,6 +645,15 @@ def forecast_text(fc: Forecast) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _formats(ws, by_header: dict[str, str]) -> None:
+    """Apply number formats to whole columns of a sheet, found by their header."""
+    for col in ws.iter_cols(min_row=1, max_row=ws.max_row):
+        fmt = by_header.get(col[0].value)
+        if fmt:
+            for cell in col[1:]:
+                cell.number_format = fmt
+
+
 def write_forecast_xlsx(fc: Forecast, path) -> None:
     """Write the forecast as an Excel workbook, atomically.
 
@@ -711,6 +723,23 @@ def write_forecast_xlsx(fc: Forecast, path) -> None:
     rp.append(list(fc.reps.columns))
     for r in fc.reps.itertuples(index=False):
         rp.append([None if isinstance(v, float) and math.isnan(v) else v for v in r])
+
+    # Number formats: paid amounts to the cent, forecasts in whole units, shares in percent.
+    cents = "#,##0" + ("." + "0" * fc.minor_unit if fc.minor_unit else "")
+    _formats(bp, {"paid": cents, "mean": "#,##0", "p50": "#,##0", "p90": "#,##0", "p95": "#,##0"})
+    _formats(rp, {"paid_to_date": cents, "expected_remaining": "#,##0", "expected_year": "#,##0",
+                  "p50_year": "#,##0", "p90_year": "#,##0", "quit_probability": "0.0%",
+                  "attainment_to_date": "0.0%", "skill_median": "0.000", "skill_sd": "0.000"})
+    _formats(dist, {"annual team payout": "#,##0", "from": "#,##0", "to": "#,##0"})
+    for row in ws.iter_rows(min_row=2, max_col=2):
+        item, cell = row[0].value, row[1]
+        if isinstance(cell.value, float):
+            cell.number_format = "0.0%" if ("probability" in item or "share" in item) else \
+                (cents if item == "paid to date" else "#,##0")
+    for sheet in (bp, rp, dist):
+        sheet.freeze_panes = "A2"
+        for col in sheet.iter_cols(min_row=1, max_row=1):
+            sheet.column_dimensions[col[0].column_letter].width = max(12, len(str(col[0].value or "")) + 2)
 
     asn = wb.create_sheet("Assumptions")
     asn.append(["item", "value"])

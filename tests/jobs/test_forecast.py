@@ -178,6 +178,10 @@ def test_outputs_xlsx_json_and_text(seeds, tmp_path):
     assert len(wb["By period"]._charts) == 1 and len(wb["Distribution"]._charts) == 1
     assert [c.value for c in wb["By period"][1]] == ["period", "status", "paid", "mean", "p50", "p90", "p95"]
     assert wb["Reps"].max_row == 1 + 6 + 1  # header, six reps, new hires
+    # Paid amounts are exact cents and shown as money; forecasts as whole units; shares in percent.
+    paid = [c for c in wb["Reps"]["B"][1:7]]
+    assert all(c.number_format == "#,##0.00" and c.value == round(c.value, 2) for c in paid)
+    assert wb["By period"]["E2"].number_format == "#,##0" and wb["Reps"]["G2"].number_format == "0.0%"
     assert sorted(os.listdir(tmp_path)) == ["fc.xlsx"]
     doc = json.loads(json.dumps(fc.document))
     assert set(doc) == {"plan", "scenario", "currency", "as_of", "as_of_date", "closed_months", "runs", "seed", "reps",
