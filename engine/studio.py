@@ -1,8 +1,8 @@
 """``incentive studio``: a local what-if page for plan designers.
 
-The page opens a plan, shows a slider for each bounded parameter (thresholds, accelerators,
-caps, and scorecard weights where the plan declares them as parameters) and, whenever a
-slider moves, simulates the scenario's team under the moved plan and redraws the payout
+The page opens a plan (one given on the command line, a shipped one, or a file opened on
+the page), shows a slider for each bounded parameter (thresholds, accelerators, caps) and
+each scorecard metric weight (rescaled to sum to 1) and, whenever a slider moves, simulates the scenario's team under the moved plan and redraws the payout
 curve, the cost distribution, the attainment spread and the morale risk figures.
 
 Every what-if uses the same seed (common random numbers), so a change on the page is the
@@ -16,6 +16,7 @@ same plotly figures as the HTML report and the notebooks, and there is no front 
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,7 @@ class Studio:
     seed: Optional[int] = None
     _loaded: dict = field(default_factory=dict)
     _cache: OrderedDict = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # the server runs callbacks in threads
 
     def __post_init__(self):
         from engine.sim.scenario import default_scenario
@@ -192,18 +194,20 @@ class Studio:
 
         values = self.values(name, moved)
         key = (name, tuple(sorted((k, round(v, 12)) for k, v in values.items())))
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
         base = self.plan(name)
         text, plan = rewrite_plan(base, values) if values else (base.source, base)
         t0 = time.perf_counter()
         result = simulate(plan, self.scenario, runs=self.runs_for(name), seed=self.seed, workers=1, keep_reps=True)
         out = WhatIf(values, plan, result, time.perf_counter() - t0, text)
-        self._cache[key] = out
-        while len(self._cache) > _CACHE:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = out
+            while len(self._cache) > _CACHE:
+                self._cache.popitem(last=False)
         return out
 
 
