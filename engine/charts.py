@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PALETTE", "plan_colours", "payout_curve", "payout_curves", "payout_curve_data", "cost_distribution",
     "attainment_distribution", "payout_distribution", "cost_of_sales", "morale_risk", "winners_losers",
-    "COST_PERCENTILES", "forecast_by_period", "forecast_distribution",
+    "COST_PERCENTILES", "forecast_by_period", "forecast_distribution", "currency_of",
 ]
 
 # Okabe-Ito (colour-blind safe, without its yellow), then Plotly's D3 colours for long lists.
@@ -58,7 +58,8 @@ def _money_title(text: str, currency: str) -> str:
     return f"{text} ({currency})" if currency else text
 
 
-def _currency(results: Sequence["SimResult"]) -> str:
+def currency_of(results: Sequence["SimResult"]) -> str:
+    """The results' common currency, or "" when they differ (labels then name no currency)."""
     cur = {r.currency for r in results}
     return cur.pop() if len(cur) == 1 else ""
 
@@ -236,7 +237,7 @@ def payout_distribution(results: Sequence["SimResult"], bins: int = 40,
     included with what they were paid. Needs results simulated with ``keep_reps=True``.
     """
     _need_detail(results)
-    cur = _currency(results)
+    cur = currency_of(results)
     allv = np.concatenate([r.detail.values("payout") for r in results])  # type: ignore[union-attr]
     lo = min(0.0, float(np.min(allv))) if allv.size else 0.0
     hi = float(np.quantile(allv, 0.99)) if allv.size else 1.0
@@ -260,7 +261,7 @@ def _nice_ceiling(v: float) -> float:
 def cost_distribution(results: Sequence["SimResult"], labels: Optional[Sequence[str]] = None) -> go.Figure:
     """Team incentive cost per simulated year, per plan: every run as a dot, P50, P90 and P95
     marked (the quantiles of the JSON document's ``cost``)."""
-    cur = _currency(results)
+    cur = currency_of(results)
     fig = go.Figure()
     names = _names(results, labels)
     for i, (r, name) in enumerate(zip(results, names)):
@@ -340,7 +341,7 @@ def winners_losers(comparison: "Comparison") -> go.Figure:
     from plotly.subplots import make_subplots
 
     df = comparison.winners_losers()
-    cur = _currency(comparison.results)
+    cur = currency_of(comparison.results)
     base = comparison.plans[0]
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=(
         _money_title("Mean change in annual payout", cur), "Reps better off (up) and worse off (down)"))

@@ -22,7 +22,8 @@ from engine.sim.run import SimResult, simulate
 from engine.sim.scenario import Scenario, default_scenario
 
 __all__ = ["Comparison", "compare_plans", "paired_difference", "comparison_table", "key_figures",
-           "metric_intervals", "winners_losers", "mean_interval", "ROWS", "QUARTILES"]
+           "metric_intervals", "winners_losers", "mean_interval", "ROWS", "QUARTILES", "figure_rows",
+           "difference_rows"]
 
 QUARTILES = ("Q1 (lowest skill)", "Q2", "Q3", "Q4 (highest skill)")
 
@@ -155,6 +156,23 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [fmt(header), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows]
 
 
+def _unit(label: str, kind: str, currency: str) -> str:
+    return label + (f" ({currency})" if kind == "money" and currency else "")
+
+
+def figure_rows(results: Sequence[SimResult], currency: str = "") -> list[list[str]]:
+    """The side-by-side figures as text rows (label, then one cell per result), as every
+    renderer shows them: the CLI table, the report and the notebook display."""
+    docs = [r.document for r in results]
+    return [[_unit(label, kind, currency)] + [_fmt(get(d), kind) for d in docs] for label, get, kind, _ in ROWS]
+
+
+def difference_rows(cmp: Comparison, currency: str = "") -> list[list[str]]:
+    """Each later plan minus the first as text rows: mean ± 95% CI half-width."""
+    return [[_unit(label, kind, currency)] + [_fmt_diff(diff[key], kind) for diff in cmp.differences]
+            for label, _, kind, key in ROWS if key]
+
+
 def comparison_table(cmp: Comparison, currency: str = "") -> str:
     """The side-by-side table of every plan, then each later plan's difference to the first.
 
@@ -162,14 +180,10 @@ def comparison_table(cmp: Comparison, currency: str = "") -> str:
     their 95% confidence interval.
     """
     docs = [r.document for r in cmp.results]
-    unit = lambda label, kind: label + (f" ({currency})" if kind == "money" and currency else "")  # noqa: E731
-    rows = [[unit(label, kind)] + [_fmt(get(d), kind) for d in docs] for label, get, kind, _ in ROWS]
-    lines = _table(["metric"] + [d["plan"] for d in docs], rows)
+    lines = _table(["metric"] + [d["plan"] for d in docs], figure_rows(cmp.results, currency))
     if cmp.differences:
         lines += ["", f"Difference to {docs[0]['plan']} (mean ± 95% CI half-width, paired over runs)"]
-        drows = [[unit(label, kind)] + [_fmt_diff(diff[key], kind) for diff in cmp.differences]
-                 for label, _, kind, key in ROWS if key]
-        lines += _table(["metric"] + [d["plan"] for d in docs[1:]], drows)
+        lines += _table(["metric"] + [d["plan"] for d in docs[1:]], difference_rows(cmp, currency))
     d0 = docs[0]
     lines.append("")
     lines.append(f"{d0['runs']} runs of scenario {d0['scenario']} ({d0['reps']} seats), seed {d0['seed']}; "

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from engine import charts
-from engine.jobs.compare import ROWS, Comparison, _fmt, _fmt_diff
+from engine.jobs.compare import Comparison, _fmt, difference_rows, figure_rows
 
 if TYPE_CHECKING:
     from engine.plan.lint import Finding
@@ -121,28 +121,17 @@ def _plan_headers(names: Sequence[str], offset: int = 0) -> list[str]:
     return [_swatch(charts.PALETTE[(i + offset) % len(charts.PALETTE)]) + _e(n) for i, n in enumerate(names)]
 
 
-def _currency(results: Sequence["SimResult"]) -> str:
-    cur = {r.currency for r in results}
-    return cur.pop() if len(cur) == 1 else ""
-
-
 def key_figures_html(results: Sequence["SimResult"]) -> str:
     """The side-by-side figures of some results as an HTML table (formatted as in the CLI)."""
-    docs = [r.document for r in results]
-    cur = _currency(results)
-    rows = [[label + (f" ({cur})" if kind == "money" and cur else "")] + [_fmt(get(d), kind) for d in docs]
-            for label, get, kind, _ in ROWS]
-    return _html_table(["metric"] + _plan_headers([d["plan"] for d in docs]), rows, raw_header=True)
+    rows = figure_rows(results, charts.currency_of(results))
+    return _html_table(["metric"] + _plan_headers([r.document["plan"] for r in results]), rows, raw_header=True)
 
 
 def differences_html(cmp: Comparison) -> str:
     """Each later plan minus the first: mean ± 95% CI half-width, paired over runs."""
     if not cmp.differences:
         return ""
-    cur = _currency(cmp.results)
-    rows = [[label + (f" ({cur})" if kind == "money" and cur else "")]
-            + [_fmt_diff(diff[key], kind) for diff in cmp.differences]
-            for label, _, kind, key in ROWS if key]
+    rows = difference_rows(cmp, charts.currency_of(cmp.results))
     return _html_table(["metric"] + _plan_headers([d["plan"] for d in cmp.differences], offset=1), rows,
                        raw_header=True)
 
@@ -281,7 +270,7 @@ def compare_report(comparison: Comparison, plans: Sequence["CheckedPlan"], scena
     section("payout", fig(charts.payout_distribution(results)))
     cost_rows = [[r.plan] + [_fmt(r.document["cost"][k], "money") for k in ("mean", "p50", "p90", "p95")]
                  for r in results]
-    cur = _currency(results)
+    cur = charts.currency_of(results)
     section("cost", fig(charts.cost_distribution(results))
             + _html_table(["plan"] + [f"{k} ({cur})" if cur else k for k in ("mean", "P50", "P90", "P95")],
                           cost_rows))
@@ -315,7 +304,7 @@ def compare_report(comparison: Comparison, plans: Sequence["CheckedPlan"], scena
 
 def _winners_table(cmp: Comparison) -> str:
     df = cmp.winners_losers()
-    cur = _currency(cmp.results)
+    cur = charts.currency_of(cmp.results)
     rows = []
     for _, r in df.iterrows():
         ci = "" if r["ci_low"] is None or not np.isfinite(r["ci_low"]) else \
