@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from engine.data.inputs import Inputs, PeriodInfo
+from engine.data.periods import parse_period_label, period_for_date
 from engine.errors import DataError, DataErrors
 from engine.plan.validate import CheckedPlan
 from engine.sim.population import Roster, log_skill_prior, skill_posterior
@@ -100,14 +101,13 @@ class Forecast:
         import html
 
         s = self.summary
-        money = lambda v: "" if v is None or pd.isna(v) else f"{v:,.0f}"  # noqa: E731
         table = self.by_period.to_html(index=False, na_rep="", float_format=lambda v: f"{v:,.0f}")
-        lines = [f"Expected annual payout {money(s['mean'])} {self.currency} (P50 {money(s['p50'])}, "
-                 f"P90 {money(s['p90'])}, P95 {money(s['p95'])}); paid to date {money(s['paid_to_date'])}.",
-                 f"Accrual ({self.method}): cost earned to date {money(s['earned_to_date'])}, "
-                 f"liability to book {money(s['accrued_liability'])}."]
+        lines = [f"Expected annual payout {_money(s['mean'])} {self.currency} (P50 {_money(s['p50'])}, "
+                 f"P90 {_money(s['p90'])}, P95 {_money(s['p95'])}); paid to date {_money(s['paid_to_date'])}.",
+                 f"Accrual ({self.method}): cost earned to date {_money(s['earned_to_date'])}, "
+                 f"liability to book {_money(s['accrued_liability'])}."]
         if self.budget is not None:
-            lines.append(f"Budget {money(self.budget)}: probability of exceeding it "
+            lines.append(f"Budget {_money(self.budget)}: probability of exceeding it "
                          f"{100 * s['probability_over_budget']:.1f}%.")
         items = "".join(f"<li>{html.escape(x)}</li>" for x in lines)
         return (f"<div><b>Forecast of {html.escape(self.plan)} as of {html.escape(self.as_of)}</b> "
@@ -177,7 +177,6 @@ class _Setup:
 
 def _setup(checked: CheckedPlan, roster, actuals, as_of: Optional[str]) -> _Setup:
     from engine.data.load import load_inputs, read_table
-    from engine.data.periods import parse_period_label
     from engine.statements import load_for_plan
 
     plan = checked.plan
@@ -297,6 +296,9 @@ def _roster(setup: _Setup, scenario: Scenario) -> tuple[Roster, dict, np.ndarray
     return roster, fixed, tenure, hired
 
 
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()  # datetime64 day numbers -> date ordinals
+
+
 def _active_days(setup: _Setup) -> np.ndarray:
     """``(reps, 12)`` active days per month of the plan year from the roster's dates."""
     table, start = setup.table, setup.start
@@ -309,7 +311,8 @@ def _active_days(setup: _Setup) -> np.ndarray:
         if col in table.columns:
             d = pd.to_datetime(table[col], errors="coerce")
             known = d.notna().to_numpy()
-            arr[known] = [x.toordinal() for x in d[known].dt.date]
+            days = d[known].to_numpy().astype("datetime64[D]").astype(np.int64)
+            arr[known] = days + _EPOCH_ORDINAL
     a = np.maximum(lo[:, None], first[None, :])
     b = np.minimum(hi[:, None], last[None, :])
     return np.maximum(b - a + 1, 0).astype(float)
@@ -343,8 +346,6 @@ def _monthly_actuals(setup: _Setup, checked: CheckedPlan, active_days: np.ndarra
             lab = {p.label: i for i, p in enumerate(mi.periods)}
             for m in range(M):
                 if pom[m] >= setup.closed_periods:
-                    from engine.data.periods import period_for_date
-
                     p = period_for_date(_month_start(setup.start, m), "month", checked.plan.fiscal_year_start)
                     if p.label in lab:
                         vals[:, m] = mi.actuals[col][:, lab[p.label]]
