@@ -57,9 +57,23 @@ class Span:
 
 
 class EngineError(Exception):
-    """Root of every error caused by user input (plans, scenarios, data)."""
+    """Root of every error caused by user input (plans, scenarios, data).
+
+    Every subclass survives ``pickle`` with all its fields (so an error raised in a worker
+    process or on a Dask cluster arrives intact): :meth:`__reduce__` rebuilds it from the
+    constructor arguments each subclass records in ``_init``, then restores its attributes.
+    """
 
     code: str = "error"
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self._init: tuple[tuple[object, ...], dict[str, object]] = (args, {})
+
+    def __reduce__(self):  # type: ignore[override]
+        args, kwargs = getattr(self, "_init", (self.args, {}))
+        # The state restores whatever was set after construction too (a span filled in later).
+        return (_rebuild, (type(self), args, kwargs), dict(self.__dict__))
 
     def render(self) -> str:
         """The message as the command line prints it."""
@@ -78,6 +92,7 @@ class PlanError(EngineError):
 
     def __init__(self, code: str, message: str, span: Span | None = None, hint: str | None = None):
         super().__init__(message)
+        self._init = ((code, message, span, hint), {})
         self.code = code
         self.message = message
         self.span = span
@@ -122,6 +137,7 @@ class PlanErrors(EngineError):
         )
         self.errors: tuple[PlanError, ...] = tuple(ordered)
         super().__init__("\n".join(str(e) for e in self.errors))
+        self._init = ((self.errors,), {})
 
     def render(self) -> str:
         n = len(self.errors)
@@ -158,6 +174,7 @@ class DataError(EngineError):
         hint: str | None = None,
     ):
         super().__init__(message)
+        self._init = ((code, message), dict(file=file, row=row, column=column, rep=rep, hint=hint))
         self.code = code
         self.message = message
         self.file = file
@@ -194,6 +211,7 @@ class DataErrors(EngineError):
     def __init__(self, errors: Iterable[DataError]):
         self.errors: tuple[DataError, ...] = tuple(errors)
         super().__init__("\n".join(str(e) for e in self.errors))
+        self._init = ((self.errors,), {})
 
     def render(self) -> str:
         n = len(self.errors)
@@ -232,6 +250,8 @@ class EvaluationError(EngineError):
         hint: str | None = None,
     ):
         super().__init__(message)
+        self._init = ((code, message), dict(rep=rep, period=period, expression=expression,
+                                            span=span, hint=hint))
         self.code = code
         self.message = message
         self.rep = rep
@@ -258,3 +278,8 @@ class EvaluationError(EngineError):
 
     def __str__(self) -> str:
         return self.render()
+
+
+def _rebuild(cls: type, args: tuple, kwargs: dict) -> EngineError:
+    """Unpickle an :class:`EngineError` by calling its constructor again."""
+    return cls(*args, **kwargs)

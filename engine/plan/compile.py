@@ -599,10 +599,14 @@ class CompiledPlan:
         r, p = int(pos[-2]), int(pos[-1])
         value = arr[tuple(pos)]
         run = f" (simulation run {int(pos[0])})" if len(pos) > 2 else ""
+        # In the simulator the rep axis has a slot per seat and per backfill hire; slots past
+        # the roster are hires the simulation made, who have no roster id.
+        ids = np.asarray(inputs.rep_ids)
+        rep = str(ids.flat[r]) if ids.ndim and r < ids.shape[-1] else f"simulated hire in slot {r + 1}"
         raise EvaluationError(
             "non-finite",
             f"{what} is {value} (not a finite number){run}",
-            rep=str(inputs.rep_ids[r]), period=inputs.periods[p].label,
+            rep=rep, period=inputs.periods[p].label,
             expression=code.text if code is not None else None,
             span=code.span if code is not None else None,
             hint="a division by zero? use safe_div(a, b, default) where the divisor can be 0",
