@@ -12,7 +12,7 @@ from typing import Optional
 
 import click
 
-from engine.errors import EngineError
+from engine.errors import DataError, EngineError
 
 __all__ = ["main"]
 
@@ -20,6 +20,23 @@ __all__ = ["main"]
 def _fail(exc: EngineError) -> None:
     click.echo(exc.render(), err=True)
     sys.exit(2)
+
+
+def _check_outputs(tables: dict[str, Optional[str]] | None = None, **others: Optional[str]) -> None:
+    """Fail now, before any work, if an output path cannot be written.
+
+    ``tables`` maps an option to a table output (whose suffix must name a table format);
+    ``others`` maps option names (``json``) to any other output. ``-`` (stdout) and unset
+    options are skipped.
+    """
+    from engine.atomic import TABLE_FORMATS, check_writable
+
+    for option, path in (tables or {}).items():
+        if path and path != "-":
+            check_writable(path, option, formats=TABLE_FORMATS)
+    for name, path in others.items():
+        if path and path != "-":
+            check_writable(path, "--" + name.replace("_", "-"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,6 +84,7 @@ def payout(plan: str, roster: str, actuals: str, out: str) -> None:
     from engine.statements import statements, write_statements
 
     try:
+        _check_outputs({"--out": out})
         checked = load_plan(plan)
         df = statements(checked, roster, actuals)
         write_statements(df, checked.plan, out)
@@ -162,15 +180,16 @@ def simulate(plan: str, scenario_path: Optional[str], runs: int, seed: Optional[
     from engine.sim.run import simulate as run_simulation
 
     try:
+        _check_outputs(json=json_out)
         checked = load_plan(plan)
         scenario = _load_scenario(scenario_path)
         result = run_simulation(checked, scenario, runs, seed, chunk_runs=chunk_runs,
                                 progress=progress_enabled(json_out == "-"), workers=workers or _cores(),
                                 scheduler=scheduler)
+        if json_out is not None:
+            _write_json(result.document, json_out)
     except EngineError as exc:
         _fail(exc)
-    if json_out is not None:
-        _write_json(result.document, json_out)
     if json_out != "-":
         click.echo(comparison_table(Comparison([result], []), checked.plan.currency))
 
@@ -189,6 +208,7 @@ def compare(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, see
     from engine.sim.run import progress_enabled
 
     try:
+        _check_outputs(json=json_out, report=report_out)
         checked = [load_plan(p) for p in plans]
         scenario = _load_scenario(scenario_path)
         result = compare_plans(checked, scenario, runs, seed, progress=progress_enabled(json_out == "-"),
@@ -198,10 +218,10 @@ def compare(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, see
             from engine.report.html import write_report
 
             write_report(report_out, result, checked, scenario)
+        if json_out is not None:
+            _write_json(result.document, json_out)
     except EngineError as exc:
         _fail(exc)
-    if json_out is not None:
-        _write_json(result.document, json_out)
     if json_out != "-":
         currencies = {c.plan.currency for c in checked}
         click.echo(comparison_table(result, currencies.pop() if len(currencies) == 1 else ""))
@@ -221,6 +241,7 @@ def calibrate(history: str, out: str, base: Optional[str], name: Optional[str], 
     from engine.sim.calibrate import calibration_report, fit_history, load_history, write_calibrated_scenario
 
     try:
+        _check_outputs(out=out)
         cal = fit_history(load_history(history, fiscal_year_start=fiscal_year_start))
         path = write_calibrated_scenario(cal, out, base=base, name=name)
     except EngineError as exc:
@@ -250,6 +271,7 @@ def alerts(plan: str, roster: str, actuals: str, scenario_path: Optional[str], f
     from engine.plan import load_plan
 
     try:
+        _check_outputs({"--out": out})
         checked = load_plan(plan)
         scenario = _load_scenario(scenario_path) if scenario_path else None
         df = find_alerts(checked, roster, actuals, scenario=scenario, falling_periods=falling_periods,
@@ -259,6 +281,8 @@ def alerts(plan: str, roster: str, actuals: str, scenario_path: Optional[str], f
     except EngineError as exc:
         _fail(exc)
     click.echo(alerts_text(df), nl=False)
+    if out:
+        click.echo(f"wrote {len(df)} alert{'s' if len(df) != 1 else ''} to {out}")
 
 
 @cli.command()
@@ -346,12 +370,13 @@ def recalibrate(plan: str, scenario_path: Optional[str], maximize: Optional[str]
     Exit status 1 when no candidate meets every --subject-to (the least infeasible plan is
     still written, and the report says by how much it misses), 2 on bad input.
     """
-    from engine.atomic import write_text_atomic
+    from engine.atomic import AtomicGroup
     from engine.jobs.recalibrate import parse_constraint, metric_catalogue, recalibrate as run, write_targets
     from engine.plan import load_plan
     from engine.sim.run import progress_enabled
 
     try:
+        _check_outputs({"--targets-out": targets_out}, out=out, json=json_out)
         with_targets = with_targets or bool(targets_out) or company_target is not None or bool(potential_column)
         checked = load_plan(plan)
         scenario = _load_scenario(scenario_path)
@@ -366,12 +391,18 @@ def recalibrate(plan: str, scenario_path: Optional[str], maximize: Optional[str]
                   vary=list(vary) or None, freeze=list(freeze), weights=not no_weights, weight_change=weight_change,
                   targets=with_targets, company_target=company_target, potential_column=potential_column,
                   share_goal=share_goal, progress=progress_enabled(json_out == "-"))
-        write_text_atomic(out, rec.plan_text)
-        if targets_out:
-            write_targets(rec, targets_out)
+        # The plan, the targets and the JSON file are written all or nothing.
+        with AtomicGroup() as group:
+            from pathlib import Path
+
+            Path(group.path(out)).write_text(rec.plan_text, encoding="utf-8")
+            if targets_out:
+                write_targets(rec, targets_out, group=group)
+            if json_out is not None and json_out != "-":
+                _write_json(rec.document, group.path(json_out))
     except EngineError as exc:
         _fail(exc)
-    if json_out is not None:
+    if json_out == "-":
         _write_json(rec.document, json_out)
     if json_out != "-":
         click.echo(rec.text(), nl=False)
@@ -396,7 +427,8 @@ def recalibrate(plan: str, scenario_path: Optional[str], maximize: Optional[str]
 @click.option("--runs", default=200, show_default=True, type=click.IntRange(1, None),
               help="Simulated completions of the year.")
 @click.option("--seed", default=None, type=click.IntRange(0, None), help="Random seed (default: the scenario's).")
-@click.option("--budget", default=None, type=float, help="Annual team payout budget: probability of exceeding it.")
+@click.option("--budget", default=None, type=click.FloatRange(0, None, min_open=True),
+              help="Annual team payout budget (positive): probability of exceeding it.")
 @click.option("--as-of", "as_of", default=None, metavar="PERIOD",
               help="Last closed period (2027-Q2) or month (2027-05, transactions only); default: the last in the "
                    "actuals. Later actuals are ignored.")
@@ -425,6 +457,10 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: Optional[str],
     from engine.plan import load_plan
 
     try:
+        _check_outputs(xlsx=xlsx_out, json=json_out)
+        if xlsx_out and not xlsx_out.lower().endswith((".xlsx", ".xlsm")) and not xlsx_out.startswith("/dev/"):
+            raise DataError("unknown-format", f"--xlsx writes an Excel workbook: {xlsx_out} should end in .xlsx",
+                            file=xlsx_out, hint=f"use {xlsx_out.rsplit('.', 1)[0]}.xlsx")
         checked = load_plan(plan)
         if history:
             scenario = calibrated_scenario(history, base=scenario_path)

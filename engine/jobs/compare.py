@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from engine.errors import PlanError, PlanErrors
 from engine.plan.validate import CheckedPlan
 from engine.sim.metrics import PER_RUN_KEYS, skill_quartiles
 from engine.sim.run import SimResult, simulate
@@ -91,6 +92,7 @@ def compare_plans(plans: Sequence[CheckedPlan], scenario: Optional[Scenario] = N
     With ``keep_reps`` every result also keeps per-rep values (``SimResult.detail``) for
     the distribution and winners-and-losers charts; the document does not change.
     """
+    _same_currency(plans)
     scenario = scenario or default_scenario()
     results = [simulate(p, scenario, runs, seed, chunk_runs=chunk_runs, progress=progress, workers=workers,
                         scheduler=scheduler, keep_reps=keep_reps,
@@ -101,6 +103,23 @@ def compare_plans(plans: Sequence[CheckedPlan], scenario: Optional[Scenario] = N
         diffs.append({"plan": r.document["plan"],
                       **{k: paired_difference(base[k], r.per_run[k]) for k in PER_RUN_KEYS}})
     return Comparison(results, diffs)
+
+
+def _same_currency(plans: Sequence[CheckedPlan]) -> None:
+    """Plans compared side by side must pay in one currency: their costs are added and
+    differenced, and the simulated team's quotas and pay are in one currency."""
+    currencies = {p.plan.currency for p in plans}
+    if len(currencies) > 1:
+        first = plans[0].plan
+        others = [p.plan for p in plans if p.plan.currency != first.currency]
+        listing = ", ".join(f"{p.file or p.name} ({p.currency})" for p in others)
+        raise PlanErrors([PlanError(
+            "mixed-currencies",
+            f"cannot compare plans in different currencies: {first.file or first.name} pays in "
+            f"{first.currency}, {listing}",
+            hint="compare plans of one currency: write the others' amounts in "
+                 f"{first.currency} (and set `currency: {first.currency}`), at the exchange rate "
+                 "you budget with")])
 
 
 ROWS = [

@@ -1126,13 +1126,17 @@ def _add_targets(rec: Recalibration, ev: _Evaluator, company_target: Optional[fl
                          f"target (goal {share_goal:.0%}); a company target of {goal_target:,.0f} would match it")
 
 
-def write_targets(rec: Recalibration, path: str | Path) -> None:
-    """Write the per-rep targets (``rep_id, period, target``) atomically (CSV, .xlsx, .parquet)."""
+def write_targets(rec: Recalibration, path: str | Path, group=None) -> None:
+    """Write the per-rep targets (``rep_id, period, target``) atomically (CSV, .xlsx, .parquet).
+
+    With ``group`` (an :class:`engine.atomic.AtomicGroup`), the file is committed with the
+    group's other outputs, all or nothing.
+    """
     from engine.atomic import write_table_atomic
 
     if rec.targets is None:
         raise PlanErrors([PlanError("no-targets", "no targets were computed (use --targets)")])
-    write_table_atomic(rec.targets, path)
+    write_table_atomic(rec.targets, path, group=group)
 
 
 # --------------------------------------------------------------------------- text
