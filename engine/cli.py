@@ -452,7 +452,7 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: Optional[str],
     the share of the year elapsed (ratable), at least what has been paid. The liability to
     book is that minus what has been paid.
     """
-    from engine.jobs.forecast import calibrated_scenario, forecast_text, write_forecast_xlsx
+    from engine.jobs.forecast import calibrate_scenario, forecast_text, write_forecast_xlsx
     from engine.jobs.forecast import forecast as run_forecast
     from engine.plan import load_plan
 
@@ -463,7 +463,13 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: Optional[str],
                             file=xlsx_out, hint=f"use {xlsx_out.rsplit('.', 1)[0]}.xlsx")
         checked = load_plan(plan)
         if history:
-            scenario = calibrated_scenario(history, base=scenario_path)
+            from engine.sim.calibrate import calibration_report
+
+            scenario, cal = calibrate_scenario(history, base=scenario_path)
+            # What was fitted, before the forecast that rests on it (stderr when stdout is JSON).
+            click.echo(calibration_report(cal), nl=False, err=json_out == "-")
+            click.echo(f"forecasting with the calibrated scenario {scenario.name}\n",
+                       err=json_out == "-")
         else:
             scenario = _load_scenario(scenario_path)
         result = run_forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=seed, budget=budget,

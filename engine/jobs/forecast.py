@@ -355,6 +355,12 @@ def _monthly_actuals(setup: _Setup, checked: CheckedPlan, active_days: np.ndarra
 
 def calibrated_scenario(history, base: Optional[Scenario | str] = None) -> Scenario:
     """A scenario calibrated in memory to an attainment history (as ``incentive calibrate``)."""
+    return calibrate_scenario(history, base)[0]
+
+
+def calibrate_scenario(history, base: Optional[Scenario | str] = None):
+    """The scenario calibrated in memory to an attainment history, and the fit behind it
+    (a :class:`~engine.sim.calibrate.Calibration`, for the report of what was fitted)."""
     import tempfile
     from pathlib import Path
 
@@ -365,7 +371,7 @@ def calibrated_scenario(history, base: Optional[Scenario | str] = None) -> Scena
     base_file = base.file if isinstance(base, Scenario) else base
     with tempfile.TemporaryDirectory() as tmp:
         path = write_calibrated_scenario(cal, Path(tmp) / "calibrated.yaml", base=base_file)
-        return load_scenario(path)
+        return load_scenario(path), cal
 
 
 # -- the forecast -------------------------------------------------------------------------------

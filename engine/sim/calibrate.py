@@ -307,7 +307,11 @@ def _checked_numbers(frame: pd.DataFrame, column: str, ids: np.ndarray, rows: np
                   hint="attainment is actual / target: leave out periods without a target")
         else:
             error("negative-value", f"'{column}' must not be negative (got {values[i]:g})",
-                  row=row, column=column, rep=rep)
+                  row=row, column=column, rep=rep,
+                  hint="attainment is fitted on a log scale, so a period's result must be 0 or more: "
+                       "where credit notes exceed a month's sales, net them against the sales they "
+                       "reverse, or give the history by quarter (sum the months; see "
+                       "scenarios/data/field_team_history.csv)")
     return values, ~empty & finite & (values > 0 if positive else values >= 0)
 
 
@@ -1028,6 +1032,16 @@ class _Editor:
         scen = self.item(root, "scenario")
         if scen is not None:
             self.replace(scen[1], name)
+        # The base's label describes the base ("120 reps..."); say what this scenario is.
+        label = self.item(root, "label")
+        base_label = str(label[1].value) if label is not None and isinstance(label[1], yaml.ScalarNode) else ""
+        new_label = (f"Calibrated to {Path(cal.source).name} ({cal.n_reps} reps, {cal.first_period} to "
+                     f"{cal.last_period})" + (f"; team and behaviour of: {base_label}" if base_label else ""))
+        quoted = json.dumps(new_label, ensure_ascii=False)
+        if label is not None:
+            self.replace(label[1], quoted)
+        elif isinstance(root, yaml.MappingNode) and not root.flow_style:
+            self.set_key(root, "label", quoted)
 
         skill = (f"{{dist: lognormal, median: 1.0, sigma: {_num(cal.sigma_skill)}}}")
         skill_note = [

@@ -305,3 +305,22 @@ def test_2000_reps_end_to_end_through_the_cli(tmp_path, seeds):
     assert doc["reps"] == len(roster) >= 2000 and doc["closed_months"] == 6
     assert doc["year"]["p50"] > doc["year"]["paid_to_date"] > 0
     print(f"2,000-rep forecast through the CLI: {elapsed:.1f} s")
+
+
+def test_forecast_with_history_reports_the_fit(tmp_path):
+    """`forecast --history` says what it fitted before the forecast that rests on it (on
+    stderr when stdout carries JSON)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    args = [sys.executable, "-m", "engine.cli", "forecast", "scenarios/plans/kpi_scorecard.yaml", "--roster",
+            "scenarios/data/field_team_roster.csv", "--actuals", "scenarios/data/field_team_actuals_h1.csv",
+            "--history", "scenarios/data/field_team_history.csv", "--runs", "10", "--workers", "1"]
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.index("Calibration of scenarios/data/field_team_history.csv") < proc.stdout.index("Forecast of")
+    assert "sigma_skill" in proc.stdout and "calibrated_field_team_history" in proc.stdout
+    proc = subprocess.run(args + ["--json", "-"], capture_output=True, text=True, cwd=root)
+    assert proc.returncode == 0 and "sigma_skill" in proc.stderr
+    assert json.loads(proc.stdout)["plan"] == "kpi_scorecard"

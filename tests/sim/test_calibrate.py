@@ -698,3 +698,37 @@ def test_report_lists_warnings_and_quarterly_sigma():
     assert "\nWarnings\n" in text
     for w in cal.warnings:
         assert f"  - {w}" in text
+
+
+# --- the shipped sample history, and what a user sees on a history it cannot fit ------------
+
+SAMPLE_HISTORY = Path(__file__).resolve().parents[2] / "scenarios" / "data" / "field_team_history.csv"
+
+
+def test_shipped_sample_history_calibrates_and_labels_the_scenario(tmp_path):
+    """The sample history fits, and the written scenario's label says what it was fitted to
+    (not the base's "120 reps in 12 teams")."""
+    from engine.sim.calibrate import fit_history, load_history, write_calibrated_scenario
+    from engine.sim.scenario import load_scenario
+
+    cal = fit_history(load_history(SAMPLE_HISTORY))
+    assert cal.n_reps >= 100 and cal.period_kind == "quarter"
+    out = write_calibrated_scenario(cal, tmp_path / "cal.yaml")
+    sc = load_scenario(out)
+    assert sc.label.startswith(f"Calibrated to field_team_history.csv ({cal.n_reps} reps, 2025-Q1 to 2026-Q4)")
+
+
+def test_negative_history_value_says_how_to_proceed(tmp_path):
+    from engine.errors import DataErrors
+    from engine.sim.calibrate import load_history
+
+    path = tmp_path / "h.csv"
+    rows = ["rep_id,period,actual,target"] + [f"R{i},2026-{m:02d},{1000 + 10 * i},1000"
+                                              for i in range(12) for m in range(1, 7)]
+    rows.append("R3,2026-07,-250.5,1000")
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataErrors) as info:
+        load_history(path)
+    (error,) = info.value.errors
+    assert error.code == "negative-value" and error.rep == "R3" and error.row == len(rows)
+    assert "by quarter" in (error.hint or "") and "credit notes" in (error.hint or "")
