@@ -195,6 +195,12 @@ def _label(r: Reader, m: YMap) -> Optional[str]:
 def build_plan(root: YNode, filename: str) -> tuple[Plan | None, list[PlanError]]:
     """Build the plan model; returns the plan (None if unusable) and every problem found."""
     r = Reader(filename)
+    if isinstance(root, YMap) and root.get("plan") is None and root.get("scenario") is not None:
+        # A scenario given where a plan is expected: one error that says so, not one per key.
+        span = next(k for key, k, _ in root.items if key == "scenario")
+        r.error("not-a-plan", "this is a scenario file (it has 'scenario:'), not a plan", span,
+                "pass a scenario with --scenario FILE, and a plan (with 'plan:') as the argument")
+        return None, r.errors
     top = r.mapping(root, "the plan", TOP_KEYS,
                     ("plan", "period", "target_incentive", "measures", "components"))
     if top is None:
