@@ -33,6 +33,10 @@ SEASON = np.array([0.90, 0.95, 1.05, 0.95, 1.00, 1.05, 0.90, 0.90, 1.05, 1.00, 1
 SEASON = SEASON / SEASON.mean()
 SIGMA_SKILL, NOISE, LEVEL = 0.3, 0.25, 0.95
 
+NEGATIVE_HINT = ("attainment is fitted on a log scale, so a period's result must be 0 or more: where credit "
+                 "notes exceed a month's sales, net them against the sales they reverse, or give the history "
+                 "by quarter (sum the months; see scenarios/data/field_team_history.csv)")
+
 
 def synthetic(reps: int = 200, months: int = 24, *, sigma_skill: float = SIGMA_SKILL,
               noise: float = NOISE, level: float = LEVEL, season: np.ndarray = SEASON,
@@ -360,7 +364,7 @@ ERRORS = [
      """, [(3, "attainment", "A", "not-a-number",
             "'attainment' must be a finite number (got 'lots')", None),
            (4, "attainment", "A", "negative-value",
-            "'attainment' must not be negative (got -0.2)", None),
+            "'attainment' must not be negative (got -0.2)", NEGATIVE_HINT),
            (5, "attainment", "B", "missing-value", "'attainment' is empty", None),
            (6, "period", "B", "bad-period",
             "expected a month label like 2027-01 (got '2026-13')", None),
@@ -476,7 +480,10 @@ def test_written_scenario_loads_with_the_fitted_values(tmp_path):
     assert out.get("deals_per_month") is None and out.get("size_sigma") is None
     np.testing.assert_allclose(sc.seasonality, cal.seasonality, rtol=1e-3)
     base = load_scenario(DEFAULT_SCENARIO)
-    for key in ("label", "reps", "teams", "effort_cost", "activities", "morale", "attrition",
+    # The label says what the scenario was fitted to, then the base's description.
+    assert sc.label == (f"Calibrated to {Path(cal.source).name} ({cal.n_reps} reps, {cal.first_period} to "
+                        f"{cal.last_period}); team and behaviour of: {base.label}")
+    for key in ("reps", "teams", "effort_cost", "activities", "morale", "attrition",
                 "timing_max_shift", "primary_measure", "effort_grid", "ramp_months"):
         assert getattr(sc, key) == getattr(base, key), key
     assert [o for o in sc.outputs if o.name != "revenue"] == \
@@ -532,7 +539,7 @@ EXPECTED_BLOCK = """
     # under the plan the history was paid under.
 
     scenario: calibrated_hist
-    label: "Mine"
+    label: "Calibrated to hist.csv (40 reps, 2025-01 to 2026-12); team and behaviour of: Mine"
 
     reps:
       # Productivity multiplier: expected output at baseline effort = level x quota/12 x skill.
