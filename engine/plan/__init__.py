@@ -30,11 +30,48 @@ def _finish(root, filename: str, text: str) -> CheckedPlan:
     try:
         checked = check_plan(plan)
     except PlanErrors as exc:
-        raise PlanErrors(list(errors) + list(exc.errors)) from None
+        raise PlanErrors(list(errors) + _not_follow_ons(exc.errors, errors, root)) from None
     if errors:
         raise PlanErrors(errors)
     checked.source = text
     return checked
+
+
+def _defined_names(root) -> set[str]:
+    """Names the file defines (measures, targets, components), read from the YAML itself."""
+    from engine.plan.source import YMap, YScalar, YSeq
+
+    names: set[str] = set()
+    if not isinstance(root, YMap):
+        return names
+    for section in ("measures", "targets", "parameters"):
+        node = root.get(section)
+        if isinstance(node, YMap):
+            names |= set(node.keys())
+    components = root.get("components")
+    if isinstance(components, YSeq):
+        for item in components.items:
+            name = item.get("name") if isinstance(item, YMap) else None
+            if isinstance(name, YScalar) and isinstance(name.value, str):
+                names.add(name.value)
+    return names
+
+
+def _not_follow_ons(found, parse_errors, root) -> list:
+    """Validation errors less those that only follow from a parse error: a name whose
+    definition did not parse is unknown to validation, but the user's mistake is the
+    definition, already reported."""
+    if not parse_errors:
+        return list(found)
+    defined = _defined_names(root)
+
+    def follow_on(e) -> bool:
+        if e.code != "unknown-name" or not e.span or not e.span.text:
+            return False
+        s = e.span
+        word = s.text[s.column - 1: s.column - 1 + s.length]
+        return word.split(".")[-1] in defined
+    return [e for e in found if not follow_on(e)]
 
 
 def parse_plan(text: str, filename: str = "<plan>") -> CheckedPlan:

@@ -31,10 +31,17 @@ from engine.errors import PlanError, Span
 
 __all__ = [
     "Num", "Str", "Name", "Unary", "Binary", "Compare", "BoolOp", "Not", "Call",
-    "Expr", "parse_expression", "walk", "KEYWORDS",
+    "Expr", "parse_expression", "walk", "KEYWORDS", "MAX_NESTING", "MAX_DEPTH",
 ]
 
 KEYWORDS = frozenset({"and", "or", "not"})
+
+#: Most parentheses, function calls and prefix operators (``-``, ``not``) open at once.
+MAX_NESTING = 50
+#: Deepest syntax tree: nesting plus chained operators (``a + b + c`` is 2 deep, since each
+#: ``+`` applies to the sum before it). A 1,000-term sum is refused: name its parts as
+#: measures, or use ``group_sum``.
+MAX_DEPTH = 200
 
 
 @dataclass(frozen=True)
@@ -104,17 +111,24 @@ class Call(Node):
 Expr = Union[Num, Str, Name, Unary, Binary, Compare, BoolOp, Not, Call]
 
 
-def walk(node: Expr):
-    """Yield ``node`` and every node below it, parents first."""
-    yield node
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The operands of a node, left to right."""
     if isinstance(node, (Unary, Not)):
-        yield from walk(node.operand)
-    elif isinstance(node, (Binary, Compare, BoolOp)):
-        yield from walk(node.left)
-        yield from walk(node.right)
-    elif isinstance(node, Call):
-        for a in node.args:
-            yield from walk(a)
+        return (node.operand,)
+    if isinstance(node, (Binary, Compare, BoolOp)):
+        return (node.left, node.right)
+    if isinstance(node, Call):
+        return node.args
+    return ()
+
+
+def walk(node: Expr):
+    """Yield ``node`` and every node below it, parents first, left to right (no recursion)."""
+    stack = [node]
+    while stack:
+        top = stack.pop()
+        yield top
+        stack.extend(reversed(children(top)))
 
 
 # --------------------------------------------------------------------------- tokens
@@ -238,6 +252,26 @@ class _Parser:
         self.err = err
         self.toks = _Lexer(text, err).tokens()
         self.i = 0
+        self.nesting = 0  # parentheses, calls and prefix operators open now
+        self.depths: dict[int, int] = {}  # id(node) -> depth of its tree (leaves: absent, 1)
+
+    def opening(self, t: _Tok) -> None:
+        """Enter a nested construct at token ``t``; refuse it past :data:`MAX_NESTING`."""
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise self.err("too-deep", f"expression nested too deeply (more than {MAX_NESTING} levels of "
+                           "parentheses, calls and prefix operators)", t.start, t.end,
+                           "split it: give inner parts names under 'measures' and use those")
+
+    def node(self, made: Expr, at: _Tok, *parts: Expr) -> Expr:
+        """Record the depth of a new node; refuse a tree deeper than :data:`MAX_DEPTH`."""
+        depth = 1 + max((self.depths.get(id(p), 1) for p in parts), default=0)
+        if depth > MAX_DEPTH:
+            raise self.err("too-deep", f"expression too deep (more than {MAX_DEPTH} operators applied one "
+                           "on another)", at.start, at.end,
+                           "split it: give parts of a long sum or chain names under 'measures' and add those")
+        self.depths[id(made)] = depth
+        return made
 
     @property
     def tok(self) -> _Tok:
@@ -277,24 +311,26 @@ class _Parser:
     def or_(self) -> Expr:
         left = self.and_()
         while self.tok.kind == "kw" and self.tok.text == "or":
-            self.advance()
+            t = self.advance()
             right = self.and_()
-            left = BoolOp(left.start, right.end, "or", left, right)
+            left = self.node(BoolOp(left.start, right.end, "or", left, right), t, left, right)
         return left
 
     def and_(self) -> Expr:
         left = self.not_()
         while self.tok.kind == "kw" and self.tok.text == "and":
-            self.advance()
+            t = self.advance()
             right = self.not_()
-            left = BoolOp(left.start, right.end, "and", left, right)
+            left = self.node(BoolOp(left.start, right.end, "and", left, right), t, left, right)
         return left
 
     def not_(self) -> Expr:
         if self.tok.kind == "kw" and self.tok.text == "not":
             t = self.advance()
+            self.opening(t)
             operand = self.not_()
-            return Not(t.start, operand.end, operand)
+            self.nesting -= 1
+            return self.node(Not(t.start, operand.end, operand), t, operand)
         return self.compare()
 
     def compare(self) -> Expr:
@@ -307,35 +343,37 @@ class _Parser:
             if nxt.kind == "op" and nxt.text in _COMPARE:
                 raise self.err("syntax", "comparisons cannot be chained", nxt.start, nxt.end,
                                "write 'a < b and b < c'")
-            return Compare(left.start, right.end, t.text, left, right)
+            return self.node(Compare(left.start, right.end, t.text, left, right), t, left, right)
         return left
 
     def sum_(self) -> Expr:
         left = self.term()
         while self.tok.kind == "op" and self.tok.text in ("+", "-"):
-            op = self.advance().text
+            t = self.advance()
             right = self.term()
-            left = Binary(left.start, right.end, op, left, right)
+            left = self.node(Binary(left.start, right.end, t.text, left, right), t, left, right)
         return left
 
     def term(self) -> Expr:
         left = self.unary()
         while self.tok.kind == "op" and self.tok.text in ("*", "/"):
-            op = self.advance().text
+            t = self.advance()
             right = self.unary()
-            left = Binary(left.start, right.end, op, left, right)
+            left = self.node(Binary(left.start, right.end, t.text, left, right), t, left, right)
         return left
 
     def unary(self) -> Expr:
         t = self.tok
         if t.kind == "op" and t.text in ("-", "+"):
             self.advance()
+            self.opening(t)
             operand = self.unary()
+            self.nesting -= 1
             if t.text == "+":
                 return operand
             if isinstance(operand, Num):
                 return Num(t.start, operand.end, -operand.value)
-            return Unary(t.start, operand.end, "-", operand)
+            return self.node(Unary(t.start, operand.end, "-", operand), t, operand)
         return self.atom()
 
     def atom(self) -> Expr:
@@ -348,18 +386,24 @@ class _Parser:
             return Str(t.start, t.end, str(t.value))
         if t.kind == "op" and t.text == "(":
             self.advance()
+            self.opening(t)
             inner = self.or_()
+            self.nesting -= 1
             close = self.tok
             if not (close.kind == "op" and close.text == ")"):
                 raise self.unexpected(close, "expected ')' to close the '(' at "
                                       f"character {t.start + 1}")
             self.advance()
-            return _with_range(inner, t.start, close.end)
+            widened = _with_range(inner, t.start, close.end)
+            if id(inner) in self.depths:
+                self.depths[id(widened)] = self.depths[id(inner)]
+            return widened
         if t.kind == "name":
             self.advance()
             nxt = self.tok
             if nxt.kind == "op" and nxt.text == "(":
                 self.advance()
+                self.opening(t)
                 args: list[Expr] = []
                 if not (self.tok.kind == "op" and self.tok.text == ")"):
                     args.append(self.or_())
@@ -370,11 +414,12 @@ class _Parser:
                 if not (close.kind == "op" and close.text == ")"):
                     raise self.unexpected(close, f"expected ',' or ')' in the call of {t.text}()")
                 self.advance()
+                self.nesting -= 1
                 after = self.tok
                 if after.kind == "op" and after.text == ".":
                     raise self.err("not-in-language", "method calls and attributes of a call are not part of "
                                    "the expression language", after.start, after.end, None)
-                return Call(t.start, close.end, t.text, t.end, tuple(args))
+                return self.node(Call(t.start, close.end, t.text, t.end, tuple(args)), t, *args)
             if nxt.kind == "op" and nxt.text == ".":
                 self.advance()
                 attr = self.tok

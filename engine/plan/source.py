@@ -169,6 +169,11 @@ def parse_yaml(text: str, filename: str = "<plan>") -> YNode:
     lines = text.splitlines()
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except RecursionError:
+        # The YAML parser itself recurses per level of nesting: refuse, where it got too deep.
+        raise PlanErrors([PlanError(
+            "yaml-too-deep", f"the YAML nests more than {MAX_DEPTH} levels deep; refusing to read it",
+            _deep_point(text, filename, lines), hint="a plan nests a few levels: check the brackets")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = None
@@ -179,6 +184,8 @@ def parse_yaml(text: str, filename: str = "<plan>") -> YNode:
         hint = None
         if "mapping values are not allowed" in problem or "expected ',' or '}'" in problem:
             hint = "quote an expression that contains ': ' or ',' inside {...} (\"...\")"
+        if "'\\t'" in problem or (span is not None and "\t" in span.text[: max(span.column, 1)]):
+            hint = "indent with spaces, not tabs: YAML does not allow tabs for indentation"
         raise PlanErrors([PlanError("yaml-syntax", f"invalid YAML: {problem}", span, hint)]) from None
     except yaml.YAMLError as exc:
         raise PlanErrors([PlanError("yaml-syntax", f"invalid YAML: {exc}", None)]) from None
@@ -192,6 +199,23 @@ def parse_yaml(text: str, filename: str = "<plan>") -> YNode:
             _Builder(filename, lines).span(second.start_mark),
         )])
     return _Builder(filename, lines).build(nodes[0])
+
+
+def _deep_point(text: str, filename: str, lines: list[str]) -> Span | None:
+    """Where brackets first open more than :data:`MAX_DEPTH` deep (None if not brackets)."""
+    depth, line, column = 0, 0, 0
+    for ch in text:
+        if ch == "\n":
+            line, column = line + 1, 0
+            continue
+        column += 1
+        if ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return Span(filename, line + 1, column, 1, lines[line] if line < len(lines) else "")
+        elif ch in "]}":
+            depth -= 1
+    return None
 
 
 def read_yaml(path: str | Path) -> YNode:

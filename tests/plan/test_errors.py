@@ -132,7 +132,42 @@ CASES = [
     ("bad period",
      BASE.replace("period: quarter", "period: quartr"),
      "bad-value", 2, 9, "period must be one of month, quarter, half, year (got 'quartr')", "did you mean 'quarter'?"),
+    # Deep expressions are refused where the limit is crossed (engine.plan.expr.MAX_NESTING = 50,
+    # MAX_DEPTH = 200), never a RecursionError.
+    ("150 nested parentheses",
+     BASE.replace("revenue / targets.revenue", "(" * 150 + "revenue" + ")" * 150 + " / targets.revenue"),
+     "too-deep", 6, 15 + 50, "expression nested too deeply (more than 50 levels", "measures"),
+    ("1,000-term sum",
+     BASE.replace("revenue / targets.revenue", " + ".join(["revenue"] * 1000)),
+     "too-deep", 6, 15 + 7 + 199 * 10 + 1, "expression too deep (more than 200 operators", "measures"),
+    ("4,000 unary minuses",
+     BASE.replace("revenue / targets.revenue", "-" * 4000 + "revenue"),
+     "too-deep", 6, 15 + 50, "expression nested too deeply", None),
+    ("1,500 nested abs",
+     BASE.replace("revenue / targets.revenue", "abs(" * 1500 + "revenue" + ")" * 1500),
+     "too-deep", 6, 15 + 50 * 4, "expression nested too deeply", None),
+    ("YAML nested 5,000 brackets deep",
+     "a: " + "[" * 5000 + "]" * 5000 + "\n",
+     "yaml-too-deep", 1, 3 + 65, "the YAML nests more than 64 levels deep", "brackets"),
+    ("tab indentation",
+     BASE.replace("  revenue: actuals.revenue", "\trevenue: actuals.revenue"),
+     "yaml-syntax", 5, 1, "found character '\\t'", "indent with spaces, not tabs"),
+    ("power operator",
+     BASE.replace("revenue / targets.revenue", "revenue ** 2"),
+     "not-in-language", 6, 23, "'**' is not part of the expression language", "x * x"),
+    ("dunder call",
+     BASE.replace("revenue / targets.revenue", '__import__("os")'),
+     "unknown-function", 6, 15, "unknown function '__import__'", "functions: min, max"),
 ]
+
+
+@pytest.mark.parametrize("expr", ["revenue ** 2", '__import__("os")', "(revenue +)", "(" * 60 + "revenue"])
+def test_a_broken_expression_is_one_error_without_follow_ons(expr):
+    """The measure whose expression does not parse is reported once; its uses elsewhere are
+    not reported again as unknown names (with a misleading did-you-mean)."""
+    errs = errors_of(BASE.replace("revenue / targets.revenue", expr))
+    assert len(errs) == 1, [e.render() for e in errs]
+    assert errs[0].span.line == 6
 
 
 @pytest.mark.parametrize("desc,text,code,line,col,message,hint", CASES, ids=[c[0] for c in CASES])
