@@ -78,7 +78,9 @@ def check(plan: str, roster: Optional[str], scenario_path: Optional[str]) -> Non
               help="Actuals per rep and period, or transactions with a date (CSV, Excel or Parquet).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Statements file to write (.csv, .xlsx or .parquet).")
-def payout(plan: str, roster: str, actuals: str, out: str) -> None:
+@click.option("--sheet", default=None, metavar="NAME",
+              help="Excel inputs: the sheet to read, by name or number (0 first; default the first sheet).")
+def payout(plan: str, roster: str, actuals: str, out: str, sheet: Optional[str]) -> None:
     """Compute payout statements for every rep and period."""
     from engine.plan import load_plan
     from engine.statements import statements, write_statements
@@ -86,7 +88,7 @@ def payout(plan: str, roster: str, actuals: str, out: str) -> None:
     try:
         _check_outputs({"--out": out})
         checked = load_plan(plan)
-        df = statements(checked, roster, actuals)
+        df = statements(checked, roster, actuals, sheet=sheet)
         write_statements(df, checked.plan, out)
     except EngineError as exc:
         _fail(exc)
@@ -101,7 +103,9 @@ def payout(plan: str, roster: str, actuals: str, out: str) -> None:
 @click.option("--actuals", required=True, type=click.Path(dir_okay=False))
 @click.option("--rep", required=True, help="The rep id to explain.")
 @click.option("--period", default=None, help="One period label (default: every period of the rep).")
-def explain(plan: str, roster: str, actuals: str, rep: str, period: Optional[str]) -> None:
+@click.option("--sheet", default=None, metavar="NAME",
+              help="Excel inputs: the sheet to read, by name or number (0 first; default the first sheet).")
+def explain(plan: str, roster: str, actuals: str, rep: str, period: Optional[str], sheet: Optional[str]) -> None:
     """Show step by step how one rep's statement was calculated."""
     from engine.explain import explain as explain_text
     from engine.plan import compile_plan, load_plan
@@ -109,7 +113,7 @@ def explain(plan: str, roster: str, actuals: str, rep: str, period: Optional[str
 
     try:
         checked = load_plan(plan)
-        inputs = load_for_plan(checked, roster, actuals)
+        inputs = load_for_plan(checked, roster, actuals, sheet=sheet)
         table = statement_table(checked.plan, inputs, compile_plan(checked).evaluate(inputs))
         click.echo(explain_text(checked, inputs, table, rep, period))
     except EngineError as exc:

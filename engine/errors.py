@@ -204,18 +204,28 @@ class DataError(EngineError):
 
 
 class DataErrors(EngineError):
-    """Several data problems found at once."""
+    """Several data problems found at once.
+
+    Args:
+        errors: the problems kept (a loader keeps at most a few hundred; a last
+            ``too-many-errors`` entry may say how many more there were).
+        total: how many problems were found in all (default: the problems in ``errors``).
+    """
 
     code = "invalid-data"
+    SHOWN = 50  # problems printed; the count below them is of all
 
-    def __init__(self, errors: Iterable[DataError]):
+    def __init__(self, errors: Iterable[DataError], total: int | None = None):
         self.errors: tuple[DataError, ...] = tuple(errors)
+        problems = sum(e.code != "too-many-errors" for e in self.errors)
+        self.total: int = problems if total is None else max(int(total), problems)
         super().__init__("\n".join(str(e) for e in self.errors))
-        self._init = ((self.errors,), {})
+        self._init = ((self.errors,), {"total": self.total})
 
     def render(self) -> str:
-        n = len(self.errors)
-        shown = self.errors[:50]
+        n = self.total
+        listed = [e for e in self.errors if e.code != "too-many-errors"]
+        shown = listed[: self.SHOWN]
         body = "\n".join(e.render() for e in shown)
         more = f"\n... and {n - len(shown)} more" if n > len(shown) else ""
         return f"{body}{more}\n\n{n} data error{'s' if n != 1 else ''} found"

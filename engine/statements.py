@@ -142,18 +142,43 @@ def write_statements(df: pd.DataFrame, plan: Plan, path: str, *, fmt: Optional[s
     write_table_atomic(df, path, fmt=fmt, prepare_csv=exact_money)
 
 
-def load_for_plan(checked, roster, actuals) -> Inputs:
-    """Load a roster and actuals with the columns and aggregations the plan needs."""
+#: Roster amounts that are never negative, whatever the plan does with them.
+AMOUNT_COLUMNS = ("quota", "ti", "base_salary")
+
+
+def amount_columns(checked) -> list[str]:
+    """The roster columns that must hold a finite number of 0 or more: the standard amounts
+    (quota, target incentive, base salary) where the plan reads them, and every roster
+    column a target or the target incentive reads (a negative quota or incentive would pay
+    nonsense, not fail)."""
+    from engine.plan.expr import Name, walk
+
+    plan = checked.plan
+    columns = {c for c in AMOUNT_COLUMNS if c in checked.roster_columns}
+    for code in [t.code for t in plan.targets] + [plan.target_incentive]:
+        for node in walk(code.tree):
+            if isinstance(node, Name) and node.prefix == "roster":
+                columns.add(node.name)
+    return sorted(columns)
+
+
+def load_for_plan(checked, roster, actuals, sheet=None) -> Inputs:
+    """Load a roster and actuals with the columns and aggregations the plan needs.
+
+    ``sheet`` chooses the Excel sheet (name or 0-based number) of both tables; default the
+    first.
+    """
     from engine.data.load import load_inputs
 
     plan = checked.plan
     return load_inputs(
         roster, actuals, period=plan.period, fiscal_year_start=plan.fiscal_year_start,
         roster_columns=sorted(checked.roster_columns), actual_columns=dict(checked.actual_columns),
+        amount_columns=amount_columns(checked), sheet=sheet,
     )
 
 
-def statements(checked, roster, actuals, params: Optional[dict[str, float]] = None) -> pd.DataFrame:
+def statements(checked, roster, actuals, params: Optional[dict[str, float]] = None, sheet=None) -> pd.DataFrame:
     """Payout statements for a roster and actuals (paths or DataFrames).
 
     Args:
@@ -161,12 +186,13 @@ def statements(checked, roster, actuals, params: Optional[dict[str, float]] = No
         roster: roster table (path to CSV/Excel/Parquet, or a DataFrame).
         actuals: per-period actuals or transactions (path or DataFrame).
         params: parameter values overriding the plan's.
+        sheet: the Excel sheet to read (name or 0-based number; default the first).
 
     Returns:
         One row per rep and active period, rounded to the currency's minor unit.
     """
     from engine.plan.compile import compile_plan
 
-    inputs = load_for_plan(checked, roster, actuals)
+    inputs = load_for_plan(checked, roster, actuals, sheet=sheet)
     result = compile_plan(checked, params).evaluate(inputs)
     return statement_table(checked.plan, inputs, result)

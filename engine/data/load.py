@@ -79,7 +79,7 @@ _SUGGESTION_LOOKUPS = 20  # difflib over a large roster is slow: bound the looku
 _NO_COLUMNS: Mapping[str, str] = MappingProxyType({})
 
 
-def read_table(path_or_df: TableSource, role: str) -> pd.DataFrame:
+def read_table(path_or_df: TableSource, role: str, sheet: str | int | None = None) -> pd.DataFrame:
     """Read one input table so that text stays text.
 
     CSV cells of ``rep_id``, ``period``, ``date``, ``start_date`` and ``end_date`` are read
@@ -93,6 +93,7 @@ def read_table(path_or_df: TableSource, role: str) -> pd.DataFrame:
         path_or_df: a DataFrame (copied, not modified), or the path of a ``.csv``/``.tsv``
             (UTF-8), ``.xlsx``/``.xlsm``/``.xls`` (first sheet) or ``.parquet``/``.pq`` file.
         role: ``roster`` or ``actuals``, for messages.
+        sheet: the Excel sheet to read, by name or 0-based number (default: the first).
 
     Returns:
         The table, indexed by each row's number as a spreadsheet shows it (the header is
@@ -101,15 +102,19 @@ def read_table(path_or_df: TableSource, role: str) -> pd.DataFrame:
     Raises:
         DataError: ``unknown-format`` for an extension not listed above; ``unreadable-file``
             when the file is missing or cannot be read; ``duplicate-column`` when two
-            columns have the same name.
+            columns have the same name (in the file's own header, before any renaming);
+            ``unknown-sheet``, ``empty-sheet`` and ``formula-without-value`` for Excel
+            sheets that do not exist, hold nothing, or hold formulas never calculated.
     """
     name = _source_name(path_or_df, role)
     if isinstance(path_or_df, pd.DataFrame):
         frame = path_or_df.copy()
+        header = [str(column).strip() for column in frame.columns]
     else:
-        frame = _read_file(Path(path_or_df), name, role)
+        frame, header = _read_file(Path(path_or_df), name, role, sheet)
     frame.columns = [str(column).strip() for column in frame.columns]
-    repeated = frame.columns[frame.columns.duplicated()]
+    named_header = pd.Index([h for h in header if h])
+    repeated = named_header[named_header.duplicated()]
     if len(repeated):
         raise DataError(
             "duplicate-column",
@@ -135,6 +140,8 @@ def load_inputs(
     fiscal_year_start: int = 1,
     roster_columns: Iterable[str] = (),
     actual_columns: Mapping[str, str] = _NO_COLUMNS,
+    amount_columns: Iterable[str] = (),
+    sheet: str | int | None = None,
 ) -> Inputs:
     """Check a roster and its actuals against a plan and bind them to its periods.
 
@@ -158,6 +165,10 @@ def load_inputs(
         roster_columns: the ``roster.X`` columns the plan names.
         actual_columns: the ``actuals.X`` columns the plan names, each mapped to its
             aggregation (one of :data:`AGGREGATIONS`).
+        amount_columns: roster columns that must be finite numbers of 0 or more (quota,
+            target incentive, base salary, what targets read): a negative value is an
+            error (``negative-value``), never a negative statement.
+        sheet: the Excel sheet of both tables (name or 0-based number; default the first).
 
     Returns:
         The inputs, reps in roster order.
@@ -180,18 +191,26 @@ def load_inputs(
     tables = []
     for role, source in (("roster", roster), ("actuals", actuals)):
         try:
-            tables.append(_Table(role, _source_name(source, role), read_table(source, role)))
+            tables.append(_Table(role, _source_name(source, role), read_table(source, role, sheet)))
         except DataError as error:
             problems.add(error)
     problems.raise_if_any()
     roster_table, actuals_table = tables
     order = (roster_table.name, actuals_table.name)
+    for table in tables:
+        if not len(table.frame):
+            what = "reps" if table.role == "roster" else "periods or transactions"
+            problems.add(DataError("no-rows", f"the {table.role} {'have' if table.role == 'actuals' else 'has'} a header but no rows", file=table.name,
+                                   hint=f"add one row per {'rep' if table.role == 'roster' else 'rep and period'}"
+                                        f": a run with no {what} has nothing to pay"))
+    problems.raise_if_any(order)
 
     _require_columns(roster_table, ["rep_id", *named], problems)
     _require_actual_columns(actuals_table, aggregations, problems)
     problems.raise_if_any(order)
 
     staff = _read_roster(roster_table, named, problems)
+    _check_amounts(roster_table, staff, [c for c in amount_columns if c in named], problems)
     rows = _read_actuals(actuals_table, staff, aggregations, period, fiscal_year_start, problems)
     keys = sorted(rows.periods)
     periods = tuple(rows.periods[key] for key in keys)
@@ -228,8 +247,12 @@ def _source_name(source: TableSource, role: str) -> str:
     return role if isinstance(source, pd.DataFrame) else str(source)
 
 
-def _read_file(path: Path, name: str, role: str) -> pd.DataFrame:
-    """Read a file by its extension; any failure becomes a :class:`DataError`."""
+def _read_file(path: Path, name: str, role: str, sheet: str | int | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Read a file by its extension; any failure becomes a :class:`DataError`.
+
+    Returns the table and its header as written (pandas renames a repeated column name
+    ``quota.1``; the header keeps both ``quota``, so a repeat is caught).
+    """
     kind = _FORMATS.get(path.suffix.lower())
     if kind is None:
         raise DataError(
@@ -247,14 +270,13 @@ def _read_file(path: Path, name: str, role: str) -> pd.DataFrame:
         )
     try:
         if kind == "Excel":
-            # openpyxl reads .xlsx and .xlsm; the older binary .xls needs xlrd
-            engine = "xlrd" if path.suffix.lower() == ".xls" else "openpyxl"
-            return pd.read_excel(
-                path, sheet_name=0, engine=engine, keep_default_na=False, na_values=[""]
-            )
+            return _read_excel(path, name, role, sheet)
         if kind == "Parquet":
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
+            return frame, [str(c).strip() for c in frame.columns]
         return _read_csv(path, sep="," if kind == "CSV" else "\t")
+    except DataError:
+        raise
     except Exception as error:  # noqa: BLE001 - every reader failure is a property of the file
         raise DataError(
             "unreadable-file",
@@ -275,7 +297,64 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
     }
     header = pd.read_csv(path, nrows=0, **options).columns
     text = {column: str for column in header if str(column).strip() in _TEXT_COLUMNS}
-    return pd.read_csv(path, dtype=text, **options)
+    raw = pd.read_csv(path, nrows=1, header=None, sep=sep, encoding="utf-8-sig", keep_default_na=False,
+                      dtype=str)
+    written = [str(c).strip() for c in raw.iloc[0].tolist()] if len(raw) else [str(c).strip() for c in header]
+    return pd.read_csv(path, dtype=text, **options), written
+
+
+def _read_excel(path: Path, name: str, role: str, sheet: str | int | None) -> tuple[pd.DataFrame, list[str]]:
+    """One sheet of a workbook (the first by default), checked for what Excel users meet:
+    a wrong sheet name, an empty sheet beside full ones, formulas never calculated."""
+    # openpyxl reads .xlsx and .xlsm; the older binary .xls needs xlrd
+    engine = "xlrd" if path.suffix.lower() == ".xls" else "openpyxl"
+    with pd.ExcelFile(path, engine=engine) as book:
+        names = [str(n) for n in book.sheet_names]
+        listing = ", ".join(f"'{n}'" for n in names)
+        chosen = 0 if sheet is None else sheet
+        if isinstance(chosen, str) and chosen.strip().lstrip("-").isdigit() and chosen not in names:
+            chosen = int(chosen)
+        if isinstance(chosen, int) and not 0 <= chosen < len(names) or isinstance(chosen, str) and chosen not in names:
+            raise DataError("unknown-sheet", f"the {role} workbook '{name}' has no sheet {sheet!r} (sheets: {listing})",
+                            file=name, hint="give --sheet one of the sheet names (or its number, 0 first)")
+        label = names[chosen] if isinstance(chosen, int) else chosen
+        frame = pd.read_excel(book, sheet_name=label, keep_default_na=False, na_values=[""])
+        header = [str(c).strip() for c in pd.read_excel(book, sheet_name=label, header=None, nrows=1).iloc[0].tolist()] \
+            if len(frame.columns) else []
+    if not len(frame.columns):
+        others = [n for n in names if n != label]
+        hint = (f"the data may be on another sheet ({', '.join(repr(n) for n in others)}): choose it with "
+                "--sheet NAME" if others else "put the table on the first sheet, header in row 1")
+        raise DataError("empty-sheet", f"sheet '{label}' of the {role} workbook '{name}' is empty "
+                        f"(sheets: {listing})", file=name, hint=hint)
+    if engine == "openpyxl" and frame.isna().any().any():
+        _check_formulas(path, label, frame, name)
+    return frame, header
+
+
+def _check_formulas(path: Path, sheet: str, frame: pd.DataFrame, name: str) -> None:
+    """Empty cells that hold a formula: the workbook was saved without calculated values
+    (by a program, not Excel), so the value cannot be known."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        rows = book[sheet].iter_rows(min_row=2, max_row=len(frame) + 1, max_col=len(frame.columns), values_only=True)
+        missing = frame.isna().to_numpy()
+        header = list(frame.columns)
+        for i, row in enumerate(rows):
+            if not missing[i].any():
+                continue
+            for j, cell in enumerate(row):
+                if j < len(header) and missing[i, j] and isinstance(cell, str) and cell.startswith("="):
+                    raise DataError("formula-without-value",
+                                    f"cell {openpyxl.utils.get_column_letter(j + 1)}{i + 2} holds the formula "
+                                    f"{cell} but no calculated value", file=name, row=i + 2,
+                                    column=str(header[j]),
+                                    hint="open the workbook in Excel (or LibreOffice) and save it, so the "
+                                         "values are stored, or paste the values in place of the formulas")
+    finally:
+        book.close()
 
 
 def _reason(error: Exception) -> str:
@@ -423,7 +502,7 @@ class _Problems:
                     hint="fix these first, then load again",
                 )
             )
-        raise DataErrors(errors)
+        raise DataErrors(errors, total=self.found)
 
 
 class _Suggester:
@@ -622,6 +701,21 @@ def _roster_column(table: _Table, name: str, ids: np.ndarray, problems: _Problem
         ),
     )
     return values
+
+
+def _check_amounts(table: _Table, staff: _Roster, columns: Sequence[str], problems: _Problems) -> None:
+    """Amounts (quota, target incentive, salary) must not be negative; empty and infinite
+    cells are reported by :func:`_roster_column` already."""
+    for name in columns:
+        values = staff.columns.get(name)
+        if values is None or values.dtype.kind != "f":
+            continue  # text: _roster_column or the plan's type checks report it
+        problems.rows(
+            values < 0,
+            lambda i, name=name, values=values: table.error(
+                "negative-value", f"'{name}' must not be negative (got {table.cell(i, name)})", i, name,
+                staff.ids[i], hint=f"'{name}' is an amount the plan pays or measures against: give 0 or more"),
+        )
 
 
 def _repeats(keys: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

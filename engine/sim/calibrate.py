@@ -191,7 +191,7 @@ def load_history(path_or_df: TableSource, *, fiscal_year_start: int = 1) -> pd.D
                                     f"{found - len(errors)} more problems are not listed "
                                     f"(at most {MAX_ERRORS} are reported)",
                                     hint="fix these first, then load again"))
-        raise DataErrors(sorted(errors, key=lambda e: (e.row is None, e.row or 0)))
+        raise DataErrors(sorted(errors, key=lambda e: (e.row is None, e.row or 0)), total=found)
 
     out = pd.DataFrame(
         {"rep_id": ids.astype(object), "period": labels.astype(object),
