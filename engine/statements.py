@@ -79,6 +79,30 @@ def allocate_minor_units(columns: np.ndarray, total: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Largest amount in minor units a statement pays exactly (float64 holds every integer up
+#: to 2**53: about 90 trillion in a currency with cents).
+MAX_EXACT_UNITS = 2.0 ** 53
+
+
+def _check_exact(plan: Plan, inputs: Inputs, r_idx: np.ndarray, p_idx: np.ndarray, units: np.ndarray,
+                 names: list[str]) -> None:
+    """Refuse an amount that cannot be paid to the minor unit (too large, or not finite)."""
+    from engine.errors import EvaluationError
+
+    bad = ~(np.abs(units) <= MAX_EXACT_UNITS)  # also catches nan
+    if not bad.any():
+        return
+    i, j = (int(x) for x in np.argwhere(bad)[0])
+    what = (names + ["adjustment", "total"])[j]
+    value = units[i, j] / 10.0 ** plan.minor_unit
+    raise EvaluationError(
+        "amount-too-large",
+        f"the {what} pays {value:.6g} {plan.currency}, beyond what a statement can pay exactly "
+        f"(at most {MAX_EXACT_UNITS / 10 ** plan.minor_unit:,.0f})",
+        rep=str(np.asarray(inputs.rep_ids, dtype=object)[r_idx[i]]), period=inputs.period_labels[p_idx[i]],
+        hint="check the plan's rates and the data's amounts for a misplaced exponent or unit")
+
+
 def statement_table(plan: Plan, inputs: Inputs, result: PayoutArrays) -> pd.DataFrame:
     """One row per rep and active period, rounded to the currency's minor unit.
 
@@ -91,7 +115,9 @@ def statement_table(plan: Plan, inputs: Inputs, result: PayoutArrays) -> pd.Data
     names = [c.name for c in plan.components]
     cols = np.stack([np.asarray(result.columns[n], dtype=np.float64)[r_idx, p_idx] for n in names]
                     + [np.asarray(result.adjustment, dtype=np.float64)[r_idx, p_idx]], axis=1)
-    total = round_half_away(to_minor_units(np.asarray(result.total, dtype=np.float64)[r_idx, p_idx], d))
+    total_units = to_minor_units(np.asarray(result.total, dtype=np.float64)[r_idx, p_idx], d)
+    _check_exact(plan, inputs, r_idx, p_idx, np.column_stack([cols * 10.0 ** d, total_units]), names)
+    total = round_half_away(total_units)
     alloc = allocate_minor_units(to_minor_units(cols, d), total)
     labels = np.array(inputs.period_labels, dtype=object)
     data: dict[str, object] = {

@@ -831,6 +831,8 @@ def _roster_positions(roster_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     codes, uniques = pd.factorize(ids)
     found = lookup.get_indexer(uniques)
     positions = np.flatnonzero(first)
+    if not len(positions):  # no roster row has an id: every actuals row is unknown
+        return np.full(len(ids), -1, dtype=np.int64)
     table = np.append(np.where(found >= 0, positions[found], -1), -1)
     return table[codes]
 

@@ -133,3 +133,22 @@ def test_the_count_is_of_every_problem_not_of_those_listed(tmp_path):
     text = info.value.render()
     assert text.endswith(f"{info.value.total} data errors found")
     assert f"... and {info.value.total - DataErrors.SHOWN} more" in text
+
+
+# --- found by the fuzz suite (tests/test_fuzz.py) ---------------------------------------------
+
+
+def test_a_roster_whose_only_row_has_no_id(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("rep_id,team,quota,ti\n,North,1000000,20000\n")
+    codes = {e.code for e in problems(SEEDS, roster, ACTUALS)}
+    assert "missing-value" in codes and "unknown-rep" in codes
+
+
+def test_an_amount_too_large_to_pay_to_the_cent(tmp_path):
+    from engine.errors import EvaluationError
+
+    roster = edited_roster(tmp_path, "R002,North,1000000,20000", "R002,North,1000000,1e300")
+    with pytest.raises(EvaluationError) as info:
+        statements(SEEDS, roster, ACTUALS)
+    assert info.value.code == "amount-too-large" and info.value.rep == "R002"
