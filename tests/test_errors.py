@@ -145,7 +145,6 @@ def test_failing_plan_in_recalibrate_workers(tmp_path):
     assert (rec.history[rec.history["threshold"] <= 0.6]["invalid"].isna()).all()
 
 
-@pytest.mark.slow
 def test_failing_plan_on_dask(tmp_path):
     import dask
     from distributed import Client, LocalCluster
