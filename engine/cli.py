@@ -284,7 +284,8 @@ def alerts(plan: str, roster: str, actuals: str, scenario_path: Optional[str], f
             write_alerts(df, out)
     except EngineError as exc:
         _fail(exc)
-    click.echo(alerts_text(df), nl=False)
+    text = alerts_text(df)
+    click.echo(text, nl=not text.endswith("\n"))
     if out:
         click.echo(f"wrote {len(df)} alert{'s' if len(df) != 1 else ''} to {out}")
 

@@ -52,7 +52,7 @@ def test_alerts_writes_every_table_format(tmp_path, suffix):
     assert proc.returncode == 0, proc.stderr
     df = READ[suffix](out)
     assert len(df) > 0 and "rep_id" in df.columns
-    assert f"wrote {len(df)} alerts to {out}" in proc.stdout
+    assert f"\nwrote {len(df)} alerts to {out}\n" in proc.stdout
 
 
 @pytest.mark.parametrize("suffix", list(READ))

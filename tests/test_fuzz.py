@@ -159,7 +159,7 @@ def write_table(df: pd.DataFrame, columns: list[str], path: Path, encoding: str)
 
         book = openpyxl.Workbook()
         ws = book.active
-        ws.append(columns)
+        ws.append([_excel_cell(c) for c in columns])
         for row in df.itertuples(index=False):
             ws.append([_excel_cell(v) for v in row])
         book.save(path)
@@ -172,6 +172,9 @@ def write_table(df: pd.DataFrame, columns: list[str], path: Path, encoding: str)
 
 
 def _excel_cell(value: str):
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters cannot be stored in a workbook
     try:
         number = float(value)
     except ValueError:
