@@ -15,15 +15,15 @@ Same arguments, same file (the simulator is seeded).
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from engine.plan import load_plan
-from engine.sim.scenario import default_scenario
-from engine.sim.simulate import Simulation, simulated_year_tables
+from engine.sim.simulate import simulated_year_tables
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_field_team import simulate_field_team  # noqa: E402  (the sibling script)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,12 +34,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=4241)
     ap.add_argument("--out", default=str(ROOT / "data" / "field_team_history.csv"))
     args = ap.parse_args()
-    plan = load_plan(ROOT / "plans" / "kpi_scorecard.yaml")
-    scenario = default_scenario()
-    if args.reps != scenario.reps:
-        scenario = dataclasses.replace(scenario, reps=args.reps)
-    sim = Simulation(plan, scenario, args.seed)
-    result = sim.run_chunk(np.arange(2), keep=True)
+    sim, result = simulate_field_team(args.reps, args.seed, years=2)
     frames = []
     for i, year in enumerate((2025, 2026)):
         roster, actuals = simulated_year_tables(sim, result, i)

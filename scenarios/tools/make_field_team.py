@@ -25,6 +25,17 @@ from engine.sim.simulate import Simulation, simulated_year_tables
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def simulate_field_team(reps: int, seed: int, years: int = 1):
+    """The default scenario's team (``reps`` seats) simulated under the KPI scorecard plan
+    for ``years`` runs kept in full: ``(simulation, chunk result)``."""
+    plan = load_plan(ROOT / "plans" / "kpi_scorecard.yaml")
+    scenario = default_scenario()
+    if reps != scenario.reps:
+        scenario = dataclasses.replace(scenario, reps=reps)
+    sim = Simulation(plan, scenario, seed)
+    return sim, sim.run_chunk(np.arange(years), keep=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=120)
@@ -32,12 +43,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=4242)
     ap.add_argument("--out-prefix", default=str(ROOT / "data" / "field_team"))
     args = ap.parse_args()
-    plan = load_plan(ROOT / "plans" / "kpi_scorecard.yaml")
-    scenario = default_scenario()
-    if args.reps != scenario.reps:
-        scenario = dataclasses.replace(scenario, reps=args.reps)
-    sim = Simulation(plan, scenario, args.seed)
-    result = sim.run_chunk(np.arange(1), keep=True)
+    sim, result = simulate_field_team(args.reps, args.seed)
     roster, actuals = simulated_year_tables(sim, result, 0, until=args.months)
     money = [c for c in actuals.columns if c not in ("rep_id", "date")]
     actuals[money] = actuals[money].round(2)
