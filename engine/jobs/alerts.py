@@ -45,6 +45,7 @@ from engine.data.inputs import Inputs
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutArrays, compile_plan
 from engine.plan.validate import CheckedPlan, const_value
+from engine.sim.behaviour import morale_after_month, morale_after_pay, quit_hazard
 from engine.sim.scenario import Dist, Scenario, default_scenario
 from engine.statements import load_for_plan
 from engine.summary import Dependencies, reference_profile
@@ -601,8 +602,7 @@ def _attrition(h: _History, scenario: Scenario, roster: Any) -> list[dict]:
                 awards = np.zeros(R)
                 for c in rank_components:
                     awards += np.asarray(h.result.earned[c])[:, p] > 0
-                morale = np.where(act, morale + mp["pay_gap"] * gap - mp["unfair"] * unfair
-                                  + mp["wins"] * awards, morale)
+                morale = np.where(act, morale_after_pay(morale, mp, gap, unfair, awards), morale)
                 ytd_pay = ytd_pay + np.where(act, pay_p, 0.0)
                 ytd_ti = ytd_ti + np.where(act, ti_p, 0.0)
             # Every month: outside offer against expected pay, hopeless target, recovery.
@@ -617,14 +617,11 @@ def _attrition(h: _History, scenario: Scenario, roster: Any) -> list[dict]:
             else:
                 hopeless = np.zeros(R)
             hopeless_months = hopeless_months + np.where(act, hopeless, 0.0)
-            morale = np.where(act, morale - mp["outside_gap"] * g - mp["hopeless"] * hopeless
-                              + mp["recovery"] * (m0 - morale), morale)
-            morale = np.clip(morale, 0.0, 1.0)
+            morale = np.where(act, morale_after_month(morale, mp, g, hopeless, m0), np.clip(morale, 0.0, 1.0))
 
-    hazard = base_h * np.exp(ap["morale_sensitivity"] * (1.0 - morale)
-                             + ap["outside_sensitivity"] * g)
+    hazard = quit_hazard(base_h, ap, morale, g)
     risk = 1.0 - (1.0 - np.minimum(hazard, 1.0)) ** 12
-    h_ref = base_h * math.exp(ap["morale_sensitivity"] * (1.0 - m0))
+    h_ref = float(quit_hazard(base_h, ap, np.float64(m0), 0.0))
     risk_ref = 1.0 - (1.0 - min(h_ref, 1.0)) ** 12
     cur = h.current
     if not cur.any():

@@ -206,3 +206,36 @@ def _poisson_ppf(u: np.ndarray, lam) -> np.ndarray:
             keep = ~done
             idx, lam_s, uu, p, cdf = idx[keep], lam_s[keep], uu[keep], p[keep], cdf[keep]
     return out.reshape(u.shape)
+
+
+# --- morale and quits (docs/model.md §4 and §5): one copy, for the simulator and the alerts ---
+
+
+def morale_after_pay(morale, mp, gap, unfair, awards):
+    """Morale after a period's pay: the pay gap against expectation (clipped to +-1),
+    unfairness (pay rank far from performance rank) and contest awards.
+
+    ``mp`` is the scenario's ``morale`` parameters (``pay_gap``, ``unfair``, ``wins``).
+    """
+    return morale + mp["pay_gap"] * gap - mp["unfair"] * unfair + mp["wins"] * awards
+
+
+def morale_after_month(morale, mp, outside_gap, hopeless, baseline):
+    """Morale at a month's end: outside offers above expected pay and a hopeless target
+    lower it, and it recovers toward ``baseline`` (the rep's starting morale); clipped to [0, 1].
+
+    ``mp`` is the scenario's ``morale`` parameters (``outside_gap``, ``hopeless``, ``recovery``).
+    """
+    updated = morale - mp["outside_gap"] * outside_gap - mp["hopeless"] * hopeless \
+        + mp["recovery"] * (baseline - morale)
+    return np.clip(updated, 0.0, 1.0)
+
+
+def quit_hazard(base_hazard, ap, morale, outside_gap):
+    """Monthly quit hazard: the base rate raised by low morale and by outside offers.
+
+    ``ap`` is the scenario's ``attrition`` parameters (``morale_sensitivity``,
+    ``outside_sensitivity``).
+    """
+    return base_hazard * np.exp(ap["morale_sensitivity"] * (1.0 - morale)
+                                + ap["outside_sensitivity"] * outside_gap)

@@ -31,7 +31,14 @@ from engine.errors import DataError
 from engine.plan import expr as ex
 from engine.plan.compile import CompiledPlan, compile_plan
 from engine.plan.validate import CheckedPlan
-from engine.sim.behaviour import Production, quadrature, ramp_factor
+from engine.sim.behaviour import (
+    Production,
+    morale_after_month,
+    morale_after_pay,
+    quadrature,
+    quit_hazard,
+    ramp_factor,
+)
 from engine.sim.population import Roster, build_roster, draw_traits, hire_capacity
 from engine.sim.scenario import Scenario
 
@@ -493,7 +500,7 @@ class Simulation:
                 gap = np.clip((pay - expected_period_pay) / np.maximum(ti_k, 1e-9), -1.0, 1.0)
                 unfair = self._unfairness(pay, actual[primary][:, :, : t + 1].sum(axis=2)
                                           / np.maximum(quota * (t + 1) / 12.0, 1e-9), present)
-                morale = morale + mp["pay_gap"] * gap - mp["unfair"] * unfair + mp["wins"] * awards
+                morale = morale_after_pay(morale, mp, gap, unfair, awards)
             # Every month: outside offers, hopeless targets, recovery.
             # Expected annual pay: on target at the start of the year, then weighted toward
             # what the plan has actually paid so far.
@@ -502,13 +509,10 @@ class Simulation:
             comp_ratio = (roster_cols["base_salary"] + ti * (seen * pay_ratio + 1.0 - seen)) / np.maximum(ote, 1e-9)
             outside_gap = np.maximum(outside - comp_ratio, 0.0)
             hopeless = self._hopeless(t, actual[primary], active_m, quota, skill, tenure, mm)
-            morale = morale - mp["outside_gap"] * outside_gap - mp["hopeless"] * hopeless \
-                + mp["recovery"] * (morale0 - morale)
-            morale = np.clip(morale, 0.0, 1.0)
+            morale = morale_after_month(morale, mp, outside_gap, hopeless, morale0)
 
             # 5. Quits at the end of the month; the seat is refilled after the vacancy.
-            hazard = base_hazard * np.exp(ap["morale_sensitivity"] * (1.0 - morale)
-                                          + ap["outside_sensitivity"] * outside_gap)
+            hazard = quit_hazard(base_hazard, ap, morale, outside_gap)
             quits = present & (quit_u < hazard) & (t + 1 < M) & (t >= closed)
             if quits.any():
                 perf = actual[primary][:, :, : t + 1].sum(axis=2) / np.maximum(

@@ -142,3 +142,19 @@ def test_contest_is_an_incentive_through_unilateral_deviation():
     nothing = run(plan("  - {name: none, kind: rate, base: revenue, rate: 0}\n"),
                   scenario(skill="{dist: empirical, values: [0.9, 1.0, 1.1]}", reps=12), runs=3)
     assert np.allclose(nothing.effort[nothing.rep_mask], 1.0)
+
+
+def test_alerts_and_the_simulator_share_one_morale_and_quit_model():
+    """The morale update and the quit hazard exist once (engine/sim/behaviour.py): the
+    alerts replay of a rep's history uses the simulator's own functions, so they cannot
+    drift apart."""
+    import inspect
+
+    from engine.jobs import alerts
+    from engine.sim import behaviour, simulate
+
+    for module in (alerts, simulate):
+        source = inspect.getsource(module)
+        for fn in ("morale_after_pay", "morale_after_month", "quit_hazard"):
+            assert getattr(module, fn) is getattr(behaviour, fn)
+        assert 'mp["pay_gap"]' not in source and 'ap["morale_sensitivity"]' not in source
