@@ -24,15 +24,18 @@ import calendar
 import datetime as dt
 import re
 from numbers import Integral
+from types import MappingProxyType
+from typing import Mapping
 
 from engine.data.inputs import PeriodInfo
 
-__all__ = ["KINDS", "check_period_kind", "parse_period_label", "period_for_date"]
+__all__ = ["KINDS", "MONTHS_PER_PERIOD", "check_period_kind", "parse_period_label", "period_for_date"]
 
 KINDS: tuple[str, ...] = ("month", "quarter", "half", "year")
 """The period kinds, shortest first."""
 
-_MONTHS = {"month": 1, "quarter": 3, "half": 6, "year": 12}
+#: Months in one period of each kind: the one table every layer uses.
+MONTHS_PER_PERIOD: Mapping[str, int] = MappingProxyType({"month": 1, "quarter": 3, "half": 6, "year": 12})
 _PATTERNS = {
     "month": re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])"),
     "quarter": re.compile(r"([0-9]{4})-Q([1-4])"),
@@ -89,7 +92,7 @@ def period_for_date(d: dt.date, kind: str, fiscal_year_start: int = 1) -> Period
     check_period_kind(kind, fiscal_year_start)
     months_into = d.year * 12 + (d.month - 1) - (fiscal_year_start - 1)
     fiscal_year, month_of_year = divmod(months_into, 12)
-    return _period(fiscal_year, month_of_year // _MONTHS[kind] + 1, kind, fiscal_year_start)
+    return _period(fiscal_year, month_of_year // MONTHS_PER_PERIOD[kind] + 1, kind, fiscal_year_start)
 
 
 def check_period_kind(kind: str, fiscal_year_start: int) -> None:
@@ -98,7 +101,7 @@ def check_period_kind(kind: str, fiscal_year_start: int) -> None:
     Raises:
         ValueError: ``kind`` is not a period kind, or ``fiscal_year_start`` is not 1-12.
     """
-    if kind not in _MONTHS:
+    if kind not in MONTHS_PER_PERIOD:
         raise ValueError(f"period kind must be one of {', '.join(KINDS)} (got {kind!r})")
     if not (isinstance(fiscal_year_start, Integral) and 1 <= fiscal_year_start <= 12):
         raise ValueError(
@@ -108,7 +111,7 @@ def check_period_kind(kind: str, fiscal_year_start: int) -> None:
 
 def _period(fiscal_year: int, number: int, kind: str, fiscal_year_start: int) -> PeriodInfo:
     """Period ``number`` (1-based) of ``kind`` in ``fiscal_year``."""
-    span = _MONTHS[kind]
+    span = MONTHS_PER_PERIOD[kind]
     first = (fiscal_year_start - 1) + (number - 1) * span  # months after January of fiscal_year
     last = first + span - 1
     start = dt.date(fiscal_year + first // 12, first % 12 + 1, 1)

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from engine.data.inputs import Inputs
+from engine.data.periods import MONTHS_PER_PERIOD
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutArrays, compile_plan
 from engine.plan.validate import CheckedPlan, const_value
@@ -101,7 +102,6 @@ _TITLES = {
     "falling-attainment": "Falling attainment",
     "promotion-candidate": "Promotion candidates",
 }
-_MONTHS = {"month": 1, "quarter": 3, "half": 6, "year": 12}
 _PLURAL = {"month": "months", "quarter": "quarters", "half": "halves", "year": "years"}
 
 
@@ -303,7 +303,7 @@ class _History:
         self.rep_ids = np.asarray(inputs.rep_ids, dtype=object)
         self.labels = inputs.period_labels
         self.unit = plan.period
-        self.k = _MONTHS[plan.period]  # months per period
+        self.k = MONTHS_PER_PERIOD[plan.period]  # months per period
         self.per_year = 12 // self.k
         self.number = np.array([p.number for p in inputs.periods], dtype=np.int64)
         fiscal = inputs.fiscal_years

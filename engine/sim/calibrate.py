@@ -50,6 +50,7 @@ import pandas as pd
 import yaml
 from scipy import optimize, stats
 
+from engine.atomic import write_text_atomic
 from engine.data.load import (
     MAX_ERRORS,
     TableSource,
@@ -59,8 +60,7 @@ from engine.data.load import (
     _numbers,
     read_table,
 )
-from engine.data.periods import KINDS, check_period_kind, parse_period_label
-from engine.atomic import write_text_atomic
+from engine.data.periods import KINDS, MONTHS_PER_PERIOD, check_period_kind, parse_period_label
 from engine.errors import DataError, DataErrors
 from engine.sim.scenario import DEFAULT_SCENARIO, Output, load_scenario, parse_scenario
 
@@ -80,7 +80,6 @@ MIN_REPS = 2
 MIN_PERIODS = 3
 """At least this many distinct periods are needed to separate noise from skill and season."""
 
-_MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "half": 6, "year": 12}
 _EXAMPLES = {"month": "2026-03", "quarter": "2026-Q1", "half": "2026-H1", "year": "2026"}
 _PLURAL = {"month": "months", "quarter": "quarters", "half": "halves", "year": "years"}
 _ADJECTIVE = {"month": "monthly", "quarter": "quarterly", "half": "half-yearly", "year": "yearly"}
@@ -518,7 +517,7 @@ def fit_history(history: TableSource, *, seed: int = 2027, simulations: int = 50
     source = frame.attrs["source"]
     kind = frame.attrs["period_kind"]
     fys = frame.attrs["fiscal_year_start"]
-    length = _MONTHS_PER_PERIOD[kind]
+    length = MONTHS_PER_PERIOD[kind]
 
     attainment = frame["attainment"].to_numpy(dtype=float)
     positive = attainment > 0

@@ -44,7 +44,6 @@ from engine.sim.scenario import Scenario
 
 __all__ = ["Simulation", "ChunkResult", "Conditioning", "plan_periods", "month_days", "simulated_year_tables"]
 
-_PERIOD_MONTHS = {"month": 1, "quarter": 3, "half": 6, "year": 12}
 _DEFAULT_CELLS = 400_000  # (runs x slots) per chunk: keeps every temporary a few MB
 
 
