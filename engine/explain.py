@@ -16,9 +16,11 @@ import pandas as pd
 
 from engine.data.inputs import Inputs
 from engine.errors import DataError
-from engine.plan.reference import ReferenceEvaluator, number_text as _num
+from engine.plan.reference import ReferenceEvaluator
+from engine.plan.reference import number_text as _num
 from engine.plan.validate import CheckedPlan
 from engine.statements import format_money
+from engine.text import did_you_mean
 
 __all__ = ["explain"]
 
@@ -27,23 +29,16 @@ def _period_index(inputs: Inputs, period: str) -> int:
     labels = inputs.period_labels
     if period in labels:
         return labels.index(period)
-    import difflib
-
-    close = difflib.get_close_matches(period, labels, n=1)
     raise DataError("unknown-period", f"period '{period}' is not in the actuals (periods: {', '.join(labels)})",
-                    file=inputs.sources.get("actuals"),
-                    hint=f"did you mean '{close[0]}'?" if close else None)
+                    file=inputs.sources.get("actuals"), hint=did_you_mean(period, labels))
 
 
 def _rep_index(inputs: Inputs, rep: str) -> int:
     ids = [str(x) for x in inputs.rep_ids]
     if rep in ids:
         return ids.index(rep)
-    import difflib
-
-    close = difflib.get_close_matches(rep, ids, n=1)
     raise DataError("unknown-rep", f"rep '{rep}' is not in the roster", file=inputs.sources.get("roster"),
-                    rep=rep, hint=f"did you mean '{close[0]}'?" if close else None)
+                    rep=rep, hint=did_you_mean(rep, ids))
 
 
 def explain(checked: CheckedPlan, inputs: Inputs, statements: pd.DataFrame, rep: str,

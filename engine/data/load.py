@@ -33,7 +33,6 @@ Values are never guessed: ``1,234.5`` is not a number, and a date must be ISO 86
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -49,6 +48,7 @@ import pandas as pd
 from engine.data.inputs import Inputs, PeriodInfo
 from engine.data.periods import check_period_kind, parse_period_label, period_for_date
 from engine.errors import DataError, DataErrors
+from engine.text import did_you_mean
 
 __all__ = ["AGGREGATIONS", "MAX_ERRORS", "TableSource", "read_table", "load_inputs"]
 
@@ -519,14 +519,8 @@ class _Suggester:
             if self.lookups <= 0:
                 return None
             self.lookups -= 1
-            self.cache[name] = _did_you_mean(name, self.names)
+            self.cache[name] = did_you_mean(name, self.names)
         return self.cache[name]
-
-
-def _did_you_mean(name: str, names: Sequence[str]) -> str | None:
-    """``did you mean 'X'?`` for the closest of ``names``, or None if none is close."""
-    close = difflib.get_close_matches(name, names, n=1)
-    return f"did you mean '{close[0]}'?" if close else None
 
 
 @dataclass(frozen=True)
@@ -572,7 +566,7 @@ def _require_columns(table: _Table, columns: Iterable[str], problems: _Problems)
                     "missing-column",
                     f"no column '{column}' in the {table.role}",
                     column=column,
-                    hint=_did_you_mean(column, present) or _listing(present),
+                    hint=did_you_mean(column, present) or _listing(present),
                 )
             )
 

@@ -7,16 +7,30 @@ checked afterwards, in :mod:`engine.plan.validate`.
 
 from __future__ import annotations
 
-import difflib
 from typing import Optional
 
 from engine.errors import PlanError, Span
 from engine.plan import expr as ex
 from engine.plan.model import (
-    AGGREGATES, PERIODS, Band, Code, Component, Curve, Draw, Grades, Measure, Metric,
-    Modifier, Parameter, Plan, Step, Target, Tier,
+    AGGREGATES,
+    PERIODS,
+    Band,
+    Code,
+    Component,
+    Curve,
+    Draw,
+    Grades,
+    Measure,
+    Metric,
+    Modifier,
+    Parameter,
+    Plan,
+    Step,
+    Target,
+    Tier,
 )
 from engine.plan.source import YMap, YNode, YScalar, YSeq
+from engine.text import did_you_mean
 
 __all__ = ["build_plan", "suggest", "Reader"]
 
@@ -36,15 +50,7 @@ KIND_KEYS = {
 KINDS = tuple(KIND_KEYS)
 
 
-def suggest(word: str, choices) -> Optional[str]:
-    """``did you mean 'x'?`` for the closest of ``choices``, or None."""
-    choices = [c for c in choices if c]
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if not match:
-        lowered = {c.lower(): c for c in choices}
-        if word.lower() in lowered:
-            match = [lowered[word.lower()]]
-    return f"did you mean '{match[0]}'?" if match else None
+suggest = did_you_mean  # the name the plan modules use
 
 
 class Reader:

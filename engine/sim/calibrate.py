@@ -55,7 +55,6 @@ from engine.data.load import (
     MAX_ERRORS,
     TableSource,
     _cell_text,
-    _did_you_mean,
     _listing,
     _numbers,
     read_table,
@@ -63,6 +62,7 @@ from engine.data.load import (
 from engine.data.periods import KINDS, MONTHS_PER_PERIOD, check_period_kind, parse_period_label
 from engine.errors import DataError, DataErrors
 from engine.sim.scenario import DEFAULT_SCENARIO, Output, load_scenario, parse_scenario
+from engine.text import did_you_mean
 
 __all__ = [
     "MIN_PERIODS",
@@ -207,7 +207,7 @@ def _value_columns(frame: pd.DataFrame, name: str, error: Callable[..., None]) -
     for column in ("rep_id", "period"):
         if column not in present:
             error("missing-column", f"no column '{column}' in the history", column=column,
-                  hint=_did_you_mean(column, present) or _listing(present))
+                  hint=did_you_mean(column, present) or _listing(present))
     if "attainment" in present:
         return ("attainment",)
     has_actual, has_target = "actual" in present, "target" in present
@@ -218,12 +218,12 @@ def _value_columns(frame: pd.DataFrame, name: str, error: Callable[..., None]) -
         error("missing-column",
               f"no column '{missing}' in the history (attainment is actual / target)",
               column=missing,
-              hint=_did_you_mean(missing, present) or _listing(present))
+              hint=did_you_mean(missing, present) or _listing(present))
     else:
         error("missing-column",
               "no column 'attainment' in the history (nor 'actual' and 'target')",
               column="attainment",
-              hint=_did_you_mean("attainment", present)
+              hint=did_you_mean("attainment", present)
               or f"give 'attainment' (result / target), or 'actual' and 'target'; "
               f"{_listing(present)}")
     return ()
