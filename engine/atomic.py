@@ -17,7 +17,6 @@ cleanly.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import stat
 import tempfile
@@ -138,9 +137,7 @@ class AtomicGroup:
                 raise _cannot_write(error.filename or self._where(), _reason(error)) from None
             return False
         self._discard()
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT,
-                                                      errno.EPERM, errno.EISDIR, errno.ENOENT, errno.EIO,
-                                                      errno.EFBIG, errno.ENOTDIR):
+        if isinstance(exc, OSError):  # a full disk, a device that refuses, a pipe that cannot seek...
             raise _cannot_write(self._where(exc.filename), _reason(exc)) from None
         return False
 
