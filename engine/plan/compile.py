@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+import math
+
 import numpy as np
 
 from engine.data.inputs import Inputs
@@ -902,9 +904,9 @@ def _describe_ref(ref: Optional[Ref]) -> str:
 
 
 def _is_number(v) -> bool:
+    """Whether a roster cell reads as a finite number ('NaN' and 'inf' text do not)."""
     try:
-        float(v)
-        return True
+        return math.isfinite(float(v))
     except (TypeError, ValueError):
         return False
 

@@ -24,14 +24,28 @@ Grammar, loosest binding first::
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 from engine.errors import PlanError, Span
+from engine.plan.functions import FUNCTIONS
 
 __all__ = [
-    "Num", "Str", "Name", "Unary", "Binary", "Compare", "BoolOp", "Not", "Call",
-    "Expr", "parse_expression", "walk", "KEYWORDS", "MAX_NESTING", "MAX_DEPTH",
+    "KEYWORDS",
+    "MAX_DEPTH",
+    "MAX_NESTING",
+    "Binary",
+    "BoolOp",
+    "Call",
+    "Compare",
+    "Expr",
+    "Name",
+    "Not",
+    "Num",
+    "Str",
+    "Unary",
+    "parse_expression",
+    "walk",
 ]
 
 KEYWORDS = frozenset({"and", "or", "not"})
@@ -72,43 +86,43 @@ class Name(Node):
 @dataclass(frozen=True)
 class Unary(Node):
     op: str
-    operand: "Expr"
+    operand: Expr
 
 
 @dataclass(frozen=True)
 class Binary(Node):
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 @dataclass(frozen=True)
 class Compare(Node):
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 @dataclass(frozen=True)
 class BoolOp(Node):
     op: str  # 'and' | 'or'
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 @dataclass(frozen=True)
 class Not(Node):
-    operand: "Expr"
+    operand: Expr
 
 
 @dataclass(frozen=True)
 class Call(Node):
     func: str
     func_end: int
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
 
 
-Expr = Union[Num, Str, Name, Unary, Binary, Compare, BoolOp, Not, Call]
+Expr = Num | Str | Name | Unary | Binary | Compare | BoolOp | Not | Call
 
 
 def children(node: Expr) -> tuple[Expr, ...]:
@@ -148,8 +162,16 @@ class _Tok:
     value: object = None
 
 
+def _power(op: str) -> tuple[str, str | None]:
+    """What to say about a power operator: there is none, but maybe a function."""
+    if "pow" in FUNCTIONS:
+        return f"'{op}' is not an operator here; use pow(x, y)", None
+    return (f"'{op}' is not an operator here: exponentiation is not supported",
+            "write x * x, or use a curve for powers")
+
+
 _PYTHONISMS = {
-    "**": ("'**' is not part of the expression language", "write x * x, or use a curve for powers"),
+    "**": _power("**"),
     "//": ("'//' is not part of the expression language", "use '/' (there is no integer division)"),
     "%": ("'%' only marks a percentage after a number (80%)", "use safe_div or '/' for ratios"),
     "&&": ("'&&' is not part of the expression language", "write 'and'"),
@@ -160,7 +182,7 @@ _PYTHONISMS = {
     "]": ("']' is not part of the expression language", None),
     "{": ("'{' is not part of the expression language", None),
     "}": ("'}' is not part of the expression language", None),
-    "^": ("'^' is not part of the expression language", "write x * x, or use a curve for powers"),
+    "^": _power("^"),
     "@": ("'@' is not part of the expression language", None),
     ":": ("':' is not part of the expression language", None),
     ";": ("';' is not part of the expression language", None),
@@ -220,6 +242,12 @@ class _Lexer:
             m = _NAME.match(text, i)
             if m:
                 word = m.group(0)
+                if word.startswith("__"):
+                    # Python's special names (__import__, __class__): never a plan name, and
+                    # no "did you mean" either, since nothing is meant but Python.
+                    raise self.err("not-in-language", f"'{word}' is not a name in the plan language",
+                                   i, m.end(), "plan names never start with '__'; expressions cannot "
+                                   "reach Python")
                 out.append(_Tok("kw" if word in KEYWORDS else "name", word, i, m.end()))
                 i = m.end()
                 continue

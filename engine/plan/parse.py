@@ -149,10 +149,11 @@ class Reader:
         if s is None:
             return None
         name = str(s.value) if s.value is not None else ""
-        if not name.isidentifier() or name in ex.KEYWORDS:
+        if not name.isidentifier() or name in ex.KEYWORDS or name.startswith("__"):
             self.error("bad-identifier",
                        f"{what} '{name}' is not a valid identifier",
-                       s.span, "use letters (any script), digits and '_', not starting with a digit")
+                       s.span, "use letters (any script), digits and '_', not starting with a digit "
+                       "or with '__'")
             return None
         return name, s.span
 
@@ -271,9 +272,10 @@ def _named_entries(r: Reader, node: YNode | None, what: str):
         r.error("bad-type", f"'{what}' must be a mapping of names to values, got {_kind(node)}", node.span)
         return
     for key, kspan, value in node.items:
-        if not key.isidentifier() or key in ex.KEYWORDS:
+        if not key.isidentifier() or key in ex.KEYWORDS or key.startswith("__"):
             r.error("bad-identifier", f"'{key}' is not a valid name in {what}", kspan,
-                    "use letters (any script), digits and '_', not starting with a digit")
+                    "use letters (any script), digits and '_', not starting with a digit "
+                    "or with '__'")
             continue
         yield key, kspan, value
 

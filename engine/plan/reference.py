@@ -106,6 +106,12 @@ class ReferenceEvaluator:
         self.defs[Ref("ti")] = self.plan.target_incentive
         self.code_of: dict[int, Code] = {}
         self._index_codes()
+        self.def_deps: dict[Ref, tuple[Ref, ...]] = {
+            ref: tuple(dict.fromkeys(
+                dep for node in ex.walk(code.tree) if isinstance(node, ex.Name)
+                for dep in [checked.ref(node)] if dep in self.defs and dep != ref))
+            for ref, code in self.defs.items()
+        }
         self._check_columns()
 
     def _index_codes(self) -> None:
@@ -191,6 +197,7 @@ class ReferenceEvaluator:
         key = (ref, mode, r, p)
         if key in self.memo:
             return self.memo[key]
+        self._settle_deps(ref, mode, r, p)
         code = self.defs[ref]
         if kind == "measure":
             v = self.finite(self.eval(code.tree, mode, r, p), r, p, code, _describe(ref))
@@ -206,6 +213,25 @@ class ReferenceEvaluator:
             v = self.finite(v, r, p, code, _describe(ref))
         self.memo[key] = v
         return v
+
+    def _settle_deps(self, ref: Ref, mode: str, r: int, p: int) -> None:
+        """Evaluate the definitions ``ref`` reads (same cell and mode) before it, deepest first.
+
+        Without this, a chain of measures (each a long expression naming the one before, as the
+        depth limit's hint suggests) would recurse through every expression of the chain at once;
+        settling them bottom-up from an explicit stack keeps the recursion to one expression.
+        """
+        stack = [(ref, False)]
+        while stack:
+            top, expanded = stack.pop()
+            if expanded:
+                if top is not ref and (top, mode, r, p) not in self.memo:
+                    self.value(top, mode, r, p)
+                continue
+            stack.append((top, True))
+            for dep in self.def_deps[top]:
+                if (dep, mode, r, p) not in self.memo:
+                    stack.append((dep, False))
 
     def finite(self, v, r: int, p: int, code: Optional[Code], what: str):
         """Check a named value; inactive cells become 0 (they have no statement row)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
@@ -29,7 +29,7 @@ MAX_BYTES = 1_000_000
 MAX_NODES = 100_000
 MAX_DEPTH = 64
 
-__all__ = ["YMap", "YSeq", "YScalar", "YNode", "read_yaml", "parse_yaml", "MAX_BYTES"]
+__all__ = ["MAX_BYTES", "YMap", "YNode", "YScalar", "YSeq", "parse_yaml", "read_yaml"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class YScalar:
 
 @dataclass(frozen=True)
 class YSeq:
-    items: tuple["YNode", ...]
+    items: tuple[YNode, ...]
     span: Span
 
 
@@ -67,10 +67,10 @@ class YSeq:
 class YMap:
     """A mapping: ``items`` keeps the order and the key's own span."""
 
-    items: tuple[tuple[str, Span, "YNode"], ...]
+    items: tuple[tuple[str, Span, YNode], ...]
     span: Span
 
-    def get(self, key: str) -> "YNode | None":
+    def get(self, key: str) -> YNode | None:
         for k, _, v in self.items:
             if k == key:
                 return v
@@ -80,7 +80,7 @@ class YMap:
         return [k for k, _, _ in self.items]
 
 
-YNode = Union[YMap, YSeq, YScalar]
+YNode = YMap | YSeq | YScalar
 
 
 class _Builder:
@@ -185,7 +185,7 @@ def parse_yaml(text: str, filename: str = "<plan>") -> YNode:
         if "mapping values are not allowed" in problem or "expected ',' or '}'" in problem:
             hint = "quote an expression that contains ': ' or ',' inside {...} (\"...\")"
         if "'\\t'" in problem or (span is not None and "\t" in span.text[: max(span.column, 1)]):
-            hint = "indent with spaces, not tabs: YAML does not allow tabs for indentation"
+            hint = "indent with spaces, not tabs (YAML does not allow tabs for indentation)"
         raise PlanErrors([PlanError("yaml-syntax", f"invalid YAML: {problem}", span, hint)]) from None
     except yaml.YAMLError as exc:
         raise PlanErrors([PlanError("yaml-syntax", f"invalid YAML: {exc}", None)]) from None

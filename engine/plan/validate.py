@@ -441,6 +441,7 @@ def _check_base(ck: _Checker) -> list[Ref]:
                             ck.actual_aggregates[col] = (agg, ref.name)
 
     order = _toposort(ck, items, spans)
+    _check_chain(ck, order, spans)
     # Now infer types in order (names already resolved).
     for ref in order:
         code = spans[ref]
@@ -464,30 +465,58 @@ def _mark_numeric(ck: _Checker, code: Code) -> None:
         ck.numeric_roster.add(ck.refs[id(tree)].name)
 
 
+MAX_CHAIN = 200
+"""The longest chain of definitions each reading the next (m2 reads m1 reads m0: 3)."""
+
+
+def _check_chain(ck: _Checker, order: list[Ref], spans) -> None:
+    """Refuse a chain of measures longer than :data:`MAX_CHAIN` (once, at its end)."""
+    length: dict[Ref, int] = {}
+    for ref in order:
+        length[ref] = 1 + max((length.get(d, 0) for d in ck.deps.get(ref, ())), default=0)
+        if length[ref] > MAX_CHAIN:
+            ck.error("too-deep", f"{_ref_text(ref)} is the end of a chain of more than {MAX_CHAIN} "
+                     "definitions each reading the one before", spans[ref].span,
+                     "read the earlier measures directly, or sum them in one measure, instead of "
+                     "chaining each to the previous one")
+            return
+
+
 def _toposort(ck: _Checker, items, spans) -> list[Ref]:
+    """Definitions in dependency order (each after what it reads); a circle is an error.
+
+    Depth-first with an explicit stack, so a long chain of measures cannot exhaust Python's
+    recursion limit.
+    """
     order: list[Ref] = []
-    state: dict[Ref, int] = {}
+    state: dict[Ref, int] = {}  # 1: on the current path, 2: done
     names = {ref: w for ref, _, w in items}
 
-    def visit(ref: Ref, path: list[Ref]) -> None:
-        s = state.get(ref, 0)
-        if s == 2:
-            return
-        if s == 1:
-            cyc = path[path.index(ref):] + [ref]
-            desc = " -> ".join(_ref_text(r) for r in cyc)
-            ck.error("cycle", f"these definitions depend on each other in a circle: {desc}",
-                     spans[ref].span, "break the circle: one of them must not use the others")
-            return
-        state[ref] = 1
-        for dep in sorted(ck.deps.get(ref, ()), key=_ref_text):
-            if dep in names:
-                visit(dep, path + [ref])
-        state[ref] = 2
-        order.append(ref)
-
-    for ref, _, _ in items:
-        visit(ref, [])
+    for root, _, _ in items:
+        if state.get(root):
+            continue
+        path: list[Ref] = [root]
+        state[root] = 1
+        pending = [iter(sorted(ck.deps.get(root, ()), key=_ref_text))]
+        while pending:
+            dep = next(pending[-1], None)
+            if dep is None:
+                pending.pop()
+                done = path.pop()
+                state[done] = 2
+                order.append(done)
+                continue
+            if dep not in names or state.get(dep) == 2:
+                continue
+            if state.get(dep) == 1:
+                cyc = path[path.index(dep):] + [dep]
+                desc = " -> ".join(_ref_text(r) for r in cyc)
+                ck.error("cycle", f"these definitions depend on each other in a circle: {desc}",
+                         spans[dep].span, "break the circle: one of them must not use the others")
+                continue
+            state[dep] = 1
+            path.append(dep)
+            pending.append(iter(sorted(ck.deps.get(dep, ()), key=_ref_text)))
     return order
 
 

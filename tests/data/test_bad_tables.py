@@ -62,6 +62,14 @@ def test_an_infinite_amount_is_caught(tmp_path):
     assert (error.code, error.row, error.rep, error.column) == ("not-a-number", 3, "R002", "quota")
 
 
+def test_nan_text_is_caught_on_its_own_row(tmp_path):
+    """'NaN' written in a cell names that cell's row and rep, not the first row of the column."""
+    roster = edited_roster(tmp_path, "R004,South,1000000,20000", "R004,South,NaN,20000")
+    (error,) = problems(SEEDS, roster, ACTUALS)
+    assert (error.code, error.row, error.rep, error.column) == ("not-a-number", 5, "R004", "quota")
+    assert "'NaN'" in error.message
+
+
 def test_a_roster_column_a_target_reads_must_not_be_negative(tmp_path):
     """Any roster column read by a target (here a custom 'plan_quota') is an amount."""
     text = (ROOT / "scenarios" / "plans" / "classic_ae.yaml").read_text()
