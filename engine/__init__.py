@@ -13,18 +13,18 @@ from engine.plan import CheckedPlan, CompiledPlan, compile_plan, load_plan, pars
 from engine.statements import load_for_plan, statements
 
 __all__ = [
-    "load_plan",
-    "parse_plan",
-    "compile_plan",
-    "statements",
-    "load_for_plan",
     "CheckedPlan",
     "CompiledPlan",
-    "EngineError",
-    "PlanError",
-    "PlanErrors",
     "DataError",
     "DataErrors",
+    "EngineError",
     "EvaluationError",
+    "PlanError",
+    "PlanErrors",
+    "compile_plan",
+    "load_for_plan",
+    "load_plan",
+    "parse_plan",
+    "statements",
 ]
 __version__ = "0.1.0"

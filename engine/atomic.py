@@ -20,19 +20,27 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+
+from typing_extensions import Self
 
 from engine.errors import DataError
 
-__all__ = ["atomic_path", "write_text_atomic", "write_table_atomic", "check_writable", "AtomicGroup",
-           "TABLE_FORMATS"]
+__all__ = [
+    "TABLE_FORMATS",
+    "AtomicGroup",
+    "atomic_path",
+    "check_writable",
+    "write_table_atomic",
+    "write_text_atomic",
+]
 
 #: Table formats by file suffix.
 TABLE_FORMATS = {"csv": "csv", "txt": "csv", "xlsx": "xlsx", "xlsm": "xlsx", "parquet": "parquet", "pq": "parquet"}
 
 
-def _cannot_write(path: str | os.PathLike[str], reason: str, option: Optional[str] = None) -> DataError:
+def _cannot_write(path: str | os.PathLike[str], reason: str, option: str | None = None) -> DataError:
     what = f"{option} " if option else ""
     return DataError("cannot-write", f"cannot write {what}{os.fspath(path)}: {reason}", file=os.fspath(path),
                      hint="choose a path in a folder that exists and that you may write to")
@@ -51,8 +59,8 @@ def _special(path: Path) -> bool:
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
-def check_writable(target: str | os.PathLike[str], option: Optional[str] = None,
-                   formats: Optional[dict[str, str]] = None) -> None:
+def check_writable(target: str | os.PathLike[str], option: str | None = None,
+                   formats: dict[str, str] | None = None) -> None:
     """Raise a clean error now if ``target`` cannot be written later.
 
     Args:
@@ -125,7 +133,7 @@ class AtomicGroup:
         self._pending.append((tmp, real))
         return tmp
 
-    def __enter__(self) -> "AtomicGroup":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind, exc, tb) -> bool:
@@ -179,7 +187,7 @@ def table_format(target: str | os.PathLike[str]) -> str:
     return TABLE_FORMATS.get(suffix, "csv")
 
 
-def write_table(df, path: str | os.PathLike[str], fmt: str, prepare_csv: Optional[Callable] = None) -> None:
+def write_table(df, path: str | os.PathLike[str], fmt: str, prepare_csv: Callable | None = None) -> None:
     """Write a DataFrame to ``path`` (not atomically) as ``csv``, ``xlsx`` or ``parquet``."""
     if fmt == "xlsx":
         df.to_excel(path, index=False, engine="openpyxl")
@@ -189,8 +197,8 @@ def write_table(df, path: str | os.PathLike[str], fmt: str, prepare_csv: Optiona
         (prepare_csv(df) if prepare_csv else df).to_csv(path, index=False)
 
 
-def write_table_atomic(df, target: str | os.PathLike[str], *, fmt: Optional[str] = None,
-                       prepare_csv: Optional[Callable] = None, group: Optional[AtomicGroup] = None) -> None:
+def write_table_atomic(df, target: str | os.PathLike[str], *, fmt: str | None = None,
+                       prepare_csv: Callable | None = None, group: AtomicGroup | None = None) -> None:
     """Write a DataFrame atomically as CSV (default), Excel (.xlsx) or Parquet, by suffix.
 
     Args:

@@ -17,7 +17,8 @@ attainment is in percent of target.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import pandas as pd
@@ -30,9 +31,21 @@ if TYPE_CHECKING:
     from engine.sim.run import SimResult
 
 __all__ = [
-    "PALETTE", "plan_colours", "payout_curve", "payout_curves", "payout_curve_data", "cost_distribution",
-    "attainment_distribution", "payout_distribution", "cost_of_sales", "morale_risk", "winners_losers",
-    "COST_PERCENTILES", "forecast_by_period", "forecast_distribution", "currency_of",
+    "COST_PERCENTILES",
+    "PALETTE",
+    "attainment_distribution",
+    "cost_distribution",
+    "cost_of_sales",
+    "currency_of",
+    "forecast_by_period",
+    "forecast_distribution",
+    "morale_risk",
+    "payout_curve",
+    "payout_curve_data",
+    "payout_curves",
+    "payout_distribution",
+    "plan_colours",
+    "winners_losers",
 ]
 
 # Okabe-Ito (colour-blind safe, without its yellow), then Plotly's D3 colours for long lists.
@@ -58,7 +71,7 @@ def _money_title(text: str, currency: str) -> str:
     return f"{text} ({currency})" if currency else text
 
 
-def currency_of(results: Sequence["SimResult"]) -> str:
+def currency_of(results: Sequence[SimResult]) -> str:
     """The results' common currency, or "" when they differ (labels then name no currency)."""
     cur = {r.currency for r in results}
     return cur.pop() if len(cur) == 1 else ""
@@ -77,7 +90,7 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 420) -> go
     return fig
 
 
-def _roster_frame(roster: RosterLike) -> Optional[pd.DataFrame]:
+def _roster_frame(roster: RosterLike) -> pd.DataFrame | None:
     """A roster as a DataFrame; a simulated team's seats get the columns the simulator adds
     (``status``: tenured, ``tenure_months``: 24) so that the reference rep is a settled rep."""
     if roster is None or isinstance(roster, pd.DataFrame):
@@ -90,8 +103,8 @@ def _roster_frame(roster: RosterLike) -> Optional[pd.DataFrame]:
 
 # --------------------------------------------------------------------------- payout curves
 
-def payout_curve_data(checked: "CheckedPlan", params: Optional[dict] = None, roster: RosterLike = None,
-                      levels: Optional[Sequence[float]] = None) -> pd.DataFrame:
+def payout_curve_data(checked: CheckedPlan, params: dict | None = None, roster: RosterLike = None,
+                      levels: Sequence[float] | None = None) -> pd.DataFrame:
     """What the plan pays over a year at each attainment level, per component.
 
     The plan is evaluated for the reference rep of ``incentive check`` (the roster's medians,
@@ -121,8 +134,8 @@ def payout_curve_data(checked: "CheckedPlan", params: Optional[dict] = None, ros
     return df
 
 
-def payout_curve(checked: "CheckedPlan", params: Optional[dict] = None, roster: RosterLike = None, *,
-                 colour: Optional[str] = None, levels: Optional[Sequence[float]] = None) -> go.Figure:
+def payout_curve(checked: CheckedPlan, params: dict | None = None, roster: RosterLike = None, *,
+                 colour: str | None = None, levels: Sequence[float] | None = None) -> go.Figure:
     """Annual pay against attainment for one plan: components stacked, the total as a line.
 
     See :func:`payout_curve_data` for the reference rep. ``colour`` is the total's colour
@@ -159,7 +172,7 @@ def payout_curve(checked: "CheckedPlan", params: Optional[dict] = None, roster: 
     return fig
 
 
-def payout_curves(plans: Sequence["CheckedPlan"], roster: RosterLike = None) -> go.Figure:
+def payout_curves(plans: Sequence[CheckedPlan], roster: RosterLike = None) -> go.Figure:
     """Every plan's total annual pay against attainment on one chart (plan colours)."""
     fig = go.Figure()
     curs = {p.plan.currency for p in plans}
@@ -179,7 +192,7 @@ def payout_curves(plans: Sequence["CheckedPlan"], roster: RosterLike = None) -> 
 
 # --------------------------------------------------------------------------- distributions
 
-def _names(results: Sequence["SimResult"], labels: Optional[Sequence[str]]) -> list[str]:
+def _names(results: Sequence[SimResult], labels: Sequence[str] | None) -> list[str]:
     """Legend names: ``labels`` when given (e.g. a plan with moved parameters), else plan names."""
     if labels is None:
         return [r.plan for r in results]
@@ -188,13 +201,13 @@ def _names(results: Sequence["SimResult"], labels: Optional[Sequence[str]]) -> l
     return [str(x) for x in labels]
 
 
-def _need_detail(results: Sequence["SimResult"]) -> None:
+def _need_detail(results: Sequence[SimResult]) -> None:
     if any(r.detail is None for r in results):
         raise ValueError("this chart needs per-rep values: simulate(..., keep_reps=True) "
                          "or compare_plans(..., keep_reps=True)")
 
 
-def _step_histograms(fig: go.Figure, results: Sequence["SimResult"], key: str, edges: np.ndarray,
+def _step_histograms(fig: go.Figure, results: Sequence[SimResult], key: str, edges: np.ndarray,
                      scale: float, hover: str, names: Sequence[str]) -> None:
     centres = (edges[:-1] + edges[1:]) / 2
     for i, (r, name) in enumerate(zip(results, names)):
@@ -207,8 +220,8 @@ def _step_histograms(fig: go.Figure, results: Sequence["SimResult"], key: str, e
             hovertemplate=f"{name}<br>{hover}<br>%{{y:.1f}}% of rep-years<extra></extra>"))
 
 
-def attainment_distribution(results: Sequence["SimResult"], max_pct: float = 250.0,
-                            step_pct: float = 5.0, labels: Optional[Sequence[str]] = None) -> go.Figure:
+def attainment_distribution(results: Sequence[SimResult], max_pct: float = 250.0,
+                            step_pct: float = 5.0, labels: Sequence[str] | None = None) -> go.Figure:
     """How attainment spreads over reps: share of rep-years in each band, per plan.
 
     Needs results simulated with ``keep_reps=True``; values above ``max_pct`` count in the
@@ -228,8 +241,8 @@ def attainment_distribution(results: Sequence["SimResult"], max_pct: float = 250
     return fig
 
 
-def payout_distribution(results: Sequence["SimResult"], bins: int = 40,
-                        labels: Optional[Sequence[str]] = None) -> go.Figure:
+def payout_distribution(results: Sequence[SimResult], bins: int = 40,
+                        labels: Sequence[str] | None = None) -> go.Figure:
     """How pay spreads over reps: share of rep-years in each payout band, per plan.
 
     Bands are shared by every plan, from 0 to the 99th percentile of all plans' payouts;
@@ -258,7 +271,7 @@ def _nice_ceiling(v: float) -> float:
     return float(np.ceil(v / mag * 2) / 2 * mag)
 
 
-def cost_distribution(results: Sequence["SimResult"], labels: Optional[Sequence[str]] = None) -> go.Figure:
+def cost_distribution(results: Sequence[SimResult], labels: Sequence[str] | None = None) -> go.Figure:
     """Team incentive cost per simulated year, per plan: every run as a dot, P50, P90 and P95
     marked (the quantiles of the JSON document's ``cost``)."""
     cur = currency_of(results)
@@ -286,7 +299,7 @@ def cost_distribution(results: Sequence["SimResult"], labels: Optional[Sequence[
 
 # --------------------------------------------------------------------------- figures with intervals
 
-def _interval_bars(fig: go.Figure, results: Sequence["SimResult"], metrics: Sequence[tuple[str, str]],
+def _interval_bars(fig: go.Figure, results: Sequence[SimResult], metrics: Sequence[tuple[str, str]],
                    scale: float, fmt: str, names: Sequence[str], by_plan: bool = False) -> None:
     from engine.jobs.compare import mean_interval
 
@@ -304,7 +317,7 @@ def _interval_bars(fig: go.Figure, results: Sequence["SimResult"], metrics: Sequ
                            f"to %{{customdata[1]:{fmt}}}<extra></extra>")))
 
 
-def cost_of_sales(results: Sequence["SimResult"], labels: Optional[Sequence[str]] = None) -> go.Figure:
+def cost_of_sales(results: Sequence[SimResult], labels: Sequence[str] | None = None) -> go.Figure:
     """Incentive cost as a share of revenue, per plan, with 95% confidence intervals (mean
     over runs)."""
     fig = go.Figure()
@@ -320,7 +333,7 @@ MORALE_METRICS = (("attrition_rate", "attrition"), ("regretted_attrition_rate", 
                   ("share_disengaged", "disengaged (share of rep-months)"))
 
 
-def morale_risk(results: Sequence["SimResult"], labels: Optional[Sequence[str]] = None) -> go.Figure:
+def morale_risk(results: Sequence[SimResult], labels: Sequence[str] | None = None) -> go.Figure:
     """Attrition, regretted attrition (top-quartile leavers) and disengagement per plan,
     with 95% confidence intervals (mean over runs)."""
     fig = go.Figure()
@@ -331,7 +344,7 @@ def morale_risk(results: Sequence["SimResult"], labels: Optional[Sequence[str]] 
     return fig
 
 
-def winners_losers(comparison: "Comparison") -> go.Figure:
+def winners_losers(comparison: Comparison) -> go.Figure:
     """Who gains and who loses under each plan against the first, by skill quartile.
 
     Left: the mean change in a starting rep's annual payout (95% CI, paired over runs).
@@ -412,7 +425,7 @@ def forecast_by_period(fc) -> go.Figure:
     return fig
 
 
-def forecast_distribution(fc, budget: Optional[float] = None) -> go.Figure:
+def forecast_distribution(fc, budget: float | None = None) -> go.Figure:
     """The simulated annual team payout of a forecast: a histogram over runs with paid to
     date, P50, P90 and P95 and the budget (``fc.budget`` unless ``budget`` is given) marked."""
     cur = fc.currency

@@ -8,7 +8,6 @@ failed run leaves no partial file.
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import click
 
@@ -22,7 +21,7 @@ def _fail(exc: EngineError) -> None:
     sys.exit(2)
 
 
-def _check_outputs(tables: dict[str, Optional[str]] | None = None, **others: Optional[str]) -> None:
+def _check_outputs(tables: dict[str, str | None] | None = None, **others: str | None) -> None:
     """Fail now, before any work, if an output path cannot be written.
 
     ``tables`` maps an option to a table output (whose suffix must name a table format);
@@ -51,7 +50,7 @@ def cli() -> None:
               help="Roster whose median rep is used for the payout table.")
 @click.option("--scenario", "scenario_path", default=None, type=click.Path(dir_okay=False),
               help="Scenario to simulate briefly so design hazards say what share of reps they affect.")
-def check(plan: str, roster: Optional[str], scenario_path: Optional[str]) -> None:
+def check(plan: str, roster: str | None, scenario_path: str | None) -> None:
     """Validate PLAN, summarize it, show what it pays at 50-150% of target, and lint its design."""
     from engine.data.load import read_table
     from engine.plan import load_plan
@@ -80,7 +79,7 @@ def check(plan: str, roster: Optional[str], scenario_path: Optional[str]) -> Non
               help="Statements file to write (.csv, .xlsx or .parquet).")
 @click.option("--sheet", default=None, metavar="NAME",
               help="Excel inputs: the sheet to read, by name or number (0 first; default the first sheet).")
-def payout(plan: str, roster: str, actuals: str, out: str, sheet: Optional[str]) -> None:
+def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None) -> None:
     """Compute payout statements for every rep and period."""
     from engine.plan import load_plan
     from engine.statements import statements, write_statements
@@ -105,7 +104,7 @@ def payout(plan: str, roster: str, actuals: str, out: str, sheet: Optional[str])
 @click.option("--period", default=None, help="One period label (default: every period of the rep).")
 @click.option("--sheet", default=None, metavar="NAME",
               help="Excel inputs: the sheet to read, by name or number (0 first; default the first sheet).")
-def explain(plan: str, roster: str, actuals: str, rep: str, period: Optional[str], sheet: Optional[str]) -> None:
+def explain(plan: str, roster: str, actuals: str, rep: str, period: str | None, sheet: str | None) -> None:
     """Show step by step how one rep's statement was calculated."""
     from engine.explain import explain as explain_text
     from engine.plan import compile_plan, load_plan
@@ -143,7 +142,7 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _load_scenario(path: Optional[str]):
+def _load_scenario(path: str | None):
     from engine.sim.scenario import load_scenario
 
     return load_scenario(path)
@@ -175,8 +174,8 @@ def _sim_options(fn):
 @cli.command()
 @click.argument("plan", type=click.Path(dir_okay=False))
 @_sim_options
-def simulate(plan: str, scenario_path: Optional[str], runs: int, seed: Optional[int], json_out: Optional[str],
-             chunk_runs: Optional[int], workers: Optional[int], scheduler: Optional[str]) -> None:
+def simulate(plan: str, scenario_path: str | None, runs: int, seed: int | None, json_out: str | None,
+             chunk_runs: int | None, workers: int | None, scheduler: str | None) -> None:
     """Simulate how the team responds to PLAN: cost, attainment, morale and attrition."""
     from engine.jobs.compare import Comparison, comparison_table
     from engine.plan import load_plan
@@ -203,9 +202,9 @@ def simulate(plan: str, scenario_path: Optional[str], runs: int, seed: Optional[
 @_sim_options
 @click.option("--report", "report_out", default=None, metavar="PATH", type=click.Path(dir_okay=False),
               help="Also write a self-contained HTML report (tables and charts; opens offline) to PATH.")
-def compare(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, seed: Optional[int],
-            json_out: Optional[str], chunk_runs: Optional[int], workers: Optional[int],
-            scheduler: Optional[str], report_out: Optional[str] = None) -> None:
+def compare(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: int | None,
+            json_out: str | None, chunk_runs: int | None, workers: int | None,
+            scheduler: str | None, report_out: str | None = None) -> None:
     """Compare PLANS on the same simulated team and random numbers, side by side."""
     from engine.jobs.compare import compare_plans, comparison_table
     from engine.plan import load_plan
@@ -240,9 +239,14 @@ def compare(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, see
 @click.option("--name", default=None, help="Name of the written scenario.")
 @click.option("--fiscal-year-start", default=1, show_default=True, type=click.IntRange(1, 12),
               help="Month in which the history's fiscal years start.")
-def calibrate(history: str, out: str, base: Optional[str], name: Optional[str], fiscal_year_start: int) -> None:
+def calibrate(history: str, out: str, base: str | None, name: str | None, fiscal_year_start: int) -> None:
     """Fit skill dispersion, noise and seasonality to a team's history; write a scenario."""
-    from engine.sim.calibrate import calibration_report, fit_history, load_history, write_calibrated_scenario
+    from engine.sim.calibrate import (
+        calibration_report,
+        fit_history,
+        load_history,
+        write_calibrated_scenario,
+    )
 
     try:
         _check_outputs(out=out)
@@ -267,8 +271,8 @@ def calibrate(history: str, out: str, base: Optional[str], name: Optional[str], 
 @click.option("--grade-streak", default=2, show_default=True, type=click.IntRange(1, None),
               help="Consecutive A (or C/D) grades for a promotion candidate (or improvement plan).")
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Also write the alerts (.csv, .xlsx, .parquet).")
-def alerts(plan: str, roster: str, actuals: str, scenario_path: Optional[str], falling_periods: int,
-           gave_up_below: Optional[float], grade_streak: int, out: Optional[str]) -> None:
+def alerts(plan: str, roster: str, actuals: str, scenario_path: str | None, falling_periods: int,
+           gave_up_below: float | None, grade_streak: int, out: str | None) -> None:
     """Early warnings from actuals: falling attainment, reps who gave up, attrition risk, grade streaks."""
     from engine.jobs.alerts import alerts as find_alerts
     from engine.jobs.alerts import alerts_text, write_alerts
@@ -299,7 +303,7 @@ def alerts(plan: str, roster: str, actuals: str, scenario_path: Optional[str], f
 @click.option("--seed", default=None, type=click.IntRange(0, None), help="Random seed (default: the scenario's).")
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-def studio(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, seed: Optional[int], port: int,
+def studio(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: int | None, port: int,
            host: str) -> None:
     """Serve the what-if page: move a plan's bounded parameters, see cost and risk update.
 
@@ -364,19 +368,20 @@ def studio(plans: tuple[str, ...], scenario_path: Optional[str], runs: int, seed
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Recalibrated plan YAML to write.")
 @click.option("--json", "json_out", default=None, metavar="PATH|-",
               help="Write the JSON document to PATH, or to stdout with '-' (then stdout is only JSON).")
-def recalibrate(plan: str, scenario_path: Optional[str], maximize: Optional[str], minimize: Optional[str],
-                subject_to: tuple[str, ...], margin: Optional[float], vary: tuple[str, ...], freeze: tuple[str, ...],
-                no_weights: bool, weight_change: float, runs: int, seed: Optional[int], budget: int, method: str,
-                workers: Optional[int], with_targets: bool, company_target: Optional[float], roster: Optional[str],
-                potential_column: Optional[str], share_goal: float, targets_out: Optional[str], out: str,
-                json_out: Optional[str]) -> None:
+def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, minimize: str | None,
+                subject_to: tuple[str, ...], margin: float | None, vary: tuple[str, ...], freeze: tuple[str, ...],
+                no_weights: bool, weight_change: float, runs: int, seed: int | None, budget: int, method: str,
+                workers: int | None, with_targets: bool, company_target: float | None, roster: str | None,
+                potential_column: str | None, share_goal: float, targets_out: str | None, out: str,
+                json_out: str | None) -> None:
     """Search PLAN's bounded parameters and scorecard weights for the best simulated plan; write it to --out.
 
     Exit status 1 when no candidate meets every --subject-to (the least infeasible plan is
     still written, and the report says by how much it misses), 2 on bad input.
     """
     from engine.atomic import AtomicGroup
-    from engine.jobs.recalibrate import parse_constraint, metric_catalogue, recalibrate as run, write_targets
+    from engine.jobs.recalibrate import metric_catalogue, parse_constraint, write_targets
+    from engine.jobs.recalibrate import recalibrate as run
     from engine.plan import load_plan
     from engine.sim.run import progress_enabled
 
@@ -445,9 +450,9 @@ def recalibrate(plan: str, scenario_path: Optional[str], maximize: Optional[str]
               help="Runs simulated together (results do not depend on it).")
 @click.option("--workers", default=None, type=click.IntRange(1, None),
               help="Processes on this machine (default: all cores; results do not depend on it).")
-def forecast(plan: str, roster: str, actuals: str, scenario_path: Optional[str], history: Optional[str], runs: int,
-             seed: Optional[int], budget: Optional[float], as_of: Optional[str], xlsx_out: Optional[str],
-             json_out: Optional[str], chunk_runs: Optional[int], workers: Optional[int]) -> None:
+def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, history: str | None, runs: int,
+             seed: int | None, budget: float | None, as_of: str | None, xlsx_out: str | None,
+             json_out: str | None, chunk_runs: int | None, workers: int | None) -> None:
     """Forecast the plan year's payout from the actuals so far: paid, P50/P90/P95, budget risk, accrual.
 
     Closed periods are paid as `incentive payout` pays them; the rest of the year is simulated
@@ -491,7 +496,7 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: Optional[str],
         click.echo(forecast_text(result), nl=False)
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``incentive`` console script."""
     cli.main(args=argv, prog_name="incentive")
 

@@ -16,17 +16,17 @@ else is a bug in the engine and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 __all__ = [
-    "Span",
-    "EngineError",
-    "PlanError",
-    "PlanErrors",
     "DataError",
     "DataErrors",
+    "EngineError",
     "EvaluationError",
+    "PlanError",
+    "PlanErrors",
+    "Span",
 ]
 
 
@@ -48,7 +48,7 @@ class Span:
     length: int = 1
     text: str = ""
 
-    def shifted(self, offset: int, length: int) -> "Span":
+    def shifted(self, offset: int, length: int) -> Span:
         """The span of ``length`` characters starting ``offset`` characters into this one."""
         return Span(self.file, self.line, self.column + offset, max(length, 1), self.text)
 
@@ -174,7 +174,7 @@ class DataError(EngineError):
         hint: str | None = None,
     ):
         super().__init__(message)
-        self._init = ((code, message), dict(file=file, row=row, column=column, rep=rep, hint=hint))
+        self._init = ((code, message), {"file": file, "row": row, "column": column, "rep": rep, "hint": hint})
         self.code = code
         self.message = message
         self.file = file
@@ -260,8 +260,8 @@ class EvaluationError(EngineError):
         hint: str | None = None,
     ):
         super().__init__(message)
-        self._init = ((code, message), dict(rep=rep, period=period, expression=expression,
-                                            span=span, hint=hint))
+        self._init = ((code, message), {"rep": rep, "period": period, "expression": expression,
+                                            "span": span, "hint": hint})
         self.code = code
         self.message = message
         self.rep = rep

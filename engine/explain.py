@@ -9,8 +9,6 @@ equal, and the narrative's unrounded total is shown next to the rounded one.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import pandas as pd
 
@@ -42,7 +40,7 @@ def _rep_index(inputs: Inputs, rep: str) -> int:
 
 
 def explain(checked: CheckedPlan, inputs: Inputs, statements: pd.DataFrame, rep: str,
-            period: Optional[str] = None) -> str:
+            period: str | None = None) -> str:
     """The step-by-step calculation of one rep's statement(s) as text.
 
     Args:

@@ -8,8 +8,6 @@ Ties between equal remainders go to the column that comes first in the statement
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import pandas as pd
 
@@ -18,8 +16,14 @@ from engine.plan.compile import PayoutArrays
 from engine.plan.model import Plan
 
 __all__ = [
-    "round_half_away", "allocate_minor_units", "statement_table", "to_minor_units", "statements",
-    "load_for_plan", "write_statements", "format_money",
+    "allocate_minor_units",
+    "format_money",
+    "load_for_plan",
+    "round_half_away",
+    "statement_table",
+    "statements",
+    "to_minor_units",
+    "write_statements",
 ]
 
 
@@ -140,7 +144,7 @@ def format_money(values: np.ndarray, decimals: int) -> list[str]:
     scale = 10 ** decimals
     out = []
     for v in np.asarray(values, dtype=np.float64):
-        units = int(round(v * scale))
+        units = round(v * scale)
         sign = "-" if units < 0 else ""
         units = abs(units)
         if decimals == 0:
@@ -150,7 +154,7 @@ def format_money(values: np.ndarray, decimals: int) -> list[str]:
     return out
 
 
-def write_statements(df: pd.DataFrame, plan: Plan, path: str, *, fmt: Optional[str] = None) -> None:
+def write_statements(df: pd.DataFrame, plan: Plan, path: str, *, fmt: str | None = None) -> None:
     """Write statements atomically (a temporary file renamed into place).
 
     CSV amounts are written as exact decimal text with the currency's minor unit.
@@ -204,7 +208,7 @@ def load_for_plan(checked, roster, actuals, sheet=None) -> Inputs:
     )
 
 
-def statements(checked, roster, actuals, params: Optional[dict[str, float]] = None, sheet=None) -> pd.DataFrame:
+def statements(checked, roster, actuals, params: dict[str, float] | None = None, sheet=None) -> pd.DataFrame:
     """Payout statements for a roster and actuals (paths or DataFrames).
 
     Args:

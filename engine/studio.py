@@ -20,7 +20,6 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from engine.errors import EngineError
 from engine.plan import CheckedPlan, load_plan
@@ -62,7 +61,7 @@ class WhatIf:
     text: str = ""  # the moved plan's YAML: the original text with only the moved numbers changed
 
     @property
-    def kpis(self) -> dict[str, Optional[float]]:
+    def kpis(self) -> dict[str, float | None]:
         d = self.result.document
         return {
             "cost_p50": d["cost"]["p50"],
@@ -88,7 +87,7 @@ class Studio:
     plans: dict[str, Path]
     scenario: object = None
     runs: int = DEFAULT_RUNS
-    seed: Optional[int] = None
+    seed: int | None = None
     _loaded: dict = field(default_factory=dict)
     _cache: OrderedDict = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)  # the server runs callbacks in threads
@@ -211,15 +210,15 @@ class Studio:
         return out
 
 
-def _money(v: Optional[float], currency: str) -> str:
+def _money(v: float | None, currency: str) -> str:
     return "–" if v is None else f"{v:,.0f} {currency}"
 
 
-def _pct(v: Optional[float]) -> str:
+def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.1f}%"
 
 
-def _delta(new: Optional[float], old: Optional[float], currency: Optional[str]) -> str:
+def _delta(new: float | None, old: float | None, currency: str | None) -> str:
     """The change against the plan as written: money in the currency, shares in points."""
     if new is None or old is None:
         return ""

@@ -12,7 +12,6 @@ percentage of its target, and the other actuals are set so their ratios sit at 1
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -22,14 +21,14 @@ from engine.plan import expr as ex
 from engine.plan.compile import compile_plan
 from engine.plan.validate import CheckedPlan
 
-__all__ = ["summarize", "payout_table", "LEVELS", "Dependencies", "reference_profile"]
+__all__ = ["LEVELS", "Dependencies", "payout_table", "reference_profile", "summarize"]
 
 LEVELS = (0.5, 0.8, 1.0, 1.2, 1.5)
 
 _DEFAULTS = [
-    (re.compile(r"(^|_)(ti|tic|incentive|bonus|target_incentive|ote_variable)($|_)", re.I), 20_000.0),
-    (re.compile(r"(salary|base_pay|fixed)", re.I), 80_000.0),
-    (re.compile(r"(quota|target|plan)", re.I), 1_000_000.0),
+    (re.compile(r"(^|_)(ti|tic|incentive|bonus|target_incentive|ote_variable)($|_)", re.IGNORECASE), 20_000.0),
+    (re.compile(r"(salary|base_pay|fixed)", re.IGNORECASE), 80_000.0),
+    (re.compile(r"(quota|target|plan)", re.IGNORECASE), 1_000_000.0),
 ]
 
 
@@ -104,9 +103,7 @@ def reference_profile(checked: CheckedPlan) -> tuple[dict[str, str], dict[str, t
     for code in _all_codes(checked):
         for node in ex.walk(code.tree):
             pair = None
-            if isinstance(node, ex.Binary) and node.op in ("/", "-"):
-                pair = (node.left, node.right)
-            elif isinstance(node, ex.Compare):
+            if isinstance(node, ex.Binary) and node.op in ("/", "-") or isinstance(node, ex.Compare):
                 pair = (node.left, node.right)
             elif isinstance(node, ex.Call) and node.func == "safe_div":
                 pair = (node.args[0], node.args[1])
@@ -138,7 +135,7 @@ def reference_profile(checked: CheckedPlan) -> tuple[dict[str, str], dict[str, t
     return linked, others
 
 
-def _roster_values(checked: CheckedPlan, roster: Optional[pd.DataFrame]) -> dict[str, object]:
+def _roster_values(checked: CheckedPlan, roster: pd.DataFrame | None) -> dict[str, object]:
     values: dict[str, object] = {}
     for col in sorted(checked.roster_columns):
         if roster is not None and col in roster.columns:
@@ -152,7 +149,7 @@ def _roster_values(checked: CheckedPlan, roster: Optional[pd.DataFrame]) -> dict
     return values
 
 
-def payout_table(checked: CheckedPlan, roster: Optional[pd.DataFrame] = None,
+def payout_table(checked: CheckedPlan, roster: pd.DataFrame | None = None,
                  levels: tuple[float, ...] = LEVELS) -> tuple[pd.DataFrame, list[str]]:
     """What each component pays at each attainment level for the reference rep.
 
@@ -169,8 +166,8 @@ def payout_table(checked: CheckedPlan, roster: Optional[pd.DataFrame] = None,
     roster_arrays = {}
     for k, v in roster_vals.items():
         roster_arrays[k] = np.full((n, 1), v, dtype=object if isinstance(v, str) else np.float64)
-    base = dict(rep_ids=np.array(["reference"], dtype=object), periods=(period,), roster=roster_arrays,
-                active=np.ones((n, 1, 1), dtype=bool), proration=np.ones((n, 1, 1)))
+    base = {"rep_ids": np.array(["reference"], dtype=object), "periods": (period,), "roster": roster_arrays,
+                "active": np.ones((n, 1, 1), dtype=bool), "proration": np.ones((n, 1, 1))}
     zeros = {col: np.zeros((n, 1, 1)) for col in checked.actual_columns}
     prog = compile_plan(checked)
     # Targets first (they depend on the roster only in any sensible plan).
@@ -228,7 +225,7 @@ def _fmt(v) -> str:
     return f"{v:,.4g}"
 
 
-def summarize(checked: CheckedPlan, roster: Optional[pd.DataFrame] = None) -> str:
+def summarize(checked: CheckedPlan, roster: pd.DataFrame | None = None) -> str:
     """The text ``incentive check`` prints for a valid plan."""
     plan = checked.plan
     lines = [f"{plan.file}: plan '{plan.name}' is valid"]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 __all__ = ["did_you_mean"]
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> Optional[str]:
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """``did you mean 'x'?`` for the closest of ``choices`` (difflib's ratio of at least
     0.6, else the same word in another case), or None when nothing is close."""
     names = [c for c in choices if c]

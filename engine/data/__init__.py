@@ -7,8 +7,8 @@ from engine.data.periods import parse_period_label, period_for_date
 __all__ = [
     "Inputs",
     "PeriodInfo",
+    "load_inputs",
     "parse_period_label",
     "period_for_date",
     "read_table",
-    "load_inputs",
 ]

@@ -50,7 +50,7 @@ from engine.data.periods import check_period_kind, parse_period_label, period_fo
 from engine.errors import DataError, DataErrors
 from engine.text import did_you_mean
 
-__all__ = ["AGGREGATIONS", "MAX_ERRORS", "TableSource", "read_table", "load_inputs"]
+__all__ = ["AGGREGATIONS", "MAX_ERRORS", "TableSource", "load_inputs", "read_table"]
 
 AGGREGATIONS: tuple[str, ...] = ("sum", "mean", "last", "min", "max")
 """How transactions are gathered into a period, per actuals column."""
@@ -277,7 +277,7 @@ def _read_file(path: Path, name: str, role: str, sheet: str | int | None = None)
         return _read_csv(path, sep="," if kind == "CSV" else "\t")
     except DataError:
         raise
-    except Exception as error:  # noqa: BLE001 - every reader failure is a property of the file
+    except Exception as error:
         raise DataError(
             "unreadable-file",
             f"cannot read the {role} '{name}' as {kind}: {_reason(error)}",

@@ -23,9 +23,9 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Mapping
 from numbers import Integral
 from types import MappingProxyType
-from typing import Mapping
 
 from engine.data.inputs import PeriodInfo
 

@@ -52,9 +52,20 @@ from engine.statements import load_for_plan
 from engine.summary import Dependencies, reference_profile
 
 __all__ = [
-    "alerts", "alerts_text", "write_alerts", "ALERT_CODES", "SEVERITIES", "COLUMNS",
-    "DEFAULT_THRESHOLD", "GAVE_UP_TIME_LEFT", "TREND_PERIODS", "TREND_TOLERANCE",
-    "HOPELESS_SHARE", "RISK_QUANTILE", "RISK_RATIO", "HIGH_RISK_RATIO",
+    "ALERT_CODES",
+    "COLUMNS",
+    "DEFAULT_THRESHOLD",
+    "GAVE_UP_TIME_LEFT",
+    "HIGH_RISK_RATIO",
+    "HOPELESS_SHARE",
+    "RISK_QUANTILE",
+    "RISK_RATIO",
+    "SEVERITIES",
+    "TREND_PERIODS",
+    "TREND_TOLERANCE",
+    "alerts",
+    "alerts_text",
+    "write_alerts",
 ]
 
 ALERT_CODES: tuple[str, ...] = (

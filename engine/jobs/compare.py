@@ -9,8 +9,8 @@ paired mean.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,20 @@ from engine.sim.metrics import PER_RUN_KEYS, skill_quartiles
 from engine.sim.run import SimResult, simulate
 from engine.sim.scenario import Scenario, default_scenario
 
-__all__ = ["Comparison", "compare_plans", "paired_difference", "comparison_table", "key_figures",
-           "metric_intervals", "winners_losers", "mean_interval", "ROWS", "QUARTILES", "figure_rows",
-           "difference_rows"]
+__all__ = [
+    "QUARTILES",
+    "ROWS",
+    "Comparison",
+    "compare_plans",
+    "comparison_table",
+    "difference_rows",
+    "figure_rows",
+    "key_figures",
+    "mean_interval",
+    "metric_intervals",
+    "paired_difference",
+    "winners_losers",
+]
 
 QUARTILES = ("Q1 (lowest skill)", "Q2", "Q3", "Q4 (highest skill)")
 
@@ -84,8 +95,8 @@ def paired_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict
     return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}
 
 
-def compare_plans(plans: Sequence[CheckedPlan], scenario: Optional[Scenario] = None, runs: int = 200,
-                  seed: Optional[int] = None, progress: bool = False, chunk_runs: Optional[int] = None,
+def compare_plans(plans: Sequence[CheckedPlan], scenario: Scenario | None = None, runs: int = 200,
+                  seed: int | None = None, progress: bool = False, chunk_runs: int | None = None,
                   workers: int = 1, scheduler=None, keep_reps: bool = False) -> Comparison:
     """Simulate every plan on the same scenario and seed, and difference each with the first.
 
@@ -171,7 +182,7 @@ def _fmt_diff(d: dict, kind: str) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
     return [fmt(header), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows]
 
 

@@ -35,7 +35,6 @@ import calendar
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -88,7 +87,7 @@ class Forecast:
     closed_months: int
     runs: int
     seed: int
-    budget: Optional[float]
+    budget: float | None
     method: str
     by_period: pd.DataFrame
     reps: pd.DataFrame
@@ -102,10 +101,10 @@ class Forecast:
 
         s = self.summary
         table = self.by_period.to_html(index=False, na_rep="", float_format=lambda v: f"{v:,.0f}")
-        lines = [f"Expected annual payout {_money(s['mean'])} {self.currency} (P50 {_money(s['p50'])}, "
-                 f"P90 {_money(s['p90'])}, P95 {_money(s['p95'])}); paid to date {_money(s['paid_to_date'])}.",
-                 f"Accrual ({self.method}): cost earned to date {_money(s['earned_to_date'])}, "
-                 f"liability to book {_money(s['accrued_liability'])}."]
+        lines = [(f"Expected annual payout {_money(s['mean'])} {self.currency} (P50 {_money(s['p50'])}, "
+                 f"P90 {_money(s['p90'])}, P95 {_money(s['p95'])}); paid to date {_money(s['paid_to_date'])}."),
+                 (f"Accrual ({self.method}): cost earned to date {_money(s['earned_to_date'])}, "
+                 f"liability to book {_money(s['accrued_liability'])}.")]
         if self.budget is not None:
             lines.append(f"Budget {_money(self.budget)}: probability of exceeding it "
                          f"{100 * s['probability_over_budget']:.1f}%.")
@@ -170,12 +169,12 @@ class _Setup:
     closed_months: int
     closed_periods: int  # periods entirely closed
     as_of: str
-    monthly: Optional[Inputs]  # month-resolved actuals (transactions), for a period in progress
+    monthly: Inputs | None  # month-resolved actuals (transactions), for a period in progress
     table: pd.DataFrame  # the roster as read
     ignored_later: bool
 
 
-def _setup(checked: CheckedPlan, roster, actuals, as_of: Optional[str]) -> _Setup:
+def _setup(checked: CheckedPlan, roster, actuals, as_of: str | None) -> _Setup:
     from engine.data.load import load_inputs, read_table
     from engine.statements import load_for_plan
 
@@ -187,7 +186,7 @@ def _setup(checked: CheckedPlan, roster, actuals, as_of: Optional[str]) -> _Setu
     if not years:
         raise DataError("no-actuals", "the actuals have no rows: nothing to forecast from", file=src,
                         hint="give the actuals of the plan year so far")
-    as_period: Optional[PeriodInfo] = None
+    as_period: PeriodInfo | None = None
     if as_of is not None:
         try:
             as_period = parse_period_label(as_of, plan.period, fys)
@@ -353,12 +352,12 @@ def _monthly_actuals(setup: _Setup, checked: CheckedPlan, active_days: np.ndarra
     return out
 
 
-def calibrated_scenario(history, base: Optional[Scenario | str] = None) -> Scenario:
+def calibrated_scenario(history, base: Scenario | str | None = None) -> Scenario:
     """A scenario calibrated in memory to an attainment history (as ``incentive calibrate``)."""
     return calibrate_scenario(history, base)[0]
 
 
-def calibrate_scenario(history, base: Optional[Scenario | str] = None):
+def calibrate_scenario(history, base: Scenario | str | None = None):
     """The scenario calibrated in memory to an attainment history, and the fit behind it
     (a :class:`~engine.sim.calibrate.Calibration`, for the report of what was fitted)."""
     import tempfile
@@ -384,7 +383,7 @@ def _fork_chunk(idx: np.ndarray):
     return _FORK_SIM["sim"].run_chunk(idx)
 
 
-def _run_all(sim: Simulation, runs: int, chunk_runs: Optional[int], workers: int, until: Optional[int] = None,
+def _run_all(sim: Simulation, runs: int, chunk_runs: int | None, workers: int, until: int | None = None,
              first: int = 0) -> list:
     size = chunk_runs or max(1, min(sim.chunk_size(), -(-runs // max(1, 2 * workers)) if workers > 1 else runs))
     chunks = [np.arange(first + lo, first + min(lo + size, runs)) for lo in range(0, runs, size)]
@@ -402,9 +401,9 @@ def _run_all(sim: Simulation, runs: int, chunk_runs: Optional[int], workers: int
         _FORK_SIM.clear()
 
 
-def forecast(checked: CheckedPlan, roster, actuals, scenario: Optional[Scenario] = None, runs: int = 200,
-             seed: Optional[int] = None, budget: Optional[float] = None, as_of: Optional[str] = None,
-             workers: int = 1, chunk_runs: Optional[int] = None, params: Optional[dict] = None) -> Forecast:
+def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = None, runs: int = 200,
+             seed: int | None = None, budget: float | None = None, as_of: str | None = None,
+             workers: int = 1, chunk_runs: int | None = None, params: dict | None = None) -> Forecast:
     """Forecast the plan year's payout for the real team from the actuals so far.
 
     Args:

@@ -20,22 +20,38 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from engine.errors import EngineError, PlanError, PlanErrors
 from engine.jobs.compare import _fmt, _table  # the same table style as compare
-from engine.plan.rewrite import NumberSite, decimals_of, decimals_for, format_number, number_sites, rewrite_plan
+from engine.plan.rewrite import (
+    NumberSite,
+    decimals_for,
+    decimals_of,
+    format_number,
+    number_sites,
+    rewrite_plan,
+)
 from engine.plan.validate import CheckedPlan
 from engine.sim.scenario import Scenario, default_scenario
 
 __all__ = [
-    "Recalibration", "Constraint", "MetricDef", "recalibrate", "recalibration_text", "parse_constraint",
-    "metric_catalogue", "decompose_targets", "write_targets", "DEFAULT_MARGIN", "DEFAULT_BUDGET",
+    "DEFAULT_BUDGET",
+    "DEFAULT_MARGIN",
+    "Constraint",
+    "MetricDef",
+    "Recalibration",
+    "decompose_targets",
+    "metric_catalogue",
+    "parse_constraint",
+    "recalibrate",
+    "recalibration_text",
+    "write_targets",
 ]
 
 DEFAULT_MARGIN = 0.30
@@ -66,8 +82,8 @@ class MetricDef:
     name: str
     label: str
     kind: str
-    value: Callable[[dict, dict], Optional[float]]
-    per_run: Optional[Callable[[dict], np.ndarray]] = None
+    value: Callable[[dict, dict], float | None]
+    per_run: Callable[[dict], np.ndarray] | None = None
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -75,7 +91,7 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b != 0, a / np.where(b != 0, b, 1.0), np.nan)
 
 
-def metric_catalogue(scenario: Optional[Scenario] = None) -> dict[str, MetricDef]:
+def metric_catalogue(scenario: Scenario | None = None) -> dict[str, MetricDef]:
     """Every metric name ``--maximize``, ``--minimize`` and ``--subject-to`` accept.
 
     ``profit`` is revenue x margin - incentive cost - replacement cost of leavers, with the
@@ -124,9 +140,18 @@ def metric_catalogue(scenario: Optional[Scenario] = None) -> dict[str, MetricDef
     for col in columns:
         name = f"measures.{col}"
         out[name] = MetricDef(name, f"{col} (mean total)", "money" if col in money else "num",
-                              (lambda c: lambda doc, pr: doc["measures"].get(c))(col),
-                              (lambda c: lambda pr: pr[f"measures.{c}"])(col))
+                              _measure_of_doc(col), _measure_of_runs(col))
     return out
+
+
+def _measure_of_doc(col: str) -> Callable:
+    """The mean total of measure ``col`` in a simulation document."""
+    return lambda doc, pr: doc["measures"].get(col)
+
+
+def _measure_of_runs(col: str) -> Callable:
+    """The per-run totals of measure ``col``."""
+    return lambda pr: pr[f"measures.{col}"]
 
 
 # --------------------------------------------------------------------------- constraints
@@ -137,7 +162,7 @@ _NUMBER = re.compile(r"^[+-]?(\d[\d_,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?$")
 _BASELINE = re.compile(r"^baseline(?:\s*([+\-*])\s*(\S+))?$")
 
 
-def _number(text: str) -> Optional[float]:
+def _number(text: str) -> float | None:
     t = text.strip()
     if not _NUMBER.match(t):
         return None
@@ -162,9 +187,9 @@ class Constraint:
     metric: str
     op: str
     value: float
-    relative: Optional[str] = None
+    relative: str | None = None
 
-    def bound(self, baseline: Optional[float]) -> float:
+    def bound(self, baseline: float | None) -> float:
         """The bound, given the current plan's value of the metric (for relative bounds)."""
         if self.relative is None:
             return self.value
@@ -181,7 +206,7 @@ def _unknown_metric(name: str, names: Sequence[str], what: str) -> PlanError:
                      f"{hint} {listing}" if hint else listing)
 
 
-def parse_constraint(text: str, metrics: Optional[dict[str, MetricDef]] = None) -> Constraint:
+def parse_constraint(text: str, metrics: dict[str, MetricDef] | None = None) -> Constraint:
     """Read ``"cost_of_sales <= 0.12"``, ``"share_at_or_above_target >= 60%"``,
     ``"attrition_rate <= baseline"`` or ``"cost <= baseline * 1.05"``.
 
@@ -231,10 +256,10 @@ class RepArrays:
 class Evaluation:
     """One candidate simulated: its metrics, per-run values and (optionally) per-rep arrays."""
 
-    values: dict[str, Optional[float]]
+    values: dict[str, float | None]
     per_run: dict[str, np.ndarray]
     document: dict
-    reps: Optional[RepArrays] = None
+    reps: RepArrays | None = None
 
 
 _CACHE: dict = {}  # per process: the Simulation of the last (plan text, scenario, seed)
@@ -277,13 +302,10 @@ class _Evaluator:
         self.progress = progress
         self.sites = number_sites(checked)
         self.sim = Simulation(checked, scenario, seed)  # for seats, periods and the roster
-        try:
-            from engine.sim.run import chunk_runs_for
+        from engine.sim.run import chunk_runs_for
 
-            self.max_chunk = chunk_runs_for(self.sim.slots, runs, self.workers)
-        except Exception:  # pragma: no cover - older run.py
-            self.max_chunk = max(1, 400_000 // self.sim.slots)
-        self.cache: dict[tuple, tuple[Optional[Evaluation], Optional[str]]] = {}
+        self.max_chunk = chunk_runs_for(self.sim.slots, runs, self.workers)
+        self.cache: dict[tuple, tuple[Evaluation | None, str | None]] = {}
         self._pool = None
         self.margin_column = "margin" if "margin" in scenario.actual_columns else None
 
@@ -313,7 +335,7 @@ class _Evaluator:
         raise KeyError(key)
 
     def evaluate_many(self, candidates: list[dict[str, float]], keep_reps: bool = False
-                      ) -> list[tuple[Optional[Evaluation], Optional[str]]]:
+                      ) -> list[tuple[Evaluation | None, str | None]]:
         """Evaluate candidates (cached ones are free); ``(evaluation, None)`` or ``(None, why invalid)``."""
         out: list = [None] * len(candidates)
         todo: list[tuple[int, tuple, str]] = []
@@ -355,7 +377,7 @@ class _Evaluator:
                     raise _BudgetExhausted()
         return out
 
-    def _simulate(self, texts: list[str]) -> list[tuple[Optional[Evaluation], Optional[str]]]:
+    def _simulate(self, texts: list[str]) -> list[tuple[Evaluation | None, str | None]]:
         from engine.sim.metrics import Accumulator
 
         filename = self.checked.plan.file
@@ -460,7 +482,7 @@ class _Space:
             v = s.min + zi * (s.max - s.min)
             d = decimals_for(s)
             v = float(np.clip(round(v, d), s.min, s.max))
-            out[s.key] = float(int(round(v))) if s.integer else v
+            out[s.key] = float(round(v)) if s.integer else v
         i = len(self.params)
         for sites, lo, hi in self.groups:
             k = len(sites)
@@ -517,7 +539,7 @@ def _round_simplex(w: np.ndarray, lo: np.ndarray, hi: np.ndarray, decimals: int)
     return [int(x) / unit for x in f]
 
 
-def _space(sites: list[NumberSite], vary: Optional[Sequence[str]], freeze: Sequence[str], weights: bool,
+def _space(sites: list[NumberSite], vary: Sequence[str] | None, freeze: Sequence[str], weights: bool,
            weight_change: float, min_weight: float) -> _Space:
     keys = {s.key for s in sites}
     groups_all = {s.group for s in sites if s.kind == "weight"}
@@ -597,18 +619,18 @@ class Recalibration:
     seed: int
     scenario: str
     method: str
-    margin: Optional[float]
+    margin: float | None
     notes: list[str] = field(default_factory=list)
-    targets: Optional[pd.DataFrame] = None
-    target_summary: Optional[pd.DataFrame] = None
-    target_info: Optional[dict] = None
+    targets: pd.DataFrame | None = None
+    target_summary: pd.DataFrame | None = None
+    target_info: dict | None = None
     constraint_rows: list[dict] = field(default_factory=list)
     baseline_text: str = ""  # the original plan's text (for the diff)
 
     @property
     def document(self) -> dict:
         """The JSON document (``--json``)."""
-        def records(df: Optional[pd.DataFrame]) -> Optional[list]:
+        def records(df: pd.DataFrame | None) -> list | None:
             if df is None:
                 return None
             return [{k: _json(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
@@ -675,7 +697,7 @@ def _json(v):
 # --------------------------------------------------------------------------- the search
 
 
-def _merit(ev: Optional[Evaluation], objective: str, sign: float, scale: float, constraints: list[Constraint],
+def _merit(ev: Evaluation | None, objective: str, sign: float, scale: float, constraints: list[Constraint],
            bounds: list[float], cscales: list[float]) -> tuple[float, float, np.ndarray]:
     """(normalised objective to minimise, total violation, constraint values g >= 0)."""
     if ev is None or ev.values.get(objective) is None:
@@ -703,14 +725,14 @@ def _better(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return va < vb or (va == vb and fa < fb)
 
 
-def recalibrate(checked: CheckedPlan, scenario: Optional[Scenario] = None, *, maximize: Optional[str] = None,
-                minimize: Optional[str] = None, subject_to: Sequence[str | Constraint] = (), runs: int = 100,
-                seed: Optional[int] = None, budget: int = DEFAULT_BUDGET, screen: Optional[int] = None,
-                method: str = "cobyla", workers: int = 1, margin: Optional[float] = None,
-                vary: Optional[Sequence[str]] = None, freeze: Sequence[str] = (), weights: bool = True,
+def recalibrate(checked: CheckedPlan, scenario: Scenario | None = None, *, maximize: str | None = None,
+                minimize: str | None = None, subject_to: Sequence[str | Constraint] = (), runs: int = 100,
+                seed: int | None = None, budget: int = DEFAULT_BUDGET, screen: int | None = None,
+                method: str = "cobyla", workers: int = 1, margin: float | None = None,
+                vary: Sequence[str] | None = None, freeze: Sequence[str] = (), weights: bool = True,
                 weight_change: float = DEFAULT_WEIGHT_CHANGE, min_weight: float = DEFAULT_MIN_WEIGHT,
-                targets: bool = False, company_target: Optional[float] = None,
-                potential_column: Optional[str] = None, share_goal: float = 0.6,
+                targets: bool = False, company_target: float | None = None,
+                potential_column: str | None = None, share_goal: float = 0.6,
                 progress: bool = False) -> Recalibration:
     """Search the plan's bounded parameters and scorecard weights for the best simulated plan.
 
@@ -893,7 +915,7 @@ def _search(checked, scenario, ev: _Evaluator, space: _Space, objective, sense, 
         if result is None:
             raise RuntimeError(why)
     text, new_checked = ev.plan_for(values)
-    f, viol, g = _merit(result, objective, sign, scale, constraints, bounds, cscales)
+    _f, viol, g = _merit(result, objective, sign, scale, constraints, bounds, cscales)
     feasible = viol <= 0
 
     notes = []
@@ -979,7 +1001,7 @@ QUARTILE_FIGURES = (("attainment", "attainment", "pct"), ("payout", "payout", "m
                     ("at_or_above_target", "at or above target", "pct"), ("effort", "effort", "num"))
 
 
-def _quartiles(base: Optional[RepArrays], new: Optional[RepArrays], seats: int) -> pd.DataFrame:
+def _quartiles(base: RepArrays | None, new: RepArrays | None, seats: int) -> pd.DataFrame:
     """Per skill quartile of the starting team (the same people under both plans)."""
     from engine.jobs.compare import paired_difference
 
@@ -1045,8 +1067,8 @@ def _largest_remainder(amounts: np.ndarray, total_units: int) -> np.ndarray:
     return base
 
 
-def _add_targets(rec: Recalibration, ev: _Evaluator, company_target: Optional[float],
-                 potential_column: Optional[str], share_goal: float) -> None:
+def _add_targets(rec: Recalibration, ev: _Evaluator, company_target: float | None,
+                 potential_column: str | None, share_goal: float) -> None:
     from engine.data.periods import period_for_date
 
     sim = ev.sim
@@ -1086,7 +1108,7 @@ def _add_targets(rec: Recalibration, ev: _Evaluator, company_target: Optional[fl
     if company <= 0:
         raise PlanErrors([PlanError("bad-option", f"--company-target must be positive (got {company:g})")])
     annual, stretch, share, goal_target = decompose_targets(expected, relative, company, share_goal)
-    annual_units = _largest_remainder(annual, int(round(company * unit)))
+    annual_units = _largest_remainder(annual, round(company * unit))
     # Monthly split by the scenario's seasonality over the plan year, quarters from months.
     fys = plan.fiscal_year_start
     year = sim.start.year
@@ -1166,7 +1188,7 @@ def plan_diff(rec: Recalibration, context: int = 1) -> list[str]:
                                      f"a/{name}", f"b/{name}", lineterm="", n=context))
 
 
-def recalibration_text(rec: Recalibration, currency: Optional[str] = None) -> str:
+def recalibration_text(rec: Recalibration, currency: str | None = None) -> str:
     """The report ``incentive recalibrate`` prints: changes, constraints, effects, quartiles, targets."""
     plan = rec.checked.plan
     cur = currency or plan.currency

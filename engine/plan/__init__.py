@@ -18,8 +18,15 @@ from engine.plan.source import parse_yaml, read_yaml
 from engine.plan.validate import CheckedPlan, check_plan
 
 __all__ = [
-    "load_plan", "parse_plan", "check_plan", "compile_plan", "CheckedPlan", "CompiledPlan",
-    "PayoutArrays", "Plan", "ReferenceEvaluator",
+    "CheckedPlan",
+    "CompiledPlan",
+    "PayoutArrays",
+    "Plan",
+    "ReferenceEvaluator",
+    "check_plan",
+    "compile_plan",
+    "load_plan",
+    "parse_plan",
 ]
 
 

@@ -12,10 +12,9 @@ broadcast through. Roster columns are ``(..., R)`` and are viewed as ``(..., R, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Optional
-
 import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from engine.plan.functions import FUNCTIONS
 from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
 
-__all__ = ["CompiledPlan", "compile_plan", "PayoutArrays", "curve_numpy", "grouped_rank"]
+__all__ = ["CompiledPlan", "PayoutArrays", "compile_plan", "curve_numpy", "grouped_rank"]
 
 Fn = Callable[["_Env"], object]
 
@@ -54,7 +53,7 @@ def curve_numpy(x: np.ndarray, xs: np.ndarray, ys: np.ndarray, interpolate: str,
     return y
 
 
-def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: Optional[np.ndarray] = None
+def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Competition ranks (1 = highest) among eligible reps of each group and period.
 
@@ -104,12 +103,12 @@ def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: Optional[np.ndarray
     ties = np.empty_like(ties_s)
     np.put_along_axis(rank, order, rank_s, axis=-1)
     np.put_along_axis(ties, order, ties_s, axis=-1)
-    back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)  # noqa: E731
+    back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
     return back(rank), back(ties)
 
 
 def deviation_rank(x: np.ndarray, eligible: np.ndarray, ref_x: np.ndarray, ref_eligible: np.ndarray,
-                   group: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+                   group: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Ranks of each rep's value ``x`` against the *other* reps' reference values.
 
     The unilateral deviation of a best response: rep ``i`` with value ``x_i`` ranks
@@ -124,7 +123,7 @@ def deviation_rank(x: np.ndarray, eligible: np.ndarray, ref_x: np.ndarray, ref_e
     shape = np.broadcast_shapes(np.shape(x), np.shape(eligible), np.shape(ref_x), np.shape(ref_eligible),
                                 np.shape(group) if group is not None else ())
     R = shape[-2]
-    rows_of = lambda a, dt=None: np.moveaxis(np.broadcast_to(np.asarray(a, dtype=dt), shape), -2, -1).reshape(-1, R)  # noqa: E731
+    rows_of = lambda a, dt=None: np.moveaxis(np.broadcast_to(np.asarray(a, dtype=dt), shape), -2, -1).reshape(-1, R)
     xr, er = rows_of(x, np.float64), rows_of(eligible, bool)
     rr, re = rows_of(ref_x, np.float64), rows_of(ref_eligible, bool)
     gr = rows_of(group, np.int64) if group is not None else np.zeros_like(er, dtype=np.int64)
@@ -150,7 +149,7 @@ def deviation_rank(x: np.ndarray, eligible: np.ndarray, ref_x: np.ndarray, ref_e
     equal = equal - (re & (d_ref == d_x))
     rank = np.where(er, 1 + above, 0).astype(np.float64)
     ties = np.where(er, 1 + equal, 0).astype(np.float64)
-    back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)  # noqa: E731
+    back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
     return back(rank), back(ties)
 
 
@@ -310,8 +309,8 @@ class _Env:
     ``accumulate: year``: what measures and components see).
     """
 
-    def __init__(self, prog: "CompiledPlan", inputs: Inputs, mode: str, raw: Optional["_Env"] = None,
-                 record: Optional[dict] = None, reference: Optional[dict] = None):
+    def __init__(self, prog: CompiledPlan, inputs: Inputs, mode: str, raw: _Env | None = None,
+                 record: dict | None = None, reference: dict | None = None):
         self.prog = prog
         # Cross-rep terms: ``record`` collects this evaluation's values per call site;
         # with ``reference``, each rep is compared with the others' reference values
@@ -367,7 +366,7 @@ class _Env:
             return prog.checked_value(self, ref, per_period)
         raise AssertionError(ref)
 
-    def checked(self, x, piece: "_Piece"):
+    def checked(self, x, piece: _Piece):
         return self.prog.checked_value(self, None, x, code=piece, what=f"'{piece.text}'")
 
     # cross-rep and cross-period functions
@@ -431,14 +430,14 @@ class PayoutArrays:
     columns: dict[str, np.ndarray]
     adjustment: np.ndarray
     total: np.ndarray
-    grades: Optional[np.ndarray]
+    grades: np.ndarray | None
     active: np.ndarray
     earned: dict[str, np.ndarray] = field(default_factory=dict)
     modified: dict[str, np.ndarray] = field(default_factory=dict)
     scores: dict[str, np.ndarray] = field(default_factory=dict)
     values: dict[str, np.ndarray] = field(default_factory=dict)
-    capped_total: Optional[np.ndarray] = None
-    paid_before_draw: Optional[np.ndarray] = None
+    capped_total: np.ndarray | None = None
+    paid_before_draw: np.ndarray | None = None
 
 
 class CompiledPlan:
@@ -448,7 +447,7 @@ class CompiledPlan:
     every array) to get :class:`PayoutArrays`.
     """
 
-    def __init__(self, checked: CheckedPlan, params: Optional[dict[str, float]] = None):
+    def __init__(self, checked: CheckedPlan, params: dict[str, float] | None = None):
         if params:
             checked = with_parameters(checked, params)
         plan = checked.plan
@@ -483,7 +482,7 @@ class CompiledPlan:
 
     # -- compiling components ----------------------------------------------------------
 
-    def _curve(self, curve: Optional[Curve], default=None) -> tuple[np.ndarray, np.ndarray, str, str]:
+    def _curve(self, curve: Curve | None, default=None) -> tuple[np.ndarray, np.ndarray, str, str]:
         if curve is None:
             pts = default or _DEFAULT_PAYOUT
             return (np.array([p[0] for p in pts]), np.array([p[1] for p in pts]), "linear", "extend")
@@ -573,8 +572,8 @@ class CompiledPlan:
                 out[..., lo:hi] = np.where(np.isfinite(run), run, 0.0)
         return out
 
-    def checked_value(self, env: _Env, ref: Optional[Ref], value, check: bool = True, code: Optional[Code] = None,
-                      what: Optional[str] = None):
+    def checked_value(self, env: _Env, ref: Ref | None, value, check: bool = True, code: Code | None = None,
+                      what: str | None = None):
         """Broadcast a named value to the full shape, check it is finite where active, zero it elsewhere."""
         arr = np.asarray(value)
         if arr.dtype == bool or arr.dtype == object:
@@ -595,7 +594,7 @@ class CompiledPlan:
             self._raise_non_finite(env.inputs, bad, arr, code, what or _describe_ref(ref))
         return np.where(env.active, arr, 0.0)
 
-    def _raise_non_finite(self, inputs: Inputs, bad: np.ndarray, arr: np.ndarray, code: Optional[Code],
+    def _raise_non_finite(self, inputs: Inputs, bad: np.ndarray, arr: np.ndarray, code: Code | None,
                           what: str) -> None:
         pos = np.argwhere(bad)[0]
         r, p = int(pos[-2]), int(pos[-1])
@@ -647,8 +646,8 @@ class CompiledPlan:
         if errors:
             raise DataErrors(errors)
 
-    def evaluate(self, inputs: Inputs, grades: bool = True, record: Optional[dict] = None,
-                 reference: Optional[dict] = None) -> PayoutArrays:
+    def evaluate(self, inputs: Inputs, grades: bool = True, record: dict | None = None,
+                 reference: dict | None = None) -> PayoutArrays:
         """Evaluate the plan for every rep and period of ``inputs``.
 
         Args:
@@ -668,8 +667,8 @@ class CompiledPlan:
         with np.errstate(all="ignore"):
             return self._evaluate(inputs, grades, record, reference)
 
-    def _evaluate(self, inputs: Inputs, want_grades: bool = True, record: Optional[dict] = None,
-                  reference: Optional[dict] = None) -> PayoutArrays:
+    def _evaluate(self, inputs: Inputs, want_grades: bool = True, record: dict | None = None,
+                  reference: dict | None = None) -> PayoutArrays:
         raw = _Env(self, inputs, "raw", record=record, reference=reference)
         env = _Env(self, inputs, "final", raw, record=record, reference=reference)
         active = env.active
@@ -896,7 +895,7 @@ class CompiledPlan:
         return out
 
 
-def _describe_ref(ref: Optional[Ref]) -> str:
+def _describe_ref(ref: Ref | None) -> str:
     if ref is None:
         return "a value"
     return {"measure": f"measure '{ref.name}'", "target": f"target '{ref.name}'",
@@ -911,6 +910,6 @@ def _is_number(v) -> bool:
         return False
 
 
-def compile_plan(checked: CheckedPlan, params: Optional[dict[str, float]] = None) -> CompiledPlan:
+def compile_plan(checked: CheckedPlan, params: dict[str, float] | None = None) -> CompiledPlan:
     """Lower a checked plan to numpy, with parameter values overridden by ``params``."""
     return CompiledPlan(checked, params)

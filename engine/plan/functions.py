@@ -12,12 +12,12 @@ than raising, so that both evaluators detect non-finite values at the same place
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 
-__all__ = ["Signature", "FUNCTIONS", "scalar_div", "NUM", "BOOL", "TEXT", "ANY"]
+__all__ = ["ANY", "BOOL", "FUNCTIONS", "NUM", "TEXT", "Signature", "scalar_div"]
 
 NUM, BOOL, TEXT, ANY = "number", "condition", "text", "any"
 
@@ -44,8 +44,8 @@ class Signature:
     result: str
     scope: str
     usage: str
-    numpy: Optional[Callable] = None
-    scalar: Optional[Callable] = None
+    numpy: Callable | None = None
+    scalar: Callable | None = None
 
 
 def scalar_div(a: float, b: float) -> float:

@@ -7,16 +7,29 @@ was read from, so that every later stage can point at the exact characters.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from engine.errors import Span
 from engine.plan.expr import Expr
 from engine.plan.source import YScalar
 
 __all__ = [
-    "Code", "Parameter", "Measure", "Target", "Curve", "Metric", "Tier", "Step",
-    "Component", "Modifier", "Band", "Grades", "Draw", "Plan", "AGGREGATES", "PERIODS",
+    "AGGREGATES",
     "MINOR_UNITS",
+    "PERIODS",
+    "Band",
+    "Code",
+    "Component",
+    "Curve",
+    "Draw",
+    "Grades",
+    "Measure",
+    "Metric",
+    "Modifier",
+    "Parameter",
+    "Plan",
+    "Step",
+    "Target",
+    "Tier",
 ]
 
 AGGREGATES = ("sum", "mean", "last", "min", "max")
@@ -54,10 +67,10 @@ class Code:
 class Parameter:
     name: str
     value: float
-    min: Optional[float]
-    max: Optional[float]
+    min: float | None
+    max: float | None
     span: Span
-    label: Optional[str] = None
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +79,7 @@ class Measure:
     code: Code
     aggregate: str
     span: Span
-    label: Optional[str] = None
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,7 @@ class Target:
     name: str
     code: Code
     span: Span
-    label: Optional[str] = None
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,12 +107,12 @@ class Metric:
     weight: Code
     curve: Curve
     span: Span
-    label: Optional[str] = None
+    label: str | None = None
 
 
 @dataclass(frozen=True)
 class Tier:
-    upto: Optional[Code]
+    upto: Code | None
     rate: Code
     span: Span
 
@@ -119,25 +132,25 @@ class Component:
     kind: str  # curve | rate | step | scorecard | rank
     span: Span
     name_span: Span
-    label: Optional[str] = None
-    when: Optional[Code] = None
-    cap: Optional[Code] = None
-    weight: Optional[Code] = None
+    label: str | None = None
+    when: Code | None = None
+    cap: Code | None = None
+    weight: Code | None = None
     # curve / step
-    input: Optional[Code] = None
-    curve: Optional[Curve] = None
+    input: Code | None = None
+    curve: Curve | None = None
     steps: tuple[Step, ...] = ()
     # rate
-    base: Optional[Code] = None
-    rate: Optional[Code] = None
+    base: Code | None = None
+    rate: Code | None = None
     tiers: tuple[Tier, ...] = ()
     retroactive: bool = False
     # scorecard
     metrics: tuple[Metric, ...] = ()
-    payout: Optional[Curve] = None
+    payout: Curve | None = None
     # rank
-    by: Optional[Code] = None
-    group: Optional[Code] = None
+    by: Code | None = None
+    group: Code | None = None
     awards: tuple[Code, ...] = ()
 
 
@@ -146,14 +159,14 @@ class Modifier:
     name: str
     multiply: Code
     span: Span
-    when: Optional[Code] = None
+    when: Code | None = None
     applies_to: tuple[tuple[str, Span], ...] = ()
-    label: Optional[str] = None
+    label: str | None = None
 
 
 @dataclass(frozen=True)
 class Band:
-    min: Optional[Code]
+    min: Code | None
     grade: str
     span: Span
 
@@ -189,10 +202,10 @@ class Plan:
     targets: tuple[Target, ...]
     components: tuple[Component, ...]
     modifiers: tuple[Modifier, ...] = ()
-    cap: Optional[Code] = None
-    grades: Optional[Grades] = None
-    draw: Optional[Draw] = None
-    label: Optional[str] = None
+    cap: Code | None = None
+    grades: Grades | None = None
+    draw: Draw | None = None
+    label: str | None = None
 
     @property
     def minor_unit(self) -> int:

@@ -7,8 +7,6 @@ checked afterwards, in :mod:`engine.plan.validate`.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from engine.errors import PlanError, Span
 from engine.plan import expr as ex
 from engine.plan.model import (
@@ -32,7 +30,7 @@ from engine.plan.model import (
 from engine.plan.source import YMap, YNode, YScalar, YSeq
 from engine.text import did_you_mean
 
-__all__ = ["build_plan", "suggest", "Reader"]
+__all__ = ["Reader", "build_plan", "suggest"]
 
 TOP_KEYS = (
     "plan", "label", "description", "currency", "period", "fiscal_year_start", "accumulate",
@@ -66,7 +64,7 @@ class Reader:
     # -- shapes ------------------------------------------------------------------------
 
     def mapping(self, node: YNode | None, what: str, allowed: tuple[str, ...],
-                required: tuple[str, ...] = ()) -> Optional[YMap]:
+                required: tuple[str, ...] = ()) -> YMap | None:
         if node is None:
             return None
         if not isinstance(node, YMap):
@@ -90,7 +88,7 @@ class Reader:
             return ()
         return node.items
 
-    def scalar(self, node: YNode | None, what: str) -> Optional[YScalar]:
+    def scalar(self, node: YNode | None, what: str) -> YScalar | None:
         if node is None:
             return None
         if not isinstance(node, YScalar):
@@ -98,7 +96,7 @@ class Reader:
             return None
         return node
 
-    def text(self, node: YNode | None, what: str) -> Optional[str]:
+    def text(self, node: YNode | None, what: str) -> str | None:
         s = self.scalar(node, what)
         if s is None:
             return None
@@ -127,7 +125,7 @@ class Reader:
             return default
         return s.value
 
-    def number(self, node: YNode | None, what: str) -> Optional[float]:
+    def number(self, node: YNode | None, what: str) -> float | None:
         """A literal number (``80%`` and ``1_000`` allowed)."""
         s = self.scalar(node, what)
         if s is None:
@@ -144,7 +142,7 @@ class Reader:
         self.error("bad-type", f"{what} must be a number (got '{s.text}')", s.span)
         return None
 
-    def identifier(self, node: YNode | None, what: str) -> Optional[tuple[str, Span]]:
+    def identifier(self, node: YNode | None, what: str) -> tuple[str, Span] | None:
         s = self.scalar(node, what)
         if s is None:
             return None
@@ -157,7 +155,7 @@ class Reader:
             return None
         return name, s.span
 
-    def code(self, node: YNode | None, what: str) -> Optional[Code]:
+    def code(self, node: YNode | None, what: str) -> Code | None:
         """Parse an expression from a scalar."""
         s = self.scalar(node, what)
         if s is None:
@@ -194,7 +192,7 @@ def _kind(node: YNode) -> str:
     return f"'{node.text}'"
 
 
-def _label(r: Reader, m: YMap) -> Optional[str]:
+def _label(r: Reader, m: YMap) -> str | None:
     node = m.get("label")
     return r.text(node, "label") if node is not None else None
 
@@ -339,7 +337,7 @@ def _targets(r: Reader, node: YNode | None) -> tuple[Target, ...]:
 
 
 def _curve(r: Reader, points_node: YNode | None, interp_node: YNode | None, beyond_node: YNode | None,
-           what: str, span: Span) -> Optional[Curve]:
+           what: str, span: Span) -> Curve | None:
     points = []
     if points_node is None:
         return None
@@ -374,7 +372,7 @@ def _components(r: Reader, node: YNode | None) -> tuple[Component, ...]:
     return tuple(out)
 
 
-def _component(r: Reader, item: YNode) -> Optional[Component]:
+def _component(r: Reader, item: YNode) -> Component | None:
     if not isinstance(item, YMap):
         r.error("bad-type", f"a component must be a mapping with 'name' and 'kind', got {_kind(item)}",
                 item.span)
@@ -410,11 +408,11 @@ def _component(r: Reader, item: YNode) -> Optional[Component]:
         if item.get(key) is None:
             r.error("missing-key", f"{what} (kind {kind}) needs '{key}'", item.span)
 
-    opt = lambda key, desc: r.code(item.get(key), f"{desc} of {what}") if item.get(key) is not None else None  # noqa: E731
-    fields: dict = dict(
-        name=name, kind=kind, span=item.span, name_span=name_span, label=_label(r, item),
-        when=opt("when", "'when'"), cap=opt("cap", "'cap'"),
-    )
+    opt = lambda key, desc: r.code(item.get(key), f"{desc} of {what}") if item.get(key) is not None else None
+    fields: dict = {
+        "name": name, "kind": kind, "span": item.span, "name_span": name_span, "label": _label(r, item),
+        "when": opt("when", "'when'"), "cap": opt("cap", "'cap'"),
+    }
     weight_node = item.get("weight")
     if weight_node is not None:
         if kind in ("rate", "step", "rank"):
@@ -540,7 +538,7 @@ def _modifiers(r: Reader, node: YNode | None) -> tuple[Modifier, ...]:
     return tuple(out)
 
 
-def _grades(r: Reader, node: YNode | None) -> Optional[Grades]:
+def _grades(r: Reader, node: YNode | None) -> Grades | None:
     m = r.mapping(node, "grades", ("input", "bands"), ("input", "bands"))
     if m is None:
         return None
@@ -564,7 +562,7 @@ def _grades(r: Reader, node: YNode | None) -> Optional[Grades]:
     return Grades(code, tuple(bands), m.span)
 
 
-def _draw(r: Reader, node: YNode | None) -> Optional[Draw]:
+def _draw(r: Reader, node: YNode | None) -> Draw | None:
     m = r.mapping(node, "draw", ("amount", "recoverable"), ("amount",))
     if m is None:
         return None

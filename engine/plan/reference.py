@@ -12,7 +12,6 @@ It is slow by design (about a thousand times slower than the compiled path).
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 
@@ -24,9 +23,9 @@ from engine.plan.functions import FUNCTIONS, scalar_div
 from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
 
-__all__ = ["ReferenceEvaluator", "curve_scalar", "Trace", "number_text"]
+__all__ = ["ReferenceEvaluator", "Trace", "curve_scalar", "number_text"]
 
-Trace = Optional[list]
+Trace = list | None
 
 
 def curve_scalar(x: float, points: list[tuple[float, float]], interpolate: str, beyond: str,
@@ -83,7 +82,7 @@ def _num(v) -> str:
 class ReferenceEvaluator:
     """Scalar evaluation of a checked plan on :class:`Inputs` (2-D arrays only)."""
 
-    def __init__(self, checked: CheckedPlan, inputs: Inputs, params: Optional[dict[str, float]] = None):
+    def __init__(self, checked: CheckedPlan, inputs: Inputs, params: dict[str, float] | None = None):
         if params:
             checked = with_parameters(checked, params)
         self.checked = checked
@@ -233,7 +232,7 @@ class ReferenceEvaluator:
                 if (dep, mode, r, p) not in self.memo:
                     stack.append((dep, False))
 
-    def finite(self, v, r: int, p: int, code: Optional[Code], what: str):
+    def finite(self, v, r: int, p: int, code: Code | None, what: str):
         """Check a named value; inactive cells become 0 (they have no statement row)."""
         if isinstance(v, (bool, str)):
             return v
@@ -333,7 +332,7 @@ class ReferenceEvaluator:
 
     # -- components --------------------------------------------------------------------
 
-    def points(self, curve: Optional[Curve]) -> list[tuple[float, float]]:
+    def points(self, curve: Curve | None) -> list[tuple[float, float]]:
         if curve is None:
             return [(0.0, 0.0), (1.0, 1.0)]
         return [(self.const(x), self.const(y)) for x, y in curve.points]
@@ -576,7 +575,7 @@ class ReferenceEvaluator:
                             active=np.array(self.active, dtype=bool), earned=earned, modified=modified,
                             scores=scores, values=values, capped_total=capped_arr, paid_before_draw=paid_arr)
 
-    def rep_rows(self, r: int, trace_period: Optional[int] = None, trace: Trace = None) -> list:
+    def rep_rows(self, r: int, trace_period: int | None = None, trace: Trace = None) -> list:
         """Every period of one rep, in order (true-ups and draws carry state across periods)."""
         rows: list = []
         paid_to_date = 0.0

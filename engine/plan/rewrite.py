@@ -16,17 +16,26 @@ Only plain or quoted one-line scalars are rewritten; a number written as a block
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 from engine.errors import PlanError, PlanErrors
 from engine.plan import expr as ex
 from engine.plan.source import YMap, YScalar, parse_yaml
 from engine.plan.validate import CheckedPlan
 
-__all__ = ["NumberSite", "number_sites", "line_offsets", "splice", "format_number", "rewrite_plan",
-           "plan_numbers", "decimals_for", "decimals_of"]
+__all__ = [
+    "NumberSite",
+    "decimals_for",
+    "decimals_of",
+    "format_number",
+    "line_offsets",
+    "number_sites",
+    "plan_numbers",
+    "rewrite_plan",
+    "splice",
+]
 
 
 @dataclass(frozen=True)
@@ -47,10 +56,10 @@ class NumberSite:
     key: str
     kind: str
     value: float
-    min: Optional[float]
-    max: Optional[float]
+    min: float | None
+    max: float | None
     scalar: YScalar
-    group: Optional[str] = None
+    group: str | None = None
     integer: bool = False
 
     @property
@@ -154,7 +163,7 @@ def splice(text: str, edits: list[tuple[YScalar, str]]) -> str:
     """
     starts = line_offsets(text)
     ranges = sorted(((*_scalar_range(text, starts, s), new, s) for s, new in edits), key=lambda r: r[0])
-    for (_, a1, _, _), (b0, _, _, s1) in zip(ranges, ranges[1:]):
+    for (_, a1, _, _), (b0, _, _, s1) in itertools.pairwise(ranges):
         if b0 < a1:
             raise PlanErrors([PlanError(
                 "cannot-rewrite", "two numbers to change are written in the same place (a YAML alias)",
@@ -210,12 +219,12 @@ def decimals_for(site: NumberSite) -> int:
     if site.kind == "weight":
         return max(2, shown)
     if site.bounded and site.max > site.min:
-        return max(shown, int(math.ceil(-math.log10((site.max - site.min) / 100.0))), 0)
+        return max(shown, math.ceil(-math.log10((site.max - site.min) / 100.0)), 0)
     return max(shown, 3)
 
 
 def rewrite_plan(checked: CheckedPlan, values: dict[str, float],
-                 sites: Optional[list[NumberSite]] = None) -> tuple[str, CheckedPlan]:
+                 sites: list[NumberSite] | None = None) -> tuple[str, CheckedPlan]:
     """The plan text with the given numbers replaced, re-loaded and validated.
 
     Args:

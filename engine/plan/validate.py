@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 from engine.errors import PlanError, PlanErrors
 from engine.plan import expr as ex
@@ -23,7 +22,7 @@ from engine.plan.functions import ANY, BOOL, FUNCTIONS, NUM, TEXT, scalar_div
 from engine.plan.model import Code, Component, Curve, Plan
 from engine.plan.parse import suggest
 
-__all__ = ["Ref", "CheckedPlan", "check_plan", "Context", "const_value", "with_parameters"]
+__all__ = ["CheckedPlan", "Context", "Ref", "check_plan", "const_value", "with_parameters"]
 
 PREFIXES = ("roster", "actuals", "targets")
 
@@ -147,7 +146,7 @@ class _Checker:
             names += list(self.components)
         return names
 
-    def lookup(self, node: ex.Name, code: Code, ctx: Context) -> Optional[Ref]:
+    def lookup(self, node: ex.Name, code: Code, ctx: Context) -> Ref | None:
         """Resolve a name once; later lookups reuse the answer (and report nothing again)."""
         key = id(node)
         if key in self.refs:
@@ -161,7 +160,7 @@ class _Checker:
             self.refs[key] = ref
         return ref
 
-    def resolve(self, node: ex.Name, code: Code, ctx: Context) -> Optional[Ref]:
+    def resolve(self, node: ex.Name, code: Code, ctx: Context) -> Ref | None:
         span = code.span_of(node.start, node.end)
         if ctx.level == "const":
             if node.prefix is None and node.name in self.params:
@@ -249,7 +248,7 @@ class _Checker:
 
     # -- types -------------------------------------------------------------------------
 
-    def infer(self, code: Code, ctx: Context) -> Optional[str]:
+    def infer(self, code: Code, ctx: Context) -> str | None:
         try:
             return self._infer(code.tree, code, ctx)
         except _Bail:
@@ -525,7 +524,7 @@ def _ref_text(ref: Ref) -> str:
         ref.kind, ref.name)
 
 
-def _const(ck: _Checker, code: Optional[Code], what: str) -> Optional[float]:
+def _const(ck: _Checker, code: Code | None, what: str) -> float | None:
     """Check a parameter-only expression and fold it."""
     if code is None:
         return None
@@ -542,7 +541,7 @@ def _const(ck: _Checker, code: Optional[Code], what: str) -> Optional[float]:
     return value
 
 
-def _check_curve(ck: _Checker, curve: Optional[Curve], what: str) -> None:
+def _check_curve(ck: _Checker, curve: Curve | None, what: str) -> None:
     if curve is None:
         return
     prev = None
@@ -561,7 +560,7 @@ def _fmt(v: float) -> str:
     return f"{v:g}"
 
 
-def _expect(ck: _Checker, code: Optional[Code], ctx: Context, want: str) -> None:
+def _expect(ck: _Checker, code: Code | None, ctx: Context, want: str) -> None:
     if code is None:
         return
     t = ck.infer(code, ctx)
@@ -581,7 +580,7 @@ def _expect(ck: _Checker, code: Optional[Code], ctx: Context, want: str) -> None
 
 def _check_component(ck: _Checker, i: int, c: Component) -> None:
     what = f"component '{c.name}'"
-    ctx = lambda role: Context(f"{role} of {what}", "component", i)  # noqa: E731
+    ctx = lambda role: Context(f"{role} of {what}", "component", i)
     _expect(ck, c.when, ctx("'when'"), BOOL)
     _expect(ck, c.cap, ctx("'cap'"), NUM)
     if c.weight is not None:
@@ -644,16 +643,14 @@ def _check_component(ck: _Checker, i: int, c: Component) -> None:
             _const(ck, a, f"an award of {what}")
 
 
-def _try_const(ck: _Checker, code: Code) -> Optional[float]:
+def _try_const(ck: _Checker, code: Code) -> float | None:
     """The value of an expression if it only uses numbers and parameters, else None."""
     for node in ex.walk(code.tree):
         if isinstance(node, ex.Name):
             r = ck.refs.get(id(node))
             if r is None or r.kind != "param":
                 return None
-        elif isinstance(node, (ex.Str, ex.Compare, ex.BoolOp, ex.Not)):
-            return None
-        elif isinstance(node, ex.Call) and FUNCTIONS.get(node.func) is not None and \
+        elif isinstance(node, (ex.Str, ex.Compare, ex.BoolOp, ex.Not)) or isinstance(node, ex.Call) and FUNCTIONS.get(node.func) is not None and \
                 FUNCTIONS[node.func].scope != "elementwise":
             return None
     try:
@@ -702,7 +699,7 @@ def check_plan(plan: Plan) -> CheckedPlan:
     order = _check_base(ck)
     for i, c in enumerate(plan.components):
         _check_component(ck, i, c)
-    plan_ctx = lambda role: Context(role, "plan")  # noqa: E731
+    plan_ctx = lambda role: Context(role, "plan")
     for m in plan.modifiers:
         _expect(ck, m.when, plan_ctx(f"'when' of modifier '{m.name}'"), BOOL)
         _expect(ck, m.multiply, plan_ctx(f"'multiply' of modifier '{m.name}'"), NUM)

@@ -4,6 +4,12 @@ Formatting only: the numbers come from :mod:`engine.jobs.compare`, :mod:`engine.
 :mod:`engine.plan.lint`; the figures from :mod:`engine.charts`.
 """
 
-from engine.report.html import compare_report, comparison_html, key_figures_html, plan_html, write_report
+from engine.report.html import (
+    compare_report,
+    comparison_html,
+    key_figures_html,
+    plan_html,
+    write_report,
+)
 
-__all__ = ["compare_report", "write_report", "comparison_html", "key_figures_html", "plan_html"]
+__all__ = ["compare_report", "comparison_html", "key_figures_html", "plan_html", "write_report"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import html
 import os
-from typing import TYPE_CHECKING, Optional, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
@@ -25,8 +26,15 @@ if TYPE_CHECKING:
     from engine.sim.run import SimResult
     from engine.sim.scenario import Scenario
 
-__all__ = ["compare_report", "write_report", "comparison_html", "key_figures_html", "plan_html", "lint_html",
-           "SECTIONS"]
+__all__ = [
+    "SECTIONS",
+    "compare_report",
+    "comparison_html",
+    "key_figures_html",
+    "lint_html",
+    "plan_html",
+    "write_report",
+]
 
 # Section ids and titles, in page order (the winners section only with two plans or more).
 SECTIONS = (
@@ -121,7 +129,7 @@ def _plan_headers(names: Sequence[str], offset: int = 0) -> list[str]:
     return [_swatch(charts.PALETTE[(i + offset) % len(charts.PALETTE)]) + _e(n) for i, n in enumerate(names)]
 
 
-def key_figures_html(results: Sequence["SimResult"]) -> str:
+def key_figures_html(results: Sequence[SimResult]) -> str:
     """The side-by-side figures of some results as an HTML table (formatted as in the CLI)."""
     rows = figure_rows(results, charts.currency_of(results))
     return _html_table(["metric"] + _plan_headers([r.document["plan"] for r in results]), rows, raw_header=True)
@@ -148,7 +156,7 @@ def comparison_html(cmp: Comparison) -> str:
     return "<div>" + "".join(parts) + "</div>"
 
 
-def plan_html(checked: "CheckedPlan", roster=None) -> str:
+def plan_html(checked: CheckedPlan, roster=None) -> str:
     """A compact summary of a plan with what it pays at 50-150% of target (for notebooks)."""
     from engine.summary import _component_line, payout_table
 
@@ -169,7 +177,7 @@ def plan_html(checked: "CheckedPlan", roster=None) -> str:
             f"{comps}{pays}" + "".join(f'<div class="note">* {_e(n)}</div>' for n in notes) + "</div>")
 
 
-def _range_text(r: Optional[tuple[float, float]]) -> str:
+def _range_text(r: tuple[float, float] | None) -> str:
     if r is None:
         return "—"
     lo, hi = r
@@ -180,7 +188,7 @@ def _range_text(r: Optional[tuple[float, float]]) -> str:
     return pct(lo) if lo == hi else f"{pct(lo)} – {pct(hi)}"
 
 
-def lint_html(findings: Sequence["Finding"]) -> str:
+def lint_html(findings: Sequence[Finding]) -> str:
     """Lint findings as a table: severity, component, attainment range, message and why."""
     if not findings:
         return '<p class="note">No design hazards found.</p>'
@@ -208,9 +216,9 @@ class _Figures:
         return f'<div class="chart">{div}</div>'
 
 
-def compare_report(comparison: Comparison, plans: Sequence["CheckedPlan"], scenario: "Scenario", *,
-                   findings: Optional[Sequence[Sequence["Finding"]]] = None, title: Optional[str] = None,
-                   generated: Optional[dt.datetime] = None) -> str:
+def compare_report(comparison: Comparison, plans: Sequence[CheckedPlan], scenario: Scenario, *,
+                   findings: Sequence[Sequence[Finding]] | None = None, title: str | None = None,
+                   generated: dt.datetime | None = None) -> str:
     """The HTML report of a comparison: one self-contained page.
 
     Args:
@@ -316,8 +324,8 @@ def _winners_table(cmp: Comparison) -> str:
                         "better off", "worse off"], rows, num_from=2)
 
 
-def write_report(path: str | os.PathLike[str], comparison: Comparison, plans: Sequence["CheckedPlan"],
-                 scenario: "Scenario", **kwargs) -> None:
+def write_report(path: str | os.PathLike[str], comparison: Comparison, plans: Sequence[CheckedPlan],
+                 scenario: Scenario, **kwargs) -> None:
     """Write :func:`compare_report` to ``path`` atomically (no partial file on failure)."""
     from engine.atomic import write_text_atomic
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 from scipy import special
@@ -89,7 +88,7 @@ class Production:
     # -- expected values ---------------------------------------------------------------
 
     def expected(self, effort: np.ndarray, skill: np.ndarray, quota: np.ndarray, season: float,
-                 ramp: np.ndarray, only: Optional[frozenset] = None) -> dict[str, np.ndarray]:
+                 ramp: np.ndarray, only: frozenset | None = None) -> dict[str, np.ndarray]:
         """Expected value of every output (or of those in ``only``) for one month.
 
         Args:

@@ -10,14 +10,22 @@ relative error of :data:`SKETCH_ALPHA` (0.1%) of the exact ones.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 
 from engine.sim.simulate import ChunkResult
 
-__all__ = ["Accumulator", "QuantileSketch", "RepDetail", "gini", "skill_quartiles", "EXACT_LIMIT", "SKETCH_ALPHA",
-           "PER_RUN_KEYS", "SAMPLE_CELLS"]
+__all__ = [
+    "EXACT_LIMIT",
+    "PER_RUN_KEYS",
+    "SAMPLE_CELLS",
+    "SKETCH_ALPHA",
+    "Accumulator",
+    "QuantileSketch",
+    "RepDetail",
+    "gini",
+    "skill_quartiles",
+]
 
 EXACT_LIMIT = 2_000_000
 SKETCH_ALPHA = 0.001
@@ -40,7 +48,7 @@ class QuantileSketch:
         self.limit = limit
         self.gamma = (1 + alpha) / (1 - alpha)
         self.log_gamma = math.log(self.gamma)
-        self.values: Optional[list[np.ndarray]] = []
+        self.values: list[np.ndarray] | None = []
         self.n = 0
         self.pos: dict[int, int] = {}
         self.neg: dict[int, int] = {}
@@ -266,6 +274,6 @@ def _q(x: np.ndarray, q: float) -> float:
     return _f(np.quantile(x, q))
 
 
-def _f(v) -> Optional[float]:
+def _f(v) -> float | None:
     v = float(v)
     return v if math.isfinite(v) else None

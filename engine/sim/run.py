@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -14,7 +13,7 @@ from engine.sim.metrics import Accumulator, RepDetail
 from engine.sim.scenario import Scenario, default_scenario
 from engine.sim.simulate import Simulation
 
-__all__ = ["SimResult", "simulate", "progress_enabled"]
+__all__ = ["SimResult", "progress_enabled", "simulate"]
 
 
 @dataclass
@@ -31,7 +30,7 @@ class SimResult:
 
     document: dict
     per_run: dict[str, np.ndarray]
-    detail: Optional[RepDetail] = None
+    detail: RepDetail | None = None
     currency: str = ""
 
     @property
@@ -83,7 +82,7 @@ def available_memory() -> int:
     return 4 * 1024 ** 3
 
 
-def chunk_runs_for(slots: int, runs: int, workers: int, memory: Optional[int] = None) -> int:
+def chunk_runs_for(slots: int, runs: int, workers: int, memory: int | None = None) -> int:
     """Runs per chunk: within half the available memory shared by the workers, at most
     :data:`MAX_CELLS` cells, and small enough to give every worker several chunks."""
     budget = (available_memory() if memory is None else memory) // 2 // max(workers, 1)
@@ -104,9 +103,9 @@ def _run_chunk(checked: CheckedPlan, scenario: Scenario, seed: int, params, runs
     return sim.run_chunk(runs)
 
 
-def simulate(checked: CheckedPlan, scenario: Optional[Scenario] = None, runs: int = 200, seed: Optional[int] = None,
-             chunk_runs: Optional[int] = None, progress: bool = False, params: Optional[dict] = None,
-             label: Optional[str] = None, workers: int = 1, scheduler: Optional[str] = None,
+def simulate(checked: CheckedPlan, scenario: Scenario | None = None, runs: int = 200, seed: int | None = None,
+             chunk_runs: int | None = None, progress: bool = False, params: dict | None = None,
+             label: str | None = None, workers: int = 1, scheduler: str | None = None,
              keep_reps: bool = False) -> SimResult:
     """Simulate ``runs`` plan years of the scenario's team under the plan.
 

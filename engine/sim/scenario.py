@@ -9,18 +9,27 @@ them all out with where each comes from; ``docs/scenario.md`` documents them.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from engine.errors import PlanError, PlanErrors
 from engine.plan.parse import Reader, suggest
 from engine.plan.source import YMap, YNode, YScalar, YSeq, parse_yaml, read_yaml
 
 __all__ = [
-    "Dist", "Activity", "Output", "Scenario", "load_scenario", "parse_scenario", "default_scenario",
-    "DEFAULT_SCENARIO", "OUTPUT_KINDS", "DIST_KINDS",
+    "DEFAULT_SCENARIO",
+    "DIST_KINDS",
+    "OUTPUT_KINDS",
+    "Activity",
+    "Dist",
+    "Output",
+    "Scenario",
+    "default_scenario",
+    "load_scenario",
+    "parse_scenario",
 ]
 
 DEFAULT_SCENARIO = Path(__file__).with_name("default_scenario.yaml")
@@ -60,7 +69,7 @@ class Dist:
     def get(self, key: str, default=None):
         return dict(self.params).get(key, default)
 
-    def sample(self, rng, size) -> "Any":
+    def sample(self, rng, size) -> Any:
         import numpy as np
 
         p = dict(self.params)
@@ -126,7 +135,7 @@ class Output:
     kind: str
     activity: str
     params: tuple[tuple[str, Any], ...] = ()
-    label: Optional[str] = None
+    label: str | None = None
 
     def get(self, key: str, default=None):
         return dict(self.params).get(key, default)
@@ -142,14 +151,14 @@ class Scenario:
 
     name: str
     file: str
-    label: Optional[str] = None
+    label: str | None = None
     start: dt.date = dt.date(2027, 1, 1)
     months: int = 12
     seed: int = 2027
     # team
     reps: int = 120
     teams: int = 12
-    roster: Optional[str] = None
+    roster: str | None = None
     quota_multiple: Dist = field(default_factory=lambda: Dist("lognormal", (("median", 5.0), ("sigma", 0.08))))
     base_salary: Dist = field(default_factory=lambda: Dist("normal", (("mean", 85_000.0), ("sd", 10_000.0),
                                                                        ("low", 50_000.0))))
@@ -197,7 +206,7 @@ class Scenario:
     def actual_columns(self) -> list[str]:
         return [o.name for o in self.outputs]
 
-    def with_overrides(self, **kw) -> "Scenario":
+    def with_overrides(self, **kw) -> Scenario:
         return replace(self, **kw)
 
 
@@ -467,7 +476,7 @@ def _build(root: YNode, filename: str) -> Scenario:
         if beh.get("effort_grid") is not None:
             grid = [r.number(x, "an effort level") for x in r.sequence(beh.get("effort_grid"), "effort_grid")]
             if not grid or any(g is None for g in grid) or grid[0] != 1.0 or \
-                    any(b <= a for a, b in zip(grid, grid[1:])):
+                    any(b <= a for a, b in itertools.pairwise(grid)):
                 r.error("bad-value", "effort_grid must start at 1.0 (the baseline) and increase",
                         beh.get("effort_grid").span)
             else:
@@ -511,7 +520,7 @@ def _params(r: Reader, node: YNode | None, what: str, defaults: dict) -> dict:
     return out
 
 
-def _output(r: Reader, name: str, kspan, value: YNode, act_names: list[str]) -> Optional[Output]:
+def _output(r: Reader, name: str, kspan, value: YNode, act_names: list[str]) -> Output | None:
     if not name.isidentifier():
         r.error("bad-identifier", f"'{name}' is not a valid column name", kspan)
         return None

@@ -21,8 +21,8 @@ random number (common random numbers). The plan is seen only through
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -42,7 +42,7 @@ from engine.sim.behaviour import (
 from engine.sim.population import Roster, build_roster, draw_traits, hire_capacity
 from engine.sim.scenario import Scenario
 
-__all__ = ["Simulation", "ChunkResult", "Conditioning", "plan_periods", "month_days", "simulated_year_tables"]
+__all__ = ["ChunkResult", "Conditioning", "Simulation", "month_days", "plan_periods", "simulated_year_tables"]
 
 _DEFAULT_CELLS = 400_000  # (runs x slots) per chunk: keeps every temporary a few MB
 
@@ -85,7 +85,7 @@ def _uses_cross_rep(checked: CheckedPlan) -> bool:
         any(c.kind == "rank" for c in checked.plan.components)
 
 
-def _period_reach(checked: CheckedPlan) -> Optional[int]:
+def _period_reach(checked: CheckedPlan) -> int | None:
     """How many periods away a period's actuals can change pay: None for the whole year
     (year-to-date true-up), else the number of ``previous()`` calls (a bound on their nesting)."""
     if checked.plan.accumulate == "year":
@@ -122,12 +122,12 @@ class ChunkResult:
     primary: np.ndarray  # (runs, slots) total primary measure
     skill: np.ndarray  # (runs, slots)
     # Added for forecasts; existing fields are unchanged by them.
-    period_cost: Optional[np.ndarray] = None  # (runs, P) incentive paid per plan period, all reps
-    period_payout: Optional[np.ndarray] = None  # (runs, seats, P) conditioned runs: each roster rep's pay
-    quit_seat: Optional[np.ndarray] = None  # (runs, seats) conditioned runs: the roster rep quit in the year
-    primary_expected: Optional[np.ndarray] = None  # (runs, months) conditioned: sum of expected primary
-    primary_baseline: Optional[np.ndarray] = None  # (runs, months) conditioned: the same at effective effort 1
-    detail: Optional[dict] = None  # with keep=True: monthly actuals, activity and seats per slot
+    period_cost: np.ndarray | None = None  # (runs, P) incentive paid per plan period, all reps
+    period_payout: np.ndarray | None = None  # (runs, seats, P) conditioned runs: each roster rep's pay
+    quit_seat: np.ndarray | None = None  # (runs, seats) conditioned runs: the roster rep quit in the year
+    primary_expected: np.ndarray | None = None  # (runs, months) conditioned: sum of expected primary
+    primary_baseline: np.ndarray | None = None  # (runs, months) conditioned: the same at effective effort 1
+    detail: dict | None = None  # with keep=True: monthly actuals, activity and seats per slot
 
 
 @dataclass(frozen=True)
@@ -181,8 +181,8 @@ class Simulation:
         params: plan parameter overrides.
     """
 
-    def __init__(self, checked: CheckedPlan, scenario: Scenario, seed: int, params: Optional[dict] = None,
-                 condition: Optional[Conditioning] = None):
+    def __init__(self, checked: CheckedPlan, scenario: Scenario, seed: int, params: dict | None = None,
+                 condition: Conditioning | None = None):
         self.checked = checked
         self.plan = checked.plan
         self.scenario = scenario
@@ -268,7 +268,7 @@ class Simulation:
     def chunk_size(self) -> int:
         return max(1, _DEFAULT_CELLS // self.slots)
 
-    def run_chunk(self, runs: np.ndarray, until: Optional[int] = None, keep: bool = False) -> ChunkResult:
+    def run_chunk(self, runs: np.ndarray, until: int | None = None, keep: bool = False) -> ChunkResult:
         """Simulate the runs listed in ``runs`` (their indices) and return their results.
 
         Args:
@@ -392,11 +392,11 @@ class Simulation:
             # What-if evaluations only for the reps present; without cross-rep terms in the
             # plan they are packed into one row (no empty slots evaluated).
             cells = _Cells(present, pack=not self.cross_rep)
-            ctx = dict(skill=cells.take(skill), quota=cells.take(quota), ti=cells.take(ti),
-                       tenure=cells.take(tenure), kappa=cells.take(kappa), rho=cells.take(rho),
-                       actual={col: cells.take(actual[col]) for col in self.checked.actual_columns},
-                       active_m=cells.take(active_m), present=cells.take(present),
-                       roster_cols={k: cells.take(v) for k, v in roster_cols.items()}, carry=cells.take(carry))
+            ctx = {"skill": cells.take(skill), "quota": cells.take(quota), "ti": cells.take(ti),
+                       "tenure": cells.take(tenure), "kappa": cells.take(kappa), "rho": cells.take(rho),
+                       "actual": {col: cells.take(actual[col]) for col in self.checked.actual_columns},
+                       "active_m": cells.take(active_m), "present": cells.take(present),
+                       "roster_cols": {k: cells.take(v) for k, v in roster_cols.items()}, "carry": cells.take(carry)}
             if cond is not None:
                 ctx["days_m"] = cells.take(days_m)
             mm_c = cells.take(mm)
@@ -843,7 +843,7 @@ def _percentile_rank(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 
-def simulated_year_tables(sim: Simulation, result: ChunkResult, i: int, until: Optional[int] = None):
+def simulated_year_tables(sim: Simulation, result: ChunkResult, i: int, until: int | None = None):
     """The roster and actuals of one simulated year as a company would hold them.
 
     For synthetic history and back-tests: run ``i`` (position in ``result``, a chunk run
