@@ -36,7 +36,7 @@ def _timed(fn):
 
 
 def bench_studio() -> None:
-    from engine.studio import Studio
+    from engine.app.studio import Studio
 
     st = Studio({n: PLANS / f"{n}.yaml" for n in NAMES})
     print("studio: seconds per slider move (default team, same seed)")
@@ -49,7 +49,7 @@ def bench_studio() -> None:
 
 
 def bench_report(workers: int) -> None:
-    from engine.jobs.compare import compare_plans
+    from engine.jobs.compare import compare_plans, report_inputs
     from engine.plan import load_plan
     from engine.report.html import compare_report
     from engine.sim.scenario import default_scenario
@@ -58,7 +58,7 @@ def bench_report(workers: int) -> None:
     sc = default_scenario()
     _, plain = _timed(lambda: compare_plans(plans, sc, runs=100, workers=workers))
     cmp, detail = _timed(lambda: compare_plans(plans, sc, runs=100, workers=workers, keep_reps=True))
-    page, build = _timed(lambda: compare_report(cmp, plans, sc))
+    page, build = _timed(lambda: compare_report(report_inputs(cmp, plans, sc)))  # lint included
     print(f"report: compare 5 plans x 100 runs {plain:.1f} s; with per-rep detail {detail:.1f} s, "
           f"building the HTML {build:.1f} s ({len(page) / 1e6:.1f} MB): "
           f"{(detail + build) / plain:.2f}x the plain comparison")

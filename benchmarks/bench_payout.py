@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.inputs import Inputs, PeriodInfo
+from engine.core.inputs import Inputs, PeriodInfo
 from engine.plan import ReferenceEvaluator, compile_plan, load_plan
-from engine.statements import statement_table
+from engine.data.statements import statement_table
 
 HERE = Path(__file__).resolve().parent
 

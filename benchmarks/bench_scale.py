@@ -22,7 +22,7 @@ Parts, each printing figures and ratios measured in the same run:
 * ``parquet``: a roster of ``--parquet-reps`` reps and a monthly actuals table
   (``rep_id, period, revenue, complaints``, reps x 12 rows) generated with numpy and written
   to Parquet in a temporary directory (not timed); then, in a fresh Python process so that
-  its peak memory is its own, ``engine.statements.statements`` for a monthly version of the
+  its peak memory is its own, ``engine.data.statements.statements`` for a monthly version of the
   seeds plan (load, evaluate + round) and ``write_statements`` to Parquet: seconds per
   phase, rows per second, and the process's peak resident memory (``ru_maxrss``).
 * ``memory`` (``--memory-reps N --memory-runs R``): ``simulate()`` of N reps for R runs in
@@ -261,7 +261,8 @@ def part_floor(args) -> None:
 # --------------------------------------------------------------------------- workers
 
 def part_workers(args) -> None:
-    from engine.sim.run import chunk_runs_for, simulate
+    from engine.sim.executor import chunk_runs_for
+    from engine.sim.run import simulate
 
     checked = load_plan(PLAN)
     sc = default_scenario()
@@ -350,7 +351,7 @@ def parquet_child(folder: Path, reps: int) -> None:
     import pandas  # noqa: F401 - imports are not the run's memory
     import pyarrow.parquet  # noqa: F401
 
-    import engine.statements as st
+    import engine.data.statements as st
 
     checked = load_plan(folder / "seeds_monthly.yaml")
     base = rss_mib()
@@ -404,7 +405,8 @@ def parquet_child(folder: Path, reps: int) -> None:
 
 def part_memory(args) -> None:
     import engine.sim.run as run_mod
-    from engine.sim.run import chunk_runs_for, simulate
+    from engine.sim.executor import chunk_runs_for
+    from engine.sim.run import simulate
 
     checked = load_plan(PLAN)
     base = default_scenario()

@@ -10,7 +10,7 @@ month by month and, each month, loops ``for rep in reps:`` to
 
 1. choose effort per relevant activity, coordinate-wise over the scenario's effort grid: for
    every candidate level, project the rest of the pay window, and for each Gauss-Hermite
-   noise node build a one-rep :class:`~engine.data.inputs.Inputs` and pay it with the
+   noise node build a one-rep :class:`~engine.core.inputs.Inputs` and pay it with the
    plan's scalar :class:`~engine.plan.ReferenceEvaluator`; certainty equivalent minus the
    cost of effort, ties to the lower effort;
 2. in a period's last month, choose to pull business forward, push it or neither;
@@ -54,7 +54,7 @@ from typing import Optional
 
 import numpy as np
 
-from engine.data.inputs import Inputs
+from engine.core.inputs import Inputs
 from engine.plan import ReferenceEvaluator, load_plan
 from engine.plan.validate import CheckedPlan
 from engine.sim.behaviour import Production, quadrature

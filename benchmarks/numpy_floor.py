@@ -35,7 +35,7 @@ Each month, for all cells of a block at once, it does what the engine does for t
 
 What it leaves out or does more cheaply (the engine does all of it in general form):
 
-* everything generic: the plan compiler and its :class:`~engine.data.inputs.Inputs`
+* everything generic: the plan compiler and its :class:`~engine.core.inputs.Inputs`
   (actuals rebuilt per candidate, proration, activity masks, roster columns, per-value
   finiteness checks, the ``targets``/``measures`` environment, per-period statement
   columns), :func:`~engine.sim.behaviour.Production.expected` over every output, the

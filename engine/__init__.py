@@ -6,11 +6,19 @@ The public API::
     df = statements(plan, roster, actuals)         # rounded payout statements
     prog = compile_plan(plan)                      # vectorized payout function
     result = prog.evaluate(load_for_plan(plan, roster, actuals))
+
+The stages, each a folder, each using only the ones before it: ``core`` (inputs, periods;
+errors, atomic writes and text helpers at the top level) -> ``plan`` -> ``data`` -> ``sim``
+-> ``jobs`` -> ``report`` -> ``app`` (the CLI and the studio). ``charts`` is
+:mod:`engine.report.charts`. Inside IPython, importing the package registers the notebook
+HTML of plans and results (:mod:`engine.report.display`).
 """
 
+import sys
+
+from engine.data.statements import load_for_plan, statements
 from engine.errors import DataError, DataErrors, EngineError, EvaluationError, PlanError, PlanErrors
 from engine.plan import CheckedPlan, CompiledPlan, compile_plan, load_plan, parse_plan
-from engine.statements import load_for_plan, statements
 
 __all__ = [
     "CheckedPlan",
@@ -28,3 +36,18 @@ __all__ = [
     "statements",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``from engine import charts``: the charts module, loaded on first use (plotly is heavy)."""
+    if name == "charts":
+        from engine.report import charts
+
+        return charts
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")
+
+
+if "IPython" in sys.modules:  # a notebook: show plans and results as HTML tables
+    from engine.report.display import register_display_hooks
+
+    register_display_hooks()

@@ -22,6 +22,8 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import TracebackType
+from typing import Literal
 
 from typing_extensions import Self
 
@@ -136,7 +138,8 @@ class AtomicGroup:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind, exc, tb) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         if kind is None:
             try:
                 self._commit()
@@ -149,13 +152,13 @@ class AtomicGroup:
             raise _cannot_write(self._where(exc.filename), _reason(exc)) from None
         return False
 
-    def _where(self, filename: object = None) -> str:
+    def _where(self, filename: str | os.PathLike[str] | None = None) -> str:
         """The target a failure is about (a temporary's name is reported as its target's)."""
         for tmp, real in self._pending:
-            if filename is not None and os.fspath(filename) == tmp:  # type: ignore[arg-type]
+            if filename is not None and os.fspath(filename) == tmp:
                 return os.fspath(real)
-        if filename is not None and os.fspath(filename) not in self._made:  # type: ignore[arg-type]
-            return os.fspath(filename)  # type: ignore[arg-type]
+        if filename is not None and os.fspath(filename) not in self._made:
+            return os.fspath(filename)
         return self._targets[-1] if self._targets else "output"
 
     def _commit(self) -> None:

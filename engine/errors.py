@@ -70,7 +70,7 @@ class EngineError(Exception):
         super().__init__(*args)
         self._init: tuple[tuple[object, ...], dict[str, object]] = (args, {})
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self):
         args, kwargs = getattr(self, "_init", (self.args, {}))
         # The state restores whatever was set after construction too (a span filled in later).
         return (_rebuild, (type(self), args, kwargs), dict(self.__dict__))

@@ -9,9 +9,10 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from engine import charts
 from engine.jobs.compare import compare_plans
 from engine.plan import load_plan
+from engine.report import charts
+from engine.report.display import to_html
 from engine.sim.population import build_roster
 from engine.sim.run import simulate
 from engine.sim.scenario import default_scenario
@@ -182,5 +183,5 @@ def test_forecast_distribution_marks_budget_and_percentiles(seeds_forecast):
 
 
 def test_forecast_shows_itself_in_a_notebook(seeds_forecast):
-    html = seeds_forecast._repr_html_()
+    html = to_html(seeds_forecast)
     assert "Forecast of seeds_base_float_excess" in html and "<table" in html and "Budget 90,000" in html

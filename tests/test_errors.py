@@ -106,7 +106,7 @@ def test_failing_plan_under_two_workers(tmp_path):
 def test_failing_plan_on_the_command_line_under_two_workers(tmp_path):
     from click.testing import CliRunner
 
-    from engine.cli import cli
+    from engine.app.cli import cli
 
     plan = _failing_measure("classic_ae.yaml", "    expr: actuals.revenue", "actuals.revenue >= 0", tmp_path)
     result = CliRunner().invoke(cli, ["simulate", str(plan), "--runs", "8", "--chunk-runs", "2",

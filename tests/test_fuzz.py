@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.cli import cli
+from engine.app.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANS = sorted((ROOT / "scenarios" / "plans").glob("*.yaml"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.cli import main
+from engine.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SCEN = ROOT / "scenarios"
@@ -46,7 +46,7 @@ def test_shipped_plan_reproduces_expected_statement(name, tmp_path):
 def test_shipped_plan_reference_agrees(name):
     """The scalar reference evaluator produces the same statements as the compiled one."""
     from engine.plan import ReferenceEvaluator, compile_plan, load_plan
-    from engine.statements import load_for_plan, statement_table
+    from engine.data.statements import load_for_plan, statement_table
 
     roster, actuals = CASES[name]
     checked = load_plan(SCEN / "plans" / f"{name}.yaml")

@@ -11,7 +11,7 @@ import pytest
 
 from engine.plan import load_plan
 from engine.sim.scenario import default_scenario
-from engine.studio import Studio, _step, create_app, shipped_plans
+from engine.app.studio import Studio, _step, create_app, shipped_plans
 from tests.browser import browser_page, non_blank
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,8 +1,8 @@
 """Rosters and actuals: read tables and bind them to a plan's fiscal periods."""
 
-from engine.data.inputs import Inputs, PeriodInfo
+from engine.core.inputs import Inputs, PeriodInfo
+from engine.core.periods import parse_period_label, period_for_date
 from engine.data.load import load_inputs, read_table
-from engine.data.periods import parse_period_label, period_for_date
 
 __all__ = [
     "Inputs",

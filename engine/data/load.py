@@ -40,13 +40,13 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from engine.data.inputs import Inputs, PeriodInfo
-from engine.data.periods import check_period_kind, parse_period_label, period_for_date
+from engine.core.inputs import Inputs, PeriodInfo
+from engine.core.periods import check_period_kind, parse_period_label, period_for_date
 from engine.errors import DataError, DataErrors
 from engine.text import did_you_mean
 
@@ -215,11 +215,11 @@ def load_inputs(
     keys = sorted(rows.periods)
     periods = tuple(rows.periods[key] for key in keys)
     active, proration = _activity(staff, periods)
-    column = np.searchsorted(keys, rows.period_key)
-    _check_rows_fit(actuals_table, staff, rows, column, periods, active, problems)
+    period_index = np.searchsorted(keys, rows.period_key)
+    _check_rows_fit(actuals_table, staff, rows, period_index, periods, active, problems)
     problems.raise_if_any(order)
 
-    cells = rows.rep * len(periods) + column
+    cells = rows.rep * len(periods) + period_index
     shape = (len(staff.ids), len(periods))
     if rows.dates is None:
         actual_arrays = {name: _place(cells, values, shape) for name, values in rows.values.items()}
@@ -286,7 +286,7 @@ def _read_file(path: Path, name: str, role: str, sheet: str | int | None = None)
         ) from error
 
 
-def _read_csv(path: Path, sep: str) -> pd.DataFrame:
+def _read_csv(path: Path, sep: str) -> tuple[pd.DataFrame, list[str]]:
     """Read UTF-8 delimited text, the id, label and date columns as text."""
     options: dict[str, Any] = {
         "sep": sep,
@@ -307,7 +307,7 @@ def _read_excel(path: Path, name: str, role: str, sheet: str | int | None) -> tu
     """One sheet of a workbook (the first by default), checked for what Excel users meet:
     a wrong sheet name, an empty sheet beside full ones, formulas never calculated."""
     # openpyxl reads .xlsx and .xlsm; the older binary .xls needs xlrd
-    engine = "xlrd" if path.suffix.lower() == ".xls" else "openpyxl"
+    engine: Literal["xlrd", "openpyxl"] = "xlrd" if path.suffix.lower() == ".xls" else "openpyxl"
     with pd.ExcelFile(path, engine=engine) as book:
         names = [str(n) for n in book.sheet_names]
         listing = ", ".join(f"'{n}'" for n in names)
@@ -644,16 +644,17 @@ def _read_roster(table: _Table, named: Sequence[str], problems: _Problems) -> _R
             bounds[name] = np.full(len(frame), unbounded, dtype=np.int64)
             continue
         ordinals, empty, bad = _dates(frame[name])
-        problems.rows(
-            bad,
-            lambda i, name=name: table.error(
+
+        def bad_date(i: int, name: str = name) -> DataError:
+            return table.error(
                 "bad-date",
                 f"'{name}' must be a date like 2027-02-15 (got {table.cell(i, name)!r})",
                 i,
                 name,
                 ids[i],
-            ),
-        )
+            )
+
+        problems.rows(bad, bad_date)
         known = ~(empty | bad)
         bounds[name] = np.where(known, ordinals, unbounded)
         if name in named:
@@ -704,12 +705,13 @@ def _check_amounts(table: _Table, staff: _Roster, columns: Sequence[str], proble
         values = staff.columns.get(name)
         if values is None or values.dtype.kind != "f":
             continue  # text: _roster_column or the plan's type checks report it
-        problems.rows(
-            values < 0,
-            lambda i, name=name, values=values: table.error(
+
+        def negative(i: int, name: str = name) -> DataError:
+            return table.error(
                 "negative-value", f"'{name}' must not be negative (got {table.cell(i, name)})", i, name,
-                staff.ids[i], hint=f"'{name}' is an amount the plan pays or measures against: give 0 or more"),
-        )
+                staff.ids[i], hint=f"'{name}' is an amount the plan pays or measures against: give 0 or more")
+
+        problems.rows(values < 0, negative)
 
 
 def _repeats(keys: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -797,22 +799,21 @@ def _read_actuals(
     values = {}
     for name in aggregations:
         numbers, empty = _numbers(frame[name])
-        problems.rows(
-            empty,
-            lambda i, name=name: table.error(
-                "missing-value", f"'{name}' is empty", i, name, ids[i]
-            ),
-        )
-        problems.rows(
-            ~np.isfinite(numbers) & ~empty,
-            lambda i, name=name: table.error(
+
+        def empty_cell(i: int, name: str = name) -> DataError:
+            return table.error("missing-value", f"'{name}' is empty", i, name, ids[i])
+
+        def not_a_number(i: int, name: str = name) -> DataError:
+            return table.error(
                 "not-a-number",
                 f"'{name}' must be a finite number (got {table.cell(i, name)!r})",
                 i,
                 name,
                 ids[i],
-            ),
-        )
+            )
+
+        problems.rows(empty, empty_cell)
+        problems.rows(~np.isfinite(numbers) & ~empty, not_a_number)
         values[name] = numbers * split
     return _Rows(rep, period_key, periods, values, dates)
 
@@ -1010,7 +1011,7 @@ def _gather(
     for name, how in aggregations.items():
         amount = values[name]
         if how in ("sum", "mean"):
-            out = np.bincount(cells, weights=amount, minlength=size)
+            out: np.ndarray = np.bincount(cells, weights=amount, minlength=size)
             if how == "mean":
                 out = np.divide(out, count, out=np.zeros(size), where=filled)
         elif how in ("min", "max"):

@@ -23,7 +23,7 @@ period of the run, and reps who are not active in that period (leavers) get none
 
 *Primary attainment* is ``actual / target`` for the actuals column and target the plan
 measures against each other (``revenue / targets.revenue``), found with
-:func:`engine.summary.reference_profile`; where several pairs exist, the one read by the
+:func:`engine.plan.reference_rep.reference_profile`; where several pairs exist, the one read by the
 first component that uses one wins. Attainment is taken per period (targets prorated as
 in statements; with ``accumulate: year`` the per-period values are recovered from the
 year-to-date ones) and year to date (sums restarting at each fiscal year).
@@ -41,15 +41,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.data.inputs import Inputs
-from engine.data.periods import MONTHS_PER_PERIOD
+from engine.core.inputs import Inputs
+from engine.core.periods import MONTHS_PER_PERIOD
+from engine.data.statements import load_for_plan
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutArrays, compile_plan
+from engine.plan.reference_rep import Dependencies, reference_profile
 from engine.plan.validate import CheckedPlan, const_value
 from engine.sim.behaviour import morale_after_month, morale_after_pay, quit_hazard
 from engine.sim.scenario import Dist, Scenario, default_scenario
-from engine.statements import load_for_plan
-from engine.summary import Dependencies, reference_profile
+from engine.text import percent
 
 __all__ = [
     "ALERT_CODES",
@@ -261,7 +262,7 @@ def alerts_text(df: pd.DataFrame, width: int = 100) -> str:
     groups = []
     for code, part in df.groupby("alert", sort=False):
         worst = min(sev_rank.get(s, len(SEVERITIES)) for s in part["severity"])
-        groups.append((worst, code_rank.get(code, len(ALERT_CODES)), str(code), part))
+        groups.append((worst, code_rank.get(str(code), len(ALERT_CODES)), str(code), part))
     groups.sort(key=lambda g: g[:3])
     n_reps = df["rep_id"].nunique()
     periods = sorted(set(df["period"]))
@@ -390,7 +391,7 @@ class _History:
             proj = (self.ytd_act[:, q] + best * rest) / den
             return np.where(self.active[:, q] & (den > 0), proj, np.nan)
 
-    def row(self, i: int, alert: str, severity: str, detail: str, key: float,
+    def row(self, i: int | np.integer, alert: str, severity: str, detail: str, key: float,
             risk: float = math.nan) -> dict:
         return {"rep_id": str(self.rep_ids[i]), "alert": alert, "severity": severity,
                 "period": self.labels[self.L], "attainment": float(self.att[i, self.L]),
@@ -567,9 +568,9 @@ def _base_salary(h: _History, roster: Any, ti_year: np.ndarray, pay_mix: float) 
                            index=table["rep_id"].astype(str))
         by_rep = by_rep[~by_rep.index.duplicated()]
         col = by_rep.reindex([str(r) for r in h.rep_ids]).to_numpy(dtype=np.float64)
-    col = pd.to_numeric(pd.Series(np.asarray(col, dtype=object)), errors="coerce")
-    col = col.to_numpy(dtype=np.float64)
-    return np.where(np.isfinite(col) & (col >= 0), col, implied)
+    numbers = (pd.to_numeric(pd.Series(np.asarray(col, dtype=object)), errors="coerce")
+               .to_numpy(dtype=np.float64))
+    return np.where(np.isfinite(numbers) & (numbers >= 0), numbers, implied)
 
 
 def _attrition(h: _History, scenario: Scenario, roster: Any) -> list[dict]:
@@ -713,7 +714,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def _pct(x: float | None, decimals: int = 0) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{decimals}%}"
+    return percent(x, decimals)
 
 
 def _join(parts: list[str]) -> str:

@@ -16,16 +16,22 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from engine.data.summary import roster_frame
 from engine.errors import PlanError, PlanErrors
+from engine.jobs.check import design_hazards
+from engine.plan.lint import Finding
 from engine.plan.validate import CheckedPlan
 from engine.sim.metrics import PER_RUN_KEYS, skill_quartiles
+from engine.sim.population import Roster, build_roster
 from engine.sim.run import SimResult, simulate
 from engine.sim.scenario import Scenario, default_scenario
+from engine.text import MISSING, is_missing, money, percent
 
 __all__ = [
     "QUARTILES",
     "ROWS",
     "Comparison",
+    "ReportInputs",
     "compare_plans",
     "comparison_table",
     "difference_rows",
@@ -34,6 +40,7 @@ __all__ = [
     "mean_interval",
     "metric_intervals",
     "paired_difference",
+    "report_inputs",
     "winners_losers",
 ]
 
@@ -74,11 +81,6 @@ class Comparison:
         See :func:`winners_losers`.
         """
         return winners_losers(self)
-
-    def _repr_html_(self) -> str:
-        from engine.report.html import comparison_html
-
-        return comparison_html(self)
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict:
@@ -160,19 +162,18 @@ ROWS = [
 def _fmt(v, kind: str, signed: bool = False) -> str:
     """A figure as the text tables show it: money whole with separators, shares in percent
     (differences of shares in points), other numbers to 3 decimals below 1,000."""
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    sign = "+" if signed and v >= 0 else ""
+    if is_missing(v):
+        return MISSING
     if kind == "money":
-        return f"{sign}{v:,.0f}"
+        return money(v, signed=signed)
     if kind == "pct":
-        return f"{sign}{100 * v:.1f}" + ("pp" if signed else "%")
-    return f"{sign}{v:,.0f}" if abs(v) >= 1000 else f"{sign}{v:,.3f}"
+        return percent(v, 1, signed=signed)
+    return money(v, 0 if abs(v) >= 1000 else 3, signed=signed)
 
 
 def _fmt_diff(d: dict, kind: str) -> str:
     if d["mean"] is None:
-        return "—"
+        return MISSING
     text = _fmt(d["mean"], kind, signed=True)
     if d["ci_low"] is None:
         return text
@@ -273,7 +274,7 @@ def winners_losers(cmp: Comparison, tolerance: float = 1.0) -> pd.DataFrame:
     base = cmp.results[0].detail
     assert base is not None
     s = base.seats
-    k = min(r.detail.sample_runs for r in cmp.results)  # type: ignore[union-attr]
+    k = min(r.detail.sample_runs for r in cmp.results if r.detail is not None)  # all have one (checked above)
     q = skill_quartiles(base.skill[:k, :s])
     base_pay = base.payout[:k, :s]
     rows = []
@@ -294,3 +295,52 @@ def winners_losers(cmp: Comparison, tolerance: float = 1.0) -> pd.DataFrame:
             })
     return pd.DataFrame(rows, columns=["plan", "quartile", "label", "base_payout", "mean_change", "ci_low",
                                        "ci_high", "share_better", "share_worse"])
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything the HTML report of a comparison shows, computed: the report only formats it.
+
+    Attributes:
+        comparison: simulated with ``keep_reps=True``.
+        plans: the compared plans, in the comparison's order.
+        scenario: the scenario they were simulated on.
+        roster: the scenario's team (its medians make the reference rep of the payout curves).
+        findings: the design hazards of each plan (lint findings), in the plans' order.
+    """
+
+    comparison: Comparison
+    plans: tuple[CheckedPlan, ...]
+    scenario: Scenario
+    roster: Roster
+    findings: tuple[tuple[Finding, ...], ...]
+
+
+def report_inputs(comparison: Comparison, plans: Sequence[CheckedPlan], scenario: Scenario,
+                  findings: Sequence[Sequence[Finding]] | None = None) -> ReportInputs:
+    """What :func:`engine.report.html.compare_report` shows for a comparison.
+
+    Args:
+        comparison: from :func:`compare_plans` with ``keep_reps=True``.
+        plans: the compared plans, in the comparison's order.
+        scenario: the scenario they were simulated on (its team is the reference rep).
+        findings: lint findings per plan (default: :func:`engine.jobs.check.design_hazards`
+            for each plan, rated with its simulated attainment quantiles; nothing is simulated
+            again).
+
+    Returns:
+        The report's inputs.
+
+    Raises:
+        ValueError: the comparison has no per-rep detail, or plans and results differ.
+    """
+    results = comparison.results
+    if len(plans) != len(results) or [p.plan.name for p in plans] != comparison.plans:
+        raise ValueError("plans must be the compared plans, in the same order")
+    if any(r.detail is None for r in results):
+        raise ValueError("the report needs per-rep detail: compare_plans(..., keep_reps=True)")
+    roster = build_roster(scenario)
+    if findings is None:
+        roster_df = roster_frame(roster)
+        findings = [design_hazards(p, roster=roster_df, result=r) for p, r in zip(plans, results)]
+    return ReportInputs(comparison, tuple(plans), scenario, roster, tuple(tuple(f) for f in findings))

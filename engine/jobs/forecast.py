@@ -39,18 +39,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from engine.data.inputs import Inputs, PeriodInfo
-from engine.data.periods import parse_period_label, period_for_date
+from engine.core.inputs import Inputs, PeriodInfo
+from engine.core.periods import parse_period_label, period_for_date
 from engine.errors import DataError, DataErrors
 from engine.plan.validate import CheckedPlan
+from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
 from engine.sim.population import Roster, log_skill_prior, skill_posterior
 from engine.sim.scenario import Scenario, default_scenario
-from engine.sim.simulate import Conditioning, Simulation, month_days, plan_periods
+from engine.sim.simulate import Conditioning, month_days, plan_periods
+from engine.sim.streams import roster_rng
+from engine.text import money
 
 __all__ = ["Forecast", "calibrated_scenario", "forecast", "forecast_text", "write_forecast_xlsx"]
 
 PILOT_REP_RUNS = 1_000  # rep-runs of the pilot that measures the effort behind the actuals so far
-PILOT_RUN_BASE = 1_000_000_000  # pilot run i draws from SeedSequence([seed, PILOT_RUN_BASE + i])
+PILOT_RUN_BASE = 1_000_000_000  # pilot run i draws from the streams of run PILOT_RUN_BASE + i
 QUANTILES = (0.5, 0.9, 0.95)
 
 
@@ -94,24 +97,6 @@ class Forecast:
     annual: np.ndarray
     summary: dict
     assumptions: list = field(default_factory=list)
-
-    def _repr_html_(self) -> str:
-        """In a notebook: the by-period table and the headline figures."""
-        import html
-
-        s = self.summary
-        table = self.by_period.to_html(index=False, na_rep="", float_format=lambda v: f"{v:,.0f}")
-        lines = [(f"Expected annual payout {_money(s['mean'])} {self.currency} (P50 {_money(s['p50'])}, "
-                 f"P90 {_money(s['p90'])}, P95 {_money(s['p95'])}); paid to date {_money(s['paid_to_date'])}."),
-                 (f"Accrual ({self.method}): cost earned to date {_money(s['earned_to_date'])}, "
-                 f"liability to book {_money(s['accrued_liability'])}.")]
-        if self.budget is not None:
-            lines.append(f"Budget {_money(self.budget)}: probability of exceeding it "
-                         f"{100 * s['probability_over_budget']:.1f}%.")
-        items = "".join(f"<li>{html.escape(x)}</li>" for x in lines)
-        return (f"<div><b>Forecast of {html.escape(self.plan)} as of {html.escape(self.as_of)}</b> "
-                f"({self.closed_months} of 12 months closed, {self.runs} runs, seed {self.seed}; "
-                f"{self.currency}){table}<ul>{items}</ul></div>")
 
     @property
     def document(self) -> dict:
@@ -176,7 +161,7 @@ class _Setup:
 
 def _setup(checked: CheckedPlan, roster, actuals, as_of: str | None) -> _Setup:
     from engine.data.load import load_inputs, read_table
-    from engine.statements import load_for_plan
+    from engine.data.statements import load_for_plan
 
     plan = checked.plan
     fys = plan.fiscal_year_start
@@ -275,7 +260,7 @@ def _roster(setup: _Setup, scenario: Scenario) -> tuple[Roster, dict, np.ndarray
                            else np.array(["T01"] * n, dtype=object))
     for name, dist in scenario.extra_columns:
         if name not in columns:
-            rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x5EA7]))
+            rng = roster_rng(scenario.seed)
             columns[name] = np.asarray(dist.sample(rng, n), dtype=float)
     fixed = {k: columns[k] for k in ("status", "tenure_months") if k in inputs.roster}
     tenure = np.full(n, np.nan)
@@ -376,34 +361,10 @@ def calibrate_scenario(history, base: Scenario | str | None = None):
 # -- the forecast -------------------------------------------------------------------------------
 
 
-_FORK_SIM: dict = {}  # the Simulation the forked workers inherit
-
-
-def _fork_chunk(idx: np.ndarray):
-    return _FORK_SIM["sim"].run_chunk(idx)
-
-
-def _run_all(sim: Simulation, runs: int, chunk_runs: int | None, workers: int, until: int | None = None,
-             first: int = 0) -> list:
-    size = chunk_runs or max(1, min(sim.chunk_size(), -(-runs // max(1, 2 * workers)) if workers > 1 else runs))
-    chunks = [np.arange(first + lo, first + min(lo + size, runs)) for lo in range(0, runs, size)]
-    if workers <= 1 or len(chunks) == 1 or until is not None:
-        return [sim.run_chunk(idx, until=until) for idx in chunks]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    _FORK_SIM["sim"] = sim
-    try:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx) as pool:
-            return list(pool.map(_fork_chunk, chunks))  # in run order whatever finishes first
-    finally:
-        _FORK_SIM.clear()
-
-
 def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = None, runs: int = 200,
              seed: int | None = None, budget: float | None = None, as_of: str | None = None,
-             workers: int = 1, chunk_runs: int | None = None, params: dict | None = None) -> Forecast:
+             workers: int = 1, chunk_runs: int | None = None, params: dict | None = None,
+             scheduler=None, progress: bool = False) -> Forecast:
     """Forecast the plan year's payout for the real team from the actuals so far.
 
     Args:
@@ -415,13 +376,16 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         scenario: behaviour, noise and attrition model (default: the built-in scenario).
         runs: simulated completions of the year.
         seed: master seed (default: the scenario's); run ``i`` draws from
-            ``SeedSequence([seed, i])`` whatever ``chunk_runs`` and ``workers`` are.
+            its own streams (engine/sim/streams.py) whatever ``chunk_runs`` and ``workers`` are.
         budget: annual team payout to test (probability of exceeding it).
         as_of: last closed period (plan period label or fiscal month label); default the
             last period in the actuals. Actuals after it are ignored.
         workers: processes on this machine.
         chunk_runs: runs simulated together (results do not depend on it).
         params: plan parameter overrides.
+        scheduler: address of a ``dask.distributed`` scheduler (or a ``distributed.Client``):
+            the year's runs then run on its workers (results do not depend on it).
+        progress: progress bar of the runs on stderr.
 
     Returns:
         The :class:`Forecast`.
@@ -429,8 +393,8 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     Raises:
         DataError, DataErrors: problems in the roster or actuals (naming row, rep, column).
     """
+    from engine.data.statements import statement_table
     from engine.plan.compile import compile_plan
-    from engine.statements import statement_table
 
     scenario = scenario or default_scenario()
     seed = scenario.seed if seed is None else int(seed)
@@ -476,10 +440,12 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     if M < 12 and primary in real and prior_sd > 0:
         # The effort behind the actuals so far: a short pilot of the same team and plan
         # from the start of the year (prior skills), its expected output at the chosen
-        # effort over that at effective effort 1, month by month.
-        pilot = Simulation(checked, scenario, seed, params, condition=conditioning(0, *prior))
+        # effort over that at effective effort 1, month by month. At most 100 runs: one
+        # chunk, in this process (its sums then never depend on a split).
+        pilot_task = SimTask(checked, scenario, seed, params, condition=conditioning(0, *prior), until=M)
+        pilot = simulation_for(pilot_task)
         n_pilot = int(np.clip(math.ceil(PILOT_REP_RUNS / max(R, 1)), 4, 100))
-        res = _run_all(pilot, n_pilot, None, 1, until=M, first=PILOT_RUN_BASE)
+        res = Executor().map([(pilot_task, idx) for idx in chunks_of(n_pilot, n_pilot, first=PILOT_RUN_BASE)])
         num = sum(r.primary_expected[:, :M].sum(axis=0) for r in res)
         den = sum(r.primary_baseline[:, :M].sum(axis=0) for r in res)
         effort_factor = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
@@ -507,8 +473,11 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         seat_pay = np.zeros((runs, R, P))
         quit_seat = np.zeros((runs, R), dtype=bool)
     else:
-        sim = Simulation(checked, scenario, seed, params, condition=conditioning(M, skill_mean, skill_sd))
-        res = _run_all(sim, runs, chunk_runs, max(1, int(workers)))
+        task = SimTask(checked, scenario, seed, params, condition=conditioning(M, skill_mean, skill_sd))
+        sim = simulation_for(task)  # built here once; forked workers inherit it
+        with Executor(workers, scheduler) as ex:
+            chunks = chunks_of(runs, chunk_runs or ex.chunk_size(sim.slots, runs))
+            res = ex.map([(task, idx) for idx in chunks], progress=progress, desc=f"forecast {plan.name}")
         period_runs = np.concatenate([r.period_cost for r in res])
         seat_pay = np.concatenate([r.period_payout for r in res])
         quit_seat = np.concatenate([r.quit_seat for r in res])
@@ -609,8 +578,6 @@ def _join_month(active_days: np.ndarray) -> np.ndarray:
 # -- output ------------------------------------------------------------------------------------
 
 
-def _money(x: float, decimals: int = 0) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.{decimals}f}"
 
 
 def forecast_text(fc: Forecast) -> str:
@@ -623,7 +590,7 @@ def forecast_text(fc: Forecast) -> str:
     head = ["period", "status", f"paid ({cur})", "P50", "P90", "P95"]
     body = []
     for r in fc.by_period.itertuples(index=False):
-        body.append([r.period, r.status, _money(r.paid), _money(r.p50), _money(r.p90), _money(r.p95)])
+        body.append([r.period, r.status, money(r.paid), money(r.p50), money(r.p90), money(r.p95)])
     widths = [max(len(head[i]), *(len(b[i]) for b in body)) for i in range(len(head))]
 
     def fmt(cells):
@@ -635,19 +602,19 @@ def forecast_text(fc: Forecast) -> str:
     lines.append(fmt(body[-1]))
     s = fc.summary
     lines.append("")
-    lines.append(f"Expected annual payout {_money(s['mean'])} {cur} (P05 {_money(s['p05'])}, P95 {_money(s['p95'])}); "
-                 f"expected still to pay {_money(s['expected_remaining'])}.")
+    lines.append(f"Expected annual payout {money(s['mean'])} {cur} (P05 {money(s['p05'])}, P95 {money(s['p95'])}); "
+                 f"expected still to pay {money(s['expected_remaining'])}.")
     if fc.budget is not None:
-        lines.append(f"Budget {_money(fc.budget)} {cur}: probability the annual payout exceeds it "
+        lines.append(f"Budget {money(fc.budget)} {cur}: probability the annual payout exceeds it "
                      f"{100 * s['probability_over_budget']:.1f}%.")
     if fc.method == "ratable":
         how = (f"expected annual payout x {100 * s['share_of_year_elapsed']:.1f}% of the year elapsed "
                "(accumulate: year), at least what has been paid")
     else:
         how = "the closed periods' pay, plus the earned share of a period in progress"
-    lines.append(f"Accrual at {fc.as_of_date.isoformat()}: cost earned to date {_money(s['earned_to_date'])} {cur} "
-                 f"({how}); paid {_money(s['paid_to_date'])}; accrued liability to book "
-                 f"{_money(s['accrued_liability'])}.")
+    lines.append(f"Accrual at {fc.as_of_date.isoformat()}: cost earned to date {money(s['earned_to_date'])} {cur} "
+                 f"({how}); paid {money(s['paid_to_date'])}; accrued liability to book "
+                 f"{money(s['accrued_liability'])}.")
     return "\n".join(lines) + "\n"
 
 

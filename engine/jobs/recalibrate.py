@@ -38,7 +38,9 @@ from engine.plan.rewrite import (
     rewrite_plan,
 )
 from engine.plan.validate import CheckedPlan
+from engine.sim.executor import Executor, SimTask, chunks_of, progress_bar, simulation_for
 from engine.sim.scenario import Scenario, default_scenario
+from engine.text import MISSING
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -262,22 +264,6 @@ class Evaluation:
     reps: RepArrays | None = None
 
 
-_CACHE: dict = {}  # per process: the Simulation of the last (plan text, scenario, seed)
-
-
-def _sim_chunk(text: str, filename: str, scenario: Scenario, seed: int, runs: np.ndarray):
-    """Simulate some runs of a plan given by its text (runs in worker processes too)."""
-    from engine.plan import parse_plan
-    from engine.sim.simulate import Simulation
-
-    key = (text, scenario, seed)
-    sim = _CACHE.get(key)
-    if sim is None:
-        _CACHE.clear()
-        sim = _CACHE[key] = Simulation(parse_plan(text, filename), scenario, seed)
-    return sim.run_chunk(runs)
-
-
 class _BudgetExhausted(Exception):
     pass
 
@@ -286,14 +272,11 @@ class _Evaluator:
     """Simulates candidates on common random numbers, with a cache and a budget."""
 
     def __init__(self, checked: CheckedPlan, scenario: Scenario, seed: int, runs: int, workers: int,
-                 margin: float, metrics: dict[str, MetricDef], budget: int, progress=None):
-        from engine.sim.simulate import Simulation
-
+                 margin: float, metrics: dict[str, MetricDef], budget: int, progress=None, scheduler=None):
         self.checked = checked
         self.scenario = scenario
         self.seed = seed
         self.runs = runs
-        self.workers = max(1, int(workers))
         self.margin = margin
         self.metrics = metrics
         self.budget = budget
@@ -301,26 +284,14 @@ class _Evaluator:
         self.extra = 0
         self.progress = progress
         self.sites = number_sites(checked)
-        self.sim = Simulation(checked, scenario, seed)  # for seats, periods and the roster
-        from engine.sim.run import chunk_runs_for
-
-        self.max_chunk = chunk_runs_for(self.sim.slots, runs, self.workers)
+        # For seats, periods and the roster; built here, so forked workers have it too.
+        self.sim = simulation_for(SimTask(checked, scenario, seed))
+        self.executor = Executor(workers, scheduler)  # one pool (or cluster) for the whole search
         self.cache: dict[tuple, tuple[Evaluation | None, str | None]] = {}
-        self._pool = None
         self.margin_column = "margin" if "margin" in scenario.actual_columns else None
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-
-    def pool(self):
-        if self._pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("fork"))
-        return self._pool
+        self.executor.close()
 
     def plan_for(self, values: dict[str, float]) -> tuple[str, CheckedPlan]:
         changed = {k: v for k, v in values.items() if v != self._site(k).value}
@@ -338,7 +309,7 @@ class _Evaluator:
                       ) -> list[tuple[Evaluation | None, str | None]]:
         """Evaluate candidates (cached ones are free); ``(evaluation, None)`` or ``(None, why invalid)``."""
         out: list = [None] * len(candidates)
-        todo: list[tuple[int, tuple, str]] = []
+        todo: list[tuple[int, tuple, CheckedPlan]] = []
         seen: dict[tuple, int] = {}
         for i, values in enumerate(candidates):
             key = tuple(sorted(values.items()))
@@ -349,7 +320,7 @@ class _Evaluator:
             if key in seen:
                 continue
             try:
-                text, _ = self.plan_for(values)
+                _, plan = self.plan_for(values)
             except PlanErrors as exc:
                 self.cache[key] = out[i] = (None, "; ".join(e.message for e in exc.errors))
                 continue
@@ -360,9 +331,9 @@ class _Evaluator:
             else:
                 self.used += 1
             seen[key] = i
-            todo.append((i, key, text))
+            todo.append((i, key, plan))
         if todo:
-            results = self._simulate([t for _, _, t in todo])
+            results = self._simulate([p for _, _, p in todo])
             for (i, key, _), res in zip(todo, results):
                 self.cache[key] = (res[0] and _strip(res[0]), res[1])  # per-rep arrays: only to the caller
                 out[i] = res
@@ -377,40 +348,27 @@ class _Evaluator:
                     raise _BudgetExhausted()
         return out
 
-    def _simulate(self, texts: list[str]) -> list[tuple[Evaluation | None, str | None]]:
+    def _simulate(self, plans: list[CheckedPlan]) -> list[tuple[Evaluation | None, str | None]]:
         from engine.sim.metrics import Accumulator
 
-        filename = self.checked.plan.file
-        # Few, large chunks: one per candidate when there are enough candidates to keep the
-        # workers busy, else each candidate's runs split over the workers (small chunks are
-        # slow: the monthly loop is vectorized over the runs of a chunk).
-        parts = 1 if len(texts) >= self.workers else -(-self.workers // len(texts))
-        size = max(1, min(self.max_chunk, -(-self.runs // parts)))
-        chunks = [np.arange(lo, min(lo + size, self.runs)) for lo in range(0, self.runs, size)]
-        tasks = [(j, idx) for j in range(len(texts)) for idx in chunks]
-        results: dict[int, list] = {j: [] for j in range(len(texts))}
-        errors: dict[int, str] = {}
-        if self.workers > 1 and len(tasks) > 1:
-            pool = self.pool()
-            futures = [(j, pool.submit(_sim_chunk, texts[j], filename, self.scenario, self.seed, idx))
-                       for j, idx in tasks]
-            for j, fut in futures:
-                try:
-                    results[j].append(fut.result())
-                except EngineError as exc:
-                    errors[j] = exc.render()
-        else:
-            for j, idx in tasks:
-                if j in errors:
-                    continue
-                try:
-                    results[j].append(_sim_chunk(texts[j], filename, self.scenario, self.seed, idx))
-                except EngineError as exc:
-                    errors[j] = exc.render()
-        out = []
-        for j in range(len(texts)):
-            if j in errors:
-                out.append((None, errors[j]))
+        # One chunk per candidate when there are enough candidates to keep the workers busy,
+        # else each candidate's runs split over them (the one chunk-size rule).
+        size = self.executor.chunk_size(self.sim.slots, self.runs, tasks=len(plans))
+        tasks = [SimTask(p, self.scenario, self.seed) for p in plans]
+        jobs = [(j, idx) for j in range(len(plans)) for idx in chunks_of(self.runs, size)]
+        results: dict[int, list] = {j: [] for j in range(len(plans))}
+        failed: dict[int, tuple[int, EngineError]] = {}
+        for n, res in self.executor.imap([(tasks[j], idx) for j, idx in jobs], errors="return"):
+            j, idx = jobs[n]
+            if isinstance(res, EngineError):
+                if j not in failed or idx[0] < failed[j][0]:
+                    failed[j] = (int(idx[0]), res)  # the first failing chunk, however they are run
+            else:
+                results[j].append(res)
+        out: list[tuple[Evaluation | None, str | None]] = []
+        for j in range(len(plans)):
+            if j in failed:
+                out.append((None, failed[j][1].render()))
                 continue
             chunks = sorted(results[j], key=lambda r: int(r.run_index[0]))
             acc = Accumulator(self.runs, self.scenario.actual_columns)
@@ -660,22 +618,6 @@ class Recalibration:
             "recalibrated": self.result.document,
         }
 
-    def _repr_html_(self) -> str:
-        """In a notebook: what moved, whether the constraints hold, and the predicted effect."""
-        import html
-
-        head = (f"<b>Recalibration of {html.escape(self.checked.plan.name)}</b>: {self.sense} "
-                f"{html.escape(self.objective)} on {html.escape(self.scenario)}, {self.evaluations} simulations "
-                f"of {self.runs} runs (seed {self.seed}); " + ("every constraint met" if self.feasible
-                                                              else "<b>constraints not met</b>"))
-        parts = [f"<div>{head}"]
-        for title, df in (("Changes", self.changes), ("Predicted effect", self.effects)):
-            if df is not None and len(df):
-                parts.append(f"<h4>{title}</h4>" + df.to_html(index=False, na_rep="", float_format=lambda v: f"{v:,.4g}"))
-        if self.notes:
-            parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in self.notes) + "</ul>")
-        return "".join(parts) + "</div>"
-
     def text(self) -> str:
         """The report ``incentive recalibrate`` prints."""
         return recalibration_text(self)
@@ -733,7 +675,7 @@ def recalibrate(checked: CheckedPlan, scenario: Scenario | None = None, *, maxim
                 weight_change: float = DEFAULT_WEIGHT_CHANGE, min_weight: float = DEFAULT_MIN_WEIGHT,
                 targets: bool = False, company_target: float | None = None,
                 potential_column: str | None = None, share_goal: float = 0.6,
-                progress: bool = False) -> Recalibration:
+                progress: bool = False, scheduler=None) -> Recalibration:
     """Search the plan's bounded parameters and scorecard weights for the best simulated plan.
 
     Args:
@@ -762,6 +704,8 @@ def recalibrate(checked: CheckedPlan, scenario: Scenario | None = None, *, maxim
             under the current plan); default: the simulated output of the rep's seat.
         share_goal: share of reps the targets should let reach target (reported).
         progress: progress bar on stderr.
+        scheduler: address of a ``dask.distributed`` scheduler (or a ``distributed.Client``):
+            the candidates' runs then run on its workers (results do not depend on it).
 
     Raises:
         PlanErrors: unknown metric, malformed constraint, nothing to search, bad options.
@@ -791,13 +735,9 @@ def recalibrate(checked: CheckedPlan, scenario: Scenario | None = None, *, maxim
         raise PlanErrors([PlanError("no-source", "the plan has no source text; load it with load_plan()")])
     margin_rate = DEFAULT_MARGIN if margin is None else float(margin)
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=budget + 1, desc=f"recalibrate {checked.plan.name}", unit="sim", leave=False)
+    bar = progress_bar(budget + 1, f"recalibrate {checked.plan.name}", unit="sim") if progress else None
     ev = _Evaluator(checked, scenario, seed, runs, workers, margin_rate, metrics, budget,
-                    progress=bar.update if bar is not None else None)
+                    progress=bar.update if bar is not None else None, scheduler=scheduler)
     try:
         space = _space(ev.sites, vary, freeze, weights, weight_change, min_weight)
         if space.dim == 0:
@@ -1069,7 +1009,7 @@ def _largest_remainder(amounts: np.ndarray, total_units: int) -> np.ndarray:
 
 def _add_targets(rec: Recalibration, ev: _Evaluator, company_target: float | None,
                  potential_column: str | None, share_goal: float) -> None:
-    from engine.data.periods import period_for_date
+    from engine.core.periods import period_for_date
 
     sim = ev.sim
     roster = sim.roster
@@ -1170,7 +1110,7 @@ def _fmt_num(v: float) -> str:
 
 def _diff_text(row, kind: str) -> str:
     if row["difference"] is None or (isinstance(row["difference"], float) and not math.isfinite(row["difference"])):
-        return "—"
+        return MISSING
     text = _fmt(row["difference"], kind, signed=True)
     lo, hi = row.get("ci_low"), row.get("ci_high")
     if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):

@@ -35,12 +35,11 @@ def _finish(root, filename: str, text: str) -> CheckedPlan:
     if plan is None:
         raise PlanErrors(errors)
     try:
-        checked = check_plan(plan)
+        checked = check_plan(plan, source=text)
     except PlanErrors as exc:
         raise PlanErrors(list(errors) + _not_follow_ons(exc.errors, errors, root)) from None
     if errors:
         raise PlanErrors(errors)
-    checked.source = text
     return checked
 
 

@@ -8,6 +8,10 @@ components, tiers and, for year-to-date true-ups and draws, over periods.
 
 Array shapes: reps on axis -2 and periods on axis -1; any leading axes (simulation runs)
 broadcast through. Roster columns are ``(..., R)`` and are viewed as ``(..., R, 1)``.
+
+``compile_plan(checked, backend=...)`` picks the implementation from one table,
+:data:`BACKENDS` (only ``"numpy"``, this module, today); every backend returns a
+:class:`PayoutProgram`, which is all the simulator and the statements use.
 """
 
 from __future__ import annotations
@@ -15,17 +19,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, overload
 
 import numpy as np
 
-from engine.data.inputs import Inputs
+from engine.core.inputs import Inputs
 from engine.errors import DataError, DataErrors, EvaluationError
 from engine.plan import expr as ex
 from engine.plan.functions import FUNCTIONS
 from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
 
-__all__ = ["CompiledPlan", "PayoutArrays", "compile_plan", "curve_numpy", "grouped_rank"]
+__all__ = ["BACKENDS", "CompiledPlan", "PayoutArrays", "PayoutProgram", "compile_plan", "curve_numpy", "grouped_rank"]
 
 Fn = Callable[["_Env"], object]
 
@@ -443,7 +448,7 @@ class PayoutArrays:
 class CompiledPlan:
     """A plan lowered to numpy. Build with :func:`compile_plan`.
 
-    Call :meth:`evaluate` with :class:`~engine.data.inputs.Inputs` (leading axes allowed on
+    Call :meth:`evaluate` with :class:`~engine.core.inputs.Inputs` (leading axes allowed on
     every array) to get :class:`PayoutArrays`.
     """
 
@@ -835,14 +840,15 @@ class CompiledPlan:
             bad = np.broadcast_to(bad, env.shape) & env.active
             if bad.any():
                 pos = tuple(np.argwhere(bad)[0])
-                tier = c.tiers[i]
+                upto = c.tiers[i].upto
+                assert upto is not None  # u came from it
                 got = np.broadcast_to(u, env.shape)[pos]
                 msg = (f"the first 'upto' of component '{c.name}' is negative ({got:g})" if prev is None else
                        f"the 'upto' values of component '{c.name}' must increase, but tier {i + 1} has "
                        f"{got:g} after {np.broadcast_to(prev, env.shape)[pos]:g}")
                 raise EvaluationError("tiers-order", msg, rep=str(env.inputs.rep_ids[pos[-2]]),
-                                      period=env.inputs.periods[pos[-1]].label, expression=tier.upto.text,
-                                      span=tier.upto.span)
+                                      period=env.inputs.periods[pos[-1]].label, expression=upto.text,
+                                      span=upto.span)
             prev = u
 
     def _ytd_delta(self, ytd: np.ndarray, active: np.ndarray) -> np.ndarray:
@@ -910,6 +916,55 @@ def _is_number(v) -> bool:
         return False
 
 
-def compile_plan(checked: CheckedPlan, params: dict[str, float] | None = None) -> CompiledPlan:
-    """Lower a checked plan to numpy, with parameter values overridden by ``params``."""
-    return CompiledPlan(checked, params)
+# --------------------------------------------------------------------------- backends
+
+
+class PayoutProgram(Protocol):
+    """A compiled plan, whatever the backend: what the simulator and statements call.
+
+    Attributes:
+        checked: the validated plan (with the parameter overrides applied).
+    """
+
+    checked: CheckedPlan
+
+    def evaluate(self, inputs: Inputs, grades: bool = True, record: dict | None = None,
+                 reference: dict | None = None) -> PayoutArrays:
+        """Evaluate the plan for every rep and period of ``inputs`` (as :meth:`CompiledPlan.evaluate`)."""
+        ...
+
+
+Backend = Callable[[CheckedPlan, "dict[str, float] | None"], PayoutProgram]
+
+BACKENDS: dict[str, Backend] = {
+    "numpy": CompiledPlan,
+}
+"""Backend name -> ``make(checked, params)`` returning a :class:`PayoutProgram`. A new
+backend is a module and a row here; nothing that evaluates plans changes."""
+
+
+@overload
+def compile_plan(checked: CheckedPlan, params: dict[str, float] | None = None) -> CompiledPlan: ...
+
+
+@overload
+def compile_plan(checked: CheckedPlan, params: dict[str, float] | None = None, *,
+                 backend: str) -> PayoutProgram: ...
+
+
+def compile_plan(checked: CheckedPlan, params: dict[str, float] | None = None, *,
+                 backend: str = "numpy") -> PayoutProgram:
+    """Compile a checked plan with parameter values overridden by ``params``.
+
+    Args:
+        checked: the validated plan.
+        params: parameter overrides.
+        backend: a row of :data:`BACKENDS` (default ``"numpy"``: :class:`CompiledPlan`).
+
+    Raises:
+        ValueError: ``backend`` is not a known backend (the message lists them).
+    """
+    make = BACKENDS.get(backend)
+    if make is None:
+        raise ValueError(f"unknown plan backend '{backend}' (known: {', '.join(sorted(BACKENDS))})")
+    return make(checked, params)

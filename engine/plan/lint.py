@@ -2,7 +2,7 @@
 
 A plan can be valid and still pay in ways that invite gaming or leave reps without a
 reason to sell. :func:`lint_plan` evaluates the plan for the reference rep of
-``incentive check`` (see :mod:`engine.summary`: roster medians or defaults, every actuals
+``incentive check`` (see :mod:`engine.plan.reference_rep`: roster medians or defaults, every actuals
 column measured against a target set to the same share of it, other ratios at 100%) on a
 fine grid of attainment levels, 0 to 3x target in steps of 0.5 points, and reads off:
 
@@ -28,7 +28,8 @@ Amounts are for the reference rep and one period, before any draw.
 Severity: ``warning`` where the hazard is likely to change behaviour, ``info`` where few
 reps are concerned. With attainment quantiles (given, or simulated from a scenario) the
 share of reps concerned decides; without them, the attainment level does (thresholds above
-80% and caps below 150% warn).
+80% and caps below 150% warn). Simulating a scenario for its quantiles is the jobs layer's
+work (:func:`engine.jobs.check.design_hazards`): this module only reads the numbers.
 """
 
 from __future__ import annotations
@@ -40,15 +41,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from engine.data.inputs import Inputs, PeriodInfo
+from engine.core.inputs import Inputs, PeriodInfo
 from engine.errors import EngineError, EvaluationError, Span
 from engine.plan import expr as ex
 from engine.plan.compile import CompiledPlan, compile_plan
 from engine.plan.model import Component
+from engine.plan.reference_rep import Dependencies, reference_profile, roster_values
 from engine.plan.validate import CheckedPlan, const_value
-from engine.summary import Dependencies, _roster_values, reference_profile
 
-__all__ = ["CODES", "Finding", "format_findings", "lint_plan", "scenario_quantiles"]
+__all__ = ["CODES", "Finding", "format_findings", "lint_plan"]
 
 CODES = (
     "payout-cliff",
@@ -71,7 +72,6 @@ CAP_WARN_SHARE = 0.10  # with a scenario: warn when a tenth of reps sit above it
 GAMING_WINDOW = 0.03  # "a rep at 3 points below the cliff"
 AFFECTED_WINDOW = 0.05  # "reps within 5 points below the cliff"
 RAMP_MAX = 0.02  # a rise of a cliff's size spread over at most 2 points is still a cliff
-SIM_RUNS = 20
 
 _PERIOD_OF = {"month": "a month's", "quarter": "a quarter's", "half": "a half-year's",
               "year": "a year's"}
@@ -109,7 +109,7 @@ class Finding:
 
 # --------------------------------------------------------------------------- public API
 
-def lint_plan(checked: CheckedPlan, roster: pd.DataFrame | None = None, scenario=None,
+def lint_plan(checked: CheckedPlan, roster: pd.DataFrame | None = None,
               attainment_quantiles: Quantiles | None = None) -> list[Finding]:
     """Design hazards of a valid plan, in file order.
 
@@ -117,39 +117,22 @@ def lint_plan(checked: CheckedPlan, roster: pd.DataFrame | None = None, scenario
         checked: the validated plan.
         roster: a roster whose numeric columns' medians make the reference rep (as for
             ``incentive check --roster``); documented defaults otherwise.
-        scenario: a :class:`~engine.sim.scenario.Scenario`; when given and
-            ``attainment_quantiles`` is not, the plan is simulated on it
-            (:data:`SIM_RUNS` runs, the scenario's seed) and the attainment quantiles of
-            the result rate the findings.
         attainment_quantiles: ``{quantile: attainment}`` or ``((quantile, attainment),
             ...)``, e.g. ``((0.1, 0.45), (0.5, 0.95), (0.9, 1.5))``: the attainment
-            distribution used to say what share of reps a hazard concerns.
+            distribution used to say what share of reps a hazard concerns. The plan layer
+            does not simulate: :func:`engine.jobs.check.design_hazards` simulates a scenario
+            and passes its quantiles here.
 
     Returns:
         The findings, sorted by position in the plan file, then attainment.
 
     Raises:
-        EngineError: the scenario cannot be simulated for this plan, or the plan cannot be
-            evaluated for the reference rep at some attainment level.
+        EngineError: the plan cannot be evaluated for the reference rep at some attainment
+            level.
     """
-    quantiles = _quantiles(attainment_quantiles)
-    if quantiles is None and scenario is not None:
-        quantiles = _quantiles(scenario_quantiles(checked, scenario))
-    scan = _Scan(checked, roster, quantiles)
+    scan = _Scan(checked, roster, _quantiles(attainment_quantiles))
     findings = [replace(f, attainment_range=_snap(f.attainment_range)) for f in scan.run()]
     return sorted(findings, key=_order)
-
-
-def scenario_quantiles(checked: CheckedPlan, scenario, runs: int = SIM_RUNS,
-                       seed: int | None = None) -> tuple[tuple[float, float], ...]:
-    """The p10, p50 and p90 of simulated attainment (result / target over the year)."""
-    from engine.sim.run import simulate
-
-    seed = scenario.seed if seed is None else seed
-    doc = simulate(checked, scenario, runs=runs, seed=seed).document
-    att = doc["attainment"]
-    return tuple((q, float(att[k])) for q, k in ((0.1, "p10"), (0.5, "p50"), (0.9, "p90"))
-                 if att.get(k) is not None)
 
 
 def format_findings(findings: Sequence[Finding], plan_file: str) -> str:
@@ -186,7 +169,12 @@ def _snap(r: tuple[float, float] | None) -> tuple[float, float] | None:
     """Levels found by bisection, rounded to a millionth of target (0.8 rather than 0.79999999)."""
     if r is None:
         return None
-    return tuple(x if math.isinf(x) else round(x, 6) + 0.0 for x in r)  # type: ignore[return-value]
+
+    def snap(x: float) -> float:
+        return x if math.isinf(x) else round(x, 6) + 0.0
+
+    lo, hi = r
+    return snap(lo), snap(hi)
 
 
 def _quantiles(q: Quantiles | None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -255,7 +243,7 @@ class _Reference:
 
     def __init__(self, checked: CheckedPlan, roster: pd.DataFrame | None):
         self.checked = checked
-        self.roster_vals = _roster_values(checked, roster)
+        self.roster_vals = roster_values(checked, roster)
         self.linked, self.others = reference_profile(checked)
         self.prog = compile_plan(checked)
         self.raw_prog = _compile_raw(checked)
@@ -280,11 +268,11 @@ class _Reference:
         else:
             for col in self.linked:
                 actuals[col] = lv * self.targets[col]
-            for col, (how, what) in self.others.items():
-                if how == "same":
-                    actuals[col] = actuals[what].copy()  # type: ignore[index]
-                elif how == "number":
-                    actuals[col] = np.full((n, 1, 1), float(what))  # type: ignore[arg-type]
+            for col, choice in self.others.items():
+                if choice[0] == "same":
+                    actuals[col] = actuals[choice[1]].copy()
+                elif choice[0] == "number":
+                    actuals[col] = np.full((n, 1, 1), float(choice[1]))
                 else:
                     actuals[col] = np.zeros((n, 1, 1))
         return Inputs(rep_ids=np.array(["reference"], dtype=object), periods=(period,),
@@ -555,12 +543,12 @@ class _Scan:
             elif self.x[b + 1] - self.x[a] <= RAMP_MAX + 1e-9:  # longer: a steep slope, not a cliff
                 out.append(_Jump(float(self.x[a]), float(self.x[b + 1]),
                                  float(f[a]), float(f[b + 1])))
-        for (_, a, b), j in zip(singles, self.refine(singles, "rise")):
+        for (_, lo, hi), j in zip(singles, self.refine(singles, "rise")):
             if j.after - j.before >= threshold:
                 out.append(j)
             else:  # a steep ramp inside one grid step
-                i = int(np.searchsorted(self.x, a))
-                out.append(_Jump(a, b, float(f[i]), float(f[i + 1])))
+                i = int(np.searchsorted(self.x, lo))
+                out.append(_Jump(lo, hi, float(f[i]), float(f[i + 1])))
         return out
 
     def cliffs(self, comps: list[Component], findings: list[Finding]) -> list[tuple[float, float]]:
@@ -591,6 +579,7 @@ class _Scan:
         if own is not None and own < self.ti:
             share += f", {_pct(jump / own)} of its target pay"
         retro = c is not None and c.kind == "rate" and c.retroactive
+        span: Span | None
         if c is not None:
             cause, span = self._cliff_cause(c, j, k)
         else:
@@ -636,8 +625,8 @@ class _Scan:
                 return " (a step curve)", c.curve.span
         if c.kind == "rate" and c.retroactive:
             # The k-th jump of a retroactive component is at its k-th tier whose rate goes up.
-            rates = self._tier_rates(c)
-            up = [i for i in range(1, len(rates)) if rates[i] > rates[i - 1]] if rates else []
+            rates = self._tier_rates(c) or []
+            up = [i for i in range(1, len(rates)) if rates[i] > rates[i - 1]]
             if k < len(up):
                 i = up[k]
                 text = (f" (crossing into tier {i + 1} re-rates the whole base from "
@@ -814,7 +803,7 @@ class _Scan:
         if owner is not None:
             raw = self.raw.get(owner.name)
             k = self._first_change(raw) if raw is not None else None
-            if owner.when is not None and (k is None or k < i - 1 or
+            if owner.when is not None and (k is None or raw is None or k < i - 1 or
                                            abs(raw[0] - self.f[owner.name][0]) > self.tol):
                 cause, span = f" (its gate '{owner.when.text}')", owner.when.span
             elif owner.kind == "curve" and owner.curve is not None:
@@ -896,7 +885,8 @@ class _Scan:
 
     def _tier_rates(self, c: Component) -> list[float] | None:
         rates = [_const(t.rate.tree, self.plan.parameter_values, self.checked) for t in c.tiers]
-        return None if any(r is None for r in rates) else rates  # type: ignore[return-value]
+        known = [r for r in rates if r is not None]
+        return None if len(known) < len(rates) else known
 
     def static_retroactive(self, findings: list[Finding]) -> None:
         """Retroactive tiers whose rate goes down, when the scan could not place the fall."""

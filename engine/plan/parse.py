@@ -229,6 +229,7 @@ def build_plan(root: YNode, filename: str) -> tuple[Plan | None, list[PlanError]
     if fys_node is not None:
         v = r.number(fys_node, "fiscal_year_start")
         if v is not None:
+            assert isinstance(fys_node, YScalar)  # a number is read only from a scalar
             if v != int(v) or not 1 <= v <= 12:
                 r.error("bad-value", f"fiscal_year_start must be a month number 1-12 (got {fys_node.text})",
                         fys_node.span)
@@ -236,8 +237,9 @@ def build_plan(root: YNode, filename: str) -> tuple[Plan | None, list[PlanError]
                 fys = int(v)
     accumulate = r.choice(top.get("accumulate"), "accumulate", ("none", "year"), "none")
     clawback = r.boolean(top.get("clawback"), "clawback", False)
-    if top.get("clawback") is not None and accumulate != "year":
-        r.error("bad-value", "clawback only applies with 'accumulate: year'", top.get("clawback").span,
+    clawback_node = top.get("clawback")
+    if clawback_node is not None and accumulate != "year":
+        r.error("bad-value", "clawback only applies with 'accumulate: year'", clawback_node.span,
                 "add 'accumulate: year' or remove 'clawback'")
 
     parameters = _parameters(r, top.get("parameters"))
@@ -283,20 +285,23 @@ def _parameters(r: Reader, node: YNode | None) -> tuple[Parameter, ...]:
     for name, kspan, value in _named_entries(r, node, "parameters"):
         if isinstance(value, YMap):
             r.mapping(value, f"parameter '{name}'", ("value", "min", "max", "label"), ("value",))
-            v = r.number(value.get("value"), f"value of parameter '{name}'")
-            lo = r.number(value.get("min"), f"min of parameter '{name}'") if value.get("min") is not None else None
+            value_node, min_node = value.get("value"), value.get("min")
+            v = r.number(value_node, f"value of parameter '{name}'")
+            lo = r.number(min_node, f"min of parameter '{name}'") if min_node is not None else None
             hi = r.number(value.get("max"), f"max of parameter '{name}'") if value.get("max") is not None else None
             label = _label(r, value)
             if v is None:
                 continue
+            assert value_node is not None  # v was read from it
             if lo is not None and hi is not None and lo > hi:
+                assert min_node is not None  # lo was read from it
                 r.error("parameter-bounds", f"parameter '{name}' has min {lo:g} above max {hi:g}",
-                        value.get("min").span)
+                        min_node.span)
             elif (lo is not None and v < lo) or (hi is not None and v > hi):
                 r.error("parameter-bounds",
                         f"parameter '{name}' has value {v:g} outside its bounds "
                         f"[{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}]",
-                        value.get("value").span, "move the value inside [min, max] or widen the bounds")
+                        value_node.span, "move the value inside [min, max] or widen the bounds")
             out.append(Parameter(name, v, lo, hi, kspan, label))
         else:
             v = r.number(value, f"parameter '{name}'")
@@ -429,9 +434,10 @@ def _component(r: Reader, item: YNode) -> Component | None:
     elif kind == "step":
         fields["input"] = opt("input", "input")
         steps = []
-        seq = r.sequence(item.get("steps"), f"steps of {what}")
-        if isinstance(item.get("steps"), YSeq) and not seq:
-            r.error("bad-value", f"{what} needs at least one step", item.get("steps").span)
+        steps_node = item.get("steps")
+        seq = r.sequence(steps_node, f"steps of {what}")
+        if isinstance(steps_node, YSeq) and not seq:
+            r.error("bad-value", f"{what} needs at least one step", steps_node.span)
         for s in seq:
             m = r.mapping(s, f"a step of {what}", ("at", "pay"), ("at", "pay"))
             if m is None:
@@ -451,13 +457,15 @@ def _component(r: Reader, item: YNode) -> Component | None:
                     + ("both" if has_rate else "neither"), item.span)
         if has_rate:
             fields["rate"] = opt("rate", "rate")
-            if item.get("retroactive") is not None:
+            retroactive_node = item.get("retroactive")
+            if retroactive_node is not None:
                 r.error("bad-value", f"'retroactive' of {what} only applies to tiers",
-                        item.get("retroactive").span)
+                        retroactive_node.span)
         tiers = []
-        seq = r.sequence(item.get("tiers"), f"tiers of {what}")
-        if has_tiers and isinstance(item.get("tiers"), YSeq) and not seq:
-            r.error("bad-value", f"{what} needs at least one tier", item.get("tiers").span)
+        tiers_node = item.get("tiers")
+        seq = r.sequence(tiers_node, f"tiers of {what}")
+        if has_tiers and isinstance(tiers_node, YSeq) and not seq:
+            r.error("bad-value", f"{what} needs at least one tier", tiers_node.span)
         for i, t in enumerate(seq):
             m = r.mapping(t, f"a tier of {what}", ("upto", "rate"), ("rate",))
             if m is None:
@@ -471,9 +479,10 @@ def _component(r: Reader, item: YNode) -> Component | None:
         fields["tiers"] = tuple(tiers)
     elif kind == "scorecard":
         metrics = []
-        seq = r.sequence(item.get("metrics"), f"metrics of {what}")
-        if isinstance(item.get("metrics"), YSeq) and not seq:
-            r.error("bad-value", f"{what} needs at least one metric", item.get("metrics").span)
+        metrics_node = item.get("metrics")
+        seq = r.sequence(metrics_node, f"metrics of {what}")
+        if isinstance(metrics_node, YSeq) and not seq:
+            r.error("bad-value", f"{what} needs at least one metric", metrics_node.span)
         seen: dict[str, Span] = {}
         for mnode in seq:
             m = r.mapping(mnode, f"a metric of {what}",
@@ -501,9 +510,10 @@ def _component(r: Reader, item: YNode) -> Component | None:
         fields["by"] = opt("by", "'by'")
         fields["group"] = opt("group", "'group'")
         awards = []
-        seq = r.sequence(item.get("awards"), f"awards of {what}")
-        if isinstance(item.get("awards"), YSeq) and not seq:
-            r.error("bad-value", f"{what} needs at least one award", item.get("awards").span)
+        awards_node = item.get("awards")
+        seq = r.sequence(awards_node, f"awards of {what}")
+        if isinstance(awards_node, YSeq) and not seq:
+            r.error("bad-value", f"{what} needs at least one award", awards_node.span)
         for a in seq:
             code = r.code(a, f"an award of {what}")
             if code is not None:
@@ -544,7 +554,8 @@ def _grades(r: Reader, node: YNode | None) -> Grades | None:
         return None
     code = r.code(m.get("input"), "input of grades")
     bands = []
-    seq = r.sequence(m.get("bands"), "bands of grades")
+    bands_node = m.get("bands")
+    seq = r.sequence(bands_node, "bands of grades")
     for i, b in enumerate(seq):
         bm = r.mapping(b, "a grade band", ("min", "grade"), ("grade",))
         if bm is None:
@@ -555,8 +566,8 @@ def _grades(r: Reader, node: YNode | None) -> Grades | None:
         grade = r.text(bm.get("grade"), "grade")
         if grade is not None:
             bands.append(Band(lo, grade, bm.span))
-    if isinstance(m.get("bands"), YSeq) and not seq:
-        r.error("bad-value", "grades need at least one band", m.get("bands").span)
+    if isinstance(bands_node, YSeq) and not seq:
+        r.error("bad-value", "grades need at least one band", bands_node.span)
     if code is None:
         return None
     return Grades(code, tuple(bands), m.span)

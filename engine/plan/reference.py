@@ -12,11 +12,12 @@ It is slow by design (about a thousand times slower than the compiled path).
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import numpy as np
 
-from engine.data.inputs import Inputs
-from engine.errors import DataError, DataErrors, EvaluationError
+from engine.core.inputs import Inputs
+from engine.errors import DataError, DataErrors, EvaluationError, Span
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutArrays
 from engine.plan.functions import FUNCTIONS, scalar_div
@@ -26,6 +27,16 @@ from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
 __all__ = ["ReferenceEvaluator", "Trace", "curve_scalar", "number_text"]
 
 Trace = list | None
+
+
+class _Located(Protocol):
+    """What an error about a named value quotes: the expression's text and where it is."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def span(self) -> Span: ...
 
 
 def curve_scalar(x: float, points: list[tuple[float, float]], interpolate: str, beyond: str,
@@ -232,7 +243,7 @@ class ReferenceEvaluator:
                 if (dep, mode, r, p) not in self.memo:
                     stack.append((dep, False))
 
-    def finite(self, v, r: int, p: int, code: Code | None, what: str):
+    def finite(self, v, r: int, p: int, code: _Located | None, what: str):
         """Check a named value; inactive cells become 0 (they have no statement row)."""
         if isinstance(v, (bool, str)):
             return v
@@ -314,7 +325,9 @@ class ReferenceEvaluator:
             b = self.eval(node.args[2], mode, r, p)
             return a if c else b
         args = [self.eval(a, mode, r, p) for a in node.args]
-        return FUNCTIONS[f].scalar(*args)
+        fn = FUNCTIONS[f].scalar
+        assert fn is not None  # only rank, previous and group_* have none, handled above
+        return fn(*args)
 
     def where_(self, code: Code, r: int, p: int) -> str:
         """``(name = value, ...)`` for the names in an expression, for explanations."""
@@ -371,6 +384,7 @@ class ReferenceEvaluator:
     def raw_component(self, c: Component, r: int, p: int, trace: Trace) -> float:
         name = f"component '{c.name}'"
         if c.kind == "curve":
+            assert c.input is not None and c.curve is not None  # required of a curve component
             x = self.expr(c.input, r, p, f"the input of {name}")
             w = self.const(c.weight) if c.weight is not None else 1.0
             ti = self.ti(r, p)
@@ -381,6 +395,7 @@ class ReferenceEvaluator:
                   f"pays {_num(y)} x {_num(w * ti)} = {_num(pay)}")
             return pay
         if c.kind == "step":
+            assert c.input is not None  # required of a step component
             x = self.expr(c.input, r, p, f"the input of {name}")
             _note(trace, f"  input {c.input.text} = {_num(x)}")
             total = 0.0
@@ -394,6 +409,7 @@ class ReferenceEvaluator:
                     _note(trace, f"  step at {_num(at)} not reached ({_num(x)} < {_num(at)})")
             return total
         if c.kind == "rate":
+            assert c.base is not None  # required of a rate component
             base = self.expr(c.base, r, p, f"the base of {name}")
             _note(trace, f"  base {c.base.text} = {_num(base)}")
             if c.rate is not None:
@@ -407,13 +423,15 @@ class ReferenceEvaluator:
                 if u is None:
                     continue
                 if (prev is None and u < 0) or (prev is not None and not u > prev):
+                    upto = c.tiers[i].upto
+                    assert upto is not None  # u was evaluated from it
                     raise EvaluationError(
                         "tiers-order",
                         f"the first 'upto' of component '{c.name}' is negative ({u:g})" if prev is None else
                         f"the 'upto' values of component '{c.name}' must increase, but tier {i + 1} has "
                         f"{u:g} after {prev:g}",
                         rep=str(self.inputs.rep_ids[r]), period=self.inputs.periods[p].label,
-                        expression=c.tiers[i].upto.text, span=c.tiers[i].upto.span)
+                        expression=upto.text, span=upto.span)
                 prev = u
             if base < 0:
                 _note(trace, f"  negative base earns the first tier's rate {_num(rates[0])}: {_num(rates[0] * base)}")
@@ -444,9 +462,9 @@ class ReferenceEvaluator:
                 x = self.expr(m.input, r, p, f"the input of metric '{m.name}' of {name}")
                 w = self.const(m.weight)
                 _note(trace, f"  metric {m.name}: {m.input.text} = {_num(x)}")
-                s = curve_scalar(x, self.points(m.curve), m.curve.interpolate, m.curve.beyond, trace, "    ")
-                _note(trace, f"    score {_num(s)} x weight {_num(w)} = {_num(s * w)}")
-                score += w * s
+                ms = curve_scalar(x, self.points(m.curve), m.curve.interpolate, m.curve.beyond, trace, "    ")
+                _note(trace, f"    score {_num(ms)} x weight {_num(w)} = {_num(ms * w)}")
+                score += w * ms
             self.score_memo[(c.name, r, p)] = score
             _note(trace, f"  {c.name}.score = {_num(score)}")
             payout = c.payout
@@ -466,7 +484,9 @@ class ReferenceEvaluator:
         def eligible(o: int) -> bool:
             return self.active[o][p] and (c.when is None or bool(self.eval(c.when.tree, "final", o, p)))
 
-        mine = self.expr(c.by, r, p, f"'by' of component '{c.name}'")
+        by = c.by
+        assert by is not None  # required of a rank component
+        mine = self.expr(by, r, p, f"'by' of component '{c.name}'")
         if not eligible(r):
             if trace is not None:
                 why = f"when {c.when.text}{self.where_(c.when, r, p)} is false" if c.when else "inactive"
@@ -479,7 +499,7 @@ class ReferenceEvaluator:
                 continue
             if c.group is not None and self.eval(c.group.tree, "final", o, p) != key:
                 continue
-            v = self.expr(c.by, o, p, f"'by' of component '{c.name}'")
+            v = self.expr(by, o, p, f"'by' of component '{c.name}'")
             if v > mine:
                 better += 1
             elif v == mine:
@@ -489,7 +509,7 @@ class ReferenceEvaluator:
         shared = awards[rank - 1: rank - 1 + tied]
         pay = sum(shared) / tied
         where = f" in group {key!r}" if c.group is not None else ""
-        _note(trace, f"  {c.by.text} = {_num(mine)}: rank {rank}{where}"
+        _note(trace, f"  {by.text} = {_num(mine)}: rank {rank}{where}"
               + (f", tied with {tied - 1} other{'s' if tied > 2 else ''}" if tied > 1 else ""))
         if tied > 1:
             _note(trace, f"  shares the awards of ranks {rank}-{rank + tied - 1}: "

@@ -107,7 +107,9 @@ def number_sites(checked: CheckedPlan) -> list[NumberSite]:
         if not all(isinstance(m.weight.tree, ex.Num) for m in c.metrics):
             continue
         for m in c.metrics:
-            out.append(NumberSite(f"{c.name}.{m.name}", "weight", float(m.weight.tree.value), 0.0, 1.0,
+            weight = m.weight.tree
+            assert isinstance(weight, ex.Num)  # checked for every metric above
+            out.append(NumberSite(f"{c.name}.{m.name}", "weight", float(weight.value), 0.0, 1.0,
                                   m.weight.scalar, group=c.name))
     return out
 
@@ -218,7 +220,7 @@ def decimals_for(site: NumberSite) -> int:
         return 0
     if site.kind == "weight":
         return max(2, shown)
-    if site.bounded and site.max > site.min:
+    if site.min is not None and site.max is not None and site.max > site.min:  # bounded
         return max(shown, math.ceil(-math.log10((site.max - site.min) / 100.0)), 0)
     return max(shown, 3)
 

@@ -14,9 +14,11 @@ aggregate).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
-from engine.errors import PlanError, PlanErrors
+from engine.errors import PlanError, PlanErrors, Span
 from engine.plan import expr as ex
 from engine.plan.functions import ANY, BOOL, FUNCTIONS, NUM, TEXT, scalar_div
 from engine.plan.model import Code, Component, Curve, Plan
@@ -57,28 +59,22 @@ class Context:
     upto: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckedPlan:
-    """A plan that passed validation, with what the compilers need."""
+    """A plan that passed validation, with what the compilers need (an immutable value)."""
 
     plan: Plan
-    order: list[Ref]  # measures, targets and target_incentive in dependency order
-    roster_columns: set[str] = field(default_factory=set)
-    numeric_roster_columns: set[str] = field(default_factory=set)
-    actual_columns: dict[str, str] = field(default_factory=dict)  # column -> aggregate
-    refs: dict[int, Ref] = field(default_factory=dict)  # id(Name node) -> Ref
-    types: dict[int, str] = field(default_factory=dict)  # id(node) -> type
+    order: tuple[Ref, ...]  # measures, targets and target_incentive in dependency order
+    roster_columns: frozenset[str] = frozenset()
+    numeric_roster_columns: frozenset[str] = frozenset()
+    actual_columns: Mapping[str, str] = field(default_factory=dict)  # column -> aggregate
+    refs: Mapping[int, Ref] = field(default_factory=dict)  # id(Name node) -> Ref
+    types: Mapping[int, str] = field(default_factory=dict)  # id(node) -> type
     source: str = ""  # the plan text, so that the plan can be rebuilt in another process
     overrides: tuple[tuple[str, float], ...] = ()  # parameter values replaced by with_parameters
 
     def ref(self, node: ex.Name) -> Ref:
         return self.refs[id(node)]
-
-    def _repr_html_(self) -> str:
-        """In a notebook: the plan's components and what it pays at 50-150% of target."""
-        from engine.report.html import plan_html
-
-        return plan_html(self)
 
     def __reduce__(self):
         # Names are resolved by node identity, which does not survive pickling: another
@@ -88,7 +84,7 @@ class CheckedPlan:
         return (_rebuild, (self.source, self.plan.file, self.overrides))
 
 
-def const_value(tree: ex.Expr, params: dict[str, float], refs: dict[int, Ref]) -> float:
+def const_value(tree: ex.Expr, params: Mapping[str, float], refs: Mapping[int, Ref]) -> float:
     """Evaluate a parameter-only expression (numbers, parameters, arithmetic, min/max/abs/clip)."""
     if isinstance(tree, ex.Num):
         return tree.value
@@ -407,8 +403,8 @@ def _check_base(ck: _Checker) -> list[Ref]:
     items: list[tuple[Ref, Code, str]] = []
     for m in plan.measures:
         items.append((Ref("measure", m.name), m.code, f"measure '{m.name}'"))
-    for t in plan.targets:
-        items.append((Ref("target", t.name), t.code, f"target '{t.name}'"))
+    for target in plan.targets:
+        items.append((Ref("target", target.name), target.code, f"target '{target.name}'"))
     items.append((Ref("ti"), plan.target_incentive, "target_incentive"))
 
     spans = {ref: code for ref, code, _ in items}
@@ -669,7 +665,7 @@ def _check_names(ck: _Checker) -> None:
                          it.span, "names must be unique across parameters, measures and components")
             else:
                 seen[it.name] = (kind, it.span)
-    comp_seen: dict[str, object] = {}
+    comp_seen: dict[str, Span] = {}
     for c in ck.plan.components:
         if c.name in comp_seen:
             ck.error("duplicate-name", f"there are two components named '{c.name}'", c.name_span,
@@ -692,8 +688,13 @@ def _check_names(ck: _Checker) -> None:
         mod_seen[m.name] = m.span
 
 
-def check_plan(plan: Plan) -> CheckedPlan:
-    """Run every validation pass; raise :class:`PlanErrors` with all problems found."""
+def check_plan(plan: Plan, source: str = "") -> CheckedPlan:
+    """Run every validation pass; raise :class:`PlanErrors` with all problems found.
+
+    Args:
+        plan: the parsed plan.
+        source: the plan's text, kept so that the checked plan can be rebuilt in another process.
+    """
     ck = _Checker(plan)
     _check_names(ck)
     order = _check_base(ck)
@@ -720,16 +721,22 @@ def check_plan(plan: Plan) -> CheckedPlan:
     for col, (agg, _) in ck.actual_aggregates.items():
         actual_columns[col] = agg
     return CheckedPlan(
-        plan=plan, order=order, roster_columns=set(ck.roster_columns),
-        numeric_roster_columns=set(ck.numeric_roster), actual_columns=actual_columns,
-        refs=ck.refs, types=ck.types,
+        plan=plan, order=tuple(order), roster_columns=frozenset(ck.roster_columns),
+        numeric_roster_columns=frozenset(ck.numeric_roster),
+        actual_columns=MappingProxyType(actual_columns), refs=MappingProxyType(ck.refs),
+        types=MappingProxyType(ck.types), source=source,
     )
 
 
 def _rebuild(source: str, filename: str, overrides: tuple) -> CheckedPlan:
-    from engine.plan import parse_plan
+    # Built from its parts, not with engine.plan.parse_plan: the package imports this module.
+    from engine.plan.parse import build_plan
+    from engine.plan.source import parse_yaml
 
-    checked = parse_plan(source, filename)
+    plan, errors = build_plan(parse_yaml(source, filename), filename)
+    if plan is None or errors:
+        raise PlanErrors(errors)
+    checked = check_plan(plan, source=source)
     return with_parameters(checked, dict(overrides)) if overrides else checked
 
 
@@ -753,7 +760,6 @@ def with_parameters(checked: CheckedPlan, params: dict[str, float]) -> CheckedPl
                                     suggest(name, sorted(known))) for name in unknown])
     new = tuple(dataclasses.replace(p, value=float(params[p.name])) if p.name in params else p
                 for p in plan.parameters)
-    rechecked = check_plan(dataclasses.replace(plan, parameters=new))
-    rechecked.source = checked.source
-    rechecked.overrides = tuple(sorted({**dict(checked.overrides), **{k: float(v) for k, v in params.items()}}.items()))
-    return rechecked
+    rechecked = check_plan(dataclasses.replace(plan, parameters=new), source=checked.source)
+    overrides = {**dict(checked.overrides), **{k: float(v) for k, v in params.items()}}
+    return dataclasses.replace(rechecked, overrides=tuple(sorted(overrides.items())))

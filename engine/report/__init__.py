@@ -1,7 +1,9 @@
 """Reports: tables and charts of plans and simulation results, formatted for people.
 
-Formatting only: the numbers come from :mod:`engine.jobs.compare`, :mod:`engine.sim` and
-:mod:`engine.plan.lint`; the figures from :mod:`engine.charts`.
+Formatting only: the numbers come from :mod:`engine.jobs` (:func:`~engine.jobs.compare.report_inputs`),
+:mod:`engine.sim`, :mod:`engine.data.summary` and :mod:`engine.plan.lint`; the figures are
+drawn by :mod:`engine.report.charts`; :mod:`engine.report.display` registers the notebook
+HTML of plans and results.
 """
 
 from engine.report.html import (

@@ -3,6 +3,9 @@
 :func:`compare_report` returns one HTML page that opens offline: plotly.js is inlined once
 (with the first chart), the other charts reuse it, the CSS is inline and no font, script or
 image is fetched from anywhere. :func:`write_report` writes it atomically.
+
+Formatting only: the numbers arrive computed (:class:`~engine.jobs.compare.ReportInputs`,
+payout tables from :func:`engine.data.summary.payout_table`, results of the jobs).
 """
 
 from __future__ import annotations
@@ -14,25 +17,30 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from engine import charts
-from engine.jobs.compare import Comparison, _fmt, difference_rows, figure_rows
+from engine.jobs.compare import Comparison, ReportInputs, _fmt, difference_rows, figure_rows
+from engine.report import charts
+from engine.text import MISSING, money
 
 if TYPE_CHECKING:
+    from engine.jobs.forecast import Forecast
+    from engine.jobs.recalibrate import Recalibration
     from engine.plan.lint import Finding
     from engine.plan.validate import CheckedPlan
     from engine.sim.run import SimResult
-    from engine.sim.scenario import Scenario
 
 __all__ = [
     "SECTIONS",
     "compare_report",
     "comparison_html",
+    "forecast_html",
     "key_figures_html",
     "lint_html",
     "plan_html",
+    "recalibration_html",
     "write_report",
 ]
 
@@ -156,20 +164,25 @@ def comparison_html(cmp: Comparison) -> str:
     return "<div>" + "".join(parts) + "</div>"
 
 
-def plan_html(checked: CheckedPlan, roster=None) -> str:
-    """A compact summary of a plan with what it pays at 50-150% of target (for notebooks)."""
-    from engine.summary import _component_line, payout_table
+def plan_html(checked: CheckedPlan, table: pd.DataFrame, notes: Sequence[str]) -> str:
+    """A compact summary of a plan with what it pays at 50-150% of target (for notebooks).
+
+    Args:
+        checked: the plan.
+        table, notes: its payout table and the reference rep's assumptions, from
+            :func:`engine.data.summary.payout_table`.
+    """
+    from engine.data.summary import _component_line
 
     plan = checked.plan
     meta = f"period: {plan.period}; currency: {plan.currency}; accumulate: {plan.accumulate}"
     comps = _html_table(["component", "kind", "what it does"],
                         [[c.name, c.kind, (c.label + ": " if c.label else "") + _component_line(c)]
                          for c in plan.components], num_from=99)
-    table, notes = payout_table(checked, roster)
     rows = []
     for idx in table.index:
         vals = table.loc[idx]
-        rows.append([idx] + [("—" if not np.isfinite(v) else f"{v:,.0f}%") if idx == "% of TI" else f"{v:,.2f}"
+        rows.append([idx] + [(MISSING if not np.isfinite(v) else f"{v:,.0f}%") if idx == "% of TI" else f"{v:,.2f}"
                              for v in vals])
     pays = _html_table([f"pays per {plan.period} ({plan.currency})"] + list(table.columns), rows)
     return (f"<div><p><b>{_e(plan.name)}</b>{' — ' + _e(plan.label) if plan.label else ''}<br>"
@@ -179,7 +192,7 @@ def plan_html(checked: CheckedPlan, roster=None) -> str:
 
 def _range_text(r: tuple[float, float] | None) -> str:
     if r is None:
-        return "—"
+        return MISSING
     lo, hi = r
 
     def pct(v: float) -> str:
@@ -216,42 +229,20 @@ class _Figures:
         return f'<div class="chart">{div}</div>'
 
 
-def compare_report(comparison: Comparison, plans: Sequence[CheckedPlan], scenario: Scenario, *,
-                   findings: Sequence[Sequence[Finding]] | None = None, title: str | None = None,
+def compare_report(report: ReportInputs, *, title: str | None = None,
                    generated: dt.datetime | None = None) -> str:
     """The HTML report of a comparison: one self-contained page.
 
     Args:
-        comparison: from :func:`~engine.jobs.compare.compare_plans` with ``keep_reps=True``.
-        plans: the compared plans, in the comparison's order.
-        scenario: the scenario they were simulated on (its team is the reference rep).
-        findings: lint findings per plan (default: :func:`~engine.plan.lint.lint_plan` for
-            each plan, rated with its simulated attainment quantiles).
+        report: what the page shows, from :func:`engine.jobs.compare.report_inputs`.
         title: page title.
         generated: the date shown in the header (default: now).
 
     Returns:
         The page (UTF-8 text).
-
-    Raises:
-        ValueError: the comparison has no per-rep detail, or plans and results differ.
     """
-    from engine.plan.lint import lint_plan
-    from engine.sim.population import build_roster
-
+    comparison, plans, roster, findings = report.comparison, report.plans, report.roster, report.findings
     results = comparison.results
-    if len(plans) != len(results) or [p.plan.name for p in plans] != comparison.plans:
-        raise ValueError("plans must be the compared plans, in the same order")
-    if any(r.detail is None for r in results):
-        raise ValueError("the report needs per-rep detail: compare_plans(..., keep_reps=True)")
-    roster = build_roster(scenario)
-    roster_df = charts._roster_frame(roster)
-    if findings is None:
-        findings = []
-        for p, r in zip(plans, results):
-            att = r.document["attainment"]
-            q = tuple((q, att[k]) for q, k in ((0.1, "p10"), (0.5, "p50"), (0.9, "p90")) if att.get(k) is not None)
-            findings.append(lint_plan(p, roster=roster_df, attainment_quantiles=q or None))
     d0 = results[0].document
     generated = generated or dt.datetime.now()
     title = title or f"Plan comparison on {d0['scenario']}"
@@ -296,10 +287,11 @@ def compare_report(comparison: Comparison, plans: Sequence[CheckedPlan], scenari
                         f'<span class="note">({_e(p.plan.file)}; paid per {_e(p.plan.period)}, '
                         f"{_e(p.plan.currency)})</span></li>" for i, p in enumerate(plans))
     sample = results[0].detail
+    assert sample is not None  # charts.attainment_distribution above raised otherwise
     meta = (f"Scenario <b>{_e(d0['scenario'])}</b> ({d0['reps']:,} seats, {d0['periods']} plan periods) · "
             f"{d0['runs']:,} simulated years per plan · seed {d0['seed']} · generated "
             f"{generated:%Y-%m-%d %H:%M}")
-    foot = (f"Per-rep distributions use the reps of the first {sample.sample_runs:,} runs "  # type: ignore[union-attr]
+    foot = (f"Per-rep distributions use the reps of the first {sample.sample_runs:,} runs "
             f"of {d0['runs']:,}; every other figure uses all runs. Confidence intervals are 95% t intervals "
             "over runs. Made with incentive compare --report.")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -319,14 +311,46 @@ def _winners_table(cmp: Comparison) -> str:
             f" ± {(r['ci_high'] - r['ci_low']) / 2:,.0f}"
         rows.append([r["plan"], r["label"], f"{r['base_payout']:,.0f}", f"{r['mean_change']:+,.0f}{ci}",
                      f"{100 * r['share_better']:.0f}%", f"{100 * r['share_worse']:.0f}%"])
-    money = f" ({cur})" if cur else ""
-    return _html_table(["plan", "skill quartile", f"paid under {cmp.plans[0]}{money}", f"change{money}",
+    unit = f" ({cur})" if cur else ""
+    return _html_table(["plan", "skill quartile", f"paid under {cmp.plans[0]}{unit}", f"change{unit}",
                         "better off", "worse off"], rows, num_from=2)
 
 
-def write_report(path: str | os.PathLike[str], comparison: Comparison, plans: Sequence[CheckedPlan],
-                 scenario: Scenario, **kwargs) -> None:
+def write_report(path: str | os.PathLike[str], report: ReportInputs, **kwargs) -> None:
     """Write :func:`compare_report` to ``path`` atomically (no partial file on failure)."""
     from engine.atomic import write_text_atomic
 
-    write_text_atomic(path, compare_report(comparison, plans, scenario, **kwargs))
+    write_text_atomic(path, compare_report(report, **kwargs))
+
+
+def forecast_html(fc: Forecast) -> str:
+    """In a notebook: a forecast's by-period table and its headline figures."""
+    s = fc.summary
+    table = fc.by_period.to_html(index=False, na_rep="", float_format=lambda v: f"{v:,.0f}")
+    lines = [(f"Expected annual payout {money(s['mean'])} {fc.currency} (P50 {money(s['p50'])}, "
+             f"P90 {money(s['p90'])}, P95 {money(s['p95'])}); paid to date {money(s['paid_to_date'])}."),
+             (f"Accrual ({fc.method}): cost earned to date {money(s['earned_to_date'])}, "
+             f"liability to book {money(s['accrued_liability'])}.")]
+    if fc.budget is not None:
+        lines.append(f"Budget {money(fc.budget)}: probability of exceeding it "
+                     f"{100 * s['probability_over_budget']:.1f}%.")
+    items = "".join(f"<li>{html.escape(x)}</li>" for x in lines)
+    return (f"<div><b>Forecast of {html.escape(fc.plan)} as of {html.escape(fc.as_of)}</b> "
+            f"({fc.closed_months} of 12 months closed, {fc.runs} runs, seed {fc.seed}; "
+            f"{fc.currency}){table}<ul>{items}</ul></div>")
+
+
+def recalibration_html(rc: Recalibration) -> str:
+    """In a notebook: what a recalibration moved, whether the constraints hold, and the
+    predicted effect."""
+    head = (f"<b>Recalibration of {html.escape(rc.checked.plan.name)}</b>: {rc.sense} "
+            f"{html.escape(rc.objective)} on {html.escape(rc.scenario)}, {rc.evaluations} simulations "
+            f"of {rc.runs} runs (seed {rc.seed}); " + ("every constraint met" if rc.feasible
+                                                       else "<b>constraints not met</b>"))
+    parts = [f"<div>{head}"]
+    for title, df in (("Changes", rc.changes), ("Predicted effect", rc.effects)):
+        if df is not None and len(df):
+            parts.append(f"<h4>{title}</h4>" + df.to_html(index=False, na_rep="", float_format=lambda v: f"{v:,.4g}"))
+    if rc.notes:
+        parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in rc.notes) + "</ul>")
+    return "".join(parts) + "</div>"

@@ -17,7 +17,8 @@ from scipy import special
 
 from engine.sim.scenario import Output, Scenario
 
-__all__ = ["Production", "quadrature", "ramp_factor"]
+__all__ = ["Production", "effort_multiplier", "effort_utility", "morale_after_month", "morale_after_pay",
+           "outside_gap", "quadrature", "quit_hazard", "ramp_factor"]
 
 
 def quadrature(points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -238,3 +239,44 @@ def quit_hazard(base_hazard, ap, morale, outside_gap):
     """
     return base_hazard * np.exp(ap["morale_sensitivity"] * (1.0 - morale)
                                 + ap["outside_sensitivity"] * outside_gap)
+
+
+# --- effort choice (docs/model.md §2) -----------------------------------------------------
+
+
+def effort_multiplier(morale, mp):
+    """Effective effort per unit of chosen effort: ``effort_floor`` at morale 0, 1 at morale 1.
+
+    ``mp`` is the scenario's ``morale`` parameters (``effort_floor``).
+    """
+    return mp["effort_floor"] + (1.0 - mp["effort_floor"]) * morale
+
+
+def effort_utility(mean, var, rho, kappa, ti, months, shares, choice):
+    """What a rep maximises when choosing effort: the certainty equivalent of projected pay
+    (mean less a risk premium ``rho * var / 2``, both in monthly target incentives) minus the
+    cost of effort above baseline over the ``months`` left in the window.
+
+    Args:
+        mean, var: mean and variance of the projected pay over the window.
+        rho, kappa: the rep's risk aversion and cost of effort.
+        ti: annual target incentive (the scale of pay and of the cost of effort).
+        months: months from now to the window's end.
+        shares: ``(A,)`` share of working time of each activity.
+        choice: ``(A, ...)`` chosen effort per activity (1 = baseline).
+    """
+    ti_m = np.maximum(ti / 12.0, 1e-9)
+    ce = mean - 0.5 * rho * var / ti_m
+    cost = kappa * ti_m * months * 0.5 * (shares[:, None, None] * np.maximum(choice - 1.0, 0.0) ** 2).sum(axis=0)
+    return ce - cost
+
+
+def outside_gap(outside, base_salary, ti, ote, pay_to_date, ti_to_date, seen):
+    """How far an outside offer (as a multiple of OTE) exceeds the pay the rep expects.
+
+    Expected annual pay is on target at the start of the year and, as the share ``seen`` of
+    the year passes, weighted toward what the plan has paid against target so far.
+    """
+    pay_ratio = np.where(ti_to_date > 0, pay_to_date / np.maximum(ti_to_date, 1e-9), 1.0)
+    comp_ratio = (base_salary + ti * (seen * pay_ratio + 1.0 - seen)) / np.maximum(ote, 1e-9)
+    return np.maximum(outside - comp_ratio, 0.0)

@@ -51,6 +51,7 @@ import yaml
 from scipy import optimize, stats
 
 from engine.atomic import write_text_atomic
+from engine.core.periods import KINDS, MONTHS_PER_PERIOD, check_period_kind, parse_period_label
 from engine.data.load import (
     MAX_ERRORS,
     TableSource,
@@ -59,7 +60,6 @@ from engine.data.load import (
     _numbers,
     read_table,
 )
-from engine.data.periods import KINDS, MONTHS_PER_PERIOD, check_period_kind, parse_period_label
 from engine.errors import DataError, DataErrors
 from engine.sim.scenario import DEFAULT_SCENARIO, Output, load_scenario, parse_scenario
 from engine.text import did_you_mean
@@ -917,7 +917,10 @@ class _Editor:
 
     def end(self, node: yaml.Node) -> int:
         """Where a node's text ends (a block collection's last value, not the comments after)."""
-        if isinstance(node, yaml.ScalarNode) or node.flow_style or not node.value:
+        if isinstance(node, yaml.ScalarNode):
+            return node.end_mark.index
+        assert isinstance(node, yaml.CollectionNode)  # a composed node is a scalar, a sequence or a mapping
+        if node.flow_style or not node.value:
             return node.end_mark.index
         last = node.value[-1]
         return self.end(last[1] if isinstance(node, yaml.MappingNode) else last)
@@ -1127,6 +1130,7 @@ class _Editor:
             self.append("\n".join(block) + "\n")
             return
         mapping = node[1]
+        assert isinstance(mapping, yaml.MappingNode)  # the base scenario is valid: an output is a mapping
         if mapping.flow_style:
             self.replace_flow(mapping, {k: v for k, (v, _) in values.items()}, drop)
             return

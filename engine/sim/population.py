@@ -6,6 +6,9 @@ from the scenario's roster file. The people in the seats (skill, cost of effort,
 aversion, outside offer, morale, tenure) are uncertain and drawn per run, as are the new
 hires who backfill leavers. Each rep occupies one *slot*: the first ``seats`` slots are the
 starting team, the rest are held for backfills.
+
+Randomness (engine/sim/streams.py): the roster draws from the scenario's roster stream;
+each trait of each run from its own stream, so adding a trait changes no other draw.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pandas as pd
 
 from engine.errors import DataError
 from engine.sim.scenario import Dist, Scenario
+from engine.sim.streams import RunStreams, roster_rng
 
 __all__ = ["Roster", "Traits", "build_roster", "draw_traits", "hire_capacity", "log_skill_prior", "skill_posterior"]
 
@@ -57,7 +61,7 @@ def build_roster(scenario: Scenario) -> Roster:
     """The scenario's roster: generated from its distributions, or read from its roster file."""
     if scenario.roster is not None:
         return _read_roster(scenario)
-    rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x5EA7]))
+    rng = roster_rng(scenario.seed)
     n = scenario.reps
     base = np.round(scenario.base_salary.sample(rng, n), -2)
     ti = np.round(base * scenario.pay_mix / (1.0 - scenario.pay_mix), -2)
@@ -95,7 +99,7 @@ def _read_roster(scenario: Scenario) -> Roster:
         columns["team"] = np.array(["T01"] * len(df), dtype=object)
     for name, dist in scenario.extra_columns:
         if name not in columns:
-            rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x5EA7]))
+            rng = roster_rng(scenario.seed)
             columns[name] = np.asarray(dist.sample(rng, len(df)), dtype=float)
     return Roster(df["rep_id"].astype(str).to_numpy(dtype=object), columns, columns[scenario.primary_target],
                   columns["ti"], columns["base_salary"])
@@ -113,17 +117,28 @@ class Traits:
     tenure: np.ndarray  # months in role at the start of the horizon (or at hire)
 
 
-def draw_traits(scenario: Scenario, rng: np.random.Generator, runs: int, slots: int, seats: int) -> Traits:
-    """Draw every slot's traits for a chunk of runs (backfill slots start at tenure 0)."""
-    size = (runs, slots)
-    tenure = scenario.tenure_months.sample(rng, size)
+def draw_traits(scenario: Scenario, streams: RunStreams, slots: int, seats: int) -> Traits:
+    """Draw every slot's traits for a chunk of runs (backfill slots start at tenure 0).
+
+    Args:
+        scenario: the scenario (its trait distributions).
+        streams: the chunk's random streams; trait ``x`` of run ``i`` comes from run ``i``'s
+            stream ``x`` only.
+        slots: slots per run (seats plus backfill slots).
+        seats: the starting team's slots.
+
+    Returns:
+        Traits of shape ``(runs, slots)``.
+    """
+    size = (slots,)
+    tenure = streams.sample("tenure", scenario.tenure_months, size)
     tenure[:, seats:] = 0.0
     return Traits(
-        skill=np.maximum(scenario.skill.sample(rng, size), 1e-6),
-        kappa=np.maximum(scenario.effort_cost.sample(rng, size), 1e-6),
-        rho=np.maximum(scenario.risk_aversion.sample(rng, size), 0.0),
-        outside=np.maximum(scenario.outside_offer.sample(rng, size), 0.0),
-        morale0=np.clip(scenario.initial_morale.sample(rng, size), 0.0, 1.0),
+        skill=np.maximum(streams.sample("skill", scenario.skill, size), 1e-6),
+        kappa=np.maximum(streams.sample("effort_cost", scenario.effort_cost, size), 1e-6),
+        rho=np.maximum(streams.sample("risk_aversion", scenario.risk_aversion, size), 0.0),
+        outside=np.maximum(streams.sample("outside_offer", scenario.outside_offer, size), 0.0),
+        morale0=np.clip(streams.sample("initial_morale", scenario.initial_morale, size), 0.0, 1.0),
         tenure=np.maximum(tenure, 0.0),
     )
 

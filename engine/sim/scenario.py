@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.errors import PlanError, PlanErrors
+from engine.errors import PlanError, PlanErrors, Span
 from engine.plan.parse import Reader, suggest
 from engine.plan.source import YMap, YNode, YScalar, YSeq, parse_yaml, read_yaml
 
@@ -252,7 +252,8 @@ class _ScenarioReader(Reader):
         if not kind:
             return default
         m = self.mapping(node, f"{what} ({kind} distribution)", ("dist",) + DIST_KINDS[kind] + DIST_OPTIONAL)
-        params = []
+        assert m is not None  # node is a mapping: mapping() returns it
+        params: list[tuple[str, Any]] = []
         ok = True
         for key in DIST_KINDS[kind]:
             v_node = m.get(key)
@@ -287,7 +288,8 @@ class _ScenarioReader(Reader):
             self.error("bad-value", f"{what}: low must not exceed high", m.span)
         return Dist(kind, tuple(params)) if ok else default
 
-    def positive(self, node, what, default, allow_zero=True, upper=None):
+    def positive(self, node: YNode | None, what: str, default: float, allow_zero: bool = True,
+                 upper: float | None = None) -> float:
         if node is None:
             return default
         v = self.number(node, what)
@@ -309,27 +311,30 @@ def _build(root: YNode, filename: str) -> Scenario:
     kw: dict[str, Any] = {"name": ident[0] if ident else "scenario", "file": filename}
     if top.get("label") is not None:
         kw["label"] = r.text(top.get("label"), "label")
-    if top.get("seed") is not None:
-        s = r.number(top.get("seed"), "seed")
+    seed_node = top.get("seed")
+    if seed_node is not None:
+        s = r.number(seed_node, "seed")
         if s is not None and (s < 0 or s != int(s)):
-            r.error("bad-value", f"seed must be a whole number of at least 0 (got {s:g})", top.get("seed").span)
+            r.error("bad-value", f"seed must be a whole number of at least 0 (got {s:g})", seed_node.span)
         elif s is not None:
             kw["seed"] = int(s)
 
     hz = r.mapping(top.get("horizon"), "horizon", ("start", "months"))
     if hz is not None:
-        if hz.get("start") is not None:
-            text = r.text(hz.get("start"), "start")
+        start_node = hz.get("start")
+        if start_node is not None:
+            text = r.text(start_node, "start")
             try:
-                y, m = str(text).split("-")
-                kw["start"] = dt.date(int(y), int(m), 1)
+                year, month = str(text).split("-")
+                kw["start"] = dt.date(int(year), int(month), 1)
             except (ValueError, TypeError):
-                r.error("bad-value", f"horizon start must be a month like 2027-01 (got '{text}')", hz.get("start").span)
-        if hz.get("months") is not None:
-            v = r.number(hz.get("months"), "months")
+                r.error("bad-value", f"horizon start must be a month like 2027-01 (got '{text}')", start_node.span)
+        months_node = hz.get("months")
+        if months_node is not None:
+            v = r.number(months_node, "months")
             if v is not None:
                 if v != int(v) or not 1 <= v <= 120:
-                    r.error("bad-value", "horizon months must be a whole number from 1 to 120", hz.get("months").span)
+                    r.error("bad-value", "horizon months must be a whole number from 1 to 120", months_node.span)
                 else:
                     kw["months"] = int(v)
 
@@ -337,10 +342,11 @@ def _build(root: YNode, filename: str) -> Scenario:
                                                 "pay_mix", "extra_columns"))
     if team is not None:
         for key in ("reps", "teams"):
-            if team.get(key) is not None:
-                v = r.number(team.get(key), key)
+            count_node = team.get(key)
+            if count_node is not None:
+                v = r.number(count_node, key)
                 if v is not None and (v != int(v) or v < 1):
-                    r.error("bad-value", f"{key} must be a whole number of at least 1", team.get(key).span)
+                    r.error("bad-value", f"{key} must be a whole number of at least 1", count_node.span)
                 elif v is not None:
                     kw[key] = int(v)
         if team.get("roster") is not None:
@@ -351,10 +357,11 @@ def _build(root: YNode, filename: str) -> Scenario:
         defaults = Scenario("", "")
         kw["quota_multiple"] = r.dist(team.get("quota_multiple"), "quota_multiple", defaults.quota_multiple)
         kw["base_salary"] = r.dist(team.get("base_salary"), "base_salary", defaults.base_salary)
-        if team.get("pay_mix") is not None:
-            v = r.number(team.get("pay_mix"), "pay_mix")
+        pay_mix_node = team.get("pay_mix")
+        if pay_mix_node is not None:
+            v = r.number(pay_mix_node, "pay_mix")
             if v is not None and not 0 < v < 1:
-                r.error("bad-value", f"pay_mix (TI / OTE) must be between 0 and 1 (got {v:g})", team.get("pay_mix").span)
+                r.error("bad-value", f"pay_mix (TI / OTE) must be between 0 and 1 (got {v:g})", pay_mix_node.span)
             elif v is not None:
                 kw["pay_mix"] = v
         extra = []
@@ -389,10 +396,12 @@ def _build(root: YNode, filename: str) -> Scenario:
                 if m is None:
                     continue
                 share = r.positive(m.get("share"), f"share of activity '{name}'", 0.0, upper=1.0)
-                mx = r.positive(m.get("max_effort"), f"max_effort of activity '{name}'", 2.0)
+                max_effort_node = m.get("max_effort")
+                mx = r.positive(max_effort_node, f"max_effort of activity '{name}'", 2.0)
                 if mx < 1.0:
+                    assert max_effort_node is not None  # the default, 2.0, is not below 1
                     r.error("bad-value", f"max_effort of activity '{name}' must be at least 1 (the baseline)",
-                            m.get("max_effort").span)
+                            max_effort_node.span)
                 activities.append(Activity(name, share, max(mx, 1.0)))
             total = sum(a.share for a in activities)
             if activities and abs(total - 1.0) > 1e-6:
@@ -426,17 +435,18 @@ def _build(root: YNode, filename: str) -> Scenario:
 
     prim = r.mapping(top.get("primary"), "primary", ("measure", "target"))
     if prim is not None:
-        if prim.get("measure") is not None:
-            v = r.text(prim.get("measure"), "primary measure")
-            if v is not None and v not in names:
-                r.error("unknown-name", f"primary measure '{v}' is not one of the outputs", prim.get("measure").span,
-                        suggest(v, names) or f"outputs: {', '.join(names)}")
-            elif v is not None:
-                kw["primary_measure"] = v
+        measure_node = prim.get("measure")
+        if measure_node is not None:
+            measure = r.text(measure_node, "primary measure")
+            if measure is not None and measure not in names:
+                r.error("unknown-name", f"primary measure '{measure}' is not one of the outputs", measure_node.span,
+                        suggest(measure, names) or f"outputs: {', '.join(names)}")
+            elif measure is not None:
+                kw["primary_measure"] = measure
         if prim.get("target") is not None:
-            v = r.text(prim.get("target"), "primary target")
-            if v is not None:
-                kw["primary_target"] = v
+            target = r.text(prim.get("target"), "primary target")
+            if target is not None:
+                kw["primary_target"] = target
     elif "revenue" not in names and names:
         kw["primary_measure"] = names[0]
     amounts = [o.name for o in outputs if o.kind == "amount"]
@@ -447,18 +457,21 @@ def _build(root: YNode, filename: str) -> Scenario:
     seas = top.get("seasonality")
     if seas is not None:
         vals = [r.number(x, "a seasonality factor") for x in r.sequence(seas, "seasonality")]
+        factors = [v for v in vals if v is not None]
         if isinstance(seas, YSeq):
-            if len(vals) != 12 or any(v is None or v <= 0 for v in vals):
+            if len(vals) != 12 or len(factors) != len(vals) or any(v <= 0 for v in factors):
                 r.error("bad-value", "seasonality must list 12 positive monthly factors (January first)", seas.span)
             else:
-                mean = sum(vals) / 12
-                kw["seasonality"] = tuple(vals) if abs(mean - 1.0) < 1e-9 else tuple(v / mean for v in vals)
+                mean = sum(factors) / 12
+                kw["seasonality"] = tuple(factors) if abs(mean - 1.0) < 1e-9 else tuple(v / mean for v in factors)
 
     ramp = r.mapping(top.get("ramp"), "ramp", ("months", "start"))
     if ramp is not None:
-        months = r.positive(ramp.get("months"), "ramp months", 5)
+        ramp_months_node = ramp.get("months")
+        months = r.positive(ramp_months_node, "ramp months", 5)
         if months != int(months):
-            r.error("bad-value", f"ramp months must be a whole number (got {months:g})", ramp.get("months").span)
+            assert ramp_months_node is not None  # the default, 5, is whole
+            r.error("bad-value", f"ramp months must be a whole number (got {months:g})", ramp_months_node.span)
         kw["ramp_months"] = int(months)
         kw["ramp_start"] = r.positive(ramp.get("start"), "ramp start", 0.25, upper=1.0)
 
@@ -473,18 +486,21 @@ def _build(root: YNode, filename: str) -> Scenario:
 
     beh = r.mapping(top.get("behaviour"), "behaviour", ("effort_grid", "noise_points"))
     if beh is not None:
-        if beh.get("effort_grid") is not None:
-            grid = [r.number(x, "an effort level") for x in r.sequence(beh.get("effort_grid"), "effort_grid")]
-            if not grid or any(g is None for g in grid) or grid[0] != 1.0 or \
-                    any(b <= a for a, b in itertools.pairwise(grid)):
+        grid_node = beh.get("effort_grid")
+        if grid_node is not None:
+            grid = [r.number(x, "an effort level") for x in r.sequence(grid_node, "effort_grid")]
+            levels = [g for g in grid if g is not None]
+            if not grid or len(levels) != len(grid) or levels[0] != 1.0 or \
+                    any(b <= a for a, b in itertools.pairwise(levels)):
                 r.error("bad-value", "effort_grid must start at 1.0 (the baseline) and increase",
-                        beh.get("effort_grid").span)
+                        grid_node.span)
             else:
-                kw["effort_grid"] = tuple(grid)
-        if beh.get("noise_points") is not None:
-            v = r.number(beh.get("noise_points"), "noise_points")
+                kw["effort_grid"] = tuple(levels)
+        noise_node = beh.get("noise_points")
+        if noise_node is not None:
+            v = r.number(noise_node, "noise_points")
             if v not in (1, 3, 5):
-                r.error("bad-value", "noise_points must be 1, 3 or 5", beh.get("noise_points").span)
+                r.error("bad-value", "noise_points must be 1, 3 or 5", noise_node.span)
             else:
                 kw["noise_points"] = int(v)
     if r.errors:
@@ -520,7 +536,7 @@ def _params(r: Reader, node: YNode | None, what: str, defaults: dict) -> dict:
     return out
 
 
-def _output(r: Reader, name: str, kspan, value: YNode, act_names: list[str]) -> Output | None:
+def _output(r: _ScenarioReader, name: str, kspan: Span, value: YNode, act_names: list[str]) -> Output | None:
     if not name.isidentifier():
         r.error("bad-identifier", f"'{name}' is not a valid column name", kspan)
         return None
@@ -534,9 +550,11 @@ def _output(r: Reader, name: str, kspan, value: YNode, act_names: list[str]) -> 
         return None
     required, optional = OUTPUT_KINDS[kind]
     r.mapping(value, f"output '{name}' ({kind})", ("kind",) + required + optional, required)
-    activity = r.text(value.get("activity"), "activity")
+    activity_node = value.get("activity")
+    activity = r.text(activity_node, "activity")
     if activity is not None and activity not in act_names:
-        r.error("unknown-name", f"output '{name}' uses unknown activity '{activity}'", value.get("activity").span,
+        assert activity_node is not None  # the activity was read from it
+        r.error("unknown-name", f"output '{name}' uses unknown activity '{activity}'", activity_node.span,
                 suggest(activity, act_names) or f"activities: {', '.join(act_names)}")
         return None
     params: list[tuple[str, Any]] = []

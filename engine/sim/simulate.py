@@ -1,48 +1,60 @@
 """The monthly simulation of a team under one plan, vectorized over reps and runs.
 
-For each chunk of runs, month by month:
+:meth:`Simulation.run_chunk` runs a chunk of runs month by month, as named steps over a
+:class:`MonthState`:
 
-1. backfills whose vacancy is over start (new slots, ramping from tenure 0);
-2. every active rep chooses effort per activity (coordinate-wise over the scenario's effort
-   grid) to maximise the certainty equivalent of the pay the compiled plan would give on
-   the projected actuals, minus the cost of effort; in the last month of a plan period it
-   also chooses whether to pull business forward, push it into the next period or neither;
-3. outputs are realized from common random numbers;
-4. at a period close the plan is evaluated on the realized actuals and morale responds to
-   pay against expectation, fairness and awards; every month it responds to outside offers,
-   hopeless targets and recovery; reps quit with a hazard that rises as morale falls.
+1. ``_backfill``: backfills whose vacancy is over start (new slots, ramping from tenure 0);
+2. ``_seat``: who is in the role, the roster as the plan sees it, ramp and morale multiplier;
+3. ``_decide``: every active rep chooses effort per activity (coordinate-wise over the
+   scenario's effort grid) to maximise the certainty equivalent of the pay the plan would
+   give on the projected actuals, minus the cost of effort; in the last month of a plan
+   period it also chooses whether to pull business forward, push it into the next period
+   or neither;
+4. ``_produce``: outputs are realized from the run's output streams;
+5. ``_close_period``: at a period close the plan pays on the realized actuals and morale
+   responds to pay against expectation, fairness and awards;
+6. ``_morale``: every month morale responds to outside offers, hopeless targets and recovery;
+7. ``_quits``: reps quit with a hazard that rises as morale falls.
 
-Randomness is per run: run ``i`` draws from ``SeedSequence([seed, i])`` only, so results do not
-depend on how runs are split into chunks. Plans compared on the same seed share every
-random number (common random numbers). The plan is seen only through
-:class:`~engine.plan.compile.CompiledPlan`, the same function that pays real statements.
+The behaviour formulas live in engine/sim/behaviour.py. What the runs are conditioned on
+(nothing, or a real team's year so far) is a :class:`~engine.sim.conditioning.Conditioner`
+passed in. Randomness: run ``i`` draws each purpose from its own stream
+(engine/sim/streams.py), so results do not depend on how runs are split into chunks, plans
+compared on the same seed share every random number (common random numbers), and a new
+draw changes no other. The plan is seen only through its
+:class:`~engine.plan.compile.PayoutProgram`, the same function that pays real statements.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.data.inputs import Inputs, PeriodInfo
+from engine.core.inputs import Inputs, PeriodInfo
 from engine.errors import DataError
 from engine.plan import expr as ex
-from engine.plan.compile import CompiledPlan, compile_plan
+from engine.plan.compile import PayoutProgram, compile_plan
 from engine.plan.validate import CheckedPlan
 from engine.sim.behaviour import (
     Production,
+    effort_multiplier,
+    effort_utility,
     morale_after_month,
     morale_after_pay,
+    outside_gap,
     quadrature,
     quit_hazard,
     ramp_factor,
 )
-from engine.sim.population import Roster, build_roster, draw_traits, hire_capacity
+from engine.sim.conditioning import Conditioner, Conditioning, NoConditioning
+from engine.sim.population import Roster, draw_traits, hire_capacity
 from engine.sim.scenario import Scenario
+from engine.sim.streams import RunStreams
 
-__all__ = ["ChunkResult", "Conditioning", "Simulation", "month_days", "plan_periods", "simulated_year_tables"]
+__all__ = ["ChunkResult", "Conditioner", "Conditioning", "MonthState", "NoConditioning", "Reps", "Simulation",
+           "month_days", "plan_periods", "simulated_year_tables"]
 
 _DEFAULT_CELLS = 400_000  # (runs x slots) per chunk: keeps every temporary a few MB
 
@@ -61,7 +73,7 @@ def month_days(start: dt.date, months: int) -> np.ndarray:
 def plan_periods(plan_period: str, fiscal_year_start: int, start: dt.date, months: int
                  ) -> tuple[tuple[PeriodInfo, ...], np.ndarray]:
     """The plan periods covering the simulated months, and each month's period index."""
-    from engine.data.periods import period_for_date
+    from engine.core.periods import period_for_date
 
     periods: list[PeriodInfo] = []
     index = np.zeros(months, dtype=np.int64)
@@ -130,45 +142,83 @@ class ChunkResult:
     detail: dict | None = None  # with keep=True: monthly actuals, activity and seats per slot
 
 
-@dataclass(frozen=True)
-class Conditioning:
-    """A simulation that starts from a real team and its actuals so far (forecasts).
+@dataclass
+class MonthState:
+    """What a chunk of runs carries from one month to the next.
 
-    The seats are the real roster's reps. Months before ``closed_months`` take the real
-    actuals (no decisions, no quits; morale evolves on the real pay); from then on the
-    year is simulated as usual. Skill of the roster's reps is drawn from its posterior
-    given the actuals so far: ``log skill = skill_mean + skill_sd * z``, with ``z`` the
-    standardized prior draw (``(log prior skill - prior_mean) / prior_sd``), so that runs
-    keep their random streams and ``closed_months = 0`` with the prior's moments reproduces
-    the prior.
-
-    Attributes:
-        roster: the real roster (seats).
-        start: first day of the plan year.
-        closed_months: months (from the start) whose actuals are real.
-        actuals: actuals column -> ``(seats, closed_months)`` real monthly values.
-        active_days: ``(seats, 12)`` active days of each roster rep per month (roster dates).
-        skill_mean, skill_sd: ``(seats,)`` posterior mean and sd of log skill.
-        prior_mean, prior_sd: the prior's mean and sd of log skill.
-        tenure: ``(seats,)`` months in role at the start of the year, NaN where unknown
-            (then drawn from the scenario).
-        hired: ``(seats,)`` reps hired during the plan year (status ``new_hire``).
-        fixed: roster columns taken from the file for the roster's reps rather than set by the
-            simulation (``status``, ``tenure_months`` when the roster has them), seat-indexed.
+    Per-slot arrays have shape ``(runs, slots)``, monthly records ``(runs, slots, months)``,
+    ``choice`` ``(activities, runs, slots)``. The steps of :meth:`Simulation.run_chunk`
+    read and update it in place.
     """
 
-    roster: Roster
-    start: dt.date
-    closed_months: int
-    actuals: dict
-    active_days: np.ndarray
-    skill_mean: np.ndarray
-    skill_sd: np.ndarray
-    prior_mean: float
-    prior_sd: float
+    streams: RunStreams
+    # Traits (per run and slot); skill and tenure may be adjusted by the conditioner.
+    skill: np.ndarray
+    kappa: np.ndarray
+    rho: np.ndarray
+    outside: np.ndarray
+    morale0: np.ndarray
     tenure: np.ndarray
-    hired: np.ndarray
-    fixed: dict
+    morale: np.ndarray
+    # Who holds which slot.
+    seat: np.ndarray  # the roster seat a slot fills (-1: never used)
+    present: np.ndarray  # in the role this month
+    ever: np.ndarray  # in the role at some point
+    hired: np.ndarray  # hired during the horizon
+    next_slot: np.ndarray  # (runs,) first unused backfill slot
+    refill: np.ndarray  # (runs, seats) month a vacant seat is refilled (-1: not vacant)
+    left: np.ndarray
+    regretted: np.ndarray
+    # The plan's view of the slots (set from the seats, status and tenure monthly).
+    roster_cols: dict[str, np.ndarray]
+    quota: np.ndarray
+    ti: np.ndarray
+    ote: np.ndarray
+    # Decisions and their inputs this month.
+    choice: np.ndarray
+    ramp: np.ndarray
+    mm: np.ndarray  # the morale multiplier of effort
+    shift: np.ndarray  # primary business pulled forward (> 0) or pushed out (< 0) this month
+    outside_gap: np.ndarray
+    # Records.
+    actual: dict[str, np.ndarray]
+    active_m: np.ndarray
+    effort_m: np.ndarray
+    morale_m: np.ndarray
+    carry: np.ndarray  # primary business moved into the next month (signed)
+    pay_to_date: np.ndarray
+    ti_to_date: np.ndarray
+    expected_period_pay: np.ndarray
+    days_m: np.ndarray | None = None  # conditioned runs: active days per slot and month
+    record: dict[str, np.ndarray] = field(default_factory=dict)  # what the conditioner records
+
+
+@dataclass(frozen=True)
+class Reps:
+    """The reps a what-if evaluation of the plan is for (their cells, see :class:`_Cells`).
+
+    Attributes:
+        skill, quota, ti, tenure, kappa, rho: traits and targets.
+        actual: actuals column -> monthly values so far.
+        active_m: months each rep was in the role.
+        present: in the role this month.
+        roster_cols: roster columns as the plan sees them.
+        carry: primary business carried into this month.
+        days_m: conditioned runs: active days per month (else None: whole months).
+    """
+
+    skill: np.ndarray
+    quota: np.ndarray
+    ti: np.ndarray
+    tenure: np.ndarray
+    kappa: np.ndarray
+    rho: np.ndarray
+    actual: dict[str, np.ndarray]
+    active_m: np.ndarray
+    present: np.ndarray
+    roster_cols: dict[str, np.ndarray]
+    carry: np.ndarray
+    days_m: np.ndarray | None = None
 
 
 class Simulation:
@@ -177,26 +227,30 @@ class Simulation:
     Args:
         checked: the validated plan.
         scenario: the scenario.
-        seed: master seed (run ``i`` uses ``SeedSequence([seed, i])``).
-        params: plan parameter overrides.
+        seed: master seed (run ``i`` draws each purpose from its own stream,
+            ``SeedSequence([seed, i, STREAMS[purpose]])``, see engine/sim/streams.py).
+        params: plan parameter overrides (used only to compile the plan when ``program``
+            is not given).
+        condition: what the runs are conditioned on (a :class:`Conditioner`, e.g. a
+            forecast's :class:`Conditioning`); default none.
+        program: the plan's payout program (:func:`~engine.plan.compile.compile_plan` with
+            any backend); default the numpy backend's.
     """
 
     def __init__(self, checked: CheckedPlan, scenario: Scenario, seed: int, params: dict | None = None,
-                 condition: Conditioning | None = None):
+                 condition: Conditioner | None = None, program: PayoutProgram | None = None):
         self.checked = checked
         self.plan = checked.plan
         self.scenario = scenario
         self.seed = int(seed)
-        self.condition = condition
-        self.prog: CompiledPlan = compile_plan(checked, params)
-        self.roster: Roster = build_roster(scenario) if condition is None else condition.roster
+        self.condition: Conditioner = NoConditioning() if condition is None else condition
+        self.prog: PayoutProgram = compile_plan(checked, params) if program is None else program
+        self.roster: Roster = self.condition.seats(scenario)
         self.prod = Production(scenario)
         sc = scenario
         # The simulation covers the plan year: it starts in the plan's first fiscal month.
-        self.start = dt.date(sc.start.year, self.plan.fiscal_year_start, 1)
-        self.months = sc.months
-        if condition is not None:  # a forecast covers the real plan year
-            self.start, self.months = condition.start, 12
+        self.start, self.months = self.condition.horizon(dt.date(sc.start.year, self.plan.fiscal_year_start, 1),
+                                                         sc.months)
         self.days = month_days(self.start, self.months)
         self.periods, self.period_of_month = plan_periods(self.plan.period, self.plan.fiscal_year_start,
                                                           self.start, self.months)
@@ -216,6 +270,9 @@ class Simulation:
             last[i] = i == self.months - 1 or self.period_of_month[i + 1] != self.period_of_month[i]
         self.last_month_of_period = last
         self.grid = np.array(sc.effort_grid)
+        mp, ap = dict(sc.morale), dict(sc.attrition)
+        self.morale_params, self.attrition_params = mp, ap
+        self.base_hazard = 1.0 - (1.0 - ap["annual_base_rate"]) ** (1.0 / 12.0)
 
     # -- checks ------------------------------------------------------------------------
 
@@ -254,15 +311,6 @@ class Simulation:
                     acts.add(self.prod.primary_activity)
         return sorted(acts)
 
-    # -- randomness ----------------------------------------------------------------------
-
-    def generators(self, runs: np.ndarray) -> list[np.random.Generator]:
-        return [np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, int(r)]))) for r in runs]
-
-    @staticmethod
-    def _stack(gens, fn: Callable[[np.random.Generator], np.ndarray]) -> np.ndarray:
-        return np.stack([fn(g) for g in gens])
-
     # -- the run ---------------------------------------------------------------------------
 
     def chunk_size(self) -> int:
@@ -272,274 +320,273 @@ class Simulation:
         """Simulate the runs listed in ``runs`` (their indices) and return their results.
 
         Args:
-            runs: run indices (run ``i`` draws from ``SeedSequence([seed, i])``).
+            runs: run indices (run ``i`` draws only from its own streams, so results do not
+                depend on which runs share the chunk).
             until: simulate only the first ``until`` months (the rest stay empty).
             keep: also return the monthly actuals, activity and seat of every slot
                 (:attr:`ChunkResult.detail`).
         """
-        sc, prod = self.scenario, self.prod
-        gens = self.generators(runs)
-        c, n, M, A = len(runs), self.slots, self.months, len(sc.activities)
-        seats = self.seats
-        cond = self.condition
-        # Traits: a first draw per run so that every run's stream starts the same way.
-        traits = [draw_traits(sc, g, 1, n, seats) for g in gens]
-        skill = np.concatenate([t.skill for t in traits])
-        kappa = np.concatenate([t.kappa for t in traits])
-        rho = np.concatenate([t.rho for t in traits])
-        outside = np.concatenate([t.outside for t in traits])
-        morale0 = np.concatenate([t.morale0 for t in traits])
-        tenure = np.concatenate([t.tenure for t in traits])
-        if cond is not None:
-            # The roster's reps: skill from its posterior given the actuals so far (the prior
-            # draw standardized and rescaled), tenure where the roster says it.
-            z = (np.log(skill[:, :seats]) - cond.prior_mean) / max(cond.prior_sd, 1e-12)
-            skill[:, :seats] = np.exp(cond.skill_mean + cond.skill_sd * z)
-            tenure[:, :seats] = np.where(np.isnan(cond.tenure), tenure[:, :seats], cond.tenure)
-        morale = morale0.copy()
+        state = self._begin(runs)
+        months = self.months if until is None else max(1, min(int(until), self.months))
+        for t in range(months):
+            self._backfill(state, t)
+            self._seat(state, t)
+            self._decide(state, t)
+            self._produce(state, t)
+            self._close_period(state, t)
+            self._morale(state, t)
+            self._quits(state, t)
+        result = self._finish(state, runs)
+        self.condition.finish(self, state, result)
+        if keep:
+            result.detail = {"actual": state.actual, "active": state.active_m, "seat": state.seat,
+                             "hired": state.hired, "left": state.left,
+                             "tenure0": state.tenure - state.active_m.sum(axis=2)}
+        return result
 
+    # -- the steps of a month ----------------------------------------------------------------
+
+    def _begin(self, runs: np.ndarray) -> MonthState:
+        """The chunk's state before its first month: traits drawn, the starting team seated."""
+        sc = self.scenario
+        streams = RunStreams(self.seed, runs)
+        c, n, M, A, seats = len(runs), self.slots, self.months, len(sc.activities), self.seats
+        traits = draw_traits(sc, streams, n, seats)
         seat = np.full((c, n), -1, dtype=np.int64)
         seat[:, :seats] = np.arange(seats)
         present = np.zeros((c, n), dtype=bool)
         present[:, :seats] = True
-        ever = present.copy()
-        hired_in_horizon = np.zeros((c, n), dtype=bool)
-        next_slot = np.full(c, seats, dtype=np.int64)
-        refill = np.full((c, seats), -1, dtype=np.int64)
-        left = np.zeros((c, n), dtype=bool)
-        regretted = np.zeros((c, n), dtype=bool)
-        choice = np.ones((A, c, n))
-        closed = 0
-        if cond is not None:
-            closed = cond.closed_months
-            present[:, :seats] = False  # the roster's dates say who is in the role each month
-            ever[:, :seats] = False
-            hired_in_horizon[:, :seats] = cond.hired
-            real_slot = np.broadcast_to(np.arange(n) < seats, (c, n))
-            days_m = np.zeros((c, n, M))
-            prim_out = sc.output(sc.primary_measure)
-            prim_expected = np.zeros((c, M))
-            prim_baseline = np.zeros((c, M))
+        zeros = np.zeros((c, n))
+        state = MonthState(
+            streams=streams, skill=traits.skill, kappa=traits.kappa, rho=traits.rho, outside=traits.outside,
+            morale0=traits.morale0, tenure=traits.tenure, morale=traits.morale0.copy(),
+            seat=seat, present=present, ever=present.copy(), hired=np.zeros((c, n), dtype=bool),
+            next_slot=np.full(c, seats, dtype=np.int64), refill=np.full((c, seats), -1, dtype=np.int64),
+            left=np.zeros((c, n), dtype=bool), regretted=np.zeros((c, n), dtype=bool),
+            roster_cols={}, quota=zeros, ti=zeros, ote=zeros,
+            choice=np.ones((A, c, n)), ramp=zeros, mm=zeros, shift=zeros, outside_gap=zeros,
+            actual={col: np.zeros((c, n, M)) for col in sc.actual_columns},
+            active_m=np.zeros((c, n, M), dtype=bool), effort_m=np.zeros((c, n, M)), morale_m=np.zeros((c, n, M)),
+            carry=zeros.copy(), pay_to_date=zeros.copy(), ti_to_date=zeros.copy(),
+            expected_period_pay=zeros.copy(),
+        )
+        self.condition.begin(self, state)
+        self._seat_roster(state)
+        return state
 
-        roster_cols = self._slot_roster(seat)
-        target_col = sc.primary_target  # the annual primary target (default: quota)
-        quota = roster_cols[target_col]
-        ti = roster_cols["ti"]
-        ote = roster_cols["ti"] + roster_cols["base_salary"]
+    def _seat_roster(self, state: MonthState) -> None:
+        """The roster columns of the slots from their seats (status and tenure are set monthly)."""
+        state.roster_cols = self._slot_roster(state.seat)
+        state.quota = state.roster_cols[self.scenario.primary_target]  # the annual primary target
+        state.ti = state.roster_cols["ti"]
+        state.ote = state.roster_cols["ti"] + state.roster_cols["base_salary"]
 
-        actual = {col: np.zeros((c, n, M)) for col in sc.actual_columns}
-        active_m = np.zeros((c, n, M), dtype=bool)
-        effort_m = np.zeros((c, n, M))
-        morale_m = np.zeros((c, n, M))
-        carry = np.zeros((c, n))  # primary business moved into the next month (signed)
-        pay_to_date = np.zeros((c, n))
-        ti_to_date = np.zeros((c, n))
-        expected_period_pay = np.zeros((c, n))
-        mp = dict(sc.morale)
-        ap = dict(sc.attrition)
-        base_hazard = 1.0 - (1.0 - ap["annual_base_rate"]) ** (1.0 / 12.0)
-        primary = sc.primary_measure
-        n_out = len(prod.outputs)
+    def _backfill(self, state: MonthState, t: int) -> None:
+        """1. Backfills whose vacancy is over start, in new slots at tenure 0."""
+        due = state.refill == t
+        if not due.any():
+            return
+        n = self.slots
+        order = np.cumsum(due, axis=1) - 1
+        slot_of = state.next_slot[:, None] + order
+        ok = due & (slot_of < n)
+        rr, ss = np.nonzero(ok)
+        sl = slot_of[rr, ss]
+        state.seat[rr, sl] = ss
+        state.present[rr, sl] = True
+        state.ever[rr, sl] = True
+        state.hired[rr, sl] = True
+        state.tenure[rr, sl] = 0.0
+        state.morale[rr, sl] = state.morale0[rr, sl]  # a new hire starts at their own initial morale
+        state.choice[:, rr, sl] = 1.0
+        state.next_slot += ok.sum(axis=1)
+        state.refill[due] = -1
+        self._seat_roster(state)
 
-        for t in range(M):
-            # 1. Backfills start.
-            due = refill == t
-            if due.any():
-                order = np.cumsum(due, axis=1) - 1
-                slot_of = next_slot[:, None] + order
-                ok = due & (slot_of < n)
-                rr, ss = np.nonzero(ok)
-                sl = slot_of[rr, ss]
-                seat[rr, sl] = ss
-                present[rr, sl] = True
-                ever[rr, sl] = True
-                hired_in_horizon[rr, sl] = True
-                tenure[rr, sl] = 0.0
-                morale[rr, sl] = morale0[rr, sl]  # a new hire starts at their own initial morale
-                choice[:, rr, sl] = 1.0
-                next_slot += ok.sum(axis=1)
-                refill[due] = -1
-                roster_cols = self._slot_roster(seat)
-                quota, ti = roster_cols[target_col], roster_cols["ti"]
-                ote = roster_cols["ti"] + roster_cols["base_salary"]
-            if cond is not None:
-                # Roster reps are in the role where their dates say so, unless they quit.
-                in_role = (cond.active_days[:, t] > 0)[None, :] & ~left[:, :seats]
-                joined = in_role & ~ever[:, :seats]
-                if t > 0 and joined.any():
-                    morale[:, :seats] = np.where(joined, morale0[:, :seats], morale[:, :seats])
-                present[:, :seats] = in_role
-                ever[:, :seats] |= in_role
-                days_m[:, :, t] = np.where(present, self.days[t], 0.0)
-                days_m[:, :seats, t] = np.where(present[:, :seats], cond.active_days[:, t], 0.0)
-            active_m[:, :, t] = present
-            # Status and tenure as the plan sees them this month.
-            roster_cols["tenure_months"] = tenure.copy()
-            roster_cols["status"] = np.where(hired_in_horizon | (tenure < sc.ramp_months), "new_hire",
-                                             "tenured").astype(object)
-            if cond is not None:
-                for name, col in cond.fixed.items():  # the file's values for the roster's reps
-                    roster_cols[name] = np.where(real_slot, np.asarray(col)[np.maximum(seat, 0)], roster_cols[name])
-            ramp = ramp_factor(tenure, sc.ramp_months, sc.ramp_start)
-            mm = mp["effort_floor"] + (1.0 - mp["effort_floor"]) * morale
+    def _seat(self, state: MonthState, t: int) -> None:
+        """Who is in the role this month, and the roster, ramp and morale multiplier they work with."""
+        sc = self.scenario
+        self.condition.seat(self, state, t)
+        state.active_m[:, :, t] = state.present
+        # Status and tenure as the plan sees them this month.
+        state.roster_cols["tenure_months"] = state.tenure.copy()
+        state.roster_cols["status"] = np.where(state.hired | (state.tenure < sc.ramp_months), "new_hire",
+                                               "tenured").astype(object)
+        self.condition.roster_columns(self, state)
+        state.ramp = ramp_factor(state.tenure, sc.ramp_months, sc.ramp_start)
+        state.mm = effort_multiplier(state.morale, self.morale_params)
 
-            # 2. Decisions.
-            k = int(self.period_of_month[t])
-            timing_now = self.last_month_of_period[t] and t + 1 < M and sc.timing_max_shift > 0 \
-                and primary in self.checked.actual_columns
-            window = self._window(k, timing_now)
-            utilities = None
-            # What-if evaluations only for the reps present; without cross-rep terms in the
-            # plan they are packed into one row (no empty slots evaluated).
-            cells = _Cells(present, pack=not self.cross_rep)
-            ctx = {"skill": cells.take(skill), "quota": cells.take(quota), "ti": cells.take(ti),
-                       "tenure": cells.take(tenure), "kappa": cells.take(kappa), "rho": cells.take(rho),
-                       "actual": {col: cells.take(actual[col]) for col in self.checked.actual_columns},
-                       "active_m": cells.take(active_m), "present": cells.take(present),
-                       "roster_cols": {k: cells.take(v) for k, v in roster_cols.items()}, "carry": cells.take(carry)}
-            if cond is not None:
-                ctx["days_m"] = cells.take(days_m)
-            mm_c = cells.take(mm)
-            if t < closed and (t == 0 or self.period_of_month[t - 1] != k):
-                # A closed month: the real actuals stand, nobody decides. What the rep expects
-                # from the period (for morale at its close) is the projection at baseline effort.
+    def _decide(self, state: MonthState, t: int) -> None:
+        """2. Effort per activity (and, at a period's last month, timing) that maximises utility.
+
+        In a closed month nobody decides: what the rep expects from the period (for morale
+        at its close) is the projection at the current effort.
+        """
+        k = int(self.period_of_month[t])
+        period_starts = t == 0 or self.period_of_month[t - 1] != k
+        # What-if evaluations only for the reps present; without cross-rep terms in the
+        # plan they are packed into one row (no empty slots evaluated).
+        cells = _Cells(state.present, pack=not self.cross_rep)
+        reps = self._reps(state, cells)
+        mm = cells.take(state.mm)
+        state.shift = np.zeros(state.present.shape)
+        if t < self.condition.closed_months:
+            if period_starts:
                 window = self._window(k, False)
-                _, pp = self._utility(t, window, cells.take(choice), mm_c, shift=None, **ctx)
-                expected_period_pay = cells.put(pp[..., window.index(k)])
-            for a in (self.relevant if t >= closed else ()):
-                levels = self.grid[self.grid <= sc.activities[a].max_effort + 1e-12]
-                best_u = None
-                base_choice = cells.take(choice)
-                best = base_choice[a].copy()
-                # Where pay depends on other reps (contests, team terms), each rep weighs its
-                # own deviation against the others' current choices (a best response).
-                reference = None
-                if self.cross_rep:
-                    reference = {}
-                    self._utility(t, window, base_choice, mm_c, shift=None, record=reference, **ctx)
-                for g in levels:
-                    trial = base_choice.copy()
-                    trial[a] = g
-                    u, per_period = self._utility(t, window, trial, mm_c, shift=None, reference=reference, **ctx)
-                    if best_u is None:
-                        best_u, best_pp = u, per_period
-                        best[:] = g
-                    else:
-                        better = u > best_u + 1e-9 * np.abs(best_u)
-                        best_u = np.where(better, u, best_u)
-                        best = np.where(better, g, best)
-                        best_pp = np.where(better[..., None], per_period, best_pp)
-                choice[a] = np.where(present, cells.put(best, 1.0), 1.0)
-                utilities = (best_u, best_pp)
-            shift = np.zeros((c, n))
-            if timing_now and t >= closed:
-                phi = sc.timing_max_shift * self._expected_month(t, choice * mm, skill, quota, ramp)[primary]
-                phi_c, choice_c = cells.take(phi), cells.take(choice)
-                best_u = None
-                reference = {} if self.cross_rep else None
-                for direction in (0.0, 1.0, -1.0):
-                    # The first (no shift) evaluation records the others' reference values.
-                    u, _ = self._utility(t, window, choice_c, mm_c, shift=direction * phi_c,
-                                         record=reference if direction == 0.0 else None,
-                                         reference=reference if direction != 0.0 else None, **ctx)
-                    if best_u is None:
-                        best_u, best_dir = u, np.zeros_like(u)
-                    else:
-                        better = u > best_u + 1e-9 * np.abs(best_u)
-                        best_u = np.where(better, u, best_u)
-                        best_dir = np.where(better, direction, best_dir)
-                shift = np.where(present, cells.put(best_dir) * phi, 0.0)
-            if utilities is not None and (t == 0 or self.period_of_month[t - 1] != k):
-                # What the rep expects from this period, for the morale update at its close.
-                expected_period_pay = cells.put(utilities[1][..., window.index(k)])
+                _, pp = self._utility(reps, t, window, cells.take(state.choice), mm)
+                state.expected_period_pay = cells.put(pp[..., window.index(k)])
+            return
+        sc = self.scenario
+        timing = bool(self.last_month_of_period[t]) and t + 1 < self.months and sc.timing_max_shift > 0 \
+            and sc.primary_measure in self.checked.actual_columns
+        window = self._window(k, timing)
+        expected = self._choose_effort(state, t, window, cells, reps, mm)
+        if timing:
+            state.shift = self._choose_timing(state, t, window, cells, reps, mm)
+        if expected is not None and period_starts:
+            # What the rep expects from this period, for the morale update at its close.
+            state.expected_period_pay = cells.put(expected[..., window.index(k)])
 
-            # 3. Outcomes (common random numbers: one block of draws per run and month).
-            eff = choice * mm
-            exp_vals = self._expected_month(t, eff, skill, quota, ramp)
-            uni = self._stack(gens, lambda g: g.random((n_out, n)))
-            nor = self._stack(gens, lambda g: g.standard_normal((n_out, n)))
-            quit_u = self._stack(gens, lambda g: g.random(n))
-            real = prod.realize(exp_vals, eff, np.moveaxis(uni, 1, 0), np.moveaxis(nor, 1, 0))
-            # Timing: pulled business (shift > 0) arrives now at a discount and is missing next
-            # month; pushed business (shift < 0) leaves now and arrives next month, discounted.
-            prim = real[primary] + carry
-            pulled = np.maximum(shift, 0.0)
-            pushed = np.minimum(np.maximum(-shift, 0.0), np.maximum(prim, 0.0))
-            prim = prim + pulled * (1.0 - sc.timing_pull_cost) - pushed
-            carry = -pulled + pushed * (1.0 - sc.timing_push_cost)
-            real[primary] = prim
-            if t < closed:
-                # Closed month: the roster's reps have their real actuals (columns the actuals
-                # do not have keep the model's values at baseline effort).
-                for col in cond.actuals:
-                    if col in real:
-                        vals = np.array(real[col], dtype=float, copy=True)
-                        vals[:, :seats] = cond.actuals[col][None, :, t]
-                        real[col] = vals
-                carry = np.zeros((c, n))
-            for col in actual:
-                actual[col][:, :, t] = np.where(present, real[col], 0.0)
-            carry = np.where(present, carry, 0.0)
-            if cond is not None:
-                # Expected primary output at the chosen effort and at effective effort 1 (the
-                # effort factor behind the skill posterior).
-                unit = exp_vals[primary] / np.power(np.maximum(eff[prod.primary_activity], 1e-12),
-                                                    prim_out.get("elasticity", 1.0))
-                prim_expected[:, t] = np.where(present, exp_vals[primary], 0.0).sum(axis=1)
-                prim_baseline[:, t] = np.where(present, unit, 0.0).sum(axis=1)
-            effort_m[:, :, t] = np.where(present, (eff * prod.shares[:, None, None]).sum(axis=0), 0.0)
-            morale_m[:, :, t] = np.where(present, morale, 0.0)
+    def _reps(self, state: MonthState, cells: _Cells) -> Reps:
+        return Reps(skill=cells.take(state.skill), quota=cells.take(state.quota), ti=cells.take(state.ti),
+                    tenure=cells.take(state.tenure), kappa=cells.take(state.kappa), rho=cells.take(state.rho),
+                    actual={col: cells.take(state.actual[col]) for col in self.checked.actual_columns},
+                    active_m=cells.take(state.active_m), present=cells.take(state.present),
+                    roster_cols={k: cells.take(v) for k, v in state.roster_cols.items()},
+                    carry=cells.take(state.carry),
+                    days_m=None if state.days_m is None else cells.take(state.days_m))
 
-            # 4. Period close: pay, and morale's response to it.
-            if self.last_month_of_period[t]:
-                pay, ti_k, awards = self._period_pay(k, t, actual, active_m, roster_cols,
-                                                     days_m=days_m if cond is not None else None)
-                pay_to_date += pay
-                ti_to_date += ti_k
-                gap = np.clip((pay - expected_period_pay) / np.maximum(ti_k, 1e-9), -1.0, 1.0)
-                unfair = self._unfairness(pay, actual[primary][:, :, : t + 1].sum(axis=2)
-                                          / np.maximum(quota * (t + 1) / 12.0, 1e-9), present)
-                morale = morale_after_pay(morale, mp, gap, unfair, awards)
-            # Every month: outside offers, hopeless targets, recovery.
-            # Expected annual pay: on target at the start of the year, then weighted toward
-            # what the plan has actually paid so far.
-            pay_ratio = np.where(ti_to_date > 0, pay_to_date / np.maximum(ti_to_date, 1e-9), 1.0)
-            seen = (t + 1) / M
-            comp_ratio = (roster_cols["base_salary"] + ti * (seen * pay_ratio + 1.0 - seen)) / np.maximum(ote, 1e-9)
-            outside_gap = np.maximum(outside - comp_ratio, 0.0)
-            hopeless = self._hopeless(t, actual[primary], active_m, quota, skill, tenure, mm)
-            morale = morale_after_month(morale, mp, outside_gap, hopeless, morale0)
+    def _choose_effort(self, state: MonthState, t: int, window: list[int], cells: _Cells, reps: Reps,
+                       mm: np.ndarray) -> np.ndarray | None:
+        """Coordinate-wise best effort per relevant activity over the effort grid.
 
-            # 5. Quits at the end of the month; the seat is refilled after the vacancy.
-            hazard = quit_hazard(base_hazard, ap, morale, outside_gap)
-            quits = present & (quit_u < hazard) & (t + 1 < M) & (t >= closed)
-            if quits.any():
-                perf = actual[primary][:, :, : t + 1].sum(axis=2) / np.maximum(
-                    quota * np.maximum(active_m[:, :, : t + 1].sum(axis=2), 1) / 12.0, 1e-9)
-                regretted |= quits & self._top_quartile(perf, present)
-                left |= quits
-                present = present & ~quits
-                rr, ss = np.nonzero(quits)
-                start_at = t + 1 + int(ap["vacancy_months"])
-                if start_at < M:
-                    refill[rr, seat[rr, ss]] = start_at
-            tenure = tenure + present
-            if until is not None and t + 1 >= until:
-                break
+        Returns the expected pay per window period at the chosen effort (None when the plan
+        sees no activity).
+        """
+        sc = self.scenario
+        best_pp: np.ndarray | None = None
+        for a in self.relevant:
+            levels = self.grid[self.grid <= sc.activities[a].max_effort + 1e-12]
+            best_u = None
+            base_choice = cells.take(state.choice)
+            best = base_choice[a].copy()
+            # Where pay depends on other reps (contests, team terms), each rep weighs its
+            # own deviation against the others' current choices (a best response).
+            reference: dict | None = None
+            if self.cross_rep:
+                reference = {}
+                self._utility(reps, t, window, base_choice, mm, record=reference)
+            for g in levels:
+                trial = base_choice.copy()
+                trial[a] = g
+                u, per_period = self._utility(reps, t, window, trial, mm, reference=reference)
+                if best_u is None:
+                    best_u, chosen_pp = u, per_period
+                    best[:] = g
+                else:
+                    better = u > best_u + 1e-9 * np.abs(best_u)
+                    best_u = np.where(better, u, best_u)
+                    best = np.where(better, g, best)
+                    chosen_pp = np.where(better[..., None], per_period, chosen_pp)
+            state.choice[a] = np.where(state.present, cells.put(best, 1.0), 1.0)
+            best_pp = chosen_pp
+        return best_pp
 
-        if cond is None:
-            result = self._finish(runs, actual, active_m, effort_m, morale_m, roster_cols, quota, ote, left,
-                                  regretted, ever, skill)
-        else:
-            result = self._finish(runs, actual, active_m, effort_m, morale_m, roster_cols, quota, ote, left,
-                                  regretted, ever, skill, days_m=days_m)
-            result.quit_seat = left[:, :seats].copy()
-            result.primary_expected, result.primary_baseline = prim_expected, prim_baseline
-        if keep:
-            result.detail = {"actual": actual, "active": active_m, "seat": seat,
-                             "hired": hired_in_horizon, "left": left,
-                             "tenure0": tenure - active_m.sum(axis=2)}
-        return result
+    def _choose_timing(self, state: MonthState, t: int, window: list[int], cells: _Cells, reps: Reps,
+                       mm: np.ndarray) -> np.ndarray:
+        """At a period's last month: pull business forward, push it into the next period, or neither.
+
+        Returns the shift of primary business (``> 0`` pulled in, ``< 0`` pushed out).
+        """
+        sc = self.scenario
+        phi = sc.timing_max_shift * self._expected_month(t, state.choice * state.mm, state.skill, state.quota,
+                                                         state.ramp)[sc.primary_measure]
+        phi_c, choice_c = cells.take(phi), cells.take(state.choice)
+        best_u = None
+        reference: dict | None = {} if self.cross_rep else None
+        for direction in (0.0, 1.0, -1.0):
+            # The first (no shift) evaluation records the others' reference values.
+            u, _ = self._utility(reps, t, window, choice_c, mm, shift=direction * phi_c,
+                                 record=reference if direction == 0.0 else None,
+                                 reference=reference if direction != 0.0 else None)
+            if best_u is None:
+                best_u, best_dir = u, np.zeros_like(u)
+            else:
+                better = u > best_u + 1e-9 * np.abs(best_u)
+                best_u = np.where(better, u, best_u)
+                best_dir = np.where(better, direction, best_dir)
+        return np.where(state.present, cells.put(best_dir) * phi, 0.0)
+
+    def _produce(self, state: MonthState, t: int) -> None:
+        """3. Outputs realized from the run's output streams, with timing shifts applied."""
+        sc, prod = self.scenario, self.prod
+        primary = sc.primary_measure
+        n_out, n = len(prod.outputs), self.slots
+        eff = state.choice * state.mm
+        exp_vals = self._expected_month(t, eff, state.skill, state.quota, state.ramp)
+        uni = state.streams.random("output_uniform", (n_out, n))
+        nor = state.streams.standard_normal("output_normal", (n_out, n))
+        real = prod.realize(exp_vals, eff, np.moveaxis(uni, 1, 0), np.moveaxis(nor, 1, 0))
+        # Timing: pulled business (shift > 0) arrives now at a discount and is missing next
+        # month; pushed business (shift < 0) leaves now and arrives next month, discounted.
+        prim = real[primary] + state.carry
+        pulled = np.maximum(state.shift, 0.0)
+        pushed = np.minimum(np.maximum(-state.shift, 0.0), np.maximum(prim, 0.0))
+        prim = prim + pulled * (1.0 - sc.timing_pull_cost) - pushed
+        state.carry = -pulled + pushed * (1.0 - sc.timing_push_cost)
+        real[primary] = prim
+        self.condition.realized(self, state, t, real)
+        for col in state.actual:
+            state.actual[col][:, :, t] = np.where(state.present, real[col], 0.0)
+        state.carry = np.where(state.present, state.carry, 0.0)
+        self.condition.observe(self, state, t, exp_vals, eff)
+        state.effort_m[:, :, t] = np.where(state.present, (eff * prod.shares[:, None, None]).sum(axis=0), 0.0)
+        state.morale_m[:, :, t] = np.where(state.present, state.morale, 0.0)
+
+    def _close_period(self, state: MonthState, t: int) -> None:
+        """4. At a period's close: the plan pays on the realized actuals and morale responds."""
+        if not self.last_month_of_period[t]:
+            return
+        k = int(self.period_of_month[t])
+        primary = self.scenario.primary_measure
+        pay, ti_k, awards = self._period_pay(k, t, state.actual, state.active_m, state.roster_cols,
+                                             days_m=state.days_m)
+        state.pay_to_date += pay
+        state.ti_to_date += ti_k
+        gap = np.clip((pay - state.expected_period_pay) / np.maximum(ti_k, 1e-9), -1.0, 1.0)
+        unfair = self._unfairness(pay, state.actual[primary][:, :, : t + 1].sum(axis=2)
+                                  / np.maximum(state.quota * (t + 1) / 12.0, 1e-9), state.present)
+        state.morale = morale_after_pay(state.morale, self.morale_params, gap, unfair, awards)
+
+    def _morale(self, state: MonthState, t: int) -> None:
+        """Every month: outside offers, hopeless targets and recovery move morale."""
+        # Expected annual pay: on target at the start of the year, then weighted toward
+        # what the plan has actually paid so far.
+        state.outside_gap = outside_gap(state.outside, state.roster_cols["base_salary"], state.ti, state.ote,
+                                        state.pay_to_date, state.ti_to_date, (t + 1) / self.months)
+        hopeless = self._hopeless(t, state.actual[self.scenario.primary_measure], state.active_m, state.quota,
+                                  state.skill, state.tenure, state.mm)
+        state.morale = morale_after_month(state.morale, self.morale_params, state.outside_gap, hopeless,
+                                          state.morale0)
+
+    def _quits(self, state: MonthState, t: int) -> None:
+        """5. Quits at the month's end (from the run's quit stream); the seat is refilled after the vacancy."""
+        ap = self.attrition_params
+        quit_u = state.streams.random("quits", (self.slots,))
+        hazard = quit_hazard(self.base_hazard, ap, state.morale, state.outside_gap)
+        quits = state.present & (quit_u < hazard) & (t + 1 < self.months) & (t >= self.condition.closed_months)
+        if quits.any():
+            active = state.active_m[:, :, : t + 1]
+            perf = state.actual[self.scenario.primary_measure][:, :, : t + 1].sum(axis=2) / np.maximum(
+                state.quota * np.maximum(active.sum(axis=2), 1) / 12.0, 1e-9)
+            state.regretted |= quits & self._top_quartile(perf, state.present)
+            state.left |= quits
+            state.present = state.present & ~quits
+            rr, ss = np.nonzero(quits)
+            start_at = t + 1 + int(ap["vacancy_months"])
+            if start_at < self.months:
+                state.refill[rr, state.seat[rr, ss]] = start_at
+        state.tenure = state.tenure + state.present
 
     # -- pieces of the month ---------------------------------------------------------------
 
@@ -559,12 +606,23 @@ class Simulation:
         hi = min(k + self.reach + (1 if timing else 0), self.P - 1)
         return list(range(lo, hi + 1))
 
-    def _utility(self, t, window, choice, mm, *, skill, quota, ti, tenure, kappa, rho, actual, active_m, present,
-                 roster_cols, carry, shift, record=None, reference=None, days_m=None) -> tuple[np.ndarray, np.ndarray]:
+    def _utility(self, reps: Reps, t: int, window: list[int], choice: np.ndarray, mm: np.ndarray,
+                 shift: np.ndarray | None = None, record: dict | None = None,
+                 reference: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Certainty equivalent of projected pay over the window minus the cost of effort.
+
+        Args:
+            reps: the reps evaluated (their cells).
+            t: the month deciding.
+            window: plan periods whose pay the choice can change.
+            choice: ``(A, ...)`` chosen effort per activity; ``mm`` the morale multiplier.
+            shift: primary business pulled forward (> 0) or pushed out (< 0) this month.
+            record, reference: cross-rep reference values (see ``PayoutProgram.evaluate``).
 
         Returns ``(utility (c, n), expected pay per window period (c, n, len(window)))``.
         """
+        skill, quota, tenure, present, carry = reps.skill, reps.quota, reps.tenure, reps.present, reps.carry
+        actual, active_m, roster_cols, days_m = reps.actual, reps.active_m, reps.roster_cols, reps.days_m
         sc = self.scenario
         eff = choice * mm
         M = self.months
@@ -631,13 +689,9 @@ class Simulation:
         v = per_period.sum(axis=-1)
         mean = _quadrature(self.weights, v)
         var = _quadrature(self.weights, (v - mean) ** 2)
-        ti_m = np.maximum(ti / 12.0, 1e-9)
-        ce = mean - 0.5 * rho * var / ti_m
-        n_rem = len(future)
-        cost = kappa * ti_m * n_rem * 0.5 * (self.prod.shares[:, None, None]
-                                              * np.maximum(choice - 1.0, 0.0) ** 2).sum(axis=0)
+        u = effort_utility(mean, var, reps.rho, reps.kappa, reps.ti, len(future), self.prod.shares, choice)
         expected_pp = _quadrature(self.weights, per_period)
-        return np.where(present, ce - cost, 0.0), expected_pp
+        return np.where(present, u, 0.0), expected_pp
 
     def _rep_ids(self) -> np.ndarray:
         if not hasattr(self, "_ids"):
@@ -704,7 +758,7 @@ class Simulation:
         sc = self.scenario
         done = prim_actual[:, :, : t + 1].sum(axis=2)
         emax = np.full((len(sc.activities),) + quota.shape, float(self.grid[-1]))
-        rest = 0.0
+        rest: np.ndarray | float = 0.0
         for m in range(t + 1, M):
             ramp = ramp_factor(tenure + (m - t), sc.ramp_months, sc.ramp_start)
             rest = rest + self.prod.expected(emax * mm, skill, quota, float(self.season[m]), ramp,
@@ -714,8 +768,11 @@ class Simulation:
 
     # -- results ---------------------------------------------------------------------------
 
-    def _finish(self, runs, actual, active_m, effort_m, morale_m, roster_cols, quota, ote, left, regretted, ever,
-                skill, days_m=None) -> ChunkResult:
+    def _finish(self, state: MonthState, runs: np.ndarray) -> ChunkResult:
+        """The chunk's results: the plan evaluated on the whole year, per-run figures, per-rep values."""
+        actual, active_m, effort_m, morale_m = state.actual, state.active_m, state.effort_m, state.morale_m
+        roster_cols, quota, ote, left, regretted = state.roster_cols, state.quota, state.ote, state.left, state.regretted
+        ever, skill, days_m = state.ever, state.skill, state.days_m
         sc = self.scenario
         if days_m is None:
             inputs = self._realized_inputs(list(range(self.P)), actual, active_m, roster_cols)
@@ -873,7 +930,7 @@ def simulated_year_tables(sim: Simulation, result: ChunkResult, i: int, until: i
     last = M - 1 - np.argmax(active[:, ::-1], axis=1)
     rows = []
     for s in slots:
-        row = {"rep_id": str(ids[s])}
+        row: dict[str, object] = {"rep_id": str(ids[s])}
         for name, col in sim.roster.columns.items():
             v = np.asarray(col)[seat[s]]
             row[name] = v.item() if hasattr(v, "item") else v

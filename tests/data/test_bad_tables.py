@@ -13,7 +13,7 @@ import pytest
 from engine.data.load import MAX_ERRORS
 from engine.errors import DataError, DataErrors
 from engine.plan import load_plan
-from engine.statements import statements
+from engine.data.statements import statements
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = load_plan(ROOT / "scenarios" / "plans" / "seeds_base_float_excess.yaml")

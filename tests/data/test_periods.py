@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.data import PeriodInfo, parse_period_label, period_for_date
-from engine.data.periods import KINDS
+from engine.core.periods import KINDS
 
 D = dt.date
 MONTHS = {"month": 1, "quarter": 3, "half": 6, "year": 12}

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.jobs.compare import compare_plans
+from engine.jobs.compare import compare_plans, key_figures
 from engine.plan import load_plan
+from engine.report.display import to_html
 from engine.sim.scenario import default_scenario
 
 PLANS = Path(__file__).resolve().parents[2] / "scenarios" / "plans"
@@ -30,16 +31,16 @@ def test_tables_are_the_documents_figures(cmp):
     d = cmp.differences_table()
     row = d[(d.plan == "classic_ae") & (d.metric == "cost (mean)")].iloc[0]
     assert row["mean"] == cmp.differences[0]["cost"]["mean"] and row.ci_low <= row["mean"] <= row.ci_high
-    single = cmp.results[0].table()
+    single = key_figures([cmp.results[0]])
     assert list(single.columns) == ["seeds_base_float_excess"] and len(single) == len(t)
 
 
 def test_html_reprs(cmp):
     """Notebook objects render as HTML tables (plans, comparison, single result)."""
-    html = cmp._repr_html_()
+    html = to_html(cmp)
     assert html.count("<table") == 2 and "classic_ae" in html and "±" in html
-    assert "<table" in cmp.results[0]._repr_html_()
-    plan_html = load_plan(PLANS / "seeds_base_float_excess.yaml")._repr_html_()
+    assert "<table" in to_html(cmp.results[0])
+    plan_html = to_html(load_plan(PLANS / "seeds_base_float_excess.yaml"))
     assert "base_and_float" in plan_html and "100%" in plan_html and "USD" in plan_html
 
 

@@ -19,7 +19,7 @@ from engine.plan import load_plan
 from engine.sim.population import log_skill_prior, skill_posterior
 from engine.sim.scenario import default_scenario
 from engine.sim.simulate import Simulation, simulated_year_tables
-from engine.statements import statements
+from engine.data.statements import statements
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = ROOT / "scenarios" / "plans"
@@ -29,7 +29,7 @@ TRUEUP = PLANS / "annual_quarterly_trueup.yaml"
 
 
 def incentive(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "engine.app.cli", *map(str, args)], capture_output=True, text=True,
                           check=False, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
@@ -314,7 +314,7 @@ def test_forecast_with_history_reports_the_fit(tmp_path):
     import sys
 
     root = Path(__file__).resolve().parents[2]
-    args = [sys.executable, "-m", "engine.cli", "forecast", "scenarios/plans/kpi_scorecard.yaml", "--roster",
+    args = [sys.executable, "-m", "engine.app.cli", "forecast", "scenarios/plans/kpi_scorecard.yaml", "--roster",
             "scenarios/data/field_team_roster.csv", "--actuals", "scenarios/data/field_team_actuals_h1.csv",
             "--history", "scenarios/data/field_team_history.csv", "--runs", "10", "--workers", "1"]
     proc = subprocess.run(args, capture_output=True, text=True, cwd=root)

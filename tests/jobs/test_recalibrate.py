@@ -224,7 +224,7 @@ def test_targets_end_to_end(tmp_path):
 
 
 def incentive(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "engine.app.cli", *map(str, args)], capture_output=True, text=True,
                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 

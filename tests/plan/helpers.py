@@ -6,7 +6,7 @@ import datetime as dt
 
 import numpy as np
 
-from engine.data.inputs import Inputs, PeriodInfo
+from engine.core.inputs import Inputs, PeriodInfo
 from engine.plan import ReferenceEvaluator, compile_plan, parse_plan
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from engine.data import parse_period_label
-from engine.data.inputs import Inputs
+from engine.core.inputs import Inputs
 
 __all__ = [
     "GenPlan", "Scope", "Const", "yq", "num_expr", "cond_expr", "curve_points", "curve_options",

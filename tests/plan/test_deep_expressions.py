@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import cli
+from engine.app.cli import cli
 from engine.plan import expr as ex
 from engine.plan import parse_plan
 
@@ -41,7 +41,7 @@ def plan_with(expr: str, tmp_path: Path) -> Path:
 
 def incentive(*args: object) -> subprocess.CompletedProcess:
     """The real console entry point in a subprocess, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], check=False,
+    return subprocess.run([sys.executable, "-m", "engine.app.cli", *map(str, args)], check=False,
                           capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.data.inputs import Inputs
+from engine.core.inputs import Inputs
 from engine.errors import EngineError, EvaluationError, PlanErrors
 from engine.plan import PayoutArrays, ReferenceEvaluator, compile_plan, parse_plan
-from engine.statements import statement_table
+from engine.data.statements import statement_table
 from tests.plan.strategies import GenPlan, inputs_for, period_infos, plans
 
 RTOL, ATOL = 1e-9, 1e-6

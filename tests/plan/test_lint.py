@@ -16,8 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from engine.jobs.check import scenario_quantiles
 from engine.plan import load_plan, parse_plan
-from engine.plan.lint import CODES, Finding, format_findings, lint_plan, scenario_quantiles
+from engine.plan.lint import CODES, Finding, format_findings, lint_plan
 
 PLANS = Path(__file__).resolve().parents[2] / "scenarios" / "plans"
 

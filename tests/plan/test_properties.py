@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from engine.data.inputs import Inputs
+from engine.core.inputs import Inputs
 from engine.errors import EvaluationError
 from engine.plan import ReferenceEvaluator, compile_plan, parse_plan
-from engine.statements import (
+from engine.data.statements import (
     allocate_minor_units, load_for_plan, round_half_away, statement_table, to_minor_units,
 )
 from tests.plan.strategies import (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.jobs.compare import compare_plans
+from engine.jobs.compare import compare_plans, report_inputs
 from engine.plan import load_plan
 from engine.report.html import write_report
 from engine.sim.scenario import default_scenario
@@ -27,7 +27,7 @@ def report(tmp_path_factory) -> Path:
     scenario = default_scenario()
     cmp = compare_plans(plans, scenario, runs=8, seed=11, workers=1, keep_reps=True)
     path = tmp_path_factory.mktemp("report") / "report.html"
-    write_report(path, cmp, plans, scenario)
+    write_report(path, report_inputs(cmp, plans, scenario))
     return path
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.jobs.compare import compare_plans
+from engine.jobs.compare import compare_plans, report_inputs
 from engine.plan import load_plan
 from engine.report.html import SECTIONS, compare_report, write_report
 from engine.sim.scenario import default_scenario
@@ -32,7 +32,7 @@ def test_every_section_once_and_nothing_external(setup):
     """All sections are present; plotly.js is inlined once; no script, style or font is
     loaded from a URL."""
     cmp, plans, scenario = setup
-    page = compare_report(cmp, plans, scenario)
+    page = compare_report(report_inputs(cmp, plans, scenario))
     for key, title in SECTIONS:
         assert page.count(f'<section id="{key}">') == 1, key
         assert f"<h2>{title}</h2>" in page
@@ -50,17 +50,17 @@ def test_report_needs_detail_and_matching_plans(setup):
     """A comparison without per-rep detail, or plans in another order, is refused."""
     cmp, plans, scenario = setup
     with pytest.raises(ValueError, match="same order"):
-        compare_report(cmp, plans[::-1], scenario)
+        report_inputs(cmp, plans[::-1], scenario)
     plain = compare_plans(plans, scenario, runs=2, seed=2, workers=1)
     with pytest.raises(ValueError, match="keep_reps"):
-        compare_report(plain, plans, scenario)
+        report_inputs(plain, plans, scenario)
 
 
 def test_write_report_is_atomic(setup, tmp_path):
     """The file appears whole, with no temporary file left beside it."""
     cmp, plans, scenario = setup
     target = tmp_path / "out" / "report.html"
-    write_report(target, cmp, plans, scenario)
+    write_report(target, report_inputs(cmp, plans, scenario))
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in target.parent.iterdir()] == ["report.html"]
 
@@ -69,7 +69,7 @@ def test_cli_report_with_json_on_stdout(tmp_path):
     """`compare --report PATH --json -` writes the report and prints only the JSON, which is
     byte-identical to a run without --report."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-m", "engine.cli", "compare", *map(str, PLANS), "--runs", "2", "--seed", "4",
+    args = [sys.executable, "-m", "engine.app.cli", "compare", *map(str, PLANS), "--runs", "2", "--seed", "4",
             "--workers", "1", "--json", "-"]
     report = tmp_path / "r.html"
     with_report = subprocess.run(args + ["--report", str(report)], capture_output=True, text=True, cwd=ROOT,
@@ -88,7 +88,7 @@ def test_report_for_a_2000_rep_team_through_the_cli(tmp_path):
     scenario = tmp_path / "big_team.yaml"
     scenario.write_text(text.replace("  reps: 120", "  reps: 2000"))
     report = tmp_path / "report.html"
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "compare", str(PLANS[0]),
+    out = subprocess.run([sys.executable, "-m", "engine.app.cli", "compare", str(PLANS[0]),
                           str(ROOT / "scenarios" / "plans" / "kpi_scorecard.yaml"), "--scenario", str(scenario),
                           "--runs", "2", "--workers", "1", "--report", str(report)],
                          capture_output=True, text=True, cwd=ROOT)

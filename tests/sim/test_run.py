@@ -64,7 +64,7 @@ def test_same_json_whatever_the_number_of_workers(scenario):
 
 def test_chunk_size_follows_available_memory():
     """Chunks shrink with the memory available and leave every worker several chunks."""
-    from engine.sim.run import BYTES_PER_CELL, chunk_runs_for
+    from engine.sim.executor import BYTES_PER_CELL, chunk_runs_for
 
     assert chunk_runs_for(100, 10_000, 1, memory=2 * 100 * 50 * BYTES_PER_CELL) == 50
     assert chunk_runs_for(100, 10_000, 1, memory=10 ** 12) == 4_000  # capped at 400,000 cells
@@ -95,7 +95,7 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
             return True
 
     root = Path(__file__).resolve().parents[2]
-    cmd = [sys.executable, "-m", "engine.cli", "simulate", str(PLANS[0]), "--runs", "3", "--chunk-runs", "1"]
+    cmd = [sys.executable, "-m", "engine.app.cli", "simulate", str(PLANS[0]), "--runs", "3", "--chunk-runs", "1"]
     piped = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     assert piped.returncode == 0 and piped.stderr == ""
     term = Terminal()

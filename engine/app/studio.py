@@ -20,9 +20,15 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import EngineError
 from engine.plan import CheckedPlan, load_plan
+from engine.text import MISSING, is_missing, money, percent
+
+if TYPE_CHECKING:
+    from engine.sim.run import SimResult
+    from engine.sim.scenario import Scenario
 
 __all__ = ["Studio", "WhatIf", "create_app", "shipped_plans"]
 
@@ -36,7 +42,7 @@ _CACHE = 64
 
 def shipped_plans() -> dict[str, Path]:
     """The plans under ``scenarios/plans`` of this checkout, by file stem."""
-    root = Path(__file__).resolve().parent.parent / "scenarios" / "plans"
+    root = Path(__file__).resolve().parents[2] / "scenarios" / "plans"
     return {p.stem: p for p in sorted(root.glob("*.yaml"))}
 
 
@@ -56,7 +62,7 @@ class WhatIf:
 
     params: dict
     plan: CheckedPlan
-    result: object  # engine.sim.run.SimResult
+    result: SimResult
     seconds: float
     text: str = ""  # the moved plan's YAML: the original text with only the moved numbers changed
 
@@ -85,7 +91,7 @@ class Studio:
     """
 
     plans: dict[str, Path]
-    scenario: object = None
+    scenario: Scenario | None = None  # None: the built-in one (set by __post_init__)
     runs: int = DEFAULT_RUNS
     seed: int | None = None
     _loaded: dict = field(default_factory=dict)
@@ -211,11 +217,11 @@ class Studio:
 
 
 def _money(v: float | None, currency: str) -> str:
-    return "–" if v is None else f"{v:,.0f} {currency}"
+    return MISSING if is_missing(v) else f"{money(v)} {currency}"
 
 
 def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{100 * v:.1f}%"
+    return percent(v)
 
 
 def _delta(new: float | None, old: float | None, currency: str | None) -> str:
@@ -240,9 +246,11 @@ def create_app(studio: Studio):
     from dash import ALL, Dash, Input, Output, State, dcc, html
     from dash.exceptions import PreventUpdate
 
-    from engine import charts
+    from engine.report import charts
 
     names = list(studio.plans)
+    scenario = studio.scenario
+    assert scenario is not None  # Studio.__post_init__ sets it
     app = Dash(__name__, title="Incentive studio", serve_locally=True)
     card = {"padding": "8px 14px", "border": "1px solid #d0d7de", "borderRadius": "6px", "minWidth": "150px"}
     kpi_ids = [("cost_p50", "Annual cost P50"), ("cost_p90", "Annual cost P90"), ("cost_of_sales", "Cost of sales"),
@@ -250,7 +258,7 @@ def create_app(studio: Studio):
                ("share_disengaged", "Rep-months disengaged")]
     app.layout = html.Div(style={"fontFamily": "system-ui, sans-serif", "margin": "16px 24px"}, children=[
         html.H2("Incentive studio: what if the plan changed?"),
-        html.P(f"Scenario: {studio.scenario.label or studio.scenario.name}. Each change simulates "
+        html.P(f"Scenario: {scenario.label or scenario.name}. Each change simulates "
                f"{studio.runs} plan years (contests: {max(4, studio.runs // CROSS_REP_SHARE)}) with the same random "
                f"numbers (seed {studio.seed}), so differences come from the plan alone.", style={"color": "#555"}),
         html.Div(style={"display": "flex", "gap": "24px", "alignItems": "flex-start"}, children=[
@@ -277,7 +285,7 @@ def create_app(studio: Studio):
                     id="kpis", style={"display": "flex", "gap": "10px", "flexWrap": "wrap"},
                     children=[html.Div(style=card, children=[html.Div(label, style={"fontSize": "85%",
                                                                                      "color": "#555"}),
-                                                               html.Div("–", id=f"kpi-{k}",
+                                                               html.Div(MISSING, id=f"kpi-{k}",
                                                                         style={"fontSize": "140%"}),
                                                                html.Div("", id=f"kpi-delta-{k}",
                                                                         style={"fontSize": "85%",
@@ -358,7 +366,7 @@ def create_app(studio: Studio):
             w = studio.evaluate(name, moved_to)
         except EngineError as exc:
             msg = exc.render()
-            return (["–"] * len(kpi_ids) + [""] * len(kpi_ids)
+            return ([MISSING] * len(kpi_ids) + [""] * len(kpi_ids)
                     + [{}, {}, {}, {}, f"Not a valid plan at these values: {msg}"])
         base = studio.evaluate(name, {})
         moved = w.text != base.text

@@ -3,7 +3,7 @@
 Each function returns a :class:`plotly.graph_objects.Figure`, so a notebook shows it with
 one call and a web app (Dash) or the HTML report (:mod:`engine.report.html`) embeds it::
 
-    from engine import charts
+    from engine.report import charts
     charts.payout_curve(plan)                     # what one plan pays, per component
     cmp = compare_plans(plans, keep_reps=True)
     charts.cost_distribution(cmp.results)         # team cost per simulated year, P50/P90/P95
@@ -24,9 +24,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from engine.data.summary import payout_curve_data
+
 if TYPE_CHECKING:
     from engine.jobs.compare import Comparison
     from engine.plan.validate import CheckedPlan
+    from engine.sim.metrics import RepDetail
     from engine.sim.population import Roster
     from engine.sim.run import SimResult
 
@@ -53,7 +56,6 @@ PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#0
            "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 COMPONENT_PALETTE = ("#8DA0CB", "#FC8D62", "#66C2A5", "#E78AC3", "#A6D854", "#FFD92F", "#E5C494", "#B3B3B3")
 COST_PERCENTILES = (("P50", 0.50, "circle"), ("P90", 0.90, "diamond"), ("P95", 0.95, "x"))
-PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "half": 2, "year": 1}
 
 RosterLike = Union[pd.DataFrame, "Roster", None]
 
@@ -90,49 +92,7 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 420) -> go
     return fig
 
 
-def _roster_frame(roster: RosterLike) -> pd.DataFrame | None:
-    """A roster as a DataFrame; a simulated team's seats get the columns the simulator adds
-    (``status``: tenured, ``tenure_months``: 24) so that the reference rep is a settled rep."""
-    if roster is None or isinstance(roster, pd.DataFrame):
-        return roster
-    df = pd.DataFrame(roster.columns)
-    df["status"] = "tenured"
-    df["tenure_months"] = 24.0
-    return df
-
-
 # --------------------------------------------------------------------------- payout curves
-
-def payout_curve_data(checked: CheckedPlan, params: dict | None = None, roster: RosterLike = None,
-                      levels: Sequence[float] | None = None) -> pd.DataFrame:
-    """What the plan pays over a year at each attainment level, per component.
-
-    The plan is evaluated for the reference rep of ``incentive check`` (the roster's medians,
-    or documented defaults; see :func:`engine.summary.payout_table`) reaching the same share
-    of target in every period, and one period's pay is multiplied by the periods in a year.
-
-    Args:
-        checked: the validated plan.
-        params: plan parameter overrides.
-        roster: a roster (DataFrame, or a simulated team's :class:`~engine.sim.population.Roster`).
-        levels: attainment levels as fractions (default: 0 to 200% in 1-point steps).
-
-    Returns:
-        Index: attainment in percent; columns: one per component, ``adjustment`` (modifiers,
-        plan cap, draw) when the plan has any, and ``total``; values in the plan's currency.
-    """
-    from engine.plan.validate import with_parameters
-    from engine.summary import payout_table
-
-    if params:
-        checked = with_parameters(checked, params)
-    lv = tuple(np.round(np.arange(0, 201) / 100, 2)) if levels is None else tuple(float(v) for v in levels)
-    table, _ = payout_table(checked, _roster_frame(roster), levels=lv)
-    per_year = PERIODS_PER_YEAR.get(checked.plan.period, 1)
-    df = table.drop(index="% of TI").T.astype(float) * per_year
-    df.index = pd.Index(np.round(np.asarray(lv) * 100, 6), name="attainment (%)")
-    return df
-
 
 def payout_curve(checked: CheckedPlan, params: dict | None = None, roster: RosterLike = None, *,
                  colour: str | None = None, levels: Sequence[float] | None = None) -> go.Figure:
@@ -201,17 +161,21 @@ def _names(results: Sequence[SimResult], labels: Sequence[str] | None) -> list[s
     return [str(x) for x in labels]
 
 
-def _need_detail(results: Sequence[SimResult]) -> None:
-    if any(r.detail is None for r in results):
+def _need_detail(results: Sequence[SimResult]) -> list[RepDetail]:
+    """Each result's per-rep values; ValueError when a result was simulated without them."""
+    details = [r.detail for r in results]
+    if any(d is None for d in details):
         raise ValueError("this chart needs per-rep values: simulate(..., keep_reps=True) "
                          "or compare_plans(..., keep_reps=True)")
+    return [d for d in details if d is not None]
 
 
 def _step_histograms(fig: go.Figure, results: Sequence[SimResult], key: str, edges: np.ndarray,
                      scale: float, hover: str, names: Sequence[str]) -> None:
     centres = (edges[:-1] + edges[1:]) / 2
     for i, (r, name) in enumerate(zip(results, names)):
-        v = r.detail.values(key) * scale  # type: ignore[union-attr]
+        assert r.detail is not None  # the caller ran _need_detail
+        v = r.detail.values(key) * scale
         counts, _ = np.histogram(np.clip(v, edges[0], edges[-1]), bins=edges)
         share = 100 * counts / max(v.size, 1)
         fig.add_trace(go.Scatter(
@@ -249,9 +213,9 @@ def payout_distribution(results: Sequence[SimResult], bins: int = 40,
     larger payouts count in the last band. Reps who joined or left during the year are
     included with what they were paid. Needs results simulated with ``keep_reps=True``.
     """
-    _need_detail(results)
+    details = _need_detail(results)
     cur = currency_of(results)
-    allv = np.concatenate([r.detail.values("payout") for r in results])  # type: ignore[union-attr]
+    allv = np.concatenate([d.values("payout") for d in details])
     lo = min(0.0, float(np.min(allv))) if allv.size else 0.0
     hi = float(np.quantile(allv, 0.99)) if allv.size else 1.0
     hi = _nice_ceiling(max(hi, lo + 1.0))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.data.inputs import Inputs
+from engine.core.inputs import Inputs
 from engine.plan.compile import PayoutArrays
 from engine.plan.model import Plan
 

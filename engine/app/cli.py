@@ -53,16 +53,17 @@ def cli() -> None:
 def check(plan: str, roster: str | None, scenario_path: str | None) -> None:
     """Validate PLAN, summarize it, show what it pays at 50-150% of target, and lint its design."""
     from engine.data.load import read_table
+    from engine.data.summary import summarize
+    from engine.jobs.check import design_hazards
     from engine.plan import load_plan
-    from engine.plan.lint import format_findings, lint_plan
-    from engine.summary import summarize
+    from engine.plan.lint import format_findings
 
     try:
         checked = load_plan(plan)
         table = read_table(roster, "roster") if roster else None
         click.echo(summarize(checked, table))
         scenario = _load_scenario(scenario_path) if scenario_path else None
-        findings = lint_plan(checked, table, scenario=scenario)
+        findings = design_hazards(checked, scenario, roster=table)
     except EngineError as exc:
         _fail(exc)
     click.echo("")
@@ -81,8 +82,8 @@ def check(plan: str, roster: str | None, scenario_path: str | None) -> None:
               help="Excel inputs: the sheet to read, by name or number (0 first; default the first sheet).")
 def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None) -> None:
     """Compute payout statements for every rep and period."""
+    from engine.data.statements import statements, write_statements
     from engine.plan import load_plan
-    from engine.statements import statements, write_statements
 
     try:
         _check_outputs({"--out": out})
@@ -106,9 +107,9 @@ def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None) ->
               help="Excel inputs: the sheet to read, by name or number (0 first; default the first sheet).")
 def explain(plan: str, roster: str, actuals: str, rep: str, period: str | None, sheet: str | None) -> None:
     """Show step by step how one rep's statement was calculated."""
-    from engine.explain import explain as explain_text
+    from engine.data.explain import explain as explain_text
+    from engine.data.statements import load_for_plan, statement_table
     from engine.plan import compile_plan, load_plan
-    from engine.statements import load_for_plan, statement_table
 
     try:
         checked = load_plan(plan)
@@ -218,9 +219,10 @@ def compare(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: 
                                chunk_runs=chunk_runs, workers=workers or _cores(), scheduler=scheduler,
                                keep_reps=report_out is not None)
         if report_out is not None:
+            from engine.jobs.compare import report_inputs
             from engine.report.html import write_report
 
-            write_report(report_out, result, checked, scenario)
+            write_report(report_out, report_inputs(result, checked, scenario))
         if json_out is not None:
             _write_json(result.document, json_out)
     except EngineError as exc:
@@ -311,8 +313,8 @@ def studio(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: i
     """
     from pathlib import Path
 
+    from engine.app.studio import Studio, serve, shipped_plans
     from engine.plan import load_plan
-    from engine.studio import Studio, serve, shipped_plans
 
     try:
         if plans:
@@ -354,6 +356,8 @@ def studio(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: i
 @click.option("--method", default="cobyla", show_default=True, type=click.Choice(["cobyla", "cobyqa", "screen"]),
               help="Local search after the Latin-hypercube screen (screen: none).")
 @click.option("--workers", default=None, type=click.IntRange(1, None), help="Processes (default: all cores).")
+@click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS", metavar="ADDRESS",
+              help="dask.distributed scheduler to run on (or DASK_SCHEDULER_ADDRESS); needs the [dask] extra.")
 @click.option("--targets", "with_targets", is_flag=True,
               help="Also decompose the company target into per-rep annual, quarterly and monthly targets.")
 @click.option("--company-target", default=None, type=float, help="Annual company target (default: sum of quotas).")
@@ -371,9 +375,9 @@ def studio(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: i
 def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, minimize: str | None,
                 subject_to: tuple[str, ...], margin: float | None, vary: tuple[str, ...], freeze: tuple[str, ...],
                 no_weights: bool, weight_change: float, runs: int, seed: int | None, budget: int, method: str,
-                workers: int | None, with_targets: bool, company_target: float | None, roster: str | None,
-                potential_column: str | None, share_goal: float, targets_out: str | None, out: str,
-                json_out: str | None) -> None:
+                workers: int | None, scheduler: str | None, with_targets: bool, company_target: float | None,
+                roster: str | None, potential_column: str | None, share_goal: float, targets_out: str | None,
+                out: str, json_out: str | None) -> None:
     """Search PLAN's bounded parameters and scorecard weights for the best simulated plan; write it to --out.
 
     Exit status 1 when no candidate meets every --subject-to (the least infeasible plan is
@@ -400,7 +404,7 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
                   seed=seed, budget=budget, method=method, workers=workers or _cores(), margin=margin,
                   vary=list(vary) or None, freeze=list(freeze), weights=not no_weights, weight_change=weight_change,
                   targets=with_targets, company_target=company_target, potential_column=potential_column,
-                  share_goal=share_goal, progress=progress_enabled(json_out == "-"))
+                  share_goal=share_goal, progress=progress_enabled(json_out == "-"), scheduler=scheduler)
         # The plan, the targets and the JSON file are written all or nothing.
         with AtomicGroup() as group:
             from pathlib import Path
@@ -450,9 +454,11 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
               help="Runs simulated together (results do not depend on it).")
 @click.option("--workers", default=None, type=click.IntRange(1, None),
               help="Processes on this machine (default: all cores; results do not depend on it).")
+@click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS", metavar="ADDRESS",
+              help="dask.distributed scheduler to run on (or DASK_SCHEDULER_ADDRESS); needs the [dask] extra.")
 def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, history: str | None, runs: int,
              seed: int | None, budget: float | None, as_of: str | None, xlsx_out: str | None,
-             json_out: str | None, chunk_runs: int | None, workers: int | None) -> None:
+             json_out: str | None, chunk_runs: int | None, workers: int | None, scheduler: str | None) -> None:
     """Forecast the plan year's payout from the actuals so far: paid, P50/P90/P95, budget risk, accrual.
 
     Closed periods are paid as `incentive payout` pays them; the rest of the year is simulated
@@ -465,6 +471,7 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
     from engine.jobs.forecast import calibrate_scenario, forecast_text, write_forecast_xlsx
     from engine.jobs.forecast import forecast as run_forecast
     from engine.plan import load_plan
+    from engine.sim.run import progress_enabled
 
     try:
         _check_outputs(xlsx=xlsx_out, json=json_out)
@@ -483,7 +490,8 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
         else:
             scenario = _load_scenario(scenario_path)
         result = run_forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=seed, budget=budget,
-                              as_of=as_of, workers=workers or _cores(), chunk_runs=chunk_runs)
+                              as_of=as_of, workers=workers or _cores(), chunk_runs=chunk_runs,
+                              scheduler=scheduler, progress=progress_enabled(json_out == "-"))
         if xlsx_out:
             write_forecast_xlsx(result, xlsx_out)
         if json_out is not None and json_out != "-":

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from numbers import Integral
 from types import MappingProxyType
 
-from engine.data.inputs import PeriodInfo
+from engine.core.inputs import PeriodInfo
 
 __all__ = ["KINDS", "MONTHS_PER_PERIOD", "check_period_kind", "parse_period_label", "period_for_date"]
 

@@ -6,147 +6,34 @@ roster numbers come from ``--roster`` (each numeric column's median) or from doc
 defaults; every actuals column that the plan measures against a target is set to that
 percentage of its target, and the other actuals are set so their ratios sit at 100%
 (``collected / revenue`` -> collected = revenue, ``actuals.csat / 5`` -> csat = 5) or to 0
-(counts such as complaints). The assumptions are printed with the table.
+(counts such as complaints); see :mod:`engine.plan.reference_rep`. The assumptions are
+printed with the table.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import pandas as pd
 
-from engine.data.inputs import Inputs, PeriodInfo
-from engine.plan import expr as ex
+from engine.core.inputs import Inputs, PeriodInfo
 from engine.plan.compile import compile_plan
-from engine.plan.validate import CheckedPlan
+from engine.plan.reference_rep import Dependencies, reference_profile, roster_values
+from engine.plan.validate import CheckedPlan, with_parameters
+from engine.text import MISSING
 
-__all__ = ["LEVELS", "Dependencies", "payout_table", "reference_profile", "summarize"]
+if TYPE_CHECKING:
+    from engine.sim.population import Roster
+
+__all__ = ["LEVELS", "PERIODS_PER_YEAR", "Dependencies", "payout_curve_data", "payout_table", "reference_profile",
+           "roster_frame", "summarize"]
 
 LEVELS = (0.5, 0.8, 1.0, 1.2, 1.5)
+PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "half": 2, "year": 1}
 
-_DEFAULTS = [
-    (re.compile(r"(^|_)(ti|tic|incentive|bonus|target_incentive|ote_variable)($|_)", re.IGNORECASE), 20_000.0),
-    (re.compile(r"(salary|base_pay|fixed)", re.IGNORECASE), 80_000.0),
-    (re.compile(r"(quota|target|plan)", re.IGNORECASE), 1_000_000.0),
-]
-
-
-def _default_roster_value(name: str) -> float:
-    for pattern, value in _DEFAULTS:
-        if pattern.search(name):
-            return value
-    return 1.0
-
-
-class Dependencies:
-    """Which actuals and targets an expression depends on, through measures."""
-
-    def __init__(self, checked: CheckedPlan):
-        self.checked = checked
-        self.defs = {m.name: m.code for m in checked.plan.measures}
-        self.memo: dict[str, tuple[frozenset, frozenset]] = {}
-
-    def of(self, node: ex.Expr) -> tuple[frozenset, frozenset]:
-        actuals: set[str] = set()
-        targets: set[str] = set()
-        for n in ex.walk(node):
-            if isinstance(n, ex.Name):
-                ref = self.checked.refs.get(id(n))
-                if ref is None:
-                    continue
-                if ref.kind == "actual":
-                    actuals.add(ref.name)
-                elif ref.kind == "target":
-                    targets.add(ref.name)
-                elif ref.kind == "measure":
-                    a, t = self.measure(ref.name)
-                    actuals |= a
-                    targets |= t
-        return frozenset(actuals), frozenset(targets)
-
-    def measure(self, name: str) -> tuple[frozenset, frozenset]:
-        if name not in self.memo:
-            self.memo[name] = (frozenset(), frozenset())  # cycles are impossible after validation
-            self.memo[name] = self.of(self.defs[name].tree)
-        return self.memo[name]
-
-
-def _all_codes(checked: CheckedPlan):
-    plan = checked.plan
-    for m in plan.measures:
-        yield m.code
-    for c in plan.components:
-        for code in (c.input, c.base, c.when, c.by, c.cap):
-            if code is not None:
-                yield code
-        for m in c.metrics:
-            yield m.input
-    for m in plan.modifiers:
-        if m.when is not None:
-            yield m.when
-    if plan.grades is not None:
-        yield plan.grades.input
-
-
-def reference_profile(checked: CheckedPlan) -> tuple[dict[str, str], dict[str, tuple[str, object]]]:
-    """How the reference rep's actuals are set.
-
-    Returns:
-        ``(linked, others)``: ``linked`` maps actuals columns to the target they are measured
-        against; ``others`` maps the remaining columns to ``("same", column)``,
-        ``("number", value)`` or ``("zero", None)``.
-    """
-    deps = Dependencies(checked)
-    linked: dict[str, str] = {}
-    ratios: list[tuple[frozenset, ex.Expr]] = []
-    for code in _all_codes(checked):
-        for node in ex.walk(code.tree):
-            pair = None
-            if isinstance(node, ex.Binary) and node.op in ("/", "-") or isinstance(node, ex.Compare):
-                pair = (node.left, node.right)
-            elif isinstance(node, ex.Call) and node.func == "safe_div":
-                pair = (node.args[0], node.args[1])
-            if pair is None:
-                continue
-            la, lt = deps.of(pair[0])
-            ra, rt = deps.of(pair[1])
-            if len(la) == 1 and not lt and len(rt) == 1 and not ra:
-                linked.setdefault(next(iter(la)), next(iter(rt)))
-            elif len(la) == 1 and not lt and (isinstance(node, ex.Binary) and node.op == "/" or
-                                              isinstance(node, ex.Call)):
-                ratios.append((la, pair[1]))
-    others: dict[str, tuple[str, object]] = {}
-    for col in sorted(checked.actual_columns):
-        if col in linked:
-            continue
-        choice: tuple[str, object] = ("zero", None)
-        for la, denom in ratios:
-            if col not in la:
-                continue
-            if isinstance(denom, ex.Num):
-                choice = ("number", denom.value)
-                break
-            da, dt = deps.of(denom)
-            if len(da) == 1 and not dt and next(iter(da)) in linked:
-                choice = ("same", next(iter(da)))
-                break
-        others[col] = choice
-    return linked, others
-
-
-def _roster_values(checked: CheckedPlan, roster: pd.DataFrame | None) -> dict[str, object]:
-    values: dict[str, object] = {}
-    for col in sorted(checked.roster_columns):
-        if roster is not None and col in roster.columns:
-            series = pd.to_numeric(roster[col], errors="coerce")
-            if series.notna().all() and len(series):
-                values[col] = float(series.median())
-            else:
-                values[col] = str(roster[col].mode().iloc[0]) if len(roster[col].dropna()) else ""
-        elif col in checked.numeric_roster_columns or roster is None:
-            values[col] = _default_roster_value(col)
-    return values
+RosterLike = Union[pd.DataFrame, "Roster", None]
 
 
 def payout_table(checked: CheckedPlan, roster: pd.DataFrame | None = None,
@@ -159,32 +46,38 @@ def payout_table(checked: CheckedPlan, roster: pd.DataFrame | None = None,
     """
     plan = checked.plan
     n = len(levels)
-    roster_vals = _roster_values(checked, roster)
+    roster_vals = roster_values(checked, roster)
     fy = 2027
     period = PeriodInfo(label="2027", kind="year", fiscal_year=fy, number=1,
                         start=pd.Timestamp("2027-01-01").date(), end=pd.Timestamp("2027-12-31").date())
-    roster_arrays = {}
+    roster_arrays: dict[str, np.ndarray] = {}
     for k, v in roster_vals.items():
         roster_arrays[k] = np.full((n, 1), v, dtype=object if isinstance(v, str) else np.float64)
-    base = {"rep_ids": np.array(["reference"], dtype=object), "periods": (period,), "roster": roster_arrays,
-                "active": np.ones((n, 1, 1), dtype=bool), "proration": np.ones((n, 1, 1))}
+    rep_ids = np.array(["reference"], dtype=object)
+    active = np.ones((n, 1, 1), dtype=bool)
+    proration = np.ones((n, 1, 1))
+
+    def inputs(actuals: dict[str, np.ndarray]) -> Inputs:
+        return Inputs(rep_ids=rep_ids, periods=(period,), roster=roster_arrays, actuals=actuals, active=active,
+                      proration=proration)
+
     zeros = {col: np.zeros((n, 1, 1)) for col in checked.actual_columns}
     prog = compile_plan(checked)
     # Targets first (they depend on the roster only in any sensible plan).
-    first = prog.evaluate(Inputs(actuals=zeros, **base))
+    first = prog.evaluate(inputs(zeros))
     linked, others = reference_profile(checked)
     lv = np.array(levels).reshape(n, 1, 1)
-    actuals = {}
+    actuals: dict[str, np.ndarray] = {}
     for col, target in linked.items():
         actuals[col] = lv * np.asarray(first.values[f"targets.{target}"], dtype=float)
-    for col, (how, what) in others.items():
-        if how == "same":
-            actuals[col] = actuals[what].copy()
-        elif how == "number":
-            actuals[col] = np.full((n, 1, 1), float(what))
+    for col, choice in others.items():
+        if choice[0] == "same":
+            actuals[col] = actuals[choice[1]].copy()
+        elif choice[0] == "number":
+            actuals[col] = np.full((n, 1, 1), float(choice[1]))
         else:
             actuals[col] = np.zeros((n, 1, 1))
-    res = prog.evaluate(Inputs(actuals=actuals, **base))
+    res = prog.evaluate(inputs(actuals))
     rows = {}
     for c in plan.components:
         rows[c.name] = res.columns[c.name][:, 0, 0]
@@ -203,11 +96,11 @@ def payout_table(checked: CheckedPlan, roster: pd.DataFrame | None = None,
     for col, target in linked.items():
         notes.append(f"actuals.{col} = the level x targets.{target} "
                      f"({_fmt(float(np.asarray(first.values[f'targets.{target}'], dtype=float)[0, 0, 0]))} at 100%)")
-    for col, (how, what) in others.items():
-        if how == "same":
-            notes.append(f"actuals.{col} = actuals.{what} (its ratio at 100%)")
-        elif how == "number":
-            notes.append(f"actuals.{col} = {_fmt(what)} (its ratio at 100%)")
+    for col, choice in others.items():
+        if choice[0] == "same":
+            notes.append(f"actuals.{col} = actuals.{choice[1]} (its ratio at 100%)")
+        elif choice[0] == "number":
+            notes.append(f"actuals.{col} = {_fmt(choice[1])} (its ratio at 100%)")
         else:
             notes.append(f"actuals.{col} = 0")
     if any(c.kind == "rank" for c in plan.components):
@@ -215,6 +108,45 @@ def payout_table(checked: CheckedPlan, roster: pd.DataFrame | None = None,
     if plan.accumulate == "year":
         notes.append("accumulate: year: shown for a plan year of one period")
     return table, notes
+
+
+def roster_frame(roster: RosterLike) -> pd.DataFrame | None:
+    """A roster as a DataFrame; a simulated team's seats get the columns the simulator adds
+    (``status``: tenured, ``tenure_months``: 24) so that the reference rep is a settled rep."""
+    if roster is None or isinstance(roster, pd.DataFrame):
+        return roster
+    df = pd.DataFrame(roster.columns)
+    df["status"] = "tenured"
+    df["tenure_months"] = 24.0
+    return df
+
+
+def payout_curve_data(checked: CheckedPlan, params: dict | None = None, roster: RosterLike = None,
+                      levels: Sequence[float] | None = None) -> pd.DataFrame:
+    """What the plan pays over a year at each attainment level, per component.
+
+    The plan is evaluated for the reference rep of ``incentive check`` (the roster's medians,
+    or documented defaults; see :func:`payout_table`) reaching the same share
+    of target in every period, and one period's pay is multiplied by the periods in a year.
+
+    Args:
+        checked: the validated plan.
+        params: plan parameter overrides.
+        roster: a roster (DataFrame, or a simulated team's :class:`~engine.sim.population.Roster`).
+        levels: attainment levels as fractions (default: 0 to 200% in 1-point steps).
+
+    Returns:
+        Index: attainment in percent; columns: one per component, ``adjustment`` (modifiers,
+        plan cap, draw) when the plan has any, and ``total``; values in the plan's currency.
+    """
+    if params:
+        checked = with_parameters(checked, params)
+    lv = tuple(np.round(np.arange(0, 201) / 100, 2)) if levels is None else tuple(float(v) for v in levels)
+    table, _ = payout_table(checked, roster_frame(roster), levels=lv)
+    per_year = PERIODS_PER_YEAR.get(checked.plan.period, 1)
+    df = table.drop(index="% of TI").T.astype(float) * per_year
+    df.index = pd.Index(np.round(np.asarray(lv) * 100, 6), name="attainment (%)")
+    return df
 
 
 def _fmt(v) -> str:
@@ -255,10 +187,10 @@ def summarize(checked: CheckedPlan, roster: pd.DataFrame | None = None) -> str:
     for c in plan.components:
         desc = _component_line(c)
         lines.append(f"  {c.name} ({c.kind}){' — ' + c.label if c.label else ''}: {desc}")
-    for m in plan.modifiers:
-        scope = ", ".join(n for n, _ in m.applies_to) or "every component"
-        lines.append(f"Modifier {m.name}: x {m.multiply.text} on {scope}"
-                     + (f" when {m.when.text}" if m.when else ""))
+    for mod in plan.modifiers:
+        scope = ", ".join(n for n, _ in mod.applies_to) or "every component"
+        lines.append(f"Modifier {mod.name}: x {mod.multiply.text} on {scope}"
+                     + (f" when {mod.when.text}" if mod.when else ""))
     if plan.cap is not None:
         lines.append(f"Plan cap: {plan.cap.text}")
     if plan.draw is not None:
@@ -274,7 +206,7 @@ def summarize(checked: CheckedPlan, roster: pd.DataFrame | None = None) -> str:
     for idx in fmt.index:
         for col in fmt.columns:
             v = table.loc[idx, col]
-            fmt.loc[idx, col] = ("—" if not np.isfinite(v) else f"{v:,.0f}%") if idx == "% of TI" else f"{v:,.2f}"
+            fmt.loc[idx, col] = (MISSING if not np.isfinite(v) else f"{v:,.0f}%") if idx == "% of TI" else f"{v:,.2f}"
     lines += ["  " + ln for ln in fmt.to_string().splitlines()]
     lines += [f"  * {n}" for n in notes]
     return "\n".join(lines)

@@ -1,0 +1,209 @@
+"""What a simulation is conditioned on: nothing (a plan study) or a real team's year so far.
+
+The simulator (engine/sim/simulate.py) runs the same monthly steps in both cases and asks
+its conditioner, at fixed points of the month, to adjust the state: which roster it seats,
+the horizon, the starting traits, who is in the role each month, which roster columns come
+from the file, the real actuals of the closed months, and what to record for the caller.
+:class:`NoConditioning` does nothing at every point; :class:`Conditioning` (forecasts)
+seats the real roster and replays its actuals so far. A new kind of conditioning is a new
+class with the methods of :class:`Conditioner`, not a branch in the simulator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from engine.sim.population import Roster, build_roster
+from engine.sim.scenario import Scenario
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from engine.sim.simulate import ChunkResult, MonthState, Simulation
+
+__all__ = ["Conditioner", "Conditioning", "NoConditioning"]
+
+
+class Conditioner(Protocol):
+    """The points where a simulation can be conditioned on real data.
+
+    Attributes:
+        closed_months: months (from the start) whose actuals are real: nobody decides or
+            quits in them (0 without conditioning).
+    """
+
+    closed_months: int
+
+    def seats(self, scenario: Scenario) -> Roster:
+        """The roster whose seats the simulation fills."""
+        ...
+
+    def horizon(self, start: dt.date, months: int) -> tuple[dt.date, int]:
+        """The simulated months: ``(first day, number of months)``, given the plan's default."""
+        ...
+
+    def begin(self, sim: Simulation, state: MonthState) -> None:
+        """Adjust the chunk's starting state (traits, who is seated, what to record)."""
+        ...
+
+    def seat(self, sim: Simulation, state: MonthState, t: int) -> None:
+        """Month ``t`` after the backfills: who is in the role and for how many days."""
+        ...
+
+    def roster_columns(self, sim: Simulation, state: MonthState) -> None:
+        """Month ``t``: roster columns the plan sees that come from real data."""
+        ...
+
+    def realized(self, sim: Simulation, state: MonthState, t: int, real: dict[str, np.ndarray]) -> None:
+        """Month ``t``'s realized outputs (``real``, edited in place) before they are recorded."""
+        ...
+
+    def observe(self, sim: Simulation, state: MonthState, t: int, expected: dict[str, np.ndarray],
+                effort: np.ndarray) -> None:
+        """Month ``t``'s expected outputs at the effective ``effort``, for what the caller records."""
+        ...
+
+    def finish(self, sim: Simulation, state: MonthState, result: ChunkResult) -> None:
+        """Add what the caller records to the chunk's result."""
+        ...
+
+
+class NoConditioning:
+    """No conditioning: the scenario's team, from the start of the plan year."""
+
+    closed_months = 0
+
+    def seats(self, scenario: Scenario) -> Roster:
+        return build_roster(scenario)
+
+    def horizon(self, start: dt.date, months: int) -> tuple[dt.date, int]:
+        return start, months
+
+    def begin(self, sim: Simulation, state: MonthState) -> None:
+        return None
+
+    def seat(self, sim: Simulation, state: MonthState, t: int) -> None:
+        return None
+
+    def roster_columns(self, sim: Simulation, state: MonthState) -> None:
+        return None
+
+    def realized(self, sim: Simulation, state: MonthState, t: int, real: dict[str, np.ndarray]) -> None:
+        return None
+
+    def observe(self, sim: Simulation, state: MonthState, t: int, expected: dict[str, np.ndarray],
+                effort: np.ndarray) -> None:
+        return None
+
+    def finish(self, sim: Simulation, state: MonthState, result: ChunkResult) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """A simulation that starts from a real team and its actuals so far (forecasts).
+
+    The seats are the real roster's reps. Months before ``closed_months`` take the real
+    actuals (no decisions, no quits; morale evolves on the real pay); from then on the
+    year is simulated as usual. Skill of the roster's reps is drawn from its posterior
+    given the actuals so far: ``log skill = skill_mean + skill_sd * z``, with ``z`` the
+    standardized prior draw (``(log prior skill - prior_mean) / prior_sd``), so that runs
+    keep their random streams and ``closed_months = 0`` with the prior's moments reproduces
+    the prior.
+
+    Attributes:
+        roster: the real roster (seats).
+        start: first day of the plan year.
+        closed_months: months (from the start) whose actuals are real.
+        actuals: actuals column -> ``(seats, closed_months)`` real monthly values.
+        active_days: ``(seats, 12)`` active days of each roster rep per month (roster dates).
+        skill_mean, skill_sd: ``(seats,)`` posterior mean and sd of log skill.
+        prior_mean, prior_sd: the prior's mean and sd of log skill.
+        tenure: ``(seats,)`` months in role at the start of the year, NaN where unknown
+            (then drawn from the scenario).
+        hired: ``(seats,)`` reps hired during the plan year (status ``new_hire``).
+        fixed: roster columns taken from the file for the roster's reps rather than set by the
+            simulation (``status``, ``tenure_months`` when the roster has them), seat-indexed.
+    """
+
+    roster: Roster
+    start: dt.date
+    closed_months: int
+    actuals: dict
+    active_days: np.ndarray
+    skill_mean: np.ndarray
+    skill_sd: np.ndarray
+    prior_mean: float
+    prior_sd: float
+    tenure: np.ndarray
+    hired: np.ndarray
+    fixed: dict
+
+    def seats(self, scenario: Scenario) -> Roster:
+        return self.roster
+
+    def horizon(self, start: dt.date, months: int) -> tuple[dt.date, int]:
+        return self.start, 12  # a forecast covers the real plan year
+
+    def begin(self, sim: Simulation, state: MonthState) -> None:
+        seats = sim.seats
+        # The roster's reps: skill from its posterior given the actuals so far (the prior
+        # draw standardized and rescaled), tenure where the roster says it.
+        z = (np.log(state.skill[:, :seats]) - self.prior_mean) / max(self.prior_sd, 1e-12)
+        state.skill[:, :seats] = np.exp(self.skill_mean + self.skill_sd * z)
+        state.tenure[:, :seats] = np.where(np.isnan(self.tenure), state.tenure[:, :seats], self.tenure)
+        state.present[:, :seats] = False  # the roster's dates say who is in the role each month
+        state.ever[:, :seats] = False
+        state.hired[:, :seats] = self.hired
+        c, n = state.present.shape
+        state.days_m = np.zeros((c, n, sim.months))
+        state.record["primary_expected"] = np.zeros((c, sim.months))
+        state.record["primary_baseline"] = np.zeros((c, sim.months))
+
+    def seat(self, sim: Simulation, state: MonthState, t: int) -> None:
+        # Roster reps are in the role where their dates say so, unless they quit.
+        seats = sim.seats
+        in_role = (self.active_days[:, t] > 0)[None, :] & ~state.left[:, :seats]
+        joined = in_role & ~state.ever[:, :seats]
+        if t > 0 and joined.any():
+            state.morale[:, :seats] = np.where(joined, state.morale0[:, :seats], state.morale[:, :seats])
+        state.present[:, :seats] = in_role
+        state.ever[:, :seats] |= in_role
+        assert state.days_m is not None
+        state.days_m[:, :, t] = np.where(state.present, sim.days[t], 0.0)
+        state.days_m[:, :seats, t] = np.where(state.present[:, :seats], self.active_days[:, t], 0.0)
+
+    def roster_columns(self, sim: Simulation, state: MonthState) -> None:
+        real_slot = np.broadcast_to(np.arange(sim.slots) < sim.seats, state.seat.shape)
+        for name, col in self.fixed.items():  # the file's values for the roster's reps
+            state.roster_cols[name] = np.where(real_slot, np.asarray(col)[np.maximum(state.seat, 0)],
+                                               state.roster_cols[name])
+
+    def realized(self, sim: Simulation, state: MonthState, t: int, real: dict[str, np.ndarray]) -> None:
+        if t >= self.closed_months:
+            return
+        # Closed month: the roster's reps have their real actuals (columns the actuals do not
+        # have keep the model's values at baseline effort); nothing is carried over.
+        for col in self.actuals:
+            if col in real:
+                vals = np.array(real[col], dtype=float, copy=True)
+                vals[:, : sim.seats] = self.actuals[col][None, :, t]
+                real[col] = vals
+        state.carry = np.zeros(state.present.shape)
+
+    def observe(self, sim: Simulation, state: MonthState, t: int, expected: dict[str, np.ndarray],
+                effort: np.ndarray) -> None:
+        # Expected primary output at the chosen effort and at effective effort 1 (the effort
+        # factor behind the skill posterior).
+        primary = sim.scenario.primary_measure
+        elasticity = sim.scenario.output(primary).get("elasticity", 1.0)
+        unit = expected[primary] / np.power(np.maximum(effort[sim.prod.primary_activity], 1e-12), elasticity)
+        state.record["primary_expected"][:, t] = np.where(state.present, expected[primary], 0.0).sum(axis=1)
+        state.record["primary_baseline"][:, t] = np.where(state.present, unit, 0.0).sum(axis=1)
+
+    def finish(self, sim: Simulation, state: MonthState, result: ChunkResult) -> None:
+        result.quit_seat = state.left[:, : sim.seats].copy()
+        result.primary_expected = state.record["primary_expected"]
+        result.primary_baseline = state.record["primary_baseline"]
