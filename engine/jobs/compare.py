@@ -21,6 +21,7 @@ from engine.errors import PlanError, PlanErrors
 from engine.jobs.check import design_hazards
 from engine.plan.lint import Finding
 from engine.plan.validate import CheckedPlan
+from engine.sim.executor import Executor
 from engine.sim.metrics import PER_RUN_KEYS, skill_quartiles
 from engine.sim.population import Roster, build_roster
 from engine.sim.run import SimResult, simulate
@@ -107,9 +108,10 @@ def compare_plans(plans: Sequence[CheckedPlan], scenario: Scenario | None = None
     """
     _same_currency(plans)
     scenario = scenario or default_scenario()
-    results = [simulate(p, scenario, runs, seed, chunk_runs=chunk_runs, progress=progress, workers=workers,
-                        scheduler=scheduler, keep_reps=keep_reps,
-                        label=f"{p.plan.name} ({i + 1}/{len(plans)})") for i, p in enumerate(plans)]
+    with Executor(workers, scheduler) as ex:  # one pool (or cluster connection) for every plan
+        results = [simulate(p, scenario, runs, seed, chunk_runs=chunk_runs, progress=progress, keep_reps=keep_reps,
+                            label=f"{p.plan.name} ({i + 1}/{len(plans)})", executor=ex)
+                   for i, p in enumerate(plans)]
     base = results[0].per_run
     diffs = []
     for r in results[1:]:

@@ -9,9 +9,12 @@ yields each chunk's :class:`~engine.sim.simulate.ChunkResult`.
   (:func:`build_simulation`, the one place that does) and keeps it in a small cache keyed by
   the task (:func:`simulation_for`). The task travels as its pickled bytes and a digest of
   them, so a worker that has the simulation already does not even unpickle the plan.
-* Run ``i`` draws from ``SeedSequence([seed, i])`` only, so the result of a chunk does not
-  depend on where it runs or on how the runs are split: serial, process-pool and Dask results
-  are bit-identical.
+* The plan is compiled once per process by the task's backend
+  (:func:`~engine.plan.compile.compile_plan`, a row of ``BACKENDS``) and handed to the
+  simulation as its payout program: the simulator never compiles a plan itself.
+* Run ``i`` draws from its own streams, ``SeedSequence([seed, i, stream])`` (see
+  :mod:`engine.sim.streams`), so the result of a chunk does not depend on where it runs or on
+  how the runs are split: serial, process-pool and Dask results are bit-identical.
 * Errors a user can cause (:class:`~engine.errors.EngineError`) are returned by the worker
   as values and re-raised here (or handed to the caller with ``errors="return"``): they
   unpickle into the same class with the same fields, and Dask does not retry them (its
@@ -35,6 +38,7 @@ from typing import Any, Literal, Self, overload
 import numpy as np
 
 from engine.errors import DataError, EngineError
+from engine.plan.compile import compile_plan
 from engine.plan.validate import CheckedPlan
 from engine.sim.scenario import Scenario
 from engine.sim.simulate import ChunkResult, Conditioner, Simulation
@@ -69,10 +73,12 @@ class SimTask:
     Attributes:
         checked: the validated plan (it travels as its text).
         scenario: the scenario.
-        seed: master seed (run ``i`` draws from ``SeedSequence([seed, i])``).
+        seed: master seed (run ``i`` draws from ``SeedSequence([seed, i, stream])``).
         params: plan parameter overrides, as sorted ``(name, value)`` pairs (a dict is accepted).
         condition: the real team and its actuals so far (forecasts), or None.
         until: simulate only the first ``until`` months (None: the whole year).
+        backend: the payout-program backend the plan is compiled with (a row of
+            :data:`engine.plan.compile.BACKENDS`).
     """
 
     checked: CheckedPlan
@@ -81,6 +87,7 @@ class SimTask:
     params: tuple[tuple[str, float], ...] | Mapping[str, float] | None = ()
     condition: Conditioner | None = None
     until: int | None = None
+    backend: str = "numpy"
 
     def __post_init__(self) -> None:
         params = self.params
@@ -95,7 +102,7 @@ class SimTask:
         Raises:
             TypeError: the plan has no source text, so it cannot leave this process.
         """
-        return pickle.dumps((self.checked, self.scenario, self.seed, self.params, self.condition),
+        return pickle.dumps((self.checked, self.scenario, self.seed, self.params, self.condition, self.backend),
                             protocol=pickle.HIGHEST_PROTOCOL)
 
     @cached_property
@@ -107,10 +114,13 @@ class SimTask:
             return "local-" + uuid.uuid4().hex  # cached: one key per task object
 
 
-def build_simulation(checked: CheckedPlan, scenario: Scenario, seed: int, params, condition: Conditioner | None
-                     ) -> Simulation:
-    """The one place a task's description becomes a :class:`~engine.sim.simulate.Simulation`."""
-    return Simulation(checked, scenario, seed, dict(params or ()) or None, condition=condition)
+def build_simulation(checked: CheckedPlan, scenario: Scenario, seed: int, params, condition: Conditioner | None,
+                     backend: str = "numpy") -> Simulation:
+    """The one place a task's description becomes a :class:`~engine.sim.simulate.Simulation`:
+    the plan is compiled here by ``backend`` and the simulation receives the program."""
+    overrides = dict(params or ()) or None
+    program = compile_plan(checked, overrides, backend=backend)
+    return Simulation(checked, scenario, seed, overrides, condition=condition, program=program)
 
 
 _CACHE: OrderedDict[str, Simulation] = OrderedDict()  # per process: the simulations of recent tasks
@@ -134,7 +144,7 @@ def _cached(key: str, make) -> Simulation:
 def simulation_for(task: SimTask) -> Simulation:
     """The task's simulation, built once per process and then taken from the cache."""
     return _cached(task.key, lambda: build_simulation(task.checked, task.scenario, task.seed, task.params,
-                                                      task.condition))
+                                                      task.condition, task.backend))
 
 
 def _run_remote(key: str, blob: bytes, until: int | None, runs: np.ndarray) -> ChunkResult | EngineError:

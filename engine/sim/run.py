@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,7 @@ class SimResult:
 def simulate(checked: CheckedPlan, scenario: Scenario | None = None, runs: int = 200, seed: int | None = None,
              chunk_runs: int | None = None, progress: bool = False, params: dict | None = None,
              label: str | None = None, workers: int = 1, scheduler: str | None = None,
-             keep_reps: bool = False) -> SimResult:
+             keep_reps: bool = False, executor: Executor | None = None) -> SimResult:
     """Simulate ``runs`` plan years of the scenario's team under the plan.
 
     Args:
@@ -57,6 +58,9 @@ def simulate(checked: CheckedPlan, scenario: Scenario | None = None, runs: int =
             chunks then run on its workers, retried by Dask if a worker dies.
         keep_reps: also keep per-rep values for charts (``SimResult.detail``: a bounded
             sample of runs and per-run skill-quartile means); the document is unchanged.
+        executor: an open :class:`~engine.sim.executor.Executor` to run on (its pool or
+            cluster is kept for the caller's next plan); default: one for ``workers`` and
+            ``scheduler``, closed on return.
     """
     scenario = scenario or default_scenario()
     seed = scenario.seed if seed is None else int(seed)
@@ -64,7 +68,7 @@ def simulate(checked: CheckedPlan, scenario: Scenario | None = None, runs: int =
         raise ValueError("runs must be at least 1")
     task = SimTask(checked, scenario, seed, params)
     sim = simulation_for(task)  # built here once; forked workers inherit it
-    with Executor(workers, scheduler) as ex:
+    with (Executor(workers, scheduler) if executor is None else nullcontext(executor)) as ex:
         chunks = chunks_of(runs, chunk_runs or ex.chunk_size(sim.slots, runs))
         acc = Accumulator(runs, scenario.actual_columns)
         detail = RepDetail(runs, sim.slots, sim.seats) if keep_reps else None

@@ -59,3 +59,23 @@ def test_a_registered_backend_is_used_by_the_simulator(monkeypatch):
     want = Simulation(checked, sc, 3, {"base_share": 0.45}).run_chunk(runs)
     for name in ("cost", "revenue", "payout", "attainment", "leavers"):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+def test_the_executor_compiles_with_the_tasks_backend(monkeypatch):
+    """Jobs choose a backend on their task: the executor compiles the plan with it and the
+    simulation receives the program (it compiles nothing itself), with numpy's numbers."""
+    from engine.sim.executor import Executor, SimTask
+
+    monkeypatch.setitem(BACKENDS, "counting", Counting)
+    monkeypatch.setattr(Counting, "calls", 0)
+    checked = load_plan(PLAN)
+    sc = default_scenario()
+    runs = np.arange(2)
+    task = SimTask(checked, sc, 3, backend="counting")
+    with Executor(1) as ex:
+        [got] = ex.map([(task, runs)])
+    assert Counting.calls > 0
+    with Executor(1) as ex:
+        [want] = ex.map([(SimTask(checked, sc, 3), runs)])
+    for name in ("cost", "revenue", "payout", "attainment", "leavers"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
