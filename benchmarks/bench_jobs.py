@@ -76,14 +76,15 @@ def bench_forecast(workers: int) -> None:
 
 
 def bench_recalibrate(workers: int) -> None:
-    from engine.jobs.recalibrate import recalibrate
+    from engine.jobs.recalibrate import RecalibrationSpec, recalibrate
     from engine.plan import load_plan
 
     plan = load_plan(PLANS / "seeds_base_float_excess.yaml")
-    rec, secs = _timed(lambda: recalibrate(
-        plan, maximize="profit", subject_to=["cost_of_sales <= 0.065", "share_at_or_above_target >= 45%",
-                                             "measures.complaints <= baseline"],
-        runs=100, budget=40, workers=workers, targets=True))
+    spec = RecalibrationSpec(maximize="profit", subject_to=["cost_of_sales <= 0.065",
+                                                            "share_at_or_above_target >= 45%",
+                                                            "measures.complaints <= baseline"],
+                             budget=40, targets=True)
+    rec, secs = _timed(lambda: recalibrate(plan, spec, runs=100, workers=workers))
     print(f"recalibrate: {rec.evaluations} simulations of 100 runs: {secs:.1f} s "
           f"({secs / max(rec.evaluations, 1):.2f} s per candidate)")
 

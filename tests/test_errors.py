@@ -133,11 +133,11 @@ def test_failing_plan_in_forecast_workers(tmp_path):
 def test_failing_plan_in_recalibrate_workers(tmp_path):
     """The plan as written evaluates; candidates with a high threshold do not. Such a
     candidate is out of the search, its history row carrying the evaluation error intact."""
-    from engine.jobs.recalibrate import recalibrate
+    from engine.jobs.recalibrate import RecalibrationSpec, recalibrate
 
     checked = load_plan(_failing_measure("classic_ae.yaml", "    expr: actuals.revenue",
                                          "threshold > 0.6", tmp_path))
-    rec = recalibrate(checked, maximize="revenue", runs=8, budget=8, workers=2, seed=2)
+    rec = recalibrate(checked, RecalibrationSpec(maximize="revenue", budget=8), runs=8, workers=2, seed=2)
     failed = rec.history[rec.history["threshold"] > 0.6]
     assert len(failed) > 0 and failed["invalid"].notna().all()
     for text in failed["invalid"]:

@@ -384,7 +384,7 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
     still written, and the report says by how much it misses), 2 on bad input.
     """
     from engine.atomic import AtomicGroup
-    from engine.jobs.recalibrate import metric_catalogue, parse_constraint, write_targets
+    from engine.jobs.recalibrate import RecalibrationSpec, write_targets
     from engine.jobs.recalibrate import recalibrate as run
     from engine.plan import load_plan
     from engine.sim.run import progress_enabled
@@ -398,13 +398,15 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
             from engine.data.load import read_table
 
             scenario = scenario.with_overrides(roster=roster, reps=len(read_table(roster, "roster")))
-        metrics = metric_catalogue(scenario)
-        constraints = [parse_constraint(c, metrics) for c in subject_to]  # fail fast, before simulating
-        rec = run(checked, scenario, maximize=maximize, minimize=minimize, subject_to=constraints, runs=runs,
-                  seed=seed, budget=budget, method=method, workers=workers or _cores(), margin=margin,
-                  vary=list(vary) or None, freeze=list(freeze), weights=not no_weights, weight_change=weight_change,
-                  targets=with_targets, company_target=company_target, potential_column=potential_column,
-                  share_goal=share_goal, progress=progress_enabled(json_out == "-"), scheduler=scheduler)
+        spec = RecalibrationSpec(maximize=maximize, minimize=minimize, subject_to=subject_to, budget=budget,
+                                 method=method, margin=margin, vary=vary or None, freeze=freeze,
+                                 weights=not no_weights, weight_change=weight_change, targets=with_targets,
+                                 company_target=company_target, potential_column=potential_column,
+                                 share_goal=share_goal)
+        # The objective and the constraints are read against the scenario's metrics before
+        # anything is simulated.
+        rec = run(checked, spec, scenario, runs=runs, seed=seed, workers=workers or _cores(),
+                  progress=progress_enabled(json_out == "-"), scheduler=scheduler)
         # The plan, the targets and the JSON file are written all or nothing.
         with AtomicGroup() as group:
             from pathlib import Path

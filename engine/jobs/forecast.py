@@ -127,7 +127,7 @@ class Forecast:
             "reps_detail": [
                 {"rep_id": r.rep_id, "paid_to_date": num(r.paid_to_date), "expected_remaining": num(r.expected_remaining),
                  "expected_year": num(r.expected_year), "p90_year": num(r.p90_year),
-                 "quit_probability": None if pd.isna(r.quit_probability) else round(float(r.quit_probability), 4)}
+                 "quit_probability": _rounded(_cell(r.quit_probability), 4)}
                 for r in self.reps.itertuples(index=False)],
         }
 
@@ -446,8 +446,12 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         pilot = simulation_for(pilot_task)
         n_pilot = int(np.clip(math.ceil(PILOT_REP_RUNS / max(R, 1)), 4, 100))
         res = Executor().map([(pilot_task, idx) for idx in chunks_of(n_pilot, n_pilot, first=PILOT_RUN_BASE)])
-        num = sum(r.primary_expected[:, :M].sum(axis=0) for r in res)
-        den = sum(r.primary_baseline[:, :M].sum(axis=0) for r in res)
+        num = den = np.zeros(M)
+        for r in res:
+            # A conditioned simulation records both (Conditioning.finish).
+            assert r.primary_expected is not None and r.primary_baseline is not None
+            num = num + r.primary_expected[:, :M].sum(axis=0)
+            den = den + r.primary_baseline[:, :M].sum(axis=0)
         effort_factor = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
         out = scenario.output(primary)
         sim0 = pilot
@@ -578,6 +582,18 @@ def _join_month(active_days: np.ndarray) -> np.ndarray:
 # -- output ------------------------------------------------------------------------------------
 
 
+def _cell(x: object) -> float | None:
+    """A numeric table cell (as ``itertuples`` gives it) as a float; None when it is not a number."""
+    if isinstance(x, (int, float, np.integer, np.floating)):
+        return float(x)
+    return None
+
+
+def _rounded(x: float | None, digits: int) -> float | None:
+    """``x`` rounded to ``digits`` places, or None when it is missing (None or NaN)."""
+    return None if x is None or math.isnan(x) else round(x, digits)
+
+
 
 
 def forecast_text(fc: Forecast) -> str:
@@ -590,7 +606,8 @@ def forecast_text(fc: Forecast) -> str:
     head = ["period", "status", f"paid ({cur})", "P50", "P90", "P95"]
     body = []
     for r in fc.by_period.itertuples(index=False):
-        body.append([r.period, r.status, money(r.paid), money(r.p50), money(r.p90), money(r.p95)])
+        body.append([str(r.period), str(r.status), money(_cell(r.paid)), money(_cell(r.p50)), money(_cell(r.p90)),
+                     money(_cell(r.p95))])
     widths = [max(len(head[i]), *(len(b[i]) for b in body)) for i in range(len(head))]
 
     def fmt(cells):
@@ -680,10 +697,10 @@ def write_forecast_xlsx(fc: Forecast, path) -> None:
     bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 21)
     counts, _ = np.histogram(ann, bins)
     for i, v in enumerate(ann):
-        row = [i + 1, float(v)]
+        cells: list[float | None] = [i + 1, float(v)]
         if i < len(counts):
-            row += [None, float(bins[i]), float(bins[i + 1]), int(counts[i])]
-        dist.append(row)
+            cells += [None, float(bins[i]), float(bins[i + 1]), int(counts[i])]
+        dist.append(cells)
     for i in range(len(ann), len(counts)):
         dist.append([None, None, None, float(bins[i]), float(bins[i + 1]), int(counts[i])])
     hist = BarChart()

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -46,8 +47,10 @@ __all__ = [
     "DEFAULT_BUDGET",
     "DEFAULT_MARGIN",
     "Constraint",
+    "ConstraintRow",
     "MetricDef",
     "Recalibration",
+    "RecalibrationSpec",
     "decompose_targets",
     "metric_catalogue",
     "parse_constraint",
@@ -376,11 +379,11 @@ class _Evaluator:
                 acc.add(r)
             doc = acc.document(self.checked.plan.name, self.scenario.name, self.sim.seats, self.sim.P, self.seed)
             pr = {k: np.asarray(v, dtype=float) for k, v in acc.per_run.items()}
-            for col, v in acc.measures.items():
-                pr[f"measures.{col}"] = np.asarray(v, dtype=float)
+            for col, totals in acc.measures.items():
+                pr[f"measures.{col}"] = np.asarray(totals, dtype=float)
             gross = pr[f"measures.{self.margin_column}"] if self.margin_column else pr["revenue"] * self.margin
             pr["profit"] = gross - pr["cost"] - pr["replacement_cost"]
-            values = {}
+            values: dict[str, float | None] = {}
             for name, m in self.metrics.items():
                 try:
                     v = m.value(doc, pr)
@@ -427,7 +430,10 @@ class _Space:
         return len(self.params) + sum(len(g[0]) for g in self.groups)
 
     def start(self) -> np.ndarray:
-        z = [(s.value - s.min) / (s.max - s.min) for s in self.params]
+        z: list[float] = []
+        for s in self.params:
+            low, high = _bounds(s)
+            z.append((s.value - low) / (high - low))
         for sites, lo, hi in self.groups:
             w0 = np.array([s.value for s in sites])
             z += list(np.where(hi > lo, (w0 - lo) / np.where(hi > lo, hi - lo, 1.0), 0.5))
@@ -437,9 +443,10 @@ class _Space:
         z = np.clip(np.asarray(z, dtype=float), 0.0, 1.0)
         out = dict(self.fixed)
         for s, zi in zip(self.params, z):
-            v = s.min + zi * (s.max - s.min)
+            low, high = _bounds(s)
+            v = low + zi * (high - low)
             d = decimals_for(s)
-            v = float(np.clip(round(v, d), s.min, s.max))
+            v = float(np.clip(round(v, d), low, high))
             out[s.key] = float(round(v)) if s.integer else v
         i = len(self.params)
         for sites, lo, hi in self.groups:
@@ -451,6 +458,12 @@ class _Space:
             for s, v in zip(sites, _round_simplex(w, lo, hi, d)):
                 out[s.key] = v
         return out
+
+
+def _bounds(s: NumberSite) -> tuple[float, float]:
+    """``(min, max)`` of a parameter of the search space (only bounded ones are searched)."""
+    assert s.min is not None and s.max is not None, f"'{s.key}' has no bounds"
+    return s.min, s.max
 
 
 def _project_box_simplex(w: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -500,7 +513,7 @@ def _round_simplex(w: np.ndarray, lo: np.ndarray, hi: np.ndarray, decimals: int)
 def _space(sites: list[NumberSite], vary: Sequence[str] | None, freeze: Sequence[str], weights: bool,
            weight_change: float, min_weight: float) -> _Space:
     keys = {s.key for s in sites}
-    groups_all = {s.group for s in sites if s.kind == "weight"}
+    groups_all = {s.group for s in sites if s.kind == "weight" and s.group is not None}
     for name in list(vary or []) + list(freeze):
         if name not in keys and name not in groups_all:
             from engine.plan.parse import suggest
@@ -517,7 +530,8 @@ def _space(sites: list[NumberSite], vary: Sequence[str] | None, freeze: Sequence
             return False
         return vary is None or not vary or bool(names & set(vary))
 
-    params = tuple(s for s in sites if s.kind == "parameter" and s.bounded and s.max > s.min and chosen(s))
+    params = tuple(s for s in sites if s.kind == "parameter" and s.min is not None and s.max is not None
+                   and s.max > s.min and chosen(s))
     fixed = {s.key: s.value for s in sites if s not in params}
     groups = []
     if weights:
@@ -539,6 +553,19 @@ def _space(sites: list[NumberSite], vary: Sequence[str] | None, freeze: Sequence
 
 
 # --------------------------------------------------------------------------- the result
+
+
+class ConstraintRow(TypedDict):
+    """One constraint of a recalibration, before and after (a row of the JSON document)."""
+
+    constraint: str
+    metric: str
+    op: str
+    bound: float
+    baseline: float | None
+    recalibrated: float | None
+    satisfied: bool
+    excess: float | None
 
 
 @dataclass
@@ -582,7 +609,7 @@ class Recalibration:
     targets: pd.DataFrame | None = None
     target_summary: pd.DataFrame | None = None
     target_info: dict | None = None
-    constraint_rows: list[dict] = field(default_factory=list)
+    constraint_rows: list[ConstraintRow] = field(default_factory=list)
     baseline_text: str = ""  # the original plan's text (for the diff)
 
     @property
@@ -636,23 +663,134 @@ def _json(v):
     return v
 
 
+# --------------------------------------------------------------------------- the spec
+
+
+def _names(x: str | Sequence[str]) -> tuple[str, ...]:
+    return (x,) if isinstance(x, str) else tuple(x)
+
+
+@dataclass(frozen=True)
+class RecalibrationSpec:
+    """What a recalibration optimises, under which constraints, how it searches, what may
+    move, and which targets it sets. A frozen value, checked when it is made.
+
+    Attributes:
+        maximize: metric to maximise (see :func:`metric_catalogue`); or
+        minimize: metric to minimise (exactly one of the two).
+        subject_to: constraints, as text (``"cost_of_sales <= 0.12"``) or :class:`Constraint`;
+            read against the scenario's metrics by :meth:`constraints_for`.
+        budget: simulations the search may run, the baseline included.
+        screen: Latin-hypercube points before the local search (default: about a third of
+            the budget, at most 4 + 2 x dimensions).
+        method: ``cobyla`` (default) or ``cobyqa`` for the local search; ``screen`` for none.
+        margin: contribution margin rate for ``profit`` (default :data:`DEFAULT_MARGIN`,
+            unless the scenario produces a ``margin`` column).
+        vary: only these parameters / scorecards (component names) move (default: all).
+        freeze: these never move.
+        weights: whether scorecard weights are searched.
+        weight_change: how far each weight may move from its current value (absolute).
+        min_weight: no weight is moved below this (a weight already below stays put or rises).
+        targets: also decompose the company target into per-rep targets.
+        company_target: the annual company target (default: the roster's quota total).
+        potential_column: roster column with each rep's potential (expected annual output
+            under the current plan); default: the simulated output of the rep's seat.
+        share_goal: share of reps the targets should let reach target (reported).
+
+    Raises:
+        PlanErrors: not exactly one objective (``bad-objective``), or an option out of range
+            (``bad-option``: method, budget, margin, share goal, company target).
+    """
+
+    maximize: str | None = None
+    minimize: str | None = None
+    subject_to: Sequence[str | Constraint] = ()
+    budget: int = DEFAULT_BUDGET
+    screen: int | None = None
+    method: str = "cobyla"
+    margin: float | None = None
+    vary: Sequence[str] | None = None
+    freeze: Sequence[str] = ()
+    weights: bool = True
+    weight_change: float = DEFAULT_WEIGHT_CHANGE
+    min_weight: float = DEFAULT_MIN_WEIGHT
+    targets: bool = False
+    company_target: float | None = None
+    potential_column: str | None = None
+    share_goal: float = 0.6
+
+    def __post_init__(self) -> None:
+        # Sequences are kept as tuples, so that the spec is an immutable value.
+        subject_to = (self.subject_to,) if isinstance(self.subject_to, str) else tuple(self.subject_to)
+        object.__setattr__(self, "subject_to", subject_to)
+        object.__setattr__(self, "vary", None if self.vary is None else _names(self.vary))
+        object.__setattr__(self, "freeze", _names(self.freeze))
+        if (self.maximize is None) == (self.minimize is None):
+            raise PlanErrors([PlanError("bad-objective", "give exactly one objective: --maximize METRIC or "
+                                        "--minimize METRIC", None, "valid metrics: " + ", ".join(metric_catalogue()))])
+        if self.method not in ("cobyla", "cobyqa", "screen"):
+            raise PlanErrors([PlanError("bad-option", f"unknown method '{self.method}'", None,
+                                        "use cobyla, cobyqa or screen")])
+        if self.budget < 1:
+            raise PlanErrors([PlanError("bad-option", "--budget-evals must be at least 1")])
+        if self.margin is not None and not 0 <= self.margin <= 1:
+            raise PlanErrors([PlanError("bad-option",
+                                        f"--margin is a share of revenue between 0 and 1 (got {self.margin:g})")])
+        if not 0 < self.share_goal < 1:
+            raise PlanErrors([PlanError("bad-option",
+                                        f"--share-goal must be between 0 and 1 (got {self.share_goal:g})")])
+        if self.targets and self.company_target is not None and self.company_target <= 0:
+            raise PlanErrors([PlanError("bad-option",
+                                        f"--company-target must be positive (got {float(self.company_target):g})")])
+
+    @property
+    def objective(self) -> str:
+        """The metric optimised."""
+        objective = self.maximize if self.maximize is not None else self.minimize
+        assert objective is not None  # exactly one is given (checked when made)
+        return objective
+
+    @property
+    def sense(self) -> str:
+        """``maximize`` or ``minimize``."""
+        return "maximize" if self.maximize is not None else "minimize"
+
+    @property
+    def margin_rate(self) -> float:
+        """The margin rate used for ``profit`` when the scenario has no ``margin`` column."""
+        return DEFAULT_MARGIN if self.margin is None else float(self.margin)
+
+    def constraints_for(self, metrics: dict[str, MetricDef]) -> list[Constraint]:
+        """The checks that need the scenario's metrics: the objective is one of ``metrics``
+        and every constraint reads against them. Returns the constraints, parsed.
+
+        Raises:
+            PlanErrors: an unknown metric (``unknown-metric``) or a malformed constraint
+                (``bad-constraint``).
+        """
+        if self.objective not in metrics:
+            raise PlanErrors([_unknown_metric(self.objective, list(metrics), f"--{self.sense}")])
+        return [c if isinstance(c, Constraint) else parse_constraint(c, metrics) for c in self.subject_to]
+
+
 # --------------------------------------------------------------------------- the search
 
 
 def _merit(ev: Evaluation | None, objective: str, sign: float, scale: float, constraints: list[Constraint],
            bounds: list[float], cscales: list[float]) -> tuple[float, float, np.ndarray]:
     """(normalised objective to minimise, total violation, constraint values g >= 0)."""
-    if ev is None or ev.values.get(objective) is None:
+    value = None if ev is None else ev.values.get(objective)
+    if ev is None or value is None:
         return math.inf, math.inf, np.full(len(constraints), -1.0)
-    f = sign * ev.values[objective] / scale
-    g = []
+    f = sign * value / scale
+    slack: list[float] = []
     for c, b, s in zip(constraints, bounds, cscales):
         v = ev.values.get(c.metric)
         if v is None:
-            g.append(-1.0)
+            slack.append(-1.0)
         else:
-            g.append(((b - v) if c.op == "<=" else (v - b)) / s)
-    g = np.array(g, dtype=float)
+            slack.append(((b - v) if c.op == "<=" else (v - b)) / s)
+    g = np.array(slack, dtype=float)
     return f, float(np.maximum(-g, 0.0).sum()), g
 
 
@@ -667,45 +805,22 @@ def _better(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return va < vb or (va == vb and fa < fb)
 
 
-def recalibrate(checked: CheckedPlan, scenario: Scenario | None = None, *, maximize: str | None = None,
-                minimize: str | None = None, subject_to: Sequence[str | Constraint] = (), runs: int = 100,
-                seed: int | None = None, budget: int = DEFAULT_BUDGET, screen: int | None = None,
-                method: str = "cobyla", workers: int = 1, margin: float | None = None,
-                vary: Sequence[str] | None = None, freeze: Sequence[str] = (), weights: bool = True,
-                weight_change: float = DEFAULT_WEIGHT_CHANGE, min_weight: float = DEFAULT_MIN_WEIGHT,
-                targets: bool = False, company_target: float | None = None,
-                potential_column: str | None = None, share_goal: float = 0.6,
-                progress: bool = False, scheduler=None) -> Recalibration:
+def recalibrate(checked: CheckedPlan, spec: RecalibrationSpec, scenario: Scenario | None = None, *,
+                runs: int = 100, seed: int | None = None, workers: int = 1, scheduler=None,
+                progress: bool = False) -> Recalibration:
     """Search the plan's bounded parameters and scorecard weights for the best simulated plan.
 
     Args:
         checked: the plan (loaded with :func:`engine.plan.load_plan`, so it has its text).
+        spec: what to optimise, under which constraints, how, what may move and which
+            targets to set (:class:`RecalibrationSpec`).
         scenario: the team (default: the built-in scenario).
-        maximize: metric to maximise (see :func:`metric_catalogue`); or
-        minimize: metric to minimise (exactly one of the two).
-        subject_to: constraints, as text (``"cost_of_sales <= 0.12"``) or :class:`Constraint`.
         runs: simulated plan years per candidate (the same runs for every candidate).
         seed: master seed (default: the scenario's); same seed, same answer.
-        budget: simulations the search may run, the baseline included.
-        screen: Latin-hypercube points before the local search (default: about a third of
-            the budget, at most 4 + 2 x dimensions).
-        method: ``cobyla`` (default) or ``cobyqa`` for the local search; ``screen`` for none.
         workers: processes (candidates and chunks of runs are spread over them).
-        margin: contribution margin rate for ``profit`` (default :data:`DEFAULT_MARGIN`,
-            unless the scenario produces a ``margin`` column).
-        vary: only these parameters / scorecards (component names) move (default: all).
-        freeze: these never move.
-        weights: whether scorecard weights are searched.
-        weight_change: how far each weight may move from its current value (absolute).
-        min_weight: no weight is moved below this (a weight already below stays put or rises).
-        targets: also decompose the company target into per-rep targets.
-        company_target: the annual company target (default: the roster's quota total).
-        potential_column: roster column with each rep's potential (expected annual output
-            under the current plan); default: the simulated output of the rep's seat.
-        share_goal: share of reps the targets should let reach target (reported).
-        progress: progress bar on stderr.
         scheduler: address of a ``dask.distributed`` scheduler (or a ``distributed.Client``):
             the candidates' runs then run on its workers (results do not depend on it).
+        progress: progress bar on stderr.
 
     Raises:
         PlanErrors: unknown metric, malformed constraint, nothing to search, bad options.
@@ -713,42 +828,27 @@ def recalibrate(checked: CheckedPlan, scenario: Scenario | None = None, *, maxim
     scenario = scenario or default_scenario()
     seed = scenario.seed if seed is None else int(seed)
     metrics = metric_catalogue(scenario)
-    if (maximize is None) == (minimize is None):
-        raise PlanErrors([PlanError("bad-objective", "give exactly one objective: --maximize METRIC or "
-                                    "--minimize METRIC", None, "valid metrics: " + ", ".join(metrics))])
-    objective = maximize if maximize is not None else minimize
-    sense = "maximize" if maximize is not None else "minimize"
-    if objective not in metrics:
-        raise PlanErrors([_unknown_metric(objective, list(metrics), f"--{sense}")])
-    constraints = [c if isinstance(c, Constraint) else parse_constraint(c, metrics) for c in subject_to]
-    if method not in ("cobyla", "cobyqa", "screen"):
-        raise PlanErrors([PlanError("bad-option", f"unknown method '{method}'", None, "use cobyla, cobyqa or screen")])
+    constraints = spec.constraints_for(metrics)
     if runs < 2:
         raise PlanErrors([PlanError("bad-option", "recalibration needs at least 2 runs (for confidence intervals)")])
-    if budget < 1:
-        raise PlanErrors([PlanError("bad-option", "--budget-evals must be at least 1")])
-    if margin is not None and not 0 <= margin <= 1:
-        raise PlanErrors([PlanError("bad-option", f"--margin is a share of revenue between 0 and 1 (got {margin:g})")])
-    if not 0 < share_goal < 1:
-        raise PlanErrors([PlanError("bad-option", f"--share-goal must be between 0 and 1 (got {share_goal:g})")])
     if not getattr(checked, "source", None):
         raise PlanErrors([PlanError("no-source", "the plan has no source text; load it with load_plan()")])
-    margin_rate = DEFAULT_MARGIN if margin is None else float(margin)
+    margin_rate = spec.margin_rate
 
-    bar = progress_bar(budget + 1, f"recalibrate {checked.plan.name}", unit="sim") if progress else None
-    ev = _Evaluator(checked, scenario, seed, runs, workers, margin_rate, metrics, budget,
+    bar = progress_bar(spec.budget + 1, f"recalibrate {checked.plan.name}", unit="sim") if progress else None
+    ev = _Evaluator(checked, scenario, seed, runs, workers, margin_rate, metrics, spec.budget,
                     progress=bar.update if bar is not None else None, scheduler=scheduler)
     try:
-        space = _space(ev.sites, vary, freeze, weights, weight_change, min_weight)
+        space = _space(ev.sites, spec.vary, spec.freeze, spec.weights, spec.weight_change, spec.min_weight)
         if space.dim == 0:
             raise PlanErrors([PlanError(
                 "nothing-to-recalibrate",
                 f"plan {checked.plan.name} has no bounded parameter and no scorecard weights to recalibrate",
                 None, "give parameters bounds: name: {value: 0.8, min: 0.6, max: 0.9}")])
-        rec = _search(checked, scenario, ev, space, objective, sense, constraints, metrics, method, screen, seed)
+        rec = _search(ev, space, spec, constraints, metrics)
         rec.margin = None if ev.margin_column else margin_rate
-        if targets:
-            _add_targets(rec, ev, company_target, potential_column, share_goal)
+        if spec.targets:
+            _add_targets(rec, ev, spec.company_target, spec.potential_column, spec.share_goal)
         return rec
     finally:
         ev.close()
@@ -756,10 +856,22 @@ def recalibrate(checked: CheckedPlan, scenario: Scenario | None = None, *, maxim
             bar.close()
 
 
-def _search(checked, scenario, ev: _Evaluator, space: _Space, objective, sense, constraints, metrics, method,
-            screen, seed) -> Recalibration:
+@dataclass
+class _Best:
+    """The incumbent of the search: its (objective, violation), plan numbers and evaluation."""
+
+    score: tuple[float, float]
+    values: dict[str, float]
+    eval: Evaluation
+
+
+def _search(ev: _Evaluator, space: _Space, spec: RecalibrationSpec, constraints: list[Constraint],
+            metrics: dict[str, MetricDef]) -> Recalibration:
     from scipy.optimize import NonlinearConstraint, minimize
     from scipy.stats import qmc
+
+    checked, scenario, seed = ev.checked, ev.scenario, ev.seed
+    objective, sense, method, screen = spec.objective, spec.sense, spec.method, spec.screen
 
     sign = -1.0 if sense == "maximize" else 1.0
     z0 = space.start()
@@ -780,7 +892,7 @@ def _search(checked, scenario, ev: _Evaluator, space: _Space, objective, sense, 
                                         f"'{c.metric}' is undefined")])
 
     rows: list[dict] = []
-    best = {"key": None, "score": (math.inf, math.inf), "values": v0, "eval": base}
+    best = _Best(score=(math.inf, math.inf), values=v0, eval=base)
     recorded: dict[tuple, tuple[float, float, np.ndarray]] = {}
 
     def record(stage: str, values: dict, res) -> tuple[float, float, np.ndarray]:
@@ -794,8 +906,8 @@ def _search(checked, scenario, ev: _Evaluator, space: _Space, objective, sense, 
                      objective: None if e is None else e.values.get(objective),
                      "violation": viol if math.isfinite(viol) else None,
                      "invalid": why_bad})
-        if e is not None and _better((f, viol), best["score"]):
-            best.update(score=(f, viol), values=values, eval=e)
+        if e is not None and _better((f, viol), best.score):
+            best.score, best.values, best.eval = (f, viol), values, e
         return f, viol, g
 
     record("baseline", v0, (base, None))
@@ -811,7 +923,7 @@ def _search(checked, scenario, ev: _Evaluator, space: _Space, objective, sense, 
             for values, res in zip(cands, ev.evaluate_many(cands), strict=True):
                 record("screen", values, res)
         if method != "screen" and ev.used < ev.budget:
-            start_values = best["values"]
+            start_values = best.values
             # The point of the unit cube that gives the best values so far.
             z_start = z0
             if start_values is not v0 and n_screen:
@@ -826,7 +938,7 @@ def _search(checked, scenario, ev: _Evaluator, space: _Space, objective, sense, 
                     res, = ev.evaluate_many([values])
                     record("local", values, res)
                 f, viol, g = recorded[key]
-                bigf = 10.0 + 10.0 * abs(best["score"][0]) if math.isfinite(best["score"][0]) else 10.0
+                bigf = 10.0 + 10.0 * abs(best.score[0]) if math.isfinite(best.score[0]) else 10.0
                 return (f if math.isfinite(f) else bigf), viol, g
 
             cons = []
@@ -848,18 +960,19 @@ def _search(checked, scenario, ev: _Evaluator, space: _Space, objective, sense, 
         pass
 
     # The winner, with per-rep results for the quartiles (free when it is the baseline).
-    values = best["values"]
-    result = best["eval"]
+    values = best.values
+    result = best.eval
     if result.reps is None:  # not expected: the incumbent keeps its per-rep arrays
-        (result, why), = ev.evaluate_many([values], keep_reps=True)
-        if result is None:
+        (again, why), = ev.evaluate_many([values], keep_reps=True)
+        if again is None:
             raise RuntimeError(why)
+        result = again
     text, new_checked = ev.plan_for(values)
     _f, viol, g = _merit(result, objective, sign, scale, constraints, bounds, cscales)
     feasible = viol <= 0
 
     notes = []
-    crow = []
+    crow: list[ConstraintRow] = []
     for c, b, gi in zip(constraints, bounds, g):
         bv, nv = base.values.get(c.metric), result.values.get(c.metric)
         ok = bool(gi >= 0)
@@ -1016,6 +1129,8 @@ def _add_targets(rec: Recalibration, ev: _Evaluator, company_target: float | Non
     seats = sim.seats
     plan = rec.checked.plan
     base, new = rec.baseline.reps, rec.result.reps
+    # The search keeps the baseline's and the winner's per-rep arrays (keep_reps).
+    assert base is not None and new is not None, "the recalibration has no per-rep results"
     quota = np.asarray(roster.quota, dtype=float)
     # Seat means of attainment, shrunk toward the team mean (empirical Bayes).
     def seat_means(r: RepArrays) -> tuple[np.ndarray, np.ndarray]:
@@ -1182,14 +1297,16 @@ def recalibration_text(rec: Recalibration, currency: str | None = None) -> str:
         lines += ["  " + ln for ln in _table(["quartile", "figure", "baseline", "recalibrated", "difference"], rows)]
     if rec.target_info is not None:
         ti = rec.target_info
+        summary = rec.target_summary
+        assert summary is not None, "target_info and target_summary are set together"
         lines.append("")
         lines.append(f"Targets for {ti['year']}: company target {ti['company_target']:,.0f} {cur} shared over "
-                     f"{len(rec.target_summary)} reps")
+                     f"{len(summary)} reps")
         lines.append(f"  potential: {ti['potential']}")
         lines.append(f"  each target = {ti['stretch']:.3f} x the rep's expected output under the recalibrated plan; "
                      f"expected share reaching target {ti['expected_share_reaching']:.0%} "
                      f"(goal {ti['share_goal']:.0%}: company target {ti['company_target_for_goal']:,.0f})")
-        ts = rec.target_summary["annual_target"]
+        ts = summary["annual_target"]
         lines.append(f"  annual targets: min {ts.min():,.0f}, median {ts.median():,.0f}, max {ts.max():,.0f}; "
                      "quarters and months follow the scenario's seasonality")
     if rec.notes:

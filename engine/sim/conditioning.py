@@ -27,14 +27,13 @@ __all__ = ["Conditioner", "Conditioning", "NoConditioning"]
 
 
 class Conditioner(Protocol):
-    """The points where a simulation can be conditioned on real data.
+    """The points where a simulation can be conditioned on real data."""
 
-    Attributes:
-        closed_months: months (from the start) whose actuals are real: nobody decides or
-            quits in them (0 without conditioning).
-    """
-
-    closed_months: int
+    @property
+    def closed_months(self) -> int:
+        """Months (from the start) whose actuals are real: nobody decides or quits in them
+        (0 without conditioning). Read-only: a frozen dataclass field or a class attribute."""
+        ...
 
     def seats(self, scenario: Scenario) -> Roster:
         """The roster whose seats the simulation fills."""

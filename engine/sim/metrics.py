@@ -270,7 +270,7 @@ class RepDetail:
         return getattr(self, key)[self.rep_mask]
 
 
-def _q(x: np.ndarray, q: float) -> float:
+def _q(x: np.ndarray, q: float) -> float | None:
     return _f(np.quantile(x, q))
 
 

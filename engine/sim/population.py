@@ -60,7 +60,7 @@ def hire_capacity(seats: int) -> int:
 def build_roster(scenario: Scenario) -> Roster:
     """The scenario's roster: generated from its distributions, or read from its roster file."""
     if scenario.roster is not None:
-        return _read_roster(scenario)
+        return _read_roster(scenario, scenario.roster)
     rng = roster_rng(scenario.seed)
     n = scenario.reps
     base = np.round(scenario.base_salary.sample(rng, n), -2)
@@ -74,11 +74,11 @@ def build_roster(scenario: Scenario) -> Roster:
     return Roster(ids, columns, quota, ti, base)
 
 
-def _read_roster(scenario: Scenario) -> Roster:
+def _read_roster(scenario: Scenario, src: str) -> Roster:
+    """The roster file ``src`` (the scenario's ``roster``), checked against the scenario."""
     from engine.data.load import read_table
 
-    df = read_table(scenario.roster, "roster")
-    src = scenario.roster
+    df = read_table(src, "roster")
     for col in ("rep_id", scenario.primary_target, "ti", "base_salary"):
         if col not in df.columns:
             raise DataError("missing-column", f"the scenario's roster needs a '{col}' column", file=src, column=col)

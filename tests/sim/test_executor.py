@@ -13,7 +13,7 @@ import pytest
 
 from engine.errors import EvaluationError
 from engine.jobs.forecast import forecast
-from engine.jobs.recalibrate import recalibrate
+from engine.jobs.recalibrate import RecalibrationSpec, recalibrate
 from engine.plan import load_plan
 from engine.sim import executor as ex_mod
 from engine.sim.executor import (
@@ -99,10 +99,11 @@ def test_recalibrate_serial_pool_and_dask_are_identical(client):
     """recalibrate(): the same search, history and plan in one process, two processes and on
     a Dask cluster."""
     checked = load_plan(PLANS / "classic_ae.yaml")
-    kw = {"maximize": "revenue", "subject_to": ["cost_of_sales <= 0.2"], "runs": 4, "budget": 4, "seed": 2}
-    serial = recalibrate(checked, SMALL, **kw)
-    pool = recalibrate(checked, SMALL, **kw, workers=2)
-    dask = recalibrate(checked, SMALL, **kw, scheduler=client)
+    spec = RecalibrationSpec(maximize="revenue", subject_to=["cost_of_sales <= 0.2"], budget=4)
+    kw = {"runs": 4, "seed": 2}
+    serial = recalibrate(checked, spec, SMALL, **kw)
+    pool = recalibrate(checked, spec, SMALL, **kw, workers=2)
+    dask = recalibrate(checked, spec, SMALL, **kw, scheduler=client)
     for other in (pool, dask):
         assert other.plan_text == serial.plan_text
         pd.testing.assert_frame_equal(serial.history, other.history)
@@ -148,7 +149,8 @@ def test_forecast_and_recalibrate_errors_on_dask(client, tmp_path):
                  runs=8, chunk_runs=4, seed=1, scheduler=client)
     assert info.value.code == "non-finite" and info.value.rep and info.value.period
     checked = load_plan(_failing(tmp_path, condition="threshold > 0.6"))
-    rec = recalibrate(checked, SMALL, maximize="revenue", runs=4, budget=6, seed=2, scheduler=client)
+    rec = recalibrate(checked, RecalibrationSpec(maximize="revenue", budget=6), SMALL, runs=4, seed=2,
+                      scheduler=client)
     failed = rec.history[rec.history["threshold"] > 0.6]
     assert len(failed) > 0 and failed["invalid"].notna().all()
     assert all("error[non-finite]" in t and "in expression:" in t for t in failed["invalid"])
