@@ -39,7 +39,10 @@ lab: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,notebooks]'
 	$(BIN)/jupyter lab notebooks/
 
+# Lint and types first (both configured in pyproject.toml): CI fails on them as on a test.
 test: $(STAMP) $(CHROMIUM)
+	$(BIN)/ruff check engine
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 test-slow: $(STAMP) $(CHROMIUM)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from engine.core.inputs import Inputs, PeriodInfo
 from engine.plan.compile import compile_plan
+from engine.plan.kinds import kind_of
 from engine.plan.reference_rep import Dependencies, reference_profile, roster_values
 from engine.plan.validate import CheckedPlan, with_parameters
 from engine.text import MISSING
@@ -103,8 +104,10 @@ def payout_table(checked: CheckedPlan, roster: pd.DataFrame | None = None,
             notes.append(f"actuals.{col} = {_fmt(choice[1])} (its ratio at 100%)")
         else:
             notes.append(f"actuals.{col} = 0")
-    if any(c.kind == "rank" for c in plan.components):
-        notes.append("rank components: the reference rep competes alone, so it ranks first where eligible")
+    for kind in dict.fromkeys(c.kind for c in plan.components):
+        note = kind_of(kind).table_note
+        if note is not None:
+            notes.append(note)
     if plan.accumulate == "year":
         notes.append("accumulate: year: shown for a plan year of one period")
     return table, notes
@@ -213,22 +216,5 @@ def summarize(checked: CheckedPlan, roster: pd.DataFrame | None = None) -> str:
 
 
 def _component_line(c) -> str:
-    if c.kind == "curve":
-        pts = ", ".join(f"[{x.text}, {y.text}]" for x, y in c.curve.points)
-        return f"{c.input.text} through {pts} ({c.curve.interpolate}, beyond: {c.curve.beyond})"
-    if c.kind == "step":
-        return "; ".join(f"at {s.at.text} pays {s.pay.text}" for s in c.steps) + f" on {c.input.text}"
-    if c.kind == "rate":
-        if c.rate is not None:
-            return f"{c.rate.text} x {c.base.text}"
-        tiers = "; ".join(f"{t.rate.text} up to {t.upto.text}" if t.upto else f"{t.rate.text} above"
-                          for t in c.tiers)
-        return f"{'retroactive' if c.retroactive else 'marginal'} tiers on {c.base.text}: {tiers}"
-    if c.kind == "scorecard":
-        return ", ".join(f"{m.name} {m.weight.text}" for m in c.metrics)
-    if c.kind == "rank":
-        group = f" within {c.group.text}" if c.group else ""
-        return f"by {c.by.text}{group}, awards {', '.join(a.text for a in c.awards)}"
-    return ""
-
-
+    """What a component pays, in the plan's words: its kind's summary hook."""
+    return kind_of(c.kind).summary(c)

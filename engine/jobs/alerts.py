@@ -46,6 +46,7 @@ from engine.core.periods import MONTHS_PER_PERIOD
 from engine.data.statements import load_for_plan
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutArrays, compile_plan
+from engine.plan.kinds import kind_of
 from engine.plan.reference_rep import Dependencies, reference_profile
 from engine.plan.validate import CheckedPlan, const_value
 from engine.sim.behaviour import morale_after_month, morale_after_pay, quit_hazard
@@ -413,8 +414,7 @@ def _find_primary(checked: CheckedPlan):
     deps = Dependencies(checked)
 
     def inputs_of(c) -> list[ex.Expr]:
-        codes = [c.input, c.base, c.by] + [m.input for m in c.metrics]
-        return [code.tree for code in codes if code is not None]
+        return [code.tree for code in kind_of(c.kind).inputs(c)]
 
     primary = None
     for c in checked.plan.components:
@@ -431,7 +431,7 @@ def _find_primary(checked: CheckedPlan):
         primary = _Primary(col, linked[col])
     main = None
     for c in checked.plan.components:
-        if c.kind in ("curve", "step") and c.input is not None and \
+        if kind_of(c.kind).levels and c.input is not None and \
                 deps.of(c.input.tree) == ({primary.actual}, {primary.target}):
             main = c
             break
@@ -442,10 +442,9 @@ def _threshold(checked: CheckedPlan, main) -> tuple[float, str]:
     """The main component's threshold on primary attainment and how to describe it."""
     params = checked.plan.parameter_values
     x = None
-    if main is not None and main.kind == "curve" and main.curve is not None and main.curve.points:
-        x = const_value(main.curve.points[0][0].tree, params, checked.refs)
-    elif main is not None and main.kind == "step" and main.steps:
-        x = const_value(main.steps[0].at.tree, params, checked.refs)
+    levels = kind_of(main.kind).breakpoints(main) if main is not None else []
+    if levels:
+        x = const_value(levels[0].tree, params, checked.refs)
     if x is not None and math.isfinite(x) and x > 0:
         return float(x), f"the {_pct(x)} threshold of '{main.name}'"
     return DEFAULT_THRESHOLD, f"the default {_pct(DEFAULT_THRESHOLD)} threshold"
@@ -584,7 +583,7 @@ def _attrition(h: _History, scenario: Scenario, roster: Any) -> list[dict]:
     ti_year = np.nan_to_num(h.full_ti[np.arange(R), last], nan=0.0) * h.per_year
     base = _base_salary(h, roster, ti_year, scenario.pay_mix)
     ote = base + ti_year
-    rank_components = [c.name for c in h.checked.plan.components if c.kind == "rank"]
+    rank_components = [c.name for c in h.checked.plan.components if kind_of(c.kind).contest]
     has_primary = h.primary is not None
     hopeless_at = [np.zeros(R, dtype=bool)] * h.P
     if has_primary:

@@ -2,7 +2,8 @@
 
 ``load_plan(path)`` reads a YAML plan, validates it (raising :class:`~engine.errors.PlanErrors`
 with every problem), and returns a :class:`~engine.plan.validate.CheckedPlan`;
-``compile_plan`` lowers it to the vectorized evaluator.
+``compile_plan`` lowers it to the vectorized evaluator. What each kind of component means
+at every stage lives in one module per kind, registered in :data:`engine.plan.kinds.KINDS`.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, overload
+from typing import Any, Protocol, overload
 
 import numpy as np
 
@@ -27,10 +27,14 @@ from engine.core.inputs import Inputs
 from engine.errors import DataError, DataErrors, EvaluationError
 from engine.plan import expr as ex
 from engine.plan.functions import FUNCTIONS
+from engine.plan.kinds import kind_of
 from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
 
-__all__ = ["BACKENDS", "CompiledPlan", "PayoutArrays", "PayoutProgram", "compile_plan", "curve_numpy", "grouped_rank"]
+__all__ = [
+    "BACKENDS", "CompiledPlan", "ComponentLowering", "PayEnv", "PayoutArrays", "PayoutProgram", "compile_plan",
+    "curve_numpy", "grouped_rank",
+]
 
 Fn = Callable[["_Env"], object]
 
@@ -254,12 +258,14 @@ class _Lowering:
             args = [self._lower(a) for a in node.args]
             sig = FUNCTIONS[node.func]
             if sig.scope == "elementwise" and all(isinstance(a, _Const) for a in args):
+                assert sig.numpy is not None  # every element-wise function has one
                 with np.errstate(all="ignore"):
                     return _Const(sig.numpy(*[np.float64(a.value) if isinstance(a.value, float) else a.value
                                               for a in args]))
             fns = [a if not isinstance(a, _Const) else (lambda env, v=a.value: v) for a in args]
             if sig.scope == "elementwise":
                 impl = sig.numpy
+                assert impl is not None
                 if len(fns) == 1:
                     f0 = fns[0]
                     return lambda env: impl(f0(env))
@@ -296,7 +302,7 @@ def _text_eq(a, b):
     return np.asarray(a, dtype=object) == np.asarray(b, dtype=object)
 
 
-_BINARY = {
+_BINARY: dict[str, Callable[..., Any]] = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": _div,
     "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
     "==": _eq, "!=": lambda a, b: np.logical_not(_eq(a, b)),
@@ -501,28 +507,9 @@ class CompiledPlan:
         spec["when"] = low.lower(c.when) if c.when is not None else None
         spec["cap"] = low.lower(c.cap) if c.cap is not None else None
         spec["weight"] = low.const(c.weight) if c.weight is not None else 1.0
-        if c.kind == "curve":
-            spec["input"] = low.lower(c.input)
-            spec["curve"] = self._curve(c.curve)
-        elif c.kind == "step":
-            spec["input"] = low.lower(c.input)
-            spec["steps"] = [(low.const(s.at), low.lower(s.pay), s) for s in c.steps]
-        elif c.kind == "rate":
-            spec["base"] = low.lower(c.base)
-            if c.rate is not None:
-                spec["tiers"] = [(None, low.lower(c.rate), None)]
-            else:
-                spec["tiers"] = [(low.lower(t.upto) if t.upto is not None else None, low.lower(t.rate), t)
-                                 for t in c.tiers]
-        elif c.kind == "scorecard":
-            spec["metrics"] = [(m, low.lower(m.input), low.const(m.weight), self._curve(m.curve))
-                               for m in c.metrics]
-            spec["payout"] = self._curve(c.payout)
-        elif c.kind == "rank":
-            spec["by"] = low.lower(c.by)
-            spec["group"] = low.lower(c.group) if c.group is not None else None
-            awards = np.array([low.const(a) for a in c.awards], dtype=np.float64)
-            spec["cum_awards"] = np.concatenate([[0.0], np.cumsum(awards)])
+        kind = kind_of(c.kind)
+        spec["gate"] = not kind.own_when
+        spec["pay"] = kind.lower(c, ComponentLowering(self, spec["when"], spec["weight"]))
         return spec
 
     # -- helpers used by the environment --------------------------------------------------
@@ -577,7 +564,7 @@ class CompiledPlan:
                 out[..., lo:hi] = np.where(np.isfinite(run), run, 0.0)
         return out
 
-    def checked_value(self, env: _Env, ref: Ref | None, value, check: bool = True, code: Code | None = None,
+    def checked_value(self, env: _Env, ref: Ref | None, value, check: bool = True, code: Code | _Piece | None = None,
                       what: str | None = None):
         """Broadcast a named value to the full shape, check it is finite where active, zero it elsewhere."""
         arr = np.asarray(value)
@@ -599,7 +586,7 @@ class CompiledPlan:
             self._raise_non_finite(env.inputs, bad, arr, code, what or _describe_ref(ref))
         return np.where(env.active, arr, 0.0)
 
-    def _raise_non_finite(self, inputs: Inputs, bad: np.ndarray, arr: np.ndarray, code: Code | None,
+    def _raise_non_finite(self, inputs: Inputs, bad: np.ndarray, arr: np.ndarray, code: Code | _Piece | None,
                           what: str) -> None:
         pos = np.argwhere(bad)[0]
         r, p = int(pos[-2]), int(pos[-1])
@@ -618,7 +605,7 @@ class CompiledPlan:
             hint="a division by zero? use safe_div(a, b, default) where the divisor can be 0",
         )
 
-    def _check(self, env: _Env, value, code: Code, what: str):
+    def _check(self, env: _Env, value, code: Code | None, what: str):
         return self.checked_value(env, None, value, code=code, what=what)
 
     # -- evaluation --------------------------------------------------------------------
@@ -682,10 +669,11 @@ class CompiledPlan:
         for ref in self.checked.order:
             env.get(ref)
         earned: dict[str, np.ndarray] = {}
+        cx = PayEnv(self, env)
         for spec in self.components:
             c: Component = spec["c"]
-            pay = self._component(env, spec)
-            if c.kind != "rank" and spec["when"] is not None:
+            pay = spec["pay"](cx)
+            if spec["gate"] and spec["when"] is not None:
                 pay = np.where(self._cond(env, spec["when"], c.when), pay, 0.0)
             if spec["cap"] is not None:
                 pay = np.minimum(pay, self._check(env, spec["cap"](env), c.cap, f"the cap of component '{c.name}'"))
@@ -718,8 +706,10 @@ class CompiledPlan:
             paid = capped
         final = paid
         if self.draw_fn is not None:
-            amount = self._check(env, self.draw_fn(env), self.plan.draw.amount, "the draw amount")
-            final = self._draw(paid, np.broadcast_to(amount, shape), active, self.plan.draw.recoverable)
+            draw = self.plan.draw
+            assert draw is not None  # draw_fn is its lowered amount
+            amount = self._check(env, self.draw_fn(env), draw.amount, "the draw amount")
+            final = self._draw(paid, np.broadcast_to(amount, shape), active, draw.recoverable)
         if self.accumulate:
             colsum = np.zeros(shape)
             for k in columns:
@@ -733,6 +723,7 @@ class CompiledPlan:
         adjustment = final - colsum
         grades = None
         if self.grade_fn is not None and want_grades:
+            assert self.plan.grades is not None  # grade_fn is its lowered input
             gv = self._check(env, self.grade_fn(env), self.plan.grades.input, "the input of grades")
             grades = np.full(shape, "", dtype=object)
             done = np.zeros(shape, dtype=bool)
@@ -751,105 +742,11 @@ class CompiledPlan:
             capped_total=capped, paid_before_draw=paid,
         )
 
-    def _cond(self, env: _Env, fn: Fn, code: Code) -> np.ndarray:
+    def _cond(self, env: _Env, fn: Fn, code: Code | None) -> np.ndarray:
         return np.broadcast_to(np.asarray(fn(env), dtype=bool), env.shape)
 
-    def _component(self, env: _Env, spec: dict) -> np.ndarray:
-        c: Component = spec["c"]
-        kind = c.kind
-        name = f"component '{c.name}'"
-        if kind == "curve":
-            x = self._check(env, spec["input"](env), c.input, f"the input of {name}")
-            xs, ys, interp, beyond = spec["curve"]
-            return spec["weight"] * self.ti(env) * curve_numpy(x, xs, ys, interp, beyond)
-        if kind == "step":
-            x = self._check(env, spec["input"](env), c.input, f"the input of {name}")
-            pay = np.zeros(env.shape)
-            for at, payfn, step in spec["steps"]:
-                amount = self._check(env, payfn(env), step.pay, f"a step's pay of {name}")
-                pay = pay + np.where(x >= at, amount, 0.0)
-            return pay
-        if kind == "rate":
-            base = self._check(env, spec["base"](env), c.base, f"the base of {name}")
-            return self._rate(env, c, base, spec["tiers"])
-        if kind == "scorecard":
-            score = np.zeros(env.shape)
-            for m, fn, w, curve in spec["metrics"]:
-                x = self._check(env, fn(env), m.input, f"the input of metric '{m.name}' of {name}")
-                score = score + w * curve_numpy(x, *curve)
-            env.scores[c.name] = score
-            return spec["weight"] * self.ti(env) * curve_numpy(score, *spec["payout"])
-        if kind == "rank":
-            by = self._check(env, spec["by"](env), c.by, f"'by' of {name}")
-            eligible = env.active
-            if spec["when"] is not None:
-                eligible = eligible & self._cond(env, spec["when"], c.when)
-            group = None
-            if spec["group"] is not None:
-                group = _factorize(spec["group"](env), env.shape)
-            rank, ties = env.ranks(("component", c.name), np.broadcast_to(by, env.shape),
-                                   np.broadcast_to(eligible, env.shape), group)
-            cum = spec["cum_awards"]
-            n = len(cum) - 1
-            lo = np.clip(rank - 1, 0, n).astype(np.int64)
-            hi = np.clip(rank - 1 + ties, 0, n).astype(np.int64)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                share = np.where(ties > 0, (cum[hi] - cum[lo]) / np.where(ties > 0, ties, 1), 0.0)
-            return np.where(eligible, share, 0.0)
-        raise AssertionError(kind)
-
     def ti(self, env: _Env) -> np.ndarray:
-        return env.get(Ref("ti"))  # type: ignore[return-value]
-
-    def _rate(self, env: _Env, c: Component, base: np.ndarray, tiers) -> np.ndarray:
-        name = f"component '{c.name}'"
-        rates = []
-        uptos = []
-        for upto_fn, rate_fn, tier in tiers:
-            code = tier.rate if tier is not None else c.rate
-            rates.append(self._check(env, rate_fn(env), code, f"a rate of {name}"))
-            uptos.append(None if upto_fn is None else
-                         self._check(env, upto_fn(env), tier.upto, f"an 'upto' of {name}"))
-        self._check_uptos(env, c, uptos)
-        if c.retroactive:
-            rate = rates[0]
-            for i in range(1, len(rates)):
-                rate = np.where(base > uptos[i - 1], rates[i], rate)
-            return rate * base
-        pay = np.zeros(env.shape)
-        lower = 0.0
-        for upto, rate in zip(uptos, rates):
-            piece = np.subtract(base, lower)
-            np.maximum(piece, 0.0, out=piece)
-            if upto is not None:
-                np.minimum(piece, np.subtract(upto, lower), out=piece)
-            piece *= rate
-            pay += piece
-            lower = upto if upto is not None else lower
-        negative = base < 0
-        if negative.any():
-            pay = np.where(negative, rates[0] * base, pay)
-        return pay
-
-    def _check_uptos(self, env: _Env, c: Component, uptos: list) -> None:
-        prev = None
-        for i, u in enumerate(uptos):
-            if u is None:
-                continue
-            bad = (u < 0) if prev is None else (u <= prev)
-            bad = np.broadcast_to(bad, env.shape) & env.active
-            if bad.any():
-                pos = tuple(np.argwhere(bad)[0])
-                upto = c.tiers[i].upto
-                assert upto is not None  # u came from it
-                got = np.broadcast_to(u, env.shape)[pos]
-                msg = (f"the first 'upto' of component '{c.name}' is negative ({got:g})" if prev is None else
-                       f"the 'upto' values of component '{c.name}' must increase, but tier {i + 1} has "
-                       f"{got:g} after {np.broadcast_to(prev, env.shape)[pos]:g}")
-                raise EvaluationError("tiers-order", msg, rep=str(env.inputs.rep_ids[pos[-2]]),
-                                      period=env.inputs.periods[pos[-1]].label, expression=upto.text,
-                                      span=upto.span)
-            prev = u
+        return env.get(Ref("ti"))
 
     def _ytd_delta(self, ytd: np.ndarray, active: np.ndarray) -> np.ndarray:
         """Change in a year-to-date value since the rep's previous statement in the same year."""
@@ -899,6 +796,69 @@ class CompiledPlan:
             out[..., p] = np.where(act, pay, 0.0)
             owed = np.where(act, owed + top_up - recover, owed)
         return out
+
+
+class ComponentLowering:
+    """What a kind's :meth:`~engine.plan.kinds.Kind.lower` hook is given (once per compiled plan).
+
+    Attributes:
+        when: the lowered ``when`` of the component (None without one).
+        weight: the component's folded ``weight`` (1 without one).
+    """
+
+    def __init__(self, prog: CompiledPlan, when: Fn | None, weight: float):
+        self.prog = prog
+        self.when = when
+        self.weight = weight
+
+    def lower(self, code: Code) -> Fn:
+        """A per-rep expression as a closure over the evaluation's environment."""
+        return self.prog._low.lower(code)
+
+    def const(self, code: Code) -> float:
+        """A parameter-only expression's value."""
+        return self.prog._low.const(code)
+
+    def curve(self, curve: Curve | None) -> tuple[np.ndarray, np.ndarray, str, str]:
+        """``(xs, ys, interpolate, beyond)`` of a curve (``[[0, 0], [1, 1]]`` for None)."""
+        return self.prog._curve(curve)
+
+
+class PayEnv:
+    """What a lowered component is called with (once per evaluation): the environment of
+    named values and the checks every component applies to what it computes.
+
+    Attributes:
+        env: the environment; a lowered expression ``fn`` is evaluated as ``fn(env)``.
+        shape: the evaluation's shape ``(..., R, P)``.
+    """
+
+    def __init__(self, prog: CompiledPlan, env: _Env):
+        self.prog = prog
+        self.env = env
+        self.shape = env.shape
+
+    def check(self, value, code: Code | None, what: str):
+        """Broadcast a computed value, check it is finite where active (else an error naming
+        ``what`` and ``code``), and zero it elsewhere."""
+        return self.prog.checked_value(self.env, None, value, code=code, what=what)
+
+    def ti(self) -> np.ndarray:
+        """The target incentive seen by components."""
+        return self.prog.ti(self.env)
+
+    def cond(self, fn: Fn, code: Code) -> np.ndarray:
+        """A lowered condition, broadcast to the evaluation's shape."""
+        return self.prog._cond(self.env, fn, code)
+
+    @staticmethod
+    def curve(x, xs: np.ndarray, ys: np.ndarray, interpolate: str, beyond: str) -> np.ndarray:
+        """:func:`curve_numpy`."""
+        return curve_numpy(x, xs, ys, interpolate, beyond)
+
+    def factorize(self, key) -> np.ndarray:
+        """Integer group codes for ``key``, broadcast to the evaluation's shape."""
+        return _factorize(key, self.env.shape)
 
 
 def _describe_ref(ref: Ref | None) -> str:

@@ -44,8 +44,10 @@ import pandas as pd
 from engine.core.inputs import Inputs, PeriodInfo
 from engine.errors import EngineError, EvaluationError, Span
 from engine.plan import expr as ex
+from engine.plan import kinds
 from engine.plan.compile import CompiledPlan, compile_plan
-from engine.plan.model import Component
+from engine.plan.kinds import Cause, kind_of
+from engine.plan.model import Code, Component
 from engine.plan.reference_rep import Dependencies, reference_profile, roster_values
 from engine.plan.validate import CheckedPlan, const_value
 
@@ -57,8 +59,9 @@ CODES = (
     "zero-incentive-below-threshold",
     "decelerator",
     "never-pays",
-    "retroactive-negative-marginal",
-)
+) + tuple(code for kind in kinds.KINDS.values() for code in kind.lint_codes)
+"""Every finding code: the generic ones, then those of the kinds (``retroactive-negative-marginal``:
+:mod:`engine.plan.kinds.rate`)."""
 
 GRID_STEP = 0.005  # attainment grid resolution (half a point of target)
 GRID_MAX = 3.0  # scanned up to 300% of target (further when the plan names higher levels)
@@ -252,7 +255,7 @@ class _Reference:
         self.targets = {col: float(np.asarray(first.values[f"targets.{t}"], dtype=float)[0, 0, 0])
                         for col, t in self.linked.items()}
         self.ti = float(np.asarray(first.values["target_incentive"], dtype=float)[0, 0, 0])
-        self.rank = [c.name for c in checked.plan.components if c.kind == "rank"]
+        self.rank = [c.name for c in checked.plan.components if kind_of(c.kind).contest]
 
     def _inputs(self, levels: np.ndarray, ones: bool = False) -> Inputs:
         n = len(levels)
@@ -305,7 +308,7 @@ UNCAPPED = "\0uncapped"
 def _compile_raw(checked: CheckedPlan) -> CompiledPlan | None:
     """The plan without gates (except rank eligibility) and caps: what explains a finding."""
     plan = checked.plan
-    comps = tuple(c if c.kind == "rank" else replace(c, when=None, cap=None)
+    comps = tuple(c if kind_of(c.kind).contest else replace(c, when=None, cap=None)
                   for c in plan.components)
     try:
         return compile_plan(replace(checked, plan=replace(plan, components=comps, cap=None)))
@@ -356,7 +359,7 @@ class _Scan:
         self.ti = self.ref.ti if self.ref.ti > 0 else scale
         self.tol = 1e-9 * scale
         self.period_s = _PERIOD_OF.get(self.plan.period, "a period's")
-        self.comps = [c for c in self.plan.components if c.kind != "rank"]
+        self.comps = [c for c in self.plan.components if not kind_of(c.kind).contest]
         self.deps = Dependencies(checked)
 
     # -- evaluation helpers --------------------------------------------------------------
@@ -384,12 +387,7 @@ class _Scan:
         out: list[float] = []
         params = self.plan.parameter_values
         for c in self.plan.components:
-            codes = [s.at for s in c.steps]
-            if c.curve is not None:
-                codes += [x for x, _ in c.curve.points]
-            for m in c.metrics:
-                codes += [x for x, _ in m.curve.points]
-            for code in codes:
+            for code in kind_of(c.kind).breakpoints(c):
                 v = _const(code.tree, params, self.checked)
                 if v is not None and math.isfinite(v):
                     out.append(v)
@@ -454,7 +452,7 @@ class _Scan:
         self.plan_drops(drops, findings)
         self.below_threshold(live, findings)
         self.above_cap(live, findings)
-        self.static_retroactive(findings)
+        self.plan_text(findings)
         return findings
 
     def depends_on_attainment(self, c: Component, seen: set | None = None) -> bool:
@@ -463,9 +461,7 @@ class _Scan:
             return False
         seen.add(c.name)
         linked = set(self.ref.linked)
-        codes = [x for x in (c.input, c.base, c.rate, c.when, c.cap, c.by) if x is not None]
-        codes += [s.pay for s in c.steps] + [t.rate for t in c.tiers]
-        codes += [t.upto for t in c.tiers if t.upto is not None] + [m.input for m in c.metrics]
+        codes = [x for x in (c.when, c.cap) if x is not None] + kind_of(c.kind).inputs(c)
         for code in codes:
             actuals, _ = self.deps.of(code.tree)
             if actuals & linked:
@@ -492,17 +488,19 @@ class _Scan:
             span = c.span
             cause = ""
             raw = self.raw.get(c.name)
-            if c.kind == "rank":
-                if c.when is not None:
-                    cause = f": no rep is eligible ('{c.when.text}' is never true)"
-                    span = c.when.span
+            kind = kind_of(c.kind)
+            got: Cause | None = None
+            if kind.contest:
+                got = kind.never_pays_cause(c)
             elif raw is not None and np.any(np.abs(raw[inside]) > self.tol):
                 if c.when is not None:
                     cause, span = f": its gate '{c.when.text}' is never true there", c.when.span
                 elif c.cap is not None:
                     cause, span = f": its cap '{c.cap.text}' is 0 or less", c.cap.span
-            elif c.kind in ("curve", "step", "scorecard"):
-                cause = ": its threshold is out of reach"
+            else:
+                got = kind.never_pays_cause(c)
+            if got is not None:
+                cause, span = got[0], got[1] or span
             findings.append(Finding(
                 "never-pays", c.name, (0.0, self.plausible), "warning",
                 f"component '{c.name}' pays nothing anywhere from 0% to {_pct(self.plausible)} of "
@@ -523,7 +521,7 @@ class _Scan:
         return list(zip(starts.tolist(), ends.tolist()))
 
     def _target_pay(self, c: Component) -> float | None:
-        if c.kind in ("curve", "scorecard"):
+        if kind_of(c.kind).weighted:
             w = (1.0 if c.weight is None else
                  _const(c.weight.tree, self.plan.parameter_values, self.checked))
             if w is not None and w > 0:
@@ -578,7 +576,7 @@ class _Scan:
         severity = "warning" if jump >= CLIFF_SHARE * self.ti - self.tol else "info"
         if own is not None and own < self.ti:
             share += f", {_pct(jump / own)} of its target pay"
-        retro = c is not None and c.kind == "rate" and c.retroactive
+        retro = c is not None and kind_of(c.kind).rerates(c)
         span: Span | None
         if c is not None:
             cause, span = self._cliff_cause(c, j, k)
@@ -604,55 +602,23 @@ class _Scan:
                        f"{subject}: pay jumps by {_money(jump)} ({share}) {where}{cause}{affected}",
                        why, span)
 
-    def _cliff_cause(self, c: Component, j: _Jump, k: int) -> tuple[str, Span]:
-        params = self.plan.parameter_values
+    def _cliff_cause(self, c: Component, j: _Jump, k: int) -> Cause:
         if c.when is not None and c.name in self.raw:
             r = self.at([j.lo, j.hi], raw=True).get(c.name)
             if r is not None and (r[1] - r[0]) < 0.5 * (j.after - j.before):
                 return f", where its gate '{c.when.text}' opens", c.when.span
-        if c.kind == "step":
-            for s in c.steps:
-                at = _const(s.at.tree, params, self.checked)
-                if at is not None and abs(at - j.hi) <= 1e-6:
-                    return f" (the step at {s.at.text} pays {s.pay.text})", s.span
-        if c.kind == "curve" and c.curve is not None:
-            x0, y0 = c.curve.points[0]
-            y = _const(y0.tree, params, self.checked)
-            x = _const(x0.tree, params, self.checked)
-            if x is not None and abs(x - j.hi) <= 1e-6 and y:
-                return f" (the curve's first point pays {y:g}x target pay at once)", c.curve.span
-            if c.curve.interpolate == "step":
-                return " (a step curve)", c.curve.span
-        if c.kind == "rate" and c.retroactive:
-            # The k-th jump of a retroactive component is at its k-th tier whose rate goes up.
-            rates = self._tier_rates(c) or []
-            up = [i for i in range(1, len(rates)) if rates[i] > rates[i - 1]]
-            if k < len(up):
-                i = up[k]
-                text = (f" (crossing into tier {i + 1} re-rates the whole base from "
-                        f"{_pct(rates[i - 1])} to {_pct(rates[i])})")
-                return text, c.tiers[i].span
-            return " (a retroactive tier re-rates the whole base)", c.span
-        if c.curve is not None:
-            return "", c.curve.span
-        return "", c.span
+        return kind_of(c.kind).cliff_cause(c, self, j, k)
 
     def drops(self, comps: list[Component], findings: list[Finding]) -> list[tuple[float, float]]:
         located: list[tuple[float, float]] = []
         total_falls = np.diff(self.f[TOTAL]) < -self.tol
         for c in comps:
-            retro = c.kind == "rate" and c.retroactive
-            # The k-th drop of a retroactive component is at its k-th tier whose rate goes down.
-            rates = self._tier_rates(c) if retro else None
-            down = [i for i in range(1, len(rates)) if rates[i] < rates[i - 1]] if rates else []
+            kind = kind_of(c.kind)
             for k, fall in enumerate(self._falls(c.name)):
                 located.append((fall.lo, fall.regained))
                 covered = bool(total_falls[fall.first:fall.last + 1].any())
-                if retro:
-                    tier = down[k] if k < len(down) else None
-                    findings.append(self._retro_finding(c, fall, tier))
-                else:
-                    findings.append(self._drop_finding(c, fall, covered))
+                own = kind.lint_drop(c, self, fall, k)
+                findings.append(own if own is not None else self._drop_finding(c, fall, covered))
         return located
 
     def _falls(self, key: str) -> list[_Fall]:
@@ -716,35 +682,7 @@ class _Scan:
                 return f" (its gate '{c.when.text}')", c.when.span
             if c.cap is not None:
                 return f" (its cap '{c.cap.text}')", c.cap.span
-        if c.kind == "rate" and c.tiers:
-            rates = self._tier_rates(c) or []
-            for i, r in enumerate(rates):
-                if r < 0:
-                    return f" (tier {i + 1} has a negative rate, {_pct(r)})", c.tiers[i].span
-        if c.curve is not None:
-            return "", c.curve.span
-        if c.kind == "scorecard" and c.payout is not None:
-            return "", c.payout.span
-        return "", c.span
-
-    def _retro_finding(self, c: Component, fall: _Fall, tier: int | None) -> Finding:
-        rates = self._tier_rates(c)
-        detail, span = "", c.span
-        if tier is not None and rates is not None:
-            detail = (f": crossing into tier {tier + 1} re-rates the whole base from "
-                      f"{_pct(rates[tier - 1])} down to {_pct(rates[tier])}")
-            span = c.tiers[tier].span
-        amount = fall.peak - fall.bottom
-        text = self._fall_text(f"component '{c.name}'", fall, detail)
-        if math.isinf(fall.regained):
-            why = (f"the sale that crosses {_pct(fall.lo)} costs the rep {_money(amount)}: reps "
-                   "just below it will stop selling for the period")
-        else:
-            why = (f"the sale that crosses {_pct(fall.lo)} costs the rep {_money(amount)}: a rep "
-                   "just below it will hold deals back unless they can clear "
-                   f"{_pct(fall.regained)}")
-        return Finding("retroactive-negative-marginal", c.name, (fall.lo, fall.regained), "warning",
-                       text, why, span)
+        return kind_of(c.kind).drop_cause(c, self)
 
     def _plan_cause(self, lo: float, hi: float) -> tuple[str, Span | None]:
         """Which modifier makes the plan's total jump or fall between ``lo`` and ``hi``."""
@@ -806,13 +744,8 @@ class _Scan:
             if owner.when is not None and (k is None or raw is None or k < i - 1 or
                                            abs(raw[0] - self.f[owner.name][0]) > self.tol):
                 cause, span = f" (its gate '{owner.when.text}')", owner.when.span
-            elif owner.kind == "curve" and owner.curve is not None:
-                cause, span = " (the curve's first point)", owner.curve.span
-            elif owner.kind == "step" and owner.steps:
-                cause, span = f" (the first step, at {owner.steps[0].at.text})", owner.steps[0].span
-            elif owner.kind == "scorecard":
-                cause = " (the score's payout threshold)"
-                span = owner.payout.span if owner.payout is not None else owner.span
+            elif (got := kind_of(owner.kind).threshold_cause(owner)) is not None:
+                cause, span = got
         level = ("nothing is paid" if abs(total[0]) <= self.tol else
                  f"pay stays at {_money(float(total[0]))}")
         subject = f"component '{owner.name}'" if owner is not None else "the plan"
@@ -854,14 +787,8 @@ class _Scan:
             binds = raw is not None and raw[-1] > self.f[owner.name][-1] + self.tol
             if owner.cap is not None and binds:
                 cause, span = f" (its cap '{owner.cap.text}')", owner.cap.span
-            elif owner.kind == "curve" and owner.curve is not None:
-                cause, span = f" (its curve, beyond: {owner.curve.beyond})", owner.curve.span
-            elif owner.kind == "step" and owner.steps:
-                cause, span = " (its last step)", owner.steps[-1].span
-            elif owner.kind == "scorecard":
-                cause = " (its metrics' curves top out)"
-            elif owner.kind == "rate" and owner.tiers and owner.tiers[-1].upto is not None:
-                cause, span = " (nothing is paid above the last tier)", owner.tiers[-1].span
+            elif (got := kind_of(owner.kind).cap_cause(owner)) is not None:
+                cause, span = got
         subject = f"component '{owner.name}'" if owner is not None else "the plan's total"
         share_txt = ""
         if self.dist is not None:
@@ -881,35 +808,26 @@ class _Scan:
             "and will hold deals back for the next period (sandbagging)",
             span))
 
-    # -- retroactive tiers read from the plan text ------------------------------------------
+    # -- findings read from the plan text ---------------------------------------------------
 
-    def _tier_rates(self, c: Component) -> list[float] | None:
-        rates = [_const(t.rate.tree, self.plan.parameter_values, self.checked) for t in c.tiers]
-        known = [r for r in rates if r is not None]
-        return None if len(known) < len(rates) else known
-
-    def static_retroactive(self, findings: list[Finding]) -> None:
-        """Retroactive tiers whose rate goes down, when the scan could not place the fall."""
-        placed = {f.component for f in findings if f.code == "retroactive-negative-marginal"}
+    def plan_text(self, findings: list[Finding]) -> None:
+        """Each kind's findings from the plan text alone (retroactive tiers whose rate goes
+        down, when the scan could not place the fall)."""
         for c in self.plan.components:
-            if c.kind != "rate" or not c.retroactive or c.name in placed:
-                continue
-            rates = self._tier_rates(c)
-            if rates is None:
-                continue
-            for i in range(1, len(rates)):
-                if rates[i] < rates[i - 1]:
-                    upto = c.tiers[i - 1].upto
-                    findings.append(Finding(
-                        "retroactive-negative-marginal", c.name, None, "warning",
-                        f"component '{c.name}': tier {i + 1} has a lower rate ({_pct(rates[i])}) "
-                        f"than tier {i} ({_pct(rates[i - 1])}), so crossing "
-                        f"{upto.text if upto is not None else 'the boundary'} re-rates the whole "
-                        f"base down and pay falls by ({_pct(rates[i - 1])} - {_pct(rates[i])}) x "
-                        "that amount",
-                        "the sale that crosses the boundary costs the rep money: reps will hold "
-                        "deals back at the boundary",
-                        c.tiers[i].span))
+            kind_of(c.kind).lint_plan(c, self, findings)
+
+    # -- what the kinds' lint hooks use ------------------------------------------------------
+
+    def const(self, code: Code) -> float | None:
+        """The value of a parameter-only expression, or None when it depends on data."""
+        return _const(code.tree, self.plan.parameter_values, self.checked)
+
+    pct = staticmethod(_pct)
+    money = staticmethod(_money)
+    finding = Finding
+
+    def fall_text(self, subject: str, fall: _Fall, cause: str) -> str:
+        return self._fall_text(subject, fall, cause)
 
 
 def _const(tree: ex.Expr, params: dict[str, float], checked: CheckedPlan) -> float | None:

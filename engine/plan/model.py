@@ -7,6 +7,7 @@ was read from, so that every later stage can point at the exact characters.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.errors import Span
 from engine.plan.expr import Expr
@@ -126,10 +127,15 @@ class Step:
 
 @dataclass(frozen=True)
 class Component:
-    """One payout component; only the fields of its ``kind`` are set."""
+    """One payout component; only the fields of its ``kind`` are set.
+
+    The built-in kinds (:mod:`engine.plan.kinds`) keep their fields here, one attribute each;
+    a kind added later keeps its fields in ``spec``: one frozen value with a ``codes()``
+    method listing the per-rep expressions it holds.
+    """
 
     name: str
-    kind: str  # curve | rate | step | scorecard | rank
+    kind: str  # a row of engine.plan.kinds.KINDS: curve | rate | step | scorecard | rank
     span: Span
     name_span: Span
     label: str | None = None
@@ -152,6 +158,8 @@ class Component:
     by: Code | None = None
     group: Code | None = None
     awards: tuple[Code, ...] = ()
+    # a kind without fields of its own above
+    spec: Any = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +232,8 @@ class Plan:
             out += [x for x in (c.input, c.base, c.rate, c.when, c.cap, c.by, c.group) if x is not None]
             out += [s.pay for s in c.steps] + [t.rate for t in c.tiers] + [t.upto for t in c.tiers if t.upto]
             out += [m.input for m in c.metrics]
+            if c.spec is not None:
+                out += list(c.spec.codes())
         out += [m.multiply for m in self.modifiers] + [m.when for m in self.modifiers if m.when]
         out += [x for x in (self.cap, self.draw.amount if self.draw else None,
                             self.grades.input if self.grades else None) if x is not None]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from engine.errors import PlanError, Span
 from engine.plan import expr as ex
+from engine.plan import kinds
 from engine.plan.model import (
     AGGREGATES,
     PERIODS,
@@ -19,13 +20,10 @@ from engine.plan.model import (
     Draw,
     Grades,
     Measure,
-    Metric,
     Modifier,
     Parameter,
     Plan,
-    Step,
     Target,
-    Tier,
 )
 from engine.plan.source import YMap, YNode, YScalar, YSeq
 from engine.text import did_you_mean
@@ -37,15 +35,7 @@ TOP_KEYS = (
     "clawback", "parameters", "target_incentive", "measures", "targets", "components",
     "modifiers", "cap", "grades", "draw",
 )
-COMMON_COMPONENT_KEYS = ("name", "kind", "label", "description", "when", "cap", "weight")
-KIND_KEYS = {
-    "curve": ("input", "points", "interpolate", "beyond"),
-    "rate": ("base", "rate", "tiers", "retroactive"),
-    "step": ("input", "steps"),
-    "scorecard": ("metrics", "payout"),
-    "rank": ("by", "group", "awards"),
-}
-KINDS = tuple(KIND_KEYS)
+COMMON_COMPONENT_KEYS = kinds.COMMON_KEYS
 
 
 suggest = did_you_mean  # the name the plan modules use
@@ -154,6 +144,19 @@ class Reader:
                        "or with '__'")
             return None
         return name, s.span
+
+    def optional_code(self, node: YNode | None, what: str) -> Code | None:
+        """An expression that may be absent (None without an error)."""
+        return self.code(node, what) if node is not None else None
+
+    def label(self, m: YMap) -> str | None:
+        """The ``label`` of a mapping, if it has one."""
+        return _label(self, m)
+
+    def curve(self, points_node: YNode | None, interp_node: YNode | None, beyond_node: YNode | None,
+              what: str, span: Span) -> Curve | None:
+        """A payout curve: ``points`` with its ``interpolate`` and ``beyond`` keys."""
+        return _curve(self, points_node, interp_node, beyond_node, what, span)
 
     def code(self, node: YNode | None, what: str) -> Code | None:
         """Parse an expression from a scalar."""
@@ -378,6 +381,8 @@ def _components(r: Reader, node: YNode | None) -> tuple[Component, ...]:
 
 
 def _component(r: Reader, item: YNode) -> Component | None:
+    table = kinds.KINDS
+    names = tuple(table)
     if not isinstance(item, YMap):
         r.error("bad-type", f"a component must be a mapping with 'name' and 'kind', got {_kind(item)}",
                 item.span)
@@ -388,137 +393,46 @@ def _component(r: Reader, item: YNode) -> Component | None:
     kind = None
     kind_node = item.get("kind")
     if kind_node is None:
-        r.error("missing-key", "a component needs 'kind' (one of " + ", ".join(KINDS) + ")", item.span)
+        r.error("missing-key", "a component needs 'kind' (one of " + ", ".join(names) + ")", item.span)
     else:
         k = r.text(kind_node, "kind")
-        if k is not None and k not in KINDS:
+        if k is not None and k not in table:
             r.error("bad-value", f"unknown component kind '{k}'", kind_node.span,
-                    suggest(k, KINDS) or f"kinds: {', '.join(KINDS)}")
+                    suggest(k, names) or f"kinds: {', '.join(names)}")
         elif k is not None:
             kind = k
     if ident is None or kind is None:
         return None
     name, name_span = ident
     what = f"component '{name}'"
-    allowed = COMMON_COMPONENT_KEYS + KIND_KEYS[kind]
-    required = {"curve": ("input", "points"), "rate": ("base",), "step": ("input", "steps"),
-                "scorecard": ("metrics",), "rank": ("by", "awards")}[kind]
+    spec = table[kind]
+    allowed = COMMON_COMPONENT_KEYS + spec.keys
     for key, kspan, _ in item.items:
         if key not in allowed:
-            other = [k for k, keys in KIND_KEYS.items() if key in keys]
+            other = [k for k, row in table.items() if key in row.keys]
             hint = (f"'{key}' belongs to {' and '.join(other)} components" if other
                     else suggest(key, allowed) or f"allowed keys: {', '.join(allowed)}")
             r.error("unknown-key", f"unknown key '{key}' in {what} (kind {kind})", kspan, hint)
-    for key in required:
+    for key in spec.required:
         if item.get(key) is None:
             r.error("missing-key", f"{what} (kind {kind}) needs '{key}'", item.span)
 
-    opt = lambda key, desc: r.code(item.get(key), f"{desc} of {what}") if item.get(key) is not None else None
     fields: dict = {
         "name": name, "kind": kind, "span": item.span, "name_span": name_span, "label": _label(r, item),
-        "when": opt("when", "'when'"), "cap": opt("cap", "'cap'"),
+        "when": r.optional_code(item.get("when"), f"'when' of {what}"),
+        "cap": r.optional_code(item.get("cap"), f"'cap' of {what}"),
     }
     weight_node = item.get("weight")
     if weight_node is not None:
-        if kind in ("rate", "step", "rank"):
+        if not spec.weighted:
             r.error("weight-not-allowed",
                     f"{what} is a '{kind}' component: it pays amounts, so it cannot have a 'weight'",
-                    weight_node.span, "weights apply to curve and scorecard components; "
-                    "scale the amounts instead")
+                    weight_node.span, "weights apply to "
+                    + " and ".join(k for k, row in table.items() if row.weighted)
+                    + " components; scale the amounts instead")
         else:
             fields["weight"] = r.code(weight_node, f"weight of {what}")
-    if kind == "curve":
-        fields["input"] = opt("input", "input")
-        fields["curve"] = _curve(r, item.get("points"), item.get("interpolate"), item.get("beyond"),
-                                 what, item.span)
-    elif kind == "step":
-        fields["input"] = opt("input", "input")
-        steps = []
-        steps_node = item.get("steps")
-        seq = r.sequence(steps_node, f"steps of {what}")
-        if isinstance(steps_node, YSeq) and not seq:
-            r.error("bad-value", f"{what} needs at least one step", steps_node.span)
-        for s in seq:
-            m = r.mapping(s, f"a step of {what}", ("at", "pay"), ("at", "pay"))
-            if m is None:
-                continue
-            at = r.code(m.get("at"), f"'at' of a step of {what}")
-            pay = r.code(m.get("pay"), f"'pay' of a step of {what}")
-            if at is not None and pay is not None:
-                steps.append(Step(at, pay, m.span))
-        fields["steps"] = tuple(steps)
-    elif kind == "rate":
-        fields["base"] = opt("base", "base")
-        fields["retroactive"] = r.boolean(item.get("retroactive"), f"retroactive of {what}", False)
-        has_rate, has_tiers = item.get("rate") is not None, item.get("tiers") is not None
-        if has_rate == has_tiers:
-            r.error("missing-key" if not has_rate else "bad-value",
-                    f"{what} needs either 'rate' (a single rate) or 'tiers', not "
-                    + ("both" if has_rate else "neither"), item.span)
-        if has_rate:
-            fields["rate"] = opt("rate", "rate")
-            retroactive_node = item.get("retroactive")
-            if retroactive_node is not None:
-                r.error("bad-value", f"'retroactive' of {what} only applies to tiers",
-                        retroactive_node.span)
-        tiers = []
-        tiers_node = item.get("tiers")
-        seq = r.sequence(tiers_node, f"tiers of {what}")
-        if has_tiers and isinstance(tiers_node, YSeq) and not seq:
-            r.error("bad-value", f"{what} needs at least one tier", tiers_node.span)
-        for i, t in enumerate(seq):
-            m = r.mapping(t, f"a tier of {what}", ("upto", "rate"), ("rate",))
-            if m is None:
-                continue
-            upto = r.code(m.get("upto"), f"'upto' of a tier of {what}") if m.get("upto") is not None else None
-            if m.get("upto") is None and i < len(seq) - 1:
-                r.error("missing-key", f"only the last tier of {what} may omit 'upto'", m.span)
-            rate = r.code(m.get("rate"), f"'rate' of a tier of {what}")
-            if rate is not None:
-                tiers.append(Tier(upto, rate, m.span))
-        fields["tiers"] = tuple(tiers)
-    elif kind == "scorecard":
-        metrics = []
-        metrics_node = item.get("metrics")
-        seq = r.sequence(metrics_node, f"metrics of {what}")
-        if isinstance(metrics_node, YSeq) and not seq:
-            r.error("bad-value", f"{what} needs at least one metric", metrics_node.span)
-        seen: dict[str, Span] = {}
-        for mnode in seq:
-            m = r.mapping(mnode, f"a metric of {what}",
-                          ("name", "label", "input", "weight", "points", "interpolate", "beyond"),
-                          ("name", "input", "weight", "points"))
-            if m is None:
-                continue
-            mid = r.identifier(m.get("name"), "metric name") if m.get("name") is not None else None
-            minput = r.code(m.get("input"), f"input of a metric of {what}")
-            mweight = r.code(m.get("weight"), f"weight of a metric of {what}")
-            mcurve = _curve(r, m.get("points"), m.get("interpolate"), m.get("beyond"),
-                            f"metric of {what}", m.span)
-            if mid is not None and mid[0] in seen:
-                r.error("duplicate-name", f"metric '{mid[0]}' appears twice in {what}", mid[1],
-                        f"the first is on line {seen[mid[0]].line}")
-                continue
-            if mid is not None:
-                seen[mid[0]] = mid[1]
-            if mid and minput and mweight and mcurve:
-                metrics.append(Metric(mid[0], minput, mweight, mcurve, m.span, _label(r, m)))
-        fields["metrics"] = tuple(metrics)
-        if item.get("payout") is not None:
-            fields["payout"] = _curve(r, item.get("payout"), None, None, f"payout of {what}", item.span)
-    elif kind == "rank":
-        fields["by"] = opt("by", "'by'")
-        fields["group"] = opt("group", "'group'")
-        awards = []
-        awards_node = item.get("awards")
-        seq = r.sequence(awards_node, f"awards of {what}")
-        if isinstance(awards_node, YSeq) and not seq:
-            r.error("bad-value", f"{what} needs at least one award", awards_node.span)
-        for a in seq:
-            code = r.code(a, f"an award of {what}")
-            if code is not None:
-                awards.append(code)
-        fields["awards"] = tuple(awards)
+    fields.update(spec.parse(r, item, what))
     return Component(**fields)
 
 

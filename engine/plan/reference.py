@@ -21,6 +21,7 @@ from engine.errors import DataError, DataErrors, EvaluationError, Span
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutArrays
 from engine.plan.functions import FUNCTIONS, scalar_div
+from engine.plan.kinds import kind_of
 from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
 
@@ -355,13 +356,14 @@ class ReferenceEvaluator:
         if key in self.earned and trace is None:
             return self.earned[key]
         c = self.plan.component(name)
+        kind = kind_of(c.kind)
         if not self.active[r][p]:
-            if c.kind == "scorecard":
+            if kind.has_score:
                 self.score_memo[key] = 0.0
             self.earned[key] = 0.0
             return 0.0
         pay = self.raw_component(c, r, p, trace)
-        if c.kind != "rank" and c.when is not None:
+        if not kind.own_when and c.when is not None:
             gate = bool(self.eval(c.when.tree, "final", r, p))
             if trace is not None:
                 _note(trace, f"  gate when {c.when.text}{self.where_(c.when, r, p)}: {_num(gate)}"
@@ -382,141 +384,13 @@ class ReferenceEvaluator:
         return self.value(Ref("ti"), "final", r, p)
 
     def raw_component(self, c: Component, r: int, p: int, trace: Trace) -> float:
-        name = f"component '{c.name}'"
-        if c.kind == "curve":
-            assert c.input is not None and c.curve is not None  # required of a curve component
-            x = self.expr(c.input, r, p, f"the input of {name}")
-            w = self.const(c.weight) if c.weight is not None else 1.0
-            ti = self.ti(r, p)
-            _note(trace, f"  input {c.input.text} = {_num(x)}")
-            y = curve_scalar(x, self.points(c.curve), c.curve.interpolate, c.curve.beyond, trace, "  ")
-            pay = w * ti * y
-            _note(trace, f"  target pay = weight {_num(w)} x target_incentive {_num(ti)} = {_num(w * ti)}; "
-                  f"pays {_num(y)} x {_num(w * ti)} = {_num(pay)}")
-            return pay
-        if c.kind == "step":
-            assert c.input is not None  # required of a step component
-            x = self.expr(c.input, r, p, f"the input of {name}")
-            _note(trace, f"  input {c.input.text} = {_num(x)}")
-            total = 0.0
-            for s in c.steps:
-                at = self.const(s.at)
-                amount = self.expr(s.pay, r, p, f"a step's pay of {name}")
-                if x >= at:
-                    total += amount
-                    _note(trace, f"  step at {_num(at)} reached: + {s.pay.text} = {_num(amount)}")
-                else:
-                    _note(trace, f"  step at {_num(at)} not reached ({_num(x)} < {_num(at)})")
-            return total
-        if c.kind == "rate":
-            assert c.base is not None  # required of a rate component
-            base = self.expr(c.base, r, p, f"the base of {name}")
-            _note(trace, f"  base {c.base.text} = {_num(base)}")
-            if c.rate is not None:
-                rate = self.expr(c.rate, r, p, f"a rate of {name}")
-                _note(trace, f"  rate {c.rate.text} = {_num(rate)}: {_num(base)} x {_num(rate)} = {_num(base * rate)}")
-                return base * rate
-            rates = [self.expr(t.rate, r, p, f"a rate of {name}") for t in c.tiers]
-            uptos = [None if t.upto is None else self.expr(t.upto, r, p, f"an 'upto' of {name}") for t in c.tiers]
-            prev = None
-            for i, u in enumerate(uptos):
-                if u is None:
-                    continue
-                if (prev is None and u < 0) or (prev is not None and not u > prev):
-                    upto = c.tiers[i].upto
-                    assert upto is not None  # u was evaluated from it
-                    raise EvaluationError(
-                        "tiers-order",
-                        f"the first 'upto' of component '{c.name}' is negative ({u:g})" if prev is None else
-                        f"the 'upto' values of component '{c.name}' must increase, but tier {i + 1} has "
-                        f"{u:g} after {prev:g}",
-                        rep=str(self.inputs.rep_ids[r]), period=self.inputs.periods[p].label,
-                        expression=upto.text, span=upto.span)
-                prev = u
-            if base < 0:
-                _note(trace, f"  negative base earns the first tier's rate {_num(rates[0])}: {_num(rates[0] * base)}")
-                return rates[0] * base
-            if c.retroactive:
-                k = 0
-                for i in range(1, len(rates)):
-                    if base > uptos[i - 1]:
-                        k = i
-                _note(trace, f"  retroactive: highest tier reached is tier {k + 1} (rate {_num(rates[k])}), "
-                      f"applied to the whole base: {_num(base)} x {_num(rates[k])} = {_num(rates[k] * base)}")
-                return rates[k] * base
-            total, lower = 0.0, 0.0
-            for i, (u, rate) in enumerate(zip(uptos, rates)):
-                top = base if u is None else min(base, u)
-                piece = max(top - lower, 0.0)
-                total += rate * piece
-                _note(trace, f"  tier {i + 1} ({f'above {_num(lower)}' if u is None else f'{_num(lower)} to {_num(u)}'}) at "
-                      f"{_num(rate)}: {_num(piece)} x {_num(rate)} = {_num(rate * piece)}")
-                if u is not None:
-                    lower = u
-            if uptos[-1] is not None and base > uptos[-1]:
-                _note(trace, f"  above the last upto {_num(uptos[-1])}: nothing")
-            return total
-        if c.kind == "scorecard":
-            score = 0.0
-            for m in c.metrics:
-                x = self.expr(m.input, r, p, f"the input of metric '{m.name}' of {name}")
-                w = self.const(m.weight)
-                _note(trace, f"  metric {m.name}: {m.input.text} = {_num(x)}")
-                ms = curve_scalar(x, self.points(m.curve), m.curve.interpolate, m.curve.beyond, trace, "    ")
-                _note(trace, f"    score {_num(ms)} x weight {_num(w)} = {_num(ms * w)}")
-                score += w * ms
-            self.score_memo[(c.name, r, p)] = score
-            _note(trace, f"  {c.name}.score = {_num(score)}")
-            payout = c.payout
-            y = curve_scalar(score, self.points(payout), payout.interpolate if payout else "linear",
-                             payout.beyond if payout else "extend", trace, "  ")
-            w = self.const(c.weight) if c.weight is not None else 1.0
-            ti = self.ti(r, p)
-            pay = w * ti * y
-            _note(trace, f"  target pay = weight {_num(w)} x target_incentive {_num(ti)} = {_num(w * ti)}; "
-                  f"pays {_num(y)} x {_num(w * ti)} = {_num(pay)}")
-            return pay
-        if c.kind == "rank":
-            return self.rank_award(c, r, p, trace)
-        raise AssertionError(c.kind)
+        """The component's pay before its gate and cap: its kind's reference hook."""
+        return kind_of(c.kind).reference(c, self, r, p, trace)
 
-    def rank_award(self, c: Component, r: int, p: int, trace: Trace) -> float:
-        def eligible(o: int) -> bool:
-            return self.active[o][p] and (c.when is None or bool(self.eval(c.when.tree, "final", o, p)))
-
-        by = c.by
-        assert by is not None  # required of a rank component
-        mine = self.expr(by, r, p, f"'by' of component '{c.name}'")
-        if not eligible(r):
-            if trace is not None:
-                why = f"when {c.when.text}{self.where_(c.when, r, p)} is false" if c.when else "inactive"
-                _note(trace, f"  not eligible ({why}): pays 0")
-            return 0.0
-        key = self.eval(c.group.tree, "final", r, p) if c.group is not None else None
-        better, tied = 0, 0
-        for o in range(self.R):
-            if not eligible(o):
-                continue
-            if c.group is not None and self.eval(c.group.tree, "final", o, p) != key:
-                continue
-            v = self.expr(by, o, p, f"'by' of component '{c.name}'")
-            if v > mine:
-                better += 1
-            elif v == mine:
-                tied += 1
-        awards = [self.const(a) for a in c.awards]
-        rank = better + 1
-        shared = awards[rank - 1: rank - 1 + tied]
-        pay = sum(shared) / tied
-        where = f" in group {key!r}" if c.group is not None else ""
-        _note(trace, f"  {by.text} = {_num(mine)}: rank {rank}{where}"
-              + (f", tied with {tied - 1} other{'s' if tied > 2 else ''}" if tied > 1 else ""))
-        if tied > 1:
-            _note(trace, f"  shares the awards of ranks {rank}-{rank + tied - 1}: "
-                  f"({' + '.join(_num(a) for a in shared) or '0'}) / {tied} = {_num(pay)}")
-        else:
-            _note(trace, f"  award for rank {rank}: {_num(pay)}")
-        return pay
+    # what the kinds' reference hooks use besides the evaluator's own methods
+    note = staticmethod(_note)
+    num = staticmethod(_num)
+    curve = staticmethod(curve_scalar)
 
     # -- the whole statement -----------------------------------------------------------
 
@@ -564,7 +438,7 @@ class ReferenceEvaluator:
         capped_arr = np.zeros((R, P))
         paid_arr = np.zeros((R, P))
         grades = np.full((R, P), "", dtype=object) if self.plan.grades is not None else None
-        scores = {c.name: np.zeros((R, P)) for c in self.plan.components if c.kind == "scorecard"}
+        scores = {c.name: np.zeros((R, P)) for c in self.plan.components if kind_of(c.kind).has_score}
         for ref in self.checked.order:
             for r in range(R):
                 for p in range(P):

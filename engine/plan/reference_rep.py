@@ -17,6 +17,7 @@ from typing import Literal, TypeAlias
 import pandas as pd
 
 from engine.plan import expr as ex
+from engine.plan.kinds import kind_of
 from engine.plan.model import Code
 from engine.plan.validate import CheckedPlan
 
@@ -78,11 +79,7 @@ def _all_codes(checked: CheckedPlan) -> Iterator[Code]:
     for measure in plan.measures:
         yield measure.code
     for c in plan.components:
-        for code in (c.input, c.base, c.when, c.by, c.cap):
-            if code is not None:
-                yield code
-        for metric in c.metrics:
-            yield metric.input
+        yield from kind_of(c.kind).profile(c)
     for modifier in plan.modifiers:
         if modifier.when is not None:
             yield modifier.when

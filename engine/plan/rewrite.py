@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from engine.errors import PlanError, PlanErrors
 from engine.plan import expr as ex
+from engine.plan.kinds import kind_of
 from engine.plan.source import YMap, YScalar, parse_yaml
 from engine.plan.validate import CheckedPlan
 
@@ -102,15 +103,13 @@ def number_sites(checked: CheckedPlan) -> list[NumberSite]:
                     whole = whole and (b is None or (isinstance(b, YScalar) and _is_whole_text(b.text)))
             out.append(NumberSite(name, "parameter", float(p.value), p.min, p.max, scalar, integer=whole))
     for c in plan.components:
-        if c.kind != "scorecard" or len(c.metrics) < 2:
+        weights = kind_of(c.kind).weights(c)
+        if len(weights) < 2 or not all(isinstance(code.tree, ex.Num) for _, code in weights):
             continue
-        if not all(isinstance(m.weight.tree, ex.Num) for m in c.metrics):
-            continue
-        for m in c.metrics:
-            weight = m.weight.tree
-            assert isinstance(weight, ex.Num)  # checked for every metric above
-            out.append(NumberSite(f"{c.name}.{m.name}", "weight", float(weight.value), 0.0, 1.0,
-                                  m.weight.scalar, group=c.name))
+        for key, code in weights:
+            weight = code.tree
+            assert isinstance(weight, ex.Num)  # checked for every weight above
+            out.append(NumberSite(key, "weight", float(weight.value), 0.0, 1.0, code.scalar, group=c.name))
     return out
 
 
@@ -118,9 +117,9 @@ def plan_numbers(checked: CheckedPlan) -> dict[str, float]:
     """Current values of :func:`number_sites`, by key (parameters and literal weights)."""
     out = {p.name: float(p.value) for p in checked.plan.parameters}
     for c in checked.plan.components:
-        for m in c.metrics:
-            if isinstance(m.weight.tree, ex.Num):
-                out[f"{c.name}.{m.name}"] = float(m.weight.tree.value)
+        for key, code in kind_of(c.kind).weights(c):
+            if isinstance(code.tree, ex.Num):
+                out[key] = float(code.tree.value)
     return out
 
 

@@ -21,10 +21,11 @@ from types import MappingProxyType
 from engine.errors import PlanError, PlanErrors, Span
 from engine.plan import expr as ex
 from engine.plan.functions import ANY, BOOL, FUNCTIONS, NUM, TEXT, scalar_div
+from engine.plan.kinds import kind_of
 from engine.plan.model import Code, Component, Curve, Plan
 from engine.plan.parse import suggest
 
-__all__ = ["CheckedPlan", "Context", "Ref", "check_plan", "const_value", "with_parameters"]
+__all__ = ["CheckedPlan", "ComponentChecks", "Context", "Ref", "check_plan", "const_value", "with_parameters"]
 
 PREFIXES = ("roster", "actuals", "targets")
 
@@ -119,7 +120,7 @@ class _Checker:
         self.measures = {m.name: m for m in plan.measures}
         self.targets = {t.name: t for t in plan.targets}
         self.components = {c.name: i for i, c in enumerate(plan.components)}
-        self.scorecards = {c.name: i for i, c in enumerate(plan.components) if c.kind == "scorecard"}
+        self.scorecards = {c.name: i for i, c in enumerate(plan.components) if kind_of(c.kind).has_score}
         self.roster_columns: set[str] = set()
         self.numeric_roster: set[str] = set()
         self.actual_aggregates: dict[str, tuple[str, str]] = {}  # col -> (aggregate, measure)
@@ -574,69 +575,53 @@ def _expect(ck: _Checker, code: Code | None, ctx: Context, want: str) -> None:
     ck.error("type-mismatch", f"{ctx.what} must be a {want}, but this is a {t}", code.span, hint)
 
 
+class ComponentChecks:
+    """What a kind's :meth:`~engine.plan.kinds.Kind.check` hook is given: the checker, bound to
+    component *i* (expressions there may use earlier components)."""
+
+    def __init__(self, ck: _Checker, i: int, c: Component):
+        self.ck = ck
+        self.i = i
+        self.component = c
+        self.what = f"component '{c.name}'"
+
+    def context(self, role: str) -> Context:
+        return Context(f"{role} of {self.what}", "component", self.i)
+
+    def expect(self, code: Code | None, role: str, want: str) -> None:
+        """Check a per-rep expression (``role`` names it in messages) has type ``want``."""
+        _expect(self.ck, code, self.context(role), want)
+
+    def const(self, code: Code | None, what: str) -> float | None:
+        """Check a parameter-only expression and fold it (None after an error)."""
+        return _const(self.ck, code, what)
+
+    def try_const(self, code: Code) -> float | None:
+        """The value of an expression if it only uses numbers and parameters, else None."""
+        return _try_const(self.ck, code)
+
+    def curve(self, curve: Curve | None, what: str) -> None:
+        """Check a curve's points are constants with strictly increasing x."""
+        _check_curve(self.ck, curve, what)
+
+    def error(self, code: str, message: str, span, hint: str | None = None) -> None:
+        self.ck.error(code, message, span, hint)
+
+    @staticmethod
+    def fmt(v: float) -> str:
+        return _fmt(v)
+
+
 def _check_component(ck: _Checker, i: int, c: Component) -> None:
-    what = f"component '{c.name}'"
-    ctx = lambda role: Context(f"{role} of {what}", "component", i)
-    _expect(ck, c.when, ctx("'when'"), BOOL)
-    _expect(ck, c.cap, ctx("'cap'"), NUM)
+    checks = ComponentChecks(ck, i, c)
+    what = checks.what
+    _expect(ck, c.when, checks.context("'when'"), BOOL)
+    _expect(ck, c.cap, checks.context("'cap'"), NUM)
     if c.weight is not None:
         w = _const(ck, c.weight, f"the weight of {what}")
         if w is not None and w < 0:
             ck.error("bad-value", f"the weight of {what} must not be negative (got {_fmt(w)})", c.weight.span)
-    if c.kind == "curve":
-        _expect(ck, c.input, ctx("the input"), NUM)
-        _check_curve(ck, c.curve, what)
-    elif c.kind == "step":
-        _expect(ck, c.input, ctx("the input"), NUM)
-        prev = None
-        for s in c.steps:
-            at = _const(ck, s.at, f"'at' of a step of {what}")
-            _expect(ck, s.pay, ctx("'pay' of a step"), NUM)
-            if at is not None and prev is not None and not at > prev:
-                ck.error("steps-order",
-                         f"the 'at' values of {what} must increase strictly ({_fmt(at)} comes after {_fmt(prev)})",
-                         s.at.span, "sort the steps by 'at'")
-            if at is not None:
-                prev = at
-    elif c.kind == "rate":
-        _expect(ck, c.base, ctx("the base"), NUM)
-        _expect(ck, c.rate, ctx("the rate"), NUM)
-        prev = None
-        for t in c.tiers:
-            _expect(ck, t.rate, ctx("the rate of a tier"), NUM)
-            if t.upto is None:
-                continue
-            _expect(ck, t.upto, ctx("'upto' of a tier"), NUM)
-            value = _try_const(ck, t.upto)
-            if value is not None and prev is not None and not value > prev:
-                ck.error("tiers-order",
-                         f"the 'upto' values of {what} must increase ({_fmt(value)} comes after {_fmt(prev)})",
-                         t.upto.span, "sort the tiers by 'upto'")
-            if value is not None:
-                prev = value
-    elif c.kind == "scorecard":
-        total = 0.0
-        ok = True
-        for m in c.metrics:
-            _expect(ck, m.input, ctx(f"the input of metric '{m.name}'"), NUM)
-            w = _const(ck, m.weight, f"the weight of metric '{m.name}'")
-            _check_curve(ck, m.curve, f"metric '{m.name}' of {what}")
-            if w is None:
-                ok = False
-            else:
-                if w < 0:
-                    ck.error("bad-value", f"the weight of metric '{m.name}' must not be negative", m.weight.span)
-                total += w
-        if ok and c.metrics and abs(total - 1.0) > 1e-9:
-            ck.error("weights-sum", f"the metric weights of {what} must sum to 1 (got {total:.10g})",
-                     c.metrics[0].weight.span,
-                     "adjust the weights so that they add up to 1 (e.g. 0.5, 0.3, 0.2)")
-        _check_curve(ck, c.payout, f"the payout of {what}")
-    elif c.kind == "rank":
-        _expect(ck, c.by, ctx("'by'"), NUM)
-        _expect(ck, c.group, ctx("'group'"), ANY)
-        for a in c.awards:
-            _const(ck, a, f"an award of {what}")
+    kind_of(c.kind).check(c, checks)
 
 
 def _try_const(ck: _Checker, code: Code) -> float | None:

@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from engine.jobs.compare import Comparison, ReportInputs, _fmt, difference_rows, figure_rows
+from engine.plan.kinds import kind_of
 from engine.report import charts
 from engine.text import MISSING, money
 
@@ -172,12 +173,10 @@ def plan_html(checked: CheckedPlan, table: pd.DataFrame, notes: Sequence[str]) -
         table, notes: its payout table and the reference rep's assumptions, from
             :func:`engine.data.summary.payout_table`.
     """
-    from engine.data.summary import _component_line
-
     plan = checked.plan
     meta = f"period: {plan.period}; currency: {plan.currency}; accumulate: {plan.accumulate}"
     comps = _html_table(["component", "kind", "what it does"],
-                        [[c.name, c.kind, (c.label + ": " if c.label else "") + _component_line(c)]
+                        [[c.name, c.kind, (c.label + ": " if c.label else "") + kind_of(c.kind).summary(c)]
                          for c in plan.components], num_from=99)
     rows = []
     for idx in table.index:

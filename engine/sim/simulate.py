@@ -36,6 +36,7 @@ from engine.core.inputs import Inputs, PeriodInfo
 from engine.errors import DataError
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutProgram, compile_plan
+from engine.plan.kinds import kind_of
 from engine.plan.validate import CheckedPlan
 from engine.sim.behaviour import (
     Production,
@@ -94,7 +95,7 @@ def _calls(checked: CheckedPlan) -> set[str]:
 def _uses_cross_rep(checked: CheckedPlan) -> bool:
     """Whether a rep's pay can depend on other reps (rank, group functions, rank components)."""
     return bool(_calls(checked) & {"rank", "group_sum", "group_mean"}) or \
-        any(c.kind == "rank" for c in checked.plan.components)
+        any(kind_of(c.kind).contest for c in checked.plan.components)
 
 
 def _period_reach(checked: CheckedPlan) -> int | None:
@@ -710,7 +711,7 @@ class Simulation:
             ti_k = ti_k - np.asarray(res.values["target_incentive"], dtype=float)[..., -2]
         awards = np.zeros_like(pay)
         for c in self.plan.components:
-            if c.kind == "rank":
+            if kind_of(c.kind).contest:
                 awards += res.columns[c.name][..., -1] > 0
         return pay, ti_k, awards
 
