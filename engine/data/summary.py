@@ -18,10 +18,15 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 import pandas as pd
 
-from engine.core.inputs import Inputs, PeriodInfo
 from engine.plan.compile import compile_plan
 from engine.plan.kinds import kind_of
-from engine.plan.reference_rep import Dependencies, reference_profile, roster_values
+from engine.plan.reference_rep import (
+    Dependencies,
+    reference_actuals,
+    reference_inputs,
+    reference_profile,
+    roster_values,
+)
 from engine.plan.validate import CheckedPlan, with_parameters
 from engine.text import MISSING
 
@@ -48,37 +53,13 @@ def payout_table(checked: CheckedPlan, roster: pd.DataFrame | None = None,
     plan = checked.plan
     n = len(levels)
     roster_vals = roster_values(checked, roster)
-    fy = 2027
-    period = PeriodInfo(label="2027", kind="year", fiscal_year=fy, number=1,
-                        start=pd.Timestamp("2027-01-01").date(), end=pd.Timestamp("2027-12-31").date())
-    roster_arrays: dict[str, np.ndarray] = {}
-    for k, v in roster_vals.items():
-        roster_arrays[k] = np.full((n, 1), v, dtype=object if isinstance(v, str) else np.float64)
-    rep_ids = np.array(["reference"], dtype=object)
-    active = np.ones((n, 1, 1), dtype=bool)
-    proration = np.ones((n, 1, 1))
-
-    def inputs(actuals: dict[str, np.ndarray]) -> Inputs:
-        return Inputs(rep_ids=rep_ids, periods=(period,), roster=roster_arrays, actuals=actuals, active=active,
-                      proration=proration)
-
     zeros = {col: np.zeros((n, 1, 1)) for col in checked.actual_columns}
     prog = compile_plan(checked)
     # Targets first (they depend on the roster only in any sensible plan).
-    first = prog.evaluate(inputs(zeros))
+    first = prog.evaluate(reference_inputs(roster_vals, zeros, n))
     linked, others = reference_profile(checked)
-    lv = np.array(levels).reshape(n, 1, 1)
-    actuals: dict[str, np.ndarray] = {}
-    for col, target in linked.items():
-        actuals[col] = lv * np.asarray(first.values[f"targets.{target}"], dtype=float)
-    for col, choice in others.items():
-        if choice[0] == "same":
-            actuals[col] = actuals[choice[1]].copy()
-        elif choice[0] == "number":
-            actuals[col] = np.full((n, 1, 1), float(choice[1]))
-        else:
-            actuals[col] = np.zeros((n, 1, 1))
-    res = prog.evaluate(inputs(actuals))
+    targets = {col: first.values[f"targets.{target}"] for col, target in linked.items()}
+    res = prog.evaluate(reference_inputs(roster_vals, reference_actuals(levels, targets, others), n))
     rows = {}
     for c in plan.components:
         rows[c.name] = res.columns[c.name][:, 0, 0]

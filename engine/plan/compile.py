@@ -19,14 +19,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, overload
+from typing import Protocol, overload
 
 import numpy as np
 
 from engine.core.inputs import Inputs
 from engine.errors import DataError, DataErrors, EvaluationError
 from engine.plan import expr as ex
-from engine.plan.functions import FUNCTIONS
+from engine.plan.functions import FUNCTIONS, OPERATORS
 from engine.plan.kinds import kind_of
 from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
@@ -240,7 +240,7 @@ class _Lowering:
                 return _Const(-a.value)  # type: ignore[operator]
             return lambda env: np.negative(a(env))
         if isinstance(node, (ex.Binary, ex.Compare, ex.BoolOp)):
-            op = _BINARY[node.op]
+            op = OPERATORS[node.op].numpy
             a, b = self._lower(node.left), self._lower(node.right)
             if isinstance(a, _Const) and isinstance(b, _Const):
                 with np.errstate(all="ignore"):
@@ -289,25 +289,6 @@ class _Piece:
         self.text = code.text[node.start:node.end]
         self.span = code.span_of(node.start, node.end)
 
-
-def _div(a, b):
-    return np.true_divide(a, b)
-
-
-def _eq(a, b):
-    return np.equal(a, b) if not (isinstance(a, str) or isinstance(b, str)) else _text_eq(a, b)
-
-
-def _text_eq(a, b):
-    return np.asarray(a, dtype=object) == np.asarray(b, dtype=object)
-
-
-_BINARY: dict[str, Callable[..., Any]] = {
-    "+": np.add, "-": np.subtract, "*": np.multiply, "/": _div,
-    "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-    "==": _eq, "!=": lambda a, b: np.logical_not(_eq(a, b)),
-    "and": np.logical_and, "or": np.logical_or,
-}
 
 
 # --------------------------------------------------------------------------- environment

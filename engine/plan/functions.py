@@ -12,12 +12,13 @@ than raising, so that both evaluators detect non-finite values at the same place
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ANY", "BOOL", "FUNCTIONS", "NUM", "TEXT", "Signature", "scalar_div"]
+__all__ = ["ANY", "BOOL", "FUNCTIONS", "NUM", "OPERATORS", "TEXT", "Operator", "Signature", "scalar_div"]
 
 NUM, BOOL, TEXT, ANY = "number", "condition", "text", "any"
 
@@ -55,6 +56,48 @@ def scalar_div(a: float, b: float) -> float:
             return math.nan
         return math.copysign(math.inf, a) * math.copysign(1.0, b)
     return a / b
+
+
+def _np_eq(a, b):
+    if isinstance(a, str) or isinstance(b, str):  # text against a column of text
+        return np.asarray(a, dtype=object) == np.asarray(b, dtype=object)
+    return np.equal(a, b)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """An operator of the expression language and its two implementations.
+
+    Attributes:
+        symbol: as written in plans (``+``, ``<=``, ``and``, ...).
+        numpy: the vectorized implementation (the compiled path).
+        scalar: the plain Python one (the reference path and constant folding).
+    """
+
+    symbol: str
+    numpy: Callable
+    scalar: Callable
+
+
+OPERATORS: dict[str, Operator] = {
+    o.symbol: o
+    for o in [
+        Operator("+", np.add, operator.add),
+        Operator("-", np.subtract, operator.sub),
+        Operator("*", np.multiply, operator.mul),
+        Operator("/", np.true_divide, scalar_div),
+        Operator("<", np.less, operator.lt),
+        Operator("<=", np.less_equal, operator.le),
+        Operator(">", np.greater, operator.gt),
+        Operator(">=", np.greater_equal, operator.ge),
+        Operator("==", _np_eq, operator.eq),
+        Operator("!=", lambda a, b: np.logical_not(_np_eq(a, b)), operator.ne),
+        Operator("and", np.logical_and, lambda a, b: bool(a) and bool(b)),
+        Operator("or", np.logical_or, lambda a, b: bool(a) or bool(b)),
+    ]
+}
+"""Every binary operator, comparison and boolean connective: one table for both evaluators
+(and for constant folding in validation), as :data:`FUNCTIONS` is for functions."""
 
 
 def _np_safe_div(a, b, default):

@@ -41,14 +41,20 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from engine.core.inputs import Inputs, PeriodInfo
+from engine.core.inputs import Inputs
 from engine.errors import EngineError, EvaluationError, Span
 from engine.plan import expr as ex
 from engine.plan import kinds
 from engine.plan.compile import CompiledPlan, compile_plan
 from engine.plan.kinds import Cause, kind_of
 from engine.plan.model import Code, Component
-from engine.plan.reference_rep import Dependencies, reference_profile, roster_values
+from engine.plan.reference_rep import (
+    Dependencies,
+    reference_actuals,
+    reference_inputs,
+    reference_profile,
+    roster_values,
+)
 from engine.plan.validate import CheckedPlan, const_value
 
 __all__ = ["CODES", "Finding", "format_findings", "lint_plan"]
@@ -259,28 +265,11 @@ class _Reference:
 
     def _inputs(self, levels: np.ndarray, ones: bool = False) -> Inputs:
         n = len(levels)
-        period = PeriodInfo(label="2027", kind="year", fiscal_year=2027, number=1,
-                            start=pd.Timestamp("2027-01-01").date(),
-                            end=pd.Timestamp("2027-12-31").date())
-        roster = {k: np.full((n, 1), v, dtype=object if isinstance(v, str) else np.float64)
-                  for k, v in self.roster_vals.items()}
-        lv = np.asarray(levels, dtype=float).reshape(n, 1, 1)
-        actuals: dict[str, np.ndarray] = {}
         if ones:
             actuals = {col: np.ones((n, 1, 1)) for col in self.checked.actual_columns}
         else:
-            for col in self.linked:
-                actuals[col] = lv * self.targets[col]
-            for col, choice in self.others.items():
-                if choice[0] == "same":
-                    actuals[col] = actuals[choice[1]].copy()
-                elif choice[0] == "number":
-                    actuals[col] = np.full((n, 1, 1), float(choice[1]))
-                else:
-                    actuals[col] = np.zeros((n, 1, 1))
-        return Inputs(rep_ids=np.array(["reference"], dtype=object), periods=(period,),
-                      roster=roster, actuals=actuals, active=np.ones((n, 1, 1), dtype=bool),
-                      proration=np.ones((n, 1, 1)))
+            actuals = reference_actuals(levels, {col: self.targets[col] for col in self.linked}, self.others)
+        return reference_inputs(self.roster_vals, actuals, n)
 
     def series(self, levels, raw: bool = False) -> dict[str, np.ndarray]:
         """Component name -> earned; ``TOTAL`` -> paid (after modifiers and plan cap,

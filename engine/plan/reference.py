@@ -20,7 +20,7 @@ from engine.core.inputs import Inputs
 from engine.errors import DataError, DataErrors, EvaluationError, Span
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutArrays
-from engine.plan.functions import FUNCTIONS, scalar_div
+from engine.plan.functions import FUNCTIONS, OPERATORS
 from engine.plan.kinds import kind_of
 from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
@@ -273,25 +273,10 @@ class ReferenceEvaluator:
             return -self.eval(node.operand, mode, r, p)
         if isinstance(node, ex.Not):
             return not self.eval(node.operand, mode, r, p)
-        if isinstance(node, ex.BoolOp):
-            a = bool(self.eval(node.left, mode, r, p))
-            b = bool(self.eval(node.right, mode, r, p))
-            return (a and b) if node.op == "and" else (a or b)
-        if isinstance(node, ex.Binary):
+        if isinstance(node, (ex.BoolOp, ex.Binary, ex.Compare)):  # both sides, always
             a = self.eval(node.left, mode, r, p)
             b = self.eval(node.right, mode, r, p)
-            if node.op == "+":
-                return a + b
-            if node.op == "-":
-                return a - b
-            if node.op == "*":
-                return a * b
-            return scalar_div(a, b)
-        if isinstance(node, ex.Compare):
-            a = self.eval(node.left, mode, r, p)
-            b = self.eval(node.right, mode, r, p)
-            return {"<": lambda: a < b, "<=": lambda: a <= b, ">": lambda: a > b,
-                    ">=": lambda: a >= b, "==": lambda: a == b, "!=": lambda: a != b}[node.op]()
+            return OPERATORS[node.op].scalar(a, b)
         if isinstance(node, ex.Call):
             return self.call(node, mode, r, p)
         raise AssertionError(node)

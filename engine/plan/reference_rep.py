@@ -10,18 +10,26 @@ lint (:mod:`engine.plan.lint`) both evaluate the plan for this rep.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Literal, TypeAlias
 
+import numpy as np
 import pandas as pd
 
+from engine.core.inputs import Inputs, PeriodInfo
 from engine.plan import expr as ex
 from engine.plan.kinds import kind_of
 from engine.plan.model import Code
 from engine.plan.validate import CheckedPlan
 
-__all__ = ["Choice", "Dependencies", "reference_profile", "roster_values"]
+__all__ = ["REFERENCE_PERIOD", "Choice", "Dependencies", "reference_actuals", "reference_inputs",
+           "reference_profile", "roster_values"]
+
+REFERENCE_PERIOD = PeriodInfo(label="2027", kind="year", fiscal_year=2027, number=1,
+                              start=dt.date(2027, 1, 1), end=dt.date(2027, 12, 31))
+"""The one yearly period the reference rep is evaluated over."""
 
 #: How a reference-rep actuals column not measured against a target is set:
 #: ``("same", column)``, ``("number", value)`` or ``("zero", None)``.
@@ -147,3 +155,29 @@ def roster_values(checked: CheckedPlan, roster: pd.DataFrame | None) -> dict[str
         elif col in checked.numeric_roster_columns or roster is None:
             values[col] = _default_roster_value(col)
     return values
+
+
+def reference_actuals(levels, targets: Mapping[str, object], others: Mapping[str, Choice]) -> dict[str, np.ndarray]:
+    """The reference rep's actuals at each attainment level: every linked column at the level
+    times its target (``targets``: column -> a number or an ``(n, 1, 1)`` array), the others as
+    :func:`reference_profile` chose them. Arrays are ``(levels, 1, 1)``."""
+    n = len(levels)
+    lv = np.asarray(levels, dtype=float).reshape(n, 1, 1)
+    actuals = {col: lv * np.asarray(target, dtype=float) for col, target in targets.items()}
+    for col, choice in others.items():
+        if choice[0] == "same":
+            actuals[col] = actuals[choice[1]].copy()
+        elif choice[0] == "number":
+            actuals[col] = np.full((n, 1, 1), float(choice[1]))
+        else:
+            actuals[col] = np.zeros((n, 1, 1))
+    return actuals
+
+
+def reference_inputs(roster_vals: Mapping[str, object], actuals: dict[str, np.ndarray], n: int) -> Inputs:
+    """``n`` copies of the reference rep (one per attainment level) over :data:`REFERENCE_PERIOD`,
+    in the role all year."""
+    roster = {k: np.full((n, 1), v, dtype=object if isinstance(v, str) else np.float64)
+              for k, v in roster_vals.items()}
+    return Inputs(rep_ids=np.array(["reference"], dtype=object), periods=(REFERENCE_PERIOD,), roster=roster,
+                  actuals=actuals, active=np.ones((n, 1, 1), dtype=bool), proration=np.ones((n, 1, 1)))

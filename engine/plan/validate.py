@@ -20,7 +20,7 @@ from types import MappingProxyType
 
 from engine.errors import PlanError, PlanErrors, Span
 from engine.plan import expr as ex
-from engine.plan.functions import ANY, BOOL, FUNCTIONS, NUM, TEXT, scalar_div
+from engine.plan.functions import ANY, BOOL, FUNCTIONS, NUM, OPERATORS, TEXT
 from engine.plan.kinds import kind_of
 from engine.plan.model import Code, Component, Curve, Plan
 from engine.plan.parse import suggest
@@ -95,13 +95,7 @@ def const_value(tree: ex.Expr, params: Mapping[str, float], refs: Mapping[int, R
         return -const_value(tree.operand, params, refs)
     if isinstance(tree, ex.Binary):
         a, b = const_value(tree.left, params, refs), const_value(tree.right, params, refs)
-        if tree.op == "+":
-            return a + b
-        if tree.op == "-":
-            return a - b
-        if tree.op == "*":
-            return a * b
-        return scalar_div(a, b)
+        return float(OPERATORS[tree.op].scalar(a, b))
     if isinstance(tree, ex.Call):
         args = [const_value(a, params, refs) for a in tree.args]
         fn = FUNCTIONS[tree.func].scalar
