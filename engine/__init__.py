@@ -16,8 +16,15 @@ HTML of plans and results (:mod:`engine.report.display`).
 
 import sys
 
+from engine.core.errors import (
+    DataError,
+    DataErrors,
+    EngineError,
+    EvaluationError,
+    PlanError,
+    PlanErrors,
+)
 from engine.data.statements import load_for_plan, statements
-from engine.errors import DataError, DataErrors, EngineError, EvaluationError, PlanError, PlanErrors
 from engine.plan import CheckedPlan, CompiledPlan, compile_plan, load_plan, parse_plan
 
 __all__ = [

@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import pytest
 
-from engine.atomic import atomic_path, write_table_atomic, write_text_atomic
+from engine.core.atomic import atomic_path, write_table_atomic, write_text_atomic
 
 
 def test_output_gets_the_mode_of_a_new_file(tmp_path):
@@ -34,8 +34,8 @@ def test_failure_leaves_the_old_file_and_no_temporary(tmp_path):
 
 # --- what is not ours to replace, and writes that fail --------------------------------------
 
-from engine.atomic import AtomicGroup, check_writable  # noqa: E402
-from engine.errors import DataError  # noqa: E402
+from engine.core.atomic import AtomicGroup, check_writable  # noqa: E402
+from engine.core.errors import DataError  # noqa: E402
 
 
 def test_the_temporary_keeps_the_suffix_so_excel_can_be_written(tmp_path):
@@ -90,7 +90,7 @@ def test_check_writable_refuses_what_cannot_be_written(tmp_path, where):
 
 
 def test_check_writable_knows_table_formats(tmp_path):
-    from engine.atomic import TABLE_FORMATS
+    from engine.core.atomic import TABLE_FORMATS
 
     check_writable(tmp_path / "new" / "deeper" / "x.xlsx", "--out", formats=TABLE_FORMATS)
     check_writable(tmp_path / "no_suffix", "--out", formats=TABLE_FORMATS)  # written as CSV

@@ -46,7 +46,7 @@ def test_what_if_uses_common_random_numbers_and_caches():
 
 
 def test_out_of_bounds_value_is_a_plan_error_not_a_crash():
-    from engine.errors import PlanErrors
+    from engine.core.errors import PlanErrors
 
     st = Studio({"seeds": SEEDS}, runs=3)
     with pytest.raises(PlanErrors):
@@ -139,7 +139,7 @@ def test_opening_a_plan_file_on_the_page(served_studio, tmp_path):
 
 
 def test_open_text_validates_and_names_the_plan():
-    from engine.errors import PlanErrors
+    from engine.core.errors import PlanErrors
 
     st = Studio({"seeds": SEEDS}, runs=3)
     name = st.open_text("my plan.yaml", KPI.read_text())

@@ -1,6 +1,6 @@
 """The ``incentive`` command line: arguments in, public API, exit code out.
 
-Every error a user can cause is an :class:`~engine.errors.EngineError`: it is printed
+Every error a user can cause is an :class:`~engine.core.errors.EngineError`: it is printed
 without a traceback and the exit status is 2. Output files are written atomically, so a
 failed run leaves no partial file.
 """
@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from engine.errors import DataError, EngineError
+from engine.core.errors import DataError, EngineError
 
 __all__ = ["main"]
 
@@ -28,7 +28,7 @@ def _check_outputs(tables: dict[str, str | None] | None = None, **others: str | 
     ``others`` maps option names (``json``) to any other output. ``-`` (stdout) and unset
     options are skipped.
     """
-    from engine.atomic import TABLE_FORMATS, check_writable
+    from engine.core.atomic import TABLE_FORMATS, check_writable
 
     for option, path in (tables or {}).items():
         if path and path != "-":
@@ -124,7 +124,7 @@ def _write_json(doc: dict, target: str) -> None:
     """Write a JSON document to stdout ('-') or atomically to a file."""
     import json
 
-    from engine.atomic import write_text_atomic
+    from engine.core.atomic import write_text_atomic
 
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     if target == "-":
@@ -383,7 +383,7 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
     Exit status 1 when no candidate meets every --subject-to (the least infeasible plan is
     still written, and the report says by how much it misses), 2 on bad input.
     """
-    from engine.atomic import AtomicGroup
+    from engine.core.atomic import AtomicGroup
     from engine.jobs.recalibrate import RecalibrationSpec, write_targets
     from engine.jobs.recalibrate import recalibrate as run
     from engine.plan import load_plan

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.errors import EngineError
+from engine.core.errors import EngineError
+from engine.core.text import MISSING, is_missing, money, percent
 from engine.plan import CheckedPlan, load_plan
-from engine.text import MISSING, is_missing, money, percent
 
 if TYPE_CHECKING:
     from engine.sim.run import SimResult
@@ -119,7 +119,7 @@ class Studio:
         """Add a plan opened on the page (its file name and text); returns its name.
 
         The plan is validated like any plan file (never executed), so a bad one raises
-        :class:`~engine.errors.PlanErrors` naming the line and column.
+        :class:`~engine.core.errors.PlanErrors` naming the line and column.
         """
         from engine.plan import parse_plan
 

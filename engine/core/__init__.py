@@ -1,6 +1,7 @@
-"""Core: what every layer may use. Plan inputs as arrays (:mod:`engine.core.inputs`) and
-fiscal periods (:mod:`engine.core.periods`); errors, atomic writes and text helpers live at
-the package top level (:mod:`engine.errors`, :mod:`engine.atomic`, :mod:`engine.text`).
+"""Core: what every layer may use. Plan inputs as arrays (:mod:`engine.core.inputs`), fiscal
+periods (:mod:`engine.core.periods`), the error types (:mod:`engine.core.errors`), atomic file
+writes (:mod:`engine.core.atomic`) and the text helpers: did-you-mean and the one way money,
+shares and a missing value are shown (:mod:`engine.core.text`).
 
 Layers only look down: core < plan < data < sim < jobs < report < app
 (``tests/test_layers.py`` enforces it).

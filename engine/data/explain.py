@@ -12,13 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.core.errors import DataError
 from engine.core.inputs import Inputs
+from engine.core.text import did_you_mean
 from engine.data.statements import format_money
-from engine.errors import DataError
 from engine.plan.reference import ReferenceEvaluator
 from engine.plan.reference import number_text as _num
 from engine.plan.validate import CheckedPlan
-from engine.text import did_you_mean
 
 __all__ = ["explain"]
 

@@ -4,7 +4,7 @@
 against what a plan names and binds them to the plan's periods as :class:`Inputs`.
 
 Everything the data can get wrong is collected (up to :data:`MAX_ERRORS` problems) and
-raised once as :class:`~engine.errors.DataErrors`. Each error names the file, the row as a
+raised once as :class:`~engine.core.errors.DataErrors`. Each error names the file, the row as a
 spreadsheet shows it (the header is row 1, the first data row is row 2), the column and the
 rep. Error codes:
 
@@ -45,10 +45,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from engine.core.errors import DataError, DataErrors
 from engine.core.inputs import Inputs, PeriodInfo
 from engine.core.periods import check_period_kind, parse_period_label, period_for_date
-from engine.errors import DataError, DataErrors
-from engine.text import did_you_mean
+from engine.core.text import did_you_mean
 
 __all__ = ["AGGREGATIONS", "MAX_ERRORS", "TableSource", "load_inputs", "read_table"]
 

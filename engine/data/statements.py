@@ -91,7 +91,7 @@ MAX_EXACT_UNITS = 2.0 ** 53
 def _check_exact(plan: Plan, inputs: Inputs, r_idx: np.ndarray, p_idx: np.ndarray, units: np.ndarray,
                  names: list[str]) -> None:
     """Refuse an amount that cannot be paid to the minor unit (too large, or not finite)."""
-    from engine.errors import EvaluationError
+    from engine.core.errors import EvaluationError
 
     bad = ~(np.abs(units) <= MAX_EXACT_UNITS)  # also catches nan
     if not bad.any():
@@ -159,7 +159,7 @@ def write_statements(df: pd.DataFrame, plan: Plan, path: str, *, fmt: str | None
 
     CSV amounts are written as exact decimal text with the currency's minor unit.
     """
-    from engine.atomic import write_table_atomic
+    from engine.core.atomic import write_table_atomic
 
     money = [c.name for c in plan.components] + ["adjustment", "total"]
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 import pandas as pd
 
+from engine.core.text import MISSING
 from engine.plan.compile import compile_plan
 from engine.plan.kinds import kind_of
 from engine.plan.reference_rep import (
@@ -28,7 +29,6 @@ from engine.plan.reference_rep import (
     roster_values,
 )
 from engine.plan.validate import CheckedPlan, with_parameters
-from engine.text import MISSING
 
 if TYPE_CHECKING:
     from engine.sim.population import Roster

@@ -43,6 +43,7 @@ import pandas as pd
 
 from engine.core.inputs import Inputs
 from engine.core.periods import MONTHS_PER_PERIOD
+from engine.core.text import percent
 from engine.data.statements import load_for_plan
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutArrays, compile_plan
@@ -51,7 +52,6 @@ from engine.plan.reference_rep import Dependencies, reference_profile
 from engine.plan.validate import CheckedPlan, const_value
 from engine.sim.behaviour import morale_after_month, morale_after_pay, quit_hazard
 from engine.sim.scenario import Dist, Scenario, default_scenario
-from engine.text import percent
 
 __all__ = [
     "ALERT_CODES",
@@ -286,7 +286,7 @@ def write_alerts(df: pd.DataFrame, path: str | os.PathLike[str], *, fmt: str | N
     In CSV, ``attainment``, ``ytd_attainment`` and ``risk`` are written as ratios rounded
     to 4 decimals (``0.8125``), empty where not applicable.
     """
-    from engine.atomic import write_table_atomic
+    from engine.core.atomic import write_table_atomic
 
     def rounded(table: pd.DataFrame) -> pd.DataFrame:
         out = table.copy()

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from engine.core.errors import PlanError, PlanErrors
+from engine.core.text import MISSING, is_missing, money, percent
 from engine.data.summary import roster_frame
-from engine.errors import PlanError, PlanErrors
 from engine.jobs.check import design_hazards
 from engine.plan.lint import Finding
 from engine.plan.validate import CheckedPlan
@@ -26,7 +27,6 @@ from engine.sim.metrics import PER_RUN_KEYS, skill_quartiles
 from engine.sim.population import Roster, build_roster
 from engine.sim.run import SimResult, simulate
 from engine.sim.scenario import Scenario, default_scenario
-from engine.text import MISSING, is_missing, money, percent
 
 __all__ = [
     "QUARTILES",

@@ -39,16 +39,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from engine.core.errors import DataError, DataErrors
 from engine.core.inputs import Inputs, PeriodInfo
 from engine.core.periods import parse_period_label, period_for_date
-from engine.errors import DataError, DataErrors
+from engine.core.text import money
 from engine.plan.validate import CheckedPlan
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
 from engine.sim.population import Roster, log_skill_prior, skill_posterior
 from engine.sim.scenario import Scenario, default_scenario
 from engine.sim.simulate import Conditioning, month_days, plan_periods
 from engine.sim.streams import roster_rng
-from engine.text import money
 
 __all__ = ["Forecast", "calibrated_scenario", "forecast", "forecast_text", "write_forecast_xlsx"]
 
@@ -654,7 +654,7 @@ def write_forecast_xlsx(fc: Forecast, path) -> None:
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, LineChart, Reference
 
-    from engine.atomic import atomic_path
+    from engine.core.atomic import atomic_path
 
     wb = Workbook()
     ws = wb.active

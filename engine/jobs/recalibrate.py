@@ -28,7 +28,8 @@ from typing import TypedDict
 import numpy as np
 import pandas as pd
 
-from engine.errors import EngineError, PlanError, PlanErrors
+from engine.core.errors import EngineError, PlanError, PlanErrors
+from engine.core.text import MISSING
 from engine.jobs.compare import _fmt, _table  # the same table style as compare
 from engine.plan.rewrite import (
     NumberSite,
@@ -41,7 +42,6 @@ from engine.plan.rewrite import (
 from engine.plan.validate import CheckedPlan
 from engine.sim.executor import Executor, SimTask, chunks_of, progress_bar, simulation_for
 from engine.sim.scenario import Scenario, default_scenario
-from engine.text import MISSING
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -1206,10 +1206,10 @@ def _add_targets(rec: Recalibration, ev: _Evaluator, company_target: float | Non
 def write_targets(rec: Recalibration, path: str | Path, group=None) -> None:
     """Write the per-rep targets (``rep_id, period, target``) atomically (CSV, .xlsx, .parquet).
 
-    With ``group`` (an :class:`engine.atomic.AtomicGroup`), the file is committed with the
+    With ``group`` (an :class:`engine.core.atomic.AtomicGroup`), the file is committed with the
     group's other outputs, all or nothing.
     """
-    from engine.atomic import write_table_atomic
+    from engine.core.atomic import write_table_atomic
 
     if rec.targets is None:
         raise PlanErrors([PlanError("no-targets", "no targets were computed (use --targets)")])

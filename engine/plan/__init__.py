@@ -1,6 +1,6 @@
 """Plans: parse, validate, compile.
 
-``load_plan(path)`` reads a YAML plan, validates it (raising :class:`~engine.errors.PlanErrors`
+``load_plan(path)`` reads a YAML plan, validates it (raising :class:`~engine.core.errors.PlanErrors`
 with every problem), and returns a :class:`~engine.plan.validate.CheckedPlan`;
 ``compile_plan`` lowers it to the vectorized evaluator. What each kind of component means
 at every stage lives in one module per kind, registered in :data:`engine.plan.kinds.KINDS`.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.errors import PlanErrors
+from engine.core.errors import PlanErrors
 from engine.plan.compile import CompiledPlan, PayoutArrays, compile_plan
 from engine.plan.model import Plan
 from engine.plan.parse import build_plan

@@ -23,8 +23,8 @@ from typing import Protocol, overload
 
 import numpy as np
 
+from engine.core.errors import DataError, DataErrors, EvaluationError
 from engine.core.inputs import Inputs
-from engine.errors import DataError, DataErrors, EvaluationError
 from engine.plan import expr as ex
 from engine.plan.functions import FUNCTIONS, OPERATORS
 from engine.plan.kinds import kind_of

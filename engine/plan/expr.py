@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.errors import PlanError, Span
+from engine.core.errors import PlanError, Span
 from engine.plan.functions import FUNCTIONS
 
 __all__ = [

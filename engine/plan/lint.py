@@ -41,8 +41,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from engine.core.errors import EngineError, EvaluationError, Span
 from engine.core.inputs import Inputs
-from engine.errors import EngineError, EvaluationError, Span
 from engine.plan import expr as ex
 from engine.plan import kinds
 from engine.plan.compile import CompiledPlan, compile_plan

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import Span
+from engine.core.errors import Span
 from engine.plan.expr import Expr
 from engine.plan.source import YScalar
 

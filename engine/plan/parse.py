@@ -7,7 +7,8 @@ checked afterwards, in :mod:`engine.plan.validate`.
 
 from __future__ import annotations
 
-from engine.errors import PlanError, Span
+from engine.core.errors import PlanError, Span
+from engine.core.text import did_you_mean
 from engine.plan import expr as ex
 from engine.plan import kinds
 from engine.plan.model import (
@@ -26,7 +27,6 @@ from engine.plan.model import (
     Target,
 )
 from engine.plan.source import YMap, YNode, YScalar, YSeq
-from engine.text import did_you_mean
 
 __all__ = ["Reader", "build_plan", "suggest"]
 

@@ -16,8 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
+from engine.core.errors import DataError, DataErrors, EvaluationError, Span
 from engine.core.inputs import Inputs
-from engine.errors import DataError, DataErrors, EvaluationError, Span
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutArrays
 from engine.plan.functions import FUNCTIONS, OPERATORS

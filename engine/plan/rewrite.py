@@ -4,7 +4,7 @@ Recalibration moves a few numbers of a plan (parameter values, scorecard metric 
 The plan is a hand-written, reviewed file, so the result must read like the original with
 only those numbers changed: comments, layout, quoting and key order stay byte for byte.
 
-Every scalar of the YAML tree carries a :class:`~engine.errors.Span` (line and column,
+Every scalar of the YAML tree carries a :class:`~engine.core.errors.Span` (line and column,
 counted the way PyYAML counts them), which :func:`line_offsets` turns into a character
 offset. :func:`splice` replaces exactly those characters, checking first that they hold
 the text the tree says they hold; :func:`rewrite_plan` then re-loads the new text,
@@ -20,7 +20,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from engine.errors import PlanError, PlanErrors
+from engine.core.errors import PlanError, PlanErrors
 from engine.plan import expr as ex
 from engine.plan.kinds import kind_of
 from engine.plan.source import YMap, YScalar, parse_yaml

@@ -2,7 +2,7 @@
 
 PyYAML composes the document into a node graph (it never constructs arbitrary Python
 objects with the safe loader), and we turn that graph into a small tree of :class:`YMap`,
-:class:`YSeq` and :class:`YScalar`, each with a :class:`~engine.errors.Span`.
+:class:`YSeq` and :class:`YScalar`, each with a :class:`~engine.core.errors.Span`.
 
 Two protections make hostile input harmless:
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from engine.errors import PlanError, PlanErrors, Span
+from engine.core.errors import PlanError, PlanErrors, Span
 
 MAX_BYTES = 1_000_000
 MAX_NODES = 100_000

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from engine.errors import PlanError, PlanErrors, Span
+from engine.core.errors import PlanError, PlanErrors, Span
 from engine.plan import expr as ex
 from engine.plan.functions import ANY, BOOL, FUNCTIONS, NUM, OPERATORS, TEXT
 from engine.plan.kinds import kind_of

@@ -21,10 +21,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from engine.core.text import MISSING, money
 from engine.jobs.compare import Comparison, ReportInputs, _fmt, difference_rows, figure_rows
 from engine.plan.kinds import kind_of
 from engine.report import charts
-from engine.text import MISSING, money
 
 if TYPE_CHECKING:
     from engine.jobs.forecast import Forecast
@@ -317,7 +317,7 @@ def _winners_table(cmp: Comparison) -> str:
 
 def write_report(path: str | os.PathLike[str], report: ReportInputs, **kwargs) -> None:
     """Write :func:`compare_report` to ``path`` atomically (no partial file on failure)."""
-    from engine.atomic import write_text_atomic
+    from engine.core.atomic import write_text_atomic
 
     write_text_atomic(path, compare_report(report, **kwargs))
 

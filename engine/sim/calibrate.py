@@ -50,8 +50,10 @@ import pandas as pd
 import yaml
 from scipy import optimize, stats
 
-from engine.atomic import write_text_atomic
+from engine.core.atomic import write_text_atomic
+from engine.core.errors import DataError, DataErrors
 from engine.core.periods import KINDS, MONTHS_PER_PERIOD, check_period_kind, parse_period_label
+from engine.core.text import did_you_mean
 from engine.data.load import (
     MAX_ERRORS,
     TableSource,
@@ -60,9 +62,7 @@ from engine.data.load import (
     _numbers,
     read_table,
 )
-from engine.errors import DataError, DataErrors
 from engine.sim.scenario import DEFAULT_SCENARIO, Output, load_scenario, parse_scenario
-from engine.text import did_you_mean
 
 __all__ = [
     "MIN_PERIODS",

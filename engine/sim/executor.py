@@ -15,7 +15,7 @@ yields each chunk's :class:`~engine.sim.simulate.ChunkResult`.
 * Run ``i`` draws from its own streams, ``SeedSequence([seed, i, stream])`` (see
   :mod:`engine.sim.streams`), so the result of a chunk does not depend on where it runs or on
   how the runs are split: serial, process-pool and Dask results are bit-identical.
-* Errors a user can cause (:class:`~engine.errors.EngineError`) are returned by the worker
+* Errors a user can cause (:class:`~engine.core.errors.EngineError`) are returned by the worker
   as values and re-raised here (or handed to the caller with ``errors="return"``): they
   unpickle into the same class with the same fields, and Dask does not retry them (its
   retries are for lost workers).
@@ -37,7 +37,7 @@ from typing import Any, Literal, Self, overload
 
 import numpy as np
 
-from engine.errors import DataError, EngineError
+from engine.core.errors import DataError, EngineError
 from engine.plan.compile import compile_plan
 from engine.plan.validate import CheckedPlan
 from engine.sim.scenario import Scenario
@@ -297,7 +297,7 @@ class Executor:
             progress: show a progress bar of runs on stderr.
             desc: the bar's label.
             errors: ``raise``: the first user error stops the batch and is raised;
-                ``return``: a failed chunk yields its :class:`~engine.errors.EngineError`.
+                ``return``: a failed chunk yields its :class:`~engine.core.errors.EngineError`.
         """
         if errors not in ("raise", "return"):
             raise ValueError(f"errors must be 'raise' or 'return' (got {errors!r})")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.errors import DataError
+from engine.core.errors import DataError
 from engine.sim.scenario import Dist, Scenario
 from engine.sim.streams import RunStreams, roster_rng
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.errors import PlanError, PlanErrors, Span
+from engine.core.errors import PlanError, PlanErrors, Span
 from engine.plan.parse import Reader, suggest
 from engine.plan.source import YMap, YNode, YScalar, YSeq, parse_yaml, read_yaml
 

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.core.errors import DataError
 from engine.core.inputs import Inputs, PeriodInfo
-from engine.errors import DataError
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutProgram, compile_plan
 from engine.plan.kinds import kind_of

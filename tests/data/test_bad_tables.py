@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from engine.data.load import MAX_ERRORS
-from engine.errors import DataError, DataErrors
+from engine.core.errors import DataError, DataErrors
 from engine.plan import load_plan
 from engine.data.statements import statements
 
@@ -154,7 +154,7 @@ def test_a_roster_whose_only_row_has_no_id(tmp_path):
 
 
 def test_an_amount_too_large_to_pay_to_the_cent(tmp_path):
-    from engine.errors import EvaluationError
+    from engine.core.errors import EvaluationError
 
     roster = edited_roster(tmp_path, "R002,North,1000000,20000", "R002,North,1000000,1e300")
     with pytest.raises(EvaluationError) as info:

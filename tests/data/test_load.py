@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from engine.data import Inputs, load_inputs, read_table
 from engine.data.load import MAX_ERRORS
-from engine.errors import DataError, DataErrors
+from engine.core.errors import DataError, DataErrors
 
 ROSTER = """
     rep_id,quota,team

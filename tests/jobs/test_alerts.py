@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.errors import DataErrors, EvaluationError
+from engine.core.errors import DataErrors, EvaluationError
 from engine.jobs.alerts import ALERT_CODES, COLUMNS, SEVERITIES, alerts, alerts_text, write_alerts
 from engine.plan import load_plan
 from engine.sim.scenario import default_scenario, parse_scenario

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.errors import DataError, DataErrors
+from engine.core.errors import DataError, DataErrors
 from engine.jobs.forecast import forecast, forecast_text, write_forecast_xlsx
 from engine.plan import load_plan
 from engine.sim.population import log_skill_prior, skill_posterior

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.errors import PlanErrors
+from engine.core.errors import PlanErrors
 from engine.jobs.recalibrate import (
     RecalibrationSpec,
     decompose_targets,

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.core.inputs import Inputs
-from engine.errors import EngineError, EvaluationError, PlanErrors
+from engine.core.errors import EngineError, EvaluationError, PlanErrors
 from engine.plan import PayoutArrays, ReferenceEvaluator, compile_plan, parse_plan
 from engine.data.statements import statement_table
 from tests.plan.strategies import GenPlan, inputs_for, period_infos, plans

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from engine.errors import PlanErrors
+from engine.core.errors import PlanErrors
 from engine.plan import parse_plan
 
 BASE = """\

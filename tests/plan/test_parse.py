@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import PlanErrors
+from engine.core.errors import PlanErrors
 from engine.plan import parse_plan
 
 

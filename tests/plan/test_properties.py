@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from engine.core.inputs import Inputs
-from engine.errors import EvaluationError
+from engine.core.errors import EvaluationError
 from engine.plan import ReferenceEvaluator, compile_plan, parse_plan
 from engine.data.statements import (
     allocate_minor_units, load_for_plan, round_half_away, statement_table, to_minor_units,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import PlanErrors
+from engine.core.errors import PlanErrors
 from engine.plan import load_plan, parse_plan
 from engine.plan.rewrite import format_number, line_offsets, number_sites, plan_numbers, rewrite_plan
 

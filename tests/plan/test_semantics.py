@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.errors import EvaluationError
+from engine.core.errors import EvaluationError
 from tests.plan.helpers import evaluate_both, make_inputs
 
 HEAD = """\

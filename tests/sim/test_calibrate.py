@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from engine.errors import DataError, DataErrors, PlanErrors
+from engine.core.errors import DataError, DataErrors, PlanErrors
 from engine.sim.behaviour import Production
 from engine.sim.calibrate import (
     Calibration,
@@ -726,7 +726,7 @@ def test_shipped_sample_history_calibrates_and_labels_the_scenario(tmp_path):
 
 
 def test_negative_history_value_says_how_to_proceed(tmp_path):
-    from engine.errors import DataErrors
+    from engine.core.errors import DataErrors
     from engine.sim.calibrate import load_history
 
     path = tmp_path / "h.csv"

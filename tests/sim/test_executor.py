@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.errors import EvaluationError
+from engine.core.errors import EvaluationError
 from engine.jobs.forecast import forecast
 from engine.jobs.recalibrate import RecalibrationSpec, recalibrate
 from engine.plan import load_plan

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import PlanErrors
+from engine.core.errors import PlanErrors
 from engine.sim.scenario import DEFAULT_SCENARIO, default_scenario, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from engine.errors import Span
+from engine.core.errors import Span
 from engine.plan.model import Code, Component
 
 if TYPE_CHECKING:

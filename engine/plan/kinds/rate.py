@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.errors import EvaluationError
+from engine.core.errors import EvaluationError
 from engine.plan.functions import NUM
 from engine.plan.kinds.base import Cause, Kind, Pay
 from engine.plan.model import Code, Component, Tier

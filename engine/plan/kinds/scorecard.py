@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.errors import Span
+from engine.core.errors import Span
 from engine.plan.functions import NUM
 from engine.plan.kinds.base import Cause, Kind, Pay, present
 from engine.plan.model import Code, Component, Metric

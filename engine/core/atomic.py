@@ -10,7 +10,7 @@ no temporary file behind. What is not ours to replace is not replaced:
 :func:`check_writable` says up front, before any work, whether an output path can be
 written; :class:`AtomicGroup` writes several outputs all or nothing (a command whose second
 output fails does not leave its first one written). Failures to write are
-:class:`~engine.errors.DataError` (``cannot-write``), so the command line reports them
+:class:`~engine.core.errors.DataError` (``cannot-write``), so the command line reports them
 cleanly.
 """
 
@@ -27,7 +27,7 @@ from typing import Literal
 
 from typing_extensions import Self
 
-from engine.errors import DataError
+from engine.core.errors import DataError
 
 __all__ = [
     "TABLE_FORMATS",
@@ -100,7 +100,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[str]:
     The temporary file keeps the target's suffix (writers that choose a format by suffix,
     such as Excel's, see the right one). A device or pipe is written in place; a symbolic
     link's target is replaced. An ``OSError`` while writing becomes a ``cannot-write``
-    :class:`~engine.errors.DataError`.
+    :class:`~engine.core.errors.DataError`.
     """
     with AtomicGroup() as group:
         yield group.path(target)
