@@ -133,9 +133,9 @@ class Studio:
 
     def runs_for(self, name: str) -> int:
         """Runs per what-if for plan ``name`` (fewer for plans with cross-rep terms)."""
-        from engine.sim.simulate import _uses_cross_rep
+        from engine.sim.simulate import uses_cross_rep
 
-        if _uses_cross_rep(self.plan(name)):
+        if uses_cross_rep(self.plan(name)):
             return max(4, self.runs // CROSS_REP_SHARE)
         return self.runs
 

@@ -55,7 +55,7 @@ from engine.sim.scenario import Scenario
 from engine.sim.streams import RunStreams
 
 __all__ = ["ChunkResult", "Conditioner", "Conditioning", "MonthState", "NoConditioning", "Reps", "Simulation",
-           "month_days", "plan_periods", "simulated_year_tables"]
+           "month_days", "plan_periods", "simulated_year_tables", "uses_cross_rep"]
 
 _DEFAULT_CELLS = 400_000  # (runs x slots) per chunk: keeps every temporary a few MB
 
@@ -92,7 +92,7 @@ def _calls(checked: CheckedPlan) -> set[str]:
     return {node.func for code in checked.plan.codes() for node in ex.walk(code.tree) if isinstance(node, ex.Call)}
 
 
-def _uses_cross_rep(checked: CheckedPlan) -> bool:
+def uses_cross_rep(checked: CheckedPlan) -> bool:
     """Whether a rep's pay can depend on other reps (rank, group functions, rank components)."""
     return bool(_calls(checked) & {"rank", "group_sum", "group_mean"}) or \
         any(kind_of(c.kind).contest for c in checked.plan.components)
@@ -261,7 +261,7 @@ class Simulation:
         self.slots = self.seats + hire_capacity(self.seats)
         self.reach = _period_reach(checked)
         self.cross_period = self.reach != 0
-        self.cross_rep = _uses_cross_rep(checked)
+        self.cross_rep = uses_cross_rep(checked)
         self.nodes, self.weights = quadrature(sc.noise_points)
         self._check_columns()
         self.relevant = self._relevant_activities()
