@@ -1,0 +1,164 @@
+"""Back-test ``incentive forecast`` on plan years the simulator did not generate (issue 12, item 5).
+
+For each of K held-back years (default 100) a team's three years come from the out-of-model
+generator (tests/jobs/outofmodel.py: lumpy deals, quits and backfills, no behavioural
+response, a market that moves everybody together); the plan year is forecast from its first
+6 months with ``engine.jobs.forecast.forecast``, without history (the default scenario) and/or
+with history (the scenario calibrated first on the two prior years, as ``incentive forecast
+--history`` does), and compared with the realized annual payout of the plan year, computed
+by the payout engine on the full-year roster and actuals as ``incentive payout`` does.
+
+Printed: years, the share of years whose realized payout is above the forecast P90 (should be
+about 10%) and above P50 (about 50%), each with a Wilson 95% interval, the seconds taken, and
+the command line that reproduces the run.
+
+Run: ``.venv/bin/python benchmarks/backtest_out_of_model.py`` (100 years, 200 runs, both
+modes: several minutes on a 2-core machine), or ``--quick`` for a smoke run. Not part of the
+test suite; tests/jobs/test_outofmodel.py runs :func:`backtest` on 3 years.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PLAN = ROOT / "scenarios" / "plans" / "seeds_base_float_excess.yaml"
+CLOSED_MONTHS = 6
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """The outcome of one back-test.
+
+    Attributes:
+        history: whether the scenario was calibrated on the two prior years first.
+        years: held-back years.
+        over_p90, over_p50: years whose realized annual payout was above the forecast P90 / P50.
+        seconds: wall time.
+        realized, p50, p90: per year, the realized annual payout and the forecast's P50 / P90.
+    """
+
+    history: bool
+    years: int
+    over_p90: int
+    over_p50: int
+    seconds: float
+    realized: tuple[float, ...]
+    p50: tuple[float, ...]
+    p90: tuple[float, ...]
+
+    @property
+    def share_over_p90(self) -> float:
+        return self.over_p90 / self.years
+
+    @property
+    def share_over_p50(self) -> float:
+        return self.over_p50 / self.years
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval (95% by default) of a binomial proportion ``k / n``."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 2027, history: bool = False,
+             workers: int = 1, progress: bool = False) -> Backtest:
+    """Forecast ``years`` out-of-model plan years from their first half and count the misses.
+
+    Args:
+        years: held-back years; year ``k`` is the world ``generate(seed + k)``.
+        runs: simulated completions of the year per forecast.
+        reps: seats in the generated team.
+        seed: first world seed; forecast ``k`` uses seed ``10_000 + k``.
+        history: calibrate the scenario on the world's two prior years first (as
+            ``incentive forecast --history``); otherwise use the default scenario.
+        workers: processes per forecast.
+        progress: print one line per year on stderr.
+
+    Returns:
+        The :class:`Backtest`.
+    """
+    from engine.data.statements import statements
+    from engine.jobs.forecast import calibrate_scenario, forecast
+    from engine.plan import load_plan
+    from tests.jobs.outofmodel import OutOfModel, generate
+
+    checked = load_plan(PLAN)
+    spec = OutOfModel(reps=reps, teams=max(1, min(reps, reps // 10)))
+    t0 = time.perf_counter()
+    realized, p50, p90 = [], [], []
+    for k in range(years):
+        world = generate(seed + k, spec)
+        roster, actuals = world.as_of(CLOSED_MONTHS)
+        scenario = calibrate_scenario(world.history)[0] if history else None
+        fc = forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=10_000 + k, workers=workers)
+        truth = float(statements(checked, world.roster, world.actuals)["total"].sum())
+        realized.append(truth)
+        p50.append(float(fc.summary["p50"]))
+        p90.append(float(fc.summary["p90"]))
+        if progress:
+            print(f"  year {k + 1}/{years}: realized {truth:,.0f}, P50 {p50[-1]:,.0f}, P90 {p90[-1]:,.0f}",
+                  file=sys.stderr, flush=True)
+    over90 = sum(r > q for r, q in zip(realized, p90))
+    over50 = sum(r > q for r, q in zip(realized, p50))
+    return Backtest(history=history, years=years, over_p90=over90, over_p50=over50,
+                    seconds=time.perf_counter() - t0, realized=tuple(realized), p50=tuple(p50), p90=tuple(p90))
+
+
+def report(bt: Backtest) -> str:
+    """One back-test as readable lines."""
+    lo90, hi90 = wilson(bt.over_p90, bt.years)
+    lo50, hi50 = wilson(bt.over_p50, bt.years)
+    mode = "with history (calibrated on the 2 prior years)" if bt.history else "without history (default scenario)"
+    return (f"{mode}: {bt.years} years\n"
+            f"  realized > P90: {bt.share_over_p90:6.1%}  (95% CI {lo90:.1%}-{hi90:.1%}; should be ~10%)\n"
+            f"  realized > P50: {bt.share_over_p50:6.1%}  (95% CI {lo50:.1%}-{hi50:.1%}; should be ~50%)\n"
+            f"  {bt.seconds:.1f} s\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--years", type=int, default=None, help="held-back years (default 100; --quick 20)")
+    parser.add_argument("--runs", type=int, default=None, help="runs per forecast (default 200; --quick 20)")
+    parser.add_argument("--reps", type=int, default=100, help="seats in the generated team (default 100)")
+    parser.add_argument("--seed", type=int, default=2027, help="first world seed (default 2027)")
+    parser.add_argument("--history", action=argparse.BooleanOptionalAction, default=None,
+                        help="only with (--history) or only without (--no-history) calibration; default both")
+    parser.add_argument("--workers", type=int, default=1, help="processes per forecast (default 1)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 20 years, 20 runs")
+    parser.add_argument("--progress", action="store_true", help="one line per year on stderr")
+    args = parser.parse_args(argv)
+    years = args.years if args.years is not None else (20 if args.quick else 100)
+    runs = args.runs if args.runs is not None else (20 if args.quick else 200)
+    modes = [False, True] if args.history is None else [args.history]
+    command = [".venv/bin/python", "benchmarks/backtest_out_of_model.py", "--years", str(years), "--runs", str(runs),
+               "--reps", str(args.reps), "--seed", str(args.seed), "--workers", str(args.workers)]
+    if args.history is not None:
+        command.append("--history" if args.history else "--no-history")
+    print(f"Out-of-model back-test of {PLAN.relative_to(ROOT)}: forecast from the first {CLOSED_MONTHS} months, "
+          f"{years} years, {runs} runs per forecast, {args.reps} seats, seeds {args.seed}-{args.seed + years - 1}")
+    print(f"reproduce: {shlex.join(command)}\n", flush=True)
+    total = time.perf_counter()
+    for history in modes:
+        bt = backtest(years=years, runs=runs, reps=args.reps, seed=args.seed, history=history,
+                      workers=args.workers, progress=args.progress)
+        print(report(bt), flush=True)
+    print(f"total {time.perf_counter() - total:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
