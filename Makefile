@@ -41,7 +41,7 @@ lab: $(STAMP)
 
 # Lint and types first (both configured in pyproject.toml): CI fails on them as on a test.
 test: $(STAMP) $(CHROMIUM)
-	$(BIN)/ruff check engine
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.core.inputs import Inputs, PeriodInfo
-from engine.plan import ReferenceEvaluator, compile_plan, load_plan
 from engine.data.statements import statement_table
+from engine.plan import ReferenceEvaluator, compile_plan, load_plan
 
 HERE = Path(__file__).resolve().parent
 

@@ -27,10 +27,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from engine.plan import load_plan  # noqa: E402
-from engine.sim.metrics import Accumulator  # noqa: E402
-from engine.sim.scenario import default_scenario  # noqa: E402
-from engine.sim.simulate import Simulation  # noqa: E402
+from engine.plan import load_plan
+from engine.sim.metrics import Accumulator
+from engine.sim.scenario import default_scenario
+from engine.sim.simulate import Simulation
 
 PLAN = HERE.parent / "scenarios" / "plans" / "seeds_base_float_excess.yaml"
 

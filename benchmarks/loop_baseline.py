@@ -50,7 +50,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -62,7 +61,7 @@ from engine.sim.population import build_roster, hire_capacity
 from engine.sim.scenario import Dist, Scenario, default_scenario
 from engine.sim.simulate import _period_reach, _uses_cross_rep, month_days, plan_periods
 
-__all__ = ["Rep", "Team", "run_loop", "run_vectorized", "compare_averages"]
+__all__ = ["Rep", "Team", "compare_averages", "run_loop", "run_vectorized"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS_PLAN = ROOT / "scenarios" / "plans" / "seeds_base_float_excess.yaml"
@@ -107,7 +106,7 @@ def _pow(x: float, a: float) -> float:
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
-    return lo if x < lo else hi if x > hi else x
+    return lo if x < lo else min(x, hi)
 
 
 def poisson_ppf(u: float, lam: float) -> float:
@@ -299,7 +298,7 @@ class Model:
 
     # -- the plan, through the scalar reference evaluator ----------------------------------
 
-    def pay(self, rows: list["Row"], window: list[int]):
+    def pay(self, rows: list[Row], window: list[int]):
         """Pay the plan on ``rows`` (one per rep) over the window's periods: the reference evaluator."""
         roster: dict[str, np.ndarray] = {}
         for col in rows[0].roster:
@@ -442,7 +441,7 @@ class Rep:
             prorate.append(got / md.periods[k].days if ms else 0.0)
         return Row(self.rep_id, self.roster(), acts, active, prorate)
 
-    def utility(self, t: int, window: list[int], candidate: tuple, team: "Team") -> tuple[float, list[float]]:
+    def utility(self, t: int, window: list[int], candidate: tuple, team: Team) -> tuple[float, list[float]]:
         """Certainty equivalent of the window's pay under a candidate, minus the cost of effort.
 
         Returns ``(utility, expected pay per window period)``.
@@ -489,7 +488,7 @@ class Rep:
         self.active[t] = True
         self.mm = md.mp["effort_floor"] + (1.0 - md.mp["effort_floor"]) * self.morale
 
-    def best_level(self, t: int, a: int, team: "Team") -> tuple[float, list[float]]:
+    def best_level(self, t: int, a: int, team: Team) -> tuple[float, list[float]]:
         """The best level of activity ``a`` over the effort grid, the other activities held at
         their current choice; and the expected pay per window period at that level."""
         md = self.model
@@ -503,7 +502,7 @@ class Rep:
                 best_u, best, best_pp = u, g, pp
         return best, best_pp
 
-    def expect_period_pay(self, t: int, pp: Optional[list[float]]) -> None:
+    def expect_period_pay(self, t: int, pp: list[float] | None) -> None:
         """At a period's first month: what the rep expects from it, for the morale update at its close."""
         md = self.model
         k, _, window = self.window_now(t)
@@ -517,7 +516,7 @@ class Rep:
         self.phi = md.sc.timing_max_shift * md.expected(eff, self.skill, self.quota, md.season[t],
                                                         md.ramp(self.tenure))[md.primary]
 
-    def choose_timing(self, t: int, team: "Team") -> None:
+    def choose_timing(self, t: int, team: Team) -> None:
         """Pull forward, push out or neither, by the same utility comparison."""
         _, _, window = self.window_now(t)
         best_u, best_dir = None, 0.0
@@ -529,7 +528,7 @@ class Rep:
 
     # -- the month's outcome -------------------------------------------------------------
 
-    def produce(self, t: int, draws: Optional[tuple] = None) -> None:
+    def produce(self, t: int, draws: tuple | None = None) -> None:
         """Realize the month's outputs with the rep's own draws (or given ones: see ``engine_run``)."""
         md = self.model
         rng = self.rng
@@ -610,7 +609,7 @@ def _period_figures(md: Model, res, i: int, window: list[int]) -> tuple[float, f
 class Team:
     """The team of one run: seats filled by reps, stepped month by month."""
 
-    def __init__(self, model: Model, seed: int, reps: int, engine_run: Optional[int] = None):
+    def __init__(self, model: Model, seed: int, reps: int, engine_run: int | None = None):
         """``engine_run``: for validation only, take traits and every random number from the
         engine's stream of that run (``SeedSequence([seed, run])``, same order) instead of the
         reps' own generators, so the loop can be compared with the engine number for number."""
@@ -765,7 +764,7 @@ class Team:
 
 # --------------------------------------------------------------------------- entry points
 
-def run_loop(checked: CheckedPlan, scenario: Scenario, reps: int, seed: int, months: Optional[int] = None) -> dict:
+def run_loop(checked: CheckedPlan, scenario: Scenario, reps: int, seed: int, months: int | None = None) -> dict:
     """Simulate one run of `reps` reps one object at a time; returns {'rep_months': int, 'seconds': float,
     'mean_attainment': float, 'mean_effort': float, 'cost': float} (plus payout_per_rep, revenue, reps_ever,
     leavers, and ``per_rep``: slot -> attainment, payout, effort, left).
@@ -884,7 +883,7 @@ def compare_averages(loop: dict, vec: dict, rel_tol: float = 0.10) -> dict:
     return checks
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--plan", default=str(SEEDS_PLAN))
     ap.add_argument("--reps", type=int, default=10, help="team size of the loop run (default 10)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -24,18 +25,17 @@ def test_output_gets_the_mode_of_a_new_file(tmp_path):
 def test_failure_leaves_the_old_file_and_no_temporary(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            open(tmp, "w").write("half")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        Path(tmp).write_text("half")
+        raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
 
 
 # --- what is not ours to replace, and writes that fail --------------------------------------
 
-from engine.core.atomic import AtomicGroup, check_writable  # noqa: E402
-from engine.core.errors import DataError  # noqa: E402
+from engine.core.atomic import AtomicGroup, check_writable
+from engine.core.errors import DataError
 
 
 def test_the_temporary_keeps_the_suffix_so_excel_can_be_written(tmp_path):
@@ -67,16 +67,15 @@ def test_a_symlink_is_followed(tmp_path):
 
 def test_a_group_writes_all_or_nothing(tmp_path):
     (tmp_path / "a.txt").write_text("old a")
-    with pytest.raises(RuntimeError):
-        with AtomicGroup() as group:
-            open(group.path(tmp_path / "a.txt"), "w").write("new a")
-            open(group.path(tmp_path / "b.txt"), "w").write("new b")
-            raise RuntimeError("the second output failed")
+    with pytest.raises(RuntimeError), AtomicGroup() as group:
+        Path(group.path(tmp_path / "a.txt")).write_text("new a")
+        Path(group.path(tmp_path / "b.txt")).write_text("new b")
+        raise RuntimeError("the second output failed")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
     assert (tmp_path / "a.txt").read_text() == "old a"
     with AtomicGroup() as group:
-        open(group.path(tmp_path / "a.txt"), "w").write("new a")
-        open(group.path(tmp_path / "b.txt"), "w").write("new b")
+        Path(group.path(tmp_path / "a.txt")).write_text("new a")
+        Path(group.path(tmp_path / "b.txt")).write_text("new b")
     assert (tmp_path / "a.txt").read_text() == "new a" and (tmp_path / "b.txt").read_text() == "new b"
 
 

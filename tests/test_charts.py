@@ -39,7 +39,7 @@ def cmp(plans, scenario):
 def _titles(fig: go.Figure) -> list[str]:
     layout = fig.to_dict()["layout"]
     return [v["title"]["text"] for k, v in layout.items()
-            if (k.startswith("xaxis") or k.startswith("yaxis")) and v.get("title", {}).get("text")]
+            if k.startswith(("xaxis", "yaxis")) and v.get("title", {}).get("text")]
 
 
 def _trace_colour(t) -> str:

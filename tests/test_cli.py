@@ -19,7 +19,7 @@ ACTUALS = SCEN / "data" / "seeds_actuals.csv"
 
 def incentive(*args: str) -> subprocess.CompletedProcess:
     """Run the real console entry point in a subprocess, as a user would."""
-    return subprocess.run([sys.executable, "-m", "engine.app.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "engine.app.cli", *map(str, args)], capture_output=True, check=False,
                           text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 

@@ -21,7 +21,7 @@ READ = {".csv": pd.read_csv, ".xlsx": pd.read_excel, ".parquet": pd.read_parquet
 
 
 def incentive(*args: object, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.app.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "engine.app.cli", *map(str, args)], capture_output=True, check=False, text=True,
                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=timeout)
 
 

@@ -153,9 +153,8 @@ def test_failing_plan_on_dask(tmp_path):
 
     checked = load_plan(_failing_measure("classic_ae.yaml", "    expr: actuals.revenue",
                                          "actuals.revenue >= 0", tmp_path))
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 2 ** 30}):
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-            with Client(cluster) as client:
-                with pytest.raises(EvaluationError) as info:
-                    simulate(checked, runs=4, chunk_runs=2, scheduler=client, seed=3)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 2 ** 30}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client, pytest.raises(EvaluationError) as info:
+        simulate(checked, runs=4, chunk_runs=2, scheduler=client, seed=3)
     assert info.value.code == "non-finite" and info.value.span is not None

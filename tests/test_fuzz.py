@@ -11,6 +11,7 @@ found became a case in the error tables (``tests/plan/test_errors.py``,
 from __future__ import annotations
 
 import io
+import math
 import re
 import signal
 import tempfile
@@ -179,7 +180,7 @@ def _excel_cell(value: str):
         number = float(value)
     except ValueError:
         return value
-    return number if number == number and abs(number) != float("inf") else value
+    return number if math.isfinite(number) else value
 
 
 # --- the fuzz tests -----------------------------------------------------------------------------

@@ -45,8 +45,8 @@ def test_shipped_plan_reproduces_expected_statement(name, tmp_path):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_shipped_plan_reference_agrees(name):
     """The scalar reference evaluator produces the same statements as the compiled one."""
-    from engine.plan import ReferenceEvaluator, compile_plan, load_plan
     from engine.data.statements import load_for_plan, statement_table
+    from engine.plan import ReferenceEvaluator, compile_plan, load_plan
 
     roster, actuals = CASES[name]
     checked = load_plan(SCEN / "plans" / f"{name}.yaml")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.data.statements import allocate_minor_units, format_money, round_half_away, to_minor_units
+from engine.data.statements import (
+    allocate_minor_units,
+    format_money,
+    round_half_away,
+    to_minor_units,
+)
 
 
 @pytest.mark.parametrize("value,cents", [

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.app.studio import Studio, _step, create_app, shipped_plans
 from engine.plan import load_plan
 from engine.sim.scenario import default_scenario
-from engine.app.studio import Studio, _step, create_app, shipped_plans
 from tests.browser import browser_page, non_blank
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,8 +96,8 @@ def test_moving_a_slider_changes_the_cost(served_studio, tmp_path):
         handle = page.locator("[id*='base_threshold'] [role=slider]").first
         handle.focus()
         handle.press("Home")
-        page.wait_for_function("(t => /[0-9]/.test(t) && t !== %r)(document.querySelector('#kpi-cost_p50').innerText)"
-                               % before, timeout=60_000)
+        page.wait_for_function(f"(t => /[0-9]/.test(t) && t !== {before!r})(document.querySelector('#kpi-cost_p50').innerText)",
+                               timeout=60_000)
         after = cost.inner_text()
         shot = page.screenshot(full_page=True)
         (tmp_path / "studio.png").write_bytes(shot)

@@ -10,10 +10,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from engine.data.load import MAX_ERRORS
 from engine.core.errors import DataError, DataErrors
-from engine.plan import load_plan
+from engine.data.load import MAX_ERRORS
 from engine.data.statements import statements
+from engine.plan import load_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = load_plan(ROOT / "scenarios" / "plans" / "seeds_base_float_excess.yaml")

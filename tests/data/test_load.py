@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.core.errors import DataError, DataErrors
 from engine.data import Inputs, load_inputs, read_table
 from engine.data.load import MAX_ERRORS
-from engine.core.errors import DataError, DataErrors
 
 ROSTER = """
     rep_id,quota,team
@@ -139,8 +139,8 @@ ERRORS = [
         "rep_id,when,revenue\nR1,2027-Q1,10\n",
         {},
         [("actuals.csv", None, None, None, "missing-column",
-          "the actuals need a 'period' column (one row per rep and period) "
-          "or a 'date' column (one row per transaction)",
+          ("the actuals need a 'period' column (one row per rep and period) "
+           "or a 'date' column (one row per transaction)"),
           "its columns are 'rep_id', 'when', 'revenue'")],
         id="neither-period-nor-date",
     ),

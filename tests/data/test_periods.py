@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.data import PeriodInfo, parse_period_label, period_for_date
 from engine.core.periods import KINDS
+from engine.data import PeriodInfo, parse_period_label, period_for_date
 
 D = dt.date
 MONTHS = {"month": 1, "quarter": 3, "half": 6, "year": 12}
@@ -155,7 +156,7 @@ def test_fiscal_year_is_tiled_by_its_periods():
             periods = [parse_period_label(form.format(n), kind, fys) for n in range(1, count + 1)]
             assert periods[0].start == year.start
             assert periods[-1].end == year.end
-            for before, after in zip(periods, periods[1:]):
+            for before, after in itertools.pairwise(periods):
                 assert after.start == before.end + dt.timedelta(days=1)
 
 

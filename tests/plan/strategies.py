@@ -23,18 +23,32 @@ checked on the full random plans too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Optional
 
 import numpy as np
 from hypothesis import strategies as st
 
-from engine.data import parse_period_label
 from engine.core.inputs import Inputs
+from engine.data import parse_period_label
 
 __all__ = [
-    "GenPlan", "Scope", "Const", "yq", "num_expr", "cond_expr", "curve_points", "curve_options",
-    "weight_parts", "component", "plans", "inputs_for", "period_infos", "PERIODS_PER_YEAR",
-    "ROSTER_VALUES", "ACTUAL_VALUES", "X_VALUES", "Y_VALUES",
+    "ACTUAL_VALUES",
+    "PERIODS_PER_YEAR",
+    "ROSTER_VALUES",
+    "X_VALUES",
+    "Y_VALUES",
+    "Const",
+    "GenPlan",
+    "Scope",
+    "component",
+    "cond_expr",
+    "curve_options",
+    "curve_points",
+    "inputs_for",
+    "num_expr",
+    "period_infos",
+    "plans",
+    "weight_parts",
+    "yq",
 ]
 
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "half": 2, "year": 1}
@@ -100,7 +114,7 @@ class Scope:
     consts: tuple[Const, ...] = LITERALS
     cross: bool = True
 
-    def plus(self, nums=(), conds=(), safe=()) -> "Scope":
+    def plus(self, nums=(), conds=(), safe=()) -> Scope:
         return replace(self, nums=self.nums + tuple(nums), conds=self.conds + tuple(conds),
                        safe=self.safe + tuple(safe))
 
@@ -228,11 +242,11 @@ class GenPlan:
     clawback: bool
     components: list[tuple[str, str]] = field(default_factory=list)
     component_caps: dict[str, tuple[str, float]] = field(default_factory=dict)
-    plan_cap: Optional[tuple[str, float]] = None
-    draw: Optional[tuple[tuple[str, Optional[float]], bool]] = None
+    plan_cap: tuple[str, float] | None = None
+    draw: tuple[tuple[str, float | None], bool] | None = None
     has_modifiers: bool = False
     currency: str = "USD"
-    parameters: dict[str, tuple[float, Optional[float], Optional[float]]] = field(
+    parameters: dict[str, tuple[float, float | None, float | None]] = field(
         default_factory=dict)
 
 
@@ -295,7 +309,7 @@ def curve_options(draw) -> list[str]:
 
 
 @st.composite
-def cap_expr(draw, scope: Scope) -> tuple[str, Optional[tuple[str, float]]]:
+def cap_expr(draw, scope: Scope) -> tuple[str, tuple[str, float] | None]:
     """A cap: ``k * target_incentive``, a literal, or any expression."""
     form = draw(st.sampled_from(["ti", "ti", "lit", "expr"]))
     if form == "ti":
@@ -315,11 +329,11 @@ COMPONENT_NAMES = ("bonus", "commission", "kicker", "kpi", "contest", "spiff", "
 PARAM_NAMES = ("p_thr", "p_pay", "p_k", "阈值")
 KINDS = ("curve", "rate", "step", "scorecard", "rank")
 
-Bounds = dict[str, tuple[float, Optional[float], Optional[float]]]
+Bounds = dict[str, tuple[float, float | None, float | None]]
 
 
 @st.composite
-def header(draw, accumulate: Optional[bool], clawback: Optional[bool]):
+def header(draw, accumulate: bool | None, clawback: bool | None):
     """Top-level settings: (lines, period, fiscal_year_start, accumulate, clawback, currency)."""
     lines = [f"plan: {draw(st.sampled_from(['gen', 'plan_x', '计划']))}"]
     period = draw(st.sampled_from(["month", "quarter", "half", "year"]))
@@ -617,7 +631,7 @@ def draw_section(draw, scope: Scope, simple: bool):
 @st.composite
 def plans(draw, *, kinds=KINDS, min_components: int = 1, max_components: int = 4,
           modifiers: bool = True, plan_cap=True, grades: bool = True, draw_=True,
-          accumulate: Optional[bool] = None, clawback: Optional[bool] = None,
+          accumulate: bool | None = None, clawback: bool | None = None,
           simple_caps: bool = False, simple_draw: bool = False) -> GenPlan:
     """A random valid plan using every construct of the language.
 
@@ -687,9 +701,9 @@ def period_infos(kind: str, fiscal_year_start: int, indices: list[int]):
 
 @st.composite
 def inputs_for(draw, gp: GenPlan, *, min_reps: int = 1, max_reps: int = 8, max_periods: int = 6,
-               holes: bool = False, actuals: Optional[dict[str, tuple[float, ...]]] = None,
-               nonneg: bool = False, shape: Optional[tuple[int, int]] = None,
-               periods: Optional[tuple] = None, counts: bool = True) -> Inputs:
+               holes: bool = False, actuals: dict[str, tuple[float, ...]] | None = None,
+               nonneg: bool = False, shape: tuple[int, int] | None = None,
+               periods: tuple | None = None, counts: bool = True) -> Inputs:
     """Roster and actuals for a generated plan.
 
     Reps are employed over one contiguous run of periods (as ``start_date``/``end_date``

@@ -8,28 +8,26 @@ raise :class:`EvaluationError` or neither does, and the rounded statements must 
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.core.inputs import Inputs
 from engine.core.errors import EngineError, EvaluationError, PlanErrors
-from engine.plan import PayoutArrays, ReferenceEvaluator, compile_plan, parse_plan
+from engine.core.inputs import Inputs
 from engine.data.statements import statement_table
+from engine.plan import PayoutArrays, ReferenceEvaluator, compile_plan, parse_plan
 from tests.plan.strategies import GenPlan, inputs_for, period_infos, plans
 
 RTOL, ATOL = 1e-9, 1e-6
-SETTINGS = dict(deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = {"deadline": None,
+            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 
 
 # --------------------------------------------------------------------------- helpers
 
-def evaluate_both(text: str, inputs: Inputs, params: Optional[dict[str, float]] = None):
+def evaluate_both(text: str, inputs: Inputs, params: dict[str, float] | None = None):
     """Both evaluators on one plan: ``(checked, compiled result/error, reference result/error)``.
 
     The error is an :class:`EvaluationError` (a value is not finite), or with ``params`` a
@@ -47,7 +45,7 @@ def evaluate_both(text: str, inputs: Inputs, params: Optional[dict[str, float]] 
     return checked, fast, slow
 
 
-def _close(name: str, a, b, active: Optional[np.ndarray] = None) -> None:
+def _close(name: str, a, b, active: np.ndarray | None = None) -> None:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if active is not None:
@@ -143,7 +141,7 @@ def assert_statements_agree(plan, inputs: Inputs, fast: PayoutArrays, slow: Payo
         )
 
 
-def check_agreement(text: str, inputs: Inputs, params: Optional[dict[str, float]] = None) -> None:
+def check_agreement(text: str, inputs: Inputs, params: dict[str, float] | None = None) -> None:
     """Both evaluators raise the same kind of error, or agree on every result and statement."""
     checked, fast, slow = evaluate_both(text, inputs, params)
     if isinstance(fast, EngineError) or isinstance(slow, EngineError):
@@ -322,7 +320,7 @@ components:
   - {name: commission, kind: rate, base: revenue, rate: "10%"}
 """
     inputs = _one_rep([0, 1, 2], revenue=[100.0, 0.0, 100.0], active=[True, False, True])
-    checked, fast, slow = evaluate_both(text, inputs)
+    _, fast, slow = evaluate_both(text, inputs)
     for res in (slow, fast):
         np.testing.assert_allclose(res.total, [[10.0, 0.0, 10.0]])
         np.testing.assert_allclose(res.columns["commission"], [[10.0, 0.0, 10.0]])

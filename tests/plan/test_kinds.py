@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.data.summary import summarize
 from engine.core.errors import PlanErrors
+from engine.data.summary import summarize
 from engine.plan import ReferenceEvaluator, compile_plan, kinds, parse_plan
 from engine.plan.functions import NUM
 from engine.plan.kinds import HOOKS, KINDS, Kind

@@ -17,18 +17,28 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from engine.core.inputs import Inputs
 from engine.core.errors import EvaluationError
-from engine.plan import ReferenceEvaluator, compile_plan, parse_plan
+from engine.core.inputs import Inputs
 from engine.data.statements import (
-    allocate_minor_units, load_for_plan, round_half_away, statement_table, to_minor_units,
+    allocate_minor_units,
+    load_for_plan,
+    round_half_away,
+    statement_table,
+    to_minor_units,
 )
+from engine.plan import ReferenceEvaluator, compile_plan, parse_plan
 from tests.plan.strategies import (
-    GenPlan, curve_points, inputs_for, period_infos, plans, weight_parts, yq,
+    GenPlan,
+    curve_points,
+    inputs_for,
+    period_infos,
+    plans,
+    weight_parts,
+    yq,
 )
 
-SETTINGS = dict(deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = {"deadline": None,
+            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 TOL = 1e-9
 
 
@@ -541,7 +551,7 @@ def test_rank_awards_are_shared_not_created(evaluate, case):
     reps get equal shares; a better rep never gets less than a worse one (awards sorted
     descending); awards are amounts, not prorated."""
     text, awards, grouped, gated, by, inputs = case
-    checked, res = run(evaluate, text, inputs)
+    _, res = run(evaluate, text, inputs)
     paid = f64(res.earned["contest"])
     np.testing.assert_allclose(f64(res.total), paid)
     act = inputs.actuals

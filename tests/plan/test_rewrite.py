@@ -9,7 +9,13 @@ import pytest
 
 from engine.core.errors import PlanErrors
 from engine.plan import load_plan, parse_plan
-from engine.plan.rewrite import format_number, line_offsets, number_sites, plan_numbers, rewrite_plan
+from engine.plan.rewrite import (
+    format_number,
+    line_offsets,
+    number_sites,
+    plan_numbers,
+    rewrite_plan,
+)
 
 PLANS = Path(__file__).resolve().parents[2] / "scenarios" / "plans"
 

@@ -72,9 +72,9 @@ def test_cli_report_with_json_on_stdout(tmp_path):
     args = [sys.executable, "-m", "engine.app.cli", "compare", *map(str, PLANS), "--runs", "2", "--seed", "4",
             "--workers", "1", "--json", "-"]
     report = tmp_path / "r.html"
-    with_report = subprocess.run(args + ["--report", str(report)], capture_output=True, text=True, cwd=ROOT,
+    with_report = subprocess.run(args + ["--report", str(report)], capture_output=True, check=False, text=True, cwd=ROOT,
                                  env=env)
-    without = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env)
+    without = subprocess.run(args, capture_output=True, check=False, text=True, cwd=ROOT, env=env)
     assert with_report.returncode == 0, with_report.stderr
     assert with_report.stdout == without.stdout
     assert json.loads(with_report.stdout)["plans"][1]["plan"] == "team_contest"
@@ -91,7 +91,7 @@ def test_report_for_a_2000_rep_team_through_the_cli(tmp_path):
     out = subprocess.run([sys.executable, "-m", "engine.app.cli", "compare", str(PLANS[0]),
                           str(ROOT / "scenarios" / "plans" / "kpi_scorecard.yaml"), "--scenario", str(scenario),
                           "--runs", "2", "--workers", "1", "--report", str(report)],
-                         capture_output=True, text=True, cwd=ROOT)
+                         capture_output=True, check=False, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     page = report.read_text()
     assert "2000 seats" in page or "2,000 seats" in page

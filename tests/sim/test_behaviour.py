@@ -115,7 +115,7 @@ def test_step_at_quarter_end_pulls_business_forward():
     flat = plan("  - {name: c, kind: rate, base: revenue, rate: 5%}\n", period="quarter")
     sc = scenario(skill="{dist: empirical, values: [0.85, 0.95]}", noise="lognormal", sigma=0.2, shift=0.25)
     with_step, with_flat = run(step, sc), run(flat, sc)
-    share = lambda r: r.last_month_primary.sum() / r.revenue.sum()  # noqa: E731
+    share = lambda r: r.last_month_primary.sum() / r.revenue.sum()
     assert share(with_step) > share(with_flat) + 0.01
     no_timing = run(flat, scenario(skill="{dist: empirical, values: [0.85, 0.95]}", sigma=0.2, shift=0.0))
     assert share(with_flat) == pytest.approx(share(no_timing), abs=1e-12)

@@ -96,7 +96,7 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
 
     root = Path(__file__).resolve().parents[2]
     cmd = [sys.executable, "-m", "engine.app.cli", "simulate", str(PLANS[0]), "--runs", "3", "--chunk-runs", "1"]
-    piped = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    piped = subprocess.run(cmd, capture_output=True, check=False, text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     assert piped.returncode == 0 and piped.stderr == ""
     term = Terminal()
     monkeypatch.setattr(sys, "stderr", term)
