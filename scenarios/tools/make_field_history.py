@@ -23,7 +23,7 @@ import pandas as pd
 from engine.sim.simulate import simulated_year_tables
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_field_team import simulate_field_team  # noqa: E402  (the sibling script)
+from make_field_team import simulate_field_team
 
 ROOT = Path(__file__).resolve().parents[1]
 
