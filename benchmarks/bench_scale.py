@@ -54,6 +54,7 @@ sys.path.insert(0, str(HERE))
 from engine.plan import load_plan
 from engine.sim.scenario import default_scenario
 from engine.sim.simulate import Simulation
+from engine.sim.streams import RunStreams
 
 PLAN = HERE.parent / "scenarios" / "plans" / "seeds_base_float_excess.yaml"
 PARTS = ("floor", "workers", "parquet")
@@ -161,10 +162,11 @@ def timed_engine(sim: Simulation):
     the year-end results."""
     spent = {"_utility": 0.0, "plan_in_utility": 0.0}
     inside = [False]
-    wrapped = []
+    restore: list = []  # (object, name, the class's own function or None for an instance attribute)
 
     def wrap(obj, name, key, flag=False):
         fn = getattr(obj, name)
+        restore.append((obj, name, fn) if isinstance(obj, type) else (obj, name, None))
         spent.setdefault(key, 0.0)
 
         def timed(*a, **kw):
@@ -179,7 +181,6 @@ def timed_engine(sim: Simulation):
                     inside[0] = False
 
         setattr(obj, name, timed)
-        wrapped.append((obj, name))
 
     wrap(sim, "_utility", "_utility", flag=True)
     evaluate = sim.prog.evaluate
@@ -193,8 +194,12 @@ def timed_engine(sim: Simulation):
                 spent["plan_in_utility"] += time.perf_counter() - t0
 
     sim.prog.evaluate = evaluate_w
-    wrapped.append((sim.prog, "evaluate"))
-    for obj, name, key in ((sim, "_stack", "draws"), (sim.prod, "realize", "realize"),
+    restore.append((sim.prog, "evaluate", None))
+    # Random draws: each chunk's streams object is made inside run_chunk, so its class's
+    # drawing methods are wrapped (and put back afterwards).
+    for name in ("random", "standard_normal", "sample"):
+        wrap(RunStreams, name, "draws")
+    for obj, name, key in ((sim.prod, "realize", "realize"),
                            (sim, "_period_pay", "period_pay"), (sim, "_hopeless", "hopeless"),
                            (sim, "_unfairness", "fairness"), (sim, "_top_quartile", "fairness"),
                            (sim, "_finish", "finish")):
@@ -202,8 +207,11 @@ def timed_engine(sim: Simulation):
     try:
         yield spent
     finally:
-        for obj, name in wrapped:
-            delattr(obj, name)
+        for obj, name, original in reversed(restore):
+            if original is None:
+                delattr(obj, name)
+            else:
+                setattr(obj, name, original)
 
 
 def part_floor(args) -> None:

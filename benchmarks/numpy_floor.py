@@ -490,7 +490,7 @@ def check_against_engine(reps: int = 400, seed: int = 7, months=(0, 1, 2, 3, 4, 
     utility (scaled by the monthly target incentive) and how many best choices differ.
     """
     from engine.plan import load_plan
-    from engine.sim.simulate import Simulation
+    from engine.sim.simulate import Reps, Simulation
 
     checked = load_plan(SEEDS_PLAN)
     base = default_scenario()
@@ -518,17 +518,17 @@ def check_against_engine(reps: int = 400, seed: int = 7, months=(0, 1, 2, 3, 4, 
         fl._prepare(t)
         timing = fl.timing
         window = sim._window(k, timing)
-        ctx = {"skill": _one(tr["skill"]), "quota": _one(quota), "ti": _one(ti), "tenure": _one(tr["tenure"]),
-               "kappa": _one(tr["kappa"]), "rho": _one(tr["rho"]), "actual": actual,
-               "active_m": np.ones((1, N, M), dtype=bool), "present": np.ones((1, N), dtype=bool),
-               "roster_cols": {"quota": _one(quota), "ti": _one(ti)}, "carry": _one(carry)}
+        reps_ = Reps(skill=_one(tr["skill"]), quota=_one(quota), ti=_one(ti), tenure=_one(tr["tenure"]),
+                     kappa=_one(tr["kappa"]), rho=_one(tr["rho"]), actual=actual,
+                     active_m=np.ones((1, N, M), dtype=bool), present=np.ones((1, N), dtype=bool),
+                     roster_cols={"quota": _one(quota), "ti": _one(ti)}, carry=_one(carry))
 
         mm = _one(fl.mm)
 
-        def engine_u(sell, care, shift=None, t=t, window=window, mm=mm, ctx=ctx):
+        def engine_u(sell, care, shift=None, t=t, window=window, mm=mm, reps_=reps_):
             choice = np.ones((A, 1, N))
             choice[0, 0], choice[2, 0] = sell, care
-            u, _ = sim._utility(t, window, choice, mm, shift=None if shift is None else _one(shift), **ctx)
+            u, _ = sim._utility(reps_, t, window, choice, mm, shift=None if shift is None else _one(shift))
             return u[0]
 
         cases = [(fl.sell_utilities(cc).copy(), np.stack([engine_u(g, cc) for g in grid])),
