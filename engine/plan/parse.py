@@ -78,6 +78,14 @@ class Reader:
             return ()
         return node.items
 
+    def entries(self, node: YNode | None, what: str, empty: str) -> tuple[YNode, ...]:
+        """:meth:`sequence`, where an empty list is a ``bad-value`` error saying ``empty``
+        (``"... needs at least one step"``)."""
+        seq = self.sequence(node, what)
+        if isinstance(node, YSeq) and not seq:
+            self.error("bad-value", empty, node.span)
+        return seq
+
     def scalar(self, node: YNode | None, what: str) -> YScalar | None:
         if node is None:
             return None
@@ -349,9 +357,7 @@ def _curve(r: Reader, points_node: YNode | None, interp_node: YNode | None, beyo
     points = []
     if points_node is None:
         return None
-    seq = r.sequence(points_node, f"points of {what}")
-    if isinstance(points_node, YSeq) and not seq:
-        r.error("bad-value", f"{what} needs at least one point", points_node.span)
+    seq = r.entries(points_node, f"points of {what}", f"{what} needs at least one point")
     for p in seq:
         pair = r.sequence(p, f"a point of {what}")
         if not isinstance(p, YSeq):
@@ -370,9 +376,7 @@ def _curve(r: Reader, points_node: YNode | None, interp_node: YNode | None, beyo
 
 def _components(r: Reader, node: YNode | None) -> tuple[Component, ...]:
     out = []
-    items = r.sequence(node, "components")
-    if isinstance(node, YSeq) and not items:
-        r.error("bad-value", "the plan needs at least one component", node.span)
+    items = r.entries(node, "components", "the plan needs at least one component")
     for item in items:
         c = _component(r, item)
         if c is not None:

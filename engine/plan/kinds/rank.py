@@ -14,7 +14,6 @@ import numpy as np
 from engine.plan.functions import ANY, NUM
 from engine.plan.kinds.base import Cause, Kind, Pay, present
 from engine.plan.model import Code, Component
-from engine.plan.source import YSeq
 
 if TYPE_CHECKING:
     from engine.plan.compile import ComponentLowering, PayEnv
@@ -38,10 +37,7 @@ class RankKind(Kind):
         fields: dict[str, Any] = {"by": r.optional_code(item.get("by"), f"'by' of {what}"),
                                   "group": r.optional_code(item.get("group"), f"'group' of {what}")}
         awards = []
-        awards_node = item.get("awards")
-        seq = r.sequence(awards_node, f"awards of {what}")
-        if isinstance(awards_node, YSeq) and not seq:
-            r.error("bad-value", f"{what} needs at least one award", awards_node.span)
+        seq = r.entries(item.get("awards"), f"awards of {what}", f"{what} needs at least one award")
         for a in seq:
             code = r.code(a, f"an award of {what}")
             if code is not None:

@@ -17,7 +17,6 @@ from engine.core.errors import EvaluationError
 from engine.plan.functions import NUM
 from engine.plan.kinds.base import Cause, Kind, Pay
 from engine.plan.model import Code, Component, Tier
-from engine.plan.source import YSeq
 
 if TYPE_CHECKING:
     from engine.plan.compile import ComponentLowering, PayEnv
@@ -53,10 +52,7 @@ class RateKind(Kind):
                 r.error("bad-value", f"'retroactive' of {what} only applies to tiers",
                         retroactive_node.span)
         tiers = []
-        tiers_node = item.get("tiers")
-        seq = r.sequence(tiers_node, f"tiers of {what}")
-        if has_tiers and isinstance(tiers_node, YSeq) and not seq:
-            r.error("bad-value", f"{what} needs at least one tier", tiers_node.span)
+        seq = r.entries(item.get("tiers"), f"tiers of {what}", f"{what} needs at least one tier")
         for i, t in enumerate(seq):
             m = r.mapping(t, f"a tier of {what}", ("upto", "rate"), ("rate",))
             if m is None:

@@ -16,7 +16,6 @@ from engine.core.errors import Span
 from engine.plan.functions import NUM
 from engine.plan.kinds.base import Cause, Kind, Pay, present
 from engine.plan.model import Code, Component, Metric
-from engine.plan.source import YSeq
 
 if TYPE_CHECKING:
     from engine.plan.compile import ComponentLowering, PayEnv
@@ -41,10 +40,7 @@ class ScorecardKind(Kind):
     def parse(self, r: Reader, item: YMap, what: str) -> dict[str, Any]:
         fields: dict[str, Any] = {}
         metrics = []
-        metrics_node = item.get("metrics")
-        seq = r.sequence(metrics_node, f"metrics of {what}")
-        if isinstance(metrics_node, YSeq) and not seq:
-            r.error("bad-value", f"{what} needs at least one metric", metrics_node.span)
+        seq = r.entries(item.get("metrics"), f"metrics of {what}", f"{what} needs at least one metric")
         seen: dict[str, Span] = {}
         for mnode in seq:
             m = r.mapping(mnode, f"a metric of {what}", METRIC_KEYS, ("name", "input", "weight", "points"))

@@ -13,7 +13,6 @@ import numpy as np
 from engine.plan.functions import NUM
 from engine.plan.kinds.base import Cause, Kind, Pay
 from engine.plan.model import Code, Component, Step
-from engine.plan.source import YSeq
 
 if TYPE_CHECKING:
     from engine.plan.compile import ComponentLowering, PayEnv
@@ -35,10 +34,7 @@ class StepKind(Kind):
     def parse(self, r: Reader, item: YMap, what: str) -> dict[str, Any]:
         fields: dict[str, Any] = {"input": r.optional_code(item.get("input"), f"input of {what}")}
         steps = []
-        steps_node = item.get("steps")
-        seq = r.sequence(steps_node, f"steps of {what}")
-        if isinstance(steps_node, YSeq) and not seq:
-            r.error("bad-value", f"{what} needs at least one step", steps_node.span)
+        seq = r.entries(item.get("steps"), f"steps of {what}", f"{what} needs at least one step")
         for s in seq:
             m = r.mapping(s, f"a step of {what}", ("at", "pay"), ("at", "pay"))
             if m is None:
