@@ -45,10 +45,9 @@ from engine.core.periods import parse_period_label, period_for_date
 from engine.core.text import money
 from engine.plan.validate import CheckedPlan
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
-from engine.sim.population import Roster, log_skill_prior, skill_posterior
+from engine.sim.population import Roster, complete_columns, log_skill_prior, skill_posterior
 from engine.sim.scenario import Scenario, default_scenario
 from engine.sim.simulate import Conditioning, month_days, plan_periods
-from engine.sim.streams import roster_rng
 
 __all__ = ["Forecast", "calibrated_scenario", "forecast", "forecast_text", "write_forecast_xlsx"]
 
@@ -255,13 +254,9 @@ def _roster(setup: _Setup, scenario: Scenario) -> tuple[Roster, dict, np.ndarray
         columns["base_salary"] = numbers("base_salary")
     else:  # the scenario's pay mix: TI / OTE
         columns["base_salary"] = columns["ti"] * (1.0 - scenario.pay_mix) / max(scenario.pay_mix, 1e-9)
-    if "team" not in columns:
-        columns["team"] = (table["team"].fillna("").astype(str).to_numpy(dtype=object) if "team" in table.columns
-                           else np.array(["T01"] * n, dtype=object))
-    for name, dist in scenario.extra_columns:
-        if name not in columns:
-            rng = roster_rng(scenario.seed)
-            columns[name] = np.asarray(dist.sample(rng, n), dtype=float)
+    if "team" not in columns and "team" in table.columns:
+        columns["team"] = table["team"].fillna("").astype(str).to_numpy(dtype=object)
+    complete_columns(columns, scenario, n)
     fixed = {k: columns[k] for k in ("status", "tenure_months") if k in inputs.roster}
     tenure = np.full(n, np.nan)
     if "tenure_months" in table.columns:

@@ -310,12 +310,6 @@ class _Parser:
         self.i += 1
         return t
 
-    def expect_op(self, op: str, what: str) -> _Tok:
-        t = self.tok
-        if t.kind == "op" and t.text == op:
-            return self.advance()
-        raise self.unexpected(t, f"expected {what}")
-
     def unexpected(self, t: _Tok, expected: str) -> PlanError:
         if t.kind == "end":
             return self.err("syntax", f"the expression ends too early: {expected}", max(t.start - 1, 0),

@@ -41,10 +41,6 @@ class YScalar:
     span: Span
     style: str | None = None
 
-    @property
-    def is_string(self) -> bool:
-        return isinstance(self.value, str)
-
     def offset_span(self, start: int, end: int) -> Span:
         """The span of characters ``start:end`` of :attr:`text` in the file."""
         shift = 1 if self.style in ("'", '"') else 0

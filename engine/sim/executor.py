@@ -342,12 +342,11 @@ class Executor:
     @staticmethod
     def _here(jobs: list[Job], errors: str) -> Generator[tuple[int, ChunkResult | EngineError]]:
         for i, (task, idx) in enumerate(jobs):
-            if errors == "raise":
-                yield i, simulation_for(task).run_chunk(idx, until=task.until)
-                continue
             try:
                 res: ChunkResult | EngineError = simulation_for(task).run_chunk(idx, until=task.until)
             except EngineError as exc:
+                if errors == "raise":
+                    raise
                 res = exc
             yield i, res
 

@@ -98,12 +98,6 @@ class QuantileSketch:
     def _mid(self, i: int) -> float:
         return 2.0 * self.gamma ** i / (self.gamma + 1.0)
 
-    def share_at_or_above(self, threshold: float) -> float:
-        if self.values is None:
-            raise RuntimeError("use exact counts for shares")
-        allv = np.concatenate(self.values)
-        return float((allv >= threshold).mean()) if allv.size else float("nan")
-
 
 def gini(x: np.ndarray) -> float:
     """Gini coefficient of non-negative values (0 = equal, 1 = one rep has everything)."""

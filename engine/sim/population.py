@@ -22,7 +22,7 @@ from engine.core.errors import DataError
 from engine.sim.scenario import Dist, Scenario
 from engine.sim.streams import RunStreams, roster_rng
 
-__all__ = ["Roster", "Traits", "build_roster", "draw_traits", "hire_capacity", "log_skill_prior", "skill_posterior"]
+__all__ = ["Roster", "Traits", "build_roster", "complete_columns", "draw_traits", "hire_capacity", "log_skill_prior", "skill_posterior"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,16 @@ def build_roster(scenario: Scenario) -> Roster:
     return Roster(ids, columns, quota, ti, base)
 
 
+def complete_columns(columns: dict[str, np.ndarray], scenario: Scenario, n: int) -> None:
+    """Fill in what a real roster leaves out, in place: one team (``T01``) and each of the
+    scenario's extra columns, drawn from its distribution on the roster stream."""
+    if "team" not in columns:
+        columns["team"] = np.array(["T01"] * n, dtype=object)
+    for name, dist in scenario.extra_columns:
+        if name not in columns:
+            columns[name] = np.asarray(dist.sample(roster_rng(scenario.seed), n), dtype=float)
+
+
 def _read_roster(scenario: Scenario, src: str) -> Roster:
     """The roster file ``src`` (the scenario's ``roster``), checked against the scenario."""
     from engine.data.load import read_table
@@ -95,12 +105,7 @@ def _read_roster(scenario: Scenario, src: str) -> Roster:
                             file=src, row=int(df.index[bad]), column=col, rep=str(df["rep_id"].iloc[bad]))
         else:
             columns[col] = df[col].fillna("").astype(str).to_numpy(dtype=object)
-    if "team" not in columns:
-        columns["team"] = np.array(["T01"] * len(df), dtype=object)
-    for name, dist in scenario.extra_columns:
-        if name not in columns:
-            rng = roster_rng(scenario.seed)
-            columns[name] = np.asarray(dist.sample(rng, len(df)), dtype=float)
+    complete_columns(columns, scenario, len(df))
     return Roster(df["rep_id"].astype(str).to_numpy(dtype=object), columns, columns[scenario.primary_target],
                   columns["ti"], columns["base_salary"])
 

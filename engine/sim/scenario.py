@@ -190,12 +190,6 @@ class Scenario:
     effort_grid: tuple[float, ...] = (1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
     noise_points: int = 3
 
-    def morale_param(self, key: str) -> float:
-        return dict(self.morale)[key]
-
-    def attrition_param(self, key: str) -> float:
-        return dict(self.attrition)[key]
-
     def output(self, name: str) -> Output:
         for o in self.outputs:
             if o.name == name:
