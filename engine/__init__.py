@@ -7,8 +7,8 @@ The public API::
     prog = compile_plan(plan)                      # vectorized payout function
     result = prog.evaluate(load_for_plan(plan, roster, actuals))
 
-The stages, each a folder, each using only the ones before it: ``core`` (inputs, periods;
-errors, atomic writes and text helpers at the top level) -> ``plan`` -> ``data`` -> ``sim``
+The stages, each a folder, each using only the ones before it: ``core`` (inputs, periods,
+errors, atomic writes, text helpers) -> ``plan`` -> ``data`` -> ``sim``
 -> ``jobs`` -> ``report`` -> ``app`` (the CLI and the studio). ``charts`` is
 :mod:`engine.report.charts`. Inside IPython, importing the package registers the notebook
 HTML of plans and results (:mod:`engine.report.display`).
