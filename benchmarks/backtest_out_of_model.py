@@ -93,7 +93,8 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
         The :class:`Backtest`.
     """
     from engine.data.statements import statements
-    from engine.jobs.forecast import calibrate_scenario, forecast
+    from engine.jobs.forecast import forecast
+    from engine.jobs.history import calibrate_under_plan
     from engine.plan import load_plan
     from tests.jobs.outofmodel import OutOfModel, generate
 
@@ -104,8 +105,10 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
     for k in range(years):
         world = generate(seed + k, spec)
         roster, actuals = world.as_of(CLOSED_MONTHS)
-        scenario = calibrate_scenario(world.history)[0] if history else None
-        fc = forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=10_000 + k, workers=workers)
+        # As `incentive forecast --history`: the history read under the plan that paid it (the same plan).
+        scenario = calibrate_under_plan(world.history, checked, seed=10_000 + k)[0] if history else None
+        fc = forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=10_000 + k, workers=workers,
+                      decompose=False)
         truth = float(statements(checked, world.roster, world.actuals)["total"].sum())
         realized.append(truth)
         p50.append(float(fc.summary["p50"]))

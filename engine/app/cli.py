@@ -241,8 +241,24 @@ def compare(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: 
 @click.option("--name", default=None, help="Name of the written scenario.")
 @click.option("--fiscal-year-start", default=1, show_default=True, type=click.IntRange(1, 12),
               help="Month in which the history's fiscal years start.")
-def calibrate(history: str, out: str, base: str | None, name: str | None, fiscal_year_start: int) -> None:
+@click.option("--plan", "plan_path", default=None, type=click.Path(dir_okay=False),
+              help="The plan the history was paid under: the level is set so that simulating it reproduces the "
+                   "history's mean attainment (without it the level includes that plan's effort).")
+@click.option("--runs", default=None, type=click.IntRange(1, None),
+              help="With --plan: runs per simulation of the plan (default: 100).")
+@click.option("--seed", default=None, type=click.IntRange(0, None), help="With --plan: random seed (default: the scenario's).")
+@click.option("--workers", default=None, type=click.IntRange(1, None),
+              help="With --plan: processes on this machine (default: all cores; results do not depend on it).")
+def calibrate(history: str, out: str, base: str | None, name: str | None, fiscal_year_start: int,
+              plan_path: str | None, runs: int | None, seed: int | None, workers: int | None) -> None:
     """Fit skill dispersion, noise and seasonality to a team's history; write a scenario."""
+    from engine.jobs.history import (
+        DEFAULT_RUNS,
+        calibrate_under_plan,
+        history_fit_report,
+        write_scenario_under_plan,
+    )
+    from engine.plan import load_plan
     from engine.sim.calibrate import (
         calibration_report,
         fit_history,
@@ -250,13 +266,31 @@ def calibrate(history: str, out: str, base: str | None, name: str | None, fiscal
         write_calibrated_scenario,
     )
 
+    if plan_path is None and (runs, seed, workers) != (None, None, None):
+        raise click.UsageError("--runs, --seed and --workers simulate the plan given with --plan")
+    fit = None
     try:
         _check_outputs(out=out)
-        cal = fit_history(load_history(history, fiscal_year_start=fiscal_year_start))
-        path = write_calibrated_scenario(cal, out, base=base, name=name)
+        paid_under = load_plan(plan_path) if plan_path is not None else None
+        frame = load_history(history, fiscal_year_start=fiscal_year_start)
+        if paid_under is not None:
+            _, cal, fit = calibrate_under_plan(frame, paid_under, base=base, name=name, runs=runs or DEFAULT_RUNS,
+                                               seed=seed, workers=workers or _cores())
+            path = write_scenario_under_plan(cal, fit, out, base=base, name=name)
+        else:
+            from engine.sim.scenario import load_scenario
+
+            cal = fit_history(frame, market_prior=load_scenario(base).market)  # the base's market is the prior
+            path = write_calibrated_scenario(cal, out, base=base, name=name)
     except EngineError as exc:
         _fail(exc)
     click.echo(calibration_report(cal), nl=False)
+    if fit is not None:
+        click.echo("")
+        click.echo(history_fit_report(fit), nl=False)
+    else:
+        click.echo("note: the level includes the effort reps gave under the plan the history was paid under; "
+                   "give --plan PLAN to take it out")
     click.echo(f"wrote scenario {path}")
 
 
@@ -440,6 +474,9 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
               help="Behaviour and attrition model (default: the built-in one; with --history, the base calibrated).")
 @click.option("--history", default=None, type=click.Path(dir_okay=False),
               help="Attainment history (as for `incentive calibrate`): calibrate the scenario to it first.")
+@click.option("--history-plan", default=None, type=click.Path(dir_okay=False),
+              help="The plan the --history was paid under (default: PLAN): the level is read under it, so that "
+                   "its effort is not counted twice.")
 @click.option("--runs", default=200, show_default=True, type=click.IntRange(1, None),
               help="Simulated completions of the year.")
 @click.option("--seed", default=None, type=click.IntRange(0, None), help="Random seed (default: the scenario's).")
@@ -458,9 +495,9 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
               help="Processes on this machine (default: all cores; results do not depend on it).")
 @click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS", metavar="ADDRESS",
               help="dask.distributed scheduler to run on (or DASK_SCHEDULER_ADDRESS); needs the [dask] extra.")
-def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, history: str | None, runs: int,
-             seed: int | None, budget: float | None, as_of: str | None, xlsx_out: str | None,
-             json_out: str | None, chunk_runs: int | None, workers: int | None, scheduler: str | None) -> None:
+def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, history: str | None,
+             history_plan: str | None, runs: int, seed: int | None, budget: float | None, as_of: str | None,
+             xlsx_out: str | None, json_out: str | None, chunk_runs: int | None, workers: int | None, scheduler: str | None) -> None:
     """Forecast the plan year's payout from the actuals so far: paid, P50/P90/P95, budget risk, accrual.
 
     Closed periods are paid as `incentive payout` pays them; the rest of the year is simulated
@@ -470,8 +507,8 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
     the share of the year elapsed (ratable), at least what has been paid. The liability to
     book is that minus what has been paid.
     """
-    from engine.jobs.forecast import calibrate_scenario, forecast_text, write_forecast_xlsx
     from engine.jobs.forecast import forecast as run_forecast
+    from engine.jobs.forecast import forecast_text, write_forecast_xlsx
     from engine.plan import load_plan
     from engine.sim.run import progress_enabled
 
@@ -481,12 +518,19 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
             raise DataError("unknown-format", f"--xlsx writes an Excel workbook: {xlsx_out} should end in .xlsx",
                             file=xlsx_out, hint=f"use {xlsx_out.rsplit('.', 1)[0]}.xlsx")
         checked = load_plan(plan)
+        if history_plan and not history:
+            raise click.UsageError("--history-plan is the plan the --history was paid under: give --history too")
         if history:
+            from engine.jobs.history import calibrate_under_plan, history_fit_report
             from engine.sim.calibrate import calibration_report
 
-            scenario, cal = calibrate_scenario(history, base=scenario_path)
+            paid_under = load_plan(history_plan) if history_plan else checked
+            scenario, cal, fit = calibrate_under_plan(history, paid_under, base=scenario_path,
+                                                      workers=workers or _cores())
             # What was fitted, before the forecast that rests on it (stderr when stdout is JSON).
             click.echo(calibration_report(cal), nl=False, err=json_out == "-")
+            click.echo("", err=json_out == "-")
+            click.echo(history_fit_report(fit), nl=False, err=json_out == "-")
             click.echo(f"forecasting with the calibrated scenario {scenario.name}\n",
                        err=json_out == "-")
         else:

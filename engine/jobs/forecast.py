@@ -45,15 +45,21 @@ from engine.core.periods import parse_period_label, period_for_date
 from engine.core.text import money
 from engine.plan.validate import CheckedPlan
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
+from engine.sim.market import MarketModel, team_index
 from engine.sim.population import Roster, complete_columns, log_skill_prior, skill_posterior
 from engine.sim.scenario import Scenario, default_scenario
 from engine.sim.simulate import Conditioning, month_days, plan_periods
+from engine.sim.streams import STREAMS
 
 __all__ = ["Forecast", "calibrated_scenario", "forecast", "forecast_text", "write_forecast_xlsx"]
 
 PILOT_REP_RUNS = 1_000  # rep-runs of the pilot that measures the effort behind the actuals so far
 PILOT_RUN_BASE = 1_000_000_000  # pilot run i draws from the streams of run PILOT_RUN_BASE + i
 QUANTILES = (0.5, 0.9, 0.95)
+SOURCES = {"skill": ("skill",), "noise": ("output_uniform", "output_normal"), "market": ("market",),
+           "attrition": ("quits",)}
+"""The sources of the forecast's spread its variance decomposition measures, and their random streams."""
+DECOMPOSE_RUNS = 400  # runs per source of the decomposition (the first runs of the forecast, same streams)
 
 
 @dataclass
@@ -78,6 +84,13 @@ class Forecast:
         annual: ``(runs,)`` simulated annual team payout of each run.
         summary: the headline figures (see :attr:`document`).
         assumptions: ``(item, value)`` pairs for the record.
+        variance: where the annual spread comes from (:func:`_decompose`): ``source``,
+            ``share_of_variance``, ``sd``, ``sd_without``; None when not measured.
+        market: the market read off the actuals so far: ``months`` (``(month label,
+            multiplier, sd of its log)`` of the closed months, company or first team),
+            ``level`` and ``level_sd`` (the year's level shock, log), ``last`` and
+            ``last_sd`` (the persistent part at the as-of month), ``model`` (the scenario's
+            parameters); None without a market.
     """
 
     plan: str
@@ -96,6 +109,9 @@ class Forecast:
     annual: np.ndarray
     summary: dict
     assumptions: list = field(default_factory=list)
+    variance: pd.DataFrame | None = None
+    variance_runs: int = 0
+    market: dict | None = None
 
     @property
     def document(self) -> dict:
@@ -123,6 +139,12 @@ class Forecast:
             "accrual": {"method": self.method, "share_of_year_elapsed": round(float(s["share_of_year_elapsed"]), 6),
                         "earned_to_date": num(s["earned_to_date"]), "paid_to_date": num(s["paid_to_date"]),
                         "liability": num(s["accrued_liability"])},
+            "variance": None if self.variance is None else {
+                "runs": self.variance_runs, "method": "first-order (pick-freeze) share of the annual payout's variance",
+                "sources": [{"source": r["source"], "share": round(float(r["share"]), 4),
+                             "se": _rounded(_cell(r["se"]), 4), "sd": num(r["sd"])}
+                            for r in self.variance.to_dict("records")]},
+            "market": self.market,
             "reps_detail": [
                 {"rep_id": r.rep_id, "paid_to_date": num(r.paid_to_date), "expected_remaining": num(r.expected_remaining),
                  "expected_year": num(r.expected_year), "p90_year": num(r.p90_year),
@@ -346,11 +368,155 @@ def calibrate_scenario(history, base: Scenario | str | None = None):
     from engine.sim.calibrate import fit_history, load_history, write_calibrated_scenario
     from engine.sim.scenario import load_scenario
 
-    cal = fit_history(load_history(history))
     base_file = base.file if isinstance(base, Scenario) else base
+    prior = base.market if isinstance(base, Scenario) else load_scenario(base).market
+    cal = fit_history(load_history(history), market_prior=prior)
     with tempfile.TemporaryDirectory() as tmp:
         path = write_calibrated_scenario(cal, Path(tmp) / "calibrated.yaml", base=base_file)
         return load_scenario(path), cal
+
+
+# -- the market so far, and where the spread comes from ----------------------------------------
+
+
+@dataclass(frozen=True)
+class _MarketRead:
+    """The market of the closed months as read off the actuals.
+
+    Attributes:
+        seen: ``(teams, M)`` posterior mean of the log factor per closed month.
+        mean, cov: posterior of ``(L, m[M-1])`` per team: ``(teams, 2)``, ``(teams, 2, 2)``.
+        multiplier: ``(teams, M)`` expected demand multiplier per closed month.
+        sd_seen: ``(teams, M)`` posterior sd of the log factor per closed month.
+    """
+
+    seen: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+    multiplier: np.ndarray
+    sd_seen: np.ndarray
+
+
+def _read_market(model: MarketModel, observed: np.ndarray, base: np.ndarray, blocks: list[list[int]],
+                 prior_mean: float, prior_sd: float, cv2_month: float, teams: np.ndarray, n_teams: int
+                 ) -> _MarketRead:
+    """The market's log factor in the closed months from the team's results (docs/model.md §9).
+
+    Per team (or for the whole roster when teams share one market), each block of months the
+    actuals resolve (a closed plan period, or a month of one in progress) gives a noisy
+    reading of the factor: the team's total against what it would produce at the prior's
+    mean skill and factor 1, ``y = ln(sum actual / (E[s] sum b)) + v/2 + V/2``, a reading of
+    ``sum_t (b_t / sum b) x_t`` with noise ``v = ln(1 + CV^2 E[s^2] sum b^2 / (E[s] sum b)^2)``
+    (the reps' deal noise summed); ``V`` is the model's stationary variance (the factor is
+    ``exp(x - V/2)``). The team's average skill is unknown too and lasts the year like the
+    level shock: its variance is added to the level's prior. The posterior is exact
+    (:meth:`MarketModel.read`); blocks with nothing expected carry no information.
+    """
+    es = math.exp(prior_mean + prior_sd ** 2 / 2)
+    es2 = math.exp(2 * prior_mean + 2 * prior_sd ** 2)
+    groups = teams if model.team_share > 0 else np.zeros_like(teams)
+    G = n_teams if model.team_share > 0 else 1
+    M = base.shape[1]
+    seen = np.zeros((G, M))
+    sd_seen = np.zeros((G, M))
+    mean = np.zeros((G, 2))
+    cov = np.zeros((G, 2, 2))
+    for g in range(G):
+        rows = groups == g
+        bm = base[rows].sum(axis=0)  # (M,) expected per month
+        b = np.array([bm[ms].sum() for ms in blocks])
+        q = np.array([(base[rows][:, ms] ** 2).sum() for ms in blocks])  # independent months
+        o = np.array([observed[rows][:, ms].sum() for ms in blocks])
+        has = b > 0
+        safe_b = np.where(has, b, 1.0)
+        v = np.where(has, np.log1p(cv2_month * es2 * q / (es * safe_b) ** 2), 1e6)
+        y = np.where(has, np.log(np.maximum(o, 1e-9 * safe_b) / (es * safe_b)) + v / 2 + model.var / 2, 0.0)
+        weights = np.zeros((len(blocks), M))
+        for j, ms in enumerate(blocks):
+            weights[j, ms] = bm[ms] / safe_b[j] if has[j] else 1.0 / len(ms)
+        team_skill = float(np.log1p((es2 - es * es) * (base[rows].sum(axis=1) ** 2).sum()
+                                    / max((es * base[rows].sum()) ** 2, 1e-300)))
+        widened = MarketModel(math.sqrt(model.year_sigma ** 2 + team_skill), model.rho, model.month_sigma)
+        got = widened.read(y, v, weights)
+        mean[g], cov[g], seen[g] = got.state, got.cov, got.months
+        sd_seen[g] = np.sqrt(np.maximum(got.months_var, 0.0))
+    if G == 1 and n_teams > 1:
+        seen, sd_seen = np.repeat(seen, n_teams, axis=0), np.repeat(sd_seen, n_teams, axis=0)
+        mean, cov = np.repeat(mean, n_teams, axis=0), np.repeat(cov, n_teams, axis=0)
+    multiplier = model.expected_factor(seen, sd_seen ** 2)
+    return _MarketRead(seen, mean, cov, multiplier, sd_seen)
+
+
+COUNT_PRIOR_EVENTS = 10.0
+"""Pseudo-events of the scenario's rate in a count's rate ratio (shrinks small teams' ratios to 1)."""
+
+
+def _count_scale(pilot: list, real: dict[str, np.ndarray], M: int, n_pilot: int) -> dict[str, float]:
+    """How the roster's count and incident columns so far compare with the scenario's rates.
+
+    Per column the plan reads: ``(observed + k) / (expected + k)`` over the closed months,
+    ``expected`` the pilot's mean count for the roster's reps (same team, plan and effort)
+    and ``k`` :data:`COUNT_PRIOR_EVENTS` (a gamma prior worth ``k`` events at the scenario's
+    rate): the posterior mean of the team's rate relative to the scenario's.
+    """
+    out = {}
+    for col in sorted(real):
+        exp = sum(float(r.expected_counts[col][:, :M].sum()) for r in pilot if r.expected_counts and
+                  col in r.expected_counts)
+        if not any(r.expected_counts and col in r.expected_counts for r in pilot):
+            continue
+        exp /= max(n_pilot, 1)
+        obs = float(real[col][:, :M].sum())
+        out[col] = (obs + COUNT_PRIOR_EVENTS) / (exp + COUNT_PRIOR_EVENTS)
+    return out
+
+
+def _scaled_counts(scenario: Scenario, scale: dict[str, float]) -> Scenario:
+    """The scenario with each count output's ``mean`` multiplied by its scale."""
+    from dataclasses import replace
+
+    outs = []
+    for o in scenario.outputs:
+        if o.name in scale and o.kind in ("count", "incidents"):
+            params = dict(o.params)
+            params["mean"] = float(params.get("mean", 1.0)) * scale[o.name]
+            o = replace(o, params=tuple(params.items()))
+        outs.append(o)
+    return replace(scenario, outputs=tuple(outs))
+
+
+def _blocks(setup: _Setup) -> list[list[int]]:
+    """The groups of closed months the actuals resolve: each closed plan period, then each
+    month of a period in progress (transactions)."""
+    pom, M = setup.period_of_month, setup.closed_months
+    out = [[m for m in range(M) if pom[m] == k] for k in range(setup.closed_periods)]
+    return out + [[m] for m in range(M) if pom[m] >= setup.closed_periods]
+
+
+def _decompose(annual: np.ndarray, shared: dict[str, np.ndarray]) -> pd.DataFrame:
+    """How much of the annual payout's variance each source explains on its own.
+
+    ``shared[source]`` is the annual payout of the same runs redone keeping only that
+    source's random numbers (every other source redrawn): ``Cov(annual, shared) / Var(annual)``
+    is the share of the variance explained by that source alone, its first-order Sobol index
+    (the pick-freeze estimator; Saltelli et al. 2010, "Variance based sensitivity analysis of
+    model output"), with a standard error from the delta method over runs. What the shares
+    leave (``other``) is what the sources do only together (interactions: pay is not additive
+    in them) and the remaining randomness (reps' other traits).
+    """
+    y = np.asarray(annual, dtype=float)
+    n = len(y)
+    var = float(np.var(y))
+    rows = []
+    for source, x in shared.items():
+        cy, cx = y - y.mean(), np.asarray(x, dtype=float) - float(np.mean(x))
+        share = float(np.mean(cy * cx)) / var if var > 0 else 0.0
+        terms = (cy * cx - share * cy * cy) / var if var > 0 else np.zeros(n)
+        se = float(np.std(terms) / math.sqrt(n)) if n > 1 else float("nan")
+        rows.append((source, share, se, math.sqrt(max(share, 0.0) * var)))
+    rest = 1.0 - sum(r[1] for r in rows)
+    rows.append(("other (interactions, other traits)", rest, float("nan"), math.sqrt(max(rest, 0.0) * var)))
+    return pd.DataFrame(rows, columns=["source", "share", "se", "sd"])
 
 
 # -- the forecast -------------------------------------------------------------------------------
@@ -359,7 +525,7 @@ def calibrate_scenario(history, base: Scenario | str | None = None):
 def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = None, runs: int = 200,
              seed: int | None = None, budget: float | None = None, as_of: str | None = None,
              workers: int = 1, chunk_runs: int | None = None, params: dict | None = None,
-             scheduler=None, progress: bool = False) -> Forecast:
+             scheduler=None, progress: bool = False, decompose: bool = True) -> Forecast:
     """Forecast the plan year's payout for the real team from the actuals so far.
 
     Args:
@@ -381,6 +547,9 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         scheduler: address of a ``dask.distributed`` scheduler (or a ``distributed.Client``):
             the year's runs then run on its workers (results do not depend on it).
         progress: progress bar of the runs on stderr.
+        decompose: also measure how much of the annual spread each source contributes
+            (skill, noise, market, attrition): one more simulation of up to
+            :data:`DECOMPOSE_RUNS` runs per source.
 
     Returns:
         The :class:`Forecast`.
@@ -422,12 +591,19 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     primary = scenario.primary_measure
     days = month_days(setup.start, 12)
 
-    def conditioning(closed: int, mean, sd) -> Conditioning:
+    market: _MarketRead | None = None
+
+    def conditioning(closed: int, mean, sd, redraw: frozenset[str] = frozenset()) -> Conditioning:
+        seen = None if market is None or closed == 0 else market
         return Conditioning(roster=roster_s, start=setup.start, closed_months=closed,
                             actuals={k: v[:, :closed] for k, v in real.items()}, active_days=active_days,
                             skill_mean=mean, skill_sd=sd, prior_mean=prior_mean, prior_sd=prior_sd, tenure=tenure,
-                            hired=hired, fixed=fixed)
+                            hired=hired, fixed_columns=fixed, redraw=redraw,
+                            market_seen=None if seen is None else seen.seen,
+                            market_mean=None if seen is None else seen.mean,
+                            market_cov=None if seen is None else seen.cov)
 
+    count_scale: dict[str, float] = {}
     prior = (np.full(R, prior_mean), np.full(R, prior_sd))
     skill_mean, skill_sd = prior
     observed = expected = np.zeros(R)
@@ -448,6 +624,7 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
             num = num + r.primary_expected[:, :M].sum(axis=0)
             den = den + r.primary_baseline[:, :M].sum(axis=0)
         effort_factor = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
+        count_scale = _count_scale(res, real, M, n_pilot)
         out = scenario.output(primary)
         sim0 = pilot
         ramp_t = np.where(np.isnan(tenure), scenario.ramp_months, tenure)
@@ -460,27 +637,54 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
             base[:, m] = (out.get("level", 1.0) * roster_s.quota / 12.0 * float(sim0.season[m]) * ramp
                           * effort_factor[m] * active_days[:, m] / days[m])
         observed = real[primary].sum(axis=1)
-        expected = base.sum(axis=1)
         cv2_month = sim0.prod.monthly_cv(out) ** 2
+        if scenario.market.active:
+            # The market so far, read off the team's results (before the reps' skills, so that a
+            # team-wide swing is not read as every rep's skill).
+            teams, n_teams = team_index(roster_s.columns, R)
+            market = _read_market(scenario.market, real[primary], base, _blocks(setup), prior_mean, prior_sd,
+                                  cv2_month, teams, n_teams)
+            base = base * market.multiplier[teams]
+        expected = base.sum(axis=1)
         cv2 = cv2_month * (base ** 2).sum(axis=1) / np.maximum(expected, 1e-300) ** 2
         skill_mean, skill_sd = skill_posterior(prior_mean, prior_sd, observed, expected, cv2)
 
+    if count_scale:  # the rest of the year at the rates the team showed so far
+        scenario = _scaled_counts(scenario, count_scale)
     open_periods = list(range(setup.closed_periods, P))
     if M >= 12:
         annual = np.full(runs, paid_to_date)
         period_runs = np.zeros((runs, P))
         seat_pay = np.zeros((runs, R, P))
         quit_seat = np.zeros((runs, R), dtype=bool)
+        decomposition = None
     else:
-        task = SimTask(checked, scenario, seed, params, condition=conditioning(M, skill_mean, skill_sd))
-        sim = simulation_for(task)  # built here once; forked workers inherit it
         with Executor(workers, scheduler) as ex:
-            chunks = chunks_of(runs, chunk_runs or ex.chunk_size(sim.slots, runs))
-            res = ex.map([(task, idx) for idx in chunks], progress=progress, desc=f"forecast {plan.name}")
-        period_runs = np.concatenate([r.period_cost for r in res])
-        seat_pay = np.concatenate([r.period_payout for r in res])
-        quit_seat = np.concatenate([r.quit_seat for r in res])
-        annual = paid_to_date + period_runs[:, open_periods].sum(axis=1)
+            def run(n: int, redraw: frozenset[str] = frozenset(), desc: str | None = None):
+                task = SimTask(checked, scenario, seed, params,
+                               condition=conditioning(M, skill_mean, skill_sd, redraw))
+                sim = simulation_for(task)  # built here once; forked workers inherit it
+                chunks = chunks_of(n, chunk_runs or ex.chunk_size(sim.slots, n))
+                return ex.map([(task, idx) for idx in chunks], progress=progress and desc is not None, desc=desc)
+
+            res = run(runs, desc=f"forecast {plan.name}")
+            period_runs = np.concatenate([r.period_cost for r in res])
+            seat_pay = np.concatenate([r.period_payout for r in res])
+            quit_seat = np.concatenate([r.quit_seat for r in res])
+            annual = paid_to_date + period_runs[:, open_periods].sum(axis=1)
+            decomposition = None
+            if decompose:
+                # First-order (pick-freeze) indices: run i again keeping only one source's random
+                # numbers and redrawing every other; the covariance with run i is the spread
+                # that source alone explains (Saltelli et al. 2010).
+                n = min(runs, DECOMPOSE_RUNS)
+                shared = {}
+                for source, purposes in SOURCES.items():
+                    if source == "market" and not scenario.market.active:
+                        continue
+                    got = run(n, frozenset(STREAMS) - set(purposes))
+                    shared[source] = paid_to_date + np.concatenate([r.period_cost for r in got])[:, open_periods].sum(axis=1)
+                decomposition = _decompose(annual[:n], shared)
     # Self-check: the simulation pays the closed periods as the statements do (up to rounding).
     closed_gap = float(np.abs(period_runs[:, : setup.closed_periods] - paid[None, : setup.closed_periods]).max()) \
         if setup.closed_periods and M < 12 else 0.0
@@ -543,6 +747,17 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         "earned_to_date": earned, "accrued_liability": earned - paid_to_date, "accrual_method": method,
         "closed_period_gap": closed_gap,
     }
+    market_doc = None
+    if market is not None:
+        mm = scenario.market
+        market_doc = {
+            "model": {"year_sigma": mm.year_sigma, "rho": mm.rho, "month_sigma": mm.month_sigma,
+                      "team_share": mm.team_share},
+            "months": [(_month_start(setup.start, m).strftime("%Y-%m"), float(market.multiplier[0, m]),
+                        float(market.sd_seen[0, m])) for m in range(M)],
+            "level": float(market.mean[0, 0]), "level_sd": float(math.sqrt(market.cov[0, 0, 0])),
+            "last": float(market.mean[0, 1]), "last_sd": float(math.sqrt(market.cov[0, 1, 1])),
+        }
     assumptions = [
         ("plan", plan.name), ("scenario", scenario.name), ("roster", inputs.sources.get("roster", "roster")),
         ("actuals", inputs.sources.get("actuals", "actuals")),
@@ -553,6 +768,8 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         ("paid to date", "the closed periods' statements, as `incentive payout` computes them"),
         ("skill prior (log)", f"mean {prior_mean:.4f}, sd {prior_sd:.4f} ({scenario.skill.describe()})"),
         ("skill posterior", "normal shrinkage of log skill on production to date (see docs/model.md, Forecast)"),
+        ("count outputs at the team's rates so far", ", ".join(f"{k} x {v:.3f}" for k, v in count_scale.items())
+         or "none read by the plan"),
         ("effort behind the actuals so far", ", ".join(f"{x:.3f}" for x in effort_factor) if M < 12 else "n/a"),
         ("accrual method", method + (": expected annual payout x share of the year elapsed, at least paid to date"
                                      if method == "ratable" else
@@ -566,7 +783,8 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     return Forecast(plan=plan.name, scenario=scenario.name, currency=plan.currency, minor_unit=plan.minor_unit,
                     as_of=setup.as_of, as_of_date=as_of_date, closed_months=M, runs=runs, seed=seed, budget=budget,
                     method=method, by_period=by_period, reps=reps, annual=annual, summary=summary,
-                    assumptions=assumptions)
+                    assumptions=assumptions, variance=decomposition, market=market_doc,
+                    variance_runs=0 if decomposition is None else min(runs, DECOMPOSE_RUNS))
 
 
 def _join_month(active_days: np.ndarray) -> np.ndarray:
@@ -627,6 +845,21 @@ def forecast_text(fc: Forecast) -> str:
     lines.append(f"Accrual at {fc.as_of_date.isoformat()}: cost earned to date {money(s['earned_to_date'])} {cur} "
                  f"({how}); paid {money(s['paid_to_date'])}; accrued liability to book "
                  f"{money(s['accrued_liability'])}.")
+    if fc.market is not None:
+        mk = fc.market
+        f = [m[1] for m in mk["months"]]
+        lines.append(f"Market so far (read off the team's results): demand {min(f):.3f}-{max(f):.3f} x normal "
+                     f"over {mk['months'][0][0]} to {mk['months'][-1][0]}; the year's level shock "
+                     f"{mk['level']:+.3f} (sd {mk['level_sd']:.3f}, log), persistent part at the as-of month "
+                     f"{mk['last']:+.3f} (sd {mk['last_sd']:.3f}).")
+    if fc.variance is not None:
+        parts = []
+        for part in fc.variance.to_dict("records"):
+            se = _cell(part["se"])
+            parts.append(f"{part['source']} {100 * float(part['share']):.0f}%" + (f" (± {100 * se:.0f})" if se is not None
+                                                                         and not math.isnan(se) else ""))
+        lines.append(f"Where the spread of the annual payout comes from (share of its variance, each source "
+                     f"alone, {fc.variance_runs} runs): " + ", ".join(parts) + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -725,6 +958,26 @@ def write_forecast_xlsx(fc: Forecast, path) -> None:
         sheet.freeze_panes = "A2"
         for col in sheet.iter_cols(min_row=1, max_row=1):
             sheet.column_dimensions[col[0].column_letter].width = max(12, len(str(col[0].value or "")) + 2)
+
+    if fc.variance is not None:
+        vs = wb.create_sheet("Variance")
+        vs.append(["source", "share", "se", f"sd ({fc.currency})"])
+        for part in fc.variance.to_dict("records"):
+            vs.append([part["source"], float(part["share"]), _rounded(_cell(part["se"]), 6), float(part["sd"])])
+        _formats(vs, {"share": "0.0%", "se": "0.0%", f"sd ({fc.currency})": "#,##0"})
+        bars = BarChart()
+        bars.title = "Share of the annual payout's variance, by source"
+        bars.y_axis.title = "share of variance"
+        bars.add_data(Reference(vs, min_col=2, min_row=1, max_row=len(fc.variance)), titles_from_data=True)
+        bars.set_categories(Reference(vs, min_col=1, min_row=2, max_row=len(fc.variance)))
+        vs.add_chart(bars, "F2")
+        vs.column_dimensions["A"].width = 36
+    if fc.market is not None:
+        mks = wb.create_sheet("Market")
+        mks.append(["month", "demand multiplier", "sd of its log"])
+        for row in fc.market["months"]:
+            mks.append(list(row))
+        _formats(mks, {"demand multiplier": "0.000", "sd of its log": "0.000"})
 
     asn = wb.create_sheet("Assumptions")
     asn.append(["item", "value"])

@@ -88,14 +88,15 @@ class Production:
 
     # -- expected values ---------------------------------------------------------------
 
-    def expected(self, effort: np.ndarray, skill: np.ndarray, quota: np.ndarray, season: float,
+    def expected(self, effort: np.ndarray, skill: np.ndarray, quota: np.ndarray, season: float | np.ndarray,
                  ramp: np.ndarray, only: frozenset | None = None) -> dict[str, np.ndarray]:
         """Expected value of every output (or of those in ``only``) for one month.
 
         Args:
             effort: ``(A, ...)`` effective effort per activity.
             skill, quota, ramp: arrays broadcastable to ``effort[0]``.
-            season: the month's seasonality factor.
+            season: the month's demand factor: seasonality, times the market where it is
+                simulated (then an array broadcastable to ``effort[0]``).
             only: output names to compute (with what they are shares of), or None for all.
         """
         out: dict[str, np.ndarray] = {}

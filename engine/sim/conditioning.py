@@ -35,6 +35,13 @@ class Conditioner(Protocol):
         (0 without conditioning). Read-only: a frozen dataclass field or a class attribute."""
         ...
 
+    @property
+    def redraw(self) -> frozenset[str]:
+        """Random purposes (rows of ``STREAMS``) that run ``r`` draws from run
+        ``r + REDRAW_OFFSET`` instead (engine/sim/streams.py): a forecast's variance
+        decomposition. Empty without conditioning."""
+        ...
+
     def seats(self, scenario: Scenario) -> Roster:
         """The roster whose seats the simulation fills."""
         ...
@@ -73,6 +80,7 @@ class NoConditioning:
     """No conditioning: the scenario's team, from the start of the plan year."""
 
     closed_months = 0
+    redraw: frozenset[str] = frozenset()
 
     def seats(self, scenario: Scenario) -> Roster:
         return build_roster(scenario)
@@ -125,6 +133,13 @@ class Conditioning:
         hired: ``(seats,)`` reps hired during the plan year (status ``new_hire``).
         fixed: roster columns taken from the file for the roster's reps rather than set by the
             simulation (``status``, ``tenure_months`` when the roster has them), seat-indexed.
+        market_seen: ``(teams, closed_months)`` the market's log factor in the closed months
+            as read off the actuals (what the reps saw), or None (no market).
+        market_mean, market_cov: posterior of ``(L, m[closed_months - 1])`` per team
+            (``(teams, 2)``, ``(teams, 2, 2)``): run ``i`` draws its state from it with its own
+            market stream and continues the monthly component from there.
+        redraw: random purposes drawn from another run's streams (see
+            :attr:`Conditioner.redraw`): the forecast's variance decomposition.
     """
 
     roster: Roster
@@ -138,7 +153,11 @@ class Conditioning:
     prior_sd: float
     tenure: np.ndarray
     hired: np.ndarray
-    fixed: dict
+    fixed_columns: dict
+    market_seen: np.ndarray | None = None
+    market_mean: np.ndarray | None = None
+    market_cov: np.ndarray | None = None
+    redraw: frozenset[str] = frozenset()
 
     def seats(self, scenario: Scenario) -> Roster:
         return self.roster
@@ -152,6 +171,8 @@ class Conditioning:
         # draw standardized and rescaled), tenure where the roster says it.
         z = (np.log(state.skill[:, :seats]) - self.prior_mean) / max(self.prior_sd, 1e-12)
         state.skill[:, :seats] = np.exp(self.skill_mean + self.skill_sd * z)
+        if state.market is not None and self.market_seen is not None:
+            self._market(sim, state)
         state.tenure[:, :seats] = np.where(np.isnan(self.tenure), state.tenure[:, :seats], self.tenure)
         state.present[:, :seats] = False  # the roster's dates say who is in the role each month
         state.ever[:, :seats] = False
@@ -160,6 +181,29 @@ class Conditioning:
         state.days_m = np.zeros((c, n, sim.months))
         state.record["primary_expected"] = np.zeros((c, sim.months))
         state.record["primary_baseline"] = np.zeros((c, sim.months))
+        for o in sim.scenario.outputs:
+            if o.kind in ("count", "incidents"):
+                state.record["expected:" + o.name] = np.zeros((c, sim.months))
+
+    def _market(self, sim: Simulation, state: MonthState) -> None:
+        """The runs' market: the closed months as seen; the rest from the posterior state."""
+        market = state.market
+        assert market is not None and market.z is not None and self.market_mean is not None
+        assert self.market_cov is not None and self.market_seen is not None
+        M, closed = sim.months, self.closed_months
+        years = (M + 11) // 12
+        teams = market.x.shape[1]
+        # Each team's own normals where teams have their own market, else the company's for all.
+        z = market.z[:, 1:1 + teams] if market.model.team_share > 0 else \
+            np.repeat(market.z[:, :1], teams, axis=1)
+        chol = np.linalg.cholesky(self.market_cov + 1e-15 * np.eye(2))  # (teams, 2, 2)
+        draw = np.stack([z[..., 0], z[..., years]], axis=-1)  # (runs, teams, 2)
+        innovations = z[..., years + 1: years + 1 + M - closed]
+        start = self.market_mean[None] + np.einsum("rtj,tkj->rtk", draw, chol)
+        market.x = market.x.copy()
+        market.x[:, :, :closed] = self.market_seen[None]
+        if closed < M:
+            market.x[:, :, closed:] = market.model.continue_from(start, innovations, M - closed)
 
     def seat(self, sim: Simulation, state: MonthState, t: int) -> None:
         # Roster reps are in the role where their dates say so, unless they quit.
@@ -176,7 +220,7 @@ class Conditioning:
 
     def roster_columns(self, sim: Simulation, state: MonthState) -> None:
         real_slot = np.broadcast_to(np.arange(sim.slots) < sim.seats, state.seat.shape)
-        for name, col in self.fixed.items():  # the file's values for the roster's reps
+        for name, col in self.fixed_columns.items():  # the file's values for the roster's reps
             state.roster_cols[name] = np.where(real_slot, np.asarray(col)[np.maximum(state.seat, 0)],
                                                state.roster_cols[name])
 
@@ -201,8 +245,14 @@ class Conditioning:
         unit = expected[primary] / np.power(np.maximum(effort[sim.prod.primary_activity], 1e-12), elasticity)
         state.record["primary_expected"][:, t] = np.where(state.present, expected[primary], 0.0).sum(axis=1)
         state.record["primary_baseline"][:, t] = np.where(state.present, unit, 0.0).sum(axis=1)
+        seats = sim.seats
+        for key, rec in state.record.items():  # counts expected of the roster's reps
+            if key.startswith("expected:"):
+                col = key.split(":", 1)[1]
+                rec[:, t] = np.where(state.present[:, :seats], expected[col][:, :seats], 0.0).sum(axis=1)
 
     def finish(self, sim: Simulation, state: MonthState, result: ChunkResult) -> None:
         result.quit_seat = state.left[:, : sim.seats].copy()
         result.primary_expected = state.record["primary_expected"]
         result.primary_baseline = state.record["primary_baseline"]
+        result.expected_counts = {k.split(":", 1)[1]: v for k, v in state.record.items() if k.startswith("expected:")}

@@ -18,6 +18,7 @@ from typing import Any
 from engine.core.errors import PlanError, PlanErrors, Span
 from engine.plan.parse import Reader, suggest
 from engine.plan.source import YMap, YNode, YScalar, YSeq, parse_yaml, read_yaml
+from engine.sim.market import MarketModel
 
 __all__ = [
     "DEFAULT_SCENARIO",
@@ -179,6 +180,8 @@ class Scenario:
     seasonality: tuple[float, ...] = (0.90, 0.95, 1.05, 0.95, 1.00, 1.05, 0.90, 0.90, 1.05, 1.00, 1.05, 1.20)
     ramp_months: int = 5
     ramp_start: float = 0.25
+    # the market: a demand factor shared by all reps of a run (engine/sim/market.py)
+    market: MarketModel = field(default_factory=MarketModel)
     # timing
     timing_max_shift: float = 0.25
     timing_pull_cost: float = 0.10
@@ -226,7 +229,7 @@ ATTRITION_DEFAULTS = {
 # --------------------------------------------------------------------------- parsing
 
 TOP_KEYS = ("scenario", "label", "description", "seed", "horizon", "team", "reps", "activities", "outputs",
-            "primary", "seasonality", "ramp", "timing", "morale", "attrition", "behaviour")
+            "primary", "seasonality", "market", "ramp", "timing", "morale", "attrition", "behaviour")
 
 
 class _ScenarioReader(Reader):
@@ -468,6 +471,15 @@ def _build(root: YNode, filename: str) -> Scenario:
             r.error("bad-value", f"ramp months must be a whole number (got {months:g})", ramp_months_node.span)
         kw["ramp_months"] = int(months)
         kw["ramp_start"] = r.positive(ramp.get("start"), "ramp start", 0.25, upper=1.0)
+
+    market = r.mapping(top.get("market"), "market", ("year_sigma", "rho", "month_sigma", "team_share"))
+    if market is not None:
+        d = MarketModel()
+        kw["market"] = MarketModel(
+            year_sigma=r.positive(market.get("year_sigma"), "market year_sigma", d.year_sigma, upper=2.0),
+            rho=r.positive(market.get("rho"), "market rho", d.rho, upper=0.99),
+            month_sigma=r.positive(market.get("month_sigma"), "market month_sigma", d.month_sigma, upper=2.0),
+            team_share=r.positive(market.get("team_share"), "market team_share", d.team_share, upper=1.0))
 
     timing = r.mapping(top.get("timing"), "timing", ("max_shift", "pull_cost", "push_cost"))
     if timing is not None:

@@ -50,6 +50,7 @@ from engine.sim.behaviour import (
     ramp_factor,
 )
 from engine.sim.conditioning import Conditioner, Conditioning, NoConditioning
+from engine.sim.market import MarketPath, team_index
 from engine.sim.population import Roster, draw_traits, hire_capacity
 from engine.sim.scenario import Scenario
 from engine.sim.streams import RunStreams
@@ -140,6 +141,7 @@ class ChunkResult:
     quit_seat: np.ndarray | None = None  # (runs, seats) conditioned runs: the roster rep quit in the year
     primary_expected: np.ndarray | None = None  # (runs, months) conditioned: sum of expected primary
     primary_baseline: np.ndarray | None = None  # (runs, months) conditioned: the same at effective effort 1
+    expected_counts: dict | None = None  # conditioned: count/incidents column -> (runs, months) expected, roster reps
     detail: dict | None = None  # with keep=True: monthly actuals, activity and seats per slot
 
 
@@ -190,6 +192,9 @@ class MonthState:
     pay_to_date: np.ndarray
     ti_to_date: np.ndarray
     expected_period_pay: np.ndarray
+    market: MarketPath | None = None  # the runs' market (None: the scenario has none)
+    outlook: np.ndarray | None = None  # (runs, slots, months left) expected market multiplier this month
+    outlook_var: np.ndarray | None = None  # (months left,) variance of the log factor of each
     days_m: np.ndarray | None = None  # conditioned runs: active days per slot and month
     record: dict[str, np.ndarray] = field(default_factory=dict)  # what the conditioner records
 
@@ -206,6 +211,8 @@ class Reps:
         roster_cols: roster columns as the plan sees them.
         carry: primary business carried into this month.
         days_m: conditioned runs: active days per month (else None: whole months).
+        outlook: ``(..., months left)`` the market multiplier the reps expect from this
+            month on (None: no market); ``outlook_var`` the variance of its log per month.
     """
 
     skill: np.ndarray
@@ -220,6 +227,8 @@ class Reps:
     roster_cols: dict[str, np.ndarray]
     carry: np.ndarray
     days_m: np.ndarray | None = None
+    outlook: np.ndarray | None = None
+    outlook_var: np.ndarray | None = None
 
 
 class Simulation:
@@ -259,6 +268,8 @@ class Simulation:
         self.season = np.array([sc.seasonality[(self.start.month - 1 + i) % 12] for i in range(self.months)])
         self.seats = self.roster.seats
         self.slots = self.seats + hire_capacity(self.seats)
+        self.team_of_seat, self.teams = team_index(self.roster.columns, self.seats)
+        self.market = sc.market if sc.market.active else None
         self.reach = _period_reach(checked)
         self.cross_period = self.reach != 0
         self.cross_rep = uses_cross_rep(checked)
@@ -350,7 +361,7 @@ class Simulation:
     def _begin(self, runs: np.ndarray) -> MonthState:
         """The chunk's state before its first month: traits drawn, the starting team seated."""
         sc = self.scenario
-        streams = RunStreams(self.seed, runs)
+        streams = RunStreams(self.seed, runs, self.condition.redraw)
         c, n, M, A, seats = len(runs), self.slots, self.months, len(sc.activities), self.seats
         traits = draw_traits(sc, streams, n, seats)
         seat = np.full((c, n), -1, dtype=np.int64)
@@ -371,6 +382,10 @@ class Simulation:
             carry=zeros.copy(), pay_to_date=zeros.copy(), ti_to_date=zeros.copy(),
             expected_period_pay=zeros.copy(),
         )
+        if self.market is not None:
+            years = (M + 11) // 12
+            z = streams.standard_normal("market", (1 + self.teams, years + M + 1))
+            state.market = MarketPath.draw(self.market, z, M, self.team_of_seat[np.maximum(seat, 0)])
         self.condition.begin(self, state)
         self._seat_roster(state)
         return state
@@ -403,6 +418,8 @@ class Simulation:
         state.next_slot += ok.sum(axis=1)
         state.refill[due] = -1
         self._seat_roster(state)
+        if state.market is not None:
+            state.market.team_of_slot = self.team_of_seat[np.maximum(state.seat, 0)]
 
     def _seat(self, state: MonthState, t: int) -> None:
         """Who is in the role this month, and the roster, ramp and morale multiplier they work with."""
@@ -416,6 +433,8 @@ class Simulation:
         self.condition.roster_columns(self, state)
         state.ramp = ramp_factor(state.tenure, sc.ramp_months, sc.ramp_start)
         state.mm = effort_multiplier(state.morale, self.morale_params)
+        if state.market is not None:  # what the reps expect of the market, seeing the months so far
+            state.outlook, state.outlook_var = state.market.outlook(t, self.months)
 
     def _decide(self, state: MonthState, t: int) -> None:
         """2. Effort per activity (and, at a period's last month, timing) that maximises utility.
@@ -455,7 +474,9 @@ class Simulation:
                     active_m=cells.take(state.active_m), present=cells.take(state.present),
                     roster_cols={k: cells.take(v) for k, v in state.roster_cols.items()},
                     carry=cells.take(state.carry),
-                    days_m=None if state.days_m is None else cells.take(state.days_m))
+                    days_m=None if state.days_m is None else cells.take(state.days_m),
+                    outlook=None if state.outlook is None else cells.take(state.outlook),
+                    outlook_var=state.outlook_var)
 
     def _choose_effort(self, state: MonthState, t: int, window: list[int], cells: _Cells, reps: Reps,
                        mm: np.ndarray) -> np.ndarray | None:
@@ -501,7 +522,7 @@ class Simulation:
         """
         sc = self.scenario
         phi = sc.timing_max_shift * self._expected_month(t, state.choice * state.mm, state.skill, state.quota,
-                                                         state.ramp)[sc.primary_measure]
+                                                         state.ramp, self._outlook(state, 0))[sc.primary_measure]
         phi_c, choice_c = cells.take(phi), cells.take(state.choice)
         best_u = None
         reference: dict | None = {} if self.cross_rep else None
@@ -524,7 +545,8 @@ class Simulation:
         primary = sc.primary_measure
         n_out, n = len(prod.outputs), self.slots
         eff = state.choice * state.mm
-        exp_vals = self._expected_month(t, eff, state.skill, state.quota, state.ramp)
+        demand = None if state.market is None else state.market.factor(t)
+        exp_vals = self._expected_month(t, eff, state.skill, state.quota, state.ramp, demand)
         uni = state.streams.random("output_uniform", (n_out, n))
         nor = state.streams.standard_normal("output_normal", (n_out, n))
         real = prod.realize(exp_vals, eff, np.moveaxis(uni, 1, 0), np.moveaxis(nor, 1, 0))
@@ -566,7 +588,7 @@ class Simulation:
         state.outside_gap = outside_gap(state.outside, state.roster_cols["base_salary"], state.ti, state.ote,
                                         state.pay_to_date, state.ti_to_date, (t + 1) / self.months)
         hopeless = self._hopeless(t, state.actual[self.scenario.primary_measure], state.active_m, state.quota,
-                                  state.skill, state.tenure, state.mm)
+                                  state.skill, state.tenure, state.mm, state.outlook)
         state.morale = morale_after_month(state.morale, self.morale_params, state.outside_gap, hopeless,
                                           state.morale0)
 
@@ -596,8 +618,16 @@ class Simulation:
         idx = np.maximum(seat, 0)
         return {name: np.asarray(col)[idx] for name, col in self.roster.columns.items()}
 
-    def _expected_month(self, t, effort, skill, quota, ramp) -> dict[str, np.ndarray]:
-        return self.prod.expected(effort, skill, quota, float(self.season[t]), ramp)
+    def _expected_month(self, t, effort, skill, quota, ramp, demand=None) -> dict[str, np.ndarray]:
+        """Expected outputs of month ``t``; ``demand`` the month's market multiplier (or None)."""
+        season = float(self.season[t]) if demand is None else float(self.season[t]) * demand
+        return self.prod.expected(effort, skill, quota, season, ramp)
+
+    @staticmethod
+    def _outlook(state_or_reps, ahead: int):
+        """The expected market multiplier ``ahead`` months from now (None without a market)."""
+        o = state_or_reps.outlook
+        return None if o is None else o[..., ahead]
 
     def _window(self, k: int, timing: bool) -> list[int]:
         """Plan periods whose pay this month's choices can change (and what they need to see)."""
@@ -633,7 +663,8 @@ class Simulation:
         proj = {}
         for m in future:
             ramp_m = ramp_factor(tenure + (m - t), sc.ramp_months, sc.ramp_start)
-            proj[m] = self.prod.expected(eff, skill, quota, float(self.season[m]), ramp_m, self.needed)
+            season = float(self.season[m]) if reps.outlook is None else float(self.season[m]) * reps.outlook[..., m - t]
+            proj[m] = self.prod.expected(eff, skill, quota, season, ramp_m, self.needed)
         primary = sc.primary_measure
         if carry is not None and t in proj:
             proj[t][primary] = proj[t][primary] + carry
@@ -646,7 +677,11 @@ class Simulation:
         # Quadrature over the relative noise of the remaining primary-driven amounts.
         out_amount = sc.output(primary)
         cv = self.prod.monthly_cv(out_amount) / np.sqrt(max(len(future), 1))
-        s = np.sqrt(np.log1p(cv * cv))
+        s2 = np.log1p(cv * cv)
+        if reps.outlook_var is not None and future:
+            # The market's uncertainty over the months left (as if fully correlated: its level dominates).
+            s2 = s2 + float(np.mean(reps.outlook_var[[m - t for m in future]]))
+        s = np.sqrt(s2)
         factors = np.exp(s * self.nodes - s * s / 2.0)
         S = len(factors)
         c, n = present.shape
@@ -747,7 +782,7 @@ class Simulation:
     def _top_quartile(self, perf, present) -> np.ndarray:
         return _percentile_rank(perf, present) >= 0.75
 
-    def _hopeless(self, t, prim_actual, active_m, quota, skill, tenure, mm) -> np.ndarray:
+    def _hopeless(self, t, prim_actual, active_m, quota, skill, tenure, mm, outlook=None) -> np.ndarray:
         """Even the highest effort for the rest of the year leaves the rep under 80% of target.
 
         The target is the annual quota prorated to the months the rep is in the role
@@ -762,7 +797,8 @@ class Simulation:
         rest: np.ndarray | float = 0.0
         for m in range(t + 1, M):
             ramp = ramp_factor(tenure + (m - t), sc.ramp_months, sc.ramp_start)
-            rest = rest + self.prod.expected(emax * mm, skill, quota, float(self.season[m]), ramp,
+            season = float(self.season[m]) if outlook is None else float(self.season[m]) * outlook[..., m - t]
+            rest = rest + self.prod.expected(emax * mm, skill, quota, season, ramp,
                                              self.prod.closure({sc.primary_measure}))[sc.primary_measure]
         months_in_role = active_m[:, :, : t + 1].sum(axis=2) + (M - t - 1)
         return (done + rest < 0.8 * quota * months_in_role / 12.0).astype(float)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["ROSTER_STREAM", "STREAMS", "RunStreams", "roster_rng", "stream"]
+__all__ = ["REDRAW_OFFSET", "ROSTER_STREAM", "STREAMS", "RunStreams", "roster_rng", "stream"]
 
 STREAMS: dict[str, int] = {
     # Traits of the people in the slots (engine/sim/population.py), one stream each.
@@ -34,8 +34,12 @@ STREAMS: dict[str, int] = {
     "output_uniform": 10,  # U(0,1) per output, slot and month (counts, deals)
     "output_normal": 11,  # N(0,1) per output, slot and month (sizes, rates, scores)
     "quits": 12,  # U(0,1) per slot and month against the quit hazard
+    "market": 13,  # N(0,1): the market's level shocks, start and monthly innovations (engine/sim/market.py)
 }
 """Purpose -> stream id. Add a row for a new behaviour; never renumber a row."""
+
+REDRAW_OFFSET = 1 << 40
+"""Run ``r``'s redrawn purposes come from run ``r + REDRAW_OFFSET`` (no real run is that far)."""
 
 ROSTER_STREAM = 0x5EA7
 """The stream id of the scenario's roster (seats, quotas, extra columns)."""
@@ -63,17 +67,23 @@ class RunStreams:
     Args:
         seed: master seed.
         runs: run indices of the chunk.
+        redraw: purposes drawn from another run's streams (run ``r + REDRAW_OFFSET``):
+            a run that shares only some of run ``r``'s randomness, for a variance
+            decomposition (engine/jobs/forecast.py).
     """
 
-    def __init__(self, seed: int, runs: Iterable[int]):
+    def __init__(self, seed: int, runs: Iterable[int], redraw: frozenset[str] = frozenset()):
         self.seed = int(seed)
         self.runs = [int(r) for r in runs]
+        self.redraw = redraw
         self._gens: dict[str, list[np.random.Generator]] = {}
 
     def __getitem__(self, purpose: str) -> list[np.random.Generator]:
-        """Each run's generator for ``purpose``."""
+        """Each run's generator for ``purpose`` (from run ``r + REDRAW_OFFSET`` for the
+        purposes in ``redraw``)."""
         if purpose not in self._gens:
-            self._gens[purpose] = [stream(self.seed, r, purpose) for r in self.runs]
+            shift = REDRAW_OFFSET if purpose in self.redraw else 0
+            self._gens[purpose] = [stream(self.seed, r + shift, purpose) for r in self.runs]
         return self._gens[purpose]
 
     def random(self, purpose: str, shape: tuple[int, ...]) -> np.ndarray:

@@ -174,7 +174,7 @@ def test_outputs_xlsx_json_and_text(seeds, tmp_path):
     from openpyxl import load_workbook
 
     wb = load_workbook(out)
-    assert wb.sheetnames == ["Summary", "By period", "Distribution", "Reps", "Assumptions"]
+    assert wb.sheetnames == ["Summary", "By period", "Distribution", "Reps", "Variance", "Market", "Assumptions"]
     assert len(wb["By period"]._charts) == 1 and len(wb["Distribution"]._charts) == 1
     assert [c.value for c in wb["By period"][1]] == ["period", "status", "paid", "mean", "p50", "p90", "p95"]
     assert wb["Reps"].max_row == 1 + 6 + 1  # header, six reps, new hires
@@ -185,7 +185,9 @@ def test_outputs_xlsx_json_and_text(seeds, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["fc.xlsx"]
     doc = json.loads(json.dumps(fc.document))
     assert set(doc) == {"plan", "scenario", "currency", "as_of", "as_of_date", "closed_months", "runs", "seed", "reps",
-                        "periods", "year", "budget", "accrual", "reps_detail"}
+                        "periods", "year", "budget", "accrual", "variance", "market", "reps_detail"}
+    assert {s["source"] for s in doc["variance"]["sources"]} >= {"skill", "noise", "market", "attrition"}
+    assert len(doc["market"]["months"]) == 6
     assert set(doc["year"]) == {"paid_to_date", "mean", "p05", "p50", "p90", "p95", "expected_remaining"}
     assert set(doc["accrual"]) == {"method", "share_of_year_elapsed", "earned_to_date", "paid_to_date", "liability"}
     assert [p["status"] for p in doc["periods"]] == ["closed", "closed", "forecast", "forecast"]
@@ -264,7 +266,7 @@ def backtest(checked, scenario, years: int, runs: int, seed: int = 777):
     over90 = over50 = 0
     for i in range(years):
         roster, actuals = simulated_year_tables(gen, res, i, until=6)
-        fc = forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=10_000 + i)
+        fc = forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=10_000 + i, decompose=False)
         over90 += res.cost[i] > fc.summary["p90"]
         over50 += res.cost[i] > fc.summary["p50"]
     return over90 / years, over50 / years

@@ -22,11 +22,13 @@ from engine.core.errors import DataError, DataErrors, PlanErrors
 from engine.sim.behaviour import Production
 from engine.sim.calibrate import (
     Calibration,
+    MarketParameter,
     calibration_report,
     fit_history,
     load_history,
     write_calibrated_scenario,
 )
+from engine.sim.market import MarketModel
 from engine.sim.scenario import DEFAULT_SCENARIO, load_scenario
 
 SEASON = np.array([0.90, 0.95, 1.05, 0.95, 1.00, 1.05, 0.90, 0.90, 1.05, 1.00, 1.05, 1.20])
@@ -102,8 +104,11 @@ def test_balanced_panel_recovers_parameters(balanced):
     assert (cal.n_reps, cal.n_periods, cal.n_observations) == (200, 24, 4800)
     assert cal.period_kind == "month"
     assert cal.converged and cal.zeros_dropped == 0
-    # The level averages each rep's log skill (and noise) over reps.
-    se_level = LEVEL * math.sqrt((SIGMA_SKILL ** 2 + NOISE ** 2 / n) / reps)
+    # The level averages each rep's log skill (and noise) over reps, and the market over the
+    # history's months (the fit's market: small here, the data have none).
+    t = np.arange(n)
+    market_var = cal.market.month_covariance(t, t // 12).mean()
+    se_level = LEVEL * math.sqrt((SIGMA_SKILL ** 2 + NOISE ** 2 / n) / reps + market_var)
     for est, se_rep, truth, se_true in [
         (cal.sigma_skill, cal.sigma_skill_se, SIGMA_SKILL, se_sigma_skill(reps, n)),
         (cal.noise_sigma, cal.noise_sigma_se, NOISE, se_noise(reps, n)),
@@ -112,8 +117,12 @@ def test_balanced_panel_recovers_parameters(balanced):
         assert abs(est - truth) < 4 * se_true
         assert 0.8 < se_rep / se_true < 1.25
     assert cal.monthly_noise_sigma == cal.noise_sigma
-    # Each month: 2 periods x 200 reps; skill cancels between months of the same reps.
-    se_factor = SEASON * NOISE * math.sqrt((1 - 1 / 12) / (reps * n / 12))
+    # Each month: 2 periods x 200 reps; skill cancels between months of the same reps; the
+    # market adds the variance of its mean in the month against its mean over the history.
+    contrast = np.tile(np.eye(12), 2) / 2 - 1 / n  # (12, 24)
+    market_part = np.einsum("ij,jk,ik->i", contrast, cal.market.month_covariance(t, t // 12),
+                            contrast)
+    se_factor = SEASON * np.sqrt(NOISE ** 2 * (1 - 1 / 12) / (reps * n / 12) + market_part)
     np.testing.assert_array_less(np.abs(np.array(cal.seasonality) - SEASON), 4 * se_factor)
     assert 0.8 < np.mean(np.array(cal.season_factors_se) / se_factor) < 1.25
     assert math.isclose(np.mean(cal.seasonality), 1.0, abs_tol=1e-12)
@@ -122,22 +131,29 @@ def test_balanced_panel_recovers_parameters(balanced):
 
 
 def test_balanced_panel_fits_well(balanced):
-    """Data from the model pass every goodness-of-fit test, and no warning is raised."""
+    """Data from the model (with no market) pass every goodness-of-fit test and the market
+    test does not reject; k counts the 12 season factors, the two sigmas and the three
+    market parameters; no warning is raised."""
     assert balanced.residual_ks_pvalue > 0.01
     assert balanced.rep_means_ks_pvalue > 0.01
-    assert balanced.period_effects_df == 12 and balanced.period_effects_pvalue > 0.01
-    assert balanced.aic == pytest.approx(2 * 14 - 2 * balanced.log_likelihood)
-    assert balanced.bic == pytest.approx(14 * math.log(4800) - 2 * balanced.log_likelihood)
+    assert balanced.market_fitted and balanced.n_fiscal_years == 2
+    assert balanced.period_effects_df == 2 and balanced.period_effects_pvalue > 0.01
+    assert balanced.n_parameters == 17
+    assert balanced.aic == pytest.approx(2 * 17 - 2 * balanced.log_likelihood)
+    assert balanced.bic == pytest.approx(17 * math.log(4800) - 2 * balanced.log_likelihood)
     assert balanced.warnings == ()
 
 
 def test_log_likelihood_is_the_exact_marginal_likelihood_of_an_unbalanced_panel():
-    """On an unbalanced panel the reported log-likelihood equals the sum over reps of the
-    multivariate normal density of their log attainments (covariance s^2 I + sigma^2 J),
-    and moving sigma_skill or s away from the estimate lowers it (it is the maximum)."""
-    spans = np.array([(0, 3), (2, 7), (1, 12), (5, 4), (0, 9), (3, 5), (0, 12), (6, 6)])
+    """On an unbalanced panel of one year (no market fitted) the reported log-likelihood
+    equals the sum over reps of the multivariate normal density of their log attainments
+    (covariance s^2 I + sigma^2 J), and moving sigma_skill or s away from the estimate
+    lowers it (it is the maximum). tests/sim/test_calibrate_market.py checks the crossed
+    model's."""
+    spans = np.array([(0, 3), (2, 7), (1, 11), (5, 4), (0, 9), (3, 5), (0, 12), (6, 6)])
     history = synthetic(reps=8, spans=spans, seed=5)
     cal = fit_history(history)
+    assert not cal.market_fitted
     y = np.log(history["attainment"].to_numpy())
     month = history["period"].str[-2:].astype(int).to_numpy()
 
@@ -266,16 +282,19 @@ def test_zero_attainments_are_left_out_and_counted():
     assert "zero attainments left out of the fit: 15" in calibration_report(cal)
 
 
-def test_team_wide_shocks_are_detected():
-    """A shock shared by the whole team in some periods (not seasonal) fails the period
-    effects test, with a warning that it is counted as rep noise."""
+def test_team_wide_shocks_are_the_market():
+    """A shock shared by the whole team in each period (independent, sd 0.1) fails the
+    market test and is fitted as the market (total sd within 2.5 se of 0.1), not counted as
+    rep noise; no warning says the simulator does not model it."""
     history = synthetic(reps=100, months=24, seed=6)
     shock = {p: f for p, f in zip(sorted(history["period"].unique()),
                                   np.exp(np.random.default_rng(7).normal(0, 0.1, 24)))}
     history["attainment"] *= history["period"].map(shock)
     cal = fit_history(history)
     assert cal.period_effects_pvalue < 1e-6
-    assert any(w.startswith("periods differ team-wide beyond seasonality") for w in cal.warnings)
+    assert abs(cal.market_sd - 0.1) < 2.5 * cal.market_sd_se
+    assert abs(cal.noise_sigma - NOISE) < 4 * se_noise(100, 24)
+    assert not any("not model" in w for w in cal.warnings)
 
 
 def test_non_lognormal_noise_fails_the_residual_test():
@@ -534,9 +553,10 @@ EXPECTED_BLOCK = """
     # Calibrated scenario: base.yaml fitted to the history in hist.csv
     # (`incentive calibrate`). Fit: 40 reps, 12 monthly periods (480 rep-periods, 2 zero
     # attainments left out); sigma_skill 0.300, noise sigma 0.250 per month, level 0.950,
-    # residual KS p-value 0.500. Fitted keys: reps.skill, outputs.revenue (level, noise),
-    # seasonality; the rest is the base scenario's. The level includes the effort reps gave
-    # under the plan the history was paid under.
+    # market sd 0.091 per month, residual KS p-value 0.500. Fitted keys: reps.skill,
+    # outputs.revenue (level, noise), seasonality, market (year_sigma, rho, month_sigma); the
+    # rest is the base scenario's. The level includes the effort reps gave under the plan the
+    # history was paid under.
 
     scenario: calibrated_hist
     label: "Calibrated to hist.csv (40 reps, 2025-01 to 2026-12); team and behaviour of: Mine"
@@ -564,6 +584,14 @@ EXPECTED_BLOCK = """
     # Months not in the history (Jan): 1.0.
     seasonality: [1.0, 0.9, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.1]
 
+    # The market moves every rep of a run together: each month's demand is multiplied by
+    # exp(x - var/2), x = a plan-year level shock (sd year_sigma) + an AR(1) monthly part
+    # (coefficient rho, innovation sd month_sigma). Fitted to hist.csv (2 fiscal years;
+    # posterior mode, prior centred on year_sigma 0.1, rho 0.6, month_sigma 0.05):
+    # year_sigma 0.080 (se 0.030), rho 0.50 (se 0.20), month_sigma 0.040 (se 0.010); total
+    # sd of a month's log factor 0.091 (se 0.030). team_share is not fitted.
+    market: {year_sigma: 0.08, rho: 0.5, month_sigma: 0.04, team_share: 0.0}
+
     # Ramp comment, kept.
     ramp: {months: 5, start: 0.25}
 """
@@ -573,7 +601,8 @@ def test_calibration_edits_only_the_fitted_lines(tmp_path, monkeypatch, balanced
     """Written from a commented base, the scenario is the base's text with exactly these
     changes: the opening comment becomes the fit summary; the name, skill, level, noise and
     seasonality lines change (their stale comments too); the deal parameters go; the monthly
-    sigma is added, its comment aligned with the others'."""
+    sigma is added, its comment aligned with the others'; the base has no market, so the
+    fitted one is added after the seasonality with a comment giving its se."""
     monkeypatch.chdir(tmp_path)
     write(tmp_path, BASE_BLOCK, "base.yaml")
     season = (1.0, 0.9, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.1)
@@ -582,7 +611,12 @@ def test_calibration_edits_only_the_fitted_lines(tmp_path, monkeypatch, balanced
         zeros_dropped=2, sigma_skill=0.3, sigma_skill_se=0.015, noise_sigma=0.25,
         noise_sigma_se=0.003, monthly_noise_sigma=0.25, monthly_noise_sigma_se=0.003,
         level=0.95, level_se=0.02, residual_ks_pvalue=0.5, seasonality=season,
-        months_present=tuple(range(2, 13)))
+        months_present=tuple(range(2, 13)), n_fiscal_years=2, market_fitted=True,
+        market=MarketModel(0.08, 0.5, 0.04), market_prior=MarketModel(0.1, 0.6, 0.05),
+        market_parameters=(MarketParameter("year_sigma", 0.08, 0.03, 0.1, "log", 0.7, 0.6),
+                           MarketParameter("rho", 0.5, 0.2, 0.6, "atanh", 0.5, 0.4),
+                           MarketParameter("month_sigma", 0.04, 0.01, 0.05, "log", 0.7, 0.3)),
+        market_sd=0.0914, market_sd_se=0.03)
     path = write_calibrated_scenario(cal, "cal.yaml", base="base.yaml")
     expected = textwrap.dedent(EXPECTED_BLOCK).lstrip("\n")
     assert path.read_text() == expected
@@ -691,7 +725,10 @@ def test_report_mentions_every_statistic(balanced):
         f"rep means KS  D {b.rep_means_ks_statistic:.3f}, p {b.rep_means_ks_pvalue:.3f}  per-rep",
         "p10/p50/p90 observed {:.2f}/{:.2f}/{:.2f}, predicted {:.2f}/{:.2f}/{:.2f}".format(
             *b.rep_means_observed, *b.rep_means_predicted),
-        f"period effects  LR {b.period_effects_lr:.1f}, df 12, p {b.period_effects_pvalue:.3f}",
+        f"market LR  LR {b.period_effects_lr:.1f}, p {b.period_effects_pvalue:.3f}  team-wide",
+        "Market (fitted to 2 fiscal years: separable from seasonality",
+        f"year_sigma  {b.market.year_sigma:.3f} ± {b.market_parameters[0].se:.3f}  prior 0.1",
+        f"total sd (month)  {b.market_sd:.3f} ± {b.market_sd_se:.3f}",
         "Warnings: none",
     ]:
         assert part in text, part

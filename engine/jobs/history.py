@@ -1,0 +1,430 @@
+"""Read a team's history under the plan that paid it (issue 12, item 3).
+
+:func:`engine.sim.calibrate.fit_history` fits ``level``, the expected attainment of a
+median-skill rep *in the history*. That history was earned under some plan, so its level
+already holds the effort that plan induced (and the morale, ramp and attrition of the
+team that earned it). The simulator multiplies ``level`` by the effort response of the
+plan it simulates (docs/model.md §2: expected primary output = level x quota/12 x skill x
+season x ramp x E^elasticity), so a plainly calibrated scenario counts that effort twice
+and forecasts with ``--history`` run high.
+
+:func:`calibrate_under_plan` calibrates as ``incentive calibrate`` does and then moves the
+primary output's ``level`` until *simulating the history plan on the calibrated scenario
+reproduces the history's mean attainment*: the fixed point ``level <- level x target /
+simulated`` with common random numbers (the same seed at every step), stopped at a relative
+tolerance or after a few simulations. Only ``level`` moves: skill dispersion, noise and
+seasonality are the fit's (they are ratios, which the plan's effort response leaves about
+where they are).
+
+**Mean attainment**, the one definition on both sides: the mean over *rep-years* of a
+rep's attainment over the part of one plan year they were in. In the simulation a rep-year
+is a rep slot of one run (``ChunkResult.rep_mask``) and its attainment is
+``ChunkResult.attainment`` (annual primary / annual quota prorated to the rep's active
+days); in the history it is a rep's periods within one fiscal year, whose attainment is the
+mean of those periods' attainments (equal to primary / target over them when the periods'
+targets are equal). Zero attainments count: the fit leaves them out because the lognormal
+model has none, but they are part of what the team earned, so the adjusted level also
+corrects the fitted one for them (and for the ramp of new hires the history holds).
+
+The simulated team is the base scenario's (its roster or generated team): the adjusted
+level assumes the effort the history plan buys from that team is the effort it bought from
+the team in the history.
+
+Public: :class:`HistoryFit`, :func:`calibrate_under_plan`, :func:`history_attainment`,
+:func:`simulated_attainment`, :func:`history_fit_report`, :func:`write_scenario_under_plan`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import textwrap
+import uuid
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from engine.core.atomic import write_text_atomic
+from engine.data.load import TableSource
+from engine.plan.validate import CheckedPlan
+from engine.sim.calibrate import Calibration, fit_history, load_history, write_calibrated_scenario
+from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
+from engine.sim.scenario import Scenario, load_scenario, parse_scenario
+
+__all__ = [
+    "DEFAULT_ITERATIONS",
+    "DEFAULT_RUNS",
+    "DEFAULT_TOLERANCE",
+    "HistoryFit",
+    "calibrate_under_plan",
+    "history_attainment",
+    "history_fit_report",
+    "simulated_attainment",
+    "write_scenario_under_plan",
+]
+
+DEFAULT_RUNS = 100
+"""Simulated plan years per step of the fixed point (the base team in each)."""
+
+DEFAULT_TOLERANCE = 0.005
+"""Stop when the simulated mean attainment is within this share of the history's."""
+
+DEFAULT_ITERATIONS = 8
+"""At most this many simulations of the history plan (the first at the fitted level)."""
+
+_OLD_NOTE = ("The level includes the effort reps gave under the plan the history was paid "
+             "under.")
+
+
+@dataclass(frozen=True)
+class HistoryFit:
+    """The level of a calibrated scenario, read under the plan that paid the history.
+
+    Attributes:
+        plan: name of the plan the history was paid under (the plan simulated).
+        source: the history file as named.
+        primary: the scenario's primary output (whose ``level`` was adjusted).
+        target: the history's mean attainment (see the module docstring: mean over
+            rep-years of each rep's mean attainment in that fiscal year, zeros included).
+        rep_years: how many rep-years that mean is over.
+        fitted_level: ``level`` as fitted (and written) by plain calibration.
+        level: the adjusted level (4 significant digits, as a scenario file holds it).
+        effort_factor: ``fitted_level / level``: how much more the history's reps
+            produced than the scenario's baseline, mostly the effort the plan bought (above
+            1 when the plan buys more than the no-incentive effort at the team's morale).
+        simulated_fitted: mean attainment simulated under the plan at ``fitted_level``.
+        simulated: mean attainment simulated under the plan at ``level``.
+        simulated_se: its Monte Carlo standard error (runs as units; the market's year
+            shocks dominate it): the adjusted level is uncertain by about the same share.
+        iterations: simulations of the plan run (the first at the fitted level).
+        converged: whether ``simulated`` is within ``tolerance`` of ``target``.
+        tolerance: the relative tolerance.
+        runs, seed: each simulation's runs and seed (the same seed every time: common
+            random numbers).
+        trace: ``(level, simulated mean attainment)`` of every simulation, in order.
+    """
+
+    plan: str
+    source: str
+    primary: str
+    target: float
+    rep_years: int
+    fitted_level: float
+    level: float
+    effort_factor: float
+    simulated_fitted: float
+    simulated: float
+    simulated_se: float
+    iterations: int
+    converged: bool
+    tolerance: float
+    runs: int
+    seed: int
+    trace: tuple[tuple[float, float], ...]
+
+    @property
+    def gap(self) -> float:
+        """``simulated / target - 1`` at the adjusted level."""
+        return self.simulated / self.target - 1.0
+
+
+# --------------------------------------------------------------------------- the two means
+
+
+def history_attainment(history: TableSource, *, fiscal_year_start: int = 1) -> tuple[float, int]:
+    """The history's mean attainment, as the simulation measures it.
+
+    Args:
+        history: what :func:`~engine.sim.calibrate.load_history` returned, or anything it
+            accepts (then read with ``fiscal_year_start``).
+        fiscal_year_start: month the fiscal years start in (for a file or raw table).
+
+    Returns:
+        ``(mean, rep_years)``: the mean over rep-years (a rep within one fiscal year) of the
+        mean of that rep's period attainments in the year, zero attainments included; and
+        the number of rep-years.
+    """
+    frame = history if isinstance(history, pd.DataFrame) and "fiscal_year_start" in history.attrs \
+        else load_history(history, fiscal_year_start=fiscal_year_start)
+    # Canonical labels start with the fiscal year (2026, 2026-03, 2026-Q1, 2026-H1).
+    year = frame["period"].astype(str).str[:4]
+    per_rep_year = frame.groupby([frame["rep_id"], year], sort=False)["attainment"].mean()
+    return float(per_rep_year.mean()), int(per_rep_year.size)
+
+
+def simulated_attainment(checked: CheckedPlan, scenario: Scenario, *, runs: int = DEFAULT_RUNS,
+                         seed: int | None = None, workers: int = 1,
+                         executor: Executor | None = None) -> float:
+    """Mean attainment of ``runs`` simulated plan years of the scenario's team under a plan.
+
+    The mean over rep-years (every rep slot of every run that held a rep,
+    ``ChunkResult.rep_mask``) of ``ChunkResult.attainment``: annual primary / annual quota
+    prorated to the rep's active days.
+
+    Args:
+        checked: the plan.
+        scenario: the scenario.
+        runs: runs to simulate.
+        seed: master seed (default: the scenario's).
+        workers: processes (ignored when ``executor`` is given).
+        executor: an open executor to run on (kept open for the caller).
+    """
+    return _simulated(checked, scenario, runs, seed, workers, executor)[0]
+
+
+def _simulated(checked: CheckedPlan, scenario: Scenario, runs: int, seed: int | None, workers: int,
+               executor: Executor | None) -> tuple[float, float]:
+    """:func:`simulated_attainment` and its Monte Carlo standard error (runs are the units)."""
+    seed = scenario.seed if seed is None else int(seed)
+    if runs < 1:
+        raise ValueError("runs must be at least 1")
+    task = SimTask(checked, scenario, seed)
+    slots = simulation_for(task).slots
+    sums = np.zeros(runs)  # per run, filled by run index: the result does not depend on the chunks
+    counts = np.zeros(runs)
+    with (Executor(workers) if executor is None else nullcontext(executor)) as ex:
+        chunks = chunks_of(runs, ex.chunk_size(slots, runs))
+        for _, res in ex.imap([(task, idx) for idx in chunks]):
+            sums[res.run_index] = np.where(res.rep_mask, res.attainment, 0.0).sum(axis=1)
+            counts[res.run_index] = res.rep_mask.sum(axis=1)
+    total = float(counts.sum())
+    if not total:
+        return math.nan, math.nan
+    mean = float(sums.sum()) / total
+    # The ratio estimator's standard error, runs as independent units.
+    resid = sums - mean * counts
+    se = math.sqrt(float(resid @ resid) / (runs * (runs - 1))) / (total / runs) if runs > 1 else math.nan
+    return mean, se
+
+
+# --------------------------------------------------------------------------- the fixed point
+
+
+def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
+                         base: Scenario | str | os.PathLike[str] | None = None, *,
+                         name: str | None = None, fiscal_year_start: int = 1,
+                         runs: int = DEFAULT_RUNS, seed: int | None = None,
+                         iterations: int = DEFAULT_ITERATIONS, tolerance: float = DEFAULT_TOLERANCE,
+                         workers: int = 1) -> tuple[Scenario, Calibration, HistoryFit]:
+    """Calibrate a scenario to a history read under the plan that paid it.
+
+    Fits the history (:func:`~engine.sim.calibrate.fit_history`), writes the calibrated
+    scenario to a temporary file and loads it (as ``incentive calibrate`` and
+    ``forecast --history`` do), then repeats ``level <- level x target / simulated`` on the
+    primary output, where ``target`` is the history's mean attainment
+    (:func:`history_attainment`) and ``simulated`` that of the history plan simulated on the
+    scenario (:func:`simulated_attainment`, same seed every time), until they agree within
+    ``tolerance`` or after ``iterations`` simulations. Levels are rounded to 4 significant
+    digits (what a scenario file holds), so the returned scenario and the one
+    :func:`write_scenario_under_plan` writes are the same. When the iterations run out the
+    level with the smallest gap is kept (``HistoryFit.converged`` is then False).
+
+    Args:
+        history: a history file or table (as :func:`~engine.sim.calibrate.load_history`).
+        plan_checked: the plan the history was paid under.
+        base: the base scenario (a :class:`Scenario` loaded from a file, or a path; the
+            built-in default when None).
+        name: the calibrated scenario's name (default ``calibrated_<history stem>``).
+        fiscal_year_start: month the history's fiscal years start in.
+        runs: runs per simulation.
+        seed: master seed of every simulation (default: the base scenario's).
+        iterations: most simulations of the plan (at least 1).
+        tolerance: relative tolerance on the mean attainment (positive).
+        workers: processes for the simulations.
+
+    Returns:
+        ``(scenario, calibration, fit)``: the calibrated scenario with the adjusted level,
+        the :class:`~engine.sim.calibrate.Calibration`, and the :class:`HistoryFit`.
+
+    Raises:
+        DataError, DataErrors: problems in the history (from ``load_history``).
+        PlanErrors: the base scenario is invalid.
+        ValueError: ``runs`` or ``iterations`` below 1, or ``tolerance`` not positive.
+    """
+    if runs < 1 or iterations < 1:
+        raise ValueError("runs and iterations must be at least 1")
+    if not tolerance > 0:
+        raise ValueError("tolerance must be positive")
+    frame = load_history(history, fiscal_year_start=fiscal_year_start) \
+        if not (isinstance(history, pd.DataFrame) and "fiscal_year_start" in history.attrs) else history
+    prior = base.market if isinstance(base, Scenario) else load_scenario(None if base is None else Path(base)).market
+    cal = fit_history(frame, market_prior=prior)  # the base's market is the prior
+    target, rep_years = history_attainment(frame)
+    base_file = base.file if isinstance(base, Scenario) else base
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_calibrated_scenario(cal, Path(tmp) / "calibrated.yaml", base=base_file, name=name)
+        scenario = load_scenario(path)
+    primary = scenario.primary_measure
+    fitted = float(scenario.output(primary).get("level"))
+    seed = scenario.seed if seed is None else int(seed)
+
+    trace: list[tuple[float, float]] = []
+    errors: list[float] = []
+    level = fitted
+    with Executor(workers) as ex:  # one pool for every step
+        for _ in range(iterations):
+            simulated, se = _simulated(plan_checked, with_level(scenario, level), runs, seed, workers, ex)
+            trace.append((level, simulated))
+            errors.append(se)
+            if abs(simulated / target - 1.0) <= tolerance or not simulated > 0:
+                break
+            step = round_level(level * target / simulated)
+            if step == level or any(step == lv for lv, _ in trace):  # rounding: no new level to try
+                break
+            level = step
+    best = min(range(len(trace)), key=lambda i: abs(trace[i][1] / target - 1.0))
+    best_level, best_sim = trace[best]
+    fit = HistoryFit(
+        plan=plan_checked.plan.name, source=cal.source, primary=primary, target=target, rep_years=rep_years,
+        fitted_level=fitted, level=best_level, effort_factor=fitted / best_level,
+        simulated_fitted=trace[0][1], simulated=best_sim, simulated_se=errors[best], iterations=len(trace),
+        converged=abs(best_sim / target - 1.0) <= tolerance, tolerance=tolerance, runs=runs, seed=seed,
+        trace=tuple(trace),
+    )
+    return with_level(scenario, best_level), cal, fit
+
+
+def round_level(x: float) -> float:
+    """A level as a scenario file holds it: 4 significant digits (the calibration writer's)."""
+    return float(_num(x))
+
+
+def _num(x: float) -> str:
+    return np.format_float_positional(float(x), precision=4, unique=False, fractional=False, trim="0")
+
+
+def with_level(scenario: Scenario, level: float) -> Scenario:
+    """The scenario with its primary output's ``level`` set (the other params unchanged)."""
+    primary = scenario.primary_measure
+    outputs = []
+    for o in scenario.outputs:
+        if o.name == primary:
+            params = dict(o.params)
+            params["level"] = float(level)
+            o = replace(o, params=tuple(params.items()))
+        outputs.append(o)
+    return replace(scenario, outputs=tuple(outputs))
+
+
+# --------------------------------------------------------------------------- report
+
+
+def history_fit_report(fit: HistoryFit) -> str:
+    """The fixed point in words: target, simulated before and after, level and effort factor."""
+    status = (f"converged within {fit.tolerance:.1%}" if fit.converged
+              else f"not within {fit.tolerance:.1%} after {fit.iterations} simulations: best level kept")
+    lines = [
+        f"History read under the plan {fit.plan} (the plan that paid it)",
+        _row("history attainment", f"{fit.target:.3f}",
+             f"mean over {fit.rep_years} rep-years of each rep's mean attainment in the year"),
+        _row("simulated, fitted", f"{fit.simulated_fitted:.3f}",
+             f"{fit.plan} simulated at the fitted level {fit.fitted_level:#.4g} ({fit.runs} runs, seed {fit.seed})"),
+        _row("simulated, adjusted", f"{fit.simulated:.3f} ± {fit.simulated_se:.3f}",
+             f"at level {fit.level:#.4g} ({fit.gap:+.2%}; {fit.iterations} simulation"
+             f"{'s' if fit.iterations != 1 else ''}, {status})"),
+        _row(f"{fit.primary} level", f"{fit.fitted_level:#.4g} -> {fit.level:#.4g}",
+             "the level without the effort the history plan induced"),
+        _row("effort factor", f"{fit.effort_factor:.3f}",
+             "fitted / adjusted level: what the history plan's effort (and the team's morale and ramp) added"),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _row(name: str, value: str, meaning: str) -> str:
+    return f"  {name:<21} {value:<23} {meaning}".rstrip()
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_scenario_under_plan(cal: Calibration, fit: HistoryFit, out_path: str | os.PathLike[str],
+                              base: Scenario | str | os.PathLike[str] | None = None,
+                              name: str | None = None) -> Path:
+    """Write the calibrated scenario with the level read under the history plan.
+
+    The file is :func:`~engine.sim.calibrate.write_calibrated_scenario`'s (comments kept),
+    with the primary output's ``level`` set to ``fit.level`` (its comment says so) and the
+    opening summary saying which plan the level was read under. It is validated before it
+    is written, atomically; it loads back with the level of the scenario
+    :func:`calibrate_under_plan` returned.
+
+    Args:
+        cal, fit: what :func:`calibrate_under_plan` returned.
+        out_path: where to write the YAML.
+        base: the base scenario (as for :func:`calibrate_under_plan`).
+        name: the scenario's name (default ``calibrated_<history stem>``).
+
+    Returns:
+        The path written.
+    """
+    out = Path(out_path)
+    base_file = base.file if isinstance(base, Scenario) else base
+    # Written next to the target so that a relative roster path is made relative to it.
+    draft = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        write_calibrated_scenario(cal, draft, base=base_file, name=name)
+        text = draft.read_text(encoding="utf-8")
+    finally:
+        draft.unlink(missing_ok=True)
+    new_text = _set_level(text, fit)
+    scenario = parse_scenario(new_text, str(out))  # never write a scenario that does not load
+    if float(scenario.output(fit.primary).get("level")) != fit.level:  # pragma: no cover - a bug
+        raise RuntimeError("the written level differs from the adjusted one")
+    write_text_atomic(out, new_text)
+    return out
+
+
+def _set_level(text: str, fit: HistoryFit) -> str:
+    """The text with the primary output's level (and its comment) and the header note set."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = _item(_item(root, "outputs"), fit.primary)
+    level = _item(node, "level")
+    if not isinstance(level, yaml.ScalarNode):  # pragma: no cover - the writer always sets it
+        raise TypeError(f"no level on output {fit.primary!r} in the calibrated scenario")
+    start, end = level.start_mark.index, level.end_mark.index
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    new = _num(fit.level)
+    rest = text[end:line_end]
+    note = (f"read under {fit.plan}: fitted {fit.fitted_level:#.4g} / effort factor "
+            f"{fit.effort_factor:.3f}")
+    if rest.strip().startswith("#"):  # keep the comment where it was, with a new text
+        column = end + rest.index("#")  # the comment's place, counted from the value's start
+        pad = " " * max(column - start - len(new), 2)
+        text = text[:start] + new + pad + "# " + note + text[line_end:]
+    else:
+        text = text[:start] + new + text[end:]
+    return _header(text, fit)
+
+
+def _item(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
+    if not isinstance(mapping, yaml.MappingNode):
+        return None
+    for k, v in mapping.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return v
+    return None
+
+
+def _header(text: str, fit: HistoryFit) -> str:
+    """Rewrite the opening comment block: the level is now net of the history plan's effort."""
+    lines = text.splitlines(keepends=True)
+    n = 0
+    while n < len(lines) and lines[n].startswith("#"):
+        n += 1
+    summary = " ".join(line[1:].strip() for line in lines[:n]).strip()
+    sentence = (f"The level is read under {fit.plan}, the plan the history was paid under "
+                f"(`incentive\0calibrate\0--plan`): the fitted {fit.fitted_level:#.4g} included the "
+                f"effort that plan induced; {_num(fit.level)} reproduces the history's mean "
+                f"attainment {fit.target:.3f} when {fit.plan} is simulated (effort factor "
+                f"{fit.effort_factor:.3f}).")
+    summary = summary.replace("`incentive calibrate`", "`incentive\0calibrate`")
+    summary = (summary.replace(_OLD_NOTE, sentence) if _OLD_NOTE in summary
+               else f"{summary} {sentence}".strip())
+    wrapped = [w.replace("\0", " ") for w in textwrap.wrap(summary, 88, break_on_hyphens=False)]
+    return "".join(f"# {w}\n" for w in wrapped) + "".join(lines[n:])
