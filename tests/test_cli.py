@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests.cli import incentive
 
 ROOT = Path(__file__).resolve().parents[1]
 SCEN = ROOT / "scenarios"
 SEEDS = SCEN / "plans" / "seeds_base_float_excess.yaml"
 ROSTER = SCEN / "data" / "seeds_roster.csv"
 ACTUALS = SCEN / "data" / "seeds_actuals.csv"
-
-
-def incentive(*args: str) -> subprocess.CompletedProcess:
-    """Run the real console entry point in a subprocess, as a user would."""
-    return subprocess.run([sys.executable, "-m", "engine.app.cli", *map(str, args)], capture_output=True, check=False,
-                          text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def assert_clean_failure(proc: subprocess.CompletedProcess, *fragments: str) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANS = ROOT / "scenarios" / "plans"
@@ -20,9 +22,7 @@ SEEDS = PLANS / "seeds_base_float_excess.yaml"
 READ = {".csv": pd.read_csv, ".xlsx": pd.read_excel, ".parquet": pd.read_parquet}
 
 
-def incentive(*args: object, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.app.cli", *map(str, args)], capture_output=True, check=False, text=True,
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=timeout)
+incentive = partial(cli.incentive, timeout=300)  # seconds, unless a call passes its own
 
 
 def clean_failure(proc: subprocess.CompletedProcess, *fragments: str) -> None:

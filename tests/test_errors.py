@@ -19,6 +19,7 @@ from engine.core.errors import (
     Span,
 )
 from engine.plan import load_plan
+from tests.cli import invoke
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANS = ROOT / "scenarios" / "plans"
@@ -104,13 +105,9 @@ def test_failing_plan_under_two_workers(tmp_path):
 
 
 def test_failing_plan_on_the_command_line_under_two_workers(tmp_path):
-    from click.testing import CliRunner
-
-    from engine.app.cli import cli
-
     plan = _failing_measure("classic_ae.yaml", "    expr: actuals.revenue", "actuals.revenue >= 0", tmp_path)
-    result = CliRunner().invoke(cli, ["simulate", str(plan), "--runs", "8", "--chunk-runs", "2",
-                                      "--workers", "2", "--json", str(tmp_path / "out.json")])
+    result = invoke("simulate", plan, "--runs", "8", "--chunk-runs", "2", "--workers", "2",
+                    "--json", tmp_path / "out.json")
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and "error[non-finite]" in result.output
     assert "in expression:" in result.output

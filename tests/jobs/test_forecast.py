@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,17 +18,13 @@ from engine.plan import load_plan
 from engine.sim.population import log_skill_prior, skill_posterior
 from engine.sim.scenario import default_scenario
 from engine.sim.simulate import Simulation, simulated_year_tables
+from tests.cli import incentive
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = ROOT / "scenarios" / "plans"
 DATA = ROOT / "scenarios" / "data"
 SEEDS = PLANS / "seeds_base_float_excess.yaml"
 TRUEUP = PLANS / "annual_quarterly_trueup.yaml"
-
-
-def incentive(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.app.cli", *map(str, args)], capture_output=True, text=True,
-                          check=False, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 @pytest.fixture(scope="module")
@@ -312,17 +306,13 @@ def test_2000_reps_end_to_end_through_the_cli(tmp_path, seeds):
 def test_forecast_with_history_reports_the_fit(tmp_path):
     """`forecast --history` says what it fitted before the forecast that rests on it (on
     stderr when stdout carries JSON)."""
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[2]
-    args = [sys.executable, "-m", "engine.app.cli", "forecast", "scenarios/plans/kpi_scorecard.yaml", "--roster",
-            "scenarios/data/field_team_roster.csv", "--actuals", "scenarios/data/field_team_actuals_h1.csv",
-            "--history", "scenarios/data/field_team_history.csv", "--runs", "10", "--workers", "1"]
-    proc = subprocess.run(args, capture_output=True, check=False, text=True, cwd=root)
+    args = ["forecast", "scenarios/plans/kpi_scorecard.yaml", "--roster", "scenarios/data/field_team_roster.csv",
+            "--actuals", "scenarios/data/field_team_actuals_h1.csv", "--history",
+            "scenarios/data/field_team_history.csv", "--runs", "10", "--workers", "1"]
+    proc = incentive(*args)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.index("Calibration of scenarios/data/field_team_history.csv") < proc.stdout.index("Forecast of")
     assert "sigma_skill" in proc.stdout and "calibrated_field_team_history" in proc.stdout
-    proc = subprocess.run(args + ["--json", "-"], capture_output=True, check=False, text=True, cwd=root)
+    proc = incentive(*args, "--json", "-")
     assert proc.returncode == 0 and "sigma_skill" in proc.stderr
     assert json.loads(proc.stdout)["plan"] == "kpi_scorecard"

@@ -8,9 +8,6 @@ plan, simulated on the calibrated scenario, reproduces the history's mean attain
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +24,7 @@ from engine.plan import load_plan
 from engine.sim.calibrate import write_calibrated_scenario
 from engine.sim.scenario import DEFAULT_SCENARIO, default_scenario, load_scenario
 from engine.sim.simulate import Simulation, simulated_year_tables
+from tests.cli import incentive
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = ROOT / "scenarios" / "plans"
@@ -51,11 +49,6 @@ components:
     tiers:
       - {{rate: {rate}}}
 """
-
-
-def incentive(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.app.cli", *map(str, args)], capture_output=True, text=True,
-                          check=False, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 from engine.data.statements import load_for_plan, statements
 from engine.plan import load_plan
 from engine.sim.calibrate import load_history
+from tests.cli import incentive
 from tests.jobs.outofmodel import OutOfModel, generate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,10 +155,8 @@ def test_incentive_payout_accepts_the_files(world, tmp_path):
     """`incentive payout` reads the generated roster and actuals written as CSV (exit 0)."""
     world.roster.to_csv(tmp_path / "roster.csv", index=False)
     world.actuals.to_csv(tmp_path / "actuals.csv", index=False)
-    proc = subprocess.run([sys.executable, "-m", "engine.app.cli", "payout", str(SEEDS), "--roster",
-                           str(tmp_path / "roster.csv"), "--actuals", str(tmp_path / "actuals.csv"), "--out",
-                           str(tmp_path / "st.csv")], capture_output=True, text=True, check=False, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = incentive("payout", SEEDS, "--roster", tmp_path / "roster.csv", "--actuals", tmp_path / "actuals.csv",
+                     "--out", tmp_path / "st.csv")
     assert proc.returncode == 0, proc.stderr
     assert f"for {len(world.roster)} reps over 4 periods" in proc.stdout
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from engine.jobs.recalibrate import (
 from engine.plan import load_plan, parse_plan
 from engine.plan.rewrite import plan_numbers
 from engine.sim.scenario import parse_scenario
+from tests.cli import incentive
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = ROOT / "scenarios" / "plans"
@@ -231,11 +229,6 @@ def test_targets_end_to_end(tmp_path):
     assert r0["2027-12"] / r0["2027-01"] == pytest.approx(1.2 / 0.9, rel=1e-3)
     info = rec.document["targets"]
     assert 0 <= info["expected_share_reaching"] <= 1 and info["company_target"] == 12_345_678.91
-
-
-def incentive(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.app.cli", *map(str, args)], capture_output=True, text=True,
-                          check=False, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def test_cli_end_to_end_on_shipped_plan(tmp_path):

@@ -7,17 +7,14 @@ open at once) and :data:`engine.plan.expr.MAX_DEPTH` (depth of the syntax tree, 
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from engine.app.cli import cli
 from engine.plan import expr as ex
 from engine.plan import parse_plan
+from tests.cli import incentive, invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = ROOT / "scenarios" / "plans" / "classic_ae.yaml"
@@ -37,12 +34,6 @@ def plan_with(expr: str, tmp_path: Path) -> Path:
     path = tmp_path / "plan.yaml"
     path.write_text(text.replace(FORMULA, f"input: '{expr}'"))
     return path
-
-
-def incentive(*args: object) -> subprocess.CompletedProcess:
-    """The real console entry point in a subprocess, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "engine.app.cli", *map(str, args)], check=False,
-                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 # (id, expression, column where the error points, message)
@@ -102,7 +93,7 @@ def test_other_commands_refuse_cleanly(tmp_path, command, expr, col, message):
     extra = {"payout": ["--roster", ROSTER, "--actuals", DEALS, "--out", tmp_path / "out.csv"],
              "explain": ["--roster", ROSTER, "--actuals", DEALS, "--rep", "A001"],
              "simulate": ["--runs", "2", "--workers", "1"]}[command]
-    result = CliRunner().invoke(cli, [command, str(plan), *map(str, extra)])
+    result = invoke(command, plan, *extra)
     assert result.exit_code == 2, (result.output[-1000:], result.exception)
     assert isinstance(result.exception, SystemExit)
     assert f"{plan}:{LINE}:{col}: error[too-deep]: {message}" in result.output
@@ -123,10 +114,9 @@ def test_expressions_at_the_limits_still_run(tmp_path, expr):
     """Up to the limits, a plan checks, pays and explains (no stage recurses too deep)."""
     plan = plan_with(expr, tmp_path)
     out = tmp_path / "out.csv"
-    runner = CliRunner()
     for args in (["check", plan], ["payout", plan, "--roster", ROSTER, "--actuals", DEALS, "--out", out],
                  ["explain", plan, "--roster", ROSTER, "--actuals", DEALS, "--rep", "A001"]):
-        result = runner.invoke(cli, [str(a) for a in args])
+        result = invoke(*args)
         assert result.exit_code == 0, (args[0], result.output[-1000:], result.exception)
     assert out.exists()
 
@@ -169,13 +159,12 @@ def test_chain_of_deep_measures_pays_and_explains(tmp_path):
     explain (the scalar explanation settles the chain bottom-up instead of recursing through
     all twelve expressions at once), and pay what the plain plan pays."""
     plan = plan_with_chain(12, D - 5, tmp_path)
-    runner = CliRunner()
     outs = {}
     for name, path in (("chain", plan), ("plain", PLAN)):
         outs[name] = tmp_path / f"{name}.csv"
         for args in (["check", path], ["payout", path, "--roster", ROSTER, "--actuals", DEALS, "--out", outs[name]],
                      ["explain", path, "--roster", ROSTER, "--actuals", DEALS, "--rep", "A001"]):
-            result = runner.invoke(cli, [str(a) for a in args])
+            result = invoke(*args)
             assert result.exit_code == 0, (name, args[0], result.output[-1000:], result.exception)
             if args[0] == "explain":
                 assert "total" in result.output
@@ -188,7 +177,7 @@ def test_chain_past_the_limit_is_refused(tmp_path):
     from engine.plan.validate import MAX_CHAIN
 
     ok = plan_with_chain(MAX_CHAIN - 1, 2, tmp_path)  # m0..m198 and revenue: 200 links
-    result = CliRunner().invoke(cli, ["check", str(ok)])
+    result = invoke("check", ok)
     assert result.exit_code == 0, (result.output[-1000:], result.exception)
     bad = plan_with_chain(MAX_CHAIN + 400, 2, tmp_path)
     proc = incentive("check", bad)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ from engine.jobs.compare import compare_plans, report_inputs
 from engine.plan import load_plan
 from engine.report.html import SECTIONS, compare_report, write_report
 from engine.sim.scenario import default_scenario
+from tests.cli import incentive
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = [ROOT / "scenarios" / "plans" / f"{n}.yaml" for n in ("seeds_base_float_excess", "team_contest")]
@@ -68,13 +66,10 @@ def test_write_report_is_atomic(setup, tmp_path):
 def test_cli_report_with_json_on_stdout(tmp_path):
     """`compare --report PATH --json -` writes the report and prints only the JSON, which is
     byte-identical to a run without --report."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-m", "engine.app.cli", "compare", *map(str, PLANS), "--runs", "2", "--seed", "4",
-            "--workers", "1", "--json", "-"]
+    args = ["compare", *PLANS, "--runs", "2", "--seed", "4", "--workers", "1", "--json", "-"]
     report = tmp_path / "r.html"
-    with_report = subprocess.run(args + ["--report", str(report)], capture_output=True, check=False, text=True, cwd=ROOT,
-                                 env=env)
-    without = subprocess.run(args, capture_output=True, check=False, text=True, cwd=ROOT, env=env)
+    with_report = incentive(*args, "--report", report)
+    without = incentive(*args)
     assert with_report.returncode == 0, with_report.stderr
     assert with_report.stdout == without.stdout
     assert json.loads(with_report.stdout)["plans"][1]["plan"] == "team_contest"
@@ -88,10 +83,8 @@ def test_report_for_a_2000_rep_team_through_the_cli(tmp_path):
     scenario = tmp_path / "big_team.yaml"
     scenario.write_text(text.replace("  reps: 120", "  reps: 2000"))
     report = tmp_path / "report.html"
-    out = subprocess.run([sys.executable, "-m", "engine.app.cli", "compare", str(PLANS[0]),
-                          str(ROOT / "scenarios" / "plans" / "kpi_scorecard.yaml"), "--scenario", str(scenario),
-                          "--runs", "2", "--workers", "1", "--report", str(report)],
-                         capture_output=True, check=False, text=True, cwd=ROOT)
+    out = incentive("compare", PLANS[0], ROOT / "scenarios" / "plans" / "kpi_scorecard.yaml", "--scenario", scenario,
+                    "--runs", "2", "--workers", "1", "--report", report)
     assert out.returncode == 0, out.stderr
     page = report.read_text()
     assert "2000 seats" in page or "2,000 seats" in page

@@ -28,6 +28,7 @@ from engine.sim.executor import (
 )
 from engine.sim.run import simulate
 from engine.sim.scenario import default_scenario, parse_scenario
+from tests.cli import invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = ROOT / "scenarios" / "plans"
@@ -215,19 +216,14 @@ def test_user_errors_are_returned_by_workers(tmp_path):
 def test_forecast_and_recalibrate_take_a_scheduler_on_the_command_line(client, tmp_path):
     """`incentive forecast` and `incentive recalibrate` accept --scheduler (like simulate and
     compare) and print the same JSON as without it."""
-    from click.testing import CliRunner
-
-    from engine.app.cli import cli
-
     address = client.scheduler.address
     fc = [str(PLANS / "kpi_scorecard.yaml"), "--roster", str(DATA / "field_team_roster.csv"),
           "--actuals", str(DATA / "field_team_actuals_h1.csv"), "--runs", "4", "--seed", "5", "--json", "-"]
     rc = [str(PLANS / "classic_ae.yaml"), "--maximize", "revenue", "--runs", "3", "--budget-evals", "2",
           "--seed", "5", "--roster", str(DATA / "field_team_roster.csv"), "--json", "-"]
-    runner = CliRunner()
     for command, args in (("forecast", fc), ("recalibrate", rc)):
-        out = [runner.invoke(cli, [command, *args, *extra, *(["--out", str(tmp_path / f"{i}.yaml")]
-                                                            if command == "recalibrate" else [])])
+        out = [invoke(command, *args, *extra, *(["--out", str(tmp_path / f"{i}.yaml")]
+                                                if command == "recalibrate" else []))
                for i, extra in enumerate((["--workers", "1"], ["--scheduler", address]))]
         assert all(r.exit_code == 0 for r in out), [r.output for r in out]
         assert json.loads(out[0].stdout) == json.loads(out[1].stdout)

@@ -10,6 +10,7 @@ import pytest
 from engine.plan import load_plan
 from engine.sim.run import simulate
 from engine.sim.scenario import default_scenario
+from tests.cli import incentive
 
 PLANS = sorted((Path(__file__).resolve().parents[2] / "scenarios" / "plans").glob("*.yaml"))
 
@@ -84,8 +85,6 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
     """A progress bar is drawn on an interactive terminal, never when stderr is piped or
     when stdout carries the JSON document."""
     import io
-    import os
-    import subprocess
     import sys
 
     from engine.sim.run import progress_enabled
@@ -94,9 +93,7 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
         def isatty(self):
             return True
 
-    root = Path(__file__).resolve().parents[2]
-    cmd = [sys.executable, "-m", "engine.app.cli", "simulate", str(PLANS[0]), "--runs", "3", "--chunk-runs", "1"]
-    piped = subprocess.run(cmd, capture_output=True, check=False, text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    piped = incentive("simulate", PLANS[0], "--runs", "3", "--chunk-runs", "1")
     assert piped.returncode == 0 and piped.stderr == ""
     term = Terminal()
     monkeypatch.setattr(sys, "stderr", term)
