@@ -45,6 +45,49 @@ class PeriodInfo:
 
 
 @dataclass(frozen=True)
+class Rows:
+    """Transaction rows, for row-level measures, line detail and pending rows.
+
+    Attributes:
+        rep: ``(N,)`` roster position of each row's rep.
+        period: ``(N,)`` index of the run period the row is placed in, -1 for a pending row
+            (its placing date is empty).
+        columns: actuals column -> ``(N,)`` values as written (not multiplied by the split):
+            float64 for numbers, object (str) for text attributes.
+        split: ``(N,)`` each row's share (1 where the actuals have no ``split``).
+        date: ``(N,)`` proleptic ordinal of the placing date (-1 when pending).
+        file_row: ``(N,)`` each row's number as a spreadsheet shows it (header row 1).
+    """
+
+    rep: np.ndarray
+    period: np.ndarray
+    columns: dict[str, np.ndarray]
+    split: np.ndarray
+    date: np.ndarray
+    file_row: np.ndarray
+
+    @property
+    def placed(self) -> np.ndarray:
+        """``(N,)`` bool: the row is in a period (not pending)."""
+        return self.period >= 0
+
+    def order(self) -> np.ndarray:
+        """Row positions in placing-date order, then file order (pending rows last)."""
+        date = np.where(self.period >= 0, self.date, np.iinfo(np.int64).max)
+        return np.lexsort((self.file_row, date))
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One roster row of each rep, for an effective-dated roster: its named columns
+    ``(R,)`` and the share of each period's days it is in effect and the rep employed
+    ``(R, P)`` (0 for a rep with fewer rows)."""
+
+    roster: dict[str, np.ndarray]
+    proration: np.ndarray
+
+
+@dataclass(frozen=True)
 class Inputs:
     """Roster and actuals bound to the plan's periods, ready for evaluation.
 
@@ -64,6 +107,15 @@ class Inputs:
             each cell (only for transactions input; empty for per-period input). Used to
             carry ``mean`` aggregation correctly into year-to-date values.
         sources: human names of the inputs (``{"roster": "roster.csv", ...}``) for errors.
+        rows: the transaction rows (None for per-period actuals and in the simulator).
+        row_counts: ``(R, P)`` rows placed in each cell (transactions) or 1 where a
+            per-period row exists; None: every active cell has one row (the simulator).
+        layers: an effective-dated roster's rows, one :class:`Layer` per row rank (empty
+            for a roster of one row per rep: then ``roster`` and ``proration`` say it all).
+        roster_at: column -> ``(R, P)`` value of the roster row in effect on the period's
+            last active day (effective-dated rosters only).
+        tenure: ``(R, P)`` whole months of tenure at each period's start, where the plan
+            names ``tenure_months`` (None: read the ``tenure_months`` roster column).
     """
 
     rep_ids: np.ndarray
@@ -74,6 +126,11 @@ class Inputs:
     proration: np.ndarray
     counts: dict[str, np.ndarray] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    rows: Rows | None = None
+    row_counts: np.ndarray | None = None
+    layers: tuple[Layer, ...] = ()
+    roster_at: dict[str, np.ndarray] = field(default_factory=dict)
+    tenure: np.ndarray | None = None
 
     @property
     def period_labels(self) -> list[str]:
@@ -87,6 +144,14 @@ class Inputs:
     @property
     def shape(self) -> tuple[int, int]:
         return (len(self.rep_ids), len(self.periods))
+
+    def month_offsets(self) -> np.ndarray:
+        """``(P,)`` whole months from the first period's start to each period's start."""
+        if not self.periods:
+            return np.zeros(0)
+        first = self.periods[0].start
+        return np.array([(p.start.year - first.year) * 12 + p.start.month - first.month for p in self.periods],
+                        dtype=np.float64)
 
     @property
     def follows_previous(self) -> np.ndarray:

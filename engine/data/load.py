@@ -21,6 +21,8 @@ rep. Error codes:
 ``bad-period``      a period label not of the plan's kind
 ``bad-date``        a cell that is not an ISO date, or an end_date before start_date
 ``bad-split``       a split that is not a number between 0 and 1
+``overlapping-rows`` two roster rows of one rep in effect on the same day
+``no-tenure``       the plan names ``tenure_months`` but a rep has no ``start_date`` nor ``tenure_months``
 ``unknown-rep``     an actuals row for a rep that is not in the roster
 ``inactive-rep``    an actuals row in a period in which the rep has no active day
 ``too-many-errors`` more problems than :data:`MAX_ERRORS`; only those are listed
@@ -46,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from engine.core.errors import DataError, DataErrors
-from engine.core.inputs import Inputs, PeriodInfo
+from engine.core.inputs import Inputs, Layer, PeriodInfo, Rows
 from engine.core.periods import check_period_kind, parse_period_label, period_for_date
 from engine.core.text import did_you_mean
 
@@ -71,8 +73,10 @@ _FORMATS = {
     ".pq": "Parquet",
 }
 _ACCEPTED = "CSV (.csv, .tsv), Excel (.xlsx, .xlsm, .xls) or Parquet (.parquet, .pq)"
-_TEXT_COLUMNS = frozenset({"rep_id", "period", "date", "start_date", "end_date"})
+_TEXT_COLUMNS = frozenset({"rep_id", "period", "date", "start_date", "end_date", "effective_from",
+                           "effective_to"})
 _DATE_COLUMNS = ("start_date", "end_date")
+_EFFECTIVE = ("effective_from", "effective_to")
 _NO_START = 0  # before every date's ordinal (date.min is 1)
 _NO_END = dt.date.max.toordinal() + 1
 _SUGGESTION_LOOKUPS = 20  # difflib over a large roster is slow: bound the lookups per load
@@ -142,6 +146,11 @@ def load_inputs(
     actual_columns: Mapping[str, str] = _NO_COLUMNS,
     amount_columns: Iterable[str] = (),
     sheet: str | int | None = None,
+    text_columns: Iterable[str] = (),
+    text_roster_columns: Iterable[str] = (),
+    placing_date: str = "date",
+    pending: bool = False,
+    tenure: bool = False,
 ) -> Inputs:
     """Check a roster and its actuals against a plan and bind them to its periods.
 
@@ -169,9 +178,21 @@ def load_inputs(
             target incentive, base salary, what targets read): a negative value is an
             error (``negative-value``), never a negative statement.
         sheet: the Excel sheet of both tables (name or 0-based number; default the first).
+        text_columns: actuals columns the plan uses as text (attributes): kept as text,
+            never summed or checked as numbers.
+        text_roster_columns: roster columns the plan uses as text (kept as text even where
+            every cell is a number).
+        placing_date: the date column that places a transaction in a period.
+        pending: a transaction whose placing date is empty is pending (in no period)
+            rather than an error (the plan declares ``transactions:``).
+        tenure: compute ``tenure_months`` (the plan names it).
+
+    A roster with ``effective_from``/``effective_to`` columns may hold several rows per rep
+    (not overlapping): each period's proration is then split by row (:attr:`Inputs.layers`)
+    and :attr:`Inputs.roster_at` gives the row in effect on the period's last active day.
 
     Returns:
-        The inputs, reps in roster order.
+        The inputs, reps in roster order (of each rep's first row).
 
     Raises:
         DataErrors: every problem found in the data (see the module's table of codes).
@@ -186,6 +207,9 @@ def load_inputs(
                 f"aggregation of '{column}' must be one of {', '.join(AGGREGATIONS)} (got {how!r})"
             )
     named = list(dict.fromkeys(column for column in roster_columns if column != "rep_id"))
+    texts = list(dict.fromkeys(text_columns))
+    text_set = set(texts)
+    numeric = {c: how for c, how in aggregations.items() if c not in text_set}
 
     problems = _Problems()
     tables = []
@@ -206,36 +230,63 @@ def load_inputs(
     problems.raise_if_any(order)
 
     _require_columns(roster_table, ["rep_id", *named], problems)
-    _require_actual_columns(actuals_table, aggregations, problems)
+    _require_actual_columns(actuals_table, {**numeric, **{c: "text" for c in texts}}, problems, placing_date)
     problems.raise_if_any(order)
 
-    staff = _read_roster(roster_table, named, problems)
+    staff = _read_roster(roster_table, named, problems, set(text_roster_columns))
     _check_amounts(roster_table, staff, [c for c in amount_columns if c in named], problems)
-    rows = _read_actuals(actuals_table, staff, aggregations, period, fiscal_year_start, problems)
+    rows = _read_actuals(actuals_table, staff, numeric, texts, period, fiscal_year_start, problems, placing_date,
+                         pending)
     keys = sorted(rows.periods)
     periods = tuple(rows.periods[key] for key in keys)
-    active, proration = _activity(staff, periods)
-    period_index = np.searchsorted(keys, rows.period_key)
+    active, proration, layers, at_index = _activity(staff, periods)
+    period_index = np.where(rows.period_key >= 0, np.searchsorted(keys, rows.period_key), -1)
     _check_rows_fit(actuals_table, staff, rows, period_index, periods, active, problems)
+    months = _tenure(roster_table, staff, periods, problems) if tenure else None
     problems.raise_if_any(order)
 
-    cells = rows.rep * len(periods) + period_index
+    placed = period_index >= 0
+    cells = rows.rep[placed] * len(periods) + period_index[placed]
     shape = (len(staff.ids), len(periods))
+    placed_values = {name: values[placed] for name, values in rows.values.items()}
+    row_counts = np.bincount(cells, minlength=shape[0] * shape[1]).astype(np.float64).reshape(shape)
     if rows.dates is None:
-        actual_arrays = {name: _place(cells, values, shape) for name, values in rows.values.items()}
+        actual_arrays = {name: _place(cells, values, shape) for name, values in placed_values.items()}
+        for name, values in rows.texts.items():
+            grid = np.full(shape[0] * shape[1], "", dtype=object)
+            grid[cells] = values[placed]
+            actual_arrays[name] = grid.reshape(shape)
         counts: dict[str, np.ndarray] = {}
+        table_rows = None
     else:
-        actual_arrays, count = _gather(cells, rows.values, rows.dates, aggregations, shape)
-        counts = {name: count.copy() for name in aggregations}
+        split = np.broadcast_to(np.asarray(rows.split, dtype=np.float64), rows.rep.shape)
+        weighted = {name: v * split[placed] if numeric[name] == "sum" else v for name, v in placed_values.items()}
+        actual_arrays, count = _gather(cells, weighted, rows.dates[placed], numeric, shape)
+        counts = {name: count.copy() for name in numeric}
+        table_rows = Rows(rep=rows.rep, period=period_index, columns={**rows.values, **rows.texts},
+                          split=np.asarray(split, dtype=np.float64) * np.ones(len(rows.rep)),
+                          date=np.where(placed, rows.dates, -1), file_row=actuals_table.frame.index.to_numpy(np.int64))
+    roster_cols = staff.columns if not layers else {k: v[staff.last_row] for k, v in staff.columns.items()}
+    roster_at: dict[str, np.ndarray] = {}
+    layer_objs: tuple[Layer, ...] = ()
+    if layers:
+        layer_objs = tuple(Layer({k: v[rows_v] for k, v in staff.columns.items()}, prorate)
+                           for rows_v, prorate in layers)
+        roster_at = {k: v[at_index] for k, v in staff.columns.items()}
     return Inputs(
         rep_ids=staff.ids,
         periods=periods,
-        roster=staff.columns,
+        roster=roster_cols,
         actuals=actual_arrays,
         active=active,
         proration=proration,
         counts=counts,
         sources={"roster": roster_table.name, "actuals": actuals_table.name},
+        rows=table_rows,
+        row_counts=row_counts,
+        layers=layer_objs,
+        roster_at=roster_at,
+        tenure=months,
     )
 
 
@@ -578,10 +629,25 @@ def _listing(columns: Sequence[str]) -> str:
 
 
 def _require_actual_columns(
-    table: _Table, aggregations: Mapping[str, str], problems: _Problems
+    table: _Table, aggregations: Mapping[str, str], problems: _Problems, placing: str = "date"
 ) -> None:
     """Report a missing ``rep_id`` or measure column, and an undecidable actuals form."""
     columns = table.frame.columns
+    if placing != "date" and "period" not in columns and placing not in columns:
+        problems.add(
+            table.error(
+                "missing-column",
+                f"the plan places transactions by '{placing}' (transactions: {{date: {placing}}}), but the "
+                f"actuals have no column '{placing}'",
+                column=placing,
+                hint=did_you_mean(placing, [str(c) for c in columns]) or _listing([str(c) for c in columns]),
+            )
+        )
+        _require_columns(table, ["rep_id", *aggregations], problems)
+        return
+    if placing != "date" and placing in columns:
+        _require_columns(table, ["rep_id", *aggregations], problems)
+        return
     if "period" in columns and "date" in columns:
         problems.add(
             table.error(
@@ -608,38 +674,55 @@ def _require_actual_columns(
 
 @dataclass(frozen=True)
 class _Roster:
-    """The roster's checked contents: ids, named columns and inclusive active bounds."""
+    """The roster's checked contents.
+
+    Attributes:
+        ids: ``(R,)`` rep ids, in the order of each rep's first row.
+        columns: named column -> one value per roster *row*.
+        start, end: per row, the inclusive first and last day the row counts (employment
+            within the row's effective dates), as ordinals.
+        rep: per row, the rep's position in ``ids``.
+        rank: per row, its rank among the rep's rows by effective date (0 for the first).
+        last_row: ``(R,)`` each rep's latest row.
+        first_start: ``(R,)`` each rep's earliest ``start_date`` ordinal (0 when unknown).
+    """
 
     ids: np.ndarray
     columns: dict[str, np.ndarray]
     start: np.ndarray
     end: np.ndarray
+    rep: np.ndarray
+    rank: np.ndarray
+    last_row: np.ndarray
+    first_start: np.ndarray
 
 
-def _read_roster(table: _Table, named: Sequence[str], problems: _Problems) -> _Roster:
+def _read_roster(table: _Table, named: Sequence[str], problems: _Problems, texts: set[str] | None = None) -> _Roster:
     """Check the roster's ids, dates and named columns, reporting every bad cell."""
     frame = table.frame
     ids = frame["rep_id"].to_numpy(dtype=object)
     missing = pd.isna(ids)
     problems.rows(missing, lambda i: table.error("missing-value", "'rep_id' is empty", i, "rep_id"))
-    later, first = _repeats(ids, ~missing)
-    problems.report(
-        len(later),
-        (
-            table.error(
-                "duplicate-rep",
-                f"rep_id '{ids[i]}' is in rows {table.row(j)} and {table.row(i)}",
-                i,
-                "rep_id",
-                ids[i],
-                hint="each rep has one roster row",
-            )
-            for i, j in zip(later.tolist(), first.tolist())
-        ),
-    )
+    dated = any(c in frame.columns for c in _EFFECTIVE)
+    if not dated:
+        later, first = _repeats(ids, ~missing)
+        problems.report(
+            len(later),
+            (
+                table.error(
+                    "duplicate-rep",
+                    f"rep_id '{ids[i]}' is in rows {table.row(j)} and {table.row(i)}",
+                    i,
+                    "rep_id",
+                    ids[i],
+                    hint="each rep has one roster row (or give the rows effective_from/effective_to dates)",
+                )
+                for i, j in zip(later.tolist(), first.tolist())
+            ),
+        )
     columns: dict[str, np.ndarray] = {"rep_id": ids}
     bounds: dict[str, np.ndarray] = {}
-    for name, unbounded in zip(_DATE_COLUMNS, (_NO_START, _NO_END)):
+    for name, unbounded in zip(_DATE_COLUMNS + _EFFECTIVE, (_NO_START, _NO_END, _NO_START, _NO_END)):
         if name not in frame.columns:
             bounds[name] = np.full(len(frame), unbounded, dtype=np.int64)
             continue
@@ -660,27 +743,62 @@ def _read_roster(table: _Table, named: Sequence[str], problems: _Problems) -> _R
         if name in named:
             columns[name] = _iso_dates(ordinals, known)
     start, end = bounds["start_date"], bounds["end_date"]
-    problems.rows(
-        end < start,
-        lambda i: table.error(
-            "bad-date",
-            f"'end_date' {dt.date.fromordinal(int(end[i]))} is before "
-            f"'start_date' {dt.date.fromordinal(int(start[i]))}",
-            i,
-            "end_date",
-            ids[i],
-        ),
-    )
+    for lo_name, hi_name in (_DATE_COLUMNS, _EFFECTIVE):
+        lo, hi = bounds[lo_name], bounds[hi_name]
+
+        def before(i: int, lo: np.ndarray = lo, hi: np.ndarray = hi, lo_name: str = lo_name,
+                   hi_name: str = hi_name) -> DataError:
+            return table.error("bad-date", f"'{hi_name}' {dt.date.fromordinal(int(hi[i]))} is before "
+                               f"'{lo_name}' {dt.date.fromordinal(int(lo[i]))}", i, hi_name, str(ids[i]))
+
+        problems.rows(hi < lo, before)
     for name in named:
-        if name not in _DATE_COLUMNS:
-            columns[name] = _roster_column(table, name, ids, problems)
-    return _Roster(ids, columns, start, end)
+        if name not in _DATE_COLUMNS and name not in _EFFECTIVE:
+            columns[name] = _roster_column(table, name, ids, problems, text=name in (texts or ()))
+    codes, uniques = pd.factorize(pd.Series(ids).where(~missing, None))
+    rep = np.where(codes >= 0, codes, 0).astype(np.int64)
+    unique_ids = np.asarray(uniques, dtype=object) if len(uniques) else np.array([None], dtype=object)
+    if not len(uniques):
+        rep = np.zeros(len(ids), dtype=np.int64)
+    eff_from, eff_to = bounds["effective_from"], bounds["effective_to"]
+    rank = np.zeros(len(ids), dtype=np.int64)
+    last_row = np.zeros(len(unique_ids), dtype=np.int64)
+    if dated:
+        order = np.lexsort((np.arange(len(ids)), eff_from, rep))
+        rs = rep[order]
+        first_of = np.searchsorted(rs, rs, side="left")
+        rank[order] = np.arange(len(ids)) - first_of
+        same = rs[1:] == rs[:-1]
+        overlap = same & (eff_from[order][1:] <= eff_to[order][:-1])
+        for k in np.flatnonzero(overlap)[:MAX_ERRORS].tolist():
+            i, j = int(order[k + 1]), int(order[k])
+            problems.add(table.error(
+                "overlapping-rows",
+                f"rows {table.row(j)} and {table.row(i)} of rep '{ids[i]}' are both in effect on "
+                f"{dt.date.fromordinal(int(max(eff_from[i], eff_from[j], 1)))}",
+                i, "effective_from", ids[i],
+                hint="a rep's rows must not overlap: end the earlier row (effective_to) the day before the "
+                     "next one starts"))
+        last_row[rs] = order  # the last row of each rep in effective order wins
+    else:
+        last_row[rep[::-1]] = np.arange(len(ids))[::-1]
+    lo = np.maximum(start, eff_from)
+    hi = np.minimum(end, eff_to)
+    known_start = start != _NO_START
+    first_start = np.zeros(len(unique_ids), dtype=np.int64)
+    if known_start.any():
+        big = np.where(known_start, start, np.iinfo(np.int64).max)
+        fs = np.full(len(unique_ids), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(fs, rep, big)
+        first_start = np.where(fs == np.iinfo(np.int64).max, 0, fs)
+    return _Roster(unique_ids, columns, lo, hi, rep, rank, last_row, first_start)
 
 
-def _roster_column(table: _Table, name: str, ids: np.ndarray, problems: _Problems) -> np.ndarray:
-    """A named roster column: float64 if every non-empty cell is a number, else text."""
+def _roster_column(table: _Table, name: str, ids: np.ndarray, problems: _Problems, text: bool = False) -> np.ndarray:
+    """A named roster column: float64 if every non-empty cell is a number, else text
+    (always text where the plan uses the column as text)."""
     values, empty = _numbers(table.frame[name])
-    if (np.isnan(values) & ~empty).any():
+    if text or (np.isnan(values) & ~empty).any():
         return _texts(table.frame[name], empty="")
     problems.rows(
         empty, lambda i: table.error("missing-value", f"'{name}' is empty", i, name, ids[i])
@@ -709,7 +827,7 @@ def _check_amounts(table: _Table, staff: _Roster, columns: Sequence[str], proble
         def negative(i: int, name: str = name) -> DataError:
             return table.error(
                 "negative-value", f"'{name}' must not be negative (got {table.cell(i, name)})", i, name,
-                staff.ids[i], hint=f"'{name}' is an amount the plan pays or measures against: give 0 or more")
+                staff.ids[staff.rep[i]], hint=f"'{name}' is an amount the plan pays or measures against: give 0 or more")
 
         problems.rows(values < 0, negative)
 
@@ -729,15 +847,84 @@ def _repeats(keys: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return positions[repeated], first[repeated]
 
 
-def _activity(staff: _Roster, periods: Sequence[PeriodInfo]) -> tuple[np.ndarray, np.ndarray]:
-    """``(active, proration)``: whether each rep has an active day in each period, and
-    the share of the period's calendar days that are active."""
+def _activity(staff: _Roster, periods: Sequence[PeriodInfo]
+              ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """``(active, proration, layers, at)``: whether each rep has an active day in each
+    period, the share of the period's calendar days that are active, for an
+    effective-dated roster each row rank's ``(row of each rep, proration)`` (else empty),
+    and ``(R, P)`` the roster row in effect on each period's last active day."""
     starts = np.array([p.start.toordinal() for p in periods], dtype=np.int64)
     ends = np.array([p.end.toordinal() for p in periods], dtype=np.int64)
     first = np.maximum(staff.start[:, None], starts[None, :])
     last = np.minimum(staff.end[:, None], ends[None, :])
-    days = np.maximum(last - first + 1, 0)
-    return days > 0, days / (ends - starts + 1).astype(np.float64)
+    days = np.maximum(last - first + 1, 0)  # per roster row
+    calendar = (ends - starts + 1).astype(np.float64)
+    R = len(staff.ids)
+    rep_days = np.zeros((R, len(periods)))
+    np.add.at(rep_days, staff.rep, days)
+    proration = rep_days / calendar
+    active = rep_days > 0
+    at = np.broadcast_to(staff.last_row[:, None], (R, len(periods))).copy()
+    if len(staff.rep) == R and (staff.rank == 0).all():
+        return active, proration, [], at
+    # The row whose last active day in the period is the latest.
+    best = np.full((R, len(periods)), -1, dtype=np.int64)
+    last_day = np.where(days > 0, last, -1)
+    for k in range(int(staff.rank.max()) + 1):  # one pass per row rank: a rep has one row of each
+        mine = np.flatnonzero(staff.rank == k)
+        r = staff.rep[mine]
+        better = last_day[mine] > best[r]
+        best[r] = np.where(better, last_day[mine], best[r])
+        at[r] = np.where(better, mine[:, None], at[r])
+    layers = []
+    for k in range(int(staff.rank.max()) + 1):
+        rows_k = staff.last_row.copy()
+        prorate = np.zeros((R, len(periods)))
+        mine = np.flatnonzero(staff.rank == k)
+        rows_k[staff.rep[mine]] = mine
+        prorate[staff.rep[mine]] = days[mine] / calendar
+        layers.append((rows_k, prorate))
+    return active, proration, layers, at
+
+
+def _tenure(table: _Table, staff: _Roster, periods: Sequence[PeriodInfo], problems: _Problems) -> np.ndarray:
+    """``(R, P)`` whole months from each rep's first ``start_date`` to each period's start (0
+    before it), or the roster's ``tenure_months`` (at the first period) plus the months since."""
+    R, P = len(staff.ids), len(periods)
+    out = np.zeros((R, P))
+    column = None
+    if "tenure_months" in table.frame.columns:
+        values, empty = _numbers(table.frame["tenure_months"])
+        column = np.full(R, np.nan)
+        ok = ~empty & np.isfinite(values)
+        column[staff.rep[ok][::-1]] = values[ok][::-1]
+    known = staff.first_start > 0
+    day0 = np.datetime64("0001-01-01", "D") + (np.maximum(staff.first_start, 1) - 1).astype("timedelta64[D]")
+    month0 = day0.astype("datetime64[M]")
+    year = month0.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = month0.astype(np.int64) % 12 + 1
+    day = (day0 - month0.astype("datetime64[D]")).astype(np.int64) + 1
+    for p, period in enumerate(periods):
+        ps = period.start
+        months = (ps.year - year) * 12 + ps.month - month - (ps.day < day)
+        out[:, p] = np.where(known, np.maximum(months, 0), 0)
+    if periods:
+        first = periods[0].start
+        offsets = np.array([(p.start.year - first.year) * 12 + p.start.month - first.month for p in periods])
+    else:
+        offsets = np.zeros(0)
+    missing = ~known
+    if missing.any():
+        if column is None or np.isnan(column[missing]).any():
+            r = int(np.flatnonzero(missing & (np.isnan(column) if column is not None else True))[0])
+            problems.add(DataError(
+                "no-tenure", f"the plan uses tenure_months but rep '{staff.ids[r]}' has no start_date"
+                + (" and no tenure_months" if column is not None else " (and the roster has no tenure_months column)"),
+                file=table.name, rep=str(staff.ids[r]), column="start_date",
+                hint="give each rep a start_date, or a tenure_months column (tenure at the first period)"))
+            return out
+        out[missing] = column[missing][:, None] + offsets[None, :]
+    return out
 
 
 # --- actuals ---------------------------------------------------------------------------
@@ -752,8 +939,10 @@ class _Rows:
         period_key: each row's period as ``fiscal_year * 12 + number`` (chronological),
             -1 where the row has no valid period.
         periods: the periods present, by key.
-        values: column name -> each row's value (multiplied by its split).
-        dates: each row's date ordinal for transactions; None for per-period rows.
+        values: numeric column name -> each row's value (as written, not split).
+        dates: each row's placing date ordinal for transactions; None for per-period rows.
+        texts: text (attribute) column name -> each row's text ('' where empty).
+        split: each row's split (1.0 for per-period rows or without a ``split`` column).
     """
 
     rep: np.ndarray
@@ -761,17 +950,22 @@ class _Rows:
     periods: dict[int, PeriodInfo]
     values: dict[str, np.ndarray]
     dates: np.ndarray | None
+    texts: dict[str, np.ndarray]
+    split: np.ndarray | float
 
 
 def _read_actuals(
     table: _Table,
     staff: _Roster,
     aggregations: Mapping[str, str],
+    texts: Sequence[str],
     kind: str,
     fiscal_year_start: int,
     problems: _Problems,
+    placing: str = "date",
+    pending: bool = False,
 ) -> _Rows:
-    """Check each actuals row's rep, period (or date and split) and values."""
+    """Check each actuals row's rep, period (or placing date and split) and values."""
     frame = table.frame
     ids = frame["rep_id"].to_numpy(dtype=object)
     missing = pd.isna(ids)
@@ -789,11 +983,11 @@ def _read_actuals(
             hint=suggest.hint(ids[i]),
         ),
     )
-    if "period" in frame.columns:
+    if "period" in frame.columns and placing not in frame.columns or placing == "date" and "period" in frame.columns:
         period_key, periods = _labelled_periods(table, ids, kind, fiscal_year_start, problems)
         dates = None
     else:
-        period_key, periods, dates = _dated_periods(table, ids, kind, fiscal_year_start, problems)
+        period_key, periods, dates = _dated_periods(table, ids, kind, fiscal_year_start, problems, placing, pending)
 
     split = _splits(table, ids, problems) if dates is not None and "split" in frame.columns else 1.0
     values = {}
@@ -814,8 +1008,9 @@ def _read_actuals(
 
         problems.rows(empty, empty_cell)
         problems.rows(~np.isfinite(numbers) & ~empty, not_a_number)
-        values[name] = numbers * split
-    return _Rows(rep, period_key, periods, values, dates)
+        values[name] = numbers
+    text_values = {name: _texts(frame[name], empty="") for name in texts}
+    return _Rows(rep, period_key, periods, values, dates, text_values, split)
 
 
 def _roster_positions(roster_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -883,20 +1078,23 @@ def _labelled_periods(
 
 
 def _dated_periods(
-    table: _Table, ids: np.ndarray, kind: str, fiscal_year_start: int, problems: _Problems
+    table: _Table, ids: np.ndarray, kind: str, fiscal_year_start: int, problems: _Problems,
+    placing: str = "date", pending: bool = False,
 ) -> tuple[np.ndarray, dict[int, PeriodInfo], np.ndarray]:
-    """Each transaction's period from its ``date`` (looked up once per distinct date)."""
-    ordinals, empty, bad = _dates(table.frame["date"])
-    problems.rows(
-        empty, lambda i: table.error("missing-value", "'date' is empty", i, "date", ids[i])
-    )
+    """Each transaction's period from its placing date (looked up once per distinct date);
+    with ``pending``, an empty placing date leaves the row in no period (key -1)."""
+    ordinals, empty, bad = _dates(table.frame[placing])
+    if not pending:
+        problems.rows(
+            empty, lambda i: table.error("missing-value", f"'{placing}' is empty", i, placing, ids[i])
+        )
     problems.rows(
         bad,
         lambda i: table.error(
             "bad-date",
-            f"'date' must be a date like 2027-02-15 (got {table.cell(i, 'date')!r})",
+            f"'{placing}' must be a date like 2027-02-15 (got {table.cell(i, placing)!r})",
             i,
-            "date",
+            placing,
             ids[i],
         ),
     )
@@ -936,7 +1134,7 @@ def _check_rows_fit(
 ) -> None:
     """Report rows in a period in which their rep is inactive, and repeated (rep, period)
     rows in per-period actuals."""
-    placed = (rows.rep >= 0) & (rows.period_key >= 0)
+    placed = (rows.rep >= 0) & (rows.period_key >= 0) & (column >= 0)
     inactive = np.zeros(len(placed), dtype=bool)
     inactive[placed] = ~active[rows.rep[placed], column[placed]]
     problems.rows(
@@ -973,10 +1171,14 @@ def _check_rows_fit(
 def _employment(staff: _Roster, rep: int) -> str:
     """A rep's start_date/end_date, for messages."""
     parts = []
-    if staff.start[rep] != _NO_START:
-        parts.append(f"start_date {dt.date.fromordinal(int(staff.start[rep]))}")
-    if staff.end[rep] != _NO_END:
-        parts.append(f"end_date {dt.date.fromordinal(int(staff.end[rep]))}")
+    mine = np.flatnonzero(staff.rep == rep)
+    first, last = staff.start[mine].min(), staff.end[mine].max()
+    if first != _NO_START:
+        parts.append(f"start_date {dt.date.fromordinal(int(first))}")
+    if last != _NO_END:
+        parts.append(f"end_date {dt.date.fromordinal(int(last))}")
+    if len(mine) > 1:
+        parts.append(f"{len(mine)} roster rows")
     return ", ".join(parts)
 
 

@@ -110,8 +110,10 @@ def _check_exact(plan: Plan, inputs: Inputs, r_idx: np.ndarray, p_idx: np.ndarra
 def statement_table(plan: Plan, inputs: Inputs, result: PayoutArrays) -> pd.DataFrame:
     """One row per rep and active period, rounded to the currency's minor unit.
 
-    Columns: ``rep_id``, ``period``, ``currency``, one per component (file order),
-    ``adjustment``, ``total`` and ``grade`` where the plan has grades.
+    Columns: ``rep_id``, ``period``, ``currency``, ``base_pay`` where the plan has one, one
+    per component (file order), ``adjustment``, ``total``, ``total_pay`` (``base_pay +
+    total``) where the plan has base pay, and ``grade`` where the plan has grades. Base pay
+    is rounded on its own, so ``total_pay`` is the sum of two rounded amounts.
     """
     d = plan.minor_unit
     active = np.asarray(result.active, dtype=bool)
@@ -130,10 +132,18 @@ def statement_table(plan: Plan, inputs: Inputs, result: PayoutArrays) -> pd.Data
         "currency": plan.currency,
     }
     scale = 10.0 ** d
+    base = None
+    if result.base_pay is not None:
+        base_units = to_minor_units(np.asarray(result.base_pay, dtype=np.float64)[r_idx, p_idx], d)
+        _check_exact(plan, inputs, r_idx, p_idx, base_units[:, None], [])
+        base = round_half_away(base_units)
+        data["base_pay"] = base / scale
     for j, n in enumerate(names):
         data[n] = alloc[:, j] / scale
     data["adjustment"] = alloc[:, -1] / scale
     data["total"] = total / scale
+    if base is not None:
+        data["total_pay"] = (base + total) / scale
     if result.grades is not None:
         data["grade"] = np.asarray(result.grades, dtype=object)[r_idx, p_idx]
     return pd.DataFrame(data)
@@ -161,7 +171,8 @@ def write_statements(df: pd.DataFrame, plan: Plan, path: str, *, fmt: str | None
     """
     from engine.core.atomic import write_table_atomic
 
-    money = [c.name for c in plan.components] + ["adjustment", "total"]
+    money = [c for c in ["base_pay", *(c.name for c in plan.components), "adjustment", "total", "total_pay",
+                         "prior_periods"] if c in df.columns]
 
     def exact_money(table: pd.DataFrame) -> pd.DataFrame:
         out = table.copy()
@@ -203,8 +214,11 @@ def load_for_plan(checked, roster, actuals, sheet=None) -> Inputs:
     plan = checked.plan
     return load_inputs(
         roster, actuals, period=plan.period, fiscal_year_start=plan.fiscal_year_start,
-        roster_columns=sorted(checked.roster_columns), actual_columns=dict(checked.actual_columns),
+        roster_columns=sorted(checked.roster_columns),
+        actual_columns={c: a for c, a in checked.actual_columns.items() if c not in checked.text_actual_columns},
         amount_columns=amount_columns(checked), sheet=sheet,
+        text_columns=sorted(checked.text_actual_columns), text_roster_columns=sorted(checked.text_roster_columns),
+        placing_date=plan.placing_date, pending=plan.placing_declared, tenure=checked.uses_tenure,
     )
 
 

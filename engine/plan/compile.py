@@ -199,6 +199,49 @@ def _previous(x: np.ndarray, active: np.ndarray, follows: np.ndarray) -> np.ndar
     return np.where(prev_active & follows, out, np.zeros((), dtype=out.dtype))
 
 
+def in_list(x, items: list, negate: bool) -> np.ndarray:
+    """``x in [items]`` element-wise (text or numbers)."""
+    arr = np.asarray(x)
+    out = np.zeros(arr.shape, dtype=bool)
+    for item in items:
+        out |= np.asarray(OPERATORS["=="].numpy(arr, item), dtype=bool)
+    return ~out if negate else out
+
+
+@dataclass(frozen=True)
+class TableValues:
+    """A plan table folded to numbers: keys (canonical text) and their values."""
+
+    name: str
+    keys: tuple[str, ...]
+    values: np.ndarray
+    default: float | None
+
+    def positions(self, key) -> np.ndarray:
+        """The position of each key in the table, -1 where absent (keys compared as text)."""
+        import pandas as pd
+
+        from engine.plan.parse import table_key
+
+        arr = np.asarray(key)
+        flat = arr.reshape(-1)
+        codes, uniques = pd.factorize(flat, use_na_sentinel=False)
+        texts = [table_key(u) for u in uniques]
+        found = (pd.Index(list(self.keys), dtype=object).get_indexer(pd.Index(texts, dtype=object)) if self.keys
+                 else np.full(len(texts), -1))
+        return np.asarray(found, dtype=np.int64)[codes].reshape(arr.shape)
+
+
+def fold_tables(checked: CheckedPlan, params: dict[str, float]) -> dict[str, TableValues]:
+    """Every table of the plan with its values (expressions of parameters) folded."""
+    out = {}
+    for t in checked.plan.tables:
+        vals = np.array([float(const_value(code.tree, params, checked.refs)) for _, code in t.values], dtype=np.float64)
+        default = None if t.default is None else float(const_value(t.default.tree, params, checked.refs))
+        out[t.name] = TableValues(t.name, tuple(k for k, _ in t.values), vals, default)
+    return out
+
+
 # --------------------------------------------------------------------------- lowering
 
 @dataclass
@@ -254,6 +297,22 @@ class _Lowering:
             if isinstance(a, _Const):
                 return _Const(not a.value)
             return lambda env: np.logical_not(a(env))
+        if isinstance(node, ex.In):
+            left = self._lower(node.left)
+            fl = left if not isinstance(left, _Const) else (lambda env, v=left.value: v)
+            items = [i.value for i in node.items]
+            negate = node.negate
+            return lambda env: in_list(fl(env), items, negate)
+        if isinstance(node, ex.Call) and node.func in ("lookup", "has"):
+            table = node.args[0].name  # type: ignore[union-attr]
+            key = self._lower(node.args[1])
+            fk = key if not isinstance(key, _Const) else (lambda env, v=key.value: v)
+            dflt = self._lower(node.args[2]) if len(node.args) > 2 else None
+            fd = None if dflt is None else (dflt if not isinstance(dflt, _Const) else (lambda env, v=dflt.value: v))
+            key_piece = _Piece(self.code, node.args[1])
+            if node.func == "has":
+                return lambda env: env.lookup(table, fk(env), None, key_piece, has=True)
+            return lambda env: env.lookup(table, fk(env), None if fd is None else fd(env), key_piece)
         if isinstance(node, ex.Call):
             args = [self._lower(a) for a in node.args]
             sig = FUNCTIONS[node.func]
@@ -302,8 +361,11 @@ class _Env:
     """
 
     def __init__(self, prog: CompiledPlan, inputs: Inputs, mode: str, raw: _Env | None = None,
-                 record: dict | None = None, reference: dict | None = None):
+                 record: dict | None = None, reference: dict | None = None,
+                 roster: dict[str, np.ndarray] | None = None):
         self.prog = prog
+        self.roster_override = roster  # one row rank of an effective-dated roster (targets' layers)
+        self.layer_envs: list[_Env] | None = None
         # Cross-rep terms: ``record`` collects this evaluation's values per call site;
         # with ``reference``, each rep is compared with the others' reference values
         # (a unilateral deviation, used by the simulator's what-if evaluations).
@@ -341,22 +403,65 @@ class _Env:
     def _compute(self, ref: Ref):
         prog, inputs = self.prog, self.inputs
         if ref.kind == "roster":
+            if self.roster_override is not None:
+                return np.asarray(self.roster_override[ref.name])[..., :, None]
             return prog.roster_column(inputs, ref.name)
         if ref.kind == "actual":
             if self.mode == "final" and prog.accumulate:
                 return prog.ytd_actual(inputs, ref.name)
             return inputs.actuals[ref.name]
+        if ref.kind == "tenure":
+            return prog.tenure(inputs)
+        if ref.kind == "share":
+            return np.asarray(inputs.proration)
         if ref.kind == "measure":
+            if ref.name in prog.row_measures:
+                return prog.checked_value(self, ref, prog.row_measure(self, ref.name))
             return prog.checked_value(self, ref, prog.measure_fns[ref.name](self))
-        if ref.kind in ("target", "ti"):
-            fn = prog.target_fns[ref.name] if ref.kind == "target" else prog.ti_fn
+        if ref.kind in ("target", "ti", "base_pay"):
+            fn = (prog.target_fns[ref.name] if ref.kind == "target" else prog.ti_fn if ref.kind == "ti"
+                  else prog.base_pay_fn)
+            assert fn is not None  # base_pay is asked for only where the plan has one
             if self.mode == "raw":
                 return prog.checked_value(self, ref, fn(self), check=False)
-            per_period = self.raw.get(ref) * inputs.proration  # type: ignore[union-attr]
-            if prog.accumulate:
+            raw = self.raw
+            assert raw is not None
+            if inputs.layers:  # an effective-dated roster: each row's value for the days it is in effect
+                if raw.layer_envs is None:
+                    raw.layer_envs = [_Env(prog, inputs, "raw", record=raw.record, reference=raw.reference,
+                                           roster=layer.roster) for layer in inputs.layers]
+                per_period = np.zeros(self.shape)
+                for lenv, layer in zip(raw.layer_envs, inputs.layers):
+                    per_period = per_period + np.where(layer.proration > 0, lenv.get(ref) * layer.proration, 0.0)
+            else:
+                per_period = raw.get(ref) * inputs.proration
+            if prog.accumulate and ref.kind != "base_pay":
                 per_period = prog.ytd_sum(per_period)
             return prog.checked_value(self, ref, per_period)
         raise AssertionError(ref)
+
+    def lookup(self, table: str, key, default, piece: _Piece, has: bool = False):
+        """``lookup``/``has`` over every rep and period: a missing key without a default is a
+        data error naming the rep and the period."""
+        t = self.prog.tables[table]
+        pos = t.positions(key)
+        if has:
+            return pos >= 0
+        d = t.default if default is None else default
+        vals = t.values[np.maximum(pos, 0)] if len(t.values) else np.zeros(pos.shape)
+        if d is None:
+            bad = np.broadcast_to(pos < 0, np.broadcast_shapes(pos.shape, self.shape)) & self.active
+            if bad.any():
+                at = np.argwhere(bad)[0]
+                r, p = int(at[-2]), int(at[-1])
+                k = np.broadcast_to(np.asarray(key), bad.shape)[tuple(at)]
+                raise DataErrors([DataError(
+                    "missing-key", f"table '{table}' has no key '{k}' (in {piece.text}) and no default",
+                    file=self.inputs.sources.get("roster"), rep=str(np.asarray(self.inputs.rep_ids).reshape(-1)[r]),
+                    hint=f"add '{k}' to the table, give the table a 'default', or call lookup({table}, key, default)"
+                         f" (period {self.inputs.periods[p].label})")])
+            return np.where(pos >= 0, vals, 0.0)
+        return np.where(pos >= 0, vals, d)
 
     def checked(self, x, piece: _Piece):
         return self.prog.checked_value(self, None, x, code=piece, what=f"'{piece.text}'")
@@ -417,6 +522,7 @@ class PayoutArrays:
         values: measure/target/target_incentive name -> value seen by components.
         capped_total: total after modifiers and the plan cap, before true-up and draw.
         paid_before_draw: with accumulation: the true-up payment; else capped_total.
+        base_pay: the plan's ``base_pay`` per rep and period, prorated (None without one).
     """
 
     columns: dict[str, np.ndarray]
@@ -430,6 +536,7 @@ class PayoutArrays:
     values: dict[str, np.ndarray] = field(default_factory=dict)
     capped_total: np.ndarray | None = None
     paid_before_draw: np.ndarray | None = None
+    base_pay: np.ndarray | None = None
 
 
 class CompiledPlan:
@@ -471,6 +578,11 @@ class CompiledPlan:
             if plan.grades is not None else []
         )
         self.draw_fn = low.lower(plan.draw.amount) if plan.draw is not None else None
+        self.base_pay_fn = low.lower(plan.base_pay) if plan.base_pay is not None else None
+        if plan.base_pay is not None:
+            self.codes[Ref("base_pay")] = plan.base_pay
+        self.row_measures = dict(checked.row_measures)
+        self.tables = fold_tables(checked, self.params)
 
     # -- compiling components ----------------------------------------------------------
 
@@ -496,8 +608,102 @@ class CompiledPlan:
     # -- helpers used by the environment --------------------------------------------------
 
     def roster_column(self, inputs: Inputs, name: str) -> np.ndarray:
+        """A roster column over ``(..., R, P)``: the row in effect on each period's last
+        active day for an effective-dated roster, else the rep's one value."""
+        at = inputs.roster_at.get(name)
+        if at is not None:
+            return np.asarray(at)
         col = inputs.roster[name]
         return np.asarray(col)[..., :, None]
+
+    def tenure(self, inputs: Inputs) -> np.ndarray:
+        """``tenure_months`` over ``(..., R, P)``: the loaded tenure, or the roster's
+        ``tenure_months`` at the first period plus the months since (the simulator)."""
+        if inputs.tenure is not None:
+            return np.asarray(inputs.tenure)
+        if "tenure_months" not in inputs.roster:
+            raise DataErrors([DataError("no-tenure", "the plan uses tenure_months but the roster has no "
+                                        "start_date nor tenure_months column", file=inputs.sources.get("roster"),
+                                        column="tenure_months")])
+        base = np.asarray(inputs.roster["tenure_months"], dtype=np.float64)[..., :, None]
+        return base + inputs.month_offsets()
+
+    def row_measure(self, env: _Env, name: str) -> np.ndarray:
+        """A row-level measure's value per rep and period: each transaction row evaluated,
+        ``sum`` rows weighted by their split, gathered with the measure's aggregate (with
+        ``accumulate: year`` and in the ``final`` view, then to year-to-date)."""
+        raw = env.raw if env.raw is not None else env
+        key = Ref("measure", name)
+        cached = raw.values.get(key) if env is not raw else None
+        per_period: np.ndarray = cached if isinstance(cached, np.ndarray) else self._row_period(raw, name)
+        if cached is None and env is not raw:
+            raw.values[key] = per_period
+        if env.mode == "final" and self.accumulate:
+            counts = self._row_counts(env)
+            return self.ytd(per_period, self.row_measures[name], counts, env.active & (counts > 0))
+        return per_period
+
+    def _row_counts(self, env: _Env) -> np.ndarray:
+        """Rows in each cell: the transactions placed there, 1 for a per-period row, or 1 for
+        every active cell where the inputs say nothing (the simulator)."""
+        inputs = env.inputs
+        if inputs.row_counts is not None:
+            return np.broadcast_to(inputs.row_counts, env.shape)
+        return env.active.astype(np.float64)
+
+    def _row_period(self, raw: _Env, name: str) -> np.ndarray:
+        agg = self.row_measures[name]
+        fn = self.measure_fns[name]
+        inputs = raw.inputs
+        rows = inputs.rows
+        if rows is None:  # per-period rows (or the simulator): the row is the period row
+            counts = self._row_counts(raw)
+            if agg == "count":
+                return np.array(counts, dtype=np.float64)
+            vals = np.asarray(fn(raw))
+            vals = np.broadcast_to(vals.astype(np.float64) if vals.dtype == bool else vals, raw.shape)
+            return np.where(counts > 0, vals, 0.0)
+        renv = _RowEnv(self, inputs, rows)
+        placed = rows.period >= 0
+        vals = np.asarray(fn(renv))  # type: ignore[arg-type]  # a row environment answers what an _Env does
+        if agg == "count":
+            vals = np.ones(len(rows.rep))
+        else:
+            vals = np.broadcast_to(vals.astype(np.float64) if vals.dtype == bool else vals, (len(rows.rep),))
+            bad = placed & ~np.isfinite(vals)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                code = self.codes[Ref("measure", name)]
+                raise EvaluationError(
+                    "non-finite", f"row-level measure '{name}' is {vals[i]} (not a finite number) on row "
+                    f"{int(rows.file_row[i])} of the actuals", rep=str(inputs.rep_ids[rows.rep[i]]),
+                    period=inputs.periods[rows.period[i]].label, expression=code.text, span=code.span,
+                    hint="a division by zero? use safe_div(a, b, default) where the divisor can be 0")
+            if agg == "sum":
+                vals = vals * rows.split
+        R, P = inputs.shape
+        cells = rows.rep[placed] * P + rows.period[placed]
+        v = vals[placed]
+        size = R * P
+        count = np.bincount(cells, minlength=size).astype(np.float64)
+        if agg in ("sum", "count"):
+            out = np.bincount(cells, weights=v, minlength=size)
+        elif agg == "mean":
+            out = np.bincount(cells, weights=v, minlength=size)
+            out = np.divide(out, count, out=np.zeros(size), where=count > 0)
+        elif agg in ("min", "max"):
+            out = np.full(size, np.inf if agg == "min" else -np.inf)
+            (np.minimum if agg == "min" else np.maximum).at(out, cells, v)
+            out[count == 0] = 0.0
+        else:  # last: the latest placing date, then the later row in the file
+            pos = np.flatnonzero(placed)
+            order = np.lexsort((rows.file_row[pos], rows.date[pos], cells))
+            ends = np.append(cells[order][1:] != cells[order][:-1], True)
+            latest = order[ends]
+            last = np.zeros(size)
+            last[cells[latest]] = v[latest]
+            return last.reshape(R, P)
+        return out.reshape(R, P)
 
     def ytd_sum(self, x: np.ndarray) -> np.ndarray:
         """Cumulative sum over periods, restarting at each plan year."""
@@ -518,7 +724,12 @@ class CompiledPlan:
         # some were gathered into it (a quarter without a survey is not a survey scoring 0).
         counts = inputs.counts.get(name)
         active = inputs.active if counts is None else (inputs.active & (counts > 0))
-        if agg == "sum":
+        return self.ytd(x, agg, counts, active)
+
+    def ytd(self, x: np.ndarray, agg: str, counts: np.ndarray | None, active: np.ndarray) -> np.ndarray:
+        """Year-to-date values of per-period ``x`` gathered with ``agg`` (``counts``: rows per
+        cell, the weights of ``mean``; ``active``: the cells that hold data)."""
+        if agg in ("sum", "count"):
             return self.ytd_sum(x)
         shape = np.broadcast_shapes(x.shape, active.shape)
         x, active = np.broadcast_to(x, shape), np.broadcast_to(active, shape)
@@ -613,7 +824,7 @@ class CompiledPlan:
                                         f"'{vals.reshape(-1)[bad]}' is not one", file=inputs.sources.get("roster"),
                                         column=col, row=bad + 2, rep=str(inputs.rep_ids.reshape(-1)[bad % len(inputs.rep_ids)])))
         for col in sorted(self.checked.actual_columns):
-            if col not in inputs.actuals:
+            if col not in inputs.actuals and not (inputs.rows is not None and col in inputs.rows.columns):
                 errors.append(DataError("missing-column", f"the plan uses actuals.{col} but the actuals have no "
                                         f"column '{col}'", file=inputs.sources.get("actuals"), column=col))
         if errors:
@@ -717,10 +928,13 @@ class CompiledPlan:
         for ref in self.checked.order:
             key = {"measure": ref.name, "target": f"targets.{ref.name}", "ti": "target_incentive"}[ref.kind]
             values[key] = np.asarray(env.get(ref))
+        base_pay = None
+        if self.base_pay_fn is not None:
+            base_pay = np.where(active, env.get(Ref("base_pay")), 0.0)
         return PayoutArrays(
             columns=columns, adjustment=adjustment, total=final, grades=grades, active=active,
             earned=earned, modified=modified, scores=dict(env.scores), values=values,
-            capped_total=capped, paid_before_draw=paid,
+            capped_total=capped, paid_before_draw=paid, base_pay=base_pay,
         )
 
     def _cond(self, env: _Env, fn: Fn, code: Code | None) -> np.ndarray:
@@ -846,7 +1060,63 @@ def _describe_ref(ref: Ref | None) -> str:
     if ref is None:
         return "a value"
     return {"measure": f"measure '{ref.name}'", "target": f"target '{ref.name}'",
-            "ti": "target_incentive"}.get(ref.kind, ref.name)
+            "ti": "target_incentive", "base_pay": "base_pay"}.get(ref.kind, ref.name)
+
+
+class _RowEnv:
+    """Named values over the transaction rows ``(N,)``, for row-level measures: each row's
+    own actuals (unsplit), its rep's roster row in effect in the row's period, its tenure."""
+
+    def __init__(self, prog: CompiledPlan, inputs: Inputs, rows):
+        self.prog = prog
+        self.inputs = inputs
+        self.rows = rows
+        self.shape = (len(rows.rep),)
+        self.period = np.maximum(rows.period, 0)
+        self.values: dict[Ref, object] = {}
+
+    def get(self, ref: Ref):
+        v = self.values.get(ref)
+        if v is not None:
+            return v
+        rows, inputs = self.rows, self.inputs
+        if ref.kind == "actual":
+            v = rows.columns[ref.name]
+        elif ref.kind == "roster":
+            at = inputs.roster_at.get(ref.name)
+            latest = np.asarray(inputs.roster[ref.name])[rows.rep]
+            v = latest if at is None else np.where(rows.period >= 0, np.asarray(at)[rows.rep, self.period], latest)
+        elif ref.kind == "tenure":
+            t = self.prog.tenure(inputs)
+            t = np.broadcast_to(t, inputs.shape)
+            v = t[rows.rep, self.period]
+        else:  # validation admits nothing else in a row-level measure
+            raise AssertionError(ref)
+        self.values[ref] = v
+        return v
+
+    def lookup(self, table: str, key, default, piece: _Piece, has: bool = False):
+        """``lookup``/``has`` on each row: a missing key without a default is a data error
+        naming the row."""
+        t = self.prog.tables[table]
+        pos = np.broadcast_to(t.positions(key), self.shape)
+        if has:
+            return pos >= 0
+        d = t.default if default is None else default
+        vals = t.values[np.maximum(pos, 0)] if len(t.values) else np.zeros(pos.shape)
+        if d is None:
+            bad = pos < 0
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                k = np.broadcast_to(np.asarray(key, dtype=object), self.shape)[i]
+                col = piece.text[len("actuals."):] if piece.text.startswith("actuals.") else None
+                raise DataErrors([DataError(
+                    "missing-key", f"table '{table}' has no key '{k}' (in {piece.text}) and no default",
+                    file=self.inputs.sources.get("actuals"), row=int(self.rows.file_row[i]), column=col,
+                    rep=str(self.inputs.rep_ids[self.rows.rep[i]]),
+                    hint=f"add '{k}' to the table, give the table a 'default', or call lookup({table}, key, default)")])
+            return np.where(pos >= 0, vals, 0.0)
+        return np.where(pos >= 0, vals, d)
 
 
 def _is_number(v) -> bool:

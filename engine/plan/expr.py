@@ -11,7 +11,8 @@ Grammar, loosest binding first::
     or      := and ('or' and)*
     and     := not ('and' not)*
     not     := 'not' not | compare
-    compare := sum (('<' | '<=' | '>' | '>=' | '==' | '!=') sum)?
+    compare := sum (('<' | '<=' | '>' | '>=' | '==' | '!=') sum | 'not'? 'in' list)?
+    list    := '[' literal (',' literal)* ']'        literal := NUMBER | STRING | '-' NUMBER
     sum     := term (('+' | '-') term)*
     term    := unary (('*' | '/') unary)*
     unary   := ('-' | '+') unary | atom
@@ -39,6 +40,7 @@ __all__ = [
     "Call",
     "Compare",
     "Expr",
+    "In",
     "Name",
     "Not",
     "Num",
@@ -48,7 +50,7 @@ __all__ = [
     "walk",
 ]
 
-KEYWORDS = frozenset({"and", "or", "not"})
+KEYWORDS = frozenset({"and", "or", "not", "in"})
 
 #: Most parentheses, function calls and prefix operators (``-``, ``not``) open at once.
 MAX_NESTING = 50
@@ -122,7 +124,16 @@ class Call(Node):
     args: tuple[Expr, ...]
 
 
-Expr = Num | Str | Name | Unary | Binary | Compare | BoolOp | Not | Call
+@dataclass(frozen=True)
+class In(Node):
+    """``x in [a, b, ...]`` (``negate``: ``x not in [...]``): the items are literals."""
+
+    negate: bool
+    left: Expr
+    items: tuple[Num | Str, ...]
+
+
+Expr = Num | Str | Name | Unary | Binary | Compare | BoolOp | Not | Call | In
 
 
 def children(node: Expr) -> tuple[Expr, ...]:
@@ -133,6 +144,8 @@ def children(node: Expr) -> tuple[Expr, ...]:
         return (node.left, node.right)
     if isinstance(node, Call):
         return node.args
+    if isinstance(node, In):
+        return (node.left, *node.items)
     return ()
 
 
@@ -203,6 +216,7 @@ class _Lexer:
     def tokens(self) -> list[_Tok]:
         text, i, out = self.text, 0, []
         n = len(text)
+        in_list = False  # inside the [...] of `x in [...]`: '[', ']' and ',' are tokens there
         while i < n:
             m = _SPACE.match(text, i)
             if m:
@@ -250,6 +264,16 @@ class _Lexer:
                                    "reach Python")
                 out.append(_Tok("kw" if word in KEYWORDS else "name", word, i, m.end()))
                 i = m.end()
+                continue
+            if ch == "[" and not in_list and out and out[-1].kind == "kw" and out[-1].text == "in":
+                in_list = True
+                out.append(_Tok("op", "[", i, i + 1))
+                i += 1
+                continue
+            if ch == "]" and in_list:
+                in_list = False
+                out.append(_Tok("op", "]", i, i + 1))
+                i += 1
                 continue
             two = text[i:i + 2]
             if two in _PYTHONISMS:
@@ -323,7 +347,7 @@ class _Parser:
         t = self.tok
         if t.kind != "end":
             hint = None
-            if t.kind == "name" and t.text in ("if", "else", "lambda", "for", "in", "is", "import"):
+            if t.kind == "name" and t.text in ("if", "else", "lambda", "for", "is", "import"):
                 hint = "use where(condition, a, b)" if t.text in ("if", "else") else None
                 raise self.err("not-in-language", f"'{t.text}' is not part of the expression language",
                                t.start, t.end, hint)
@@ -366,7 +390,46 @@ class _Parser:
                 raise self.err("syntax", "comparisons cannot be chained", nxt.start, nxt.end,
                                "write 'a < b and b < c'")
             return self.node(Compare(left.start, right.end, t.text, left, right), t, left, right)
+        negate = False
+        if t.kind == "kw" and t.text == "not" and self.toks[self.i + 1].kind == "kw" and self.toks[self.i + 1].text == "in":
+            self.advance()
+            negate = True
+            t = self.tok
+        if t.kind == "kw" and t.text == "in":
+            self.advance()
+            return self.in_list(left, t, negate)
         return left
+
+    def in_list(self, left: Expr, t: _Tok, negate: bool) -> Expr:
+        """The ``[literal, ...]`` after ``in``."""
+        open_ = self.tok
+        if not (open_.kind == "op" and open_.text == "["):
+            raise self.unexpected(open_, "expected a list after 'in', like ['A', 'B']")
+        self.advance()
+        items: list[Num | Str] = []
+        while True:
+            lit = self.tok
+            if lit.kind == "op" and lit.text == "-" and self.toks[self.i + 1].kind == "num":
+                self.advance()
+                num = self.advance()
+                items.append(Num(lit.start, num.end, -float(num.value)))  # type: ignore[arg-type]
+            elif lit.kind == "num":
+                self.advance()
+                items.append(Num(lit.start, lit.end, float(lit.value)))  # type: ignore[arg-type]
+            elif lit.kind == "str":
+                self.advance()
+                items.append(Str(lit.start, lit.end, str(lit.value)))
+            else:
+                raise self.unexpected(lit, "the list after 'in' holds texts or numbers, like ['A', 'B']")
+            sep = self.tok
+            if sep.kind == "op" and sep.text == ",":
+                self.advance()
+                continue
+            if sep.kind == "op" and sep.text == "]":
+                self.advance()
+                break
+            raise self.unexpected(sep, "expected ',' or ']' in the list after 'in'")
+        return self.node(In(left.start, sep.end, negate, left, tuple(items)), t, left)
 
     def sum_(self) -> Expr:
         left = self.term()

@@ -33,7 +33,8 @@ class Signature:
         variadic: the last parameter may repeat (``min``/``max``).
         result: the result type, or ``"same"`` for the type of the 2nd argument (``where``)
             or of the 1st (``previous``).
-        scope: ``elementwise``, ``reps`` (across reps within a period) or ``periods``.
+        scope: ``elementwise``, ``reps`` (across reps within a period), ``periods`` or
+            ``table`` (``lookup``/``has``: the first argument names a table of the plan).
         usage: how to call it, for error messages.
         numpy: the vectorized implementation (element-wise functions only).
         scalar: the scalar implementation (element-wise functions only).
@@ -167,5 +168,7 @@ FUNCTIONS: dict[str, Signature] = {
         Signature("previous", (ANY,), False, "first", "periods", "previous(x)"),
         Signature("group_sum", (NUM, ANY), False, NUM, "reps", "group_sum(x, key)"),
         Signature("group_mean", (NUM, ANY), False, NUM, "reps", "group_mean(x, key)"),
+        Signature("lookup", (ANY, ANY, NUM), False, NUM, "table", "lookup(TABLE, key) or lookup(TABLE, key, default)"),
+        Signature("has", (ANY, ANY), False, BOOL, "table", "has(TABLE, key)"),
     ]
 }

@@ -29,11 +29,12 @@ __all__ = [
     "Parameter",
     "Plan",
     "Step",
+    "Table",
     "Target",
     "Tier",
 ]
 
-AGGREGATES = ("sum", "mean", "last", "min", "max")
+AGGREGATES = ("sum", "mean", "last", "min", "max", "count")
 PERIODS = ("month", "quarter", "half", "year")
 
 # ISO 4217 minor units for the currencies whose minor unit is not 2 (everything else: 2).
@@ -76,11 +77,33 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Measure:
+    """A measure; ``explicit`` when written with an ``aggregate`` (``{expr, aggregate}``: then
+    it is row-level, evaluated on each transaction row and gathered with ``aggregate``)."""
+
     name: str
     code: Code
     aggregate: str
     span: Span
     label: str | None = None
+    explicit: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """A named lookup table: text key -> number (an expression of parameters).
+
+    Attributes:
+        values: ``(key, value)`` pairs in file order; keys are text (a number key is kept
+            in its canonical text, ``101`` for ``101`` or ``101.0``).
+        default: the value of a missing key, or None (a missing key is then a data error).
+        source: where the values came from (the plan, or the table file's path).
+    """
+
+    name: str
+    values: tuple[tuple[str, Code], ...]
+    default: Code | None
+    span: Span
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -214,6 +237,10 @@ class Plan:
     grades: Grades | None = None
     draw: Draw | None = None
     label: str | None = None
+    tables: tuple[Table, ...] = ()
+    placing_date: str = "date"  # transactions: {date: COLUMN}
+    placing_declared: bool = False  # the plan says `transactions:` (an empty placing date is pending)
+    base_pay: Code | None = None
 
     @property
     def minor_unit(self) -> int:
@@ -236,7 +263,7 @@ class Plan:
                 out += list(c.spec.codes())
         out += [m.multiply for m in self.modifiers] + [m.when for m in self.modifiers if m.when]
         out += [x for x in (self.cap, self.draw.amount if self.draw else None,
-                            self.grades.input if self.grades else None) if x is not None]
+                            self.grades.input if self.grades else None, self.base_pay) if x is not None]
         return out
 
     @property

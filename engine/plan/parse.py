@@ -7,6 +7,8 @@ checked afterwards, in :mod:`engine.plan.validate`.
 
 from __future__ import annotations
 
+import math
+
 from engine.core.errors import PlanError, Span
 from engine.core.text import did_you_mean
 from engine.plan import expr as ex
@@ -24,6 +26,7 @@ from engine.plan.model import (
     Modifier,
     Parameter,
     Plan,
+    Table,
     Target,
 )
 from engine.plan.source import YMap, YNode, YScalar, YSeq
@@ -33,7 +36,7 @@ __all__ = ["Reader", "build_plan", "suggest"]
 TOP_KEYS = (
     "plan", "label", "description", "currency", "period", "fiscal_year_start", "accumulate",
     "clawback", "parameters", "target_incentive", "measures", "targets", "components",
-    "modifiers", "cap", "grades", "draw",
+    "modifiers", "cap", "grades", "draw", "tables", "transactions", "base_pay",
 )
 COMMON_COMPONENT_KEYS = kinds.COMMON_KEYS
 
@@ -263,6 +266,9 @@ def build_plan(root: YNode, filename: str) -> tuple[Plan | None, list[PlanError]
     grades = _grades(r, top.get("grades"))
     draw = _draw(r, top.get("draw"))
     label = _label(r, top)
+    tables = _tables(r, top.get("tables"))
+    placing, declared = _transactions(r, top.get("transactions"))
+    base_pay = r.code(top.get("base_pay"), "base_pay") if top.get("base_pay") is not None else None
 
     if ti is None or not components and top.get("components") is None:
         return None, r.errors
@@ -270,7 +276,8 @@ def build_plan(root: YNode, filename: str) -> tuple[Plan | None, list[PlanError]
         name=name, file=filename, currency=currency, period=period, fiscal_year_start=fys,
         accumulate=accumulate, clawback=clawback, parameters=parameters, target_incentive=ti,
         measures=measures, targets=targets, components=components, modifiers=modifiers,
-        cap=cap, grades=grades, draw=draw, label=label,
+        cap=cap, grades=grades, draw=draw, label=label, tables=tables, placing_date=placing,
+        placing_declared=declared, base_pay=base_pay,
     )
     return plan, r.errors
 
@@ -324,16 +331,17 @@ def _parameters(r: Reader, node: YNode | None) -> tuple[Parameter, ...]:
 def _measures(r: Reader, node: YNode | None) -> tuple[Measure, ...]:
     out = []
     for name, kspan, value in _named_entries(r, node, "measures"):
-        aggregate, label = "sum", None
+        aggregate, label, explicit = "sum", None, False
         if isinstance(value, YMap):
             r.mapping(value, f"measure '{name}'", ("expr", "aggregate", "label", "description"), ("expr",))
             code = r.code(value.get("expr"), f"measure '{name}'")
             aggregate = r.choice(value.get("aggregate"), f"aggregate of measure '{name}'", AGGREGATES, "sum")
             label = _label(r, value)
+            explicit = value.get("aggregate") is not None  # {expr, aggregate}: row-level
         else:
             code = r.code(value, f"measure '{name}'")
         if code is not None:
-            out.append(Measure(name, code, aggregate, kspan, label))
+            out.append(Measure(name, code, aggregate, kspan, label, explicit))
     return tuple(out)
 
 
@@ -501,3 +509,142 @@ def _draw(r: Reader, node: YNode | None) -> Draw | None:
         return None
     return Draw(amount, recoverable, m.span)
 
+
+
+def table_key(value: object) -> str:
+    """The canonical text of a table key or a lookup key: text as it is, a whole number
+    without a decimal part (``101`` for 101 and 101.0), other numbers in shortest form."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    try:
+        f = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(f):  # an empty cell
+        return ""
+    if f.is_integer():
+        return str(int(f))
+    return repr(f)
+
+
+def _tables(r: Reader, node: YNode | None) -> tuple[Table, ...]:
+    """``tables:``: each a mapping with ``values`` (key: number) or ``file``, and an
+    optional ``default``."""
+    out = []
+    for name, kspan, value in _named_entries(r, node, "tables"):
+        what = f"table '{name}'"
+        m = r.mapping(value, what, ("values", "file", "default", "label", "description"))
+        if m is None:
+            continue
+        default = r.code(m.get("default"), f"default of {what}") if m.get("default") is not None else None
+        values_node, file_node = m.get("values"), m.get("file")
+        if (values_node is None) == (file_node is None):
+            r.error("missing-key" if values_node is None else "bad-value",
+                    f"{what} needs either 'values' or 'file'" if values_node is None
+                    else f"{what} has both 'values' and 'file': give one", m.span)
+            continue
+        pairs: list[tuple[str, Code]] = []
+        source = r.filename
+        if values_node is not None:
+            if not isinstance(values_node, YMap):
+                r.error("bad-type", f"'values' of {what} must be a mapping of keys to numbers, got "
+                        f"{_kind(values_node)}", values_node.span)
+                continue
+            seen: dict[str, Span] = {}
+            for key, key_span, v in values_node.items:
+                k = table_key(_yaml_key(key))
+                if k in seen:
+                    r.error("duplicate-key", f"{what} has the key '{k}' twice", key_span,
+                            f"the first is on line {seen[k].line}")
+                    continue
+                seen[k] = key_span
+                code = r.code(v, f"the value of '{k}' in {what}")
+                if code is not None:
+                    pairs.append((k, code))
+        else:
+            assert file_node is not None  # exactly one of values and file is given
+            got = _table_file(r, file_node, what)
+            if got is None:
+                continue
+            pairs, source = got
+        out.append(Table(name, tuple(pairs), default, kspan, source))
+    return tuple(out)
+
+
+def _yaml_key(key: str) -> object:
+    """A mapping key as YAML would type it: ``101`` a number, ``DESK`` text."""
+    import yaml
+
+    try:
+        v = yaml.safe_load(key)
+    except yaml.YAMLError:
+        return key
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else key
+
+
+def _table_file(r: Reader, node: YNode, what: str) -> tuple[list[tuple[str, Code]], str] | None:
+    """The ``key,value`` rows of a table file (CSV or Excel, relative to the plan)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    s = r.scalar(node, f"file of {what}")
+    if s is None or s.value is None:
+        if s is not None:
+            r.error("bad-type", f"file of {what} is empty", s.span)
+        return None
+    rel = str(s.value)
+    base = Path(r.filename).parent if r.filename and not r.filename.startswith("<") else Path(".")
+    path = (base / rel) if not Path(rel).is_absolute() else Path(rel)
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+            frame = pd.read_excel(path, dtype=object)
+        else:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except FileNotFoundError:
+        r.error("unreadable-file", f"the table file '{rel}' of {what} does not exist (looked for {path})", s.span,
+                "the path is relative to the plan file")
+        return None
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        r.error("unreadable-file", f"the table file '{rel}' of {what} cannot be read: {e}", s.span)
+        return None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if list(frame.columns)[:2] != ["key", "value"]:
+        r.error("bad-value", f"the table file '{rel}' of {what} must have the header 'key,value' "
+                f"(got {','.join(map(str, frame.columns))})", s.span)
+        return None
+    pairs: list[tuple[str, Code]] = []
+    seen: dict[str, int] = {}
+    for i, (k, v) in enumerate(zip(frame["key"], frame["value"])):
+        row = i + 2
+        k = table_key(k.strip() if isinstance(k, str) else k)
+        text = str(v).strip() if v is not None else ""
+        if k in seen:
+            r.error("duplicate-key", f"the table file '{rel}' of {what} has the key '{k}' twice (rows "
+                    f"{seen[k]} and {row})", s.span)
+            continue
+        seen[k] = row
+        try:
+            number = float(text.replace("_", "")[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            number = float("nan")
+        if not math.isfinite(number):
+            r.error("bad-value", f"row {row} of the table file '{rel}' of {what}: the value of '{k}' must be a "
+                    f"number (got {text!r})", s.span)
+            continue
+        scalar = YScalar(number, repr(number), s.span)
+        pairs.append((k, Code(repr(number), ex.Num(0, len(repr(number)), number), scalar)))
+    return pairs, str(path)
+
+
+def _transactions(r: Reader, node: YNode | None) -> tuple[str, bool]:
+    """``transactions: {date: COLUMN}``: the column whose date places each transaction."""
+    m = r.mapping(node, "transactions", ("date",), ("date",))
+    if m is None:
+        return "date", False
+    col = r.text(m.get("date"), "the date of transactions")
+    if col is None:
+        return "date", True
+    return col.strip(), True

@@ -106,7 +106,8 @@ class ReferenceEvaluator:
         self.proration = inputs.proration.tolist()
         self.years = [p.fiscal_year for p in inputs.periods]
         self.follows = inputs.follows_previous.tolist()
-        self.actuals = {k: np.asarray(v, dtype=float).tolist() for k, v in inputs.actuals.items()}
+        self.actuals = {k: (np.asarray(v).tolist() if np.asarray(v).dtype == object else
+                            np.asarray(v, dtype=float).tolist()) for k, v in inputs.actuals.items()}
         self.counts = {k: np.asarray(v, dtype=float).tolist() for k, v in inputs.counts.items()}
         self.roster = {k: np.asarray(v).tolist() for k, v in inputs.roster.items()}
         self.memo: dict = {}
@@ -115,6 +116,25 @@ class ReferenceEvaluator:
         self.defs: dict[Ref, Code] = {Ref("measure", m.name): m.code for m in self.plan.measures}
         self.defs.update({Ref("target", t.name): t.code for t in self.plan.targets})
         self.defs[Ref("ti")] = self.plan.target_incentive
+        if self.plan.base_pay is not None:
+            self.defs[Ref("base_pay")] = self.plan.base_pay
+        self.roster_at = {k: np.asarray(v).tolist() for k, v in inputs.roster_at.items()}
+        self.layers = [({k: np.asarray(v).tolist() for k, v in layer.roster.items()}, layer.proration.tolist())
+                       for layer in inputs.layers]
+        self.row_measures = dict(checked.row_measures)
+        self.row_counts = None if inputs.row_counts is None else np.asarray(inputs.row_counts).tolist()
+        self.tenure_arr = None if inputs.tenure is None else np.asarray(inputs.tenure).tolist()
+        self.offsets = inputs.month_offsets().tolist()
+        self.tables = {t.name: ({k: self.const(c) for k, c in t.values},
+                                None if t.default is None else self.const(t.default)) for t in self.plan.tables}
+        self.rows = inputs.rows
+        self.cell_rows: dict[tuple[int, int], list[int]] = {}
+        if self.rows is not None:
+            rows = self.rows
+            for i in rows.order().tolist():  # placing date, then file order
+                if rows.period[i] >= 0:
+                    self.cell_rows.setdefault((int(rows.rep[i]), int(rows.period[i])), []).append(i)
+            self.row_cols = {k: np.asarray(v).tolist() for k, v in rows.columns.items()}
         self.code_of: dict[int, Code] = {}
         self._index_codes()
         self.def_deps: dict[Ref, tuple[Ref, ...]] = {
@@ -151,7 +171,7 @@ class ReferenceEvaluator:
                 errors.append(DataError("missing-column", f"the plan uses roster.{col} but the roster has no "
                                         f"column '{col}'", column=col))
         for col in sorted(self.checked.actual_columns):
-            if col not in self.actuals:
+            if col not in self.actuals and not (self.inputs.rows is not None and col in self.inputs.rows.columns):
                 errors.append(DataError("missing-column", f"the plan uses actuals.{col} but the actuals have no "
                                         f"column '{col}'", column=col))
         if errors:
@@ -167,7 +187,7 @@ class ReferenceEvaluator:
         return [q for q in range(p + 1) if self.years[q] == self.years[p]]
 
     def actual(self, col: str, mode: str, r: int, p: int) -> float:
-        if mode == "raw" or self.plan.accumulate != "year":
+        if mode.startswith("raw") or self.plan.accumulate != "year":
             return self.actuals[col][r][p]
         agg = self.checked.actual_columns.get(col, "sum")
         qs = self.same_year(p)
@@ -197,9 +217,24 @@ class ReferenceEvaluator:
         if kind == "param":
             return self.params[ref.name]
         if kind == "roster":
+            if mode.startswith("raw#"):  # one row rank of an effective-dated roster
+                return self.layers[int(mode[4:])][0][ref.name][r]
+            if ref.name in self.roster_at:
+                return self.roster_at[ref.name][r][p]
             return self.roster[ref.name][r]
         if kind == "actual":
             return self.actual(ref.name, mode, r, p)
+        if kind == "tenure":
+            if self.tenure_arr is not None:
+                return self.tenure_arr[r][p]
+            return float(self.roster["tenure_months"][r]) + self.offsets[p]
+        if kind == "share":
+            return self.proration[r][p]
+        if kind == "measure" and ref.name in self.row_measures:
+            key = (ref, "final" if mode == "final" else "raw", r, p)
+            if key not in self.memo:
+                self.memo[key] = self.row_value(ref.name, mode, r, p)
+            return self.memo[key]
         if kind == "component":
             return self.component_earned(ref.name, r, p)
         if kind == "score":
@@ -212,18 +247,158 @@ class ReferenceEvaluator:
         code = self.defs[ref]
         if kind == "measure":
             v = self.finite(self.eval(code.tree, mode, r, p), r, p, code, _describe(ref))
-        elif mode == "raw":
-            v = self.eval(code.tree, "raw", r, p)
+        elif mode.startswith("raw"):
+            v = self.eval(code.tree, mode, r, p)
         else:
-            if self.plan.accumulate == "year":
-                v = 0.0
-                for q in self.same_year(p):
-                    v += self.value(ref, "raw", r, q) * self.proration[r][q]
-            else:
-                v = self.value(ref, "raw", r, p) * self.proration[r][p]
+            qs = self.same_year(p) if self.plan.accumulate == "year" and kind != "base_pay" else [p]
+            v = 0.0
+            for q in qs:
+                v += self.prorated(ref, r, q)
             v = self.finite(v, r, p, code, _describe(ref))
         self.memo[key] = v
         return v
+
+    def prorated(self, ref: Ref, r: int, q: int) -> float:
+        """A target's (target_incentive's, base_pay's) value for the active days of period
+        ``q``: with an effective-dated roster, each row's value for the days it is in effect."""
+        if not self.layers:
+            return self.value(ref, "raw", r, q) * self.proration[r][q]
+        v = 0.0
+        for k, (_, share) in enumerate(self.layers):
+            if share[r][q] > 0:
+                v += self.value(ref, f"raw#{k}", r, q) * share[r][q]
+        return v
+
+    def row_value(self, name: str, mode: str, r: int, p: int) -> float:
+        """A row-level measure for one rep and period (year-to-date in the final view with
+        ``accumulate: year``), as the specification reads: each row evaluated on its own
+        values, sum rows times their split, gathered with the measure's aggregate."""
+        agg = self.row_measures[name]
+        if mode == "final" and self.plan.accumulate == "year":
+            qs = self.same_year(p)
+            vals = [self.row_value(name, "raw", r, q) for q in qs]
+            counts = [self.cell_count(r, q) for q in qs]
+            if agg in ("sum", "count"):
+                total = 0.0
+                for v in vals:
+                    total += v
+                return total
+            if agg == "mean":
+                den = sum(counts)
+                return sum(v * c for v, c in zip(vals, counts)) / den if den > 0 else 0.0
+            seen = [v for v, c, q in zip(vals, counts, qs) if c > 0 and self.active[r][q]]
+            if not seen:
+                return 0.0
+            return seen[-1] if agg == "last" else (min(seen) if agg == "min" else max(seen))
+        code = self.defs[Ref("measure", name)]
+        if self.rows is None:
+            n = self.cell_count(r, p)
+            if agg == "count":
+                return float(n)
+            if n <= 0:
+                return 0.0
+            return self.finite(float(self.eval(code.tree, "raw", r, p)), r, p, code, f"measure '{name}'")
+        rows = self.cell_rows.get((r, p), [])
+        if agg == "count":
+            return float(len(rows))
+        values = []
+        for i in rows:
+            v = float(self.row_eval(code.tree, i))
+            if not math.isfinite(v):
+                raise EvaluationError(
+                    "non-finite", f"row-level measure '{name}' is {v} (not a finite number) on row "
+                    f"{int(self.rows.file_row[i])} of the actuals",
+                    rep=str(self.inputs.rep_ids[r]), period=self.inputs.periods[p].label, expression=code.text,
+                    span=code.span)
+            values.append(v * float(self.rows.split[i]) if agg == "sum" else v)
+        if not values:
+            return 0.0
+        if agg == "sum":
+            total = 0.0
+            for v in values:
+                total += v
+            return total
+        if agg == "mean":
+            total = 0.0
+            for v in values:
+                total += v
+            return total / len(values)
+        if agg == "last":
+            return values[-1]
+        return min(values) if agg == "min" else max(values)
+
+    def cell_count(self, r: int, p: int) -> float:
+        """Rows in one cell: transactions placed there, a per-period row, or 1 where the
+        inputs say nothing and the rep is active."""
+        if self.rows is not None:
+            return float(len(self.cell_rows.get((r, p), [])))
+        if self.row_counts is not None:
+            return self.row_counts[r][p]
+        return 1.0 if self.active[r][p] else 0.0
+
+    def row_eval(self, node: ex.Expr, i: int):
+        """One expression of a row-level measure on transaction row ``i``."""
+        rows = self.rows
+        assert rows is not None
+        if isinstance(node, (ex.Num, ex.Str)):
+            return node.value
+        if isinstance(node, ex.Name):
+            ref = self.checked.ref(node)
+            r, p = int(rows.rep[i]), int(rows.period[i])
+            if ref.kind == "param":
+                return self.params[ref.name]
+            if ref.kind == "actual":
+                return self.row_cols[ref.name][i]
+            if ref.kind == "roster":
+                if ref.name in self.roster_at and p >= 0:
+                    return self.roster_at[ref.name][r][p]
+                return self.roster[ref.name][r]
+            if ref.kind == "tenure":
+                return self.value(ref, "raw", r, max(p, 0))
+            raise AssertionError(ref)
+        if isinstance(node, ex.Unary):
+            return -self.row_eval(node.operand, i)
+        if isinstance(node, ex.Not):
+            return not self.row_eval(node.operand, i)
+        if isinstance(node, (ex.BoolOp, ex.Binary, ex.Compare)):
+            return OPERATORS[node.op].scalar(self.row_eval(node.left, i), self.row_eval(node.right, i))
+        if isinstance(node, ex.In):
+            x = self.row_eval(node.left, i)
+            hit = any(x == item.value for item in node.items)
+            return not hit if node.negate else hit
+        if isinstance(node, ex.Call):
+            if node.func in ("lookup", "has"):
+                key = self.row_eval(node.args[1], i)
+                default = self.row_eval(node.args[2], i) if len(node.args) > 2 else None
+                return self.table_value(node, key, default, row=i)
+            if node.func == "where":
+                c = self.row_eval(node.args[0], i)
+                a = self.row_eval(node.args[1], i)
+                b = self.row_eval(node.args[2], i)
+                return a if c else b
+            fn = FUNCTIONS[node.func].scalar
+            assert fn is not None  # validation admits only element-wise functions in a row
+            return fn(*[self.row_eval(a, i) for a in node.args])
+        raise AssertionError(node)
+
+    def table_value(self, node: ex.Call, key, default, row: int | None = None, r: int = 0):
+        """``lookup``/``has`` of one key."""
+        from engine.plan.parse import table_key
+
+        name = node.args[0].name  # type: ignore[union-attr]
+        values, table_default = self.tables[name]
+        k = table_key(key)
+        if node.func == "has":
+            return k in values
+        if k in values:
+            return values[k]
+        d = table_default if default is None else default
+        if d is None:
+            file_row = int(self.rows.file_row[row]) if row is not None and self.rows is not None else None
+            rep = r if row is None or self.rows is None else int(self.rows.rep[row])
+            raise DataErrors([DataError("missing-key", f"table '{name}' has no key '{k}' and no default",
+                                        rep=str(self.inputs.rep_ids[rep]), row=file_row)])
+        return d
 
     def _settle_deps(self, ref: Ref, mode: str, r: int, p: int) -> None:
         """Evaluate the definitions ``ref`` reads (same cell and mode) before it, deepest first.
@@ -277,12 +452,22 @@ class ReferenceEvaluator:
             a = self.eval(node.left, mode, r, p)
             b = self.eval(node.right, mode, r, p)
             return OPERATORS[node.op].scalar(a, b)
+        if isinstance(node, ex.In):
+            x = self.eval(node.left, mode, r, p)
+            hit = any(x == item.value for item in node.items)
+            return not hit if node.negate else hit
         if isinstance(node, ex.Call):
             return self.call(node, mode, r, p)
         raise AssertionError(node)
 
     def call(self, node: ex.Call, mode: str, r: int, p: int):
         f = node.func
+        if f in ("lookup", "has"):
+            key = self.eval(node.args[1], mode, r, p)
+            default = self.eval(node.args[2], mode, r, p) if len(node.args) > 2 else None
+            if not self.active[r][p] and f == "lookup":
+                return 0.0
+            return self.table_value(node, key, default, r=r)
         if f == "rank":
             if not self.active[r][p]:
                 return 0.0
@@ -450,7 +635,11 @@ class ReferenceEvaluator:
             key = {"measure": ref.name, "target": f"targets.{ref.name}", "ti": "target_incentive"}[ref.kind]
             values[key] = np.array([[self.value(ref, "final", r, p) if self.active[r][p] else 0.0
                                      for p in range(P)] for r in range(R)], dtype=object)
-        return PayoutArrays(columns=columns, adjustment=adjustment, total=total, grades=grades,
+        base_pay = None
+        if self.plan.base_pay is not None:
+            base_pay = np.array([[self.value(Ref("base_pay"), "final", r, p) if self.active[r][p] else 0.0
+                                  for p in range(P)] for r in range(R)], dtype=float)
+        return PayoutArrays(base_pay=base_pay, columns=columns, adjustment=adjustment, total=total, grades=grades,
                             active=np.array(self.active, dtype=bool), earned=earned, modified=modified,
                             scores=scores, values=values, capped_total=capped_arr, paid_before_draw=paid_arr)
 
@@ -525,5 +714,5 @@ class ReferenceEvaluator:
 
 def _describe(ref: Ref) -> str:
     return {"measure": f"measure '{ref.name}'", "target": f"target '{ref.name}'",
-            "ti": "target_incentive"}.get(ref.kind, ref.name)
+            "ti": "target_incentive", "base_pay": "base_pay"}.get(ref.kind, ref.name)
 

@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from engine.core.errors import PlanError, PlanErrors, Span
 from engine.plan import expr as ex
@@ -35,8 +36,10 @@ class Ref:
     """What a name in an expression stands for.
 
     ``kind`` is one of ``param``, ``measure``, ``target``, ``ti``, ``roster``, ``actual``,
-    ``component``, ``score``; ``name`` is the parameter, measure, target, column or
-    component name (empty for ``ti``).
+    ``component``, ``score``, ``table`` (the first argument of ``lookup``/``has``),
+    ``tenure`` (``tenure_months``) or ``share`` (``active_share``); ``name`` is the
+    parameter, measure, target, column, table or component name (empty for ``ti``,
+    ``tenure`` and ``share``).
     """
 
     kind: str
@@ -51,13 +54,17 @@ class Context:
         what: description for messages.
         level: ``const`` (numbers and parameters only), ``base`` (measures, targets,
             target_incentive), ``component`` (plus earlier components), ``plan`` (plus all
-            components).
+            components), ``row`` (a row-level measure: row-level things only) or ``pay``
+            (``base_pay``: roster columns, parameters, ``active_share`` and literals).
         upto: for ``component``: index of the component (earlier ones are visible).
+        measure: the expression is a measure's (text attributes of transactions may be
+            named only there).
     """
 
     what: str
     level: str
     upto: int = 0
+    measure: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,16 @@ class CheckedPlan:
     types: Mapping[int, str] = field(default_factory=dict)  # id(node) -> type
     source: str = ""  # the plan text, so that the plan can be rebuilt in another process
     overrides: tuple[tuple[str, float], ...] = ()  # parameter values replaced by with_parameters
+    row_measures: Mapping[str, str] = field(default_factory=dict)  # row-level measure -> aggregate
+    text_actual_columns: frozenset[str] = frozenset()  # actuals columns used as text (attributes)
+    text_roster_columns: frozenset[str] = frozenset()  # roster columns used as text
+    uses_tenure: bool = False  # the plan names tenure_months
+    tables: Mapping[str, Any] = field(default_factory=dict)  # name -> engine.plan.model.Table
+
+    @property
+    def numeric_actual_columns(self) -> frozenset[str]:
+        """Actuals columns used as numbers (every row must hold a finite number)."""
+        return frozenset(self.actual_columns) - self.text_actual_columns
 
     def ref(self, node: ex.Name) -> Ref:
         return self.refs[id(node)]
@@ -117,10 +134,14 @@ class _Checker:
         self.scorecards = {c.name: i for i, c in enumerate(plan.components) if kind_of(c.kind).has_score}
         self.roster_columns: set[str] = set()
         self.numeric_roster: set[str] = set()
-        self.actual_aggregates: dict[str, tuple[str, str]] = {}  # col -> (aggregate, measure)
         self.actual_columns: set[str] = set()
         self.deps: dict[Ref, set[Ref]] = {}
         self.failed: set[int] = set()
+        self.tables = {t.name: t for t in plan.tables}
+        self.row_measures: dict[str, str] = {}
+        self.declared_aggregates: dict[str, set[str]] = {}
+        self.text_actual, self.text_roster = _attributes(plan)
+        self.uses_tenure = False
 
     def error(self, code: str, message: str, span, hint: str | None = None) -> None:
         self.errors.append(PlanError(code, message, span, hint))
@@ -166,11 +187,30 @@ class _Checker:
             if name in self.params:
                 return Ref("param", name)
             if name in self.measures:
+                if ctx.level in ("row", "pay"):
+                    return self._not_here(node, code, ctx, f"measure '{name}'")
                 return Ref("measure", name)
             if name == "target_incentive":
+                if ctx.level in ("row", "pay"):
+                    return self._not_here(node, code, ctx, "target_incentive")
                 return Ref("ti")
+            if name == "tenure_months":
+                if ctx.level == "pay":
+                    return self._not_here(node, code, ctx, "tenure_months")
+                self.uses_tenure = True
+                return Ref("tenure")
+            if name == "active_share":
+                if ctx.level == "row":
+                    return self._not_here(node, code, ctx, "active_share")
+                return Ref("share")
+            if name in self.tables:
+                self.error("bad-reference", f"'{name}' is a table: use it as lookup({name}, key) or "
+                           f"has({name}, key)", span)
+                return None
             if name in self.components:
                 idx = self.components[name]
+                if ctx.level in ("row", "pay"):
+                    return self._not_here(node, code, ctx, f"component '{name}'")
                 if ctx.level == "base":
                     self.error("bad-reference",
                                f"component '{name}' cannot be used in {ctx.what}: measures and "
@@ -197,9 +237,20 @@ class _Checker:
             self.roster_columns.add(name)
             return Ref("roster", name)
         if prefix == "actuals":
+            if ctx.level == "pay":
+                return self._not_here(node, code, ctx, f"actuals.{name}")
+            if name in self.text_actual and not (ctx.measure or ctx.level == "row"):
+                self.error("attribute-outside-measure",
+                           f"actuals.{name} is text (an attribute of each transaction row): it can be "
+                           f"used only in a measure, not in {ctx.what}", span,
+                           f"write a measure such as \"where(actuals.{name} == '...', actuals.amount, 0)\" and "
+                           "use the measure here")
+                return None
             self.actual_columns.add(name)
             return Ref("actual", name)
         if prefix == "targets":
+            if ctx.level in ("row", "pay"):
+                return self._not_here(node, code, ctx, f"targets.{name}")
             if name in self.targets:
                 return Ref("target", name)
             self.error("unknown-name", f"unknown target '{name}'",
@@ -208,6 +259,8 @@ class _Checker:
                        ("declare it under 'targets'" if self.targets else "the plan declares no targets"))
             return None
         if name == "score":
+            if prefix in self.scorecards and ctx.level in ("row", "pay"):
+                return self._not_here(node, code, ctx, f"'{prefix}.score'")
             if prefix in self.scorecards:
                 idx = self.scorecards[prefix]
                 if ctx.level == "base":
@@ -235,6 +288,19 @@ class _Checker:
             hint = f"'{prefix}' is a measure: write '{prefix}'"
         self.error("unknown-name", f"unknown name '{prefix}.{name}'", code.span_of(node.start, node.name_start - 1),
                    hint or "names with a dot are roster.COLUMN, actuals.COLUMN, targets.NAME or SCORECARD.score")
+        return None
+
+    def _not_here(self, node: ex.Name, code: Code, ctx: Context, what: str) -> Ref | None:
+        """A name a row-level measure or ``base_pay`` cannot use: an error saying what can."""
+        span = code.span_of(node.start, node.end)
+        if ctx.level == "row":
+            self.error("row-level", f"{what} cannot be used in {ctx.what}: a row-level measure is "
+                       "evaluated on each transaction row and may name only actuals and roster columns, "
+                       "parameters, tenure_months and tables", span,
+                       "compute it in a separate (plain) measure that combines this one with the other value")
+        else:
+            self.error("bad-reference", f"{what} cannot be used in {ctx.what}: base pay may name only roster "
+                       "columns, parameters, active_share and numbers", span)
         return None
 
     # -- types -------------------------------------------------------------------------
@@ -282,6 +348,8 @@ class _Checker:
                 raise _Bail()
             if ref.kind == "roster":
                 return ANY
+            if ref.kind == "actual" and ref.name in self.text_actual:
+                return TEXT
             if ref.kind == "measure":
                 return self.measure_type(ref.name)
             return NUM
@@ -328,7 +396,65 @@ class _Checker:
             return BOOL
         if isinstance(node, ex.Call):
             return self.infer_call(node, code, ctx)
+        if isinstance(node, ex.In):
+            return self.infer_in(node, code, ctx)
         raise AssertionError(node)
+
+    def infer_in(self, node: ex.In, code: Code, ctx: Context) -> str:
+        """``x in [...]``: the items are all texts or all numbers, like ``x``."""
+        if ctx.level == "const":
+            self.error("not-constant", f"'in' cannot be used in {ctx.what}", code.span_of(node.start, node.end))
+            raise _Bail()
+        kinds_ = {TEXT if isinstance(i, ex.Str) else NUM for i in node.items}
+        if len(kinds_) > 1:
+            self.error("type-mismatch", "the list after 'in' mixes texts and numbers",
+                       code.span_of(node.items[0].start, node.items[-1].end), "give all texts or all numbers")
+            raise _Bail()
+        want = kinds_.pop()
+        for item in node.items:
+            self.types[id(item)] = want
+        lt = self._infer(node.left, code, ctx)
+        if lt not in (ANY, want):
+            piece = code.text[node.left.start:node.left.end]
+            self.error("type-mismatch", f"'{piece}' is a {lt}, but the list after 'in' holds {want}s",
+                       code.span_of(node.start, node.end))
+            raise _Bail()
+        if lt == ANY and isinstance(node.left, ex.Name) and want == NUM:
+            self.numeric_roster.add(self.refs[id(node.left)].name)
+        return BOOL
+
+    def infer_table_call(self, node: ex.Call, code: Code, ctx: Context) -> str:
+        """``lookup(TABLE, key[, default])`` and ``has(TABLE, key)``."""
+        name_span = code.span_of(node.start, node.func_end)
+        n = len(node.args)
+        ok_count = (2, 3) if node.func == "lookup" else (2,)
+        if n not in ok_count:
+            sig = FUNCTIONS[node.func]
+            self.error("wrong-arguments", f"{node.func}() takes {' or '.join(map(str, ok_count))} arguments, got {n}",
+                       code.span_of(node.start, node.end), f"call it as {sig.usage}")
+            raise _Bail()
+        if ctx.level == "const":
+            self.error("not-constant", f"{node.func}() cannot be used in {ctx.what}: only numbers and "
+                       "parameters are allowed there", name_span)
+            raise _Bail()
+        table = node.args[0]
+        if not (isinstance(table, ex.Name) and table.prefix is None and table.name in self.tables):
+            piece = code.text[table.start:table.end]
+            hint = suggest(piece, list(self.tables)) or (f"tables: {', '.join(self.tables)}" if self.tables
+                                                         else "declare it under 'tables'")
+            self.error("unknown-name", f"unknown table '{piece}' (the first argument of {node.func}() names a "
+                       "table of the plan)", code.span_of(table.start, table.end), hint)
+            raise _Bail()
+        self.refs[id(table)] = Ref("table", table.name)
+        self.types[id(table)] = ANY
+        kt = self._infer(node.args[1], code, ctx)
+        if kt == BOOL:
+            self.error("type-mismatch", f"the key of {node.func}() must be a text or a number, not a condition",
+                       code.span_of(node.args[1].start, node.args[1].end))
+            raise _Bail()
+        if n == 3:
+            self.expect(node.args[2], code, ctx, NUM, f"argument 3 of {node.func}()")
+        return NUM if node.func == "lookup" else BOOL
 
     def infer_call(self, node: ex.Call, code: Code, ctx: Context) -> str:
         name_span = code.span_of(node.start, node.func_end)
@@ -339,6 +465,16 @@ class _Checker:
                 hint = f"'{node.func}' is a name, not a function"
             self.error("unknown-function", f"unknown function '{node.func}'", name_span,
                        hint or f"functions: {', '.join(FUNCTIONS)}")
+            raise _Bail()
+        if sig.scope == "table":
+            return self.infer_table_call(node, code, ctx)
+        if ctx.level == "row" and sig.scope != "elementwise":
+            self.error("row-level", f"{node.func}() cannot be used in {ctx.what}: a row-level measure is "
+                       "evaluated on each transaction row, where there are no other reps or periods", name_span,
+                       "use it in a plain measure that reads this one")
+            raise _Bail()
+        if ctx.level == "pay" and sig.scope != "elementwise":
+            self.error("bad-reference", f"{node.func}() cannot be used in {ctx.what}", name_span)
             raise _Bail()
         n = len(node.args)
         if (sig.variadic and n < len(sig.params)) or (not sig.variadic and n != len(sig.params)):
@@ -403,32 +539,31 @@ def _check_base(ck: _Checker) -> list[Ref]:
     items.append((Ref("ti"), plan.target_incentive, "target_incentive"))
 
     spans = {ref: code for ref, code, _ in items}
+    row = _row_level(ck)
+    ck.row_measures = {name: agg for name, agg in row.items()}
+    contexts: dict[Ref, Context] = {}
     for ref, code, what in items:
         deps: set[Ref] = set()
-        ctx = Context(what, "base")
+        if ref.kind == "measure" and ref.name in row:
+            ctx = Context(f"row-level measure '{ref.name}'", "row", measure=True)
+        else:
+            ctx = Context(what, "base", measure=ref.kind == "measure")
+        contexts[ref] = ctx
         # Resolution first (types may depend on measures not yet typed).
-        for node in ex.walk(code.tree):
-            if isinstance(node, ex.Name):
-                r = ck.lookup(node, code, ctx)
-                if r is not None and r.kind in ("measure", "target", "ti"):
-                    deps.add(r)
+        for node in value_names(code.tree):
+            r = ck.lookup(node, code, ctx)
+            if r is not None and r.kind in ("measure", "target", "ti"):
+                deps.add(r)
         ck.deps[ref] = deps
+        if ref.kind == "measure" and ref.name not in row:
+            continue
         if ref.kind == "measure":
-            agg = plan.measures[[m.name for m in plan.measures].index(ref.name)].aggregate
-            for node in ex.walk(code.tree):
-                if isinstance(node, ex.Name) and node.prefix == "actuals":
-                    col = node.name
-                    prev = ck.actual_aggregates.get(col)
-                    if agg != "sum":
-                        if prev is not None and prev[0] != agg:
-                            ck.error("aggregate-conflict",
-                                     f"actuals.{col} is aggregated with '{agg}' here but with "
-                                     f"'{prev[0]}' in measure '{prev[1]}'",
-                                     code.span_of(node.start, node.end),
-                                     "a column has one aggregation: declare it on one measure and "
-                                     "refer to that measure elsewhere")
-                        else:
-                            ck.actual_aggregates[col] = (agg, ref.name)
+            # The aggregation a column gets where a plain measure names it (version 1): the
+            # one a row-level measure declares on it, where they agree and it is not a count.
+            agg = row[ref.name]
+            for node in value_names(code.tree):
+                if node.prefix == "actuals" and agg != "count":
+                    ck.declared_aggregates.setdefault(node.name, set()).add(agg)
 
     order = _toposort(ck, items, spans)
     _check_chain(ck, order, spans)
@@ -436,7 +571,7 @@ def _check_base(ck: _Checker) -> list[Ref]:
     for ref in order:
         code = spans[ref]
         what = next(w for r, _, w in items if r == ref)
-        t = ck.infer(code, Context(what, "base"))
+        t = ck.infer(code, contexts[ref])
         if ref.kind == "measure":
             if t == TEXT:
                 ck.error("type-mismatch", f"measure '{ref.name}' must be a number or a condition, "
@@ -447,6 +582,50 @@ def _check_base(ck: _Checker) -> list[Ref]:
         elif t == ANY:
             _mark_numeric(ck, code)
     return order
+
+
+def value_names(tree: ex.Expr):
+    """The names in an expression that stand for values (not the table named by the first
+    argument of ``lookup``/``has``)."""
+    tables = {id(n.args[0]) for n in ex.walk(tree) if isinstance(n, ex.Call) and n.func in ("lookup", "has")
+              and n.args}
+    return (n for n in ex.walk(tree) if isinstance(n, ex.Name) and id(n) not in tables)
+
+
+def _attributes(plan: Plan) -> tuple[set[str], set[str]]:
+    """The actuals and roster columns the plan uses as text: compared with a string
+    (``==``, ``!=``, ``in [...]``) or the key of a ``lookup``/``has``."""
+    actual: set[str] = set()
+    roster: set[str] = set()
+
+    def mark(node: ex.Expr) -> None:
+        if isinstance(node, ex.Name) and node.prefix in ("actuals", "roster"):
+            (actual if node.prefix == "actuals" else roster).add(node.name)
+
+    codes = plan.codes()
+    for code in codes:
+        for node in ex.walk(code.tree):
+            if isinstance(node, ex.Compare) and node.op in ("==", "!="):
+                if isinstance(node.right, ex.Str):
+                    mark(node.left)
+                if isinstance(node.left, ex.Str):
+                    mark(node.right)
+            elif isinstance(node, ex.In) and node.items and isinstance(node.items[0], ex.Str):
+                mark(node.left)
+            elif isinstance(node, ex.Call) and node.func in ("lookup", "has") and len(node.args) >= 2:
+                mark(node.args[1])
+    return actual, roster
+
+
+def _row_level(ck: _Checker) -> dict[str, str]:
+    """Row-level measures (name -> aggregate): written as ``{expr, aggregate}``, or naming a
+    text attribute of the actuals."""
+    out = {}
+    for m in ck.plan.measures:
+        names_attribute = any(n.prefix == "actuals" and n.name in ck.text_actual for n in value_names(m.code.tree))
+        if m.explicit or names_attribute or m.aggregate != "sum":
+            out[m.name] = m.aggregate
+    return out
 
 
 def _mark_numeric(ck: _Checker, code: Code) -> None:
@@ -655,7 +834,9 @@ def _check_names(ck: _Checker) -> None:
             ck.error("duplicate-name", f"component '{c.name}' has the name of a {seen[c.name][0]}",
                      c.name_span, "names must be unique across parameters, measures and components")
         if c.name == "target_incentive" or c.name in ("adjustment", "total", "grade", "rep_id", "period",
-                                                       "currency"):
+                                                       "currency", "prior_periods", "tenure_months",
+                                                       "active_share") \
+                or ck.plan.base_pay is not None and c.name in ("base_pay", "total_pay"):
             ck.error("duplicate-name", f"'{c.name}' is reserved and cannot name a component", c.name_span)
     for name in ("target_incentive",):
         if name in seen:
@@ -694,17 +875,34 @@ def check_plan(plan: Plan, source: str = "") -> CheckedPlan:
             _const(ck, b.min, "the min of a grade band")
     if plan.draw is not None:
         _expect(ck, plan.draw.amount, plan_ctx("the draw amount"), NUM)
+    if plan.base_pay is not None:
+        _expect(ck, plan.base_pay, Context("base_pay", "pay"), NUM)
+    _check_tables(ck)
     if ck.errors:
         raise PlanErrors(ck.errors)
     actual_columns = {col: "sum" for col in ck.actual_columns}
-    for col, (agg, _) in ck.actual_aggregates.items():
-        actual_columns[col] = agg
+    for col, aggs in ck.declared_aggregates.items():
+        if len(aggs) == 1 and col in actual_columns:
+            actual_columns[col] = next(iter(aggs))
     return CheckedPlan(
         plan=plan, order=tuple(order), roster_columns=frozenset(ck.roster_columns),
-        numeric_roster_columns=frozenset(ck.numeric_roster),
+        numeric_roster_columns=frozenset(ck.numeric_roster - ck.text_roster),
         actual_columns=MappingProxyType(actual_columns), refs=MappingProxyType(ck.refs),
         types=MappingProxyType(ck.types), source=source,
+        row_measures=MappingProxyType(dict(ck.row_measures)),
+        text_actual_columns=frozenset(ck.text_actual & set(ck.actual_columns)),
+        text_roster_columns=frozenset(ck.text_roster & ck.roster_columns),
+        uses_tenure=ck.uses_tenure, tables=MappingProxyType(dict(ck.tables)),
     )
+
+
+def _check_tables(ck: _Checker) -> None:
+    """Table values and defaults are numbers or expressions of parameters."""
+    for t in ck.plan.tables:
+        for key, code in t.values:
+            _const(ck, code, f"the value of '{key}' in table '{t.name}'")
+        if t.default is not None:
+            _const(ck, t.default, f"the default of table '{t.name}'")
 
 
 def _rebuild(source: str, filename: str, overrides: tuple) -> CheckedPlan:

@@ -99,7 +99,7 @@ ERRORS = [
         ACTUALS,
         {},
         [("roster.csv", 4, "rep_id", "R1", "duplicate-rep",
-          "rep_id 'R1' is in rows 2 and 4", "each rep has one roster row")],
+          "rep_id 'R1' is in rows 2 and 4", "each rep has one roster row (or give the rows effective_from/effective_to dates)")],
         id="duplicate-rep",
     ),
     pytest.param(
@@ -236,7 +236,7 @@ ERRORS = [
         "rep_id,period,revenue\nR1,2027-Q1,ten\nR9,2027-Q5,\n",
         {},
         [("roster.csv", 3, "rep_id", "R1", "duplicate-rep",
-          "rep_id 'R1' is in rows 2 and 3", "each rep has one roster row"),
+          "rep_id 'R1' is in rows 2 and 3", "each rep has one roster row (or give the rows effective_from/effective_to dates)"),
          ("roster.csv", 3, "quota", "R1", "missing-value", "'quota' is empty", None),
          ("actuals.csv", 2, "revenue", "R1", "not-a-number",
           "'revenue' must be a finite number (got 'ten')", None),
@@ -600,15 +600,17 @@ TRANSACTIONS = """
     "how, expected",
     [
         ("sum", [[125, 10], [139, 0]]),
-        ("mean", [[62.5, 10], [139 / 3, 0]]),
-        ("last", [[25, 10], [10, 0]]),  # R2: two rows on the latest date, the later row wins
-        ("min", [[25, 10], [10, 0]]),
+        ("mean", [[75, 10], [169 / 3, 0]]),
+        ("last", [[50, 10], [40, 0]]),  # R2: two rows on the latest date, the later row wins
+        ("min", [[50, 10], [30, 0]]),
         ("max", [[100, 10], [99, 0]]),
     ],
 )
 def test_transactions_gathered_into_periods(tmp_path, how, expected):
-    """Transactions are multiplied by their split (empty = 1) and gathered per rep and
-    period with the column's aggregation; counts say how many rows each cell holds."""
+    """Transactions are gathered per rep and period with the column's aggregation; a
+    ``sum`` multiplies each row by its split (empty = 1), ``mean``/``last``/``min``/``max``
+    take the rows as written (plan language version 2: a split deal does not halve an
+    averaged score); counts say how many rows each cell holds."""
     inputs = load(tmp_path, actuals=TRANSACTIONS, actual_columns={"amount": how})
     assert inputs.period_labels == ["2027-Q1", "2027-Q2"]
     np.testing.assert_allclose(inputs.actuals["amount"], expected, rtol=1e-15)
@@ -649,7 +651,8 @@ transaction_rows = st.lists(
 @settings(max_examples=60, deadline=None)
 @given(rows=transaction_rows, how=st.sampled_from(["sum", "mean", "last", "min", "max"]))
 def test_gathering_matches_plain_python(rows, how):
-    """The vectorized gathering gives what a plain loop over the transactions gives."""
+    """The vectorized gathering gives what a plain loop over the transactions gives (the
+    split scales only summed columns: plan language version 2)."""
     start = dt.date(2027, 1, 1)
     actuals = pd.DataFrame(
         {
@@ -668,7 +671,8 @@ def test_gathering_matches_plain_python(rows, how):
     cells: dict[tuple[str, str], list[tuple[int, int, float]]] = defaultdict(list)
     for position, (rep, days, amount, split) in enumerate(rows):
         label = f"{start + dt.timedelta(days=days):%Y-%m}"
-        cells[rep, label].append((days, position, amount * (1.0 if split is None else split)))
+        share = 1.0 if split is None or how != "sum" else split
+        cells[rep, label].append((days, position, amount * share))
     for r, rep in enumerate(inputs.rep_ids):
         for p, label in enumerate(inputs.period_labels):
             values = [v for _, _, v in cells.get((rep, label), [])]
