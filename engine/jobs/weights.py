@@ -70,7 +70,8 @@ def project_to_bounds(target: Sequence[float] | np.ndarray, lo: Sequence[float] 
     The solution is ``w = clip(target + λ, lo, hi)``, ``λ`` being where the sum, a
     non-decreasing piecewise-linear function of ``λ``, crosses 1. Its breakpoints are
     ``lo - target`` and ``hi - target``; between the two breakpoints around the crossing
-    the sum is linear, so ``λ`` is found exactly (no iteration).
+    the sum is linear, so ``λ`` is found exactly (no iteration). When a stretch of ``λ``
+    gives the same ``w`` (every coordinate at a bound), the middle of the stretch is returned.
 
     Args:
         target: the point to project (any real numbers).
@@ -97,8 +98,13 @@ def project_to_bounds(target: Sequence[float] | np.ndarray, lo: Sequence[float] 
     breaks = np.unique(np.concatenate([low - t, high - t]))
     sums = np.array([total(b) for b in breaks])
     j = int(np.searchsorted(sums, 1.0, side="left"))  # the first breakpoint where the sum reaches 1
-    if j == 0:
-        lam = float(breaks[0])
+    if j < len(breaks) and abs(sums[j] - 1.0) <= TOLERANCE:
+        # The sum is 1 on a whole stretch [breaks[j], breaks[k]] where no coordinate is free: every
+        # λ there gives the same w; the middle one says best which way each bound held.
+        k = j
+        while k + 1 < len(breaks) and abs(sums[k + 1] - 1.0) <= TOLERANCE:
+            k += 1
+        lam = float((breaks[j] + breaks[k]) / 2)
     elif j >= len(breaks):
         lam = float(breaks[-1])
     else:
@@ -194,6 +200,12 @@ def _voter_name(cell: object) -> str | None:
     return str(cell).strip()
 
 
+def _containing(word: str, names: Sequence[str]) -> str | None:
+    """``did you mean 'revenue_attainment'?`` for ``revenue``: the one name that contains the word."""
+    found = [n for n in names if word.lower() in n.lower() or n.lower() in word.lower()]
+    return f"did you mean '{found[0]}'?" if len(found) == 1 else None
+
+
 def read_votes(source: str | Path | pd.DataFrame, metrics: Sequence[str], *, scorecard: str = "",
                sheet: str | int | None = None) -> pd.DataFrame:
     """Read a votes table and normalise every voter's row to shares summing to 1.
@@ -228,7 +240,7 @@ def read_votes(source: str | Path | pd.DataFrame, metrics: Sequence[str], *, sco
     columns = [str(c) for c in frame.columns]
     for col in columns:
         if col != VOTER and col not in metrics:
-            hint = did_you_mean(col, list(metrics))
+            hint = did_you_mean(col, list(metrics)) or _containing(col, metrics)
             listing = f"the metrics of {what}: {', '.join(metrics)} (and an optional '{VOTER}' column)"
             problems.append(DataError("unknown-column", f"column '{col}' is no metric of {what}", file=name,
                                       column=col, hint=f"{hint} {listing}" if hint else listing))
@@ -530,6 +542,12 @@ def weights_from_votes(plan: CheckedPlan, votes: str | Path | pd.DataFrame, *, s
     decimals = max(4, *(decimals_for(s) for s in sites))
     unit = 10 ** decimals
     grid_lo, grid_hi = np.ceil(lo * unit - 1e-6) / unit, np.floor(hi * unit + 1e-6) / unit
+    empty = [m for m, a, b in zip(metric_names, grid_lo, grid_hi) if a > b]
+    if empty:
+        raise PlanErrors([PlanError(
+            "infeasible-bounds", f"the bounds of {', '.join(repr(m) for m in empty)} hold no weight with {decimals} "
+            "decimals", None, "give each metric bounds at least one unit of the last decimal apart, or equal ones "
+            "written with that many decimals")])
     if grid_lo.sum() > 1.0 + 1e-9 or grid_hi.sum() < 1.0 - 1e-9:
         listing = ", ".join(f"{m} [{a:g}, {b:g}]" for m, a, b in zip(metric_names, grid_lo, grid_hi))
         raise PlanErrors([PlanError(
