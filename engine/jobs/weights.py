@@ -210,7 +210,8 @@ def read_votes(source: str | Path | pd.DataFrame, metrics: Sequence[str], *, sco
                sheet: str | int | None = None) -> pd.DataFrame:
     """Read a votes table and normalise every voter's row to shares summing to 1.
 
-    The table has one column per metric (its ``name``) and an optional ``voter`` column;
+    The table has one column per metric (its ``name``) and an optional ``voter`` column
+    (any case);
     each row is one voter's numbers (points, percentages such as ``40`` or ``40%``, shares).
 
     Args:
@@ -238,8 +239,9 @@ def read_votes(source: str | Path | pd.DataFrame, metrics: Sequence[str], *, sco
     what = f"scorecard '{scorecard}'" if scorecard else "the scorecard"
     problems: list[DataError] = []
     columns = [str(c) for c in frame.columns]
+    voter_col = next((c for c in columns if c.lower() == VOTER and c not in metrics), None)
     for col in columns:
-        if col != VOTER and col not in metrics:
+        if col != voter_col and col not in metrics:
             hint = did_you_mean(col, list(metrics)) or _containing(col, metrics)
             listing = f"the metrics of {what}: {', '.join(metrics)} (and an optional '{VOTER}' column)"
             problems.append(DataError("unknown-column", f"column '{col}' is no metric of {what}", file=name,
@@ -258,12 +260,12 @@ def read_votes(source: str | Path | pd.DataFrame, metrics: Sequence[str], *, sco
     shares = np.zeros((len(frame), len(metrics)))
     for k, (row, record) in enumerate(frame.iterrows()):
         r = int(row)  # type: ignore[call-overload]  # the index is the spreadsheet row number
-        voter = _voter_name(record[VOTER]) if VOTER in frame.columns else None
+        voter = _voter_name(record[voter_col]) if voter_col is not None else None
         who = f"voter '{voter}'" if voter is not None else f"the voter of row {r}"
         if voter is not None:
             if voter in seen:
                 problems.append(DataError("duplicate-voter", f"voter '{voter}' votes twice (rows {seen[voter]} "
-                                          f"and {r})", file=name, row=r, column=VOTER,
+                                          f"and {r})", file=name, row=r, column=voter_col,
                                           hint="keep one row per voter"))
             else:
                 seen[voter] = r

@@ -118,8 +118,8 @@ def test_median_of_an_even_number_of_voters_is_the_midpoint_of_the_tied_middle()
 
 def test_each_row_is_normalised_whatever_its_scale():
     """Points, percentages and shares count the same: (5, 3, 2), (50%, 30%, 20%) and
-    (0.5, 0.3, 0.2) are one vote each for (0.5, 0.3, 0.2)."""
-    df = pd.DataFrame({"voter": ["x", "y", "z"], "a": [5, "50%", 0.5], "b": [3, "30%", 0.3], "c": [2, "20%", 0.2]})
+    (0.5, 0.3, 0.2) are one vote each for (0.5, 0.3, 0.2). The voter column may be capitalised."""
+    df = pd.DataFrame({"Voter": ["x", "y", "z"], "a": [5, "50%", 0.5], "b": [3, "30%", 0.3], "c": [2, "20%", 0.2]})
     shares = read_votes(df, ["a", "b", "c"])
     assert shares[["a", "b", "c"]].to_numpy() == pytest.approx(np.tile([0.5, 0.3, 0.2], (3, 1)))
     assert list(shares["voter"]) == ["x", "y", "z"]
