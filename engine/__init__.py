@@ -6,6 +6,7 @@ The public API::
     df = statements(plan, roster, actuals)         # rounded payout statements
     prog = compile_plan(plan)                      # vectorized payout function
     result = prog.evaluate(load_for_plan(plan, roster, actuals))
+    voted = weights_from_votes(plan, "votes.csv")  # the team's KPI weights, within bounds
 
 The stages, each a folder, each using only the ones before it: ``core`` (inputs, periods,
 errors, atomic writes, text helpers) -> ``plan`` -> ``data`` -> ``sim``
@@ -25,6 +26,7 @@ from engine.core.errors import (
     PlanErrors,
 )
 from engine.data.statements import load_for_plan, statements
+from engine.jobs.weights import weights_from_votes
 from engine.plan import CheckedPlan, CompiledPlan, compile_plan, load_plan, parse_plan
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "load_plan",
     "parse_plan",
     "statements",
+    "weights_from_votes",
 ]
 __version__ = "0.1.0"
 

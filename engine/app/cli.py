@@ -467,6 +467,61 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
 
 @cli.command()
 @click.argument("plan", type=click.Path(dir_okay=False))
+@click.option("--votes", required=True, type=click.Path(dir_okay=False),
+              help="The team's votes: an optional 'voter' column and one column per metric (CSV, Excel, Parquet).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Plan YAML to write, with the new weights.")
+@click.option("--scorecard", default=None, metavar="NAME", help="The scorecard voted on (when the plan has several).")
+@click.option("--method", default="mean", show_default=True, type=click.Choice(["mean", "median"]),
+              help="The team's weight of a metric: the mean or the median of the voters' shares.")
+@click.option("--weight-change", default=0.10, show_default=True, type=click.FloatRange(0, 1),
+              help="How far each weight may move from its current value (absolute).")
+@click.option("--sheet", default=None, metavar="NAME", help="Excel votes: the sheet to read (default the first).")
+@click.option("--scenario", "scenario_path", default=None, type=click.Path(dir_okay=False),
+              help="Scenario YAML to simulate both plans on (default: the built-in field sales team).")
+@click.option("--runs", default=200, show_default=True, type=click.IntRange(1, None),
+              help="Monte Carlo runs per plan (the same runs for both).")
+@click.option("--seed", default=None, type=click.IntRange(0, None), help="Random seed (default: the scenario's).")
+@click.option("--workers", default=None, type=click.IntRange(1, None),
+              help="Processes on this machine (default: all cores; results do not depend on it).")
+@click.option("--report", "report_out", default=None, metavar="PATH", type=click.Path(dir_okay=False),
+              help="Also write a self-contained HTML report (the weights, then the comparison) to PATH.")
+def weights(plan: str, votes: str, out: str, scorecard: str | None, method: str, weight_change: float,
+            sheet: str | None, scenario_path: str | None, runs: int, seed: int | None, workers: int | None,
+            report_out: str | None) -> None:
+    """Set PLAN's scorecard weights from the team's votes, within bounds; compare by simulation.
+
+    Each voter's row is normalised to shares; the team's weights are their mean (or median),
+    and the plan's are the closest weights that sum to 1 within the current weight
+    +- --weight-change. The plan is written to --out with only those weights changed.
+    """
+    from pathlib import Path
+
+    from engine.core.atomic import AtomicGroup
+    from engine.jobs.weights import weights_from_votes
+    from engine.plan import load_plan
+    from engine.report.weights import weights_report, weights_text
+    from engine.sim.run import progress_enabled
+
+    try:
+        _check_outputs(out=out, report=report_out)
+        checked = load_plan(plan)
+        voted = weights_from_votes(checked, votes, scorecard=scorecard, method=method, weight_change=weight_change,
+                                   sheet=sheet)
+        scenario = _load_scenario(scenario_path)
+        compared = voted.compare(scenario, runs, seed, workers=workers or _cores(), progress=progress_enabled(False),
+                                 keep_reps=report_out is not None)
+        with AtomicGroup() as group:  # the plan and the report are written all or nothing
+            Path(group.path(out)).write_text(voted.plan_text, encoding="utf-8")
+            if report_out is not None:
+                Path(group.path(report_out)).write_text(weights_report(voted, compared), encoding="utf-8")
+    except EngineError as exc:
+        _fail(exc)
+    click.echo(weights_text(voted, compared), nl=False)
+    click.echo(f"wrote {out}" + (f" and {report_out}" if report_out else ""))
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(dir_okay=False))
 @click.option("--roster", required=True, type=click.Path(dir_okay=False), help="Roster, as for `incentive payout`.")
 @click.option("--actuals", required=True, type=click.Path(dir_okay=False),
               help="Actuals of the plan year so far (per period, or transactions with a date).")

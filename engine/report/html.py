@@ -229,13 +229,17 @@ class _Figures:
 
 
 def compare_report(report: ReportInputs, *, title: str | None = None,
-                   generated: dt.datetime | None = None) -> str:
+                   generated: dt.datetime | None = None, before: Sequence[tuple[str, str, str]] = (),
+                   command: str = "incentive compare --report") -> str:
     """The HTML report of a comparison: one self-contained page.
 
     Args:
         report: what the page shows, from :func:`engine.jobs.compare.report_inputs`.
         title: page title.
         generated: the date shown in the header (default: now).
+        before: sections shown before the comparison, as ``(id, title, HTML body)``
+            (a job's own findings, e.g. the voted weights of ``incentive weights``).
+        command: the command named in the footer.
 
     Returns:
         The page (UTF-8 text).
@@ -248,7 +252,7 @@ def compare_report(report: ReportInputs, *, title: str | None = None,
     fig = _Figures()
     colours = [charts.PALETTE[i % len(charts.PALETTE)] for i in range(len(plans))]
     multi = len(results) > 1
-    sections = []
+    sections = [f'<section id="{_e(key)}"><h2>{_e(name)}</h2>{body}</section>' for key, name, body in before]
 
     def section(key: str, body: str) -> None:
         name = dict(SECTIONS)[key]
@@ -280,7 +284,8 @@ def compare_report(report: ReportInputs, *, title: str | None = None,
                    for i, (p, f) in enumerate(zip(plans, findings)))
     section("lint", lint)
 
-    nav = "".join(f'<a href="#{k}">{_e(n)}</a>' for k, n in SECTIONS if multi or k != "winners")
+    nav = "".join(f'<a href="#{_e(k)}">{_e(n)}</a>' for k, n in
+                  [(k, n) for k, n, _ in before] + [s for s in SECTIONS if multi or s[0] != "winners"])
     plan_list = "".join(f"<li>{_swatch(colours[i])}<b>{_e(p.plan.name)}</b>"
                         f"{' — ' + _e(p.plan.label) if p.plan.label else ''} "
                         f'<span class="note">({_e(p.plan.file)}; paid per {_e(p.plan.period)}, '
@@ -292,7 +297,7 @@ def compare_report(report: ReportInputs, *, title: str | None = None,
             f"{generated:%Y-%m-%d %H:%M}")
     foot = (f"Per-rep distributions use the reps of the first {sample.sample_runs:,} runs "
             f"of {d0['runs']:,}; every other figure uses all runs. Confidence intervals are 95% t intervals "
-            "over runs. Made with incentive compare --report.")
+            f"over runs. Made with {command}.")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
