@@ -18,6 +18,9 @@ CASES = {
     "kpi_scorecard": ("kpi_scorecard_roster.csv", "kpi_scorecard_actuals.csv"),
     "team_contest": ("team_contest_roster.csv", "team_contest_actuals.csv"),
     "annual_quarterly_trueup": ("annual_quarterly_trueup_roster.csv", "annual_quarterly_trueup_actuals.csv"),
+    "seeds_cn_deals": ("seeds_cn_roster.csv", "seeds_cn_deals.csv"),
+    "product_rates_on_payment": ("product_rates_roster.csv", "product_rates_invoices.csv"),
+    "roster_changes": ("roster_changes_roster.csv", "roster_changes_actuals.csv"),
 }
 
 
@@ -63,3 +66,24 @@ def test_shipped_plan_checks(name, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "is valid" in out and "100%" in out and "total" in out
+
+
+def test_line_detail_of_the_product_plan(tmp_path):
+    """`payout --lines` writes the hand-checked line detail of the pay-on-payment plan (the
+    pending invoice listed with an empty period) and reports the pending row."""
+    import subprocess
+    import sys
+
+    out, lines = tmp_path / "st.csv", tmp_path / "lines.csv"
+    proc = subprocess.run([sys.executable, "-m", "engine.app.cli", "payout",
+                           str(SCEN / "plans" / "product_rates_on_payment.yaml"),
+                           "--roster", str(SCEN / "data" / "product_rates_roster.csv"),
+                           "--actuals", str(SCEN / "data" / "product_rates_invoices.csv"),
+                           "--out", str(out), "--lines", str(lines)], capture_output=True, text=True, cwd=ROOT,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 pending transaction (no paid_date yet" in proc.stdout and "amount 2,500.00" in proc.stdout
+    got = pd.read_csv(lines, dtype=str, keep_default_na=False)
+    expected = pd.read_csv(SCEN / "expected" / "product_rates_on_payment_lines.csv", dtype=str,
+                           keep_default_na=False)
+    pd.testing.assert_frame_equal(got, expected)

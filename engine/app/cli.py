@@ -80,21 +80,41 @@ def check(plan: str, roster: str | None, scenario_path: str | None) -> None:
               help="Statements file to write (.csv, .xlsx or .parquet).")
 @click.option("--sheet", default=None, metavar="NAME",
               help="Excel inputs: the sheet to read, by name or number (0 first; default the first sheet).")
-def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None) -> None:
+@click.option("--lines", "lines_out", default=None, type=click.Path(dir_okay=False),
+              help="Also write one row per transaction (.csv, .xlsx or .parquet): its period, attributes, "
+                   "row-level measures and the commission allocated to it.")
+def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None, lines_out: str | None) -> None:
     """Compute payout statements for every rep and period."""
-    from engine.data.statements import statements, write_statements
-    from engine.plan import load_plan
+    from engine.core.atomic import AtomicGroup, write_table_atomic
+    from engine.data.lines import line_table, pending, pending_text
+    from engine.data.statements import load_for_plan, statement_table, write_statements
+    from engine.plan import compile_plan, load_plan
 
     try:
-        _check_outputs({"--out": out})
+        _check_outputs({"--out": out, **({"--lines": lines_out} if lines_out else {})})
         checked = load_plan(plan)
-        df = statements(checked, roster, actuals, sheet=sheet)
-        write_statements(df, checked.plan, out)
+        inputs = load_for_plan(checked, roster, actuals, sheet=sheet)
+        program = compile_plan(checked)
+        if lines_out:
+            result, values, pays = program.lines(inputs)
+        else:
+            result, values, pays = program.evaluate(inputs), {}, {}
+        df = statement_table(checked.plan, inputs, result)
+        table = line_table(checked, inputs, df, values, pays) if lines_out else None
+        with AtomicGroup() as group:  # the statements and the lines are written all or nothing
+            write_statements(df, checked.plan, out, group=group)
+            if table is not None and lines_out:
+                write_table_atomic(table, lines_out, group=group)
     except EngineError as exc:
         _fail(exc)
     reps = df["rep_id"].nunique()
     click.echo(f"wrote {len(df)} statements for {reps} reps over {df['period'].nunique()} periods to {out} "
                f"(total {df['total'].sum():,.{checked.plan.minor_unit}f} {checked.plan.currency})")
+    if table is not None:
+        click.echo(f"wrote {len(table)} transaction lines to {lines_out}")
+    note = pending_text(pending(checked, inputs), checked.plan.placing_date, checked.plan.currency)
+    if note:
+        click.echo(note)
 
 
 @cli.command()

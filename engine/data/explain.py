@@ -9,6 +9,8 @@ equal, and the narrative's unrounded total is shown next to the rounded one.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
@@ -18,7 +20,7 @@ from engine.core.text import did_you_mean
 from engine.data.statements import format_money
 from engine.plan.reference import ReferenceEvaluator
 from engine.plan.reference import number_text as _num
-from engine.plan.validate import CheckedPlan
+from engine.plan.validate import CheckedPlan, Ref
 
 __all__ = ["explain"]
 
@@ -81,18 +83,36 @@ def _explain_one(ev: ReferenceEvaluator, checked: CheckedPlan, inputs: Inputs, s
     # Inputs
     out.append("Inputs")
     for col in sorted(checked.roster_columns):
-        out.append(f"  roster.{col} = {_num(ev.roster[col][r])}")
+        value = ev.roster_at[col][r][p] if col in ev.roster_at else ev.roster[col][r]
+        out.append(f"  roster.{col} = {_num(value)}" + (" (the roster row in effect on the period's last active day)"
+                                                          if col in ev.roster_at else ""))
+    transactions = inputs.rows is not None
     for col in sorted(checked.actual_columns):
+        if col not in ev.actuals:  # an attribute of each transaction: listed with the transactions
+            continue
         line = f"  actuals.{col} = {_num(ev.actuals[col][r][p])} in {label}"
+        if transactions:
+            line += " (summed with each row's split)" if checked.actual_columns[col] == "sum" else \
+                f" ({checked.actual_columns[col]} of the rows)"
         if ytd:
             agg = checked.actual_columns[col]
             line += f"; year to date ({agg}) = {_num(ev.actual(col, 'final', r, p))}"
         out.append(line)
     per = inputs.periods[p]
     prorate = float(inputs.proration[r, p])
+    prorated = "targets, target_incentive" + (" and base_pay" if plan.base_pay is not None else "")
     out.append(f"  active {round(prorate * per.days)} of {per.days} days in {label} "
-               f"(targets and target_incentive prorated x {_num(prorate)})" if prorate != 1 else
+               f"({prorated} prorated x {_num(prorate)}; active_share = {_num(prorate)})" if prorate != 1 else
                f"  active the whole period ({per.days} days)")
+    for k, layer in enumerate(inputs.layers):
+        share = float(layer.proration[r, p])
+        if share > 0:
+            cols = ", ".join(f"{c} = {_num(ev.layers[k][0][c][r])}" for c in sorted(checked.roster_columns)
+                             if c in ev.layers[k][0])
+            out.append(f"    roster row {k + 1} in effect {round(share * per.days)} days ({cols})")
+    if checked.uses_tenure:
+        out.append(f"  tenure_months = {_num(ev.value(Ref('tenure'), 'final', r, p))} at the start of {label}")
+    out += _transactions(ev, checked, inputs, r, p)
 
     # Measures and targets
     out.append("Targets and measures" + (" (year to date)" if ytd else ""))
@@ -101,6 +121,14 @@ def _explain_one(ev: ReferenceEvaluator, checked: CheckedPlan, inputs: Inputs, s
         v = ev.value(ref, "final", r, p)
         name = {"measure": ref.name, "target": f"targets.{ref.name}", "ti": "target_incentive"}[ref.kind]
         line = f"  {name} = {code.text} = {_num(v)}"
+        if ref.kind == "measure" and ref.name in checked.row_measures:
+            agg = checked.row_measures[ref.name]
+            how = {"sum": "sum over the period's rows (each x its split)", "count": "count of the period's rows",
+                   "mean": "mean over the period's rows", "last": "last row (by date)",
+                   "min": "smallest row value", "max": "largest row value"}[agg]
+            line = f"  {name} = {code.text}, {how} = {_num(ev.value(ref, 'raw', r, p))}"
+            if ytd:
+                line += f"; year to date = {_num(v)}"
         if ref.kind in ("target", "ti"):
             raw = ev.value(ref, "raw", r, p)
             if prorate != 1:
@@ -140,14 +168,65 @@ def _explain_one(ev: ReferenceEvaluator, checked: CheckedPlan, inputs: Inputs, s
     out.append(f"Statement ({plan.currency}, rounded half away from zero to {plan.minor_unit} decimals; "
                "components by largest remainder so they add up to the total)")
     money = [c.name for c in plan.components] + ["adjustment", "total"]
+    base_pay = None
+    if plan.base_pay is not None:
+        base_pay = ev.value(Ref("base_pay"), "final", r, p)
+        money = ["base_pay", *money, "total_pay"]
     if len(st) == 1:
         srow = st.iloc[0]
         width = max(len(m) for m in money)
         texts = format_money(np.array([srow[m] for m in money], dtype=float), plan.minor_unit)
         for m, t in zip(money, texts):
+            if m == "base_pay":
+                out.append(f"  {m:<{width}} {t:>14}   ({plan.base_pay.text} = {_num(base_pay)}, "  # type: ignore[union-attr]
+                           "paid apart from the incentive)")
+                continue
+            if m == "total_pay":
+                out.append(f"  {m:<{width}} {t:>14}   (base_pay + total)")
+                continue
             unrounded = row["columns"][m] if m in row["columns"] else (row["adjustment"] if m == "adjustment"
                                                                       else row["total"])
             out.append(f"  {m:<{width}} {t:>14}   (unrounded {_num(unrounded)})")
         if plan.grades is not None:
             out.append(f"  {'grade':<{width}} {srow['grade']:>14}")
     return "\n".join(out)
+
+
+MAX_LISTED = 50
+"""At most this many transactions of one period are listed (the rest are counted)."""
+
+
+def _transactions(ev: ReferenceEvaluator, checked: CheckedPlan, inputs: Inputs, r: int, p: int) -> list[str]:
+    """The transactions placed in the period (in placing-date order, then file order): file
+    row, date, split, attributes and each row-level measure's value; then the rep's pending
+    rows."""
+    rows = inputs.rows
+    if rows is None:
+        return []
+    from engine.data.lines import pending, pending_text
+
+    plan = checked.plan
+    mine = ev.cell_rows.get((r, p), [])
+    out = [f"Transactions placed in {inputs.periods[p].label} by {plan.placing_date}: {len(mine)}"]
+    attrs = [c for c in sorted(checked.text_actual_columns) if c in rows.columns]
+    numeric = [c for c in sorted(checked.numeric_actual_columns) if c in rows.columns]
+    measures = list(checked.row_measures)
+    for i in mine[:MAX_LISTED]:
+        date = dt.date.fromordinal(int(rows.date[i])).isoformat() if rows.date[i] > 0 else ""
+        parts = [f"row {int(rows.file_row[i])}", date]
+        split = float(rows.split[i])
+        if split != 1:
+            parts.append(f"split {_num(split)}")
+        parts += [f"{c} {ev.row_cols[c][i]}" for c in attrs]
+        parts += [f"{c} {_num(ev.row_cols[c][i])}" for c in numeric]
+        for m in measures:
+            agg = checked.row_measures[m]
+            v = 1.0 if agg == "count" else float(ev.row_eval(ev.defs[Ref("measure", m)].tree, i))
+            parts.append(f"{m} = {_num(v)}")
+        out.append("  " + ", ".join(x for x in parts if x))
+    if len(mine) > MAX_LISTED:
+        out.append(f"  ... and {len(mine) - MAX_LISTED} more (payout --lines lists every one)")
+    note = pending_text(pending(checked, inputs), plan.placing_date, plan.currency, rep=str(inputs.rep_ids[r]))
+    if note:
+        out.append("  " + note)
+    return out

@@ -1220,6 +1220,8 @@ def _gather(
             out = np.full(size, np.inf if how == "min" else -np.inf)
             (np.minimum if how == "min" else np.maximum).at(out, cells, amount)
             out[~filled] = 0.0
+        elif not len(cells):
+            out = np.zeros(size)
         else:  # last: the latest date, then the later row in the file
             if latest is None:
                 order = np.lexsort((np.arange(len(cells)), dates, cells))

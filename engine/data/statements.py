@@ -164,7 +164,7 @@ def format_money(values: np.ndarray, decimals: int) -> list[str]:
     return out
 
 
-def write_statements(df: pd.DataFrame, plan: Plan, path: str, *, fmt: str | None = None) -> None:
+def write_statements(df: pd.DataFrame, plan: Plan, path: str, *, fmt: str | None = None, group=None) -> None:
     """Write statements atomically (a temporary file renamed into place).
 
     CSV amounts are written as exact decimal text with the currency's minor unit.
@@ -180,7 +180,7 @@ def write_statements(df: pd.DataFrame, plan: Plan, path: str, *, fmt: str | None
             out[c] = format_money(out[c].to_numpy(), plan.minor_unit)
         return out
 
-    write_table_atomic(df, path, fmt=fmt, prepare_csv=exact_money)
+    write_table_atomic(df, path, fmt=fmt, prepare_csv=exact_money, group=group)
 
 
 #: Roster amounts that are never negative, whatever the plan does with them.

@@ -56,10 +56,10 @@ def payout_table(checked: CheckedPlan, roster: pd.DataFrame | None = None,
     zeros = {col: np.zeros((n, 1, 1)) for col in checked.actual_columns}
     prog = compile_plan(checked)
     # Targets first (they depend on the roster only in any sensible plan).
-    first = prog.evaluate(reference_inputs(roster_vals, zeros, n))
+    first = prog.evaluate(reference_inputs(roster_vals, zeros, n, checked))
     linked, others = reference_profile(checked)
     targets = {col: first.values[f"targets.{target}"] for col, target in linked.items()}
-    res = prog.evaluate(reference_inputs(roster_vals, reference_actuals(levels, targets, others), n))
+    res = prog.evaluate(reference_inputs(roster_vals, reference_actuals(levels, targets, others), n, checked))
     rows = {}
     for c in plan.components:
         rows[c.name] = res.columns[c.name][:, 0, 0]

@@ -366,6 +366,9 @@ class _Env:
         self.prog = prog
         self.roster_override = roster  # one row rank of an effective-dated roster (targets' layers)
         self.layer_envs: list[_Env] | None = None
+        # Lookups that missed a key (no default): (table, key, where, expression); the value
+        # there is NaN, an error only if it is used (not in where()'s other branch).
+        self.missing: list = raw.missing if raw is not None else []
         # Cross-rep terms: ``record`` collects this evaluation's values per call site;
         # with ``reference``, each rep is compared with the others' reference values
         # (a unilateral deviation, used by the simulator's what-if evaluations).
@@ -430,6 +433,8 @@ class _Env:
                 if raw.layer_envs is None:
                     raw.layer_envs = [_Env(prog, inputs, "raw", record=raw.record, reference=raw.reference,
                                            roster=layer.roster) for layer in inputs.layers]
+                    for lenv in raw.layer_envs:
+                        lenv.missing = raw.missing
                 per_period = np.zeros(self.shape)
                 for lenv, layer in zip(raw.layer_envs, inputs.layers):
                     per_period = per_period + np.where(layer.proration > 0, lenv.get(ref) * layer.proration, 0.0)
@@ -441,27 +446,24 @@ class _Env:
         raise AssertionError(ref)
 
     def lookup(self, table: str, key, default, piece: _Piece, has: bool = False):
-        """``lookup``/``has`` over every rep and period: a missing key without a default is a
-        data error naming the rep and the period."""
-        t = self.prog.tables[table]
-        pos = t.positions(key)
-        if has:
-            return pos >= 0
-        d = t.default if default is None else default
-        vals = t.values[np.maximum(pos, 0)] if len(t.values) else np.zeros(pos.shape)
-        if d is None:
-            bad = np.broadcast_to(pos < 0, np.broadcast_shapes(pos.shape, self.shape)) & self.active
-            if bad.any():
-                at = np.argwhere(bad)[0]
+        """``lookup``/``has`` over every rep and period (see :func:`_lookup`)."""
+        return _lookup(self, table, key, default, piece, has)
+
+    def missing_key_error(self, bad: np.ndarray) -> DataErrors | None:
+        """The missing-key error behind a value that is not finite at ``bad`` (a cell), if a
+        lookup without a default missed there."""
+        for table, key, miss, piece in self.missing:
+            hit = np.broadcast_to(miss, np.broadcast_shapes(miss.shape, bad.shape)) & bad
+            if hit.any():
+                at = tuple(np.argwhere(hit)[0])
                 r, p = int(at[-2]), int(at[-1])
-                k = np.broadcast_to(np.asarray(key), bad.shape)[tuple(at)]
-                raise DataErrors([DataError(
+                k = np.broadcast_to(np.asarray(key, dtype=object), hit.shape)[at]
+                return DataErrors([DataError(
                     "missing-key", f"table '{table}' has no key '{k}' (in {piece.text}) and no default",
                     file=self.inputs.sources.get("roster"), rep=str(np.asarray(self.inputs.rep_ids).reshape(-1)[r]),
                     hint=f"add '{k}' to the table, give the table a 'default', or call lookup({table}, key, default)"
                          f" (period {self.inputs.periods[p].label})")])
-            return np.where(pos >= 0, vals, 0.0)
-        return np.where(pos >= 0, vals, d)
+        return None
 
     def checked(self, x, piece: _Piece):
         return self.prog.checked_value(self, None, x, code=piece, what=f"'{piece.text}'")
@@ -673,6 +675,9 @@ class CompiledPlan:
             bad = placed & ~np.isfinite(vals)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
+                missing = renv.missing_key_error(i)
+                if missing is not None:
+                    raise missing
                 code = self.codes[Ref("measure", name)]
                 raise EvaluationError(
                     "non-finite", f"row-level measure '{name}' is {vals[i]} (not a finite number) on row "
@@ -681,10 +686,11 @@ class CompiledPlan:
                     hint="a division by zero? use safe_div(a, b, default) where the divisor can be 0")
             if agg == "sum":
                 vals = vals * rows.split
-        R, P = inputs.shape
+        shape = raw.shape  # rows' rep index runs over every leading axis and the reps
+        P = shape[-1]
+        size = int(np.prod(shape))
         cells = rows.rep[placed] * P + rows.period[placed]
         v = vals[placed]
-        size = R * P
         count = np.bincount(cells, minlength=size).astype(np.float64)
         if agg in ("sum", "count"):
             out = np.bincount(cells, weights=v, minlength=size)
@@ -695,6 +701,8 @@ class CompiledPlan:
             out = np.full(size, np.inf if agg == "min" else -np.inf)
             (np.minimum if agg == "min" else np.maximum).at(out, cells, v)
             out[count == 0] = 0.0
+        elif not placed.any():
+            out = np.zeros(size)
         else:  # last: the latest placing date, then the later row in the file
             pos = np.flatnonzero(placed)
             order = np.lexsort((rows.file_row[pos], rows.date[pos], cells))
@@ -702,8 +710,8 @@ class CompiledPlan:
             latest = order[ends]
             last = np.zeros(size)
             last[cells[latest]] = v[latest]
-            return last.reshape(R, P)
-        return out.reshape(R, P)
+            return last.reshape(shape)
+        return out.reshape(shape)
 
     def ytd_sum(self, x: np.ndarray) -> np.ndarray:
         """Cumulative sum over periods, restarting at each plan year."""
@@ -774,6 +782,9 @@ class CompiledPlan:
             return arr
         bad = ~finite & env.active
         if bad.any():
+            missing = env.missing_key_error(bad) if isinstance(env, _Env) else None
+            if missing is not None:
+                raise missing
             code = code if code is not None else self.codes.get(ref)  # type: ignore[arg-type]
             self._raise_non_finite(env.inputs, bad, arr, code, what or _describe_ref(ref))
         return np.where(env.active, arr, 0.0)
@@ -851,10 +862,85 @@ class CompiledPlan:
         with np.errstate(all="ignore"):
             return self._evaluate(inputs, grades, record, reference)
 
+    def row_values(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        """Each row-level measure's value on each transaction row (``(N,)``, not split;
+        1 for a ``count``), for line detail. Empty without transaction rows."""
+        if inputs.rows is None:
+            return {}
+        renv = _RowEnv(self, inputs, inputs.rows)
+        n = len(inputs.rows.rep)
+        out = {}
+        with np.errstate(all="ignore"):
+            for name, agg in self.row_measures.items():
+                v = np.ones(n) if agg == "count" else np.asarray(self.measure_fns[name](renv))  # type: ignore[arg-type]
+                out[name] = np.broadcast_to(v.astype(np.float64) if v.dtype == bool else v, (n,)).astype(np.float64)
+        return out
+
+    def lines(self, inputs: Inputs) -> tuple[PayoutArrays, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The statement arrays, each row-level measure on each transaction row, and, for each
+        component that can be allocated to lines (a ``rate`` whose base is a sum of ``sum``
+        row-level measures), its pay per row (NaN for pending rows).
+
+        A period's lines are taken in placing-date order, then file order; each earns the
+        difference the component's pay makes with and without it (from the base before the
+        period's first line, year to date with ``accumulate: year``), scaled so that the
+        period's lines add up to the statement column (gates, caps and modifiers included).
+        """
+        self._bind(inputs)
+        rows = inputs.rows
+        with np.errstate(all="ignore"):
+            env_box: list[_Env] = []
+            result = self._evaluate(inputs, True, None, None, env_box)
+            values = self.row_values(inputs)
+            pays: dict[str, np.ndarray] = {}
+            if rows is None:
+                return result, values, pays
+            env = env_box[0]
+            placed = rows.period >= 0
+            R, P = inputs.shape
+            pos = np.flatnonzero(placed)
+            order = pos[np.lexsort((rows.file_row[pos], rows.date[pos], rows.period[pos], rows.rep[pos]))]
+            rep, period = rows.rep[order], rows.period[order]
+            cell = rep * P + period
+            starts = np.ones(len(order), dtype=bool)
+            starts[1:] = cell[1:] != cell[:-1]
+            for spec in self.components:
+                c: Component = spec["c"]
+                names = _row_sum_base(c.base, self.checked) if c.base is not None else None
+                hook = kind_of(c.kind).line_pay(c, ComponentLowering(self, None, 1.0)) if names else None
+                if hook is None or names is None:
+                    continue
+                contrib = np.zeros(len(rows.rep))
+                final = np.zeros((R, P))
+                for m in names:
+                    contrib = contrib + values[m] * rows.split
+                    final = final + np.broadcast_to(env.get(Ref("measure", m)), (R, P))
+                x = contrib[order]
+                cum = np.cumsum(x)
+                cell_first = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
+                before_cell = cum[cell_first] - x[cell_first]
+                within = cum - before_cell
+                cell_sum = np.bincount(cell, weights=x, minlength=R * P)
+                start = final.reshape(-1)[cell] - cell_sum[cell]
+                pay_at = hook(PayEnv(self, env))
+                raw = pay_at(start + within, rep, period) - pay_at(start + within - x, rep, period)
+                col = np.broadcast_to(result.columns[c.name], (R, P)).reshape(-1)
+                s = np.bincount(cell, weights=raw, minlength=R * P)
+                n = np.bincount(cell, minlength=R * P)
+                scale = np.where(np.abs(s) > 1e-12, col / np.where(np.abs(s) > 1e-12, s, 1.0), 0.0)
+                even = np.where((np.abs(s) <= 1e-12) & (n > 0), col / np.maximum(n, 1), 0.0)
+                line = raw * scale[cell] + even[cell]
+                out = np.full(len(rows.rep), np.nan)
+                out[order] = line
+                pays[c.name] = out
+        return result, values, pays
+
     def _evaluate(self, inputs: Inputs, want_grades: bool = True, record: dict | None = None,
-                  reference: dict | None = None) -> PayoutArrays:
+                  reference: dict | None = None, keep: list | None = None) -> PayoutArrays:
         raw = _Env(self, inputs, "raw", record=record, reference=reference)
         env = _Env(self, inputs, "final", raw, record=record, reference=reference)
+        if keep is not None:
+            keep.append(env)
         active = env.active
         shape = env.shape
         # Measures and targets (lazily, in dependency order, but force all for explain).
@@ -1063,6 +1149,23 @@ def _describe_ref(ref: Ref | None) -> str:
             "ti": "target_incentive", "base_pay": "base_pay"}.get(ref.kind, ref.name)
 
 
+def _row_sum_base(code: Code, checked: CheckedPlan) -> list[str] | None:
+    """The row-level ``sum`` measures a base adds up (``new_rev + old_rev``), or None when the
+    base is anything else."""
+    names: list[str] = []
+    stack = [code.tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ex.Binary) and node.op == "+":
+            stack += [node.left, node.right]
+        elif isinstance(node, ex.Name) and checked.ref(node).kind == "measure" and \
+                checked.row_measures.get(node.name) == "sum":
+            names.append(node.name)
+        else:
+            return None
+    return names
+
+
 class _RowEnv:
     """Named values over the transaction rows ``(N,)``, for row-level measures: each row's
     own actuals (unsplit), its rep's roster row in effect in the row's period, its tenure."""
@@ -1074,6 +1177,7 @@ class _RowEnv:
         self.shape = (len(rows.rep),)
         self.period = np.maximum(rows.period, 0)
         self.values: dict[Ref, object] = {}
+        self.missing: list = []
 
     def get(self, ref: Ref):
         v = self.values.get(ref)
@@ -1084,39 +1188,55 @@ class _RowEnv:
             v = rows.columns[ref.name]
         elif ref.kind == "roster":
             at = inputs.roster_at.get(ref.name)
-            latest = np.asarray(inputs.roster[ref.name])[rows.rep]
-            v = latest if at is None else np.where(rows.period >= 0, np.asarray(at)[rows.rep, self.period], latest)
+            latest = np.asarray(inputs.roster[ref.name]).reshape(-1)[rows.rep]
+            v = latest if at is None or not inputs.shape[1] else \
+                np.where(rows.period >= 0, np.asarray(at)[rows.rep, self.period], latest)
+        elif ref.kind == "tenure" and not inputs.shape[1]:  # every row pending: no period to measure from
+            v = np.zeros(len(rows.rep))
         elif ref.kind == "tenure":
-            t = self.prog.tenure(inputs)
-            t = np.broadcast_to(t, inputs.shape)
-            v = t[rows.rep, self.period]
+            t = np.asarray(self.prog.tenure(inputs))
+            P = inputs.shape[1]
+            v = np.broadcast_to(t, t.shape[:-2] + inputs.shape if t.ndim > 2 else inputs.shape).reshape(-1, P)[
+                rows.rep, self.period]
         else:  # validation admits nothing else in a row-level measure
             raise AssertionError(ref)
         self.values[ref] = v
         return v
 
     def lookup(self, table: str, key, default, piece: _Piece, has: bool = False):
-        """``lookup``/``has`` on each row: a missing key without a default is a data error
-        naming the row."""
-        t = self.prog.tables[table]
-        pos = np.broadcast_to(t.positions(key), self.shape)
-        if has:
-            return pos >= 0
-        d = t.default if default is None else default
-        vals = t.values[np.maximum(pos, 0)] if len(t.values) else np.zeros(pos.shape)
-        if d is None:
-            bad = pos < 0
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
+        """``lookup``/``has`` on each row (see :func:`_lookup`)."""
+        return _lookup(self, table, key, default, piece, has)
+
+    def missing_key_error(self, i: int) -> DataErrors | None:
+        """The missing-key error behind row ``i``'s value not being finite, if any."""
+        for table, key, miss, piece in self.missing:
+            if np.broadcast_to(miss, self.shape)[i]:
                 k = np.broadcast_to(np.asarray(key, dtype=object), self.shape)[i]
                 col = piece.text[len("actuals."):] if piece.text.startswith("actuals.") else None
-                raise DataErrors([DataError(
+                return DataErrors([DataError(
                     "missing-key", f"table '{table}' has no key '{k}' (in {piece.text}) and no default",
                     file=self.inputs.sources.get("actuals"), row=int(self.rows.file_row[i]), column=col,
                     rep=str(self.inputs.rep_ids[self.rows.rep[i]]),
                     hint=f"add '{k}' to the table, give the table a 'default', or call lookup({table}, key, default)")])
-            return np.where(pos >= 0, vals, 0.0)
-        return np.where(pos >= 0, vals, d)
+        return None
+
+
+def _lookup(env, table: str, key, default, piece: _Piece, has: bool):
+    """``has``: whether each key is in the table; ``lookup``: its value, else the default
+    (the call's, then the table's); with no default a missing key gives NaN, recorded in
+    ``env.missing`` so that the error names the key where the value is used."""
+    t = env.prog.tables[table]
+    pos = t.positions(key)
+    if has:
+        return pos >= 0
+    d = t.default if default is None else default
+    vals = t.values[np.maximum(pos, 0)] if len(t.values) else np.zeros(pos.shape)
+    if d is None:
+        miss = pos < 0
+        if miss.any():
+            env.missing.append((table, key, miss, piece))
+        return np.where(miss, np.nan, vals)
+    return np.where(pos >= 0, vals, d)
 
 
 def _is_number(v) -> bool:

@@ -65,6 +65,8 @@ CODES = (
     "zero-incentive-below-threshold",
     "decelerator",
     "never-pays",
+    "row-level-meaning",
+    "nonlinear-on-totals",
 ) + tuple(code for kind in kinds.KINDS.values() for code in kind.lint_codes)
 """Every finding code: the generic ones, then those of the kinds (``retroactive-negative-marginal``:
 :mod:`engine.plan.kinds.rate`)."""
@@ -269,7 +271,7 @@ class _Reference:
             actuals = {col: np.ones((n, 1, 1)) for col in self.checked.actual_columns}
         else:
             actuals = reference_actuals(levels, {col: self.targets[col] for col in self.linked}, self.others)
-        return reference_inputs(self.roster_vals, actuals, n)
+        return reference_inputs(self.roster_vals, actuals, n, self.checked)
 
     def series(self, levels, raw: bool = False) -> dict[str, np.ndarray]:
         """Component name -> earned; ``TOTAL`` -> paid (after modifiers and plan cap,
@@ -804,6 +806,7 @@ class _Scan:
         down, when the scan could not place the fall)."""
         for c in self.plan.components:
             kind_of(c.kind).lint_plan(c, self, findings)
+        findings += version2_findings(self.checked)
 
     # -- what the kinds' lint hooks use ------------------------------------------------------
 
@@ -817,6 +820,64 @@ class _Scan:
 
     def fall_text(self, subject: str, fall: _Fall, cause: str) -> str:
         return self._fall_text(subject, fall, cause)
+
+
+def _nonlinear(tree: ex.Expr, checked: CheckedPlan) -> str | None:
+    """What makes an expression nonlinear in the actuals columns it names (``where``,
+    ``min``/``max``/``clip``/``abs``, a comparison, a product or ratio of two columns), or
+    None when it is linear in them."""
+
+    def names_actuals(node: ex.Expr) -> bool:
+        return any(isinstance(n, ex.Name) and n.prefix == "actuals" for n in ex.walk(node))
+
+    for node in ex.walk(tree):
+        if isinstance(node, ex.Call) and node.func in ("where", "min", "max", "clip", "abs", "safe_div") \
+                and any(names_actuals(a) for a in node.args):
+            return f"{node.func}()"
+        if isinstance(node, ex.Compare) and (names_actuals(node.left) or names_actuals(node.right)):
+            return f"a comparison ('{node.op}')"
+        if isinstance(node, ex.Binary) and node.op in ("*", "/") and names_actuals(node.left) and \
+                names_actuals(node.right):
+            return "a product or ratio of two columns" if node.op == "*" else "a ratio of two columns"
+    return None
+
+
+def version2_findings(checked: CheckedPlan) -> list[Finding]:
+    """Where a plan's numbers depend on version 2's row-level reading (plan-language.md,
+    "What changes from version 1"), from the plan text alone.
+
+    * ``row-level-meaning`` (info): a measure written ``{expr, aggregate}`` whose expression is
+      nonlinear in the actuals is now computed on each transaction row, then aggregated
+      (version 1 computed it on the period's aggregates); one with a ``mean``, ``min``, ``max``
+      or ``last`` aggregate no longer has its rows scaled by ``split``.
+    * ``nonlinear-on-totals`` (warning): a plain measure applies something nonlinear to
+      actuals columns: with transaction actuals it is computed on the period's totals.
+    """
+    out: list[Finding] = []
+    for m in checked.plan.measures:
+        why = _nonlinear(m.code.tree, checked)
+        if m.name in checked.row_measures:
+            agg = checked.row_measures[m.name]
+            changes = []
+            if why is not None and m.explicit:
+                changes.append(f"its expression uses {why}, so with transactions it is computed on each row, then "
+                               f"gathered with '{agg}' (version 1 computed it on the period's aggregated columns)")
+            if agg in ("mean", "min", "max", "last") and any(
+                    isinstance(n, ex.Name) and n.prefix == "actuals" for n in ex.walk(m.code.tree)):
+                changes.append(f"a split transaction counts in full in its '{agg}' (version 1 multiplied its "
+                               "columns by the split)")
+            if changes:
+                out.append(Finding("row-level-meaning", None, None, "info",
+                                   f"measure '{m.name}' is row-level: " + "; and ".join(changes),
+                                   "plans written for version 1 of the language may pay differently on "
+                                   "transaction actuals; per-period actuals are unchanged", m.span))
+        elif why is not None:
+            out.append(Finding("nonlinear-on-totals", None, None, "warning",
+                               f"measure '{m.name}' applies {why} to actuals columns: with transaction actuals it is "
+                               "computed on the period's totals, not deal by deal",
+                               f"write it as {{expr: ..., aggregate: sum}} to evaluate it on each transaction "
+                               "and add up the results (e.g. a SPIFF counted per qualifying deal)", m.span))
+    return out
 
 
 def _const(tree: ex.Expr, params: dict[str, float], checked: CheckedPlan) -> float | None:

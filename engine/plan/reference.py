@@ -128,6 +128,7 @@ class ReferenceEvaluator:
         self.tables = {t.name: ({k: self.const(c) for k, c in t.values},
                                 None if t.default is None else self.const(t.default)) for t in self.plan.tables}
         self.rows = inputs.rows
+        self.missed: dict[tuple[str, int | None], DataErrors] = {}  # lookups that missed, by row or rep
         self.cell_rows: dict[tuple[int, int], list[int]] = {}
         if self.rows is not None:
             rows = self.rows
@@ -305,6 +306,8 @@ class ReferenceEvaluator:
         for i in rows:
             v = float(self.row_eval(code.tree, i))
             if not math.isfinite(v):
+                if ("row", i) in self.missed:
+                    raise self.missed[("row", i)]
                 raise EvaluationError(
                     "non-finite", f"row-level measure '{name}' is {v} (not a finite number) on row "
                     f"{int(self.rows.file_row[i])} of the actuals",
@@ -393,11 +396,13 @@ class ReferenceEvaluator:
         if k in values:
             return values[k]
         d = table_default if default is None else default
-        if d is None:
+        if d is None:  # NaN: an error where the value is used (not in where()'s other branch)
             file_row = int(self.rows.file_row[row]) if row is not None and self.rows is not None else None
             rep = r if row is None or self.rows is None else int(self.rows.rep[row])
-            raise DataErrors([DataError("missing-key", f"table '{name}' has no key '{k}' and no default",
-                                        rep=str(self.inputs.rep_ids[rep]), row=file_row)])
+            self.missed[("row", row) if row is not None else ("rep", r)] = DataErrors([DataError(
+                "missing-key", f"table '{name}' has no key '{k}' and no default", rep=str(self.inputs.rep_ids[rep]),
+                row=file_row)])
+            return math.nan
         return d
 
     def _settle_deps(self, ref: Ref, mode: str, r: int, p: int) -> None:
@@ -426,6 +431,8 @@ class ReferenceEvaluator:
         if not self.active[r][p]:
             return 0.0
         if not math.isfinite(v):
+            if ("rep", r) in self.missed:
+                raise self.missed[("rep", r)]
             raise EvaluationError(
                 "non-finite", f"{what} is {v} (not a finite number)",
                 rep=str(self.inputs.rep_ids[r]), period=self.inputs.periods[p].label,

@@ -18,13 +18,14 @@ from typing import Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
-from engine.core.inputs import Inputs, PeriodInfo
+from engine.core.errors import EngineError
+from engine.core.inputs import Inputs, PeriodInfo, Rows
 from engine.plan import expr as ex
 from engine.plan.kinds import kind_of
 from engine.plan.model import Code
 from engine.plan.validate import CheckedPlan
 
-__all__ = ["REFERENCE_PERIOD", "Choice", "Dependencies", "reference_actuals", "reference_inputs",
+__all__ = ["REFERENCE_PERIOD", "REFERENCE_TENURE", "Choice", "Dependencies", "reference_actuals", "reference_attributes", "reference_inputs",
            "reference_profile", "roster_values"]
 
 REFERENCE_PERIOD = PeriodInfo(label="2027", kind="year", fiscal_year=2027, number=1,
@@ -123,7 +124,7 @@ def reference_profile(checked: CheckedPlan) -> tuple[dict[str, str], dict[str, C
                                               isinstance(node, ex.Call)):
                 ratios.append((la, pair[1]))
     others: dict[str, Choice] = {}
-    for col in sorted(checked.actual_columns):
+    for col in sorted(checked.numeric_actual_columns):
         if col in linked:
             continue
         choice: Choice = ("zero", None)
@@ -141,10 +142,19 @@ def reference_profile(checked: CheckedPlan) -> tuple[dict[str, str], dict[str, C
     return linked, others
 
 
+#: The default team's economics per year (the default scenario's quota, target incentive
+#: and base salary): a roster column the plan's targets, target incentive or base pay read
+#: is given the value that makes them these amounts, whatever the column is called.
+ECONOMICS = {"target": 1_000_000.0, "ti": 20_000.0, "base_pay": 80_000.0}
+_PER_YEAR = {"month": 12, "quarter": 4, "half": 2, "year": 1}
+
+
 def roster_values(checked: CheckedPlan, roster: pd.DataFrame | None) -> dict[str, object]:
     """The reference rep's roster values: each roster column's median (numbers) or most
-    common value (text) in ``roster``, or a documented default by the column's name."""
+    common value (text) in ``roster``; a column the roster lacks is shaped to the plan
+    (:func:`shaped_columns`), else a documented default by its name."""
     values: dict[str, object] = {}
+    free: list[str] = []
     for col in sorted(checked.roster_columns):
         if roster is not None and col in roster.columns:
             series = pd.to_numeric(roster[col], errors="coerce")
@@ -152,9 +162,70 @@ def roster_values(checked: CheckedPlan, roster: pd.DataFrame | None) -> dict[str
                 values[col] = float(series.median())
             else:
                 values[col] = str(roster[col].mode().iloc[0]) if len(roster[col].dropna()) else ""
+        elif col in checked.text_roster_columns:
+            values[col] = reference_attributes(checked, "roster")[col]
         elif col in checked.numeric_roster_columns or roster is None:
             values[col] = _default_roster_value(col)
+            free.append(col)
+    values.update(shaped_columns(checked, values, free))
     return values
+
+
+def shaped_columns(checked: CheckedPlan, values: Mapping[str, object], free: list[str]) -> dict[str, float]:
+    """Values for the ``free`` roster columns that give the plan the default team's economics
+    (:data:`ECONOMICS`): each target, then the target incentive, then the base pay, that
+    reads exactly one free column not yet set is solved for it (the expression evaluated at
+    two values of the column, as an affine function of it). A column no such expression
+    reads keeps its value.
+    """
+    from engine.plan.compile import compile_plan
+
+    plan = checked.plan
+    per = _PER_YEAR.get(plan.period, 1)
+    wanted: list[tuple[str, Code, float]] = [(f"targets.{t.name}", t.code, ECONOMICS["target"] / per)
+                                             for t in plan.targets]
+    wanted.append(("target_incentive", plan.target_incentive, ECONOMICS["ti"] / per))
+    if plan.base_pay is not None:
+        wanted.append(("base_pay", plan.base_pay, ECONOMICS["base_pay"] / per))
+    current = dict(values)
+    solved: dict[str, float] = {}
+    left = set(free)
+    if not left:
+        return solved
+    prog = compile_plan(checked)
+    zeros = {col: np.zeros((2, 1, 1)) for col in checked.numeric_actual_columns}
+
+    def at(col: str, key: str) -> np.ndarray:
+        vals = {**current, col: np.array([[1.0], [2.0]])}
+        roster = {k: (v if isinstance(v, np.ndarray) else np.full((2, 1), v, dtype=object if isinstance(v, str)
+                                                                    else np.float64)) for k, v in vals.items()}
+        inputs = Inputs(rep_ids=np.array(["reference"], dtype=object), periods=(REFERENCE_PERIOD,), roster=roster,
+                        actuals=dict(zeros), active=np.ones((2, 1, 1), dtype=bool), proration=np.ones((2, 1, 1)),
+                        tenure=np.full((2, 1, 1), REFERENCE_TENURE) if checked.uses_tenure else None)
+        for c, v in reference_attributes(checked).items():
+            inputs.actuals[c] = np.full((2, 1, 1), v, dtype=object)
+        res = prog.evaluate(inputs, grades=False)
+        out = res.base_pay if key == "base_pay" else res.values[key]
+        return np.asarray(out, dtype=float)[:, 0, 0]
+
+    for key, code, desired in wanted:
+        cols = sorted({n.name for n in ex.walk(code.tree) if isinstance(n, ex.Name) and n.prefix == "roster"}
+                      & left)
+        if len(cols) != 1:
+            continue
+        col = cols[0]
+        try:
+            f1, f2 = at(col, key)
+        except EngineError:
+            continue
+        slope = f2 - f1
+        if not (np.isfinite(slope) and slope > 0):
+            continue
+        value = max((desired - (f1 - slope)) / slope, 0.0)
+        solved[col] = float(value)
+        current[col] = float(value)
+        left.discard(col)
+    return solved
 
 
 def reference_actuals(levels, targets: Mapping[str, object], others: Mapping[str, Choice]) -> dict[str, np.ndarray]:
@@ -174,10 +245,108 @@ def reference_actuals(levels, targets: Mapping[str, object], others: Mapping[str
     return actuals
 
 
-def reference_inputs(roster_vals: Mapping[str, object], actuals: dict[str, np.ndarray], n: int) -> Inputs:
+def reference_attributes(checked: CheckedPlan, prefix: str = "actuals") -> dict[str, str]:
+    """The reference rep's text attributes: for each ``actuals`` (or ``roster``) column the
+    plan uses as text, the first text it is compared with, else the first key of a table it
+    is looked up in."""
+    texts = checked.text_actual_columns if prefix == "actuals" else checked.text_roster_columns
+    out: dict[str, str] = {}
+    keys = {t.name: (t.values[0][0] if t.values else "") for t in checked.plan.tables}
+    for code in checked.plan.codes():
+        for node in ex.walk(code.tree):
+            col, value = None, None
+            if isinstance(node, ex.Compare) and node.op in ("==", "!="):
+                for a, b in ((node.left, node.right), (node.right, node.left)):
+                    if isinstance(a, ex.Name) and a.prefix == prefix and isinstance(b, ex.Str):
+                        col, value = a.name, b.value
+            elif isinstance(node, ex.In) and isinstance(node.left, ex.Name) and node.left.prefix == prefix \
+                    and node.items and isinstance(node.items[0], ex.Str):
+                col, value = node.left.name, node.items[0].value
+            elif isinstance(node, ex.Call) and node.func in ("lookup", "has") and len(node.args) >= 2 and \
+                    isinstance(node.args[1], ex.Name) and node.args[1].prefix == prefix:
+                table = node.args[0]
+                col = node.args[1].name
+                value = keys.get(table.name, "") if isinstance(table, ex.Name) else ""
+            if col is not None and col in texts and col not in out:
+                out[col] = str(value)
+    for col in texts:
+        out.setdefault(col, "")
+    return out
+
+
+REFERENCE_TENURE = 24.0
+"""The reference rep's ``tenure_months``: a settled rep, past any ramp."""
+
+
+def reference_inputs(roster_vals: Mapping[str, object], actuals: dict[str, np.ndarray], n: int,
+                     checked: CheckedPlan | None = None) -> Inputs:
     """``n`` copies of the reference rep (one per attainment level) over :data:`REFERENCE_PERIOD`,
-    in the role all year."""
+    in the role all year. With ``checked``, its text attributes are
+    :func:`reference_attributes` and its tenure :data:`REFERENCE_TENURE`."""
     roster = {k: np.full((n, 1), v, dtype=object if isinstance(v, str) else np.float64)
               for k, v in roster_vals.items()}
-    return Inputs(rep_ids=np.array(["reference"], dtype=object), periods=(REFERENCE_PERIOD,), roster=roster,
-                  actuals=actuals, active=np.ones((n, 1, 1), dtype=bool), proration=np.ones((n, 1, 1)))
+    tenure = None
+    rows = None
+    if checked is not None:
+        actuals = dict(actuals)
+        for col, value in reference_attributes(checked).items():
+            actuals[col] = np.full((n, 1, 1), value, dtype=object)
+        tenure = np.full((n, 1, 1), REFERENCE_TENURE) if checked.uses_tenure else None
+        rows = reference_rows(checked, actuals, n)
+    return Inputs(rep_ids=np.array(["reference"] * n, dtype=object) if rows is not None else
+                  np.array(["reference"], dtype=object), periods=(REFERENCE_PERIOD,), roster=roster,
+                  actuals=actuals, active=np.ones((n, 1, 1), dtype=bool), proration=np.ones((n, 1, 1)),
+                  tenure=tenure, rows=rows)
+
+
+MAX_REFERENCE_ROWS = 16
+"""At most this many transaction rows make up the reference rep's period."""
+
+
+def reference_values(checked: CheckedPlan, col: str) -> list[str]:
+    """Every text the plan compares actuals column ``col`` with, and the keys of the tables it
+    is looked up in, in the order the plan names them."""
+    out: list[str] = []
+    tables = {t.name: [k for k, _ in t.values] for t in checked.plan.tables}
+    for code in checked.plan.codes():
+        for node in ex.walk(code.tree):
+            found: list[str] = []
+            if isinstance(node, ex.Compare) and node.op in ("==", "!="):
+                for a, b in ((node.left, node.right), (node.right, node.left)):
+                    if isinstance(a, ex.Name) and a.prefix == "actuals" and a.name == col and isinstance(b, ex.Str):
+                        found.append(b.value)
+            elif isinstance(node, ex.In) and isinstance(node.left, ex.Name) and node.left.prefix == "actuals" and \
+                    node.left.name == col:
+                found += [str(i.value) for i in node.items]
+            elif isinstance(node, ex.Call) and node.func in ("lookup", "has") and len(node.args) >= 2 and \
+                    isinstance(node.args[1], ex.Name) and node.args[1].prefix == "actuals" and \
+                    node.args[1].name == col and isinstance(node.args[0], ex.Name):
+                found += tables.get(node.args[0].name, [])
+            out += [v for v in found if v not in out]
+    return out or [""]
+
+
+def reference_rows(checked: CheckedPlan, actuals: Mapping[str, np.ndarray], n: int) -> Rows | None:
+    """The reference rep's period as transaction rows, for a plan whose row-level measures
+    read text attributes: one row per combination of the attribute values the plan names
+    (at most :data:`MAX_REFERENCE_ROWS`), each with an equal share of every amount, so that
+    a commission on existing customers is paid on their share instead of never. None when
+    the plan reads no text attribute."""
+    texts = sorted(checked.text_actual_columns)
+    if not texts:
+        return None
+    import itertools
+
+    choices = [reference_values(checked, c) for c in texts]
+    combos = list(itertools.islice(itertools.product(*choices), MAX_REFERENCE_ROWS))
+    k = len(combos)
+    rep = np.repeat(np.arange(n), k)
+    columns: dict[str, np.ndarray] = {}
+    for j, c in enumerate(texts):
+        columns[c] = np.array([combo[j] for combo in combos] * n, dtype=object)
+    for c in checked.numeric_actual_columns:
+        per_rep = np.asarray(actuals.get(c, np.zeros((n, 1, 1))), dtype=np.float64).reshape(-1)[:n]
+        columns[c] = np.repeat(per_rep / k, k)
+    return Rows(rep=rep, period=np.zeros(n * k, dtype=np.int64), columns=columns, split=np.ones(n * k),
+                date=np.full(n * k, REFERENCE_PERIOD.start.toordinal(), dtype=np.int64),
+                file_row=np.arange(n * k, dtype=np.int64) + 2)

@@ -26,11 +26,14 @@ if TYPE_CHECKING:
     from engine.plan.source import YMap
     from engine.plan.validate import ComponentChecks
 
-__all__ = ["HOOKS", "Cause", "Kind", "Pay", "present"]
+__all__ = ["HOOKS", "Cause", "Kind", "LinePay", "Pay", "present"]
 
 Pay = Callable[["PayEnv"], np.ndarray]
 """A lowered component: the pay of every rep and period (before gate and cap) from the
 evaluation's :class:`~engine.plan.compile.PayEnv`."""
+
+LinePay = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""A component's pay at given bases: ``(base, rep, period)`` arrays of one shape -> pay."""
 
 Cause = tuple[str, Span | None]
 """What a lint finding blames: text appended to the message (``" (its last step)"``) and
@@ -39,7 +42,7 @@ the span to point at."""
 HOOKS = (
     "parse", "check", "lower", "reference", "summary", "inputs", "profile", "breakpoints",
     "cliff_cause", "drop_cause", "threshold_cause", "cap_cause", "never_pays_cause", "rerates",
-    "lint_drop", "lint_plan", "weights",
+    "lint_drop", "lint_plan", "weights", "line_pay",
 )
 """Every hook of :class:`Kind` (a kind may keep the base class's default for the lint and
 rewrite hooks)."""
@@ -101,6 +104,13 @@ class Kind:
         """The pay of rep ``r`` in period ``p`` (before gate and cap), one number at a time,
         narrating each step into ``trace`` (when not None)."""
         raise NotImplementedError
+
+    def line_pay(self, c: Component, lo: ComponentLowering) -> Callable[[PayEnv], LinePay] | None:
+        """How the component pays for an arbitrary base, for allocating it to transaction
+        lines (``payout --lines``): given the evaluation's environment, a function of
+        ``(base, rep, period)`` arrays (one entry per line) giving the pay at that base.
+        None (the default): the component is not allocated to lines."""
+        return None
 
     def summary(self, c: Component) -> str:
         """One line for ``incentive check``: what the component pays, in the plan's words."""

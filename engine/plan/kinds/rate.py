@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.core.errors import EvaluationError
 from engine.plan.functions import NUM
-from engine.plan.kinds.base import Cause, Kind, Pay
+from engine.plan.kinds.base import Cause, Kind, LinePay, Pay
 from engine.plan.model import Code, Component, Tier
 
 if TYPE_CHECKING:
@@ -100,6 +100,25 @@ class RateKind(Kind):
             base = cx.check(base_fn(cx.env), base_code, what)
             return _rate(cx, c, base, tiers)
         return pay
+
+    def line_pay(self, c: Component, lo: ComponentLowering):
+        """The tiers' rates and ``upto`` values of each rep and period, applied to any base."""
+        tiers: list[tuple[Any, Any, Tier | None]]
+        if c.rate is not None:
+            tiers = [(None, lo.lower(c.rate), None)]
+        else:
+            tiers = [(lo.lower(t.upto) if t.upto is not None else None, lo.lower(t.rate), t) for t in c.tiers]
+
+        def at(cx: PayEnv) -> LinePay:
+            rates, uptos = _schedule(cx, c, tiers)
+            full = lambda a: np.broadcast_to(a, cx.shape)
+
+            def pay(base: np.ndarray, rep: np.ndarray, period: np.ndarray) -> np.ndarray:
+                r = [full(x)[..., rep, period] for x in rates]
+                u = [None if x is None else full(x)[..., rep, period] for x in uptos]
+                return tiered(np.asarray(base, dtype=np.float64), u, r, c.retroactive)
+            return pay
+        return at
 
     # -- reference -------------------------------------------------------------------------
 
@@ -256,7 +275,8 @@ def _tier_rates(c: Component, scan: _Scan) -> list[float] | None:
     return None if len(known) < len(rates) else known
 
 
-def _rate(cx: PayEnv, c: Component, base: np.ndarray, tiers) -> np.ndarray:
+def _schedule(cx: PayEnv, c: Component, tiers) -> tuple[list, list]:
+    """``(rates, uptos)`` of every tier over the evaluation, checked."""
     name = f"component '{c.name}'"
     rates = []
     uptos = []
@@ -266,12 +286,23 @@ def _rate(cx: PayEnv, c: Component, base: np.ndarray, tiers) -> np.ndarray:
         uptos.append(None if upto_fn is None else
                      cx.check(upto_fn(cx.env), tier.upto, f"an 'upto' of {name}"))
     _check_uptos(cx, c, uptos)
-    if c.retroactive:
+    return rates, uptos
+
+
+def _rate(cx: PayEnv, c: Component, base: np.ndarray, tiers) -> np.ndarray:
+    rates, uptos = _schedule(cx, c, tiers)
+    return tiered(base, uptos, rates, c.retroactive, cx.shape)
+
+
+def tiered(base: np.ndarray, uptos: list, rates: list, retroactive: bool, shape=None) -> np.ndarray:
+    """Pay of a base under tiers (marginal, or retroactive); a negative base earns the first
+    tier's rate."""
+    if retroactive:
         rate = rates[0]
         for i in range(1, len(rates)):
             rate = np.where(base > uptos[i - 1], rates[i], rate)
         return rate * base
-    pay = np.zeros(cx.shape)
+    pay = np.zeros(np.broadcast_shapes(np.shape(base), *(np.shape(r) for r in rates)) if shape is None else shape)
     lower = 0.0
     for upto, rate in zip(uptos, rates):
         piece = np.subtract(base, lower)
