@@ -692,6 +692,7 @@ class CompiledPlan:
         cells = rows.rep[placed] * P + rows.period[placed]
         v = vals[placed]
         count = np.bincount(cells, minlength=size).astype(np.float64)
+        out: np.ndarray
         if agg in ("sum", "count"):
             out = np.bincount(cells, weights=v, minlength=size)
         elif agg == "mean":

@@ -875,7 +875,7 @@ def version2_findings(checked: CheckedPlan) -> list[Finding]:
             out.append(Finding("nonlinear-on-totals", None, None, "warning",
                                f"measure '{m.name}' applies {why} to actuals columns: with transaction actuals it is "
                                "computed on the period's totals, not deal by deal",
-                               f"write it as {{expr: ..., aggregate: sum}} to evaluate it on each transaction "
+                               "write it as {expr: ..., aggregate: sum} to evaluate it on each transaction "
                                "and add up the results (e.g. a SPIFF counted per qualifying deal)", m.span))
     return out
 

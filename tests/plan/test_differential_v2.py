@@ -39,7 +39,7 @@ def row_expr(draw, depth: int = 2) -> str:
         return draw(st.sampled_from(leaves))
     form = draw(st.sampled_from(["leaf", "leaf", "+", "*", "-", "where_text", "where_in", "lookup", "lookup_d",
                                  "has", "min", "max", "clip", "abs", "safe_div", "cmp"]))
-    sub = lambda: draw(row_expr(depth - 1))  # noqa: E731
+    sub = lambda: draw(row_expr(depth - 1))
     if form == "leaf":
         return draw(st.sampled_from(leaves))
     if form in ("+", "*", "-"):
