@@ -80,7 +80,11 @@ def check(plan: str, roster: str | None, scenario_path: str | None) -> None:
               help="Statements file to write (.csv, .xlsx or .parquet).")
 @click.option("--sheet", default=None, metavar="NAME",
               help="Excel inputs: the sheet to read, by name or number (0 first; default the first sheet).")
-def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None) -> None:
+@click.option("--ledger", default=None, metavar="LEDGER",
+              help="Record the run in this ledger (an SQLite file, created if missing, or a URL such as "
+                   "postgresql://user@host/db); closed periods keep their statements and corrections are paid "
+                   "in the first open period (prior_periods).")
+def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None, ledger: str | None) -> None:
     """Compute payout statements for every rep and period."""
     from engine.data.statements import statements, write_statements
     from engine.plan import load_plan
@@ -89,12 +93,111 @@ def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None) ->
         _check_outputs({"--out": out})
         checked = load_plan(plan)
         df = statements(checked, roster, actuals, sheet=sheet)
-        write_statements(df, checked.plan, out)
+        if ledger is None:
+            write_statements(df, checked.plan, out)
+        else:
+            run = _record(ledger, plan, checked, roster, actuals, df, sheet, out)
+            df = run.statements
     except EngineError as exc:
         _fail(exc)
     reps = df["rep_id"].nunique()
     click.echo(f"wrote {len(df)} statements for {reps} reps over {df['period'].nunique()} periods to {out} "
                f"(total {df['total'].sum():,.{checked.plan.minor_unit}f} {checked.plan.currency})")
+    if ledger is not None:
+        _report_run(run, ledger, checked.plan.minor_unit)
+
+
+def _record(ledger: str, plan: str, checked, roster: str, actuals: str, df, sheet: str | None, out: str):
+    """Record a payout run in the ledger and write its statements (both or neither)."""
+    from pathlib import Path
+
+    from engine.core.atomic import AtomicGroup
+    from engine.data.ledger import InputFile, open_ledger, record_run
+    from engine.data.ledger.runs import write_issued
+
+    inputs = InputFile.read(roster, "roster"), InputFile.read(actuals, "actuals")
+    plan_text = Path(plan).read_text(encoding="utf-8")
+    with AtomicGroup() as group, open_ledger(ledger) as book:
+        target = group.path(out)
+        return record_run(book, checked, plan_text, *inputs, df, sheet=sheet,
+                          before_commit=lambda issued: write_issued(issued, checked.plan.minor_unit, target))
+
+
+def _report_run(run, ledger: str, minor_unit: int) -> None:
+    """What a recorded run did about closed periods."""
+    adj = run.adjustments
+    closed = f"; closed periods kept as they were: {', '.join(run.closed)}" if run.closed else ""
+    click.echo(f"recorded run {run.run_id} of plan {run.plan_name} in {ledger}{closed}")
+    for rec in adj.itertuples(index=False):
+        where = f"paid in {rec.paid_in}" if isinstance(rec.paid_in, str) else "PENDING: the rep has no open period"
+        click.echo(f"  prior_periods {rec.rep_id}: {rec.corrects_period} {rec.column} was {rec.was:,.{minor_unit}f} "
+                   f"now {rec.now:,.{minor_unit}f}: {rec.delta:+,.{minor_unit}f} {where}")
+    if len(run.pending):
+        click.echo(f"{run.pending['rep_id'].nunique()} rep(s) have corrections pending: they are paid in the first "
+                   "run that gives them an open period", err=True)
+
+
+@cli.command()
+@click.argument("ledger")
+@click.option("--plan", "plan_name", required=True, metavar="NAME", help="The plan's name (its `plan:` line).")
+@click.option("--period", required=True, metavar="PERIOD", help="The period to close (2027-Q1).")
+def close(ledger: str, plan_name: str, period: str) -> None:
+    """Close PERIOD of a plan in LEDGER: its statements stay as the latest run issued them.
+
+    Later runs that change the period pay the difference in the first open period.
+    """
+    from engine.data.ledger import close_period, open_ledger
+
+    try:
+        with open_ledger(ledger, create=False) as book:
+            done = close_period(book, plan_name, period)
+    except EngineError as exc:
+        _fail(exc)
+    if done.already:
+        click.echo(f"{plan_name} {period} was already closed (by {done.closed_by} at {done.closed_at}, "
+                   f"statements of run {done.frozen_run}); nothing changed")
+    else:
+        click.echo(f"closed {plan_name} {period}: its statements are those of run {done.frozen_run} "
+                   f"(by {done.closed_by} at {done.closed_at})")
+
+
+@cli.command()
+@click.argument("ledger")
+@click.option("--rep", "rep_id", required=True, metavar="ID", help="The rep id.")
+def history(ledger: str, rep_id: str) -> None:
+    """List every run, statement version and prior-period adjustment of a rep in LEDGER."""
+    from engine.data.ledger import history as rep_history
+    from engine.data.ledger import open_ledger
+
+    try:
+        with open_ledger(ledger, create=False) as book:
+            found = rep_history(book, rep_id)
+    except EngineError as exc:
+        _fail(exc)
+    click.echo(found.text(), nl=False)
+
+
+@cli.command()
+@click.argument("ledger")
+@click.option("--run", "run_id", default=None, type=click.IntRange(1, None),
+              help="The run to verify (default: every run).")
+def verify(ledger: str, run_id: int | None) -> None:
+    """Recompute recorded runs from their stored plan and data; confirm identical statements.
+
+    Exit status 0 when every run is identical to the cent, 1 when one differs, 2 on bad input.
+    """
+    from engine.data.ledger import open_ledger
+    from engine.data.ledger import verify as verify_runs
+
+    try:
+        with open_ledger(ledger, create=False) as book:
+            found = verify_runs(book, run_id)
+    except EngineError as exc:
+        _fail(exc)
+    for v in found:
+        click.echo(v.text())
+    if not all(v.identical for v in found):
+        sys.exit(1)
 
 
 @cli.command()
@@ -495,9 +598,13 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
               help="Processes on this machine (default: all cores; results do not depend on it).")
 @click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS", metavar="ADDRESS",
               help="dask.distributed scheduler to run on (or DASK_SCHEDULER_ADDRESS); needs the [dask] extra.")
+@click.option("--ledger", default=None, metavar="LEDGER",
+              help="Take what was paid in the closed periods from this ledger (prior-period corrections "
+                   "included) instead of recomputing it from the actuals.")
 def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, history: str | None,
              history_plan: str | None, runs: int, seed: int | None, budget: float | None, as_of: str | None,
-             xlsx_out: str | None, json_out: str | None, chunk_runs: int | None, workers: int | None, scheduler: str | None) -> None:
+             xlsx_out: str | None, json_out: str | None, chunk_runs: int | None, workers: int | None, scheduler: str | None,
+             ledger: str | None = None) -> None:
     """Forecast the plan year's payout from the actuals so far: paid, P50/P90/P95, budget risk, accrual.
 
     Closed periods are paid as `incentive payout` pays them; the rest of the year is simulated
@@ -535,9 +642,15 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
                        err=json_out == "-")
         else:
             scenario = _load_scenario(scenario_path)
+        paid = None
+        if ledger is not None:
+            from engine.data.ledger import open_ledger, paid_statements
+
+            with open_ledger(ledger, create=False) as book:
+                paid = paid_statements(book, checked.plan.name)
         result = run_forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=seed, budget=budget,
                               as_of=as_of, workers=workers or _cores(), chunk_runs=chunk_runs,
-                              scheduler=scheduler, progress=progress_enabled(json_out == "-"))
+                              scheduler=scheduler, progress=progress_enabled(json_out == "-"), ledger_paid=paid)
         if xlsx_out:
             write_forecast_xlsx(result, xlsx_out)
         if json_out is not None and json_out != "-":
