@@ -85,6 +85,10 @@ def _probe_sqlite(path: Path, target: str) -> None:
             version = list(db.execute("SELECT version_num FROM alembic_version")) \
                 if "alembic_version" in names else []
     except sqlite3.DatabaseError as exc:
+        if "readonly" in str(exc):
+            # A run killed mid-way left its rollback journal: only a writer can undo it; the
+            # tables are checked again (before any change of ours) once it has.
+            return
         raise _not_a_ledger(target, f"the database cannot be read ({exc})") from None
     _check_tables(target, names, [v[0] for v in version], known)
 
