@@ -177,9 +177,7 @@ def _verify_one(ledger: Ledger, run_id: int) -> Verified:
         roster_path.write_bytes(roster)
         actuals_path.write_bytes(actuals)
         checked = parse_plan(plan_text, f"<plan of run {run_id}>")
-        sheet = run["sheet"]
-        fresh = statements(checked, str(roster_path), str(actuals_path),
-                           sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet)
+        fresh = statements(checked, str(roster_path), str(actuals_path), sheet=run["sheet"])
     d = checked.plan.minor_unit
     parts = [c.name for c in checked.plan.components] + ["adjustment"]
     with ledger.transaction() as conn:

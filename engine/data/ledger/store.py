@@ -54,7 +54,7 @@ def _display(target: str) -> str:
 
 def _not_a_ledger(target: str, why: str, hint: str | None = None) -> DataError:
     return DataError("not-a-ledger", f"{_display(target)} is not a ledger: {why}", file=_display(target),
-                     hint=hint or "give --ledger a new file name (it is created) or an existing ledger")
+                     hint=hint or "name an existing ledger, or a new file for `payout --ledger` to create")
 
 
 def _heads() -> tuple[set[str], str]:
