@@ -508,3 +508,25 @@ def test_forecast_takes_paid_to_date_from_the_ledger(tmp_path):
         assert Decimal(str(round(by_rep[rep], 2))) == money(issued, rep)
     periods = result.by_period.set_index("period")["paid"]
     assert periods["2027-Q1"] == 28500.0 and periods["2027-Q2"] == 26500.0
+
+
+def test_forecast_command_reads_the_ledger(tmp_path):
+    """incentive forecast --ledger: the closed quarters are paid as the ledger issued them; a
+    ledger without the plan, or no ledger, is a clean error."""
+    ledger = str(tmp_path / "l.db")
+    q12 = ("2027-Q1", "2027-Q2")
+    payout(ledger, actuals_file(tmp_path / "a1.csv", ACTUALS, q12), tmp_path / "r1.csv")
+    invoke("close", ledger, "--plan", "annual_quarterly_trueup", "--period", "2027-Q1")
+    fixed = actuals_file(tmp_path / "a2.csv", ACTUALS, q12, {("Y002", "2027-Q1"): {"revenue": 120000}})
+    payout(ledger, fixed, tmp_path / "r2.csv")
+    args = ("forecast", PLAN, "--roster", ROSTER, "--actuals", fixed, "--runs", 2, "--workers", 1, "--json", "-")
+    doc = json.loads(invoke(*args, "--ledger", ledger).output)
+    issued = read(tmp_path / "r2.csv")
+    assert {r["rep_id"]: Decimal(str(r["paid_to_date"])) for r in doc["reps_detail"] if r["rep_id"] != "(new hires)"} == \
+        {rep: money(issued, rep) for rep in ("Y001", "Y002", "Y003", "Y004")}
+    assert [p["paid"] for p in doc["periods"][:2]] == [28500.0, 9500.0]  # Q1 frozen, Q2 with -7,000
+    other = invoke("forecast", KPI_PLAN, "--roster", KPI_ROSTER, "--actuals", KPI_ACTUALS, "--runs", 2,
+                   "--workers", 1, "--ledger", ledger)
+    assert other.exit_code == 2 and "error[unknown-plan]: the ledger has no run of plan 'kpi_scorecard'" in other.output
+    none = invoke(*args, "--ledger", tmp_path / "none.db")
+    assert none.exit_code == 2 and "error[no-ledger]" in none.output

@@ -28,7 +28,7 @@ from typing_extensions import Self
 
 from engine.core.errors import DataError
 
-__all__ = ["LOCK_KEY", "Ledger", "open_ledger"]
+__all__ = ["LOCK_KEY", "Ledger", "alembic_config", "open_ledger"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The PostgreSQL advisory lock every write transaction takes (any constant: "incentive").
@@ -105,6 +105,40 @@ def _check_tables(target: str, names: set[str], versions: list[str], known: set[
                             hint="upgrade the engine, or give another ledger")
     if not {"runs", "statements", "closes"} <= names:
         raise _not_a_ledger(target, "its ledger tables are missing")
+
+
+def _sqlite_file(target: str) -> str | None:
+    """The file of an SQLite ledger (a path, or an ``sqlite:///`` URL), else None."""
+    if not _is_url(target):
+        return target
+    try:
+        url = sa.engine.make_url(target)
+    except sa.exc.ArgumentError:
+        return None
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return url.database
+    return None
+
+
+def alembic_config(connection: Connection | None = None):
+    """The Alembic configuration of the ledger's migrations, built in code (there is no
+    ``alembic.ini``). A new schema revision is written with it, against a current ledger::
+
+        from alembic import command
+        from engine.data.ledger import open_ledger
+        from engine.data.ledger.store import alembic_config
+        with open_ledger("dev.db") as book, book.engine.begin() as conn:
+            command.revision(alembic_config(conn), "add a column", autogenerate=True)
+
+    then renamed ``vNNNN_what.py`` in ``migrations/versions/`` and reviewed by hand.
+    """
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
 
 
 def _engine_for(target: str) -> Engine:
@@ -192,8 +226,9 @@ def open_ledger(target: str | os.PathLike[str], *, create: bool = True) -> Ledge
             ``ledger-failed`` (the server cannot be reached, or refuses).
     """
     target = os.fspath(target)
-    if not _is_url(target):
-        path = Path(target)
+    file = _sqlite_file(target)
+    if file is not None:
+        path = Path(file)
         if path.exists():
             _probe_sqlite(path, target)
         elif not create:
@@ -221,7 +256,6 @@ def open_ledger(target: str | os.PathLike[str], *, create: bool = True) -> Ledge
 def _migrate(ledger: Ledger, create: bool) -> None:
     """Bring the schema to the newest revision (under the lock), refusing foreign databases."""
     from alembic import command
-    from alembic.config import Config
 
     known, head = _heads()
     with ledger.transaction() as conn:
@@ -235,10 +269,7 @@ def _migrate(ledger: Ledger, create: bool) -> None:
         if not names and not create:
             raise DataError("no-ledger", f"there is no ledger at {ledger.name}", file=ledger.name,
                             hint="record a run first: incentive payout PLAN ... --ledger " + ledger.target)
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(alembic_config(conn), "head")
         now = [r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")]
         if now != [head]:  # pragma: no cover - alembic failed silently
             raise _not_a_ledger(ledger.target, f"its schema is at {now}, expected {head}")
