@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -318,7 +319,7 @@ def child(tmp_path: Path, mode: str, *args: object) -> subprocess.Popen:
     script.write_text(CHILD)
     return subprocess.Popen([sys.executable, str(script), mode, *map(str, args)], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def test_a_run_killed_mid_way_leaves_the_ledger_as_it_was(ledger_url, tmp_path):

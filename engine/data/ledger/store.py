@@ -142,21 +142,23 @@ def alembic_config(connection: Connection | None = None):
 
 
 def _engine_for(target: str) -> Engine:
-    if _is_url(target):
-        url = sa.engine.make_url(target)
-        if url.drivername == "postgresql":
-            url = url.set(drivername="postgresql+psycopg")
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-        if engine.dialect.name == "postgresql":
-            @sa.event.listens_for(engine, "begin")
-            def _lock(conn: Connection) -> None:
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
-        elif engine.dialect.name == "sqlite":
-            _immediate(engine)
+    file = _sqlite_file(target)
+    if file is not None:
+        engine = sa.create_engine(f"sqlite:///{Path(file).resolve()}", poolclass=sa.pool.NullPool,
+                                  connect_args={"timeout": LOCK_TIMEOUT})
+        _immediate(engine)
         return engine
-    engine = sa.create_engine(f"sqlite:///{Path(target).resolve()}", poolclass=sa.pool.NullPool,
-                              connect_args={"timeout": LOCK_TIMEOUT})
-    _immediate(engine)
+    url = sa.engine.make_url(target)
+    if url.get_backend_name() != "postgresql":
+        raise sa.exc.ArgumentError(f"a ledger is an SQLite file or a PostgreSQL database, not {url.get_backend_name()}")
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+    @sa.event.listens_for(engine, "begin")
+    def _lock(conn: Connection) -> None:
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
+
     return engine
 
 
