@@ -71,23 +71,28 @@ def _probe_sqlite(path: Path, target: str) -> None:
     """Refuse, reading only, a file that is not an SQLite ledger."""
     if path.is_dir():
         raise _not_a_ledger(target, "it is a folder")
-    size = path.stat().st_size
-    if size == 0:
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise DataError("unreadable-file", f"cannot read the ledger {target}: {exc.strerror or exc}",
+                        file=target) from None
+    if not magic:
         return  # an empty file is an empty database: the ledger is created in it
-    with open(path, "rb") as fh:
-        magic = fh.read(len(SQLITE_MAGIC))
     if magic != SQLITE_MAGIC:
         raise _not_a_ledger(target, "not an SQLite database (a text file, or damaged)")
     known, _ = _heads()
     try:
-        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                                timeout=LOCK_TIMEOUT)) as db:
             names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             version = list(db.execute("SELECT version_num FROM alembic_version")) \
                 if "alembic_version" in names else []
     except sqlite3.DatabaseError as exc:
-        if "readonly" in str(exc):
-            # A run killed mid-way left its rollback journal: only a writer can undo it; the
-            # tables are checked again (before any change of ours) once it has.
+        if "readonly" in str(exc) or "locked" in str(exc):
+            # A run killed mid-way left its rollback journal (only a writer can undo it), or
+            # another run holds the lock: the tables are checked again, under the lock and
+            # before any change of ours.
             return
         raise _not_a_ledger(target, f"the database cannot be read ({exc})") from None
     _check_tables(target, names, [v[0] for v in version], known)
