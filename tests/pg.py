@@ -58,7 +58,7 @@ def server() -> Iterator[str]:
         except KeyError:
             missing("there is no postgres user to run the server as")
         os.chown(folder, pg.pw_uid, pg.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
+        as_user = [shutil.which("runuser") or "/usr/sbin/runuser", "-u", "postgres", "--"]
     data = folder / "data"
 
     def run(*args: object) -> None:
