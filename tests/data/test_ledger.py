@@ -531,3 +531,21 @@ def test_forecast_command_reads_the_ledger(tmp_path):
     assert other.exit_code == 2 and "error[unknown-plan]: the ledger has no run of plan 'kpi_scorecard'" in other.output
     none = invoke(*args, "--ledger", tmp_path / "none.db")
     assert none.exit_code == 2 and "error[no-ledger]" in none.output
+
+
+def test_bad_input_writes_nothing_to_the_ledger(tmp_path):
+    """payout --ledger with bad actuals: exit 2, the data error as without a ledger, no ledger
+    created (or an existing one unchanged), no statements written."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("rep_id,period,revenue\nY001,2027-Q1,lots\n")
+    ledger = tmp_path / "new.db"
+    result = incentive("payout", PLAN, "--roster", ROSTER, "--actuals", bad, "--out", tmp_path / "o.csv",
+                       "--ledger", ledger)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "revenue" in result.stderr
+    assert not ledger.exists() and not (tmp_path / "o.csv").exists()
+    existing = str(tmp_path / "old.db")
+    payout(existing, ACTUALS, tmp_path / "r1.csv")
+    before = dump(existing)
+    again = invoke("payout", PLAN, "--roster", ROSTER, "--actuals", bad, "--out", tmp_path / "o.csv",
+                   "--ledger", existing)
+    assert again.exit_code == 2 and dump(existing) == before
