@@ -340,6 +340,19 @@ def test_a_run_killed_mid_way_leaves_the_ledger_as_it_was(ledger_url, tmp_path):
     assert invoke("verify", ledger_url).exit_code == 0
 
 
+def test_a_first_run_killed_mid_way_leaves_no_ledger(ledger_url, tmp_path):
+    """The schema of a new ledger is made in its first run's transaction: killed mid-way, that
+    run leaves no ledger behind (commands then say there is none), and the next run makes it."""
+    proc = child(tmp_path, "kill", "payout", PLAN, "--roster", ROSTER, "--actuals", ACTUALS,
+                 "--out", tmp_path / "killed.csv", "--ledger", ledger_url)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 9
+    shown = invoke("history", ledger_url, "--rep", "Y001")
+    assert shown.exit_code == 2 and "error[no-ledger]" in shown.output
+    payout(ledger_url, ACTUALS, tmp_path / "r1.csv")
+    assert len(table(ledger_url, "SELECT id FROM runs")) == 1
+
+
 def test_a_failure_before_commit_writes_nothing(tmp_path):
     """An error inside the run's transaction (here: writing its statements) rolls it back."""
     from engine.data.ledger import InputFile, open_ledger, record_run
@@ -410,7 +423,8 @@ def _damaged(path: Path) -> None:
     """A real ledger whose pages after the header were overwritten."""
     from engine.data.ledger import open_ledger
 
-    open_ledger(path).close()
+    with open_ledger(path) as book, book.transaction():
+        pass  # the first transaction creates the schema
     data = bytearray(path.read_bytes())
     data[100:] = b"\xff" * (len(data) - 100)
     path.write_bytes(bytes(data))
@@ -482,7 +496,7 @@ def test_the_migrated_schema_matches_the_tables(ledger_url):
     from engine.data.ledger import open_ledger
     from engine.data.ledger.schema import metadata
 
-    with open_ledger(ledger_url) as book, book.engine.connect() as conn:
+    with open_ledger(ledger_url) as book, book.transaction() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 

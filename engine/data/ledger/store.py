@@ -132,7 +132,7 @@ def alembic_config(connection: Connection | None = None):
         from alembic import command
         from engine.data.ledger import open_ledger
         from engine.data.ledger.store import alembic_config
-        with open_ledger("dev.db") as book, book.engine.begin() as conn:
+        with open_ledger("dev.db") as book, book.transaction() as conn:
             command.revision(alembic_config(conn), "add a column", autogenerate=True)
 
     then renamed ``vNNNN_what.py`` in ``migrations/versions/`` and reviewed by hand.
@@ -192,14 +192,22 @@ class Ledger:
         self.target = target
         self.name = _display(target)
         self.engine = engine
+        self.new = False  # no schema yet: the first transaction creates it, all or nothing
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction holding the ledger's lock: committed when the block ends, rolled
-        back on any error (a process killed inside it leaves the ledger as it was)."""
+        back on any error (a process killed inside it leaves the ledger as it was). In a new
+        ledger the first transaction also creates the schema, so that a first run that fails
+        leaves no half-made ledger."""
+        making = self.new
         try:
             with self.engine.begin() as conn:
+                if making:
+                    _prepare(self, conn, create=True)
                 yield conn
+            if making:
+                self.new = False
         except sa.exc.DBAPIError as exc:
             raise DataError("ledger-failed", f"the ledger {self.name} failed: {_reason(exc)}",
                             file=self.name) from None
@@ -252,31 +260,37 @@ def open_ledger(target: str | os.PathLike[str], *, create: bool = True) -> Ledge
         raise DataError("not-a-ledger", f"cannot use the ledger URL {_display(target)}: {exc}",
                         file=_display(target), hint="a file path, or a URL such as postgresql://user@host/db") from None
     ledger = Ledger(target, engine)
+    if file is not None and not Path(file).exists():
+        ledger.new = True  # the file and its schema are made by the first transaction
+        return ledger
     try:
-        _migrate(ledger, create)
+        with ledger.transaction() as conn:
+            ledger.new = not _prepare(ledger, conn, create, defer=create)
     except BaseException:
         ledger.close()
         raise
     return ledger
 
 
-def _migrate(ledger: Ledger, create: bool) -> None:
-    """Bring the schema to the newest revision (under the lock), refusing foreign databases."""
+def _prepare(ledger: Ledger, conn: Connection, create: bool, defer: bool = False) -> bool:
+    """Check the schema and bring it to the newest revision, under the lock; refuse foreign
+    databases. With ``defer``, an empty database is left empty (False: no schema yet)."""
     from alembic import command
 
     known, head = _heads()
-    with ledger.transaction() as conn:
-        inspector = sa.inspect(conn)
-        names = set(inspector.get_table_names())
-        versions = [r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")] \
-            if "alembic_version" in names else []
-        _check_tables(ledger.target, names, versions, known)
-        if versions == [head]:
-            return
-        if not names and not create:
-            raise DataError("no-ledger", f"there is no ledger at {ledger.name}", file=ledger.name,
-                            hint="record a run first: incentive payout PLAN ... --ledger " + ledger.target)
-        command.upgrade(alembic_config(conn), "head")
-        now = [r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")]
-        if now != [head]:  # pragma: no cover - alembic failed silently
-            raise _not_a_ledger(ledger.target, f"its schema is at {now}, expected {head}")
+    names = set(sa.inspect(conn).get_table_names())
+    versions = [r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")] \
+        if "alembic_version" in names else []
+    _check_tables(ledger.target, names, versions, known)
+    if versions == [head]:
+        return True
+    if not names and not create:
+        raise DataError("no-ledger", f"there is no ledger at {ledger.name}", file=ledger.name,
+                        hint="record a run first: incentive payout PLAN ... --ledger " + ledger.target)
+    if not names and defer:
+        return False
+    command.upgrade(alembic_config(conn), "head")
+    now = [r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")]
+    if now != [head]:  # pragma: no cover - alembic failed silently
+        raise _not_a_ledger(ledger.target, f"its schema is at {now}, expected {head}")
+    return True
