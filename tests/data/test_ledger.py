@@ -603,3 +603,18 @@ def test_random_corrections_end_where_a_correct_first_run_would(tmp_path, seed):
         for rep in reps:
             assert cents(issued, rep) == cents(fresh, rep), rep
         assert all(v.identical for v in verify(book))
+
+
+def test_excel_inputs_and_their_sheet_are_kept_for_verify(tmp_path):
+    """Workbooks are stored as given with the sheet read, so verify reads the same sheet."""
+    roster, actuals = tmp_path / "roster.xlsx", tmp_path / "actuals.xlsx"
+    for path, source in ((roster, ROSTER), (actuals, ACTUALS)):
+        with pd.ExcelWriter(path) as book:
+            pd.DataFrame({"note": ["not this sheet"]}).to_excel(book, sheet_name="Notes", index=False)
+            pd.read_csv(source, dtype={"rep_id": str}).to_excel(book, sheet_name="Data", index=False)
+    ledger = str(tmp_path / "l.db")
+    result = invoke("payout", PLAN, "--roster", roster, "--actuals", actuals, "--out", tmp_path / "o.csv",
+                    "--sheet", "Data", "--ledger", ledger)
+    assert result.exit_code == 0, result.output
+    assert table(ledger, "SELECT roster_format, actuals_format, sheet FROM runs") == [("xlsx", "xlsx", "Data")]
+    assert "run 1: identical (16 statements" in invoke("verify", ledger).output
