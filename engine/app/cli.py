@@ -92,11 +92,11 @@ def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None, le
     try:
         _check_outputs({"--out": out})
         checked = load_plan(plan)
-        df = statements(checked, roster, actuals, sheet=sheet)
         if ledger is None:
+            df = statements(checked, roster, actuals, sheet=sheet)
             write_statements(df, checked.plan, out)
         else:
-            run = _record(ledger, plan, checked, roster, actuals, df, sheet, out)
+            run = _record(ledger, checked, roster, actuals, sheet, out)
             df = run.statements
     except EngineError as exc:
         _fail(exc)
@@ -104,30 +104,34 @@ def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None, le
     click.echo(f"wrote {len(df)} statements for {reps} reps over {df['period'].nunique()} periods to {out} "
                f"(total {df['total'].sum():,.{checked.plan.minor_unit}f} {checked.plan.currency})")
     if ledger is not None:
-        _report_run(run, ledger, checked.plan.minor_unit)
+        _report_run(run, checked.plan.minor_unit)
 
 
-def _record(ledger: str, plan: str, checked, roster: str, actuals: str, df, sheet: str | None, out: str):
-    """Record a payout run in the ledger and write its statements (both or neither)."""
-    from pathlib import Path
-
+def _record(ledger: str, checked, roster: str, actuals: str, sheet: str | None, out: str):
+    """Compute the statements, record the run in the ledger and write what it issued (both
+    or neither). The inputs stored are the bytes the statements were computed from."""
     from engine.core.atomic import AtomicGroup
     from engine.data.ledger import InputFile, open_ledger, record_run
     from engine.data.ledger.runs import write_issued
+    from engine.data.statements import statements
 
     inputs = InputFile.read(roster, "roster"), InputFile.read(actuals, "actuals")
-    plan_text = Path(plan).read_text(encoding="utf-8")
+    df = statements(checked, roster, actuals, sheet=sheet)
+    for given, role, path in zip(inputs, ("roster", "actuals"), (roster, actuals), strict=True):
+        if InputFile.read(path, role) != given:
+            raise DataError("input-changed", f"the {role} {path} changed while the run was computed",
+                            file=path, hint="run the payout again once the file is final")
     with AtomicGroup() as group, open_ledger(ledger) as book:
         target = group.path(out)
-        return record_run(book, checked, plan_text, *inputs, df, sheet=sheet,
+        return record_run(book, checked, checked.source, *inputs, df, sheet=sheet,
                           before_commit=lambda issued: write_issued(issued, checked.plan.minor_unit, target))
 
 
-def _report_run(run, ledger: str, minor_unit: int) -> None:
+def _report_run(run, minor_unit: int) -> None:
     """What a recorded run did about closed periods."""
     adj = run.adjustments
     closed = f"; closed periods kept as they were: {', '.join(run.closed)}" if run.closed else ""
-    click.echo(f"recorded run {run.run_id} of plan {run.plan_name} in {ledger}{closed}")
+    click.echo(f"recorded run {run.run_id} of plan {run.plan_name} in {run.ledger}{closed}")
     for rec in adj.itertuples(index=False):
         where = f"paid in {rec.paid_in}" if isinstance(rec.paid_in, str) else "PENDING: the rep has no open period"
         click.echo(f"  prior_periods {rec.rep_id}: {rec.corrects_period} {rec.column} was {rec.was:,.{minor_unit}f} "

@@ -122,6 +122,7 @@ class RunResult:
             (empty: pending), ``corrects_period``, ``corrects_run``, ``column``, ``was``,
             ``now``, ``delta`` (money).
         closed: the closed periods of the plan this run saw.
+        ledger: the ledger as messages name it (a URL without its password).
     """
 
     run_id: int
@@ -129,6 +130,7 @@ class RunResult:
     statements: pd.DataFrame
     adjustments: pd.DataFrame
     closed: tuple[str, ...] = field(default=())
+    ledger: str = ""
 
     @property
     def pending(self) -> pd.DataFrame:
@@ -278,7 +280,7 @@ def record_run(ledger: Ledger, checked, plan_text: str, roster: InputFile, actua
     Args:
         ledger: the open ledger.
         checked: the validated plan.
-        plan_text: the plan file's text (stored, for ``verify``).
+        plan_text: the plan file's text (stored, for ``verify``; ``checked.source``).
         roster: the roster file as given.
         actuals: the actuals file as given.
         fresh: the statements computed from these inputs (:func:`engine.data.statements.statements`).
@@ -322,7 +324,7 @@ def record_run(ledger: Ledger, checked, plan_text: str, roster: InputFile, actua
                 for row in lines.to_dict("records")])
         if before_commit is not None:
             before_commit(issued)
-    return RunResult(int(run_id), plan.name, issued, adjustment_frame(adj, d), tuple(sorted(closed)))
+    return RunResult(int(run_id), plan.name, issued, adjustment_frame(adj, d), tuple(sorted(closed)), ledger.name)
 
 
 def adjustment_frame(adj: list[dict], d: int) -> pd.DataFrame:
