@@ -129,12 +129,17 @@ class Verified:
         return not self.differences
 
     def text(self) -> str:
+        from engine.data.ledger.runs import engine_version
+
+        now = engine_version()
+        versions = f"; recorded with engine {self.engine_then}, recomputed with {now}" \
+            if self.engine_then != now else ""
         if self.identical:
             return (f"run {self.run_id}: identical ({self.statements} statements, "
-                    f"{self.adjustments} adjustment lines recomputed to the cent)")
+                    f"{self.adjustments} adjustment lines recomputed to the cent{versions})")
         shown = self.differences[:20]
         more = len(self.differences) - len(shown)
-        return "\n".join([f"run {self.run_id}: DIFFERENT ({len(self.differences)} differences)"]
+        return "\n".join([f"run {self.run_id}: DIFFERENT ({len(self.differences)} differences{versions})"]
                          + [f"  {x}" for x in shown] + ([f"  ... and {more} more"] if more > 0 else []))
 
 
