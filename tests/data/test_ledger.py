@@ -618,3 +618,30 @@ def test_excel_inputs_and_their_sheet_are_kept_for_verify(tmp_path):
     assert result.exit_code == 0, result.output
     assert table(ledger, "SELECT roster_format, actuals_format, sheet FROM runs") == [("xlsx", "xlsx", "Data")]
     assert "run 1: identical (16 statements" in invoke("verify", ledger).output
+
+
+def test_adjustment_lines_say_what_they_correct(tmp_path):
+    """The adjustments of a run as lines: where paid, which period, run and column they correct,
+    adding up to the statement's prior_periods."""
+    from engine.data.ledger import InputFile, close_period, open_ledger, record_run
+    from engine.data.statements import statements
+    from engine.plan import load_plan
+
+    checked = load_plan(PLAN)
+    fixed = actuals_file(tmp_path / "a.csv", ACTUALS, ("2027-Q1", "2027-Q2", "2027-Q3", "2027-Q4"),
+                         {("Y001", "2027-Q1"): {"revenue": 400000}})
+    roster = InputFile.read(ROSTER, "roster")
+    with open_ledger(tmp_path / "l.db") as book:
+        record_run(book, checked, checked.source, roster, InputFile.read(ACTUALS, "actuals"),
+                   statements(checked, ROSTER, ACTUALS))
+        close_period(book, "annual_quarterly_trueup", "2027-Q1")
+        run = record_run(book, checked, checked.source, roster, InputFile.read(fixed, "actuals"),
+                         statements(checked, ROSTER, fixed))
+    lines = run.adjustment_lines()
+    assert lines.to_dict("records") == [
+        {"rep_id": "Y001", "period": "2027-Q2", "line": "prior_periods", "corrects_period": "2027-Q1",
+         "corrects_run": 1, "corrects_column": "revenue_bonus", "prior_periods": 11000.0},
+        {"rep_id": "Y001", "period": "2027-Q2", "line": "prior_periods", "corrects_period": "2027-Q1",
+         "corrects_run": 1, "corrects_column": "adjustment", "prior_periods": -4000.0}]
+    q2 = run.statements[(run.statements["rep_id"] == "Y001") & (run.statements["period"] == "2027-Q2")]
+    assert float(q2["prior_periods"].iloc[0]) == lines["prior_periods"].sum() == 7000.0

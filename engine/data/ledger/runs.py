@@ -134,7 +134,17 @@ class RunResult:
 
     @property
     def pending(self) -> pd.DataFrame:
+        """The adjustments no open period of the run could pay."""
         return self.adjustments[self.adjustments["paid_in"].isna()]
+
+    def adjustment_lines(self) -> pd.DataFrame:
+        """The paid adjustments as statement lines, for a ``--lines`` file: ``rep_id``,
+        ``period`` (where paid), ``line`` (``prior_periods``), the period, run and column
+        they correct, and the amount in the column ``prior_periods``."""
+        paid = self.adjustments[self.adjustments["paid_in"].notna()]
+        return pd.DataFrame({"rep_id": paid["rep_id"], "period": paid["paid_in"], "line": PRIOR,
+                             "corrects_period": paid["corrects_period"], "corrects_run": paid["corrects_run"],
+                             "corrects_column": paid["column"], PRIOR: paid["delta"]}).reset_index(drop=True)
 
 
 # -- exact money -------------------------------------------------------------------------------
