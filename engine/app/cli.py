@@ -83,7 +83,12 @@ def check(plan: str, roster: str | None, scenario_path: str | None) -> None:
 @click.option("--lines", "lines_out", default=None, type=click.Path(dir_okay=False),
               help="Also write one row per transaction (.csv, .xlsx or .parquet): its period, attributes, "
                    "row-level measures and the commission allocated to it.")
-def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None, lines_out: str | None) -> None:
+@click.option("--ledger", default=None, metavar="LEDGER",
+              help="Record the run in this ledger (an SQLite file, created if missing, or a URL such as "
+                   "postgresql://user@host/db); closed periods keep their statements and corrections are paid "
+                   "in the first open period (prior_periods).")
+def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None, lines_out: str | None,
+           ledger: str | None) -> None:
     """Compute payout statements for every rep and period."""
     from engine.core.atomic import AtomicGroup, write_table_atomic
     from engine.data.lines import line_table, pending, pending_text
@@ -93,28 +98,141 @@ def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None, li
     try:
         _check_outputs({"--out": out, **({"--lines": lines_out} if lines_out else {})})
         checked = load_plan(plan)
+        given = _input_files(roster, actuals) if ledger else None  # the bytes the run is computed from
         inputs = load_for_plan(checked, roster, actuals, sheet=sheet)
         program = compile_plan(checked)
-        if lines_out:
+        detail = bool(lines_out or ledger)  # a ledger stores the line detail with the run
+        if detail:
             result, values, pays = program.lines(inputs)
         else:
             result, values, pays = program.evaluate(inputs), {}, {}
         df = statement_table(checked.plan, inputs, result)
-        table = line_table(checked, inputs, df, values, pays) if lines_out else None
-        with AtomicGroup() as group:  # the statements and the lines are written all or nothing
-            write_statements(df, checked.plan, out, group=group)
-            if table is not None and lines_out:
-                write_table_atomic(table, lines_out, group=group)
+        table = line_table(checked, inputs, df, values, pays) if detail else None
+        if ledger is None:
+            with AtomicGroup() as group:  # the statements and the lines are written all or nothing
+                write_statements(df, checked.plan, out, group=group)
+                if table is not None and lines_out:
+                    write_table_atomic(table, lines_out, group=group)
+        else:
+            run = _record(ledger, checked, given, (roster, actuals), sheet, out, df, table, lines_out)
+            df = run.statements
     except EngineError as exc:
         _fail(exc)
     reps = df["rep_id"].nunique()
     click.echo(f"wrote {len(df)} statements for {reps} reps over {df['period'].nunique()} periods to {out} "
                f"(total {df['total'].sum():,.{checked.plan.minor_unit}f} {checked.plan.currency})")
-    if table is not None:
+    if table is not None and lines_out:
         click.echo(f"wrote {len(table)} transaction lines to {lines_out}")
     note = pending_text(pending(checked, inputs), checked.plan.placing_date, checked.plan.currency)
     if note:
         click.echo(note)
+    if ledger is not None:
+        _report_run(run, checked.plan.minor_unit)
+
+
+def _input_files(roster: str, actuals: str):
+    """The roster and actuals files' bytes, as a ledger stores them."""
+    from engine.data.ledger import InputFile
+
+    return InputFile.read(roster, "roster"), InputFile.read(actuals, "actuals")
+
+
+def _record(ledger: str, checked, inputs, paths: tuple[str, str], sheet: str | None, out: str, df, lines,
+            lines_out: str | None):
+    """Record the run (its statements ``df`` and line detail ``lines``) in the ledger and
+    write what it issued, and the lines, all or nothing. The inputs stored are the bytes the
+    statements were computed from: a file that changed while the run was computed is refused."""
+    from engine.core.atomic import AtomicGroup, write_table_atomic
+    from engine.data.ledger import open_ledger, record_run
+    from engine.data.ledger.runs import write_issued
+
+    for given, now, role, path in zip(inputs, _input_files(*paths), ("roster", "actuals"), paths, strict=True):
+        if now != given:
+            raise DataError("input-changed", f"the {role} {path} changed while the run was computed",
+                            file=path, hint="run the payout again once the file is final")
+    with AtomicGroup() as group, open_ledger(ledger) as book:
+        target = group.path(out)
+        if lines is not None and lines_out:
+            write_table_atomic(lines, lines_out, group=group)
+        return record_run(book, checked, checked.source, inputs[0], inputs[1], df, sheet=sheet, lines=lines,
+                          before_commit=lambda issued: write_issued(issued, checked.plan.minor_unit, target))
+
+
+def _report_run(run, minor_unit: int) -> None:
+    """What a recorded run did about closed periods."""
+    adj = run.adjustments
+    closed = f"; closed periods kept as they were: {', '.join(run.closed)}" if run.closed else ""
+    click.echo(f"recorded run {run.run_id} of plan {run.plan_name} in {run.ledger}{closed}")
+    for rec in adj.itertuples(index=False):
+        where = f"paid in {rec.paid_in}" if isinstance(rec.paid_in, str) else "PENDING: the rep has no open period"
+        click.echo(f"  prior_periods {rec.rep_id}: {rec.corrects_period} {rec.column} was {rec.was:,.{minor_unit}f} "
+                   f"now {rec.now:,.{minor_unit}f}: {rec.delta:+,.{minor_unit}f} {where}")
+    if len(run.pending):
+        click.echo(f"{run.pending['rep_id'].nunique()} rep(s) have corrections pending: they are paid in the first "
+                   "run that gives them an open period", err=True)
+
+
+@cli.command()
+@click.argument("ledger")
+@click.option("--plan", "plan_name", required=True, metavar="NAME", help="The plan's name (its `plan:` line).")
+@click.option("--period", required=True, metavar="PERIOD", help="The period to close (2027-Q1).")
+def close(ledger: str, plan_name: str, period: str) -> None:
+    """Close PERIOD of a plan in LEDGER: its statements stay as the latest run issued them.
+
+    Later runs that change the period pay the difference in the first open period.
+    """
+    from engine.data.ledger import close_period, open_ledger
+
+    try:
+        with open_ledger(ledger, create=False) as book:
+            done = close_period(book, plan_name, period)
+    except EngineError as exc:
+        _fail(exc)
+    if done.already:
+        click.echo(f"{plan_name} {period} was already closed (by {done.closed_by} at {done.closed_at}, "
+                   f"statements of run {done.frozen_run}); nothing changed")
+    else:
+        click.echo(f"closed {plan_name} {period}: its statements are those of run {done.frozen_run} "
+                   f"(by {done.closed_by} at {done.closed_at})")
+
+
+@cli.command()
+@click.argument("ledger")
+@click.option("--rep", "rep_id", required=True, metavar="ID", help="The rep id.")
+def history(ledger: str, rep_id: str) -> None:
+    """List every run, statement version and prior-period adjustment of a rep in LEDGER."""
+    from engine.data.ledger import history as rep_history
+    from engine.data.ledger import open_ledger
+
+    try:
+        with open_ledger(ledger, create=False) as book:
+            found = rep_history(book, rep_id)
+    except EngineError as exc:
+        _fail(exc)
+    click.echo(found.text(), nl=False)
+
+
+@cli.command()
+@click.argument("ledger")
+@click.option("--run", "run_id", default=None, type=click.IntRange(1, None),
+              help="The run to verify (default: every run).")
+def verify(ledger: str, run_id: int | None) -> None:
+    """Recompute recorded runs from their stored plan and data; confirm identical statements.
+
+    Exit status 0 when every run is identical to the cent, 1 when one differs, 2 on bad input.
+    """
+    from engine.data.ledger import open_ledger
+    from engine.data.ledger import verify as verify_runs
+
+    try:
+        with open_ledger(ledger, create=False) as book:
+            found = verify_runs(book, run_id)
+    except EngineError as exc:
+        _fail(exc)
+    for v in found:
+        click.echo(v.text())
+    if not all(v.identical for v in found):
+        sys.exit(1)
 
 
 @cli.command()
@@ -570,9 +688,13 @@ def weights(plan: str, votes: str, out: str, scorecard: str | None, method: str,
               help="Processes on this machine (default: all cores; results do not depend on it).")
 @click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS", metavar="ADDRESS",
               help="dask.distributed scheduler to run on (or DASK_SCHEDULER_ADDRESS); needs the [dask] extra.")
+@click.option("--ledger", default=None, metavar="LEDGER",
+              help="Take what was paid in the closed periods from this ledger (prior-period corrections "
+                   "included) instead of recomputing it from the actuals.")
 def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, history: str | None,
              history_plan: str | None, runs: int, seed: int | None, budget: float | None, as_of: str | None,
-             xlsx_out: str | None, json_out: str | None, chunk_runs: int | None, workers: int | None, scheduler: str | None) -> None:
+             xlsx_out: str | None, json_out: str | None, chunk_runs: int | None, workers: int | None, scheduler: str | None,
+             ledger: str | None = None) -> None:
     """Forecast the plan year's payout from the actuals so far: paid, P50/P90/P95, budget risk, accrual.
 
     Closed periods are paid as `incentive payout` pays them; the rest of the year is simulated
@@ -610,9 +732,15 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
                        err=json_out == "-")
         else:
             scenario = _load_scenario(scenario_path)
+        paid = None
+        if ledger is not None:
+            from engine.data.ledger import open_ledger, paid_statements
+
+            with open_ledger(ledger, create=False) as book:
+                paid = paid_statements(book, checked.plan.name)
         result = run_forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=seed, budget=budget,
                               as_of=as_of, workers=workers or _cores(), chunk_runs=chunk_runs,
-                              scheduler=scheduler, progress=progress_enabled(json_out == "-"))
+                              scheduler=scheduler, progress=progress_enabled(json_out == "-"), ledger_paid=paid)
         if xlsx_out:
             write_forecast_xlsx(result, xlsx_out)
         if json_out is not None and json_out != "-":

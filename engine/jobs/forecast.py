@@ -525,7 +525,8 @@ def _decompose(annual: np.ndarray, shared: dict[str, np.ndarray]) -> pd.DataFram
 def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = None, runs: int = 200,
              seed: int | None = None, budget: float | None = None, as_of: str | None = None,
              workers: int = 1, chunk_runs: int | None = None, params: dict | None = None,
-             scheduler=None, progress: bool = False, decompose: bool = True) -> Forecast:
+             scheduler=None, progress: bool = False, decompose: bool = True,
+             ledger_paid: pd.DataFrame | None = None) -> Forecast:
     """Forecast the plan year's payout for the real team from the actuals so far.
 
     Args:
@@ -550,6 +551,9 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         decompose: also measure how much of the annual spread each source contributes
             (skill, noise, market, attrition): one more simulation of up to
             :data:`DECOMPOSE_RUNS` runs per source.
+        ledger_paid: what each rep was paid per period (``rep_id``, ``period``, ``total``), as a
+            ledger recorded it (:func:`engine.data.ledger.paid_statements`); default: the
+            closed periods' statements computed from the actuals.
 
     Returns:
         The :class:`Forecast`.
@@ -569,6 +573,8 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     inputs = setup.inputs
     # Paid to date: the statements of the closed periods, exactly as `incentive payout`.
     stmts = statement_table(plan, inputs, compile_plan(checked, params).evaluate(inputs))
+    if ledger_paid is not None:  # paid to date as the ledger recorded it (prior-period corrections included)
+        stmts = ledger_paid[ledger_paid["period"].isin({p.label for p in setup.periods[: setup.closed_periods]})]
     # Sums of amounts already rounded to the minor unit, rounded again so that float noise
     # (43096.899999...) never shows.
     dec = plan.minor_unit
