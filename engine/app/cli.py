@@ -57,6 +57,8 @@ def check(plan: str, roster: str | None, scenario_path: str | None) -> None:
     from engine.jobs.check import design_hazards
     from engine.plan import load_plan
     from engine.plan.lint import format_findings
+    from engine.sim.scenario import default_scenario
+    from engine.sim.shape import describe, shape_scenario
 
     try:
         checked = load_plan(plan)
@@ -64,8 +66,15 @@ def check(plan: str, roster: str | None, scenario_path: str | None) -> None:
         click.echo(summarize(checked, table))
         scenario = _load_scenario(scenario_path) if scenario_path else None
         findings = design_hazards(checked, scenario, roster=table)
+        base = scenario or default_scenario()
+        mapped = describe(shape_scenario(checked, base)[1])
     except EngineError as exc:
         _fail(exc)
+    if mapped:
+        click.echo("")
+        click.echo(f"Simulated team ({base.name}) in the plan's own columns (a scenario's 'columns:' and 'deals:' "
+                   "sections override each):")
+        click.echo("\n".join(mapped))
     click.echo("")
     click.echo("Design hazards")
     click.echo(format_findings(findings, plan))

@@ -78,6 +78,30 @@ class Rows:
 
 
 @dataclass(frozen=True)
+class Mix:
+    """The deals inside each per-period row, where there are no transaction rows (the
+    simulator's deal-level plans): ``J`` kinds of deal, each with its text attributes, its
+    size relative to the period's mean deal, and its share of the deals.
+
+    A row-level measure is evaluated on each kind with every amount column at ``size`` times
+    the period's value divided by ``deals``; ``sum`` adds ``deals x share`` of each kind's
+    value, ``count`` is ``deals``, ``mean`` and ``last`` the share-weighted mean, ``min`` and
+    ``max`` over the kinds.
+
+    Attributes:
+        attributes: text column -> ``(J,)`` values.
+        size: ``(J,)`` deal size relative to the period's mean deal (share-weighted mean 1).
+        share: ``(J,)`` share of the deals (sums to 1).
+        deals: expected deals per rep and period.
+    """
+
+    attributes: dict[str, np.ndarray]
+    size: np.ndarray
+    share: np.ndarray
+    deals: float
+
+
+@dataclass(frozen=True)
 class Layer:
     """One roster row of each rep, for an effective-dated roster: its named columns
     ``(R,)`` and the share of each period's days it is in effect and the rep employed
@@ -116,6 +140,8 @@ class Inputs:
             last active day (effective-dated rosters only).
         tenure: ``(R, P)`` whole months of tenure at each period's start, where the plan
             names ``tenure_months`` (None: read the ``tenure_months`` roster column).
+        mix: the deals inside each period row for row-level measures (the simulator), when
+            there are no transaction rows.
     """
 
     rep_ids: np.ndarray
@@ -131,6 +157,7 @@ class Inputs:
     layers: tuple[Layer, ...] = ()
     roster_at: dict[str, np.ndarray] = field(default_factory=dict)
     tenure: np.ndarray | None = None
+    mix: Mix | None = None
 
     @property
     def period_labels(self) -> list[str]:

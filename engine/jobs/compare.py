@@ -142,6 +142,8 @@ ROWS = [
     ("cost P50", lambda d: d["cost"]["p50"], "money", None),
     ("cost P90", lambda d: d["cost"]["p90"], "money", None),
     ("cost P95", lambda d: d["cost"]["p95"], "money", None),
+    ("base pay (mean)", lambda d: d.get("base_pay_cost", {}).get("mean"), "money", None),
+    ("total pay cost (mean)", lambda d: d.get("total_pay_cost", {}).get("mean"), "money", None),
     ("revenue (mean)", lambda d: d["revenue"]["mean"], "money", "revenue"),
     ("cost of sales", lambda d: d["cost_of_sales"], "pct", "cost_of_sales"),
     ("attainment P10", lambda d: d["attainment"]["p10"], "pct", None),
@@ -197,7 +199,8 @@ def figure_rows(results: Sequence[SimResult], currency: str = "") -> list[list[s
     """The side-by-side figures as text rows (label, then one cell per result), as every
     renderer shows them: the CLI table, the report and the notebook display."""
     docs = [r.document for r in results]
-    return [[_unit(label, kind, currency)] + [_fmt(get(d), kind) for d in docs] for label, get, kind, _ in ROWS]
+    return [[_unit(label, kind, currency)] + [_fmt(get(d), kind) for d in docs] for label, get, kind, _ in ROWS
+            if any(get(d) is not None for d in docs)]  # base pay rows only where a plan has base pay
 
 
 def difference_rows(cmp: Comparison, currency: str = "") -> list[list[str]]:
@@ -227,8 +230,9 @@ def comparison_table(cmp: Comparison, currency: str = "") -> str:
 def key_figures(results: Sequence[SimResult]) -> pd.DataFrame:
     """The figures of the side-by-side table, unformatted: rows are metrics (the labels of
     :data:`ROWS`; money in the plan's currency, shares as fractions), columns are plans."""
-    data = {r.document["plan"]: [get(r.document) for _, get, _, _ in ROWS] for r in results}
-    df = pd.DataFrame(data, index=[label for label, _, _, _ in ROWS], dtype=float)
+    rows = [row for row in ROWS if any(row[1](r.document) is not None for r in results)]
+    data = {r.document["plan"]: [get(r.document) for _, get, _, _ in rows] for r in results}
+    df = pd.DataFrame(data, index=[label for label, _, _, _ in rows], dtype=float)
     df.index.name = "metric"
     return df
 

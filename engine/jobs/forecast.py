@@ -48,6 +48,7 @@ from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
 from engine.sim.market import MarketModel, team_index
 from engine.sim.population import Roster, complete_columns, log_skill_prior, skill_posterior
 from engine.sim.scenario import Scenario, default_scenario
+from engine.sim.shape import shape_scenario
 from engine.sim.simulate import Conditioning, month_days, plan_periods
 from engine.sim.streams import STREAMS
 
@@ -238,15 +239,47 @@ def _setup(checked: CheckedPlan, roster, actuals, as_of: str | None) -> _Setup:
                             f"a 'date' column (transactions), not one row per {plan.period}", column="as_of",
                             hint=f"give a {plan.period} label, or transactions") from None
         ignored_later = True
-    sliced = Inputs(
-        rep_ids=inputs.rep_ids, periods=tuple(inputs.periods[i] for i in keep), roster=inputs.roster,
-        actuals={k: v[:, keep] for k, v in inputs.actuals.items()}, active=inputs.active[:, keep],
-        proration=inputs.proration[:, keep], counts={k: v[:, keep] for k, v in inputs.counts.items()},
-        sources=inputs.sources)
+    sliced = slice_periods(inputs, keep)
     table = read_table(roster, "roster")
     label = as_period.label
     return _Setup(sliced, start, periods, period_of_month, closed_months, closed_periods, label, monthly, table,
                   ignored_later)
+
+
+def slice_periods(inputs: Inputs, keep: list[int]) -> Inputs:
+    """The inputs of the periods ``keep`` (positions, in order): transaction rows of the
+    other periods become pending (they belong to no kept period)."""
+    from dataclasses import replace as _replace
+
+    rows = inputs.rows
+    if rows is not None:
+        where = np.full(len(inputs.periods) + 1, -1, dtype=np.int64)
+        where[keep] = np.arange(len(keep))
+        rows = _replace(rows, period=np.where(rows.period >= 0, where[rows.period], -1))
+    return _replace(
+        inputs, periods=tuple(inputs.periods[i] for i in keep),
+        actuals={k: v[:, keep] for k, v in inputs.actuals.items()}, active=inputs.active[:, keep],
+        proration=inputs.proration[:, keep], counts={k: v[:, keep] for k, v in inputs.counts.items()},
+        rows=rows, row_counts=None if inputs.row_counts is None else inputs.row_counts[:, keep],
+        layers=tuple(_replace(layer, proration=layer.proration[:, keep]) for layer in inputs.layers),
+        roster_at={k: v[:, keep] for k, v in inputs.roster_at.items()},
+        tenure=None if inputs.tenure is None else inputs.tenure[:, keep])
+
+
+def _add_primary(real: dict[str, np.ndarray], scenario: Scenario) -> None:
+    """The scenario's primary amount from the plan's own columns when the plan does not read
+    it by name: the columns mapped as its shares (engine/sim/shape.py), added back up."""
+    primary = scenario.primary_measure
+    if primary in real:
+        return
+    parts = [(o.name, float(o.get("base", 1.0))) for o in scenario.outputs
+             if o.kind == "share_of" and o.get("of") == primary and o.name in real]
+    group = [(c, sh) for c, sh in parts if sh < 1.0]
+    if group and abs(sum(sh for _, sh in group) - 1.0) < 1e-9:
+        real[primary] = sum(real[c] for c, _ in group)  # type: ignore[assignment]
+    elif parts:
+        col, share = parts[0]
+        real[primary] = real[col] / max(share, 1e-12)
 
 
 def _roster(setup: _Setup, scenario: Scenario) -> tuple[Roster, dict, np.ndarray, np.ndarray]:
@@ -266,7 +299,12 @@ def _roster(setup: _Setup, scenario: Scenario) -> tuple[Roster, dict, np.ndarray
                             row=i + 2, column=col, rep=str(table["rep_id"].iloc[i]))
         return num.to_numpy(dtype=float)
 
+    for name, source, factor in scenario.derived_columns:  # the team's amounts from the plan's own columns
+        if source not in table.columns and name in table.columns and source not in columns and factor > 0:
+            columns[source] = numbers(name) / factor
     for col in (scenario.primary_target, "ti"):
+        if col in columns and col not in table.columns:
+            continue
         if col not in table.columns:
             raise DataError("missing-column", f"the roster needs a '{col}' column to simulate the rest of the year "
                             f"(the annual {'primary target' if col != 'ti' else 'target incentive'})", file=src,
@@ -274,6 +312,8 @@ def _roster(setup: _Setup, scenario: Scenario) -> tuple[Roster, dict, np.ndarray
         columns[col] = numbers(col)
     if "base_salary" in table.columns:
         columns["base_salary"] = numbers("base_salary")
+    elif "base_salary" in columns:
+        pass
     else:  # the scenario's pay mix: TI / OTE
         columns["base_salary"] = columns["ti"] * (1.0 - scenario.pay_mix) / max(scenario.pay_mix, 1e-9)
     if "team" not in columns and "team" in table.columns:
@@ -330,6 +370,8 @@ def _monthly_actuals(setup: _Setup, checked: CheckedPlan, active_days: np.ndarra
     R, M = len(inputs.rep_ids), setup.closed_months
     out = {}
     for col, agg in checked.actual_columns.items():
+        if col in checked.text_actual_columns:
+            continue  # an attribute of each transaction: the simulation draws them (deals)
         vals = np.zeros((R, M))
         for k in range(setup.closed_periods):
             ms = [m for m in range(M) if pom[m] == k]
@@ -588,6 +630,7 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     ids = inputs.rep_ids.astype(str)
     rep_paid = paid_rep.reindex(ids, fill_value=0.0).to_numpy(dtype=float)
 
+    scenario = shape_scenario(checked, scenario)[0]  # the team in the plan's own columns
     roster_s, fixed, tenure, hired = _roster(setup, scenario)
     active_days = _active_days(setup)
     real = _monthly_actuals(setup, checked, active_days)
@@ -595,6 +638,7 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     prior_mean, prior_sd = log_skill_prior(scenario.skill)
     R = len(ids)
     primary = scenario.primary_measure
+    _add_primary(real, scenario)
     days = month_days(setup.start, 12)
 
     market: _MarketRead | None = None

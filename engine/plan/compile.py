@@ -645,6 +645,29 @@ class CompiledPlan:
             return self.ytd(per_period, self.row_measures[name], counts, env.active & (counts > 0))
         return per_period
 
+    def _mix_period(self, raw: _Env, name: str, mix) -> np.ndarray:
+        """A row-level measure over the kinds of deal of :class:`~engine.core.inputs.Mix`."""
+        agg = self.row_measures[name]
+        present = self._row_counts(raw) > 0
+        if agg == "count":
+            return np.where(present, mix.deals, 0.0)
+        menv = _MixEnv(raw, mix)
+        vals = np.asarray(self.measure_fns[name](menv))  # type: ignore[arg-type]  # answers what an _Env does
+        vals = vals.astype(np.float64) if vals.dtype == bool else vals
+        vals = np.broadcast_to(vals, raw.shape + (len(mix.share),))
+        bad = ~np.isfinite(vals) & present[..., None] & (mix.share > 0)
+        if bad.any():
+            code = self.codes[Ref("measure", name)]
+            self._raise_non_finite(raw.inputs, bad.any(axis=-1), vals.max(axis=-1), code, f"row-level measure '{name}'")
+        if agg == "sum":
+            out = mix.deals * (vals * mix.share).sum(axis=-1)
+        elif agg in ("mean", "last"):
+            out = (vals * mix.share).sum(axis=-1)
+        else:
+            live = np.where(mix.share > 0, vals, np.inf if agg == "min" else -np.inf)
+            out = live.min(axis=-1) if agg == "min" else live.max(axis=-1)
+        return np.where(present, out, 0.0)
+
     def _row_counts(self, env: _Env) -> np.ndarray:
         """Rows in each cell: the transactions placed there, 1 for a per-period row, or 1 for
         every active cell where the inputs say nothing (the simulator)."""
@@ -658,7 +681,9 @@ class CompiledPlan:
         fn = self.measure_fns[name]
         inputs = raw.inputs
         rows = inputs.rows
-        if rows is None:  # per-period rows (or the simulator): the row is the period row
+        if rows is None and inputs.mix is not None:  # the simulator's deals inside each period row
+            return self._mix_period(raw, name, inputs.mix)
+        if rows is None:  # per-period rows: the row is the period row
             counts = self._row_counts(raw)
             if agg == "count":
                 return np.array(counts, dtype=np.float64)
@@ -836,7 +861,8 @@ class CompiledPlan:
                                         f"'{vals.reshape(-1)[bad]}' is not one", file=inputs.sources.get("roster"),
                                         column=col, row=bad + 2, rep=str(inputs.rep_ids.reshape(-1)[bad % len(inputs.rep_ids)])))
         for col in sorted(self.checked.actual_columns):
-            if col not in inputs.actuals and not (inputs.rows is not None and col in inputs.rows.columns):
+            if col not in inputs.actuals and not (inputs.rows is not None and col in inputs.rows.columns) and \
+                    not (inputs.mix is not None and col in inputs.mix.attributes):
                 errors.append(DataError("missing-column", f"the plan uses actuals.{col} but the actuals have no "
                                         f"column '{col}'", file=inputs.sources.get("actuals"), column=col))
         if errors:
@@ -1165,6 +1191,32 @@ def _row_sum_base(code: Code, checked: CheckedPlan) -> list[str] | None:
         else:
             return None
     return names
+
+
+class _MixEnv:
+    """Named values over the kinds of deal of a :class:`~engine.core.inputs.Mix`, ``(..., R, P, J)``:
+    each amount column at the kind's size times the period's mean deal, each text attribute
+    at the kind's value."""
+
+    def __init__(self, raw: _Env, mix):
+        self.raw = raw
+        self.mix = mix
+        self.prog = raw.prog
+        self.inputs = raw.inputs
+        self.shape = raw.shape + (len(mix.share),)
+        self.missing: list = []
+
+    def get(self, ref: Ref):
+        if ref.kind == "actual":
+            attr = self.mix.attributes.get(ref.name)
+            if attr is not None:
+                return attr
+            value = np.asarray(self.raw.get(ref), dtype=np.float64)[..., None]
+            return value * (self.mix.size / self.mix.deals)
+        return np.asarray(self.raw.get(ref))[..., None]
+
+    def lookup(self, table: str, key, default, piece: _Piece, has: bool = False):
+        return _lookup(self, table, key, default, piece, has)
 
 
 class _RowEnv:

@@ -25,8 +25,21 @@ from engine.plan.kinds import kind_of
 from engine.plan.model import Code
 from engine.plan.validate import CheckedPlan
 
-__all__ = ["REFERENCE_PERIOD", "REFERENCE_TENURE", "Choice", "Dependencies", "reference_actuals", "reference_attributes", "reference_inputs",
-           "reference_profile", "roster_values"]
+__all__ = [
+    "ECONOMICS",
+    "REFERENCE_PERIOD",
+    "REFERENCE_TENURE",
+    "Choice",
+    "Dependencies",
+    "reference_actuals",
+    "reference_attributes",
+    "reference_inputs",
+    "reference_profile",
+    "reference_values",
+    "roster_values",
+    "shaped_columns",
+    "shaped_roles",
+]
 
 REFERENCE_PERIOD = PeriodInfo(label="2027", kind="year", fiscal_year=2027, number=1,
                               start=dt.date(2027, 1, 1), end=dt.date(2027, 12, 31))
@@ -172,23 +185,33 @@ def roster_values(checked: CheckedPlan, roster: pd.DataFrame | None) -> dict[str
 
 
 def shaped_columns(checked: CheckedPlan, values: Mapping[str, object], free: list[str]) -> dict[str, float]:
+    """:func:`shaped_roles` without the roles."""
+    return {col: value for col, (value, _) in shaped_roles(checked, values, free).items()}
+
+
+def shaped_roles(checked: CheckedPlan, values: Mapping[str, object], free: list[str]
+                 ) -> dict[str, tuple[float, str]]:
     """Values for the ``free`` roster columns that give the plan the default team's economics
     (:data:`ECONOMICS`): each target, then the target incentive, then the base pay, that
     reads exactly one free column not yet set is solved for it (the expression evaluated at
     two values of the column, as an affine function of it). A column no such expression
     reads keeps its value.
+
+    Returns:
+        column -> ``(value, role)``: the role is the :data:`ECONOMICS` key it was solved for
+        (``target``, ``ti`` or ``base_pay``).
     """
     from engine.plan.compile import compile_plan
 
     plan = checked.plan
     per = _PER_YEAR.get(plan.period, 1)
-    wanted: list[tuple[str, Code, float]] = [(f"targets.{t.name}", t.code, ECONOMICS["target"] / per)
-                                             for t in plan.targets]
-    wanted.append(("target_incentive", plan.target_incentive, ECONOMICS["ti"] / per))
+    wanted: list[tuple[str, str, Code, float]] = [(f"targets.{t.name}", "target", t.code, ECONOMICS["target"] / per)
+                                                  for t in plan.targets]
+    wanted.append(("target_incentive", "ti", plan.target_incentive, ECONOMICS["ti"] / per))
     if plan.base_pay is not None:
-        wanted.append(("base_pay", plan.base_pay, ECONOMICS["base_pay"] / per))
+        wanted.append(("base_pay", "base_pay", plan.base_pay, ECONOMICS["base_pay"] / per))
     current = dict(values)
-    solved: dict[str, float] = {}
+    solved: dict[str, tuple[float, str]] = {}
     left = set(free)
     if not left:
         return solved
@@ -208,7 +231,7 @@ def shaped_columns(checked: CheckedPlan, values: Mapping[str, object], free: lis
         out = res.base_pay if key == "base_pay" else res.values[key]
         return np.asarray(out, dtype=float)[:, 0, 0]
 
-    for key, code, desired in wanted:
+    for key, role, code, desired in wanted:
         cols = sorted({n.name for n in ex.walk(code.tree) if isinstance(n, ex.Name) and n.prefix == "roster"}
                       & left)
         if len(cols) != 1:
@@ -222,7 +245,7 @@ def shaped_columns(checked: CheckedPlan, values: Mapping[str, object], free: lis
         if not (np.isfinite(slope) and slope > 0):
             continue
         value = max((desired - (f1 - slope)) / slope, 0.0)
-        solved[col] = float(value)
+        solved[col] = (float(value), role)
         current[col] = float(value)
         left.discard(col)
     return solved

@@ -118,7 +118,7 @@ class Accumulator:
         self.per_run = {k: np.full(runs, np.nan) for k in (
             "cost", "revenue", "leavers", "regretted", "headcount", "replacement_cost", "disengaged_months",
             "active_months", "effort_sum", "last_month_primary", "at_or_above", "reps", "gini",
-            "attainment_p50")}
+            "attainment_p50", "base_pay_cost")}
         self.measures = {m: np.full(runs, np.nan) for m in measures}
         self.attainment = QuantileSketch()
         self.payout = QuantileSketch()
@@ -130,6 +130,8 @@ class Accumulator:
         for key in ("cost", "revenue", "leavers", "regretted", "headcount", "replacement_cost",
                     "disengaged_months", "active_months", "effort_sum", "last_month_primary"):
             pr[key][idx] = getattr(r, key)
+        if r.base_pay_cost is not None:
+            pr["base_pay_cost"][idx] = r.base_pay_cost
         for m, v in r.measures.items():
             if m in self.measures:
                 self.measures[m][idx] = v
@@ -200,6 +202,10 @@ class Accumulator:
                        if revenue.sum() else None},
             "effort": {"mean": _f(pr["effort_sum"].sum() / pr["active_months"].sum())},
             "measures": {m: _f(np.mean(v)) for m, v in self.measures.items()},
+            **({} if np.isnan(pr["base_pay_cost"]).any() else {
+                "base_pay_cost": stats(pr["base_pay_cost"]),
+                "total_pay_cost": stats(cost + pr["base_pay_cost"]),
+            }),
         }
 
 

@@ -70,6 +70,7 @@ def build_roster(scenario: Scenario) -> Roster:
     columns: dict[str, np.ndarray] = {"team": teams, scenario.primary_target: quota, "ti": ti, "base_salary": base}
     for name, dist in scenario.extra_columns:
         columns[name] = np.asarray(dist.sample(rng, n), dtype=float)
+    _plan_columns(columns, scenario, n)
     ids = np.array([f"S{i + 1:05d}" for i in range(n)], dtype=object)
     return Roster(ids, columns, quota, ti, base)
 
@@ -82,6 +83,19 @@ def complete_columns(columns: dict[str, np.ndarray], scenario: Scenario, n: int)
     for name, dist in scenario.extra_columns:
         if name not in columns:
             columns[name] = np.asarray(dist.sample(roster_rng(scenario.seed), n), dtype=float)
+    _plan_columns(columns, scenario, n)
+
+
+def _plan_columns(columns: dict[str, np.ndarray], scenario: Scenario, n: int) -> None:
+    """The plan's own roster columns the team lacks: multiples of a team column, or one value
+    for every rep (scenario ``columns:``, or the mapping of :mod:`engine.sim.shape`)."""
+    for name, source, factor in scenario.derived_columns:
+        if name not in columns and source in columns:
+            columns[name] = np.asarray(columns[source], dtype=float) * float(factor)
+    for name, value in scenario.constant_columns:
+        if name not in columns:
+            columns[name] = (np.full(n, value, dtype=object) if isinstance(value, str) else
+                             np.full(n, float(value)))
 
 
 def _read_roster(scenario: Scenario, src: str) -> Roster:

@@ -147,6 +147,22 @@ class Output:
 
 
 @dataclass(frozen=True)
+class Deals:
+    """How the primary amount arrives as deals, for plans that pay deal by deal.
+
+    Attributes:
+        count: expected deals per rep and month.
+        size_sigma: lognormal spread of one deal's size around the month's mean deal.
+        attributes: ``(column, ((value, share), ...))``: each deal's text attributes drawn
+            with these shares (they sum to 1 per column).
+    """
+
+    count: float = 4.0
+    size_sigma: float = 0.8
+    attributes: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A validated scenario. All fields have defaults (the built-in default scenario)."""
 
@@ -165,6 +181,10 @@ class Scenario:
                                                                        ("low", 50_000.0))))
     pay_mix: float = 0.5
     extra_columns: tuple[tuple[str, Dist], ...] = ()
+    # the team in a plan's own column names (scenario `columns:`, or engine/sim/shape.py)
+    derived_columns: tuple[tuple[str, str, float], ...] = ()  # (column, team column it is a multiple of, factor)
+    constant_columns: tuple[tuple[str, Any], ...] = ()  # (column, value for every rep)
+    deals: Deals | None = None
     # reps
     skill: Dist = field(default_factory=lambda: Dist("lognormal", (("median", 1.0), ("sigma", 0.25))))
     effort_cost: Dist = field(default_factory=lambda: Dist("lognormal", (("median", 2.0), ("sigma", 0.3))))
@@ -229,7 +249,8 @@ ATTRITION_DEFAULTS = {
 # --------------------------------------------------------------------------- parsing
 
 TOP_KEYS = ("scenario", "label", "description", "seed", "horizon", "team", "reps", "activities", "outputs",
-            "primary", "seasonality", "market", "ramp", "timing", "morale", "attrition", "behaviour")
+            "primary", "seasonality", "market", "ramp", "timing", "morale", "attrition", "behaviour", "deals",
+            "columns")
 
 
 class _ScenarioReader(Reader):
@@ -490,6 +511,9 @@ def _build(root: YNode, filename: str) -> Scenario:
     kw["morale"] = tuple(_params(r, top.get("morale"), "morale", MORALE_DEFAULTS).items())
     kw["attrition"] = tuple(_params(r, top.get("attrition"), "attrition", ATTRITION_DEFAULTS).items())
 
+    kw["deals"] = _deals(r, top.get("deals"))
+    _columns(r, top.get("columns"), kw, [a.name for a in activities])
+
     beh = r.mapping(top.get("behaviour"), "behaviour", ("effort_grid", "noise_points"))
     if beh is not None:
         grid_node = beh.get("effort_grid")
@@ -512,6 +536,96 @@ def _build(root: YNode, filename: str) -> Scenario:
     if r.errors:
         raise PlanErrors(r.errors)
     return Scenario(**kw)
+
+
+def _deals(r: _ScenarioReader, node: YNode | None) -> Deals | None:
+    """``deals: {count, size_sigma, attributes: {column: {value: share}}}``."""
+    m = r.mapping(node, "deals", ("count", "size_sigma", "attributes"))
+    if m is None:
+        return None
+    d = Deals()
+    count = r.positive(m.get("count"), "deals count", d.count, allow_zero=False, upper=10_000.0)
+    sigma = r.positive(m.get("size_sigma"), "deals size_sigma", d.size_sigma, upper=5.0)
+    attributes = []
+    node_a = m.get("attributes")
+    if node_a is not None:
+        if not isinstance(node_a, YMap):
+            r.error("bad-type", "deals attributes must map each column to {value: share}", node_a.span)
+        else:
+            for col, _, shares_node in node_a.items:
+                if not isinstance(shares_node, YMap) or not shares_node.items:
+                    r.error("bad-type", f"deals attribute '{col}' must map each value to its share", shares_node.span)
+                    continue
+                pairs = []
+                for value, _, share_node in shares_node.items:
+                    share = r.positive(share_node, f"share of {col} '{value}'", 0.0, upper=1.0)
+                    pairs.append((str(value), share))
+                total = sum(v for _, v in pairs)
+                if abs(total - 1.0) > 1e-6:
+                    r.error("weights-sum", f"the shares of deals attribute '{col}' must sum to 1 (got {total:.6g})",
+                            shares_node.span)
+                attributes.append((col, tuple(pairs)))
+    return Deals(count, sigma, tuple(attributes))
+
+
+_TEAM_COLUMNS = ("quota", "ti", "base_salary")
+
+
+def _columns(r: _ScenarioReader, node: YNode | None, kw: dict, act_names: list[str]) -> None:
+    """``columns:``: the team in the plan's own column names, each overriding the mapping the
+    engine would choose. ``NAME: quota`` (or ``{from: ti, factor: 0.25}``) a roster column as a
+    multiple of a team column; ``{value: X}`` the same value for every rep; ``{output: revenue,
+    share: 0.4}`` an actuals column as a share of an output."""
+    if node is None:
+        return
+    if not isinstance(node, YMap):
+        r.error("bad-type", "columns must map the plan's column names to how the team provides them", node.span)
+        return
+    derived, constant = list(kw.get("derived_columns", ())), list(kw.get("constant_columns", ()))
+    outputs = list(kw.get("outputs", ()))
+    names = [o.name for o in outputs]
+    team_cols = (kw.get("primary_target", "quota"), "ti", "base_salary", "team")
+    for col, _, spec in node.items:
+        if isinstance(spec, YScalar):
+            source = r.text(spec, f"column '{col}'")
+            if source is not None:
+                if source not in team_cols:
+                    r.error("unknown-name", f"column '{col}': '{source}' is not a team column "
+                            f"({', '.join(team_cols)})", spec.span, suggest(source, list(team_cols)))
+                else:
+                    derived.append((col, source, 1.0))
+            continue
+        m = r.mapping(spec, f"column '{col}'", ("from", "factor", "value", "output", "share"))
+        if m is None:
+            continue
+        if m.get("output") is not None:
+            of = r.text(m.get("output"), f"output of column '{col}'")
+            share = r.positive(m.get("share"), f"share of column '{col}'", 1.0, upper=1.0)
+            if of is not None and of not in names:
+                r.error("unknown-name", f"column '{col}': '{of}' is not an output of the scenario",
+                        m.get("output").span if m.get("output") else None, suggest(of, names))  # type: ignore[union-attr]
+            elif of is not None:
+                activity = next(o.activity for o in outputs if o.name == of)
+                outputs.append(Output(col, "share_of", activity, (("of", of), ("base", share), ("gain", 0.0))))
+        elif m.get("value") is not None:
+            v = m.get("value")
+            assert isinstance(v, YScalar) or v is not None
+            value = v.value if isinstance(v, YScalar) else None
+            constant.append((col, value if isinstance(value, (int, float)) and not isinstance(value, bool)
+                             else str(value)))
+        elif m.get("from") is not None:
+            source = r.text(m.get("from"), f"from of column '{col}'")
+            factor = r.positive(m.get("factor"), f"factor of column '{col}'", 1.0)
+            if source is not None and source not in team_cols:
+                r.error("unknown-name", f"column '{col}': '{source}' is not a team column ({', '.join(team_cols)})",
+                        m.get("from").span if m.get("from") else None, suggest(source, list(team_cols)))  # type: ignore[union-attr]
+            elif source is not None:
+                derived.append((col, source, factor))
+        else:
+            r.error("missing-key", f"column '{col}' needs 'from', 'value' or 'output'", m.span)
+    kw["derived_columns"] = tuple(derived)
+    kw["constant_columns"] = tuple(constant)
+    kw["outputs"] = tuple(outputs)
 
 
 _PARAM_LIMITS = {

@@ -53,6 +53,7 @@ from engine.sim.conditioning import Conditioner, Conditioning, NoConditioning
 from engine.sim.market import MarketPath, team_index
 from engine.sim.population import Roster, draw_traits, hire_capacity
 from engine.sim.scenario import Scenario
+from engine.sim.shape import mix_for, shape_scenario
 from engine.sim.streams import RunStreams
 
 __all__ = ["ChunkResult", "Conditioner", "Conditioning", "MonthState", "NoConditioning", "Reps", "Simulation",
@@ -137,6 +138,7 @@ class ChunkResult:
     skill: np.ndarray  # (runs, slots)
     # Added for forecasts; existing fields are unchanged by them.
     period_cost: np.ndarray | None = None  # (runs, P) incentive paid per plan period, all reps
+    base_pay_cost: np.ndarray | None = None  # (runs,) the plan's base_pay paid, all reps (plans with base_pay)
     period_payout: np.ndarray | None = None  # (runs, seats, P) conditioned runs: each roster rep's pay
     quit_seat: np.ndarray | None = None  # (runs, seats) conditioned runs: the roster rep quit in the year
     primary_expected: np.ndarray | None = None  # (runs, months) conditioned: sum of expected primary
@@ -251,6 +253,10 @@ class Simulation:
                  condition: Conditioner | None = None, program: PayoutProgram | None = None):
         self.checked = checked
         self.plan = checked.plan
+        # The team in the plan's own column names, and its deals (engine/sim/shape.py).
+        scenario, self.shaping = shape_scenario(checked, scenario)
+        self.mix = mix_for(checked, scenario)
+        self.columns = sorted(checked.numeric_actual_columns)  # what the outputs provide (attributes: the mix)
         self.scenario = scenario
         self.seed = int(seed)
         self.condition: Conditioner = NoConditioning() if condition is None else condition
@@ -276,7 +282,7 @@ class Simulation:
         self.nodes, self.weights = quadrature(sc.noise_points)
         self._check_columns()
         self.relevant = self._relevant_activities()
-        self.needed = self.prod.closure(set(checked.actual_columns) | {scenario.primary_measure})
+        self.needed = self.prod.closure(set(self.columns) | {scenario.primary_measure})
         last = np.zeros(self.months, dtype=bool)
         for i in range(self.months):
             last[i] = i == self.months - 1 or self.period_of_month[i + 1] != self.period_of_month[i]
@@ -290,7 +296,7 @@ class Simulation:
 
     def _check_columns(self) -> None:
         produced = set(self.scenario.actual_columns)
-        missing = sorted(set(self.checked.actual_columns) - produced)
+        missing = sorted(set(self.columns) - produced)
         if missing:
             raise DataError("missing-column",
                             f"plan {self.plan.name} uses actuals.{missing[0]}, which scenario "
@@ -306,7 +312,7 @@ class Simulation:
 
     def _relevant_activities(self) -> list[int]:
         """Activities whose outputs the plan can see (directly, through share_of or pressure)."""
-        used = set(self.checked.actual_columns)
+        used = set(self.columns)
         sc = self.scenario
         changed = True
         while changed:  # a column is relevant if a relevant share_of output is a share of it
@@ -458,7 +464,7 @@ class Simulation:
             return
         sc = self.scenario
         timing = bool(self.last_month_of_period[t]) and t + 1 < self.months and sc.timing_max_shift > 0 \
-            and sc.primary_measure in self.checked.actual_columns
+            and sc.primary_measure in self.columns
         window = self._window(k, timing)
         expected = self._choose_effort(state, t, window, cells, reps, mm)
         if timing:
@@ -470,7 +476,7 @@ class Simulation:
     def _reps(self, state: MonthState, cells: _Cells) -> Reps:
         return Reps(skill=cells.take(state.skill), quota=cells.take(state.quota), ti=cells.take(state.ti),
                     tenure=cells.take(state.tenure), kappa=cells.take(state.kappa), rho=cells.take(state.rho),
-                    actual={col: cells.take(state.actual[col]) for col in self.checked.actual_columns},
+                    actual={col: cells.take(state.actual[col]) for col in self.columns},
                     active_m=cells.take(state.active_m), present=cells.take(state.present),
                     roster_cols={k: cells.take(v) for k, v in state.roster_cols.items()},
                     carry=cells.take(state.carry),
@@ -689,7 +695,7 @@ class Simulation:
         periods = tuple(self.periods[k] for k in window)
         acts = {}
         amount_cols = {o.name for o in sc.outputs if o.kind in ("amount", "share_of")}
-        for col in self.checked.actual_columns:
+        for col in self.columns:
             agg = self.checked.actual_columns[col]
             per = np.zeros((S, c, n, W))
             for wi, k in enumerate(window):
@@ -719,6 +725,7 @@ class Simulation:
         inputs = Inputs(
             rep_ids=self._rep_ids(), periods=periods, roster=roster_cols, actuals=acts,
             active=np.broadcast_to(active, (S, c, n, W)), proration=np.broadcast_to(prorate, (S, c, n, W)),
+            mix=self.mix,
         )
         res = self.prog.evaluate(inputs, grades=False, record=record, reference=reference)
         per_period = res.total  # (S, c, n, W)
@@ -755,7 +762,7 @@ class Simulation:
         c, n = active_m.shape[:2]
         W = len(window)
         acts = {}
-        for col in self.checked.actual_columns:
+        for col in self.columns:
             agg = self.checked.actual_columns[col]
             per = np.zeros((c, n, W))
             for wi, k in enumerate(window):
@@ -773,7 +780,7 @@ class Simulation:
             active[..., wi] = got > 0
             prorate[..., wi] = got / self.periods[k].days
         return Inputs(rep_ids=self._rep_ids(), periods=tuple(self.periods[k] for k in window), roster=roster_cols,
-                      actuals=acts, active=active, proration=prorate)
+                      actuals=acts, active=active, proration=prorate, mix=self.mix)
 
     def _unfairness(self, pay, perf, present) -> np.ndarray:
         """|percentile of pay - percentile of performance| within each run."""
@@ -842,6 +849,8 @@ class Simulation:
             attainment=attainment, payout=payout, rep_mask=rep_mask, top_quartile=top,
             effort=effort_m.sum(axis=2) / np.maximum(active_m.sum(axis=2), 1), primary=prim.sum(axis=2), skill=skill,
             period_cost=np.where(rep_mask[..., None], res.total, 0.0).sum(axis=1),
+            base_pay_cost=None if res.base_pay is None else
+            np.where(rep_mask, np.asarray(res.base_pay).sum(axis=-1), 0.0).sum(axis=1),
             period_payout=None if days_m is None else np.asarray(res.total)[:, : self.seats, :].copy(),
         )
 

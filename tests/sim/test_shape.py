@@ -1,0 +1,141 @@
+"""The default team shaped to a plan's own columns, and deal-level plans in the simulator
+(engine/sim/shape.py; the Mix of engine/core/inputs.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.core.inputs import Inputs, Mix
+from engine.plan import compile_plan, load_plan, parse_plan
+from engine.sim.scenario import Deals, default_scenario, parse_scenario
+from engine.sim.shape import describe, mix_for, shape_scenario
+from tests.cli import incentive
+from tests.plan.strategies import period_infos
+
+ROOT = Path(__file__).resolve().parents[2]
+CN = ROOT / "scenarios" / "plans" / "seeds_cn_deals.yaml"
+
+DEAL_PLAN = """
+plan: deals
+period: quarter
+target_incentive: roster.ti / 4
+measures:
+  new_rev: "where(actuals.customer == 'new', actuals.amount, 0)"
+  big: {expr: "where(actuals.amount >= 100000, 1, 0)", aggregate: sum}
+  deals: {expr: "1", aggregate: count}
+  avg_deal: {expr: actuals.amount, aggregate: mean}
+components:
+  - {name: c, kind: rate, base: new_rev, rate: 1}
+"""
+
+
+def _inputs(amounts: np.ndarray, mix: Mix) -> Inputs:
+    R = len(amounts)
+    return Inputs(rep_ids=np.array([f"R{i}" for i in range(R)], dtype=object), periods=period_infos("quarter", 1, [0]),
+                  roster={"ti": np.full(R, 40_000.0)}, actuals={"amount": np.asarray(amounts, float).reshape(R, 1)},
+                  active=np.ones((R, 1), dtype=bool), proration=np.ones((R, 1)), mix=mix)
+
+
+@pytest.fixture(scope="module")
+def deal_plan():
+    return parse_plan(DEAL_PLAN, "deals.yaml")
+
+
+def _mix(checked, shares=(("new", 0.4), ("old", 0.6)), count=4.0, sigma=0.8):
+    sc = default_scenario()
+    from dataclasses import replace
+
+    sc = replace(sc, deals=Deals(count, sigma, (("customer", shares),)))
+    mix = mix_for(checked, sc)
+    assert mix is not None
+    return mix
+
+
+def test_a_share_of_deals_carries_its_share_of_the_amount(deal_plan):
+    """With 40% of deals from new customers, a measure summing new customers' amounts is 40%
+    of the period's amount, whatever the size spread; count is the expected deals per period
+    (4 a month, 12 a quarter); a mean over deals is the mean deal."""
+    mix = _mix(deal_plan)
+    res = compile_plan(deal_plan).evaluate(_inputs(np.array([300_000.0, 0.0, 1_234.5]), mix))
+    np.testing.assert_allclose(res.values["new_rev"][:, 0], [120_000.0, 0.0, 493.8], rtol=1e-12)
+    np.testing.assert_allclose(res.values["deals"][:, 0], [12.0, 12.0, 12.0])
+    np.testing.assert_allclose(res.values["avg_deal"][:, 0], [25_000.0, 0.0, 102.875], rtol=1e-12)
+    np.testing.assert_allclose(res.columns["c"][:, 0], res.values["new_rev"][:, 0])
+
+
+def test_large_deals_come_with_large_months(deal_plan):
+    """The expected number of deals above a threshold rises with the period's amount and stays
+    between 0 and the deals of the period (deal sizes spread lognormally around the mean)."""
+    mix = _mix(deal_plan)
+    amounts = np.array([0.0, 200_000.0, 600_000.0, 1_200_000.0, 3_000_000.0])
+    big = compile_plan(deal_plan).evaluate(_inputs(amounts, mix)).values["big"][:, 0]
+    assert big[0] == 0.0 and np.all(np.diff(big) >= 0) and big[-1] <= 12.0 + 1e-9
+    assert big[-1] > big[1]
+
+
+def test_the_plans_own_roster_columns_are_multiples_of_the_teams_amounts():
+    """A plan in Chinese with its own roster columns: the target reads 年度指标 / 4, so 年度指标 is
+    the team's quota; the target incentive 年度浮动奖金 / 4, so 年度浮动奖金 is its target incentive;
+    base pay 月底薪 x 3 a quarter, so 月底薪 is a twelfth of its annual base salary. The amount the
+    plan measures against its target is the team's revenue."""
+    checked = load_plan(CN)
+    shaped, how = shape_scenario(checked, default_scenario())
+    derived = {name: (source, factor) for name, source, factor in shaped.derived_columns}
+    assert derived["年度指标"] == ("quota", pytest.approx(1.0))
+    assert derived["年度浮动奖金"] == ("ti", pytest.approx(1.0))
+    assert derived["月底薪"][0] == "base_salary" and derived["月底薪"][1] == pytest.approx(1 / 12)
+    amount = shaped.output("金额")
+    assert amount.kind == "share_of" and amount.get("of") == "revenue" and amount.get("base") == 1.0
+    attrs = dict(shaped.deals.attributes)
+    assert dict(attrs["客户类型"]) == {"新客户": 0.5, "老客户": 0.5}
+    assert set(dict(attrs["产品线"])) == {"新产品", "(other)"}  # one value named: the others exist too
+    assert any("年度指标" in line for line in describe(how))
+
+
+def test_a_scenario_overrides_the_mapping_in_the_plans_own_columns(tmp_path):
+    """`columns:` and `deals:` in a scenario win over the mapping the engine would choose."""
+    sc = parse_scenario("""
+scenario: own
+columns:
+  年度指标: {from: quota, factor: 2}
+deals:
+  count: 6
+  attributes:
+    客户类型: {新客户: 0.2, 老客户: 0.8}
+""", "own.yaml")
+    shaped, _ = shape_scenario(load_plan(CN), sc)
+    derived = {name: (source, factor) for name, source, factor in shaped.derived_columns}
+    assert derived["年度指标"] == ("quota", 2.0)
+    assert shaped.deals.count == 6.0
+    assert dict(dict(shaped.deals.attributes)["客户类型"]) == {"新客户": 0.2, "老客户": 0.8}
+
+
+def test_shaping_twice_changes_nothing():
+    """Shaping an already shaped scenario adds no column, output or deal twice."""
+    checked = load_plan(CN)
+    once, _ = shape_scenario(checked, default_scenario())
+    twice, how = shape_scenario(checked, once)
+    assert twice == once and not how.roster and not how.actuals
+
+
+def test_a_plan_in_its_own_columns_simulates_forecasts_and_checks_with_no_scenario(tmp_path):
+    """The analyst's journey on a plan in Chinese with Chinese column names and no scenario
+    file: `check` says how the team was mapped, `simulate` runs, `forecast` reads the team's
+    own roster and transactions (the team's quota and target incentive recovered from its own
+    columns)."""
+    proc = incentive("check", CN)
+    assert proc.returncode == 0, proc.stderr
+    assert "Simulated team" in proc.stdout and "roster.年度指标 = 1 x quota" in proc.stdout
+    proc = incentive("simulate", CN, "--runs", 2, "--workers", 1, "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["cost"]["mean"] > 0 and 0.01 < doc["cost_of_sales"] < 0.3
+    proc = incentive("forecast", CN, "--roster", ROOT / "scenarios/data/seeds_cn_roster.csv", "--actuals",
+                     ROOT / "scenarios/data/seeds_cn_deals.csv", "--runs", 10, "--workers", 1, "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    fc = json.loads(proc.stdout)
+    assert fc["plan"] == "新老客户提成方案"
