@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo lab test test-slow bench bench-sim bench-scale bench-jobs clean postgres
+.PHONY: demo lab test test-slow bench bench-sim bench-scale bench-rows bench-jobs clean postgres
 
 # The browser tests drive Debian's headless chromium; install it when it is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -63,6 +63,9 @@ bench-sim: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py
+
+bench-rows: $(STAMP)
+	$(BIN)/python benchmarks/bench_rows.py
 
 bench-jobs: $(STAMP)
 	$(BIN)/python benchmarks/bench_jobs.py
