@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from engine.core.errors import DataError, EngineError
+from engine.core.errors import DataError, EngineError, PlanError, PlanErrors
 
 __all__ = ["main"]
 
@@ -549,7 +549,9 @@ def studio(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: i
 @click.option("--share-goal", default=0.6, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Share of reps the targets should let reach target (reported against).")
 @click.option("--targets-out", default=None, type=click.Path(dir_okay=False),
-              help="Targets file to write (rep_id, period, target; .csv, .xlsx, .parquet).")
+              help="New targets as an effective-dated roster the plan reads as it is (.csv, .xlsx, .parquet).")
+@click.option("--actuals", "actuals_path", default=None, type=click.Path(dir_okay=False),
+              help="The year's actuals so far (with --roster): periods with actuals keep their targets.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Recalibrated plan YAML to write.")
 @click.option("--json", "json_out", default=None, metavar="PATH|-",
               help="Write the JSON document to PATH, or to stdout with '-' (then stdout is only JSON).")
@@ -558,7 +560,7 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
                 no_weights: bool, weight_change: float, runs: int, seed: int | None, budget: int, method: str,
                 workers: int | None, scheduler: str | None, with_targets: bool, company_target: float | None,
                 roster: str | None, potential_column: str | None, share_goal: float, targets_out: str | None,
-                out: str, json_out: str | None) -> None:
+                actuals_path: str | None, out: str, json_out: str | None) -> None:
     """Search PLAN's bounded parameters and scorecard weights for the best simulated plan; write it to --out.
 
     Exit status 1 when no candidate meets every --subject-to (the least infeasible plan is
@@ -579,11 +581,18 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
             from engine.data.load import read_table
 
             scenario = scenario.with_overrides(roster=roster, reps=len(read_table(roster, "roster")))
+        closed: tuple[str, ...] = ()
+        if actuals_path:
+            if not roster:
+                raise PlanErrors([PlanError("bad-option", "--actuals needs --roster (the team the actuals are of)")])
+            from engine.data.statements import load_for_plan
+
+            closed = tuple(load_for_plan(checked, roster, actuals_path).period_labels)
         spec = RecalibrationSpec(maximize=maximize, minimize=minimize, subject_to=subject_to, budget=budget,
                                  method=method, margin=margin, vary=vary or None, freeze=freeze,
                                  weights=not no_weights, weight_change=weight_change, targets=with_targets,
                                  company_target=company_target, potential_column=potential_column,
-                                 share_goal=share_goal)
+                                 share_goal=share_goal, closed_periods=closed)
         # The objective and the constraints are read against the scenario's metrics before
         # anything is simulated.
         rec = run(checked, spec, scenario, runs=runs, seed=seed, workers=workers or _cores(),

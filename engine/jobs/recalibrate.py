@@ -29,8 +29,11 @@ import numpy as np
 import pandas as pd
 
 from engine.core.errors import EngineError, PlanError, PlanErrors
+from engine.core.inputs import Inputs
 from engine.core.text import MISSING
 from engine.jobs.compare import _fmt, _table  # the same table style as compare
+from engine.plan import expr as ex
+from engine.plan.compile import compile_plan
 from engine.plan.rewrite import (
     NumberSite,
     decimals_for,
@@ -607,6 +610,7 @@ class Recalibration:
     margin: float | None
     notes: list[str] = field(default_factory=list)
     targets: pd.DataFrame | None = None
+    target_roster: pd.DataFrame | None = None
     target_summary: pd.DataFrame | None = None
     target_info: dict | None = None
     constraint_rows: list[ConstraintRow] = field(default_factory=list)
@@ -718,6 +722,7 @@ class RecalibrationSpec:
     company_target: float | None = None
     potential_column: str | None = None
     share_goal: float = 0.6
+    closed_periods: tuple[str, ...] = ()  # periods with actuals: they keep their targets
 
     def __post_init__(self) -> None:
         # Sequences are kept as tuples, so that the spec is an immutable value.
@@ -849,6 +854,7 @@ def recalibrate(checked: CheckedPlan, spec: RecalibrationSpec, scenario: Scenari
         rec.margin = None if ev.margin_column else margin_rate
         if spec.targets:
             _add_targets(rec, ev, spec.company_target, spec.potential_column, spec.share_goal)
+            rec.target_roster = target_roster(rec, ev, spec.closed_periods)
         return rec
     finally:
         ev.close()
@@ -1203,8 +1209,124 @@ def _add_targets(rec: Recalibration, ev: _Evaluator, company_target: float | Non
                          f"target (goal {share_goal:.0%}); a company target of {goal_target:,.0f} would match it")
 
 
+def target_roster(rec: Recalibration, ev: _Evaluator, closed: Sequence[str] = ()) -> pd.DataFrame | None:
+    """The new targets as an effective-dated roster the plan reads as it is.
+
+    Every column of the input roster (the scenario's roster file, or the simulated team's),
+    one row per rep and plan period, ``effective_from``/``effective_to`` the period's days
+    within the rep's employment (``start_date``/``end_date``; no row outside it). The roster
+    column the plan's primary target reads holds, in each row, the value that makes the
+    plan's own target expression give that period's new target (solved on the expression, so
+    ``roster.quota / 4`` gets four times the quarter's target); in ``closed`` periods (those
+    with actuals) it keeps its value: targets already measured are not moved.
+    """
+    import datetime as dt
+
+    from engine.core.periods import period_for_date
+
+    if rec.targets is None:
+        return None
+    sim = ev.sim
+    checked = rec.checked
+    plan = checked.plan
+    scenario = sim.scenario
+    if scenario.roster is not None:
+        from engine.data.load import read_table
+
+        table = read_table(scenario.roster, "roster").reset_index(drop=True)
+    else:
+        table = pd.DataFrame({"rep_id": [str(r) for r in sim.roster.rep_ids],
+                              **{k: np.asarray(v) for k, v in sim.roster.columns.items()}})
+    column = _target_column(checked, scenario)
+    if column is None or column not in table.columns:
+        return None
+    slope, intercept = _target_line(checked, table, column)
+    fys = plan.fiscal_year_start
+    year = sim.start.year
+    first = period_for_date(dt.date(year, fys, 1), plan.period, fys)
+    periods = [first]
+    while len(periods) < {"month": 12, "quarter": 4, "half": 2, "year": 1}[plan.period]:
+        periods.append(period_for_date(periods[-1].end + dt.timedelta(days=1), plan.period, fys))
+    long = rec.targets
+    rows = []
+    start = pd.to_datetime(table["start_date"], errors="coerce") if "start_date" in table.columns else None
+    end = pd.to_datetime(table["end_date"], errors="coerce") if "end_date" in table.columns else None
+    for i in range(len(table)):
+        rep = str(table["rep_id"].iloc[i])
+        mine = long[long["rep_id"] == rep].set_index("period")["target"]
+        for p in periods:
+            lo, hi = p.start, p.end
+            if start is not None and pd.notna(start.iloc[i]):
+                lo = max(lo, start.iloc[i].date())
+            if end is not None and pd.notna(end.iloc[i]):
+                hi = min(hi, end.iloc[i].date())
+            if hi < lo:
+                continue  # no row outside the rep's employment
+            row = table.iloc[i].to_dict()
+            if p.label not in closed and p.label in mine.index:
+                row[column] = (float(mine[p.label]) - intercept[i]) / slope[i] if slope[i] else row[column]
+            row["effective_from"] = lo.isoformat()
+            row["effective_to"] = hi.isoformat()
+            row["target_period"] = p.label
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    return out[[c for c in out.columns if c != "target_period"] + ["target_period"]]
+
+
+def _target_column(checked, scenario) -> str | None:
+    """The roster column the plan's primary target reads: the scenario's primary target, or a
+    plan column mapped onto it; else the one roster column of the plan's only target."""
+    reads = {t.name: {n.name for n in ex.walk(t.code.tree) if isinstance(n, ex.Name) and n.prefix == "roster"}
+             for t in checked.plan.targets}
+    names = set().union(*reads.values()) if reads else set()
+    if scenario.primary_target in names:
+        return scenario.primary_target
+    for name, source, _ in scenario.derived_columns:
+        if source == scenario.primary_target and name in names:
+            return name
+    if len(names) == 1:
+        return next(iter(names))
+    return None
+
+
+def _target_line(checked, table: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per rep, ``(slope, intercept)`` of the plan's primary target as a function of
+    ``column`` (the target expression evaluated at two values of it, other columns as the
+    rep has them)."""
+    from engine.plan.reference_rep import REFERENCE_PERIOD
+
+    target = next(t for t in checked.plan.targets
+                  if any(isinstance(n, ex.Name) and n.prefix == "roster" and n.name == column
+                         for n in ex.walk(t.code.tree)))
+    n = len(table)
+    cols = {}
+    for c in checked.roster_columns:
+        if c in table.columns:
+            num = pd.to_numeric(table[c], errors="coerce")
+            cols[c] = num.to_numpy(dtype=float) if num.notna().all() else table[c].astype(str).to_numpy(dtype=object)
+        else:
+            cols[c] = np.zeros(n)
+
+    def at(v: float) -> np.ndarray:
+        roster = {**cols, column: np.full(n, v)}
+        inputs = Inputs(rep_ids=table["rep_id"].astype(str).to_numpy(dtype=object), periods=(REFERENCE_PERIOD,),
+                        roster=roster, actuals={**{c: np.zeros((n, 1)) for c in checked.numeric_actual_columns},
+                                                **{c: np.full((n, 1), "", dtype=object)
+                                                   for c in checked.text_actual_columns}},
+                        active=np.ones((n, 1), dtype=bool), proration=np.ones((n, 1)),
+                        tenure=np.full((n, 1), 24.0) if checked.uses_tenure else None)
+        res = compile_plan(checked).evaluate(inputs, grades=False)
+        return np.asarray(res.values[f"targets.{target.name}"], dtype=float)[:, 0]
+
+    f1, f2 = at(1.0), at(2.0)
+    slope = f2 - f1
+    return slope, f1 - slope
+
+
 def write_targets(rec: Recalibration, path: str | Path, group=None) -> None:
-    """Write the per-rep targets (``rep_id, period, target``) atomically (CSV, .xlsx, .parquet).
+    """Write the new targets atomically (CSV, .xlsx, .parquet): as an effective-dated roster
+    the plan reads as it is (:func:`target_roster`), or, where the plan's target column
+    cannot be told, as ``rep_id, period, target``.
 
     With ``group`` (an :class:`engine.core.atomic.AtomicGroup`), the file is committed with the
     group's other outputs, all or nothing.
@@ -1213,7 +1335,8 @@ def write_targets(rec: Recalibration, path: str | Path, group=None) -> None:
 
     if rec.targets is None:
         raise PlanErrors([PlanError("no-targets", "no targets were computed (use --targets)")])
-    write_table_atomic(rec.targets, path, group=group)
+    table = rec.target_roster if rec.target_roster is not None else rec.targets
+    write_table_atomic(table, path, group=group)
 
 
 # --------------------------------------------------------------------------- text

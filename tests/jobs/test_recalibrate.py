@@ -316,10 +316,11 @@ def test_cli_2000_rep_roster(tmp_path):
                      "--workers", "1", "--targets-out", targets, "--out", out)
     elapsed = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
-    t = pd.read_csv(targets, dtype={"period": str})
-    assert t.rep_id.nunique() == 2000 and len(t) == 2000 * 17
+    t = pd.read_csv(targets, dtype={"target_period": str})
+    assert t.rep_id.nunique() == 2000 and len(t) == 2000 * 4  # a row per rep and quarter
     quotas = pd.read_csv(roster)["quota"].sum()
-    assert round(t[t.period == "2027"].target.sum(), 2) == round(quotas, 2)
+    # each row's quota is four times the quarter's target: the year's targets add up to the quotas
+    assert round(t.quota.sum() / 4, 0) == round(quotas, 0)
     assert "2000 reps" in proc.stdout
     assert elapsed < 60, elapsed
     print(f"2,000-rep recalibration (3 simulations x 2 runs, targets): {elapsed:.1f} s")
@@ -336,3 +337,40 @@ def test_default_budget_on_seeds_plan(tmp_path):
     assert rec.feasible
     assert rec.result.values["profit"] > rec.baseline.values["profit"]
     assert rec.evaluations <= 40
+
+
+def test_targets_come_back_as_a_roster_the_plan_reads(tmp_path):
+    """--targets-out writes an effective-dated roster: every column of the input roster, a
+    row per rep and quarter within the rep's employment (a 15 February hire has none for
+    January, a 31 May leaver none after May), the plan's quota column such that the plan's own
+    `roster.quota / 4` gives the quarter's new target; with --actuals the quarters already
+    measured keep their targets. `payout` reads the file as it is."""
+    roster = tmp_path / "roster.csv"
+    pd.DataFrame({"rep_id": ["A", "B", "C", "D"], "team": ["N", "N", "S", "S"],
+                  "quota": [1_000_000.0, 1_200_000.0, 900_000.0, 1_100_000.0], "ti": 20_000.0,
+                  "base_salary": 80_000.0, "start_date": ["", "2027-02-15", "", ""],
+                  "end_date": ["", "", "2027-05-31", ""]}).to_csv(roster, index=False)
+    actuals = tmp_path / "actuals.csv"
+    pd.DataFrame({"rep_id": ["A", "B", "C", "D"], "period": "2027-Q1", "revenue": 200_000.0,
+                  "complaints": 0}).to_csv(actuals, index=False)
+    out, targets = tmp_path / "new.yaml", tmp_path / "targets.csv"
+    proc = incentive("recalibrate", PLANS / "seeds_base_float_excess.yaml", "--roster", roster, "--actuals", actuals,
+                     "--maximize", "revenue", "--runs", "2", "--budget-evals", "2", "--workers", "1",
+                     "--targets-out", targets, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    t = pd.read_csv(targets, dtype=str, keep_default_na=False)
+    assert {"rep_id", "team", "quota", "ti", "base_salary", "start_date", "end_date", "effective_from",
+            "effective_to"} <= set(t.columns)
+    b = t[t.rep_id == "B"]
+    assert b.effective_from.tolist()[0] == "2027-02-15" and len(b) == 4
+    c = t[t.rep_id == "C"]
+    assert c.effective_to.tolist() == ["2027-03-31", "2027-05-31"]  # Q1 and Q2 (to the last day employed)
+    q1 = t[t.target_period == "2027-Q1"].set_index("rep_id")["quota"].astype(float)
+    original = pd.read_csv(roster).set_index("rep_id")["quota"]
+    assert (q1 == original[q1.index]).all()  # Q1 has actuals: its targets stay
+    q3 = t[t.target_period == "2027-Q3"].set_index("rep_id")["quota"].astype(float)
+    assert not (q3 == original[q3.index]).all()
+    st = tmp_path / "st.csv"
+    proc = incentive("payout", PLANS / "seeds_base_float_excess.yaml", "--roster", targets, "--actuals", actuals,
+                     "--out", st)
+    assert proc.returncode == 0, proc.stderr
