@@ -97,6 +97,27 @@ def _attained(checked: CheckedPlan) -> list[str]:
     return out
 
 
+#: What a column's name says it counts, in English and Chinese: the kind of the scenario's
+#: output it is modelled like (an amount otherwise).
+_ROLES = (
+    ("incidents", ("complaint", "incident", "refund", "return", "dispute", "投诉", "退货", "事故", "差错")),
+    ("score", ("csat", "satisf", "nps", "score", "rating", "满意", "评分", "评价")),
+    ("share_of", ("collect", "cash", "receiv", "回款", "收款", "到账")),
+    ("count", ("customer", "logo", "meeting", "visit", "call", "lead", "account", "客户数", "新客户数", "拜访",
+               "线索", "商机")),
+)
+
+
+def _like(col: str, scenario: Scenario) -> Output | None:
+    """The scenario output a column's name says it is like (a complaints count, a
+    satisfaction score, collections, a count of customers), or None for an amount."""
+    name = col.lower()
+    for kind, words in _ROLES:
+        if any(w in name for w in words):
+            return next((o for o in scenario.outputs if o.kind == kind), None)
+    return None
+
+
 OTHER = "(other)"
 """A value no rule of the plan names: the deals its ``has()`` or defaults are written for."""
 
@@ -164,6 +185,12 @@ def shape_scenario(checked: CheckedPlan, scenario: Scenario) -> tuple[Scenario, 
     if missing and prim_out is not None:
         attained = [c for c in _attained(checked) if c in missing]
         for col in missing:
+            template = None if col in attained else _like(col, scenario)
+            if template is not None:
+                outputs.append(replace(template, name=col, label=None))
+                actual_notes.append((col, f"like the scenario's {template.name} ({template.kind}: its name reads "
+                                          f"as one)"))
+                continue
             share = 1.0 / len(attained) if col in attained else 1.0
             outputs.append(Output(col, "share_of", prim_out.activity, (("of", primary), ("base", share),
                                                                         ("gain", 0.0))))
