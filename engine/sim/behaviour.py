@@ -269,13 +269,14 @@ def certainty_equivalent(values, weights, rho, scale):
     money: ``CE(kV; k s) = k CE(V; s)``. To second order in ``rho`` it is that mean-variance
     formula (Pratt 1964), so the same ``rho`` means the same risk premium for small risks.
 
-    Computed stably: where ``rho`` times the spread below the mean is at most one monthly
-    target incentive, around the mean, ``x_j = (V_j - mean) / s`` and
-    ``CE = mean - (s/rho) log1p(sum w_j expm1(-rho x_j))``, accurate to rounding however
-    small ``rho`` is; elsewhere as a log-sum-exp with the largest exponent subtracted before
-    ``exp`` (so no outcome overflows), ``CE = min V - (s/rho) ln sum w_j exp(-rho (V_j -
-    min V) / s)``. Below :data:`RHO_NEGLIGIBLE`, the limit ``mean - rho/2 x var / s``. Elementwise over the reps (the nodes are the leading axis),
-    so a rep's value does not depend on who else is evaluated with it.
+    Computed stably. Where ``rho (mean - min V) / s <= 1``, around the mean, with
+    ``x_j = (V_j - mean) / s``, ``CE = mean - (s/rho) log1p(sum w_j expm1(-rho x_j))``:
+    accurate to rounding however small ``rho`` is. Elsewhere as a log-sum-exp with the
+    largest exponent subtracted before ``exp`` (so no outcome overflows),
+    ``CE = min V - (s/rho) ln sum w_j exp(-rho (V_j - min V) / s)``. Below
+    :data:`RHO_NEGLIGIBLE`, the limit ``mean - rho/2 x var / s``. Elementwise over the reps
+    (the nodes are the leading axis), so a rep's value does not depend on who else is
+    evaluated with it.
 
     Args:
         values: ``(S, ...)`` pay at each quadrature node.
