@@ -21,7 +21,8 @@ Each month, for all cells of a block at once, it does what the engine does for t
    the plan window (the current quarter, plus the next one in a quarter's last month) at
    3 Gauss-Hermite noise points on the projected revenue: realized months so far plus the
    expected revenue of the remaining months, expected complaints, the plan's pay per
-   quarter (hand-coded), certainty equivalent ``mean - rho/2 var / (ti/12)`` minus the
+   quarter (hand-coded), the CARA certainty equivalent
+   ``-(ti/12)/rho ln sum_j w_j exp(-rho V_j / (ti/12))`` (docs/model.md §3) minus the
    cost of effort, and the best level (ties to the lower level, with the engine's 1e-9
    relative tolerance);
 2. in a quarter's last month (except the year's last), the timing choice: no shift, pull
@@ -146,7 +147,11 @@ class Floor:
         self.TIq = ti / 4.0
         self.b_base, self.b_float = BASE_SHARE * self.TIq, FLOAT_SHARE * self.TIq
         ti_m = np.maximum(ti / 12.0, 1e-9)
-        self.risk = 0.5 * np.asarray(rho, dtype=float) / ti_m
+        rho = np.asarray(rho, dtype=float)
+        self.ti_m = ti_m
+        self.neutral = rho <= 1e-12                    # risk neutral: the limit mean - rho/2 var/s
+        self.rho = np.where(self.neutral, 1.0, rho)
+        self.half_rho = 0.5 * rho
         self.cost_unit = np.asarray(kappa, dtype=float) * ti_m * 0.5
         self.tenure = np.asarray(tenure, dtype=float).copy()
 
@@ -264,19 +269,27 @@ class Floor:
                     V[j] = pay
                 else:
                     V[j] += pay
-        # Certainty equivalent minus the cost of effort.
-        np.multiply(V[0], self.weights[0], out=u)
+        # CARA certainty equivalent minus the cost of effort. With x_j = (V_j - mean)/s: near
+        # the mean (rho x_j >= -1) mean - s/rho log1p(sum w_j expm1(-rho x_j)); otherwise
+        # min V - s/rho ln sum w_j exp(-rho (V_j - min V)/s); risk neutral: mean - rho/2 var/s.
+        s, r, w = self.ti_m, self.rho, self.weights
+        np.multiply(V[0], w[0], out=u)
         for j in range(1, self.S):
-            np.multiply(V[j], self.weights[j], out=x)
+            np.multiply(V[j], w[j], out=x)
             u += x
+        lowest = V.min(axis=0)
+        near = r * (u - lowest) / s <= 1.0
+        sum_near, sum_far = np.zeros_like(u), np.zeros_like(u)
         var[:] = 0.0
         for j in range(self.S):
             np.subtract(V[j], u, out=x)
-            x *= x
-            x *= self.weights[j]
-            var += x
-        var *= self.risk
-        u -= var
+            x /= s
+            var += w[j] * x * x
+            sum_near += w[j] * np.expm1(np.minimum(-r * x, 1.0))
+            sum_far += w[j] * np.exp(-r * (V[j] - lowest) / s)
+        ce_near = u + s * np.where(self.neutral, -self.half_rho * var, -np.log1p(sum_near) / r)
+        ce_far = lowest - s / r * np.log(sum_far)
+        u[:] = np.where(near | self.neutral, ce_near, ce_far)
         u -= cost
         return u
 

@@ -17,7 +17,7 @@ from scipy import special
 
 from engine.sim.scenario import Output, Scenario
 
-__all__ = ["Production", "effort_multiplier", "effort_utility", "morale_after_month", "morale_after_pay",
+__all__ = ["Production", "certainty_equivalent", "effort_multiplier", "effort_utility", "morale_after_month", "morale_after_pay",
            "outside_gap", "quadrature", "quit_hazard", "ramp_factor"]
 
 
@@ -253,21 +253,82 @@ def effort_multiplier(morale, mp):
     return mp["effort_floor"] + (1.0 - mp["effort_floor"]) * morale
 
 
-def effort_utility(mean, var, rho, kappa, ti, months, shares, choice):
-    """What a rep maximises when choosing effort: the certainty equivalent of projected pay
-    (mean less a risk premium ``rho * var / 2``, both in monthly target incentives) minus the
-    cost of effort above baseline over the ``months`` left in the window.
+RHO_NEGLIGIBLE = 1e-12
+"""Risk aversion (per monthly target incentive) below which a rep is risk neutral: the
+certainty equivalent is then its second-order limit ``mean - rho/2 x var / s``, exact to
+``O(rho^2)`` (and no division by a vanishing ``rho``)."""
+
+
+def certainty_equivalent(values, weights, rho, scale):
+    """CARA certainty equivalent of pay known at quadrature nodes (docs/model.md §3).
+
+    ``CE = -(s / rho) x ln sum_j w_j exp(-rho x V_j / s)``: the sure pay a rep with constant
+    absolute risk aversion ``rho / s`` (``rho`` per monthly target incentive ``s``) values as
+    much as the uncertain pay ``V``. Unlike ``mean - rho/2 x var / s`` it never falls when
+    any ``V_j`` rises (expected utility is increasing in every outcome), and it scales with
+    money: ``CE(kV; k s) = k CE(V; s)``. To second order in ``rho`` it is that mean-variance
+    formula (Pratt 1964), so the same ``rho`` means the same risk premium for small risks.
+
+    Computed stably. Where ``rho (mean - min V) / s <= 1``, around the mean, with
+    ``x_j = (V_j - mean) / s``, ``CE = mean - (s/rho) log1p(sum w_j expm1(-rho x_j))``:
+    accurate to rounding however small ``rho`` is. Elsewhere as a log-sum-exp with the
+    largest exponent subtracted before ``exp`` (so no outcome overflows),
+    ``CE = min V - (s/rho) ln sum w_j exp(-rho (V_j - min V) / s)``. Below
+    :data:`RHO_NEGLIGIBLE`, the limit ``mean - rho/2 x var / s``. Elementwise over the reps
+    (the nodes are the leading axis), so a rep's value does not depend on who else is
+    evaluated with it.
 
     Args:
-        mean, var: mean and variance of the projected pay over the window.
-        rho, kappa: the rep's risk aversion and cost of effort.
+        values: ``(S, ...)`` pay at each quadrature node.
+        weights: ``(S,)`` quadrature weights (non-negative, summing to 1).
+        rho: risk aversion per unit of ``scale`` (``>= 0``), broadcastable to ``values[0]``.
+        scale: the unit of pay ``s`` (a rep's monthly target incentive), ``> 0``.
+
+    Returns:
+        The certainty equivalent, shaped like ``values[0]``.
+    """
+    values = np.asarray(values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    rho = np.asarray(rho, dtype=float)
+    mean = _nodes_sum(w, values)
+    x = (values - mean) / scale
+    active = rho > RHO_NEGLIGIBLE
+    r = np.where(active, rho, 1.0)
+    lowest = values.min(axis=0)
+    near = r * (mean - lowest) / scale <= 1.0
+    # Near the mean: -rho x_j <= 1 for every node, expm1 cannot overflow (min() guards the
+    # rows computed but not used).
+    g_near = -np.log1p(_nodes_sum(w, np.expm1(np.minimum(-r * x, 1.0)))) / r
+    ce_near = mean + scale * np.where(active, g_near, -0.5 * rho * _nodes_sum(w, x * x))
+    # Far: exponents -rho (V_j - min V) / s <= 0.
+    ce_far = lowest - scale / r * np.log(_nodes_sum(w, np.exp(-r * (values - lowest) / scale)))
+    return np.where(near | ~active, ce_near, ce_far)
+
+
+def _nodes_sum(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``sum_j weights[j] * x[j]`` over the leading axis, by elementwise adds (see simulate._quadrature)."""
+    out = weights[0] * x[0]
+    for j in range(1, len(weights)):
+        out = out + weights[j] * x[j]
+    return out
+
+
+def effort_utility(values, weights, rho, kappa, ti, months, shares, choice):
+    """What a rep maximises when choosing effort: the certainty equivalent of projected pay
+    (:func:`certainty_equivalent`, in units of the monthly target incentive) minus the cost
+    of effort above baseline over the ``months`` left in the window.
+
+    Args:
+        values: ``(S, ...)`` projected pay over the window at each quadrature node.
+        weights: ``(S,)`` the quadrature weights.
+        rho, kappa: the rep's risk aversion (per monthly target incentive) and cost of effort.
         ti: annual target incentive (the scale of pay and of the cost of effort).
         months: months from now to the window's end.
         shares: ``(A,)`` share of working time of each activity.
         choice: ``(A, ...)`` chosen effort per activity (1 = baseline).
     """
     ti_m = np.maximum(ti / 12.0, 1e-9)
-    ce = mean - 0.5 * rho * var / ti_m
+    ce = certainty_equivalent(values, weights, rho, ti_m)
     cost = kappa * ti_m * months * 0.5 * (shares[:, None, None] * np.maximum(choice - 1.0, 0.0) ** 2).sum(axis=0)
     return ce - cost
 

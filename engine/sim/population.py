@@ -57,15 +57,38 @@ def hire_capacity(seats: int) -> int:
     return max(1, int(np.ceil(0.6 * seats)))
 
 
+def money_unit(salaries: np.ndarray) -> float:
+    """What a generated roster rounds salaries and target incentives to: three significant
+    figures of the median salary (100 for salaries in the tens of thousands); quotas are
+    rounded to ten units.
+
+    Relative to the salaries, not a fixed amount, so that a team paid in another currency or
+    in thousands (every amount times ``k``, a power of ten) gets the same roster times ``k``:
+    a fixed nearest-1,000 would round a quota of 850 (thousands) to 1,000.
+    """
+    typical = float(np.median(np.abs(salaries))) if np.size(salaries) else 0.0
+    if not np.isfinite(typical) or typical <= 0.0:
+        return 100.0
+    return float(10.0 ** (np.floor(np.log10(typical)) - 2))
+
+
+def _round_to(x: np.ndarray, unit: float) -> np.ndarray:
+    """``x`` to the nearest multiple of ``unit`` (a power of ten, as ``np.round`` does for 100)."""
+    digits = -round(float(np.log10(unit)))
+    return np.round(x, digits)
+
+
 def build_roster(scenario: Scenario) -> Roster:
     """The scenario's roster: generated from its distributions, or read from its roster file."""
     if scenario.roster is not None:
         return _read_roster(scenario, scenario.roster)
     rng = roster_rng(scenario.seed)
     n = scenario.reps
-    base = np.round(scenario.base_salary.sample(rng, n), -2)
-    ti = np.round(base * scenario.pay_mix / (1.0 - scenario.pay_mix), -2)
-    quota = np.round((base + ti) * scenario.quota_multiple.sample(rng, n), -3)
+    drawn = scenario.base_salary.sample(rng, n)
+    unit = money_unit(drawn)
+    base = _round_to(drawn, unit)
+    ti = _round_to(base * scenario.pay_mix / (1.0 - scenario.pay_mix), unit)
+    quota = _round_to((base + ti) * scenario.quota_multiple.sample(rng, n), 10.0 * unit)
     teams = np.array([f"T{(i % scenario.teams) + 1:02d}" for i in range(n)], dtype=object)
     columns: dict[str, np.ndarray] = {"team": teams, scenario.primary_target: quota, "ti": ti, "base_salary": base}
     for name, dist in scenario.extra_columns:

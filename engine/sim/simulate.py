@@ -730,9 +730,7 @@ class Simulation:
         res = self.prog.evaluate(inputs, grades=False, record=record, reference=reference)
         per_period = res.total  # (S, c, n, W)
         v = per_period.sum(axis=-1)
-        mean = _quadrature(self.weights, v)
-        var = _quadrature(self.weights, (v - mean) ** 2)
-        u = effort_utility(mean, var, reps.rho, reps.kappa, reps.ti, len(future), self.prod.shares, choice)
+        u = effort_utility(v, self.weights, reps.rho, reps.kappa, reps.ti, len(future), self.prod.shares, choice)
         expected_pp = _quadrature(self.weights, per_period)
         return np.where(present, u, 0.0), expected_pp
 

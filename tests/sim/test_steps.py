@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from engine.plan import load_plan
 from engine.sim import behaviour
@@ -59,15 +60,22 @@ def test_a_new_conditioner_plugs_in_without_changing_the_simulator():
 
 
 def test_effort_utility_is_pay_less_risk_premium_less_cost_of_effort():
-    """At baseline effort there is no cost; risk lowers the certainty equivalent by rho*var/2
-    (in monthly target incentives); effort above baseline costs kappa*ti_m*months*share*(e-1)^2/2."""
+    """At baseline effort there is no cost; risk lowers the value of pay to its CARA certainty
+    equivalent (about rho*var/2 in monthly target incentives for small risks); effort above
+    baseline costs kappa*ti_m*months*share*(e-1)^2/2."""
     shares = np.array([1.0])
     one = np.ones((1, 1, 1))
     ti = np.array([[1200.0]])
-    assert behaviour.effort_utility(np.array([[500.0]]), 0.0, 0.0, 1.0, ti, 3, shares, one)[0, 0] == 500.0
-    assert behaviour.effort_utility(500.0, 200.0, 1.0, 0.0, ti, 3, shares, one)[0, 0] == 500.0 - 0.5 * 200.0 / 100.0
+    w = np.array([0.5, 0.5])
+    sure = np.full((2, 1, 1), 500.0)
+    assert behaviour.effort_utility(sure, w, 0.0, 1.0, ti, 3, shares, one)[0, 0] == 500.0
+    risky = np.array([[[490.0]], [[510.0]]])  # mean 500, variance 100, s = 100
+    exact = -100.0 / 0.2 * np.log(0.5 * np.exp(-0.2 * 4.9) + 0.5 * np.exp(-0.2 * 5.1))
+    u = behaviour.effort_utility(risky, w, 0.2, 0.0, ti, 3, shares, one)[0, 0]
+    assert u == pytest.approx(exact, rel=1e-14)
+    assert u == pytest.approx(500.0 - 0.5 * 0.2 * 100.0 / 100.0, abs=1e-3)
     two = np.full((1, 1, 1), 2.0)
-    assert behaviour.effort_utility(500.0, 0.0, 0.0, 2.0, ti, 3, shares, two)[0, 0] == 500.0 - 2.0 * 100.0 * 3 * 0.5
+    assert behaviour.effort_utility(sure, w, 0.0, 2.0, ti, 3, shares, two)[0, 0] == 500.0 - 2.0 * 100.0 * 3 * 0.5
 
 
 def test_morale_multiplier_and_outside_gap():
