@@ -77,6 +77,7 @@ ul.good li::marker { color: var(--good); } ul.bad li::marker { color: var(--bad)
 .good { color: var(--good); } .bad { color: var(--bad); }
 .note { color: var(--muted); font-size: 13px; }
 .consequence { font-weight: 600; margin: 8px 0; }
+table.est td:first-child { min-width: 260px; }
 svg.chart { display: block; margin: 6px 0 12px; }
 svg.spark, svg.versus { display: block; }
 pre.explain { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 12px;
@@ -119,7 +120,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "what_step": "{label}: threshold {level}", "what_curve": "{label}: point {level}",
         "what_tier": "{label}: next tier from {level}", "what_payout": "{label}: score {level}",
         "what_grade": "grade {grade}",
-        "threshold": "Threshold", "needed": "{column} needed", "extra": "More than now", "att": "Attainment",
+        "threshold": "Threshold", "needed": "Needed", "extra": "More than now", "att": "Attainment",
         "pay_then": "Incentive then", "more": "More this period", "grade_then": "Grade then",
         "index": "Statements {period}", "reps": "Reps", "rep": "Rep", "name": "Name", "pages": "Statement pages",
         "team_page": "Team {team}", "all_reps": "All reps", "att_short": "Attainment",
@@ -156,7 +157,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "what_step": "{label}：门槛 {level}", "what_curve": "{label}：节点 {level}",
         "what_tier": "{label}：从 {level} 起的下一档", "what_payout": "{label}：得分 {level}",
         "what_grade": "{grade} 等",
-        "threshold": "门槛", "needed": "所需{column}", "extra": "比现在多", "att": "达成率",
+        "threshold": "门槛", "needed": "所需金额", "extra": "比现在多", "att": "达成率",
         "pay_then": "届时奖金", "more": "本期多得", "grade_then": "届时等级",
         "index": "{period} 奖金单", "reps": "人数", "rep": "工号", "name": "姓名", "pages": "个人奖金单",
         "team_page": "团队 {team}", "all_reps": "全部人员", "att_short": "达成率",
@@ -226,7 +227,7 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, str, Sequence[f
               fmt, width: int = 520, height: int = 230, marks: Sequence[str] | None = None) -> str:
     """Grouped vertical bars: ``series`` is ``(name, colour, values)``; ``marks`` are texts
     shown above each group (grades)."""
-    left, right, top, bottom = 70, 12, 30, 44
+    left, right, top, bottom = 70, 12, 40, 44
     w, h = width - left - right, height - top - bottom
     values = [v for _, _, vs in series for v in vs if math.isfinite(v)]
     hi = max([0.0, *values]) or 1.0
@@ -257,7 +258,9 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, str, Sequence[f
         parts.append(f'<text x="{left + group * i + group / 2:.1f}" y="{top + h + 16}" font-size="12" '
                      f'text-anchor="middle" fill="#1f2328">{_e(label)}</text>')
         if marks:
-            parts.append(f'<text x="{left + group * i + group / 2:.1f}" y="{top - 4}" font-size="12" '
+            tops = [y(max(vs[i], 0.0)) for _, _, vs in series if math.isfinite(vs[i])]
+            parts.append(f'<text x="{left + group * i + group / 2:.1f}" y="{min(tops, default=top) - 4:.1f}" '
+                         'font-size="12" '
                          f'font-weight="700" text-anchor="middle" fill="#57606a">{_e(marks[i])}</text>')
     lx = left
     for name, colour, _ in series:
@@ -316,14 +319,15 @@ def _page(pack: Pack, title: str, header: str, nav: str, body: str, footer: str)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], num: Sequence[int] = (), raw: bool = False,
-           total_last: bool = False) -> str:
+           total_last: bool = False, cls: str = "") -> str:
     head = "".join(f'<th class="{"num" if i in num else ""}">{_e(h)}</th>' for i, h in enumerate(header))
     body = []
     for j, r in enumerate(rows):
         cls = ' class="total"' if total_last and j == len(rows) - 1 else ""
         body.append(f"<tr{cls}>" + "".join(f'<td class="{"num" if i in num else ""}">{c if raw else _e(c)}</td>'
                                            for i, c in enumerate(r)) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    klass = f' class="{cls}"' if cls else ""
+    return f"<table{klass}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _grade(g: object) -> str:
@@ -440,7 +444,8 @@ def rep_html(pack: Pack, page: RepPage, *, index: str = "index.html", team_page:
                   _e(t.money(e.pay_then)), f'<span class="good">{_e(t.money(e.more_pay))}</span>']
                  + ([_grade(e.grade_then)] if pack.has_grades else []) for e in page.estimates]
         est += _table([t("threshold"), t("needed", column=column), t("extra"), t("att"), t("pay_then"), t("more")]
-                      + ([t("grade_then")] if pack.has_grades else []), erows, num=(1, 2, 3, 4, 5), raw=True)
+                      + ([t("grade_then")] if pack.has_grades else []), erows, num=(1, 2, 3, 4, 5), raw=True,
+                      cls="est")
     else:
         est += f'<p class="note">{_e(t("no_estimate", column=column))}</p>'
     sections.append(("estimator", t("estimator"), est))
