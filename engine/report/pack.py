@@ -26,6 +26,7 @@ from pathlib import Path
 from engine.core.errors import DataError
 from engine.core.text import MISSING, money, percent
 from engine.jobs.pack import Estimate, Highlight, Metric, Pack, RepPage
+from engine.report.svg import BLUE, GREY, bar_chart, sparkline, versus
 
 __all__ = ["MARKER", "check_pack_target", "find_chromium", "index_html", "rep_html", "team_html", "write_pack"]
 
@@ -103,7 +104,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "vs": "You against the team", "grades": "Grade history", "estimator": "What the next threshold would pay",
         "estimator_lead": "What you would be paid this {period} if your {column} reached each threshold you have "
                           "not reached yet (everything else as it is).",
-        "no_estimate": "Every threshold of the plan is reached (or none depends on {column}).",
+        "no_estimate": "No threshold is left to reach by raising {column} alone (everything else as it is).",
         "explain": "How every number was calculated", "history": "Pay by period",
         "first": "{label}: first in the team ({value}; team median {median})",
         "top-quarter": "{label}: in the team's top quarter (rank {rank} of {n}; {value})",
@@ -143,7 +144,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "measure": "指标", "you": "本人", "median": "团队中位数", "rank": "排名", "trend": "趋势",
         "vs": "本人与团队对比", "grades": "等级记录", "estimator": "达到下一门槛可得多少",
         "estimator_lead": "如果{column}达到尚未达到的各个门槛（其他不变），本{period}可得的奖金。",
-        "no_estimate": "方案的各个门槛均已达到（或没有门槛取决于{column}）。",
+        "no_estimate": "仅提高{column}（其他不变）已没有可以达到的新门槛。",
         "explain": "每个数字的计算过程", "history": "各期奖金",
         "first": "{label} 团队第一（{value}，团队中位数 {median}）",
         "top-quarter": "{label} 位列团队前四分之一（第 {rank}/{n} 名，{value}）",
@@ -210,100 +211,6 @@ class _Text:
 
     def period_word(self) -> str:
         return _PERIOD_WORD[self.lang].get(self.pack.period_kind, self.pack.period_kind)
-
-
-# --------------------------------------------------------------------------- SVG charts
-
-_BLUE, _GREY, _GREEN, _RED = "#0969da", "#8c959f", "#1a7f37", "#cf222e"
-
-
-def _svg(width: int, height: int, body: str, title: str, cls: str = "chart") -> str:
-    return (f'<svg class="{cls}" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}"><title>{_e(title)}</title>'
-            f"{body}</svg>")
-
-
-def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, str, Sequence[float]]], title: str,
-              fmt, width: int = 520, height: int = 230, marks: Sequence[str] | None = None) -> str:
-    """Grouped vertical bars: ``series`` is ``(name, colour, values)``; ``marks`` are texts
-    shown above each group (grades)."""
-    left, right, top, bottom = 70, 12, 40, 44
-    w, h = width - left - right, height - top - bottom
-    values = [v for _, _, vs in series for v in vs if math.isfinite(v)]
-    hi = max([0.0, *values]) or 1.0
-    lo = min([0.0, *values])
-    span = hi - lo or 1.0
-
-    def y(v: float) -> float:
-        return top + h * (hi - v) / span
-
-    n, k = max(len(labels), 1), max(len(series), 1)
-    group = w / n
-    bar = min(group * 0.8 / k, 60)
-    parts = [f'<text x="{left}" y="16" font-size="13" font-weight="600" fill="#1f2328">{_e(title)}</text>']
-    for tick in (lo, (lo + hi) / 2, hi):
-        parts.append(f'<line x1="{left}" x2="{left + w}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#eaeef2"/>'
-                     f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end" '
-                     f'fill="#57606a">{_e(money(tick) if fmt is not None else tick)}</text>')
-    for i, label in enumerate(labels):
-        x0 = left + group * i + (group - bar * k) / 2
-        for j, (name, colour, vs) in enumerate(series):
-            v = vs[i]
-            if not math.isfinite(v):
-                continue
-            y0, y1 = sorted((y(0.0), y(v)))
-            parts.append(f'<rect x="{x0 + j * bar:.1f}" y="{y0:.1f}" width="{bar - 2:.1f}" '
-                         f'height="{max(y1 - y0, 1):.1f}" fill="{colour}"><title>{_e(name)} {_e(label)}: '
-                         f"{_e(fmt(v))}</title></rect>")
-        parts.append(f'<text x="{left + group * i + group / 2:.1f}" y="{top + h + 16}" font-size="12" '
-                     f'text-anchor="middle" fill="#1f2328">{_e(label)}</text>')
-        if marks:
-            tops = [y(max(vs[i], 0.0)) for _, _, vs in series if math.isfinite(vs[i])]
-            parts.append(f'<text x="{left + group * i + group / 2:.1f}" y="{min(tops, default=top) - 4:.1f}" '
-                         'font-size="12" '
-                         f'font-weight="700" text-anchor="middle" fill="#57606a">{_e(marks[i])}</text>')
-    lx = left
-    for name, colour, _ in series:
-        parts.append(f'<rect x="{lx}" y="{height - 14}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{lx + 14}" y="{height - 5}" font-size="12" fill="#1f2328">{_e(name)}</text>')
-        lx += 24 + 8 * len(name) if all(ord(c) < 256 for c in name) else 24 + 14 * len(name)
-    parts.append(f'<line x1="{left}" x2="{left + w}" y1="{y(0.0):.1f}" y2="{y(0.0):.1f}" stroke="#57606a"/>')
-    return _svg(width, height, "".join(parts), title)
-
-
-def sparkline(values: Sequence[float], title: str, width: int = 110, height: int = 30) -> str:
-    """The rep's values over the periods as a small line (gaps where unknown)."""
-    pts = [(i, v) for i, v in enumerate(values) if math.isfinite(v)]
-    body = ""
-    if pts:
-        lo, hi = min(v for _, v in pts), max(v for _, v in pts)
-        span = hi - lo or 1.0
-        step = (width - 8) / max(len(values) - 1, 1)
-
-        def xy(i: int, v: float) -> tuple[float, float]:
-            return 4 + i * step, height - 5 - (height - 10) * ((v - lo) / span if hi > lo else 0.5)
-
-        coords = [xy(i, v) for i, v in pts]
-        body = (f'<polyline fill="none" stroke="{_BLUE}" stroke-width="2" points="'
-                + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"/>')
-        body += "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{_BLUE}"/>' for x, y in coords)
-        x, y = coords[-1]
-        body += f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{_BLUE}"/>'
-    return _svg(width, height, body, title, cls="chart spark")
-
-
-def versus(value: float, median: float, good: bool | None, title: str, width: int = 160, height: int = 30) -> str:
-    """Two horizontal bars: the rep (coloured by better/worse) and the team median (grey)."""
-    vals = [v for v in (value, median) if math.isfinite(v)]
-    top = max([abs(v) for v in vals] + [0.0]) or 1.0
-    colour = _BLUE if good is None else (_GREEN if good else _RED)
-
-    def bar(v: float, y: float, c: str) -> str:
-        if not math.isfinite(v):
-            return ""
-        return f'<rect x="2" y="{y}" width="{max(abs(v) / top * (width - 4), 1.5):.1f}" height="10" fill="{c}"/>'
-
-    return _svg(width, height, bar(value, 3, colour) + bar(median, 17, _GREY), title, cls="chart versus")
 
 
 # --------------------------------------------------------------------------- pages
@@ -391,7 +298,7 @@ def rep_html(pack: Pack, page: RepPage, *, index: str = "index.html", team_page:
     statement = card_html + _table([t("component"), t("amount", cur=cur)], rows, num=(1,),
                                    total_last="total_pay" not in st)
     history = [h for h in page.history]
-    statement += bar_chart([str(h["period"]) for h in history], [(t("total"), _BLUE, [float(h["total"])
+    statement += bar_chart([str(h["period"]) for h in history], [(t("total"), BLUE, [float(h["total"])
                                                                                      for h in history])],
                            t("pay_chart", cur=cur), t.money,
                            marks=[str(h.get("grade", "")) for h in history] if pack.has_grades else None)
@@ -403,7 +310,7 @@ def rep_html(pack: Pack, page: RepPage, *, index: str = "index.html", team_page:
         text = (f"<p><b>{_e(y.label)}</b>: {_e(t('of_target', actual=t.money(y.actual[-1]), target=t.money(y.target[-1]), pct=_pct(y.attainment)))}<br>"
                 f"<b>{_e(t('paid_ytd'))}</b>: "
                 f"{_e(t('ti_ytd', paid=t.money(y.paid[-1]), ti=t.money(y.target_incentive[-1]), pct=percent(y.paid[-1] / y.target_incentive[-1], 1) if y.target_incentive[-1] else MISSING))}</p>")
-        chart = bar_chart(list(y.periods), [(t("actual"), _BLUE, y.actual), (t("target"), _GREY, y.target)],
+        chart = bar_chart(list(y.periods), [(t("actual"), BLUE, y.actual), (t("target"), GREY, y.target)],
                           t("ytd_chart", column=y.label), t.money)
         sections.append(("ytd", t("ytd"), f'<p class="lead">{_e(t("ytd_lead", period=page.period))}</p>'
                          + text + chart))
@@ -497,7 +404,7 @@ def team_html(pack: Pack, team: str, files: dict[str, str], index: str = "index.
     pages = [p for p in pack.reps if (p.team or "") == team]
     name = team or t("no_team")
     chart = bar_chart([p.name or p.rep_id for p in pages],
-                      [(t("total"), _BLUE, [float(p.statement["total"]) for p in pages])],
+                      [(t("total"), BLUE, [float(p.statement["total"]) for p in pages])],
                       t("rep_total", cur=pack.currency), t.money, width=max(420, 70 * len(pages) + 90),
                       marks=[str(p.statement.get("grade", "")) for p in pages] if pack.has_grades else None)
     header = (f"<h1>{_e(t('team_page', team=name))} · {_e(pack.period)}</h1>"
@@ -518,7 +425,7 @@ def index_html(pack: Pack, files: dict[str, str], team_files: dict[str, str]) ->
         parts.append(f'<section id="teams"><h2>{_e(t("teams"))}</h2>'
                      + _table([t("team"), t("reps"), t("total")], rows, num=(1, 2), raw=True) + "</section>")
     chart = bar_chart([p.name or p.rep_id for p in pack.reps],
-                      [(t("total"), _BLUE, [float(p.statement["total"]) for p in pack.reps])],
+                      [(t("total"), BLUE, [float(p.statement["total"]) for p in pack.reps])],
                       t("rep_total", cur=pack.currency), t.money, width=max(420, 60 * len(pack.reps) + 90),
                       marks=[str(p.statement.get("grade", "")) for p in pack.reps] if pack.has_grades else None)
     parts.append(f'<section id="reps"><h2>{_e(t("all_reps"))}</h2>{_rep_rows(t, pack, pack.reps, files)}'

@@ -186,3 +186,33 @@ def test_unknown_period_and_language():
     with pytest.raises(DataError, match="language 'fr'"):
         _pack(language="fr")
     assert _pack(period="2027-Q1", language="zh").language == "zh"
+
+
+def test_estimator_on_a_scorecard_hand_checked():
+    """K003 in 2027-Q2: no revenue, 40,000 collected, CSAT 4.0, no new customer; target
+    250,000, TI 5,000. The score is 0.4 x revenue attainment (at most 1.5) + 0.2 x
+    collections (0 once collected / revenue < 0.7) + 0.2 x 0.5 (CSAT): 0.6 (payout 0.5) at
+    125% of target, 0.7 (grade C, payout 0.625) at 150%."""
+    data = ROOT / "scenarios" / "data"
+    pack = _pack(ROOT / "scenarios" / "plans" / "kpi_scorecard.yaml", data / "kpi_scorecard_roster.csv",
+                 data / "kpi_scorecard_actuals.csv")
+    k3 = _page(pack, "K003")
+    assert [(e.what, e.quantity, e.level, e.needed, e.attainment, e.pay_then, e.grade_then) for e in k3.estimates] == [
+        ("payout", "kpi.score", 0.6, 312500, 1.25, 2500, "D"), ("grade", "kpi.score", 0.7, 375000, 1.5, 3125, "C")]
+    assert _page(pack, "K002").consequence == "promotion-candidate"  # A, A
+    kpis = [m for m in k3.metrics if m.kind == "kpi"]
+    assert [m.label for m in kpis] == ["Revenue attainment", "Collections (collected / revenue)",
+                                       "Customer satisfaction", "New customers vs target"]
+    assert all(m.ratio for m in kpis)
+
+
+def test_estimator_with_year_to_date_accumulation():
+    """With ``accumulate: year`` the attainment reached is of the year to date: Y002 has
+    625,000 of a 1,000,000 year before Q4, so 375,000 in Q4 reaches 100%."""
+    data = ROOT / "scenarios" / "data"
+    pack = _pack(ROOT / "scenarios" / "plans" / "annual_quarterly_trueup.yaml",
+                 data / "annual_quarterly_trueup_roster.csv", data / "annual_quarterly_trueup_actuals.csv")
+    y2 = _page(pack, "Y002")
+    first = y2.estimates[0]
+    assert (first.current, first.needed, first.attainment) == (325000, 375000, 1.0)
+    assert y2.ytd is not None and y2.ytd.actual[-1] == 950000 and y2.ytd.target[-1] == 1_000_000
