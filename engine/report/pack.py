@@ -379,23 +379,25 @@ def _better(m: Metric) -> bool | None:
 
 
 def _rep_rows(t: _Text, pack: Pack, pages: Sequence[RepPage], files: dict[str, str]) -> str:
+    names = any(p.name for p in pages)
+    teams = pack.team_column is not None
+    pay = bool(pages) and "total_pay" in pages[0].statement
+    head = [t("rep")] + [t("name")] * names + [t("team")] * teams + [t("total")] + [t("total_pay")] * pay
+    first = len(head) - 1 - pay
+    head.append(t("ytd") + " · " + t("att_short"))
+    if pack.has_grades:
+        head += [t("grade"), t("consequence")]
     rows = []
     for p in pages:
-        row = [f'<a href="{_e(files[p.rep_id])}">{_e(p.rep_id)}</a>', _e(p.name or ""),
-               _e(p.team or ""), _e(t.money(p.statement["total"]))]
-        if "total_pay" in p.statement:
+        row = [f'<a href="{_e(files[p.rep_id])}">{_e(p.rep_id)}</a>'] + [_e(p.name or "")] * names
+        row += [_e(p.team or "")] * teams + [_e(t.money(p.statement["total"]))]
+        if pay:
             row.append(_e(t.money(p.statement["total_pay"])))
         row.append(_e(_pct(p.ytd.attainment) if p.ytd is not None else MISSING))
         if pack.has_grades:
             row += [_grade(p.statement.get("grade")), _e(t(p.consequence) if p.consequence else "")]
         rows.append(row)
-    head = [t("rep"), t("name"), t("team"), t("total")]
-    if pages and "total_pay" in pages[0].statement:
-        head.append(t("total_pay"))
-    head.append(t("ytd") + " · " + t("att_short"))
-    if pack.has_grades:
-        head += [t("grade"), t("consequence")]
-    return _table(head, rows, num=(3, 4, 5) if "total_pay" in head else (3, 4), raw=True)
+    return _table(head, rows, num=tuple(range(first, first + 2 + pay)), raw=True)
 
 
 def team_html(pack: Pack, team: str, files: dict[str, str], index: str = "index.html") -> str:
