@@ -25,8 +25,12 @@ demo: $(STAMP)
 	$(BIN)/incentive payout scenarios/plans/seeds_base_float_excess.yaml \
 	    --roster scenarios/data/seeds_roster.csv --actuals scenarios/data/seeds_actuals.csv \
 	    --out out/seeds_statements.csv
+	$(BIN)/incentive statements scenarios/plans/seeds_base_float_excess.yaml \
+	    --roster scenarios/data/seeds_roster.csv --actuals scenarios/data/seeds_actuals.csv \
+	    --out out/statements
 	$(BIN)/incentive compare $(PLANS) --runs 100 --json out/compare.json --report out/report.html
 	@echo ""
+	@echo "Statements: out/statements/index.html (a self-contained page per rep and an index per team: open it in any browser)"
 	@echo "Report:  out/report.html (one self-contained file: open it in any browser, e.g. xdg-open out/report.html)"
 	@echo "Studio:  $(BIN)/incentive studio   then open http://127.0.0.1:8050/ to move a plan's parameters"
 	@echo "Notebooks: make lab   (installs JupyterLab into .venv and opens notebooks/)"
@@ -34,6 +38,14 @@ demo: $(STAMP)
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null
+
+# The statement pages of a plan written in Chinese need a CJK font (the browser test checks
+# that the text renders in it); install Noto Sans CJK when it is missing.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+
+$(CJK_FONT):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-noto-cjk >/dev/null
 
 # The ledger tests run a throwaway cluster of Debian's PostgreSQL server (tests/pg.py);
 # install it when it is missing (the tests start and stop their own server, never a system one).
@@ -47,12 +59,12 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 # Lint and types first (both configured in pyproject.toml): CI fails on them as on a test.
-test: $(STAMP) $(CHROMIUM) postgres
+test: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP) $(CHROMIUM) postgres
+test-slow: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres
 	$(BIN)/python -m pytest -m slow
 
 bench: $(STAMP)

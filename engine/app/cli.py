@@ -7,6 +7,7 @@ failed run leaves no partial file.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -265,6 +266,48 @@ def explain(plan: str, roster: str, actuals: str, rep: str, period: str | None, 
         click.echo(explain_text(checked, inputs, table, rep, period))
     except EngineError as exc:
         _fail(exc)
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(dir_okay=False))
+@click.option("--roster", required=True, type=click.Path(dir_okay=False), help="Roster: CSV, Excel or Parquet.")
+@click.option("--actuals", required=True, type=click.Path(dir_okay=False),
+              help="Actuals per rep and period, or transactions with a date (CSV, Excel or Parquet).")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the pages into (replaced if it holds an earlier pack).")
+@click.option("--period", default=None, metavar="PERIOD", help="The statements' period (default: the latest).")
+@click.option("--team-column", default=None, metavar="COLUMN",
+              help="Roster column grouping reps into teams (default: manager, else team, else one index).")
+@click.option("--sheet", default=None, metavar="NAME",
+              help="Excel inputs: the sheet to read, by name or number (0 first; default the first sheet).")
+@click.option("--pdf", is_flag=True, help="Also print each rep's page to PDF (with headless chromium).")
+@click.option("--lang", default="auto", show_default=True, type=click.Choice(["auto", "en", "zh"]),
+              help="Language of the pages' words (auto: Chinese where the plan is written in Chinese).")
+def statements(plan: str, roster: str, actuals: str, out: str, period: str | None, team_column: str | None,
+               sheet: str | None, pdf: bool, lang: str) -> None:
+    """Write the statement pack: a self-contained page per rep, an index per team."""
+    from engine.data.load import read_table
+    from engine.data.statements import load_for_plan
+    from engine.jobs.pack import build_pack
+    from engine.plan import load_plan
+    from engine.report.pack import check_pack_target, find_chromium, write_pack
+
+    try:
+        check_pack_target(out)
+        if pdf:
+            find_chromium()
+        checked = load_plan(plan)
+        inputs = load_for_plan(checked, roster, actuals, sheet=sheet)
+        table = read_table(roster, "roster", sheet=sheet)
+        pack = build_pack(checked, inputs, table, period=period, team=team_column, language=lang)
+        pages = write_pack(pack, out, pdf=pdf)
+    except EngineError as exc:
+        _fail(exc)
+    teams = len(pack.teams) if pack.team_column else 0
+    click.echo(f"wrote {len(pages)} statement pages for {pack.period}"
+               + (f" in {teams} team{'s' if teams != 1 else ''} (by {pack.team_column})" if teams else "")
+               + (" with their PDFs" if pdf else "") + f" to {out}")
+    click.echo(f"open {os.path.join(out, 'index.html')}")
 
 
 def _write_json(doc: dict, target: str) -> None:
