@@ -188,8 +188,8 @@ def shape_scenario(checked: CheckedPlan, scenario: Scenario) -> tuple[Scenario, 
             template = None if col in attained else _like(col, scenario)
             if template is not None:
                 outputs.append(replace(template, name=col, label=None))
-                actual_notes.append((col, f"like the scenario's {template.name} ({template.kind}: its name reads "
-                                          f"as one)"))
+                note = f"like the scenario's {template.name} ({template.kind}: its name reads as one)"
+                actual_notes.append((col, note))
                 continue
             share = 1.0 / len(attained) if col in attained else 1.0
             outputs.append(Output(col, "share_of", prim_out.activity, (("of", primary), ("base", share),
