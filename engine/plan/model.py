@@ -104,6 +104,7 @@ class Table:
     default: Code | None
     span: Span
     source: str = ""
+    file: str = ""  # a table file's path as the plan writes it (relative to the plan)
 
 
 @dataclass(frozen=True)

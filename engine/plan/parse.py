@@ -547,6 +547,7 @@ def _tables(r: Reader, node: YNode | None) -> tuple[Table, ...]:
             continue
         pairs: list[tuple[str, Code]] = []
         source = r.filename
+        written = ""
         if values_node is not None:
             if not isinstance(values_node, YMap):
                 r.error("bad-type", f"'values' of {what} must be a mapping of keys to numbers, got "
@@ -569,7 +570,8 @@ def _tables(r: Reader, node: YNode | None) -> tuple[Table, ...]:
             if got is None:
                 continue
             pairs, source = got
-        out.append(Table(name, tuple(pairs), default, kspan, source))
+            written = str(file_node.value) if isinstance(file_node, YScalar) else ""
+        out.append(Table(name, tuple(pairs), default, kspan, source, written))
     return tuple(out)
 
 

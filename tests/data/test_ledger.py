@@ -123,6 +123,29 @@ def test_lines_are_stored_with_the_run(tmp_path):
         ("Y002", None, {"deal": "D2", "revenue_bonus": "12.5"})]
 
 
+def test_a_plan_reading_a_table_file_is_recorded_with_it_and_verifies(tmp_path):
+    """A plan whose table reads a file (`file: ../data/region_multiplier.csv`) and pays deal by
+    deal: `payout --ledger --lines` keeps the file and the line detail with the run, and
+    `verify` recomputes the run identically even after the file on disk changes."""
+    scen = ROOT / "scenarios"
+    work = tmp_path / "work"
+    (work / "plans").mkdir(parents=True)
+    (work / "data").mkdir()
+    plan = work / "plans" / "p.yaml"
+    plan.write_text((scen / "plans" / "product_rates_on_payment.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (work / "data" / "region_multiplier.csv").write_text("key,value\nEAST,1.0\nWEST,1.2\n")
+    ledger = tmp_path / "l.db"
+    proc = incentive("payout", plan, "--roster", scen / "data" / "product_rates_roster.csv", "--actuals",
+                     scen / "data" / "product_rates_invoices.csv", "--out", tmp_path / "st.csv", "--lines",
+                     tmp_path / "lines.csv", "--ledger", ledger)
+    assert proc.returncode == 0, proc.stderr
+    assert len(table(str(ledger), "SELECT id FROM lines")) == 7
+    (work / "data" / "region_multiplier.csv").write_text("key,value\nEAST,9.0\nWEST,9.0\n")
+    proc = incentive("verify", ledger)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "run 1: identical" in proc.stdout
+
+
 # -- closing and prior-period adjustments ----------------------------------------------------------
 
 

@@ -176,12 +176,23 @@ def _verify_one(ledger: Ledger, run_id: int) -> Verified:
         plan_text = blob(conn, run["plan_hash"]).decode("utf-8")
         roster = blob(conn, run["roster_hash"])
         actuals = blob(conn, run["actuals_hash"])
+        plan_files = {path: blob(conn, sha) for path, sha in (run.get("plan_files") or {}).items()}
     with tempfile.TemporaryDirectory(prefix="incentive-verify-") as tmp:
         roster_path = Path(tmp) / f"roster.{run['roster_format']}"
         actuals_path = Path(tmp) / f"actuals.{run['actuals_format']}"
         roster_path.write_bytes(roster)
         actuals_path.write_bytes(actuals)
-        checked = parse_plan(plan_text, f"<plan of run {run_id}>")
+        # The plan's table files where its paths (relative to the plan) find them.
+        depth = max([p.replace("\\", "/").count("../") for p in plan_files] + [0])
+        plan_dir = Path(tmp, "plan", *(["d"] * depth))
+        plan_dir.mkdir(parents=True)
+        for rel, content in plan_files.items():
+            target = (plan_dir / rel).resolve()
+            if Path(tmp).resolve() not in target.parents:  # a stored path never writes outside the folder
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        checked = parse_plan(plan_text, str(plan_dir / "plan.yaml") if plan_files else f"<plan of run {run_id}>")
         fresh = statements(checked, str(roster_path), str(actuals_path), sheet=run["sheet"])
     d = checked.plan.minor_unit
     parts = [c.name for c in checked.plan.components] + ["adjustment"]

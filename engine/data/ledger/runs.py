@@ -306,15 +306,19 @@ def record_run(ledger: Ledger, checked, plan_text: str, roster: InputFile, actua
     d = plan.minor_unit
     parts = [c.name for c in plan.components] + ["adjustment"]
     plan_blob = InputFile(plan_text.encode("utf-8"), "yaml")
+    # The files the plan reads (tables' `file:`), kept by their path as the plan writes it.
+    files = {tb.file: InputFile(Path(tb.source).read_bytes(), Path(tb.source).suffix.lstrip(".") or "csv")
+             for tb in plan.tables if tb.file}
     with ledger.transaction() as conn:
         run_id = conn.execute(t.runs.insert().values(  # type: ignore[index]
             plan_name=plan.name, plan_hash=plan_blob.sha256, roster_hash=roster.sha256, roster_format=roster.fmt,
             actuals_hash=actuals.sha256, actuals_format=actuals.fmt, sheet=None if sheet is None else str(sheet),
             engine_version=engine_version(), recorded_by=who(), recorded_at=_now(), currency=plan.currency,
-            minor_unit=d, columns=[], parts=parts)).inserted_primary_key[0]
+            minor_unit=d, columns=[], parts=parts,
+            plan_files={k: f.sha256 for k, f in files.items()} or None)).inserted_primary_key[0]
         issued, adj, closed = _issue(conn, plan.name, fresh, parts, d, run_id)
         conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(columns=list(issued.columns)))
-        for blob in (plan_blob, roster, actuals):
+        for blob in (plan_blob, roster, actuals, *files.values()):
             if conn.execute(sa.select(t.blobs.c.sha256).where(t.blobs.c.sha256 == blob.sha256)).first() is None:
                 conn.execute(t.blobs.insert().values(sha256=blob.sha256, content=blob.content))
         money = _money_columns(issued)

@@ -34,6 +34,7 @@ runs = sa.Table(
     sa.Column("minor_unit", sa.Integer, nullable=False),
     sa.Column("columns", sa.JSON, nullable=False),
     sa.Column("parts", sa.JSON, nullable=False),
+    sa.Column("plan_files", sa.JSON, nullable=True),  # {path as the plan writes it: sha256} of table files
 )
 
 #: Input files (plan text, roster and actuals bytes) by SHA-256, stored once.
