@@ -36,6 +36,9 @@ PAIRS = {  # plan -> (roster, actuals) it is paid from
     "kpi_scorecard": ("kpi_scorecard_roster.csv", "kpi_scorecard_actuals.csv"),
     "team_contest": ("team_contest_roster.csv", "team_contest_actuals.csv"),
     "annual_quarterly_trueup": ("annual_quarterly_trueup_roster.csv", "annual_quarterly_trueup_actuals.csv"),
+    "seeds_cn_deals": ("seeds_cn_roster.csv", "seeds_cn_deals.csv"),
+    "product_rates_on_payment": ("product_rates_roster.csv", "product_rates_invoices.csv"),
+    "roster_changes": ("roster_changes_roster.csv", "roster_changes_actuals.csv"),
 }
 SHORT, LONG = 12, 300
 TIME_LIMIT = 60  # seconds per case: a hang fails the test

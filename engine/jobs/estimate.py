@@ -183,19 +183,12 @@ def _gauges(checked: CheckedPlan) -> list[_Gauge]:
     out: list[_Gauge] = []
     for c in plan.components:
         label = c.label or c.name
-        if c.kind == "step" and c.input is not None:
-            ratio = is_ratio(checked, c.input.tree)
-            out += [_Gauge(c.name, label, "step", c.input.tree, c.input.text, s.at.tree, ratio) for s in c.steps]
-        elif c.kind == "curve" and c.input is not None and c.curve is not None:
-            ratio = is_ratio(checked, c.input.tree)
-            out += [_Gauge(c.name, label, "curve", c.input.tree, c.input.text, x.tree, ratio)
-                    for x, _ in c.curve.points]
-        elif c.kind == "rate" and c.base is not None and c.tiers:
-            out += [_Gauge(c.name, label, "tier", c.base.tree, c.base.text, t.upto.tree, False)
-                    for t in c.tiers if t.upto is not None]
-        elif c.kind == "scorecard" and c.payout is not None:
-            out += [_Gauge(c.name, label, "payout", f"score:{c.name}", f"{c.name}.score", x.tree, False)
-                    for x, _ in c.payout.points]
+        for what, code, level in kind_of(c.kind).thresholds(c):  # each kind says what can be reached
+            if code is None:  # the component's own score
+                out.append(_Gauge(c.name, label, what, f"score:{c.name}", f"{c.name}.score", level.tree, False))
+            else:
+                ratio = what in ("step", "curve") and is_ratio(checked, code.tree)
+                out.append(_Gauge(c.name, label, what, code.tree, code.text, level.tree, ratio))
     if plan.grades is not None:
         g = plan.grades
         ratio = is_ratio(checked, g.input.tree)

@@ -540,6 +540,7 @@ SHIPPED = {
         ("zero-incentive-above-cap", "quota_bonus", (3.0, math.inf), "info"),
     ],
     "kpi_scorecard": [
+        ("row-level-meaning", None, None, "info"),  # csat: {aggregate: mean}: a split row counts in full
         ("zero-incentive-above-cap", "kpi", (2.0, math.inf), "info"),
         ("zero-incentive-below-threshold", "kpi", (0.0, 0.5), "info"),
         ("payout-cliff", "kpi", (0.5, 0.5), "warning"),

@@ -42,7 +42,7 @@ the span to point at."""
 HOOKS = (
     "parse", "check", "lower", "reference", "summary", "inputs", "profile", "breakpoints",
     "cliff_cause", "drop_cause", "threshold_cause", "cap_cause", "never_pays_cause", "rerates",
-    "lint_drop", "lint_plan", "weights", "line_pay",
+    "lint_drop", "lint_plan", "weights", "line_pay", "thresholds",
 )
 """Every hook of :class:`Kind` (a kind may keep the base class's default for the lint and
 rewrite hooks)."""
@@ -129,6 +129,13 @@ class Kind:
 
     def breakpoints(self, c: Component) -> list[Code]:
         """Constant input levels the component names (curve points, step thresholds)."""
+        return []
+
+    def thresholds(self, c: Component) -> list[tuple[str, Code | None, Code]]:
+        """What a rep can reach to be paid more, for the statement pack's estimator:
+        ``(what, input, level)`` with ``what`` one of ``step``, ``curve``, ``tier``,
+        ``payout`` and ``input`` the expression compared with ``level`` (None: the
+        component's own score)."""
         return []
 
     def cliff_cause(self, c: Component, scan: _Scan, jump: _Jump, k: int) -> Cause:

@@ -74,6 +74,11 @@ class CurveKind(Kind):
     def inputs(self, c: Component) -> list[Code]:
         return [c.input] if c.input is not None else []
 
+    def thresholds(self, c: Component) -> list[tuple[str, Code | None, Code]]:
+        if c.input is None or c.curve is None:
+            return []
+        return [("curve", c.input, x) for x, _ in c.curve.points]
+
     def breakpoints(self, c: Component) -> list[Code]:
         return [x for x, _ in c.curve.points] if c.curve is not None else []
 

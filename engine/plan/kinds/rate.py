@@ -173,6 +173,11 @@ class RateKind(Kind):
             note(trace, f"  above the last upto {num(uptos[-1])}: nothing")
         return total
 
+    def thresholds(self, c: Component) -> list[tuple[str, Code | None, Code]]:
+        if c.base is None:
+            return []
+        return [("tier", c.base, t.upto) for t in c.tiers if t.upto is not None]
+
     # -- summary ---------------------------------------------------------------------------
 
     def summary(self, c: Component) -> str:

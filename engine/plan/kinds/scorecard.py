@@ -130,6 +130,9 @@ class ScorecardKind(Kind):
     def profile(self, c: Component) -> list[Code]:
         return present((c.when, c.cap)) + self.inputs(c)
 
+    def thresholds(self, c: Component) -> list[tuple[str, Code | None, Code]]:
+        return [("payout", None, x) for x, _ in c.payout.points] if c.payout is not None else []
+
     def breakpoints(self, c: Component) -> list[Code]:
         return [x for m in c.metrics for x, _ in m.curve.points]
 

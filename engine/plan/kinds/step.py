@@ -99,6 +99,9 @@ class StepKind(Kind):
     def inputs(self, c: Component) -> list[Code]:
         return ([c.input] if c.input is not None else []) + [s.pay for s in c.steps]
 
+    def thresholds(self, c: Component) -> list[tuple[str, Code | None, Code]]:
+        return [("step", c.input, s.at) for s in c.steps] if c.input is not None else []
+
     def breakpoints(self, c: Component) -> list[Code]:
         return [s.at for s in c.steps]
 
