@@ -63,8 +63,8 @@ def test_recalibrate_writes_every_targets_format(tmp_path, suffix):
     assert proc.returncode == 0, proc.stderr
     df = READ[suffix](targets, **({"dtype": {"target_period": str}} if suffix == ".csv" else {}))
     # an effective-dated roster: the team's columns, then the dates and the period each row targets
-    assert list(df.columns)[0] == "rep_id" and list(df.columns)[-3:] == ["effective_from", "effective_to",
-                                                                        "target_period"]
+    columns = list(df.columns)
+    assert columns[0] == "rep_id" and columns[-3:] == ["effective_from", "effective_to", "target_period"]
     assert "quota" in df.columns and len(df) > 0
     assert out.exists()
 
