@@ -109,6 +109,28 @@ def _all_codes(checked: CheckedPlan) -> Iterator[Code]:
         yield plan.grades.input
 
 
+Side = tuple[frozenset[str], frozenset[str]]
+"""The actuals columns and the targets one side of a comparison depends on."""
+
+
+def measured_against(checked: CheckedPlan) -> Iterator[tuple[ex.Expr, ex.Expr, Side, Side]]:
+    """Every ratio, difference, comparison and ``safe_div`` in the plan's measures, component
+    inputs, gates and grades: ``(node, right side, (actuals, targets) of the left side, the
+    same of the right side)``, dependencies followed through measures. Where the left side
+    reads actuals only and the right side targets only, the columns are measured against the
+    target (the plan's attainment)."""
+    deps = Dependencies(checked)
+    for code in _all_codes(checked):
+        for node in ex.walk(code.tree):
+            pair = None
+            if isinstance(node, ex.Binary) and node.op in ("/", "-") or isinstance(node, ex.Compare):
+                pair = (node.left, node.right)
+            elif isinstance(node, ex.Call) and node.func == "safe_div":
+                pair = (node.args[0], node.args[1])
+            if pair is not None:
+                yield node, pair[1], deps.of(pair[0]), deps.of(pair[1])
+
+
 def reference_profile(checked: CheckedPlan) -> tuple[dict[str, str], dict[str, Choice]]:
     """How the reference rep's actuals are set.
 
@@ -120,22 +142,12 @@ def reference_profile(checked: CheckedPlan) -> tuple[dict[str, str], dict[str, C
     deps = Dependencies(checked)
     linked: dict[str, str] = {}
     ratios: list[tuple[frozenset[str], ex.Expr]] = []
-    for code in _all_codes(checked):
-        for node in ex.walk(code.tree):
-            pair = None
-            if isinstance(node, ex.Binary) and node.op in ("/", "-") or isinstance(node, ex.Compare):
-                pair = (node.left, node.right)
-            elif isinstance(node, ex.Call) and node.func == "safe_div":
-                pair = (node.args[0], node.args[1])
-            if pair is None:
-                continue
-            la, lt = deps.of(pair[0])
-            ra, rt = deps.of(pair[1])
-            if len(la) == 1 and not lt and len(rt) == 1 and not ra:
-                linked.setdefault(next(iter(la)), next(iter(rt)))
-            elif len(la) == 1 and not lt and (isinstance(node, ex.Binary) and node.op == "/" or
-                                              isinstance(node, ex.Call)):
-                ratios.append((la, pair[1]))
+    for node, right, (la, lt), (ra, rt) in measured_against(checked):
+        if len(la) == 1 and not lt and len(rt) == 1 and not ra:
+            linked.setdefault(next(iter(la)), next(iter(rt)))
+        elif len(la) == 1 and not lt and (isinstance(node, ex.Binary) and node.op == "/" or
+                                          isinstance(node, ex.Call)):
+            ratios.append((la, right))
     others: dict[str, Choice] = {}
     for col in sorted(checked.numeric_actual_columns):
         if col in linked:

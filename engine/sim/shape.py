@@ -36,7 +36,7 @@ import numpy as np
 from engine.core.inputs import Mix
 from engine.plan import expr as ex
 from engine.plan.reference_rep import (
-    Dependencies,
+    measured_against,
     reference_attributes,
     reference_values,
     roster_values,
@@ -77,23 +77,10 @@ def _team_columns(scenario: Scenario) -> set[str]:
 def _attained(checked: CheckedPlan) -> list[str]:
     """Actuals columns the plan measures against a target (a ratio, difference or comparison
     of an expression of actuals only with one of targets only), in the plan's order."""
-    deps = Dependencies(checked)
     out: list[str] = []
-    codes = [m.code for m in checked.plan.measures] + [code for c in checked.plan.components
-                                                       for code in (c.input, c.base, c.when) if code is not None]
-    for code in codes:
-        for node in ex.walk(code.tree):
-            pair = None
-            if isinstance(node, ex.Binary) and node.op in ("/", "-") or isinstance(node, ex.Compare):
-                pair = (node.left, node.right)
-            elif isinstance(node, ex.Call) and node.func == "safe_div":
-                pair = (node.args[0], node.args[1])
-            if pair is None:
-                continue
-            la, lt = deps.of(pair[0])
-            ra, rt = deps.of(pair[1])
-            if la and not lt and rt and not ra:
-                out += [c for c in sorted(la) if c not in out]
+    for _, _, (la, lt), (ra, rt) in measured_against(checked):
+        if la and not lt and rt and not ra:
+            out += [c for c in sorted(la) if c not in out]
     return out
 
 

@@ -178,7 +178,10 @@ def test_compiled_agrees_with_reference_on_version_2_constructs(case):
     assert_payouts_agree(fast, slow)
     if slow.base_pay is not None:
         np.testing.assert_allclose(fast.base_pay, slow.base_pay, rtol=1e-9, atol=1e-6)
-    assert_statements_agree(checked.plan, inputs, fast, slow)
+    try:
+        assert_statements_agree(checked.plan, inputs, fast, slow)
+    except EvaluationError as exc:  # both pay past exact cents (a cube of amounts): refused, not rounded
+        assert exc.code == "amount-too-large"
 
 
 @settings(max_examples=60, **SETTINGS)
