@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo lab test test-slow bench bench-sim bench-scale bench-rows bench-jobs clean postgres
+.PHONY: demo lab test test-slow bench bench-sim bench-scale bench-rows bench-jobs validation clean postgres
 
 # The browser tests drive Debian's headless chromium; install it when it is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -75,6 +75,10 @@ bench-sim: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py
+
+# The model card: published findings against the simulator (a few minutes).
+validation: $(STAMP)
+	$(BIN)/python -m engine.jobs.validation
 
 bench-rows: $(STAMP)
 	$(BIN)/python benchmarks/bench_rows.py
