@@ -93,12 +93,17 @@ class Mix:
         size: ``(J,)`` deal size relative to the period's mean deal (share-weighted mean 1).
         share: ``(J,)`` share of the deals (sums to 1).
         deals: expected deals per rep and period.
+        driven: attributes whose shares respond to effort: ``(column, the actuals columns
+            carrying each value's weight, (J,) the value index of each kind, (J,) the fixed
+            share ``share`` assumed for it)``; a cell's share of a kind is then ``share`` with
+            the fixed share replaced by the value's weight over the column's total weight.
     """
 
     attributes: dict[str, np.ndarray]
     size: np.ndarray
     share: np.ndarray
     deals: float
+    driven: tuple[tuple[str, tuple[str, ...], np.ndarray, np.ndarray], ...] = ()
 
 
 @dataclass(frozen=True)

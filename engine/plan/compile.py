@@ -655,16 +655,24 @@ class CompiledPlan:
         vals = np.asarray(self.measure_fns[name](menv))  # type: ignore[arg-type]  # answers what an _Env does
         vals = vals.astype(np.float64) if vals.dtype == bool else vals
         vals = np.broadcast_to(vals, raw.shape + (len(mix.share),))
-        bad = ~np.isfinite(vals) & present[..., None] & (mix.share > 0)
+        share = np.asarray(mix.share)
+        for _, names, index, static in mix.driven:  # shares that respond to effort, cell by cell
+            weights = np.stack([np.broadcast_to(np.asarray(raw.inputs.actuals[n], dtype=np.float64), raw.shape)
+                                for n in names], axis=-1)
+            total = weights.sum(axis=-1, keepdims=True)
+            fixed = np.asarray(static)
+            dyn = np.where(total > 0, weights / np.where(total > 0, total, 1.0), 1.0 / len(names))
+            share = share * np.take(dyn, index, axis=-1) / np.where(fixed > 0, fixed, 1.0)
+        bad = ~np.isfinite(vals) & present[..., None] & (share > 0)
         if bad.any():
             code = self.codes[Ref("measure", name)]
             self._raise_non_finite(raw.inputs, bad.any(axis=-1), vals.max(axis=-1), code, f"row-level measure '{name}'")
         if agg == "sum":
-            out = mix.deals * (vals * mix.share).sum(axis=-1)
+            out = mix.deals * (vals * share).sum(axis=-1)
         elif agg in ("mean", "last"):
-            out = (vals * mix.share).sum(axis=-1)
+            out = (vals * share).sum(axis=-1)
         else:
-            live = np.where(mix.share > 0, vals, np.inf if agg == "min" else -np.inf)
+            live = np.where(share > 0, vals, np.inf if agg == "min" else -np.inf)
             out = live.min(axis=-1) if agg == "min" else live.max(axis=-1)
         return np.where(present, out, 0.0)
 

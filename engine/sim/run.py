@@ -70,7 +70,7 @@ def simulate(checked: CheckedPlan, scenario: Scenario | None = None, runs: int =
     sim = simulation_for(task)  # built here once; forked workers inherit it
     with (Executor(workers, scheduler) if executor is None else nullcontext(executor)) as ex:
         chunks = chunks_of(runs, chunk_runs or ex.chunk_size(sim.slots, runs))
-        acc = Accumulator(runs, scenario.actual_columns)
+        acc = Accumulator(runs, sim.scenario.actual_columns)  # the team as shaped to the plan
         detail = RepDetail(runs, sim.slots, sim.seats) if keep_reps else None
         for _, chunk in ex.imap([(task, idx) for idx in chunks], progress=progress,
                                 desc=label or checked.plan.name):

@@ -155,11 +155,20 @@ class Deals:
         size_sigma: lognormal spread of one deal's size around the month's mean deal.
         attributes: ``(column, ((value, share), ...))``: each deal's text attributes drawn
             with these shares (they sum to 1 per column).
+        activities: ``(column, ((value, activity, gain), ...))``: values whose share responds
+            to effort on an activity (hunting new customers against farming existing ones):
+            the value's weight is ``share + gain x ln(effort)``, the weights of a column
+            renormalised to shares.
     """
 
     count: float = 4.0
     size_sigma: float = 0.8
     attributes: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
+    activities: tuple[tuple[str, tuple[tuple[str, str, float], ...]], ...] = ()
+
+    def mix_column(self, column: str, value: str) -> str:
+        """The name of the output carrying an effort-responsive value's weight."""
+        return f"deals.{column}={value}"
 
 
 @dataclass(frozen=True)
@@ -511,7 +520,7 @@ def _build(root: YNode, filename: str) -> Scenario:
     kw["morale"] = tuple(_params(r, top.get("morale"), "morale", MORALE_DEFAULTS).items())
     kw["attrition"] = tuple(_params(r, top.get("attrition"), "attrition", ATTRITION_DEFAULTS).items())
 
-    kw["deals"] = _deals(r, top.get("deals"))
+    kw["deals"] = _deals(r, top.get("deals"), [a.name for a in activities])
     _columns(r, top.get("columns"), kw, [a.name for a in activities])
 
     beh = r.mapping(top.get("behaviour"), "behaviour", ("effort_grid", "noise_points"))
@@ -538,8 +547,8 @@ def _build(root: YNode, filename: str) -> Scenario:
     return Scenario(**kw)
 
 
-def _deals(r: _ScenarioReader, node: YNode | None) -> Deals | None:
-    """``deals: {count, size_sigma, attributes: {column: {value: share}}}``."""
+def _deals(r: _ScenarioReader, node: YNode | None, act_names: list[str]) -> Deals | None:
+    """``deals: {count, size_sigma, attributes: {column: {value: share | {share, activity, gain}}}}``."""
     m = r.mapping(node, "deals", ("count", "size_sigma", "attributes"))
     if m is None:
         return None
@@ -547,6 +556,7 @@ def _deals(r: _ScenarioReader, node: YNode | None) -> Deals | None:
     count = r.positive(m.get("count"), "deals count", d.count, allow_zero=False, upper=10_000.0)
     sigma = r.positive(m.get("size_sigma"), "deals size_sigma", d.size_sigma, upper=5.0)
     attributes = []
+    activities: list = []
     node_a = m.get("attributes")
     if node_a is not None:
         if not isinstance(node_a, YMap):
@@ -557,15 +567,34 @@ def _deals(r: _ScenarioReader, node: YNode | None) -> Deals | None:
                     r.error("bad-type", f"deals attribute '{col}' must map each value to its share", shares_node.span)
                     continue
                 pairs = []
+                driven = []
                 for value, _, share_node in shares_node.items:
-                    share = r.positive(share_node, f"share of {col} '{value}'", 0.0, upper=1.0)
+                    if isinstance(share_node, YMap):  # {share, activity, gain}: effort shifts the mix
+                        sm = r.mapping(share_node, f"deals attribute {col} '{value}'", ("share", "activity", "gain"),
+                                       ("share",))
+                        share = r.positive(sm.get("share") if sm else None, f"share of {col} '{value}'", 0.0,
+                                           upper=1.0)
+                        act = r.text(sm.get("activity"), f"activity of {col} '{value}'") if sm and \
+                            sm.get("activity") is not None else None
+                        gain = r.positive(sm.get("gain") if sm else None, f"gain of {col} '{value}'", 0.2,
+                                          upper=5.0)
+                        if act is not None:
+                            if act not in act_names:
+                                r.error("unknown-name", f"deals attribute {col} '{value}': '{act}' is not an activity",
+                                        share_node.span, suggest(act, act_names))
+                            else:
+                                driven.append((str(value), act, gain))
+                    else:
+                        share = r.positive(share_node, f"share of {col} '{value}'", 0.0, upper=1.0)
                     pairs.append((str(value), share))
+                if driven:
+                    activities.append((col, tuple(driven)))
                 total = sum(v for _, v in pairs)
                 if abs(total - 1.0) > 1e-6:
                     r.error("weights-sum", f"the shares of deals attribute '{col}' must sum to 1 (got {total:.6g})",
                             shares_node.span)
                 attributes.append((col, tuple(pairs)))
-    return Deals(count, sigma, tuple(attributes))
+    return Deals(count, sigma, tuple(attributes), tuple(activities))
 
 
 _TEAM_COLUMNS = ("quota", "ti", "base_salary")

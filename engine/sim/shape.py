@@ -45,7 +45,7 @@ from engine.plan.reference_rep import (
 from engine.plan.validate import CheckedPlan
 from engine.sim.scenario import Deals, Output, Scenario
 
-__all__ = ["Shaping", "describe", "mix_for", "shape_scenario"]
+__all__ = ["Shaping", "describe", "mix_columns", "mix_for", "shape_scenario"]
 
 _ROLE_SOURCE = {"target": None, "ti": "ti", "base_pay": "base_salary"}  # None: the primary target (quota)
 _ECONOMY = {"target": 1_000_000.0, "ti": 20_000.0, "base_pay": 80_000.0}
@@ -197,7 +197,18 @@ def shape_scenario(checked: CheckedPlan, scenario: Scenario) -> tuple[Scenario, 
                 if (len(vals) == 1 or _handles_others(checked, col)) and OTHER not in vals:
                     vals = [*vals, OTHER]
                 attrs[col] = tuple((v, 1.0 / len(vals)) for v in vals)
-        deals = Deals(d.count, d.size_sigma, tuple(sorted(attrs.items())))
+        deals = Deals(d.count, d.size_sigma, tuple(sorted(attrs.items())), d.activities)
+        if prim_out is not None:  # effort-driven values: each value's weight is an output of its activity
+            have_out = {o.name for o in outputs}
+            for col, driven in deals.activities:
+                by_value = {v: (a, g) for v, a, g in driven}
+                pairs: tuple[tuple[str, float], ...] = dict(deals.attributes).get(col, ())
+                for val, fixed in pairs:
+                    name = deals.mix_column(col, val)
+                    if name in have_out:
+                        continue
+                    act, gain = by_value.get(val, (prim_out.activity, 0.0))
+                    outputs.append(Output(name, "share_of", act, (("of", primary), ("base", fixed), ("gain", gain))))
         shares = "; ".join(f"{col}: " + ", ".join(f"{v or '(empty)'} {s:.0%}" for v, s in pairs)
                            for col, pairs in deals.attributes)
         deal_note = (f"{primary} arrives as {deals.count:g} deals per rep and month, sizes spread lognormally "
@@ -232,7 +243,25 @@ def mix_for(checked: CheckedPlan, scenario: Scenario) -> Mix | None:
     size = np.tile(sizes, len(combos))
     share = np.array([c[1] * wq for c in combos for wq in w])
     months = _MONTHS.get(checked.plan.period, 12)
-    return Mix(attributes=attributes, size=size, share=share / share.sum(), deals=float(d.count) * months)
+    driven = []
+    pairs_of = dict(d.attributes)
+    for col, _ in d.activities:
+        values = tuple(v for v, p in pairs_of.get(col, ()) if p > 0)
+        fixed = dict(pairs_of.get(col, ()))
+        index = np.array([values.index(c[0][col]) for c in combos for _ in range(SIZE_NODES)], dtype=np.int64)
+        static = np.array([fixed[c[0][col]] for c in combos for _ in range(SIZE_NODES)])
+        driven.append((col, tuple(d.mix_column(col, v) for v in values), index, static))
+    return Mix(attributes=attributes, size=size, share=share / share.sum(), deals=float(d.count) * months,
+               driven=tuple(driven))
+
+
+def mix_columns(scenario: Scenario) -> list[str]:
+    """The outputs carrying effort-driven deal shares (they go to the plan with its actuals)."""
+    d = scenario.deals
+    if d is None:
+        return []
+    pairs_of = dict(d.attributes)
+    return [d.mix_column(col, v) for col, _ in d.activities for v, p in pairs_of.get(col, ()) if p > 0]
 
 
 def describe(shaping: Shaping) -> list[str]:

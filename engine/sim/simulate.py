@@ -53,7 +53,7 @@ from engine.sim.conditioning import Conditioner, Conditioning, NoConditioning
 from engine.sim.market import MarketPath, team_index
 from engine.sim.population import Roster, draw_traits, hire_capacity
 from engine.sim.scenario import Scenario
-from engine.sim.shape import mix_for, shape_scenario
+from engine.sim.shape import mix_columns, mix_for, shape_scenario
 from engine.sim.streams import RunStreams
 
 __all__ = ["ChunkResult", "Conditioner", "Conditioning", "MonthState", "NoConditioning", "Reps", "Simulation",
@@ -256,7 +256,9 @@ class Simulation:
         # The team in the plan's own column names, and its deals (engine/sim/shape.py).
         scenario, self.shaping = shape_scenario(checked, scenario)
         self.mix = mix_for(checked, scenario)
-        self.columns = sorted(checked.numeric_actual_columns)  # what the outputs provide (attributes: the mix)
+        # What the outputs provide (attributes: the mix), with the outputs carrying deal shares
+        # that effort moves.
+        self.columns = sorted(checked.numeric_actual_columns) + mix_columns(scenario)
         self.scenario = scenario
         self.seed = int(seed)
         self.condition: Conditioner = NoConditioning() if condition is None else condition
@@ -696,7 +698,7 @@ class Simulation:
         acts = {}
         amount_cols = {o.name for o in sc.outputs if o.kind in ("amount", "share_of")}
         for col in self.columns:
-            agg = self.checked.actual_columns[col]
+            agg = self.checked.actual_columns.get(col, "sum")
             per = np.zeros((S, c, n, W))
             for wi, k in enumerate(window):
                 ms = [m for m in months if self.period_of_month[m] == k]
@@ -761,7 +763,7 @@ class Simulation:
         W = len(window)
         acts = {}
         for col in self.columns:
-            agg = self.checked.actual_columns[col]
+            agg = self.checked.actual_columns.get(col, "sum")
             per = np.zeros((c, n, W))
             for wi, k in enumerate(window):
                 ms = [m for m in range(M) if self.period_of_month[m] == k]
