@@ -42,7 +42,7 @@ import pandas as pd
 from engine.core.errors import DataError, DataErrors
 from engine.core.inputs import Inputs, PeriodInfo
 from engine.core.periods import parse_period_label, period_for_date
-from engine.core.text import money
+from engine.core.text import display_width, ljust, money, rjust
 from engine.plan.validate import CheckedPlan
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
 from engine.sim.market import MarketModel, team_index
@@ -871,10 +871,10 @@ def forecast_text(fc: Forecast) -> str:
     for r in fc.by_period.itertuples(index=False):
         body.append([str(r.period), str(r.status), money(_cell(r.paid)), money(_cell(r.p50)), money(_cell(r.p90)),
                      money(_cell(r.p95))])
-    widths = [max(len(head[i]), *(len(b[i]) for b in body)) for i in range(len(head))]
+    widths = [max(display_width(head[i]), *(display_width(b[i]) for b in body)) for i in range(len(head))]
 
     def fmt(cells):
-        return "  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(cells)).rstrip()
+        return "  ".join(ljust(c, widths[i]) if i < 2 else rjust(c, widths[i]) for i, c in enumerate(cells)).rstrip()
 
     lines.append(fmt(head))
     lines += [fmt(b) for b in body[:-1]]
