@@ -102,7 +102,13 @@ def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None, li
     """Compute payout statements for every rep and period."""
     from engine.core.atomic import AtomicGroup, write_table_atomic
     from engine.data.lines import line_table, pending, pending_text
-    from engine.data.statements import load_for_plan, statement_table, write_statements
+    from engine.data.load import outside_employment_text
+    from engine.data.statements import (
+        load_for_plan,
+        negative_totals_text,
+        statement_table,
+        write_statements,
+    )
     from engine.plan import compile_plan, load_plan
 
     try:
@@ -136,6 +142,9 @@ def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None, li
     note = pending_text(pending(checked, inputs), checked.plan.placing_date, checked.plan.currency)
     if note:
         click.echo(note)
+    for warning in (negative_totals_text(df, checked.plan), outside_employment_text(inputs)):
+        if warning:
+            click.echo(warning, err=True)
     if ledger is not None:
         _report_run(run, checked.plan.minor_unit)
 

@@ -52,7 +52,7 @@ from engine.core.inputs import Inputs, Layer, PeriodInfo, Rows
 from engine.core.periods import check_period_kind, parse_period_label, period_for_date
 from engine.core.text import did_you_mean
 
-__all__ = ["AGGREGATIONS", "MAX_ERRORS", "TableSource", "load_inputs", "read_table"]
+__all__ = ["AGGREGATIONS", "MAX_ERRORS", "TableSource", "load_inputs", "outside_employment_text", "read_table"]
 
 AGGREGATIONS: tuple[str, ...] = ("sum", "mean", "last", "min", "max")
 """How transactions are gathered into a period, per actuals column."""
@@ -265,7 +265,8 @@ def load_inputs(
         counts = {name: count.copy() for name in numeric}
         table_rows = Rows(rep=rows.rep, period=period_index, columns={**rows.values, **rows.texts},
                           split=np.asarray(split, dtype=np.float64) * np.ones(len(rows.rep)),
-                          date=np.where(placed, rows.dates, -1), file_row=actuals_table.frame.index.to_numpy(np.int64))
+                          date=np.where(placed, rows.dates, -1), file_row=actuals_table.frame.index.to_numpy(np.int64),
+                          outside=_outside_employment(staff, rows.rep, rows.dates, placed))
     roster_cols = staff.columns if not layers else {k: v[staff.last_row] for k, v in staff.columns.items()}
     roster_at: dict[str, np.ndarray] = {}
     layer_objs: tuple[Layer, ...] = ()
@@ -1166,6 +1167,42 @@ def _check_rows_fit(
             for i, j in zip(later.tolist(), first.tolist())
         ),
     )
+
+
+def _outside_employment(staff: _Roster, rep: np.ndarray, dates: np.ndarray, placed: np.ndarray) -> np.ndarray:
+    """Which placed transactions are dated before their rep's first active day or after the
+    last (over all of the rep's roster rows): counted (commission can be paid after leaving),
+    but the payout names them."""
+    first = np.full(len(staff.ids), _NO_END, dtype=np.int64)
+    last = np.full(len(staff.ids), _NO_START, dtype=np.int64)
+    np.minimum.at(first, staff.rep, staff.start.astype(np.int64))
+    np.maximum.at(last, staff.rep, staff.end.astype(np.int64))
+    where = np.where(placed, rep, 0)
+    return placed & ((dates < first[where]) | (dates > last[where]))
+
+
+def outside_employment_text(inputs: Inputs, listed: int = 3) -> str | None:
+    """A warning naming the transactions dated outside their rep's employment (before the
+    first ``start_date`` or after the last ``end_date``, in a period where the rep is
+    otherwise active), or None when there are none. They are counted: commission paid after
+    leaving can be legitimate.
+
+    Args:
+        inputs: loaded inputs with transaction rows.
+        listed: how many rows to name.
+    """
+    rows = inputs.rows
+    if rows is None or rows.outside is None or not rows.outside.any():
+        return None
+    which = np.flatnonzero(rows.outside)
+    named = "; ".join(
+        f"row {int(rows.file_row[i])} rep {inputs.rep_ids[rows.rep[i]]} dated {dt.date.fromordinal(int(rows.date[i]))}"
+        for i in which[:listed])
+    more = f"; and {len(which) - listed} more" if len(which) > listed else ""
+    n = len(which)
+    return (f"warning: {n} transaction{'s are' if n != 1 else ' is'} dated outside the rep's employment "
+            f"(before start_date or after end_date) and counted in the period of {'their' if n != 1 else 'its'} "
+            f"date: {named}{more} (check the dates, or the roster's start_date/end_date)")
 
 
 def _employment(staff: _Roster, rep: int) -> str:
