@@ -116,6 +116,7 @@ def read_table(path_or_df: TableSource, role: str, sheet: str | int | None = Non
         header = [str(column).strip() for column in frame.columns]
     else:
         frame, header = _read_file(Path(path_or_df), name, role, sheet)
+    others = list(frame.attrs.get("other_sheets", ()))
     frame.columns = [str(column).strip() for column in frame.columns]
     named_header = pd.Index([h for h in header if h])
     repeated = named_header[named_header.duplicated()]
@@ -133,6 +134,8 @@ def read_table(path_or_df: TableSource, role: str, sheet: str | int | None = Non
         frame = frame.loc[~blank].copy()
     if "rep_id" in frame.columns:
         frame["rep_id"] = pd.Series(_texts(frame["rep_id"]), index=frame.index, dtype=object)
+    if others:
+        frame.attrs["other_sheets"] = others
     return frame
 
 
@@ -225,8 +228,9 @@ def load_inputs(
         if not len(table.frame):
             what = "reps" if table.role == "roster" else "periods or transactions"
             problems.add(DataError("no-rows", f"the {table.role} {'have' if table.role == 'actuals' else 'has'} a header but no rows", file=table.name,
-                                   hint=f"add one row per {'rep' if table.role == 'roster' else 'rep and period'}"
-                                        f": a run with no {what} has nothing to pay"))
+                                   hint=table.missing_hint(
+                                       f"add one row per {'rep' if table.role == 'roster' else 'rep and period'}"
+                                       f": a run with no {what} has nothing to pay")))
     problems.raise_if_any(order)
 
     _require_columns(roster_table, ["rep_id", *named], problems)
@@ -381,6 +385,7 @@ def _read_excel(path: Path, name: str, role: str, sheet: str | int | None) -> tu
                         f"(sheets: {listing})", file=name, hint=hint)
     if engine == "openpyxl" and frame.isna().any().any():
         _check_formulas(path, label, frame, name)
+    frame.attrs["other_sheets"] = [n for n in names if n != label]  # for the hint of a missing column
     return frame, header
 
 
@@ -604,6 +609,15 @@ class _Table:
         """The text of one cell, for messages."""
         return _cell_text(self.frame[column].iloc[position])
 
+    def missing_hint(self, hint: str) -> str:
+        """The hint of a missing column: ``hint``, then, for a workbook with other sheets,
+        that the data may be on one of them (a workbook's first sheet is often notes)."""
+        others = self.frame.attrs.get("other_sheets") or []
+        if not others:
+            return hint
+        return (f"{hint}; the data may be on another sheet ({', '.join(repr(str(n)) for n in others[:5])}): "
+                "choose it with --sheet NAME")
+
 
 # --- columns ---------------------------------------------------------------------------
 
@@ -618,7 +632,7 @@ def _require_columns(table: _Table, columns: Iterable[str], problems: _Problems)
                     "missing-column",
                     f"no column '{column}' in the {table.role}",
                     column=column,
-                    hint=did_you_mean(column, present) or _listing(present),
+                    hint=did_you_mean(column, present) or table.missing_hint(_listing(present)),
                 )
             )
 
@@ -641,7 +655,8 @@ def _require_actual_columns(
                 f"the plan places transactions by '{placing}' (transactions: {{date: {placing}}}), but the "
                 f"actuals have no column '{placing}'",
                 column=placing,
-                hint=did_you_mean(placing, [str(c) for c in columns]) or _listing([str(c) for c in columns]),
+                hint=did_you_mean(placing, [str(c) for c in columns])
+                or table.missing_hint(_listing([str(c) for c in columns])),
             )
         )
         _require_columns(table, ["rep_id", *aggregations], problems)
@@ -664,7 +679,7 @@ def _require_actual_columns(
                 "missing-column",
                 "the actuals need a 'period' column (one row per rep and period) "
                 "or a 'date' column (one row per transaction)",
-                hint=_listing([str(c) for c in columns]),
+                hint=table.missing_hint(_listing([str(c) for c in columns])),
             )
         )
     _require_columns(table, ["rep_id", *aggregations], problems)

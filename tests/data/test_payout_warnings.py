@@ -92,3 +92,43 @@ def test_payout_names_transactions_dated_outside_employment(tmp_path):
             "row 4 rep R002 dated 2027-01-05") in done.stderr
     text = out.read_text()
     assert "R001,2027-Q1,USD,150.00" in text  # counted: (1000 + 2000) x 5%
+
+
+def test_missing_columns_in_a_workbook_point_to_its_other_sheet(tmp_path):
+    """Excel data on the second sheet (the first holds notes): every missing-column error
+    carries the hint that the data may be on another sheet, named, with ``--sheet NAME``;
+    reading that sheet works."""
+    import openpyxl
+
+    def book(path: Path, rows: list[list[object]]) -> Path:
+        wb = openpyxl.Workbook()
+        notes = wb.active
+        notes.title = "Notes"
+        notes.append(["Exported from the CRM"])
+        notes.append(["on 2027-04-02, by sales ops"])
+        data = wb.create_sheet("Sheet2")
+        for row in rows:
+            data.append(row)
+        wb.save(path)
+        return path
+
+    plan = _write(tmp_path, "plan.yaml", PENALTY_PLAN)
+    roster = book(tmp_path / "roster.xlsx", [["rep_id", "ti"], ["R001", 40000]])
+    actuals = book(tmp_path / "actuals.xlsx", [["rep_id", "period", "revenue", "complaints"],
+                                               ["R001", "2027-Q1", 100000, 0]])
+    out = tmp_path / "out.csv"
+    done = incentive("payout", plan, "--roster", roster, "--actuals", actuals, "--out", out)
+    assert done.returncode != 0
+    hint = "the data may be on another sheet ('Sheet2'): choose it with --sheet NAME"
+    errors = [ln for ln in done.stderr.splitlines() if "missing-column" in ln]
+    assert len(errors) >= 2, done.stderr
+    assert done.stderr.count(hint) >= len(errors), done.stderr
+    # a first sheet with a header and no rows says the same
+    only_title = tmp_path / "title.xlsx"
+    wb = openpyxl.load_workbook(roster)
+    wb["Notes"].delete_rows(2)
+    wb.save(only_title)
+    done = incentive("payout", plan, "--roster", only_title, "--actuals", actuals, "--out", out)
+    assert "no-rows" in done.stderr and hint in done.stderr, done.stderr
+    done = incentive("payout", plan, "--roster", roster, "--actuals", actuals, "--out", out, "--sheet", "Sheet2")
+    assert done.returncode == 0, done.stderr
