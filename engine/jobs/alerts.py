@@ -651,12 +651,13 @@ def _attrition(h: _History, scenario: Scenario, roster: Any) -> list[dict]:
             why.append(f"{_pct(HOPELESS_SHARE)} of the year's target out of reach at their best "
                        f"pace for {n} month{_s(n)}")
         if g[i] > 0:
-            why.append(f"an outside offer {_pct(g[i])} of OTE above expected pay")
+            why.append(f"the model puts the outside market (the scenario's median outside offer, not an offer "
+                       f"anyone made) about {_pct(g[i])} of OTE above this rep's expected pay")
         drivers = ("; " + _join(why)) if why else ""
         rows.append(h.row(
             i, "attrition-risk", "high" if mult >= HIGH_RISK_RATIO else "medium",
-            f"estimated 12-month quit probability {_pct(risk[i])} (a rep at normal morale: "
-            f"{_pct(risk_ref)}; hazard {mult:.1f}x): morale {morale[i]:.2f} "
+            f"the model estimates a 12-month quit probability of {_pct(risk[i])} (a rep at normal morale: "
+            f"{_pct(risk_ref)}; hazard {mult:.1f}x) from an estimated morale of {morale[i]:.2f} "
             f"(normal {m0:.2f}){drivers}.",
             key=-hazard[i], risk=risk[i]))
     return rows
