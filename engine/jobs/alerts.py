@@ -43,7 +43,7 @@ import pandas as pd
 
 from engine.core.inputs import Inputs
 from engine.core.periods import MONTHS_PER_PERIOD
-from engine.core.text import percent
+from engine.core.text import display_width, percent
 from engine.data.statements import load_for_plan
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutArrays, compile_plan
@@ -274,9 +274,10 @@ def alerts_text(df: pd.DataFrame, width: int = 100) -> str:
         lines.append(f"{_TITLES.get(code, code)} [{code}]: {len(part)}")
         for row in part.itertuples(index=False):
             head = f"  {row.severity:<6} {row.rep_id}  {row.period}  "
-            body = textwrap.wrap(str(row.detail), width=max(width - len(head), 30)) or [""]
+            lead = display_width(head)  # a Chinese rep id takes two columns a character
+            body = textwrap.wrap(str(row.detail), width=max(width - lead, 30)) or [""]
             lines.append(head + body[0])
-            lines += [" " * len(head) + more for more in body[1:]]
+            lines += [" " * lead + more for more in body[1:]]
     return "\n".join(lines)
 
 
