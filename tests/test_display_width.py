@@ -85,3 +85,18 @@ def test_caret_sits_under_a_chinese_name(tmp_path):
     col = source.index("销售量")
     assert display_width(caret[:caret.index("^")]) == display_width(source[:col])
     assert caret.count("^") == display_width("销售量")
+
+
+def test_explain_statement_block_lines_up_with_chinese_names():
+    """``incentive explain``'s statement block: the amounts of Chinese-named components end
+    at the same display column as those of ``base_pay`` and ``total``."""
+    data = ROOT / "scenarios" / "data"
+    result = invoke("explain", CN_PLAN, "--roster", data / "seeds_cn_roster.csv", "--actuals",
+                    data / "seeds_cn_deals.csv", "--rep", "R01", "--period", "2027-Q1")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("Statement ("))
+    block = [ln for ln in lines[start + 1:] if "(unrounded" in ln or "(base_pay + total)" in ln]
+    assert any("浮动奖金" in ln for ln in block) and any(ln.lstrip().startswith("total ") for ln in block)
+    ends = {display_width(ln[:ln.index("   (")]) for ln in block}
+    assert len(ends) == 1, "\n".join(block)
