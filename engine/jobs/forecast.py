@@ -43,6 +43,7 @@ from engine.core.errors import DataError, DataErrors
 from engine.core.inputs import Inputs, PeriodInfo
 from engine.core.periods import parse_period_label, period_for_date
 from engine.core.text import display_width, ljust, money, rjust
+from engine.jobs.pack import plan_language
 from engine.plan.validate import CheckedPlan
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
 from engine.sim.market import MarketModel, team_index
@@ -70,6 +71,8 @@ class Forecast:
     Attributes:
         plan, scenario: names.
         plan_label: the plan's ``label`` (its name in words, in the plan's language), or "".
+        language: ``zh`` when the plan is written in Chinese (its workbook then speaks
+            Chinese), else ``en``.
         currency: the plan's currency; ``minor_unit`` its decimals.
         as_of: label of the last closed period (or month); ``as_of_date`` its last day.
         closed_months: months of the plan year with real actuals.
@@ -115,6 +118,7 @@ class Forecast:
     variance_runs: int = 0
     market: dict | None = None
     plan_label: str = ""
+    language: str = "en"
 
     @property
     def document(self) -> dict:
@@ -832,8 +836,8 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         ("tenure", "from the roster" if "tenure_months" in setup.table.columns or "start_date" in setup.table.columns
          else "drawn from the scenario"),
     ]
-    return Forecast(plan=plan.name, plan_label=plan.label or "", scenario=scenario.name, currency=plan.currency,
-                    minor_unit=plan.minor_unit,
+    return Forecast(plan=plan.name, plan_label=plan.label or "", language=plan_language(checked),
+                    scenario=scenario.name, currency=plan.currency, minor_unit=plan.minor_unit,
                     as_of=setup.as_of, as_of_date=as_of_date, closed_months=M, runs=runs, seed=seed, budget=budget,
                     method=method, by_period=by_period, reps=reps, annual=annual, summary=summary,
                     assumptions=assumptions, variance=decomposition, market=market_doc,

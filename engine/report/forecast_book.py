@@ -2,7 +2,8 @@
 
 Formatting only: the numbers are those of :class:`~engine.jobs.forecast.Forecast`. The
 workbook speaks words, not code: headers say what a column holds (with the currency), the
-plan is named by its label where it has one, a Glossary sheet explains P50, P90, accrual,
+plan is named by its label where it has one, a plan written in Chinese gets the workbook's words
+in Chinese (:mod:`engine.report.forecast_words_zh`), a Glossary sheet explains P50, P90, accrual,
 variance shares and the other terms, a note says why the year's P50 is not the sum of the
 periods' P50s, variance shares are never shown below zero (each with its standard error and
 interval), and an Inputs sheet records what the forecast was computed from (plan, roster,
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.report.forecast_words_zh import ZH
+
 if TYPE_CHECKING:
     from engine.jobs.forecast import Forecast
 
@@ -32,6 +35,10 @@ YEAR_P50_NOTE = ("The year's P50 (or P90, P95) is not the sum of the periods' P5
                  "the simulated years separately, and a year that is high in one period is not high in every "
                  "period, so the percentiles of the periods do not add up to the percentile of the year. The "
                  "expected values (mean) do add up.")
+
+VARIANCE_NOTE = ("Shares estimated from {runs} runs, each source alone; an estimate below 0 is shown as 0 (a share "
+                 "of variance cannot be negative) and the interval is the estimate +/- 1.96 standard errors, within "
+                 "0-100%. What the listed sources leave is what they do only together.")
 
 GLOSSARY: tuple[tuple[str, str], ...] = (
     ("Run", ("One simulated completion of the plan year: the closed periods as paid, the rest of the year "
@@ -161,50 +168,66 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
     from engine.core.atomic import atomic_path
 
     cur = fc.currency
+    zh = fc.language == "zh"
+
+    def w(text: str, **fields: object) -> str:
+        """``text`` in the plan's language, its ``{cur}`` and other fields filled in."""
+        return (ZH.get(text, text) if zh else text).format(cur=cur, **fields)
+
     bold = Font(bold=True)
     wrap = Alignment(wrap_text=True, vertical="top")
     plan_name = fc.plan_label or fc.plan
+    cents = "#,##0" + ("." + "0" * fc.minor_unit if fc.minor_unit else "")
+    whole, share = "#,##0", "0.0%"
     wb = Workbook()
     ws = wb.active
     ws.title = "Summary"
     s = fc.summary
-    rows: list[tuple[str, object]] = [("Plan", fc.plan)]
+    rows: list[tuple[str, object, str | None]] = [("Plan", fc.plan, None)]
     if fc.plan_label:
-        rows.append(("Plan (label)", fc.plan_label))
-    rows += [("Scenario", fc.scenario), ("Currency", cur), ("As of", fc.as_of),
-             ("As of date", fc.as_of_date.isoformat()), ("Months closed", fc.closed_months),
-             ("Simulated runs", fc.runs), ("Seed", fc.seed), ("Reps", int(s["reps"])),
-             (f"Paid to date ({cur})", s["paid_to_date"]), (f"Expected annual payout (mean, {cur})", s["mean"]),
-             (f"Annual P05 ({cur})", s["p05"]), (f"Annual P50: median ({cur})", s["p50"]),
-             (f"Annual P90 ({cur})", s["p90"]), (f"Annual P95 ({cur})", s["p95"]),
-             (f"Expected still to pay ({cur})", s["expected_remaining"]),
-             (f"Budget ({cur})", fc.budget if fc.budget is not None else "none"),
-             ("Probability annual payout > budget", s["probability_over_budget"] if fc.budget is not None else "n/a"),
-             ("Accrual method", fc.method), ("Share of the year elapsed", s["share_of_year_elapsed"]),
-             (f"Cost earned to date ({cur})", s["earned_to_date"]),
-             (f"Accrued liability to book ({cur})", s["accrued_liability"])]
-    ws.append(["Item", "Value"])
-    for r in rows:
-        ws.append([r[0], _value(r[1])])
+        rows.append(("Plan (label)", fc.plan_label, None))
+    rows += [("Scenario", fc.scenario, None), ("Currency", cur, None), ("As of", fc.as_of, None),
+             ("As of date", fc.as_of_date.isoformat(), None), ("Months closed", fc.closed_months, None),
+             ("Simulated runs", fc.runs, None), ("Seed", fc.seed, None), ("Reps", int(s["reps"]), None),
+             ("Paid to date ({cur})", s["paid_to_date"], cents),
+             ("Expected annual payout (mean, {cur})", s["mean"], whole),
+             ("Annual P05 ({cur})", s["p05"], whole), ("Annual P50: median ({cur})", s["p50"], whole),
+             ("Annual P90 ({cur})", s["p90"], whole), ("Annual P95 ({cur})", s["p95"], whole),
+             ("Expected still to pay ({cur})", s["expected_remaining"], whole),
+             ("Budget ({cur})", fc.budget if fc.budget is not None else "none", whole),
+             ("Probability annual payout > budget",
+              s["probability_over_budget"] if fc.budget is not None else "n/a", share),
+             ("Accrual method", fc.method, None), ("Share of the year elapsed", s["share_of_year_elapsed"], share),
+             ("Cost earned to date ({cur})", s["earned_to_date"], whole),
+             ("Accrued liability to book ({cur})", s["accrued_liability"], whole)]
+    ws.append([w("Item"), w("Value")])
+    for item, value, fmt in rows:
+        ws.append([w(item), _value(value)])
+        if fmt and isinstance(value, (int, float, np.number)):
+            ws.cell(row=ws.max_row, column=2).number_format = fmt
     ws.append([])
-    ws.append(["Note", YEAR_P50_NOTE])
-    ws.append(["Terms", "see the Glossary sheet; what the forecast was computed from: the Inputs sheet"])
+    ws.append([w("Note"), w(YEAR_P50_NOTE)])
+    ws.append([w("Terms"), w("see the Glossary sheet; what the forecast was computed from: the Inputs sheet")])
     ws.column_dimensions["A"].width = 40
     ws.column_dimensions["B"].width = 24
 
     bp = wb.create_sheet("By period")
     keys = list(fc.by_period.columns)
-    bp.append([_PERIOD_HEADERS.get(k, k).format(cur=cur) for k in keys])
-    for r in fc.by_period.itertuples(index=False):
-        bp.append([_value(v) for v in r])
+    period_heads = {k: w(_PERIOD_HEADERS.get(k, k)) for k in keys}
+    bp.append([period_heads[k] for k in keys])
+    for r in fc.by_period.to_dict("records"):
+        if zh:
+            r["period"] = w(str(r["period"])) if r["period"] == "year" else r["period"]
+            r["status"] = w(str(r["status"])) if r["status"] else r["status"]
+        bp.append([_value(r[k]) for k in keys])
     n = len(fc.by_period) - 1  # chart the periods, not the year row
     note_row = len(fc.by_period) + 3
-    bp.cell(row=note_row, column=1, value="Note").font = bold
-    bp.cell(row=note_row, column=2, value=YEAR_P50_NOTE)
+    bp.cell(row=note_row, column=1, value=w("Note")).font = bold
+    bp.cell(row=note_row, column=2, value=w(YEAR_P50_NOTE))
     chart = LineChart()
-    chart.title = f"Team payout by period, {plan_name} ({cur})"
+    chart.title = w("Team payout by period, {plan} ({cur})", plan=plan_name)
     chart.y_axis.title = cur
-    chart.x_axis.title = "period"
+    chart.x_axis.title = w("Period")
     for col in (3, 5, 6):  # paid, P50, P90
         chart.add_data(Reference(bp, min_col=col, min_row=1, max_row=n + 1), titles_from_data=True)
     chart.set_categories(Reference(bp, min_col=1, min_row=2, max_row=n + 1))
@@ -212,8 +235,9 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
     bp.add_chart(chart, "I2")
 
     dist = wb.create_sheet("Distribution")
-    annual_head = f"Simulated annual team payout ({cur})"
-    dist.append(["Run (sorted by payout)", annual_head, "", f"Bin from ({cur})", f"Bin to ({cur})", "Runs in bin"])
+    dist_heads = [w("Run (sorted by payout)"), w("Simulated annual team payout ({cur})"), "", w("Bin from ({cur})"),
+                  w("Bin to ({cur})"), w("Runs in bin")]
+    dist.append(dist_heads)
     ann = np.sort(fc.annual)
     lo, hi = float(ann[0]), float(ann[-1])
     bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 21)
@@ -226,55 +250,48 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
     for i in range(len(ann), len(counts)):
         dist.append([None, None, None, float(bins[i]), float(bins[i + 1]), int(counts[i])])
     hist = BarChart()
-    hist.title = f"Simulated annual team payout, {plan_name}"
+    hist.title = w("Simulated annual team payout, {plan}", plan=plan_name)
     hist.add_data(Reference(dist, min_col=6, min_row=1, max_row=len(counts) + 1), titles_from_data=True)
     hist.set_categories(Reference(dist, min_col=4, min_row=2, max_row=len(counts) + 1))
     dist.add_chart(hist, "H2")
 
     rp = wb.create_sheet("Reps")
-    rp.append([_REP_HEADERS.get(k, k).format(cur=cur) for k in fc.reps.columns])
-    for r in fc.reps.itertuples(index=False):
-        rp.append([_value(v) for v in r])
+    rep_heads = {k: w(_REP_HEADERS.get(k, k)) for k in fc.reps.columns}
+    rp.append(list(rep_heads.values()))
+    for r in fc.reps.to_dict("records"):
+        if zh and r.get("rep_id") == "(new hires)":
+            r["rep_id"] = w("(new hires)")
+        rp.append([_value(r[k]) for k in fc.reps.columns])
 
     # Number formats: paid amounts to the cent, forecasts in whole units, shares in percent.
-    cents = "#,##0" + ("." + "0" * fc.minor_unit if fc.minor_unit else "")
-    whole = "#,##0"
-    _formats(bp, {_PERIOD_HEADERS["paid"].format(cur=cur): cents,
-                  **{_PERIOD_HEADERS[k].format(cur=cur): whole for k in ("mean", "p50", "p90", "p95")}})
+    period_formats = {"paid": cents, "mean": whole, "p50": whole, "p90": whole, "p95": whole}
+    _formats(bp, {period_heads[k]: f for k, f in period_formats.items() if k in period_heads})
     rep_formats = {"paid_to_date": cents, "expected_remaining": whole, "expected_year": whole, "p50_year": whole,
-                   "p90_year": whole, "quit_probability": "0.0%", "attainment_to_date": "0.0%",
+                   "p90_year": whole, "quit_probability": share, "attainment_to_date": share,
                    "skill_median": "0.000", "skill_sd": "0.000"}
-    _formats(rp, {_REP_HEADERS[k].format(cur=cur): f for k, f in rep_formats.items()})
-    _formats(dist, {annual_head: whole, f"Bin from ({cur})": whole, f"Bin to ({cur})": whole})
-    for row in ws.iter_rows(min_row=2, max_col=2):
-        item, cell = row[0].value, row[1]
-        if isinstance(cell.value, float) and isinstance(item, str):
-            cell.number_format = "0.0%" if ("Probability" in item or "Share" in item) else \
-                (cents if item.startswith("Paid to date") else whole)
+    _formats(rp, {rep_heads[k]: f for k, f in rep_formats.items() if k in rep_heads})
+    _formats(dist, {dist_heads[1]: whole, dist_heads[3]: whole, dist_heads[4]: whole})
     for sheet in (bp, rp, dist):
         sheet.freeze_panes = "A2"
         for col in sheet.iter_cols(min_row=1, max_row=1):
-            sheet.column_dimensions[col[0].column_letter].width = max(12, len(str(col[0].value or "")) + 2)
+            sheet.column_dimensions[col[0].column_letter].width = max(12, min(len(str(col[0].value or "")) + 2, 40))
             col[0].alignment = wrap
             col[0].font = bold
 
     shown = variance_rows(fc)
     if shown:
         vs = wb.create_sheet("Variance")
-        heads = ["Source of variance", "Share of the year's payout variance", "Standard error of the share",
-                 "95% interval, low", "95% interval, high", f"Spread it alone causes (sd, {cur})"]
+        heads = [w("Source of variance"), w("Share of the year's payout variance"), w("Standard error of the share"),
+                 w("95% interval, low"), w("95% interval, high"), w("Spread it alone causes (sd, {cur})")]
         vs.append(heads)
         for row in shown:
-            vs.append(list(row))
+            vs.append([w(row[0]), *row[1:]])
         vs.append([])
-        vs.append([(f"Shares estimated from {fc.variance_runs} runs, each source alone; an estimate below 0 is "
-                   "shown as 0 (a share of variance cannot be negative) and the interval is the estimate +/- "
-                   "1.96 standard errors, within 0-100%. What the listed sources leave is what they do only "
-                   "together.")])
-        _formats(vs, {heads[1]: "0.0%", heads[2]: "0.0%", heads[3]: "0.0%", heads[4]: "0.0%", heads[5]: whole})
+        vs.append([w(VARIANCE_NOTE, runs=fc.variance_runs)])
+        _formats(vs, {heads[1]: share, heads[2]: share, heads[3]: share, heads[4]: share, heads[5]: whole})
         bars = BarChart()
-        bars.title = "Share of the year's payout variance, by source"
-        bars.y_axis.title = "share of variance"
+        bars.title = w("Share of the year's payout variance, by source")
+        bars.y_axis.title = w("share of variance")
         bars.add_data(Reference(vs, min_col=2, min_row=1, max_row=len(shown)), titles_from_data=True)
         bars.set_categories(Reference(vs, min_col=1, min_row=2, max_row=len(shown)))
         vs.add_chart(bars, "H2")
@@ -285,16 +302,17 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
             cell.alignment, cell.font = wrap, bold
     if fc.market is not None:
         mks = wb.create_sheet("Market")
-        mks.append(["Month", "Demand multiplier (1 = normal)", "Uncertainty (sd of its log)"])
+        market_heads = [w("Month"), w("Demand multiplier (1 = normal)"), w("Uncertainty (sd of its log)")]
+        mks.append(market_heads)
         for row in fc.market["months"]:
             mks.append(list(row))
-        _formats(mks, {"Demand multiplier (1 = normal)": "0.000", "Uncertainty (sd of its log)": "0.000"})
+        _formats(mks, {market_heads[1]: "0.000", market_heads[2]: "0.000"})
         mks.column_dimensions["B"].width = mks.column_dimensions["C"].width = 30
 
     gl = wb.create_sheet("Glossary")
-    gl.append(["Term", "Meaning"])
+    gl.append([w("Term"), w("Meaning")])
     for term, meaning in GLOSSARY:
-        gl.append([term, meaning])
+        gl.append([w(term), w(meaning)])
     gl.column_dimensions["A"].width = 40
     gl.column_dimensions["B"].width = 110
     for row in gl.iter_rows(min_row=1):
@@ -303,7 +321,7 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
         cell.font = bold
 
     ins = wb.create_sheet("Inputs")
-    ins.append(["Input", "Value"])
+    ins.append([w("Input"), w("Value")])
     recorded = dict(fc.assumptions)
     own: list[tuple[str, object]] = [
         ("Plan", fc.plan), ("Plan (label)", fc.plan_label or "none"),
@@ -314,7 +332,7 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
     ]
     given = {k for k, _ in inputs}
     for item, value in [*inputs, *((k, v) for k, v in own if k not in given)]:
-        ins.append([item, _value(value) if not isinstance(value, (list, tuple)) else "\n".join(map(str, value))])
+        ins.append([w(item), _value(value) if not isinstance(value, (list, tuple)) else "\n".join(map(str, value))])
     ins.column_dimensions["A"].width = 30
     ins.column_dimensions["B"].width = 110
     for row in ins.iter_rows(min_row=1):
@@ -323,7 +341,7 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
         cell.font = bold
 
     asn = wb.create_sheet("Assumptions")
-    asn.append(["Assumption", "Value"])
+    asn.append([w("Assumption"), w("Value")])
     for k, v in fc.assumptions:
         asn.append([k, v])
     asn.column_dimensions["A"].width = 34
