@@ -102,7 +102,13 @@ def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None, li
     """Compute payout statements for every rep and period."""
     from engine.core.atomic import AtomicGroup, write_table_atomic
     from engine.data.lines import line_table, pending, pending_text
-    from engine.data.statements import load_for_plan, statement_table, write_statements
+    from engine.data.load import outside_employment_text
+    from engine.data.statements import (
+        load_for_plan,
+        negative_totals_text,
+        statement_table,
+        write_statements,
+    )
     from engine.plan import compile_plan, load_plan
 
     try:
@@ -136,6 +142,9 @@ def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None, li
     note = pending_text(pending(checked, inputs), checked.plan.placing_date, checked.plan.currency)
     if note:
         click.echo(note)
+    for warning in (negative_totals_text(df, checked.plan), outside_employment_text(inputs)):
+        if warning:
+            click.echo(warning, err=True)
     if ledger is not None:
         _report_run(run, checked.plan.minor_unit)
 
@@ -740,7 +749,8 @@ def weights(plan: str, votes: str, out: str, scorecard: str | None, method: str,
               help="Last closed period (2027-Q2) or month (2027-05, transactions only); default: the last in the "
                    "actuals. Later actuals are ignored.")
 @click.option("--xlsx", "xlsx_out", default=None, type=click.Path(dir_okay=False),
-              help="Also write an Excel workbook (Summary, By period with a chart, Distribution, Reps, Assumptions).")
+              help="Also write an Excel workbook (Summary, By period with a chart, Distribution, Reps, Variance, "
+                   "Market, Glossary, Inputs, Assumptions).")
 @click.option("--json", "json_out", default=None, metavar="PATH|-",
               help="Write the JSON document to PATH, or to stdout with '-' (then stdout is only JSON).")
 @click.option("--chunk-runs", default=None, type=click.IntRange(1, None),
@@ -766,8 +776,9 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
     book is that minus what has been paid.
     """
     from engine.jobs.forecast import forecast as run_forecast
-    from engine.jobs.forecast import forecast_text, write_forecast_xlsx
+    from engine.jobs.forecast import forecast_text
     from engine.plan import load_plan
+    from engine.report.forecast_book import write_forecast_xlsx
     from engine.sim.run import progress_enabled
 
     try:
@@ -776,6 +787,10 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
             raise DataError("unknown-format", f"--xlsx writes an Excel workbook: {xlsx_out} should end in .xlsx",
                             file=xlsx_out, hint=f"use {xlsx_out.rsplit('.', 1)[0]}.xlsx")
         checked = load_plan(plan)
+        # What the workbook records on its Inputs sheet.
+        recorded: list[tuple[str, object]] = [
+            ("Plan file", plan), ("Roster", roster), ("Actuals", actuals),
+            ("Scenario file", scenario_path or "none (the built-in scenario)")]
         if history_plan and not history:
             raise click.UsageError("--history-plan is the plan the --history was paid under: give --history too")
         if history:
@@ -791,6 +806,9 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
             click.echo(history_fit_report(fit), nl=False, err=json_out == "-")
             click.echo(f"forecasting with the calibrated scenario {scenario.name}\n",
                        err=json_out == "-")
+            recorded += [("History file", history), ("History paid under plan", history_plan or plan),
+                         ("Scenario", f"{scenario.name}: calibrated to the history file"),
+                         ("Fit", (calibration_report(cal) + "\n" + history_fit_report(fit)).strip()[:32000])]
         else:
             scenario = _load_scenario(scenario_path)
         paid = None
@@ -803,7 +821,9 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
                               as_of=as_of, workers=workers or _cores(), chunk_runs=chunk_runs,
                               scheduler=scheduler, progress=progress_enabled(json_out == "-"), ledger_paid=paid)
         if xlsx_out:
-            write_forecast_xlsx(result, xlsx_out)
+            recorded += [("Ledger (paid in closed periods)", ledger or "none: recomputed from the actuals"),
+                         ("Budget", budget if budget is not None else "none")]
+            write_forecast_xlsx(result, xlsx_out, inputs=recorded)
         if json_out is not None and json_out != "-":
             _write_json(result.document, json_out)
     except EngineError as exc:

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from engine.core.text import display_width
+
 __all__ = [
     "DataError",
     "DataErrors",
@@ -107,9 +109,10 @@ class PlanError(EngineError):
             gutter = str(s.line)
             pad = " " * len(gutter)
             caret_col = max(s.column - 1, 0)
-            # Tabs before the caret are kept so that the caret lines up with the text.
-            lead = "".join(ch if ch == "\t" else " " for ch in s.text[:caret_col])
-            width = max(1, min(s.length, max(len(s.text) - caret_col, 1)))
+            # Tabs before the caret are kept so that the caret lines up with the text; a wide
+            # character (Chinese) takes two columns, so the caret line measures display width.
+            lead = "".join(ch if ch == "\t" else " " * display_width(ch) for ch in s.text[:caret_col])
+            width = max(1, display_width(s.text[caret_col:caret_col + max(s.length, 1)]))
             lines.append(f" {pad} |")
             lines.append(f" {gutter} | {s.text}")
             lines.append(f" {pad} | {lead}{'^' * width}")

@@ -57,6 +57,9 @@ class Rows:
         split: ``(N,)`` each row's share (1 where the actuals have no ``split``).
         date: ``(N,)`` proleptic ordinal of the placing date (-1 when pending).
         file_row: ``(N,)`` each row's number as a spreadsheet shows it (header row 1).
+        outside: ``(N,)`` bool, True where a placed row is dated before its rep's first
+            ``start_date`` or after the last ``end_date`` (in a period where the rep is
+            otherwise active: counted, but worth a word); None when not checked.
     """
 
     rep: np.ndarray
@@ -65,6 +68,7 @@ class Rows:
     split: np.ndarray
     date: np.ndarray
     file_row: np.ndarray
+    outside: np.ndarray | None = None
 
     @property
     def placed(self) -> np.ndarray:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from engine.core.errors import DataError
 from engine.core.inputs import Inputs
-from engine.core.text import did_you_mean
+from engine.core.text import did_you_mean, display_width, ljust, rjust
 from engine.data.statements import format_money
 from engine.plan.reference import ReferenceEvaluator
 from engine.plan.reference import number_text as _num
@@ -174,21 +174,21 @@ def _explain_one(ev: ReferenceEvaluator, checked: CheckedPlan, inputs: Inputs, s
         money = ["base_pay", *money, "total_pay"]
     if len(st) == 1:
         srow = st.iloc[0]
-        width = max(len(m) for m in money)
+        width = max(display_width(m) for m in money)
         texts = format_money(np.array([srow[m] for m in money], dtype=float), plan.minor_unit)
         for m, t in zip(money, texts):
             if m == "base_pay":
-                out.append(f"  {m:<{width}} {t:>14}   ({plan.base_pay.text} = {_num(base_pay)}, "  # type: ignore[union-attr]
+                out.append(f"  {ljust(m, width)} {t:>14}   ({plan.base_pay.text} = {_num(base_pay)}, "  # type: ignore[union-attr]
                            "paid apart from the incentive)")
                 continue
             if m == "total_pay":
-                out.append(f"  {m:<{width}} {t:>14}   (base_pay + total)")
+                out.append(f"  {ljust(m, width)} {t:>14}   (base_pay + total)")
                 continue
             unrounded = row["columns"][m] if m in row["columns"] else (row["adjustment"] if m == "adjustment"
                                                                       else row["total"])
-            out.append(f"  {m:<{width}} {t:>14}   (unrounded {_num(unrounded)})")
+            out.append(f"  {ljust(m, width)} {t:>14}   (unrounded {_num(unrounded)})")
         if plan.grades is not None:
-            out.append(f"  {'grade':<{width}} {srow['grade']:>14}")
+            out.append(f"  {'grade':<{width}} {rjust(str(srow['grade']), 14)}")
     return "\n".join(out)
 
 

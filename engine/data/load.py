@@ -52,7 +52,7 @@ from engine.core.inputs import Inputs, Layer, PeriodInfo, Rows
 from engine.core.periods import check_period_kind, parse_period_label, period_for_date
 from engine.core.text import did_you_mean
 
-__all__ = ["AGGREGATIONS", "MAX_ERRORS", "TableSource", "load_inputs", "read_table"]
+__all__ = ["AGGREGATIONS", "MAX_ERRORS", "TableSource", "load_inputs", "outside_employment_text", "read_table"]
 
 AGGREGATIONS: tuple[str, ...] = ("sum", "mean", "last", "min", "max")
 """How transactions are gathered into a period, per actuals column."""
@@ -116,6 +116,7 @@ def read_table(path_or_df: TableSource, role: str, sheet: str | int | None = Non
         header = [str(column).strip() for column in frame.columns]
     else:
         frame, header = _read_file(Path(path_or_df), name, role, sheet)
+    others = list(frame.attrs.get("other_sheets", ()))
     frame.columns = [str(column).strip() for column in frame.columns]
     named_header = pd.Index([h for h in header if h])
     repeated = named_header[named_header.duplicated()]
@@ -133,6 +134,8 @@ def read_table(path_or_df: TableSource, role: str, sheet: str | int | None = Non
         frame = frame.loc[~blank].copy()
     if "rep_id" in frame.columns:
         frame["rep_id"] = pd.Series(_texts(frame["rep_id"]), index=frame.index, dtype=object)
+    if others:
+        frame.attrs["other_sheets"] = others
     return frame
 
 
@@ -225,8 +228,9 @@ def load_inputs(
         if not len(table.frame):
             what = "reps" if table.role == "roster" else "periods or transactions"
             problems.add(DataError("no-rows", f"the {table.role} {'have' if table.role == 'actuals' else 'has'} a header but no rows", file=table.name,
-                                   hint=f"add one row per {'rep' if table.role == 'roster' else 'rep and period'}"
-                                        f": a run with no {what} has nothing to pay"))
+                                   hint=table.missing_hint(
+                                       f"add one row per {'rep' if table.role == 'roster' else 'rep and period'}"
+                                       f": a run with no {what} has nothing to pay")))
     problems.raise_if_any(order)
 
     _require_columns(roster_table, ["rep_id", *named], problems)
@@ -265,7 +269,8 @@ def load_inputs(
         counts = {name: count.copy() for name in numeric}
         table_rows = Rows(rep=rows.rep, period=period_index, columns={**rows.values, **rows.texts},
                           split=np.asarray(split, dtype=np.float64) * np.ones(len(rows.rep)),
-                          date=np.where(placed, rows.dates, -1), file_row=actuals_table.frame.index.to_numpy(np.int64))
+                          date=np.where(placed, rows.dates, -1), file_row=actuals_table.frame.index.to_numpy(np.int64),
+                          outside=_outside_employment(staff, rows.rep, rows.dates, placed))
     roster_cols = staff.columns if not layers else {k: v[staff.last_row] for k, v in staff.columns.items()}
     roster_at: dict[str, np.ndarray] = {}
     layer_objs: tuple[Layer, ...] = ()
@@ -380,6 +385,7 @@ def _read_excel(path: Path, name: str, role: str, sheet: str | int | None) -> tu
                         f"(sheets: {listing})", file=name, hint=hint)
     if engine == "openpyxl" and frame.isna().any().any():
         _check_formulas(path, label, frame, name)
+    frame.attrs["other_sheets"] = [n for n in names if n != label]  # for the hint of a missing column
     return frame, header
 
 
@@ -603,6 +609,15 @@ class _Table:
         """The text of one cell, for messages."""
         return _cell_text(self.frame[column].iloc[position])
 
+    def missing_hint(self, hint: str) -> str:
+        """The hint of a missing column: ``hint``, then, for a workbook with other sheets,
+        that the data may be on one of them (a workbook's first sheet is often notes)."""
+        others = self.frame.attrs.get("other_sheets") or []
+        if not others:
+            return hint
+        return (f"{hint}; the data may be on another sheet ({', '.join(repr(str(n)) for n in others[:5])}): "
+                "choose it with --sheet NAME")
+
 
 # --- columns ---------------------------------------------------------------------------
 
@@ -617,7 +632,7 @@ def _require_columns(table: _Table, columns: Iterable[str], problems: _Problems)
                     "missing-column",
                     f"no column '{column}' in the {table.role}",
                     column=column,
-                    hint=did_you_mean(column, present) or _listing(present),
+                    hint=did_you_mean(column, present) or table.missing_hint(_listing(present)),
                 )
             )
 
@@ -640,7 +655,8 @@ def _require_actual_columns(
                 f"the plan places transactions by '{placing}' (transactions: {{date: {placing}}}), but the "
                 f"actuals have no column '{placing}'",
                 column=placing,
-                hint=did_you_mean(placing, [str(c) for c in columns]) or _listing([str(c) for c in columns]),
+                hint=did_you_mean(placing, [str(c) for c in columns])
+                or table.missing_hint(_listing([str(c) for c in columns])),
             )
         )
         _require_columns(table, ["rep_id", *aggregations], problems)
@@ -663,7 +679,7 @@ def _require_actual_columns(
                 "missing-column",
                 "the actuals need a 'period' column (one row per rep and period) "
                 "or a 'date' column (one row per transaction)",
-                hint=_listing([str(c) for c in columns]),
+                hint=table.missing_hint(_listing([str(c) for c in columns])),
             )
         )
     _require_columns(table, ["rep_id", *aggregations], problems)
@@ -1166,6 +1182,42 @@ def _check_rows_fit(
             for i, j in zip(later.tolist(), first.tolist())
         ),
     )
+
+
+def _outside_employment(staff: _Roster, rep: np.ndarray, dates: np.ndarray, placed: np.ndarray) -> np.ndarray:
+    """Which placed transactions are dated before their rep's first active day or after the
+    last (over all of the rep's roster rows): counted (commission can be paid after leaving),
+    but the payout names them."""
+    first = np.full(len(staff.ids), _NO_END, dtype=np.int64)
+    last = np.full(len(staff.ids), _NO_START, dtype=np.int64)
+    np.minimum.at(first, staff.rep, staff.start.astype(np.int64))
+    np.maximum.at(last, staff.rep, staff.end.astype(np.int64))
+    where = np.where(placed, rep, 0)
+    return placed & ((dates < first[where]) | (dates > last[where]))
+
+
+def outside_employment_text(inputs: Inputs, listed: int = 3) -> str | None:
+    """A warning naming the transactions dated outside their rep's employment (before the
+    first ``start_date`` or after the last ``end_date``, in a period where the rep is
+    otherwise active), or None when there are none. They are counted: commission paid after
+    leaving can be legitimate.
+
+    Args:
+        inputs: loaded inputs with transaction rows.
+        listed: how many rows to name.
+    """
+    rows = inputs.rows
+    if rows is None or rows.outside is None or not rows.outside.any():
+        return None
+    which = np.flatnonzero(rows.outside)
+    named = "; ".join(
+        f"row {int(rows.file_row[i])} rep {inputs.rep_ids[rows.rep[i]]} dated {dt.date.fromordinal(int(rows.date[i]))}"
+        for i in which[:listed])
+    more = f"; and {len(which) - listed} more" if len(which) > listed else ""
+    n = len(which)
+    return (f"warning: {n} transaction{'s are' if n != 1 else ' is'} dated outside the rep's employment "
+            f"(before start_date or after end_date) and counted in the period of {'their' if n != 1 else 'its'} "
+            f"date: {named}{more} (check the dates, or the roster's start_date/end_date)")
 
 
 def _employment(staff: _Roster, rep: int) -> str:

@@ -19,6 +19,7 @@ __all__ = [
     "allocate_minor_units",
     "format_money",
     "load_for_plan",
+    "negative_totals_text",
     "round_half_away",
     "statement_table",
     "statements",
@@ -147,6 +148,29 @@ def statement_table(plan: Plan, inputs: Inputs, result: PayoutArrays) -> pd.Data
     if result.grades is not None:
         data["grade"] = np.asarray(result.grades, dtype=object)[r_idx, p_idx]
     return pd.DataFrame(data)
+
+
+def negative_totals_text(df: pd.DataFrame, plan: Plan, listed: int = 3) -> str | None:
+    """A line naming the statements whose incentive total is negative (a penalty or
+    deduction larger than what was earned, with no floor in the plan), or None when there
+    are none: such a total is paid as written, a deduction from other pay.
+
+    Args:
+        df: statements (:func:`statement_table`).
+        plan: the plan, for its currency's minor unit.
+        listed: how many statements to name.
+    """
+    negative = df[df["total"] < 0]
+    if negative.empty:
+        return None
+    n = len(negative)
+    amounts = format_money(negative["total"].to_numpy(), plan.minor_unit)
+    named = ", ".join(f"rep {r} {p} {a}" for r, p, a in
+                      zip(negative["rep_id"].head(listed), negative["period"].head(listed), amounts[:listed]))
+    more = f", and {n - listed} more" if n > listed else ""
+    return (f"warning: {n} statement{'s have' if n != 1 else ' has'} a negative total (a deduction larger than "
+            f"what was earned): {named}{more} ({plan.currency}); give the plan a floor (max(..., 0) or a cap "
+            "on the penalty) if a total must not go below zero")
 
 
 def format_money(values: np.ndarray, decimals: int) -> list[str]:

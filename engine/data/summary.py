@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 import pandas as pd
 
-from engine.core.text import MISSING
+from engine.core.text import MISSING, text_table
 from engine.plan.compile import compile_plan
 from engine.plan.kinds import kind_of
 from engine.plan.reference_rep import (
@@ -191,7 +191,10 @@ def summarize(checked: CheckedPlan, roster: pd.DataFrame | None = None) -> str:
         for col in fmt.columns:
             v = table.loc[idx, col]
             fmt.loc[idx, col] = (MISSING if not np.isfinite(v) else f"{v:,.0f}%") if idx == "% of TI" else f"{v:,.2f}"
-    lines += ["  " + ln for ln in fmt.to_string().splitlines()]
+    # Aligned by display width (a Chinese component name takes two columns a character), in
+    # the look of DataFrame.to_string, which counts characters.
+    body = [[str(idx)] + [str(v) for v in fmt.loc[idx]] for idx in fmt.index]
+    lines += ["  " + ln for ln in text_table([""] + [str(c) for c in fmt.columns], body, rule=False)]
     lines += [f"  * {n}" for n in notes]
     return "\n".join(lines)
 

@@ -43,7 +43,7 @@ import pandas as pd
 
 from engine.core.inputs import Inputs
 from engine.core.periods import MONTHS_PER_PERIOD
-from engine.core.text import percent
+from engine.core.text import display_width, percent
 from engine.data.statements import load_for_plan
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutArrays, compile_plan
@@ -274,9 +274,10 @@ def alerts_text(df: pd.DataFrame, width: int = 100) -> str:
         lines.append(f"{_TITLES.get(code, code)} [{code}]: {len(part)}")
         for row in part.itertuples(index=False):
             head = f"  {row.severity:<6} {row.rep_id}  {row.period}  "
-            body = textwrap.wrap(str(row.detail), width=max(width - len(head), 30)) or [""]
+            lead = display_width(head)  # a Chinese rep id takes two columns a character
+            body = textwrap.wrap(str(row.detail), width=max(width - lead, 30)) or [""]
             lines.append(head + body[0])
-            lines += [" " * len(head) + more for more in body[1:]]
+            lines += [" " * lead + more for more in body[1:]]
     return "\n".join(lines)
 
 
@@ -651,12 +652,13 @@ def _attrition(h: _History, scenario: Scenario, roster: Any) -> list[dict]:
             why.append(f"{_pct(HOPELESS_SHARE)} of the year's target out of reach at their best "
                        f"pace for {n} month{_s(n)}")
         if g[i] > 0:
-            why.append(f"an outside offer {_pct(g[i])} of OTE above expected pay")
+            why.append(f"the model puts the outside market (the scenario's median outside offer, not an offer "
+                       f"anyone made) about {_pct(g[i])} of OTE above this rep's expected pay")
         drivers = ("; " + _join(why)) if why else ""
         rows.append(h.row(
             i, "attrition-risk", "high" if mult >= HIGH_RISK_RATIO else "medium",
-            f"estimated 12-month quit probability {_pct(risk[i])} (a rep at normal morale: "
-            f"{_pct(risk_ref)}; hazard {mult:.1f}x): morale {morale[i]:.2f} "
+            f"the model estimates a 12-month quit probability of {_pct(risk[i])} (a rep at normal morale: "
+            f"{_pct(risk_ref)}; hazard {mult:.1f}x) from an estimated morale of {morale[i]:.2f} "
             f"(normal {m0:.2f}){drivers}.",
             key=-hazard[i], risk=risk[i]))
     return rows

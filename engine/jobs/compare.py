@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from engine.core.errors import PlanError, PlanErrors
-from engine.core.text import MISSING, is_missing, money, percent
+from engine.core.text import MISSING, is_missing, money, percent, text_table
 from engine.data.summary import roster_frame
 from engine.jobs.check import design_hazards
 from engine.plan.lint import Finding
@@ -186,9 +186,7 @@ def _fmt_diff(d: dict, kind: str) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-    return [fmt(header), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows]
+    return text_table(header, rows)
 
 
 def _unit(label: str, kind: str, currency: str) -> str:

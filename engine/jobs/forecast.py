@@ -25,8 +25,8 @@ accrual to book now:
 The accrued liability is the cost recognised to date minus what has been paid. Expected
 values are means over the runs.
 
-Public: :func:`forecast`, :class:`Forecast`, :func:`forecast_text`,
-:func:`write_forecast_xlsx`.
+Public: :func:`forecast`, :class:`Forecast`, :func:`forecast_text`; the workbook for finance
+is written by :func:`engine.report.forecast_book.write_forecast_xlsx`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ import pandas as pd
 from engine.core.errors import DataError, DataErrors
 from engine.core.inputs import Inputs, PeriodInfo
 from engine.core.periods import parse_period_label, period_for_date
-from engine.core.text import money
+from engine.core.text import display_width, ljust, money, rjust
+from engine.jobs.pack import plan_language
 from engine.plan.validate import CheckedPlan
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
 from engine.sim.market import MarketModel, team_index
@@ -52,7 +53,7 @@ from engine.sim.shape import shape_scenario
 from engine.sim.simulate import Conditioning, month_days, plan_periods
 from engine.sim.streams import STREAMS
 
-__all__ = ["Forecast", "calibrated_scenario", "forecast", "forecast_text", "write_forecast_xlsx"]
+__all__ = ["Forecast", "calibrated_scenario", "forecast", "forecast_text"]
 
 PILOT_REP_RUNS = 1_000  # rep-runs of the pilot that measures the effort behind the actuals so far
 PILOT_RUN_BASE = 1_000_000_000  # pilot run i draws from the streams of run PILOT_RUN_BASE + i
@@ -69,6 +70,9 @@ class Forecast:
 
     Attributes:
         plan, scenario: names.
+        plan_label: the plan's ``label`` (its name in words, in the plan's language), or "".
+        language: ``zh`` when the plan is written in Chinese (its workbook then speaks
+            Chinese), else ``en``.
         currency: the plan's currency; ``minor_unit`` its decimals.
         as_of: label of the last closed period (or month); ``as_of_date`` its last day.
         closed_months: months of the plan year with real actuals.
@@ -113,6 +117,8 @@ class Forecast:
     variance: pd.DataFrame | None = None
     variance_runs: int = 0
     market: dict | None = None
+    plan_label: str = ""
+    language: str = "en"
 
     @property
     def document(self) -> dict:
@@ -830,7 +836,8 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         ("tenure", "from the roster" if "tenure_months" in setup.table.columns or "start_date" in setup.table.columns
          else "drawn from the scenario"),
     ]
-    return Forecast(plan=plan.name, scenario=scenario.name, currency=plan.currency, minor_unit=plan.minor_unit,
+    return Forecast(plan=plan.name, plan_label=plan.label or "", language=plan_language(checked),
+                    scenario=scenario.name, currency=plan.currency, minor_unit=plan.minor_unit,
                     as_of=setup.as_of, as_of_date=as_of_date, closed_months=M, runs=runs, seed=seed, budget=budget,
                     method=method, by_period=by_period, reps=reps, annual=annual, summary=summary,
                     assumptions=assumptions, variance=decomposition, market=market_doc,
@@ -871,10 +878,10 @@ def forecast_text(fc: Forecast) -> str:
     for r in fc.by_period.itertuples(index=False):
         body.append([str(r.period), str(r.status), money(_cell(r.paid)), money(_cell(r.p50)), money(_cell(r.p90)),
                      money(_cell(r.p95))])
-    widths = [max(len(head[i]), *(len(b[i]) for b in body)) for i in range(len(head))]
+    widths = [max(display_width(head[i]), *(display_width(b[i]) for b in body)) for i in range(len(head))]
 
     def fmt(cells):
-        return "  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(cells)).rstrip()
+        return "  ".join(ljust(c, widths[i]) if i < 2 else rjust(c, widths[i]) for i, c in enumerate(cells)).rstrip()
 
     lines.append(fmt(head))
     lines += [fmt(b) for b in body[:-1]]
@@ -906,134 +913,9 @@ def forecast_text(fc: Forecast) -> str:
         parts = []
         for part in fc.variance.to_dict("records"):
             se = _cell(part["se"])
-            parts.append(f"{part['source']} {100 * float(part['share']):.0f}%" + (f" (± {100 * se:.0f})" if se is not None
-                                                                         and not math.isnan(se) else ""))
+            # a share of variance cannot be negative: a negative estimate (few runs) shows as 0
+            parts.append(f"{part['source']} {100 * max(float(part['share']), 0.0):.0f}%"
+                         + (f" (± {100 * se:.0f})" if se is not None and not math.isnan(se) else ""))
         lines.append(f"Where the spread of the annual payout comes from (share of its variance, each source "
                      f"alone, {fc.variance_runs} runs): " + ", ".join(parts) + ".")
     return "\n".join(lines) + "\n"
-
-
-def _formats(ws, by_header: dict[str, str]) -> None:
-    """Apply number formats to whole columns of a sheet, found by their header."""
-    for col in ws.iter_cols(min_row=1, max_row=ws.max_row):
-        fmt = by_header.get(col[0].value)
-        if fmt:
-            for cell in col[1:]:
-                cell.number_format = fmt
-
-
-def write_forecast_xlsx(fc: Forecast, path) -> None:
-    """Write the forecast as an Excel workbook, atomically.
-
-    Sheets: ``Summary``, ``By period`` (with a line chart of P50/P90 and paid by period),
-    ``Distribution`` (the simulated annual totals, sorted, and a histogram table), ``Reps``
-    and ``Assumptions``.
-    """
-    from openpyxl import Workbook
-    from openpyxl.chart import BarChart, LineChart, Reference
-
-    from engine.core.atomic import atomic_path
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Summary"
-    s = fc.summary
-    rows = [("plan", fc.plan), ("scenario", fc.scenario), ("currency", fc.currency), ("as of", fc.as_of),
-            ("as of date", fc.as_of_date.isoformat()), ("closed months", fc.closed_months), ("runs", fc.runs),
-            ("seed", fc.seed), ("reps", int(s["reps"])), ("paid to date", s["paid_to_date"]),
-            ("expected annual payout (mean)", s["mean"]), ("annual P05", s["p05"]), ("annual P50", s["p50"]),
-            ("annual P90", s["p90"]), ("annual P95", s["p95"]), ("expected still to pay", s["expected_remaining"]),
-            ("budget", fc.budget if fc.budget is not None else "none"),
-            ("probability annual payout > budget", s["probability_over_budget"] if fc.budget is not None else "n/a"),
-            ("accrual method", fc.method), ("share of the year elapsed", s["share_of_year_elapsed"]),
-            ("cost earned to date", s["earned_to_date"]), ("accrued liability to book", s["accrued_liability"])]
-    ws.append(["item", "value"])
-    for r in rows:
-        ws.append(list(r))
-    ws.column_dimensions["A"].width = 36
-    ws.column_dimensions["B"].width = 22
-
-    bp = wb.create_sheet("By period")
-    bp.append(list(fc.by_period.columns))
-    for r in fc.by_period.itertuples(index=False):
-        bp.append([None if isinstance(v, float) and math.isnan(v) else v for v in r])
-    n = len(fc.by_period) - 1  # chart the periods, not the year row
-    chart = LineChart()
-    chart.title = f"Team payout by period ({fc.currency})"
-    chart.y_axis.title = fc.currency
-    chart.x_axis.title = "period"
-    for col in (3, 5, 6):  # paid, P50, P90
-        chart.add_data(Reference(bp, min_col=col, min_row=1, max_row=n + 1), titles_from_data=True)
-    chart.set_categories(Reference(bp, min_col=1, min_row=2, max_row=n + 1))
-    chart.width, chart.height = 18, 9
-    bp.add_chart(chart, "I2")
-
-    dist = wb.create_sheet("Distribution")
-    dist.append(["run order (sorted)", "annual team payout", "", "from", "to", "runs"])
-    ann = np.sort(fc.annual)
-    lo, hi = float(ann[0]), float(ann[-1])
-    bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 21)
-    counts, _ = np.histogram(ann, bins)
-    for i, v in enumerate(ann):
-        cells: list[float | None] = [i + 1, float(v)]
-        if i < len(counts):
-            cells += [None, float(bins[i]), float(bins[i + 1]), int(counts[i])]
-        dist.append(cells)
-    for i in range(len(ann), len(counts)):
-        dist.append([None, None, None, float(bins[i]), float(bins[i + 1]), int(counts[i])])
-    hist = BarChart()
-    hist.title = "Simulated annual team payout"
-    hist.add_data(Reference(dist, min_col=6, min_row=1, max_row=len(counts) + 1), titles_from_data=True)
-    hist.set_categories(Reference(dist, min_col=4, min_row=2, max_row=len(counts) + 1))
-    dist.add_chart(hist, "H2")
-
-    rp = wb.create_sheet("Reps")
-    rp.append(list(fc.reps.columns))
-    for r in fc.reps.itertuples(index=False):
-        rp.append([None if isinstance(v, float) and math.isnan(v) else v for v in r])
-
-    # Number formats: paid amounts to the cent, forecasts in whole units, shares in percent.
-    cents = "#,##0" + ("." + "0" * fc.minor_unit if fc.minor_unit else "")
-    _formats(bp, {"paid": cents, "mean": "#,##0", "p50": "#,##0", "p90": "#,##0", "p95": "#,##0"})
-    _formats(rp, {"paid_to_date": cents, "expected_remaining": "#,##0", "expected_year": "#,##0",
-                  "p50_year": "#,##0", "p90_year": "#,##0", "quit_probability": "0.0%",
-                  "attainment_to_date": "0.0%", "skill_median": "0.000", "skill_sd": "0.000"})
-    _formats(dist, {"annual team payout": "#,##0", "from": "#,##0", "to": "#,##0"})
-    for row in ws.iter_rows(min_row=2, max_col=2):
-        item, cell = row[0].value, row[1]
-        if isinstance(cell.value, float):
-            cell.number_format = "0.0%" if ("probability" in item or "share" in item) else \
-                (cents if item == "paid to date" else "#,##0")
-    for sheet in (bp, rp, dist):
-        sheet.freeze_panes = "A2"
-        for col in sheet.iter_cols(min_row=1, max_row=1):
-            sheet.column_dimensions[col[0].column_letter].width = max(12, len(str(col[0].value or "")) + 2)
-
-    if fc.variance is not None:
-        vs = wb.create_sheet("Variance")
-        vs.append(["source", "share", "se", f"sd ({fc.currency})"])
-        for part in fc.variance.to_dict("records"):
-            vs.append([part["source"], float(part["share"]), _rounded(_cell(part["se"]), 6), float(part["sd"])])
-        _formats(vs, {"share": "0.0%", "se": "0.0%", f"sd ({fc.currency})": "#,##0"})
-        bars = BarChart()
-        bars.title = "Share of the annual payout's variance, by source"
-        bars.y_axis.title = "share of variance"
-        bars.add_data(Reference(vs, min_col=2, min_row=1, max_row=len(fc.variance)), titles_from_data=True)
-        bars.set_categories(Reference(vs, min_col=1, min_row=2, max_row=len(fc.variance)))
-        vs.add_chart(bars, "F2")
-        vs.column_dimensions["A"].width = 36
-    if fc.market is not None:
-        mks = wb.create_sheet("Market")
-        mks.append(["month", "demand multiplier", "sd of its log"])
-        for row in fc.market["months"]:
-            mks.append(list(row))
-        _formats(mks, {"demand multiplier": "0.000", "sd of its log": "0.000"})
-
-    asn = wb.create_sheet("Assumptions")
-    asn.append(["item", "value"])
-    for k, v in fc.assumptions:
-        asn.append([k, v])
-    asn.column_dimensions["A"].width = 34
-    asn.column_dimensions["B"].width = 90
-    with atomic_path(path) as tmp:
-        wb.save(tmp)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from engine.core.errors import EngineError, PlanError, PlanErrors
 from engine.core.inputs import Inputs
-from engine.core.text import MISSING
+from engine.core.text import MISSING, display_width, ljust
 from engine.jobs.compare import _fmt, _table  # the same table style as compare
 from engine.plan import expr as ex
 from engine.plan.compile import compile_plan
@@ -1381,11 +1381,11 @@ def recalibration_text(rec: Recalibration, currency: str | None = None) -> str:
     else:
         lines.append(f"Changes ({plan.file})")
         heads = [f"{_change_name(r)}: {r['old_text']} → {r['new_text']}" for _, r in rec.changes.iterrows()]
-        w = max(len(h) for h in heads)
+        w = max(display_width(h) for h in heads)
         for h, (_, r) in zip(heads, rec.changes.iterrows()):
             rng = f"range [{_fmt_num(r['min'])}, {_fmt_num(r['max'])}]" if r["kind"] == "parameter" and \
                 r["min"] is not None else "weights sum to 1"
-            lines.append(f"  {h.ljust(w)}   {rng}, line {r['line']}")
+            lines.append(f"  {ljust(h, w)}   {rng}, line {r['line']}")
         lines.append("")
         lines += plan_diff(rec, context=0)
     if rec.constraint_rows:

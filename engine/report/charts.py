@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COST_PERCENTILES",
+    "FONT_FAMILY",
     "PALETTE",
     "attainment_distribution",
     "cost_distribution",
@@ -73,6 +74,13 @@ def _money_title(text: str, currency: str) -> str:
     return f"{text} ({currency})" if currency else text
 
 
+FONT_FAMILY = ('system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, "Noto Sans CJK SC", '
+               '"Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif')
+"""The report's and the charts' fonts: Latin system fonts first, then the common Chinese
+(CJK) fonts of Linux, macOS and Windows, so that Chinese plan and component names render as
+text and not as boxes on a machine whose default sans-serif font has no CJK glyphs."""
+
+
 def currency_of(results: Sequence[SimResult]) -> str:
     """The results' common currency, or "" when they differ (labels then name no currency)."""
     cur = {r.currency for r in results}
@@ -82,7 +90,7 @@ def currency_of(results: Sequence[SimResult]) -> str:
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 420) -> go.Figure:
     fig.update_layout(
         template="plotly_white", title={"text": title, "x": 0.01, "xanchor": "left"}, height=height,
-        font={"family": "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", "size": 13},
+        font={"family": FONT_FAMILY, "size": 13},
         separators=".,", margin={"l": 70, "r": 20, "t": 60, "b": 60},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         hoverlabel={"namelength": -1},

@@ -62,7 +62,7 @@ CSS = """
 :root { --ink: #1f2328; --muted: #57606a; --line: #d0d7de; --bg: #f6f8fa; }
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45;
-       font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; font-size: 15px; }
+       font-family: FONT_FAMILY; font-size: 15px; }
 header { background: var(--bg); border-bottom: 1px solid var(--line); padding: 24px 40px 16px; }
 header h1 { margin: 0 0 6px; font-size: 26px; }
 header .meta { color: var(--muted); margin: 0; }
@@ -87,7 +87,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 .why { color: var(--muted); }
 .note { color: var(--muted); font-size: 13px; }
 footer { color: var(--muted); font-size: 13px; padding: 16px 40px 32px; border-top: 1px solid var(--line); }
-"""
+""".replace("FONT_FAMILY", charts.FONT_FAMILY)
 
 _TEXT = {
     "summary": "Every plan was simulated on the same team with the same random numbers, so differences "
@@ -103,8 +103,8 @@ _TEXT = {
               "what they were paid. A wide spread means the plan differentiates strongly between reps.",
     "cost": "Each dot is one simulated year of the whole team. P50 is the typical year; P90 and P95 are "
             "the budget you need to be covered nine and 19 years in 20.",
-    "cost-of-sales": "Incentive pay as a share of revenue. Sales compensation commonly costs about 10% "
-                     "of revenue (base salaries included; this shows the incentive alone).",
+    "cost-of-sales": "Incentive pay as a share of the revenue the simulated team booked, per plan (the "
+                     "incentive alone: base salaries are not included).",
     "morale": "Attrition: share of reps who quit during the year. Regretted attrition: leavers from the "
               "top performance quartile. Disengaged: share of rep-months with morale below the "
               "scenario's threshold. Replacing a rep costs on the order of a year's on-target earnings.",

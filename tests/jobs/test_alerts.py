@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 
@@ -172,6 +173,18 @@ def test_attrition_risk_follows_the_morale_model(classic):
     m0 = default_scenario().initial_morale.mean()
     assert df.loc["zero", "risk"] == pytest.approx(_reference_risk(3, m0), rel=1e-12)
     assert "paid 0% of target incentive" in df.loc["zero", "detail"]
+
+
+def test_attrition_risk_states_model_estimates_as_estimates(classic):
+    """The outside market and the quit probability are the model's estimates, not facts about
+    the rep: the detail says so ("the model puts the outside market ...") and never states an
+    outside offer as if one had been made."""
+    reps = {"zero": [0.0] * 3, **{f"ok{i}": [1.0] * 3 for i in range(9)}}
+    detail = of(alerts(classic, *monthly(reps)), "attrition-risk").loc["zero", "detail"]
+    assert detail.startswith("the model estimates a 12-month quit probability of ")
+    assert "the model puts the outside market (the scenario's median outside offer, not an offer anyone made) " \
+           "about" in detail and "of OTE above this rep's expected pay" in detail
+    assert not re.search(r"\ban outside offer", detail)
 
 
 def test_attrition_risk_flags_the_outlier_not_a_content_team(classic):

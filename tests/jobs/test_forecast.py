@@ -13,8 +13,9 @@ import pytest
 
 from engine.core.errors import DataError, DataErrors
 from engine.data.statements import statements
-from engine.jobs.forecast import forecast, forecast_text, write_forecast_xlsx
+from engine.jobs.forecast import forecast, forecast_text
 from engine.plan import load_plan
+from engine.report.forecast_book import write_forecast_xlsx
 from engine.sim.population import log_skill_prior, skill_posterior
 from engine.sim.scenario import default_scenario
 from engine.sim.simulate import Simulation, simulated_year_tables
@@ -168,9 +169,11 @@ def test_outputs_xlsx_json_and_text(seeds, tmp_path):
     from openpyxl import load_workbook
 
     wb = load_workbook(out)
-    assert wb.sheetnames == ["Summary", "By period", "Distribution", "Reps", "Variance", "Market", "Assumptions"]
+    assert wb.sheetnames == ["Summary", "By period", "Distribution", "Reps", "Variance", "Market", "Glossary",
+                             "Inputs", "Assumptions"]
     assert len(wb["By period"]._charts) == 1 and len(wb["Distribution"]._charts) == 1
-    assert [c.value for c in wb["By period"][1]] == ["period", "status", "paid", "mean", "p50", "p90", "p95"]
+    assert [c.value for c in wb["By period"][1]] == ["Period", "Status", "Paid (USD)", "Expected (mean, USD)",
+                                                     "P50: median (USD)", "P90 (USD)", "P95 (USD)"]
     assert wb["Reps"].max_row == 1 + 6 + 1  # header, six reps, new hires
     # Paid amounts are exact cents and shown as money; forecasts as whole units; shares in percent.
     paid = [c for c in wb["Reps"]["B"][1:7]]

@@ -10,6 +10,7 @@ import pytest
 
 from engine.jobs.compare import compare_plans, report_inputs
 from engine.plan import load_plan
+from engine.report.charts import FONT_FAMILY
 from engine.report.html import SECTIONS, compare_report, write_report
 from engine.sim.scenario import default_scenario
 from tests.cli import incentive
@@ -42,6 +43,19 @@ def test_every_section_once_and_nothing_external(setup):
     assert "seed 2" in page and "3 simulated years per plan" in page
     # Lint findings with component, range and message.
     assert "base_and_float" in page and "80%" in page
+
+
+def test_report_fonts_cover_chinese_and_no_unsourced_benchmark(setup):
+    """The page and its charts name CJK fonts before the generic sans-serif (Chinese names
+    render as text, not boxes, where the default font lacks them), and the cost-of-sales
+    section states what it shows without the unsourced "about 10% of revenue" benchmark."""
+    cmp, plans, scenario = setup
+    page = compare_report(report_inputs(cmp, plans, scenario))
+    stack = ('"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif')
+    assert f"font-family: {FONT_FAMILY};" in page and stack in FONT_FAMILY
+    assert "Noto Sans CJK SC" in page.split("</style>")[0]
+    assert "10% of revenue" not in page and "commonly costs" not in page
+    assert "Incentive pay as a share of the revenue the simulated team booked" in page
 
 
 def test_report_needs_detail_and_matching_plans(setup):
