@@ -73,8 +73,11 @@ def payout_table(checked: CheckedPlan, roster: pd.DataFrame | None = None,
     notes = []
     roster_desc = ", ".join(f"roster.{k} = {_fmt(v)}" for k, v in roster_vals.items())
     if roster_desc:
-        notes.append(f"reference rep: {roster_desc}" + ("" if roster is not None else
-                                                        " (defaults; pass --roster to use your roster's medians)"))
+        notes.append(f"reference rep: {roster_desc}" + (
+            " (your roster's medians)" if roster is not None else
+            " (the default team's economics: the columns the plan's targets, target incentive and base pay "
+            "read give a quota of 1,000,000, a target incentive of 20,000 and a salary of 80,000 a year; "
+            "pass --roster to use your roster's medians)"))
     for col, target in linked.items():
         notes.append(f"actuals.{col} = the level x targets.{target} "
                      f"({_fmt(float(np.asarray(first.values[f'targets.{target}'], dtype=float)[0, 0, 0]))} at 100%)")
