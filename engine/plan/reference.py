@@ -316,16 +316,11 @@ class ReferenceEvaluator:
             values.append(v * float(self.rows.split[i]) if agg == "sum" else v)
         if not values:
             return 0.0
-        if agg == "sum":
+        if agg in ("sum", "mean"):
             total = 0.0
             for v in values:
                 total += v
-            return total
-        if agg == "mean":
-            total = 0.0
-            for v in values:
-                total += v
-            return total / len(values)
+            return total if agg == "sum" else total / len(values)
         if agg == "last":
             return values[-1]
         return min(values) if agg == "min" else max(values)
