@@ -454,19 +454,21 @@ class Simulation:
         """After a plan year's last month: the quota policy sets next year's quotas.
 
         Each seat's next quota follows :meth:`~engine.sim.scenario.QuotaPolicy.next_quota`
-        from its quota and the primary actual of the rep holding it at the year's end,
-        annualized over the months that rep was in the role this year (a mid-year hire's
-        four months count as a third of a year). A seat vacant at the year's end is treated
-        as on target (``fixed`` and ``growth`` do not look at actuals). Year-to-date pay
-        (for the outside-offer comparison) restarts.
+        from its quota and the year's primary actual of the rep holding it at the year's end,
+        the months that rep was not in the role counted at target (a hire of the last four
+        months: their actual plus eight months of quota / 12). A seat vacant at the year's
+        end is treated as on target (``fixed`` and ``growth`` do not look at actuals). A
+        ratchet never sets a quota below a tenth of this year's (so targets stay positive).
+        Year-to-date pay (for the outside-offer comparison) restarts.
         """
         y = int(self.year_of_month[t])
         state.year_roster.append(dict(state.roster_cols))
         y0 = self.year_first_month[y]
         prim = state.actual[self.scenario.primary_measure][:, :, y0: t + 1].sum(axis=2)
         in_role = state.active_m[:, :, y0: t + 1].sum(axis=2)
-        annual = prim * 12.0 / np.maximum(in_role, 1)
-        new = self.policy.next_quota(np.asarray(state.quota, dtype=float), annual)
+        quota = np.asarray(state.quota, dtype=float)
+        annual = prim + quota * np.maximum(12 - in_role, 0) / 12.0
+        new = np.maximum(self.policy.next_quota(quota, annual), 0.1 * quota)
         c = len(state.seat)
         if state.seat_quota is None:
             seat_q = np.broadcast_to(np.asarray(self.roster.columns[self.scenario.primary_target], dtype=float),
@@ -824,15 +826,13 @@ class Simulation:
     def _ratchet_cost(self, reps: Reps, t: int, future: list[int], proj: dict) -> np.ndarray:
         """What this year's projected primary output costs the rep in next year's pay (docs/model.md §11).
 
-        Under a ratchet, one more unit of this year's (annualized) output raises next year's
-        quota by ``weight x (1 + growth)``; near target, a unit of quota costs about what a
-        unit of output pays on target, ``TI / ((1 + growth) x quota)``; so each unit of this
-        year's output costs ``discount x weight x TI / quota x 12 / months in role this year``
-        of next year's pay. Reps see the policy beyond the horizon: the last simulated year is
+        Under a ratchet, one more unit of this year's output raises next year's quota by
+        ``weight x (1 + growth)``; near target, a unit of quota costs about what a unit of
+        output pays on target, ``TI / ((1 + growth) x quota)``; so each unit of this year's
+        output costs ``discount x weight x TI / quota`` of next year's pay. Reps see the policy beyond the horizon: the last simulated year is
         weighed too.
         """
         y = int(self.year_of_month[t])
-        y0 = self.year_first_month[y]
         ahead = [m for m in future if self.year_of_month[m] == y]
         if not ahead:
             return np.zeros(reps.present.shape)
@@ -840,9 +840,7 @@ class Simulation:
         output = proj[ahead[0]][primary]
         for m in ahead[1:]:
             output = output + proj[m][primary]
-        in_role = reps.active_m[..., y0:t].sum(axis=-1) + (12 - (t - y0))
-        rate = reps.ti / np.maximum(reps.quota, 1e-9) * 12.0 / np.maximum(in_role, 1)
-        return self.ratchet * rate * output
+        return self.ratchet * reps.ti / np.maximum(reps.quota, 1e-9) * output
 
     def _rep_ids(self) -> np.ndarray:
         if not hasattr(self, "_ids"):

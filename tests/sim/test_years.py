@@ -66,6 +66,23 @@ def test_next_quota_arithmetic():
     assert np.allclose(QuotaPolicy("ratchet", 0.0, 1.0).next_quota(q, a), a)
 
 
+def test_a_ratchet_keeps_quotas_positive(small):
+    """A rep who books nothing (a hire of the year's last month with no deal) does not get a
+    zero quota: a ratchet never cuts below a tenth of this year's quota, and the months out of
+    the role count at target."""
+    sc = replace(small, reps=6, teams=1, quota_policy=QuotaPolicy("ratchet", 0.0, 1.0))
+    sim = Simulation(load_plan(CURVE), sc, seed=5)
+    state = _first_year(sim, [0])
+    q0 = np.asarray(state.quota, dtype=float).copy()
+    a, b = np.nonzero(state.present[0])[0][:2]  # two reps in the role at the year's end
+    state.actual["revenue"][0, a, :12] = 0.0
+    state.active_m[0, b, :11] = False
+    state.actual["revenue"][0, b, :12] = 0.0
+    sim._new_year(state, 11)
+    assert state.quota[0, a] == pytest.approx(0.1 * q0[0, a])
+    assert state.quota[0, b] == pytest.approx(q0[0, b] * 11 / 12)
+
+
 # -- the simulation across plan years --------------------------------------------------------
 
 
@@ -82,7 +99,7 @@ def _first_year(sim: Simulation, runs):
 @pytest.mark.parametrize("policy", [QuotaPolicy("growth", 0.05), QuotaPolicy("ratchet", 0.05, 0.6)])
 def test_quota_policy_sets_next_years_quotas(small, policy):
     """At the plan year's end each seat's quota follows the policy: growth x (1 + g); ratchet
-    ((1 - w) q + w x this year's primary, annualized over the rep's months in the role) x (1 + g).
+    ((1 - w) q + w x this year's primary, months out of the role at target) x (1 + g).
     The plan's target column moves with it; production does not (it scales with the seat)."""
     sc = replace(small, reps=6, teams=1, quota_policy=policy)
     sim = Simulation(load_plan(CURVE), sc, seed=5)
@@ -92,7 +109,7 @@ def test_quota_policy_sets_next_years_quotas(small, policy):
     in_role = state.active_m[:, :, :12].sum(axis=2)
     holders = state.present.copy()
     sim._new_year(state, 11)
-    expected = policy.next_quota(q0, prim * 12.0 / np.maximum(in_role, 1))
+    expected = np.maximum(policy.next_quota(q0, prim + q0 * (12 - in_role) / 12.0), 0.1 * q0)
     assert np.allclose(state.quota[holders], expected[holders])
     assert np.allclose(state.roster_cols["quota"][holders], expected[holders])
     assert np.allclose(state.scale[holders], q0[holders])  # the territory's potential is unchanged
