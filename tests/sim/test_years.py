@@ -189,3 +189,17 @@ def test_compare_shows_years(small):
     for label in ("cost 2027 (mean)", "cost 2028 (mean)", "revenue 2027 (mean)", "revenue 2028 (mean)"):
         assert text.count(label) == 2  # the figures and the differences
     assert "cost 2028" in cmp.differences[0]
+
+
+def test_report_and_studio_show_years(small):
+    """The HTML key figures (report, notebooks) carry the per-year rows; the studio's status
+    line gives cost and revenue by plan year; a one-year document shows neither."""
+    from engine.app.studio import _years_text
+    from engine.report.html import key_figures_html
+
+    result = simulate(load_plan(CURVE), replace(small, months=18), runs=2, seed=1)
+    assert "revenue 2028 (mean)" in key_figures_html([result])
+    text = _years_text(result.document, "USD")
+    assert "2027 cost" in text and "2028 cost" in text
+    one = simulate(load_plan(CURVE), replace(small, months=12), runs=2, seed=1)
+    assert _years_text(one.document, "USD") == "" and "2027 (mean)" not in key_figures_html([one])
