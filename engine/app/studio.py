@@ -224,6 +224,16 @@ def _pct(v: float | None) -> str:
     return percent(v)
 
 
+def _years_text(doc: dict, currency: str) -> str:
+    """Cost and revenue per plan year, for a horizon of several plan years (else empty)."""
+    years = doc.get("by_year")
+    if not years:
+        return ""
+    parts = [f"{e['year']} cost {_money(e['cost']['mean'], currency)}, revenue {_money(e['revenue']['mean'], currency)}"
+             for e in years]
+    return " By plan year (means): " + "; ".join(parts) + "."
+
+
 def _delta(new: float | None, old: float | None, currency: str | None) -> str:
     """The change against the plan as written: money in the currency, shares in points."""
     if new is None or old is None:
@@ -389,6 +399,7 @@ def create_app(studio: Studio):
                 _compact(charts.morale_risk(results, labels=labels), "Morale and attrition risk (95% CI)",
                          legend_y=-0.55, bottom=110)]
         status = f"Simulated {studio.runs_for(name)} plan years in {w.seconds:.2f} s."
+        status += _years_text(w.result.document, cur)
         if studio.runs_for(name) < studio.runs:
             status += (" (Fewer runs for this plan: pay depends on other reps, so each rep's best response is "
                        "priced against the team; bands are wider.)")

@@ -42,6 +42,7 @@ __all__ = [
     "metric_intervals",
     "paired_difference",
     "report_inputs",
+    "rows_for",
     "winners_losers",
 ]
 
@@ -71,8 +72,8 @@ class Comparison:
         ``mean``, ``ci_low`` and ``ci_high`` (95%)."""
         rows = []
         for diff in self.differences:
-            for label, _, _, key in ROWS:
-                if key:
+            for label, _, _, key in rows_for([r.document for r in self.results]):
+                if key and key in diff:
                     rows.append({"plan": diff["plan"], "metric": label, **diff[key]})
         return pd.DataFrame(rows, columns=["plan", "metric", "mean", "ci_low", "ci_high"])
 
@@ -115,8 +116,9 @@ def compare_plans(plans: Sequence[CheckedPlan], scenario: Scenario | None = None
     base = results[0].per_run
     diffs = []
     for r in results[1:]:
+        years = [k for k in base if k not in PER_RUN_KEYS and k in r.per_run]  # "cost 2027", ...
         diffs.append({"plan": r.document["plan"],
-                      **{k: paired_difference(base[k], r.per_run[k]) for k in PER_RUN_KEYS}})
+                      **{k: paired_difference(base[k], r.per_run[k]) for k in (*PER_RUN_KEYS, *years)}})
     return Comparison(results, diffs)
 
 
@@ -163,6 +165,27 @@ ROWS = [
 ]
 
 
+def _year_figure(d: dict, year: str, key: str) -> float | None:
+    for entry in d.get("by_year", ()):
+        if entry["year"] == year:
+            return entry[key]["mean"]
+    return None
+
+
+def rows_for(docs: Sequence[dict]) -> list:
+    """:data:`ROWS`, with per-plan-year cost and revenue rows (``cost 2027 (mean)``) after
+    the revenue row where any document has several plan years (``by_year``)."""
+    years: list[str] = []
+    for d in docs:
+        years += [e["year"] for e in d.get("by_year", ()) if e["year"] not in years]
+    if not years:
+        return ROWS
+    extra = [(f"{key} {y} (mean)", lambda d, y=y, key=key: _year_figure(d, y, key), "money", f"{key} {y}")
+             for y in years for key in ("cost", "revenue")]
+    at = next(i for i, row in enumerate(ROWS) if row[0] == "revenue (mean)") + 1
+    return ROWS[:at] + extra + ROWS[at:]
+
+
 def _fmt(v, kind: str, signed: bool = False) -> str:
     """A figure as the text tables show it: money whole with separators, shares in percent
     (differences of shares in points), other numbers to 3 decimals below 1,000."""
@@ -197,14 +220,16 @@ def figure_rows(results: Sequence[SimResult], currency: str = "") -> list[list[s
     """The side-by-side figures as text rows (label, then one cell per result), as every
     renderer shows them: the CLI table, the report and the notebook display."""
     docs = [r.document for r in results]
-    return [[_unit(label, kind, currency)] + [_fmt(get(d), kind) for d in docs] for label, get, kind, _ in ROWS
-            if any(get(d) is not None for d in docs)]  # base pay rows only where a plan has base pay
+    return [[_unit(label, kind, currency)] + [_fmt(get(d), kind) for d in docs]
+            for label, get, kind, _ in rows_for(docs) if any(get(d) is not None for d in docs)]  # base pay rows only where a plan has base pay
 
 
 def difference_rows(cmp: Comparison, currency: str = "") -> list[list[str]]:
     """Each later plan minus the first as text rows: mean ± 95% CI half-width."""
-    return [[_unit(label, kind, currency)] + [_fmt_diff(diff[key], kind) for diff in cmp.differences]
-            for label, _, kind, key in ROWS if key]
+    docs = [r.document for r in cmp.results]
+    return [[_unit(label, kind, currency)] + [_fmt_diff(diff[key], kind) if key in diff else MISSING
+                                              for diff in cmp.differences]
+            for label, _, kind, key in rows_for(docs) if key]
 
 
 def comparison_table(cmp: Comparison, currency: str = "") -> str:
@@ -228,7 +253,8 @@ def comparison_table(cmp: Comparison, currency: str = "") -> str:
 def key_figures(results: Sequence[SimResult]) -> pd.DataFrame:
     """The figures of the side-by-side table, unformatted: rows are metrics (the labels of
     :data:`ROWS`; money in the plan's currency, shares as fractions), columns are plans."""
-    rows = [row for row in ROWS if any(row[1](r.document) is not None for r in results)]
+    rows = [row for row in rows_for([r.document for r in results])
+            if any(row[1](r.document) is not None for r in results)]
     data = {r.document["plan"]: [get(r.document) for _, get, _, _ in rows] for r in results}
     df = pd.DataFrame(data, index=[label for label, _, _, _ in rows], dtype=float)
     df.index.name = "metric"

@@ -122,6 +122,10 @@ class Accumulator:
         self.measures = {m: np.full(runs, np.nan) for m in measures}
         self.attainment = QuantileSketch()
         self.payout = QuantileSketch()
+        # Several plan years (filled from the first chunk with ``by_year``).
+        self.years: tuple[str, ...] = ()
+        self.year_runs: dict[str, np.ndarray] = {}
+        self.year_attainment: list[QuantileSketch] = []
 
     def add(self, r: ChunkResult) -> None:
         idx = r.run_index
@@ -145,6 +149,66 @@ class Accumulator:
         # The sketches' result does not depend on the order values arrive in.
         self.attainment.add(r.attainment[r.rep_mask])
         self.payout.add(r.payout[r.rep_mask])
+        if r.by_year is not None:
+            self._add_years(r)
+
+    _YEAR_KEYS = ("cost", "revenue", "leavers", "regretted", "headcount", "replacement_cost", "disengaged_months",
+                  "active_months", "effort_sum")
+
+    def _add_years(self, r: ChunkResult) -> None:
+        by = r.by_year
+        assert by is not None
+        if not self.years:
+            self.years = tuple(by["labels"])
+            Y = len(self.years)
+            self.year_runs = {k: np.full((self.runs, Y), np.nan) for k in self._YEAR_KEYS + ("at_or_above", "reps")}
+            self.year_attainment = [QuantileSketch() for _ in self.years]
+        idx = r.run_index
+        for key in self._YEAR_KEYS:
+            self.year_runs[key][idx] = by[key]
+        att, mask = by["attainment"], by["mask"]
+        self.year_runs["at_or_above"][idx] = ((att >= 1.0) & mask).sum(axis=1)
+        self.year_runs["reps"][idx] = mask.sum(axis=1)
+        for y, sketch in enumerate(self.year_attainment):
+            sketch.add(att[..., y][mask[..., y]])
+
+    def _by_year(self, stats) -> list[dict]:
+        """One entry per plan year: its label and its figures as at the top level."""
+        out = []
+        yr = self.year_runs
+        for y, label in enumerate(self.years):
+            def col(key: str, y: int = y) -> np.ndarray:
+                return yr[key][:, y]
+            reps, head, active = col("reps").sum(), col("headcount").sum(), col("active_months").sum()
+            att = self.year_attainment[y]
+            out.append({
+                "year": label,
+                "cost": stats(col("cost")),
+                "revenue": stats(col("revenue")),
+                "cost_of_sales": _f(np.mean(col("cost")) / np.mean(col("revenue"))) if np.mean(col("revenue"))
+                else None,
+                "attainment": {
+                    "p10": _f(att.quantile(0.10)), "p50": _f(att.quantile(0.50)), "p90": _f(att.quantile(0.90)),
+                    "share_at_or_above_target": _f(col("at_or_above").sum() / reps) if reps else None,
+                },
+                "morale": {
+                    "attrition_rate": _f(col("leavers").sum() / head) if head else None,
+                    "regretted_attrition_rate": _f(col("regretted").sum() / head) if head else None,
+                    "share_disengaged": _f(col("disengaged_months").sum() / active) if active else None,
+                    "replacement_cost": _f(np.mean(col("replacement_cost"))),
+                },
+                "effort": {"mean": _f(col("effort_sum").sum() / active) if active else None},
+            })
+        return out
+
+    def year_per_run(self) -> dict[str, np.ndarray]:
+        """Per-run cost and revenue of each plan year (``cost <year>``, ``revenue <year>``), for
+        paired differences; empty with a single plan year."""
+        out = {}
+        for y, label in enumerate(self.years):
+            out[f"cost {label}"] = self.year_runs["cost"][:, y]
+            out[f"revenue {label}"] = self.year_runs["revenue"][:, y]
+        return out
 
     def per_run_metrics(self) -> dict[str, np.ndarray]:
         """Per-run values of the figures compared between plans (for paired differences)."""
@@ -160,6 +224,7 @@ class Accumulator:
                 "regretted_attrition_rate": pr["regretted"] / pr["headcount"],
                 "share_disengaged": pr["disengaged_months"] / pr["active_months"],
                 "effort_mean": pr["effort_sum"] / pr["active_months"],
+                **self.year_per_run(),
             }
 
     def document(self, plan: str, scenario: str, reps: int, periods: int, seed: int) -> dict:
@@ -206,6 +271,7 @@ class Accumulator:
                 "base_pay_cost": stats(pr["base_pay_cost"]),
                 "total_pay_cost": stats(cost + pr["base_pay_cost"]),
             }),
+            **({"by_year": self._by_year(stats)} if len(self.years) > 1 else {}),
         }
 
 

@@ -24,9 +24,11 @@ __all__ = [
     "DEFAULT_SCENARIO",
     "DIST_KINDS",
     "OUTPUT_KINDS",
+    "QUOTA_POLICY_KINDS",
     "Activity",
     "Dist",
     "Output",
+    "QuotaPolicy",
     "Scenario",
     "default_scenario",
     "load_scenario",
@@ -171,6 +173,41 @@ class Deals:
         return f"deals.{column}={value}"
 
 
+QUOTA_POLICY_KINDS = ("fixed", "growth", "ratchet")
+
+
+@dataclass(frozen=True)
+class QuotaPolicy:
+    """How each next plan year's quotas are set from this year's (docs/model.md §11).
+
+    Attributes:
+        kind: ``fixed`` (quotas unchanged), ``growth`` (``x (1 + growth)``) or ``ratchet``
+            (``((1 - weight) x quota + weight x this year's actual) x (1 + growth)``).
+        growth: yearly growth applied by ``growth`` and ``ratchet`` (more than -1).
+        weight: ``ratchet``: the weight of this year's actual (0 to 1).
+        discount: how much a rep weighs next year's pay against this year's (0 to 1):
+            reps discount the future and may not stay.
+    """
+
+    kind: str = "fixed"
+    growth: float = 0.0
+    weight: float = 1.0
+    discount: float = 0.5
+
+    @property
+    def ratchet_weight(self) -> float:
+        """The weight of this year's actual in next year's quota (0 unless ``ratchet``)."""
+        return self.weight if self.kind == "ratchet" else 0.0
+
+    def next_quota(self, quota, actual):
+        """Next year's quota from this year's ``quota`` and annualized primary ``actual``."""
+        if self.kind == "fixed":
+            return quota
+        if self.kind == "growth":
+            return quota * (1.0 + self.growth)
+        return ((1.0 - self.weight) * quota + self.weight * actual) * (1.0 + self.growth)
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A validated scenario. All fields have defaults (the built-in default scenario)."""
@@ -211,6 +248,8 @@ class Scenario:
     ramp_start: float = 0.25
     # the market: a demand factor shared by all reps of a run (engine/sim/market.py)
     market: MarketModel = field(default_factory=MarketModel)
+    # several plan years: how next year's quotas are set
+    quota_policy: QuotaPolicy = field(default_factory=QuotaPolicy)
     # timing
     timing_max_shift: float = 0.25
     timing_pull_cost: float = 0.10
@@ -259,7 +298,7 @@ ATTRITION_DEFAULTS = {
 
 TOP_KEYS = ("scenario", "label", "description", "seed", "horizon", "team", "reps", "activities", "outputs",
             "primary", "seasonality", "market", "ramp", "timing", "morale", "attrition", "behaviour", "deals",
-            "columns")
+            "columns", "quota_policy")
 
 
 class _ScenarioReader(Reader):
@@ -360,8 +399,9 @@ def _build(root: YNode, filename: str) -> Scenario:
         if months_node is not None:
             v = r.number(months_node, "months")
             if v is not None:
-                if v != int(v) or not 1 <= v <= 120:
-                    r.error("bad-value", "horizon months must be a whole number from 1 to 120", months_node.span)
+                if v != int(v) or not 1 <= v <= 60:
+                    r.error("bad-value", f"horizon months must be a whole number from 1 to 60 (got {v:g})",
+                            months_node.span)
                 else:
                     kw["months"] = int(v)
 
@@ -521,6 +561,9 @@ def _build(root: YNode, filename: str) -> Scenario:
     kw["attrition"] = tuple(_params(r, top.get("attrition"), "attrition", ATTRITION_DEFAULTS).items())
 
     kw["deals"] = _deals(r, top.get("deals"), [a.name for a in activities])
+    policy = _quota_policy(r, top.get("quota_policy"))
+    if policy is not None:
+        kw["quota_policy"] = policy
     _columns(r, top.get("columns"), kw, [a.name for a in activities])
 
     beh = r.mapping(top.get("behaviour"), "behaviour", ("effort_grid", "noise_points"))
@@ -595,6 +638,29 @@ def _deals(r: _ScenarioReader, node: YNode | None, act_names: list[str]) -> Deal
                             shares_node.span)
                 attributes.append((col, tuple(pairs)))
     return Deals(count, sigma, tuple(attributes), tuple(activities))
+
+
+def _quota_policy(r: _ScenarioReader, node: YNode | None) -> QuotaPolicy | None:
+    """``quota_policy: {kind, growth, weight, discount}``."""
+    m = r.mapping(node, "quota_policy", ("kind", "growth", "weight", "discount"))
+    if m is None:
+        return None
+    d = QuotaPolicy()
+    kind = d.kind
+    if m.get("kind") is not None:
+        kind = r.choice(m.get("kind"), "quota_policy kind", QUOTA_POLICY_KINDS, d.kind) or d.kind
+    growth = d.growth
+    growth_node = m.get("growth")
+    if growth_node is not None:
+        g = r.number(growth_node, "quota_policy growth")
+        if g is not None and not -1.0 < g <= 10.0:
+            r.error("bad-value", f"quota_policy growth must be more than -1 and at most 10 (got {g:g})",
+                    growth_node.span)
+        elif g is not None:
+            growth = g
+    weight = r.positive(m.get("weight"), "quota_policy weight", d.weight, upper=1.0)
+    discount = r.positive(m.get("discount"), "quota_policy discount", d.discount, upper=1.0)
+    return QuotaPolicy(kind, growth, weight, discount)
 
 
 _TEAM_COLUMNS = ("quota", "ti", "base_salary")

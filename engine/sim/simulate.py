@@ -145,6 +145,7 @@ class ChunkResult:
     primary_baseline: np.ndarray | None = None  # (runs, months) conditioned: the same at effective effort 1
     expected_counts: dict | None = None  # conditioned: count/incidents column -> (runs, months) expected, roster reps
     detail: dict | None = None  # with keep=True: monthly actuals, activity and seats per slot
+    by_year: dict | None = None  # several plan years: per-year figures (see Simulation._by_year)
 
 
 @dataclass
@@ -199,6 +200,12 @@ class MonthState:
     outlook_var: np.ndarray | None = None  # (months left,) variance of the log factor of each
     days_m: np.ndarray | None = None  # conditioned runs: active days per slot and month
     record: dict[str, np.ndarray] = field(default_factory=dict)  # what the conditioner records
+    # Several plan years: the production scale of each slot (its seat's first-year quota,
+    # which the quota policy does not change), each seat's quota this year (None in the first
+    # year) and the roster as the plan saw it at the end of each closed plan year.
+    scale: np.ndarray | None = None
+    seat_quota: np.ndarray | None = None
+    year_roster: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -231,6 +238,7 @@ class Reps:
     days_m: np.ndarray | None = None
     outlook: np.ndarray | None = None
     outlook_var: np.ndarray | None = None
+    scale: np.ndarray | None = None  # production scale (None: the quota)
 
 
 class Simulation:
@@ -273,6 +281,10 @@ class Simulation:
         self.periods, self.period_of_month = plan_periods(self.plan.period, self.plan.fiscal_year_start,
                                                           self.start, self.months)
         self.P = len(self.periods)
+        self._plan_years()
+        self.policy = sc.quota_policy
+        # Reps weigh what this year's output does to next year's quota (docs/model.md §11).
+        self.ratchet = self.policy.ratchet_weight * self.policy.discount
         self.season = np.array([sc.seasonality[(self.start.month - 1 + i) % 12] for i in range(self.months)])
         self.seats = self.roster.seats
         self.slots = self.seats + hire_capacity(self.seats)
@@ -293,6 +305,19 @@ class Simulation:
         mp, ap = dict(sc.morale), dict(sc.attrition)
         self.morale_params, self.attrition_params = mp, ap
         self.base_hazard = 1.0 - (1.0 - ap["annual_base_rate"]) ** (1.0 / 12.0)
+
+    def _plan_years(self) -> None:
+        """The plan years the months fall in (a year restarts year-to-date terms and quotas)."""
+        fy = [self.periods[k].fiscal_year for k in self.period_of_month]
+        labels = list(dict.fromkeys(fy))
+        self.years = tuple(str(y) for y in labels)
+        self.Y = len(labels)
+        self.year_of_month = np.array([labels.index(f) for f in fy], dtype=np.int64)
+        self.year_of_period = np.array([labels.index(p.fiscal_year) for p in self.periods], dtype=np.int64)
+        self.year_first_month = [int(np.argmax(self.year_of_month == y)) for y in range(self.Y)]
+        self.year_end_month = [int(self.months - np.argmax(self.year_of_month[::-1] == y)) for y in range(self.Y)]
+        self.year_first_period = [int(np.argmax(self.year_of_period == y)) for y in range(self.Y)]
+        self.year_end_period = [int(self.P - np.argmax(self.year_of_period[::-1] == y)) for y in range(self.Y)]
 
     # -- checks ------------------------------------------------------------------------
 
@@ -356,6 +381,8 @@ class Simulation:
             self._close_period(state, t)
             self._morale(state, t)
             self._quits(state, t)
+            if t + 1 < months and self.year_of_month[t + 1] != self.year_of_month[t]:
+                self._new_year(state, t)
         result = self._finish(state, runs)
         self.condition.finish(self, state, result)
         if keep:
@@ -402,8 +429,61 @@ class Simulation:
         """The roster columns of the slots from their seats (status and tenure are set monthly)."""
         state.roster_cols = self._slot_roster(state.seat)
         state.quota = state.roster_cols[self.scenario.primary_target]  # the annual primary target
+        state.scale = state.quota  # the seat's first-year quota: what production scales with
+        if state.seat_quota is not None:
+            self._apply_quotas(state)
         state.ti = state.roster_cols["ti"]
         state.ote = state.roster_cols["ti"] + state.roster_cols["base_salary"]
+
+    def _quota_columns(self) -> list[str]:
+        """The roster columns the quota policy moves: the primary target and its multiples."""
+        target = self.scenario.primary_target
+        return [target] + [name for name, source, _ in self.scenario.derived_columns
+                           if source == target and name != target and name in self.roster.columns]
+
+    def _apply_quotas(self, state: MonthState) -> None:
+        """Each slot's quota columns from its seat's quota this year (see :meth:`_new_year`)."""
+        assert state.seat_quota is not None and state.scale is not None
+        idx = np.maximum(state.seat, 0)
+        q = np.take_along_axis(state.seat_quota, idx, axis=1)
+        base = np.asarray(state.scale, dtype=float)
+        ratio = np.where(base > 0, q / np.where(base > 0, base, 1.0), 1.0)
+        for name in self._quota_columns():  # from the seats' first-year values
+            state.roster_cols[name] = np.asarray(self.roster.columns[name], dtype=float)[idx] * ratio
+        state.quota = state.roster_cols[self.scenario.primary_target]
+
+    def _new_year(self, state: MonthState, t: int) -> None:
+        """After a plan year's last month: the quota policy sets next year's quotas.
+
+        Each seat's next quota follows :meth:`~engine.sim.scenario.QuotaPolicy.next_quota`
+        from its quota and the year's primary actual of the rep holding it at the year's end,
+        the months that rep was not in the role counted at target (a hire of the last four
+        months: their actual plus eight months of quota / 12). A seat vacant at the year's
+        end is treated as on target (``fixed`` and ``growth`` do not look at actuals). A
+        ratchet never sets a quota below a tenth of this year's (so targets stay positive).
+        Year-to-date pay (for the outside-offer comparison) restarts.
+        """
+        y = int(self.year_of_month[t])
+        state.year_roster.append(dict(state.roster_cols))
+        y0 = self.year_first_month[y]
+        prim = state.actual[self.scenario.primary_measure][:, :, y0: t + 1].sum(axis=2)
+        in_role = state.active_m[:, :, y0: t + 1].sum(axis=2)
+        quota = np.asarray(state.quota, dtype=float)
+        annual = prim + quota * np.maximum(12 - in_role, 0) / 12.0
+        new = np.maximum(self.policy.next_quota(quota, annual), 0.1 * quota)
+        c = len(state.seat)
+        if state.seat_quota is None:
+            seat_q = np.broadcast_to(np.asarray(self.roster.columns[self.scenario.primary_target], dtype=float),
+                                     (c, self.seats))
+        else:
+            seat_q = state.seat_quota
+        seat_new = np.array(self.policy.next_quota(seat_q, seat_q), dtype=float)
+        rr, ss = np.nonzero(state.present & (state.seat >= 0))
+        seat_new[rr, state.seat[rr, ss]] = new[rr, ss]
+        state.seat_quota = seat_new
+        self._apply_quotas(state)
+        state.pay_to_date = np.zeros_like(state.pay_to_date)
+        state.ti_to_date = np.zeros_like(state.ti_to_date)
 
     def _backfill(self, state: MonthState, t: int) -> None:
         """1. Backfills whose vacancy is over start, in new slots at tenure 0."""
@@ -484,7 +564,8 @@ class Simulation:
                     carry=cells.take(state.carry),
                     days_m=None if state.days_m is None else cells.take(state.days_m),
                     outlook=None if state.outlook is None else cells.take(state.outlook),
-                    outlook_var=state.outlook_var)
+                    outlook_var=state.outlook_var,
+                    scale=None if state.scale is None or state.scale is state.quota else cells.take(state.scale))
 
     def _choose_effort(self, state: MonthState, t: int, window: list[int], cells: _Cells, reps: Reps,
                        mm: np.ndarray) -> np.ndarray | None:
@@ -529,7 +610,7 @@ class Simulation:
         Returns the shift of primary business (``> 0`` pulled in, ``< 0`` pushed out).
         """
         sc = self.scenario
-        phi = sc.timing_max_shift * self._expected_month(t, state.choice * state.mm, state.skill, state.quota,
+        phi = sc.timing_max_shift * self._expected_month(t, state.choice * state.mm, state.skill, state.scale,
                                                          state.ramp, self._outlook(state, 0))[sc.primary_measure]
         phi_c, choice_c = cells.take(phi), cells.take(state.choice)
         best_u = None
@@ -554,7 +635,7 @@ class Simulation:
         n_out, n = len(prod.outputs), self.slots
         eff = state.choice * state.mm
         demand = None if state.market is None else state.market.factor(t)
-        exp_vals = self._expected_month(t, eff, state.skill, state.quota, state.ramp, demand)
+        exp_vals = self._expected_month(t, eff, state.skill, state.scale, state.ramp, demand)
         uni = state.streams.random("output_uniform", (n_out, n))
         nor = state.streams.standard_normal("output_normal", (n_out, n))
         real = prod.realize(exp_vals, eff, np.moveaxis(uni, 1, 0), np.moveaxis(nor, 1, 0))
@@ -585,18 +666,21 @@ class Simulation:
         state.pay_to_date += pay
         state.ti_to_date += ti_k
         gap = np.clip((pay - state.expected_period_pay) / np.maximum(ti_k, 1e-9), -1.0, 1.0)
-        unfair = self._unfairness(pay, state.actual[primary][:, :, : t + 1].sum(axis=2)
-                                  / np.maximum(state.quota * (t + 1) / 12.0, 1e-9), state.present)
+        y0 = self.year_first_month[int(self.year_of_month[t])]
+        unfair = self._unfairness(pay, state.actual[primary][:, :, y0: t + 1].sum(axis=2)
+                                  / np.maximum(state.quota * (t + 1 - y0) / 12.0, 1e-9), state.present)
         state.morale = morale_after_pay(state.morale, self.morale_params, gap, unfair, awards)
 
     def _morale(self, state: MonthState, t: int) -> None:
         """Every month: outside offers, hopeless targets and recovery move morale."""
         # Expected annual pay: on target at the start of the year, then weighted toward
         # what the plan has actually paid so far.
+        y = int(self.year_of_month[t])
+        y0, end = self.year_first_month[y], self.year_end_month[y]
         state.outside_gap = outside_gap(state.outside, state.roster_cols["base_salary"], state.ti, state.ote,
-                                        state.pay_to_date, state.ti_to_date, (t + 1) / self.months)
+                                        state.pay_to_date, state.ti_to_date, (t + 1 - y0) / (end - y0))
         hopeless = self._hopeless(t, state.actual[self.scenario.primary_measure], state.active_m, state.quota,
-                                  state.skill, state.tenure, state.mm, state.outlook)
+                                  state.skill, state.tenure, state.mm, state.outlook, scale=state.scale)
         state.morale = morale_after_month(state.morale, self.morale_params, state.outside_gap, hopeless,
                                           state.morale0)
 
@@ -607,8 +691,9 @@ class Simulation:
         hazard = quit_hazard(self.base_hazard, ap, state.morale, state.outside_gap)
         quits = state.present & (quit_u < hazard) & (t + 1 < self.months) & (t >= self.condition.closed_months)
         if quits.any():
-            active = state.active_m[:, :, : t + 1]
-            perf = state.actual[self.scenario.primary_measure][:, :, : t + 1].sum(axis=2) / np.maximum(
+            y0 = self.year_first_month[int(self.year_of_month[t])]
+            active = state.active_m[:, :, y0: t + 1]
+            perf = state.actual[self.scenario.primary_measure][:, :, y0: t + 1].sum(axis=2) / np.maximum(
                 state.quota * np.maximum(active.sum(axis=2), 1) / 12.0, 1e-9)
             state.regretted |= quits & self._top_quartile(perf, state.present)
             state.left |= quits
@@ -639,8 +724,9 @@ class Simulation:
 
     def _window(self, k: int, timing: bool) -> list[int]:
         """Plan periods whose pay this month's choices can change (and what they need to see)."""
-        if self.reach is None:
-            return list(range(self.P))
+        if self.reach is None:  # year-to-date terms: the periods of k's plan year
+            y = int(self.year_of_period[k])
+            return list(range(self.year_first_period[y], self.year_end_period[y]))
         lo = max(k - self.reach, 0)
         hi = min(k + self.reach + (1 if timing else 0), self.P - 1)
         return list(range(lo, hi + 1))
@@ -661,6 +747,7 @@ class Simulation:
         Returns ``(utility (c, n), expected pay per window period (c, n, len(window)))``.
         """
         skill, quota, tenure, present, carry = reps.skill, reps.quota, reps.tenure, reps.present, reps.carry
+        scale = quota if reps.scale is None else reps.scale
         actual, active_m, roster_cols, days_m = reps.actual, reps.active_m, reps.roster_cols, reps.days_m
         sc = self.scenario
         eff = choice * mm
@@ -672,7 +759,7 @@ class Simulation:
         for m in future:
             ramp_m = ramp_factor(tenure + (m - t), sc.ramp_months, sc.ramp_start)
             season = float(self.season[m]) if reps.outlook is None else float(self.season[m]) * reps.outlook[..., m - t]
-            proj[m] = self.prod.expected(eff, skill, quota, season, ramp_m, self.needed)
+            proj[m] = self.prod.expected(eff, skill, scale, season, ramp_m, self.needed)
         primary = sc.primary_measure
         if carry is not None and t in proj:
             proj[t][primary] = proj[t][primary] + carry
@@ -733,8 +820,29 @@ class Simulation:
         per_period = res.total  # (S, c, n, W)
         v = per_period.sum(axis=-1)
         u = effort_utility(v, self.weights, reps.rho, reps.kappa, reps.ti, len(future), self.prod.shares, choice)
+        if self.ratchet > 0:
+            u = u - self._ratchet_cost(reps, t, future, proj)
         expected_pp = _quadrature(self.weights, per_period)
         return np.where(present, u, 0.0), expected_pp
+
+    def _ratchet_cost(self, reps: Reps, t: int, future: list[int], proj: dict) -> np.ndarray:
+        """What this year's projected primary output costs the rep in next year's pay (docs/model.md §11).
+
+        Under a ratchet, one more unit of this year's output raises next year's quota by
+        ``weight x (1 + growth)``; near target, a unit of quota costs about what a unit of
+        output pays on target, ``TI / ((1 + growth) x quota)``; so each unit of this year's
+        output costs ``discount x weight x TI / quota`` of next year's pay. Reps see the policy beyond the horizon: the last simulated year is
+        weighed too.
+        """
+        y = int(self.year_of_month[t])
+        ahead = [m for m in future if self.year_of_month[m] == y]
+        if not ahead:
+            return np.zeros(reps.present.shape)
+        primary = self.scenario.primary_measure
+        output = proj[ahead[0]][primary]
+        for m in ahead[1:]:
+            output = output + proj[m][primary]
+        return self.ratchet * reps.ti / np.maximum(reps.quota, 1e-9) * output
 
     def _rep_ids(self) -> np.ndarray:
         if not hasattr(self, "_ids"):
@@ -744,7 +852,10 @@ class Simulation:
 
     def _period_pay(self, k, t, actual, active_m, roster_cols, days_m=None):
         """Pay for period k on the realized actuals (evaluating the plan up to k)."""
-        window = list(range(k + 1)) if self.cross_period else [k]
+        if self.reach is None:  # year-to-date terms: from the start of k's plan year
+            window = list(range(self.year_first_period[int(self.year_of_period[k])], k + 1))
+        else:
+            window = list(range(k + 1)) if self.cross_period else [k]
         inputs = self._realized_inputs(window, actual, active_m, roster_cols, upto=t + 1, days_m=days_m)
         res = self.prog.evaluate(inputs)
         pay = res.total[..., -1]
@@ -789,44 +900,122 @@ class Simulation:
     def _top_quartile(self, perf, present) -> np.ndarray:
         return _percentile_rank(perf, present) >= 0.75
 
-    def _hopeless(self, t, prim_actual, active_m, quota, skill, tenure, mm, outlook=None) -> np.ndarray:
+    def _hopeless(self, t, prim_actual, active_m, quota, skill, tenure, mm, outlook=None, scale=None) -> np.ndarray:
         """Even the highest effort for the rest of the year leaves the rep under 80% of target.
 
         The target is the annual quota prorated to the months the rep is in the role
-        (the months so far plus the rest of the horizon).
+        (the months of the plan year so far plus the rest of the plan year in the horizon);
+        ``scale`` is what production scales with (default: the quota).
         """
-        M = self.months
+        y = int(self.year_of_month[t])
+        y0, M = self.year_first_month[y], self.year_end_month[y]
         if t + 1 >= M:
             return np.zeros_like(quota)
+        scale = quota if scale is None else scale
         sc = self.scenario
-        done = prim_actual[:, :, : t + 1].sum(axis=2)
+        done = prim_actual[:, :, y0: t + 1].sum(axis=2)
         emax = np.full((len(sc.activities),) + quota.shape, float(self.grid[-1]))
         rest: np.ndarray | float = 0.0
         for m in range(t + 1, M):
             ramp = ramp_factor(tenure + (m - t), sc.ramp_months, sc.ramp_start)
             season = float(self.season[m]) if outlook is None else float(self.season[m]) * outlook[..., m - t]
-            rest = rest + self.prod.expected(emax * mm, skill, quota, season, ramp,
+            rest = rest + self.prod.expected(emax * mm, skill, scale, season, ramp,
                                              self.prod.closure({sc.primary_measure}))[sc.primary_measure]
-        months_in_role = active_m[:, :, : t + 1].sum(axis=2) + (M - t - 1)
+        months_in_role = active_m[:, :, y0: t + 1].sum(axis=2) + (M - t - 1)
         return (done + rest < 0.8 * quota * months_in_role / 12.0).astype(float)
 
     # -- results ---------------------------------------------------------------------------
 
     def _finish(self, state: MonthState, runs: np.ndarray) -> ChunkResult:
         """The chunk's results: the plan evaluated on the whole year, per-run figures, per-rep values."""
-        actual, active_m, effort_m, morale_m = state.actual, state.active_m, state.effort_m, state.morale_m
-        roster_cols, quota, ote, left, regretted = state.roster_cols, state.quota, state.ote, state.left, state.regretted
-        ever, skill, days_m = state.ever, state.skill, state.days_m
-        sc = self.scenario
+        if self.Y > 1:
+            return self._finish_years(state, runs)
+        actual, active_m, roster_cols, quota, days_m = (state.actual, state.active_m, state.roster_cols, state.quota,
+                                                        state.days_m)
         if days_m is None:
             inputs = self._realized_inputs(list(range(self.P)), actual, active_m, roster_cols)
         else:
             inputs = self._realized_inputs(list(range(self.P)), actual, active_m, roster_cols, days_m=days_m)
         res = self.prog.evaluate(inputs)
-        payout = res.total.sum(axis=-1)
-        prim = actual[sc.primary_measure]
+        total, base_pay = res.total, res.base_pay
         days_active = (active_m * self.days).sum(axis=2)
         target = quota * days_active / self.days.sum() * (self.months / 12.0)
+        return self._result(state, runs, total, base_pay, target)
+
+    def _finish_years(self, state: MonthState, runs: np.ndarray) -> ChunkResult:
+        """Several plan years: each year evaluated with the roster (quotas) of its end, and
+        per-year figures (:attr:`ChunkResult.by_year`)."""
+        Y = self.Y
+        rosters = list(state.year_roster)[:Y]
+        rosters += [state.roster_cols] * (Y - len(rosters))
+        totals, bases = [], []
+        for y in range(Y):
+            window = list(range(self.year_first_period[y], self.year_end_period[y]))
+            inputs = self._realized_inputs(window, state.actual, state.active_m, rosters[y], days_m=state.days_m)
+            res = self.prog.evaluate(inputs)
+            totals.append(np.asarray(res.total, dtype=float))
+            bases.append(None if res.base_pay is None else np.asarray(res.base_pay, dtype=float))
+        total = np.concatenate(totals, axis=-1)
+        base_pay: np.ndarray | None = None
+        if all(b is not None for b in bases):
+            base_pay = np.concatenate([b for b in bases if b is not None], axis=-1)
+        prim = state.actual[self.scenario.primary_measure]
+        targets = np.zeros(prim.shape[:2] + (Y,))
+        for y in range(Y):
+            ms = slice(self.year_first_month[y], self.year_end_month[y])
+            days_active = (state.active_m[:, :, ms] * self.days[ms]).sum(axis=2)
+            quota = np.asarray(rosters[y][self.scenario.primary_target], dtype=float)
+            targets[..., y] = quota * days_active / self.days[ms].sum() * ((ms.stop - ms.start) / 12.0)
+        result = self._result(state, runs, total, base_pay, targets.sum(axis=2))
+        result.by_year = self._by_year(state, total, targets, result.rep_mask)
+        return result
+
+    def _by_year(self, state: MonthState, total: np.ndarray, targets: np.ndarray, rep_mask: np.ndarray) -> dict:
+        """Per plan year: ``(runs, years)`` figures as at the top level, and ``(runs, slots,
+        years)`` attainment with its mask. A leaver counts in the year of their last month."""
+        Y, sc = self.Y, self.scenario
+        prim, active_m = state.actual[sc.primary_measure], state.active_m
+        last = self.months - 1 - np.argmax(active_m[:, :, ::-1], axis=2)
+        year_left = self.year_of_month[last]
+        mp = dict(sc.morale)
+        disengaged = (state.morale_m < mp["disengaged_below"]) & active_m
+        out: dict = {"labels": self.years}
+        keys = ("cost", "revenue", "leavers", "regretted", "headcount", "replacement_cost", "disengaged_months",
+                "active_months", "effort_sum")
+        for key in keys:
+            out[key] = np.zeros((len(prim), Y))
+        out["attainment"] = np.zeros(targets.shape)
+        out["mask"] = np.zeros(targets.shape, dtype=bool)
+        rc = dict(sc.attrition)["replacement_cost"]
+        for y in range(Y):
+            ms = slice(self.year_first_month[y], self.year_end_month[y])
+            ps = slice(self.year_first_period[y], self.year_end_period[y])
+            out["cost"][:, y] = np.where(rep_mask, total[..., ps].sum(axis=-1), 0.0).sum(axis=1)
+            out["revenue"][:, y] = _run_totals(prim[:, :, ms])
+            gone = state.left & (year_left == y)
+            out["leavers"][:, y] = gone.sum(axis=1)
+            out["regretted"][:, y] = (state.regretted & gone).sum(axis=1)
+            out["headcount"][:, y] = active_m[:, :, ms].sum(axis=1).mean(axis=1)
+            out["replacement_cost"][:, y] = np.where(gone, state.ote, 0.0).sum(axis=1) * rc
+            out["disengaged_months"][:, y] = _run_totals(disengaged[:, :, ms])
+            out["active_months"][:, y] = _run_totals(active_m[:, :, ms])
+            out["effort_sum"][:, y] = _run_totals(state.effort_m[:, :, ms])
+            target = targets[..., y]
+            out["mask"][..., y] = state.ever & (target > 0)
+            out["attainment"][..., y] = np.where(target > 0, prim[:, :, ms].sum(axis=2) / np.maximum(target, 1e-9),
+                                                 0.0)
+        return out
+
+    def _result(self, state: MonthState, runs: np.ndarray, total: np.ndarray, base_pay, target: np.ndarray
+                ) -> ChunkResult:
+        """The chunk's figures from the pay per period (``total``) and each rep's target."""
+        actual, active_m, effort_m, morale_m = state.actual, state.active_m, state.effort_m, state.morale_m
+        ote, left, regretted = state.ote, state.left, state.regretted
+        ever, skill, days_m = state.ever, state.skill, state.days_m
+        sc = self.scenario
+        payout = total.sum(axis=-1)
+        prim = actual[sc.primary_measure]
+        days_active = (active_m * self.days).sum(axis=2)
         attainment = np.where(target > 0, prim.sum(axis=2) / np.maximum(target, 1e-9), 0.0)
         rep_mask = ever & (days_active > 0)
         top = (_percentile_rank(attainment, rep_mask) >= 0.75) & rep_mask
@@ -848,10 +1037,10 @@ class Simulation:
             last_month_primary=_run_totals(prim[:, :, last_idx]),
             attainment=attainment, payout=payout, rep_mask=rep_mask, top_quartile=top,
             effort=effort_m.sum(axis=2) / np.maximum(active_m.sum(axis=2), 1), primary=prim.sum(axis=2), skill=skill,
-            period_cost=np.where(rep_mask[..., None], res.total, 0.0).sum(axis=1),
-            base_pay_cost=None if res.base_pay is None else
-            np.where(rep_mask, np.asarray(res.base_pay).sum(axis=-1), 0.0).sum(axis=1),
-            period_payout=None if days_m is None else np.asarray(res.total)[:, : self.seats, :].copy(),
+            period_cost=np.where(rep_mask[..., None], total, 0.0).sum(axis=1),
+            base_pay_cost=None if base_pay is None else
+            np.where(rep_mask, np.asarray(base_pay).sum(axis=-1), 0.0).sum(axis=1),
+            period_payout=None if days_m is None else np.asarray(total)[:, : self.seats, :].copy(),
         )
 
 
