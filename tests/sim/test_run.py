@@ -39,7 +39,8 @@ def test_every_shipped_plan_simulates_on_the_default_scenario(path, scenario):
     assert set(doc["morale"]) == {"attrition_rate", "regretted_attrition_rate", "share_disengaged",
                                   "replacement_cost"}
     assert 0 <= doc["morale"]["regretted_attrition_rate"] <= doc["morale"]["attrition_rate"] < 1
-    assert set(doc["measures"]) == set(scenario.actual_columns)
+    # the scenario's outputs, and the plan's own columns the team was shaped to (engine/sim/shape.py)
+    assert set(scenario.actual_columns) <= set(doc["measures"])
     assert 0 < doc["timing"]["last_month_share"] <= 1
     assert doc["effort"]["mean"] > 0.5
 
