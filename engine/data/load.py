@@ -876,8 +876,12 @@ def _activity(staff: _Roster, periods: Sequence[PeriodInfo]
     days = np.maximum(last - first + 1, 0)  # per roster row
     calendar = (ends - starts + 1).astype(np.float64)
     R = len(staff.ids)
-    rep_days = np.zeros((R, len(periods)))
-    np.add.at(rep_days, staff.rep, days)
+    one_row_each = len(staff.rep) == R and bool((staff.rep == np.arange(R)).all())
+    if one_row_each:  # the usual roster: a row per rep, in order
+        rep_days = days.astype(np.float64)
+    else:
+        rep_days = np.zeros((R, len(periods)))
+        np.add.at(rep_days, staff.rep, days)
     proration = rep_days / calendar
     active = rep_days > 0
     at = np.broadcast_to(staff.last_row[:, None], (R, len(periods))).copy()
