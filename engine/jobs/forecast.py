@@ -239,7 +239,11 @@ def _setup(checked: CheckedPlan, roster, actuals, as_of: str | None) -> _Setup:
         try:
             monthly = load_inputs(roster, actuals, period="month", fiscal_year_start=fys,
                                   roster_columns=sorted(checked.roster_columns),
-                                  actual_columns=dict(checked.actual_columns))
+                                  actual_columns={c: a for c, a in checked.actual_columns.items()
+                                                  if c not in checked.text_actual_columns},
+                                  text_columns=sorted(checked.text_actual_columns),
+                                  text_roster_columns=sorted(checked.text_roster_columns),
+                                  placing_date=plan.placing_date, pending=plan.placing_declared)
         except (DataError, DataErrors):
             raise DataError("bad-period", f"--as-of {as_of} falls inside a {plan.period}: that needs actuals with "
                             f"a 'date' column (transactions), not one row per {plan.period}", column="as_of",

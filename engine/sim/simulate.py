@@ -558,12 +558,12 @@ class Simulation:
     def _reps(self, state: MonthState, cells: _Cells) -> Reps:
         return Reps(skill=cells.take(state.skill), quota=cells.take(state.quota), ti=cells.take(state.ti),
                     tenure=cells.take(state.tenure), kappa=cells.take(state.kappa), rho=cells.take(state.rho),
-                    actual={col: cells.take(state.actual[col]) for col in self.columns},
-                    active_m=cells.take(state.active_m), present=cells.take(state.present),
+                    actual={col: cells.take_months(state.actual[col]) for col in self.columns},
+                    active_m=cells.take_months(state.active_m), present=cells.take(state.present),
                     roster_cols={k: cells.take(v) for k, v in state.roster_cols.items()},
                     carry=cells.take(state.carry),
-                    days_m=None if state.days_m is None else cells.take(state.days_m),
-                    outlook=None if state.outlook is None else cells.take(state.outlook),
+                    days_m=None if state.days_m is None else cells.take_months(state.days_m),
+                    outlook=None if state.outlook is None else cells.take_months(state.outlook),
                     outlook_var=state.outlook_var,
                     scale=None if state.scale is None or state.scale is state.quota else cells.take(state.scale))
 
@@ -1056,6 +1056,13 @@ class _Cells:
         self.pack = pack
         if pack:
             self.ci, self.si = np.nonzero(present)
+
+    def take_months(self, x: np.ndarray) -> np.ndarray:
+        """A ``(runs, slots, k)`` array (months, months ahead) as ``(1, cells, k)``: said
+        explicitly, since ``(5, 5, 5)`` would read either way to :meth:`take`."""
+        if not self.pack:
+            return x
+        return np.asarray(x)[self.ci, self.si][None]
 
     def take(self, x: np.ndarray) -> np.ndarray:
         if not self.pack:

@@ -139,6 +139,12 @@ def test_a_plan_in_its_own_columns_simulates_forecasts_and_checks_with_no_scenar
     assert proc.returncode == 0, proc.stderr
     fc = json.loads(proc.stdout)
     assert fc["plan"] == "新老客户提成方案"
+    proc = incentive("forecast", CN, "--roster", ROOT / "scenarios/data/seeds_cn_roster.csv", "--actuals",
+                     ROOT / "scenarios/data/seeds_cn_deals.csv", "--as-of", "2027-05", "--runs", 5, "--workers", 1)
+    # a quarter in progress: the deals reloaded by month; 5 runs of 5 slots with 5 months ahead
+    # (arrays of shape (5, 5, 5), once read the wrong way round when packing cells)
+    assert proc.returncode == 0, proc.stderr
+    assert "2027-Q2  in progress" in proc.stdout
 
 
 HUNTING = """
