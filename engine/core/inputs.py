@@ -44,6 +44,15 @@ class PeriodInfo:
         return (self.fiscal_year, self.number)
 
 
+def month_offsets(periods) -> np.ndarray:
+    """``(P,)`` whole months from the first period's start to each period's start."""
+    if not periods:
+        return np.zeros(0)
+    first = periods[0].start
+    return np.array([(p.start.year - first.year) * 12 + p.start.month - first.month for p in periods],
+                    dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class Rows:
     """Transaction rows, for row-level measures, line detail and pending rows.
@@ -183,11 +192,7 @@ class Inputs:
 
     def month_offsets(self) -> np.ndarray:
         """``(P,)`` whole months from the first period's start to each period's start."""
-        if not self.periods:
-            return np.zeros(0)
-        first = self.periods[0].start
-        return np.array([(p.start.year - first.year) * 12 + p.start.month - first.month for p in self.periods],
-                        dtype=np.float64)
+        return month_offsets(self.periods)
 
     @property
     def follows_previous(self) -> np.ndarray:

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from engine.core.errors import DataError, DataErrors
-from engine.core.inputs import Inputs, Layer, PeriodInfo, Rows
+from engine.core.inputs import Inputs, Layer, PeriodInfo, Rows, month_offsets
 from engine.core.periods import check_period_kind, parse_period_label, period_for_date
 from engine.core.text import did_you_mean
 
@@ -928,11 +928,7 @@ def _tenure(table: _Table, staff: _Roster, periods: Sequence[PeriodInfo], proble
         ps = period.start
         months = (ps.year - year) * 12 + ps.month - month - (ps.day < day)
         out[:, p] = np.where(known, np.maximum(months, 0), 0)
-    if periods:
-        first = periods[0].start
-        offsets = np.array([(p.start.year - first.year) * 12 + p.start.month - first.month for p in periods])
-    else:
-        offsets = np.zeros(0)
+    offsets = month_offsets(periods)
     missing = ~known
     if missing.any():
         if column is None or np.isnan(column[missing]).any():

@@ -227,17 +227,18 @@ def amount_columns(checked) -> list[str]:
     return sorted(columns)
 
 
-def load_for_plan(checked, roster, actuals, sheet=None) -> Inputs:
+def load_for_plan(checked, roster, actuals, sheet=None, period: str | None = None) -> Inputs:
     """Load a roster and actuals with the columns and aggregations the plan needs.
 
     ``sheet`` chooses the Excel sheet (name or 0-based number) of both tables; default the
-    first.
+    first. ``period`` gathers the actuals into periods of another kind than the plan's
+    (the forecast reads a period in progress month by month).
     """
     from engine.data.load import load_inputs
 
     plan = checked.plan
     return load_inputs(
-        roster, actuals, period=plan.period, fiscal_year_start=plan.fiscal_year_start,
+        roster, actuals, period=period or plan.period, fiscal_year_start=plan.fiscal_year_start,
         roster_columns=sorted(checked.roster_columns),
         actual_columns={c: a for c, a in checked.actual_columns.items() if c not in checked.text_actual_columns},
         amount_columns=amount_columns(checked), sheet=sheet,

@@ -188,7 +188,7 @@ class _Setup:
 
 
 def _setup(checked: CheckedPlan, roster, actuals, as_of: str | None) -> _Setup:
-    from engine.data.load import load_inputs, read_table
+    from engine.data.load import read_table
     from engine.data.statements import load_for_plan
 
     plan = checked.plan
@@ -237,13 +237,7 @@ def _setup(checked: CheckedPlan, roster, actuals, as_of: str | None) -> _Setup:
     monthly = None
     if closed_months not in [i + 1 for i in ends]:  # as-of inside a period: monthly actuals needed
         try:
-            monthly = load_inputs(roster, actuals, period="month", fiscal_year_start=fys,
-                                  roster_columns=sorted(checked.roster_columns),
-                                  actual_columns={c: a for c, a in checked.actual_columns.items()
-                                                  if c not in checked.text_actual_columns},
-                                  text_columns=sorted(checked.text_actual_columns),
-                                  text_roster_columns=sorted(checked.text_roster_columns),
-                                  placing_date=plan.placing_date, pending=plan.placing_declared)
+            monthly = load_for_plan(checked, roster, actuals, period="month")
         except (DataError, DataErrors):
             raise DataError("bad-period", f"--as-of {as_of} falls inside a {plan.period}: that needs actuals with "
                             f"a 'date' column (transactions), not one row per {plan.period}", column="as_of",

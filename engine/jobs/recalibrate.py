@@ -29,11 +29,9 @@ import numpy as np
 import pandas as pd
 
 from engine.core.errors import EngineError, PlanError, PlanErrors
-from engine.core.inputs import Inputs
 from engine.core.text import MISSING, display_width, ljust
 from engine.jobs.compare import _fmt, _table  # the same table style as compare
 from engine.plan import expr as ex
-from engine.plan.compile import compile_plan
 from engine.plan.rewrite import (
     NumberSite,
     decimals_for,
@@ -1293,7 +1291,7 @@ def _target_line(checked, table: pd.DataFrame, column: str) -> tuple[np.ndarray,
     """Per rep, ``(slope, intercept)`` of the plan's primary target as a function of
     ``column`` (the target expression evaluated at two values of it, other columns as the
     rep has them)."""
-    from engine.plan.reference_rep import REFERENCE_PERIOD
+    from engine.plan.reference_rep import value_line
 
     target = next(t for t in checked.plan.targets
                   if any(isinstance(n, ex.Name) and n.prefix == "roster" and n.name == column
@@ -1306,21 +1304,7 @@ def _target_line(checked, table: pd.DataFrame, column: str) -> tuple[np.ndarray,
             cols[c] = num.to_numpy(dtype=float) if num.notna().all() else table[c].astype(str).to_numpy(dtype=object)
         else:
             cols[c] = np.zeros(n)
-
-    def at(v: float) -> np.ndarray:
-        roster = {**cols, column: np.full(n, v)}
-        inputs = Inputs(rep_ids=table["rep_id"].astype(str).to_numpy(dtype=object), periods=(REFERENCE_PERIOD,),
-                        roster=roster, actuals={**{c: np.zeros((n, 1)) for c in checked.numeric_actual_columns},
-                                                **{c: np.full((n, 1), "", dtype=object)
-                                                   for c in checked.text_actual_columns}},
-                        active=np.ones((n, 1), dtype=bool), proration=np.ones((n, 1)),
-                        tenure=np.full((n, 1), 24.0) if checked.uses_tenure else None)
-        res = compile_plan(checked).evaluate(inputs, grades=False)
-        return np.asarray(res.values[f"targets.{target.name}"], dtype=float)[:, 0]
-
-    f1, f2 = at(1.0), at(2.0)
-    slope = f2 - f1
-    return slope, f1 - slope
+    return value_line(checked, cols, column, f"targets.{target.name}")
 
 
 def write_targets(rec: Recalibration, path: str | Path, group=None) -> None:

@@ -458,11 +458,9 @@ class _Env:
                 at = tuple(np.argwhere(hit)[0])
                 r, p = int(at[-2]), int(at[-1])
                 k = np.broadcast_to(np.asarray(key, dtype=object), hit.shape)[at]
-                return DataErrors([DataError(
-                    "missing-key", f"table '{table}' has no key '{k}' (in {piece.text}) and no default",
-                    file=self.inputs.sources.get("roster"), rep=str(np.asarray(self.inputs.rep_ids).reshape(-1)[r]),
-                    hint=f"add '{k}' to the table, give the table a 'default', or call lookup({table}, key, default)"
-                         f" (period {self.inputs.periods[p].label})")])
+                return _missing_key(table, k, piece, f" (period {self.inputs.periods[p].label})",
+                                    file=self.inputs.sources.get("roster"),
+                                    rep=str(np.asarray(self.inputs.rep_ids).reshape(-1)[r]))
         return None
 
     def checked(self, x, piece: _Piece):
@@ -1274,12 +1272,18 @@ class _RowEnv:
             if np.broadcast_to(miss, self.shape)[i]:
                 k = np.broadcast_to(np.asarray(key, dtype=object), self.shape)[i]
                 col = piece.text[len("actuals."):] if piece.text.startswith("actuals.") else None
-                return DataErrors([DataError(
-                    "missing-key", f"table '{table}' has no key '{k}' (in {piece.text}) and no default",
-                    file=self.inputs.sources.get("actuals"), row=int(self.rows.file_row[i]), column=col,
-                    rep=str(self.inputs.rep_ids[self.rows.rep[i]]),
-                    hint=f"add '{k}' to the table, give the table a 'default', or call lookup({table}, key, default)")])
+                return _missing_key(table, k, piece, "", file=self.inputs.sources.get("actuals"),
+                                    row=int(self.rows.file_row[i]), column=col,
+                                    rep=str(self.inputs.rep_ids[self.rows.rep[i]]))
         return None
+
+
+def _missing_key(table: str, key, piece: _Piece, where: str, **located) -> DataErrors:
+    """The error for a lookup of a key the table lacks, where its value is used."""
+    return DataErrors([DataError(
+        "missing-key", f"table '{table}' has no key '{key}' (in {piece.text}) and no default",
+        hint=f"add '{key}' to the table, give the table a 'default', or call lookup({table}, key, default){where}",
+        **located)])
 
 
 def _lookup(env, table: str, key, default, piece: _Piece, has: bool):

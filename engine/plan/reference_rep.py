@@ -228,20 +228,6 @@ def shaped_roles(checked: CheckedPlan, values: Mapping[str, object], free: list[
     if not left:
         return solved
     prog = compile_plan(checked)
-    zeros = {col: np.zeros((2, 1, 1)) for col in checked.numeric_actual_columns}
-
-    def at(col: str, key: str) -> np.ndarray:
-        vals = {**current, col: np.array([[1.0], [2.0]])}
-        roster = {k: (v if isinstance(v, np.ndarray) else np.full((2, 1), v, dtype=object if isinstance(v, str)
-                                                                    else np.float64)) for k, v in vals.items()}
-        inputs = Inputs(rep_ids=np.array(["reference"], dtype=object), periods=(REFERENCE_PERIOD,), roster=roster,
-                        actuals=dict(zeros), active=np.ones((2, 1, 1), dtype=bool), proration=np.ones((2, 1, 1)),
-                        tenure=np.full((2, 1, 1), REFERENCE_TENURE) if checked.uses_tenure else None)
-        for c, v in reference_attributes(checked).items():
-            inputs.actuals[c] = np.full((2, 1, 1), v, dtype=object)
-        res = prog.evaluate(inputs, grades=False)
-        out = res.base_pay if key == "base_pay" else res.values[key]
-        return np.asarray(out, dtype=float)[:, 0, 0]
 
     for key, role, code, desired in wanted:
         cols = sorted({n.name for n in ex.walk(code.tree) if isinstance(n, ex.Name) and n.prefix == "roster"}
@@ -250,17 +236,43 @@ def shaped_roles(checked: CheckedPlan, values: Mapping[str, object], free: list[
             continue
         col = cols[0]
         try:
-            f1, f2 = at(col, key)
+            slopes, intercepts = value_line(checked, {k: np.array([v]) for k, v in current.items()}, col, key, prog)
         except EngineError:
             continue
-        slope = f2 - f1
+        slope, intercept = float(slopes[0]), float(intercepts[0])
         if not (np.isfinite(slope) and slope > 0):
             continue
-        value = max((desired - (f1 - slope)) / slope, 0.0)
+        value = max((desired - intercept) / slope, 0.0)
         solved[col] = (float(value), role)
         current[col] = float(value)
         left.discard(col)
     return solved
+
+
+def value_line(checked: CheckedPlan, roster: Mapping[str, np.ndarray], column: str, key: str,
+               prog=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per rep, ``(slope, intercept)`` of ``key`` (``targets.NAME``, ``target_incentive`` or
+    ``base_pay``) as an affine function of roster ``column``: the plan evaluated with the
+    column at 1 and at 2, the other columns as ``roster`` gives them (``(n,)`` each), actuals
+    at zero, text attributes at :func:`reference_attributes`, tenure :data:`REFERENCE_TENURE`,
+    over :data:`REFERENCE_PERIOD`."""
+    from engine.plan.compile import compile_plan
+
+    n = len(next(iter(roster.values()))) if roster else 1
+    prog = compile_plan(checked) if prog is None else prog
+    actuals: dict[str, np.ndarray] = {c: np.zeros((n, 1)) for c in checked.numeric_actual_columns}
+    actuals.update({c: np.full((n, 1), v, dtype=object) for c, v in reference_attributes(checked).items()})
+
+    def at(v: float) -> np.ndarray:
+        inputs = Inputs(rep_ids=np.array(["reference"] * n, dtype=object), periods=(REFERENCE_PERIOD,),
+                        roster={**roster, column: np.full(n, v)}, actuals=actuals,
+                        active=np.ones((n, 1), dtype=bool), proration=np.ones((n, 1)),
+                        tenure=np.full((n, 1), REFERENCE_TENURE) if checked.uses_tenure else None)
+        res = prog.evaluate(inputs, grades=False)
+        return np.asarray(res.base_pay if key == "base_pay" else res.values[key], dtype=float)[:, 0]
+
+    f1, f2 = at(1.0), at(2.0)
+    return f2 - f1, 2.0 * f1 - f2
 
 
 def reference_actuals(levels, targets: Mapping[str, object], others: Mapping[str, Choice]) -> dict[str, np.ndarray]:
@@ -282,31 +294,9 @@ def reference_actuals(levels, targets: Mapping[str, object], others: Mapping[str
 
 def reference_attributes(checked: CheckedPlan, prefix: str = "actuals") -> dict[str, str]:
     """The reference rep's text attributes: for each ``actuals`` (or ``roster``) column the
-    plan uses as text, the first text it is compared with, else the first key of a table it
-    is looked up in."""
+    plan uses as text, the first value :func:`reference_values` finds."""
     texts = checked.text_actual_columns if prefix == "actuals" else checked.text_roster_columns
-    out: dict[str, str] = {}
-    keys = {t.name: (t.values[0][0] if t.values else "") for t in checked.plan.tables}
-    for code in checked.plan.codes():
-        for node in ex.walk(code.tree):
-            col, value = None, None
-            if isinstance(node, ex.Compare) and node.op in ("==", "!="):
-                for a, b in ((node.left, node.right), (node.right, node.left)):
-                    if isinstance(a, ex.Name) and a.prefix == prefix and isinstance(b, ex.Str):
-                        col, value = a.name, b.value
-            elif isinstance(node, ex.In) and isinstance(node.left, ex.Name) and node.left.prefix == prefix \
-                    and node.items and isinstance(node.items[0], ex.Str):
-                col, value = node.left.name, node.items[0].value
-            elif isinstance(node, ex.Call) and node.func in ("lookup", "has") and len(node.args) >= 2 and \
-                    isinstance(node.args[1], ex.Name) and node.args[1].prefix == prefix:
-                table = node.args[0]
-                col = node.args[1].name
-                value = keys.get(table.name, "") if isinstance(table, ex.Name) else ""
-            if col is not None and col in texts and col not in out:
-                out[col] = str(value)
-    for col in texts:
-        out.setdefault(col, "")
-    return out
+    return {col: reference_values(checked, col, prefix)[0] for col in texts}
 
 
 REFERENCE_TENURE = 24.0
@@ -338,9 +328,10 @@ MAX_REFERENCE_ROWS = 16
 """At most this many transaction rows make up the reference rep's period."""
 
 
-def reference_values(checked: CheckedPlan, col: str) -> list[str]:
-    """Every text the plan compares actuals column ``col`` with, and the keys of the tables it
-    is looked up in, in the order the plan names them."""
+def reference_values(checked: CheckedPlan, col: str, prefix: str = "actuals") -> list[str]:
+    """Every text the plan compares column ``col`` (of the ``actuals`` or the ``roster``) with,
+    and the keys of the tables it is looked up in, in the order the plan names them (``[""]``
+    when it names none)."""
     out: list[str] = []
     tables = {t.name: [k for k, _ in t.values] for t in checked.plan.tables}
     for code in checked.plan.codes():
@@ -348,13 +339,13 @@ def reference_values(checked: CheckedPlan, col: str) -> list[str]:
             found: list[str] = []
             if isinstance(node, ex.Compare) and node.op in ("==", "!="):
                 for a, b in ((node.left, node.right), (node.right, node.left)):
-                    if isinstance(a, ex.Name) and a.prefix == "actuals" and a.name == col and isinstance(b, ex.Str):
+                    if isinstance(a, ex.Name) and a.prefix == prefix and a.name == col and isinstance(b, ex.Str):
                         found.append(b.value)
-            elif isinstance(node, ex.In) and isinstance(node.left, ex.Name) and node.left.prefix == "actuals" and \
+            elif isinstance(node, ex.In) and isinstance(node.left, ex.Name) and node.left.prefix == prefix and \
                     node.left.name == col:
                 found += [str(i.value) for i in node.items]
             elif isinstance(node, ex.Call) and node.func in ("lookup", "has") and len(node.args) >= 2 and \
-                    isinstance(node.args[1], ex.Name) and node.args[1].prefix == "actuals" and \
+                    isinstance(node.args[1], ex.Name) and node.args[1].prefix == prefix and \
                     node.args[1].name == col and isinstance(node.args[0], ex.Name):
                 found += tables.get(node.args[0].name, [])
             out += [v for v in found if v not in out]

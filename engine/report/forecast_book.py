@@ -313,12 +313,7 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
     gl.append([w("Term"), w("Meaning")])
     for term, meaning in GLOSSARY:
         gl.append([w(term), w(meaning)])
-    gl.column_dimensions["A"].width = 40
-    gl.column_dimensions["B"].width = 110
-    for row in gl.iter_rows(min_row=1):
-        row[1].alignment = wrap
-    for cell in gl[1]:
-        cell.font = bold
+    _two_columns(gl, 40, wrap, bold)
 
     ins = wb.create_sheet("Inputs")
     ins.append([w("Input"), w("Value")])
@@ -333,12 +328,7 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
     given = {k for k, _ in inputs}
     for item, value in [*inputs, *((k, v) for k, v in own if k not in given)]:
         ins.append([w(item), _value(value) if not isinstance(value, (list, tuple)) else "\n".join(map(str, value))])
-    ins.column_dimensions["A"].width = 30
-    ins.column_dimensions["B"].width = 110
-    for row in ins.iter_rows(min_row=1):
-        row[1].alignment = wrap
-    for cell in ins[1]:
-        cell.font = bold
+    _two_columns(ins, 30, wrap, bold)
 
     asn = wb.create_sheet("Assumptions")
     asn.append([w("Assumption"), w("Value")])
@@ -348,3 +338,13 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
     asn.column_dimensions["B"].width = 90
     with atomic_path(path) as tmp:
         wb.save(tmp)
+
+
+def _two_columns(ws, first_width: int, wrap, bold) -> None:
+    """A term-and-text sheet: the text column wide and wrapped, the header row bold."""
+    ws.column_dimensions["A"].width = first_width
+    ws.column_dimensions["B"].width = 110
+    for row in ws.iter_rows(min_row=1):
+        row[1].alignment = wrap
+    for cell in ws[1]:
+        cell.font = bold
