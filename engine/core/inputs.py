@@ -110,6 +110,13 @@ class Mix:
             carrying each value's weight, (J,) the value index of each kind, (J,) the fixed
             share ``share`` assumed for it)``; a cell's share of a kind is then ``share`` with
             the fixed share replaced by the value's weight over the column's total weight.
+        credits: expected credit notes per rep and period (cancelled deals of a plan that
+            pays at booking): rows of the same kinds with the negative amount, each amount
+            column ``c`` at ``size`` times the period's credited value (the actuals column
+            paired with ``c`` in ``credit_columns``) divided by ``credits``. ``sum`` and
+            ``count`` add them, ``mean`` and ``last`` weigh them by number, ``min`` and ``max``
+            include them.
+        credit_columns: ``(amount column, actuals column of its credited value)`` pairs.
     """
 
     attributes: dict[str, np.ndarray]
@@ -117,6 +124,8 @@ class Mix:
     share: np.ndarray
     deals: float
     driven: tuple[tuple[str, tuple[str, ...], np.ndarray, np.ndarray], ...] = ()
+    credits: float = 0.0
+    credit_columns: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -648,11 +648,40 @@ class CompiledPlan:
         agg = self.row_measures[name]
         present = self._row_counts(raw) > 0
         if agg == "count":
-            return np.where(present, mix.deals, 0.0)
-        menv = _MixEnv(raw, mix)
+            return np.where(present, mix.deals + mix.credits, 0.0)
+        share = self._mix_shares(raw, mix)
+        # Deals, then (a plan that pays at booking) credit notes: the same kinds, negative amounts.
+        groups = [(mix.deals, self._mix_values(raw, name, mix, share, present, credit=False))]
+        if mix.credits > 0:
+            groups.append((mix.credits, self._mix_values(raw, name, mix, share, present, credit=True)))
+        if agg in ("sum", "mean", "last") and len(groups) == 1:
+            out = (groups[0][1] * share).sum(axis=-1)
+            out = mix.deals * out if agg == "sum" else out
+        elif agg in ("sum", "mean", "last"):
+            out = sum(n * (vals * share).sum(axis=-1) for n, vals in groups)
+            out = out if agg == "sum" else out / (mix.deals + mix.credits)
+        else:
+            fill = np.inf if agg == "min" else -np.inf
+            live = [np.where(share > 0, vals, fill) for _, vals in groups]
+            out = np.minimum.reduce([v.min(axis=-1) for v in live]) if agg == "min" else \
+                np.maximum.reduce([v.max(axis=-1) for v in live])
+        return np.where(present, out, 0.0)
+
+    def _mix_values(self, raw: _Env, name: str, mix, share: np.ndarray, present: np.ndarray,
+                    credit: bool) -> np.ndarray:
+        """A row-level measure on each kind of deal (or of credit note), ``(..., R, P, J)``."""
+        menv = _MixEnv(raw, mix, credit=credit)
         vals = np.asarray(self.measure_fns[name](menv))  # type: ignore[arg-type]  # answers what an _Env does
         vals = vals.astype(np.float64) if vals.dtype == bool else vals
         vals = np.broadcast_to(vals, raw.shape + (len(mix.share),))
+        bad = ~np.isfinite(vals) & present[..., None] & (share > 0)
+        if bad.any():
+            code = self.codes[Ref("measure", name)]
+            self._raise_non_finite(raw.inputs, bad.any(axis=-1), vals.max(axis=-1), code, f"row-level measure '{name}'")
+        return vals
+
+    def _mix_shares(self, raw: _Env, mix) -> np.ndarray:
+        """Each kind's share of the deals, cell by cell where effort moves the mix."""
         share = np.asarray(mix.share)
         for _, names, index, static in mix.driven:  # shares that respond to effort, cell by cell
             weights = np.stack([np.broadcast_to(np.asarray(raw.inputs.actuals[n], dtype=np.float64), raw.shape)
@@ -661,18 +690,7 @@ class CompiledPlan:
             fixed = np.asarray(static)
             dyn = np.where(total > 0, weights / np.where(total > 0, total, 1.0), 1.0 / len(names))
             share = share * np.take(dyn, index, axis=-1) / np.where(fixed > 0, fixed, 1.0)
-        bad = ~np.isfinite(vals) & present[..., None] & (share > 0)
-        if bad.any():
-            code = self.codes[Ref("measure", name)]
-            self._raise_non_finite(raw.inputs, bad.any(axis=-1), vals.max(axis=-1), code, f"row-level measure '{name}'")
-        if agg == "sum":
-            out = mix.deals * (vals * share).sum(axis=-1)
-        elif agg in ("mean", "last"):
-            out = (vals * share).sum(axis=-1)
-        else:
-            live = np.where(share > 0, vals, np.inf if agg == "min" else -np.inf)
-            out = live.min(axis=-1) if agg == "min" else live.max(axis=-1)
-        return np.where(present, out, 0.0)
+        return share
 
     def _row_counts(self, env: _Env) -> np.ndarray:
         """Rows in each cell: the transactions placed there, 1 for a per-period row, or 1 for
@@ -1204,9 +1222,11 @@ class _MixEnv:
     each amount column at the kind's size times the period's mean deal, each text attribute
     at the kind's value."""
 
-    def __init__(self, raw: _Env, mix):
+    def __init__(self, raw: _Env, mix, credit: bool = False):
         self.raw = raw
         self.mix = mix
+        # Credit notes: each amount column at minus its credited value, shared over the credits.
+        self.credited = dict(mix.credit_columns) if credit else None
         self.prog = raw.prog
         self.inputs = raw.inputs
         self.shape = raw.shape + (len(mix.share),)
@@ -1217,6 +1237,14 @@ class _MixEnv:
             attr = self.mix.attributes.get(ref.name)
             if attr is not None:
                 return attr
+            if self.credited is not None:
+                credited = self.credited.get(ref.name)
+                if credited is None:  # a column no deal amount rides on: as on the deal
+                    value = np.asarray(self.raw.get(ref), dtype=np.float64)[..., None]
+                    return value * (self.mix.size / self.mix.deals)
+                value = np.broadcast_to(np.asarray(self.inputs.actuals[credited], dtype=np.float64),
+                                        self.raw.shape)[..., None]
+                return -value * (self.mix.size / self.mix.credits)
             value = np.asarray(self.raw.get(ref), dtype=np.float64)[..., None]
             return value * (self.mix.size / self.mix.deals)
         return np.asarray(self.raw.get(ref))[..., None]

@@ -148,6 +148,34 @@ class Output:
         return AGGREGATE_OF_KIND[self.kind]
 
 
+PAYS_ON = ("payment", "booking")
+
+
+@dataclass(frozen=True)
+class Payment:
+    """When deals are paid or cancelled, for plans that pay on payment or claw back
+    (engine/sim/payment.py).
+
+    Attributes:
+        days: mean days from a deal's close to its payment.
+        spread: standard deviation of those days (a gamma distribution; 0: every deal is
+            paid exactly ``days`` after it closes).
+        cancel: share of deals cancelled: never paid under a plan that pays on payment, a
+            credit note in the month of the cancellation under one that pays at booking.
+        cancel_days: mean days from a deal's close to its cancellation (spread in the same
+            proportion as the payment's).
+        plan_pays_on: ``payment`` or ``booking``; None: a plan that places its transactions
+            by a date column it declares other than ``date`` (``transactions: {date:
+            paid_date}``) pays on payment, any other at booking.
+    """
+
+    days: float = 30.0
+    spread: float = 15.0
+    cancel: float = 0.0
+    cancel_days: float = 45.0
+    plan_pays_on: str | None = None
+
+
 @dataclass(frozen=True)
 class Deals:
     """How the primary amount arrives as deals, for plans that pay deal by deal.
@@ -161,12 +189,18 @@ class Deals:
             to effort on an activity (hunting new customers against farming existing ones):
             the value's weight is ``share + gain x ln(effort)``, the weights of a column
             renormalised to shares.
+        last_week: share of a month's deals closed in its last seven days (None: spread
+            evenly over the month); it decides which month a payment lands in.
+        payment: payment delays and cancellations (None: every deal reaches the plan in the
+            month it closes).
     """
 
     count: float = 4.0
     size_sigma: float = 0.8
     attributes: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
     activities: tuple[tuple[str, tuple[tuple[str, str, float], ...]], ...] = ()
+    last_week: float | None = None
+    payment: Payment | None = None
 
     def mix_column(self, column: str, value: str) -> str:
         """The name of the output carrying an effort-responsive value's weight."""
@@ -591,8 +625,9 @@ def _build(root: YNode, filename: str) -> Scenario:
 
 
 def _deals(r: _ScenarioReader, node: YNode | None, act_names: list[str]) -> Deals | None:
-    """``deals: {count, size_sigma, attributes: {column: {value: share | {share, activity, gain}}}}``."""
-    m = r.mapping(node, "deals", ("count", "size_sigma", "attributes"))
+    """``deals: {count, size_sigma, last_week, attributes: {column: {value: share | {share,
+    activity, gain}}}, payment: {days, spread, cancel, cancel_days, plan_pays_on}}``."""
+    m = r.mapping(node, "deals", ("count", "size_sigma", "last_week", "attributes", "payment"))
     if m is None:
         return None
     d = Deals()
@@ -637,7 +672,25 @@ def _deals(r: _ScenarioReader, node: YNode | None, act_names: list[str]) -> Deal
                     r.error("weights-sum", f"the shares of deals attribute '{col}' must sum to 1 (got {total:.6g})",
                             shares_node.span)
                 attributes.append((col, tuple(pairs)))
-    return Deals(count, sigma, tuple(attributes), tuple(activities))
+    last_week = None if m.get("last_week") is None else \
+        r.positive(m.get("last_week"), "deals last_week", 0.0, upper=1.0)
+    return Deals(count, sigma, tuple(attributes), tuple(activities), last_week, _payment(r, m.get("payment")))
+
+
+def _payment(r: _ScenarioReader, node: YNode | None) -> Payment | None:
+    """``payment: {days, spread, cancel, cancel_days, plan_pays_on}`` of the ``deals`` section."""
+    m = r.mapping(node, "deals payment", ("days", "spread", "cancel", "cancel_days", "plan_pays_on"))
+    if m is None:
+        return None
+    d = Payment()
+    days = r.positive(m.get("days"), "payment days", d.days, upper=730.0)
+    spread = r.positive(m.get("spread"), "payment spread", d.spread, upper=730.0)
+    cancel = r.positive(m.get("cancel"), "payment cancel", d.cancel, upper=0.95)
+    cancel_days = r.positive(m.get("cancel_days"), "payment cancel_days", d.cancel_days, upper=730.0)
+    pays_on = None
+    if m.get("plan_pays_on") is not None:
+        pays_on = r.choice(m.get("plan_pays_on"), "plan_pays_on", PAYS_ON, PAYS_ON[0])
+    return Payment(days, spread, cancel, cancel_days, pays_on)
 
 
 def _quota_policy(r: _ScenarioReader, node: YNode | None) -> QuotaPolicy | None:

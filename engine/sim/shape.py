@@ -43,6 +43,7 @@ from engine.plan.reference_rep import (
     shaped_roles,
 )
 from engine.plan.validate import CheckedPlan
+from engine.sim.payment import pays_on_payment
 from engine.sim.scenario import Deals, Output, Scenario
 
 __all__ = ["Shaping", "describe", "mix_columns", "mix_for", "shape_scenario"]
@@ -197,7 +198,7 @@ def shape_scenario(checked: CheckedPlan, scenario: Scenario) -> tuple[Scenario, 
                 if (len(vals) == 1 or _handles_others(checked, col)) and OTHER not in vals:
                     vals = [*vals, OTHER]
                 attrs[col] = tuple((v, 1.0 / len(vals)) for v in vals)
-        deals = Deals(d.count, d.size_sigma, tuple(sorted(attrs.items())), d.activities)
+        deals = replace(d, attributes=tuple(sorted(attrs.items())))
         if prim_out is not None:  # effort-driven values: each value's weight is an output of its activity
             have_out = {o.name for o in outputs}
             for col, driven in deals.activities:
@@ -213,9 +214,26 @@ def shape_scenario(checked: CheckedPlan, scenario: Scenario) -> tuple[Scenario, 
                            for col, pairs in deals.attributes)
         deal_note = (f"{primary} arrives as {deals.count:g} deals per rep and month, sizes spread lognormally "
                      f"(sigma {deals.size_sigma:g})" + (f"; {shares}" if shares else ""))
+    if deals is not None and deals.payment is not None:
+        deal_note = "; ".join(n for n in (deal_note, payment_note(checked, scenario, deals)) if n)
     shaped = replace(scenario, derived_columns=tuple(derived), constant_columns=tuple(constant),
                      outputs=tuple(outputs), deals=deals)
     return shaped, Shaping(tuple(roster_notes), tuple(actual_notes), deal_note)
+
+
+def payment_note(checked: CheckedPlan, scenario: Scenario, deals: Deals) -> str:
+    """How the deals' payment delays and cancellations reach the plan, in words."""
+    p = deals.payment
+    if p is None:
+        return ""
+    on_payment = pays_on_payment(checked, replace(scenario, deals=deals))
+    paid = f"paid {p.days:g} days after closing on average (sd {p.spread:g})"
+    if on_payment:
+        how = f"the plan pays on payment: {paid}" + (f", {p.cancel:.0%} cancelled and never paid" if p.cancel else "")
+    else:
+        how = "the plan pays at booking" + (f": {p.cancel:.0%} cancelled about {p.cancel_days:g} days after closing, "
+                                            "credited back then" if p.cancel else f" ({paid})")
+    return how
 
 
 def mix_for(checked: CheckedPlan, scenario: Scenario) -> Mix | None:

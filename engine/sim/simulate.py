@@ -51,6 +51,7 @@ from engine.sim.behaviour import (
 )
 from engine.sim.conditioning import Conditioner, Conditioning, NoConditioning
 from engine.sim.market import MarketPath, team_index
+from engine.sim.payment import Placement, placement_for
 from engine.sim.population import Roster, draw_traits, hire_capacity
 from engine.sim.scenario import Scenario
 from engine.sim.shape import mix_columns, mix_for, shape_scenario
@@ -206,6 +207,9 @@ class MonthState:
     scale: np.ndarray | None = None
     seat_quota: np.ndarray | None = None
     year_roster: list = field(default_factory=list)
+    # Payment delays: each column riding on deals, ``(runs, slots, depth)`` business the
+    # starting team closed in the months before the horizon (oldest first), still being paid.
+    before: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -239,6 +243,7 @@ class Reps:
     outlook: np.ndarray | None = None
     outlook_var: np.ndarray | None = None
     scale: np.ndarray | None = None  # production scale (None: the quota)
+    before: dict[str, np.ndarray] | None = None  # business closed before the horizon (payment delays)
 
 
 class Simulation:
@@ -271,6 +276,12 @@ class Simulation:
         self.seed = int(seed)
         self.condition: Conditioner = NoConditioning() if condition is None else condition
         self.prog: PayoutProgram = compile_plan(checked, params) if program is None else program
+        # When closed business reaches the plan: payment delays and cancellations (None: the
+        # month it closes), engine/sim/payment.py.
+        self.placement: Placement | None = placement_for(checked, scenario, self.columns,
+                                                         conditioned=self.condition.closed_months > 0)
+        if self.placement is not None:
+            self.mix = self.placement.mix(self.mix)
         self.roster: Roster = self.condition.seats(scenario)
         self.prod = Production(scenario)
         sc = scenario
@@ -377,6 +388,8 @@ class Simulation:
             self._backfill(state, t)
             self._seat(state, t)
             self._decide(state, t)
+            if t == 0:  # the months before the horizon at the effort the team works at
+                self._before_horizon(state, state.choice)
             self._produce(state, t)
             self._close_period(state, t)
             self._morale(state, t)
@@ -423,7 +436,32 @@ class Simulation:
             state.market = MarketPath.draw(self.market, z, M, self.team_of_seat[np.maximum(seat, 0)])
         self.condition.begin(self, state)
         self._seat_roster(state)
+        self._before_horizon(state)
         return state
+
+    def _before_horizon(self, state: MonthState, choice: np.ndarray | None = None) -> None:
+        """Under payment delays, what the starting team closed in the months before the
+        horizon and is paid in its first months: each rep's expected business at ``choice``
+        (the effort chosen in the first month; baseline effort 1 for that first choice), their
+        morale's multiplier, the season and ramp of those months, the market at its mean.
+        Hires have nothing before the horizon."""
+        pl = self.placement
+        if pl is None or pl.depth == 0 or not pl.columns:
+            return
+        sc = self.scenario
+        K = pl.depth
+        if choice is None:
+            choice = np.ones((len(sc.activities),) + state.present.shape)
+        eff = choice * effort_multiplier(state.morale, self.morale_params)
+        cols = self.prod.closure(set(pl.columns))
+        state.before = {col: np.zeros(state.present.shape + (K,)) for col in pl.columns}
+        for j in range(1, K + 1):  # month -j, stored at K - j
+            season = float(sc.seasonality[(self.start.month - 1 - j) % 12])
+            ramp = ramp_factor(state.tenure - j, sc.ramp_months, sc.ramp_start)
+            scale = state.quota if state.scale is None else state.scale
+            exp = self.prod.expected(eff, state.skill, scale, season, ramp, cols)
+            for col in pl.columns:
+                state.before[col][:, :, K - j] = np.where(state.present & (state.tenure >= j), exp[col], 0.0)
 
     def _seat_roster(self, state: MonthState) -> None:
         """The roster columns of the slots from their seats (status and tenure are set monthly)."""
@@ -565,7 +603,8 @@ class Simulation:
                     days_m=None if state.days_m is None else cells.take_months(state.days_m),
                     outlook=None if state.outlook is None else cells.take_months(state.outlook),
                     outlook_var=state.outlook_var,
-                    scale=None if state.scale is None or state.scale is state.quota else cells.take(state.scale))
+                    scale=None if state.scale is None or state.scale is state.quota else cells.take(state.scale),
+                    before={col: cells.take_months(v) for col, v in state.before.items()} or None)
 
     def _choose_effort(self, state: MonthState, t: int, window: list[int], cells: _Cells, reps: Reps,
                        mm: np.ndarray) -> np.ndarray | None:
@@ -586,11 +625,11 @@ class Simulation:
             reference: dict | None = None
             if self.cross_rep:
                 reference = {}
-                self._utility(reps, t, window, base_choice, mm, record=reference)
+                self._utility(reps, t, window, base_choice, mm, record=reference, held=base_choice)
             for g in levels:
                 trial = base_choice.copy()
                 trial[a] = g
-                u, per_period = self._utility(reps, t, window, trial, mm, reference=reference)
+                u, per_period = self._utility(reps, t, window, trial, mm, reference=reference, held=base_choice)
                 if best_u is None:
                     best_u, chosen_pp = u, per_period
                     best[:] = g
@@ -662,7 +701,7 @@ class Simulation:
         k = int(self.period_of_month[t])
         primary = self.scenario.primary_measure
         pay, ti_k, awards = self._period_pay(k, t, state.actual, state.active_m, state.roster_cols,
-                                             days_m=state.days_m)
+                                             days_m=state.days_m, before=state.before)
         state.pay_to_date += pay
         state.ti_to_date += ti_k
         gap = np.clip((pay - state.expected_period_pay) / np.maximum(ti_k, 1e-9), -1.0, 1.0)
@@ -723,7 +762,9 @@ class Simulation:
         return None if o is None else o[..., ahead]
 
     def _window(self, k: int, timing: bool) -> list[int]:
-        """Plan periods whose pay this month's choices can change (and what they need to see)."""
+        """Plan periods whose pay this month's choices can change (and what they need to see).
+
+        Under payment delays the choices reach further (:meth:`_paid_window`)."""
         if self.reach is None:  # year-to-date terms: the periods of k's plan year
             y = int(self.year_of_period[k])
             return list(range(self.year_first_period[y], self.year_end_period[y]))
@@ -731,10 +772,24 @@ class Simulation:
         hi = min(k + self.reach + (1 if timing else 0), self.P - 1)
         return list(range(lo, hi + 1))
 
+    def _paid_window(self, window: list[int]) -> list[int]:
+        """The window and, under payment delays, the later periods the business closed in its
+        months is paid in (up to the horizon's last period)."""
+        if self.placement is None or not self.placement.depth:
+            return window
+        last = max(m for m in range(self.months) if self.period_of_month[m] == window[-1])
+        until = int(self.period_of_month[min(last + self.placement.depth, self.months - 1)])
+        return window + list(range(window[-1] + 1, until + 1))
+
     def _utility(self, reps: Reps, t: int, window: list[int], choice: np.ndarray, mm: np.ndarray,
                  shift: np.ndarray | None = None, record: dict | None = None,
-                 reference: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 reference: dict | None = None, held: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Certainty equivalent of projected pay over the window minus the cost of effort.
+
+        Under payment delays the pay counted runs on into the periods the window's business
+        is paid in (:meth:`_paid_window`), whose own months are projected at the effort
+        ``held`` (the reps' current choice: their effort is not what is being decided), and
+        business paid after the horizon counts in its last month.
 
         Args:
             reps: the reps evaluated (their cells).
@@ -743,6 +798,7 @@ class Simulation:
             choice: ``(A, ...)`` chosen effort per activity; ``mm`` the morale multiplier.
             shift: primary business pulled forward (> 0) or pushed out (< 0) this month.
             record, reference: cross-rep reference values (see ``PayoutProgram.evaluate``).
+            held: ``(A, ...)`` effort in the months after the window (default ``choice``).
 
         Returns ``(utility (c, n), expected pay per window period (c, n, len(window)))``.
         """
@@ -752,14 +808,19 @@ class Simulation:
         sc = self.scenario
         eff = choice * mm
         M = self.months
+        decided = window
+        window = self._paid_window(window)
         months = [m for m in range(M) if self.period_of_month[m] in window]
-        future = [m for m in months if m >= t]
+        future = [m for m in months if m >= t and self.period_of_month[m] in decided]
+        later = [m for m in months if m >= t and self.period_of_month[m] not in decided]
+        decided_months = set(future)
+        eff_later = eff if held is None else held * mm
         # Projected monthly values for the months from t on (same effort for the rest).
         proj = {}
-        for m in future:
+        for m in future + later:
             ramp_m = ramp_factor(tenure + (m - t), sc.ramp_months, sc.ramp_start)
             season = float(self.season[m]) if reps.outlook is None else float(self.season[m]) * reps.outlook[..., m - t]
-            proj[m] = self.prod.expected(eff, skill, scale, season, ramp_m, self.needed)
+            proj[m] = self.prod.expected(eff if m in future else eff_later, skill, scale, season, ramp_m, self.needed)
         primary = sc.primary_measure
         if carry is not None and t in proj:
             proj[t][primary] = proj[t][primary] + carry
@@ -784,22 +845,26 @@ class Simulation:
         periods = tuple(self.periods[k] for k in window)
         acts = {}
         amount_cols = {o.name for o in sc.outputs if o.kind in ("amount", "share_of")}
+        before = reps.before or {}
         for col in self.columns:
             agg = self.checked.actual_columns.get(col, "sum")
-            per = np.zeros((S, c, n, W))
-            for wi, k in enumerate(window):
-                ms = [m for m in months if self.period_of_month[m] == k]
-                vals = []
-                for m in ms:
-                    if m < t:
-                        v = np.broadcast_to(actual[col][:, :, m], (S, c, n))
-                    else:
-                        base = np.broadcast_to(proj[m][col], (c, n))
-                        v = factors[:, None, None] * base if col in amount_cols else np.broadcast_to(base, (S, c, n))
-                    vals.append(v)
-                act_ms = [active_m[:, :, m] if m < t else present for m in ms]
-                per[..., wi] = _aggregate(vals, act_ms, agg)
-            acts[col] = per
+            past, prior = actual[col], before.get(col)
+            amount = col in amount_cols
+
+            def closed(m: int, past=past, prior=prior, col=col, amount=amount):
+                """Business closed in month ``m``: realized before ``t``, projected from it (the
+                noise priced is the decided months': later months at their expected value)."""
+                if m < 0:
+                    return 0.0 if prior is None else prior[..., prior.shape[-1] + m]
+                if m < t:
+                    return past[:, :, m]
+                base = np.broadcast_to(proj[m][col], (c, n))
+                return factors[:, None, None] * base if amount and m in decided_months else base
+
+            for suffix, gathered in self._gathered(col, window, months, closed,
+                                                   lambda m: active_m[:, :, m] if m < t else present,
+                                                   agg, (S, c, n), fold=True).items():
+                acts[col + suffix] = gathered
         active = np.zeros((c, n, W), dtype=bool)
         prorate = np.zeros((c, n, W))
         for wi, k in enumerate(window):
@@ -822,7 +887,7 @@ class Simulation:
         u = effort_utility(v, self.weights, reps.rho, reps.kappa, reps.ti, len(future), self.prod.shares, choice)
         if self.ratchet > 0:
             u = u - self._ratchet_cost(reps, t, future, proj)
-        expected_pp = _quadrature(self.weights, per_period)
+        expected_pp = _quadrature(self.weights, per_period[..., : len(decided)])
         return np.where(present, u, 0.0), expected_pp
 
     def _ratchet_cost(self, reps: Reps, t: int, future: list[int], proj: dict) -> np.ndarray:
@@ -850,13 +915,14 @@ class Simulation:
             self._ids = np.array(ids, dtype=object)
         return self._ids
 
-    def _period_pay(self, k, t, actual, active_m, roster_cols, days_m=None):
+    def _period_pay(self, k, t, actual, active_m, roster_cols, days_m=None, before=None):
         """Pay for period k on the realized actuals (evaluating the plan up to k)."""
         if self.reach is None:  # year-to-date terms: from the start of k's plan year
             window = list(range(self.year_first_period[int(self.year_of_period[k])], k + 1))
         else:
             window = list(range(k + 1)) if self.cross_period else [k]
-        inputs = self._realized_inputs(window, actual, active_m, roster_cols, upto=t + 1, days_m=days_m)
+        inputs = self._realized_inputs(window, actual, active_m, roster_cols, upto=t + 1, days_m=days_m,
+                                       before=before)
         res = self.prog.evaluate(inputs)
         pay = res.total[..., -1]
         ti_k = np.asarray(res.values["target_incentive"], dtype=float)[..., -1]
@@ -868,18 +934,50 @@ class Simulation:
                 awards += res.columns[c.name][..., -1] > 0
         return pay, ti_k, awards
 
-    def _realized_inputs(self, window, actual, active_m, roster_cols, upto=None, days_m=None) -> Inputs:
+    def _gathered(self, col: str, window: list[int], months, closed, active, agg: str, shape: tuple,
+                  fold: bool = False) -> dict[str, np.ndarray]:
+        """The monthly values of a column gathered into each window period ``(*shape, W)``:
+        ``{"": values}``, and under payment delays what reaches the plan in each month
+        (:meth:`~engine.sim.payment.Placement.months`: ``"~credit"`` for credit notes as rows).
+
+        ``closed(m)`` is the business closed in month ``m`` (negative: before the horizon),
+        ``active(m)`` who was in the role, ``months`` the months to gather; ``fold``: business
+        paid after the horizon counts in its last month (a rep's view: it will be paid).
+        """
+        pl = self.placement
+        paid = pl is not None and col in pl.columns
+        out: dict[str, np.ndarray] = {}
+        for wi, k in enumerate(window):
+            ms = [m for m in months if self.period_of_month[m] == k]
+            vals: dict[str, list] = {"": []}
+            for m in ms:
+                placed = pl.months(closed, m, fold=fold and m == self.months - 1) if paid else {"": closed(m)}  # type: ignore[union-attr]
+                for suffix, v in placed.items():
+                    vals.setdefault(suffix, []).append(np.broadcast_to(v, shape))
+            act_ms = [active(m) for m in ms]
+            for suffix, vs in vals.items():
+                per = out.setdefault(suffix, np.zeros(shape + (len(window),)))
+                per[..., wi] = _aggregate(vs, act_ms, agg if suffix == "" else "sum")
+        return out
+
+    def _realized_inputs(self, window, actual, active_m, roster_cols, upto=None, days_m=None,
+                         before=None) -> Inputs:
         M = self.months if upto is None else upto
         c, n = active_m.shape[:2]
         W = len(window)
         acts = {}
         for col in self.columns:
             agg = self.checked.actual_columns.get(col, "sum")
-            per = np.zeros((c, n, W))
-            for wi, k in enumerate(window):
-                ms = [m for m in range(M) if self.period_of_month[m] == k]
-                per[..., wi] = _aggregate([actual[col][:, :, m] for m in ms], [active_m[:, :, m] for m in ms], agg)
-            acts[col] = per
+            past, prior = actual[col], (before or {}).get(col)
+
+            def closed(m: int, past=past, prior=prior):
+                if m < 0:
+                    return 0.0 if prior is None else prior[..., prior.shape[-1] + m]
+                return past[:, :, m]
+
+            for suffix, gathered in self._gathered(col, window, range(M), closed, lambda m: active_m[:, :, m],
+                                                   agg, (c, n)).items():
+                acts[col + suffix] = gathered
         active = np.zeros((c, n, W), dtype=bool)
         prorate = np.zeros((c, n, W))
         for wi, k in enumerate(window):
@@ -933,9 +1031,10 @@ class Simulation:
         actual, active_m, roster_cols, quota, days_m = (state.actual, state.active_m, state.roster_cols, state.quota,
                                                         state.days_m)
         if days_m is None:
-            inputs = self._realized_inputs(list(range(self.P)), actual, active_m, roster_cols)
+            inputs = self._realized_inputs(list(range(self.P)), actual, active_m, roster_cols, before=state.before)
         else:
-            inputs = self._realized_inputs(list(range(self.P)), actual, active_m, roster_cols, days_m=days_m)
+            inputs = self._realized_inputs(list(range(self.P)), actual, active_m, roster_cols, days_m=days_m,
+                                           before=state.before)
         res = self.prog.evaluate(inputs)
         total, base_pay = res.total, res.base_pay
         days_active = (active_m * self.days).sum(axis=2)
@@ -951,7 +1050,8 @@ class Simulation:
         totals, bases = [], []
         for y in range(Y):
             window = list(range(self.year_first_period[y], self.year_end_period[y]))
-            inputs = self._realized_inputs(window, state.actual, state.active_m, rosters[y], days_m=state.days_m)
+            inputs = self._realized_inputs(window, state.actual, state.active_m, rosters[y], days_m=state.days_m,
+                                           before=state.before)
             res = self.prog.evaluate(inputs)
             totals.append(np.asarray(res.total, dtype=float))
             bases.append(None if res.base_pay is None else np.asarray(res.base_pay, dtype=float))
