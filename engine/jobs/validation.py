@@ -15,14 +15,15 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from engine.jobs.compare import compare_plans, paired_difference
 from engine.plan import load_plan
-from engine.sim.scenario import Scenario, default_scenario
+from engine.sim.scenario import QuotaPolicy, Scenario, default_scenario
 
 __all__ = ["FINDINGS", "Finding", "Result", "card", "evaluate", "main"]
 
@@ -45,6 +46,10 @@ class Finding:
         direction: ``(value, ci_low, ci_high) -> bool``: the published direction holds.
         band: ``(low, high)`` the published magnitude (half the published effect either side
             of it), or None where none is published.
+        scenarios: one change of the scenario per plan (``scenario -> scenario``), where the
+            finding is about the scenario (a quota policy) rather than the plan: each plan then
+            runs on its own scenario, on the same seed (common random numbers); None: every
+            plan on the scenario as it is.
     """
 
     key: str
@@ -55,6 +60,17 @@ class Finding:
     measure: Callable
     direction: Callable
     band: tuple[float, float] | None = None
+    scenarios: tuple[Callable[[Scenario], Scenario], ...] | None = None
+
+
+def _two_years(scenario: Scenario) -> Scenario:
+    """Two plan years on fixed quotas."""
+    return replace(scenario, months=24, quota_policy=QuotaPolicy("fixed"))
+
+
+def _ratcheted(scenario: Scenario) -> Scenario:
+    """Two plan years, next year's quota this year's actual (a full ratchet, no growth)."""
+    return replace(scenario, months=24, quota_policy=QuotaPolicy("ratchet", 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,15 @@ def _relative(metric: str, index: int = 1) -> Callable:
         scale = float(np.nanmean(base))
         v, lo, hi = (d[k] / scale for k in ("mean", "ci_low", "ci_high"))
         return v, lo, hi, f"{v:+.1%} (95% CI {lo:+.1%} to {hi:+.1%})"
+    return measure
+
+
+def _first_year(metric: str) -> Callable:
+    """:func:`_relative` on the first plan year's ``metric`` (``"revenue 2027"``, ...)."""
+
+    def measure(cmp):
+        years = sorted(k for k in cmp.results[0].per_run if k.startswith(f"{metric} "))
+        return _relative(years[0])(cmp)
     return measure
 
 
@@ -159,6 +184,10 @@ FINDINGS: tuple[Finding, ...] = (
             "Oyer (1998); Larkin (2014); practitioners' 15/25/60", "a higher share in each quarter's last month",
             (PLANS / "commission_only.yaml", PLANS / "lump_sum.yaml"), _last_month_gap,
             lambda v, lo, hi: v > 0.01),
+    Finding("ratchet", "Quotas ratcheted on this year's results make reps hold back",
+            "Weitzman (1980); Misra & Nair (2011)", "lower output in a year whose results set next year's quota",
+            (SHIPPED / "seeds_base_float_excess.yaml", SHIPPED / "seeds_base_float_excess.yaml"),
+            _first_year("revenue"), _negative, scenarios=(_two_years, _ratcheted)),
     Finding("at-quota", "About half of reps reach quota", "Alexander Group, Xactly and Bridge Group surveys",
             "41-59% at or above quota", (SHIPPED / "seeds_base_float_excess.yaml",),
             _level("share_at_or_above_target", ("attainment", "share_at_or_above_target")), _any, (0.41, 0.59)),
@@ -178,8 +207,12 @@ def evaluate(findings=FINDINGS, scenario: Scenario | None = None, runs: int = 20
     out = []
     cache: dict[tuple[Path, ...], object] = {}
     for f in findings:
-        cmp = cache.get(f.plans)
-        if cmp is None:
+        cmp: object
+        if f.scenarios is not None:  # each plan on its own scenario, the same seed
+            cmp = SimpleNamespace(results=[
+                compare_plans([load_plan(p)], change(scenario), runs=runs, seed=seed, workers=workers,
+                              keep_reps=True).results[0] for p, change in zip(f.plans, f.scenarios, strict=True)])
+        elif (cmp := cache.get(f.plans)) is None:
             cmp = compare_plans([load_plan(p) for p in f.plans], scenario, runs=runs, seed=seed, workers=workers,
                                 keep_reps=True)
             cache[f.plans] = cmp

@@ -39,3 +39,15 @@ def test_the_shipped_card_lists_every_finding():
     text = (ROOT / "docs" / "validation.md").read_text(encoding="utf-8")
     for f in FINDINGS:
         assert f"| {f.claim} | {f.source} |" in text, f.key
+
+
+def test_the_ratchet_is_a_finding_about_the_quota_policy():
+    """Weitzman (1980), Misra & Nair (2011): the same plan over two plan years, quotas fixed
+    against quotas set from this year's actual, on the same seed: year one's revenue is lower
+    under the ratchet (reps hold back)."""
+    from dataclasses import replace
+
+    sc = replace(default_scenario(), reps=24, teams=4)
+    ratchet = [f for f in FINDINGS if f.key == "ratchet"]
+    (res,) = evaluate(ratchet, scenario=sc, runs=4, workers=1, seed=3)
+    assert res.value < -0.02 and res.direction, res.text
