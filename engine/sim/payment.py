@@ -108,6 +108,8 @@ class Placement:
         row_credits: credit notes reach the plan as rows of their own (a plan with row-level
             measures): the credited amount of column ``c`` is the actuals column
             :meth:`credit_column` ``(c)``; else the credits are netted into ``c``.
+        observed: months before this one hold a real team's actuals, already as the plan
+            placed them (a forecast's closed months): they pass through unchanged.
     """
 
     columns: tuple[str, ...]
@@ -116,6 +118,7 @@ class Placement:
     on_payment: bool
     cancel: float
     row_credits: bool
+    observed: int = 0
 
     @property
     def depth(self) -> int:
@@ -146,6 +149,8 @@ class Placement:
     def months(self, closed, m: int, fold: bool = False) -> dict[str, Any]:
         """What reaches the plan in month ``m`` for one column: ``{"": placed}`` and, for a plan
         with credit notes as rows, ``{"~credit": credited}`` (credits netted otherwise)."""
+        if m < self.observed:
+            return {"": closed(m)}
         value = self.placed(closed, m, self.paid, fold)
         if self.credit is None:
             return {"": value}
@@ -193,13 +198,14 @@ def pays_on_payment(checked: CheckedPlan, scenario: Scenario) -> bool:
 
 
 def placement_for(checked: CheckedPlan, scenario: Scenario, columns: list[str],
-                  conditioned: bool = False) -> Placement | None:
+                  conditioned: int = 0) -> Placement | None:
     """How closed business reaches the plan, or None (the scenario's deals have no ``payment``:
     every deal reaches the plan in the month it closes, as before).
 
-    ``conditioned`` runs (a forecast from a real team's months so far) read placed actuals
-    for the closed months, so they place the months to come in the month they close, net of
-    cancellations: the steady state, where what a year pays is what it closes.
+    ``conditioned`` runs (a forecast from a real team's first ``conditioned`` months) read
+    placed actuals for the closed months, so they place the months to come in the month they
+    close, net of cancellations: the steady state, where what a year pays is what it closes
+    (and what is pending now is about what will be pending at the year's end).
     """
     d = scenario.deals
     if d is None or d.payment is None:
@@ -219,4 +225,4 @@ def placement_for(checked: CheckedPlan, scenario: Scenario, columns: list[str],
         paid = np.array([paid.sum() - (0.0 if credit is None else credit.sum())])
         credit = None
     return Placement(columns=cols, paid=paid, credit=credit, on_payment=on_payment, cancel=cancel,
-                     row_credits=bool(checked.row_measures) and credit is not None)
+                     row_credits=bool(checked.row_measures) and credit is not None, observed=int(conditioned))

@@ -279,7 +279,7 @@ class Simulation:
         # When closed business reaches the plan: payment delays and cancellations (None: the
         # month it closes), engine/sim/payment.py.
         self.placement: Placement | None = placement_for(checked, scenario, self.columns,
-                                                         conditioned=self.condition.closed_months > 0)
+                                                         conditioned=self.condition.closed_months)
         if self.placement is not None:
             self.mix = self.placement.mix(self.mix)
         self.roster: Roster = self.condition.seats(scenario)

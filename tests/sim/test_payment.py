@@ -95,8 +95,11 @@ def test_which_plans_pay_on_payment():
     p_told = placement_for(on, told, ["revenue"])
     assert p_told is not None and not p_told.on_payment
     assert placement_for(on, _scenario(), ["revenue"]) is None
-    conditioned = placement_for(on, sc, ["revenue"], conditioned=True)  # a forecast's months to come
+    conditioned = placement_for(on, sc, ["revenue"], conditioned=6)  # a forecast's months to come
     assert conditioned is not None and conditioned.paid.tolist() == pytest.approx([0.9]) and conditioned.depth == 0
+    # the six closed months are the real team's actuals, as the plan placed them: unchanged
+    assert conditioned.months(lambda m: 100.0, 5)[""] == 100.0
+    assert conditioned.months(lambda m: 100.0, 6)[""] == pytest.approx(90.0)
 
 
 def test_placing_is_a_convolution_with_the_business_before_the_horizon():
