@@ -377,8 +377,9 @@ def _sim_options(fn):
 def simulate(plan: str, scenario_path: str | None, runs: int, seed: int | None, json_out: str | None,
              chunk_runs: int | None, workers: int | None, scheduler: str | None) -> None:
     """Simulate how the team responds to PLAN: cost, attainment, morale and attrition."""
-    from engine.jobs.compare import Comparison, comparison_table
+    from engine.jobs.compare import Comparison
     from engine.plan import load_plan
+    from engine.report.text import comparison_table
     from engine.sim.run import progress_enabled
     from engine.sim.run import simulate as run_simulation
 
@@ -406,8 +407,9 @@ def compare(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: 
             json_out: str | None, chunk_runs: int | None, workers: int | None,
             scheduler: str | None, report_out: str | None = None) -> None:
     """Compare PLANS on the same simulated team and random numbers, side by side."""
-    from engine.jobs.compare import compare_plans, comparison_table
+    from engine.jobs.compare import compare_plans
     from engine.plan import load_plan
+    from engine.report.text import comparison_table
     from engine.sim.run import progress_enabled
 
     try:

@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from engine.core.errors import EngineError, PlanError, PlanErrors
-from engine.core.text import MISSING, display_width, ljust
-from engine.jobs.compare import _fmt, _table  # the same table style as compare
+from engine.core.text import MISSING, display_width, figure, ljust, text_table
 from engine.plan import expr as ex
 from engine.plan.rewrite import (
     NumberSite,
@@ -986,8 +985,8 @@ def _search(ev: _Evaluator, space: _Space, spec: RecalibrationSpec, constraints:
     if constraints and not feasible:
         broken = [r for r in crow if not r["satisfied"]]
         kind = metrics
-        parts = [f"{r['constraint']} (got {_fmt(r['recalibrated'], kind[r['metric']].kind)}, "
-                 f"{'over' if r['op'] == '<=' else 'under'} by {_fmt(r['excess'], kind[r['metric']].kind, True)})"
+        parts = [f"{r['constraint']} (got {figure(r['recalibrated'], kind[r['metric']].kind)}, "
+                 f"{'over' if r['op'] == '<=' else 'under'} by {figure(r['excess'], kind[r['metric']].kind, True)})"
                  for r in broken]
         notes.append(f"no candidate met every constraint in {ev.used} simulations; this is the least infeasible "
                      "one found: " + "; ".join(parts))
@@ -1333,12 +1332,12 @@ def _fmt_num(v: float) -> str:
 def _diff_text(row, kind: str) -> str:
     if row["difference"] is None or (isinstance(row["difference"], float) and not math.isfinite(row["difference"])):
         return MISSING
-    text = _fmt(row["difference"], kind, signed=True)
+    text = figure(row["difference"], kind, signed=True)
     lo, hi = row.get("ci_low"), row.get("ci_high")
     if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
         return text
     half = (hi - lo) / 2
-    return f"{text} ± {_fmt(half, kind).replace('%', 'pp')}"
+    return f"{text} ± {figure(half, kind).replace('%', 'pp')}"
 
 
 def plan_diff(rec: Recalibration, context: int = 1) -> list[str]:
@@ -1379,8 +1378,8 @@ def recalibration_text(rec: Recalibration, currency: str | None = None) -> str:
         for c in rec.constraint_rows:
             kind = mk[c["metric"]].kind if c["metric"] in mk else "num"
             status = "met" if c["satisfied"] else \
-                f"NOT MET ({'over' if c['op'] == '<=' else 'under'} by {_fmt(c['excess'], kind, True)})"
-            lines.append(f"  {c['constraint']}: {_fmt(c['baseline'], kind)} → {_fmt(c['recalibrated'], kind)}  "
+                f"NOT MET ({'over' if c['op'] == '<=' else 'under'} by {figure(c['excess'], kind, True)})"
+            lines.append(f"  {c['constraint']}: {figure(c['baseline'], kind)} → {figure(c['recalibrated'], kind)}  "
                          f"{status}")
     lines.append("")
     lines.append("Predicted effect (mean over runs; difference paired over runs, ± 95% CI half-width)")
@@ -1389,9 +1388,9 @@ def recalibration_text(rec: Recalibration, currency: str | None = None) -> str:
     for _, r in eff.iterrows():
         label = r["label"] + (f" ({cur})" if r["kind"] == "money" else "")
         mark = " *" if r["role"] == "objective" else (" †" if r["role"] == "constraint" else "")
-        rows.append([label + mark, _fmt(r["baseline"], r["kind"]), _fmt(r["recalibrated"], r["kind"]),
+        rows.append([label + mark, figure(r["baseline"], r["kind"]), figure(r["recalibrated"], r["kind"]),
                      _diff_text(r, r["kind"])])
-    lines += ["  " + ln for ln in _table(["metric", "baseline", "recalibrated", "difference"], rows)]
+    lines += ["  " + ln for ln in text_table(["metric", "baseline", "recalibrated", "difference"], rows)]
     lines.append("  * objective   † constrained")
     if not rec.quartiles.empty:
         lines.append("")
@@ -1399,9 +1398,9 @@ def recalibration_text(rec: Recalibration, currency: str | None = None) -> str:
         rows = []
         for _, r in rec.quartiles.iterrows():
             label = r["figure"] + (f" ({cur})" if r["kind"] == "money" else "")
-            rows.append([r["quartile"], label, _fmt(r["baseline"], r["kind"]),
-                         _fmt(r["recalibrated"], r["kind"]), _diff_text(r, r["kind"])])
-        lines += ["  " + ln for ln in _table(["quartile", "figure", "baseline", "recalibrated", "difference"], rows)]
+            rows.append([r["quartile"], label, figure(r["baseline"], r["kind"]),
+                         figure(r["recalibrated"], r["kind"]), _diff_text(r, r["kind"])])
+        lines += ["  " + ln for ln in text_table(["quartile", "figure", "baseline", "recalibrated", "difference"], rows)]
     if rec.target_info is not None:
         ti = rec.target_info
         summary = rec.target_summary
