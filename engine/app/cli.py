@@ -624,6 +624,7 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
     from engine.jobs.recalibrate import RecalibrationSpec, write_targets
     from engine.jobs.recalibrate import recalibrate as run
     from engine.plan import load_plan
+    from engine.report.text import recalibration_text
     from engine.sim.run import progress_enabled
 
     try:
@@ -665,7 +666,7 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
     if json_out == "-":
         _write_json(rec.document, json_out)
     if json_out != "-":
-        click.echo(rec.text(), nl=False)
+        click.echo(recalibration_text(rec), nl=False)
         click.echo(f"wrote {out}" + (f" and {targets_out}" if targets_out else ""))
     if not rec.feasible:
         # The least infeasible plan is written for inspection, but a script must not take it
