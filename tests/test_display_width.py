@@ -34,6 +34,19 @@ def test_text_table_aligns_chinese_and_ascii_rows():
     assert len(ends) == 1
 
 
+def test_text_table_total_row_headerless_and_least_widths():
+    """The one table formatter: a rule above a total row (the forecast's year), a table without
+    a header line (the recalibration's changes), and least column widths that keep a layout put
+    (the history fit), all by display width."""
+    assert text_table(["期间", "paid"], [["2027-Q1", "1"], ["全年", "10"]], rule=False, total=True) == [
+        "期间     paid", "2027-Q1     1", "-------  ----", "全年       10"]
+    assert text_table(None, [["销售额: 1 → 2", "x"], ["rate: 1 → 2", "y"]], left=2, sep="   ") == [
+        "销售额: 1 → 2   x", "rate: 1 → 2     y"]
+    assert text_table(None, [["名称", "1", "m"]], left=3, sep=" ", rule=False, min_widths=[6, 3]) == [
+        "名称   1   m"]
+    assert text_table(None, []) == []
+
+
 def test_check_table_with_chinese_component_names_lines_up():
     """``incentive check`` on a plan whose components have Chinese names: every line of the
     payout table ends at the same display column, and each numeric column ends at the same

@@ -779,9 +779,9 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
     book is that minus what has been paid.
     """
     from engine.jobs.forecast import forecast as run_forecast
-    from engine.jobs.forecast import forecast_text
     from engine.plan import load_plan
     from engine.report.forecast_book import write_forecast_xlsx
+    from engine.report.text import forecast_text
     from engine.sim.run import progress_enabled
 
     try:

@@ -11,14 +11,17 @@ numbers) as in the HTML report.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 
-from engine.core.text import MISSING, figure, plan_diff, plus_minus, text_table
+from engine.core.text import MISSING, figure, money, plan_diff, plus_minus, text_table
 from engine.jobs.compare import Comparison, rows_for
+from engine.jobs.forecast import Forecast
 from engine.jobs.recalibrate import Recalibration, metric_catalogue
 from engine.sim.run import SimResult
 
-__all__ = ["comparison_table", "difference_rows", "figure_rows", "recalibration_text"]
+__all__ = ["comparison_table", "difference_rows", "figure_rows", "forecast_text", "recalibration_text"]
 
 
 def _unit(label: str, kind: str, currency: str) -> str:
@@ -152,4 +155,58 @@ def recalibration_text(rec: Recalibration, currency: str | None = None) -> str:
         lines.append("")
         for n in rec.notes:
             lines.append(f"Note: {n}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- forecast
+
+def _number(x: object) -> float | None:
+    """A table cell (as ``itertuples`` gives it) as a float; None when it is not a number."""
+    return float(x) if isinstance(x, numbers.Real) else None
+
+
+def forecast_text(fc: Forecast) -> str:
+    """The forecast as ``incentive forecast`` prints it: paid and P50/P90/P95 by period with
+    the year below a rule, then the expected payout, budget, accrual, market and the sources
+    of the spread."""
+    cur = fc.currency
+    title = (f"Forecast of {fc.plan} as of {fc.as_of} ({fc.closed_months} of 12 months closed, through "
+             f"{fc.as_of_date.isoformat()}); scenario {fc.scenario}, {fc.runs} runs, seed {fc.seed}, "
+             f"{int(fc.summary['reps'])} reps")
+    lines = [title, ""]
+    rows = [[str(r.period), str(r.status)] + [money(_number(v)) for v in (r.paid, r.p50, r.p90, r.p95)]
+            for r in fc.by_period.itertuples(index=False)]
+    lines += text_table(["period", "status", f"paid ({cur})", "P50", "P90", "P95"], rows, left=2, rule=False,
+                        total=True)
+    s = fc.summary
+    lines.append("")
+    lines.append(f"Expected annual payout {money(s['mean'])} {cur} (P05 {money(s['p05'])}, P95 {money(s['p95'])}); "
+                 f"expected still to pay {money(s['expected_remaining'])}.")
+    if fc.budget is not None:
+        lines.append(f"Budget {money(fc.budget)} {cur}: probability the annual payout exceeds it "
+                     f"{100 * s['probability_over_budget']:.1f}%.")
+    if fc.method == "ratable":
+        how = (f"expected annual payout x {100 * s['share_of_year_elapsed']:.1f}% of the year elapsed "
+               "(accumulate: year), at least what has been paid")
+    else:
+        how = "the closed periods' pay, plus the earned share of a period in progress"
+    lines.append(f"Accrual at {fc.as_of_date.isoformat()}: cost earned to date {money(s['earned_to_date'])} {cur} "
+                 f"({how}); paid {money(s['paid_to_date'])}; accrued liability to book "
+                 f"{money(s['accrued_liability'])}.")
+    if fc.market is not None:
+        mk = fc.market
+        f = [m[1] for m in mk["months"]]
+        lines.append(f"Market so far (read off the team's results): demand {min(f):.3f}-{max(f):.3f} x normal "
+                     f"over {mk['months'][0][0]} to {mk['months'][-1][0]}; the year's level shock "
+                     f"{mk['level']:+.3f} (sd {mk['level_sd']:.3f}, log), persistent part at the as-of month "
+                     f"{mk['last']:+.3f} (sd {mk['last_sd']:.3f}).")
+    if fc.variance is not None:
+        parts = []
+        for part in fc.variance.to_dict("records"):
+            se = _number(part["se"])
+            # a share of variance cannot be negative: a negative estimate (few runs) shows as 0
+            parts.append(f"{part['source']} {100 * max(float(part['share']), 0.0):.0f}%"
+                         + (f" (± {100 * se:.0f})" if se is not None and not math.isnan(se) else ""))
+        lines.append(f"Where the spread of the annual payout comes from (share of its variance, each source "
+                     f"alone, {fc.variance_runs} runs): " + ", ".join(parts) + ".")
     return "\n".join(lines) + "\n"
