@@ -512,8 +512,9 @@ def alerts(plan: str, roster: str, actuals: str, scenario_path: str | None, fall
            gave_up_below: float | None, grade_streak: int, out: str | None) -> None:
     """Early warnings from actuals: falling attainment, reps who gave up, attrition risk, grade streaks."""
     from engine.jobs.alerts import alerts as find_alerts
-    from engine.jobs.alerts import alerts_text, write_alerts
+    from engine.jobs.alerts import write_alerts
     from engine.plan import load_plan
+    from engine.report.text import alerts_text
 
     try:
         _check_outputs({"--out": out})

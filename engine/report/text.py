@@ -13,15 +13,28 @@ from __future__ import annotations
 
 import math
 import numbers
+import textwrap
 from collections.abc import Sequence
 
-from engine.core.text import MISSING, figure, money, plan_diff, plus_minus, text_table
+import pandas as pd
+
+from engine.core.text import (
+    MISSING,
+    display_width,
+    figure,
+    money,
+    plan_diff,
+    plus_minus,
+    text_table,
+)
+from engine.jobs.alerts import ALERT_CODES, SEVERITIES
 from engine.jobs.compare import Comparison, rows_for
 from engine.jobs.forecast import Forecast
 from engine.jobs.recalibrate import Recalibration, metric_catalogue
 from engine.sim.run import SimResult
 
-__all__ = ["comparison_table", "difference_rows", "figure_rows", "forecast_text", "recalibration_text"]
+__all__ = ["ALERT_TITLES", "alerts_text", "comparison_table", "difference_rows", "figure_rows", "forecast_text",
+           "recalibration_text"]
 
 
 def _unit(label: str, kind: str, currency: str) -> str:
@@ -210,3 +223,57 @@ def forecast_text(fc: Forecast) -> str:
         lines.append(f"Where the spread of the annual payout comes from (share of its variance, each source "
                      f"alone, {fc.variance_runs} runs): " + ", ".join(parts) + ".")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- alerts
+
+ALERT_TITLES = {
+    "attrition-risk": "Attrition risk",
+    "gave-up": "Gave up",
+    "improvement-plan": "Improvement plan due",
+    "falling-attainment": "Falling attainment",
+    "promotion-candidate": "Promotion candidates",
+}
+"""The heading of each alert code's group."""
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def alerts_text(df: pd.DataFrame, width: int = 100) -> str:
+    """Readable alerts grouped by kind, the group with the most severe alert first (what
+    ``incentive alerts`` prints).
+
+    Within a group, rows keep the table's order (most severe, then most extreme first).
+
+    Args:
+        df: a table from :func:`engine.jobs.alerts.alerts`.
+        width: wrap details at this many characters.
+
+    Returns:
+        The text; ``no alerts`` when the table is empty.
+    """
+    if df is None or len(df) == 0:
+        return "no alerts"
+    sev_rank = {s: i for i, s in enumerate(SEVERITIES)}
+    code_rank = {c: i for i, c in enumerate(ALERT_CODES)}
+    groups = []
+    for code, part in df.groupby("alert", sort=False):
+        worst = min(sev_rank.get(s, len(SEVERITIES)) for s in part["severity"])
+        groups.append((worst, code_rank.get(str(code), len(ALERT_CODES)), str(code), part))
+    groups.sort(key=lambda g: g[:3])
+    n_reps = df["rep_id"].nunique()
+    periods = sorted(set(df["period"]))
+    head = f"{len(df)} alert{_s(len(df))} for {n_reps} rep{_s(n_reps)}"
+    lines = [head + (f" (latest period {periods[-1]})" if len(periods) == 1 else "")]
+    for _, _, code, part in groups:
+        lines.append("")
+        lines.append(f"{ALERT_TITLES.get(code, code)} [{code}]: {len(part)}")
+        for row in part.itertuples(index=False):
+            head = f"  {row.severity:<6} {row.rep_id}  {row.period}  "
+            lead = display_width(head)  # a Chinese rep id takes two columns a character
+            body = textwrap.wrap(str(row.detail), width=max(width - lead, 30)) or [""]
+            lines.append(head + body[0])
+            lines += [" " * lead + more for more in body[1:]]
+    return "\n".join(lines)
