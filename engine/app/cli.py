@@ -456,10 +456,10 @@ def calibrate(history: str, out: str, base: str | None, name: str | None, fiscal
     from engine.jobs.history import (
         DEFAULT_RUNS,
         calibrate_under_plan,
-        history_fit_report,
         write_scenario_under_plan,
     )
     from engine.plan import load_plan
+    from engine.report.text import history_fit_report
     from engine.sim.calibrate import (
         calibration_report,
         fit_history,
@@ -798,7 +798,8 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
         if history_plan and not history:
             raise click.UsageError("--history-plan is the plan the --history was paid under: give --history too")
         if history:
-            from engine.jobs.history import calibrate_under_plan, history_fit_report
+            from engine.jobs.history import calibrate_under_plan
+            from engine.report.text import history_fit_report
             from engine.sim.calibrate import calibration_report
 
             paid_under = load_plan(history_plan) if history_plan else checked

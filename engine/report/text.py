@@ -30,11 +30,12 @@ from engine.core.text import (
 from engine.jobs.alerts import ALERT_CODES, SEVERITIES
 from engine.jobs.compare import Comparison, rows_for
 from engine.jobs.forecast import Forecast
+from engine.jobs.history import HistoryFit
 from engine.jobs.recalibrate import Recalibration, metric_catalogue
 from engine.sim.run import SimResult
 
 __all__ = ["ALERT_TITLES", "alerts_text", "comparison_table", "difference_rows", "figure_rows", "forecast_text",
-           "recalibration_text"]
+           "history_fit_report", "recalibration_text"]
 
 
 def _unit(label: str, kind: str, currency: str) -> str:
@@ -277,3 +278,27 @@ def alerts_text(df: pd.DataFrame, width: int = 100) -> str:
             lines.append(head + body[0])
             lines += [" " * lead + more for more in body[1:]]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- calibrate --plan
+
+def history_fit_report(fit: HistoryFit) -> str:
+    """The fixed point in words (what ``incentive calibrate --plan`` and ``forecast --history``
+    print): target, simulated before and after, level and effort factor."""
+    status = (f"converged within {fit.tolerance:.1%}" if fit.converged
+              else f"not within {fit.tolerance:.1%} after {fit.iterations} simulations: best level kept")
+    rows = [
+        ["history attainment", f"{fit.target:.3f}",
+         f"mean over {fit.rep_years} rep-years of each rep's mean attainment in the year"],
+        ["simulated, fitted", f"{fit.simulated_fitted:.3f}",
+         f"{fit.plan} simulated at the fitted level {fit.fitted_level:#.4g} ({fit.runs} runs, seed {fit.seed})"],
+        ["simulated, adjusted", f"{fit.simulated:.3f} ± {fit.simulated_se:.3f}",
+         f"at level {fit.level:#.4g} ({fit.gap:+.2%}; {fit.iterations} simulation{_s(fit.iterations)}, {status})"],
+        [f"{fit.primary} level", f"{fit.fitted_level:#.4g} -> {fit.level:#.4g}",
+         "the level without the effort the history plan induced"],
+        ["effort factor", f"{fit.effort_factor:.3f}",
+         "fitted / adjusted level: what the history plan's effort (and the team's morale and ramp) added"],
+    ]
+    lines = [f"History read under the plan {fit.plan} (the plan that paid it)"]
+    lines += ["  " + ln for ln in text_table(None, rows, left=3, sep=" ", min_widths=(21, 23))]
+    return "\n".join(lines) + "\n"
