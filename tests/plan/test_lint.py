@@ -604,6 +604,19 @@ def test_clawback_is_judged_on_the_year_to_date_earnings():
     assert f.why.startswith("clawback recovers what was paid earlier in the year")
 
 
+def test_a_component_gated_on_a_count_is_not_never_pays():
+    """A bonus paid on revenue once a rep wins a new customer: the reference rep has none, but
+    a rep with one is paid, so it is no 'never-pays' (nor a deduction)."""
+    text = LINEAR + """\
+  - name: new_logo_bonus
+    kind: rate
+    base: revenue
+    rate: 1%
+    when: actuals.new_customers > 0
+"""
+    assert lint(text) == lint(LINEAR)
+
+
 def test_no_shipped_plan_can_pay_a_negative_total():
     """None of the shipped plans has a deduction that can make a total negative (the seeds
     plan's complaints penalty multiplies by 0.8; seeds_cn_deals pays only amounts >= 0)."""
