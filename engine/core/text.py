@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from wcwidth import wcswidth, wcwidth
 
 __all__ = ["MISSING", "did_you_mean", "display_width", "figure", "is_missing", "ljust", "money", "percent",
-           "plan_diff", "plus_minus", "rjust", "text_table"]
+           "plan_diff", "plus_minus", "rjust", "text_table", "wrap"]
 
 MISSING = "—"
 """What a table shows where there is no value (an em dash, everywhere)."""
@@ -92,6 +92,41 @@ def ljust(s: str, width: int) -> str:
 def rjust(s: str, width: int) -> str:
     """``s`` padded with spaces on the left to ``width`` display columns."""
     return " " * max(width - display_width(s), 0) + s
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """``text`` broken into lines of at most ``width`` display columns, at spaces (a run of
+    wide characters, which has none, between characters). Text of narrow characters only is
+    wrapped exactly as :func:`textwrap.wrap` does."""
+    import textwrap
+
+    if display_width(text) == len(text):
+        return textwrap.wrap(text, width)
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        while word:
+            sep = 1 if line else 0
+            if display_width(line) + sep + display_width(word) <= width:
+                line, word = (f"{line} {word}" if line else word), ""
+            elif line and display_width(word) <= width:  # it fits on a line of its own
+                lines.append(line)
+                line = ""
+            else:  # longer than a line: fill what is left of this one, character by character
+                room = width - display_width(line) - sep
+                cut = 0
+                while cut < len(word) and display_width(word[:cut + 1]) <= room:
+                    cut += 1
+                if cut == 0 and line:
+                    lines.append(line)
+                    line = ""
+                    continue
+                cut = max(cut, 1)  # a character wider than a whole line goes alone
+                lines.append(f"{line} {word[:cut]}" if line else word[:cut])
+                line, word = "", word[cut:]
+    if line:
+        lines.append(line)
+    return lines
 
 
 def text_table(header: Sequence[str] | None, rows: Sequence[Sequence[str]], left: int = 1, sep: str = "  ",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import textwrap
 from collections.abc import Sequence
 
 import pandas as pd
@@ -26,6 +25,7 @@ from engine.core.text import (
     plan_diff,
     plus_minus,
     text_table,
+    wrap,
 )
 from engine.jobs.alerts import ALERT_CODES, SEVERITIES
 from engine.jobs.compare import Comparison, rows_for
@@ -251,7 +251,7 @@ def alerts_text(df: pd.DataFrame, width: int = 100) -> str:
 
     Args:
         df: a table from :func:`engine.jobs.alerts.alerts`.
-        width: wrap details at this many characters.
+        width: wrap details at this many display columns (a Chinese character takes two).
 
     Returns:
         The text; ``no alerts`` when the table is empty.
@@ -275,7 +275,7 @@ def alerts_text(df: pd.DataFrame, width: int = 100) -> str:
         for row in part.itertuples(index=False):
             head = f"  {row.severity:<6} {row.rep_id}  {row.period}  "
             lead = display_width(head)  # a Chinese rep id takes two columns a character
-            body = textwrap.wrap(str(row.detail), width=max(width - lead, 30)) or [""]
+            body = wrap(str(row.detail), max(width - lead, 30)) or [""]  # by display width
             lines.append(head + body[0])
             lines += [" " * lead + more for more in body[1:]]
     return "\n".join(lines)
