@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,15 +64,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served_studio():
+@contextmanager
+def _served(st: Studio):
+    """The studio's page served on a free local port: yields its address."""
     from werkzeug.serving import make_server
 
-    st = Studio({"seeds_base_float_excess": SEEDS, "kpi_scorecard": ROOT / "scenarios/plans/kpi_scorecard.yaml"},
-                default_scenario(), runs=20, seed=7)
-    app = create_app(st)
     port = _free_port()
-    server = make_server("127.0.0.1", port, app.server, threaded=True)
+    server = make_server("127.0.0.1", port, create_app(st).server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -79,6 +78,14 @@ def served_studio():
     finally:
         server.shutdown()
         thread.join(5)
+
+
+@pytest.fixture
+def served_studio():
+    st = Studio({"seeds_base_float_excess": SEEDS, "kpi_scorecard": ROOT / "scenarios/plans/kpi_scorecard.yaml"},
+                default_scenario(), runs=20, seed=7)
+    with _served(st) as url:
+        yield url
 
 
 @pytest.mark.browser
@@ -230,17 +237,9 @@ def test_a_plan_without_base_pay_shows_only_its_cost():
 
 @pytest.fixture
 def served_cn_studio():
-    from werkzeug.serving import make_server
-
-    st = Studio({"seeds_cn_deals": CN, "seeds_base_float_excess": SEEDS}, default_scenario(), runs=10, seed=7)
-    server = make_server("127.0.0.1", port := _free_port(), create_app(st).server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with _served(Studio({"seeds_cn_deals": CN, "seeds_base_float_excess": SEEDS}, default_scenario(), runs=10,
+                        seed=7)) as url:
+        yield url
 
 
 @pytest.mark.browser
