@@ -854,8 +854,8 @@ class _Scan:
             base = np.zeros(n) if res.base_pay is None else np.asarray(res.base_pay, dtype=float)[:, 0, 0]
             if len(overrides) == 1 and value in NEGATIVE_COUNTS[-2:]:
                 col = next(iter(overrides))
-                if col in falls and float(total.min()) < falls[col] - self.tol:
-                    falls[col] = -math.inf  # still falling from 100 to 1,000: no limit
+                if col in falls and float(total.min()) < min(falls[col], 0.0) - self.tol:
+                    falls[col] = -math.inf  # below 0 and still falling from 100 to 1,000: no limit
                 else:
                     falls[col] = float(total.min())
             neg = total < -self.tol
