@@ -78,7 +78,7 @@ bench-scale: $(STAMP)
 
 # The model card: published findings against the simulator (a few minutes).
 validation: $(STAMP)
-	$(BIN)/python -m engine.jobs.validation
+	$(BIN)/python -m engine.app.validation
 
 bench-rows: $(STAMP)
 	$(BIN)/python benchmarks/bench_rows.py

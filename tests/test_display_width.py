@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.core.errors import PlanErrors
-from engine.core.text import display_width, ljust, rjust, text_table
+from engine.core.text import display_width, ljust, rjust, text_table, wrap
 from engine.plan import load_plan
 from tests.cli import invoke
 
@@ -32,6 +32,36 @@ def test_text_table_aligns_chinese_and_ascii_rows():
     lines = text_table(["metric", "value"], [["新客户提成", "1.00"], ["total", "22.00"]])
     ends = {display_width(line) for line in lines}
     assert len(ends) == 1
+
+
+def test_text_table_total_row_headerless_and_least_widths():
+    """The one table formatter: a rule above a total row (the forecast's year), a table without
+    a header line (the recalibration's changes), and least column widths that keep a layout put
+    (the history fit), all by display width."""
+    assert text_table(["期间", "paid"], [["2027-Q1", "1"], ["全年", "10"]], rule=False, total=True) == [
+        "期间     paid", "2027-Q1     1", "-------  ----", "全年       10"]
+    assert text_table(None, [["销售额: 1 → 2", "x"], ["rate: 1 → 2", "y"]], left=2, sep="   ") == [
+        "销售额: 1 → 2   x", "rate: 1 → 2     y"]
+    assert text_table(None, [["名称", "1", "m"]], left=3, sep=" ", rule=False, min_widths=[6, 3]) == [
+        "名称   1   m"]
+    assert text_table(None, []) == []
+
+
+def test_wrap_counts_display_columns():
+    """Wrapped text keeps within the width in display columns: words move whole to the next
+    line, a run of Chinese (no spaces) breaks between characters; text of narrow characters
+    wraps exactly as textwrap does."""
+    import textwrap
+
+    text = "the 80% threshold of '浮动奖金' was missed by rep 张三丰 in 华东区销售一部门的重点客户组 for good"
+    for width in (12, 20, 30):
+        lines = wrap(text, width)
+        assert max(display_width(line) for line in lines) <= width
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert wrap(text, 30)[:2] == ["the 80% threshold of", "'浮动奖金' was missed by rep"]
+    assert wrap("一二三四五", 4) == ["一二", "三四", "五"]
+    ascii_text = "a rep at 47% gains 417 by pulling 3% of a month's target forward: expect timing-games"
+    assert wrap(ascii_text, 25) == textwrap.wrap(ascii_text, 25)
 
 
 def test_check_table_with_chinese_component_names_lines_up():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,15 +64,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served_studio():
+@contextmanager
+def _served(st: Studio):
+    """The studio's page served on a free local port: yields its address."""
     from werkzeug.serving import make_server
 
-    st = Studio({"seeds_base_float_excess": SEEDS, "kpi_scorecard": ROOT / "scenarios/plans/kpi_scorecard.yaml"},
-                default_scenario(), runs=20, seed=7)
-    app = create_app(st)
     port = _free_port()
-    server = make_server("127.0.0.1", port, app.server, threaded=True)
+    server = make_server("127.0.0.1", port, create_app(st).server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -79,6 +78,14 @@ def served_studio():
     finally:
         server.shutdown()
         thread.join(5)
+
+
+@pytest.fixture
+def served_studio():
+    st = Studio({"seeds_base_float_excess": SEEDS, "kpi_scorecard": ROOT / "scenarios/plans/kpi_scorecard.yaml"},
+                default_scenario(), runs=20, seed=7)
+    with _served(st) as url:
+        yield url
 
 
 @pytest.mark.browser
@@ -178,3 +185,82 @@ def test_contest_plans_get_fewer_runs_so_a_move_stays_quick():
     st = Studio(shipped_plans(), runs=40)
     assert st.runs_for("seeds_base_float_excess") == 40
     assert st.runs_for("team_contest") == 5
+
+
+CN = ROOT / "scenarios" / "plans" / "seeds_cn_deals.yaml"  # pays base_pay (底薪) inside the plan
+
+
+def test_a_plan_with_base_pay_shows_incentive_base_and_total_pay_cost_apart():
+    """A plan with base_pay: the cost cards say incentive cost, and two more cards give the base
+    pay cost and the total pay cost (P50 over runs, from the simulation's document); the status
+    line adds the means, incentive + base pay = total pay."""
+    from engine.app.studio import _pay_text, kpi_cards
+
+    st = Studio({"cn": CN}, runs=4, seed=5)
+    w = st.evaluate("cn", {})
+    doc = w.result.document
+    cards = {c["key"]: c for c in kpi_cards(w, w)}
+    assert w.has_base_pay and all(c["shown"] for c in cards.values())
+    assert cards["cost_p50"]["label"] == "Incentive cost P50"
+    assert cards["cost_p50"]["value"] == f"{doc['cost']['p50']:,.0f} CNY"
+    assert cards["base_pay_p50"]["label"] == "Base pay cost P50"
+    assert cards["base_pay_p50"]["value"] == f"{doc['base_pay_cost']['p50']:,.0f} CNY"
+    assert cards["total_pay_p50"]["label"] == "Total pay cost P50"
+    assert cards["total_pay_p50"]["value"] == f"{doc['total_pay_cost']['p50']:,.0f} CNY"
+    assert doc["total_pay_cost"]["p50"] > doc["cost"]["p50"] + 0.5 * doc["base_pay_cost"]["p50"]
+    text = _pay_text(doc, "CNY")
+    incentive, base, total = (doc[k]["mean"] for k in ("cost", "base_pay_cost", "total_pay_cost"))
+    assert total == pytest.approx(incentive + base)
+    assert (f"incentive {incentive:,.0f} CNY + base pay {base:,.0f} CNY = total pay {total:,.0f} CNY"
+            in text)
+    # A moved number: the base pay card's change is money against the plan as written.
+    moved = st.evaluate("cn", {"新客户提成率": 0.08})
+    cards = {c["key"]: c for c in kpi_cards(moved, w)}
+    assert cards["cost_p50"]["delta"].endswith("CNY vs as written")
+    assert cards["total_pay_p50"]["delta"].endswith("CNY vs as written")
+
+
+def test_a_plan_without_base_pay_shows_only_its_cost():
+    """No base_pay: the cost cards keep their names and the base and total pay cards are hidden."""
+    from engine.app.studio import _pay_text, kpi_cards
+
+    w = Studio({"seeds": SEEDS}, runs=3, seed=5).evaluate("seeds", {})
+    cards = {c["key"]: c for c in kpi_cards(w, w)}
+    assert not w.has_base_pay
+    assert [cards[k]["label"] for k in ("cost_p50", "cost_p90", "cost_of_sales")] == [
+        "Annual cost P50", "Annual cost P90", "Cost of sales"]
+    assert not cards["base_pay_p50"]["shown"] and not cards["total_pay_p50"]["shown"]
+    assert cards["base_pay_p50"]["value"] == "—" and cards["total_pay_p50"]["delta"] == ""
+    assert all(c["shown"] for k, c in cards.items() if k not in ("base_pay_p50", "total_pay_p50"))
+    assert _pay_text(w.result.document, "USD") == ""
+
+
+@pytest.fixture
+def served_cn_studio():
+    with _served(Studio({"seeds_cn_deals": CN, "seeds_base_float_excess": SEEDS}, default_scenario(), runs=10,
+                        seed=7)) as url:
+        yield url
+
+
+@pytest.mark.browser
+def test_the_page_shows_base_and_total_pay_cost_for_a_plan_with_base_pay(served_cn_studio):
+    """On the page: a plan with base_pay shows the base pay and total pay cards and the means in
+    the status line; switching to a plan without base_pay hides the cards again."""
+    with browser_page(1400, 1000) as (page, errors):
+        page.goto(served_cn_studio)
+        page.wait_for_function("/[0-9]/.test(document.querySelector('#kpi-total_pay_p50').innerText)",
+                               timeout=60_000)
+        assert page.locator("#kpi-card-total_pay_p50").is_visible()
+        assert page.locator("#kpi-card-base_pay_p50").is_visible()
+        assert page.locator("#kpi-label-cost_p50").inner_text() == "Incentive cost P50"
+        assert page.locator("#kpi-total_pay_p50").inner_text().endswith("CNY")
+        page.wait_for_function("document.querySelector('#status').innerText.includes('total pay')",
+                               timeout=30_000)
+        page.locator("#plan").click()
+        page.get_by_text("seeds_base_float_excess", exact=True).click()
+        page.wait_for_function("document.querySelector('#kpi-cost_p50').innerText.endsWith('USD')",
+                               timeout=60_000)
+        assert not page.locator("#kpi-card-total_pay_p50").is_visible()
+        assert page.locator("#kpi-label-cost_p50").inner_text() == "Annual cost P50"
+        assert "total pay" not in page.locator("#status").inner_text()
+        assert errors == []

@@ -377,8 +377,9 @@ def _sim_options(fn):
 def simulate(plan: str, scenario_path: str | None, runs: int, seed: int | None, json_out: str | None,
              chunk_runs: int | None, workers: int | None, scheduler: str | None) -> None:
     """Simulate how the team responds to PLAN: cost, attainment, morale and attrition."""
-    from engine.jobs.compare import Comparison, comparison_table
+    from engine.jobs.compare import Comparison
     from engine.plan import load_plan
+    from engine.report.text import comparison_table
     from engine.sim.run import progress_enabled
     from engine.sim.run import simulate as run_simulation
 
@@ -406,8 +407,9 @@ def compare(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: 
             json_out: str | None, chunk_runs: int | None, workers: int | None,
             scheduler: str | None, report_out: str | None = None) -> None:
     """Compare PLANS on the same simulated team and random numbers, side by side."""
-    from engine.jobs.compare import compare_plans, comparison_table
+    from engine.jobs.compare import compare_plans
     from engine.plan import load_plan
+    from engine.report.text import comparison_table
     from engine.sim.run import progress_enabled
 
     try:
@@ -454,10 +456,10 @@ def calibrate(history: str, out: str, base: str | None, name: str | None, fiscal
     from engine.jobs.history import (
         DEFAULT_RUNS,
         calibrate_under_plan,
-        history_fit_report,
         write_scenario_under_plan,
     )
     from engine.plan import load_plan
+    from engine.report.text import history_fit_report
     from engine.sim.calibrate import (
         calibration_report,
         fit_history,
@@ -510,8 +512,9 @@ def alerts(plan: str, roster: str, actuals: str, scenario_path: str | None, fall
            gave_up_below: float | None, grade_streak: int, out: str | None) -> None:
     """Early warnings from actuals: falling attainment, reps who gave up, attrition risk, grade streaks."""
     from engine.jobs.alerts import alerts as find_alerts
-    from engine.jobs.alerts import alerts_text, write_alerts
+    from engine.jobs.alerts import write_alerts
     from engine.plan import load_plan
+    from engine.report.text import alerts_text
 
     try:
         _check_outputs({"--out": out})
@@ -622,6 +625,7 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
     from engine.jobs.recalibrate import RecalibrationSpec, write_targets
     from engine.jobs.recalibrate import recalibrate as run
     from engine.plan import load_plan
+    from engine.report.text import recalibration_text
     from engine.sim.run import progress_enabled
 
     try:
@@ -663,7 +667,7 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
     if json_out == "-":
         _write_json(rec.document, json_out)
     if json_out != "-":
-        click.echo(rec.text(), nl=False)
+        click.echo(recalibration_text(rec), nl=False)
         click.echo(f"wrote {out}" + (f" and {targets_out}" if targets_out else ""))
     if not rec.feasible:
         # The least infeasible plan is written for inspection, but a script must not take it
@@ -776,9 +780,9 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
     book is that minus what has been paid.
     """
     from engine.jobs.forecast import forecast as run_forecast
-    from engine.jobs.forecast import forecast_text
     from engine.plan import load_plan
     from engine.report.forecast_book import write_forecast_xlsx
+    from engine.report.text import forecast_text
     from engine.sim.run import progress_enabled
 
     try:
@@ -794,7 +798,8 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
         if history_plan and not history:
             raise click.UsageError("--history-plan is the plan the --history was paid under: give --history too")
         if history:
-            from engine.jobs.history import calibrate_under_plan, history_fit_report
+            from engine.jobs.history import calibrate_under_plan
+            from engine.report.text import history_fit_report
             from engine.sim.calibrate import calibration_report
 
             paid_under = load_plan(history_plan) if history_plan else checked

@@ -3,7 +3,9 @@
 The page opens a plan (one given on the command line, a shipped one, or a file opened on
 the page), shows a slider for each bounded parameter (thresholds, accelerators, caps) and
 each scorecard metric weight (rescaled to sum to 1) and, whenever a slider moves, simulates the scenario's team under the moved plan and redraws the payout
-curve, the cost distribution, the attainment spread and the morale risk figures.
+curve, the cost distribution, the attainment spread and the morale risk figures. A plan with
+``base_pay`` shows its incentive cost, its base pay cost and its total pay cost apart (cards
+and status line); the payout curve and the cost distribution are the incentive's.
 
 Every what-if uses the same seed (common random numbers), so a change on the page is the
 effect of the slider, not of new random draws. Results are cached by parameter values, so
@@ -56,6 +58,31 @@ def _step(lo: float, hi: float) -> float:
     return float(round(raw / mag) * mag)
 
 
+@dataclass(frozen=True)
+class Kpi:
+    """One headline card of the page: its key in :attr:`WhatIf.kpis` and its labels."""
+
+    key: str
+    label: str  # for a plan without base_pay
+    label_with_base_pay: str  # for a plan with base_pay, whose incentive cost is not all it costs
+    money: bool = False  # an amount in the plan's currency (else a share)
+    base_pay_only: bool = False  # shown only for a plan with base_pay
+
+
+KPIS = (
+    Kpi("cost_p50", "Annual cost P50", "Incentive cost P50", money=True),
+    Kpi("cost_p90", "Annual cost P90", "Incentive cost P90", money=True),
+    Kpi("base_pay_p50", "", "Base pay cost P50", money=True, base_pay_only=True),
+    Kpi("total_pay_p50", "", "Total pay cost P50", money=True, base_pay_only=True),
+    Kpi("cost_of_sales", "Cost of sales", "Incentive cost of sales"),
+    Kpi("share_at_or_above_target", "Reps at or above target", "Reps at or above target"),
+    Kpi("attrition_rate", "Attrition (annual)", "Attrition (annual)"),
+    Kpi("share_disengaged", "Rep-months disengaged", "Rep-months disengaged"),
+)
+"""The headline cards, in page order. A plan with ``base_pay`` shows its incentive cost, its
+base pay cost and its total pay cost (incentive + base pay) apart; the others, the cost."""
+
+
 @dataclass
 class WhatIf:
     """One evaluated what-if: the moved plan, its simulation and its headline figures."""
@@ -67,11 +94,20 @@ class WhatIf:
     text: str = ""  # the moved plan's YAML: the original text with only the moved numbers changed
 
     @property
+    def has_base_pay(self) -> bool:
+        """The plan pays base pay (``base_pay``): its cost is shown apart from the incentive."""
+        return "base_pay_cost" in self.result.document
+
+    @property
     def kpis(self) -> dict[str, float | None]:
+        """The headline figures, by :data:`KPIS` key (base and total pay: None without base_pay)."""
         d = self.result.document
+        base, total = d.get("base_pay_cost"), d.get("total_pay_cost")
         return {
             "cost_p50": d["cost"]["p50"],
             "cost_p90": d["cost"]["p90"],
+            "base_pay_p50": base["p50"] if base else None,
+            "total_pay_p50": total["p50"] if total else None,
             "cost_of_sales": d["cost_of_sales"],
             "share_at_or_above_target": d["attainment"]["share_at_or_above_target"],
             "attrition_rate": d["morale"]["attrition_rate"],
@@ -234,6 +270,33 @@ def _years_text(doc: dict, currency: str) -> str:
     return " By plan year (means): " + "; ".join(parts) + "."
 
 
+def _pay_text(doc: dict, currency: str) -> str:
+    """Incentive, base pay and total pay cost per plan year (means), for a plan with base_pay
+    (else empty): the incentive cost alone is not what such a plan costs."""
+    if "base_pay_cost" not in doc:
+        return ""
+    return (f" Means per plan year: incentive {_money(doc['cost']['mean'], currency)} + base pay "
+            f"{_money(doc['base_pay_cost']['mean'], currency)} = total pay "
+            f"{_money(doc['total_pay_cost']['mean'], currency)}.")
+
+
+def kpi_cards(w: WhatIf, base: WhatIf) -> list[dict]:
+    """What each headline card shows for what-if ``w`` against the plan as written ``base``:
+    ``{key, label, value, delta, shown}`` per :data:`KPIS` entry (``shown`` is False for the
+    base and total pay cards of a plan without base_pay)."""
+    cur = w.plan.plan.currency
+    moved = w.text != base.text
+    k, k0 = w.kpis, base.kpis
+    cards = []
+    for kpi in KPIS:
+        shown = w.has_base_pay or not kpi.base_pay_only
+        value = _money(k[kpi.key], cur) if kpi.money else _pct(k[kpi.key])
+        delta = _delta(k[kpi.key], k0[kpi.key], cur if kpi.money else None) if moved else "the plan as written"
+        cards.append({"key": kpi.key, "label": kpi.label_with_base_pay if w.has_base_pay else kpi.label,
+                      "value": value if shown else MISSING, "delta": delta if shown else "", "shown": shown})
+    return cards
+
+
 def _delta(new: float | None, old: float | None, currency: str | None) -> str:
     """The change against the plan as written: money in the currency, shares in points."""
     if new is None or old is None:
@@ -253,6 +316,7 @@ def _compact(fig, title: str, legend_y: float = -0.25, bottom: int = 50):
 
 def create_app(studio: Studio):
     """The Dash app for ``studio`` (call ``.run(port=...)`` to serve it)."""
+    import dash
     from dash import ALL, Dash, Input, Output, State, dcc, html
     from dash.exceptions import PreventUpdate
 
@@ -263,9 +327,7 @@ def create_app(studio: Studio):
     assert scenario is not None  # Studio.__post_init__ sets it
     app = Dash(__name__, title="Incentive studio", serve_locally=True)
     card = {"padding": "8px 14px", "border": "1px solid #d0d7de", "borderRadius": "6px", "minWidth": "150px"}
-    kpi_ids = [("cost_p50", "Annual cost P50"), ("cost_p90", "Annual cost P90"), ("cost_of_sales", "Cost of sales"),
-               ("share_at_or_above_target", "Reps at or above target"), ("attrition_rate", "Attrition (annual)"),
-               ("share_disengaged", "Rep-months disengaged")]
+    hidden = {**card, "display": "none"}
     app.layout = html.Div(style={"fontFamily": "system-ui, sans-serif", "margin": "16px 24px"}, children=[
         html.H2("Incentive studio: what if the plan changed?"),
         html.P(f"Scenario: {scenario.label or scenario.name}. Each change simulates "
@@ -293,14 +355,13 @@ def create_app(studio: Studio):
             html.Div(style={"flex": "1"}, children=[
                 dcc.Loading(type="dot", children=html.Div(
                     id="kpis", style={"display": "flex", "gap": "10px", "flexWrap": "wrap"},
-                    children=[html.Div(style=card, children=[html.Div(label, style={"fontSize": "85%",
-                                                                                     "color": "#555"}),
-                                                               html.Div(MISSING, id=f"kpi-{k}",
-                                                                        style={"fontSize": "140%"}),
-                                                               html.Div("", id=f"kpi-delta-{k}",
-                                                                        style={"fontSize": "85%",
-                                                                               "color": "#555"})])
-                              for k, label in kpi_ids])),
+                    children=[html.Div(id=f"kpi-card-{kpi.key}", style=hidden if kpi.base_pay_only else card,
+                                       children=[html.Div(kpi.label, id=f"kpi-label-{kpi.key}",
+                                                          style={"fontSize": "85%", "color": "#555"}),
+                                                 html.Div(MISSING, id=f"kpi-{kpi.key}", style={"fontSize": "140%"}),
+                                                 html.Div("", id=f"kpi-delta-{kpi.key}",
+                                                          style={"fontSize": "85%", "color": "#555"})])
+                              for kpi in KPIS])),
                 html.Div(style={"display": "grid", "gridTemplateColumns": "1fr 1fr", "gap": "8px"}, children=[
                     *[dcc.Graph(id=g, style={"height": "400px", "minWidth": 0},
                                 config={"displaylogo": False, "responsive": True})
@@ -360,8 +421,10 @@ def create_app(studio: Studio):
             raise PreventUpdate
         return {"content": w.text, "filename": f"{name}_whatif.yaml"}
 
-    outputs = [Output(f"kpi-{k}", "children") for k, _ in kpi_ids] + [
-        Output(f"kpi-delta-{k}", "children") for k, _ in kpi_ids] + [
+    outputs = [Output(f"kpi-{kpi.key}", "children") for kpi in KPIS] + [
+        Output(f"kpi-delta-{kpi.key}", "children") for kpi in KPIS] + [
+        Output(f"kpi-label-{kpi.key}", "children") for kpi in KPIS] + [
+        Output(f"kpi-card-{kpi.key}", "style") for kpi in KPIS] + [
         Output("curve", "figure"), Output("cost", "figure"), Output("attainment", "figure"),
         Output("morale", "figure"), Output("status", "children")]
 
@@ -376,37 +439,36 @@ def create_app(studio: Studio):
             w = studio.evaluate(name, moved_to)
         except EngineError as exc:
             msg = exc.render()
-            return ([MISSING] * len(kpi_ids) + [""] * len(kpi_ids)
+            return ([MISSING] * len(KPIS) + [""] * len(KPIS) + [dash.no_update] * (2 * len(KPIS))
                     + [{}, {}, {}, {}, f"Not a valid plan at these values: {msg}"])
         base = studio.evaluate(name, {})
         moved = w.text != base.text
         cur = w.plan.plan.currency
-        k, k0 = w.kpis, base.kpis
-        texts = [_money(k["cost_p50"], cur), _money(k["cost_p90"], cur), _pct(k["cost_of_sales"]),
-                 _pct(k["share_at_or_above_target"]), _pct(k["attrition_rate"]), _pct(k["share_disengaged"])]
-        deltas = [_delta(k[key], k0[key], cur if key.startswith("cost_p") else None) if moved else "the plan as written"
-                  for key, _ in kpi_ids]
+        cards = kpi_cards(w, base)
+        texts = [c["value"] for c in cards] + [c["delta"] for c in cards] + [c["label"] for c in cards]
+        styles = [card if c["shown"] else hidden for c in cards]
         results, labels = ([base.result, w.result], ["as written", "moved"]) if moved else ([w.result], [name])
         curve = charts.payout_curve(w.plan)
         if moved:
             as_written = charts.payout_curve_data(base.plan)["total"]
             curve.add_scatter(x=as_written.index, y=as_written.to_numpy(), name="total as written", mode="lines",
                               line={"color": "#444444", "dash": "dash", "width": 2})
-        figs = [_compact(curve, "Payout curve (median rep)"),
+        figs = [_compact(curve, "Incentive payout curve (median rep)" if w.has_base_pay else "Payout curve (median rep)"),
                 _compact(charts.cost_distribution(results, labels=labels),
-                         f"Annual team cost over {studio.runs_for(name)} simulated years"),
+                         f"Annual team {'incentive cost (base pay apart)' if w.has_base_pay else 'cost'} over "
+                         f"{studio.runs_for(name)} simulated years"),
                 _compact(charts.attainment_distribution(results, labels=labels), "Attainment spread"),
                 _compact(charts.morale_risk(results, labels=labels), "Morale and attrition risk (95% CI)",
                          legend_y=-0.55, bottom=110)]
         status = f"Simulated {studio.runs_for(name)} plan years in {w.seconds:.2f} s."
-        status += _years_text(w.result.document, cur)
+        status += _pay_text(w.result.document, cur) + _years_text(w.result.document, cur)
         if studio.runs_for(name) < studio.runs:
             status += (" (Fewer runs for this plan: pay depends on other reps, so each rep's best response is "
                        "priced against the team; bands are wider.)")
         weights = [f"{key.split('.', 1)[1]} {v:.0%}" for key, v in w.params.items() if "." in key]
         if weights:
             status += " Scorecard weights used: " + ", ".join(weights) + "."
-        return texts + deltas + figs + [status]
+        return texts + styles + figs + [status]
 
     return app
 

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 
 from wcwidth import wcswidth, wcwidth
 
-__all__ = ["MISSING", "did_you_mean", "display_width", "is_missing", "ljust", "money", "percent", "rjust",
-           "text_table"]
+__all__ = ["MISSING", "did_you_mean", "display_width", "figure", "is_missing", "ljust", "money", "percent",
+           "plan_diff", "plus_minus", "rjust", "text_table", "wrap"]
 
 MISSING = "—"
 """What a table shows where there is no value (an em dash, everywhere)."""
@@ -35,6 +35,31 @@ def percent(share: float | None, decimals: int = 1, signed: bool = False) -> str
     if share is None or is_missing(share):
         return MISSING
     return f"{'+' if signed and share >= 0 else ''}{100 * share:.{decimals}f}{'pp' if signed else '%'}"
+
+
+def figure(v: float | None, kind: str, signed: bool = False) -> str:
+    """A figure as every text table shows it, by its kind: ``money`` whole with separators,
+    ``pct`` a share in percent (a difference of shares, ``signed``, in points), any other kind
+    a number (to 3 decimals below 1,000); :data:`MISSING` for no value."""
+    if v is None or is_missing(v):
+        return MISSING
+    if kind == "money":
+        return money(v, signed=signed)
+    if kind == "pct":
+        return percent(v, 1, signed=signed)
+    return money(v, 0 if abs(v) >= 1000 else 3, signed=signed)
+
+
+def plus_minus(mean: float | None, lo: float | None, hi: float | None, kind: str) -> str:
+    """A difference with the half-width of its confidence interval (``+1,200 ± 300``,
+    ``+1.5pp ± 0.4pp``); the difference alone without an interval, :data:`MISSING` without a
+    difference."""
+    if mean is None or is_missing(mean):
+        return MISSING
+    text = figure(mean, kind, signed=True)
+    if lo is None or hi is None or is_missing(lo) or is_missing(hi):
+        return text
+    return f"{text} ± {figure((hi - lo) / 2, kind).replace('%', 'pp')}"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -69,23 +94,84 @@ def rjust(s: str, width: int) -> str:
     return " " * max(width - display_width(s), 0) + s
 
 
-def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1, sep: str = "  ",
-               rule: bool = True) -> list[str]:
+def wrap(text: str, width: int) -> list[str]:
+    """``text`` broken into lines of at most ``width`` display columns, at spaces (a run of
+    wide characters, which has none, between characters). Text of narrow characters only is
+    wrapped exactly as :func:`textwrap.wrap` does."""
+    import textwrap
+
+    if display_width(text) == len(text):
+        return textwrap.wrap(text, width)
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        while word:
+            sep = 1 if line else 0
+            if display_width(line) + sep + display_width(word) <= width:
+                line, word = (f"{line} {word}" if line else word), ""
+            elif line and display_width(word) <= width:  # it fits on a line of its own
+                lines.append(line)
+                line = ""
+            else:  # longer than a line: fill what is left of this one, character by character
+                room = width - display_width(line) - sep
+                cut = 0
+                while cut < len(word) and display_width(word[:cut + 1]) <= room:
+                    cut += 1
+                if cut == 0 and line:
+                    lines.append(line)
+                    line = ""
+                    continue
+                cut = max(cut, 1)  # a character wider than a whole line goes alone
+                lines.append(f"{line} {word[:cut]}" if line else word[:cut])
+                line, word = "", word[cut:]
+    if line:
+        lines.append(line)
+    return lines
+
+
+def text_table(header: Sequence[str] | None, rows: Sequence[Sequence[str]], left: int = 1, sep: str = "  ",
+               rule: bool = True, total: bool = False, min_widths: Sequence[int] = ()) -> list[str]:
     """A plain-text table aligned by display width: the first ``left`` columns left-aligned,
-    the others (numbers) right-aligned, a rule of dashes under the header when ``rule``.
+    the others (numbers) right-aligned. Every text table of the engine is made here.
+
+    Args:
+        header: the column names, or None for a table without a header line.
+        rows: the cells, as text.
+        left: how many leading columns are left-aligned.
+        sep: what separates two columns.
+        rule: a rule of dashes under the header.
+        total: a rule of dashes above the last row (a total).
+        min_widths: a least width per leading column, in display columns (a layout that stays
+            put whatever the values).
 
     Returns:
         The lines, without trailing spaces.
     """
-    table = [list(header)] + [list(r) for r in rows]
+    table = ([list(header)] if header is not None else []) + [list(r) for r in rows]
+    if not table:
+        return []
     ncol = max(len(r) for r in table)
     table = [r + [""] * (ncol - len(r)) for r in table]
     widths = [max(display_width(r[i]) for r in table) for i in range(ncol)]
+    widths = [max(w, m) for w, m in zip(widths, min_widths)] + widths[len(min_widths):]
 
     def fmt(r: list[str]) -> str:
         return sep.join(ljust(c, w) if i < left else rjust(c, w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
 
-    lines = [fmt(table[0])]
-    if rule:
-        lines.append(sep.join("-" * w for w in widths))
-    return lines + [fmt(r) for r in table[1:]]
+    dashes = sep.join("-" * w for w in widths)
+    lines = [] if header is None else [fmt(table[0])] + ([dashes] if rule else [])
+    body = [fmt(r) for r in table[header is not None:]]
+    if total and body:
+        body.insert(len(body) - 1, dashes)
+    return lines + body
+
+
+def plan_diff(old: str, new: str, file: str, context: int = 0) -> list[str]:
+    """A changed plan against the plan as written, as the lines of a unified diff of the plan
+    text (``--- a/FILE``, ``+++ b/FILE``); ``file`` is the plan file's path or name."""
+    import difflib
+    from pathlib import Path
+
+    name = Path(file).name
+    return list(difflib.unified_diff(old.splitlines(), new.splitlines(), f"a/{name}", f"b/{name}", lineterm="",
+                                     n=context))

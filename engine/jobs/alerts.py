@@ -34,7 +34,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +42,7 @@ import pandas as pd
 
 from engine.core.inputs import Inputs
 from engine.core.periods import MONTHS_PER_PERIOD
-from engine.core.text import display_width, percent
+from engine.core.text import percent
 from engine.data.statements import load_for_plan
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutArrays, compile_plan
@@ -66,7 +65,6 @@ __all__ = [
     "TREND_PERIODS",
     "TREND_TOLERANCE",
     "alerts",
-    "alerts_text",
     "write_alerts",
 ]
 
@@ -108,13 +106,6 @@ RISK_RATIO = 1.5
 HIGH_RISK_RATIO = 3.0
 """``attrition-risk`` is ``high`` severity from this multiple on (``medium`` below)."""
 
-_TITLES = {
-    "attrition-risk": "Attrition risk",
-    "gave-up": "Gave up",
-    "improvement-plan": "Improvement plan due",
-    "falling-attainment": "Falling attainment",
-    "promotion-candidate": "Promotion candidates",
-}
 _PLURAL = {"month": "months", "quarter": "quarters", "half": "halves", "year": "years"}
 
 
@@ -232,7 +223,7 @@ def alerts(
         return _frame([])
     scenario = scenario if scenario is not None else default_scenario()
     h = _History(checked, inputs, result)
-    threshold, source = (gave_up_below, f"the {_pct(gave_up_below)} gave-up level") \
+    threshold, source = (gave_up_below, f"the {percent(gave_up_below, 0)} gave-up level") \
         if gave_up_below is not None else (h.threshold, h.threshold_source)
     rows: list[dict] = []
     if h.primary is not None:
@@ -242,43 +233,6 @@ def alerts(
     if result.grades is not None:
         rows += _grade_streaks(h, np.asarray(result.grades, dtype=object), grade_streak)
     return _frame(rows)
-
-
-def alerts_text(df: pd.DataFrame, width: int = 100) -> str:
-    """Readable alerts grouped by kind, the group with the most severe alert first.
-
-    Within a group, rows keep the table's order (most severe, then most extreme first).
-
-    Args:
-        df: a table from :func:`alerts`.
-        width: wrap details at this many characters.
-
-    Returns:
-        The text; ``no alerts`` when the table is empty.
-    """
-    if df is None or len(df) == 0:
-        return "no alerts"
-    sev_rank = {s: i for i, s in enumerate(SEVERITIES)}
-    code_rank = {c: i for i, c in enumerate(ALERT_CODES)}
-    groups = []
-    for code, part in df.groupby("alert", sort=False):
-        worst = min(sev_rank.get(s, len(SEVERITIES)) for s in part["severity"])
-        groups.append((worst, code_rank.get(str(code), len(ALERT_CODES)), str(code), part))
-    groups.sort(key=lambda g: g[:3])
-    n_reps = df["rep_id"].nunique()
-    periods = sorted(set(df["period"]))
-    head = f"{len(df)} alert{_s(len(df))} for {n_reps} rep{_s(n_reps)}"
-    lines = [head + (f" (latest period {periods[-1]})" if len(periods) == 1 else "")]
-    for _, _, code, part in groups:
-        lines.append("")
-        lines.append(f"{_TITLES.get(code, code)} [{code}]: {len(part)}")
-        for row in part.itertuples(index=False):
-            head = f"  {row.severity:<6} {row.rep_id}  {row.period}  "
-            lead = display_width(head)  # a Chinese rep id takes two columns a character
-            body = textwrap.wrap(str(row.detail), width=max(width - lead, 30)) or [""]
-            lines.append(head + body[0])
-            lines += [" " * lead + more for more in body[1:]]
-    return "\n".join(lines)
 
 
 def write_alerts(df: pd.DataFrame, path: str | os.PathLike[str], *, fmt: str | None = None) -> None:
@@ -447,8 +401,8 @@ def _threshold(checked: CheckedPlan, main) -> tuple[float, str]:
     if levels:
         x = const_value(levels[0].tree, params, checked.refs)
     if x is not None and math.isfinite(x) and x > 0:
-        return float(x), f"the {_pct(x)} threshold of '{main.name}'"
-    return DEFAULT_THRESHOLD, f"the default {_pct(DEFAULT_THRESHOLD)} threshold"
+        return float(x), f"the {percent(x, 0)} threshold of '{main.name}'"
+    return DEFAULT_THRESHOLD, f"the default {percent(DEFAULT_THRESHOLD, 0)} threshold"
 
 
 # --------------------------------------------------------------------------- the rules
@@ -477,7 +431,7 @@ def _falling(h: _History, n: int, threshold: float) -> list[dict]:
         s = int(streak[i])
         first = h.L - s
         shown = range(max(first, h.L - 6), h.L + 1)
-        seq = " -> ".join(f"{_pct(att[i, p], 1)} ({h.labels[p]})" for p in shown)
+        seq = " -> ".join(f"{percent(att[i, p], 1)} ({h.labels[p]})" for p in shown)
         last = att[i, h.L]
         severity = "high" if last < threshold else "medium" if last < 1.0 else "low"
         lead = f"fell {s} {h.plural(s)} in a row" if s > 1 else f"fell in the latest {h.unit}"
@@ -510,12 +464,12 @@ def _gave_up(h: _History, threshold: float, source: str) -> list[dict]:
         hit = h.current & (ytd < threshold) & (proj < threshold) & (slope <= TREND_TOLERANCE)
     rows = []
     for i in np.nonzero(hit)[0]:
-        seq = " -> ".join(_pct(h.att[i, p], 1) for p in idx)
+        seq = " -> ".join(percent(h.att[i, p], 1) for p in idx)
         rows.append(h.row(
             i, "gave-up", "high",
-            f"year-to-date attainment {_pct(ytd[i])} with {left} of {h.per_year} "
+            f"year-to-date attainment {percent(ytd[i], 0)} with {left} of {h.per_year} "
             f"{h.plural(h.per_year)} left; even at the pace of their best {h.unit} this year "
-            f"({_pct(h.best[i, h.L])}) they would end the year at {_pct(proj[i])}, below {source}, "
+            f"({percent(h.best[i, h.L], 0)}) they would end the year at {percent(proj[i], 0)}, below {source}, "
             f"and their attainment is flat or falling "
             f"(last {len(idx)} {h.plural(len(idx))}: {seq}).",
             key=ytd[i]))
@@ -646,19 +600,19 @@ def _attrition(h: _History, scenario: Scenario, roster: Any) -> list[dict]:
         mult = hazard[i] / h_ref
         why = []
         if np.isfinite(ratio_now[i]) and ratio_now[i] < 1.0:
-            why.append(f"paid {_pct(ratio_now[i])} of target incentive this year")
+            why.append(f"paid {percent(ratio_now[i], 0)} of target incentive this year")
         if hopeless_months[i] > 0:
             n = int(hopeless_months[i])
-            why.append(f"{_pct(HOPELESS_SHARE)} of the year's target out of reach at their best "
+            why.append(f"{percent(HOPELESS_SHARE, 0)} of the year's target out of reach at their best "
                        f"pace for {n} month{_s(n)}")
         if g[i] > 0:
             why.append(f"the model puts the outside market (the scenario's median outside offer, not an offer "
-                       f"anyone made) about {_pct(g[i])} of OTE above this rep's expected pay")
+                       f"anyone made) about {percent(g[i], 0)} of OTE above this rep's expected pay")
         drivers = ("; " + _join(why)) if why else ""
         rows.append(h.row(
             i, "attrition-risk", "high" if mult >= HIGH_RISK_RATIO else "medium",
-            f"the model estimates a 12-month quit probability of {_pct(risk[i])} (a rep at normal morale: "
-            f"{_pct(risk_ref)}; hazard {mult:.1f}x) from an estimated morale of {morale[i]:.2f} "
+            f"the model estimates a 12-month quit probability of {percent(risk[i], 0)} (a rep at normal morale: "
+            f"{percent(risk_ref, 0)}; hazard {mult:.1f}x) from an estimated morale of {morale[i]:.2f} "
             f"(normal {m0:.2f}){drivers}.",
             key=-hazard[i], risk=risk[i]))
     return rows
@@ -712,10 +666,6 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     df["_code"] = df["alert"].map({c: i for i, c in enumerate(ALERT_CODES)})
     df = df.sort_values(["_sev", "_code", "_key", "rep_id"], kind="stable", na_position="last")
     return df[list(COLUMNS)].reset_index(drop=True)
-
-
-def _pct(x: float | None, decimals: int = 0) -> str:
-    return percent(x, decimals)
 
 
 def _join(parts: list[str]) -> str:

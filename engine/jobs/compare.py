@@ -17,7 +17,6 @@ import pandas as pd
 from scipy import stats
 
 from engine.core.errors import PlanError, PlanErrors
-from engine.core.text import MISSING, is_missing, money, percent, text_table
 from engine.data.summary import roster_frame
 from engine.jobs.check import design_hazards
 from engine.plan.lint import Finding
@@ -34,9 +33,6 @@ __all__ = [
     "Comparison",
     "ReportInputs",
     "compare_plans",
-    "comparison_table",
-    "difference_rows",
-    "figure_rows",
     "key_figures",
     "mean_interval",
     "metric_intervals",
@@ -184,70 +180,6 @@ def rows_for(docs: Sequence[dict]) -> list:
              for y in years for key in ("cost", "revenue")]
     at = next(i for i, row in enumerate(ROWS) if row[0] == "revenue (mean)") + 1
     return ROWS[:at] + extra + ROWS[at:]
-
-
-def _fmt(v, kind: str, signed: bool = False) -> str:
-    """A figure as the text tables show it: money whole with separators, shares in percent
-    (differences of shares in points), other numbers to 3 decimals below 1,000."""
-    if is_missing(v):
-        return MISSING
-    if kind == "money":
-        return money(v, signed=signed)
-    if kind == "pct":
-        return percent(v, 1, signed=signed)
-    return money(v, 0 if abs(v) >= 1000 else 3, signed=signed)
-
-
-def _fmt_diff(d: dict, kind: str) -> str:
-    if d["mean"] is None:
-        return MISSING
-    text = _fmt(d["mean"], kind, signed=True)
-    if d["ci_low"] is None:
-        return text
-    half = (d["ci_high"] - d["ci_low"]) / 2
-    return f"{text} ± {_fmt(half, kind).replace('%', 'pp')}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return text_table(header, rows)
-
-
-def _unit(label: str, kind: str, currency: str) -> str:
-    return label + (f" ({currency})" if kind == "money" and currency else "")
-
-
-def figure_rows(results: Sequence[SimResult], currency: str = "") -> list[list[str]]:
-    """The side-by-side figures as text rows (label, then one cell per result), as every
-    renderer shows them: the CLI table, the report and the notebook display."""
-    docs = [r.document for r in results]
-    return [[_unit(label, kind, currency)] + [_fmt(get(d), kind) for d in docs]
-            for label, get, kind, _ in rows_for(docs) if any(get(d) is not None for d in docs)]  # base pay rows only where a plan has base pay
-
-
-def difference_rows(cmp: Comparison, currency: str = "") -> list[list[str]]:
-    """Each later plan minus the first as text rows: mean ± 95% CI half-width."""
-    docs = [r.document for r in cmp.results]
-    return [[_unit(label, kind, currency)] + [_fmt_diff(diff[key], kind) if key in diff else MISSING
-                                              for diff in cmp.differences]
-            for label, _, kind, key in rows_for(docs) if key]
-
-
-def comparison_table(cmp: Comparison, currency: str = "") -> str:
-    """The side-by-side table of every plan, then each later plan's difference to the first.
-
-    Differences are paired over runs (common random numbers), shown with the half-width of
-    their 95% confidence interval.
-    """
-    docs = [r.document for r in cmp.results]
-    lines = _table(["metric"] + [d["plan"] for d in docs], figure_rows(cmp.results, currency))
-    if cmp.differences:
-        lines += ["", f"Difference to {docs[0]['plan']} (mean ± 95% CI half-width, paired over runs)"]
-        lines += _table(["metric"] + [d["plan"] for d in docs[1:]], difference_rows(cmp, currency))
-    d0 = docs[0]
-    lines.append("")
-    lines.append(f"{d0['runs']} runs of scenario {d0['scenario']} ({d0['reps']} seats), seed {d0['seed']}; "
-                 "every plan sees the same reps and random numbers.")
-    return "\n".join(lines)
 
 
 def key_figures(results: Sequence[SimResult]) -> pd.DataFrame:

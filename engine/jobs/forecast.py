@@ -25,8 +25,9 @@ accrual to book now:
 The accrued liability is the cost recognised to date minus what has been paid. Expected
 values are means over the runs.
 
-Public: :func:`forecast`, :class:`Forecast`, :func:`forecast_text`; the workbook for finance
-is written by :func:`engine.report.forecast_book.write_forecast_xlsx`.
+Public: :func:`forecast`, :class:`Forecast`; what ``incentive forecast`` prints is
+:func:`engine.report.text.forecast_text`, the workbook for finance
+:func:`engine.report.forecast_book.write_forecast_xlsx`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ import pandas as pd
 from engine.core.errors import DataError, DataErrors
 from engine.core.inputs import Inputs, PeriodInfo
 from engine.core.periods import parse_period_label, period_for_date
-from engine.core.text import display_width, ljust, money, rjust
 from engine.jobs.pack import plan_language
 from engine.plan.validate import CheckedPlan
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
@@ -53,7 +53,7 @@ from engine.sim.shape import shape_scenario
 from engine.sim.simulate import Conditioning, month_days, plan_periods
 from engine.sim.streams import STREAMS
 
-__all__ = ["Forecast", "calibrated_scenario", "forecast", "forecast_text"]
+__all__ = ["Forecast", "calibrated_scenario", "forecast"]
 
 PILOT_REP_RUNS = 1_000  # rep-runs of the pilot that measures the effort behind the actuals so far
 PILOT_RUN_BASE = 1_000_000_000  # pilot run i draws from the streams of run PILOT_RUN_BASE + i
@@ -860,60 +860,3 @@ def _cell(x: object) -> float | None:
 def _rounded(x: float | None, digits: int) -> float | None:
     """``x`` rounded to ``digits`` places, or None when it is missing (None or NaN)."""
     return None if x is None or math.isnan(x) else round(x, digits)
-
-
-
-
-def forecast_text(fc: Forecast) -> str:
-    """The forecast as a readable table (what ``incentive forecast`` prints)."""
-    cur = fc.currency
-    title = (f"Forecast of {fc.plan} as of {fc.as_of} ({fc.closed_months} of 12 months closed, through "
-             f"{fc.as_of_date.isoformat()}); scenario {fc.scenario}, {fc.runs} runs, seed {fc.seed}, "
-             f"{int(fc.summary['reps'])} reps")
-    lines = [title, ""]
-    head = ["period", "status", f"paid ({cur})", "P50", "P90", "P95"]
-    body = []
-    for r in fc.by_period.itertuples(index=False):
-        body.append([str(r.period), str(r.status), money(_cell(r.paid)), money(_cell(r.p50)), money(_cell(r.p90)),
-                     money(_cell(r.p95))])
-    widths = [max(display_width(head[i]), *(display_width(b[i]) for b in body)) for i in range(len(head))]
-
-    def fmt(cells):
-        return "  ".join(ljust(c, widths[i]) if i < 2 else rjust(c, widths[i]) for i, c in enumerate(cells)).rstrip()
-
-    lines.append(fmt(head))
-    lines += [fmt(b) for b in body[:-1]]
-    lines.append(fmt(["-" * w for w in widths]))
-    lines.append(fmt(body[-1]))
-    s = fc.summary
-    lines.append("")
-    lines.append(f"Expected annual payout {money(s['mean'])} {cur} (P05 {money(s['p05'])}, P95 {money(s['p95'])}); "
-                 f"expected still to pay {money(s['expected_remaining'])}.")
-    if fc.budget is not None:
-        lines.append(f"Budget {money(fc.budget)} {cur}: probability the annual payout exceeds it "
-                     f"{100 * s['probability_over_budget']:.1f}%.")
-    if fc.method == "ratable":
-        how = (f"expected annual payout x {100 * s['share_of_year_elapsed']:.1f}% of the year elapsed "
-               "(accumulate: year), at least what has been paid")
-    else:
-        how = "the closed periods' pay, plus the earned share of a period in progress"
-    lines.append(f"Accrual at {fc.as_of_date.isoformat()}: cost earned to date {money(s['earned_to_date'])} {cur} "
-                 f"({how}); paid {money(s['paid_to_date'])}; accrued liability to book "
-                 f"{money(s['accrued_liability'])}.")
-    if fc.market is not None:
-        mk = fc.market
-        f = [m[1] for m in mk["months"]]
-        lines.append(f"Market so far (read off the team's results): demand {min(f):.3f}-{max(f):.3f} x normal "
-                     f"over {mk['months'][0][0]} to {mk['months'][-1][0]}; the year's level shock "
-                     f"{mk['level']:+.3f} (sd {mk['level_sd']:.3f}, log), persistent part at the as-of month "
-                     f"{mk['last']:+.3f} (sd {mk['last_sd']:.3f}).")
-    if fc.variance is not None:
-        parts = []
-        for part in fc.variance.to_dict("records"):
-            se = _cell(part["se"])
-            # a share of variance cannot be negative: a negative estimate (few runs) shows as 0
-            parts.append(f"{part['source']} {100 * max(float(part['share']), 0.0):.0f}%"
-                         + (f" (± {100 * se:.0f})" if se is not None and not math.isnan(se) else ""))
-        lines.append(f"Where the spread of the annual payout comes from (share of its variance, each source "
-                     f"alone, {fc.variance_runs} runs): " + ", ".join(parts) + ".")
-    return "\n".join(lines) + "\n"

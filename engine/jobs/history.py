@@ -31,7 +31,8 @@ level assumes the effort the history plan buys from that team is the effort it b
 the team in the history.
 
 Public: :class:`HistoryFit`, :func:`calibrate_under_plan`, :func:`history_attainment`,
-:func:`simulated_attainment`, :func:`history_fit_report`, :func:`write_scenario_under_plan`.
+:func:`simulated_attainment`, :func:`write_scenario_under_plan`; the fit in words is
+:func:`engine.report.text.history_fit_report`.
 """
 
 from __future__ import annotations
@@ -63,7 +64,6 @@ __all__ = [
     "HistoryFit",
     "calibrate_under_plan",
     "history_attainment",
-    "history_fit_report",
     "simulated_attainment",
     "write_scenario_under_plan",
 ]
@@ -309,34 +309,6 @@ def with_level(scenario: Scenario, level: float) -> Scenario:
             o = replace(o, params=tuple(params.items()))
         outputs.append(o)
     return replace(scenario, outputs=tuple(outputs))
-
-
-# --------------------------------------------------------------------------- report
-
-
-def history_fit_report(fit: HistoryFit) -> str:
-    """The fixed point in words: target, simulated before and after, level and effort factor."""
-    status = (f"converged within {fit.tolerance:.1%}" if fit.converged
-              else f"not within {fit.tolerance:.1%} after {fit.iterations} simulations: best level kept")
-    lines = [
-        f"History read under the plan {fit.plan} (the plan that paid it)",
-        _row("history attainment", f"{fit.target:.3f}",
-             f"mean over {fit.rep_years} rep-years of each rep's mean attainment in the year"),
-        _row("simulated, fitted", f"{fit.simulated_fitted:.3f}",
-             f"{fit.plan} simulated at the fitted level {fit.fitted_level:#.4g} ({fit.runs} runs, seed {fit.seed})"),
-        _row("simulated, adjusted", f"{fit.simulated:.3f} ± {fit.simulated_se:.3f}",
-             f"at level {fit.level:#.4g} ({fit.gap:+.2%}; {fit.iterations} simulation"
-             f"{'s' if fit.iterations != 1 else ''}, {status})"),
-        _row(f"{fit.primary} level", f"{fit.fitted_level:#.4g} -> {fit.level:#.4g}",
-             "the level without the effort the history plan induced"),
-        _row("effort factor", f"{fit.effort_factor:.3f}",
-             "fitted / adjusted level: what the history plan's effort (and the team's morale and ramp) added"),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _row(name: str, value: str, meaning: str) -> str:
-    return f"  {name:<21} {value:<23} {meaning}".rstrip()
 
 
 # --------------------------------------------------------------------------- writing

@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from engine.core.errors import EngineError, PlanError, PlanErrors
-from engine.core.text import MISSING, display_width, ljust
-from engine.jobs.compare import _fmt, _table  # the same table style as compare
+from engine.core.text import figure
 from engine.plan import expr as ex
 from engine.plan.rewrite import (
     NumberSite,
@@ -56,7 +55,6 @@ __all__ = [
     "metric_catalogue",
     "parse_constraint",
     "recalibrate",
-    "recalibration_text",
     "write_targets",
 ]
 
@@ -647,13 +645,6 @@ class Recalibration:
             "recalibrated": self.result.document,
         }
 
-    def text(self) -> str:
-        """The report ``incentive recalibrate`` prints."""
-        return recalibration_text(self)
-
-    def __str__(self) -> str:
-        return self.text()
-
 
 def _json(v):
     if isinstance(v, (np.floating, float)):
@@ -986,8 +977,8 @@ def _search(ev: _Evaluator, space: _Space, spec: RecalibrationSpec, constraints:
     if constraints and not feasible:
         broken = [r for r in crow if not r["satisfied"]]
         kind = metrics
-        parts = [f"{r['constraint']} (got {_fmt(r['recalibrated'], kind[r['metric']].kind)}, "
-                 f"{'over' if r['op'] == '<=' else 'under'} by {_fmt(r['excess'], kind[r['metric']].kind, True)})"
+        parts = [f"{r['constraint']} (got {figure(r['recalibrated'], kind[r['metric']].kind)}, "
+                 f"{'over' if r['op'] == '<=' else 'under'} by {figure(r['excess'], kind[r['metric']].kind, True)})"
                  for r in broken]
         notes.append(f"no candidate met every constraint in {ev.used} simulations; this is the least infeasible "
                      "one found: " + "; ".join(parts))
@@ -1321,107 +1312,3 @@ def write_targets(rec: Recalibration, path: str | Path, group=None) -> None:
         raise PlanErrors([PlanError("no-targets", "no targets were computed (use --targets)")])
     table = rec.target_roster if rec.target_roster is not None else rec.targets
     write_table_atomic(table, path, group=group)
-
-
-# --------------------------------------------------------------------------- text
-
-
-def _fmt_num(v: float) -> str:
-    return f"{v:g}" if abs(v) < 1e6 else f"{v:,.0f}"
-
-
-def _diff_text(row, kind: str) -> str:
-    if row["difference"] is None or (isinstance(row["difference"], float) and not math.isfinite(row["difference"])):
-        return MISSING
-    text = _fmt(row["difference"], kind, signed=True)
-    lo, hi = row.get("ci_low"), row.get("ci_high")
-    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
-        return text
-    half = (hi - lo) / 2
-    return f"{text} ± {_fmt(half, kind).replace('%', 'pp')}"
-
-
-def plan_diff(rec: Recalibration, context: int = 1) -> list[str]:
-    """The recalibrated plan against the original, as a unified diff of the plan text."""
-    import difflib
-
-    name = Path(rec.checked.plan.file).name
-    return list(difflib.unified_diff(rec.baseline_text.splitlines(), rec.plan_text.splitlines(),
-                                     f"a/{name}", f"b/{name}", lineterm="", n=context))
-
-
-def recalibration_text(rec: Recalibration, currency: str | None = None) -> str:
-    """The report ``incentive recalibrate`` prints: changes, constraints, effects, quartiles, targets."""
-    plan = rec.checked.plan
-    cur = currency or plan.currency
-    lines = [f"Recalibration of {plan.name} on scenario {rec.scenario}: {rec.sense} {rec.objective}"
-             + (f" (margin {rec.margin:.0%} of revenue)" if rec.objective == "profit" and rec.margin is not None
-                else "")]
-    lines.append(f"{rec.evaluations} of {rec.budget} simulations, {rec.runs} runs each on common random numbers "
-                 f"(seed {rec.seed}), method {rec.method}")
-    lines.append("")
-    if rec.changes.empty:
-        lines.append("Changes: none")
-    else:
-        lines.append(f"Changes ({plan.file})")
-        heads = [f"{_change_name(r)}: {r['old_text']} → {r['new_text']}" for _, r in rec.changes.iterrows()]
-        w = max(display_width(h) for h in heads)
-        for h, (_, r) in zip(heads, rec.changes.iterrows()):
-            rng = f"range [{_fmt_num(r['min'])}, {_fmt_num(r['max'])}]" if r["kind"] == "parameter" and \
-                r["min"] is not None else "weights sum to 1"
-            lines.append(f"  {ljust(h, w)}   {rng}, line {r['line']}")
-        lines.append("")
-        lines += plan_diff(rec, context=0)
-    if rec.constraint_rows:
-        lines.append("")
-        lines.append("Constraints")
-        mk = metric_catalogue()
-        for c in rec.constraint_rows:
-            kind = mk[c["metric"]].kind if c["metric"] in mk else "num"
-            status = "met" if c["satisfied"] else \
-                f"NOT MET ({'over' if c['op'] == '<=' else 'under'} by {_fmt(c['excess'], kind, True)})"
-            lines.append(f"  {c['constraint']}: {_fmt(c['baseline'], kind)} → {_fmt(c['recalibrated'], kind)}  "
-                         f"{status}")
-    lines.append("")
-    lines.append("Predicted effect (mean over runs; difference paired over runs, ± 95% CI half-width)")
-    eff = rec.effects
-    rows = []
-    for _, r in eff.iterrows():
-        label = r["label"] + (f" ({cur})" if r["kind"] == "money" else "")
-        mark = " *" if r["role"] == "objective" else (" †" if r["role"] == "constraint" else "")
-        rows.append([label + mark, _fmt(r["baseline"], r["kind"]), _fmt(r["recalibrated"], r["kind"]),
-                     _diff_text(r, r["kind"])])
-    lines += ["  " + ln for ln in _table(["metric", "baseline", "recalibrated", "difference"], rows)]
-    lines.append("  * objective   † constrained")
-    if not rec.quartiles.empty:
-        lines.append("")
-        lines.append("By skill quartile of the starting team (the same people under both plans; mean per rep)")
-        rows = []
-        for _, r in rec.quartiles.iterrows():
-            label = r["figure"] + (f" ({cur})" if r["kind"] == "money" else "")
-            rows.append([r["quartile"], label, _fmt(r["baseline"], r["kind"]),
-                         _fmt(r["recalibrated"], r["kind"]), _diff_text(r, r["kind"])])
-        lines += ["  " + ln for ln in _table(["quartile", "figure", "baseline", "recalibrated", "difference"], rows)]
-    if rec.target_info is not None:
-        ti = rec.target_info
-        summary = rec.target_summary
-        assert summary is not None, "target_info and target_summary are set together"
-        lines.append("")
-        lines.append(f"Targets for {ti['year']}: company target {ti['company_target']:,.0f} {cur} shared over "
-                     f"{len(summary)} reps")
-        lines.append(f"  potential: {ti['potential']}")
-        lines.append(f"  each target = {ti['stretch']:.3f} x the rep's expected output under the recalibrated plan; "
-                     f"expected share reaching target {ti['expected_share_reaching']:.0%} "
-                     f"(goal {ti['share_goal']:.0%}: company target {ti['company_target_for_goal']:,.0f})")
-        ts = summary["annual_target"]
-        lines.append(f"  annual targets: min {ts.min():,.0f}, median {ts.median():,.0f}, max {ts.max():,.0f}; "
-                     "quarters and months follow the scenario's seasonality")
-    if rec.notes:
-        lines.append("")
-        for n in rec.notes:
-            lines.append(f"Note: {n}")
-    return "\n".join(lines) + "\n"
-
-
-def _change_name(r) -> str:
-    return f"{r['name']} weight" if r["kind"] == "weight" else str(r["name"])

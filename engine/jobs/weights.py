@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from engine.core.errors import DataError, DataErrors, PlanError, PlanErrors
-from engine.core.text import did_you_mean
+from engine.core.text import did_you_mean, plan_diff
 from engine.jobs.compare import Comparison, compare_plans
 from engine.plan import expr as ex
 from engine.plan.rewrite import NumberSite, decimals_for, number_sites, rewrite_plan, splice
@@ -353,11 +353,7 @@ class VotedWeights:
 
     def diff(self, context: int = 0) -> list[str]:
         """The new plan against the current one, as a unified diff of the plan text."""
-        import difflib
-
-        name = Path(self.plan.plan.file).name
-        return list(difflib.unified_diff(self.plan.source.splitlines(), self.plan_text.splitlines(),
-                                         f"a/{name}", f"b/{name}", lineterm="", n=context))
+        return plan_diff(self.plan.source, self.plan_text, self.plan.plan.file, context)
 
     def compare(self, scenario: Scenario | None = None, runs: int = 200, seed: int | None = None, *,
                 workers: int = 1, scheduler=None, progress: bool = False, keep_reps: bool = False

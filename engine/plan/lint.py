@@ -15,9 +15,26 @@ fine grid of attainment levels, 0 to 3x target in steps of 0.5 points, and reads
   0 up to some level (a curve's first point, a first step, a gate).
 * ``decelerator``: pay falls while attainment rises.
 * ``never-pays``: a component driven by attainment pays nothing anywhere in the plausible
-  range (0 to 200% of target, or up to the scenario's highest attainment quantile).
+  range (0 to 200% of target, or up to the scenario's highest attainment quantile), nor
+  once a count the reference rep leaves at 0 is raised (so a deduction per complaint is not
+  a component that never pays).
 * ``retroactive-negative-marginal``: a retroactive tier with a lower rate than the tier
   below it: crossing the boundary re-rates the whole base down, so pay falls.
+* ``negative-total``: a deduction (a component that can pay less than 0: a penalty per
+  complaint, a curve below 0) with nothing to stop it can make what a rep is paid for a
+  period negative. Found by evaluating the reference rep at attainment levels from 0 to 300%
+  with each count column the reference rep leaves at 0 (complaints, returns) raised to
+  1, 2, 5, ... 1,000, and each column it sets by a ratio (``csat`` at 5, ``collected`` =
+  ``revenue``) at 0: only a total actually computed below 0 is reported, so a deduction
+  bounded by what the other components pay never is. The total is the period's payment
+  after the true-up and the draw: a year-to-date plan without clawback floors it at 0 and a
+  draw at the draw, so neither is reported; with ``clawback: true`` a negative payment that
+  recovers earlier overpayment is intended, and the one period evaluated is the year to
+  date, so it is reported only when the year's earnings themselves go below 0. Base pay is
+  not in the total (it is what the statement's ``total`` excludes), but it sets the severity:
+  ``warning`` when the plan has no base pay, when the deduction has no limit (pay still falls
+  between 100 and 1,000 of the column) or when it can exceed the base pay; ``info`` when a
+  bounded deduction is taken out of base pay, which some plans intend.
 
 Zero-incentive zones are judged on the plan's total (a component that stops paying while
 another keeps paying leaves the rep an incentive) and attributed to the component that
@@ -45,7 +62,7 @@ from engine.core.errors import EngineError, EvaluationError, Span
 from engine.core.inputs import Inputs
 from engine.plan import expr as ex
 from engine.plan import kinds
-from engine.plan.compile import CompiledPlan, compile_plan
+from engine.plan.compile import CompiledPlan, PayoutArrays, compile_plan
 from engine.plan.kinds import Cause, kind_of
 from engine.plan.model import Code, Component
 from engine.plan.reference_rep import (
@@ -67,6 +84,7 @@ CODES = (
     "never-pays",
     "row-level-meaning",
     "nonlinear-on-totals",
+    "negative-total",
 ) + tuple(code for kind in kinds.KINDS.values() for code in kind.lint_codes)
 """Every finding code: the generic ones, then those of the kinds (``retroactive-negative-marginal``:
 :mod:`engine.plan.kinds.rate`)."""
@@ -83,6 +101,8 @@ CAP_WARN_SHARE = 0.10  # with a scenario: warn when a tenth of reps sit above it
 GAMING_WINDOW = 0.03  # "a rep at 3 points below the cliff"
 AFFECTED_WINDOW = 0.05  # "reps within 5 points below the cliff"
 RAMP_MAX = 0.02  # a rise of a cliff's size spread over at most 2 points is still a cliff
+NEGATIVE_LEVELS = 0.05  # the negative-total check evaluates attainment in steps of 5 points
+NEGATIVE_COUNTS = (1, 2, 5, 10, 20, 50, 100, 1000)  # a count column (complaints) raised to these
 
 _PERIOD_OF = {"month": "a month's", "quarter": "a quarter's", "half": "a half-year's",
               "year": "a year's"}
@@ -352,6 +372,7 @@ class _Scan:
         self.period_s = _PERIOD_OF.get(self.plan.period, "a period's")
         self.comps = [c for c in self.plan.components if not kind_of(c.kind).contest]
         self.deps = Dependencies(checked)
+        self._stressed_runs: list[tuple[float, str, dict[str, float], PayoutArrays]] | None = None
 
     # -- evaluation helpers --------------------------------------------------------------
 
@@ -443,6 +464,7 @@ class _Scan:
         self.plan_drops(drops, findings)
         self.below_threshold(live, findings)
         self.above_cap(live, findings)
+        self.negative_total(findings)
         self.plan_text(findings)
         return findings
 
@@ -472,6 +494,8 @@ class _Scan:
             pay = self.f[c.name]
             if np.any(np.abs(pay[inside]) > self.tol) or not self.depends_on_attainment(c):
                 continue
+            if not kind_of(c.kind).contest and self._paid_when_stressed(c.name):
+                continue  # paid once a count the reference rep leaves at 0 is not (a deduction per complaint)
             silent.add(c.name)
             paying = np.flatnonzero(np.abs(pay) > self.tol)
             later = (f" (it first pays at {_pct(float(self.x[paying[0]]))})" if paying.size else
@@ -798,6 +822,117 @@ class _Scan:
             f"a rep who reaches {_pct(b)} before the period ends earns nothing for further sales "
             "and will hold deals back for the next period (sandbagging)",
             span))
+
+    # -- deductions ----------------------------------------------------------------------------
+
+    def _witnesses(self) -> list[tuple[float, str, dict[str, float]]]:
+        """Reference reps that stress a deduction: ``(value, words, overrides)``, the simplest
+        first; the first, ``(0, "", {})``, is the reference rep itself. A count the reference
+        rep leaves at 0 is raised through :data:`NEGATIVE_COUNTS` (alone, and every count
+        together), a column it sets by a ratio is set to 0."""
+        counts = [c for c, (how, _) in self.ref.others.items() if how == "zero"]
+        out: list[tuple[float, str, dict[str, float]]] = [(0.0, "", {})]
+        out += [(0.0, f" with {col} at 0", {col: 0.0}) for col, (how, _) in self.ref.others.items() if how != "zero"]
+        for v in NEGATIVE_COUNTS:
+            out += [(float(v), f" with {col} at {v:,}", {col: float(v)}) for col in counts]
+            if len(counts) > 1:
+                out.append((float(v), f" with {', '.join(counts)} at {v:,} each", dict.fromkeys(counts, float(v))))
+        return out
+
+    def negative_total(self, findings: list[Finding]) -> None:
+        """``negative-total``: the period's payment (after true-up and draw, without rank
+        awards) goes below 0 for some stressed reference rep (:meth:`_witnesses`); reported
+        for the simplest such rep, its most negative attainment level."""
+        levels = self._stress_levels()
+        n = len(levels)
+        found = None  # (paid, words, level index, evaluation, its levels below 0) of the first witness paying below 0
+        covered = True  # base pay covers every negative total seen
+        falls: dict[str, float] = {}  # count column -> lowest total at the last two NEGATIVE_COUNTS
+        for value, words, overrides, res in self._stress():
+            rank_paid = sum((np.asarray(res.modified[r], dtype=float)[:, 0, 0] for r in self.ref.rank), np.zeros(n))
+            total = np.asarray(res.total, dtype=float)[:, 0, 0] - rank_paid
+            base = np.zeros(n) if res.base_pay is None else np.asarray(res.base_pay, dtype=float)[:, 0, 0]
+            if len(overrides) == 1 and value in NEGATIVE_COUNTS[-2:]:
+                col = next(iter(overrides))
+                if col in falls and float(total.min()) < min(falls[col], 0.0) - self.tol:
+                    falls[col] = -math.inf  # below 0 and still falling from 100 to 1,000: no limit
+                else:
+                    falls[col] = float(total.min())
+            neg = total < -self.tol
+            if not neg.any():
+                continue
+            covered = covered and bool(np.all(total + base >= -self.tol))
+            if found is None:
+                i = int(np.argmin(total))
+                found = (float(total[i]), words, i, res, levels[neg])
+        if found is None:
+            return
+        paid, words, i, res, below = found
+        unbounded = any(math.isinf(v) for v in falls.values())
+        own = {c.name: float(np.asarray(res.modified[c.name], dtype=float)[i, 0, 0]) for c in self.comps}
+        name = min(own, key=lambda k: own[k]) if own and min(own.values()) < -self.tol else None
+        comp = self.plan.component(name) if name is not None else None
+        subject = f"component '{name}'" if name is not None else "the plan's components together"
+        part = (f" ({_money(own[name])} from '{name}')" if name is not None and abs(own[name] - paid) > self.tol
+                else "")
+        limit = ", and the deduction has no limit (it keeps growing with the count)" if unbounded else ""
+        has_base = res.base_pay is not None
+        severity = "info" if has_base and covered and not unbounded else "warning"
+        base_txt = ""
+        if has_base:
+            base_pay = float(np.asarray(res.base_pay, dtype=float)[i, 0, 0])
+            base_txt = (f"; the base pay of {_money(base_pay)} covers it, so the deduction comes out of base pay"
+                        if severity == "info" else "; it can take more than the base pay")
+        if self.plan.clawback:
+            total_of = "year-to-date earnings"
+            why = ("clawback recovers what was paid earlier in the year, but earnings below 0 ask the rep to pay "
+                   "back more than they were ever paid")
+        else:
+            total_of = "period's total"
+            why = "a period's pay below 0 asks the rep to pay money back, which a payroll run cannot pay out"
+        findings.append(Finding(
+            "negative-total", name, (float(below.min()), float(below.max())), severity,
+            f"{subject} can make the {total_of} negative: the reference rep at {_pct(float(levels[i]))} "
+            f"of target{words} is paid {_money(paid)}{part}{limit}{base_txt}",
+            f"{why}: bound the deduction by what the other components pay (e.g. base: "
+            "min(500 * actuals.complaints, commission) with rate: -1), or cap it with min(...)"
+            + (" below the base pay" if has_base else ""),
+            comp.span if comp is not None else None))
+
+    def _stress_levels(self) -> np.ndarray:
+        """The attainment levels of the stressed reference reps: every :data:`NEGATIVE_LEVELS`
+        up to :data:`GRID_MAX` (from the scan's first level)."""
+        on_step = np.isclose(self.x, np.round(self.x / NEGATIVE_LEVELS) * NEGATIVE_LEVELS, atol=1e-9)
+        return np.unique(np.concatenate([self.x[:1], self.x[on_step & (self.x <= GRID_MAX + 1e-9)]]))
+
+    def _stress(self) -> list[tuple[float, str, dict[str, float], PayoutArrays]]:
+        """Each of :meth:`_witnesses` evaluated at :meth:`_stress_levels` (those the plan
+        cannot evaluate left out), computed once."""
+        if self._stressed_runs is None:
+            levels = self._stress_levels()
+            self._stressed_runs = []
+            for value, words, overrides in self._witnesses():
+                try:
+                    res = self.ref.prog.evaluate(self._stressed(levels, overrides), grades=False)
+                except EvaluationError:
+                    continue
+                self._stressed_runs.append((value, words, overrides, res))
+        return self._stressed_runs
+
+    def _paid_when_stressed(self, name: str) -> bool:
+        """Component ``name`` pays something (above or below 0) for a stressed reference rep
+        in the plausible range: a count raised (a deduction per complaint), a ratio at 0."""
+        inside = self._stress_levels() <= self.plausible + 1e-12
+        return any(np.any(np.abs(np.asarray(res.earned[name], dtype=float)[inside, 0, 0]) > self.tol)
+                   for _, _, overrides, res in self._stress() if overrides)
+
+    def _stressed(self, levels: np.ndarray, overrides: Mapping[str, float]) -> Inputs:
+        """The reference rep at ``levels`` with some actuals columns set to a value."""
+        ref = self.ref
+        actuals = reference_actuals(levels, {col: ref.targets[col] for col in ref.linked}, ref.others)
+        for col, v in overrides.items():
+            actuals[col] = np.full((len(levels), 1, 1), v)
+        return reference_inputs(ref.roster_vals, actuals, len(levels), self.checked)
 
     # -- findings read from the plan text ---------------------------------------------------
 

@@ -21,10 +21,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from engine.core.text import MISSING, money
-from engine.jobs.compare import Comparison, ReportInputs, _fmt, difference_rows, figure_rows
+from engine.core.text import MISSING, figure, money
+from engine.jobs.compare import Comparison, ReportInputs
 from engine.plan.kinds import kind_of
 from engine.report import charts
+from engine.report.text import difference_rows, figure_rows
 
 if TYPE_CHECKING:
     from engine.jobs.forecast import Forecast
@@ -270,7 +271,7 @@ def compare_report(report: ReportInputs, *, title: str | None = None,
     section("payout-curves", curves)
     section("attainment", fig(charts.attainment_distribution(results)))
     section("payout", fig(charts.payout_distribution(results)))
-    cost_rows = [[r.plan] + [_fmt(r.document["cost"][k], "money") for k in ("mean", "p50", "p90", "p95")]
+    cost_rows = [[r.plan] + [figure(r.document["cost"][k], "money") for k in ("mean", "p50", "p90", "p95")]
                  for r in results]
     cur = charts.currency_of(results)
     section("cost", fig(charts.cost_distribution(results))

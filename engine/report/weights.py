@@ -13,9 +13,10 @@ import math
 import os
 from typing import TYPE_CHECKING
 
-from engine.core.text import MISSING
-from engine.jobs.compare import _fmt, _table, comparison_table, report_inputs
+from engine.core.text import MISSING, figure, text_table
+from engine.jobs.compare import report_inputs
 from engine.report.html import _html_table, compare_report
+from engine.report.text import comparison_table
 
 if TYPE_CHECKING:
     from engine.jobs.weights import VoteComparison, VotedWeights
@@ -69,7 +70,7 @@ def _measure_rows(vc: VoteComparison) -> tuple[list[str], list[list[str]]]:
     for _, r in vc.measures.iterrows():
         def num(v, signed=False):
             return MISSING if v is None or (isinstance(v, float) and not math.isfinite(v)) else \
-                _fmt(v, "num", signed=signed)
+                figure(v, "num", signed=signed)
         rel = r["relative"]
         rows.append([r["measure"], num(r["current"]), num(r["voted"]), num(r["difference"], True),
                      MISSING if rel is None or (isinstance(rel, float) and not math.isfinite(rel))
@@ -81,9 +82,9 @@ def weights_text(vw: VotedWeights, vc: VoteComparison | None = None) -> str:
     """The report ``incentive weights`` prints: the weights, the spread of the votes, the change
     to the plan and, when simulated, the comparison of the current and the voted plan."""
     lines = _headline(vw) + [""]
-    lines += _table(*_weight_rows(vw))
+    lines += text_table(*_weight_rows(vw))
     lines += ["", "Spread of the votes (each voter's shares; a wide range means the team disagrees)"]
-    lines += _table(*_spread_rows(vw))
+    lines += text_table(*_spread_rows(vw))
     lines.append("")
     diff = vw.diff(context=0)
     if diff:
@@ -98,7 +99,7 @@ def weights_text(vw: VotedWeights, vc: VoteComparison | None = None) -> str:
         lines += comparison_table(vc.comparison, cur).splitlines()
         if len(vc.measures):
             lines += ["", "Measures the scorecard reads (mean annual team total per run; difference of the means)"]
-            lines += _table(*_measure_rows(vc))
+            lines += text_table(*_measure_rows(vc))
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from engine.core.errors import DataErrors, EvaluationError
-from engine.jobs.alerts import ALERT_CODES, COLUMNS, SEVERITIES, alerts, alerts_text, write_alerts
+from engine.jobs.alerts import ALERT_CODES, COLUMNS, SEVERITIES, alerts, write_alerts
 from engine.plan import load_plan
+from engine.report.text import ALERT_TITLES, alerts_text
 from engine.sim.scenario import default_scenario, parse_scenario
 
 PLANS = Path(__file__).resolve().parents[2] / "scenarios" / "plans"
@@ -339,3 +340,9 @@ def test_realistic_team_of_2000(classic, seeds):
     assert time.perf_counter() - start < 10
     assert "Attrition risk [attrition-risk]" in alerts_text(df)
 
+
+
+def test_every_alert_code_has_a_heading_in_the_text():
+    """The printed text (engine/report/text.py) heads each group with a title: every code the
+    job can raise has one, and no title is left for a code that no longer exists."""
+    assert set(ALERT_TITLES) == set(ALERT_CODES)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.jobs.compare import compare_plans, comparison_table, paired_difference
+from engine.jobs.compare import compare_plans, paired_difference
 from engine.plan import load_plan
+from engine.report.text import comparison_table
 from engine.sim.scenario import default_scenario
 
 PLANS = Path(__file__).resolve().parents[2] / "scenarios" / "plans"

@@ -13,9 +13,10 @@ import pytest
 
 from engine.core.errors import DataError, DataErrors
 from engine.data.statements import statements
-from engine.jobs.forecast import forecast, forecast_text
+from engine.jobs.forecast import forecast
 from engine.plan import load_plan
 from engine.report.forecast_book import write_forecast_xlsx
+from engine.report.text import forecast_text
 from engine.sim.population import log_skill_prior, skill_posterior
 from engine.sim.scenario import default_scenario
 from engine.sim.simulate import Simulation, simulated_year_tables

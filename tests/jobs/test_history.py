@@ -17,10 +17,10 @@ import pytest
 from engine.jobs.history import (
     calibrate_under_plan,
     history_attainment,
-    history_fit_report,
     write_scenario_under_plan,
 )
 from engine.plan import load_plan
+from engine.report.text import history_fit_report
 from engine.sim.calibrate import write_calibrated_scenario
 from engine.sim.scenario import DEFAULT_SCENARIO, default_scenario, load_scenario
 from engine.sim.simulate import Simulation, simulated_year_tables

@@ -20,6 +20,7 @@ from engine.jobs.recalibrate import (
 )
 from engine.plan import load_plan, parse_plan
 from engine.plan.rewrite import plan_numbers
+from engine.report.text import recalibration_text
 from engine.sim.scenario import parse_scenario
 from tests.cli import incentive
 
@@ -75,7 +76,7 @@ def test_optimum_moves_to_the_constraint(tmp_path):
     assert list(rec.changes["name"]) == ["rate"] and rec.changes["new_text"].iloc[0] == f"{new_rate:g}"
     assert rec.evaluations <= 10
     # The printed report shows the change as a diff of the plan text, comment kept.
-    text = rec.text()
+    text = recalibration_text(rec)
     assert "--- a/toy.yaml" in text and "+++ b/toy.yaml" in text
     assert "-  rate: {value: 0.01, min: 0.01, max: 0.05}   # commission on revenue" in text
     assert f"+  rate: {{value: {new_rate:g}, min: 0.01, max: 0.05}}   # commission on revenue" in text
@@ -106,7 +107,7 @@ def test_infeasible_constraint_is_reported(tmp_path):
     assert rec.checked.plan.parameter_values["rate"] == 0.01  # least infeasible: the bottom of the range
     row = rec.constraint_rows[0]
     assert not row["satisfied"] and row["excess"] == pytest.approx(0.005, abs=1e-6)
-    text = rec.text()
+    text = recalibration_text(rec)
     assert "NOT MET (over by +0.5pp)" in text and "no candidate met every constraint" in text
     assert rec.document["feasible"] is False
 

@@ -1,4 +1,4 @@
-"""The model card (engine/jobs/validation.py, docs/validation.md): every finding names its
+"""The model card (engine/jobs/validation.py, engine/report/text.py, docs/validation.md): every finding names its
 source, is simulated on a pair of plans with common random numbers, and is judged in
 direction and magnitude."""
 
@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.jobs.validation import FINDINGS, card, evaluate
+from engine.jobs.validation import FINDINGS, evaluate
+from engine.report.text import model_card
 from engine.sim.scenario import default_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ def test_the_card_is_written_from_simulation(tmp_path):
     results = evaluate(picked, scenario=sc, runs=4, workers=1)
     cap = next(r for r in results if r.finding.key == "cap")
     assert cap.value > 0 and cap.direction
-    text = card(results, 4, sc.name)
+    text = model_card(results, 4, sc.name)
     assert "| A cap on a quarterly bonus curve lowers revenue | Misra & Nair (2011)" in text
     assert "direction | magnitude" in text
 

@@ -497,6 +497,133 @@ def test_findings_are_frozen_with_stable_codes():
         found[0].code = "x"  # type: ignore[misc]
 
 
+# --------------------------------------------------------------------------- deductions
+
+DEDUCTION = LINEAR + """\
+  - name: deduction
+    kind: rate
+    base: actuals.complaints
+    rate: -500
+"""
+
+BOUNDED_DEDUCTION = LINEAR + """\
+  - name: deduction
+    kind: rate
+    base: min(500 * actuals.complaints, commission)
+    rate: -1
+"""
+
+CAPPED_DEDUCTION = LINEAR + """\
+  - name: deduction
+    kind: rate
+    base: min(actuals.complaints, 4)
+    rate: -500
+"""
+
+NEGATIVE_CURVE = """\
+  - name: bonus
+    kind: curve
+    input: attainment
+    points: [[0, -0.5], [1, 1]]
+"""
+
+
+def with_top(top: str, components: str) -> str:
+    """The test plan with top-level keys added under ``period``."""
+    return HEAD.replace("period: quarter\n", "period: quarter\n" + top) + components
+
+
+def negative(text: str) -> list[Finding]:
+    return [f for f in lint_plan(parse_plan(text, "t.yaml")) if f.code == "negative-total"]
+
+
+def test_deduction_per_complaint_can_make_the_total_negative():
+    """A deduction of 500 per complaint with no floor: a rep with one complaint and no sales is
+    paid -500; the finding names the component, points at it, and says it has no limit."""
+    [f] = negative(HEAD + DEDUCTION)
+    assert (f.component, f.severity, f.attainment_range) == ("deduction", "warning", (0.0, 0.05))
+    assert f.message == ("component 'deduction' can make the period's total negative: the reference rep at 0% of "
+                         "target with complaints at 1 is paid -500, and the deduction has no limit (it keeps "
+                         "growing with the count)")
+    assert "min(500 * actuals.complaints, commission)" in f.why
+    assert (f.span.line, f.span.column) == (line_of(DEDUCTION, "name: deduction"), 5)
+    out = format_findings([f], "t.yaml")
+    assert out.startswith(f"t.yaml:{f.span.line}:5: warning[negative-total]: component 'deduction'")
+
+
+def test_deduction_bounded_by_what_the_other_components_pay_is_not_reported():
+    """A deduction of at most the commission cannot take the total below 0: no finding,
+    whatever the count (the total is computed, not guessed)."""
+    assert negative(HEAD + BOUNDED_DEDUCTION) == []
+    assert lint(BOUNDED_DEDUCTION) == lint(LINEAR)
+
+
+def test_a_capped_deduction_is_not_unlimited():
+    """min() on the count caps the deduction at 2,000: still below 0 without sales, but with no
+    'no limit' clause."""
+    [f] = negative(HEAD + CAPPED_DEDUCTION)
+    assert f.severity == "warning" and "no limit" not in f.message
+
+
+def test_base_pay_decides_the_severity():
+    """With base pay (20,000 a quarter): a capped deduction comes out of base pay (info, it says
+    so); an unlimited one can take more than the base pay (warning)."""
+    [capped] = negative(with_top("base_pay: roster.base_salary / 4\n", CAPPED_DEDUCTION))
+    assert capped.severity == "info"
+    assert capped.message.endswith("; the base pay of 20,000 covers it, so the deduction comes out of base pay")
+    assert capped.why.endswith("or cap it with min(...) below the base pay")
+    [unlimited] = negative(with_top("base_pay: roster.base_salary / 4\n", DEDUCTION))
+    assert unlimited.severity == "warning" and unlimited.message.endswith("; it can take more than the base pay")
+
+
+def test_a_curve_below_zero_is_a_deduction():
+    """A curve whose first point pays -0.5x target pay: the reference rep at 0% is paid -2,500
+    (no count needed); negative up to 30% of target."""
+    [f] = negative(HEAD + NEGATIVE_CURVE)
+    assert f.component == "bonus" and f.attainment_range == (0.0, 0.3)
+    assert "the reference rep at 0% of target is paid -2,500" in f.message
+
+
+@pytest.mark.parametrize("top", ["accumulate: year\n", "draw: {amount: 0, recoverable: false}\n"],
+                         ids=["true-up without clawback", "draw"])
+def test_a_floor_on_the_payment_is_not_reported(top):
+    """A year-to-date plan without clawback pays max(YTD earned - paid, 0) and a draw tops the
+    payment up to its amount: neither payment can be negative."""
+    assert negative(with_top(top, DEDUCTION)) == []
+    assert negative(with_top(top, NEGATIVE_CURVE)) == []
+
+
+def test_clawback_is_judged_on_the_year_to_date_earnings():
+    """With clawback a negative payment that recovers earlier pay is intended: a plan that only
+    pays is not reported; a deduction that takes the year's earnings below 0 is."""
+    clawback = "accumulate: year\nclawback: true\n"
+    assert negative(with_top(clawback, LINEAR)) == []
+    assert negative(with_top(clawback, BOUNDED_DEDUCTION)) == []
+    [f] = negative(with_top(clawback, DEDUCTION))
+    assert f.message.startswith("component 'deduction' can make the year-to-date earnings negative")
+    assert f.why.startswith("clawback recovers what was paid earlier in the year")
+
+
+def test_a_component_gated_on_a_count_is_not_never_pays():
+    """A bonus paid on revenue once a rep wins a new customer: the reference rep has none, but
+    a rep with one is paid, so it is no 'never-pays' (nor a deduction)."""
+    text = LINEAR + """\
+  - name: new_logo_bonus
+    kind: rate
+    base: revenue
+    rate: 1%
+    when: actuals.new_customers > 0
+"""
+    assert lint(text) == lint(LINEAR)
+
+
+def test_no_shipped_plan_can_pay_a_negative_total():
+    """None of the shipped plans has a deduction that can make a total negative (the seeds
+    plan's complaints penalty multiplies by 0.8; seeds_cn_deals pays only amounts >= 0)."""
+    for path in sorted(PLANS.glob("*.yaml")):
+        assert [f for f in lint_plan(load_plan(path)) if f.code == "negative-total"] == [], path.name
+
+
 # --------------------------------------------------------------------------- output format
 
 def test_format_one_paragraph_per_finding():

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from engine.core.errors import PlanErrors
-from engine.jobs.compare import compare_plans, comparison_table
+from engine.jobs.compare import compare_plans
 from engine.plan import load_plan
+from engine.report.text import comparison_table
 from engine.sim.run import simulate
 from engine.sim.scenario import QuotaPolicy, default_scenario, parse_scenario
 from engine.sim.simulate import Simulation
