@@ -286,8 +286,35 @@ def _add_primary(real: dict[str, np.ndarray], scenario: Scenario) -> None:
         real[primary] = real[col] / max(share, 1e-12)
 
 
-def _roster(setup: _Setup, scenario: Scenario) -> tuple[Roster, dict, np.ndarray, np.ndarray]:
-    """The real roster as the simulator's seats, the file's fixed columns, tenure and hires."""
+def _run_rate(setup: _Setup, checked: CheckedPlan, scenario: Scenario) -> np.ndarray | None:
+    """Each rep's annual primary amount at their pace so far, for a plan with no target (a
+    pure commission): the closed months' primary amount per active day, over the season of
+    those days, times a year; reps with nothing yet at the team's median. None before any
+    month is closed or where the plan reads no primary amount."""
+    M = setup.closed_months
+    if M == 0:
+        return None
+    active = _active_days(setup)
+    real = _monthly_actuals(setup, checked, active)
+    _add_primary(real, scenario)
+    prim = real.get(scenario.primary_measure)
+    if prim is None:
+        return None
+    season = np.array([scenario.seasonality[(setup.start.month - 1 + m) % 12] for m in range(M)])
+    seasoned_days = (active[:, :M] * season).sum(axis=1)
+    rate = np.where(seasoned_days > 0, prim[:, :M].sum(axis=1) / np.maximum(seasoned_days, 1e-9) * 365.25, np.nan)
+    good = np.isfinite(rate) & (rate > 0)
+    if not good.any():
+        return None
+    return np.where(good, rate, float(np.median(rate[good])))
+
+
+def _roster(setup: _Setup, scenario: Scenario, checked: CheckedPlan | None = None
+            ) -> tuple[Roster, dict, np.ndarray, np.ndarray]:
+    """The real roster as the simulator's seats, the file's fixed columns, tenure and hires.
+
+    A plan with no target (a pure commission) and a roster without the team's quota column:
+    each rep's production scale is their run rate so far (:func:`_run_rate`)."""
     table, inputs = setup.table, setup.inputs
     src = inputs.sources.get("roster", "roster")
     ids = inputs.rep_ids.astype(str)
@@ -308,6 +335,10 @@ def _roster(setup: _Setup, scenario: Scenario) -> tuple[Roster, dict, np.ndarray
             columns[source] = numbers(name) / factor
     for col in (scenario.primary_target, "ti"):
         if col in columns and col not in table.columns:
+            continue
+        if col not in table.columns and col == scenario.primary_target and checked is not None \
+                and not checked.plan.targets and (pace := _run_rate(setup, checked, scenario)) is not None:
+            columns[col] = pace
             continue
         if col not in table.columns:
             raise DataError("missing-column", f"the roster needs a '{col}' column to simulate the rest of the year "
@@ -635,7 +666,7 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     rep_paid = paid_rep.reindex(ids, fill_value=0.0).to_numpy(dtype=float)
 
     scenario = shape_scenario(checked, scenario)[0]  # the team in the plan's own columns
-    roster_s, fixed, tenure, hired = _roster(setup, scenario)
+    roster_s, fixed, tenure, hired = _roster(setup, scenario, checked)
     active_days = _active_days(setup)
     real = _monthly_actuals(setup, checked, active_days)
     M = setup.closed_months
@@ -831,6 +862,9 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
                                      "share elapsed")),
         ("base_salary", "from the roster" if "base_salary" in setup.table.columns else
          f"from ti and the scenario's pay mix {scenario.pay_mix:g}"),
+        ("production scale", f"the roster's {scenario.primary_target}"
+         if scenario.primary_target in setup.table.columns or plan.targets else
+         "each rep's run rate so far (the plan has no target; reps with nothing yet at the team's median)"),
         ("tenure", "from the roster" if "tenure_months" in setup.table.columns or "start_date" in setup.table.columns
          else "drawn from the scenario"),
     ]
