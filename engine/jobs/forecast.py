@@ -244,10 +244,42 @@ def _setup(checked: CheckedPlan, roster, actuals, as_of: str | None) -> _Setup:
                             hint=f"give a {plan.period} label, or transactions") from None
         ignored_later = True
     sliced = slice_periods(inputs, keep)
-    table = read_table(roster, "roster")
+    table = _one_row_per_rep(read_table(roster, "roster"), inputs.rep_ids.astype(str),
+                             _month_end(start, max(closed_months, 1) - 1))
     label = as_period.label
     return _Setup(sliced, start, periods, period_of_month, closed_months, closed_periods, label, monthly, table,
                   ignored_later)
+
+
+def _one_row_per_rep(table: pd.DataFrame, ids: np.ndarray, as_of: dt.date) -> pd.DataFrame:
+    """The roster as one row per rep, in the order of ``ids``: an effective-dated roster's row
+    in effect on the as-of date (else the last one that started by then, else the first), with
+    the rep's employment over all their rows (the earliest ``start_date``, the latest
+    ``end_date``, empty when any row's is). A roster of one row per rep is returned as it is."""
+    ids_col = table["rep_id"].astype(str).str.strip()
+    if not ids_col.duplicated().any() and len(table) == len(ids):
+        return table
+    frame = table.assign(_rep=ids_col.to_numpy(), _row=np.arange(len(table)))
+    day = pd.Timestamp(as_of)
+    start = pd.to_datetime(frame["effective_from"], errors="coerce") if "effective_from" in frame else \
+        pd.Series(pd.NaT, index=frame.index)
+    end = pd.to_datetime(frame["effective_to"], errors="coerce") if "effective_to" in frame else \
+        pd.Series(pd.NaT, index=frame.index)
+    began = start.isna() | (start <= day)
+    rank = np.where(began & (end.isna() | (end >= day)), 2, np.where(began, 1, 0))  # in effect, started, later
+    since = start.to_numpy(dtype="datetime64[D]").astype(np.int64)  # day numbers; NaT is the smallest
+    frame = frame.assign(_rank=rank, _from=since)
+    best = frame.sort_values(["_rep", "_rank", "_from", "_row"]).groupby("_rep", sort=False).tail(1)
+    out = best.set_index("_rep").reindex(ids)
+    for col, pick in (("start_date", "min"), ("end_date", "max")):
+        if col in frame:
+            dates = pd.to_datetime(frame[col], errors="coerce")
+            agg = dates.groupby(frame["_rep"]).agg(pick)
+            if col == "end_date":  # any open-ended row: employed without an end
+                agg[dates.isna().groupby(frame["_rep"]).any()] = pd.NaT
+            out[col] = agg.reindex(ids).dt.strftime("%Y-%m-%d").to_numpy()
+    out = out.drop(columns=["rep_id", "_row", "_rank", "_from"])
+    return out.reset_index(names="rep_id")
 
 
 def slice_periods(inputs: Inputs, keep: list[int]) -> Inputs:
