@@ -25,7 +25,7 @@ from engine.core.text import MISSING, figure, money
 from engine.jobs.compare import Comparison, ReportInputs
 from engine.plan.kinds import kind_of
 from engine.report import charts
-from engine.report.text import difference_rows, figure_rows
+from engine.report.text import difference_rows, figure_rows, has_base_pay
 
 if TYPE_CHECKING:
     from engine.jobs.forecast import Forecast
@@ -284,8 +284,9 @@ def compare_report(report: ReportInputs, *, title: str | None = None,
     cost_rows = [[r.plan] + [figure(r.document["cost"][k], "money") for k in ("mean", "p50", "p90", "p95")]
                  for r in results]
     cur = charts.currency_of(results)
+    what = "incentive cost " if has_base_pay([r.document for r in results]) else ""  # base pay: not all it costs
     section("cost", fig(charts.cost_distribution(results))
-            + _html_table(["plan"] + [f"{k} ({cur})" if cur else k for k in ("mean", "P50", "P90", "P95")],
+            + _html_table(["plan"] + [f"{what}{k} ({cur})" if cur else what + k for k in ("mean", "P50", "P90", "P95")],
                           cost_rows))
     section("cost-of-sales", fig(charts.cost_of_sales(results)))
     section("morale", fig(charts.morale_risk(results)))

@@ -143,3 +143,21 @@ def test_several_plan_years_add_the_years_section(years_setup):
                    f'<td class="num">{e["cost"]["mean"]:,.0f}</td><td class="num">{e["revenue"]["mean"]:,.0f}</td>')
             assert row in years, row
     assert "3 simulated horizons of 2 plan years (2027, 2028) per plan" in page
+
+
+def test_a_plan_with_base_pay_reports_its_incentive_cost():
+    """With base pay the report's side-by-side table and cost table call the cost incentive
+    cost, beside base pay and total pay cost; without it they say cost (the test above)."""
+    from dataclasses import replace
+
+    cn = load_plan(ROOT / "scenarios" / "plans" / "seeds_cn_deals.yaml")
+    scenario = replace(default_scenario(), reps=24, teams=2)
+    cmp = compare_plans([cn], scenario, runs=2, seed=2, workers=1, keep_reps=True)
+    page = compare_report(report_inputs(cmp, [cn], scenario))
+    summary = page.split('<section id="summary">')[1].split("</section>")[0]
+    for label in ("incentive cost (mean) (CNY)", "incentive cost P90 (CNY)", "incentive cost of sales",
+                  "base pay (mean) (CNY)", "total pay cost (mean) (CNY)"):
+        assert f">{label}</td>" in summary, label
+    assert ">cost (mean)" not in summary and ">cost of sales<" not in summary
+    cost = page.split('<section id="cost">')[1].split("</section>")[0]
+    assert ">incentive cost mean (CNY)</th>" in cost and ">incentive cost P95 (CNY)</th>" in cost
