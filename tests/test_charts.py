@@ -185,3 +185,37 @@ def test_forecast_distribution_marks_budget_and_percentiles(seeds_forecast):
 def test_forecast_shows_itself_in_a_notebook(seeds_forecast):
     html = to_html(seeds_forecast)
     assert "Forecast of seeds_base_float_excess" in html and "<table" in html and "Budget 90,000" in html
+
+
+def test_by_year_shows_each_plan_year_at_its_values(plans, scenario, cmp):
+    """The plan-year chart: per plan (its colour, one legend entry), bars over the plan years
+    at the mean of each year's per-run incentive cost and revenue with their 95% CI, and at the
+    document's by_year share at or above target and attrition (in percent); a comparison of
+    one plan year has no such chart."""
+    from dataclasses import replace
+
+    from engine.jobs.compare import mean_interval
+    from engine.sim.scenario import QuotaPolicy
+
+    sc = replace(scenario, reps=24, teams=2, months=24, quota_policy=QuotaPolicy("ratchet", 0.0, 1.0))
+    two = compare_plans(plans[:2], sc, runs=3, seed=3, workers=1)
+    assert charts.years_of(two.results) == ["2027", "2028"]
+    fig = charts.by_year(two.results, labels=["now", "then"])
+    assert [t.name for t in fig.data if t.showlegend] == ["now", "then"]
+    for i, r in enumerate(two.results):
+        traces = [t for t in fig.data if t.name == ("now", "then")[i]]
+        assert len(traces) == 4 and {t.marker.color for t in traces} == {charts.PALETTE[i]}
+        cost, revenue, share, attrition = traces
+        assert list(cost.x) == ["2027", "2028"]
+        for j, year in enumerate(("2027", "2028")):
+            c = mean_interval(r.per_run[f"cost {year}"])
+            assert cost.y[j] == pytest.approx(c["mean"]) == pytest.approx(r.document["by_year"][j]["cost"]["mean"])
+            assert cost.error_y.array[j] == pytest.approx(c["ci_high"] - c["mean"])
+            assert revenue.y[j] == pytest.approx(mean_interval(r.per_run[f"revenue {year}"])["mean"])
+            e = r.document["by_year"][j]
+            assert share.y[j] == pytest.approx(100 * e["attainment"]["share_at_or_above_target"])
+            assert attrition.y[j] == pytest.approx(100 * e["morale"]["attrition_rate"])
+    assert "USD" in fig.layout.yaxis.title.text and fig.layout.yaxis3.ticksuffix == "%"
+    assert charts.years_of(cmp.results) == []
+    with pytest.raises(ValueError, match="several plan years"):
+        charts.by_year(cmp.results)

@@ -109,6 +109,7 @@ def test_moving_a_slider_changes_the_cost(served_studio, tmp_path):
         shot = page.screenshot(full_page=True)
         (tmp_path / "studio.png").write_bytes(shot)
         print(f"studio screenshot: {tmp_path / 'studio.png'}")
+        assert not page.locator("#years").is_visible()  # one plan year: no chart by plan year
         if os.environ.get("UPDATE_SCREENSHOTS"):
             (ROOT / "docs" / "images").mkdir(parents=True, exist_ok=True)
             (ROOT / "docs" / "images" / "studio.png").write_bytes(shot)
@@ -263,4 +264,56 @@ def test_the_page_shows_base_and_total_pay_cost_for_a_plan_with_base_pay(served_
         assert not page.locator("#kpi-card-total_pay_p50").is_visible()
         assert page.locator("#kpi-label-cost_p50").inner_text() == "Annual cost P50"
         assert "total pay" not in page.locator("#status").inner_text()
+        assert errors == []
+
+
+def _two_years():
+    """The default team, small, over two plan years under a full ratchet."""
+    from dataclasses import replace
+
+    from engine.sim.scenario import QuotaPolicy
+
+    return replace(default_scenario(), reps=24, teams=2, months=24, quota_policy=QuotaPolicy("ratchet", 0.0, 1.0))
+
+
+def test_several_plan_years_get_a_chart_by_plan_year():
+    """Over two plan years the studio draws, for the plan as written and as moved, each plan
+    year's incentive cost and revenue (the means of the documents' by_year), share at or above
+    target and attrition; over one plan year there is no such chart."""
+    from engine.app.studio import years_chart
+
+    st = Studio({"seeds": SEEDS}, _two_years(), runs=4, seed=5)
+    base, w = st.evaluate("seeds", {}), st.evaluate("seeds", {"base_threshold": 0.6})
+    fig = years_chart([base.result, w.result], ["as written", "moved"], 4)
+    assert fig is not None and fig.layout.title.text == "Plan year by plan year over 4 simulated horizons"
+    assert [t.name for t in fig.data if t.showlegend] == ["as written", "moved"]
+    for name, r in (("as written", base.result), ("moved", w.result)):
+        cost, revenue, *_ = [t for t in fig.data if t.name == name]
+        assert list(cost.x) == ["2027", "2028"]
+        assert list(cost.y) == pytest.approx([e["cost"]["mean"] for e in r.document["by_year"]])
+        assert list(revenue.y) == pytest.approx([e["revenue"]["mean"] for e in r.document["by_year"]])
+    assert w.result.document["by_year"][0]["cost"]["mean"] > base.result.document["by_year"][0]["cost"]["mean"]
+    one = Studio({"seeds": SEEDS}, runs=3, seed=5).evaluate("seeds", {})
+    assert years_chart([one.result], ["seeds"], 3) is None
+
+
+@pytest.mark.browser
+def test_the_page_shows_plan_years_for_a_horizon_of_several():
+    """On the page, a scenario of two plan years shows the chart by plan year under the other
+    charts, drawn with both plan years; moving a slider redraws it with the plan as written
+    and as moved."""
+    with _served(Studio({"seeds_base_float_excess": SEEDS}, _two_years(), runs=4, seed=7)) as url, \
+            browser_page(1400, 1200) as (page, errors):
+        page.goto(url)
+        page.wait_for_selector("#years .main-svg", timeout=60_000)
+        assert page.locator("#years").is_visible()
+        assert page.locator("#years .gtitle").text_content().startswith("Plan year by plan year")
+        assert page.locator("#years g.xtick").all_text_contents() == ["2027", "2028"]
+        assert page.locator("#years .legendtext").all_text_contents() == ["seeds_base_float_excess"]
+        handle = page.locator("[id*='base_threshold'] [role=slider]").first
+        handle.focus()
+        handle.press("Home")
+        page.wait_for_function("document.querySelectorAll('#years .legendtext').length == 2", timeout=60_000)
+        assert page.locator("#years .legendtext").all_text_contents() == ["as written", "moved"]
+        assert non_blank(page.locator("#years").screenshot())
         assert errors == []

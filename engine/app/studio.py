@@ -5,7 +5,9 @@ the page), shows a slider for each bounded parameter (thresholds, accelerators, 
 each scorecard metric weight (rescaled to sum to 1) and, whenever a slider moves, simulates the scenario's team under the moved plan and redraws the payout
 curve, the cost distribution, the attainment spread and the morale risk figures. A plan with
 ``base_pay`` shows its incentive cost, its base pay cost and its total pay cost apart (cards
-and status line); the payout curve and the cost distribution are the incentive's.
+and status line); the payout curve and the cost distribution are the incentive's. A scenario
+of several plan years (``horizon.months`` above 12) adds a chart plan year by plan year
+(:func:`years_chart`); with one plan year the page is as before.
 
 Every what-if uses the same seed (common random numbers), so a change on the page is the
 effect of the slider, not of new random draws. Results are cached by parameter values, so
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from engine.sim.run import SimResult
     from engine.sim.scenario import Scenario
 
-__all__ = ["Studio", "WhatIf", "create_app", "shipped_plans"]
+__all__ = ["Studio", "WhatIf", "create_app", "shipped_plans", "years_chart"]
 
 DEFAULT_RUNS = 40
 # Plans whose pay depends on other reps (contests, team terms) price each rep's best response
@@ -280,6 +282,19 @@ def _pay_text(doc: dict, currency: str) -> str:
             f"{_money(doc['total_pay_cost']['mean'], currency)}.")
 
 
+def years_chart(results: list, labels: list[str], runs: int):
+    """Plan year by plan year (incentive cost, revenue, share at or above target, attrition),
+    for the plan as written and as moved, when the scenario spans several plan years; None
+    with one plan year (the page then shows no such chart)."""
+    from engine.report import charts
+
+    if not charts.years_of(results):
+        return None
+    fig = _compact(charts.by_year(results, labels=labels), f"Plan year by plan year over {runs} simulated horizons",
+                   legend_y=-0.12, bottom=80)
+    return fig.update_layout(margin={"t": 80})
+
+
 def kpi_cards(w: WhatIf, base: WhatIf) -> list[dict]:
     """What each headline card shows for what-if ``w`` against the plan as written ``base``:
     ``{key, label, value, delta, shown}`` per :data:`KPIS` entry (``shown`` is False for the
@@ -304,6 +319,10 @@ def _delta(new: float | None, old: float | None, currency: str | None) -> str:
     if currency is not None:
         return f"{new - old:+,.0f} {currency} vs as written"
     return f"{100 * (new - old):+.1f} pp vs as written"
+
+
+YEARS_SHOWN = {"height": "560px", "minWidth": 0, "gridColumn": "1 / span 2"}
+YEARS_HIDDEN = {**YEARS_SHOWN, "display": "none"}
 
 
 def _compact(fig, title: str, legend_y: float = -0.25, bottom: int = 50):
@@ -366,6 +385,8 @@ def create_app(studio: Studio):
                     *[dcc.Graph(id=g, style={"height": "400px", "minWidth": 0},
                                 config={"displaylogo": False, "responsive": True})
                       for g in ("curve", "cost", "attainment", "morale")],
+                    # several plan years only: the whole row (hidden for a horizon of one plan year)
+                    dcc.Graph(id="years", style=YEARS_HIDDEN, config={"displaylogo": False, "responsive": True}),
                 ]),
             ]),
         ]),
@@ -426,7 +447,8 @@ def create_app(studio: Studio):
         Output(f"kpi-label-{kpi.key}", "children") for kpi in KPIS] + [
         Output(f"kpi-card-{kpi.key}", "style") for kpi in KPIS] + [
         Output("curve", "figure"), Output("cost", "figure"), Output("attainment", "figure"),
-        Output("morale", "figure"), Output("status", "children")]
+        Output("morale", "figure"), Output("years", "figure"), Output("years", "style"),
+        Output("status", "children")]
 
     @app.callback(outputs, Input({"type": "param", "name": ALL}, "value"), State("plan", "value"),
                   State({"type": "param", "name": ALL}, "id"))
@@ -440,7 +462,7 @@ def create_app(studio: Studio):
         except EngineError as exc:
             msg = exc.render()
             return ([MISSING] * len(KPIS) + [""] * len(KPIS) + [dash.no_update] * (2 * len(KPIS))
-                    + [{}, {}, {}, {}, f"Not a valid plan at these values: {msg}"])
+                    + [{}, {}, {}, {}, {}, YEARS_HIDDEN, f"Not a valid plan at these values: {msg}"])
         base = studio.evaluate(name, {})
         moved = w.text != base.text
         cur = w.plan.plan.currency
@@ -460,6 +482,8 @@ def create_app(studio: Studio):
                 _compact(charts.attainment_distribution(results, labels=labels), "Attainment spread"),
                 _compact(charts.morale_risk(results, labels=labels), "Morale and attrition risk (95% CI)",
                          legend_y=-0.55, bottom=110)]
+        years = years_chart(results, labels, studio.runs_for(name))
+        figs += [years or {}, YEARS_SHOWN if years is not None else YEARS_HIDDEN]
         status = f"Simulated {studio.runs_for(name)} plan years in {w.seconds:.2f} s."
         status += _pay_text(w.result.document, cur) + _years_text(w.result.document, cur)
         if studio.runs_for(name) < studio.runs:

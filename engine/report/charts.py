@@ -38,6 +38,7 @@ __all__ = [
     "FONT_FAMILY",
     "PALETTE",
     "attainment_distribution",
+    "by_year",
     "cost_distribution",
     "cost_of_sales",
     "currency_of",
@@ -50,6 +51,7 @@ __all__ = [
     "payout_distribution",
     "plan_colours",
     "winners_losers",
+    "years_of",
 ]
 
 # Okabe-Ito (colour-blind safe, without its yellow), then Plotly's D3 colours for long lists.
@@ -313,6 +315,77 @@ def morale_risk(results: Sequence[SimResult], labels: Sequence[str] | None = Non
     _layout(fig, "Morale and attrition risk (95% CI)", "", "Share of reps (% per year)")
     fig.update_yaxes(ticksuffix="%", rangemode="tozero")
     fig.update_layout(barmode="group")
+    return fig
+
+
+def years_of(results: Sequence[SimResult]) -> list[str]:
+    """The plan years of the results (``by_year`` of their documents, in order), or ``[]``
+    when every result is of one plan year."""
+    years: list[str] = []
+    for r in results:
+        years += [e["year"] for e in r.document.get("by_year", ()) if e["year"] not in years]
+    return years
+
+
+def _year_shares(r: SimResult, years: Sequence[str], get) -> np.ndarray:
+    entries = {e["year"]: e for e in r.document.get("by_year", ())}
+    return np.array([np.nan if y not in entries or get(entries[y]) is None else 100.0 * get(entries[y])
+                     for y in years])
+
+
+YEAR_PANELS = ("Incentive cost (mean, 95% CI)", "Revenue (mean, 95% CI)", "Reps at or above target",
+               "Attrition")
+
+
+def by_year(results: Sequence[SimResult], labels: Sequence[str] | None = None) -> go.Figure:
+    """Plan year by plan year, per plan: incentive cost and revenue (means over runs with 95%
+    confidence intervals, from the per-run figures of each year), the share of reps at or
+    above their annual target and attrition (the document's ``by_year``, pooled over runs).
+
+    For a horizon of several plan years (``horizon.months`` above 12); a plan year cut short
+    by the horizon counts only its simulated months.
+
+    Raises:
+        ValueError: no result spans several plan years.
+    """
+    from plotly.subplots import make_subplots
+
+    from engine.jobs.compare import mean_interval
+
+    years = years_of(results)
+    if not years:
+        raise ValueError("this chart needs several plan years: a scenario with horizon.months above 12")
+    cur = currency_of(results)
+    names = _names(results, labels)
+    fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.12, vertical_spacing=0.2, subplot_titles=YEAR_PANELS)
+    for i, (r, name) in enumerate(zip(results, names)):
+        col = _colour(i)
+        for j, key in enumerate(("cost", "revenue")):
+            stats = [mean_interval(r.per_run[f"{key} {y}"]) if f"{key} {y}" in r.per_run
+                     else {"mean": None, "ci_low": None, "ci_high": None} for y in years]
+            mean, lo, hi = (np.array([np.nan if s[k] is None else s[k] for s in stats], dtype=float)
+                            for k in ("mean", "ci_low", "ci_high"))
+            fig.add_trace(go.Bar(
+                x=list(years), y=mean, name=name, legendgroup=name, showlegend=j == 0, marker_color=col,
+                error_y={"type": "data", "symmetric": False, "array": np.nan_to_num(hi - mean),
+                         "arrayminus": np.nan_to_num(mean - lo), "color": "#333333", "thickness": 1.2, "width": 4},
+                customdata=np.stack([lo, hi], axis=1),
+                hovertemplate=(f"{name}<br>%{{x}} {'incentive cost' if key == 'cost' else key}: %{{y:,.0f}} {cur}"
+                               f"<br>95% CI %{{customdata[0]:,.0f}} to %{{customdata[1]:,.0f}}<extra></extra>")),
+                row=1, col=j + 1)
+        for j, (what, get) in enumerate((
+                ("at or above target", lambda e: e["attainment"]["share_at_or_above_target"]),
+                ("attrition", lambda e: e["morale"]["attrition_rate"]))):
+            fig.add_trace(go.Bar(
+                x=list(years), y=_year_shares(r, years, get), name=name, legendgroup=name, showlegend=False,
+                marker_color=col, hovertemplate=f"{name}<br>%{{x}} {what}: %{{y:.1f}}%<extra></extra>"),
+                row=2, col=j + 1)
+    _layout(fig, "Plan year by plan year", "", "", height=640)
+    fig.update_layout(barmode="group", bargap=0.3, margin={"b": 90},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.1, "xanchor": "center", "x": 0.5})
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(title_text=_money_title("Per plan year", cur), tickformat=",.0f", rangemode="tozero", row=1)
+    fig.update_yaxes(title_text="Share of reps (%)", ticksuffix="%", rangemode="tozero", row=2)
     return fig
 
 

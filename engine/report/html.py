@@ -25,7 +25,7 @@ from engine.core.text import MISSING, figure, money
 from engine.jobs.compare import Comparison, ReportInputs
 from engine.plan.kinds import kind_of
 from engine.report import charts
-from engine.report.text import difference_rows, figure_rows
+from engine.report.text import difference_rows, figure_rows, has_base_pay
 
 if TYPE_CHECKING:
     from engine.jobs.forecast import Forecast
@@ -46,9 +46,11 @@ __all__ = [
     "write_report",
 ]
 
-# Section ids and titles, in page order (the winners section only with two plans or more).
+# Section ids and titles, in page order (the years section only with several plan years, the
+# winners section only with two plans or more).
 SECTIONS = (
     ("summary", "Side by side"),
+    ("years", "Plan year by plan year"),
     ("payout-curves", "What each plan pays"),
     ("attainment", "How attainment spreads"),
     ("payout", "How pay spreads"),
@@ -95,6 +97,11 @@ _TEXT = {
                "come from the plans, not from luck. Money is per simulated plan year. The second table "
                "shows each plan minus the first, with the 95% confidence interval of that difference "
                "(the Monte Carlo uncertainty: more runs make it narrower).",
+    "years": "The simulation spans several plan years, and the figures above are over the whole horizon. "
+             "Here each plan year: incentive cost and revenue (means over runs, with 95% confidence intervals), "
+             "the share of reps at or above their annual target, and attrition. Quotas for the next year follow "
+             "the scenario's quota policy; under a ratchet, reps who expect next year's quota to be set from this "
+             "year's results hold back. A plan year cut short by the horizon counts only its simulated months.",
     "payout-curves": "What a typical rep (the team's median quota and target incentive) earns in a year if "
                      "they reach the same share of target in every period. Steps are lump sums; steeper "
                      "lines reward extra sales more; flat stretches give no reason to sell more.",
@@ -266,6 +273,9 @@ def compare_report(report: ReportInputs, *, title: str | None = None,
                     '<p class="note">mean ± 95% confidence interval half-width, paired over runs</p>'
                     + differences_html(comparison))
     section("summary", summary)
+    years = charts.years_of(results)
+    if years:
+        section("years", fig(charts.by_year(results)) + _years_table(results))
     curves = (fig(charts.payout_curves(plans, roster)) if multi else "") + "".join(
         fig(charts.payout_curve(p, roster=roster, colour=colours[i])) for i, p in enumerate(plans))
     section("payout-curves", curves)
@@ -274,8 +284,9 @@ def compare_report(report: ReportInputs, *, title: str | None = None,
     cost_rows = [[r.plan] + [figure(r.document["cost"][k], "money") for k in ("mean", "p50", "p90", "p95")]
                  for r in results]
     cur = charts.currency_of(results)
+    what = "incentive cost " if has_base_pay([r.document for r in results]) else ""  # base pay: not all it costs
     section("cost", fig(charts.cost_distribution(results))
-            + _html_table(["plan"] + [f"{k} ({cur})" if cur else k for k in ("mean", "P50", "P90", "P95")],
+            + _html_table(["plan"] + [f"{what}{k} ({cur})" if cur else what + k for k in ("mean", "P50", "P90", "P95")],
                           cost_rows))
     section("cost-of-sales", fig(charts.cost_of_sales(results)))
     section("morale", fig(charts.morale_risk(results)))
@@ -285,17 +296,18 @@ def compare_report(report: ReportInputs, *, title: str | None = None,
                    for i, (p, f) in enumerate(zip(plans, findings)))
     section("lint", lint)
 
-    nav = "".join(f'<a href="#{_e(k)}">{_e(n)}</a>' for k, n in
-                  [(k, n) for k, n, _ in before] + [s for s in SECTIONS if multi or s[0] != "winners"])
+    shown = [s for s in SECTIONS if (multi or s[0] != "winners") and (years or s[0] != "years")]
+    nav = "".join(f'<a href="#{_e(k)}">{_e(n)}</a>' for k, n in [(k, n) for k, n, _ in before] + shown)
     plan_list = "".join(f"<li>{_swatch(colours[i])}<b>{_e(p.plan.name)}</b>"
                         f"{' — ' + _e(p.plan.label) if p.plan.label else ''} "
                         f'<span class="note">({_e(p.plan.file)}; paid per {_e(p.plan.period)}, '
                         f"{_e(p.plan.currency)})</span></li>" for i, p in enumerate(plans))
     sample = results[0].detail
     assert sample is not None  # charts.attainment_distribution above raised otherwise
+    runs = (f"{d0['runs']:,} simulated horizons of {len(years)} plan years ({', '.join(years)}) per plan" if years
+            else f"{d0['runs']:,} simulated years per plan")
     meta = (f"Scenario <b>{_e(d0['scenario'])}</b> ({d0['reps']:,} seats, {d0['periods']} plan periods) · "
-            f"{d0['runs']:,} simulated years per plan · seed {d0['seed']} · generated "
-            f"{generated:%Y-%m-%d %H:%M}")
+            f"{_e(runs)} · seed {d0['seed']} · generated {generated:%Y-%m-%d %H:%M}")
     foot = (f"Per-rep distributions use the reps of the first {sample.sample_runs:,} runs "
             f"of {d0['runs']:,}; every other figure uses all runs. Confidence intervals are 95% t intervals "
             f"over runs. Made with {command}.")
@@ -319,6 +331,18 @@ def _winners_table(cmp: Comparison) -> str:
     unit = f" ({cur})" if cur else ""
     return _html_table(["plan", "skill quartile", f"paid under {cmp.plans[0]}{unit}", f"change{unit}",
                         "better off", "worse off"], rows, num_from=2)
+
+
+def _years_table(results: Sequence[SimResult]) -> str:
+    """Each plan's figures plan year by plan year (the document's ``by_year``)."""
+    cur = charts.currency_of(results)
+    unit = f" ({cur})" if cur else ""
+    rows = [[r.plan, e["year"], figure(e["cost"]["mean"], "money"), figure(e["revenue"]["mean"], "money"),
+             figure(e["cost_of_sales"], "pct"), figure(e["attainment"]["share_at_or_above_target"], "pct"),
+             figure(e["morale"]["attrition_rate"], "pct")]
+            for r in results for e in r.document.get("by_year", ())]
+    return _html_table(["plan", "plan year", f"incentive cost, mean{unit}", f"revenue, mean{unit}",
+                        "incentive cost of sales", "at or above target", "attrition"], rows, num_from=2)
 
 
 def write_report(path: str | os.PathLike[str], report: ReportInputs, **kwargs) -> None:

@@ -35,8 +35,8 @@ from engine.jobs.recalibrate import Recalibration, metric_catalogue
 from engine.jobs.validation import Result
 from engine.sim.run import SimResult
 
-__all__ = ["ALERT_TITLES", "alerts_text", "comparison_table", "difference_rows", "figure_rows", "forecast_text",
-           "history_fit_report", "model_card", "recalibration_text"]
+__all__ = ["ALERT_TITLES", "alerts_text", "comparison_table", "cost_label", "difference_rows", "figure_rows",
+           "forecast_text", "has_base_pay", "history_fit_report", "model_card", "recalibration_text"]
 
 
 def _unit(label: str, kind: str, currency: str) -> str:
@@ -46,21 +46,37 @@ def _unit(label: str, kind: str, currency: str) -> str:
 
 # --------------------------------------------------------------------------- simulate, compare
 
+def has_base_pay(docs: Sequence[dict]) -> bool:
+    """Any of the documents is of a plan with ``base_pay`` (it has ``base_pay_cost``)."""
+    return any("base_pay_cost" in d for d in docs)
+
+
+def cost_label(label: str, base_pay: bool) -> str:
+    """A row label as shown: with base pay in the table, the cost rows (``cost (mean)``,
+    ``cost P90``, ``cost of sales``, ``cost 2027 (mean)``) are the incentive's alone and say
+    so (``incentive cost (mean)``), beside the base pay and total pay cost rows; without
+    base pay the label is unchanged. Only the words change, never the JSON keys."""
+    return f"incentive {label}" if base_pay and label.startswith("cost") else label
+
+
 def figure_rows(results: Sequence[SimResult], currency: str = "") -> list[list[str]]:
     """The side-by-side figures as text rows (label, then one cell per result), as every
     renderer shows them: the CLI table, the report and the notebook display. A row no
-    result has (base pay, for plans without it) is left out."""
+    result has (base pay, for plans without it) is left out; with a plan with base pay the
+    cost rows are called incentive cost (:func:`cost_label`)."""
     docs = [r.document for r in results]
-    return [[_unit(label, kind, currency)] + [figure(get(d), kind) for d in docs]
+    base_pay = has_base_pay(docs)
+    return [[_unit(cost_label(label, base_pay), kind, currency)] + [figure(get(d), kind) for d in docs]
             for label, get, kind, _ in rows_for(docs) if any(get(d) is not None for d in docs)]
 
 
 def difference_rows(cmp: Comparison, currency: str = "") -> list[list[str]]:
     """Each later plan minus the first as text rows: mean ± 95% CI half-width."""
     docs = [r.document for r in cmp.results]
-    return [[_unit(label, kind, currency)] + [plus_minus(diff[key]["mean"], diff[key]["ci_low"], diff[key]["ci_high"],
-                                                         kind) if key in diff else MISSING
-                                              for diff in cmp.differences]
+    base_pay = has_base_pay(docs)
+    return [[_unit(cost_label(label, base_pay), kind, currency)]
+            + [plus_minus(diff[key]["mean"], diff[key]["ci_low"], diff[key]["ci_high"], kind) if key in diff
+               else MISSING for diff in cmp.differences]
             for label, _, kind, key in rows_for(docs) if key]
 
 

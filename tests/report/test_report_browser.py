@@ -72,3 +72,31 @@ def test_report_sections_are_reachable(report):
         for href in hrefs:
             assert page.locator(f"section{href} h2").count() == 1
     assert errors == []
+
+
+@pytest.mark.browser
+def test_the_plan_year_chart_renders(tmp_path):
+    """Over two plan years the report's extra chart (plan year by plan year) draws, titled,
+    non-blank, with the other charts, and the page logs no error."""
+    from dataclasses import replace
+
+    from engine.sim.scenario import QuotaPolicy
+
+    plans = [load_plan(p) for p in PLANS[:2]]
+    scenario = replace(default_scenario(), reps=24, teams=2, months=24, quota_policy=QuotaPolicy("ratchet", 0.0, 1.0))
+    cmp = compare_plans(plans, scenario, runs=3, seed=11, workers=1, keep_reps=True)
+    path = tmp_path / "years.html"
+    write_report(path, report_inputs(cmp, plans, scenario))
+    charts = 1 + len(plans) + 6 + 1
+    with browser_page(width=1280, height=900) as (page, errors):
+        page.goto(path.as_uri())
+        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}",
+                               timeout=30_000)
+        assert page.locator(".js-plotly-plot").count() == charts
+        plot = page.locator("#years .js-plotly-plot")
+        assert plot.count() == 1 and plot.locator(".gtitle").text_content() == "Plan year by plan year"
+        assert plot.locator("g.xtick, g.x2tick, g.x3tick, g.x4tick").count() == 8  # 2027 and 2028 under each of the four panels
+        plot.scroll_into_view_if_needed()
+        assert non_blank(plot.screenshot())
+        assert page.locator('nav a[href="#years"]').count() == 1
+    assert errors == []

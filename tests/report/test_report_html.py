@@ -33,6 +33,9 @@ def test_every_section_once_and_nothing_external(setup):
     cmp, plans, scenario = setup
     page = compare_report(report_inputs(cmp, plans, scenario))
     for key, title in SECTIONS:
+        if key == "years":  # one plan year: no years section, no link to it
+            assert '<section id="years">' not in page and 'href="#years"' not in page and title not in page
+            continue
         assert page.count(f'<section id="{key}">') == 1, key
         assert f"<h2>{title}</h2>" in page
     assert page.count('class="plotly-graph-div"') == 1 + len(plans) + 6
@@ -103,4 +106,58 @@ def test_report_for_a_2000_rep_team_through_the_cli(tmp_path):
     page = report.read_text()
     assert "2000 seats" in page or "2,000 seats" in page
     for key, _ in SECTIONS:
-        assert f'<section id="{key}">' in page
+        assert (f'<section id="{key}">' in page) == (key != "years")
+
+
+@pytest.fixture(scope="module")
+def years_setup():
+    """Two plans over two plan years under a full ratchet (a small team, few runs)."""
+    from dataclasses import replace
+
+    from engine.sim.scenario import QuotaPolicy
+
+    plans = [load_plan(p) for p in (PLANS[0], ROOT / "scenarios" / "plans" / "classic_ae.yaml")]
+    scenario = replace(default_scenario(), reps=24, teams=2, months=24, quota_policy=QuotaPolicy("ratchet", 0.0, 1.0))
+    cmp = compare_plans(plans, scenario, runs=3, seed=2, workers=1, keep_reps=True)
+    return cmp, plans, scenario
+
+
+def test_several_plan_years_add_the_years_section(years_setup):
+    """Over two plan years the page gains a 'Plan year by plan year' section right after the
+    side-by-side table (linked from the header): one more chart, and a table of each plan's
+    incentive cost, revenue, cost of sales, share at or above target and attrition per plan
+    year, as in the document's by_year; the header counts horizons of plan years."""
+    cmp, plans, scenario = years_setup
+    page = compare_report(report_inputs(cmp, plans, scenario))
+    assert page.count('<section id="years">') == 1 and '<a href="#years">Plan year by plan year</a>' in page
+    assert page.index('<section id="summary">') < page.index('<section id="years">') < page.index(
+        '<section id="payout-curves">')
+    assert page.count('class="plotly-graph-div"') == 1 + len(plans) + 6 + 1
+    years = page.split('<section id="years">')[1].split("</section>")[0]
+    assert "Plan year by plan year" in years and "Incentive cost (mean, 95% CI)" in years
+    for r in cmp.results:
+        by_year = r.document["by_year"]
+        assert [e["year"] for e in by_year] == ["2027", "2028"]
+        for e in by_year:
+            row = (f'<td class="">{r.plan}</td><td class="">{e["year"]}</td>'
+                   f'<td class="num">{e["cost"]["mean"]:,.0f}</td><td class="num">{e["revenue"]["mean"]:,.0f}</td>')
+            assert row in years, row
+    assert "3 simulated horizons of 2 plan years (2027, 2028) per plan" in page
+
+
+def test_a_plan_with_base_pay_reports_its_incentive_cost():
+    """With base pay the report's side-by-side table and cost table call the cost incentive
+    cost, beside base pay and total pay cost; without it they say cost (the test above)."""
+    from dataclasses import replace
+
+    cn = load_plan(ROOT / "scenarios" / "plans" / "seeds_cn_deals.yaml")
+    scenario = replace(default_scenario(), reps=24, teams=2)
+    cmp = compare_plans([cn], scenario, runs=2, seed=2, workers=1, keep_reps=True)
+    page = compare_report(report_inputs(cmp, [cn], scenario))
+    summary = page.split('<section id="summary">')[1].split("</section>")[0]
+    for label in ("incentive cost (mean) (CNY)", "incentive cost P90 (CNY)", "incentive cost of sales",
+                  "base pay (mean) (CNY)", "total pay cost (mean) (CNY)"):
+        assert f">{label}</td>" in summary, label
+    assert ">cost (mean)" not in summary and ">cost of sales<" not in summary
+    cost = page.split('<section id="cost">')[1].split("</section>")[0]
+    assert ">incentive cost mean (CNY)</th>" in cost and ">incentive cost P95 (CNY)</th>" in cost
