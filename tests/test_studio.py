@@ -295,6 +295,12 @@ def test_several_plan_years_get_a_chart_by_plan_year():
     assert w.result.document["by_year"][0]["cost"]["mean"] > base.result.document["by_year"][0]["cost"]["mean"]
     one = Studio({"seeds": SEEDS}, runs=3, seed=5).evaluate("seeds", {})
     assert years_chart([one.result], ["seeds"], 3) is None
+    # The cards' figures cover the whole horizon: their labels say so (not "annual").
+    from engine.app.studio import kpi_cards
+
+    labels = {c["key"]: c["label"] for c in kpi_cards(w, base)}
+    assert labels["cost_p50"] == "Cost P50 (2 plan years)" and labels["attrition_rate"] == "Attrition (2 plan years)"
+    assert {c["key"]: c["label"] for c in kpi_cards(one, one)}["attrition_rate"] == "Attrition (annual)"
 
 
 @pytest.mark.browser

@@ -302,12 +302,17 @@ def kpi_cards(w: WhatIf, base: WhatIf) -> list[dict]:
     cur = w.plan.plan.currency
     moved = w.text != base.text
     k, k0 = w.kpis, base.kpis
+    years = len(w.result.document.get("by_year") or ())
     cards = []
     for kpi in KPIS:
         shown = w.has_base_pay or not kpi.base_pay_only
         value = _money(k[kpi.key], cur) if kpi.money else _pct(k[kpi.key])
         delta = _delta(k[kpi.key], k0[kpi.key], cur if kpi.money else None) if moved else "the plan as written"
-        cards.append({"key": kpi.key, "label": kpi.label_with_base_pay if w.has_base_pay else kpi.label,
+        label = kpi.label_with_base_pay if w.has_base_pay else kpi.label
+        if years > 1:  # the figures cover the whole horizon, not one year
+            label = label.replace("Annual cost", "Cost").replace("(annual)", "")
+            label = f"{label.strip()} ({years} plan years)" if kpi.money or kpi.key == "attrition_rate" else label
+        cards.append({"key": kpi.key, "label": label,
                       "value": value if shown else MISSING, "delta": delta if shown else "", "shown": shown})
     return cards
 
@@ -484,7 +489,9 @@ def create_app(studio: Studio):
                          legend_y=-0.55, bottom=110)]
         years = years_chart(results, labels, studio.runs_for(name))
         figs += [years or {}, YEARS_SHOWN if years is not None else YEARS_HIDDEN]
-        status = f"Simulated {studio.runs_for(name)} plan years in {w.seconds:.2f} s."
+        n_years = len(w.result.document.get("by_year") or ())
+        status = (f"Simulated {studio.runs_for(name)} horizons of {n_years} plan years in {w.seconds:.2f} s."
+                  if n_years > 1 else f"Simulated {studio.runs_for(name)} plan years in {w.seconds:.2f} s.")
         status += _pay_text(w.result.document, cur) + _years_text(w.result.document, cur)
         if studio.runs_for(name) < studio.runs:
             status += (" (Fewer runs for this plan: pay depends on other reps, so each rep's best response is "

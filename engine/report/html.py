@@ -262,9 +262,15 @@ def compare_report(report: ReportInputs, *, title: str | None = None,
     multi = len(results) > 1
     sections = [f'<section id="{_e(key)}"><h2>{_e(name)}</h2>{body}</section>' for key, name, body in before]
 
+    n_years = len(d0.get("by_year") or ())
+
     def section(key: str, body: str) -> None:
         name = dict(SECTIONS)[key]
-        sections.append(f'<section id="{key}"><h2>{_e(name)}</h2><p class="lead">{_e(_TEXT[key])}</p>'
+        lead = _TEXT[key]
+        if n_years > 1:  # money is over the whole horizon of several plan years
+            lead = lead.replace("Money is per simulated plan year.",
+                                f"Money is per simulated horizon of {n_years} plan years.")
+        sections.append(f'<section id="{key}"><h2>{_e(name)}</h2><p class="lead">{_e(lead)}</p>'
                         f"{body}</section>")
 
     summary = key_figures_html(results)
