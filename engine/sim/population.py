@@ -126,7 +126,23 @@ def _read_roster(scenario: Scenario, src: str) -> Roster:
     from engine.data.load import read_table
 
     df = read_table(src, "roster")
-    for col in ("rep_id", scenario.primary_target, "ti", "base_salary"):
+    if "rep_id" not in df.columns:
+        raise DataError("missing-column", "the scenario's roster needs a 'rep_id' column", file=src, column="rep_id")
+    if df["rep_id"].astype(str).duplicated().any():  # an effective-dated roster: each rep's latest row
+        since = pd.to_datetime(df["effective_from"], errors="coerce") if "effective_from" in df.columns else None
+        order = df.assign(_since=since, _row=np.arange(len(df))).sort_values(["_since", "_row"], na_position="first")
+        df = order.groupby(order["rep_id"].astype(str), sort=False).tail(1).sort_values("_row")
+        df = df.drop(columns=["_since", "_row"]).reset_index(drop=True)
+    # The team's amounts from the plan's own columns (a multiple of one: engine/sim/shape.py).
+    for name, source, factor in scenario.derived_columns:
+        if source not in df.columns and name in df.columns and factor > 0:
+            num = pd.to_numeric(df[name], errors="coerce")
+            if num.notna().all():
+                df[source] = num / factor
+    if "base_salary" not in df.columns and "ti" in df.columns:  # the scenario's pay mix: TI / OTE
+        df["base_salary"] = pd.to_numeric(df["ti"], errors="coerce") * (1.0 - scenario.pay_mix) / max(
+            scenario.pay_mix, 1e-9)
+    for col in (scenario.primary_target, "ti", "base_salary"):
         if col not in df.columns:
             raise DataError("missing-column", f"the scenario's roster needs a '{col}' column", file=src, column=col)
     columns: dict[str, np.ndarray] = {}

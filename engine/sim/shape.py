@@ -75,6 +75,38 @@ def _team_columns(scenario: Scenario) -> set[str]:
     return base
 
 
+def _from_roster_file(checked: CheckedPlan, scenario: Scenario, derived: list,
+                      notes: list[tuple[str, str]]) -> list[tuple[str, str, float]]:
+    """A roster file in the plan's own columns (``年度指标`` rather than ``quota``): the team's
+    quota, target incentive and base salary are read back from the plan's columns that play
+    those roles (:func:`~engine.sim.population._read_roster` divides by the factor)."""
+    if scenario.roster is None:
+        return []
+    from engine.data.load import read_table
+
+    in_file = set(read_table(scenario.roster, "roster").columns)
+    lacking = {scenario.primary_target, "ti", "base_salary"} - in_file
+    if not lacking:
+        return []
+    done = {source for _, source, _ in derived}
+    candidates = sorted(c for c in checked.roster_columns if c in in_file and c not in checked.text_roster_columns)
+    if not candidates:
+        return []
+    roles = shaped_roles(checked, roster_values(checked, None), candidates)
+    out: list[tuple[str, str, float]] = []
+    for col in candidates:
+        if col not in roles:
+            continue
+        value, role = roles[col]
+        source = _ROLE_SOURCE[role] or scenario.primary_target
+        if source in lacking and source not in done:
+            factor = value / _ECONOMY[role]
+            out.append((col, source, factor))
+            done.add(source)
+            notes.append((col, f"read from the roster file as the team's {source} x {factor:.6g}"))
+    return out
+
+
 def _attained(checked: CheckedPlan) -> list[str]:
     """Actuals columns the plan measures against a target (a ratio, difference or comparison
     of an expression of actuals only with one of targets only), in the plan's order."""
@@ -164,6 +196,7 @@ def shape_scenario(checked: CheckedPlan, scenario: Scenario) -> tuple[Scenario, 
                 v = values.get(col, 1.0)
                 constant.append((col, float(v)))  # type: ignore[arg-type]
                 roster_notes.append((col, f"{v:g} for every rep (a default by its name)"))
+    derived += _from_roster_file(checked, scenario, derived, roster_notes)
     produced = {o.name for o in scenario.outputs}
     primary = scenario.primary_measure
     prim_out = scenario.output(primary) if primary in produced else None
