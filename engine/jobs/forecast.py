@@ -692,7 +692,7 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     skill_mean, skill_sd = prior
     observed = expected = np.zeros(R)
     effort_factor = np.ones(M)
-    if M < 12 and primary in real and prior_sd > 0:
+    if M < 12 and primary in real:  # (a skill prior of sd 0 still reads the market and the effort)
         # The effort behind the actuals so far: a short pilot of the same team and plan
         # from the start of the year (prior skills), its expected output at the chosen
         # effort over that at effective effort 1, month by month. At most 100 runs: one

@@ -144,7 +144,7 @@ class Conditioning:
         behaviour: the prior of the behaviour the model assumes (engine/sim/uncertain.py):
             each run draws its morale drains and cost of effort from its own ``behaviour``
             stream, and the roster's reps start the year settled below their baseline
-            morale by ``drain x settle_gap x settled(tenure)``; None: the scenario's
+            morale by ``(1 - reset) x drain x settle_gap x settled(tenure)``; None: the scenario's
             behaviour, every rep at their baseline (as a plan study).
         settle_gap: the stationary morale gap of the scenario's drains (a team in post).
         effort_model: the effort behind the closed months as a function of the run's
@@ -210,11 +210,12 @@ class Conditioning:
         settled morale and the skill the actuals imply under that behaviour."""
         assert self.behaviour is not None
         seats = sim.seats
-        theta = self.behaviour.draw(state.streams)  # (runs, 2)
+        theta = self.behaviour.draw(state.streams)  # (runs, 3)
         base = sim.morale_params
         state.morale_params = morale_params(base, theta)
         state.kappa = state.kappa * theta[:, 1:2]
-        gap = theta[:, :1] * self.settle_gap * settled(state.tenure[:, :seats], base["recovery"])
+        gap = (1.0 - theta[:, 2:3]) * theta[:, :1] * self.settle_gap * settled(state.tenure[:, :seats],
+                                                                               base["recovery"])
         state.morale[:, :seats] = np.clip(state.morale0[:, :seats] - gap, 0.0, 1.0)
         if self.effort_model is not None:
             state.skill[:, :seats] = state.skill[:, :seats] * np.exp(-self.effort_model.skill_shift(theta))[:, None]

@@ -14,11 +14,13 @@ or month of a period in progress) given the effort its behaviour puts behind tho
 (:class:`EffortModel`), the market and the reps' noise integrated out (Gaussian).
 
 A team in post has lived under its plan: its morale sits below each rep's baseline where
-recovery balances the drains, not at the baseline a plan study starts from. A rep with
-``tenure`` months in the role starts the year ``drain x gap x (1 - (1 - recovery)^tenure)``
-below their baseline (:func:`settled`), ``gap`` the stationary gap of the default drains
-(the mean monthly drain of a short pilot at the baseline over ``recovery``; the WIP of
-issue 27 measured it the same way).
+recovery balances the drains, not at the baseline a plan study starts from, unless the new
+plan year resets it (a new plan, new quotas). A rep with ``tenure`` months in the role starts
+the year ``(1 - reset) x drain x gap x (1 - (1 - recovery)^tenure)`` below their baseline
+(:func:`settled`), ``gap`` the stationary gap of the default drains (the mean monthly drain of
+a short pilot at the baseline over ``recovery``; the WIP of issue 27 measured it the same
+way) and ``reset`` drawn from the prior: 1 is the fresh start of a plan study, which fades
+through the year; 0 a team that carries its settled morale into the year and does not fade.
 
 Public: :class:`BehaviourPrior`, :class:`EffortModel`, :func:`fit_effort`,
 :func:`importance_weights`, :func:`morale_params`, :func:`settled`, :func:`weighted_quantile`,
@@ -52,12 +54,17 @@ class BehaviourPrior:
             scenario's defaults, 2 a team that fades twice as fast.
         effort_cost: log-uniform range of the multiplier of every rep's cost of effort
             (``kappa``): above 1 effort answers the plan less, below 1 more.
+        reset: uniform range of how far morale is reset to each rep's baseline at the start
+            of the plan year: 0 a team in post that carries its settled morale into the new
+            year (it does not fade), 1 a team whose morale starts every plan year afresh at
+            its baseline and fades through it (the simulator's plan studies).
     """
 
     drain: tuple[float, float] = (0.0, 2.0)
     effort_cost: tuple[float, float] = (0.5, 2.0)
+    reset: tuple[float, float] = (0.0, 1.0)
 
-    names = ("drain", "effort_cost")
+    names = ("drain", "effort_cost", "reset")
 
     def __post_init__(self) -> None:
         lo, hi = self.drain
@@ -66,29 +73,35 @@ class BehaviourPrior:
         lo, hi = self.effort_cost
         if not 0.0 < lo <= hi:
             raise ValueError(f"'effort_cost' must be a range 0 < low <= high (got {self.effort_cost})")
+        lo, hi = self.reset
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f"'reset' must be a range 0 <= low <= high <= 1 (got {self.reset})")
 
     def draw(self, streams: RunStreams) -> np.ndarray:
-        """``(runs, 2)`` each run's ``(drain, effort_cost)``, from its own ``behaviour`` stream."""
-        (d0, d1), (k0, k1) = self.drain, self.effort_cost
-        u = np.stack([g.random(2) for g in streams["behaviour"]]) if streams.runs else np.zeros((0, 2))
-        return np.stack([d0 + (d1 - d0) * u[:, 0], np.exp(math.log(k0) + (math.log(k1) - math.log(k0)) * u[:, 1])],
-                        axis=1)
+        """``(runs, 3)`` each run's ``(drain, effort_cost, reset)``, from its own ``behaviour`` stream."""
+        (d0, d1), (k0, k1), (r0, r1) = self.drain, self.effort_cost, self.reset
+        u = np.stack([g.random(3) for g in streams["behaviour"]]) if streams.runs else np.zeros((0, 3))
+        return np.stack([d0 + (d1 - d0) * u[:, 0], np.exp(math.log(k0) + (math.log(k1) - math.log(k0)) * u[:, 1]),
+                         r0 + (r1 - r0) * u[:, 2]], axis=1)
 
     def mean(self) -> np.ndarray:
         """The prior mean of each parameter."""
-        (d0, d1), (k0, k1) = self.drain, self.effort_cost
+        (d0, d1), (k0, k1), (r0, r1) = self.drain, self.effort_cost, self.reset
         lk = math.log(k1) - math.log(k0)
-        return np.array([(d0 + d1) / 2, (k1 - k0) / lk if lk > 0 else k0])
+        return np.array([(d0 + d1) / 2, (k1 - k0) / lk if lk > 0 else k0, (r0 + r1) / 2])
 
     def describe(self) -> str:
         return (f"morale drains x U({self.drain[0]:g}, {self.drain[1]:g}), cost of effort x log-U("
-                f"{self.effort_cost[0]:g}, {self.effort_cost[1]:g}), per run")
+                f"{self.effort_cost[0]:g}, {self.effort_cost[1]:g}), morale reset at the year's start "
+                f"U({self.reset[0]:g}, {self.reset[1]:g}), per run")
 
 
 def features(theta: np.ndarray) -> np.ndarray:
-    """``(runs, 3)`` the regressors of the effort model: ``1, drain, ln effort_cost``."""
+    """``(runs, 5)`` the regressors of the effort model: ``1, drain, ln effort_cost, reset,
+    drain x reset`` (a fresh start fades in proportion to the drains)."""
     theta = np.asarray(theta, dtype=float)
-    return np.stack([np.ones(len(theta)), theta[:, 0], np.log(theta[:, 1])], axis=1)
+    return np.stack([np.ones(len(theta)), theta[:, 0], np.log(theta[:, 1]), theta[:, 2], theta[:, 0] * theta[:, 2]],
+                    axis=1)
 
 
 def morale_params(base: dict, theta: np.ndarray) -> dict:
@@ -116,7 +129,7 @@ class EffortModel:
     squares over a pilot whose runs draw their behaviour from the prior (:func:`fit_effort`).
 
     Attributes:
-        coef: ``(months, 3)`` regression coefficients per closed month.
+        coef: ``(months, 5)`` regression coefficients per closed month.
         weights: ``(months,)`` the team's expected output per closed month at skill 1 and
             effort 1, over its total at the pilot's mean effort factor (``B_t / sum B F``).
     """
@@ -139,13 +152,13 @@ def fit_effort(theta: np.ndarray, factor: np.ndarray, base: np.ndarray) -> Effor
     """Least-squares fit of ``ln factor`` on :func:`features` of ``theta``, month by month.
 
     Args:
-        theta: ``(runs, 2)`` the pilot runs' behaviour.
+        theta: ``(runs, 3)`` the pilot runs' behaviour.
         factor: ``(runs, months)`` each pilot run's effort factor per closed month.
         base: ``(months,)`` the team's expected output per closed month at skill and effort 1.
     """
     x = features(theta)
     y = np.log(np.maximum(np.asarray(factor, dtype=float), 1e-12))
-    coef = np.linalg.lstsq(x, y, rcond=None)[0].T  # (months, 3)
+    coef = np.linalg.lstsq(x, y, rcond=None)[0].T  # (months, 5)
     mean_f = np.exp(y).mean(axis=0)
     total = float(np.dot(base, mean_f))
     return EffortModel(coef=coef, weights=np.asarray(base, dtype=float) / max(total, 1e-300))

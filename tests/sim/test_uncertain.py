@@ -33,13 +33,17 @@ def test_draws_are_per_run_whatever_the_chunks():
 
 
 def test_draws_cover_the_documented_ranges():
-    """drain ~ U(0, 2) and the cost-of-effort multiplier ~ log-U(0.5, 2): ranges, means."""
+    """drain ~ U(0, 2), the cost-of-effort multiplier ~ log-U(0.5, 2), reset ~ U(0, 1):
+    ranges, means, independence."""
     theta = BehaviourPrior().draw(RunStreams(1, range(4000)))
     assert theta[:, 0].min() >= 0 and theta[:, 0].max() <= 2
     assert theta[:, 1].min() >= 0.5 and theta[:, 1].max() <= 2
+    assert theta[:, 2].min() >= 0 and theta[:, 2].max() <= 1
     assert theta[:, 0].mean() == pytest.approx(1.0, abs=0.05)
     assert np.log(theta[:, 1]).mean() == pytest.approx(0.0, abs=0.05)
-    assert BehaviourPrior().mean() == pytest.approx([1.0, 1.5 / np.log(4)])
+    assert theta[:, 2].mean() == pytest.approx(0.5, abs=0.03)
+    assert np.abs(np.corrcoef(theta.T)[np.triu_indices(3, 1)]).max() < 0.05
+    assert BehaviourPrior().mean() == pytest.approx([1.0, 1.5 / np.log(4), 0.5])
     with pytest.raises(ValueError, match="'drain' must be a range"):
         BehaviourPrior(drain=(1.0, 0.5))
 
@@ -48,7 +52,7 @@ def test_morale_params_scale_only_the_drains():
     """The drains become (runs, 1) arrays times each run's draw; recovery and the floor stay."""
     base = {"pay_gap": 0.1, "outside_gap": 0.15, "hopeless": 0.05, "unfair": 0.05, "wins": 0.05,
             "recovery": 0.1, "effort_floor": 0.6}
-    mp = morale_params(base, np.array([[0.0, 1.0], [2.0, 1.0]]))
+    mp = morale_params(base, np.array([[0.0, 1.0, 0.5], [2.0, 1.0, 0.5]]))
     assert mp["outside_gap"].shape == (2, 1) and mp["outside_gap"][:, 0].tolist() == [0.0, 0.3]
     assert mp["recovery"] == 0.1 and mp["wins"] == 0.05 and mp["effort_floor"] == 0.6
 
@@ -61,10 +65,12 @@ def test_settled_share_grows_with_tenure():
 
 
 def test_fit_effort_recovers_a_known_relation():
-    """Least squares per month recovers ln F = a_t + b_t drain + c_t ln cost from noiseless runs."""
+    """Least squares per month recovers ln F = a_t + b_t drain + c_t ln cost + d_t reset +
+    e_t drain x reset from noiseless runs."""
     theta = BehaviourPrior().draw(RunStreams(3, range(40)))
-    coef = np.array([[0.10, -0.02, -0.05], [0.08, -0.04, -0.05], [0.05, -0.06, -0.04]])
-    x = np.stack([np.ones(40), theta[:, 0], np.log(theta[:, 1])], axis=1)
+    coef = np.array([[0.10, -0.02, -0.05, 0.01, 0.02], [0.08, -0.04, -0.05, 0.0, -0.01],
+                     [0.05, -0.06, -0.04, -0.02, -0.03]])
+    x = np.stack([np.ones(40), theta[:, 0], np.log(theta[:, 1]), theta[:, 2], theta[:, 0] * theta[:, 2]], axis=1)
     model = fit_effort(theta, np.exp(x @ coef.T), np.ones(3))
     assert model.coef == pytest.approx(coef, abs=1e-9)
     assert model.factor(theta) == pytest.approx(np.exp(x @ coef.T))
