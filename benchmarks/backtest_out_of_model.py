@@ -88,7 +88,7 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 
 def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 2027, history: bool = False,
              workers: int = 1, progress: bool = False, process: str = "outofmodel",
-             fixed_behaviour: bool = False) -> Backtest:
+             fixed_behaviour: bool = False, prior=None) -> Backtest:
     """Forecast ``years`` out-of-model plan years from their first half and count the misses.
 
     Args:
@@ -103,8 +103,11 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
         process: where the years come from (:data:`PROCESSES`). The simulator's processes
             draw one team of ``reps`` seats per year from the default scenario with its
             morale drains multiplied by :data:`DRIFT` (``history`` needs ``outofmodel``).
-        fixed_behaviour: forecast with the scenario's behaviour known (``behaviour=None``:
-            the forecast before issue 27) instead of the behaviour prior.
+        fixed_behaviour: the forecast before issue 27: the scenario's behaviour known
+            (``behaviour=None``), leavers' seats empty and the scenario's quit hazard
+            (``in_post=False``).
+        prior: the forecast's :class:`~engine.sim.uncertain.BehaviourPrior` (default: the
+            forecast's default).
 
     Returns:
         The :class:`Backtest`.
@@ -121,7 +124,8 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
         raise ValueError(f"unknown process '{process}' (known: {', '.join(PROCESSES)})")
     if history and process != "outofmodel":
         raise ValueError("--history needs the out-of-model process (the simulator's have no history years)")
-    kwargs = {"behaviour": None} if fixed_behaviour else {}
+    kwargs = {"behaviour": None, "in_post": False} if fixed_behaviour else \
+        ({} if prior is None else {"behaviour": prior})
     sim_truth = None
     if process != "outofmodel":
         from dataclasses import replace
@@ -190,7 +194,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="where the held-back years come from (default outofmodel)")
     parser.add_argument("--fixed-behaviour", action="store_true",
                         help="forecast with the scenario's behaviour known (the forecast before issue 27)")
+    parser.add_argument("--prior", default=None, metavar="D0,D1,K0,K1,R0,R1",
+                        help="the forecast's behaviour prior: drain, effort-cost and reset ranges "
+                             "(default: the forecast's, 0,2,0.5,2,0,1)")
     args = parser.parse_args(argv)
+    prior = None
+    if args.prior:
+        from engine.sim.uncertain import BehaviourPrior
+
+        v = [float(x) for x in args.prior.split(",")]
+        prior = BehaviourPrior(drain=(v[0], v[1]), effort_cost=(v[2], v[3]), reset=(v[4], v[5]))
     years = args.years if args.years is not None else (20 if args.quick else 100)
     runs = args.runs if args.runs is not None else (20 if args.quick else 200)
     modes = [False, True] if args.history is None else [args.history]
@@ -198,7 +211,8 @@ def main(argv: list[str] | None = None) -> None:
                "--reps", str(args.reps), "--seed", str(args.seed), "--workers", str(args.workers)]
     if args.history is not None:
         command.append("--history" if args.history else "--no-history")
-    command += ["--process", args.process] + (["--fixed-behaviour"] if args.fixed_behaviour else [])
+    command += ["--process", args.process] + (["--fixed-behaviour"] if args.fixed_behaviour else []) \
+        + (["--prior", args.prior] if args.prior else [])
     print(f"Out-of-model back-test of {PLAN.relative_to(ROOT)}: forecast from the first {CLOSED_MONTHS} months, "
           f"{years} years, {runs} runs per forecast, {args.reps} seats, seeds {args.seed}-{args.seed + years - 1}")
     print(f"reproduce: {shlex.join(command)}\n", flush=True)
@@ -206,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     for history in modes:
         bt = backtest(years=years, runs=runs, reps=args.reps, seed=args.seed, history=history,
                       workers=args.workers, progress=args.progress, process=args.process,
-                      fixed_behaviour=args.fixed_behaviour)
+                      fixed_behaviour=args.fixed_behaviour, prior=prior)
         print(report(bt), flush=True)
     print(f"total {time.perf_counter() - total:.1f} s")
 
