@@ -986,7 +986,7 @@ def _effort_model(checked: CheckedPlan, scenario: Scenario, seed: int, params, c
     ``M`` months whose runs draw their behaviour (one chunk, in this process, from runs
     :data:`BEHAVIOUR_PILOT_BASE` on); its mean effort factor per month and the regression of
     each run's factor on its behaviour (:func:`~engine.sim.uncertain.fit_effort`)."""
-    n = int(np.clip(math.ceil(BEHAVIOUR_PILOT_REP_RUNS / max(R, 1)), 24, 100))
+    n = int(np.clip(math.ceil(BEHAVIOUR_PILOT_REP_RUNS / max(R, 1)), 12, 100))
     task = SimTask(checked, scenario, seed, params, condition=condition, until=M)
     res = Executor().map([(task, idx) for idx in chunks_of(n, n, first=BEHAVIOUR_PILOT_BASE)])
     num = np.concatenate([r.primary_expected[:, :M] for r in res if r.primary_expected is not None])
