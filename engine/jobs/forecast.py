@@ -729,8 +729,15 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
             # behind the actuals as a function of each run's behaviour, fitted over a pilot
             # whose runs draw it from the prior (engine/sim/uncertain.py).
             settle_gap = _settle_gap(res, float(dict(scenario.morale)["recovery"]))
-            effort_factor, effort_model = _effort_model(checked, scenario, seed, params, conditioning(0, *prior),
-                                                        behaviour, base0.sum(axis=0), R, M)
+            effort_factor, effort_model, res_b = _effort_model(checked, scenario, seed, params,
+                                                               conditioning(0, *prior), behaviour, base0.sum(axis=0),
+                                                               R, M)
+            # The team's count and quit rates against the same behaviour the runs simulate (a
+            # settled team has lower morale than the fresh pilot, and quits more).
+            count_scale = _count_scale(res_b, real, M, len(np.concatenate([r.run_index for r in res_b])))
+            if in_post:
+                quit_scale = _quit_scale(res_b, _leavers_so_far(setup, active_days, M),
+                                         len(np.concatenate([r.run_index for r in res_b])))
         base = base0 * effort_factor[None, :]
         observed = real[primary].sum(axis=1)
         cv2_month = sim0.prod.monthly_cv(out) ** 2
@@ -981,11 +988,13 @@ def _settle_gap(pilot: list, recovery: float) -> float:
 
 
 def _effort_model(checked: CheckedPlan, scenario: Scenario, seed: int, params, condition: Conditioning,
-                  behaviour: BehaviourPrior, base: np.ndarray, R: int, M: int) -> tuple[np.ndarray, EffortModel]:
+                  behaviour: BehaviourPrior, base: np.ndarray, R: int, M: int
+                  ) -> tuple[np.ndarray, EffortModel, list]:
     """The effort behind the closed months under the behaviour prior: a pilot of the first
     ``M`` months whose runs draw their behaviour (one chunk, in this process, from runs
-    :data:`BEHAVIOUR_PILOT_BASE` on); its mean effort factor per month and the regression of
-    each run's factor on its behaviour (:func:`~engine.sim.uncertain.fit_effort`)."""
+    :data:`BEHAVIOUR_PILOT_BASE` on); its mean effort factor per month, the regression of
+    each run's factor on its behaviour (:func:`~engine.sim.uncertain.fit_effort`) and the
+    pilot's chunk results."""
     n = int(np.clip(math.ceil(BEHAVIOUR_PILOT_REP_RUNS / max(R, 1)), 12, 100))
     task = SimTask(checked, scenario, seed, params, condition=condition, until=M)
     res = Executor().map([(task, idx) for idx in chunks_of(n, n, first=BEHAVIOUR_PILOT_BASE)])
@@ -997,7 +1006,7 @@ def _effort_model(checked: CheckedPlan, scenario: Scenario, seed: int, params, c
     theta = behaviour.draw(RunStreams(seed, range(BEHAVIOUR_PILOT_BASE, BEHAVIOUR_PILOT_BASE + n)))
     model = fit_effort(theta, factor, base)
     # The weights are relative to the pilot's mean factor (ratio of sums), not the mean of ratios.
-    return mean, EffortModel(model.coef, base / max(float(np.dot(base, mean)), 1e-300))
+    return mean, EffortModel(model.coef, base / max(float(np.dot(base, mean)), 1e-300)), res
 
 
 def _behaviour_weights(theta: np.ndarray, model: EffortModel, read: tuple, observed: np.ndarray,
