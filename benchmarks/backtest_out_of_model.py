@@ -27,12 +27,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 PLAN = ROOT / "scenarios" / "plans" / "seeds_base_float_excess.yaml"
 CLOSED_MONTHS = 6
+PROCESSES = {
+    "outofmodel": "tests/jobs/outofmodel.py: lumpy deals, quits, a market, no response to the plan",
+    "drift0": "the simulator, morale drains off (a team that responds to its plan but does not fade)",
+    "drift2": "the simulator, morale drains doubled (a team that fades twice as fast)",
+    "default": "the simulator with the forecast's own scenario (in-model)",
+}
+"""The processes the held-back years can come from (``--process``)."""
+DRIFT = {"drift0": 0.0, "drift2": 2.0, "default": 1.0}
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class Backtest:
     """
 
     history: bool
+    process: str
     years: int
     over_p90: int
     over_p50: int
@@ -76,7 +87,8 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 
 
 def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 2027, history: bool = False,
-             workers: int = 1, progress: bool = False) -> Backtest:
+             workers: int = 1, progress: bool = False, process: str = "outofmodel",
+             fixed_behaviour: bool = False, prior=None) -> Backtest:
     """Forecast ``years`` out-of-model plan years from their first half and count the misses.
 
     Args:
@@ -88,6 +100,14 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
             ``incentive forecast --history``); otherwise use the default scenario.
         workers: processes per forecast.
         progress: print one line per year on stderr.
+        process: where the years come from (:data:`PROCESSES`). The simulator's processes
+            draw one team of ``reps`` seats per year from the default scenario with its
+            morale drains multiplied by :data:`DRIFT` (``history`` needs ``outofmodel``).
+        fixed_behaviour: the forecast before issue 27: the scenario's behaviour known
+            (``behaviour=None``), leavers' seats empty and the scenario's quit hazard
+            (``in_post=False``).
+        prior: the forecast's :class:`~engine.sim.uncertain.BehaviourPrior` (default: the
+            forecast's default).
 
     Returns:
         The :class:`Backtest`.
@@ -100,16 +120,39 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
 
     checked = load_plan(PLAN)
     spec = OutOfModel(reps=reps, teams=max(1, min(reps, reps // 10)))
+    if process not in PROCESSES:
+        raise ValueError(f"unknown process '{process}' (known: {', '.join(PROCESSES)})")
+    if history and process != "outofmodel":
+        raise ValueError("--history needs the out-of-model process (the simulator's have no history years)")
+    kwargs = {"behaviour": None, "in_post": False} if fixed_behaviour else \
+        ({} if prior is None else {"behaviour": prior})
+    sim_truth = None
+    if process != "outofmodel":
+        from dataclasses import replace
+
+        from engine.sim.scenario import default_scenario
+        from engine.sim.simulate import Simulation, simulated_year_tables
+
+        base = default_scenario().with_overrides(reps=reps, teams=max(1, min(reps, reps // 10)))
+        mp = dict(base.morale)
+        for key in ("pay_gap", "outside_gap", "hopeless", "unfair"):
+            mp[key] = mp[key] * DRIFT[process]
+        gen = Simulation(checked, replace(base, morale=tuple(mp.items())), seed)
+        sim_truth = (gen, gen.run_chunk(np.arange(years), keep=True))
     t0 = time.perf_counter()
     realized, p50, p90 = [], [], []
     for k in range(years):
-        world = generate(seed + k, spec)
-        roster, actuals = world.as_of(CLOSED_MONTHS)
+        if sim_truth is None:
+            world = generate(seed + k, spec)
+            roster, actuals = world.as_of(CLOSED_MONTHS)
+            truth = float(statements(checked, world.roster, world.actuals)["total"].sum())
+        else:
+            roster, actuals = simulated_year_tables(sim_truth[0], sim_truth[1], k, until=CLOSED_MONTHS)
+            truth = float(sim_truth[1].cost[k])
         # As `incentive forecast --history`: the history read under the plan that paid it (the same plan).
         scenario = calibrate_under_plan(world.history, checked, seed=10_000 + k)[0] if history else None
         fc = forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=10_000 + k, workers=workers,
-                      decompose=False)
-        truth = float(statements(checked, world.roster, world.actuals)["total"].sum())
+                      decompose=False, **kwargs)
         realized.append(truth)
         p50.append(float(fc.summary["p50"]))
         p90.append(float(fc.summary["p90"]))
@@ -118,7 +161,7 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
                   file=sys.stderr, flush=True)
     over90 = sum(r > q for r, q in zip(realized, p90))
     over50 = sum(r > q for r, q in zip(realized, p50))
-    return Backtest(history=history, years=years, over_p90=over90, over_p50=over50,
+    return Backtest(history=history, process=process, years=years, over_p90=over90, over_p50=over50,
                     seconds=time.perf_counter() - t0, realized=tuple(realized), p50=tuple(p50), p90=tuple(p90))
 
 
@@ -127,9 +170,12 @@ def report(bt: Backtest) -> str:
     lo90, hi90 = wilson(bt.over_p90, bt.years)
     lo50, hi50 = wilson(bt.over_p50, bt.years)
     mode = "with history (calibrated on the 2 prior years)" if bt.history else "without history (default scenario)"
-    return (f"{mode}: {bt.years} years\n"
+    ratio = np.array(bt.realized) / np.array(bt.p50)
+    return (f"process {bt.process}, {mode}: {bt.years} years\n"
             f"  realized > P90: {bt.share_over_p90:6.1%}  (95% CI {lo90:.1%}-{hi90:.1%}; should be ~10%)\n"
             f"  realized > P50: {bt.share_over_p50:6.1%}  (95% CI {lo50:.1%}-{hi50:.1%}; should be ~50%)\n"
+            f"  realized / P50: mean {ratio.mean():.3f} (sd {ratio.std():.3f}); P90 / P50: mean "
+            f"{np.mean(np.array(bt.p90) / np.array(bt.p50)):.3f}\n"
             f"  {bt.seconds:.1f} s\n")
 
 
@@ -144,7 +190,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes per forecast (default 1)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 years, 20 runs")
     parser.add_argument("--progress", action="store_true", help="one line per year on stderr")
+    parser.add_argument("--process", default="outofmodel", choices=sorted(PROCESSES),
+                        help="where the held-back years come from (default outofmodel)")
+    parser.add_argument("--fixed-behaviour", action="store_true",
+                        help="forecast with the scenario's behaviour known (the forecast before issue 27)")
+    parser.add_argument("--prior", default=None, metavar="D0,D1,K0,K1,R0,R1",
+                        help="the forecast's behaviour prior: drain, effort-cost and reset ranges "
+                             "(default: the forecast's, 0,2,0.5,2,0,1)")
     args = parser.parse_args(argv)
+    prior = None
+    if args.prior:
+        from engine.sim.uncertain import BehaviourPrior
+
+        v = [float(x) for x in args.prior.split(",")]
+        prior = BehaviourPrior(drain=(v[0], v[1]), effort_cost=(v[2], v[3]), reset=(v[4], v[5]))
     years = args.years if args.years is not None else (20 if args.quick else 100)
     runs = args.runs if args.runs is not None else (20 if args.quick else 200)
     modes = [False, True] if args.history is None else [args.history]
@@ -152,13 +211,16 @@ def main(argv: list[str] | None = None) -> None:
                "--reps", str(args.reps), "--seed", str(args.seed), "--workers", str(args.workers)]
     if args.history is not None:
         command.append("--history" if args.history else "--no-history")
+    command += ["--process", args.process] + (["--fixed-behaviour"] if args.fixed_behaviour else []) \
+        + (["--prior", args.prior] if args.prior else [])
     print(f"Out-of-model back-test of {PLAN.relative_to(ROOT)}: forecast from the first {CLOSED_MONTHS} months, "
           f"{years} years, {runs} runs per forecast, {args.reps} seats, seeds {args.seed}-{args.seed + years - 1}")
     print(f"reproduce: {shlex.join(command)}\n", flush=True)
     total = time.perf_counter()
     for history in modes:
         bt = backtest(years=years, runs=runs, reps=args.reps, seed=args.seed, history=history,
-                      workers=args.workers, progress=args.progress)
+                      workers=args.workers, progress=args.progress, process=args.process,
+                      fixed_behaviour=args.fixed_behaviour, prior=prior)
         print(report(bt), flush=True)
     print(f"total {time.perf_counter() - total:.1f} s")
 

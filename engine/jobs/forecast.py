@@ -51,7 +51,14 @@ from engine.sim.population import Roster, complete_columns, log_skill_prior, ski
 from engine.sim.scenario import Scenario, default_scenario
 from engine.sim.shape import shape_scenario
 from engine.sim.simulate import Conditioning, month_days, plan_periods
-from engine.sim.streams import STREAMS
+from engine.sim.streams import STREAMS, RunStreams
+from engine.sim.uncertain import (
+    BehaviourPrior,
+    EffortModel,
+    fit_effort,
+    importance_weights,
+    weighted_quantile,
+)
 
 __all__ = ["Forecast", "calibrated_scenario", "forecast"]
 
@@ -59,9 +66,13 @@ PILOT_REP_RUNS = 1_000  # rep-runs of the pilot that measures the effort behind 
 PILOT_RUN_BASE = 1_000_000_000  # pilot run i draws from the streams of run PILOT_RUN_BASE + i
 QUANTILES = (0.5, 0.9, 0.95)
 SOURCES = {"skill": ("skill",), "noise": ("output_uniform", "output_normal"), "market": ("market",),
-           "attrition": ("quits",)}
+           "attrition": ("quits",), "behaviour": ("behaviour",)}
 """The sources of the forecast's spread its variance decomposition measures, and their random streams."""
 DECOMPOSE_RUNS = 400  # runs per source of the decomposition (the first runs of the forecast, same streams)
+DEFAULT_BEHAVIOUR = BehaviourPrior()
+"""The behaviour prior a forecast uses unless told otherwise (docs/model.md §9)."""
+BEHAVIOUR_PILOT_REP_RUNS = 2_000  # rep-runs of the pilot that fits the effort behind the actuals to the behaviour
+BEHAVIOUR_PILOT_BASE = 1_500_000_000  # its run i draws from the streams of run BEHAVIOUR_PILOT_BASE + i
 
 
 @dataclass
@@ -635,7 +646,8 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
              seed: int | None = None, budget: float | None = None, as_of: str | None = None,
              workers: int = 1, chunk_runs: int | None = None, params: dict | None = None,
              scheduler=None, progress: bool = False, decompose: bool = True,
-             ledger_paid: pd.DataFrame | None = None) -> Forecast:
+             ledger_paid: pd.DataFrame | None = None,
+             behaviour: BehaviourPrior | None = DEFAULT_BEHAVIOUR, in_post: bool = True) -> Forecast:
     """Forecast the plan year's payout for the real team from the actuals so far.
 
     Args:
@@ -663,6 +675,14 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         ledger_paid: what each rep was paid per period (``rep_id``, ``period``, ``total``), as a
             ledger recorded it (:func:`engine.data.ledger.paid_statements`); default: the
             closed periods' statements computed from the actuals.
+        behaviour: the prior of the behaviour the model assumes (morale drains, cost of
+            effort; engine/sim/uncertain.py): drawn per run, the team in post settled below
+            its baseline morale, runs weighted by the likelihood of the closed months
+            (docs/model.md §9). None: the scenario's behaviour, known (the forecast before
+            issue 27).
+        in_post: the team as it runs: seats of roster leavers without a hire are refilled
+            after the scenario's vacancy, and the quit hazard is scaled to the team's quit
+            rate so far (False: leavers' seats stay empty, the scenario's hazard).
 
     Returns:
         The :class:`Forecast`.
@@ -710,7 +730,14 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
 
     market: _MarketRead | None = None
 
-    def conditioning(closed: int, mean, sd, redraw: frozenset[str] = frozenset()) -> Conditioning:
+    settle_gap = 0.0
+    effort_model: EffortModel | None = None
+    refill = _open_seats(setup, active_days, hired, M, int(dict(scenario.attrition)["vacancy_months"])) \
+        if in_post else None
+    quit_scale = 1.0
+
+    def conditioning(closed: int, mean, sd, redraw: frozenset[str] = frozenset(),
+                     uncertain: bool = True) -> Conditioning:
         seen = None if market is None or closed == 0 else market
         return Conditioning(roster=roster_s, start=setup.start, closed_months=closed,
                             actuals={k: v[:, :closed] for k, v in real.items()}, active_days=active_days,
@@ -718,19 +745,23 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
                             hired=hired, fixed_columns=fixed, redraw=redraw,
                             market_seen=None if seen is None else seen.seen,
                             market_mean=None if seen is None else seen.mean,
-                            market_cov=None if seen is None else seen.cov)
+                            market_cov=None if seen is None else seen.cov,
+                            behaviour=behaviour if uncertain else None, settle_gap=settle_gap,
+                            effort_model=effort_model if closed else None, refill=refill if closed else None)
 
     count_scale: dict[str, float] = {}
+    blocks_read: tuple | None = None
     prior = (np.full(R, prior_mean), np.full(R, prior_sd))
     skill_mean, skill_sd = prior
     observed = expected = np.zeros(R)
     effort_factor = np.ones(M)
-    if M < 12 and primary in real and prior_sd > 0:
+    if M < 12 and primary in real:  # (a skill prior of sd 0 still reads the market and the effort)
         # The effort behind the actuals so far: a short pilot of the same team and plan
         # from the start of the year (prior skills), its expected output at the chosen
         # effort over that at effective effort 1, month by month. At most 100 runs: one
         # chunk, in this process (its sums then never depend on a split).
-        pilot_task = SimTask(checked, scenario, seed, params, condition=conditioning(0, *prior), until=M)
+        pilot_task = SimTask(checked, scenario, seed, params, condition=conditioning(0, *prior, uncertain=False),
+                             until=M)
         pilot = simulation_for(pilot_task)
         n_pilot = int(np.clip(math.ceil(PILOT_REP_RUNS / max(R, 1)), 4, 100))
         res = Executor().map([(pilot_task, idx) for idx in chunks_of(n_pilot, n_pilot, first=PILOT_RUN_BASE)])
@@ -742,17 +773,35 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
             den = den + r.primary_baseline[:, :M].sum(axis=0)
         effort_factor = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
         count_scale = _count_scale(res, real, M, n_pilot)
+        if in_post:
+            quit_scale = _quit_scale(res, _leavers_so_far(setup, active_days, M), n_pilot)
         out = scenario.output(primary)
         sim0 = pilot
         ramp_t = np.where(np.isnan(tenure), scenario.ramp_months, tenure)
-        base = np.zeros((R, M))
+        base0 = np.zeros((R, M))  # expected at skill 1, effort 1, an average market
         for m in range(M):
             from engine.sim.behaviour import ramp_factor
 
             ramp = ramp_factor(np.maximum(ramp_t + m - np.where(hired, _join_month(active_days), 0), 0.0),
                                scenario.ramp_months, scenario.ramp_start)
-            base[:, m] = (out.get("level", 1.0) * roster_s.quota / 12.0 * float(sim0.season[m]) * ramp
-                          * effort_factor[m] * active_days[:, m] / days[m])
+            base0[:, m] = (out.get("level", 1.0) * roster_s.quota / 12.0 * float(sim0.season[m]) * ramp
+                           * active_days[:, m] / days[m])
+        if behaviour is not None:
+            # The team in post: settled below its baseline morale where recovery balances the
+            # drains (the pilot's mean drain at the baseline over recovery); then the effort
+            # behind the actuals as a function of each run's behaviour, fitted over a pilot
+            # whose runs draw it from the prior (engine/sim/uncertain.py).
+            settle_gap = _settle_gap(res, float(dict(scenario.morale)["recovery"]))
+            effort_factor, effort_model, res_b = _effort_model(checked, scenario, seed, params,
+                                                               conditioning(0, *prior), behaviour, base0.sum(axis=0),
+                                                               R, M)
+            # The team's count and quit rates against the same behaviour the runs simulate (a
+            # settled team has lower morale than the fresh pilot, and quits more).
+            count_scale = _count_scale(res_b, real, M, len(np.concatenate([r.run_index for r in res_b])))
+            if in_post:
+                quit_scale = _quit_scale(res_b, _leavers_so_far(setup, active_days, M),
+                                         len(np.concatenate([r.run_index for r in res_b])))
+        base = base0 * effort_factor[None, :]
         observed = real[primary].sum(axis=1)
         cv2_month = sim0.prod.monthly_cv(out) ** 2
         if scenario.market.active:
@@ -765,10 +814,16 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         expected = base.sum(axis=1)
         cv2 = cv2_month * (base ** 2).sum(axis=1) / np.maximum(expected, 1e-300) ** 2
         skill_mean, skill_sd = skill_posterior(prior_mean, prior_sd, observed, expected, cv2)
+        blocks_read = (base0, base, cv2_month)
 
     if count_scale:  # the rest of the year at the rates the team showed so far
         scenario = _scaled_counts(scenario, count_scale)
+    if quit_scale != 1.0:
+        scenario = _scaled_attrition(scenario, quit_scale)
     open_periods = list(range(setup.closed_periods, P))
+    weights: np.ndarray | None = None  # importance weights of the runs (None: equal)
+    ess = float(runs)
+    theta_post = None
     if M >= 12:
         annual = np.full(runs, paid_to_date)
         period_runs = np.zeros((runs, P))
@@ -790,6 +845,14 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
             quit_seat = np.concatenate([r.quit_seat for r in res])
             annual = paid_to_date + period_runs[:, open_periods].sum(axis=1)
             decomposition = None
+            if behaviour is not None and effort_model is not None and blocks_read is not None:
+                theta = behaviour.draw(RunStreams(seed, range(runs)))
+                weights, ess, theta_post = _behaviour_weights(
+                    theta, effort_model, blocks_read, real[primary], _blocks(setup), prior_mean, prior_sd,
+                    scenario.market)
+            elif behaviour is not None:
+                theta = behaviour.draw(RunStreams(seed, range(runs)))
+                theta_post = theta.mean(axis=0)
             if decompose:
                 # First-order (pick-freeze) indices: run i again keeping only one source's random
                 # numbers and redrawing every other; the covariance with run i is the spread
@@ -816,10 +879,12 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
             rows.append((lb, "closed", v, v, v, v, v))
         else:
             x = period_runs[:, k]
-            q = np.quantile(x, QUANTILES)
-            rows.append((lb, "in progress" if k in in_progress else "forecast", np.nan, float(x.mean()), *map(float, q)))
-    qy = np.quantile(annual, (0.05,) + QUANTILES)
-    rows.append(("year", "", paid_to_date, float(annual.mean()), float(qy[1]), float(qy[2]), float(qy[3])))
+            q = weighted_quantile(x, weights, QUANTILES)
+            rows.append((lb, "in progress" if k in in_progress else "forecast", np.nan,
+                         float(np.average(x, weights=weights)), *map(float, q)))
+    qy = weighted_quantile(annual, weights, (0.05,) + QUANTILES)
+    annual_mean = float(np.average(annual, weights=weights))
+    rows.append(("year", "", paid_to_date, annual_mean, float(qy[1]), float(qy[2]), float(qy[3])))
     by_period = pd.DataFrame(rows, columns=["period", "status", "paid", "mean", "p50", "p90", "p95"])
 
     # Accrual.
@@ -827,15 +892,15 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     share_year = elapsed_days / float(days.sum())
     if plan.accumulate == "year":
         method = "ratable"
-        earned = max(paid_to_date, float(annual.mean()) * share_year)
+        earned = max(paid_to_date, annual_mean * share_year)
     else:
         method = "by period"
         earned = paid_to_date
         for k in in_progress:
             ms = [m for m in range(12) if setup.period_of_month[m] == k]
             f = sum(days[m] for m in ms if m < M) / sum(days[m] for m in ms)
-            earned += float(period_runs[:, k].mean()) * f
-    prob = None if budget is None else float(np.mean(annual > budget))
+            earned += float(np.average(period_runs[:, k], weights=weights)) * f
+    prob = None if budget is None else float(np.average(annual > budget, weights=weights))
 
     # Per rep.
     rem = seat_pay[:, :, open_periods].sum(axis=2) if open_periods else np.zeros((runs, R))
@@ -843,23 +908,26 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     prim_obs = real[primary].sum(axis=1) if primary in real else np.full(R, np.nan)
     target_to_date = roster_s.quota * active_days[:, :M].sum(axis=1) / float(days.sum())
     reps = pd.DataFrame({
-        "rep_id": ids, "paid_to_date": rep_paid, "expected_remaining": rem.mean(axis=0),
-        "expected_year": year_rep.mean(axis=0), "p50_year": np.quantile(year_rep, 0.5, axis=0),
-        "p90_year": np.quantile(year_rep, 0.9, axis=0), "quit_probability": quit_seat.mean(axis=0),
+        "rep_id": ids, "paid_to_date": rep_paid, "expected_remaining": np.average(rem, axis=0, weights=weights),
+        "expected_year": np.average(year_rep, axis=0, weights=weights),
+        "p50_year": weighted_quantile(year_rep, weights, 0.5, axis=0),
+        "p90_year": weighted_quantile(year_rep, weights, 0.9, axis=0),
+        "quit_probability": np.average(quit_seat, axis=0, weights=weights),
         "attainment_to_date": np.where(target_to_date > 0, prim_obs / np.maximum(target_to_date, 1e-9), np.nan),
         "skill_median": np.exp(skill_mean), "skill_sd": skill_sd,
     })
     hires_rem = (period_runs[:, open_periods].sum(axis=1) - rem.sum(axis=1)) if open_periods else np.zeros(runs)
-    reps.loc[len(reps)] = {"rep_id": "(new hires)", "paid_to_date": 0.0, "expected_remaining": float(hires_rem.mean()),
-                           "expected_year": float(hires_rem.mean()), "p50_year": float(np.quantile(hires_rem, 0.5)),
-                           "p90_year": float(np.quantile(hires_rem, 0.9)), "quit_probability": np.nan,
+    hires_mean = float(np.average(hires_rem, weights=weights))
+    reps.loc[len(reps)] = {"rep_id": "(new hires)", "paid_to_date": 0.0, "expected_remaining": hires_mean,
+                           "expected_year": hires_mean, "p50_year": float(weighted_quantile(hires_rem, weights, 0.5)),
+                           "p90_year": float(weighted_quantile(hires_rem, weights, 0.9)), "quit_probability": np.nan,
                            "attainment_to_date": np.nan, "skill_median": np.nan, "skill_sd": np.nan}
 
     as_of_date = _month_end(setup.start, M - 1)
     summary = {
-        "reps": R, "paid_to_date": paid_to_date, "mean": float(annual.mean()), "p05": float(qy[0]),
+        "reps": R, "paid_to_date": paid_to_date, "mean": annual_mean, "p05": float(qy[0]),
         "p50": float(qy[1]), "p90": float(qy[2]), "p95": float(qy[3]),
-        "expected_remaining": float(annual.mean()) - paid_to_date,
+        "expected_remaining": annual_mean - paid_to_date,
         "budget": budget, "probability_over_budget": prob, "share_of_year_elapsed": share_year,
         "earned_to_date": earned, "accrued_liability": earned - paid_to_date, "accrual_method": method,
         "closed_period_gap": closed_gap,
@@ -888,6 +956,15 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         ("count outputs at the team's rates so far", ", ".join(f"{k} x {v:.3f}" for k, v in count_scale.items())
          or "none read by the plan"),
         ("effort behind the actuals so far", ", ".join(f"{x:.3f}" for x in effort_factor) if M < 12 else "n/a"),
+        ("quit hazard at the team's rate so far", f"x {quit_scale:.3f}"),
+        ("seats of leavers so far refilled", "no" if refill is None else
+         f"{int((refill >= 0).sum())} after {int(dict(scenario.attrition)['vacancy_months'])} months' vacancy"),
+        ("behaviour", "the scenario's, known (every rep at baseline morale on the first day)" if behaviour is None
+         else f"uncertain: {behaviour.describe()}; the team in post settled up to {settle_gap:.3f} below its "
+              f"baseline morale (x drain x tenure's share of the way)"),
+        ("behaviour after the actuals so far", "n/a" if behaviour is None or theta_post is None else
+         ", ".join(f"{n} {v:.2f} (prior {p:.2f})" for n, v, p in zip(behaviour.names, theta_post, behaviour.mean()))
+         + f"; runs weighted by the likelihood of the closed blocks, effective runs {ess:.0f} of {runs}"),
         ("accrual method", method + (": expected annual payout x share of the year elapsed, at least paid to date"
                                      if method == "ratable" else
                                      ": closed periods as paid + expected pay of a period in progress x its "
@@ -906,6 +983,141 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
                     method=method, by_period=by_period, reps=reps, annual=annual, summary=summary,
                     assumptions=assumptions, variance=decomposition, market=market_doc,
                     variance_runs=0 if decomposition is None else min(runs, DECOMPOSE_RUNS))
+
+
+def _leavers_so_far(setup: _Setup, active_days: np.ndarray, M: int) -> int:
+    """Roster reps who were in the role in the closed months and left before their end: the
+    roster's ``end_date`` before the last closed day."""
+    if "end_date" not in setup.table.columns:
+        return 0
+    end = pd.to_datetime(setup.table["end_date"], errors="coerce")
+    last = pd.Timestamp(_month_end(setup.start, M - 1))
+    left = (end.notna() & (end < last)).to_numpy()
+    return int((left & (active_days[:, :M].sum(axis=1) > 0)).sum())
+
+
+def _open_seats(setup: _Setup, active_days: np.ndarray, hired: np.ndarray, M: int, vacancy: int) -> np.ndarray:
+    """``(reps,)`` the month each roster leaver's seat is refilled, -1 where it is not.
+
+    The team keeps its headcount, as the simulator assumes of its own quits: a leaver (an
+    ``end_date`` in the plan year) not yet matched by a hire of the year (a ``start_date`` in
+    it) is backfilled ``vacancy`` months after the month they left, and not before the first
+    open month. Hires are matched to the earliest leavers, so the open seats are the latest
+    leavers'. A January hire may be the backfill of a leaver of the year before; then one
+    leaver of the year counts as refilled a little early, as a company that keeps its
+    headcount would count it.
+    """
+    refill = np.full(len(active_days), -1, dtype=np.int64)
+    if "end_date" not in setup.table.columns:
+        return refill
+    end = pd.to_datetime(setup.table["end_date"], errors="coerce")
+    last = pd.Timestamp(_month_end(setup.start, 11))
+    left = (end.notna() & (end < last)).to_numpy() & (active_days.sum(axis=1) > 0)
+    if not left.any():
+        return refill
+    month = ((end.dt.year - setup.start.year) * 12 + (end.dt.month - setup.start.month)).to_numpy()
+    leavers = np.nonzero(left)[0]
+    leavers = leavers[np.argsort(month[leavers], kind="stable")]
+    late = leavers[int(hired.sum()):]
+    at = np.maximum(month[late] + 1 + int(vacancy), M)
+    refill[late] = np.where(at < 12, at, -1)
+    return refill
+
+
+def _quit_scale(pilot: list, observed: int, n_pilot: int) -> float:
+    """The team's quit rate so far against the scenario's: ``(observed + k) / (expected + k)``
+    over the closed months, ``expected`` the pilot's mean quits of the roster's reps and ``k``
+    :data:`COUNT_PRIOR_EVENTS` (a gamma prior on the hazard's scale worth ``k`` quits at the
+    scenario's rate)."""
+    expected = sum(float(r.quit_seat.sum()) for r in pilot if r.quit_seat is not None) / max(n_pilot, 1)
+    return (observed + COUNT_PRIOR_EVENTS) / (expected + COUNT_PRIOR_EVENTS)
+
+
+def _scaled_attrition(scenario: Scenario, scale: float) -> Scenario:
+    """The scenario with the monthly base quit hazard multiplied by ``scale`` (the hazard's
+    other factors, morale and outside offers, multiply it, so every rep's hazard scales)."""
+    from dataclasses import replace
+
+    ap = dict(scenario.attrition)
+    monthly = 1.0 - (1.0 - ap["annual_base_rate"]) ** (1.0 / 12.0)
+    ap["annual_base_rate"] = 1.0 - (1.0 - min(monthly * scale, 0.5)) ** 12
+    return replace(scenario, attrition=tuple(ap.items()))
+
+
+def _settle_gap(pilot: list, recovery: float) -> float:
+    """The stationary morale gap of the scenario's drains: the pilot's mean monthly drain
+    per rep-month (at the baseline) over ``recovery`` (0 without recovery), at most 1."""
+    drain = sum((r.morale_drain.sum(axis=0) for r in pilot if r.morale_drain is not None), np.zeros(2))
+    if recovery <= 0 or drain[1] <= 0:
+        return 0.0
+    return float(np.clip(drain[0] / drain[1] / recovery, 0.0, 1.0))
+
+
+def _effort_model(checked: CheckedPlan, scenario: Scenario, seed: int, params, condition: Conditioning,
+                  behaviour: BehaviourPrior, base: np.ndarray, R: int, M: int
+                  ) -> tuple[np.ndarray, EffortModel, list]:
+    """The effort behind the closed months under the behaviour prior: a pilot of the first
+    ``M`` months whose runs draw their behaviour (one chunk, in this process, from runs
+    :data:`BEHAVIOUR_PILOT_BASE` on); its mean effort factor per month, the regression of
+    each run's factor on its behaviour (:func:`~engine.sim.uncertain.fit_effort`) and the
+    pilot's chunk results."""
+    n = int(np.clip(math.ceil(BEHAVIOUR_PILOT_REP_RUNS / max(R, 1)), 12, 100))
+    task = SimTask(checked, scenario, seed, params, condition=condition, until=M)
+    res = Executor().map([(task, idx) for idx in chunks_of(n, n, first=BEHAVIOUR_PILOT_BASE)])
+    num = np.concatenate([r.primary_expected[:, :M] for r in res if r.primary_expected is not None])
+    den = np.concatenate([r.primary_baseline[:, :M] for r in res if r.primary_baseline is not None])
+    factor = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
+    tot_n, tot_d = num.sum(axis=0), den.sum(axis=0)
+    mean = np.where(tot_d > 0, tot_n / np.where(tot_d > 0, tot_d, 1.0), 1.0)
+    theta = behaviour.draw(RunStreams(seed, range(BEHAVIOUR_PILOT_BASE, BEHAVIOUR_PILOT_BASE + n)))
+    model = fit_effort(theta, factor, base)
+    # The weights are relative to the pilot's mean factor (ratio of sums), not the mean of ratios.
+    return mean, EffortModel(model.coef, base / max(float(np.dot(base, mean)), 1e-300)), res
+
+
+def _behaviour_weights(theta: np.ndarray, model: EffortModel, read: tuple, observed: np.ndarray,
+                       blocks: list[list[int]], prior_mean: float, prior_sd: float, market: MarketModel
+                       ) -> tuple[np.ndarray, float, np.ndarray]:
+    """Importance weights of the runs: the likelihood of the team's production in each
+    closed block given the effort each run's behaviour puts behind it (docs/model.md §9).
+
+    Block ``b``'s reading ``ln(o_b / (E[s] sum_t B_t F_t(theta))) + v_b/2 + V/2`` is
+    Gaussian with mean 0 and covariance ``(year_sigma^2 + team skill var) J + W C W' +
+    diag(v)``, ``C`` the monthly component's covariance and ``W`` the blocks' month weights,
+    as in :func:`_read_market`. Returns ``(weights, effective runs, weighted mean of theta)``.
+    """
+    base0, base, cv2_month = read
+    es = math.exp(prior_mean + prior_sd ** 2 / 2)
+    es2 = math.exp(2 * prior_mean + 2 * prior_sd ** 2)
+    team0 = base0.sum(axis=0)  # (M,)
+    M = team0.size
+    pred_month = model.factor(theta) * team0[None, :]  # (runs, M)
+    keep, log_obs, log_pred, v = [], [], [], []
+    W = []
+    for ms in blocks:
+        b = float(base[:, ms].sum())
+        o = float(observed[:, ms].sum())
+        if b <= 0 or o <= 0:
+            continue
+        q = float((base[:, ms] ** 2).sum())
+        vb = math.log1p(cv2_month * es2 * q / (es * b) ** 2)
+        keep.append(ms)
+        v.append(vb)
+        log_obs.append(math.log(o / es) + vb / 2 + market.var / 2)
+        log_pred.append(np.log(np.maximum(pred_month[:, ms].sum(axis=1), 1e-300)))
+        w = np.zeros(M)
+        w[ms] = base[:, ms].sum(axis=0) / b
+        W.append(w)
+    if not keep:
+        return np.full(len(theta), 1.0 / len(theta)), float(len(theta)), theta.mean(axis=0)
+    Wm = np.array(W)
+    team_skill = math.log1p((es2 - es * es) * (base.sum(axis=1) ** 2).sum() / max((es * base.sum()) ** 2, 1e-300))
+    months = np.arange(M)
+    cm = market.month_var * np.power(market.rho, np.abs(months[:, None] - months[None, :])) if market.active \
+        else np.zeros((M, M))
+    cov = (market.year_sigma ** 2 + team_skill) * np.ones((len(keep), len(keep))) + Wm @ cm @ Wm.T + np.diag(v)
+    weights, ess, _ = importance_weights(np.stack(log_pred, axis=1), np.array(log_obs), cov)
+    return weights, ess, weights @ theta
 
 
 def _join_month(active_days: np.ndarray) -> np.ndarray:

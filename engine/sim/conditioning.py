@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.sim.population import Roster, build_roster
 from engine.sim.scenario import Scenario
+from engine.sim.uncertain import BehaviourPrior, EffortModel, morale_params, settled
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from engine.sim.simulate import ChunkResult, MonthState, Simulation
@@ -140,6 +141,17 @@ class Conditioning:
             market stream and continues the monthly component from there.
         redraw: random purposes drawn from another run's streams (see
             :attr:`Conditioner.redraw`): the forecast's variance decomposition.
+        behaviour: the prior of the behaviour the model assumes (engine/sim/uncertain.py):
+            each run draws its morale drains and cost of effort from its own ``behaviour``
+            stream, and the roster's reps start the year settled below their baseline
+            morale by ``(1 - reset) x drain x settle_gap x settled(tenure)``; None: the scenario's
+            behaviour, every rep at their baseline (as a plan study).
+        settle_gap: the stationary morale gap of the scenario's drains (a team in post).
+        effort_model: the effort behind the closed months as a function of the run's
+            behaviour: each run's roster skills are lowered by its
+            :meth:`~engine.sim.uncertain.EffortModel.skill_shift`; None: no shift.
+        refill: ``(seats,)`` the month a roster leaver's seat is refilled by a backfill (a new
+            slot at tenure 0, from the seat's roster values), -1 where it is not; None: none.
     """
 
     roster: Roster
@@ -158,6 +170,10 @@ class Conditioning:
     market_mean: np.ndarray | None = None
     market_cov: np.ndarray | None = None
     redraw: frozenset[str] = frozenset()
+    behaviour: BehaviourPrior | None = None
+    settle_gap: float = 0.0
+    effort_model: EffortModel | None = None
+    refill: np.ndarray | None = None
 
     def seats(self, scenario: Scenario) -> Roster:
         return self.roster
@@ -174,9 +190,13 @@ class Conditioning:
         if state.market is not None and self.market_seen is not None:
             self._market(sim, state)
         state.tenure[:, :seats] = np.where(np.isnan(self.tenure), state.tenure[:, :seats], self.tenure)
+        if self.behaviour is not None:
+            self._behaviour(sim, state)
         state.present[:, :seats] = False  # the roster's dates say who is in the role each month
         state.ever[:, :seats] = False
         state.hired[:, :seats] = self.hired
+        if self.refill is not None:  # roster leavers' seats still open: backfilled after the vacancy
+            state.refill[:, :seats] = self.refill[None, :]
         c, n = state.present.shape
         state.days_m = np.zeros((c, n, sim.months))
         state.record["primary_expected"] = np.zeros((c, sim.months))
@@ -184,6 +204,21 @@ class Conditioning:
         for o in sim.scenario.outputs:
             if o.kind in ("count", "incidents"):
                 state.record["expected:" + o.name] = np.zeros((c, sim.months))
+
+    def _behaviour(self, sim: Simulation, state: MonthState) -> None:
+        """Each run's behaviour from the prior: morale drains, cost of effort, the team's
+        settled morale and the skill the actuals imply under that behaviour."""
+        assert self.behaviour is not None
+        seats = sim.seats
+        theta = self.behaviour.draw(state.streams)  # (runs, 3)
+        base = sim.morale_params
+        state.morale_params = morale_params(base, theta)
+        state.kappa = state.kappa * theta[:, 1:2]
+        gap = (1.0 - theta[:, 2:3]) * theta[:, :1] * self.settle_gap * settled(state.tenure[:, :seats],
+                                                                               base["recovery"])
+        state.morale[:, :seats] = np.clip(state.morale0[:, :seats] - gap, 0.0, 1.0)
+        if self.effort_model is not None:
+            state.skill[:, :seats] = state.skill[:, :seats] * np.exp(-self.effort_model.skill_shift(theta))[:, None]
 
     def _market(self, sim: Simulation, state: MonthState) -> None:
         """The runs' market: the closed months as seen; the rest from the posterior state."""
@@ -256,3 +291,18 @@ class Conditioning:
         result.primary_expected = state.record["primary_expected"]
         result.primary_baseline = state.record["primary_baseline"]
         result.expected_counts = {k.split(":", 1)[1]: v for k, v in state.record.items() if k.startswith("expected:")}
+        result.morale_drain = morale_drain(state, (state.morale_params or sim.morale_params)["recovery"])
+
+
+def morale_drain(state: MonthState, recovery: float) -> np.ndarray:
+    """``(runs, 2)``: each run's summed monthly morale drain and the rep-months it covers.
+
+    A month's drain is what pulled a rep's morale down net of recovery, ``m_t - m_{t+1} +
+    recovery (m0 - m_t)`` (pay below expectation, outside offers, a hopeless target,
+    unfairness, less awards), over reps in the role in both months. A team in post sits where
+    recovery balances it: ``drain / recovery`` below its baseline (engine/sim/uncertain.py).
+    """
+    both = state.active_m[:, :, :-1] & state.active_m[:, :, 1:]
+    m = state.morale_m
+    drain = m[:, :, :-1] - m[:, :, 1:] + recovery * (state.morale0[:, :, None] - m[:, :, :-1])
+    return np.stack([np.where(both, drain, 0.0).sum(axis=(1, 2)), both.sum(axis=(1, 2)).astype(float)], axis=1)

@@ -145,6 +145,7 @@ class ChunkResult:
     primary_expected: np.ndarray | None = None  # (runs, months) conditioned: sum of expected primary
     primary_baseline: np.ndarray | None = None  # (runs, months) conditioned: the same at effective effort 1
     expected_counts: dict | None = None  # conditioned: count/incidents column -> (runs, months) expected, roster reps
+    morale_drain: np.ndarray | None = None  # conditioned: (runs, 2) summed monthly morale drain and its rep-months
     detail: dict | None = None  # with keep=True: monthly actuals, activity and seats per slot
     by_year: dict | None = None  # several plan years: per-year figures (see Simulation._by_year)
 
@@ -201,6 +202,7 @@ class MonthState:
     outlook_var: np.ndarray | None = None  # (months left,) variance of the log factor of each
     days_m: np.ndarray | None = None  # conditioned runs: active days per slot and month
     record: dict[str, np.ndarray] = field(default_factory=dict)  # what the conditioner records
+    morale_params: dict | None = None  # per-run morale parameters ((runs, 1) arrays) set by the conditioner
     # Several plan years: the production scale of each slot (its seat's first-year quota,
     # which the quota policy does not change), each seat's quota this year (None in the first
     # year) and the roster as the plan saw it at the end of each closed plan year.
@@ -558,7 +560,7 @@ class Simulation:
                                                "tenured").astype(object)
         self.condition.roster_columns(self, state)
         state.ramp = ramp_factor(state.tenure, sc.ramp_months, sc.ramp_start)
-        state.mm = effort_multiplier(state.morale, self.morale_params)
+        state.mm = effort_multiplier(state.morale, state.morale_params or self.morale_params)
         if state.market is not None:  # what the reps expect of the market, seeing the months so far
             state.outlook, state.outlook_var = state.market.outlook(t, self.months)
 
@@ -708,7 +710,7 @@ class Simulation:
         y0 = self.year_first_month[int(self.year_of_month[t])]
         unfair = self._unfairness(pay, state.actual[primary][:, :, y0: t + 1].sum(axis=2)
                                   / np.maximum(state.quota * (t + 1 - y0) / 12.0, 1e-9), state.present)
-        state.morale = morale_after_pay(state.morale, self.morale_params, gap, unfair, awards)
+        state.morale = morale_after_pay(state.morale, state.morale_params or self.morale_params, gap, unfair, awards)
 
     def _morale(self, state: MonthState, t: int) -> None:
         """Every month: outside offers, hopeless targets and recovery move morale."""
@@ -720,8 +722,8 @@ class Simulation:
                                         state.pay_to_date, state.ti_to_date, (t + 1 - y0) / (end - y0))
         hopeless = self._hopeless(t, state.actual[self.scenario.primary_measure], state.active_m, state.quota,
                                   state.skill, state.tenure, state.mm, state.outlook, scale=state.scale)
-        state.morale = morale_after_month(state.morale, self.morale_params, state.outside_gap, hopeless,
-                                          state.morale0)
+        mp = state.morale_params or self.morale_params
+        state.morale = morale_after_month(state.morale, mp, state.outside_gap, hopeless, state.morale0)
 
     def _quits(self, state: MonthState, t: int) -> None:
         """5. Quits at the month's end (from the run's quit stream); the seat is refilled after the vacancy."""

@@ -35,6 +35,8 @@ STREAMS: dict[str, int] = {
     "output_normal": 11,  # N(0,1) per output, slot and month (sizes, rates, scores)
     "quits": 12,  # U(0,1) per slot and month against the quit hazard
     "market": 13,  # N(0,1): the market's level shocks, start and monthly innovations (engine/sim/market.py)
+    # Per run (forecasts): the behaviour the model assumes, drawn from its prior (engine/sim/uncertain.py).
+    "behaviour": 14,
 }
 """Purpose -> stream id. Add a row for a new behaviour; never renumber a row."""
 
