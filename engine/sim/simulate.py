@@ -454,7 +454,7 @@ class Simulation:
         K = pl.depth
         if choice is None:
             choice = np.ones((len(sc.activities),) + state.present.shape)
-        eff = choice * effort_multiplier(state.morale, self.morale_params)
+        eff = choice * effort_multiplier(state.morale, state.morale_params or self.morale_params)
         cols = self.prod.closure(set(pl.columns))
         state.before = {col: np.zeros(state.present.shape + (K,)) for col in pl.columns}
         for j in range(1, K + 1):  # month -j, stored at K - j
