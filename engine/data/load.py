@@ -110,6 +110,29 @@ def read_table(path_or_df: TableSource, role: str, sheet: str | int | None = Non
             ``unknown-sheet``, ``empty-sheet`` and ``formula-without-value`` for Excel
             sheets that do not exist, hold nothing, or hold formulas never calculated.
     """
+    return _read_table(path_or_df, role, sheet)[0]
+
+
+@dataclass(frozen=True)
+class _Ids:
+    """A ``rep_id`` column factorized: ``texts[codes[i]]`` is row ``i``'s id as text.
+
+    Attributes:
+        codes: ``(N,)`` int64 per row, -1 where the cell is empty (or blank text).
+        texts: the distinct ids as text (object array of str), in order of first row.
+    """
+
+    codes: np.ndarray
+    texts: np.ndarray
+
+    def column(self) -> np.ndarray:
+        """One id (str, or None where empty) per row, as an object array."""
+        return _then(self.texts, None)[self.codes]  # code -1 picks the last entry
+
+
+def _read_table(path_or_df: TableSource, role: str, sheet: str | int | None = None
+                ) -> tuple[pd.DataFrame, _Ids | None]:
+    """:func:`read_table`, and the table's ``rep_id`` column factorized (None without one)."""
     name = _source_name(path_or_df, role)
     if isinstance(path_or_df, pd.DataFrame):
         frame = path_or_df.copy()
@@ -129,14 +152,27 @@ def read_table(path_or_df: TableSource, role: str, sheet: str | int | None = Non
             hint="rename or remove the extra column",
         )
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")
-    blank = frame.isna().all(axis=1)
+    blank = _blank_rows(frame)
     if blank.any():
         frame = frame.loc[~blank].copy()
+    ids = None
     if "rep_id" in frame.columns:
-        frame["rep_id"] = pd.Series(_texts(frame["rep_id"]), index=frame.index, dtype=object)
+        ids = _factorized_ids(frame["rep_id"])
+        frame["rep_id"] = pd.Series(ids.column(), index=frame.index, dtype=object)
     if others:
         frame.attrs["other_sheets"] = others
-    return frame
+    return frame, ids
+
+
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Where every cell of a row is empty (one column at a time, stopping at the first
+    column that leaves no candidate)."""
+    blank = np.ones(len(frame), dtype=bool)
+    for column in frame.columns:
+        blank &= frame[column].isna().to_numpy(dtype=bool)
+        if not blank.any():
+            break
+    return blank
 
 
 def load_inputs(
@@ -218,7 +254,8 @@ def load_inputs(
     tables = []
     for role, source in (("roster", roster), ("actuals", actuals)):
         try:
-            tables.append(_Table(role, _source_name(source, role), read_table(source, role, sheet)))
+            frame, ids = _read_table(source, role, sheet)
+            tables.append(_Table(role, _source_name(source, role), frame, ids))
         except DataError as error:
             problems.add(error)
     problems.raise_if_any()
@@ -466,12 +503,66 @@ def _cell_date(cell: Any) -> dt.date | None:
     return None
 
 
+def _cell_texts(cells: Any) -> np.ndarray:
+    """Distinct cells as text (object array; None where blank), as :func:`_cell_text` makes
+    each: at C speed for text and integer columns, cell by cell otherwise."""
+    strings = _arrow_strings(cells)
+    if strings is not None:
+        import pyarrow.compute as pc
+
+        # Arrow's whitespace is Python's str.isspace (tests/data/test_load.py checks every
+        # code point), so trimming here is str.strip().
+        trimmed = pc.utf8_trim_whitespace(strings)
+        out = trimmed.to_numpy(zero_copy_only=False).astype(object, copy=False)
+        out[np.asarray(pc.equal(pc.utf8_length(trimmed), 0), dtype=bool)] = None
+        return out
+    array = np.asarray(cells)
+    if array.dtype.kind in "iub":  # str() of an integer or a bool is its numpy text
+        return array.astype(str).astype(object)
+    return np.array([_cell_text(cell) for cell in cells] + [None], dtype=object)[:-1]
+
+
+def _arrow_strings(cells: Any) -> Any:
+    """Cells as an Arrow string array when every one is a string (None otherwise)."""
+    import pyarrow as pa
+
+    if isinstance(cells, np.ndarray) and cells.dtype != object:
+        return None
+    try:
+        array = pa.array(cells, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    if array.null_count or not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return None
+    return array
+
+
 def _texts(column: pd.Series, empty: str | None = None) -> np.ndarray:
     """A column as an object array of text (see :func:`_cell_text`), ``empty`` if blank."""
     codes, uniques = pd.factorize(column)
-    texts = [_cell_text(cell) for cell in uniques]
-    table = np.array([empty if text is None else text for text in texts] + [empty], dtype=object)
+    table = _then(_cell_texts(uniques), empty)
+    if empty is not None:
+        table[pd.isna(table)] = empty
     return table[codes]  # code -1 (a missing cell) picks the last entry
+
+
+def _then(values: np.ndarray, last: Any) -> np.ndarray:
+    """An object array of ``values`` and then ``last`` (what a code of -1 picks)."""
+    out = np.empty(len(values) + 1, dtype=object)
+    out[:-1] = values
+    out[-1] = last
+    return out
+
+
+def _factorized_ids(column: pd.Series) -> _Ids:
+    """A ``rep_id`` column as text (see :func:`_cell_text`), factorized: cells that differ
+    but read as the same text (``" R1"`` and ``"R1"``, ``17`` and ``"17"``) share a code."""
+    codes, uniques = pd.factorize(column)
+    texts = _cell_texts(uniques)
+    merged, distinct = pd.factorize(texts)  # None (blank) -> -1
+    if len(distinct) == len(texts):  # nothing merged and nothing blank: codes stay as they are
+        return _Ids(codes.astype(np.int64, copy=False), texts)
+    return _Ids(np.append(merged, -1)[codes].astype(np.int64, copy=False), np.asarray(distinct, dtype=object))
 
 
 def _numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -566,7 +657,8 @@ class _Suggester:
     """``did you mean`` hints among many names, with a bounded number of difflib lookups."""
 
     def __init__(self, names: Iterable[str], lookups: int = _SUGGESTION_LOOKUPS) -> None:
-        self.names = list(names)
+        self.source: Iterable[str] | None = names  # listed on the first lookup only
+        self.names: list[str] = []
         self.lookups = lookups
         self.cache: dict[str, str | None] = {}
 
@@ -575,6 +667,8 @@ class _Suggester:
         if name not in self.cache:
             if self.lookups <= 0:
                 return None
+            if self.source is not None:
+                self.names, self.source = list(self.source), None
             self.lookups -= 1
             self.cache[name] = did_you_mean(name, self.names)
         return self.cache[name]
@@ -587,6 +681,7 @@ class _Table:
     role: str
     name: str
     frame: pd.DataFrame
+    ids: _Ids | None = None
 
     def row(self, position: int) -> int:
         """The spreadsheet row number of row ``position`` (0-based) of the frame."""
@@ -717,11 +812,12 @@ def _read_roster(table: _Table, named: Sequence[str], problems: _Problems, texts
     """Check the roster's ids, dates and named columns, reporting every bad cell."""
     frame = table.frame
     ids = frame["rep_id"].to_numpy(dtype=object)
-    missing = pd.isna(ids)
+    factorized = table.ids if table.ids is not None else _factorized_ids(frame["rep_id"])
+    missing = factorized.codes < 0
     problems.rows(missing, lambda i: table.error("missing-value", "'rep_id' is empty", i, "rep_id"))
     dated = any(c in frame.columns for c in _EFFECTIVE)
     if not dated:
-        later, first = _repeats(ids, ~missing)
+        later, first = _repeats(factorized.codes, ~missing)
         problems.report(
             len(later),
             (
@@ -771,7 +867,7 @@ def _read_roster(table: _Table, named: Sequence[str], problems: _Problems, texts
     for name in named:
         if name not in _DATE_COLUMNS and name not in _EFFECTIVE:
             columns[name] = _roster_column(table, name, ids, problems, text=name in (texts or ()))
-    codes, uniques = pd.factorize(pd.Series(ids).where(~missing, None))
+    codes, uniques = factorized.codes, factorized.texts  # ids in order of first row
     rep = np.where(codes >= 0, codes, 0).astype(np.int64)
     unique_ids = np.asarray(uniques, dtype=object) if len(uniques) else np.array([None], dtype=object)
     if not len(uniques):
@@ -851,11 +947,21 @@ def _check_amounts(table: _Table, staff: _Roster, columns: Sequence[str], proble
 def _repeats(keys: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Valid positions whose key appeared at an earlier valid position, and that position.
 
+    Args:
+        keys: ``(N,)`` integer keys of 0 or more (where valid).
+        valid: ``(N,)`` which positions count.
+
     Returns:
         ``(later, first)``: positions of the repeats and, for each, the position of the
         first occurrence of its key.
     """
+    counted = keys[valid]
+    seen = np.bincount(counted) if counted.size else np.zeros(0, dtype=np.int64)
+    if not seen.size or seen.max() <= 1:  # the usual case: no key twice, found in one pass
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
     positions = np.flatnonzero(valid)
+    positions = positions[seen[counted] > 1]  # only the keys seen more than once
     codes, _ = pd.factorize(keys[positions])
     _, first_of_code = np.unique(codes, return_index=True)
     first = positions[first_of_code[codes]]
@@ -984,9 +1090,10 @@ def _read_actuals(
     """Check each actuals row's rep, period (or placing date and split) and values."""
     frame = table.frame
     ids = frame["rep_id"].to_numpy(dtype=object)
-    missing = pd.isna(ids)
+    factorized = table.ids if table.ids is not None else _factorized_ids(frame["rep_id"])
+    missing = factorized.codes < 0
     problems.rows(missing, lambda i: table.error("missing-value", "'rep_id' is empty", i, "rep_id"))
-    rep = _roster_positions(staff.ids, ids)
+    rep = _roster_positions(staff.ids, factorized)
     suggest = _Suggester(id_ for id_ in staff.ids if id_ is not None)
     problems.rows(
         (rep < 0) & ~missing,
@@ -1029,16 +1136,16 @@ def _read_actuals(
     return _Rows(rep, period_key, periods, values, dates, text_values, split)
 
 
-def _roster_positions(roster_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+def _roster_positions(roster_ids: np.ndarray, ids: _Ids) -> np.ndarray:
     """The roster position of each id (its first row there), -1 where absent or None."""
     known = pd.Index(roster_ids)
     first = ~known.duplicated() & pd.notna(roster_ids)
     lookup = known[first]
-    codes, uniques = pd.factorize(ids)
+    codes, uniques = ids.codes, ids.texts
     found = lookup.get_indexer(uniques)
     positions = np.flatnonzero(first)
     if not len(positions):  # no roster row has an id: every actuals row is unknown
-        return np.full(len(ids), -1, dtype=np.int64)
+        return np.full(len(ids.codes), -1, dtype=np.int64)
     table = np.append(np.where(found >= 0, positions[found], -1), -1)
     return table[codes]
 
@@ -1152,7 +1259,8 @@ def _check_rows_fit(
     rows in per-period actuals."""
     placed = (rows.rep >= 0) & (rows.period_key >= 0) & (column >= 0)
     inactive = np.zeros(len(placed), dtype=bool)
-    inactive[placed] = ~active[rows.rep[placed], column[placed]]
+    if not active.all():
+        inactive[placed] = ~active[rows.rep[placed], column[placed]]
     problems.rows(
         inactive,
         lambda i: table.error(

@@ -722,3 +722,33 @@ def test_loads_a_million_rep_periods_in_seconds(tmp_path, suffix):
     np.testing.assert_allclose(
         inputs.actuals["revenue"], actuals["revenue"].to_numpy().reshape(reps, months)
     )
+
+
+def test_text_cells_are_read_at_c_speed_as_python_reads_them():
+    """The vectorized text of distinct cells (Arrow's trim for text, numpy's str for
+    integers) is what the cell-by-cell reading gives: Arrow's whitespace is exactly
+    Python's str.isspace, on every code point."""
+    import sys
+
+    from engine.data.load import _cell_text, _cell_texts
+
+    points = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    cells = np.array([f"{c}R{c}" for c in points] + [c for c in points], dtype=object)
+    expected = [_cell_text(c) for c in cells]
+    assert _cell_texts(cells).tolist() == expected
+    assert _cell_texts(pd.array(cells.tolist(), dtype="str")).tolist() == expected
+    mixed = [np.array([7, -3, 0]), np.array([True, False]), np.array(["R1", 17, 2.5, 3.0, dt.date(2027, 1, 2)],
+                                                                          dtype=object)]
+    for values in mixed:
+        assert _cell_texts(values).tolist() == [_cell_text(c) for c in values]
+
+
+def test_ids_that_read_as_the_same_text_are_one_rep(tmp_path):
+    """A roster id and an actuals id that differ only by surrounding spaces, or by being a
+    number rather than text, name the same rep."""
+    roster = pd.DataFrame({"rep_id": [" R1", 17, "R3"], "quota": [1.0, 2.0, 3.0]})
+    actuals = pd.DataFrame({"rep_id": ["R1 ", "17", "R3", "R1"], "period": ["2027-Q1", "2027-Q1", "2027-Q1", "2027-Q2"],
+                            "revenue": [1.0, 2.0, 3.0, 4.0]})
+    inputs = load_inputs(roster, actuals, period="quarter", roster_columns=["quota"], actual_columns={"revenue": "sum"})
+    assert inputs.rep_ids.tolist() == ["R1", "17", "R3"]
+    assert inputs.actuals["revenue"].tolist() == [[1.0, 4.0], [2.0, 0.0], [3.0, 0.0]]
