@@ -101,13 +101,19 @@ def _obvious_statement_table(plan, inputs, result):
     return pd.DataFrame(data)
 
 
-def test_statement_table_is_the_obvious_one():
-    """The fast statement table (Arrow text columns, a column at a time) equals, values and
-    dtypes, the one built from object arrays and stacked columns; with inactive cells."""
+@pytest.mark.parametrize("block", [1 << 20, 7])
+def test_statement_table_is_the_obvious_one(block, monkeypatch):
+    """The fast statement table (Arrow text columns, a column at a time, in blocks of rows)
+    equals, values and dtypes, the one built from object arrays and stacked columns; with
+    inactive cells."""
     import pandas as pd
 
+    from engine.data import statements
     from engine.data.statements import load_for_plan, statement_table
     from engine.plan import compile_plan, load_plan
+
+    blocks = statements._Cells.blocks
+    monkeypatch.setattr(statements._Cells, "blocks", lambda self, size=block: blocks(self, size))
 
     root = Path(__file__).resolve().parent.parent
     checked = load_plan(root / "scenarios/plans/seeds_base_float_excess.yaml")
@@ -127,3 +133,25 @@ def test_statement_table_is_the_obvious_one():
     every = statement_table(checked.plan, inputs, result)
     pd.testing.assert_frame_equal(every, _obvious_statement_table(checked.plan, inputs, result))
     assert set(every.dtypes.astype(str)) == {"str", "float64"}
+
+
+@pytest.mark.parametrize("block", [1 << 20, 1, 5])
+def test_an_amount_too_large_is_named_whatever_the_block(block, monkeypatch):
+    """The first statement row that cannot be paid exactly is named (rep and period),
+    whichever block of rows it falls in."""
+    import pandas as pd
+
+    from engine.core.errors import EvaluationError
+    from engine.data import statements
+    from engine.plan import load_plan
+
+    blocks = statements._Cells.blocks
+    monkeypatch.setattr(statements._Cells, "blocks", lambda self, size=block: blocks(self, size))
+    root = Path(__file__).resolve().parent.parent
+    roster = pd.read_csv(root / "scenarios/data/seeds_roster.csv")
+    roster["ti"] = roster["ti"].astype(float)
+    roster.loc[roster["rep_id"] == "R003", "ti"] = 1e300
+    with pytest.raises(EvaluationError) as info:
+        statements.statements(load_plan(root / "scenarios/plans/seeds_base_float_excess.yaml"), roster,
+                              root / "scenarios/data/seeds_actuals.csv")
+    assert (info.value.code, info.value.rep, info.value.period) == ("amount-too-large", "R003", "2027-Q1")

@@ -125,14 +125,21 @@ class _Ids:
     codes: np.ndarray
     texts: np.ndarray
 
+    def __getitem__(self, row: int) -> str | None:
+        """Row ``row``'s id (None where empty), for messages."""
+        code = int(self.codes[row])
+        return None if code < 0 else self.texts[code]
+
     def column(self) -> np.ndarray:
         """One id (str, or None where empty) per row, as an object array."""
         return _then(self.texts, None)[self.codes]  # code -1 picks the last entry
 
 
-def _read_table(path_or_df: TableSource, role: str, sheet: str | int | None = None
+def _read_table(path_or_df: TableSource, role: str, sheet: str | int | None = None, id_text: bool = True
                 ) -> tuple[pd.DataFrame, _Ids | None]:
-    """:func:`read_table`, and the table's ``rep_id`` column factorized (None without one)."""
+    """:func:`read_table`, and the table's ``rep_id`` column factorized (None without one);
+    without ``id_text`` the frame's ``rep_id`` column stays as read (the ids are only the
+    codes: a large actuals table then holds no Python object per row)."""
     name = _source_name(path_or_df, role)
     if isinstance(path_or_df, pd.DataFrame):
         frame = path_or_df.copy()
@@ -158,7 +165,8 @@ def _read_table(path_or_df: TableSource, role: str, sheet: str | int | None = No
     ids = None
     if "rep_id" in frame.columns:
         ids = _factorized_ids(frame["rep_id"])
-        frame["rep_id"] = pd.Series(ids.column(), index=frame.index, dtype=object)
+        if id_text:
+            frame["rep_id"] = pd.Series(ids.column(), index=frame.index, dtype=object)
     if others:
         frame.attrs["other_sheets"] = others
     return frame, ids
@@ -238,6 +246,31 @@ def load_inputs(
         ValueError: ``period``, ``fiscal_year_start`` or an aggregation is invalid (a
             plan that passed validation never causes this).
     """
+    inputs = _load_inputs(
+        roster, actuals, period=period, fiscal_year_start=fiscal_year_start, roster_columns=roster_columns,
+        actual_columns=actual_columns, amount_columns=amount_columns, sheet=sheet, text_columns=text_columns,
+        text_roster_columns=text_roster_columns, placing_date=placing_date, pending=pending, tenure=tenure)
+    _release_arrow_memory()  # what Arrow's allocator kept of the tables read (the frames are gone)
+    return inputs
+
+
+def _load_inputs(
+    roster: TableSource,
+    actuals: TableSource,
+    *,
+    period: str,
+    fiscal_year_start: int = 1,
+    roster_columns: Iterable[str] = (),
+    actual_columns: Mapping[str, str] = _NO_COLUMNS,
+    amount_columns: Iterable[str] = (),
+    sheet: str | int | None = None,
+    text_columns: Iterable[str] = (),
+    text_roster_columns: Iterable[str] = (),
+    placing_date: str = "date",
+    pending: bool = False,
+    tenure: bool = False,
+) -> Inputs:
+    """:func:`load_inputs`, whose tables and intermediate arrays are gone once it returns."""
     check_period_kind(period, fiscal_year_start)
     aggregations = dict(actual_columns)
     for column, how in aggregations.items():
@@ -254,7 +287,7 @@ def load_inputs(
     tables = []
     for role, source in (("roster", roster), ("actuals", actuals)):
         try:
-            frame, ids = _read_table(source, role, sheet)
+            frame, ids = _read_table(source, role, sheet, id_text=role == "roster")
             tables.append(_Table(role, _source_name(source, role), frame, ids))
         except DataError as error:
             problems.add(error)
@@ -278,6 +311,10 @@ def load_inputs(
     _check_amounts(roster_table, staff, [c for c in amount_columns if c in named], problems)
     rows = _read_actuals(actuals_table, staff, numeric, texts, period, fiscal_year_start, problems, placing_date,
                          pending)
+    # Every actuals cell is read: only the row numbers are needed now (for messages).
+    actuals_table = _Table(actuals_table.role, actuals_table.name, actuals_table.frame[[]], actuals_table.ids)
+    del tables, table, frame, ids
+    _release_arrow_memory()
     keys = sorted(rows.periods)
     periods = tuple(rows.periods[key] for key in keys)
     active, proration, layers, at_index = _activity(staff, periods)
@@ -285,11 +322,15 @@ def load_inputs(
     _check_rows_fit(actuals_table, staff, rows, period_index, periods, active, problems)
     months = _tenure(roster_table, staff, periods, problems) if tenure else None
     problems.raise_if_any(order)
+    sources = {"roster": roster_table.name, "actuals": actuals_table.name}
+    file_row = actuals_table.frame.index.to_numpy(np.int64)  # (N,): small beside the frame
+    del roster_table, actuals_table
 
     placed = period_index >= 0
-    cells = rows.rep[placed] * len(periods) + period_index[placed]
+    every = bool(placed.all())  # no pending row: no copy of each column
+    cells = rows.rep * len(periods) + period_index if every else rows.rep[placed] * len(periods) + period_index[placed]
     shape = (len(staff.ids), len(periods))
-    placed_values = {name: values[placed] for name, values in rows.values.items()}
+    placed_values = {name: values if every else values[placed] for name, values in rows.values.items()}
     row_counts = np.bincount(cells, minlength=shape[0] * shape[1]).astype(np.float64).reshape(shape)
     if rows.dates is None:
         actual_arrays = {name: _place(cells, values, shape) for name, values in placed_values.items()}
@@ -306,7 +347,7 @@ def load_inputs(
         counts = {name: count.copy() for name in numeric}
         table_rows = Rows(rep=rows.rep, period=period_index, columns={**rows.values, **rows.texts},
                           split=np.asarray(split, dtype=np.float64) * np.ones(len(rows.rep)),
-                          date=np.where(placed, rows.dates, -1), file_row=actuals_table.frame.index.to_numpy(np.int64),
+                          date=np.where(placed, rows.dates, -1), file_row=file_row,
                           outside=_outside_employment(staff, rows.rep, rows.dates, placed))
     roster_cols = staff.columns if not layers else {k: v[staff.last_row] for k, v in staff.columns.items()}
     roster_at: dict[str, np.ndarray] = {}
@@ -323,7 +364,7 @@ def load_inputs(
         active=active,
         proration=proration,
         counts=counts,
-        sources={"roster": roster_table.name, "actuals": actuals_table.name},
+        sources=sources,
         rows=table_rows,
         row_counts=row_counts,
         layers=layer_objs,
@@ -424,6 +465,17 @@ def _read_excel(path: Path, name: str, role: str, sheet: str | int | None) -> tu
         _check_formulas(path, label, frame, name)
     frame.attrs["other_sheets"] = [n for n in names if n != label]  # for the hint of a missing column
     return frame, header
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory Arrow's allocator keeps for reuse (the Parquet tables just read)
+    back to the system."""
+    import gc
+    import sys
+
+    if "pyarrow" in sys.modules:
+        gc.collect()  # a DataFrame can sit in a reference cycle
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 
 def _check_formulas(path: Path, sheet: str, frame: pd.DataFrame, name: str) -> None:
@@ -955,7 +1007,7 @@ def _repeats(keys: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarra
         ``(later, first)``: positions of the repeats and, for each, the position of the
         first occurrence of its key.
     """
-    counted = keys[valid]
+    counted = keys if valid.all() else keys[valid]
     seen = np.bincount(counted) if counted.size else np.zeros(0, dtype=np.int64)
     if not seen.size or seen.max() <= 1:  # the usual case: no key twice, found in one pass
         empty = np.zeros(0, dtype=np.int64)
@@ -977,12 +1029,16 @@ def _activity(staff: _Roster, periods: Sequence[PeriodInfo]
     and ``(R, P)`` the roster row in effect on each period's last active day."""
     starts = np.array([p.start.toordinal() for p in periods], dtype=np.int64)
     ends = np.array([p.end.toordinal() for p in periods], dtype=np.int64)
-    first = np.maximum(staff.start[:, None], starts[None, :])
-    last = np.minimum(staff.end[:, None], ends[None, :])
-    days = np.maximum(last - first + 1, 0)  # per roster row
     calendar = (ends - starts + 1).astype(np.float64)
     R = len(staff.ids)
     one_row_each = len(staff.rep) == R and bool((staff.rep == np.arange(R)).all())
+    if one_row_each and len(periods) and (staff.start <= starts.min()).all() and (staff.end >= ends.max()).all():
+        # The usual roster: a row per rep, every rep employed throughout (days / calendar is 1).
+        return (np.ones((R, len(periods)), dtype=bool), np.ones((R, len(periods))), [],
+                np.broadcast_to(staff.last_row[:, None], (R, len(periods))))
+    first = np.maximum(staff.start[:, None], starts[None, :])
+    last = np.minimum(staff.end[:, None], ends[None, :])
+    days = np.maximum(last - first + 1, 0)  # per roster row
     if one_row_each:  # the usual roster: a row per rep, in order
         rep_days = days.astype(np.float64)
     else:
@@ -1089,11 +1145,10 @@ def _read_actuals(
 ) -> _Rows:
     """Check each actuals row's rep, period (or placing date and split) and values."""
     frame = table.frame
-    ids = frame["rep_id"].to_numpy(dtype=object)
-    factorized = table.ids if table.ids is not None else _factorized_ids(frame["rep_id"])
-    missing = factorized.codes < 0
+    ids = table.ids if table.ids is not None else _factorized_ids(frame["rep_id"])  # ids[i]: row i's id
+    missing = ids.codes < 0
     problems.rows(missing, lambda i: table.error("missing-value", "'rep_id' is empty", i, "rep_id"))
-    rep = _roster_positions(staff.ids, factorized)
+    rep = _roster_positions(staff.ids, ids)
     suggest = _Suggester(id_ for id_ in staff.ids if id_ is not None)
     problems.rows(
         (rep < 0) & ~missing,
@@ -1103,7 +1158,7 @@ def _read_actuals(
             i,
             "rep_id",
             ids[i],
-            hint=suggest.hint(ids[i]),
+            hint=suggest.hint(str(ids[i])),
         ),
     )
     if "period" in frame.columns and placing not in frame.columns or placing == "date" and "period" in frame.columns:
@@ -1156,7 +1211,7 @@ def _period_key(period: PeriodInfo) -> int:
 
 
 def _labelled_periods(
-    table: _Table, ids: np.ndarray, kind: str, fiscal_year_start: int, problems: _Problems
+    table: _Table, ids: np.ndarray | _Ids, kind: str, fiscal_year_start: int, problems: _Problems
 ) -> tuple[np.ndarray, dict[int, PeriodInfo]]:
     """Each row's period from its ``period`` label (parsed once per distinct label)."""
     codes, uniques = pd.factorize(table.frame["period"])
@@ -1201,7 +1256,7 @@ def _labelled_periods(
 
 
 def _dated_periods(
-    table: _Table, ids: np.ndarray, kind: str, fiscal_year_start: int, problems: _Problems,
+    table: _Table, ids: np.ndarray | _Ids, kind: str, fiscal_year_start: int, problems: _Problems,
     placing: str = "date", pending: bool = False,
 ) -> tuple[np.ndarray, dict[int, PeriodInfo], np.ndarray]:
     """Each transaction's period from its placing date (looked up once per distinct date);
@@ -1230,7 +1285,7 @@ def _dated_periods(
     return row_keys, {_period_key(p): p for p in found}, ordinals
 
 
-def _splits(table: _Table, ids: np.ndarray, problems: _Problems) -> np.ndarray:
+def _splits(table: _Table, ids: np.ndarray | _Ids, problems: _Problems) -> np.ndarray:
     """The ``split`` of each transaction: a share in [0, 1], 1 where empty."""
     values, empty = _numbers(table.frame["split"])
     problems.rows(

@@ -17,6 +17,7 @@ from engine.plan.model import Plan
 
 __all__ = [
     "allocate_minor_units",
+    "evaluated_statements",
     "format_money",
     "load_for_plan",
     "negative_totals_text",
@@ -89,9 +90,11 @@ def allocate_minor_units(columns: np.ndarray, total: np.ndarray) -> np.ndarray:
 MAX_EXACT_UNITS = 2.0 ** 53
 
 
-def _check_exact(plan: Plan, inputs: Inputs, cells: _Cells, units: list[np.ndarray], names: list[str]) -> None:
+def _check_exact(plan: Plan, inputs: Inputs, cells: _Cells, units: list[np.ndarray], names: list[str],
+                 rows: slice = slice(0, None)) -> None:
     """Refuse an amount that cannot be paid to the minor unit (too large, or not finite):
-    the first such row, and its first such column (``names``, then adjustment, total)."""
+    the first such row, and its first such column (``names``, then adjustment, total).
+    ``units`` are the statement rows ``rows`` of each column."""
     from engine.core.errors import EvaluationError
 
     found: tuple[int, int] | None = None
@@ -107,6 +110,7 @@ def _check_exact(plan: Plan, inputs: Inputs, cells: _Cells, units: list[np.ndarr
     i, j = found
     what = (names + ["adjustment", "total"])[j]
     value = units[j][i] / 10.0 ** plan.minor_unit
+    i += rows.start or 0
     raise EvaluationError(
         "amount-too-large",
         f"the {what} pays {value:.6g} {plan.currency}, beyond what a statement can pay exactly "
@@ -123,41 +127,78 @@ def statement_table(plan: Plan, inputs: Inputs, result: PayoutArrays) -> pd.Data
     total``) where the plan has base pay, and ``grade`` where the plan has grades. Base pay
     is rounded on its own, so ``total_pay`` is the sum of two rounded amounts.
 
-    Every step works a column at a time on the active cells (no ``(rows, columns)`` copy):
-    the same figures as :func:`allocate_minor_units` on the stacked columns.
+    The amounts are rounded a block of rows and a column at a time (no ``(rows, columns)``
+    copy): the same figures as :func:`allocate_minor_units` on the stacked columns.
     """
+    cells, amounts = _statement_amounts(plan, inputs, result)
+    return _statement_frame(plan, inputs, cells, amounts)
+
+
+def evaluated_statements(plan: Plan, inputs: Inputs, program) -> pd.DataFrame:
+    """:func:`statement_table` of ``program.evaluate(inputs)``, letting the evaluation go
+    (its measures, earnings before modifiers...) once the amounts are rounded, before the
+    text columns are built: a large payout then needs memory for one of the two at a time.
+
+    Args:
+        plan: the plan.
+        inputs: the roster and actuals.
+        program: the compiled plan (:func:`engine.plan.compile_plan`).
+    """
+    result = program.evaluate(inputs)
+    for detail in (result.earned, result.scores, result.values):  # ours alone: statements do not show them
+        if detail is not result.columns:
+            detail.clear()
+    cells, amounts = _statement_amounts(plan, inputs, result)
+    del result
+    return _statement_frame(plan, inputs, cells, amounts)
+
+
+def _statement_amounts(plan: Plan, inputs: Inputs, result: PayoutArrays) -> tuple[_Cells, dict[str, object]]:
+    """The statement rows, and their columns after ``currency`` (amounts and grade), new arrays."""
     d = plan.minor_unit
     cells = _Cells(np.asarray(result.active, dtype=bool))
     names = [c.name for c in plan.components]
-    units = [to_minor_units(cells.take(result.columns[n]), d) for n in names]
-    units.append(to_minor_units(cells.take(result.adjustment), d))
-    total_units = to_minor_units(cells.take(result.total), d)
-    _check_exact(plan, inputs, cells, [*units, total_units], names)
-    total = round_half_away(total_units)
-    del total_units
-    alloc = _allocate_columns(units, total)
-    del units
+    grids = [*(result.columns[n] for n in names), result.adjustment]
     scale = 10.0 ** d
+    columns = [np.empty(cells.size) for _ in grids]  # components, adjustment
+    total_out = np.empty(cells.size)
+    total_int = np.empty(cells.size, dtype=np.int64) if result.base_pay is not None else None  # for total_pay
+    for rows in cells.blocks():  # a block of rows at a time: temporaries stay small
+        units = [to_minor_units(cells.take(g, rows), d) for g in grids]
+        total_units = to_minor_units(cells.take(result.total, rows), d)
+        _check_exact(plan, inputs, cells, [*units, total_units], names, rows)
+        total = round_half_away(total_units)
+        for out, units_j in zip(columns, _allocate_columns(units, total)):
+            out[rows] = units_j / scale
+        total_out[rows] = total / scale
+        if total_int is not None:
+            total_int[rows] = total
+    amounts: dict[str, object] = {}
+    if total_int is not None:
+        base_units = to_minor_units(cells.take(result.base_pay), d)
+        _check_exact(plan, inputs, cells, [base_units], [])
+        base = round_half_away(base_units)
+        amounts["base_pay"] = base / scale
+    for n, column in zip(names, columns):
+        amounts[n] = column
+    amounts["adjustment"] = columns[-1]
+    amounts["total"] = total_out
+    if total_int is not None:
+        amounts["total_pay"] = (base + total_int) / scale
+    if result.grades is not None:
+        amounts["grade"] = _grade_column(cells.take(result.grades, dtype=object))
+    return cells, amounts
+
+
+def _statement_frame(plan: Plan, inputs: Inputs, cells: _Cells, amounts: dict[str, object]) -> pd.DataFrame:
+    """The statements: rep, period and currency, then ``amounts``."""
     data: dict[str, object] = {
         "rep_id": _text_column(inputs.rep_ids, cells.rep),
         "period": _text_column(inputs.period_labels, cells.period),
         "currency": _constant_text(plan.currency, cells.size),
+        **amounts,
     }
-    base = None
-    if result.base_pay is not None:
-        base_units = to_minor_units(cells.take(result.base_pay), d)
-        _check_exact(plan, inputs, cells, [base_units], [])
-        base = round_half_away(base_units)
-        data["base_pay"] = base / scale
-    for n, units_n in zip(names, alloc):
-        data[n] = units_n / scale
-    data["adjustment"] = alloc[-1] / scale
-    data["total"] = total / scale
-    if base is not None:
-        data["total_pay"] = (base + total) / scale
-    if result.grades is not None:
-        data["grade"] = _grade_column(cells.take(result.grades, dtype=object))
-    return pd.DataFrame(data)
+    return pd.DataFrame(data, copy=False)  # the columns are new: no copy into one block
 
 
 class _Cells:
@@ -191,14 +232,20 @@ class _Cells:
             return np.tile(np.arange(periods), self.shape[0])
         return self.flat % periods
 
-    def take(self, values, dtype=np.float64) -> np.ndarray:
-        """Each row's value of an ``(R, P)`` array (or one that broadcasts to it)."""
+    def blocks(self, size: int = 1 << 20) -> list[slice]:
+        """The rows in consecutive blocks of ``size``."""
+        return [slice(i, min(i + size, self.size)) for i in range(0, self.size, size)] or [slice(0, 0)]
+
+    def take(self, values, rows: slice = slice(None), dtype=np.float64) -> np.ndarray:
+        """Each row's value of an ``(R, P)`` array (or one that broadcasts to it), for the
+        statement rows ``rows``."""
         grid = np.broadcast_to(np.asarray(values, dtype=dtype), self.shape)
         if self.flat is None:
-            return grid.reshape(-1)  # a view when the grid is a full array
+            return grid.reshape(-1)[rows]  # a view when the grid is a full array
+        flat = self.flat[rows]
         if grid.flags.c_contiguous:
-            return grid.reshape(-1)[self.flat]
-        return grid[self.flat // self.shape[1], self.flat % self.shape[1]]
+            return grid.reshape(-1)[flat]
+        return grid[flat // self.shape[1], flat % self.shape[1]]
 
 
 def _allocate_columns(columns: list[np.ndarray], total: np.ndarray) -> list[np.ndarray]:
@@ -394,5 +441,4 @@ def statements(checked, roster, actuals, params: dict[str, float] | None = None,
     from engine.plan.compile import compile_plan
 
     inputs = load_for_plan(checked, roster, actuals, sheet=sheet)
-    result = compile_plan(checked, params).evaluate(inputs)
-    return statement_table(checked.plan, inputs, result)
+    return evaluated_statements(checked.plan, inputs, compile_plan(checked, params))
