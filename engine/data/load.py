@@ -138,8 +138,8 @@ class _Ids:
 def _read_table(path_or_df: TableSource, role: str, sheet: str | int | None = None, id_text: bool = True
                 ) -> tuple[pd.DataFrame, _Ids | None]:
     """:func:`read_table`, and the table's ``rep_id`` column factorized (None without one);
-    without ``id_text`` the frame's ``rep_id`` column stays as read (the ids are only the
-    codes: a large actuals table then holds no Python object per row)."""
+    without ``id_text`` the frame's ``rep_id`` column stays as read and is not factorized
+    here (a large actuals table then holds no Python object per row)."""
     name = _source_name(path_or_df, role)
     if isinstance(path_or_df, pd.DataFrame):
         frame = path_or_df.copy()
@@ -163,10 +163,9 @@ def _read_table(path_or_df: TableSource, role: str, sheet: str | int | None = No
     if blank.any():
         frame = frame.loc[~blank].copy()
     ids = None
-    if "rep_id" in frame.columns:
+    if "rep_id" in frame.columns and id_text:
         ids = _factorized_ids(frame["rep_id"])
-        if id_text:
-            frame["rep_id"] = pd.Series(ids.column(), index=frame.index, dtype=object)
+        frame["rep_id"] = pd.Series(ids.column(), index=frame.index, dtype=object)
     if others:
         frame.attrs["other_sheets"] = others
     return frame, ids
@@ -312,7 +311,7 @@ def _load_inputs(
     rows = _read_actuals(actuals_table, staff, numeric, texts, period, fiscal_year_start, problems, placing_date,
                          pending)
     # Every actuals cell is read: only the row numbers are needed now (for messages).
-    actuals_table = _Table(actuals_table.role, actuals_table.name, actuals_table.frame[[]], actuals_table.ids)
+    actuals_table = _Table(actuals_table.role, actuals_table.name, actuals_table.frame[[]])
     del tables, table, frame, ids
     _release_arrow_memory()
     keys = sorted(rows.periods)
@@ -406,7 +405,7 @@ def _read_file(path: Path, name: str, role: str, sheet: str | int | None = None)
         if kind == "Excel":
             return _read_excel(path, name, role, sheet)
         if kind == "Parquet":
-            frame = pd.read_parquet(path)
+            frame = _read_parquet(path)
             return frame, [str(c).strip() for c in frame.columns]
         return _read_csv(path, sep="," if kind == "CSV" else "\t")
     except DataError:
@@ -418,6 +417,23 @@ def _read_file(path: Path, name: str, role: str, sheet: str | int | None = None)
             file=name,
             hint=f"the accepted formats are {_ACCEPTED}",
         ) from error
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as :func:`pandas.read_parquet` reads it (same columns, dtypes and
+    attrs), but read by Arrow from the path itself: pandas hands Arrow a Python file
+    object, which takes twice as long on a large file."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(str(path), use_pandas_metadata=True)
+    attrs = (table.schema.metadata or {}).get(b"PANDAS_ATTRS")
+    frame = table.to_pandas()
+    del table
+    if attrs is not None:
+        frame.attrs = json.loads(attrs)
+    return frame
 
 
 def _read_csv(path: Path, sep: str) -> tuple[pd.DataFrame, list[str]]:
@@ -1145,10 +1161,16 @@ def _read_actuals(
 ) -> _Rows:
     """Check each actuals row's rep, period (or placing date and split) and values."""
     frame = table.frame
-    ids = table.ids if table.ids is not None else _factorized_ids(frame["rep_id"])  # ids[i]: row i's id
-    missing = ids.codes < 0
+    ids: _Ids | _CellIds
+    in_order = _rows_in_roster_order(frame["rep_id"], staff.ids) if table.ids is None else None
+    if in_order is not None:
+        rep, missing = in_order
+        ids = _CellIds(frame["rep_id"])  # ids[i]: row i's id
+    else:
+        ids = table.ids if table.ids is not None else _factorized_ids(frame["rep_id"])
+        missing = ids.codes < 0
+        rep = _roster_positions(staff.ids, ids)
     problems.rows(missing, lambda i: table.error("missing-value", "'rep_id' is empty", i, "rep_id"))
-    rep = _roster_positions(staff.ids, ids)
     suggest = _Suggester(id_ for id_ in staff.ids if id_ is not None)
     problems.rows(
         (rep < 0) & ~missing,
@@ -1191,6 +1213,76 @@ def _read_actuals(
     return _Rows(rep, period_key, periods, values, dates, text_values, split)
 
 
+class _CellIds:
+    """A ``rep_id`` column, read cell by cell for messages (``ids[i]``: row ``i``'s id)."""
+
+    def __init__(self, column: pd.Series) -> None:
+        self.column = column
+
+    def __getitem__(self, row: int) -> str | None:
+        cell = self.column.iloc[row]
+        return None if pd.isna(cell) else _cell_text(cell)
+
+
+def _rows_in_roster_order(column: pd.Series, roster_ids: np.ndarray, block: int = 1 << 20
+                          ) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(roster position, empty)`` of each row, when the rows name the roster's reps in
+    its order, period after period (row ``i`` is rep ``i % R``) or rep after rep (row ``i``
+    is rep ``i // k`` of ``k`` rows each), as extracts often do; None otherwise, or when the
+    column or the roster's ids are not all text. Checked at C speed (a sample first, then
+    every row, a block at a time): a row matches its guessed rep only where its text (see
+    :func:`_cell_text`) is that rep's id, so this never finds what hashing would not.
+    An empty id is -1 and empty.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n, reps = len(column), len(roster_ids)
+    roster = _arrow_strings(roster_ids) if reps else None
+    if roster is None or not n or not isinstance(column.dtype, pd.StringDtype):
+        return None
+    cells = pa.array(column.array)
+    cells = pa.chunked_array([cells]) if isinstance(cells, pa.Array) else cells
+    roster = roster.cast(pa.large_string())
+    def by_period(rows: np.ndarray) -> np.ndarray:
+        return rows % reps
+
+    def by_rep(rows: np.ndarray) -> np.ndarray:
+        return rows // (n // reps)
+
+    guesses = [by_period, by_rep] if n % reps == 0 and n > reps else [by_period]
+
+    def matches(rows: np.ndarray, guess: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        text = pc.utf8_trim_whitespace(cells.take(rows)) if len(rows) < n else pc.utf8_trim_whitespace(cells)
+        same = pc.equal(text.cast(pa.large_string()), roster.take(guess(rows)))
+        blank = pc.equal(pc.utf8_length(text), 0)
+        return np.asarray(pc.fill_null(pc.or_(same, blank), True), dtype=bool)  # null: an empty cell
+
+    sample = np.unique(np.linspace(0, n - 1, min(n, 4096)).astype(np.int64))
+    for guess in guesses:
+        if not matches(sample, guess).all():
+            continue
+        positions = np.empty(n, dtype=np.int64)
+        empty = np.zeros(n, dtype=bool)
+        for start in range(0, n, block):
+            rows = np.arange(start, min(start + block, n))
+            chunk = cells.slice(start, len(rows))
+            text = pc.utf8_trim_whitespace(chunk)
+            same = np.asarray(pc.fill_null(pc.equal(text.cast(pa.large_string()), roster.take(guess(rows))), False),
+                              dtype=bool)
+            blank = np.asarray(pc.fill_null(pc.equal(pc.utf8_length(text), 0), True), dtype=bool)
+            if not (same | blank).all():
+                return None
+            positions[rows] = np.where(blank, -1, guess(rows))
+            empty[rows] = blank
+        return positions, empty
+    return None
+
+
+_RowIds = np.ndarray | _Ids | _CellIds
+"""Each actuals row's id (``ids[i]``), for messages."""
+
+
 def _roster_positions(roster_ids: np.ndarray, ids: _Ids) -> np.ndarray:
     """The roster position of each id (its first row there), -1 where absent or None."""
     known = pd.Index(roster_ids)
@@ -1211,7 +1303,7 @@ def _period_key(period: PeriodInfo) -> int:
 
 
 def _labelled_periods(
-    table: _Table, ids: np.ndarray | _Ids, kind: str, fiscal_year_start: int, problems: _Problems
+    table: _Table, ids: _RowIds, kind: str, fiscal_year_start: int, problems: _Problems
 ) -> tuple[np.ndarray, dict[int, PeriodInfo]]:
     """Each row's period from its ``period`` label (parsed once per distinct label)."""
     codes, uniques = pd.factorize(table.frame["period"])
@@ -1256,7 +1348,7 @@ def _labelled_periods(
 
 
 def _dated_periods(
-    table: _Table, ids: np.ndarray | _Ids, kind: str, fiscal_year_start: int, problems: _Problems,
+    table: _Table, ids: _RowIds, kind: str, fiscal_year_start: int, problems: _Problems,
     placing: str = "date", pending: bool = False,
 ) -> tuple[np.ndarray, dict[int, PeriodInfo], np.ndarray]:
     """Each transaction's period from its placing date (looked up once per distinct date);
@@ -1285,7 +1377,7 @@ def _dated_periods(
     return row_keys, {_period_key(p): p for p in found}, ordinals
 
 
-def _splits(table: _Table, ids: np.ndarray | _Ids, problems: _Problems) -> np.ndarray:
+def _splits(table: _Table, ids: _RowIds, problems: _Problems) -> np.ndarray:
     """The ``split`` of each transaction: a share in [0, 1], 1 where empty."""
     values, empty = _numbers(table.frame["split"])
     problems.rows(
