@@ -7,6 +7,8 @@ A roster of ``--reps`` reps and monthly actuals (``rep_id, period, revenue, comp
 reps x 12 rows) are generated with numpy into a temporary folder once (not timed; the
 generator is ``bench_scale.generate_parquet``, the plan is the monthly seeds plan of
 ``bench_scale.py``: a step, a tiered commission with a cap, a complaints modifier, grades).
+With ``--shuffle`` the actuals rows are shuffled (the
+loader then matches each row's rep by hashing rather than by the roster's order).
 Then the whole ``incentive payout PLAN --roster R.parquet --actuals A.parquet --out
 S.parquet`` command runs, each time in a fresh Python process so that its peak memory is
 its own (``ru_maxrss`` of the child, from ``os.wait4``), alternately with this checkout's
@@ -140,6 +142,8 @@ def main() -> None:
     ap.add_argument("--baseline", default="main", help="git ref to compare with, or 'none' (default main)")
     ap.add_argument("--rounds", type=int, default=2, help="runs of each engine, alternating (default 2)")
     ap.add_argument("--csv", action="store_true", help="write CSV statements instead of Parquet")
+    ap.add_argument("--shuffle", action="store_true",
+                    help="shuffle the actuals rows (the loader then cannot match them to the roster by its order)")
     ap.add_argument("--seed", type=int, default=2027)
     ap.add_argument("--child", nargs=3, type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -156,9 +160,18 @@ def main() -> None:
         folder = Path(tmp)
         t0 = time.perf_counter()
         generate_parquet(folder, args.reps, 12, args.seed)
+        if args.shuffle:
+            import numpy as np
+            import pyarrow.parquet as pq
+
+            actuals = pq.read_table(folder / "actuals.parquet")
+            order = np.random.default_rng(args.seed).permutation(actuals.num_rows)
+            pq.write_table(actuals.take(order), folder / "actuals.parquet")
+            del actuals
         print(f"generated (not timed, {time.perf_counter() - t0:.1f} s): roster {args.reps:,} rows "
               f"({(folder / 'roster.parquet').stat().st_size / 2 ** 20:.0f} MiB), actuals {args.reps * 12:,} rows "
-              f"({(folder / 'actuals.parquet').stat().st_size / 2 ** 20:.0f} MiB)", flush=True)
+              f"({(folder / 'actuals.parquet').stat().st_size / 2 ** 20:.0f} MiB"
+              f"{', rows shuffled' if args.shuffle else ', each month the roster in order'})", flush=True)
         engines = {"this checkout": ROOT}
         if args.baseline != "none":
             commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.baseline], check=True,
