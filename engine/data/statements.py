@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from engine.core.inputs import Inputs
-from engine.plan.compile import PayoutArrays
+from engine.plan.compile import PayoutArrays, PayoutProgram
 from engine.plan.model import Plan
 
 __all__ = [
@@ -134,7 +134,7 @@ def statement_table(plan: Plan, inputs: Inputs, result: PayoutArrays) -> pd.Data
     return _statement_frame(plan, inputs, cells, amounts)
 
 
-def evaluated_statements(plan: Plan, inputs: Inputs, program) -> pd.DataFrame:
+def evaluated_statements(plan: Plan, inputs: Inputs, program: PayoutProgram) -> pd.DataFrame:
     """:func:`statement_table` of ``program.evaluate(inputs)``, letting the evaluation go
     (its measures, earnings before modifiers...) once the amounts are rounded, before the
     text columns are built: a large payout then needs memory for one of the two at a time.
