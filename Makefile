@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo lab test test-slow bench bench-sim bench-scale bench-rows bench-jobs validation clean postgres
+.PHONY: demo lab test test-slow bench bench-sim bench-scale bench-payout bench-rows bench-jobs validation clean postgres
 
 # The browser tests drive Debian's headless chromium; install it when it is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -75,6 +75,10 @@ bench-sim: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py
+
+# `incentive payout` of 1,000,000 reps x 12 months from Parquet, against main in the same run.
+bench-payout: $(STAMP)
+	$(BIN)/python benchmarks/bench_payout_parquet.py
 
 # The model card: published findings against the simulator (a few minutes).
 validation: $(STAMP)

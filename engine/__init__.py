@@ -16,6 +16,7 @@ HTML of plans and results (:mod:`engine.report.display`).
 """
 
 import sys
+from typing import TYPE_CHECKING
 
 from engine.core.errors import (
     DataError,
@@ -26,7 +27,6 @@ from engine.core.errors import (
     PlanErrors,
 )
 from engine.data.statements import load_for_plan, statements
-from engine.jobs.weights import weights_from_votes
 from engine.plan import CheckedPlan, CompiledPlan, compile_plan, load_plan, parse_plan
 
 __all__ = [
@@ -48,12 +48,22 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+if TYPE_CHECKING:
+    from engine.jobs.weights import weights_from_votes
+
+
 def __getattr__(name: str):
-    """``from engine import charts``: the charts module, loaded on first use (plotly is heavy)."""
+    """``from engine import charts``: the charts module, loaded on first use (plotly is heavy);
+    likewise ``weights_from_votes`` (the jobs layer brings scipy.stats: a second at every
+    start of the command line, which it does not need to pay statements)."""
     if name == "charts":
         from engine.report import charts
 
         return charts
+    if name == "weights_from_votes":
+        from engine.jobs.weights import weights_from_votes
+
+        return weights_from_votes
     raise AttributeError(f"module 'engine' has no attribute {name!r}")
 
 

@@ -104,6 +104,7 @@ def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None, li
     from engine.data.lines import line_table, pending, pending_text
     from engine.data.load import outside_employment_text
     from engine.data.statements import (
+        evaluated_statements,
         load_for_plan,
         negative_totals_text,
         statement_table,
@@ -120,10 +121,10 @@ def payout(plan: str, roster: str, actuals: str, out: str, sheet: str | None, li
         detail = bool(lines_out or ledger)  # a ledger stores the line detail with the run
         if detail:
             result, values, pays = program.lines(inputs)
-        else:
-            result, values, pays = program.evaluate(inputs), {}, {}
-        df = statement_table(checked.plan, inputs, result)
-        table = line_table(checked, inputs, df, values, pays) if detail else None
+            df = statement_table(checked.plan, inputs, result)
+            table = line_table(checked, inputs, df, values, pays)
+        else:  # statements only: the evaluation is let go as soon as the amounts are rounded
+            df, table = evaluated_statements(checked.plan, inputs, program), None
         if ledger is None:
             with AtomicGroup() as group:  # the statements and the lines are written all or nothing
                 write_statements(df, checked.plan, out, group=group)

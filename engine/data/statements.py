@@ -12,11 +12,12 @@ import numpy as np
 import pandas as pd
 
 from engine.core.inputs import Inputs
-from engine.plan.compile import PayoutArrays
+from engine.plan.compile import PayoutArrays, PayoutProgram
 from engine.plan.model import Plan
 
 __all__ = [
     "allocate_minor_units",
+    "evaluated_statements",
     "format_money",
     "load_for_plan",
     "negative_totals_text",
@@ -89,22 +90,32 @@ def allocate_minor_units(columns: np.ndarray, total: np.ndarray) -> np.ndarray:
 MAX_EXACT_UNITS = 2.0 ** 53
 
 
-def _check_exact(plan: Plan, inputs: Inputs, r_idx: np.ndarray, p_idx: np.ndarray, units: np.ndarray,
-                 names: list[str]) -> None:
-    """Refuse an amount that cannot be paid to the minor unit (too large, or not finite)."""
+def _check_exact(plan: Plan, inputs: Inputs, cells: _Cells, units: list[np.ndarray], names: list[str],
+                 rows: slice = slice(0, None)) -> None:
+    """Refuse an amount that cannot be paid to the minor unit (too large, or not finite):
+    the first such row, and its first such column (``names``, then adjustment, total).
+    ``units`` are the statement rows ``rows`` of each column."""
     from engine.core.errors import EvaluationError
 
-    bad = ~(np.abs(units) <= MAX_EXACT_UNITS)  # also catches nan
-    if not bad.any():
+    found: tuple[int, int] | None = None
+    for j, column in enumerate(units):
+        if not column.size or (column.max() <= MAX_EXACT_UNITS and column.min() >= -MAX_EXACT_UNITS):
+            continue  # nan fails both comparisons
+        bad = ~(np.abs(column) <= MAX_EXACT_UNITS)  # also catches nan
+        i = int(np.argmax(bad))
+        if bad[i] and (found is None or i < found[0]):
+            found = (i, j)
+    if found is None:
         return
-    i, j = (int(x) for x in np.argwhere(bad)[0])
+    i, j = found
     what = (names + ["adjustment", "total"])[j]
-    value = units[i, j] / 10.0 ** plan.minor_unit
+    value = units[j][i] / 10.0 ** plan.minor_unit
+    i += rows.start or 0
     raise EvaluationError(
         "amount-too-large",
         f"the {what} pays {value:.6g} {plan.currency}, beyond what a statement can pay exactly "
         f"(at most {MAX_EXACT_UNITS / 10 ** plan.minor_unit:,.0f})",
-        rep=str(np.asarray(inputs.rep_ids, dtype=object)[r_idx[i]]), period=inputs.period_labels[p_idx[i]],
+        rep=str(np.asarray(inputs.rep_ids, dtype=object)[cells.rep[i]]), period=inputs.period_labels[cells.period[i]],
         hint="check the plan's rates and the data's amounts for a misplaced exponent or unit")
 
 
@@ -115,39 +126,206 @@ def statement_table(plan: Plan, inputs: Inputs, result: PayoutArrays) -> pd.Data
     per component (file order), ``adjustment``, ``total``, ``total_pay`` (``base_pay +
     total``) where the plan has base pay, and ``grade`` where the plan has grades. Base pay
     is rounded on its own, so ``total_pay`` is the sum of two rounded amounts.
+
+    The amounts are rounded a block of rows and a column at a time (no ``(rows, columns)``
+    copy): the same figures as :func:`allocate_minor_units` on the stacked columns.
     """
+    cells, amounts = _statement_amounts(plan, inputs, result)
+    return _statement_frame(plan, inputs, cells, amounts)
+
+
+def evaluated_statements(plan: Plan, inputs: Inputs, program: PayoutProgram) -> pd.DataFrame:
+    """:func:`statement_table` of ``program.evaluate(inputs)``, letting the evaluation go
+    (its measures, earnings before modifiers...) once the amounts are rounded, before the
+    text columns are built: a large payout then needs memory for one of the two at a time.
+
+    Args:
+        plan: the plan.
+        inputs: the roster and actuals.
+        program: the compiled plan (:func:`engine.plan.compile_plan`).
+    """
+    result = program.evaluate(inputs)
+    for detail in (result.earned, result.scores, result.values):  # ours alone: statements do not show them
+        if detail is not result.columns:
+            detail.clear()
+    cells, amounts = _statement_amounts(plan, inputs, result)
+    del result
+    return _statement_frame(plan, inputs, cells, amounts)
+
+
+def _statement_amounts(plan: Plan, inputs: Inputs, result: PayoutArrays) -> tuple[_Cells, dict[str, object]]:
+    """The statement rows, and their columns after ``currency`` (amounts and grade), new arrays."""
     d = plan.minor_unit
-    active = np.asarray(result.active, dtype=bool)
-    r_idx, p_idx = np.nonzero(active)
+    cells = _Cells(np.asarray(result.active, dtype=bool))
     names = [c.name for c in plan.components]
-    cols = np.stack([np.asarray(result.columns[n], dtype=np.float64)[r_idx, p_idx] for n in names]
-                    + [np.asarray(result.adjustment, dtype=np.float64)[r_idx, p_idx]], axis=1)
-    total_units = to_minor_units(np.asarray(result.total, dtype=np.float64)[r_idx, p_idx], d)
-    _check_exact(plan, inputs, r_idx, p_idx, np.column_stack([cols * 10.0 ** d, total_units]), names)
-    total = round_half_away(total_units)
-    alloc = allocate_minor_units(to_minor_units(cols, d), total)
-    labels = np.array(inputs.period_labels, dtype=object)
-    data: dict[str, object] = {
-        "rep_id": np.asarray(inputs.rep_ids, dtype=object)[r_idx],
-        "period": labels[p_idx],
-        "currency": plan.currency,
-    }
+    grids = [*(result.columns[n] for n in names), result.adjustment]
     scale = 10.0 ** d
-    base = None
-    if result.base_pay is not None:
-        base_units = to_minor_units(np.asarray(result.base_pay, dtype=np.float64)[r_idx, p_idx], d)
-        _check_exact(plan, inputs, r_idx, p_idx, base_units[:, None], [])
+    columns = [np.empty(cells.size) for _ in grids]  # components, adjustment
+    total_out = np.empty(cells.size)
+    total_int = np.empty(cells.size, dtype=np.int64) if result.base_pay is not None else None  # for total_pay
+    for rows in cells.blocks():  # a block of rows at a time: temporaries stay small
+        units = [to_minor_units(cells.take(g, rows), d) for g in grids]
+        total_units = to_minor_units(cells.take(result.total, rows), d)
+        _check_exact(plan, inputs, cells, [*units, total_units], names, rows)
+        total = round_half_away(total_units)
+        for out, units_j in zip(columns, _allocate_columns(units, total)):
+            out[rows] = units_j / scale
+        total_out[rows] = total / scale
+        if total_int is not None:
+            total_int[rows] = total
+    amounts: dict[str, object] = {}
+    if total_int is not None:
+        base_units = to_minor_units(cells.take(result.base_pay), d)
+        _check_exact(plan, inputs, cells, [base_units], [])
         base = round_half_away(base_units)
-        data["base_pay"] = base / scale
-    for j, n in enumerate(names):
-        data[n] = alloc[:, j] / scale
-    data["adjustment"] = alloc[:, -1] / scale
-    data["total"] = total / scale
-    if base is not None:
-        data["total_pay"] = (base + total) / scale
+        amounts["base_pay"] = base / scale
+    for n, column in zip(names, columns):
+        amounts[n] = column
+    amounts["adjustment"] = columns[-1]
+    amounts["total"] = total_out
+    if total_int is not None:
+        amounts["total_pay"] = (base + total_int) / scale
     if result.grades is not None:
-        data["grade"] = np.asarray(result.grades, dtype=object)[r_idx, p_idx]
-    return pd.DataFrame(data)
+        amounts["grade"] = _grade_column(cells.take(result.grades, dtype=object))
+    return cells, amounts
+
+
+def _statement_frame(plan: Plan, inputs: Inputs, cells: _Cells, amounts: dict[str, object]) -> pd.DataFrame:
+    """The statements: rep, period and currency, then ``amounts``."""
+    data: dict[str, object] = {
+        "rep_id": _text_column(inputs.rep_ids, cells.rep),
+        "period": _text_column(inputs.period_labels, cells.period),
+        "currency": _constant_text(plan.currency, cells.size),
+        **amounts,
+    }
+    return pd.DataFrame(data, copy=False)  # the columns are new: no copy into one block
+
+
+class _Cells:
+    """The statement rows: the active ``(rep, period)`` cells, reps first.
+
+    Attributes:
+        shape: ``(R, P)``.
+        flat: positions of the active cells in the flattened grid, or None when every cell
+            is active (then the rows are the grid in order).
+        size: number of statement rows.
+    """
+
+    def __init__(self, active: np.ndarray) -> None:
+        self.shape = active.shape
+        self.flat = None if active.all() else np.flatnonzero(active)
+        self.size = active.size if self.flat is None else len(self.flat)
+
+    @property
+    def rep(self) -> np.ndarray:
+        """Each row's rep (position in ``inputs.rep_ids``)."""
+        periods = self.shape[1]
+        if self.flat is None:
+            return np.repeat(np.arange(self.shape[0]), periods)
+        return self.flat // periods
+
+    @property
+    def period(self) -> np.ndarray:
+        """Each row's period (position in ``inputs.periods``)."""
+        periods = self.shape[1]
+        if self.flat is None:
+            return np.tile(np.arange(periods), self.shape[0])
+        return self.flat % periods
+
+    def blocks(self, size: int = 1 << 20) -> list[slice]:
+        """The rows in consecutive blocks of ``size``."""
+        return [slice(i, min(i + size, self.size)) for i in range(0, self.size, size)] or [slice(0, 0)]
+
+    def take(self, values, rows: slice = slice(None), dtype=np.float64) -> np.ndarray:
+        """Each row's value of an ``(R, P)`` array (or one that broadcasts to it), for the
+        statement rows ``rows``."""
+        grid = np.broadcast_to(np.asarray(values, dtype=dtype), self.shape)
+        if self.flat is None:
+            return grid.reshape(-1)[rows]  # a view when the grid is a full array
+        flat = self.flat[rows]
+        if grid.flags.c_contiguous:
+            return grid.reshape(-1)[flat]
+        return grid[flat // self.shape[1], flat % self.shape[1]]
+
+
+def _allocate_columns(columns: list[np.ndarray], total: np.ndarray) -> list[np.ndarray]:
+    """:func:`allocate_minor_units` a column at a time: ``columns`` are the ``(N,)`` columns
+    in minor units (finite floats), the result their ``(N,)`` int64 allocations.
+
+    A row's extra units go to its columns in the order of the repeated ``argmax`` there
+    (largest remainder first, the leftmost among equals): a column's place in that order
+    is the number of columns whose remainder is larger, or equal and to its left.
+    """
+    k = len(columns)
+    if k == 0:
+        return []
+    floors = [np.floor(c) for c in columns]
+    out = [f.astype(np.int64) for f in floors]
+    short = np.asarray(total, dtype=np.int64).copy()
+    for o in out:
+        short -= o
+    base, extra = np.divmod(short, k)
+    if base.any():
+        for o in out:
+            o += base
+    rows = np.flatnonzero(extra)
+    if rows.size:
+        want = extra[rows]
+        rem = [c[rows] - f[rows] for c, f in zip(columns, floors)]
+        if k <= 8:
+            for j in range(k):
+                place = np.zeros(rows.size, dtype=np.int64)
+                for i in range(k):
+                    if i != j:
+                        place += (rem[i] >= rem[j]) if i < j else (rem[i] > rem[j])
+                out[j][rows] += place < want
+        else:
+            order = np.argsort(-np.stack(rem, axis=1), axis=1, kind="stable")
+            place = np.empty_like(order)
+            np.put_along_axis(place, order, np.arange(k)[None, :], axis=1)
+            for j in range(k):
+                out[j][rows] += place[:, j] < want
+    return out
+
+
+def _text_column(texts, index: np.ndarray):
+    """``texts[index]`` as a statement column: built in Arrow (the text pandas makes of an
+    object array of str, without a Python object per row) when every text is a str."""
+    table = np.asarray(texts, dtype=object)
+    strings = _arrow_texts(table) if len(index) else None
+    if strings is None:
+        return table[index]
+    return pd.array(strings.take(index), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+
+
+def _arrow_texts(table: np.ndarray):
+    """An object array of str as an Arrow ``large_string`` array (None if it holds anything else)."""
+    import pyarrow as pa
+
+    try:
+        strings = pa.array(table, type=pa.large_string())
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    return None if strings.null_count else strings
+
+
+def _constant_text(text: str, n: int):
+    """One text on ``n`` rows, as pandas makes a column of a scalar str."""
+    if not n:
+        return text
+    import pyarrow as pa
+
+    strings = pa.array([text], type=pa.large_string()).take(np.zeros(n, dtype=np.int32))
+    return pd.array(strings, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+
+
+def _grade_column(grades: np.ndarray):
+    """The grade of each row (object array of str) as a statement column."""
+    codes, uniques = pd.factorize(grades)
+    strings = _arrow_texts(np.asarray(uniques, dtype=object)) if len(grades) and (codes >= 0).all() else None
+    if strings is None:
+        return grades
+    return pd.array(strings.take(codes), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 
 def negative_totals_text(df: pd.DataFrame, plan: Plan, listed: int = 3) -> str | None:
@@ -263,5 +441,4 @@ def statements(checked, roster, actuals, params: dict[str, float] | None = None,
     from engine.plan.compile import compile_plan
 
     inputs = load_for_plan(checked, roster, actuals, sheet=sheet)
-    result = compile_plan(checked, params).evaluate(inputs)
-    return statement_table(checked.plan, inputs, result)
+    return evaluated_statements(checked.plan, inputs, compile_plan(checked, params))

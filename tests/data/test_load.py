@@ -722,3 +722,87 @@ def test_loads_a_million_rep_periods_in_seconds(tmp_path, suffix):
     np.testing.assert_allclose(
         inputs.actuals["revenue"], actuals["revenue"].to_numpy().reshape(reps, months)
     )
+
+
+def test_text_cells_are_read_at_c_speed_as_python_reads_them():
+    """The vectorized text of distinct cells (Arrow's trim for text, numpy's str for
+    integers) is what the cell-by-cell reading gives: Arrow's whitespace is exactly
+    Python's str.isspace, on every code point."""
+    import sys
+
+    from engine.data.load import _cell_text, _cell_texts
+
+    points = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    cells = np.array([f"{c}R{c}" for c in points] + [c for c in points], dtype=object)
+    expected = [_cell_text(c) for c in cells]
+    assert _cell_texts(cells).tolist() == expected
+    assert _cell_texts(pd.array(cells.tolist(), dtype="str")).tolist() == expected
+    mixed = [np.array([7, -3, 0]), np.array([True, False]), np.array(["R1", 17, 2.5, 3.0, dt.date(2027, 1, 2)],
+                                                                          dtype=object)]
+    for values in mixed:
+        assert _cell_texts(values).tolist() == [_cell_text(c) for c in values]
+
+
+def test_ids_that_read_as_the_same_text_are_one_rep(tmp_path):
+    """A roster id and an actuals id that differ only by surrounding spaces, or by being a
+    number rather than text, name the same rep."""
+    roster = pd.DataFrame({"rep_id": [" R1", 17, "R3"], "quota": [1.0, 2.0, 3.0]})
+    actuals = pd.DataFrame({"rep_id": ["R1 ", "17", "R3", "R1"], "period": ["2027-Q1", "2027-Q1", "2027-Q1", "2027-Q2"],
+                            "revenue": [1.0, 2.0, 3.0, 4.0]})
+    inputs = load_inputs(roster, actuals, period="quarter", roster_columns=["quota"], actual_columns={"revenue": "sum"})
+    assert inputs.rep_ids.tolist() == ["R1", "17", "R3"]
+    assert inputs.actuals["revenue"].tolist() == [[1.0, 4.0], [2.0, 0.0], [3.0, 0.0]]
+
+
+def test_parquet_is_read_as_pandas_reads_it(tmp_path):
+    """Parquet files are read by Arrow from their path (faster than pandas.read_parquet's
+    file object) into the same frame: text, dictionary, nullable, dates, timestamps,
+    decimals, a stored index and attrs."""
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from engine.data.load import _read_parquet
+
+    table = pa.table({
+        "s": pa.array(["a", None, " b"]), "ls": pa.array(["x", "y", None], pa.large_string()),
+        "d": pa.array(["u", "v", "u"]).dictionary_encode(), "i": pa.array([1, None, 3]), "i2": pa.array([1, 2, 3]),
+        "b": pa.array([True, None, False]), "f": pa.array([1.5, None, 2.0]),
+        "date": pa.array([dt.date(2027, 1, 1), None, dt.date(2027, 2, 1)]),
+        "ts": pa.array([dt.datetime(2027, 1, 1, 5), None, dt.datetime(2027, 1, 2)]),
+        "tz": pa.array([dt.datetime(2027, 1, 1, 5), None, dt.datetime(2027, 1, 2)], pa.timestamp("us", tz="UTC")),
+        "dec": pa.array([decimal.Decimal("1.10"), None, decimal.Decimal(2)]),
+    })
+    pq.write_table(table, tmp_path / "types.parquet")
+    indexed = pd.DataFrame({"a": [1, 2], "s": ["x", "y"]}, index=pd.Index([5, 6], name="k"))
+    indexed.attrs = {"note": "kept"}
+    indexed.to_parquet(tmp_path / "indexed.parquet")
+    for name in ("types.parquet", "indexed.parquet"):
+        expected = pd.read_parquet(tmp_path / name)
+        got = _read_parquet(tmp_path / name)
+        pd.testing.assert_frame_equal(got, expected)
+        assert got.attrs == expected.attrs
+
+
+@pytest.mark.parametrize("layout", ["by_period", "by_rep"])
+def test_actuals_in_roster_order_bind_as_shuffled_ones_do(layout):
+    """Actuals that list the roster's reps in its order (period after period, or rep after
+    rep) are matched by one comparison instead of hashing: the same inputs as the same rows
+    shuffled, spaces around an id included; an id that is not the guessed one still fails."""
+    reps = [f"R{i}" for i in range(40)]
+    roster = pd.DataFrame({"rep_id": reps, "quota": np.arange(40.0)})
+    months = ["2027-01", "2027-02", "2027-03"]
+    pairs = [(r, m) for m in months for r in reps] if layout == "by_period" else [(r, m) for r in reps for m in months]
+    actuals = pd.DataFrame({"rep_id": pd.array([r for r, _ in pairs], dtype="str"),
+                            "period": [m for _, m in pairs], "revenue": np.arange(len(pairs), dtype=float)})
+    actuals.loc[5, "rep_id"] = f" {actuals.loc[5, 'rep_id']} "
+    shuffled = actuals.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    kw = {"period": "month", "roster_columns": ["quota"], "actual_columns": {"revenue": "sum"}}
+    ordered, mixed = load_inputs(roster, actuals, **kw), load_inputs(roster, shuffled, **kw)
+    assert ordered.rep_ids.tolist() == mixed.rep_ids.tolist() == reps
+    np.testing.assert_array_equal(ordered.actuals["revenue"], mixed.actuals["revenue"])
+    actuals.loc[7, "rep_id"] = "R999"
+    with pytest.raises(DataErrors) as info:
+        load_inputs(roster, actuals, **kw)
+    assert [(e.code, e.row, e.rep) for e in info.value.errors] == [("unknown-rep", 9, "R999")]
