@@ -15,6 +15,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -151,13 +152,25 @@ def v2_case(draw):
     return text, roster, actuals
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=60, **SETTINGS)
 @given(case=v2_case())
 def test_compiled_agrees_with_reference_on_version_2_constructs(case):
     """Row-level measures, attributes, tables, placing dates, effective-dated rosters, tenure,
     active_share and base_pay give the same unrounded arrays and the same statements in both
     evaluators (or the same kind of error: a rep active in no period of a transaction, a
     missing table key)."""
+    _agree(case)
+
+
+@pytest.mark.slow
+@settings(max_examples=600, **SETTINGS)
+@given(case=v2_case())
+def test_compiled_agrees_with_reference_on_version_2_constructs_many(case):
+    """The version 2 differential test with ten times the examples (``make test-slow``)."""
+    _agree(case)
+
+
+def _agree(case) -> None:
     text, roster, actuals = case
     checked = parse_plan(text, "v2.yaml")
     try:
@@ -184,11 +197,23 @@ def test_compiled_agrees_with_reference_on_version_2_constructs(case):
         assert exc.code == "amount-too-large"
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=30, **SETTINGS)
 @given(case=v2_case())
 def test_lines_add_up_to_the_statement(case):
     """Each period's line commissions add up exactly (to the cent) to the rate component's
     statement column; pending lines have no period and no commission."""
+    _lines_add_up(case)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, **SETTINGS)
+@given(case=v2_case())
+def test_lines_add_up_to_the_statement_many(case):
+    """The line detail test with ten times the examples (``make test-slow``)."""
+    _lines_add_up(case)
+
+
+def _lines_add_up(case) -> None:
     text, roster, actuals = case
     checked = parse_plan(text, "v2.yaml")
     try:
