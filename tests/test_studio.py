@@ -94,7 +94,7 @@ def test_moving_a_slider_changes_the_cost(served_studio, tmp_path):
         page.goto(served_studio)
         cost = page.locator("#kpi-cost_p50")
         page.wait_for_function("document.querySelector('#kpi-cost_p50') && "
-                               "/[0-9]/.test(document.querySelector('#kpi-cost_p50').innerText)", timeout=60_000)
+                               "/[0-9]/.test((document.querySelector('#kpi-cost_p50')?.innerText ?? ''))", timeout=60_000)
         before = cost.inner_text()
         page.wait_for_selector("#curve .main-svg", timeout=30_000)
         page.wait_for_selector("#cost .main-svg", timeout=30_000)
@@ -103,7 +103,7 @@ def test_moving_a_slider_changes_the_cost(served_studio, tmp_path):
         handle = page.locator("[id*='base_threshold'] [role=slider]").first
         handle.focus()
         handle.press("Home")
-        page.wait_for_function(f"(t => /[0-9]/.test(t) && t !== {before!r})(document.querySelector('#kpi-cost_p50').innerText)",
+        page.wait_for_function(f"(t => /[0-9]/.test(t) && t !== {before!r})((document.querySelector('#kpi-cost_p50')?.innerText ?? ''))",
                                timeout=60_000)
         after = cost.inner_text()
         shot = page.screenshot(full_page=True)
@@ -135,12 +135,12 @@ def test_opening_a_plan_file_on_the_page(served_studio, tmp_path):
         page.wait_for_selector("#curve .main-svg", timeout=60_000)
         upload = page.locator("#upload input[type=file]")
         upload.set_input_files(str(bad))
-        page.wait_for_function("document.querySelector('#upload-error').innerText.includes('revnue')",
+        page.wait_for_function("(document.querySelector('#upload-error')?.innerText ?? '').includes('revnue')",
                                timeout=30_000)
         message = page.locator("#upload-error").inner_text()
         assert "broken.yaml:" in message and "did you mean 'revenue'" in message
         upload.set_input_files(str(good))
-        page.wait_for_function("document.querySelector('#plan').innerText.includes('my_plan')", timeout=30_000)
+        page.wait_for_function("(document.querySelector('#plan')?.innerText ?? '').includes('my_plan')", timeout=30_000)
         page.wait_for_selector("text=kpi: weight of satisfaction", timeout=30_000)
         assert page.locator("#upload-error").inner_text() == ""
         assert errors == []
@@ -249,17 +249,17 @@ def test_the_page_shows_base_and_total_pay_cost_for_a_plan_with_base_pay(served_
     the status line; switching to a plan without base_pay hides the cards again."""
     with browser_page(1400, 1000) as (page, errors):
         page.goto(served_cn_studio)
-        page.wait_for_function("/[0-9]/.test(document.querySelector('#kpi-total_pay_p50').innerText)",
+        page.wait_for_function("/[0-9]/.test((document.querySelector('#kpi-total_pay_p50')?.innerText ?? ''))",
                                timeout=60_000)
         assert page.locator("#kpi-card-total_pay_p50").is_visible()
         assert page.locator("#kpi-card-base_pay_p50").is_visible()
         assert page.locator("#kpi-label-cost_p50").inner_text() == "Incentive cost P50"
         assert page.locator("#kpi-total_pay_p50").inner_text().endswith("CNY")
-        page.wait_for_function("document.querySelector('#status').innerText.includes('total pay')",
+        page.wait_for_function("(document.querySelector('#status')?.innerText ?? '').includes('total pay')",
                                timeout=30_000)
         page.locator("#plan").click()
         page.get_by_text("seeds_base_float_excess", exact=True).click()
-        page.wait_for_function("document.querySelector('#kpi-cost_p50').innerText.endsWith('USD')",
+        page.wait_for_function("(document.querySelector('#kpi-cost_p50')?.innerText ?? '').endsWith('USD')",
                                timeout=60_000)
         assert not page.locator("#kpi-card-total_pay_p50").is_visible()
         assert page.locator("#kpi-label-cost_p50").inner_text() == "Annual cost P50"
