@@ -59,13 +59,17 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 # Lint and types first (both configured in pyproject.toml): CI fails on them as on a test.
+# The suite runs on every core (pytest-xdist, one worker per core: TEST_WORKERS=1 for one
+# process); each worker has its own PostgreSQL cluster and temporary folders.
+TEST_WORKERS ?= auto
+
 test: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 test-slow: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_payout.py
