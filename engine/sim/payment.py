@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from engine.core.inputs import Mix
 from engine.plan.validate import CheckedPlan
@@ -82,7 +82,7 @@ def month_lags(mean_days: float, spread_days: float, last_week: float | None = N
         x = (edges[None, :] - u[:, None]) * MONTH_DAYS  # (positions, K + 2) days from close
         shape = (mean / float(spread_days)) ** 2
         scale = mean / shape
-        cdf = stats.gamma.cdf(np.maximum(x, 0.0), shape, scale=scale)
+        cdf = special.gammainc(shape, np.maximum(x, 0.0) / scale)  # the gamma CDF (scipy.stats' own formula)
         lags = (w[:, None] * np.diff(cdf, axis=1)).sum(axis=0)
         lags[-1] += 1.0 - lags.sum()  # what lands after the last month considered
     left = 1.0 - np.cumsum(lags)
