@@ -35,6 +35,7 @@ Values are never guessed: ``1,234.5`` is not a number, and a date must be ISO 86
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -42,7 +43,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,8 @@ _NO_START = 0  # before every date's ordinal (date.min is 1)
 _NO_END = dt.date.max.toordinal() + 1
 _SUGGESTION_LOOKUPS = 20  # difflib over a large roster is slow: bound the lookups per load
 _NO_COLUMNS: Mapping[str, str] = MappingProxyType({})
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def read_table(path_or_df: TableSource, role: str, sheet: str | int | None = None) -> pd.DataFrame:
@@ -182,6 +185,21 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
     return blank
 
 
+def _releasing_arrow_memory(load: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``load``, then what Arrow's allocator kept of the tables it read handed back to the
+    system: once ``load`` has returned, its frames and intermediate arrays are gone."""
+
+    @functools.wraps(load)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return load(*args, **kwargs)
+        finally:
+            _release_arrow_memory()
+
+    return run
+
+
+@_releasing_arrow_memory
 def load_inputs(
     roster: TableSource,
     actuals: TableSource,
@@ -245,31 +263,6 @@ def load_inputs(
         ValueError: ``period``, ``fiscal_year_start`` or an aggregation is invalid (a
             plan that passed validation never causes this).
     """
-    inputs = _load_inputs(
-        roster, actuals, period=period, fiscal_year_start=fiscal_year_start, roster_columns=roster_columns,
-        actual_columns=actual_columns, amount_columns=amount_columns, sheet=sheet, text_columns=text_columns,
-        text_roster_columns=text_roster_columns, placing_date=placing_date, pending=pending, tenure=tenure)
-    _release_arrow_memory()  # what Arrow's allocator kept of the tables read (the frames are gone)
-    return inputs
-
-
-def _load_inputs(
-    roster: TableSource,
-    actuals: TableSource,
-    *,
-    period: str,
-    fiscal_year_start: int = 1,
-    roster_columns: Iterable[str] = (),
-    actual_columns: Mapping[str, str] = _NO_COLUMNS,
-    amount_columns: Iterable[str] = (),
-    sheet: str | int | None = None,
-    text_columns: Iterable[str] = (),
-    text_roster_columns: Iterable[str] = (),
-    placing_date: str = "date",
-    pending: bool = False,
-    tenure: bool = False,
-) -> Inputs:
-    """:func:`load_inputs`, whose tables and intermediate arrays are gone once it returns."""
     check_period_kind(period, fiscal_year_start)
     aggregations = dict(actual_columns)
     for column, how in aggregations.items():
