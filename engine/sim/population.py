@@ -52,9 +52,11 @@ class Roster:
         return self.base_salary + self.ti
 
 
-def hire_capacity(seats: int) -> int:
-    """Slots kept for backfills: enough for 60% annual turnover (seats stay vacant beyond that)."""
-    return max(1, int(np.ceil(0.6 * seats)))
+def hire_capacity(seats: int, months: int = 12) -> int:
+    """Slots kept for backfills: enough for 60% annual turnover in every plan year of a
+    horizon of ``months`` (seats stay vacant beyond that)."""
+    years = max(1, -(-int(months) // 12))
+    return max(1, int(np.ceil(0.6 * seats * years)))
 
 
 def money_unit(salaries: np.ndarray) -> float:

@@ -300,7 +300,7 @@ class Simulation:
         self.ratchet = self.policy.ratchet_weight * self.policy.discount
         self.season = np.array([sc.seasonality[(self.start.month - 1 + i) % 12] for i in range(self.months)])
         self.seats = self.roster.seats
-        self.slots = self.seats + hire_capacity(self.seats)
+        self.slots = self.seats + hire_capacity(self.seats, self.months)
         self.team_of_seat, self.teams = team_index(self.roster.columns, self.seats)
         self.market = sc.market if sc.market.active else None
         self.reach = _period_reach(checked)

@@ -204,3 +204,16 @@ def test_report_and_studio_show_years(small):
     assert "2027 cost" in text and "2028 cost" in text
     one = simulate(load_plan(CURVE), replace(small, months=12), runs=2, seed=1)
     assert _years_text(one.document, "USD") == "" and "2027 (mean)" not in key_figures_html([one])
+
+
+def test_seats_stay_filled_over_five_plan_years(small):
+    """Backfills keep coming in every plan year: over 60 months the team does not shrink as
+    leavers outnumber one year's hires (the slots kept for hires grow with the horizon)."""
+    sc = replace(small, months=60)
+    sim = Simulation(load_plan(CURVE), sc, seed=4)
+    d = sim.run_chunk(np.arange(2), keep=True).detail
+    in_role = d["active"].sum(axis=1)  # (runs, months): reps in the role each month
+    hires = (d["seat"] >= 0).sum(axis=1) - sc.reps  # slots ever used beyond the starting seats
+    assert hires.min() > 0.6 * sc.reps  # more than one year's worth of hires was needed ...
+    assert in_role[:, -12:].mean() >= 0.85 * sc.reps  # ... and the last year is still staffed
+    assert in_role[:, -12:].mean() >= 0.9 * in_role[:, :12].mean()
