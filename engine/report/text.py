@@ -96,6 +96,10 @@ def comparison_table(cmp: Comparison, currency: str = "") -> str:
     lines.append("")
     lines.append(f"{d0['runs']} runs of scenario {d0['scenario']} ({d0['reps']} seats), seed {d0['seed']}; "
                  "every plan sees the same reps and random numbers.")
+    years = [y["year"] for y in d0.get("by_year") or []]
+    if len(years) > 1:
+        lines.append(f"Each run spans {len(years)} plan years ({', '.join(years)}): money, attainment and attrition "
+                     "are over the whole horizon; the rows named by year are each plan year's.")
     return "\n".join(lines)
 
 

@@ -190,6 +190,9 @@ def test_compare_shows_years(small):
     for label in ("cost 2027 (mean)", "cost 2028 (mean)", "revenue 2027 (mean)", "revenue 2028 (mean)"):
         assert text.count(label) == 2  # the figures and the differences
     assert "cost 2028" in cmp.differences[0]
+    assert "spans 2 plan years (2027, 2028): money, attainment and attrition are over the whole horizon" in text
+    one_year = comparison_table(compare_plans(plans, replace(small, months=12), runs=2, seed=4))
+    assert "plan years" not in one_year
 
 
 def test_report_and_studio_show_years(small):
