@@ -60,7 +60,7 @@ from engine.sim.uncertain import (
     weighted_quantile,
 )
 
-__all__ = ["Forecast", "calibrated_scenario", "forecast"]
+__all__ = ["Forecast", "forecast"]
 
 PILOT_REP_RUNS = 1_000  # rep-runs of the pilot that measures the effort behind the actuals so far
 PILOT_RUN_BASE = 1_000_000_000  # pilot run i draws from the streams of run PILOT_RUN_BASE + i
@@ -472,28 +472,6 @@ def _monthly_actuals(setup: _Setup, checked: CheckedPlan, active_days: np.ndarra
                         vals[:, m] = mi.actuals[col][:, lab[p.label]]
         out[col] = vals
     return out
-
-
-def calibrated_scenario(history, base: Scenario | str | None = None) -> Scenario:
-    """A scenario calibrated in memory to an attainment history (as ``incentive calibrate``)."""
-    return calibrate_scenario(history, base)[0]
-
-
-def calibrate_scenario(history, base: Scenario | str | None = None):
-    """The scenario calibrated in memory to an attainment history, and the fit behind it
-    (a :class:`~engine.sim.calibrate.Calibration`, for the report of what was fitted)."""
-    import tempfile
-    from pathlib import Path
-
-    from engine.sim.calibrate import fit_history, load_history, write_calibrated_scenario
-    from engine.sim.scenario import load_scenario
-
-    base_file = base.file if isinstance(base, Scenario) else base
-    prior = base.market if isinstance(base, Scenario) else load_scenario(base).market
-    cal = fit_history(load_history(history), market_prior=prior)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = write_calibrated_scenario(cal, Path(tmp) / "calibrated.yaml", base=base_file)
-        return load_scenario(path), cal
 
 
 # -- the market so far, and where the spread comes from ----------------------------------------

@@ -1,8 +1,7 @@
 """Calibrate a scenario to a team's own history (simulation-model.md, item 6).
 
-The history is one row per rep and period: ``rep_id``, ``period`` (``2026-03`` monthly,
-``2026-Q1`` quarterly; half-years and years work too) and ``attainment`` (result / target),
-or ``actual`` and ``target`` instead of ``attainment``. The model of log attainment is a
+The history is one row per rep and period, read by :func:`engine.data.history.load_history`
+(``rep_id``, ``period``, ``attainment``). The model of log attainment is a
 crossed random-effects model: lasting rep skill, a market shared by every rep in a period,
 and period-of-year fixed effects (seasonality)::
 
@@ -81,303 +80,47 @@ Decisions:
   halves and years); months absent from the history get seasonality 1.0.
 * ``team_share`` is not fitted (one team's history cannot see it): it is the given market's.
 
-Public functions: :func:`load_history`, :func:`fit_history`, :func:`calibration_report`,
-:func:`write_calibrated_scenario`.
+Public: :func:`fit_history` and what it returns, :class:`Calibration`. Reading the history is
+:mod:`engine.data.history`, the report's text :mod:`engine.report.calibrate`, writing the
+calibrated scenario :mod:`engine.sim.calibrated_scenario`, and ``incentive calibrate`` the job
+:mod:`engine.jobs.calibrate`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import math
-import os
-import re
-import textwrap
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import optimize, stats
 
-from engine.core.atomic import write_text_atomic
 from engine.core.errors import DataError, DataErrors
 from engine.core.inputs import PeriodInfo
-from engine.core.periods import KINDS, MONTHS_PER_PERIOD, check_period_kind, parse_period_label
-from engine.core.text import did_you_mean
-from engine.data.load import (
-    MAX_ERRORS,
-    TableSource,
-    _cell_text,
-    _listing,
-    _numbers,
-    read_table,
+from engine.core.periods import (
+    MONTH_NAMES,
+    MONTHS_PER_PERIOD,
+    PERIOD_ADJECTIVE,
+    PERIOD_PLURAL,
+    parse_period_label,
 )
+from engine.data.history import MIN_PERIODS, MIN_REPS, load_history
+from engine.data.load import TableSource
 from engine.sim.market import MarketModel
-from engine.sim.scenario import (
-    DEFAULT_SCENARIO,
-    Output,
-    default_scenario,
-    load_scenario,
-    parse_scenario,
-)
+from engine.sim.scenario import default_scenario
 
 __all__ = [
     "MARKET_LR_NULL",
-    "MIN_PERIODS",
-    "MIN_REPS",
     "PRIOR_SD_ATANH_RHO",
     "PRIOR_SD_LOG_MONTH_SIGMA",
     "PRIOR_SD_LOG_YEAR_SIGMA",
     "Calibration",
     "MarketParameter",
-    "calibration_report",
     "fit_history",
-    "load_history",
-    "write_calibrated_scenario",
 ]
 
-MIN_REPS = 2
-"""Skill dispersion is the spread between reps: at least this many are needed."""
-
-MIN_PERIODS = 3
-"""At least this many distinct periods are needed to separate noise from skill and season."""
-
-_EXAMPLES = {"month": "2026-03", "quarter": "2026-Q1", "half": "2026-H1", "year": "2026"}
-_PLURAL = {"month": "months", "quarter": "quarters", "half": "halves", "year": "years"}
-_ADJECTIVE = {"month": "monthly", "quarter": "quarterly", "half": "half-yearly", "year": "yearly"}
-_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _SIGNIFICANT = 0.01  # p-values below this raise a warning in the report
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load_history(path_or_df: TableSource, *, fiscal_year_start: int = 1) -> pd.DataFrame:
-    """Read and check a team's per-rep, per-period attainment history.
-
-    Args:
-        path_or_df: a CSV/TSV, Excel or Parquet file, or a DataFrame, with columns
-            ``rep_id``, ``period`` and ``attainment`` (result / target, 0 or more), or
-            ``actual`` (0 or more) and ``target`` (positive) instead of ``attainment``
-            (``attainment`` wins when all three are present). Periods are labels of one
-            kind: ``2026-03`` (month), ``2026-Q1`` (quarter), ``2026-H1`` (half) or
-            ``2026`` (year); the kind is the one most labels have.
-        fiscal_year_start: month (1-12) in which the fiscal year starts; places quarters,
-            halves and years in calendar months for seasonality.
-
-    Returns:
-        One row per rep and period with columns ``rep_id`` (text), ``period`` (canonical
-        label) and ``attainment`` (float), indexed by the row number as a spreadsheet shows
-        it (header = row 1). ``attrs`` holds ``source`` (the file as named, or
-        ``history``), ``period_kind`` and ``fiscal_year_start``.
-
-    Raises:
-        ValueError: ``fiscal_year_start`` is not a month number 1-12.
-        DataError: the file is missing, unreadable or of an unknown type (from
-            :func:`~engine.data.load.read_table`).
-        DataErrors: every problem found, each naming its row, column and rep:
-            ``missing-column`` (with did-you-mean), ``missing-value``, ``not-a-number``,
-            ``negative-value``, ``not-positive`` (a target of 0 or less), ``bad-period``,
-            ``duplicate-row``, ``too-few-reps``, ``too-few-periods``.
-    """
-    check_period_kind("month", fiscal_year_start)
-    source = path_or_df.attrs.get("source") if isinstance(path_or_df, pd.DataFrame) else None
-    frame = read_table(path_or_df, "history")
-    name = source or ("history" if isinstance(path_or_df, pd.DataFrame) else str(path_or_df))
-    errors: list[DataError] = []
-    found = 0
-
-    def error(code: str, message: str, *, row: int | None = None, column: str | None = None,
-              rep: str | None = None, hint: str | None = None) -> None:
-        nonlocal found
-        found += 1
-        if len(errors) < MAX_ERRORS:
-            errors.append(DataError(code, message, file=name, row=row, column=column, rep=rep,
-                                    hint=hint))
-
-    value_columns = _value_columns(frame, name, error)
-    if errors:
-        raise DataErrors(errors)
-
-    rows = frame.index.to_numpy()
-    ids = frame["rep_id"].to_numpy(dtype=object)
-    for i in np.flatnonzero(pd.isna(ids)):
-        error("missing-value", "'rep_id' is empty", row=int(rows[i]), column="rep_id")
-
-    labels, kind = _period_labels(frame, ids, rows, error)
-
-    if value_columns == ("attainment",):
-        attainment, _ = _checked_numbers(frame, "attainment", ids, rows, error, positive=False)
-    else:
-        actual, ok_a = _checked_numbers(frame, "actual", ids, rows, error, positive=False)
-        target, ok_t = _checked_numbers(frame, "target", ids, rows, error, positive=True)
-        ok = ok_a & ok_t
-        with np.errstate(divide="ignore", invalid="ignore"):
-            attainment = np.where(ok, actual / np.where(ok, target, 1.0), np.nan)
-
-    keyed = ~pd.isna(ids) & ~pd.isna(labels)
-    first: dict[tuple[str, str], int] = {}
-    for i in np.flatnonzero(keyed):
-        key = (ids[i], labels[i])
-        if key in first:
-            error("duplicate-row",
-                  f"a second row for rep '{ids[i]}' in period {labels[i]} "
-                  f"(the first is row {first[key]})",
-                  row=int(rows[i]), column="period", rep=ids[i],
-                  hint="keep one row per rep and period (add up split rows first)")
-        else:
-            first[key] = int(rows[i])
-
-    n_reps = len({key[0] for key in first})
-    n_periods = len({key[1] for key in first})
-    what = f"{kind} periods" if kind else "periods"
-    if n_reps < MIN_REPS:
-        error("too-few-reps",
-              f"the history has {n_reps} rep{'s' if n_reps != 1 else ''}; calibration needs at "
-              f"least {MIN_REPS} (skill dispersion is the spread between reps)",
-              hint="include every rep of the team, one row per rep and period")
-    if n_periods < MIN_PERIODS:
-        error("too-few-periods",
-              f"the history has {n_periods} distinct {what}; calibration needs at least "
-              f"{MIN_PERIODS} (to tell noise from skill and seasonality)",
-              hint="give more periods of history (a year of months or two years of quarters "
-              "is a good start)")
-    elif first and n_reps >= MIN_REPS and max(Counter(k[0] for k in first).values()) < 2:
-        error("too-few-periods",
-              "no rep has more than one period: skill and noise cannot be told apart",
-              hint="give at least two periods for some reps")
-    if errors:
-        if found > len(errors):
-            errors.append(DataError("too-many-errors",
-                                    f"{found - len(errors)} more problems are not listed "
-                                    f"(at most {MAX_ERRORS} are reported)",
-                                    hint="fix these first, then load again"))
-        raise DataErrors(sorted(errors, key=lambda e: (e.row is None, e.row or 0)), total=found)
-
-    out = pd.DataFrame(
-        {"rep_id": ids.astype(object), "period": labels.astype(object),
-         "attainment": attainment.astype(np.float64)},
-        index=frame.index,
-    )
-    out.attrs = {"source": name, "period_kind": kind, "fiscal_year_start": fiscal_year_start}
-    return out
-
-
-def _value_columns(frame: pd.DataFrame, name: str, error: Callable[..., None]) -> tuple[str, ...]:
-    """Which columns hold the attainment; reports the missing ones."""
-    present = [str(c) for c in frame.columns]
-    for column in ("rep_id", "period"):
-        if column not in present:
-            error("missing-column", f"no column '{column}' in the history", column=column,
-                  hint=did_you_mean(column, present) or _listing(present))
-    if "attainment" in present:
-        return ("attainment",)
-    has_actual, has_target = "actual" in present, "target" in present
-    if has_actual and has_target:
-        return ("actual", "target")
-    if has_actual or has_target:
-        missing = "target" if has_actual else "actual"
-        error("missing-column",
-              f"no column '{missing}' in the history (attainment is actual / target)",
-              column=missing,
-              hint=did_you_mean(missing, present) or _listing(present))
-    else:
-        error("missing-column",
-              "no column 'attainment' in the history (nor 'actual' and 'target')",
-              column="attainment",
-              hint=did_you_mean("attainment", present)
-              or f"give 'attainment' (result / target), or 'actual' and 'target'; "
-              f"{_listing(present)}")
-    return ()
-
-
-def _period_labels(frame: pd.DataFrame, ids: np.ndarray, rows: np.ndarray,
-                   error: Callable[..., None]) -> tuple[np.ndarray, str | None]:
-    """Each row's canonical period label (None where bad), and the history's period kind."""
-    codes, uniques = pd.factorize(frame["period"])
-    texts = [_cell_text(cell) for cell in uniques]
-    kinds: list[str | None] = []
-    for text in texts:
-        kinds.append(next((k for k in KINDS if text is not None and _parses(text, k)), None))
-    rows_per_label = np.bincount(codes[codes >= 0], minlength=len(uniques))
-    rows_of_kind = {k: int(sum(rows_per_label[c] for c, kk in enumerate(kinds) if kk == k))
-                    for k in KINDS}
-    kind = max(KINDS, key=lambda k: rows_of_kind[k]) if any(rows_of_kind.values()) else None
-    canonical: list[str | None] = []
-    reasons: list[tuple[str, str | None]] = []
-    for cell, text, k in zip(uniques, texts, kinds):
-        if text is None:
-            canonical.append(None)
-            reasons.append(("", None))
-            continue
-        hint = ("the cell holds a date, not a label: format the column as text"
-                if isinstance(cell, dt.date) else None)
-        if kind is None:
-            canonical.append(None)
-            message = (f"expected a period label like {_EXAMPLES['month']} (month) or "
-                       f"{_EXAMPLES['quarter']} (quarter) (got {text!r})")
-            reasons.append((message, hint))
-            continue
-        try:
-            canonical.append(parse_period_label(text, kind).label)
-            reasons.append(("", None))
-        except ValueError as reason:
-            canonical.append(None)
-            if k is not None:
-                hint = (f"the other periods in the history are {_PLURAL[kind]}: use one period "
-                        "length throughout")
-            reasons.append((str(reason), hint))
-    table = np.array(canonical + [None], dtype=object)
-    labels = table[codes]
-    for i in np.flatnonzero(pd.isna(labels)):
-        code = codes[i]
-        rep = ids[i] if not pd.isna(ids[i]) else None
-        if code < 0 or texts[code] is None:
-            error("missing-value", "'period' is empty", row=int(rows[i]), column="period", rep=rep)
-        else:
-            message, hint = reasons[code]
-            error("bad-period", message, row=int(rows[i]), column="period", rep=rep, hint=hint)
-    return labels, kind
-
-
-def _parses(text: str, kind: str) -> bool:
-    try:
-        parse_period_label(text, kind)
-    except ValueError:
-        return False
-    return True
-
-
-def _checked_numbers(frame: pd.DataFrame, column: str, ids: np.ndarray, rows: np.ndarray,
-                     error: Callable[..., None], positive: bool) -> tuple[np.ndarray, np.ndarray]:
-    """A value column as floats, and where it is usable; reports empty, bad, out-of-range cells."""
-    values, empty = _numbers(frame[column])
-    finite = np.isfinite(values)
-    for i in np.flatnonzero(empty | ~finite | (values <= 0 if positive else values < 0)):
-        rep = ids[i] if not pd.isna(ids[i]) else None
-        row = int(rows[i])
-        if empty[i]:
-            error("missing-value", f"'{column}' is empty", row=row, column=column, rep=rep)
-        elif not finite[i]:
-            got = _cell_text(frame[column].iloc[i])
-            error("not-a-number", f"'{column}' must be a finite number (got {got!r})",
-                  row=row, column=column, rep=rep)
-        elif positive:
-            error("not-positive", f"'{column}' must be positive (got {values[i]:g})",
-                  row=row, column=column, rep=rep,
-                  hint="attainment is actual / target: leave out periods without a target")
-        else:
-            error("negative-value", f"'{column}' must not be negative (got {values[i]:g})",
-                  row=row, column=column, rep=rep,
-                  hint="attainment is fitted on a log scale, so a period's result must be 0 or more: "
-                       "where credit notes exceed a month's sales, net them against the sales they "
-                       "reverse, or give the history by quarter (sum the months; see "
-                       "scenarios/data/field_team_history.csv)")
-    return values, ~empty & finite & (values > 0 if positive else values >= 0)
 
 
 # --------------------------------------------------------------------------- fitting
@@ -921,7 +664,7 @@ def fit_history(history: TableSource, *, seed: int = 2027, simulations: int = 50
     docstring: the crossed model, restricted likelihood and the market prior).
 
     Args:
-        history: what :func:`load_history` returned, or anything it accepts (it is checked
+        history: what :func:`~engine.data.history.load_history` returned, or anything it accepts (it is checked
             again; the calendar is the one of ``load_history``'s ``fiscal_year_start``).
         seed: seed of the simulated teams behind the per-rep-means test (the fit itself is
             deterministic).
@@ -935,7 +678,7 @@ def fit_history(history: TableSource, *, seed: int = 2027, simulations: int = 50
         The fitted :class:`Calibration`.
 
     Raises:
-        DataErrors: as :func:`load_history`; also ``too-few-reps`` / ``too-few-periods``
+        DataErrors: as :func:`~engine.data.history.load_history`; also ``too-few-reps`` / ``too-few-periods``
             when too little is left once zero attainments are dropped.
     """
     prior = market_prior if market_prior is not None else default_scenario().market
@@ -1049,8 +792,8 @@ def fit_history(history: TableSource, *, seed: int = 2027, simulations: int = 50
         months_present.extend(months_of)
         for m in months_of:
             seasonality[m - 1] = float(factor)
-        labels.append(_MONTH_NAMES[months_of[0] - 1] if length == 1
-                      else f"{_MONTH_NAMES[months_of[0] - 1]}-{_MONTH_NAMES[months_of[-1] - 1]}")
+        labels.append(MONTH_NAMES[months_of[0] - 1] if length == 1
+                      else f"{MONTH_NAMES[months_of[0] - 1]}-{MONTH_NAMES[months_of[-1] - 1]}")
 
     # Goodness of fit.
     ks = stats.kstest(z, "norm")
@@ -1222,11 +965,11 @@ def _warnings(cal: Calibration, at_boundary: bool, no_se: bool, n_rows: int,
         out.append(f"only {cal.n_reps} reps: sigma_skill rests on few reps "
                    f"(se {cal.sigma_skill_se:.3f})")
     if len(cal.months_present) < 12:
-        missing = [_MONTH_NAMES[m - 1] for m in range(1, 13) if m not in cal.months_present]
+        missing = [MONTH_NAMES[m - 1] for m in range(1, 13) if m not in cal.months_present]
         out.append(f"the history does not cover {', '.join(missing)}: seasonality 1.0 there")
     groups = len(cal.season_labels)
     if groups > 1 and once * 2 > groups:
-        out.append(f"{once} of the {groups} {_PLURAL[cal.period_kind]} of the year appear in "
+        out.append(f"{once} of the {groups} {PERIOD_PLURAL[cal.period_kind]} of the year appear in "
                    "only one period: their seasonality cannot be told apart from one-off "
                    "team-wide swings")
     if not cal.market_fitted:
@@ -1247,7 +990,7 @@ def _warnings(cal: Calibration, at_boundary: bool, no_se: bool, n_rows: int,
                            f"{_prior_centre(p.prior, p.scale):.3g}, which still pulls it that way")
     if cal.months_per_period > 1:
         out.append(f"the monthly noise sigma ({cal.monthly_noise_sigma:.3f}) is derived from "
-                   f"the {_ADJECTIVE[cal.period_kind]} one ({cal.noise_sigma:.3f}) assuming "
+                   f"the {PERIOD_ADJECTIVE[cal.period_kind]} one ({cal.noise_sigma:.3f}) assuming "
                    "independent months")
     if cal.residual_ks_pvalue < _SIGNIFICANT:
         out.append(f"the standardized residuals are not normal (KS p = "
@@ -1256,503 +999,3 @@ def _warnings(cal: Calibration, at_boundary: bool, no_se: bool, n_rows: int,
         out.append(f"the per-rep mean attainments differ from those the fit predicts (KS p = "
                    f"{cal.rep_means_ks_pvalue:.2g}): skill may not be lognormal")
     return out
-
-
-# --------------------------------------------------------------------------- report
-
-
-def calibration_report(cal: Calibration) -> str:
-    """A readable report of a calibration: parameters, fit statistics and warnings.
-
-    Args:
-        cal: what :func:`fit_history` returned.
-
-    Returns:
-        Plain text, one item per line, ending with a newline.
-    """
-    per = cal.period_kind
-    lines = [
-        f"Calibration of {cal.source}",
-        (f"  {cal.n_reps} reps, {cal.n_periods} {_ADJECTIVE[per]} periods ({cal.first_period} "
-         f"to {cal.last_period}), {cal.n_observations} rep-periods; periods per rep "
-         f"{cal.periods_per_rep[0]}-{cal.periods_per_rep[2]} (median {cal.periods_per_rep[1]:g})"),
-        f"  zero attainments left out of the fit: {cal.zeros_dropped}",
-        "",
-        "Parameters (estimate ± standard error)",
-        _row("sigma_skill", f"{_pm(cal.sigma_skill, cal.sigma_skill_se)}",
-             "spread of log skill between reps (skill = exp(a), median 1)"),
-        _row(f"noise sigma ({per})", f"{_pm(cal.noise_sigma, cal.noise_sigma_se)}",
-             f"noise of log attainment in one {per}, independent between reps"),
-    ]
-    if cal.months_per_period > 1:
-        lines.append(_row("noise sigma (month)",
-                          _pm(cal.monthly_noise_sigma, cal.monthly_noise_sigma_se),
-                          f"gives that {_ADJECTIVE[per]} noise if months are independent"))
-    lines += [
-        _row("level", _pm(cal.level, cal.level_se),
-             "expected attainment of a median-skill rep under the historical plan"),
-        "",
-    ]
-    if len(cal.season_labels) > 1:
-        lines.append(f"Seasonality (mean 1 over the {_PLURAL[per]} of the year present)")
-        cells = [f"{label} {_pm(f, se)}" for label, f, se in
-                 zip(cal.season_labels, cal.season_factors, cal.season_factors_se)]
-        for i in range(0, len(cells), 4):
-            lines.append("  " + "   ".join(f"{c:<20}" for c in cells[i:i + 4]).rstrip())
-    else:
-        lines.append(f"Seasonality: none (one {per} of the year: {cal.season_labels[0]})")
-    lines += ["", *_market_report(cal)]
-    obs, pred = cal.rep_means_observed, cal.rep_means_predicted
-    lines += [
-        "",
-        "Fit",
-        _row("log-likelihood", f"{cal.log_likelihood:.1f}",
-             f"of log attainment at the estimates, k = {cal.n_parameters} parameters"),
-        _row("AIC", f"{cal.aic:.1f}", "2k - 2 log-likelihood: lower is better, same history only"),
-        _row("BIC", f"{cal.bic:.1f}", "k ln(n) - 2 log-likelihood: as AIC, penalizing k more"),
-        _row("ICC", f"{cal.icc:.3f}",
-             "share of log-attainment variance due to lasting skill differences"),
-        _row("residual KS", f"D {cal.residual_ks_statistic:.3f}, p {_p(cal.residual_ks_pvalue)}",
-             "standardized residuals vs normal (p < 0.01: noise not lognormal)"),
-        _row("rep means KS", f"D {cal.rep_means_ks_statistic:.3f}, p {_p(cal.rep_means_ks_pvalue)}",
-             f"per-rep mean attainment vs {cal.simulations} teams simulated from the fit "
-             f"(seed {cal.seed})"),
-        _row("", "", f"p10/p50/p90 observed {obs[0]:.2f}/{obs[1]:.2f}/{obs[2]:.2f}, "
-             f"predicted {pred[0]:.2f}/{pred[1]:.2f}/{pred[2]:.2f}"),
-    ]
-    if cal.period_effects_pvalue is not None:
-        lines.append(_row("market LR",
-                          f"LR {cal.period_effects_lr:.1f}, p {_p(cal.period_effects_pvalue)}",
-                          "team-wide market vs none (restricted likelihoods, chi-bar-square "
-                          "of 2 variances)"))
-    else:
-        lines.append(_row("market LR", "n/a",
-                          "each period is its own period of the year: not testable"))
-    lines += ["", "Warnings" if cal.warnings else "Warnings: none"]
-    lines += [f"  - {w}" for w in cal.warnings]
-    return "\n".join(lines) + "\n"
-
-
-def _market_report(cal: Calibration) -> list[str]:
-    """The market section of the report: each parameter, its se, its prior, what the data did."""
-    m = cal.market
-    if not cal.market_fitted:
-        return [
-            ("Market: not fitted (one fiscal year: every period is its own period of the year, "
-             "so team-wide swings cannot be told apart from seasonality)"),
-            (f"  the given market is kept: year_sigma {m.year_sigma:g}, rho {m.rho:g}, "
-             f"month_sigma {m.month_sigma:g}, team_share {m.team_share:g} (total sd "
-             f"{cal.market_sd:.3f} per month)"),
-        ]
-    lines = [(f"Market (fitted to {cal.n_fiscal_years} fiscal years: separable from "
-              "seasonality; posterior mode, prior centred on the given market)")]
-    for p in cal.market_parameters:
-        moved = (f"data removed {p.learned:.0%} of the prior variance"
-                 if math.isfinite(p.learned) else "posterior sd n/a")
-        lines.append(_row(p.name, _pm(p.estimate, p.se),
-                          f"prior {p.prior:.3g} (sd {p.prior_sd:g} on the {p.scale} scale); "
-                          f"{moved}"))
-    lines.append(_row("total sd (month)", _pm(cal.market_sd, cal.market_sd_se),
-                      "sd of the log demand factor of one month (shared by every rep)"))
-    lines.append(_row("team_share", f"{m.team_share:g}", "not fitted: the given market's"))
-    return lines
-
-
-def _row(name: str, value: str, meaning: str) -> str:
-    return f"  {name:<21} {value:<23} {meaning}".rstrip()
-
-
-def _pm(value: float, se: float) -> str:
-    return f"{value:.3f} ± {se:.3f}" if math.isfinite(se) else f"{value:.3f} ± n/a"
-
-
-def _p(p: float) -> str:
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write_calibrated_scenario(cal: Calibration, out_path: str | os.PathLike[str],
-                              base: str | os.PathLike[str] | None = None,
-                              name: str | None = None) -> Path:
-    """Write a runnable scenario: a base scenario with the fitted values put in.
-
-    Sets ``reps.skill`` to ``{dist: lognormal, median: 1.0, sigma: <sigma_skill>}``; on the
-    primary output, ``level``, ``noise: lognormal`` and ``sigma: <monthly noise sigma>``
-    (dropping ``deals_per_month`` and ``size_sigma``); ``seasonality`` to the 12 fitted
-    monthly factors; ``market`` to ``cal.market`` (the fitted year_sigma, rho and
-    month_sigma, or the market the fit kept; the base's key is replaced, flow or block style,
-    or added after ``seasonality``, with a comment giving the standard errors and the
-    history; a base market the fit kept unfitted stays as written); and ``scenario`` to
-    ``name``. Everything else, comments included, is the base file's text; the base's opening
-    comment becomes a fit summary. Fit with ``market_prior=load_scenario(base).market`` so
-    that the prior, and the market kept from one fiscal year, are the base's. The result is
-    validated before it is written, atomically (a failure leaves no file behind).
-
-    Args:
-        cal: what :func:`fit_history` returned.
-        out_path: where to write the YAML (parent folders are created).
-        base: path of the base scenario; the built-in default scenario when None.
-        name: the scenario's name; ``calibrated_<history file stem>`` when None.
-
-    Returns:
-        The path written.
-
-    Raises:
-        PlanErrors: the base scenario is invalid, or ``name`` is not a valid identifier.
-    """
-    base_path = Path(base) if base is not None else DEFAULT_SCENARIO
-    base_scenario = load_scenario(base_path)  # validates the base
-    text = base_path.read_text(encoding="utf-8")
-    if name is None:
-        name = "calibrated_" + re.sub(r"\W", "_", Path(cal.source).stem)
-    base_name = "the built-in default scenario" if base is None else str(base)
-    out = Path(out_path)
-    editor = _Editor(text)
-    editor.move_roster(base_path, out)
-    new_text = editor.calibrated(cal, base_scenario.primary_measure, base_scenario.outputs, name,
-                                 base_name, base_scenario.market)
-    parse_scenario(new_text, str(out))  # never write a scenario that does not load
-    write_text_atomic(out, new_text)
-    return out
-
-
-def _num(x: float) -> str:
-    """A number as YAML reads it back as a float: positional, 4 significant digits."""
-    return np.format_float_positional(float(x), precision=4, unique=False, fractional=False,
-                                      trim="0")
-
-
-def _market_comment(cal: Calibration) -> list[str]:
-    """The comment above a written ``market`` key: the model, and where the values come from."""
-    prior = cal.market_prior
-    text = ("The market moves every rep of a run together: each month's demand is multiplied by "
-            "exp(x - var/2), x = a plan-year level shock (sd year_sigma) + an AR(1) monthly part "
-            "(coefficient rho, innovation sd month_sigma). ")
-    if cal.market_fitted:
-        ys, rho, ms = cal.market_parameters
-        text += (f"Fitted to {cal.source} ({cal.n_fiscal_years} fiscal years; posterior mode, "
-                 f"prior centred on year_sigma {prior.year_sigma:g}, rho {prior.rho:g}, month_sigma "
-                 f"{prior.month_sigma:g}): year_sigma {ys.estimate:.3f} (se {ys.se:.3f}), rho "
-                 f"{rho.estimate:.2f} (se {rho.se:.2f}), month_sigma {ms.estimate:.3f} (se "
-                 f"{ms.se:.3f}); total sd of a month's log factor {cal.market_sd:.3f} (se "
-                 f"{cal.market_sd_se:.3f}). team_share is not fitted.")
-    else:
-        text += (f"Not fitted: {cal.source} covers one fiscal year, where the market cannot be "
-                 "told apart from seasonality; these are the values the fit was given.")
-    return textwrap.wrap(text, 86, break_on_hyphens=False)
-
-
-def _seasonality_text(factors: Sequence[float], decimals: int = 4) -> list[str]:
-    """Factors rounded so that they still average exactly 1 (largest remainders), so that the
-    scenario does not renormalize them and months at 1.0 stay 1.0."""
-    scale = 10 ** decimals
-    units = np.asarray(factors, dtype=float) * scale
-    rounded = np.floor(units + 1e-9)
-    short = round(len(units) * scale - float(rounded.sum()))
-    order = np.argsort(-(units - rounded), kind="stable")
-    rounded[order[:short]] += 1
-    texts = [f"{u / scale:.{decimals}f}".rstrip("0") for u in rounded]
-    return [t + "0" if t.endswith(".") else t for t in texts]
-
-
-class _Editor:
-    """Text edits on a YAML file, located with PyYAML's node marks (comments survive)."""
-
-    def __init__(self, text: str):
-        self.text = text if text.endswith("\n") else text + "\n"
-        self.root = yaml.compose(self.text, Loader=yaml.SafeLoader)
-        self.edits: list[tuple[int, int, int, str]] = []
-        self.body = 0  # where the opening comment block ends
-        while self.body < len(self.text):
-            line = self.text[self.body:self.line_end(self.body)].strip()
-            if line and not line.startswith("#"):
-                break
-            self.body = self.line_end(self.body)
-
-    # -- locating ---------------------------------------------------------------------
-
-    @staticmethod
-    def item(mapping: yaml.Node | None, key: str) -> tuple[yaml.Node, yaml.Node] | None:
-        if not isinstance(mapping, yaml.MappingNode):
-            return None
-        for k, v in mapping.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return k, v
-        return None
-
-    def end(self, node: yaml.Node) -> int:
-        """Where a node's text ends (a block collection's last value, not the comments after)."""
-        if isinstance(node, yaml.ScalarNode):
-            return node.end_mark.index
-        assert isinstance(node, yaml.CollectionNode)  # a composed node is a scalar, a sequence or a mapping
-        if node.flow_style or not node.value:
-            return node.end_mark.index
-        last = node.value[-1]
-        return self.end(last[1] if isinstance(node, yaml.MappingNode) else last)
-
-    def line_start(self, index: int) -> int:
-        return self.text.rfind("\n", 0, index) + 1
-
-    def line_end(self, index: int) -> int:
-        """Index just past the newline ending the line holding ``index``."""
-        return self.text.index("\n", index) + 1
-
-    # -- editing ----------------------------------------------------------------------
-
-    def edit(self, start: int, end: int, new: str) -> None:
-        """Replace ``text[start:end]``; insertions at one place keep the order they were made."""
-        self.edits.append((start, end, len(self.edits), new))
-
-    def replace(self, node: yaml.Node, new: str, comment: str | None = None) -> None:
-        """Replace a value; ``comment`` replaces the comment after it on its line."""
-        start, end = node.start_mark.index, self.end(node)
-        rest_end = self.line_end(end) - 1
-        rest = self.text[end:rest_end]
-        if comment is None or (rest.strip() and not rest.strip().startswith("#")):
-            self.edit(start, end, new)
-            return
-        line = self.text[self.line_start(start):start] + new
-        column = len(self.text[self.line_start(end):end]) + rest.find("#") if "#" in rest else 0
-        pad = max(column - len(line), 2) if "#" in rest else 2
-        self.edit(start, rest_end, new + " " * pad + "# " + comment)
-
-    def comments_above(self, key: yaml.Node, lines: Sequence[str]) -> None:
-        """Replace the comment lines right above a key (same indentation) with ``lines``."""
-        first = self.line_start(key.start_mark.index)
-        indent = self.text[first:key.start_mark.index]
-        start = first
-        while start > self.body:  # the opening comment is the header's
-            prev = self.line_start(start - 1)
-            if not self.text[prev:start].strip().startswith("#") or \
-                    not self.text[prev:start].startswith(indent + "#"):
-                break
-            start = prev
-        self.edit(start, first, "".join(f"{indent}# {t}\n" for t in lines))
-
-    def set_key(self, mapping: yaml.MappingNode, key: str, value: str,
-                comment: str | None = None) -> None:
-        """Set ``key`` in a block mapping: replace its value, or add a line after the last key."""
-        found = self.item(mapping, key)
-        if found is not None:
-            self.replace(found[1], value, comment)
-            return
-        indent = " " * mapping.value[0][0].start_mark.column
-        at = self.line_end(self.end(mapping))
-        line = f"{indent}{key}: {value}"
-        if comment:
-            line += " " * max(self.comment_column(mapping) - len(line), 2) + "# " + comment
-        self.edit(at, at, line + "\n")
-
-    def comment_column(self, mapping: yaml.MappingNode) -> int:
-        """The column most comments after the values of a block mapping start at (0: none)."""
-        columns = []
-        for _, v in mapping.value:
-            end = self.end(v)
-            rest = self.text[end:self.line_end(end)]
-            if rest.strip().startswith("#"):
-                columns.append(end - self.line_start(end) + rest.index("#"))
-        return max(set(columns), key=columns.count) if columns else 0
-
-    def remove_key(self, mapping: yaml.MappingNode, key: str) -> None:
-        """Remove a one-line ``key: value`` from a block mapping (with its comment)."""
-        found = self.item(mapping, key)
-        if found is None:
-            return
-        k, v = found
-        start = self.line_start(k.start_mark.index)
-        end = self.line_end(self.end(v))
-        self.edit(start, end, "")
-
-    def apply(self) -> str:
-        text = self.text
-        last = len(text) + 1
-        for start, end, _, new in sorted(self.edits, reverse=True):
-            if end > last:  # pragma: no cover - the edits are built not to overlap
-                raise ValueError("overlapping edits")
-            text = text[:start] + new + text[end:]
-            last = start
-        return text
-
-    # -- the calibration ----------------------------------------------------------------
-
-    def move_roster(self, base: Path, out: Path) -> None:
-        """Keep a relative ``team.roster`` pointing at the same file from the new location."""
-        team = self.item(self.root, "team")
-        roster = self.item(team[1], "roster") if team is not None else None
-        if roster is None or not isinstance(roster[1].value, str) or \
-                Path(roster[1].value).is_absolute():
-            return
-        target = (base.parent / roster[1].value).resolve()
-        try:
-            moved = os.path.relpath(target, out.parent.resolve())
-        except ValueError:  # another drive (Windows)
-            moved = str(target)
-        self.replace(roster[1], json.dumps(moved))
-
-    def calibrated(self, cal: Calibration, primary: str, outputs: Sequence[Output], name: str,
-                   base_name: str, base_market: MarketModel) -> str:
-        root = self.root
-        if not isinstance(root, yaml.MappingNode):  # pragma: no cover - load_scenario checked
-            raise TypeError("a scenario must be a mapping")
-        self.header(cal, base_name, primary)
-
-        scen = self.item(root, "scenario")
-        if scen is not None:
-            self.replace(scen[1], name)
-        # The base's label describes the base ("120 reps..."); say what this scenario is.
-        label = self.item(root, "label")
-        base_label = str(label[1].value) if label is not None and isinstance(label[1], yaml.ScalarNode) else ""
-        new_label = (f"Calibrated to {Path(cal.source).name} ({cal.n_reps} reps, {cal.first_period} to "
-                     f"{cal.last_period})" + (f"; team and behaviour of: {base_label}" if base_label else ""))
-        quoted = json.dumps(new_label, ensure_ascii=False)
-        if label is not None:
-            self.replace(label[1], quoted)
-        elif isinstance(root, yaml.MappingNode) and not root.flow_style:
-            self.set_key(root, "label", quoted)
-
-        skill = (f"{{dist: lognormal, median: 1.0, sigma: {_num(cal.sigma_skill)}}}")
-        skill_note = [
-            ("Productivity multiplier: expected output at baseline effort = level x quota/12 "
-             "x skill."),
-            (f"Fitted to {cal.source}: sigma is the spread of log attainment between reps (se "
-             f"{cal.sigma_skill_se:.3f})."),
-        ]
-        reps = self.item(root, "reps")
-        if reps is not None and isinstance(reps[1], yaml.MappingNode) and not reps[1].flow_style:
-            found = self.item(reps[1], "skill")
-            if found is not None:
-                self.comments_above(found[0], skill_note)
-            self.set_key(reps[1], "skill", skill)
-        elif reps is not None and isinstance(reps[1], yaml.MappingNode):
-            self.replace_flow(reps[1], {"skill": skill}, ())
-        elif reps is not None:  # `reps:` with nothing under it
-            self.replace(reps[1], f"{{skill: {skill}}}")
-        else:
-            self.append("reps:\n" + "".join(f"  # {t}\n" for t in skill_note)
-                        + f"  skill: {skill}\n")
-
-        self.primary_output(cal, primary, outputs)
-
-        months = ", ".join(_seasonality_text(cal.seasonality))
-        missing = [_MONTH_NAMES[m - 1] for m in range(1, 13) if m not in cal.months_present]
-        season_note = [f"Monthly demand factors, January first (mean 1), fitted to {cal.source}."]
-        if missing:
-            season_note.append(f"Months not in the history ({', '.join(missing)}): 1.0.")
-        season = self.item(root, "seasonality")
-        if season is not None:
-            self.comments_above(season[0], season_note)
-            self.replace(season[1], f"[{months}]")
-        else:
-            self.append("".join(f"# {t}\n" for t in season_note) + f"seasonality: [{months}]\n")
-        self.market(cal, base_market, season[1] if season is not None else None)
-        return self.apply()
-
-    def market(self, cal: Calibration, base_market: MarketModel,
-               season: yaml.Node | None) -> None:
-        """Write ``cal.market`` into the ``market`` key (after ``seasonality`` if the base has
-        none); a base's market the fit kept (not fitted) stays as it is written."""
-        m = cal.market
-        if not cal.market_fitted and m == base_market:
-            return
-        values = {"year_sigma": _num(m.year_sigma), "rho": _num(m.rho),
-                  "month_sigma": _num(m.month_sigma), "team_share": _num(m.team_share)}
-        notes = _market_comment(cal)
-        found = self.item(self.root, "market")
-        if found is not None:
-            key, node = found
-            self.comments_above(key, notes)
-            if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value:
-                ses = {p.name: p.se for p in cal.market_parameters}
-                for k, v in values.items():
-                    comment = (f"fitted (se {ses[k]:.3g})" if cal.market_fitted and k in ses
-                               else "not fitted")
-                    self.set_key(node, k, v, comment)
-            else:
-                self.replace(node, "{" + ", ".join(f"{k}: {v}" for k, v in values.items()) + "}")
-            return
-        block = ("".join(f"# {t}\n" for t in notes) + "market: {"
-                 + ", ".join(f"{k}: {v}" for k, v in values.items()) + "}\n")
-        if season is not None:
-            at = self.line_end(self.end(season))
-            self.edit(at, at, "\n" + block)
-        else:
-            self.append(block)
-
-    def header(self, cal: Calibration, base_name: str, primary: str) -> None:
-        """Replace the opening comment block with a summary of the fit (no date)."""
-        sigma = (f"{cal.noise_sigma:.3f} per {cal.period_kind} = {cal.monthly_noise_sigma:.3f} "
-                 "per month" if cal.months_per_period > 1 else f"{cal.noise_sigma:.3f} per month")
-        summary = (
-            f"Calibrated scenario: {base_name} fitted to the history in {cal.source} "
-            f"(`incentive\0calibrate`). Fit: {cal.n_reps} reps, {cal.n_periods} "
-            f"{_ADJECTIVE[cal.period_kind]} periods ({cal.n_observations} rep-periods, "
-            f"{cal.zeros_dropped} zero attainments left out); sigma_skill {cal.sigma_skill:.3f}, "
-            f"noise sigma {sigma}, level {cal.level:.3f}, market sd {cal.market_sd:.3f} per month"
-            f"{'' if cal.market_fitted else ' (not fitted)'}, residual KS p-value "
-            f"{_p(cal.residual_ks_pvalue)}. Fitted keys: reps.skill, outputs.{primary} (level, "
-            "noise), seasonality"
-            + (", market (year_sigma, rho, month_sigma); the rest is the base scenario's."
-               if cal.market_fitted else
-               "; the market is the one the fit was given (one fiscal year does not separate it "
-               "from seasonality), the rest the base scenario's.")
-            + " The level includes the effort reps gave under the plan the history was paid "
-            "under."
-        )
-        lines = [line.replace("\0", " ") for line in
-                 textwrap.wrap(summary, 88, break_on_hyphens=False)]
-        self.edit(0, self.body, "".join(f"# {t}\n" for t in lines) + "\n")
-
-    def primary_output(self, cal: Calibration, primary: str, outputs: Sequence[Output]) -> None:
-        adjective = _ADJECTIVE[cal.period_kind]
-        sigma_note = (f"fitted monthly noise (se {cal.monthly_noise_sigma_se:.3f})"
-                      if cal.months_per_period == 1 else
-                      f"monthly, from the fitted {adjective} {cal.noise_sigma:.3f} (independent "
-                      "months)")
-        level_note = (f"fitted (se {cal.level_se:.3f}): median-skill rep's attainment in the "
-                      "history")
-        values = {"level": (_num(cal.level), level_note),
-                  "noise": ("lognormal", "fitted to the history"),
-                  "sigma": (_num(cal.monthly_noise_sigma), sigma_note)}
-        drop = ("deals_per_month", "size_sigma")
-        outs = self.item(self.root, "outputs")
-        node = self.item(outs[1], primary) if outs is not None else None
-        if node is None:
-            # The base relies on the default outputs: write them out with the fitted values.
-            block = ["outputs:"]
-            for o in outputs:
-                params = dict(o.params)
-                if o.name == primary:
-                    for key in drop:
-                        params.pop(key, None)
-                    params.update({k: v for k, (v, _) in values.items()})
-                block.append(f"  {o.name}:")
-                block.append(f"    kind: {o.kind}")
-                block.append(f"    activity: {o.activity}")
-                block += [f"    {k}: {_num(v) if isinstance(v, float) else v}"
-                          for k, v in params.items()]
-            self.append("\n".join(block) + "\n")
-            return
-        mapping = node[1]
-        assert isinstance(mapping, yaml.MappingNode)  # the base scenario is valid: an output is a mapping
-        if mapping.flow_style:
-            self.replace_flow(mapping, {k: v for k, (v, _) in values.items()}, drop)
-            return
-        for key in drop:
-            self.remove_key(mapping, key)
-        for key, (value, comment) in values.items():
-            self.set_key(mapping, key, value, comment)
-
-    def replace_flow(self, mapping: yaml.MappingNode, values: dict[str, str],
-                     drop: Sequence[str]) -> None:
-        """Rewrite a flow mapping ``{...}`` with keys set and dropped."""
-        items = {k.value: self.text[v.start_mark.index:self.end(v)] for k, v in mapping.value
-                 if k.value not in drop}
-        items.update(values)
-        self.edit(mapping.start_mark.index, mapping.end_mark.index,
-                           "{" + ", ".join(f"{k}: {v}" for k, v in items.items()) + "}")
-
-    def append(self, block: str) -> None:
-        at = len(self.text)
-        self.edit(at, at, "\n" + block)

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine.data.history import load_history
 from engine.data.statements import load_for_plan, statements
 from engine.plan import load_plan
-from engine.sim.calibrate import load_history
 from tests.cli import incentive
 from tests.jobs.outofmodel import OutOfModel, generate
 

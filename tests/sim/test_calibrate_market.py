@@ -21,16 +21,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from engine.report.calibrate import calibration_report
 from engine.sim.calibrate import (
     PRIOR_SD_ATANH_RHO,
     PRIOR_SD_LOG_MONTH_SIGMA,
     PRIOR_SD_LOG_YEAR_SIGMA,
     _Crossed,
     _Panel,
-    calibration_report,
     fit_history,
-    write_calibrated_scenario,
 )
+from engine.sim.calibrated_scenario import write_calibrated_scenario
 from engine.sim.market import MarketModel
 from engine.sim.scenario import default_scenario, load_scenario
 from tests.sim.test_calibrate import (
