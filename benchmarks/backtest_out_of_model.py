@@ -8,13 +8,19 @@ with history (the scenario calibrated first on the two prior years, as ``incenti
 --history`` does), and compared with the realized annual payout of the plan year, computed
 by the payout engine on the full-year roster and actuals as ``incentive payout`` does.
 
+``--process`` picks where the years come from (:data:`PROCESSES`); ``--process all`` runs
+every process, the out-of-model one without and with history, and then pools them.
+
 Printed: years, the share of years whose realized payout is above the forecast P90 (should be
 about 10%) and above P50 (about 50%), each with a Wilson 95% interval, the seconds taken, and
-the command line that reproduces the run.
+the command line that reproduces the run; with several back-tests, the pooled shares.
 
 Run: ``.venv/bin/python benchmarks/backtest_out_of_model.py`` (100 years, 200 runs, both
-modes: several minutes on a 2-core machine), or ``--quick`` for a smoke run. Not part of the
-test suite; tests/jobs/test_outofmodel.py runs :func:`backtest` on 3 years.
+modes: several minutes on a 2-core machine), or ``--quick`` for a smoke run; ``make backtest``
+is the short version of every process (few years: wide intervals, a first look, not a verdict).
+The years run one after another in one process; each forecast builds its simulations once
+(the time goes to simulating the runs, not to compiling the plan). Not part of the test
+suite; tests/jobs/test_outofmodel.py runs :func:`backtest` on 3 years.
 """
 
 from __future__ import annotations
@@ -88,7 +94,7 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 
 def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 2027, history: bool = False,
              workers: int = 1, progress: bool = False, process: str = "outofmodel",
-             fixed_behaviour: bool = False, prior=None) -> Backtest:
+             fixed_behaviour: bool = False, prior=None, history_runs: int | None = None) -> Backtest:
     """Forecast ``years`` out-of-model plan years from their first half and count the misses.
 
     Args:
@@ -98,7 +104,8 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
         seed: first world seed; forecast ``k`` uses seed ``10_000 + k``.
         history: calibrate the scenario on the world's two prior years first (as
             ``incentive forecast --history``); otherwise use the default scenario.
-        workers: processes per forecast.
+        workers: processes per forecast and per simulation of the history plan (results do not
+            depend on it).
         progress: print one line per year on stderr.
         process: where the years come from (:data:`PROCESSES`). The simulator's processes
             draw one team of ``reps`` seats per year from the default scenario with its
@@ -108,6 +115,9 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
             (``in_post=False``).
         prior: the forecast's :class:`~engine.sim.uncertain.BehaviourPrior` (default: the
             forecast's default).
+        history_runs: with ``history``, runs per simulation of the history plan when the level
+            is read under it (default: ``incentive forecast --history``'s,
+            :data:`engine.jobs.history.DEFAULT_RUNS`).
 
     Returns:
         The :class:`Backtest`.
@@ -126,6 +136,7 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
         raise ValueError("--history needs the out-of-model process (the simulator's have no history years)")
     kwargs = {"behaviour": None, "in_post": False} if fixed_behaviour else \
         ({} if prior is None else {"behaviour": prior})
+    calibration = {} if history_runs is None else {"runs": history_runs}
     sim_truth = None
     if process != "outofmodel":
         from dataclasses import replace
@@ -150,7 +161,8 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
             roster, actuals = simulated_year_tables(sim_truth[0], sim_truth[1], k, until=CLOSED_MONTHS)
             truth = float(sim_truth[1].cost[k])
         # As `incentive forecast --history`: the history read under the plan that paid it (the same plan).
-        scenario = calibrate_under_plan(world.history, checked, seed=10_000 + k)[0] if history else None
+        scenario = calibrate_under_plan(world.history, checked, seed=10_000 + k, workers=workers,
+                                        **calibration)[0] if history else None
         fc = forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=10_000 + k, workers=workers,
                       decompose=False, **kwargs)
         realized.append(truth)
@@ -179,6 +191,30 @@ def report(bt: Backtest) -> str:
             f"  {bt.seconds:.1f} s\n")
 
 
+def pooled(bts: list[Backtest]) -> str:
+    """The shares over every back-test together (each year one trial), with Wilson 95% intervals."""
+    years = sum(bt.years for bt in bts)
+    over90 = sum(bt.over_p90 for bt in bts)
+    over50 = sum(bt.over_p50 for bt in bts)
+    lo90, hi90 = wilson(over90, years)
+    lo50, hi50 = wilson(over50, years)
+    return (f"pooled over {len(bts)} back-tests: {years} years\n"
+            f"  realized > P90: {over90 / years:6.1%}  (95% CI {lo90:.1%}-{hi90:.1%}; should be ~10%)\n"
+            f"  realized > P50: {over50 / years:6.1%}  (95% CI {lo50:.1%}-{hi50:.1%}; should be ~50%)\n")
+
+
+def plan_of_runs(process: str, history: bool | None) -> list[tuple[str, bool]]:
+    """The ``(process, with history)`` back-tests ``--process`` and ``--history`` ask for:
+    ``all`` is every process, the out-of-model one without and with history (the simulator's
+    processes have no history years, so only without)."""
+    processes = sorted(PROCESSES) if process == "all" else [process]
+    out = []
+    for p in processes:
+        modes = [False, True] if history is None else [history]
+        out += [(p, h) for h in modes if not h or p == "outofmodel"]
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--years", type=int, default=None, help="held-back years (default 100; --quick 20)")
@@ -187,11 +223,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=2027, help="first world seed (default 2027)")
     parser.add_argument("--history", action=argparse.BooleanOptionalAction, default=None,
                         help="only with (--history) or only without (--no-history) calibration; default both")
-    parser.add_argument("--workers", type=int, default=1, help="processes per forecast (default 1)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes per forecast and per simulation of the history plan (default 1)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 years, 20 runs")
+    parser.add_argument("--history-runs", type=int, default=None,
+                        help="with history: runs per simulation of the history plan (default 100, as "
+                             "`incentive forecast --history`)")
     parser.add_argument("--progress", action="store_true", help="one line per year on stderr")
-    parser.add_argument("--process", default="outofmodel", choices=sorted(PROCESSES),
-                        help="where the held-back years come from (default outofmodel)")
+    parser.add_argument("--process", default="outofmodel", choices=[*sorted(PROCESSES), "all"],
+                        help="where the held-back years come from (default outofmodel; all: every process, "
+                             "each with and without history where it has history, and the pooled shares)")
     parser.add_argument("--fixed-behaviour", action="store_true",
                         help="forecast with the scenario's behaviour known (the forecast before issue 27)")
     parser.add_argument("--prior", default=None, metavar="D0,D1,K0,K1,R0,R1",
@@ -206,22 +247,29 @@ def main(argv: list[str] | None = None) -> None:
         prior = BehaviourPrior(drain=(v[0], v[1]), effort_cost=(v[2], v[3]), reset=(v[4], v[5]))
     years = args.years if args.years is not None else (20 if args.quick else 100)
     runs = args.runs if args.runs is not None else (20 if args.quick else 200)
-    modes = [False, True] if args.history is None else [args.history]
+    tests = plan_of_runs(args.process, args.history)
+    if not tests:
+        parser.error(f"--history needs the out-of-model process (process {args.process} has no history years)")
     command = [".venv/bin/python", "benchmarks/backtest_out_of_model.py", "--years", str(years), "--runs", str(runs),
                "--reps", str(args.reps), "--seed", str(args.seed), "--workers", str(args.workers)]
     if args.history is not None:
         command.append("--history" if args.history else "--no-history")
     command += ["--process", args.process] + (["--fixed-behaviour"] if args.fixed_behaviour else []) \
-        + (["--prior", args.prior] if args.prior else [])
+        + (["--prior", args.prior] if args.prior else []) \
+        + (["--history-runs", str(args.history_runs)] if args.history_runs is not None else [])
     print(f"Out-of-model back-test of {PLAN.relative_to(ROOT)}: forecast from the first {CLOSED_MONTHS} months, "
           f"{years} years, {runs} runs per forecast, {args.reps} seats, seeds {args.seed}-{args.seed + years - 1}")
     print(f"reproduce: {shlex.join(command)}\n", flush=True)
     total = time.perf_counter()
-    for history in modes:
+    done = []
+    for process, history in tests:
         bt = backtest(years=years, runs=runs, reps=args.reps, seed=args.seed, history=history,
-                      workers=args.workers, progress=args.progress, process=args.process,
-                      fixed_behaviour=args.fixed_behaviour, prior=prior)
+                      workers=args.workers, progress=args.progress, process=process,
+                      fixed_behaviour=args.fixed_behaviour, prior=prior, history_runs=args.history_runs)
+        done.append(bt)
         print(report(bt), flush=True)
+    if len(done) > 1:
+        print(pooled(done))
     print(f"total {time.perf_counter() - total:.1f} s")
 
 

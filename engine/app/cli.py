@@ -454,38 +454,22 @@ def compare(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: 
 def calibrate(history: str, out: str, base: str | None, name: str | None, fiscal_year_start: int,
               plan_path: str | None, runs: int | None, seed: int | None, workers: int | None) -> None:
     """Fit skill dispersion, noise and seasonality to a team's history; write a scenario."""
-    from engine.jobs.history import (
-        DEFAULT_RUNS,
-        calibrate_under_plan,
-        write_scenario_under_plan,
-    )
+    from engine.jobs.calibrate import calibrate as run
+    from engine.jobs.history import DEFAULT_RUNS
     from engine.plan import load_plan
+    from engine.report.calibrate import calibration_report
     from engine.report.text import history_fit_report
-    from engine.sim.calibrate import (
-        calibration_report,
-        fit_history,
-        load_history,
-        write_calibrated_scenario,
-    )
 
     if plan_path is None and (runs, seed, workers) != (None, None, None):
         raise click.UsageError("--runs, --seed and --workers simulate the plan given with --plan")
-    fit = None
     try:
         _check_outputs(out=out)
         paid_under = load_plan(plan_path) if plan_path is not None else None
-        frame = load_history(history, fiscal_year_start=fiscal_year_start)
-        if paid_under is not None:
-            _, cal, fit = calibrate_under_plan(frame, paid_under, base=base, name=name, runs=runs or DEFAULT_RUNS,
-                                               seed=seed, workers=workers or _cores())
-            path = write_scenario_under_plan(cal, fit, out, base=base, name=name)
-        else:
-            from engine.sim.scenario import load_scenario
-
-            cal = fit_history(frame, market_prior=load_scenario(base).market)  # the base's market is the prior
-            path = write_calibrated_scenario(cal, out, base=base, name=name)
+        done = run(history, out, base=base, name=name, fiscal_year_start=fiscal_year_start, paid_under=paid_under,
+                   runs=runs or DEFAULT_RUNS, seed=seed, workers=workers or _cores())
     except EngineError as exc:
         _fail(exc)
+    cal, fit, path = done.calibration, done.fit, done.path
     click.echo(calibration_report(cal), nl=False)
     if fit is not None:
         click.echo("")
@@ -800,8 +784,8 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
             raise click.UsageError("--history-plan is the plan the --history was paid under: give --history too")
         if history:
             from engine.jobs.history import calibrate_under_plan
+            from engine.report.calibrate import calibration_report
             from engine.report.text import history_fit_report
-            from engine.sim.calibrate import calibration_report
 
             paid_under = load_plan(history_plan) if history_plan else checked
             scenario, cal, fit = calibrate_under_plan(history, paid_under, base=scenario_path,

@@ -29,13 +29,29 @@ from types import MappingProxyType
 
 from engine.core.inputs import PeriodInfo
 
-__all__ = ["KINDS", "MONTHS_PER_PERIOD", "check_period_kind", "parse_period_label", "period_for_date"]
+__all__ = [
+    "KINDS",
+    "MONTHS_PER_PERIOD",
+    "MONTH_NAMES",
+    "PERIOD_ADJECTIVE",
+    "PERIOD_PLURAL",
+    "check_period_kind",
+    "parse_period_label",
+    "period_for_date",
+]
 
 KINDS: tuple[str, ...] = ("month", "quarter", "half", "year")
 """The period kinds, shortest first."""
 
 #: Months in one period of each kind: the one table every layer uses.
 MONTHS_PER_PERIOD: Mapping[str, int] = MappingProxyType({"month": 1, "quarter": 3, "half": 6, "year": 12})
+
+#: The kinds in words: ``2 quarters``, ``quarterly periods``; and calendar months' short names.
+PERIOD_PLURAL: Mapping[str, str] = MappingProxyType(
+    {"month": "months", "quarter": "quarters", "half": "halves", "year": "years"})
+PERIOD_ADJECTIVE: Mapping[str, str] = MappingProxyType(
+    {"month": "monthly", "quarter": "quarterly", "half": "half-yearly", "year": "yearly"})
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _PATTERNS = {
     "month": re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])"),
     "quarter": re.compile(r"([0-9]{4})-Q([1-4])"),

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 
 from wcwidth import wcswidth, wcwidth
 
-__all__ = ["MISSING", "did_you_mean", "display_width", "figure", "is_missing", "ljust", "money", "percent",
-           "plan_diff", "plus_minus", "rjust", "text_table", "wrap"]
+__all__ = ["MISSING", "did_you_mean", "display_width", "figure", "is_missing", "ljust", "money", "p_value",
+           "percent", "plan_diff", "plus_minus", "rjust", "text_table", "wrap"]
 
 MISSING = "—"
 """What a table shows where there is no value (an em dash, everywhere)."""
@@ -60,6 +60,11 @@ def plus_minus(mean: float | None, lo: float | None, hi: float | None, kind: str
     if lo is None or hi is None or is_missing(lo) or is_missing(hi):
         return text
     return f"{text} ± {figure((hi - lo) / 2, kind).replace('%', 'pp')}"
+
+
+def p_value(p: float) -> str:
+    """A p-value: three decimals (``0.042``), or two significant digits below 0.001 (``3.2e-05``)."""
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from engine.core.inputs import Inputs
-from engine.core.periods import MONTHS_PER_PERIOD
+from engine.core.periods import MONTHS_PER_PERIOD, PERIOD_PLURAL
 from engine.core.text import percent
 from engine.data.statements import load_for_plan
 from engine.plan import expr as ex
@@ -105,8 +105,6 @@ RISK_RATIO = 1.5
 
 HIGH_RISK_RATIO = 3.0
 """``attrition-risk`` is ``high`` severity from this multiple on (``medium`` below)."""
-
-_PLURAL = {"month": "months", "quarter": "quarters", "half": "halves", "year": "years"}
 
 
 # --------------------------------------------------------------------------- public API
@@ -355,7 +353,7 @@ class _History:
                 "detail": detail, "_key": float(key)}
 
     def plural(self, n: int) -> str:
-        return self.unit if n == 1 else _PLURAL[self.unit]
+        return self.unit if n == 1 else PERIOD_PLURAL[self.unit]
 
 
 # --------------------------------------------------------------------------- the plan

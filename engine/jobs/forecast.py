@@ -60,7 +60,7 @@ from engine.sim.uncertain import (
     weighted_quantile,
 )
 
-__all__ = ["Forecast", "calibrated_scenario", "forecast"]
+__all__ = ["Forecast", "forecast"]
 
 PILOT_REP_RUNS = 1_000  # rep-runs of the pilot that measures the effort behind the actuals so far
 PILOT_RUN_BASE = 1_000_000_000  # pilot run i draws from the streams of run PILOT_RUN_BASE + i
@@ -474,28 +474,6 @@ def _monthly_actuals(setup: _Setup, checked: CheckedPlan, active_days: np.ndarra
     return out
 
 
-def calibrated_scenario(history, base: Scenario | str | None = None) -> Scenario:
-    """A scenario calibrated in memory to an attainment history (as ``incentive calibrate``)."""
-    return calibrate_scenario(history, base)[0]
-
-
-def calibrate_scenario(history, base: Scenario | str | None = None):
-    """The scenario calibrated in memory to an attainment history, and the fit behind it
-    (a :class:`~engine.sim.calibrate.Calibration`, for the report of what was fitted)."""
-    import tempfile
-    from pathlib import Path
-
-    from engine.sim.calibrate import fit_history, load_history, write_calibrated_scenario
-    from engine.sim.scenario import load_scenario
-
-    base_file = base.file if isinstance(base, Scenario) else base
-    prior = base.market if isinstance(base, Scenario) else load_scenario(base).market
-    cal = fit_history(load_history(history), market_prior=prior)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = write_calibrated_scenario(cal, Path(tmp) / "calibrated.yaml", base=base_file)
-        return load_scenario(path), cal
-
-
 # -- the market so far, and where the spread comes from ----------------------------------------
 
 
@@ -650,6 +628,13 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
              behaviour: BehaviourPrior | None = DEFAULT_BEHAVIOUR, in_post: bool = True) -> Forecast:
     """Forecast the plan year's payout for the real team from the actuals so far.
 
+    The steps, each a function below: what the closed periods paid (:func:`_paid_so_far`);
+    the real team in the scenario's terms (:func:`_team`); what the closed months say about
+    its skill, effort, market and rates (:func:`_read_closed_months`); the rest of the year
+    simulated (:func:`_simulate_rest`); then the tables: per period (:func:`_by_period`),
+    the accrual (:func:`_accrual`), per rep (:func:`_per_rep`), the market read
+    (:func:`_market_document`) and the assumptions (:func:`_assumptions`).
+
     Args:
         checked: the validated plan.
         roster: roster (path or DataFrame), as for ``incentive payout``; it needs the
@@ -690,17 +675,68 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     Raises:
         DataError, DataErrors: problems in the roster or actuals (naming row, rep, column).
     """
-    from engine.data.statements import statement_table
-    from engine.plan.compile import compile_plan
-
     scenario = scenario or default_scenario()
     seed = scenario.seed if seed is None else int(seed)
     if runs < 1:
         raise ValueError("runs must be at least 1")
     plan = checked.plan
     setup = _setup(checked, roster, actuals, as_of)
+    paid = _paid_so_far(checked, setup, params, ledger_paid)
+    team = _team(checked, setup, shape_scenario(checked, scenario)[0], in_post)  # the team in the plan's own columns
+    read = _read_closed_months(checked, setup, team, seed, params, behaviour, in_post)
+    scenario = _at_the_team_rates(team.scenario, read)
+    sims = _simulate_rest(checked, setup, team, read, scenario, paid, runs, seed, params, behaviour,
+                          workers=workers, chunk_runs=chunk_runs, scheduler=scheduler, progress=progress,
+                          decompose=decompose)
+    by_period, in_progress, quantiles = _by_period(setup, paid, sims)
+    annual_mean = float(np.average(sims.annual, weights=sims.weights))
+    earned, method, share_year = _accrual(checked, setup, team, paid, sims, in_progress, annual_mean)
+    prob = None if budget is None else float(np.average(sims.annual > budget, weights=sims.weights))
+    reps = _per_rep(setup, team, paid, read, sims)
+
+    M = team.closed_months
+    as_of_date = _month_end(setup.start, M - 1)
+    summary = {
+        "reps": team.n_reps, "paid_to_date": paid.to_date, "mean": annual_mean, "p05": float(quantiles[0]),
+        "p50": float(quantiles[1]), "p90": float(quantiles[2]), "p95": float(quantiles[3]),
+        "expected_remaining": annual_mean - paid.to_date,
+        "budget": budget, "probability_over_budget": prob, "share_of_year_elapsed": share_year,
+        "earned_to_date": earned, "accrued_liability": earned - paid.to_date, "accrual_method": method,
+        "closed_period_gap": sims.closed_gap,
+    }
+    assumptions = _assumptions(checked, setup, team, read, sims, scenario, runs, seed, behaviour, method,
+                               as_of_date)
+    return Forecast(plan=plan.name, plan_label=plan.label or "", language=plan_language(checked),
+                    scenario=scenario.name, currency=plan.currency, minor_unit=plan.minor_unit,
+                    as_of=setup.as_of, as_of_date=as_of_date, closed_months=M, runs=runs, seed=seed, budget=budget,
+                    method=method, by_period=by_period, reps=reps, annual=sims.annual, summary=summary,
+                    assumptions=assumptions, variance=sims.decomposition,
+                    market=_market_document(setup, read.market, scenario, M),
+                    variance_runs=0 if sims.decomposition is None else min(runs, DECOMPOSE_RUNS))
+
+
+# -- the steps of the forecast ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Paid:
+    """What the closed periods paid: ``by_period`` ``(P,)`` team totals (NaN for open periods),
+    ``to_date`` their sum, ``rep`` ``(R,)`` each roster rep's, in the roster's order."""
+
+    by_period: np.ndarray
+    to_date: float
+    rep: np.ndarray
+
+
+def _paid_so_far(checked: CheckedPlan, setup: _Setup, params: dict | None,
+                 ledger_paid: pd.DataFrame | None) -> _Paid:
+    """Paid to date: the statements of the closed periods, exactly as ``incentive payout``
+    computes them (or as a ledger recorded them)."""
+    from engine.data.statements import statement_table
+    from engine.plan.compile import compile_plan
+
+    plan = checked.plan
     inputs = setup.inputs
-    # Paid to date: the statements of the closed periods, exactly as `incentive payout`.
     stmts = statement_table(plan, inputs, compile_plan(checked, params).evaluate(inputs))
     if ledger_paid is not None:  # paid to date as the ledger recorded it (prior-period corrections included)
         stmts = ledger_paid[ledger_paid["period"].isin({p.label for p in setup.periods[: setup.closed_periods]})]
@@ -709,241 +745,389 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     dec = plan.minor_unit
     paid_by_period = stmts.groupby("period")["total"].sum().round(dec)
     paid_rep = stmts.groupby("rep_id")["total"].sum().round(dec)
-    P = len(setup.periods)
     labels = [p.label for p in setup.periods]
     paid = np.array([float(paid_by_period.get(lb, 0.0)) if k < setup.closed_periods else np.nan
                      for k, lb in enumerate(labels)])
     paid_to_date = round(float(np.nansum(paid)), dec) if setup.closed_periods else 0.0
     ids = inputs.rep_ids.astype(str)
-    rep_paid = paid_rep.reindex(ids, fill_value=0.0).to_numpy(dtype=float)
+    return _Paid(paid, paid_to_date, paid_rep.reindex(ids, fill_value=0.0).to_numpy(dtype=float))
 
-    scenario = shape_scenario(checked, scenario)[0]  # the team in the plan's own columns
+
+@dataclass(frozen=True)
+class _Team:
+    """The real team in the scenario's terms.
+
+    Attributes:
+        scenario: the scenario shaped to the plan's columns (before the team's rates).
+        ids: roster rep ids, as text.
+        roster, fixed, tenure, hired: the roster as the simulator takes it (:func:`_roster`).
+        active_days: ``(R, 12)`` days each rep was in the role per month.
+        real: the real actuals per month, by output (the primary included).
+        closed_months: months with real actuals (``M``).
+        prior_mean, prior_sd: the scenario's prior of log skill.
+        days: days of each month of the plan year.
+        refill: the month each roster leaver's seat is refilled (-1: not); None without ``in_post``.
+    """
+
+    scenario: Scenario
+    ids: np.ndarray
+    roster: Roster
+    fixed: dict
+    tenure: np.ndarray
+    hired: np.ndarray
+    active_days: np.ndarray
+    real: dict[str, np.ndarray]
+    closed_months: int
+    prior_mean: float
+    prior_sd: float
+    days: np.ndarray
+    refill: np.ndarray | None
+
+    @property
+    def n_reps(self) -> int:
+        return len(self.ids)
+
+    @property
+    def primary(self) -> str:
+        return self.scenario.primary_measure
+
+
+def _team(checked: CheckedPlan, setup: _Setup, scenario: Scenario, in_post: bool) -> _Team:
+    """The roster, the actuals per month and the skill prior, in the shaped scenario's terms."""
     roster_s, fixed, tenure, hired = _roster(setup, scenario, checked)
     active_days = _active_days(setup)
     real = _monthly_actuals(setup, checked, active_days)
     M = setup.closed_months
     prior_mean, prior_sd = log_skill_prior(scenario.skill)
-    R = len(ids)
-    primary = scenario.primary_measure
     _add_primary(real, scenario)
-    days = month_days(setup.start, 12)
-
-    market: _MarketRead | None = None
-
-    settle_gap = 0.0
-    effort_model: EffortModel | None = None
     refill = _open_seats(setup, active_days, hired, M, int(dict(scenario.attrition)["vacancy_months"])) \
         if in_post else None
-    quit_scale = 1.0
+    return _Team(scenario, setup.inputs.rep_ids.astype(str), roster_s, fixed, tenure, hired, active_days, real, M,
+                 prior_mean, prior_sd, month_days(setup.start, 12), refill)
 
-    def conditioning(closed: int, mean, sd, redraw: frozenset[str] = frozenset(),
-                     uncertain: bool = True) -> Conditioning:
-        seen = None if market is None or closed == 0 else market
-        return Conditioning(roster=roster_s, start=setup.start, closed_months=closed,
-                            actuals={k: v[:, :closed] for k, v in real.items()}, active_days=active_days,
-                            skill_mean=mean, skill_sd=sd, prior_mean=prior_mean, prior_sd=prior_sd, tenure=tenure,
-                            hired=hired, fixed_columns=fixed, redraw=redraw,
-                            market_seen=None if seen is None else seen.seen,
-                            market_mean=None if seen is None else seen.mean,
-                            market_cov=None if seen is None else seen.cov,
-                            behaviour=behaviour if uncertain else None, settle_gap=settle_gap,
-                            effort_model=effort_model if closed else None, refill=refill if closed else None)
 
-    count_scale: dict[str, float] = {}
-    blocks_read: tuple | None = None
-    prior = (np.full(R, prior_mean), np.full(R, prior_sd))
-    skill_mean, skill_sd = prior
-    observed = expected = np.zeros(R)
-    effort_factor = np.ones(M)
-    if M < 12 and primary in real:  # (a skill prior of sd 0 still reads the market and the effort)
-        # The effort behind the actuals so far: a short pilot of the same team and plan
-        # from the start of the year (prior skills), its expected output at the chosen
-        # effort over that at effective effort 1, month by month. At most 100 runs: one
-        # chunk, in this process (its sums then never depend on a split).
-        pilot_task = SimTask(checked, scenario, seed, params, condition=conditioning(0, *prior, uncertain=False),
-                             until=M)
-        pilot = simulation_for(pilot_task)
-        n_pilot = int(np.clip(math.ceil(PILOT_REP_RUNS / max(R, 1)), 4, 100))
-        res = Executor().map([(pilot_task, idx) for idx in chunks_of(n_pilot, n_pilot, first=PILOT_RUN_BASE)])
-        num = den = np.zeros(M)
-        for r in res:
-            # A conditioned simulation records both (Conditioning.finish).
-            assert r.primary_expected is not None and r.primary_baseline is not None
-            num = num + r.primary_expected[:, :M].sum(axis=0)
-            den = den + r.primary_baseline[:, :M].sum(axis=0)
-        effort_factor = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
-        count_scale = _count_scale(res, real, M, n_pilot)
+@dataclass(frozen=True)
+class _Reading:
+    """What the closed months say (:func:`_read_closed_months`); the prior where they say nothing.
+
+    Attributes:
+        skill_mean, skill_sd: ``(R,)`` posterior of each rep's log skill.
+        effort_factor: ``(M,)`` the effort behind the actuals so far, per month.
+        count_scale: count outputs' rates so far over the scenario's, by output.
+        quit_scale: the team's quit rate so far over the scenario's hazard.
+        settle_gap: how far below its baseline morale the team in post has settled.
+        effort_model: the effort behind the actuals as a function of the behaviour drawn.
+        market: the market of the closed months (None: no market, or nothing read).
+        blocks: ``(base0, base, cv2_month)`` the behaviour weights read the closed blocks with.
+    """
+
+    skill_mean: np.ndarray
+    skill_sd: np.ndarray
+    effort_factor: np.ndarray
+    count_scale: dict[str, float] = field(default_factory=dict)
+    quit_scale: float = 1.0
+    settle_gap: float = 0.0
+    effort_model: EffortModel | None = None
+    market: _MarketRead | None = None
+    blocks: tuple | None = None
+
+
+def _conditioning(setup: _Setup, team: _Team, closed: int, mean, sd, *, behaviour: BehaviourPrior | None,
+                  redraw: frozenset[str] = frozenset(), settle_gap: float = 0.0,
+                  effort_model: EffortModel | None = None, market: _MarketRead | None = None) -> Conditioning:
+    """The simulation of the real team with its first ``closed`` months as they were."""
+    seen = None if market is None or closed == 0 else market
+    return Conditioning(roster=team.roster, start=setup.start, closed_months=closed,
+                        actuals={k: v[:, :closed] for k, v in team.real.items()}, active_days=team.active_days,
+                        skill_mean=mean, skill_sd=sd, prior_mean=team.prior_mean, prior_sd=team.prior_sd,
+                        tenure=team.tenure, hired=team.hired, fixed_columns=team.fixed, redraw=redraw,
+                        market_seen=None if seen is None else seen.seen,
+                        market_mean=None if seen is None else seen.mean,
+                        market_cov=None if seen is None else seen.cov,
+                        behaviour=behaviour, settle_gap=settle_gap,
+                        effort_model=effort_model if closed else None, refill=team.refill if closed else None)
+
+
+def _read_closed_months(checked: CheckedPlan, setup: _Setup, team: _Team, seed: int, params: dict | None,
+                        behaviour: BehaviourPrior | None, in_post: bool) -> _Reading:
+    """The effort, rates, behaviour, market and skills the closed months show (the prior when
+    the year is over or the actuals hold no primary output)."""
+    R, M, primary, scenario = team.n_reps, team.closed_months, team.primary, team.scenario
+    prior = (np.full(R, team.prior_mean), np.full(R, team.prior_sd))
+    if not (M < 12 and primary in team.real):  # (a skill prior of sd 0 still reads the market and the effort)
+        return _Reading(*prior, effort_factor=np.ones(M))
+    res, pilot, n_pilot = _pilot(checked, setup, team, seed, params)
+    effort_factor = _effort_factor(res, M)
+    count_scale = _count_scale(res, team.real, M, n_pilot)
+    quit_scale = _quit_scale(res, _leavers_so_far(setup, team.active_days, M), n_pilot) if in_post else 1.0
+    base0 = _expected_at_baseline(setup, team, pilot)
+    settle_gap, effort_model = 0.0, None
+    if behaviour is not None:
+        # The team in post: settled below its baseline morale where recovery balances the
+        # drains (the pilot's mean drain at the baseline over recovery); then the effort
+        # behind the actuals as a function of each run's behaviour, fitted over a pilot
+        # whose runs draw it from the prior (engine/sim/uncertain.py).
+        settle_gap = _settle_gap(res, float(dict(scenario.morale)["recovery"]))
+        effort_factor, effort_model, res_b = _effort_model(
+            checked, scenario, seed, params,
+            _conditioning(setup, team, 0, *prior, behaviour=behaviour, settle_gap=settle_gap),
+            behaviour, base0.sum(axis=0), R, M)
+        # The team's count and quit rates against the same behaviour the runs simulate (a
+        # settled team has lower morale than the fresh pilot, and quits more).
+        count_scale = _count_scale(res_b, team.real, M, len(np.concatenate([r.run_index for r in res_b])))
         if in_post:
-            quit_scale = _quit_scale(res, _leavers_so_far(setup, active_days, M), n_pilot)
-        out = scenario.output(primary)
-        sim0 = pilot
-        ramp_t = np.where(np.isnan(tenure), scenario.ramp_months, tenure)
-        base0 = np.zeros((R, M))  # expected at skill 1, effort 1, an average market
-        for m in range(M):
-            from engine.sim.behaviour import ramp_factor
+            quit_scale = _quit_scale(res_b, _leavers_so_far(setup, team.active_days, M),
+                                     len(np.concatenate([r.run_index for r in res_b])))
+    base = base0 * effort_factor[None, :]
+    observed = team.real[primary].sum(axis=1)
+    cv2_month = pilot.prod.monthly_cv(scenario.output(primary)) ** 2
+    market = None
+    if scenario.market.active:
+        # The market so far, read off the team's results (before the reps' skills, so that a
+        # team-wide swing is not read as every rep's skill).
+        teams, n_teams = team_index(team.roster.columns, R)
+        market = _read_market(scenario.market, team.real[primary], base, _blocks(setup), team.prior_mean,
+                              team.prior_sd, cv2_month, teams, n_teams)
+        base = base * market.multiplier[teams]
+    expected = base.sum(axis=1)
+    cv2 = cv2_month * (base ** 2).sum(axis=1) / np.maximum(expected, 1e-300) ** 2
+    skill_mean, skill_sd = skill_posterior(team.prior_mean, team.prior_sd, observed, expected, cv2)
+    return _Reading(skill_mean, skill_sd, effort_factor, count_scale, quit_scale, settle_gap, effort_model, market,
+                    (base0, base, cv2_month))
 
-            ramp = ramp_factor(np.maximum(ramp_t + m - np.where(hired, _join_month(active_days), 0), 0.0),
-                               scenario.ramp_months, scenario.ramp_start)
-            base0[:, m] = (out.get("level", 1.0) * roster_s.quota / 12.0 * float(sim0.season[m]) * ramp
-                           * active_days[:, m] / days[m])
-        if behaviour is not None:
-            # The team in post: settled below its baseline morale where recovery balances the
-            # drains (the pilot's mean drain at the baseline over recovery); then the effort
-            # behind the actuals as a function of each run's behaviour, fitted over a pilot
-            # whose runs draw it from the prior (engine/sim/uncertain.py).
-            settle_gap = _settle_gap(res, float(dict(scenario.morale)["recovery"]))
-            effort_factor, effort_model, res_b = _effort_model(checked, scenario, seed, params,
-                                                               conditioning(0, *prior), behaviour, base0.sum(axis=0),
-                                                               R, M)
-            # The team's count and quit rates against the same behaviour the runs simulate (a
-            # settled team has lower morale than the fresh pilot, and quits more).
-            count_scale = _count_scale(res_b, real, M, len(np.concatenate([r.run_index for r in res_b])))
-            if in_post:
-                quit_scale = _quit_scale(res_b, _leavers_so_far(setup, active_days, M),
-                                         len(np.concatenate([r.run_index for r in res_b])))
-        base = base0 * effort_factor[None, :]
-        observed = real[primary].sum(axis=1)
-        cv2_month = sim0.prod.monthly_cv(out) ** 2
-        if scenario.market.active:
-            # The market so far, read off the team's results (before the reps' skills, so that a
-            # team-wide swing is not read as every rep's skill).
-            teams, n_teams = team_index(roster_s.columns, R)
-            market = _read_market(scenario.market, real[primary], base, _blocks(setup), prior_mean, prior_sd,
-                                  cv2_month, teams, n_teams)
-            base = base * market.multiplier[teams]
-        expected = base.sum(axis=1)
-        cv2 = cv2_month * (base ** 2).sum(axis=1) / np.maximum(expected, 1e-300) ** 2
-        skill_mean, skill_sd = skill_posterior(prior_mean, prior_sd, observed, expected, cv2)
-        blocks_read = (base0, base, cv2_month)
 
-    if count_scale:  # the rest of the year at the rates the team showed so far
-        scenario = _scaled_counts(scenario, count_scale)
-    if quit_scale != 1.0:
-        scenario = _scaled_attrition(scenario, quit_scale)
+def _pilot(checked: CheckedPlan, setup: _Setup, team: _Team, seed: int, params: dict | None):
+    """A short pilot of the same team and plan from the start of the year (prior skills, the
+    scenario's behaviour) up to the as-of month. At most 100 runs: one chunk, in this process
+    (its sums then never depend on a split). Returns its chunk results, its simulation and
+    its runs."""
+    R, M = team.n_reps, team.closed_months
+    prior = (np.full(R, team.prior_mean), np.full(R, team.prior_sd))
+    pilot_task = SimTask(checked, team.scenario, seed, params,
+                         condition=_conditioning(setup, team, 0, *prior, behaviour=None), until=M)
+    pilot = simulation_for(pilot_task)
+    n_pilot = int(np.clip(math.ceil(PILOT_REP_RUNS / max(R, 1)), 4, 100))
+    res = Executor().map([(pilot_task, idx) for idx in chunks_of(n_pilot, n_pilot, first=PILOT_RUN_BASE)])
+    return res, pilot, n_pilot
+
+
+def _effort_factor(res: list, M: int) -> np.ndarray:
+    """The effort behind the actuals so far: the pilot's expected output at the chosen effort
+    over that at effective effort 1, month by month."""
+    num = den = np.zeros(M)
+    for r in res:
+        # A conditioned simulation records both (Conditioning.finish).
+        assert r.primary_expected is not None and r.primary_baseline is not None
+        num = num + r.primary_expected[:, :M].sum(axis=0)
+        den = den + r.primary_baseline[:, :M].sum(axis=0)
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
+
+
+def _expected_at_baseline(setup: _Setup, team: _Team, pilot) -> np.ndarray:
+    """``(R, M)`` each rep's expected primary output per closed month at skill 1, effort 1 and
+    an average market (level x quota/12 x season x ramp x share of the month in the role)."""
+    from engine.sim.behaviour import ramp_factor
+
+    scenario, M = team.scenario, team.closed_months
+    out = scenario.output(team.primary)
+    ramp_t = np.where(np.isnan(team.tenure), scenario.ramp_months, team.tenure)
+    base0 = np.zeros((team.n_reps, M))
+    for m in range(M):
+        ramp = ramp_factor(np.maximum(ramp_t + m - np.where(team.hired, _join_month(team.active_days), 0), 0.0),
+                           scenario.ramp_months, scenario.ramp_start)
+        base0[:, m] = (out.get("level", 1.0) * team.roster.quota / 12.0 * float(pilot.season[m]) * ramp
+                       * team.active_days[:, m] / team.days[m])
+    return base0
+
+
+def _at_the_team_rates(scenario: Scenario, read: _Reading) -> Scenario:
+    """The scenario for the rest of the year: count outputs and quits at the rates the team
+    showed so far."""
+    if read.count_scale:
+        scenario = _scaled_counts(scenario, read.count_scale)
+    if read.quit_scale != 1.0:
+        scenario = _scaled_attrition(scenario, read.quit_scale)
+    return scenario
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """The rest of the year simulated (:func:`_simulate_rest`).
+
+    Attributes:
+        period_runs: ``(runs, P)`` team payout per period.
+        seat_pay: ``(runs, R, P)`` each roster seat's payout per period.
+        quit_seat: ``(runs, R)`` whether the seat's rep quit.
+        annual: ``(runs,)`` the year's team payout (paid to date + the open periods).
+        open_periods: positions of the periods not closed.
+        weights: importance weights of the runs (None: equal).
+        ess: effective runs.
+        theta_post: the behaviour's posterior mean (None: not read).
+        decomposition: :func:`_decompose`'s table, or None.
+        closed_gap: the largest gap between the simulated and the paid closed periods.
+    """
+
+    period_runs: np.ndarray
+    seat_pay: np.ndarray
+    quit_seat: np.ndarray
+    annual: np.ndarray
+    open_periods: list[int]
+    weights: np.ndarray | None
+    ess: float
+    theta_post: np.ndarray | None
+    decomposition: pd.DataFrame | None
+    closed_gap: float
+
+
+def _simulate_rest(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Reading, scenario: Scenario,
+                   paid: _Paid, runs: int, seed: int, params: dict | None, behaviour: BehaviourPrior | None, *,
+                   workers: int, chunk_runs: int | None, scheduler, progress: bool, decompose: bool) -> _Runs:
+    """The open months simulated ``runs`` times for the real team, the runs weighted by how
+    likely each run's behaviour makes the closed months, and the spread decomposed."""
+    R, M, P = team.n_reps, team.closed_months, len(setup.periods)
     open_periods = list(range(setup.closed_periods, P))
-    weights: np.ndarray | None = None  # importance weights of the runs (None: equal)
+    weights: np.ndarray | None = None
     ess = float(runs)
     theta_post = None
+    decomposition = None
     if M >= 12:
-        annual = np.full(runs, paid_to_date)
+        annual = np.full(runs, paid.to_date)
         period_runs = np.zeros((runs, P))
         seat_pay = np.zeros((runs, R, P))
         quit_seat = np.zeros((runs, R), dtype=bool)
-        decomposition = None
-    else:
-        with Executor(workers, scheduler) as ex:
-            def run(n: int, redraw: frozenset[str] = frozenset(), desc: str | None = None):
-                task = SimTask(checked, scenario, seed, params,
-                               condition=conditioning(M, skill_mean, skill_sd, redraw))
-                sim = simulation_for(task)  # built here once; forked workers inherit it
-                chunks = chunks_of(n, chunk_runs or ex.chunk_size(sim.slots, n))
-                return ex.map([(task, idx) for idx in chunks], progress=progress and desc is not None, desc=desc)
+        return _Runs(period_runs, seat_pay, quit_seat, annual, open_periods, weights, ess, theta_post,
+                     decomposition, 0.0)
+    with Executor(workers, scheduler) as ex:
+        def run(n: int, redraw: frozenset[str] = frozenset(), desc: str | None = None):
+            condition = _conditioning(setup, team, M, read.skill_mean, read.skill_sd, behaviour=behaviour,
+                                      redraw=redraw, settle_gap=read.settle_gap, effort_model=read.effort_model,
+                                      market=read.market)
+            task = SimTask(checked, scenario, seed, params, condition=condition)
+            sim = simulation_for(task)  # built here once; forked workers inherit it
+            chunks = chunks_of(n, chunk_runs or ex.chunk_size(sim.slots, n))
+            return ex.map([(task, idx) for idx in chunks], progress=progress and desc is not None, desc=desc)
 
-            res = run(runs, desc=f"forecast {plan.name}")
-            period_runs = np.concatenate([r.period_cost for r in res])
-            seat_pay = np.concatenate([r.period_payout for r in res])
-            quit_seat = np.concatenate([r.quit_seat for r in res])
-            annual = paid_to_date + period_runs[:, open_periods].sum(axis=1)
-            decomposition = None
-            if behaviour is not None and effort_model is not None and blocks_read is not None:
-                theta = behaviour.draw(RunStreams(seed, range(runs)))
-                weights, ess, theta_post = _behaviour_weights(
-                    theta, effort_model, blocks_read, real[primary], _blocks(setup), prior_mean, prior_sd,
-                    scenario.market)
-            elif behaviour is not None:
-                theta = behaviour.draw(RunStreams(seed, range(runs)))
-                theta_post = theta.mean(axis=0)
-            if decompose:
-                # First-order (pick-freeze) indices: run i again keeping only one source's random
-                # numbers and redrawing every other; the covariance with run i is the spread
-                # that source alone explains (Saltelli et al. 2010).
-                n = min(runs, DECOMPOSE_RUNS)
-                shared = {}
-                for source, purposes in SOURCES.items():
-                    if source == "market" and not scenario.market.active:
-                        continue
-                    got = run(n, frozenset(STREAMS) - set(purposes))
-                    shared[source] = paid_to_date + np.concatenate([r.period_cost for r in got])[:, open_periods].sum(axis=1)
-                decomposition = _decompose(annual[:n], shared)
+        res = run(runs, desc=f"forecast {checked.plan.name}")
+        period_runs = np.concatenate([r.period_cost for r in res])
+        seat_pay = np.concatenate([r.period_payout for r in res])
+        quit_seat = np.concatenate([r.quit_seat for r in res])
+        annual = paid.to_date + period_runs[:, open_periods].sum(axis=1)
+        if behaviour is not None and read.effort_model is not None and read.blocks is not None:
+            theta = behaviour.draw(RunStreams(seed, range(runs)))
+            weights, ess, theta_post = _behaviour_weights(
+                theta, read.effort_model, read.blocks, team.real[team.primary], _blocks(setup), team.prior_mean,
+                team.prior_sd, scenario.market)
+        elif behaviour is not None:
+            theta = behaviour.draw(RunStreams(seed, range(runs)))
+            theta_post = theta.mean(axis=0)
+        if decompose:
+            # First-order (pick-freeze) indices: run i again keeping only one source's random
+            # numbers and redrawing every other; the covariance with run i is the spread
+            # that source alone explains (Saltelli et al. 2010).
+            n = min(runs, DECOMPOSE_RUNS)
+            shared = {}
+            for source, purposes in SOURCES.items():
+                if source == "market" and not scenario.market.active:
+                    continue
+                got = run(n, frozenset(STREAMS) - set(purposes))
+                shared[source] = paid.to_date + np.concatenate([r.period_cost for r in got])[:, open_periods].sum(axis=1)
+            decomposition = _decompose(annual[:n], shared)
     # Self-check: the simulation pays the closed periods as the statements do (up to rounding).
-    closed_gap = float(np.abs(period_runs[:, : setup.closed_periods] - paid[None, : setup.closed_periods]).max()) \
-        if setup.closed_periods and M < 12 else 0.0
+    closed_gap = float(np.abs(period_runs[:, : setup.closed_periods]
+                              - paid.by_period[None, : setup.closed_periods]).max()) if setup.closed_periods else 0.0
+    return _Runs(period_runs, seat_pay, quit_seat, annual, open_periods, weights, ess, theta_post, decomposition,
+                 closed_gap)
 
-    # Per period and for the year.
+
+def _by_period(setup: _Setup, paid: _Paid, sims: _Runs) -> tuple[pd.DataFrame, set[int], np.ndarray]:
+    """The table per period and for the year, the period in progress (if any), and the year's
+    P05, P50, P90 and P95."""
+    M, P = setup.closed_months, len(setup.periods)
+    weights = sims.weights
     rows = []
     in_progress = {int(setup.period_of_month[M - 1])} if M < 12 and setup.closed_periods < P and \
         int(setup.period_of_month[M - 1]) == setup.closed_periods else set()
-    for k, lb in enumerate(labels):
+    for k, lb in enumerate(p.label for p in setup.periods):
         if k < setup.closed_periods:
-            v = paid[k]
+            v = paid.by_period[k]
             rows.append((lb, "closed", v, v, v, v, v))
         else:
-            x = period_runs[:, k]
+            x = sims.period_runs[:, k]
             q = weighted_quantile(x, weights, QUANTILES)
             rows.append((lb, "in progress" if k in in_progress else "forecast", np.nan,
                          float(np.average(x, weights=weights)), *map(float, q)))
-    qy = weighted_quantile(annual, weights, (0.05,) + QUANTILES)
-    annual_mean = float(np.average(annual, weights=weights))
-    rows.append(("year", "", paid_to_date, annual_mean, float(qy[1]), float(qy[2]), float(qy[3])))
-    by_period = pd.DataFrame(rows, columns=["period", "status", "paid", "mean", "p50", "p90", "p95"])
+    qy = weighted_quantile(sims.annual, weights, (0.05,) + QUANTILES)
+    annual_mean = float(np.average(sims.annual, weights=weights))
+    rows.append(("year", "", paid.to_date, annual_mean, float(qy[1]), float(qy[2]), float(qy[3])))
+    return pd.DataFrame(rows, columns=["period", "status", "paid", "mean", "p50", "p90", "p95"]), in_progress, qy
 
-    # Accrual.
+
+def _accrual(checked: CheckedPlan, setup: _Setup, team: _Team, paid: _Paid, sims: _Runs, in_progress: set[int],
+             annual_mean: float) -> tuple[float, str, float]:
+    """The cost recognised to date, the accrual method and the share of the year elapsed
+    (module docstring)."""
+    days, M = team.days, team.closed_months
     elapsed_days = float(days[:M].sum())
     share_year = elapsed_days / float(days.sum())
-    if plan.accumulate == "year":
-        method = "ratable"
-        earned = max(paid_to_date, annual_mean * share_year)
-    else:
-        method = "by period"
-        earned = paid_to_date
-        for k in in_progress:
-            ms = [m for m in range(12) if setup.period_of_month[m] == k]
-            f = sum(days[m] for m in ms if m < M) / sum(days[m] for m in ms)
-            earned += float(np.average(period_runs[:, k], weights=weights)) * f
-    prob = None if budget is None else float(np.average(annual > budget, weights=weights))
+    if checked.plan.accumulate == "year":
+        return max(paid.to_date, annual_mean * share_year), "ratable", share_year
+    earned = paid.to_date
+    for k in in_progress:
+        ms = [m for m in range(12) if setup.period_of_month[m] == k]
+        f = sum(days[m] for m in ms if m < M) / sum(days[m] for m in ms)
+        earned += float(np.average(sims.period_runs[:, k], weights=sims.weights)) * f
+    return earned, "by period", share_year
 
-    # Per rep.
-    rem = seat_pay[:, :, open_periods].sum(axis=2) if open_periods else np.zeros((runs, R))
-    year_rep = rep_paid[None, :] + rem
-    prim_obs = real[primary].sum(axis=1) if primary in real else np.full(R, np.nan)
-    target_to_date = roster_s.quota * active_days[:, :M].sum(axis=1) / float(days.sum())
+
+def _per_rep(setup: _Setup, team: _Team, paid: _Paid, read: _Reading, sims: _Runs) -> pd.DataFrame:
+    """One row per roster rep, and a last ``(new hires)`` row for the backfills."""
+    weights, open_periods, R, M = sims.weights, sims.open_periods, team.n_reps, team.closed_months
+    runs = len(sims.annual)
+    rem = sims.seat_pay[:, :, open_periods].sum(axis=2) if open_periods else np.zeros((runs, R))
+    year_rep = paid.rep[None, :] + rem
+    prim_obs = team.real[team.primary].sum(axis=1) if team.primary in team.real else np.full(R, np.nan)
+    target_to_date = team.roster.quota * team.active_days[:, :M].sum(axis=1) / float(team.days.sum())
     reps = pd.DataFrame({
-        "rep_id": ids, "paid_to_date": rep_paid, "expected_remaining": np.average(rem, axis=0, weights=weights),
+        "rep_id": team.ids, "paid_to_date": paid.rep,
+        "expected_remaining": np.average(rem, axis=0, weights=weights),
         "expected_year": np.average(year_rep, axis=0, weights=weights),
         "p50_year": weighted_quantile(year_rep, weights, 0.5, axis=0),
         "p90_year": weighted_quantile(year_rep, weights, 0.9, axis=0),
-        "quit_probability": np.average(quit_seat, axis=0, weights=weights),
+        "quit_probability": np.average(sims.quit_seat, axis=0, weights=weights),
         "attainment_to_date": np.where(target_to_date > 0, prim_obs / np.maximum(target_to_date, 1e-9), np.nan),
-        "skill_median": np.exp(skill_mean), "skill_sd": skill_sd,
+        "skill_median": np.exp(read.skill_mean), "skill_sd": read.skill_sd,
     })
-    hires_rem = (period_runs[:, open_periods].sum(axis=1) - rem.sum(axis=1)) if open_periods else np.zeros(runs)
+    hires_rem = (sims.period_runs[:, open_periods].sum(axis=1) - rem.sum(axis=1)) if open_periods else np.zeros(runs)
     hires_mean = float(np.average(hires_rem, weights=weights))
     reps.loc[len(reps)] = {"rep_id": "(new hires)", "paid_to_date": 0.0, "expected_remaining": hires_mean,
                            "expected_year": hires_mean, "p50_year": float(weighted_quantile(hires_rem, weights, 0.5)),
                            "p90_year": float(weighted_quantile(hires_rem, weights, 0.9)), "quit_probability": np.nan,
                            "attainment_to_date": np.nan, "skill_median": np.nan, "skill_sd": np.nan}
+    return reps
 
-    as_of_date = _month_end(setup.start, M - 1)
-    summary = {
-        "reps": R, "paid_to_date": paid_to_date, "mean": annual_mean, "p05": float(qy[0]),
-        "p50": float(qy[1]), "p90": float(qy[2]), "p95": float(qy[3]),
-        "expected_remaining": annual_mean - paid_to_date,
-        "budget": budget, "probability_over_budget": prob, "share_of_year_elapsed": share_year,
-        "earned_to_date": earned, "accrued_liability": earned - paid_to_date, "accrual_method": method,
-        "closed_period_gap": closed_gap,
+
+def _market_document(setup: _Setup, market: _MarketRead | None, scenario: Scenario, M: int) -> dict | None:
+    """The market read off the closed months, for :attr:`Forecast.market` (None: not read)."""
+    if market is None:
+        return None
+    mm = scenario.market
+    return {
+        "model": {"year_sigma": mm.year_sigma, "rho": mm.rho, "month_sigma": mm.month_sigma,
+                  "team_share": mm.team_share},
+        "months": [(_month_start(setup.start, m).strftime("%Y-%m"), float(market.multiplier[0, m]),
+                    float(market.sd_seen[0, m])) for m in range(M)],
+        "level": float(market.mean[0, 0]), "level_sd": float(math.sqrt(market.cov[0, 0, 0])),
+        "last": float(market.mean[0, 1]), "last_sd": float(math.sqrt(market.cov[0, 1, 1])),
     }
-    market_doc = None
-    if market is not None:
-        mm = scenario.market
-        market_doc = {
-            "model": {"year_sigma": mm.year_sigma, "rho": mm.rho, "month_sigma": mm.month_sigma,
-                      "team_share": mm.team_share},
-            "months": [(_month_start(setup.start, m).strftime("%Y-%m"), float(market.multiplier[0, m]),
-                        float(market.sd_seen[0, m])) for m in range(M)],
-            "level": float(market.mean[0, 0]), "level_sd": float(math.sqrt(market.cov[0, 0, 0])),
-            "last": float(market.mean[0, 1]), "last_sd": float(math.sqrt(market.cov[0, 1, 1])),
-        }
-    assumptions = [
+
+
+def _assumptions(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Reading, sims: _Runs,
+                 scenario: Scenario, runs: int, seed: int, behaviour: BehaviourPrior | None, method: str,
+                 as_of_date: dt.date) -> list[tuple[str, str]]:
+    """``(item, value)`` pairs: what the forecast assumed, for the record."""
+    plan, inputs, M = checked.plan, setup.inputs, team.closed_months
+    refill = team.refill
+    return [
         ("plan", plan.name), ("scenario", scenario.name), ("roster", inputs.sources.get("roster", "roster")),
         ("actuals", inputs.sources.get("actuals", "actuals")),
         ("plan year", f"{setup.start.isoformat()} to {_month_end(setup.start, 11).isoformat()}"),
@@ -951,20 +1135,22 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         ("actuals after the as-of point", "ignored" if setup.ignored_later else "none"),
         ("runs", str(runs)), ("seed", str(seed)),
         ("paid to date", "the closed periods' statements, as `incentive payout` computes them"),
-        ("skill prior (log)", f"mean {prior_mean:.4f}, sd {prior_sd:.4f} ({scenario.skill.describe()})"),
+        ("skill prior (log)",
+         f"mean {team.prior_mean:.4f}, sd {team.prior_sd:.4f} ({scenario.skill.describe()})"),
         ("skill posterior", "normal shrinkage of log skill on production to date (see docs/model.md, Forecast)"),
-        ("count outputs at the team's rates so far", ", ".join(f"{k} x {v:.3f}" for k, v in count_scale.items())
-         or "none read by the plan"),
-        ("effort behind the actuals so far", ", ".join(f"{x:.3f}" for x in effort_factor) if M < 12 else "n/a"),
-        ("quit hazard at the team's rate so far", f"x {quit_scale:.3f}"),
+        ("count outputs at the team's rates so far",
+         ", ".join(f"{k} x {v:.3f}" for k, v in read.count_scale.items()) or "none read by the plan"),
+        ("effort behind the actuals so far", ", ".join(f"{x:.3f}" for x in read.effort_factor) if M < 12 else "n/a"),
+        ("quit hazard at the team's rate so far", f"x {read.quit_scale:.3f}"),
         ("seats of leavers so far refilled", "no" if refill is None else
          f"{int((refill >= 0).sum())} after {int(dict(scenario.attrition)['vacancy_months'])} months' vacancy"),
         ("behaviour", "the scenario's, known (every rep at baseline morale on the first day)" if behaviour is None
-         else f"uncertain: {behaviour.describe()}; the team in post settled up to {settle_gap:.3f} below its "
+         else f"uncertain: {behaviour.describe()}; the team in post settled up to {read.settle_gap:.3f} below its "
               f"baseline morale (x drain x tenure's share of the way)"),
-        ("behaviour after the actuals so far", "n/a" if behaviour is None or theta_post is None else
-         ", ".join(f"{n} {v:.2f} (prior {p:.2f})" for n, v, p in zip(behaviour.names, theta_post, behaviour.mean()))
-         + f"; runs weighted by the likelihood of the closed blocks, effective runs {ess:.0f} of {runs}"),
+        ("behaviour after the actuals so far", "n/a" if behaviour is None or sims.theta_post is None else
+         ", ".join(f"{n} {v:.2f} (prior {p:.2f})" for n, v, p in zip(behaviour.names, sims.theta_post,
+                                                                    behaviour.mean()))
+         + f"; runs weighted by the likelihood of the closed blocks, effective runs {sims.ess:.0f} of {runs}"),
         ("accrual method", method + (": expected annual payout x share of the year elapsed, at least paid to date"
                                      if method == "ratable" else
                                      ": closed periods as paid + expected pay of a period in progress x its "
@@ -977,12 +1163,6 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         ("tenure", "from the roster" if "tenure_months" in setup.table.columns or "start_date" in setup.table.columns
          else "drawn from the scenario"),
     ]
-    return Forecast(plan=plan.name, plan_label=plan.label or "", language=plan_language(checked),
-                    scenario=scenario.name, currency=plan.currency, minor_unit=plan.minor_unit,
-                    as_of=setup.as_of, as_of_date=as_of_date, closed_months=M, runs=runs, seed=seed, budget=budget,
-                    method=method, by_period=by_period, reps=reps, annual=annual, summary=summary,
-                    assumptions=assumptions, variance=decomposition, market=market_doc,
-                    variance_runs=0 if decomposition is None else min(runs, DECOMPOSE_RUNS))
 
 
 def _leavers_so_far(setup: _Setup, active_days: np.ndarray, M: int) -> int:

@@ -30,8 +30,8 @@ The simulated team is the base scenario's (its roster or generated team): the ad
 level assumes the effort the history plan buys from that team is the effort it bought from
 the team in the history.
 
-Public: :class:`HistoryFit`, :func:`calibrate_under_plan`, :func:`history_attainment`,
-:func:`simulated_attainment`, :func:`write_scenario_under_plan`; the fit in words is
+Public: :class:`HistoryFit`, :func:`calibrate_under_plan`, :func:`fitted_scenario`,
+:func:`history_attainment`, :func:`simulated_attainment`, :func:`write_scenario_under_plan`; the fit in words is
 :func:`engine.report.text.history_fit_report`.
 """
 
@@ -51,9 +51,12 @@ import pandas as pd
 import yaml
 
 from engine.core.atomic import write_text_atomic
+from engine.core.yamledit import YamlEditor
+from engine.data.history import load_history
 from engine.data.load import TableSource
 from engine.plan.validate import CheckedPlan
-from engine.sim.calibrate import Calibration, fit_history, load_history, write_calibrated_scenario
+from engine.sim.calibrate import Calibration, fit_history
+from engine.sim.calibrated_scenario import scenario_number, write_calibrated_scenario
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
 from engine.sim.scenario import Scenario, load_scenario, parse_scenario
 
@@ -63,6 +66,7 @@ __all__ = [
     "DEFAULT_TOLERANCE",
     "HistoryFit",
     "calibrate_under_plan",
+    "fitted_scenario",
     "history_attainment",
     "simulated_attainment",
     "write_scenario_under_plan",
@@ -140,7 +144,7 @@ def history_attainment(history: TableSource, *, fiscal_year_start: int = 1) -> t
     """The history's mean attainment, as the simulation measures it.
 
     Args:
-        history: what :func:`~engine.sim.calibrate.load_history` returned, or anything it
+        history: what :func:`~engine.data.history.load_history` returned, or anything it
             accepts (then read with ``fiscal_year_start``).
         fiscal_year_start: month the fiscal years start in (for a file or raw table).
 
@@ -225,7 +229,7 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
     level with the smallest gap is kept (``HistoryFit.converged`` is then False).
 
     Args:
-        history: a history file or table (as :func:`~engine.sim.calibrate.load_history`).
+        history: a history file or table (as :func:`~engine.data.history.load_history`).
         plan_checked: the plan the history was paid under.
         base: the base scenario (a :class:`Scenario` loaded from a file, or a path; the
             built-in default when None).
@@ -252,13 +256,8 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
         raise ValueError("tolerance must be positive")
     frame = load_history(history, fiscal_year_start=fiscal_year_start) \
         if not (isinstance(history, pd.DataFrame) and "fiscal_year_start" in history.attrs) else history
-    prior = base.market if isinstance(base, Scenario) else load_scenario(None if base is None else Path(base)).market
-    cal = fit_history(frame, market_prior=prior)  # the base's market is the prior
+    scenario, cal = fitted_scenario(frame, base, name=name)
     target, rep_years = history_attainment(frame)
-    base_file = base.file if isinstance(base, Scenario) else base
-    with tempfile.TemporaryDirectory() as tmp:
-        path = write_calibrated_scenario(cal, Path(tmp) / "calibrated.yaml", base=base_file, name=name)
-        scenario = load_scenario(path)
     primary = scenario.primary_measure
     fitted = float(scenario.output(primary).get("level"))
     seed = scenario.seed if seed is None else int(seed)
@@ -289,13 +288,32 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
     return with_level(scenario, best_level), cal, fit
 
 
+def fitted_scenario(history: TableSource, base: Scenario | str | os.PathLike[str] | None = None, *,
+                    name: str | None = None) -> tuple[Scenario, Calibration]:
+    """The scenario calibrated to a history in memory (as ``incentive calibrate`` writes it),
+    and the fit behind it; the level is the fitted one, with the effort of the plan that paid
+    the history in it (:func:`calibrate_under_plan` takes it out).
+
+    Args:
+        history: a history file or table (as :func:`~engine.data.history.load_history`).
+        base: the base scenario (a :class:`Scenario` loaded from a file, or a path; the
+            built-in default when None); its market is the fit's prior.
+        name: the calibrated scenario's name (default ``calibrated_<history stem>``).
+
+    Returns:
+        ``(scenario, calibration)``.
+    """
+    prior = base.market if isinstance(base, Scenario) else load_scenario(None if base is None else Path(base)).market
+    cal = fit_history(history, market_prior=prior)  # the base's market is the prior
+    base_file = base.file if isinstance(base, Scenario) else base
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_calibrated_scenario(cal, Path(tmp) / "calibrated.yaml", base=base_file, name=name)
+        return load_scenario(path), cal
+
+
 def round_level(x: float) -> float:
     """A level as a scenario file holds it: 4 significant digits (the calibration writer's)."""
-    return float(_num(x))
-
-
-def _num(x: float) -> str:
-    return np.format_float_positional(float(x), precision=4, unique=False, fractional=False, trim="0")
+    return float(scenario_number(x))
 
 
 def with_level(scenario: Scenario, level: float) -> Scenario:
@@ -319,7 +337,7 @@ def write_scenario_under_plan(cal: Calibration, fit: HistoryFit, out_path: str |
                               name: str | None = None) -> Path:
     """Write the calibrated scenario with the level read under the history plan.
 
-    The file is :func:`~engine.sim.calibrate.write_calibrated_scenario`'s (comments kept),
+    The file is :func:`~engine.sim.calibrated_scenario.write_calibrated_scenario`'s (comments kept),
     with the primary output's ``level`` set to ``fit.level`` (its comment says so) and the
     opening summary saying which plan the level was read under. It is validated before it
     is written, atomically; it loads back with the level of the scenario
@@ -361,7 +379,7 @@ def _set_level(text: str, fit: HistoryFit) -> str:
     start, end = level.start_mark.index, level.end_mark.index
     line_end = text.find("\n", end)
     line_end = len(text) if line_end < 0 else line_end
-    new = _num(fit.level)
+    new = scenario_number(fit.level)
     rest = text[end:line_end]
     note = (f"read under {fit.plan}: fitted {fit.fitted_level:#.4g} / effort factor "
             f"{fit.effort_factor:.3f}")
@@ -375,12 +393,8 @@ def _set_level(text: str, fit: HistoryFit) -> str:
 
 
 def _item(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
-    if not isinstance(mapping, yaml.MappingNode):
-        return None
-    for k, v in mapping.value:
-        if isinstance(k, yaml.ScalarNode) and k.value == key:
-            return v
-    return None
+    found = YamlEditor.item(mapping, key)
+    return None if found is None else found[1]
 
 
 def _header(text: str, fit: HistoryFit) -> str:
@@ -392,7 +406,7 @@ def _header(text: str, fit: HistoryFit) -> str:
     summary = " ".join(line[1:].strip() for line in lines[:n]).strip()
     sentence = (f"The level is read under {fit.plan}, the plan the history was paid under "
                 f"(`incentive\0calibrate\0--plan`): the fitted {fit.fitted_level:#.4g} included the "
-                f"effort that plan induced; {_num(fit.level)} reproduces the history's mean "
+                f"effort that plan induced; {scenario_number(fit.level)} reproduces the history's mean "
                 f"attainment {fit.target:.3f} when {fit.plan} is simulated (effort factor "
                 f"{fit.effort_factor:.3f}).")
     summary = summary.replace("`incentive calibrate`", "`incentive\0calibrate`")

@@ -5,9 +5,10 @@ The plan is a hand-written, reviewed file, so the result must read like the orig
 only those numbers changed: comments, layout, quoting and key order stay byte for byte.
 
 Every scalar of the YAML tree carries a :class:`~engine.core.errors.Span` (line and column,
-counted the way PyYAML counts them), which :func:`line_offsets` turns into a character
-offset. :func:`splice` replaces exactly those characters, checking first that they hold
-the text the tree says they hold; :func:`rewrite_plan` then re-loads the new text,
+counted the way PyYAML counts them), which :func:`~engine.core.yamledit.line_offsets` turns
+into a character offset. :func:`splice` replaces exactly those characters (through the one
+YAML text editor, :mod:`engine.core.yamledit`), checking first that they hold the text the
+tree says they hold; :func:`rewrite_plan` then re-loads the new text,
 validates it like any plan, and checks that it holds the new values.
 
 Only plain or quoted one-line scalars are rewritten; a number written as a block scalar
@@ -16,11 +17,11 @@ Only plain or quoted one-line scalars are rewritten; a number written as a block
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
 from engine.core.errors import PlanError, PlanErrors
+from engine.core.yamledit import EditOverlap, TextEdits, line_offsets
 from engine.plan import expr as ex
 from engine.plan.kinds import kind_of
 from engine.plan.source import YMap, YScalar, parse_yaml
@@ -31,7 +32,6 @@ __all__ = [
     "decimals_for",
     "decimals_of",
     "format_number",
-    "line_offsets",
     "number_sites",
     "plan_numbers",
     "rewrite_plan",
@@ -123,20 +123,6 @@ def plan_numbers(checked: CheckedPlan) -> dict[str, float]:
     return out
 
 
-def line_offsets(text: str) -> list[int]:
-    """Character offset at which each line starts, with PyYAML's line breaks.
-
-    PyYAML counts ``\\n``, ``\\r\\n`` (once), a lone ``\\r``, ``\\x85``, ``\\u2028`` and
-    ``\\u2029`` as line breaks; its marks' line numbers follow that rule, so offsets must too.
-    """
-    starts = [0]
-    n = len(text)
-    for i, ch in enumerate(text):
-        if ch in "\n\x85\u2028\u2029" or (ch == "\r" and (i + 1 >= n or text[i + 1] != "\n")):
-            starts.append(i + 1)
-    return starts
-
-
 def _scalar_range(text: str, starts: list[int], scalar: YScalar) -> tuple[int, int]:
     """Offsets of the characters that hold the scalar's value (inside quotes, if any)."""
     span = scalar.span
@@ -163,19 +149,16 @@ def splice(text: str, edits: list[tuple[YScalar, str]]) -> str:
             touch the same characters (a number shared through a YAML alias).
     """
     starts = line_offsets(text)
-    ranges = sorted(((*_scalar_range(text, starts, s), new, s) for s, new in edits), key=lambda r: r[0])
-    for (_, a1, _, _), (b0, _, _, s1) in itertools.pairwise(ranges):
-        if b0 < a1:
-            raise PlanErrors([PlanError(
-                "cannot-rewrite", "two numbers to change are written in the same place (a YAML alias)",
-                s1.span, "write each number out instead of using an alias")])
-    out, pos = [], 0
-    for a, b, new, _ in ranges:
-        out.append(text[pos:a])
-        out.append(new)
-        pos = b
-    out.append(text[pos:])
-    return "".join(out)
+    out = TextEdits(text)
+    for scalar, new in edits:
+        out.edit(*_scalar_range(text, starts, scalar), new, scalar)
+    try:
+        return out.apply()
+    except EditOverlap as clash:
+        assert isinstance(clash.second, YScalar)  # every edit above names its scalar
+        raise PlanErrors([PlanError(
+            "cannot-rewrite", "two numbers to change are written in the same place (a YAML alias)",
+            clash.second.span, "write each number out instead of using an alias")]) from None
 
 
 def format_number(value: float, like: str, decimals: int) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from engine.core.errors import DataError, DataErrors
 from engine.data.statements import statements
@@ -241,6 +242,17 @@ def test_cli_json_to_stdout_and_files(tmp_path):
     assert (tmp_path / "f.xlsx").exists()
 
 
+def small_scenario_file(folder: Path) -> Path:
+    """The built-in scenario with a team of 12 reps in 3 teams, as a file: `--history` reads the
+    history under the plan by simulating the base scenario's team, ten times cheaper at 12 reps
+    than at the default 120."""
+    text = (ROOT / "engine" / "sim" / "default_scenario.yaml").read_text(encoding="utf-8")
+    assert "\n  reps: 120\n  teams: 12\n" in text
+    path = folder / "small_team.yaml"
+    path.write_text(text.replace("\n  reps: 120\n  teams: 12\n", "\n  reps: 12\n  teams: 3\n"), encoding="utf-8")
+    return path
+
+
 def test_cli_history_calibrates_the_scenario(tmp_path, small, seeds):
     """`--history` fits a scenario to an attainment history and forecasts with it."""
     gen, res = synthetic_years(seeds, small, 2, seed=9)
@@ -253,7 +265,8 @@ def test_cli_history_calibrates_the_scenario(tmp_path, small, seeds):
                                   "attainment": (acts.revenue / (acts.rep_id.map(q) / 12)).clip(lower=0)}))
     pd.concat(rows).to_csv(tmp_path / "history.csv", index=False)
     proc = incentive("forecast", SEEDS, "--roster", DATA / "seeds_roster.csv", "--actuals", DATA / "seeds_actuals.csv",
-                     "--history", tmp_path / "history.csv", "--runs", 5, "--json", "-", "--workers", 1)
+                     "--history", tmp_path / "history.csv", "--runs", 5, "--json", "-", "--workers", 1,
+                     "--scenario", small_scenario_file(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["scenario"] == "calibrated_history"
 
@@ -270,6 +283,20 @@ def backtest(checked, scenario, years: int, runs: int, seed: int = 777):
     return over90 / years, over50 / years
 
 
+def test_backtest_p90_coverage_short(seeds, small):
+    """Realized annual payout exceeds the forecast P90 in about 10% of held-back years, P50 in about half:
+    20 simulated years of a 12-rep team (seed 778), forecast from the first half with 20 runs. 10% and 50%
+    must lie in the 99% Wilson intervals of the observed shares: loose at 20 years, yet a forecast as far
+    off as the out-of-model one before issue 27 (29% of years over P90, 79% over P50) fails it. The slow
+    test below is the 120-year version (its seed 777 starts with low years: 5 of the first 20 above P50)."""
+    years = 20
+    p90, p50 = backtest(seeds, small, years=years, runs=20, seed=778)
+    for share, nominal in ((p90, 0.10), (p50, 0.50)):
+        ci = stats.binomtest(round(share * years), years).proportion_ci(0.99, method="wilson")
+        assert ci.low <= nominal <= ci.high, (share, nominal, ci)
+
+
+@pytest.mark.slow
 def test_backtest_p90_coverage(seeds, small):
     """Realized annual payout exceeds the forecast P90 in about 10% of held-back years, P50 in about half
     (120 simulated years of a 12-rep team, forecast from the first half; binomial tolerance)."""
@@ -298,7 +325,7 @@ def test_2000_reps_end_to_end_through_the_cli(tmp_path, seeds):
     actuals.to_csv(tmp_path / "actuals.csv", index=False)
     t0 = time.perf_counter()
     proc = incentive("forecast", SEEDS, "--roster", tmp_path / "roster.csv", "--actuals", tmp_path / "actuals.csv",
-                     "--runs", 20, "--json", tmp_path / "fc.json", "--xlsx", tmp_path / "fc.xlsx")
+                     "--runs", 8, "--json", tmp_path / "fc.json", "--xlsx", tmp_path / "fc.xlsx")
     elapsed = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "fc.json").read_text())
@@ -312,7 +339,8 @@ def test_forecast_with_history_reports_the_fit(tmp_path):
     stderr when stdout carries JSON)."""
     args = ["forecast", "scenarios/plans/kpi_scorecard.yaml", "--roster", "scenarios/data/field_team_roster.csv",
             "--actuals", "scenarios/data/field_team_actuals_h1.csv", "--history",
-            "scenarios/data/field_team_history.csv", "--runs", "10", "--workers", "1"]
+            "scenarios/data/field_team_history.csv", "--runs", "4", "--workers", "1",
+            "--scenario", str(small_scenario_file(tmp_path))]
     proc = incentive(*args)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.index("Calibration of scenarios/data/field_team_history.csv") < proc.stdout.index("Forecast of")

@@ -21,7 +21,7 @@ from engine.jobs.history import (
 )
 from engine.plan import load_plan
 from engine.report.text import history_fit_report
-from engine.sim.calibrate import write_calibrated_scenario
+from engine.sim.calibrated_scenario import write_calibrated_scenario
 from engine.sim.scenario import DEFAULT_SCENARIO, default_scenario, load_scenario
 from engine.sim.simulate import Simulation, simulated_year_tables
 from tests.cli import incentive

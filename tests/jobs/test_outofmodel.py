@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine.data.history import load_history
 from engine.data.statements import load_for_plan, statements
 from engine.plan import load_plan
-from engine.sim.calibrate import load_history
 from tests.cli import incentive
 from tests.jobs.outofmodel import OutOfModel, generate
 
@@ -175,10 +175,28 @@ def test_backtest_script_quick():
     [0, 1] (a smoke test: it does not assert the coverage, which issue 12 is to fix)."""
     script = _script()
     for history in (False, True):
-        bt = script.backtest(years=3, runs=8, reps=30, seed=1, history=history)
+        bt = script.backtest(years=3, runs=8, reps=30, seed=1, history=history, history_runs=20)
         assert bt.years == 3 and len(bt.realized) == 3
         assert 0.0 <= bt.share_over_p90 <= 1.0 and 0.0 <= bt.share_over_p50 <= 1.0
         assert all(a <= b for a, b in zip(bt.p50, bt.p90))
         assert "realized > P90" in script.report(bt)
     lo, hi = script.wilson(10, 100)
     assert 0.05 < lo < 0.1 < hi < 0.18
+
+
+def test_backtest_script_plans_every_process_and_pools():
+    """`--process all` (what `make backtest` runs) back-tests every process, the out-of-model one
+    without and with history and the simulator's without (they have no history years); the pooled
+    shares count every year once."""
+    script = _script()
+    assert script.plan_of_runs("all", None) == [("default", False), ("drift0", False), ("drift2", False),
+                                                ("outofmodel", False), ("outofmodel", True)]
+    assert script.plan_of_runs("all", True) == [("outofmodel", True)]
+    assert script.plan_of_runs("drift0", True) == []
+    bts = [script.Backtest(history=h, process=p, years=n, over_p90=k90, over_p50=k50, seconds=0.0, realized=(),
+                           p50=(), p90=()) for p, h, n, k90, k50 in (("drift0", False, 10, 1, 5),
+                                                                     ("outofmodel", True, 30, 5, 16))]
+    text = script.pooled(bts)
+    lo, hi = script.wilson(6, 40)
+    assert "pooled over 2 back-tests: 40 years" in text
+    assert f"realized > P90:  15.0%  (95% CI {lo:.1%}-{hi:.1%}" in text and "realized > P50:  52.5%" in text

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from engine.core.errors import PlanErrors
+from engine.core.yamledit import line_offsets
 from engine.plan import load_plan, parse_plan
 from engine.plan.rewrite import (
     format_number,
-    line_offsets,
     number_sites,
     plan_numbers,
     rewrite_plan,

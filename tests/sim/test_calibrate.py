@@ -1,4 +1,6 @@
-"""Calibrating a scenario to a team's attainment history (engine/sim/calibrate.py).
+"""Calibrating a scenario to a team's attainment history: reading it (engine/data/history.py),
+the fit (engine/sim/calibrate.py), its report (engine/report/calibrate.py) and the scenario
+written (engine/sim/calibrated_scenario.py).
 
 Recovery tolerances are 4 standard errors computed from the sample size (the fixed seeds
 make every test deterministic; 4 se leaves room for the seed, not for a wrong estimator),
@@ -19,15 +21,11 @@ import pytest
 from scipy import stats
 
 from engine.core.errors import DataError, DataErrors, PlanErrors
+from engine.data.history import load_history
+from engine.report.calibrate import calibration_report
 from engine.sim.behaviour import Production
-from engine.sim.calibrate import (
-    Calibration,
-    MarketParameter,
-    calibration_report,
-    fit_history,
-    load_history,
-    write_calibrated_scenario,
-)
+from engine.sim.calibrate import Calibration, MarketParameter, fit_history
+from engine.sim.calibrated_scenario import write_calibrated_scenario
 from engine.sim.market import MarketModel
 from engine.sim.scenario import DEFAULT_SCENARIO, load_scenario
 
@@ -752,7 +750,9 @@ SAMPLE_HISTORY = Path(__file__).resolve().parents[2] / "scenarios" / "data" / "f
 def test_shipped_sample_history_calibrates_and_labels_the_scenario(tmp_path):
     """The sample history fits, and the written scenario's label says what it was fitted to
     (not the base's "120 reps in 12 teams")."""
-    from engine.sim.calibrate import fit_history, load_history, write_calibrated_scenario
+    from engine.data.history import load_history
+    from engine.sim.calibrate import fit_history
+    from engine.sim.calibrated_scenario import write_calibrated_scenario
     from engine.sim.scenario import load_scenario
 
     cal = fit_history(load_history(SAMPLE_HISTORY))
@@ -764,7 +764,7 @@ def test_shipped_sample_history_calibrates_and_labels_the_scenario(tmp_path):
 
 def test_negative_history_value_says_how_to_proceed(tmp_path):
     from engine.core.errors import DataErrors
-    from engine.sim.calibrate import load_history
+    from engine.data.history import load_history
 
     path = tmp_path / "h.csv"
     rows = ["rep_id,period,actual,target"] + [f"R{i},2026-{m:02d},{1000 + 10 * i},1000"

@@ -21,15 +21,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from engine.sim.calibrate import (
+from engine.report.calibrate import calibration_report
+from engine.sim.calibrate import fit_history
+from engine.sim.calibrated_scenario import write_calibrated_scenario
+from engine.sim.likelihood import (
     PRIOR_SD_ATANH_RHO,
     PRIOR_SD_LOG_MONTH_SIGMA,
     PRIOR_SD_LOG_YEAR_SIGMA,
-    _Crossed,
-    _Panel,
-    calibration_report,
-    fit_history,
-    write_calibrated_scenario,
+    Crossed,
+    Panel,
 )
 from engine.sim.market import MarketModel
 from engine.sim.scenario import default_scenario, load_scenario
@@ -251,8 +251,8 @@ def test_standardized_residuals_are_exactly_decorrelated():
     for j in range(n):
         e = np.zeros(n)
         e[j] = 1.0
-        panel = _Panel(e, rep, group_of_period[period], reps, 12)
-        crossed = _Crossed(panel, period, group_of_period, months, years, 1)
+        panel = Panel(e, rep, group_of_period[period], reps, 12)
+        crossed = Crossed(panel, period, group_of_period, months, years, 1)
         columns.append(crossed.residuals(np.zeros(12), sa2, s2, theta)[1])
     w = np.column_stack(columns)
     sigma_u = MarketModel(*theta).month_covariance(months, years)
