@@ -10,8 +10,9 @@ Array shapes: reps on axis -2 and periods on axis -1; any leading axes (simulati
 broadcast through. Roster columns are ``(..., R)`` and are viewed as ``(..., R, 1)``.
 
 ``compile_plan(checked, backend=...)`` picks the implementation from one table,
-:data:`BACKENDS` (only ``"numpy"``, this module, today); every backend returns a
-:class:`PayoutProgram`, which is all the simulator and the statements use.
+:data:`BACKENDS` (``"numpy"``, this module, and ``"numba"``, a kernel specialized for the
+plan: :mod:`engine.plan.numba_backend`); every backend returns a :class:`PayoutProgram`,
+which is all the simulator and the statements use.
 """
 
 from __future__ import annotations
@@ -1364,7 +1365,9 @@ BACKENDS: dict[str, Backend] = {
     "numpy": CompiledPlan,
 }
 """Backend name -> ``make(checked, params)`` returning a :class:`PayoutProgram`. A new
-backend is a module and a row here; nothing that evaluates plans changes."""
+backend is a module and a row here; nothing that evaluates plans changes. The ``"numba"``
+row is added by :mod:`engine.plan.numba_backend` (it imports this module, so this module
+cannot name it), which :mod:`engine.plan` imports."""
 
 
 @overload
