@@ -70,7 +70,8 @@ class Lowered:
         inputs: what each input argument holds, in order: ``("roster", name)``,
             ``("actual", name)``, ``("text", k)``, ``("follows", "")``, ``("count", name)`` (rows gathered into each cell for the
         column), ``("rows", "")`` (rows in each cell), ``("tenure", "")`` or ``("share", "")``.
-        outputs: the arrays of the output block, in order.
+        outputs: the arrays of the output block, in order: the total first (the kernel's
+            last argument ``full`` False writes only it), then every other.
         grades: the grade of each code the kernel writes (code 0: no grade).
         text_tests: what each ``("text", k)`` input holds: ``(kind, column, op, literals)``,
             a comparison (``==``, ``!=``, ``in``, ``not in``) of a text column with literals.
@@ -90,7 +91,7 @@ import math
 
 from numba import njit, types
 
-from engine.plan.numba_rt import _ck, _fl, _flag, _lin, _max, _min, _sdiv, _sel, _stp
+from engine.plan.numba_rt import _fin, _fl, _lin, _max, _min, _sdiv, _sel, _stp
 
 _INF = math.inf
 _NAN = math.nan
@@ -146,7 +147,8 @@ class _Gen:
     def check(self, var: str) -> None:
         """A value the numpy evaluator checks: not finite where active raises the flag
         (numpy then raises the error); elsewhere it is zeroed, as numpy does."""
-        self.emit(f"{var} = _ck({var}, on, flag)")
+        self.emit(f"bad = bad | (on & (not math.isfinite({var})))")
+        self.emit(f"{var} = _fin({var})")
 
     def input(self, kind: str, name: str) -> str:
         key = (kind, name)
@@ -441,7 +443,7 @@ def _rate_pay(g: _Gen, c: Component) -> str:
             if upto is None:
                 continue
             bad = f"({upto} < 0.0)" if prev is None else f"(not ({upto} > {prev}))"
-            g.emit(f"_flag(on & {bad}, flag)")
+            g.emit(f"bad = bad | (on & {bad})")
             prev = upto
     rates = [r for _, r in tiers]
     if c.retroactive:
@@ -580,11 +582,11 @@ def _module(g: _Gen, outs: list[tuple[Output, str]], grade_lines: list[str], gra
     arr = "types.Array(types.{}, {}, '{}', readonly={})"
     sig = ", ".join([arr.format("boolean", 4, "A", True), arr.format("boolean", 1, "C", True)] + [arr.format("float64", 4, "A", True)] * len(names)
                     + [arr.format("float64", 5, "C", False), arr.format("int8", 4, "C", False),
-                       arr.format("int64", 1, "C", False), "types.boolean"])
+                       arr.format("int64", 1, "C", False), "types.boolean", "types.boolean"])
     src = [_HEADER.format(plan=prog.plan.name)]
     src.append(f"\n\n@njit(types.void({sig}), cache=True, nogil=True, error_model='numpy')\n")
-    src.append(f"def kernel(act, ys, {''.join(n + ', ' for n in names)}out, gout, flag, want_grades):\n")
-    src.append("    A, B, R, P = act.shape\n")
+    src.append(f"def kernel(act, ys, {''.join(n + ', ' for n in names)}out, gout, flag, want_grades, full):\n")
+    src.append("    A, B, R, P = act.shape\n    bad = False\n")
     src.append("    for a in range(A):\n        for b in range(B):\n            for r in range(R):\n")
     src.append("                owed = 0.0\n")
     src += [f"                {line}\n" for line in g.init]
@@ -597,11 +599,15 @@ def _module(g: _Gen, outs: list[tuple[Output, str]], grade_lines: list[str], gra
     for n in names:
         src.append(f"{ind}x_{n} = {n}[a, b, r, p]\n")
     src += [f"{ind}{line}\n" for line in g.lines]
-    for k, (_, var) in enumerate(outs):
-        src.append(f"{ind}out[{k}, a, b, r, p] = {var}\n")
+    outs.sort(key=lambda ov: ov[0].group != "total")  # the total first: always written
+    src.append(f"{ind}out[0, a, b, r, p] = {outs[0][1]}\n")
+    src.append(f"{ind}if full:\n")
+    for k, (_, var) in enumerate(outs[1:], start=1):
+        src.append(f"{ind}    out[{k}, a, b, r, p] = {var}\n")
     if grade_lines:
         src.append(f"{ind}if want_grades:\n")
         src += [f"{ind}    {line}\n" for line in grade_lines]
+    src.append("    if bad:\n        flag[0] = 1\n")
     source = "".join(src)
     digest = hashlib.sha256(f"{GENERATOR_VERSION}\n{RUNTIME_DIGEST}\n{source}".encode()).hexdigest()[:24]
     return Lowered(source, digest, tuple(g.inputs), tuple(o for o, _ in outs), grades, tuple(g.text_tests))

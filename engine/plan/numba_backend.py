@@ -211,50 +211,51 @@ class NumbaPlan:
     def evaluate(self, inputs: Inputs, grades: bool = True, record: dict | None = None,
                  reference: dict | None = None) -> PayoutArrays:
         """Evaluate as :meth:`CompiledPlan.evaluate <engine.plan.compile.CompiledPlan.evaluate>`
-        does (same results within rounding, same errors), with the kernel where it applies."""
+        does (same results within rounding, same errors), with the kernel where it applies.
+
+        With ``grades=False`` (the simulator's what-if evaluations, which read only the
+        total) the kernel writes only ``total``; every other array is computed by a second
+        pass of the kernel the first time it is read.
+        """
         prog = self.numpy
         if self.kernel is None or self._refuses(inputs):
             self.ran["numpy"] += 1
             return prog.evaluate(inputs, grades=grades, record=record, reference=reference)
         prog._bind(inputs)  # the inputs' data errors, as numpy raises them
-        lowered = self.lowered
+        got = self._run(inputs, grades, full=grades)
+        if got is None:  # a checked value is not finite: numpy raises the error (or agrees it is none)
+            self.ran["numpy"] += 1
+            return prog.evaluate(inputs, grades=grades, record=record, reference=reference)
+        self.ran["numba"] += 1
+        if grades:
+            return got
+        return _TotalFirst(got.total, got.active, lambda: self._run(inputs, False, full=True))
+
+    def _run(self, inputs: Inputs, grades: bool, full: bool) -> PayoutArrays | None:
+        """The kernel on ``inputs`` (None when a checked value is not finite)."""
+        prog, lowered = self.numpy, self.lowered
         assert lowered is not None
         shape = np.broadcast_shapes(
             inputs.active.shape, np.shape(inputs.proration),
             *(np.shape(a) for a in inputs.actuals.values()),
             *(np.shape(v)[:-1] + (np.shape(v)[-1], 1) for v in inputs.roster.values() if np.ndim(v) > 1),
         )
-        args = []
-        for kind, name in lowered.inputs:
-            if kind == "roster":
-                x = prog.roster_column(inputs, name)
-            elif kind == "actual":
-                x = inputs.actuals[name]
-            elif kind == "tenure":
-                x = prog.tenure(inputs)
-            elif kind == "text":
-                x = self._text_test(inputs, *lowered.text_tests[int(name)])
-            elif kind == "follows":
-                x = inputs.follows_previous
-            elif kind == "count":  # rows per cell of a column: where data was gathered
-                x = inputs.counts.get(name, inputs.active)
-            elif kind == "rows":
-                x = inputs.active if inputs.row_counts is None else inputs.row_counts
-            else:
-                x = inputs.proration
-            args.append(_to4(np.broadcast_to(np.asarray(x, dtype=np.float64), shape)))
+        args = [_to4(np.broadcast_to(np.asarray(self._input(inputs, kind, name), dtype=np.float64), shape))
+                for kind, name in lowered.inputs]
         act = _to4(np.broadcast_to(np.asarray(inputs.active, dtype=bool), shape))
         want = grades and lowered.grades != ()
-        out = np.empty((len(lowered.outputs),) + act.shape)
+        out = np.empty(((len(lowered.outputs) if full else 1),) + act.shape)
         gout = np.zeros(act.shape if want else (1, 1, 1, 1), dtype=np.int8)
         flag = np.zeros(1, dtype=np.int64)
         years = [p.fiscal_year for p in inputs.periods]
         starts = np.array([i == 0 or years[i] != years[i - 1] for i in range(len(years))], dtype=bool)
-        self.kernel(act, np.broadcast_to(starts, starts.shape), *args, out, gout, flag, want)
-        if flag[0]:  # a checked value is not finite: numpy raises the error (or agrees it is none)
-            self.ran["numpy"] += 1
-            return prog.evaluate(inputs, grades=grades, record=record, reference=reference)
-        self.ran["numba"] += 1
+        self.kernel(act, np.broadcast_to(starts, starts.shape), *args, out, gout, flag, want, full)
+        if flag[0]:
+            return None
+        active = np.broadcast_to(inputs.active, shape)
+        if not full:
+            return PayoutArrays(columns={}, adjustment=out[0].reshape(shape), total=out[0].reshape(shape),
+                                grades=None, active=active)
         groups: dict[str, dict[str, np.ndarray]] = {}
         for k, o in enumerate(lowered.outputs):
             arr = out[k].reshape(shape)
@@ -263,12 +264,64 @@ class NumbaPlan:
         modified = {name: groups.get("modified", {}).get(name, v) for name, v in earned.items()}
         capped = groups["capped"][""]
         return PayoutArrays(
-            columns=groups.get("column", modified) if prog.accumulate else modified, adjustment=groups["adjustment"][""], total=groups["total"][""],
+            columns=groups.get("column", modified) if prog.accumulate else modified,
+            adjustment=groups["adjustment"][""], total=groups["total"][""],
             grades=np.array(lowered.grades, dtype=object)[gout.reshape(shape)] if want else None,
-            active=np.broadcast_to(inputs.active, shape), earned=earned, modified=dict(modified),
-            scores=groups.get("score", {}), values=groups.get("value", {}), capped_total=capped,
+            active=active, earned=earned, modified=dict(modified), scores=groups.get("score", {}),
+            values=groups.get("value", {}), capped_total=capped,
             paid_before_draw=groups.get("paid", {}).get("", capped), base_pay=groups.get("base_pay", {}).get(""),
         )
+
+    def _input(self, inputs: Inputs, kind: str, name: str):
+        """The array behind one input of the kernel (see :attr:`Lowered.inputs`)."""
+        prog, lowered = self.numpy, self.lowered
+        assert lowered is not None
+        if kind == "roster":
+            return prog.roster_column(inputs, name)
+        if kind == "actual":
+            return inputs.actuals[name]
+        if kind == "tenure":
+            return prog.tenure(inputs)
+        if kind == "text":
+            return self._text_test(inputs, *lowered.text_tests[int(name)])
+        if kind == "follows":
+            return inputs.follows_previous
+        if kind == "count":  # rows gathered into each cell for the column: where it holds data
+            return inputs.counts.get(name, inputs.active)
+        if kind == "rows":
+            return inputs.active if inputs.row_counts is None else inputs.row_counts
+        return inputs.proration
+
+
+_LATER = ("columns", "adjustment", "grades", "earned", "modified", "scores", "values", "capped_total",
+          "paid_before_draw", "base_pay")
+
+
+class _TotalFirst(PayoutArrays):
+    """:class:`PayoutArrays` whose ``total`` and ``active`` are there at once and whose other
+    fields are computed (all together, by ``fill``) the first time one of them is read."""
+
+    def __init__(self, total: np.ndarray, active: np.ndarray, fill) -> None:  # no dataclass __init__
+        self.__dict__.update(total=total, active=active, _fill=fill)
+
+
+def _later(name: str) -> property:
+    def get(self):
+        d = self.__dict__
+        if name not in d:
+            full = d["_fill"]()
+            assert full is not None  # the first pass found every checked value finite
+            for f in _LATER:
+                d.setdefault(f, getattr(full, f))
+        return d[name]
+
+    def put(self, value) -> None:
+        self.__dict__[name] = value
+    return property(get, put)
+
+
+for _name in _LATER:
+    setattr(_TotalFirst, _name, _later(_name))
 
 
 BACKENDS["numba"] = NumbaPlan

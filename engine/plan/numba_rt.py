@@ -14,7 +14,7 @@ import math
 
 from numba import njit
 
-__all__ = ["_ck", "_fl", "_flag", "_lin", "_max", "_min", "_sdiv", "_sel", "_stp"]
+__all__ = ["_fin", "_fl", "_lin", "_max", "_min", "_sdiv", "_sel", "_stp"]
 
 
 @njit(cache=True, nogil=True)
@@ -42,18 +42,8 @@ def _fl(c):
 
 
 @njit(cache=True, nogil=True)
-def _ck(v, on, flag):
-    if math.isfinite(v):
-        return v
-    if on:
-        flag[0] = 1
-    return 0.0
-
-
-@njit(cache=True, nogil=True)
-def _flag(bad, flag):
-    if bad:
-        flag[0] = 1
+def _fin(v):
+    return v if math.isfinite(v) else 0.0
 
 
 @njit(cache=True, nogil=True)

@@ -270,3 +270,22 @@ def test_kernels_are_cached_on_disk():
     root = Path(os.environ[CACHE_ENV])
     assert list(root.glob("k_*.py"))
     assert list((root / "__pycache__").glob("k_*.nbi"))
+
+
+def test_without_grades_the_other_arrays_come_on_first_read():
+    """A what-if evaluation (``grades=False``) computes the total at once and every other
+    array the first time one is read: the same values as a full evaluation."""
+    checked = load_plan(SEEDS)
+    prog = compile_plan(checked, backend="numba")
+    inputs = _seeds_inputs(checked, runs=2)
+    lazy = prog.evaluate(inputs, grades=False)
+    full = prog.evaluate(inputs)
+    np.testing.assert_array_equal(lazy.total, full.total)
+    assert lazy.grades is None
+    for name in full.columns:
+        np.testing.assert_array_equal(lazy.columns[name], full.columns[name])
+        np.testing.assert_array_equal(lazy.earned[name], full.earned[name])
+    for name in full.values:
+        np.testing.assert_array_equal(lazy.values[name], full.values[name])
+    np.testing.assert_array_equal(lazy.adjustment, full.adjustment)
+    np.testing.assert_array_equal(lazy.capped_total, full.capped_total)
