@@ -644,6 +644,19 @@ class CompiledPlan:
             return self.ytd(per_period, self.row_measures[name], counts, env.active & (counts > 0))
         return per_period
 
+    def row_periods(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        """Each row-level measure gathered into the periods (before any year-to-date), as
+        :meth:`evaluate` computes it: for a backend that takes the gathering from numpy.
+
+        Raises:
+            EvaluationError: a row's value is not finite.
+            DataErrors: a table has no value for a row's key.
+        """
+        self._bind(inputs)
+        raw = _Env(self, inputs, "raw")
+        with np.errstate(all="ignore"):
+            return {name: self._row_period(raw, name) for name in self.row_measures}
+
     def _mix_period(self, raw: _Env, name: str, mix) -> np.ndarray:
         """A row-level measure over the kinds of deal of :class:`~engine.core.inputs.Mix`."""
         agg = self.row_measures[name]

@@ -15,11 +15,13 @@ numpy, which raises the error with its rep, period and expression (or, where the
 more cautious than numpy, returns the result).
 
 What is not lowered raises :class:`Unsupported` with the reason, and the plan runs on numpy:
-cross-rep terms (``rank``, ``group_sum``, ``group_mean``, rank components), tables, and text
-other than a column compared with literals (computed by numpy before the kernel runs). Row-level measures are computed where each period
-has one row (per-period actuals); the caller runs transactions and the simulator's deal
-mix on numpy. Year-to-date values, true-ups and draws run along each rep's periods in
-order, the state (running sums, paid to date, draw owed) kept in scalars.
+cross-rep terms (``rank``, ``group_sum``, ``group_mean``, rank components) and text other than
+a column compared with literals or looked up in a table (those are computed by numpy before
+the kernel runs).
+Row-level measures are gathered from transactions (or the simulator's deal mix) into
+periods by numpy, and the kernel takes them from there. Year-to-date values, true-ups and
+draws run along each rep's periods in order, the state (running sums, paid to date, draw
+owed) kept in scalars.
 """
 
 from __future__ import annotations
@@ -68,13 +70,17 @@ class Lowered:
         source: the module's Python source (it defines ``kernel`` and its signature).
         digest: a hash of the source (the kernel's cache key).
         inputs: what each input argument holds, in order: ``("roster", name)``,
-            ``("actual", name)``, ``("text", k)``, ``("follows", "")``, ``("count", name)`` (rows gathered into each cell for the
-        column), ``("rows", "")`` (rows in each cell), ``("tenure", "")`` or ``("share", "")``.
+            ``("actual", name)``, ``("text", k)``, ``("follows", "")``, ``("count", name)`` (rows
+            gathered into each cell for the column), ``("gathered", measure)`` (a row-level
+            measure gathered into periods), ``("rows", "")`` (rows in each cell),
+            ``("tenure", "")`` or ``("share", "")``.
         outputs: the arrays of the output block, in order: the total first (the kernel's
             last argument ``full`` False writes only it), then every other.
         grades: the grade of each code the kernel writes (code 0: no grade).
-        text_tests: what each ``("text", k)`` input holds: ``(kind, column, op, literals)``,
-            a comparison (``==``, ``!=``, ``in``, ``not in``) of a text column with literals.
+        text_tests: what each ``("text", k)`` input holds: ``(kind, column, op, items)``, a
+            comparison (``==``, ``!=``, ``in``, ``not in``) of a column with literals
+            (``items``), or ``lookup``/``has`` of the column in a table (``items``:
+            ``(table, default)``).
     """
 
     source: str
@@ -194,21 +200,10 @@ class _Gen:
             return self.ytd(self.input("actual", ref.name), agg, self.input("count", ref.name)), "f"
         code = self.prog.codes[ref]
         if kind == "measure" and ref.name in self.prog.row_measures:
-            # One row per period (no transactions): the row's value where the cell has a row.
-            agg = self.prog.row_measures[ref.name]
-            rows = self.input("rows", "")
-            per_period = self.names.get((Ref("rows", ref.name), ""))
-            if per_period is None:
-                if agg == "count":
-                    var = self.let(rows, "w")
-                else:
-                    text = self.num_text(code, "raw")
-                    var = self.let(f"_sel({rows} > 0.0, {text}, 0.0)", "w")
-                per_period = (var, "f")
-                self.names[(Ref("rows", ref.name), "")] = per_period
-            var = per_period[0]
+            # Gathered from the rows into periods by numpy (an input), checked, year to date.
+            var = self.input("gathered", ref.name)
             if mode == "final" and self.prog.accumulate:
-                var = self.ytd(var, agg, rows)
+                var = self.ytd(var, self.prog.row_measures[ref.name], self.input("rows", ""))
             var = self.let(var, "m")
             self.check(var)
             return var, "f"
@@ -275,9 +270,9 @@ class _Gen:
         text, t = self.node(node, mode)
         return text if t == "b" else f"({text} != 0.0)"
 
-    def text_test(self, column: ex.Expr, op: str, items: tuple, mode: str) -> tuple[str, str]:
-        """A comparison of a text column with literals, computed by numpy before the kernel
-        runs (an input of 1.0 where it holds)."""
+    def column_input(self, column: ex.Expr, op: str, items: tuple, mode: str) -> str:
+        """A text (or key) column compared with literals or looked up in a table, computed by
+        numpy before the kernel runs: the input holding it."""
         if not isinstance(column, ex.Name):
             raise Unsupported("text values other than columns")
         ref = self.checked.ref(column)
@@ -286,7 +281,23 @@ class _Gen:
         test = (ref.kind, ref.name, op, items)
         if test not in self.text_tests:
             self.text_tests.append(test)
-        return f"({self.input('text', str(self.text_tests.index(test)))} != 0.0)", "b"
+        return self.input("text", str(self.text_tests.index(test)))
+
+    def text_test(self, column: ex.Expr, op: str, items: tuple, mode: str) -> tuple[str, str]:
+        return f"({self.column_input(column, op, items, mode)} != 0.0)", "b"
+
+    def table(self, node: ex.Call, mode: str) -> tuple[str, str]:
+        """``lookup``/``has`` of a column in a table, computed by numpy before the kernel runs
+        (``lookup`` gives NaN for a missing key without a default: an error where used)."""
+        table = node.args[0].name  # type: ignore[union-attr]
+        default = None
+        if len(node.args) > 2:
+            folded = self.low._lower(node.args[2])
+            if not isinstance(folded, _Const):
+                raise Unsupported("a lookup default that is not a constant")
+            default = float(folded.value)  # type: ignore[arg-type]
+        var = self.column_input(node.args[1], node.func, (table, default), mode)
+        return (f"({var} != 0.0)", "b") if node.func == "has" else (var, "f")
 
     def node(self, node: ex.Expr, mode: str) -> tuple[str, str]:
         if isinstance(node, ex.Compare) and isinstance(node.right, ex.Str):
@@ -299,8 +310,10 @@ class _Gen:
             x = self.let(self.num(node.left, mode))
             test = " | ".join(f"({x} == {_literal(i.value)[0]})" for i in node.items)
             return (f"(not ({test}))" if node.negate else f"({test})"), "b"
-        if isinstance(node, ex.Str) or (isinstance(node, ex.Call) and node.func in ("lookup", "has")):
-            raise Unsupported("text values and tables")
+        if isinstance(node, ex.Call) and node.func in ("lookup", "has"):
+            return self.table(node, mode)
+        if isinstance(node, ex.Str):
+            raise Unsupported("text values other than columns")
         if isinstance(node, ex.Call) and node.func in ("rank", "group_sum", "group_mean"):
             raise Unsupported(f"{node.func}()")
         if isinstance(node, ex.Call) and node.func == "previous":

@@ -11,7 +11,7 @@ kernel once (:data:`_LOADED`).
 evaluates with it, transparently, where the kernel does not apply: numba is not installed,
 the plan uses a construct the kernel does not compute (:class:`~engine.plan.lower_numba.Unsupported`),
 the inputs have a shape it does not take (an effective-dated roster, text in a numeric
-roster column), or a checked value is not finite (numpy then raises the error naming the
+roster column), or a value is not finite (a checked one, or a transaction row's) (numpy then raises the error naming the
 rep, period and expression). :attr:`NumbaPlan.backend` says which one the plan runs on and
 :attr:`NumbaPlan.ran` counts the evaluations of each.
 """
@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.core.errors import DataErrors, EvaluationError
 from engine.core.inputs import Inputs
 from engine.plan.compile import BACKENDS, CompiledPlan, PayoutArrays, in_list
 from engine.plan.functions import OPERATORS
@@ -190,19 +191,25 @@ class NumbaPlan:
         return doc
 
     def _refuses(self, inputs: Inputs) -> bool:
-        """Inputs the kernel does not take: an effective-dated roster, text in a roster column,
-        rows to gather into periods for a row-level measure."""
+        """Inputs the kernel does not take: an effective-dated roster, text in a roster column."""
         if inputs.layers:
             return True
-        if self.numpy.row_measures and (inputs.rows is not None or inputs.mix is not None):
-            return True  # transactions, or the simulator's deals: gathered by numpy
         assert self.lowered is not None
         return any(np.asarray(inputs.roster[name]).dtype == object
                    for kind, name in self.lowered.inputs if kind == "roster" and name not in inputs.roster_at)
 
     def _text_test(self, inputs: Inputs, kind: str, name: str, op: str, items: tuple) -> np.ndarray:
-        """A text column compared with literals, as the numpy evaluator compares them."""
+        """A column compared with literals or looked up in a table, as the numpy evaluator does."""
         col = self.numpy.roster_column(inputs, name) if kind == "roster" else inputs.actuals[name]
+        if op in ("lookup", "has"):  # as the numpy evaluator's lookup (NaN: a missing key, no default)
+            table, default = items
+            t = self.numpy.tables[table]
+            pos = t.positions(col)
+            if op == "has":
+                return pos >= 0
+            vals = t.values[np.maximum(pos, 0)] if len(t.values) else np.zeros(pos.shape)
+            d = t.default if default is None else default
+            return np.where(pos < 0, np.nan if d is None else d, vals)
         if op in ("in", "not in"):
             return in_list(col, list(items), op == "not in")
         eq = np.asarray(OPERATORS["=="].numpy(col, items[0]), dtype=bool)
@@ -222,16 +229,23 @@ class NumbaPlan:
             self.ran["numpy"] += 1
             return prog.evaluate(inputs, grades=grades, record=record, reference=reference)
         prog._bind(inputs)  # the inputs' data errors, as numpy raises them
-        got = self._run(inputs, grades, full=grades)
+        try:  # row-level measures: gathered from the rows into periods by numpy
+            gathered = prog.row_periods(inputs) if prog.row_measures else {}
+        except (EvaluationError, DataErrors):  # numpy raises the first error of its own order
+            gathered = {}
+            got = None
+        else:
+            got = self._run(inputs, gathered, grades, full=grades)
         if got is None:  # a checked value is not finite: numpy raises the error (or agrees it is none)
             self.ran["numpy"] += 1
             return prog.evaluate(inputs, grades=grades, record=record, reference=reference)
         self.ran["numba"] += 1
         if grades:
             return got
-        return _TotalFirst(got.total, got.active, lambda: self._run(inputs, False, full=True))
+        return _TotalFirst(got.total, got.active, lambda: self._run(inputs, gathered, False, full=True))
 
-    def _run(self, inputs: Inputs, grades: bool, full: bool) -> PayoutArrays | None:
+    def _run(self, inputs: Inputs, gathered: dict[str, np.ndarray], grades: bool, full: bool
+             ) -> PayoutArrays | None:
         """The kernel on ``inputs`` (None when a checked value is not finite)."""
         prog, lowered = self.numpy, self.lowered
         assert lowered is not None
@@ -240,7 +254,8 @@ class NumbaPlan:
             *(np.shape(a) for a in inputs.actuals.values()),
             *(np.shape(v)[:-1] + (np.shape(v)[-1], 1) for v in inputs.roster.values() if np.ndim(v) > 1),
         )
-        args = [_to4(np.broadcast_to(np.asarray(self._input(inputs, kind, name), dtype=np.float64), shape))
+        args = [_to4(np.broadcast_to(np.asarray(gathered[name] if kind == "gathered" else self._input(inputs, kind, name),
+                                                dtype=np.float64), shape))
                 for kind, name in lowered.inputs]
         act = _to4(np.broadcast_to(np.asarray(inputs.active, dtype=bool), shape))
         want = grades and lowered.grades != ()
