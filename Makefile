@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo lab test test-slow bench bench-sim bench-scale bench-payout bench-rows bench-jobs validation clean postgres
+.PHONY: demo lab test test-slow bench bench-sim bench-scale bench-payout bench-rows bench-jobs bench-numba validation clean postgres
 
 # The browser tests drive Debian's headless chromium; install it when it is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -89,6 +89,10 @@ bench-rows: $(STAMP)
 
 bench-jobs: $(STAMP)
 	$(BIN)/python benchmarks/bench_jobs.py
+
+# The numba backend against numpy on the seeds plan (evaluate, what-if pricing, simulate), one run.
+bench-numba: $(STAMP)
+	$(BIN)/python benchmarks/bench_numba.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis
