@@ -126,13 +126,15 @@ def load_kernel(lowered: Lowered) -> KernelInfo:
         return info
 
 
-def _to4(arr: np.ndarray) -> np.ndarray:
-    """``(..., R, P)`` as a read-only ``(A, B, R, P)`` view (leading axes padded or merged)."""
-    lead = arr.shape[:-2]
-    if len(lead) <= 2:
-        arr = arr.reshape((1,) * (2 - len(lead)) + arr.shape)
-    else:
-        arr = arr.reshape((int(np.prod(lead[:-1])),) + arr.shape[-3:])
+def _to4(x, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """``x`` broadcast to ``shape`` ``(..., R, P)``, as a read-only ``(A, B, R, P)`` view
+    (leading axes padded with ones, or the first ones merged)."""
+    arr = np.asarray(x, dtype=dtype)
+    if len(shape) <= 4:  # pad to 4 dimensions, then one broadcast (no copy)
+        shape4 = (1,) * (4 - len(shape)) + shape
+        return np.broadcast_to(arr.reshape((1,) * (4 - arr.ndim) + arr.shape) if arr.ndim < 4 else arr, shape4)
+    arr = np.broadcast_to(arr, shape)
+    arr = arr.reshape((int(np.prod(shape[:-3])),) + shape[-3:])
     return np.broadcast_to(arr, arr.shape)
 
 
@@ -254,10 +256,9 @@ class NumbaPlan:
             *(np.shape(a) for a in inputs.actuals.values()),
             *(np.shape(v)[:-1] + (np.shape(v)[-1], 1) for v in inputs.roster.values() if np.ndim(v) > 1),
         )
-        args = [_to4(np.broadcast_to(np.asarray(gathered[name] if kind == "gathered" else self._input(inputs, kind, name),
-                                                dtype=np.float64), shape))
+        args = [_to4(gathered[name] if kind == "gathered" else self._input(inputs, kind, name), shape, np.float64)
                 for kind, name in lowered.inputs]
-        act = _to4(np.broadcast_to(np.asarray(inputs.active, dtype=bool), shape))
+        act = _to4(inputs.active, shape, bool)
         want = grades and lowered.grades != ()
         out = np.empty(((len(lowered.outputs) if full else 1),) + act.shape)
         gout = np.zeros(act.shape if want else (1, 1, 1, 1), dtype=np.int8)
