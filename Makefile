@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo lab test test-slow bench bench-sim bench-scale bench-payout bench-rows bench-jobs backtest validation clean postgres
+.PHONY: demo lab test test-slow bench bench-sim bench-scale bench-payout bench-rows bench-jobs bench-numba backtest validation clean postgres
 
 # The browser tests drive Debian's headless chromium; install it when it is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -101,6 +101,10 @@ bench-jobs: $(STAMP)
 # The full run: $(BIN)/python benchmarks/backtest_out_of_model.py --process all
 backtest: $(STAMP)
 	$(BIN)/python benchmarks/backtest_out_of_model.py --process all --years 10 --runs 40 --reps 40 --history-runs 20
+
+# The numba backend against numpy on the seeds plan (evaluate, what-if pricing, simulate), one run.
+bench-numba: $(STAMP)
+	$(BIN)/python benchmarks/bench_numba.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

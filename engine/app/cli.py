@@ -375,8 +375,11 @@ def _sim_options(fn):
 @cli.command()
 @click.argument("plan", type=click.Path(dir_okay=False))
 @_sim_options
+@click.option("--backend", default="numpy", show_default=True, type=click.Choice(["numpy", "numba"]),
+              help="How the plan is evaluated: the numpy evaluator, or a kernel compiled for the plan with numba "
+                   "(numpy where numba is missing or the plan needs it; the JSON's 'backend' says which ran).")
 def simulate(plan: str, scenario_path: str | None, runs: int, seed: int | None, json_out: str | None,
-             chunk_runs: int | None, workers: int | None, scheduler: str | None) -> None:
+             chunk_runs: int | None, workers: int | None, scheduler: str | None, backend: str) -> None:
     """Simulate how the team responds to PLAN: cost, attainment, morale and attrition."""
     from engine.jobs.compare import Comparison
     from engine.plan import load_plan
@@ -390,7 +393,7 @@ def simulate(plan: str, scenario_path: str | None, runs: int, seed: int | None, 
         scenario = _load_scenario(scenario_path)
         result = run_simulation(checked, scenario, runs, seed, chunk_runs=chunk_runs,
                                 progress=progress_enabled(json_out == "-"), workers=workers or _cores(),
-                                scheduler=scheduler)
+                                scheduler=scheduler, backend=backend)
         if json_out is not None:
             _write_json(result.document, json_out)
     except EngineError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.core.errors import PlanErrors
+from engine.plan import numba_backend as _numba_backend  # noqa: F401  (adds the "numba" row of BACKENDS)
 from engine.plan.compile import CompiledPlan, PayoutArrays, compile_plan
 from engine.plan.model import Plan
 from engine.plan.parse import build_plan

@@ -10,8 +10,9 @@ Array shapes: reps on axis -2 and periods on axis -1; any leading axes (simulati
 broadcast through. Roster columns are ``(..., R)`` and are viewed as ``(..., R, 1)``.
 
 ``compile_plan(checked, backend=...)`` picks the implementation from one table,
-:data:`BACKENDS` (only ``"numpy"``, this module, today); every backend returns a
-:class:`PayoutProgram`, which is all the simulator and the statements use.
+:data:`BACKENDS` (``"numpy"``, this module, and ``"numba"``, a kernel specialized for the
+plan: :mod:`engine.plan.numba_backend`); every backend returns a :class:`PayoutProgram`,
+which is all the simulator and the statements use.
 """
 
 from __future__ import annotations
@@ -642,6 +643,19 @@ class CompiledPlan:
             counts = self._row_counts(env)
             return self.ytd(per_period, self.row_measures[name], counts, env.active & (counts > 0))
         return per_period
+
+    def row_periods(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        """Each row-level measure gathered into the periods (before any year-to-date), as
+        :meth:`evaluate` computes it: for a backend that takes the gathering from numpy.
+
+        Raises:
+            EvaluationError: a row's value is not finite.
+            DataErrors: a table has no value for a row's key.
+        """
+        self._bind(inputs)
+        raw = _Env(self, inputs, "raw")
+        with np.errstate(all="ignore"):
+            return {name: self._row_period(raw, name) for name in self.row_measures}
 
     def _mix_period(self, raw: _Env, name: str, mix) -> np.ndarray:
         """A row-level measure over the kinds of deal of :class:`~engine.core.inputs.Mix`."""
@@ -1364,7 +1378,9 @@ BACKENDS: dict[str, Backend] = {
     "numpy": CompiledPlan,
 }
 """Backend name -> ``make(checked, params)`` returning a :class:`PayoutProgram`. A new
-backend is a module and a row here; nothing that evaluates plans changes."""
+backend is a module and a row here; nothing that evaluates plans changes. The ``"numba"``
+row is added by :mod:`engine.plan.numba_backend` (it imports this module, so this module
+cannot name it), which :mod:`engine.plan` imports."""
 
 
 @overload

@@ -40,7 +40,7 @@ class SimResult:
 def simulate(checked: CheckedPlan, scenario: Scenario | None = None, runs: int = 200, seed: int | None = None,
              chunk_runs: int | None = None, progress: bool = False, params: dict | None = None,
              label: str | None = None, workers: int = 1, scheduler: str | None = None,
-             keep_reps: bool = False, executor: Executor | None = None) -> SimResult:
+             keep_reps: bool = False, executor: Executor | None = None, backend: str = "numpy") -> SimResult:
     """Simulate ``runs`` plan years of the scenario's team under the plan.
 
     Args:
@@ -61,12 +61,16 @@ def simulate(checked: CheckedPlan, scenario: Scenario | None = None, runs: int =
         executor: an open :class:`~engine.sim.executor.Executor` to run on (its pool or
             cluster is kept for the caller's next plan); default: one for ``workers`` and
             ``scheduler``, closed on return.
+        backend: the payout-program backend (a row of
+            :data:`~engine.plan.compile.BACKENDS`); the document's ``backend`` says which
+            one the plan runs on (``numba`` falls back to ``numpy`` for a plan its kernel
+            does not compute, and says why) and the kernel's compile time in this process.
     """
     scenario = scenario or default_scenario()
     seed = scenario.seed if seed is None else int(seed)
     if runs < 1:
         raise ValueError("runs must be at least 1")
-    task = SimTask(checked, scenario, seed, params)
+    task = SimTask(checked, scenario, seed, params, backend=backend)
     sim = simulation_for(task)  # built here once; forked workers inherit it
     with (Executor(workers, scheduler) if executor is None else nullcontext(executor)) as ex:
         chunks = chunks_of(runs, chunk_runs or ex.chunk_size(sim.slots, runs))
@@ -78,4 +82,6 @@ def simulate(checked: CheckedPlan, scenario: Scenario | None = None, runs: int =
             if detail is not None:
                 detail.add(chunk)  # nor does the detail (filled by run index)
     doc = acc.document(checked.plan.name, scenario.name, sim.seats, sim.P, seed)
+    describe = getattr(sim.prog, "describe", None)
+    doc["backend"] = describe() if describe is not None else {"requested": backend, "ran": backend}
     return SimResult(doc, acc.per_run_metrics(), detail, checked.plan.currency)

@@ -32,14 +32,14 @@ class Counting:
 def test_numpy_is_the_default_backend():
     """Without a backend, compile_plan gives the numpy program (the one row of the table today)."""
     checked = load_plan(PLAN)
-    assert set(BACKENDS) == {"numpy"}
+    assert set(BACKENDS) >= {"numpy"}
     assert isinstance(compile_plan(checked), CompiledPlan)
     assert isinstance(compile_plan(checked, backend="numpy"), CompiledPlan)
 
 
 def test_unknown_backend_is_a_clear_error_listing_the_known_ones():
     """An unknown backend name is refused with the list of known backends."""
-    with pytest.raises(ValueError, match=r"unknown plan backend 'jax' \(known: numpy\)"):
+    with pytest.raises(ValueError, match=r"unknown plan backend 'jax' \(known: numba, numpy\)"):
         compile_plan(load_plan(PLAN), backend="jax")
 
 
