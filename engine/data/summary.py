@@ -27,6 +27,7 @@ from engine.plan.reference_rep import (
     reference_inputs,
     reference_profile,
     roster_values,
+    year_end_inputs,
 )
 from engine.plan.validate import CheckedPlan, with_parameters
 
@@ -94,7 +95,27 @@ def payout_table(checked: CheckedPlan, roster: pd.DataFrame | None = None,
             notes.append(note)
     if plan.accumulate == "year":
         notes.append("accumulate: year: shown for a plan year of one period")
+        notes += _year_end_notes(checked, prog, roster_vals, reference_actuals(levels, targets, others), levels, rows)
     return table, notes
+
+
+def _year_end_notes(checked: CheckedPlan, prog, roster_vals, actuals, levels, rows) -> list[str]:
+    """What a component judged against the year's totals pays over a whole plan year, where one
+    period shows it paying nothing (a rate on sales beyond the annual quota, a bonus at the year's
+    end): every period at the level, the year's earnings."""
+    inputs = year_end_inputs(roster_vals, actuals, len(levels), checked)
+    if inputs is None:
+        return []
+    res = prog.evaluate(inputs, grades=False)
+    out = []
+    for c in checked.plan.components:
+        year = np.asarray(res.earned[c.name], dtype=float)[:, 0, -1]
+        if np.all(np.abs(rows[c.name]) <= 1e-9) and np.any(np.abs(year) > 1e-9):
+            paid = " / ".join(_fmt(float(v)) for v in year)
+            at = ", ".join(f"{lvl:.0%}" for lvl in levels)
+            out.append(f"{c.name} is judged against the year's totals, so one period shows it paying nothing: over a "
+                       f"plan year with every period at the level it earns {paid} (at {at})")
+    return out
 
 
 def roster_frame(roster: RosterLike) -> pd.DataFrame | None:

@@ -71,6 +71,7 @@ from engine.plan.reference_rep import (
     reference_inputs,
     reference_profile,
     roster_values,
+    year_end_inputs,
 )
 from engine.plan.validate import CheckedPlan, const_value
 
@@ -312,6 +313,21 @@ class _Reference:
         return out
 
 
+    def year_end(self, levels) -> dict[str, np.ndarray]:
+        """Component name -> earned over the whole plan year at each level (every period at
+        the level), for a year-to-date plan of several periods; empty for any other plan."""
+        levels = np.asarray(levels, dtype=float)
+        inputs = year_end_inputs(self.roster_vals, reference_actuals(
+            levels, {col: self.targets[col] for col in self.linked}, self.others), len(levels), self.checked)
+        if inputs is None:
+            return {}
+        try:
+            res = self.prog.evaluate(inputs, grades=False)
+        except EvaluationError:
+            return {}
+        return {k: np.asarray(v, dtype=float)[:, 0, -1] for k, v in res.earned.items()}
+
+
 TOTAL = "\0total"
 UNCAPPED = "\0uncapped"
 
@@ -496,6 +512,9 @@ class _Scan:
                 continue
             if not kind_of(c.kind).contest and self._paid_when_stressed(c.name):
                 continue  # paid once a count the reference rep leaves at 0 is not (a deduction per complaint)
+            year = self._year_end().get(c.name)
+            if year is not None and np.any(np.abs(year[inside]) > self.tol):
+                continue  # judged against the year's totals: it pays at the year's end (accumulate: year)
             silent.add(c.name)
             paying = np.flatnonzero(np.abs(pay) > self.tol)
             later = (f" (it first pays at {_pct(float(self.x[paying[0]]))})" if paying.size else
@@ -918,6 +937,13 @@ class _Scan:
                     continue
                 self._stressed_runs.append((value, words, overrides, res))
         return self._stressed_runs
+
+    def _year_end(self) -> dict[str, np.ndarray]:
+        """What each component earns over the plan year on the grid (year-to-date plans of
+        several periods only; computed once)."""
+        if not hasattr(self, "_year_end_values"):
+            self._year_end_values = self.ref.year_end(self.x)
+        return self._year_end_values
 
     def _paid_when_stressed(self, name: str) -> bool:
         """Component ``name`` pays something (above or below 0) for a stressed reference rep

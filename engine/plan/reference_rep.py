@@ -20,6 +20,7 @@ import pandas as pd
 
 from engine.core.errors import EngineError
 from engine.core.inputs import Inputs, PeriodInfo, Rows
+from engine.core.periods import period_for_date
 from engine.plan import expr as ex
 from engine.plan.kinds import kind_of
 from engine.plan.model import Code
@@ -39,6 +40,7 @@ __all__ = [
     "roster_values",
     "shaped_columns",
     "shaped_roles",
+    "year_end_inputs",
 ]
 
 REFERENCE_PERIOD = PeriodInfo(label="2027", kind="year", fiscal_year=2027, number=1,
@@ -322,6 +324,39 @@ def reference_inputs(roster_vals: Mapping[str, object], actuals: dict[str, np.nd
                   np.array(["reference"], dtype=object), periods=(REFERENCE_PERIOD,), roster=roster,
                   actuals=actuals, active=np.ones((n, 1, 1), dtype=bool), proration=np.ones((n, 1, 1)),
                   tenure=tenure, rows=rows)
+
+
+def _plan_year(checked: CheckedPlan) -> tuple[PeriodInfo, ...]:
+    """The periods of the reference rep's plan year (fiscal 2027) under the plan's period."""
+    fys = checked.plan.fiscal_year_start
+    out: list[PeriodInfo] = []
+    for i in range(12):
+        month = dt.date(2027 + (fys - 1 + i) // 12, (fys - 1 + i) % 12 + 1, 1)
+        p = period_for_date(month, checked.plan.period, fys)
+        if not out or out[-1].label != p.label:
+            out.append(p)
+    return tuple(out)
+
+
+def year_end_inputs(roster_vals: Mapping[str, object], actuals: dict[str, np.ndarray], n: int,
+                    checked: CheckedPlan) -> Inputs | None:
+    """The reference rep over a whole plan year, every period alike (``actuals`` as
+    :func:`reference_inputs` takes them, one period's worth): for a year-to-date plan
+    (``accumulate: year``) of several periods, whose last period is the year's earnings, so a
+    component judged against the year's totals (a rate on sales beyond the annual quota) can
+    be read. None for any other plan, and for a plan whose measures read text attributes (its
+    reference period is made of transaction rows)."""
+    periods = _plan_year(checked)
+    if checked.plan.accumulate != "year" or len(periods) < 2 or checked.text_actual_columns:
+        return None
+    P = len(periods)
+    roster = {k: np.full((n, 1), v, dtype=object if isinstance(v, str) else np.float64)
+              for k, v in roster_vals.items()}
+    tiled = {col: np.repeat(np.broadcast_to(np.asarray(a, dtype=float), (n, 1, 1)), P, axis=-1)
+             for col, a in actuals.items()}
+    tenure = np.full((n, 1, P), REFERENCE_TENURE) if checked.uses_tenure else None
+    return Inputs(rep_ids=np.array(["reference"], dtype=object), periods=periods, roster=roster, actuals=tiled,
+                  active=np.ones((n, 1, P), dtype=bool), proration=np.ones((n, 1, P)), tenure=tenure)
 
 
 MAX_REFERENCE_ROWS = 16

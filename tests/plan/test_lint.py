@@ -716,3 +716,51 @@ def test_scenario_rates_findings_by_simulated_attainment():
     for f in found:
         if f.code.startswith("zero-incentive"):
             assert "of reps sit" in f.message
+
+
+YEAR_TOTALS = """\
+  - name: commission
+    kind: rate
+    base: revenue
+    rate: 0.5 * roster.ti / roster.quota
+  - name: overachievement
+    kind: rate
+    base: max(revenue - roster.quota, 0)
+    rate: 0.5 * roster.ti / roster.quota
+  - name: annual_bonus
+    kind: step
+    input: revenue / targets.revenue
+    when: targets.revenue >= roster.quota
+    steps: [{at: 1.0, pay: 0.25 * roster.ti}]
+"""
+
+
+def test_components_judged_against_the_year_pay_at_its_end():
+    """In a year-to-date plan (accumulate: year) a rate on sales beyond the *annual* quota and a
+    bonus gated on the year's end pay nothing in one quarter but do over the year (Chung,
+    Steenburgh & Sudhir 2014's plan): no never-pays. One that pays nothing even over a whole
+    year at 200% of target (beyond three annual quotas) still is."""
+    assert "never-pays" not in [f.code for f in lint_plan(parse_plan("accumulate: year\n" + HEAD + YEAR_TOTALS,
+                                                                     "t.yaml"))]
+    beyond_three = YEAR_TOTALS.replace("max(revenue - roster.quota, 0)", "max(revenue - 3 * roster.quota, 0)")
+    found = lint_plan(parse_plan("accumulate: year\n" + HEAD + beyond_three, "t.yaml"))
+    assert [(f.code, f.component) for f in found if f.code == "never-pays"] == [("never-pays", "overachievement")]
+    # Without accumulate the year's totals never build up: one quarter is all there is.
+    found = lint_plan(parse_plan(HEAD + YEAR_TOTALS, "t.yaml"))
+    assert {f.component for f in found if f.code == "never-pays"} == {"overachievement", "annual_bonus"}
+
+
+def test_the_check_table_says_what_year_components_earn_over_the_year():
+    """The payout table (one period) shows 0 for them; its notes give the year's earnings at
+    each level, computed by hand: the overachievement rate 0.5 x 20,000 / 1,000,000 = 1% on the
+    year's sales beyond 1,000,000 (120%: 2,000; 150%: 5,000); the bonus 5,000 from 100%."""
+    from engine.data.summary import payout_table
+
+    table, notes = payout_table(parse_plan("accumulate: year\n" + HEAD + YEAR_TOTALS, "t.yaml"))
+    assert table.loc["overachievement"].abs().max() == 0 and table.loc["annual_bonus"].abs().max() == 0
+    assert ("overachievement is judged against the year's totals, so one period shows it paying nothing: over a "
+            "plan year with every period at the level it earns 0 / 0 / 0 / 2,000 / 5,000 (at 50%, 80%, 100%, 120%, "
+            "150%)") in notes
+    assert any(n.startswith("annual_bonus is judged") and "0 / 0 / 5,000 / 5,000 / 5,000" in n for n in notes)
+    _, plain = payout_table(parse_plan(HEAD + YEAR_TOTALS, "t.yaml"))
+    assert not any("judged against the year" in n for n in plain)
