@@ -66,7 +66,7 @@ TEST_WORKERS ?= auto
 test: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15
 
 test-slow: $(STAMP) $(CHROMIUM) $(CJK_FONT) postgres
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m slow
