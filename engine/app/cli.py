@@ -813,18 +813,38 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
         result = run_forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=seed, budget=budget,
                               as_of=as_of, workers=workers or _cores(), chunk_runs=chunk_runs,
                               scheduler=scheduler, progress=progress_enabled(json_out == "-"), ledger_paid=paid)
+        check = None
+        if history:
+            # The same forecast without the history, and which of the two to trust where they disagree.
+            from engine.jobs.with_history import check_history
+
+            base = _load_scenario(scenario_path)
+            without = run_forecast(checked, roster, actuals, scenario=base, runs=runs, seed=seed, budget=budget,
+                                   as_of=as_of, workers=workers or _cores(), chunk_runs=chunk_runs,
+                                   scheduler=scheduler, ledger_paid=paid, decompose=False)
+            check = check_history(result, scenario, without, base, cal, fit,
+                                  other_plan=bool(history_plan) and history_plan != plan)
+            bands = f"P50 {without.summary['p50']:,.0f}, P90 {without.summary['p90']:,.0f} (scenario {base.name})"
+            recorded += [("Forecast without history", bands),
+                         ("With or without history", check.verdict)]
         if xlsx_out:
             recorded += [("Ledger (paid in closed periods)", ledger or "none: recomputed from the actuals"),
                          ("Budget", budget if budget is not None else "none")]
             write_forecast_xlsx(result, xlsx_out, inputs=recorded)
+        doc = result.document if check is None else {**result.document, "history_check": check.document}
         if json_out is not None and json_out != "-":
-            _write_json(result.document, json_out)
+            _write_json(doc, json_out)
     except EngineError as exc:
         _fail(exc)
     if json_out == "-":
-        _write_json(result.document, "-")
+        _write_json(doc, "-")
     else:
         click.echo(forecast_text(result), nl=False)
+    if check is not None:
+        from engine.report.text import history_check_text
+
+        click.echo("", err=json_out == "-")
+        click.echo(history_check_text(check, result.currency), nl=False, err=json_out == "-")
 
 
 def main(argv: list[str] | None = None) -> None:

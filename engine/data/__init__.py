@@ -1,4 +1,5 @@
-"""Rosters and actuals: read tables and bind them to a plan's fiscal periods."""
+"""Rosters and actuals: read tables and bind them to a plan's fiscal periods; a team's attainment
+history for calibration (:mod:`engine.data.history`)."""
 
 from engine.core.inputs import Inputs, PeriodInfo
 from engine.core.periods import parse_period_label, period_for_date

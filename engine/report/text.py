@@ -22,6 +22,7 @@ from engine.core.text import (
     display_width,
     figure,
     money,
+    percent,
     plan_diff,
     plus_minus,
     text_table,
@@ -33,6 +34,7 @@ from engine.jobs.forecast import Forecast
 from engine.jobs.history import HistoryFit
 from engine.jobs.recalibrate import Recalibration, metric_catalogue
 from engine.jobs.validation import Result
+from engine.jobs.with_history import HistoryCheck
 from engine.sim.run import SimResult
 
 __all__ = ["ALERT_TITLES", "alerts_text", "comparison_table", "cost_label", "difference_rows", "figure_rows",
@@ -322,6 +324,22 @@ def history_fit_report(fit: HistoryFit) -> str:
     ]
     lines = [f"History read under the plan {fit.plan} (the plan that paid it)"]
     lines += ["  " + ln for ln in text_table(None, rows, left=3, sep=" ", min_widths=(21, 23))]
+    return "\n".join(lines) + "\n"
+
+
+def history_check_text(check: HistoryCheck, currency: str = "") -> str:
+    """The forecasts with and without history side by side, and which to trust where they
+    disagree (what ``incentive forecast --history`` prints after the forecast)."""
+    budget = "over_budget" in check.with_history
+    rows = [[name, *(money(bands[k]) for k in ("p05", "p50", "p90", "p95")),
+             *([percent(bands["over_budget"])] if budget else []), f"{100 * math.expm1(s):+.1f}%"]
+            for name, bands, s in (("with history", check.with_history, check.surprise_with),
+                                   ("without history", check.without_history, check.surprise_without))]
+    lines = ["With and without history"]
+    lines += text_table(["forecast", f"P05 ({currency})" if currency else "P05", "P50", "P90", "P95",
+                         *(["over budget"] if budget else []), "actuals vs expected"], rows, left=2)
+    lines.append(f"  {check.headline}.")
+    lines += [f"  - {r}." for r in check.reasons]
     return "\n".join(lines) + "\n"
 
 

@@ -345,6 +345,14 @@ def test_forecast_with_history_reports_the_fit(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.index("Calibration of scenarios/data/field_team_history.csv") < proc.stdout.index("Forecast of")
     assert "sigma_skill" in proc.stdout and "calibrated_field_team_history" in proc.stdout
+    # Then the same forecast without the history, side by side, and which to trust.
+    assert proc.stdout.index("Forecast of") < proc.stdout.index("With and without history")
+    assert "without history" in proc.stdout and "actuals vs expected" in proc.stdout
     proc = incentive(*args, "--json", "-")
-    assert proc.returncode == 0 and "sigma_skill" in proc.stderr
-    assert json.loads(proc.stdout)["plan"] == "kpi_scorecard"
+    assert proc.returncode == 0 and "sigma_skill" in proc.stderr and "With and without history" in proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["plan"] == "kpi_scorecard"
+    check = doc["history_check"]
+    assert check["trust"] in ("either", "with history", "without history")
+    assert check["disagree"] == (check["trust"] != "either") and check["reasons"]
+    assert check["with_history"]["p50"] == doc["year"]["p50"]

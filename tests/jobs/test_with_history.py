@@ -1,0 +1,96 @@
+"""With and without history (engine/jobs/with_history.py): when the two forecasts disagree, and
+which one the output says to trust."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.jobs.forecast import Forecast
+from engine.jobs.with_history import check_history, surprise
+from engine.report.text import history_check_text
+from engine.sim.scenario import default_scenario
+
+SCENARIO = default_scenario()
+
+
+def made(p50: float, spread: float, skills: tuple[float, ...], level: float | None = None) -> Forecast:
+    """A forecast with the given annual bands (P05 = P50 - spread ... P95 = P50 + spread), roster
+    skills (posterior medians) and market level read."""
+    reps = pd.DataFrame({"rep_id": [f"R{i}" for i in range(len(skills))] + ["(new hires)"],
+                         "skill_median": [*skills, math.nan]})
+    summary = {"p05": p50 - spread, "p50": p50, "p90": p50 + 0.8 * spread, "p95": p50 + spread}
+    market = None if level is None else {"level": level}
+    return Forecast(plan="p", scenario="s", currency="USD", minor_unit=2, as_of="2027-Q2",
+                    as_of_date=dt.date(2027, 6, 30), closed_months=6, runs=10, seed=1, budget=None,
+                    method="by period", by_period=pd.DataFrame(), reps=reps, annual=np.zeros(10),
+                    summary=summary, market=market)
+
+
+FITTED = SimpleNamespace(market_fitted=True)
+
+
+def test_surprise_is_the_market_level_plus_the_mean_skill_shift():
+    """How far the actuals sit from the scenario: the market level read plus the roster's mean
+    posterior log skill (new hires left out), less the prior's mean (0 for a median-1 skill)."""
+    fc = made(100.0, 10.0, (math.exp(0.1), math.exp(-0.3)), level=0.05)
+    assert surprise(fc, SCENARIO) == pytest.approx(0.05 + (0.1 - 0.3) / 2)
+    assert surprise(made(100.0, 10.0, (1.0, 1.0)), SCENARIO) == pytest.approx(0.0)
+
+
+def test_bands_that_overlap_agree():
+    """Each P50 inside the other's P05-P95 band: they agree, either will do."""
+    check = check_history(made(100.0, 10.0, (1.1,)), SCENARIO, made(108.0, 10.0, (1.0,)), SCENARIO, FITTED)
+    assert not check.disagree and check.trust == "either"
+    assert "agree" in history_check_text(check, "USD")
+
+
+@pytest.mark.parametrize(("with_skill", "without_skill", "trust"), [
+    (1.02, 1.25, "with history"),     # the calibrated scenario expected the actuals; the base did not
+    (0.70, 1.05, "without history"),  # the history describes another team than this year's
+])
+def test_disagreeing_forecasts_trust_the_one_that_expected_the_actuals(with_skill, without_skill, trust):
+    """Either P50 outside the other's band: trust the forecast whose scenario sat nearer the actuals
+    so far (the smaller team-wide surprise), and say by how much each was off."""
+    check = check_history(made(100.0, 5.0, (with_skill,) * 3), SCENARIO, made(120.0, 5.0, (without_skill,) * 3),
+                          SCENARIO, FITTED)
+    assert check.disagree and check.trust == trust
+    text = history_check_text(check, "USD")
+    assert f"trust the forecast {trust}" in text
+    assert f"{100 * (with_skill - 1):+.1f}%" in text and f"{100 * (without_skill - 1):+.1f}%" in text
+    assert check.document["trust"] == trust and check.document["with_history"]["p50"] == 100.0
+
+
+def test_what_weakens_the_history_is_said():
+    """One fiscal year of history, a level the history plan did not reproduce, another plan: each
+    is named with the verdict."""
+    fit = SimpleNamespace(converged=False, plan="old_plan", tolerance=0.005)
+    check = check_history(made(100.0, 5.0, (1.0,)), SCENARIO, made(130.0, 5.0, (1.3,)), SCENARIO,
+                          SimpleNamespace(market_fitted=False), fit, other_plan=True)
+    weak = check.reasons[-1]
+    assert weak.startswith("what weakens the history")
+    assert "one fiscal year" in weak and "old_plan did not reproduce" in weak and "another plan" in weak
+
+
+def test_the_verdict_is_one_paragraph_for_the_workbook():
+    """The workbook's Inputs sheet gets the answer and its reasons in one cell."""
+    check = check_history(made(100.0, 5.0, (1.0,)), SCENARIO, made(130.0, 5.0, (1.3,)), SCENARIO, FITTED)
+    assert check.verdict.startswith("trust the forecast with history: they disagree by more than their bands")
+    assert check.verdict.endswith(".") and "\n" not in check.verdict
+
+
+def test_a_budget_tested_is_compared_too():
+    """With a budget, each forecast's chance of going over it stands in the table and the JSON."""
+    a, b = made(100.0, 5.0, (1.0,)), made(130.0, 5.0, (1.3,))
+    a = dataclasses.replace(a, budget=110.0, summary={**a.summary, "probability_over_budget": 0.02})
+    b = dataclasses.replace(b, budget=110.0, summary={**b.summary, "probability_over_budget": 0.16})
+    check = check_history(a, SCENARIO, b, SCENARIO, FITTED)
+    text = history_check_text(check, "USD")
+    assert "over budget" in text and "2.0%" in text and "16.0%" in text
+    assert check.document["without_history"]["over_budget"] == 0.16
