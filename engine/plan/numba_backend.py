@@ -18,6 +18,7 @@ rep, period and expression). :attr:`NumbaPlan.backend` says which one the plan r
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import sys
@@ -81,9 +82,14 @@ def _write_once(path: Path, text: str) -> None:
     if path.exists():
         return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.link(tmp, path)  # never replaces: a file another process wrote first stays
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
 
 
 def load_kernel(lowered: Lowered) -> KernelInfo:
@@ -319,6 +325,10 @@ class _TotalFirst(PayoutArrays):
 
     def __init__(self, total: np.ndarray, active: np.ndarray, fill) -> None:  # no dataclass __init__
         self.__dict__.update(total=total, active=active, _fill=fill)
+
+    def __reduce__(self):
+        """Pickled and copied as the plain :class:`PayoutArrays` it stands for."""
+        return PayoutArrays, tuple(getattr(self, f.name) for f in dataclasses.fields(PayoutArrays))
 
 
 def _later(name: str) -> property:

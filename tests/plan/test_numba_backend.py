@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from hypothesis import event, given, settings
 
 from engine.core.errors import DataErrors, EngineError, EvaluationError, PlanErrors
 from engine.core.inputs import Inputs
-from engine.plan import ReferenceEvaluator, compile_plan, load_plan, parse_plan
+from engine.plan import PayoutArrays, ReferenceEvaluator, compile_plan, load_plan, parse_plan
 from engine.plan.compile import BACKENDS, CompiledPlan
 from engine.plan.lower_numba import Unsupported, lower_plan
 from engine.plan.numba_backend import CACHE_ENV, NumbaPlan
@@ -289,3 +290,6 @@ def test_without_grades_the_other_arrays_come_on_first_read():
         np.testing.assert_array_equal(lazy.values[name], full.values[name])
     np.testing.assert_array_equal(lazy.adjustment, full.adjustment)
     np.testing.assert_array_equal(lazy.capped_total, full.capped_total)
+    again = pickle.loads(pickle.dumps(prog.evaluate(inputs, grades=False)))
+    assert type(again) is PayoutArrays
+    np.testing.assert_array_equal(again.columns["base_and_float"], full.columns["base_and_float"])
