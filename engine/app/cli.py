@@ -363,6 +363,9 @@ _SIM_OPTIONS = [
                  help="Processes on this machine (default: all cores; results do not depend on it)."),
     click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS", metavar="ADDRESS",
                  help="dask.distributed scheduler to run on (or DASK_SCHEDULER_ADDRESS); needs the [dask] extra."),
+    click.option("--backend", default="numpy", show_default=True, type=click.Choice(["numpy", "numba"]),
+                 help="How plans are evaluated: the numpy evaluator, or a kernel compiled for each plan with numba "
+                      "(numpy where numba is missing or the plan needs it; the JSON's 'backend' says which ran)."),
 ]
 
 
@@ -375,9 +378,6 @@ def _sim_options(fn):
 @cli.command()
 @click.argument("plan", type=click.Path(dir_okay=False))
 @_sim_options
-@click.option("--backend", default="numpy", show_default=True, type=click.Choice(["numpy", "numba"]),
-              help="How the plan is evaluated: the numpy evaluator, or a kernel compiled for the plan with numba "
-                   "(numpy where numba is missing or the plan needs it; the JSON's 'backend' says which ran).")
 def simulate(plan: str, scenario_path: str | None, runs: int, seed: int | None, json_out: str | None,
              chunk_runs: int | None, workers: int | None, scheduler: str | None, backend: str) -> None:
     """Simulate how the team responds to PLAN: cost, attainment, morale and attrition."""
@@ -409,7 +409,7 @@ def simulate(plan: str, scenario_path: str | None, runs: int, seed: int | None, 
               help="Also write a self-contained HTML report (tables and charts; opens offline) to PATH.")
 def compare(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: int | None,
             json_out: str | None, chunk_runs: int | None, workers: int | None,
-            scheduler: str | None, report_out: str | None = None) -> None:
+            scheduler: str | None, backend: str = "numpy", report_out: str | None = None) -> None:
     """Compare PLANS on the same simulated team and random numbers, side by side."""
     from engine.jobs.compare import compare_plans
     from engine.plan import load_plan
@@ -422,7 +422,7 @@ def compare(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: 
         scenario = _load_scenario(scenario_path)
         result = compare_plans(checked, scenario, runs, seed, progress=progress_enabled(json_out == "-"),
                                chunk_runs=chunk_runs, workers=workers or _cores(), scheduler=scheduler,
-                               keep_reps=report_out is not None)
+                               keep_reps=report_out is not None, backend=backend)
         if report_out is not None:
             from engine.jobs.compare import report_inputs
             from engine.report.html import write_report

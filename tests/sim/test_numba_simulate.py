@@ -65,3 +65,14 @@ def test_numba_results_do_not_depend_on_chunks_or_workers():
     assert docs[0] == docs[1] == docs[2]
     numpy_doc = simulate(checked, SMALL, runs=4, seed=9).document
     np.testing.assert_allclose(numpy_doc["cost"]["mean"], docs[0]["cost"]["mean"], rtol=1e-9)
+
+
+def test_compare_backend_numba_names_the_backend_of_each_plan():
+    """``incentive compare --backend numba``: each plan's document says what ran (the
+    contest on numpy, with the reason)."""
+    got = invoke("compare", SEEDS, PLANS / "team_contest.yaml", "--runs", 2, "--seed", 5, "--workers", 1,
+                 "--json", "-", "--backend", "numba")
+    assert got.exit_code == 0, got.output
+    seeds, contest = json.loads(got.output)["plans"]
+    assert seeds["backend"]["ran"] == "numba"
+    assert contest["backend"]["ran"] == "numpy" and "rank" in contest["backend"]["fallback"]
