@@ -271,7 +271,9 @@ class NumbaPlan:
         flag = np.zeros(1, dtype=np.int64)
         years = [p.fiscal_year for p in inputs.periods]
         starts = np.array([i == 0 or years[i] != years[i - 1] for i in range(len(years))], dtype=bool)
-        self.kernel(act, np.broadcast_to(starts, starts.shape), *args, out, gout, flag, want, full)
+        slots = np.array(lowered.slots, dtype=np.float64)
+        self.kernel(act, np.broadcast_to(starts, starts.shape), np.broadcast_to(slots, slots.shape), *args, out, gout,
+                    flag, want, full)
         if flag[0]:
             return None
         active = np.broadcast_to(inputs.active, shape)
