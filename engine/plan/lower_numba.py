@@ -10,16 +10,16 @@ compiles that source (:mod:`engine.plan.numba_backend`); nothing here imports nu
 
 The arithmetic is the numpy evaluator's, operation for operation (constant subtrees are
 folded by its own lowering, curves follow ``numpy.interp``; numbers that depend on
-parameters are read from an argument, so one kernel serves every value of them); where the numpy evaluator
-checks a value is finite, the kernel raises a flag and stops, and the caller evaluates with
-numpy, which raises the error with its rep, period and expression (or, where the kernel was
-more cautious than numpy, returns the result).
+parameters are read from an argument, so one kernel serves every value of them). Where the
+numpy evaluator checks that a value is finite, the kernel zeroes it where inactive, as
+numpy does, and raises a flag where active; the caller then evaluates with numpy, which
+raises the error with its rep, period and expression (or, where the kernel was more
+cautious than numpy, returns the result).
 
 What is not lowered raises :class:`Unsupported` with the reason, and the plan runs on numpy:
 cross-rep terms (``rank``, ``group_sum``, ``group_mean``, rank components) and text other than
 a column compared with literals or looked up in a table (those are computed by numpy before
-the kernel runs).
-Row-level measures are gathered from transactions (or the simulator's deal mix) into
+the kernel runs). Row-level measures are gathered from transactions (or the simulator's deal mix) into
 periods by numpy, and the kernel takes them from there. Year-to-date values, true-ups and
 draws run along each rep's periods in order, the state (running sums, paid to date, draw
 owed) kept in scalars.
