@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.plan import expr as ex
-from engine.plan.compile import CompiledPlan, _Const, _Lowering
+from engine.plan.compile import CompiledPlan, Folder
 from engine.plan.functions import BOOL
 from engine.plan.model import Code, Component
 from engine.plan.validate import Ref
@@ -142,7 +142,7 @@ class _Gen:
         self.prog = prog
         self.checked = prog.checked
         self.plan = prog.plan
-        self.low = _Lowering(prog.checked, prog.params)
+        self.low = Folder(prog.checked, prog.params)
         self.lines: list[str] = []
         self.inputs: dict[tuple[str, str], str] = {}
         self.names: dict[tuple[Ref, str], tuple[str, str]] = {}
@@ -158,6 +158,8 @@ class _Gen:
     # -- small helpers ---------------------------------------------------------------------
 
     def fresh(self, stem: str = "t") -> str:
+        """A new local name: a lower-case stem and a number (slots are ``K_j``, curve points
+        ``T_j``, inputs ``x_ij``: no name can collide)."""
         self.n += 1
         return f"{stem}{self.n}"
 
@@ -185,11 +187,11 @@ class _Gen:
         """A number that may depend on the plan's parameters: read from the kernel's ``kc``
         argument (so that one kernel serves every value of the parameters)."""
         self.kc.append(float(value))
-        return f"k{len(self.kc) - 1}"
+        return f"K_{len(self.kc) - 1}"
 
     def points(self, values: np.ndarray) -> str:
         """Curve points as a tuple of slots, built once per kernel call."""
-        name = f"T{len(self.tuples)}"
+        name = f"T_{len(self.tuples)}"
         self.tuples.append(f"{name} = (" + "".join(f"{self.slot(v)}, " for v in values) + ")")
         return name
 
@@ -288,11 +290,11 @@ class _Gen:
     # -- expressions -----------------------------------------------------------------------
 
     def expr(self, code: Code, mode: str) -> tuple[str, str]:
-        self.low.code = code
+        self.low.of(code)
         return self.node(code.tree, mode)
 
     def num_text(self, code: Code, mode: str) -> str:
-        self.low.code = code
+        self.low.of(code)
         return self.num(code.tree, mode)
 
     def num(self, node: ex.Expr, mode: str) -> str:
@@ -325,10 +327,10 @@ class _Gen:
         table = node.args[0].name  # type: ignore[union-attr]
         default = None
         if len(node.args) > 2:
-            folded = self.low._lower(node.args[2])
-            if not isinstance(folded, _Const):
+            folded = self.low.value(node.args[2])
+            if folded is Folder.NOT_CONSTANT:
                 raise Unsupported("a lookup default that is not a constant")
-            default = float(folded.value)  # type: ignore[arg-type]
+            default = float(folded)  # type: ignore[arg-type]
         var = self.column_input(node.args[1], node.func, (table, default), mode)
         return (f"({var} != 0.0)", "b") if node.func == "has" else (var, "f")
 
@@ -351,13 +353,13 @@ class _Gen:
             raise Unsupported(f"{node.func}()")
         if isinstance(node, ex.Call) and node.func == "previous":
             return self.previous(node.args[0], mode)
-        folded = self.low._lower(node)
-        if isinstance(folded, _Const) and self.has_param(node) and not isinstance(folded.value, str):
-            if isinstance(folded.value, (bool, np.bool_)):
-                return f"({self.slot(1.0 if folded.value else 0.0)} != 0.0)", "b"
-            return self.slot(folded.value), "f"
-        if isinstance(folded, _Const):
-            return _literal(folded.value)
+        folded = self.low.value(node)
+        if folded is not Folder.NOT_CONSTANT and self.has_param(node) and not isinstance(folded, str):
+            if isinstance(folded, (bool, np.bool_)):
+                return f"({self.slot(1.0 if folded else 0.0)} != 0.0)", "b"
+            return self.slot(folded), "f"
+        if folded is not Folder.NOT_CONSTANT:
+            return _literal(folded)
         if isinstance(node, ex.Name):
             return self.value(self.checked.ref(node), mode)
         if isinstance(node, ex.Unary):
@@ -423,11 +425,11 @@ class _Gen:
         return var
 
     def num_code(self, code: Code) -> str:
-        self.low.code = code
+        self.low.of(code)
         return self.num(code.tree, "final")
 
     def cond_code(self, code: Code) -> str:
-        self.low.code = code
+        self.low.of(code)
         return self.let(self.cond(code.tree, "final"), "c")
 
     def curve(self, x: str, curve) -> str:
@@ -639,7 +641,7 @@ def _module(g: _Gen, outs: list[tuple[Output, str]], grade_lines: list[str], gra
     src.append(f"\n\n@njit(types.void({sig}), cache=True, nogil=True, error_model='numpy')\n")
     src.append(f"def kernel(act, ys, kc, {''.join(n + ', ' for n in names)}out, gout, flag, want_grades, full):\n")
     src.append("    A, B, R, P = act.shape\n    bad = False\n")
-    src += [f"    k{j} = kc[{j}]\n" for j in range(len(g.kc))]
+    src += [f"    K_{j} = kc[{j}]\n" for j in range(len(g.kc))]
     src += [f"    {line}\n" for line in g.tuples]
     src.append("    for a in range(A):\n        for b in range(B):\n            for r in range(R):\n")
     src.append("                owed = 0.0\n")

@@ -319,3 +319,16 @@ def test_new_parameter_values_reuse_the_compiled_kernel():
         assert prog.kernel is first.kernel and prog.compile_seconds < 0.5
         np.testing.assert_allclose(prog.evaluate(inputs).total, CompiledPlan(checked, params).evaluate(inputs).total,
                                    rtol=1e-12, atol=1e-9)
+
+
+def test_generated_names_never_collide_with_slots():
+    """Each parameter slot (``K_j``) and curve tuple (``T_j``) is assigned once, at the top
+    of the kernel, and no local of the cell code reuses its name (a tier's slice named like
+    a slot once overwrote a grade threshold)."""
+    import re
+
+    for path in (SEEDS, ROOT / "scenarios" / "plans" / "kpi_scorecard.yaml"):
+        source = lower_plan(CompiledPlan(load_plan(path))).source
+        assigned = re.findall(r"^\s*([A-Za-z_]\w*) = ", source, flags=re.MULTILINE)
+        slots = [n for n in assigned if re.fullmatch(r"[KT]_\d+", n)]
+        assert slots and len(slots) == len(set(slots))
