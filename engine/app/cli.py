@@ -614,12 +614,15 @@ def studio(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: i
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Recalibrated plan YAML to write.")
 @click.option("--json", "json_out", default=None, metavar="PATH|-",
               help="Write the JSON document to PATH, or to stdout with '-' (then stdout is only JSON).")
+@click.option("--backend", default="numpy", show_default=True, type=click.Choice(["numpy", "numba"]),
+              help="How candidates are evaluated: numpy, or the plan's numba kernel (compiled once for every "
+                   "candidate).")
 def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, minimize: str | None,
                 subject_to: tuple[str, ...], margin: float | None, vary: tuple[str, ...], freeze: tuple[str, ...],
                 no_weights: bool, weight_change: float, runs: int, seed: int | None, budget: int, method: str,
                 workers: int | None, scheduler: str | None, with_targets: bool, company_target: float | None,
                 roster: str | None, potential_column: str | None, share_goal: float, targets_out: str | None,
-                actuals_path: str | None, out: str, json_out: str | None) -> None:
+                actuals_path: str | None, out: str, json_out: str | None, backend: str = "numpy") -> None:
     """Search PLAN's bounded parameters and scorecard weights for the best simulated plan; write it to --out.
 
     Exit status 1 when no candidate meets every --subject-to (the least infeasible plan is
@@ -656,7 +659,7 @@ def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, mini
         # The objective and the constraints are read against the scenario's metrics before
         # anything is simulated.
         rec = run(checked, spec, scenario, runs=runs, seed=seed, workers=workers or _cores(),
-                  progress=progress_enabled(json_out == "-"), scheduler=scheduler)
+                  progress=progress_enabled(json_out == "-"), scheduler=scheduler, backend=backend)
         # The plan, the targets and the JSON file are written all or nothing.
         with AtomicGroup() as group:
             from pathlib import Path
