@@ -233,10 +233,11 @@ class NumbaPlan:
         pass of the kernel the first time it is read.
         """
         prog = self.numpy
+        if self.kernel is not None:
+            prog._bind(inputs)  # the inputs' data errors first, as numpy raises them
         if self.kernel is None or self._refuses(inputs):
             self.ran["numpy"] += 1
             return prog.evaluate(inputs, grades=grades, record=record, reference=reference)
-        prog._bind(inputs)  # the inputs' data errors, as numpy raises them
         try:  # row-level measures: gathered from the rows into periods by numpy
             gathered = prog.row_periods(inputs) if prog.row_measures else {}
         except (EvaluationError, DataErrors):  # numpy raises the first error of its own order

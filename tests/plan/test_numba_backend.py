@@ -332,3 +332,15 @@ def test_generated_names_never_collide_with_slots():
         assigned = re.findall(r"^\s*([A-Za-z_]\w*) = ", source, flags=re.MULTILINE)
         slots = [n for n in assigned if re.fullmatch(r"[KT]_\d+", n)]
         assert slots and len(slots) == len(set(slots))
+
+
+def test_a_missing_roster_column_is_numpys_data_error():
+    """Inputs without a column the plan uses: the same data error as the numpy evaluator's."""
+    checked = load_plan(SEEDS)
+    inputs = _seeds_inputs(checked)
+    del inputs.roster["quota"]
+    with pytest.raises(DataErrors) as got:
+        compile_plan(checked, backend="numba").evaluate(inputs)
+    with pytest.raises(DataErrors) as want:
+        CompiledPlan(checked).evaluate(inputs)
+    assert str(got.value) == str(want.value)
