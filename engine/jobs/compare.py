@@ -99,17 +99,18 @@ def paired_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict
 
 def compare_plans(plans: Sequence[CheckedPlan], scenario: Scenario | None = None, runs: int = 200,
                   seed: int | None = None, progress: bool = False, chunk_runs: int | None = None,
-                  workers: int = 1, scheduler=None, keep_reps: bool = False) -> Comparison:
+                  workers: int = 1, scheduler=None, keep_reps: bool = False, backend: str = "numpy") -> Comparison:
     """Simulate every plan on the same scenario and seed, and difference each with the first.
 
     With ``keep_reps`` every result also keeps per-rep values (``SimResult.detail``) for
     the distribution and winners-and-losers charts; the document does not change.
+    ``backend`` evaluates every plan (see :func:`engine.sim.run.simulate`).
     """
     _same_currency(plans)
     scenario = scenario or default_scenario()
     with Executor(workers, scheduler) as ex:  # one pool (or cluster connection) for every plan
         results = [simulate(p, scenario, runs, seed, chunk_runs=chunk_runs, progress=progress, keep_reps=keep_reps,
-                            label=f"{p.plan.name} ({i + 1}/{len(plans)})", executor=ex)
+                            label=f"{p.plan.name} ({i + 1}/{len(plans)})", executor=ex, backend=backend)
                    for i, p in enumerate(plans)]
     base = results[0].per_run
     diffs = []

@@ -274,8 +274,10 @@ class _Evaluator:
     """Simulates candidates on common random numbers, with a cache and a budget."""
 
     def __init__(self, checked: CheckedPlan, scenario: Scenario, seed: int, runs: int, workers: int,
-                 margin: float, metrics: dict[str, MetricDef], budget: int, progress=None, scheduler=None):
+                 margin: float, metrics: dict[str, MetricDef], budget: int, progress=None, scheduler=None,
+                 backend: str = "numpy"):
         self.checked = checked
+        self.backend = backend
         self.scenario = scenario
         self.seed = seed
         self.runs = runs
@@ -287,7 +289,7 @@ class _Evaluator:
         self.progress = progress
         self.sites = number_sites(checked)
         # For seats, periods and the roster; built here, so forked workers have it too.
-        self.sim = simulation_for(SimTask(checked, scenario, seed))
+        self.sim = simulation_for(SimTask(checked, scenario, seed, backend=backend))
         self.executor = Executor(workers, scheduler)  # one pool (or cluster) for the whole search
         self.cache: dict[tuple, tuple[Evaluation | None, str | None]] = {}
         self.margin_column = "margin" if "margin" in scenario.actual_columns else None
@@ -356,7 +358,7 @@ class _Evaluator:
         # One chunk per candidate when there are enough candidates to keep the workers busy,
         # else each candidate's runs split over them (the one chunk-size rule).
         size = self.executor.chunk_size(self.sim.slots, self.runs, tasks=len(plans))
-        tasks = [SimTask(p, self.scenario, self.seed) for p in plans]
+        tasks = [SimTask(p, self.scenario, self.seed, backend=self.backend) for p in plans]
         jobs = [(j, idx) for j in range(len(plans)) for idx in chunks_of(self.runs, size)]
         results: dict[int, list] = {j: [] for j in range(len(plans))}
         failed: dict[int, tuple[int, EngineError]] = {}
@@ -801,7 +803,7 @@ def _better(a: tuple[float, float], b: tuple[float, float]) -> bool:
 
 def recalibrate(checked: CheckedPlan, spec: RecalibrationSpec, scenario: Scenario | None = None, *,
                 runs: int = 100, seed: int | None = None, workers: int = 1, scheduler=None,
-                progress: bool = False) -> Recalibration:
+                progress: bool = False, backend: str = "numpy") -> Recalibration:
     """Search the plan's bounded parameters and scorecard weights for the best simulated plan.
 
     Args:
@@ -815,6 +817,9 @@ def recalibrate(checked: CheckedPlan, spec: RecalibrationSpec, scenario: Scenari
         scheduler: address of a ``dask.distributed`` scheduler (or a ``distributed.Client``):
             the candidates' runs then run on its workers (results do not depend on it).
         progress: progress bar on stderr.
+        backend: how every candidate is evaluated (a row of
+            :data:`~engine.plan.compile.BACKENDS`); with ``numba`` the candidates, which
+            differ only in numbers, share the plan's one compiled kernel.
 
     Raises:
         PlanErrors: unknown metric, malformed constraint, nothing to search, bad options.
@@ -831,7 +836,7 @@ def recalibrate(checked: CheckedPlan, spec: RecalibrationSpec, scenario: Scenari
 
     bar = progress_bar(spec.budget + 1, f"recalibrate {checked.plan.name}", unit="sim") if progress else None
     ev = _Evaluator(checked, scenario, seed, runs, workers, margin_rate, metrics, spec.budget,
-                    progress=bar.update if bar is not None else None, scheduler=scheduler)
+                    progress=bar.update if bar is not None else None, scheduler=scheduler, backend=backend)
     try:
         space = _space(ev.sites, spec.vary, spec.freeze, spec.weights, spec.weight_change, spec.min_weight)
         if space.dim == 0:

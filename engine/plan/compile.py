@@ -33,7 +33,7 @@ from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
 
 __all__ = [
-    "BACKENDS", "CompiledPlan", "ComponentLowering", "PayEnv", "PayoutArrays", "PayoutProgram", "compile_plan",
+    "BACKENDS", "CompiledPlan", "ComponentLowering", "Folder", "PayEnv", "PayoutArrays", "PayoutProgram", "compile_plan",
     "curve_numpy", "grouped_rank",
 ]
 
@@ -340,6 +340,34 @@ class _Lowering:
             mean = node.func == "group_mean"
             return lambda env: env.group(env.checked(fns[0](env), arg), fns[1](env), mean, arg)
         raise AssertionError(node)
+
+
+_NOT_CONSTANT = object()
+
+
+class Folder:
+    """Constant folding exactly as the numpy lowering does it, for another backend's lowering.
+
+    ``value(node)`` is the folded value of a subtree of the expression last given to
+    :meth:`of` (a float, bool or str), or :data:`Folder.NOT_CONSTANT` where it depends on
+    per-rep values; ``const(code)`` is a parameter-only expression's value.
+    """
+
+    NOT_CONSTANT = _NOT_CONSTANT
+
+    def __init__(self, checked: CheckedPlan, params: dict[str, float]):
+        self._low = _Lowering(checked, params)
+
+    def of(self, code: Code) -> None:
+        """The expression whose subtrees :meth:`value` is asked about next."""
+        self._low.code = code
+
+    def value(self, node: ex.Expr) -> object:
+        got = self._low._lower(node)
+        return got.value if isinstance(got, _Const) else _NOT_CONSTANT
+
+    def const(self, code: Code) -> float:
+        return self._low.const(code)
 
 
 class _Piece:

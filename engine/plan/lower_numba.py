@@ -9,16 +9,17 @@ cap and the draw, writing each result the statements read into one output block.
 compiles that source (:mod:`engine.plan.numba_backend`); nothing here imports numba.
 
 The arithmetic is the numpy evaluator's, operation for operation (constant subtrees are
-folded by its own lowering, curves follow ``numpy.interp``); where the numpy evaluator
-checks a value is finite, the kernel raises a flag and stops, and the caller evaluates with
-numpy, which raises the error with its rep, period and expression (or, where the kernel was
-more cautious than numpy, returns the result).
+folded by its own lowering, curves follow ``numpy.interp``; numbers that depend on
+parameters are read from an argument, so one kernel serves every value of them). Where the
+numpy evaluator checks that a value is finite, the kernel zeroes it where inactive, as
+numpy does, and raises a flag where active; the caller then evaluates with numpy, which
+raises the error with its rep, period and expression (or, where the kernel was more
+cautious than numpy, returns the result).
 
 What is not lowered raises :class:`Unsupported` with the reason, and the plan runs on numpy:
 cross-rep terms (``rank``, ``group_sum``, ``group_mean``, rank components) and text other than
 a column compared with literals or looked up in a table (those are computed by numpy before
-the kernel runs).
-Row-level measures are gathered from transactions (or the simulator's deal mix) into
+the kernel runs). Row-level measures are gathered from transactions (or the simulator's deal mix) into
 periods by numpy, and the kernel takes them from there. Year-to-date values, true-ups and
 draws run along each rep's periods in order, the state (running sums, paid to date, draw
 owed) kept in scalars.
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.plan import expr as ex
-from engine.plan.compile import CompiledPlan, _Const, _Lowering
+from engine.plan.compile import CompiledPlan, Folder
 from engine.plan.functions import BOOL
 from engine.plan.model import Code, Component
 from engine.plan.validate import Ref
@@ -81,6 +82,9 @@ class Lowered:
             comparison (``==``, ``!=``, ``in``, ``not in``) of a column with literals
             (``items``), or ``lookup``/``has`` of the column in a table (``items``:
             ``(table, default)``).
+        slots: the values of the kernel's ``kc`` argument: every number that depends on the
+            plan's parameters (and every curve point, weight, step and grade threshold), so
+            that the source, hence the compiled kernel, is the same for every value of them.
     """
 
     source: str
@@ -89,6 +93,7 @@ class Lowered:
     outputs: tuple[Output, ...]
     grades: tuple[str, ...]
     text_tests: tuple[tuple[str, str, str, tuple], ...] = ()
+    slots: tuple[float, ...] = ()
 
 
 _HEADER = '''\
@@ -118,6 +123,18 @@ def _literal(value) -> tuple[str, str]:
     return repr(v), "f"
 
 
+def _children(node: ex.Expr) -> tuple:
+    if isinstance(node, (ex.Unary, ex.Not)):
+        return (node.operand,)
+    if isinstance(node, (ex.Binary, ex.Compare, ex.BoolOp)):
+        return (node.left, node.right)
+    if isinstance(node, ex.Call):
+        return node.args
+    if isinstance(node, ex.In):
+        return (node.left, *node.items)
+    return ()
+
+
 class _Gen:
     """Writes the body of one cell: names are computed once, on first use, in order."""
 
@@ -125,13 +142,15 @@ class _Gen:
         self.prog = prog
         self.checked = prog.checked
         self.plan = prog.plan
-        self.low = _Lowering(prog.checked, prog.params)
+        self.low = Folder(prog.checked, prog.params)
         self.lines: list[str] = []
         self.inputs: dict[tuple[str, str], str] = {}
         self.names: dict[tuple[Ref, str], tuple[str, str]] = {}
         self.components: dict[str, str] = {}
         self.scores: dict[str, str] = {}
         self.text_tests: list[tuple[str, str, str, tuple]] = []
+        self.kc: list[float] = []  # values of the kernel's parameter slots
+        self.tuples: list[str] = []  # curve points, built from slots once per call
         self.init: list[str] = []  # per rep, before its first period
         self.reset: list[str] = []  # where a plan year starts
         self.n = 0
@@ -139,6 +158,8 @@ class _Gen:
     # -- small helpers ---------------------------------------------------------------------
 
     def fresh(self, stem: str = "t") -> str:
+        """A new local name: a lower-case stem and a number (slots are ``K_j``, curve points
+        ``T_j``, inputs ``x_ij``: no name can collide)."""
         self.n += 1
         return f"{stem}{self.n}"
 
@@ -162,9 +183,23 @@ class _Gen:
             self.inputs[key] = f"i{len(self.inputs)}"
         return f"x_{self.inputs[key]}"
 
-    @staticmethod
-    def points(values: np.ndarray) -> str:
-        return "(" + "".join(f"{float(v)!r}, " for v in values) + ")"
+    def slot(self, value) -> str:
+        """A number that may depend on the plan's parameters: read from the kernel's ``kc``
+        argument (so that one kernel serves every value of the parameters)."""
+        self.kc.append(float(value))
+        return f"K_{len(self.kc) - 1}"
+
+    def points(self, values: np.ndarray) -> str:
+        """Curve points as a tuple of slots, built once per kernel call."""
+        name = f"T_{len(self.tuples)}"
+        self.tuples.append(f"{name} = (" + "".join(f"{self.slot(v)}, " for v in values) + ")")
+        return name
+
+    def has_param(self, node: ex.Expr) -> bool:
+        """Whether a (constant) subtree names a parameter."""
+        if isinstance(node, ex.Name):
+            return self.checked.ref(node).kind == "param"
+        return any(self.has_param(child) for child in _children(node))
 
     # -- names -----------------------------------------------------------------------------
 
@@ -255,11 +290,11 @@ class _Gen:
     # -- expressions -----------------------------------------------------------------------
 
     def expr(self, code: Code, mode: str) -> tuple[str, str]:
-        self.low.code = code
+        self.low.of(code)
         return self.node(code.tree, mode)
 
     def num_text(self, code: Code, mode: str) -> str:
-        self.low.code = code
+        self.low.of(code)
         return self.num(code.tree, mode)
 
     def num(self, node: ex.Expr, mode: str) -> str:
@@ -292,10 +327,10 @@ class _Gen:
         table = node.args[0].name  # type: ignore[union-attr]
         default = None
         if len(node.args) > 2:
-            folded = self.low._lower(node.args[2])
-            if not isinstance(folded, _Const):
+            folded = self.low.value(node.args[2])
+            if folded is Folder.NOT_CONSTANT:
                 raise Unsupported("a lookup default that is not a constant")
-            default = float(folded.value)  # type: ignore[arg-type]
+            default = float(folded)  # type: ignore[arg-type]
         var = self.column_input(node.args[1], node.func, (table, default), mode)
         return (f"({var} != 0.0)", "b") if node.func == "has" else (var, "f")
 
@@ -318,9 +353,13 @@ class _Gen:
             raise Unsupported(f"{node.func}()")
         if isinstance(node, ex.Call) and node.func == "previous":
             return self.previous(node.args[0], mode)
-        folded = self.low._lower(node)
-        if isinstance(folded, _Const):
-            return _literal(folded.value)
+        folded = self.low.value(node)
+        if folded is not Folder.NOT_CONSTANT and self.has_param(node) and not isinstance(folded, str):
+            if isinstance(folded, (bool, np.bool_)):
+                return f"({self.slot(1.0 if folded else 0.0)} != 0.0)", "b"
+            return self.slot(folded), "f"
+        if folded is not Folder.NOT_CONSTANT:
+            return _literal(folded)
         if isinstance(node, ex.Name):
             return self.value(self.checked.ref(node), mode)
         if isinstance(node, ex.Unary):
@@ -386,11 +425,11 @@ class _Gen:
         return var
 
     def num_code(self, code: Code) -> str:
-        self.low.code = code
+        self.low.of(code)
         return self.num(code.tree, "final")
 
     def cond_code(self, code: Code) -> str:
-        self.low.code = code
+        self.low.of(code)
         return self.let(self.cond(code.tree, "final"), "c")
 
     def curve(self, x: str, curve) -> str:
@@ -416,7 +455,7 @@ class _Gen:
         return self.let(f"_sel(on, {pay}, 0.0)", "e")
 
     def weight(self, c: Component) -> str:
-        return repr(float(self.low.const(c.weight))) if c.weight is not None else "1.0"
+        return self.slot(self.low.const(c.weight)) if c.weight is not None else "1.0"
 
     def ti(self) -> str:
         return self.value(Ref("ti"), "final")[0]
@@ -434,7 +473,7 @@ def _step_pay(g: _Gen, c: Component) -> str:
     x = g.checked_expr(c.input)
     total = g.let("0.0", "s")
     for s in c.steps:
-        at = repr(float(g.low.const(s.at)))
+        at = g.slot(g.low.const(s.at))
         amount = g.checked_expr(s.pay)
         g.emit(f"{total} = {total} + _sel({x} >= {at}, {amount}, 0.0)")
     return total
@@ -480,7 +519,7 @@ def _scorecard_pay(g: _Gen, c: Component) -> str:
     score = g.let("0.0", "sc")
     for m in c.metrics:
         x = g.checked_expr(m.input)
-        w = repr(float(g.low.const(m.weight)))
+        w = g.slot(g.low.const(m.weight))
         y = g.curve(x, m.curve)
         g.emit(f"{score} = {score} + {w} * {y}")
     g.scores[c.name] = score
@@ -493,7 +532,8 @@ _KINDS = {"curve": _curve_pay, "step": _step_pay, "rate": _rate_pay, "scorecard"
 
 
 def lower_plan(prog: CompiledPlan) -> Lowered:
-    """The source of ``prog``'s kernel (with its parameter values folded in).
+    """The source of ``prog``'s kernel (the same for any values of the plan's parameters,
+    which :attr:`Lowered.slots` carries).
 
     Raises:
         Unsupported: the plan uses something the kernel does not compute.
@@ -582,7 +622,7 @@ def lower_plan(prog: CompiledPlan) -> Lowered:
         gv = g.checked_expr(plan.grades.input)
         g.emit("gi = 0")
         for k, band in reversed(list(enumerate(plan.grades.bands))):  # the first band reached wins
-            test = "True" if band.min is None else f"{gv} >= {float(g.low.const(band.min))!r}"
+            test = "True" if band.min is None else f"{gv} >= {g.slot(g.low.const(band.min))}"
             g.emit(f"gi = _sel({test}, {k + 1}, gi)")
         g.emit("gout[a, b, r, p] = _sel(on, gi, 0)")
         g.lines = body
@@ -593,13 +633,16 @@ def _module(g: _Gen, outs: list[tuple[Output, str]], grade_lines: list[str], gra
             prog: CompiledPlan) -> Lowered:
     names = [g.inputs[k] for k in g.inputs]
     arr = "types.Array(types.{}, {}, '{}', readonly={})"
-    sig = ", ".join([arr.format("boolean", 4, "A", True), arr.format("boolean", 1, "C", True)] + [arr.format("float64", 4, "A", True)] * len(names)
+    sig = ", ".join([arr.format("boolean", 4, "A", True), arr.format("boolean", 1, "C", True),
+                     arr.format("float64", 1, "C", True)] + [arr.format("float64", 4, "A", True)] * len(names)
                     + [arr.format("float64", 5, "C", False), arr.format("int8", 4, "C", False),
                        arr.format("int64", 1, "C", False), "types.boolean", "types.boolean"])
     src = [_HEADER.format(plan=prog.plan.name)]
     src.append(f"\n\n@njit(types.void({sig}), cache=True, nogil=True, error_model='numpy')\n")
-    src.append(f"def kernel(act, ys, {''.join(n + ', ' for n in names)}out, gout, flag, want_grades, full):\n")
+    src.append(f"def kernel(act, ys, kc, {''.join(n + ', ' for n in names)}out, gout, flag, want_grades, full):\n")
     src.append("    A, B, R, P = act.shape\n    bad = False\n")
+    src += [f"    K_{j} = kc[{j}]\n" for j in range(len(g.kc))]
+    src += [f"    {line}\n" for line in g.tuples]
     src.append("    for a in range(A):\n        for b in range(B):\n            for r in range(R):\n")
     src.append("                owed = 0.0\n")
     src += [f"                {line}\n" for line in g.init]
@@ -623,4 +666,5 @@ def _module(g: _Gen, outs: list[tuple[Output, str]], grade_lines: list[str], gra
     src.append("    if bad:\n        flag[0] = 1\n")
     source = "".join(src)
     digest = hashlib.sha256(f"{GENERATOR_VERSION}\n{RUNTIME_DIGEST}\n{source}".encode()).hexdigest()[:24]
-    return Lowered(source, digest, tuple(g.inputs), tuple(o for o, _ in outs), grades, tuple(g.text_tests))
+    return Lowered(source, digest, tuple(g.inputs), tuple(o for o, _ in outs), grades, tuple(g.text_tests),
+                   tuple(g.kc))

@@ -18,6 +18,7 @@ rep, period and expression). :attr:`NumbaPlan.backend` says which one the plan r
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import sys
@@ -81,9 +82,14 @@ def _write_once(path: Path, text: str) -> None:
     if path.exists():
         return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.link(tmp, path)  # never replaces: a file another process wrote first stays
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
 
 
 def load_kernel(lowered: Lowered) -> KernelInfo:
@@ -227,10 +233,11 @@ class NumbaPlan:
         pass of the kernel the first time it is read.
         """
         prog = self.numpy
+        if self.kernel is not None:
+            prog._bind(inputs)  # the inputs' data errors first, as numpy raises them
         if self.kernel is None or self._refuses(inputs):
             self.ran["numpy"] += 1
             return prog.evaluate(inputs, grades=grades, record=record, reference=reference)
-        prog._bind(inputs)  # the inputs' data errors, as numpy raises them
         try:  # row-level measures: gathered from the rows into periods by numpy
             gathered = prog.row_periods(inputs) if prog.row_measures else {}
         except (EvaluationError, DataErrors):  # numpy raises the first error of its own order
@@ -265,7 +272,9 @@ class NumbaPlan:
         flag = np.zeros(1, dtype=np.int64)
         years = [p.fiscal_year for p in inputs.periods]
         starts = np.array([i == 0 or years[i] != years[i - 1] for i in range(len(years))], dtype=bool)
-        self.kernel(act, np.broadcast_to(starts, starts.shape), *args, out, gout, flag, want, full)
+        slots = np.array(lowered.slots, dtype=np.float64)
+        self.kernel(act, np.broadcast_to(starts, starts.shape), np.broadcast_to(slots, slots.shape), *args, out, gout,
+                    flag, want, full)
         if flag[0]:
             return None
         active = np.broadcast_to(inputs.active, shape)
@@ -319,6 +328,10 @@ class _TotalFirst(PayoutArrays):
 
     def __init__(self, total: np.ndarray, active: np.ndarray, fill) -> None:  # no dataclass __init__
         self.__dict__.update(total=total, active=active, _fill=fill)
+
+    def __reduce__(self):
+        """Pickled and copied as the plain :class:`PayoutArrays` it stands for."""
+        return PayoutArrays, tuple(getattr(self, f.name) for f in dataclasses.fields(PayoutArrays))
 
 
 def _later(name: str) -> property:

@@ -65,3 +65,29 @@ def test_numba_results_do_not_depend_on_chunks_or_workers():
     assert docs[0] == docs[1] == docs[2]
     numpy_doc = simulate(checked, SMALL, runs=4, seed=9).document
     np.testing.assert_allclose(numpy_doc["cost"]["mean"], docs[0]["cost"]["mean"], rtol=1e-9)
+
+
+def test_compare_backend_numba_names_the_backend_of_each_plan():
+    """``incentive compare --backend numba``: each plan's document says what ran (the
+    contest on numpy, with the reason)."""
+    got = invoke("compare", SEEDS, PLANS / "team_contest.yaml", "--runs", 2, "--seed", 5, "--workers", 1,
+                 "--json", "-", "--backend", "numba")
+    assert got.exit_code == 0, got.output
+    seeds, contest = json.loads(got.output)["plans"]
+    assert seeds["backend"]["ran"] == "numba"
+    assert contest["backend"]["ran"] == "numpy" and "rank" in contest["backend"]["fallback"]
+
+
+def test_recalibrate_candidates_share_one_kernel():
+    """``recalibrate(..., backend="numba")``: every candidate (new parameter values) runs on
+    the plan's one compiled kernel, and the search finds what it finds with numpy."""
+    from engine.jobs.recalibrate import RecalibrationSpec, recalibrate
+    from engine.plan import numba_backend
+
+    checked = load_plan(SEEDS)
+    spec = RecalibrationSpec(maximize="profit", budget=6)
+    before = set(numba_backend._LOADED)
+    got = recalibrate(checked, spec, SMALL, runs=3, seed=5, backend="numba")
+    assert len(set(numba_backend._LOADED) - before) <= 1  # the seeds plan's kernel, if not loaded yet
+    want = recalibrate(checked, spec, SMALL, runs=3, seed=5)
+    assert got.plan_text == want.plan_text
