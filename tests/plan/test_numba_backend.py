@@ -42,16 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "scenarios" / "plans" / "seeds_base_float_excess.yaml"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def kernel_cache(tmp_path_factory):
-    """Compiled kernels go to a temporary directory, not the user's cache."""
-    old = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("kernels"))
-    yield
-    if old is None:
-        del os.environ[CACHE_ENV]
-    else:
-        os.environ[CACHE_ENV] = old
+pytestmark = pytest.mark.usefixtures("kernel_cache")  # tests/conftest.py
 
 
 def _numba_and_reference(checked, inputs: Inputs, params=None):

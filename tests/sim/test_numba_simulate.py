@@ -4,14 +4,12 @@ same numbers whatever the chunking and the worker count (bit for bit, under that
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from engine.plan import load_plan
-from engine.plan.numba_backend import CACHE_ENV
 from engine.sim.run import simulate
 from tests.cli import invoke
 from tests.sim.test_executor import SMALL
@@ -22,16 +20,7 @@ PLANS = Path(__file__).resolve().parents[2] / "scenarios" / "plans"
 SEEDS = PLANS / "seeds_base_float_excess.yaml"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def kernel_cache(tmp_path_factory):
-    """Compiled kernels go to a temporary directory, not the user's cache."""
-    old = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("kernels"))
-    yield
-    if old is None:
-        del os.environ[CACHE_ENV]
-    else:
-        os.environ[CACHE_ENV] = old
+pytestmark = pytest.mark.usefixtures("kernel_cache")  # tests/conftest.py
 
 
 def test_simulate_backend_numba_says_so_in_the_json():

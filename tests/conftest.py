@@ -1,0 +1,23 @@
+"""Fixtures shared across the test packages."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def kernel_cache(tmp_path_factory):
+    """Compiled numba kernels go to a temporary directory for the module, not the user's
+    cache (so every kernel a test needs is compiled, as on a fresh machine); worker
+    processes inherit it through the environment."""
+    from engine.plan.numba_backend import CACHE_ENV
+
+    old = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("kernels"))
+    yield
+    if old is None:
+        del os.environ[CACHE_ENV]
+    else:
+        os.environ[CACHE_ENV] = old
