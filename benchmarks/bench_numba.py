@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_payout import best_of as _best_of
 
 from engine.core.inputs import Inputs, PeriodInfo
 from engine.plan import compile_plan, load_plan
@@ -82,13 +83,8 @@ def what_if_inputs(reps: int, seed: int = 1) -> Inputs:
 
 
 def best_of(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    """The shortest of ``repeat`` timed calls after a warm-up (benchmarks/bench_payout.py)."""
+    return _best_of(fn, repeat, warmup=True)
 
 
 COMPILE_SNIPPET = """

@@ -56,7 +56,10 @@ def synthetic_inputs(reps: int, periods: int = 12, seed: int = 0) -> Inputs:
     )
 
 
-def best_of(fn, repeat: int) -> float:
+def best_of(fn, repeat: int, warmup: bool = False) -> float:
+    """The shortest of ``repeat`` timed calls of ``fn`` (after one untimed call with ``warmup``)."""
+    if warmup:
+        fn()
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
