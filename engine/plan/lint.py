@@ -312,7 +312,6 @@ class _Reference:
                              if k not in self.rank), np.zeros(len(levels)))
         return out
 
-
     def year_end(self, levels) -> dict[str, np.ndarray]:
         """Component name -> earned over the whole plan year at each level (every period at
         the level), for a year-to-date plan of several periods; empty for any other plan."""
