@@ -34,7 +34,7 @@ from tests.plan.test_differential import (
     parameter_overrides,
     plan_and_inputs,
 )
-from tests.plan.test_differential_v2 import v2_case
+from tests.plan.test_differential_v2 import v2_case, v2_loaded
 
 pytest.importorskip("numba")
 
@@ -98,15 +98,9 @@ def _v1(case) -> None:
 
 
 def _v2(case) -> None:
-    text, roster, actuals = case
-    from engine.data.statements import load_for_plan
-
-    checked = parse_plan(text, "v2.yaml")
-    try:
-        inputs = load_for_plan(checked, roster, actuals)
-    except DataErrors:
-        return
-    _agree(checked, inputs)
+    loaded = v2_loaded(case)
+    if loaded is not None:
+        _agree(*loaded)
 
 
 # --------------------------------------------------------------------------- differential
