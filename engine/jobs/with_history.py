@@ -31,7 +31,7 @@ from engine.sim.calibrate import Calibration
 from engine.sim.population import log_skill_prior
 from engine.sim.scenario import Scenario
 
-__all__ = ["HistoryCheck", "check_history"]
+__all__ = ["HistoryCheck", "check_history", "log_shift_percent"]
 
 BANDS = ("p05", "p50", "p90", "p95")
 
@@ -112,8 +112,8 @@ def check_history(with_history: Forecast, with_scenario: Scenario, without_histo
                     and bands_with["p05"] <= bands_without["p50"] <= bands_with["p95"])
     s_with = surprise(with_history, with_scenario)
     s_without = surprise(without_history, without_scenario)
-    read = (f"the actuals so far sit {_percent(s_with)} from what the calibrated scenario expected and "
-            f"{_percent(s_without)} from what {without_scenario.name} expected")
+    read = (f"the actuals so far sit {log_shift_percent(s_with)} from what the calibrated scenario expected and "
+            f"{log_shift_percent(s_without)} from what {without_scenario.name} expected")
     nearer = "with history" if abs(s_with) <= abs(s_without) else "without history"
     if not disagree:
         trust = "either"
@@ -144,6 +144,6 @@ def _bands(fc: Forecast) -> dict[str, float]:
     return out
 
 
-def _percent(log_shift: float) -> str:
+def log_shift_percent(log_shift: float) -> str:
     """A log shift as a signed percentage of the expected level (``+4.1%``)."""
     return f"{100 * math.expm1(log_shift):+.1f}%"

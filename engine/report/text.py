@@ -34,7 +34,7 @@ from engine.jobs.forecast import Forecast
 from engine.jobs.history import HistoryFit
 from engine.jobs.recalibrate import Recalibration, metric_catalogue
 from engine.jobs.validation import Result
-from engine.jobs.with_history import HistoryCheck
+from engine.jobs.with_history import HistoryCheck, log_shift_percent
 from engine.sim.run import SimResult
 
 __all__ = ["ALERT_TITLES", "alerts_text", "comparison_table", "cost_label", "difference_rows", "figure_rows",
@@ -332,7 +332,7 @@ def history_check_text(check: HistoryCheck, currency: str = "") -> str:
     disagree (what ``incentive forecast --history`` prints after the forecast)."""
     budget = "over_budget" in check.with_history
     rows = [[name, *(money(bands[k]) for k in ("p05", "p50", "p90", "p95")),
-             *([percent(bands["over_budget"])] if budget else []), f"{100 * math.expm1(s):+.1f}%"]
+             *([percent(bands["over_budget"])] if budget else []), log_shift_percent(s)]
             for name, bands, s in (("with history", check.with_history, check.surprise_with),
                                    ("without history", check.without_history, check.surprise_without))]
     lines = ["With and without history"]
