@@ -271,7 +271,7 @@ class Scenario:
     risk_aversion: Dist = field(default_factory=lambda: Dist("uniform", (("low", 0.0), ("high", 1.0))))
     outside_offer: Dist = field(default_factory=lambda: Dist("lognormal", (("median", 1.0), ("sigma", 0.1))))
     initial_morale: Dist = field(default_factory=lambda: Dist("beta", (("a", 7.0), ("b", 2.0))))
-    tenure_months: Dist = field(default_factory=lambda: Dist("uniform", (("low", 6.0), ("high", 60.0))))
+    tenure_months: Dist = field(default_factory=lambda: Dist("uniform", (("low", 0.0), ("high", 60.0))))
     # activities and outputs
     activities: tuple[Activity, ...] = ()
     outputs: tuple[Output, ...] = ()
@@ -315,7 +315,7 @@ MORALE_DEFAULTS = {
     "hopeless": 0.05,       # monthly, while 80% of the annual target is out of reach
     "unfair": 0.05,         # per unit of |pay rank - performance rank| (percentiles)
     "wins": 0.05,           # per award won (a rank component paying out)
-    "recovery": 0.10,       # monthly pull back toward the rep's initial morale
+    "recovery": 0.30,       # monthly pull back toward the rep's initial morale
     "disengaged_below": 0.4,
     "effort_floor": 0.6,    # effective effort multiplier at morale 0
 }

@@ -726,11 +726,16 @@ class Simulation:
         state.morale = morale_after_month(state.morale, mp, state.outside_gap, hopeless, state.morale0)
 
     def _quits(self, state: MonthState, t: int) -> None:
-        """5. Quits at the month's end (from the run's quit stream); the seat is refilled after the vacancy."""
+        """5. Quits at the month's end (from the run's quit stream); the seat is refilled after the vacancy.
+
+        The horizon's last month has its quits too (no backfill starts inside the horizon):
+        a plan year's attrition counts twelve months of hazard whether or not the year is the
+        horizon's last, so a 12-month run and each year of a longer one report alike.
+        """
         ap = self.attrition_params
         quit_u = state.streams.random("quits", (self.slots,))
         hazard = quit_hazard(self.base_hazard, ap, state.morale, state.outside_gap)
-        quits = state.present & (quit_u < hazard) & (t + 1 < self.months) & (t >= self.condition.closed_months)
+        quits = state.present & (quit_u < hazard) & (t >= self.condition.closed_months)
         if quits.any():
             y0 = self.year_first_month[int(self.year_of_month[t])]
             active = state.active_m[:, :, y0: t + 1]
