@@ -285,9 +285,9 @@ class Scenario:
     # several plan years: how next year's quotas are set
     quota_policy: QuotaPolicy = field(default_factory=QuotaPolicy)
     # timing
-    timing_max_shift: float = 0.25
-    timing_pull_cost: float = 0.10
-    timing_push_cost: float = 0.02
+    timing_max_shift: float = 0.33
+    timing_pull_cost: float = 0.02
+    timing_push_cost: float = 0.10
     # morale and attrition
     morale: tuple[tuple[str, float], ...] = ()
     attrition: tuple[tuple[str, float], ...] = ()
@@ -587,9 +587,9 @@ def _build(root: YNode, filename: str) -> Scenario:
 
     timing = r.mapping(top.get("timing"), "timing", ("max_shift", "pull_cost", "push_cost"))
     if timing is not None:
-        kw["timing_max_shift"] = r.positive(timing.get("max_shift"), "max_shift", 0.25, upper=1.0)
-        kw["timing_pull_cost"] = r.positive(timing.get("pull_cost"), "pull_cost", 0.10, upper=1.0)
-        kw["timing_push_cost"] = r.positive(timing.get("push_cost"), "push_cost", 0.02, upper=1.0)
+        kw["timing_max_shift"] = r.positive(timing.get("max_shift"), "max_shift", 0.33, upper=1.0)
+        kw["timing_pull_cost"] = r.positive(timing.get("pull_cost"), "pull_cost", 0.02, upper=1.0)
+        kw["timing_push_cost"] = r.positive(timing.get("push_cost"), "push_cost", 0.10, upper=1.0)
 
     kw["morale"] = tuple(_params(r, top.get("morale"), "morale", MORALE_DEFAULTS).items())
     kw["attrition"] = tuple(_params(r, top.get("attrition"), "attrition", ATTRITION_DEFAULTS).items())
@@ -846,7 +846,7 @@ def _output(r: _ScenarioReader, name: str, kspan: Span, value: YNode, act_names:
 
 def _default_outputs() -> tuple[Output, ...]:
     return (
-        Output("revenue", "amount", "selling", (("level", 0.95), ("elasticity", 0.7), ("noise", "deals"),
+        Output("revenue", "amount", "selling", (("level", 0.97), ("elasticity", 0.7), ("noise", "deals"),
                                                 ("deals_per_month", 4.0), ("size_sigma", 0.8))),
         Output("collected", "share_of", "collections", (("of", "revenue"), ("base", 0.9), ("gain", 0.12),
                                                         ("sd", 0.04))),

@@ -34,6 +34,7 @@ import numpy as np
 
 from engine.core.errors import DataError
 from engine.core.inputs import Inputs, PeriodInfo
+from engine.core.periods import MONTHS_PER_PERIOD
 from engine.plan import expr as ex
 from engine.plan.compile import PayoutProgram, compile_plan
 from engine.plan.kinds import kind_of
@@ -585,8 +586,11 @@ class Simulation:
                 state.expected_period_pay = cells.put(pp[..., window.index(k)])
             return
         sc = self.scenario
+        # Business moves across a period end inside a plan year only: across a year's end it
+        # would leave the horizon after its last year and arrive before its first, which no
+        # run sees, so every plan year of a run, and a 12-month run, are alike (model §3).
         timing = bool(self.last_month_of_period[t]) and t + 1 < self.months and sc.timing_max_shift > 0 \
-            and sc.primary_measure in self.columns
+            and self.year_of_month[t + 1] == self.year_of_month[t] and sc.primary_measure in self.columns
         window = self._window(k, timing)
         expected = self._choose_effort(state, t, window, cells, reps, mm)
         if timing:
@@ -651,8 +655,11 @@ class Simulation:
         Returns the shift of primary business (``> 0`` pulled in, ``< 0`` pushed out).
         """
         sc = self.scenario
-        phi = sc.timing_max_shift * self._expected_month(t, state.choice * state.mm, state.skill, state.scale,
-                                                         state.ramp, self._outlook(state, 0))[sc.primary_measure]
+        # Up to ``max_shift`` of the period's business (a period of its months at this month's
+        # expected rate), taken from or put into next month.
+        share = sc.timing_max_shift * MONTHS_PER_PERIOD[self.plan.period]
+        phi = share * self._expected_month(t, state.choice * state.mm, state.skill, state.scale,
+                                           state.ramp, self._outlook(state, 0))[sc.primary_measure]
         phi_c, choice_c = cells.take(phi), cells.take(state.choice)
         best_u = None
         reference: dict | None = {} if self.cross_rep else None
