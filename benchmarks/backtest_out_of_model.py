@@ -18,8 +18,11 @@ the command line that reproduces the run; with several back-tests, the pooled sh
 Run: ``.venv/bin/python benchmarks/backtest_out_of_model.py`` (100 years, 200 runs, both
 modes: several minutes on a 2-core machine), or ``--quick`` for a smoke run; ``make backtest``
 is the short version of every process (few years: wide intervals, a first look, not a verdict).
-The years run one after another in one process; each forecast builds its simulations once
-(the time goes to simulating the runs, not to compiling the plan). Not part of the test
+The years run one after another in one process, or spread over ``--workers`` forked processes
+(each year from its own seeds: the same figures either way); the plan is loaded once and each
+process compiles it once (the executor's cache), so the time goes to simulating runs. With
+history, each year's calibration simulates the history plan about 3 times
+(:func:`engine.jobs.history.calibrate_under_plan`). Not part of the test
 suite; tests/jobs/test_outofmodel.py runs :func:`backtest` on 3 years.
 """
 
@@ -104,8 +107,8 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
         seed: first world seed; forecast ``k`` uses seed ``10_000 + k``.
         history: calibrate the scenario on the world's two prior years first (as
             ``incentive forecast --history``); otherwise use the default scenario.
-        workers: processes per forecast and per simulation of the history plan (results do not
-            depend on it).
+        workers: processes the years are spread over (each year's calibration and forecast
+            run in one of them, from its own seeds: the results do not depend on it).
         progress: print one line per year on stderr.
         process: where the years come from (:data:`PROCESSES`). The simulator's processes
             draw one team of ``reps`` seats per year from the default scenario with its
@@ -122,27 +125,21 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
     Returns:
         The :class:`Backtest`.
     """
-    from engine.data.statements import statements
-    from engine.jobs.forecast import forecast
-    from engine.jobs.history import calibrate_under_plan
     from engine.plan import load_plan
-    from tests.jobs.outofmodel import OutOfModel, generate
 
-    checked = load_plan(PLAN)
-    spec = OutOfModel(reps=reps, teams=max(1, min(reps, reps // 10)))
     if process not in PROCESSES:
         raise ValueError(f"unknown process '{process}' (known: {', '.join(PROCESSES)})")
     if history and process != "outofmodel":
         raise ValueError("--history needs the out-of-model process (the simulator's have no history years)")
+    checked = load_plan(PLAN)  # compiled once per process (engine.sim.executor caches the programs)
     kwargs = {"behaviour": None, "in_post": False} if fixed_behaviour else \
         ({} if prior is None else {"behaviour": prior})
-    calibration = {} if history_runs is None else {"runs": history_runs}
     sim_truth = None
     if process != "outofmodel":
         from dataclasses import replace
 
         from engine.sim.scenario import default_scenario
-        from engine.sim.simulate import Simulation, simulated_year_tables
+        from engine.sim.simulate import Simulation
 
         base = default_scenario().with_overrides(reps=reps, teams=max(1, min(reps, reps // 10)))
         mp = dict(base.morale)
@@ -150,31 +147,78 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
             mp[key] = mp[key] * DRIFT[process]
         gen = Simulation(checked, replace(base, morale=tuple(mp.items())), seed)
         sim_truth = (gen, gen.run_chunk(np.arange(years), keep=True))
+    job = _Years(checked, reps, seed, runs, history, {} if history_runs is None else {"runs": history_runs},
+                 kwargs, sim_truth)
     t0 = time.perf_counter()
     realized, p50, p90 = [], [], []
-    for k in range(years):
-        if sim_truth is None:
-            world = generate(seed + k, spec)
-            roster, actuals = world.as_of(CLOSED_MONTHS)
-            truth = float(statements(checked, world.roster, world.actuals)["total"].sum())
-        else:
-            roster, actuals = simulated_year_tables(sim_truth[0], sim_truth[1], k, until=CLOSED_MONTHS)
-            truth = float(sim_truth[1].cost[k])
-        # As `incentive forecast --history`: the history read under the plan that paid it (the same plan).
-        scenario = calibrate_under_plan(world.history, checked, seed=10_000 + k, workers=workers,
-                                        **calibration)[0] if history else None
-        fc = forecast(checked, roster, actuals, scenario=scenario, runs=runs, seed=10_000 + k, workers=workers,
-                      decompose=False, **kwargs)
+    for k, (truth, q50, q90) in enumerate(_each_year(job, years, workers)):
         realized.append(truth)
-        p50.append(float(fc.summary["p50"]))
-        p90.append(float(fc.summary["p90"]))
+        p50.append(q50)
+        p90.append(q90)
         if progress:
-            print(f"  year {k + 1}/{years}: realized {truth:,.0f}, P50 {p50[-1]:,.0f}, P90 {p90[-1]:,.0f}",
+            print(f"  year {k + 1}/{years}: realized {truth:,.0f}, P50 {q50:,.0f}, P90 {q90:,.0f}",
                   file=sys.stderr, flush=True)
     over90 = sum(r > q for r, q in zip(realized, p90))
     over50 = sum(r > q for r, q in zip(realized, p50))
     return Backtest(history=history, process=process, years=years, over_p90=over90, over_p50=over50,
                     seconds=time.perf_counter() - t0, realized=tuple(realized), p50=tuple(p50), p90=tuple(p90))
+
+
+@dataclass(frozen=True)
+class _Years:
+    """What every held-back year of one back-test shares (built once, inherited by forked workers)."""
+
+    checked: object
+    reps: int
+    seed: int
+    runs: int
+    history: bool
+    calibration: dict
+    forecast: dict
+    sim_truth: tuple | None
+
+
+_JOB: _Years | None = None  # the back-test the forked workers run years of
+
+
+def _each_year(job: _Years, years: int, workers: int):
+    """``(realized, P50, P90)`` of each year in order: here, or spread over ``workers`` forked
+    processes, one year at a time (each year draws from its own seeds, so the figures are the
+    same either way)."""
+    global _JOB
+    _JOB = job
+    if workers <= 1 or years <= 1:
+        yield from map(_one_year, range(years))
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(min(workers, years)) as pool:
+        yield from pool.imap(_one_year, range(years))
+
+
+def _one_year(k: int) -> tuple[float, float, float]:
+    """Year ``k`` of :data:`_JOB`: its realized annual payout and the forecast's P50 and P90."""
+    from engine.data.statements import statements
+    from engine.jobs.forecast import forecast
+    from engine.jobs.history import calibrate_under_plan
+    from engine.sim.simulate import simulated_year_tables
+    from tests.jobs.outofmodel import OutOfModel, generate
+
+    job = _JOB
+    assert job is not None
+    if job.sim_truth is None:
+        world = generate(job.seed + k, OutOfModel(reps=job.reps, teams=max(1, min(job.reps, job.reps // 10))))
+        roster, actuals = world.as_of(CLOSED_MONTHS)
+        truth = float(statements(job.checked, world.roster, world.actuals)["total"].sum())
+    else:
+        roster, actuals = simulated_year_tables(job.sim_truth[0], job.sim_truth[1], k, until=CLOSED_MONTHS)
+        truth = float(job.sim_truth[1].cost[k])
+    # As `incentive forecast --history`: the history read under the plan that paid it (the same plan).
+    scenario = calibrate_under_plan(world.history, job.checked, seed=10_000 + k,
+                                    **job.calibration)[0] if job.history else None
+    fc = forecast(job.checked, roster, actuals, scenario=scenario, runs=job.runs, seed=10_000 + k,
+                  decompose=False, **job.forecast)
+    return truth, float(fc.summary["p50"]), float(fc.summary["p90"])
 
 
 def report(bt: Backtest) -> str:
@@ -224,11 +268,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--history", action=argparse.BooleanOptionalAction, default=None,
                         help="only with (--history) or only without (--no-history) calibration; default both")
     parser.add_argument("--workers", type=int, default=1,
-                        help="processes per forecast and per simulation of the history plan (default 1)")
+                        help="processes the years are spread over (default 1; the figures do not depend on it)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 years, 20 runs")
     parser.add_argument("--history-runs", type=int, default=None,
-                        help="with history: runs per simulation of the history plan (default 100, as "
-                             "`incentive forecast --history`)")
+                        help="with history: runs per simulation of the history plan (default: "
+                             "`incentive forecast --history`'s, engine.jobs.history.DEFAULT_RUNS)")
     parser.add_argument("--progress", action="store_true", help="one line per year on stderr")
     parser.add_argument("--process", default="outofmodel", choices=[*sorted(PROCESSES), "all"],
                         help="where the held-back years come from (default outofmodel; all: every process, "
