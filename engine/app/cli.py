@@ -745,7 +745,7 @@ def weights(plan: str, votes: str, out: str, scorecard: str | None, method: str,
                    "actuals. Later actuals are ignored.")
 @click.option("--xlsx", "xlsx_out", default=None, type=click.Path(dir_okay=False),
               help="Also write an Excel workbook (Summary, By period with a chart, Distribution, Reps, Variance, "
-                   "Market, Glossary, Inputs, Assumptions).")
+                   "Market, History with --history, Glossary, Inputs, Assumptions).")
 @click.option("--json", "json_out", default=None, metavar="PATH|-",
               help="Write the JSON document to PATH, or to stdout with '-' (then stdout is only JSON).")
 @click.option("--chunk-runs", default=None, type=click.IntRange(1, None),
@@ -829,11 +829,13 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
                                   other_plan=bool(history_plan) and history_plan != plan)
             bands = f"P50 {without.summary['p50']:,.0f}, P90 {without.summary['p90']:,.0f} (scenario {base.name})"
             recorded += [("Forecast without history", bands),
+                         ("What the history moved", "\n".join(f"{m.name}: {m.change}" for m in check.moved) or "nothing"),
+                         ("What that did", check.effect_sentence),
                          ("With or without history", check.verdict)]
         if xlsx_out:
             recorded += [("Ledger (paid in closed periods)", ledger or "none: recomputed from the actuals"),
                          ("Budget", budget if budget is not None else "none")]
-            write_forecast_xlsx(result, xlsx_out, inputs=recorded)
+            write_forecast_xlsx(result, xlsx_out, inputs=recorded, history=check)
         doc = result.document if check is None else {**result.document, "history_check": check.document}
         if json_out is not None and json_out != "-":
             _write_json(doc, json_out)
