@@ -109,7 +109,7 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 2027, history: bool = False,
              workers: int = 1, progress: bool = False, process: str = "outofmodel",
              fixed_behaviour: bool = False, prior=None, history_runs: int | None = None,
-             trust: bool = False) -> Backtest:
+             trust: bool = False, first: int = 0) -> Backtest:
     """Forecast ``years`` out-of-model plan years from their first half and count the misses.
 
     Args:
@@ -135,6 +135,8 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
             :data:`engine.jobs.history.DEFAULT_RUNS`).
         trust: with ``history``, also forecast each year without it (same runs and seed) and
             record which of the two ``incentive forecast --history`` says to trust.
+        first: the first year's index ``k`` (years ``first .. first + years - 1``): a long
+            back-test split over several commands gives the same years as in one.
 
     Returns:
         The :class:`Backtest`.
@@ -160,17 +162,17 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
         for key in ("pay_gap", "outside_gap", "hopeless", "unfair"):
             mp[key] = mp[key] * DRIFT[process]
         gen = Simulation(checked, replace(base, morale=tuple(mp.items())), seed)
-        sim_truth = (gen, gen.run_chunk(np.arange(years), keep=True))
+        sim_truth = (gen, gen.run_chunk(np.arange(first + years), keep=True))
     if trust and not history:
         raise ValueError("--trust compares the forecasts with and without history: give --history")
     job = _Years(checked, reps, seed, runs, history, {} if history_runs is None else {"runs": history_runs},
                  kwargs, sim_truth, trust)
     t0 = time.perf_counter()
     rows = []
-    for k, row in enumerate(_each_year(job, years, workers)):
+    for k, row in enumerate(_each_year(job, range(first, first + years), workers), start=first):
         rows.append(row)
         if progress:
-            print(f"  year {k + 1}/{years}: realized {row.truth:,.0f}, P50 {row.p50:,.0f}, P90 {row.p90:,.0f}"
+            print(f"  year {k + 1}/{first + years}: realized {row.truth:,.0f}, P50 {row.p50:,.0f}, P90 {row.p90:,.0f}"
                   + (f"; without history P50 {row.p50_without:,.0f}, trust {row.trust}" if trust else ""),
                   file=sys.stderr, flush=True)
     over90 = sum(r.truth > r.p90 for r in rows)
@@ -217,19 +219,19 @@ class _Years:
 _JOB: _Years | None = None  # the back-test the forked workers run years of
 
 
-def _each_year(job: _Years, years: int, workers: int):
+def _each_year(job: _Years, years: range, workers: int):
     """``(realized, P50, P90)`` of each year in order: here, or spread over ``workers`` forked
     processes, one year at a time (each year draws from its own seeds, so the figures are the
     same either way)."""
     global _JOB
     _JOB = job
-    if workers <= 1 or years <= 1:
-        yield from map(_one_year, range(years))
+    if workers <= 1 or len(years) <= 1:
+        yield from map(_one_year, years)
         return
     import multiprocessing
 
-    with multiprocessing.get_context("fork").Pool(min(workers, years)) as pool:
-        yield from pool.imap(_one_year, range(years))
+    with multiprocessing.get_context("fork").Pool(min(workers, len(years))) as pool:
+        yield from pool.imap(_one_year, years)
 
 
 def _one_year(k: int) -> _Year:
@@ -353,6 +355,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=None, help="runs per forecast (default 200; --quick 20)")
     parser.add_argument("--reps", type=int, default=100, help="seats in the generated team (default 100)")
     parser.add_argument("--seed", type=int, default=2027, help="first world seed (default 2027)")
+    parser.add_argument("--first", type=int, default=0,
+                        help="index of the first year (default 0): years FIRST..FIRST+YEARS-1, the same years "
+                             "as in one longer run")
     parser.add_argument("--history", action=argparse.BooleanOptionalAction, default=None,
                         help="only with (--history) or only without (--no-history) calibration; default both")
     parser.add_argument("--workers", type=int, default=1,
@@ -387,6 +392,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--history needs the out-of-model process (process {args.process} has no history years)")
     command = [".venv/bin/python", "benchmarks/backtest_out_of_model.py", "--years", str(years), "--runs", str(runs),
                "--reps", str(args.reps), "--seed", str(args.seed), "--workers", str(args.workers)]
+    if args.first:
+        command += ["--first", str(args.first)]
     if args.history is not None:
         command.append("--history" if args.history else "--no-history")
     command += ["--process", args.process] + (["--fixed-behaviour"] if args.fixed_behaviour else []) \
@@ -394,7 +401,7 @@ def main(argv: list[str] | None = None) -> None:
         + (["--history-runs", str(args.history_runs)] if args.history_runs is not None else []) \
         + (["--trust"] if args.trust else [])
     print(f"Out-of-model back-test of {PLAN.relative_to(ROOT)}: forecast from the first {CLOSED_MONTHS} months, "
-          f"{years} years, {runs} runs per forecast, {args.reps} seats, seeds {args.seed}-{args.seed + years - 1}")
+          f"{years} years, {runs} runs per forecast, {args.reps} seats, seeds {args.seed + args.first}-{args.seed + args.first + years - 1}")
     print(f"reproduce: {shlex.join(command)}\n", flush=True)
     total = time.perf_counter()
     done = []
@@ -402,7 +409,7 @@ def main(argv: list[str] | None = None) -> None:
         bt = backtest(years=years, runs=runs, reps=args.reps, seed=args.seed, history=history,
                       workers=args.workers, progress=args.progress, process=process,
                       fixed_behaviour=args.fixed_behaviour, prior=prior, history_runs=args.history_runs,
-                      trust=args.trust and history)
+                      trust=args.trust and history, first=args.first)
         done.append(bt)
         print(report(bt) + trust_report(bt), flush=True)
     if len(done) > 1:
