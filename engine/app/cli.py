@@ -450,7 +450,7 @@ def compare(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: 
               help="The plan the history was paid under: the level is set so that simulating it reproduces the "
                    "history's mean attainment (without it the level includes that plan's effort).")
 @click.option("--runs", default=None, type=click.IntRange(1, None),
-              help="With --plan: runs per simulation of the plan (default: 100).")
+              help="With --plan: runs per simulation of the plan (default: 40, the market as a control variate).")
 @click.option("--seed", default=None, type=click.IntRange(0, None), help="With --plan: random seed (default: the scenario's).")
 @click.option("--workers", default=None, type=click.IntRange(1, None),
               help="With --plan: processes on this machine (default: all cores; results do not depend on it).")
