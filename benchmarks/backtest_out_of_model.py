@@ -387,6 +387,10 @@ def main(argv: list[str] | None = None) -> None:
         prior = BehaviourPrior(drain=(v[0], v[1]), effort_cost=(v[2], v[3]), reset=(v[4], v[5]))
     years = args.years if args.years is not None else (20 if args.quick else 100)
     runs = args.runs if args.runs is not None else (20 if args.quick else 200)
+    if args.trust and args.history is False:
+        parser.error("--trust compares the forecasts with and without history: drop --no-history")
+    if args.first < 0:
+        parser.error(f"--first is a year index, 0 or more (got {args.first})")
     tests = plan_of_runs(args.process, args.history)
     if not tests:
         parser.error(f"--history needs the out-of-model process (process {args.process} has no history years)")
