@@ -23,7 +23,7 @@ effort of the plan that paid the history was taken out), and what the forecast w
 gives against the one without at P50 and P90 (:attr:`HistoryCheck.effect`).
 
 Public: :class:`HistoryCheck`, :class:`MovedParameter`, :func:`check_history`,
-:func:`moved_parameters`, :func:`scenario_parameters`.
+:func:`moved_parameters`, :func:`scenario_parameters`, :func:`show_value`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from engine.sim.population import log_skill_prior
 from engine.sim.scenario import Scenario
 
 __all__ = ["HistoryCheck", "MovedParameter", "check_history", "log_shift_percent", "moved_parameters",
-           "scenario_parameters"]
+           "scenario_parameters", "show_value"]
 
 BANDS = ("p05", "p50", "p90", "p95")
 EFFECT = ("p50", "p90")
@@ -51,7 +51,7 @@ NOT_PARAMETERS = frozenset({"name", "file", "label", "roster", "seed"})
 differ from its base's by construction)."""
 MEANING = {
     "skill.sigma": "spread of log skill between reps",
-    "level": "expected output of a median-skill rep at baseline effort, per unit of quota",
+    "level": "expected output over quota of a median-skill rep at baseline effort",
     "noise": "the noise model of a rep's monthly output",
     "sigma": "noise of a rep's monthly output, sd of its log",
     "deals_per_month": "deals a rep closes in a month, each of a random size",
