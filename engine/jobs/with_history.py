@@ -20,10 +20,13 @@ parameter whose value the calibration moved, from the base scenario's value to t
 one (:func:`moved_parameters`: the skill spread, the primary output's level, noise and
 sigma, the seasonality, the market; the level also says what it was fitted at before the
 effort of the plan that paid the history was taken out), and what the forecast with history
-gives against the one without at P50 and P90 (:attr:`HistoryCheck.effect`).
+gives against the one without at P50 and P90 (:attr:`HistoryCheck.effect`); on request,
+what each group of moved parameters does alone (:func:`effects_alone`: the forecast without history
+with only that group moved, one forecast per group).
 
-Public: :class:`HistoryCheck`, :class:`MovedParameter`, :func:`check_history`,
-:func:`moved_parameters`, :func:`scenario_parameters`, :func:`show_value`.
+Public: :class:`GroupEffect`, :class:`HistoryCheck`, :class:`MovedParameter`, :func:`effects_alone`,
+:func:`check_history`, :func:`moved_parameters`, :func:`parameter_groups`,
+:func:`scenario_parameters`, :func:`show_value`.
 """
 
 from __future__ import annotations
@@ -34,14 +37,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.jobs.forecast import Forecast
+from engine.jobs.forecast import Forecast, forecast
 from engine.jobs.history import HistoryFit
+from engine.plan.validate import CheckedPlan
 from engine.sim.calibrate import Calibration
 from engine.sim.population import log_skill_prior
 from engine.sim.scenario import Scenario
 
-__all__ = ["HistoryCheck", "MovedParameter", "check_history", "log_shift_percent", "moved_parameters",
-           "scenario_parameters", "show_value"]
+__all__ = ["GroupEffect", "HistoryCheck", "MovedParameter", "check_history", "effects_alone", "log_shift_percent",
+           "moved_parameters", "parameter_groups", "scenario_parameters", "show_value"]
 
 BANDS = ("p05", "p50", "p90", "p95")
 EFFECT = ("p50", "p90")
@@ -96,6 +100,89 @@ class MovedParameter:
         return f"{show_value(self.without_history)} -> {show_value(self.with_history)}"
 
 
+@dataclass(frozen=True)
+class GroupEffect:
+    """What one group of the moved parameters does alone.
+
+    Attributes:
+        group: the group's name (:func:`parameter_groups`).
+        parameters: the moved parameters in it.
+        p50, p90: the annual P50 and P90 of the forecast without history with only this group
+            moved to its value with history (same runs, seed, as-of and budget).
+    """
+
+    group: str
+    parameters: tuple[str, ...]
+    p50: float
+    p90: float
+
+
+def parameter_groups(moved: tuple[MovedParameter, ...]) -> dict[str, tuple[str, ...]]:
+    """The moved parameters in groups that move together: by the scenario field they sit in
+    (``skill``, ``seasonality``, ``market``...), an output's ``level`` on its own and the rest of
+    that output's parameters (its noise model and what goes with it) as ``outputs.<name>.noise``."""
+    groups: dict[str, list[str]] = {}
+    for m in moved:
+        parts = m.name.split(".")
+        if parts[0] == "outputs" and len(parts) > 2:
+            key = m.name if parts[2] == "level" else f"outputs.{parts[1]}.noise"
+        else:
+            key = parts[0]
+        groups.setdefault(key, []).append(m.name)
+    return {k: tuple(v) for k, v in groups.items()}
+
+
+def effects_alone(checked: CheckedPlan, roster, actuals, without_scenario: Scenario, with_scenario: Scenario,
+          moved: tuple[MovedParameter, ...], **options) -> tuple[GroupEffect, ...]:
+    """What each group of moved parameters does alone: for each group of
+    :func:`parameter_groups`, the forecast with the scenario without history and only that
+    group at its value with history.
+
+    Args:
+        checked, roster, actuals: as for :func:`~engine.jobs.forecast.forecast`.
+        without_scenario, with_scenario: the base and the calibrated scenario.
+        moved: what :func:`moved_parameters` returned for them.
+        **options: the forecasts' other arguments (runs, seed, budget, as_of, workers...), as the
+            two forecasts compared had them; no variance decomposition.
+
+    Returns:
+        One :class:`GroupEffect` per group, in the order of ``moved``.
+    """
+    out = []
+    for group, names in parameter_groups(moved).items():
+        scenario = _moved_only(without_scenario, with_scenario, names)
+        fc = forecast(checked, roster, actuals, scenario=scenario, **{**options, "decompose": False})
+        out.append(GroupEffect(group, names, float(fc.summary["p50"]), float(fc.summary["p90"])))
+    return tuple(out)
+
+
+def _moved_only(base: Scenario, calibrated: Scenario, names: tuple[str, ...]) -> Scenario:
+    """``base`` with the named parameters at their value in ``calibrated`` (a whole scenario
+    field at a time; an output's parameters one by one)."""
+    fields: dict[str, object] = {}
+    params: dict[str, dict[str, object]] = {}
+    for name in names:
+        parts = name.split(".")
+        if parts[0] == "outputs" and len(parts) > 2:
+            params.setdefault(parts[1], {})[parts[2]] = dict(calibrated.output(parts[1]).params).get(parts[2])
+        else:
+            fields[parts[0]] = getattr(calibrated, parts[0])
+    if params:
+        outputs = []
+        for o in base.outputs:
+            if o.name in params:
+                p = dict(o.params)
+                for key, value in params[o.name].items():
+                    if value is None:
+                        p.pop(key, None)
+                    else:
+                        p[key] = value
+                o = dataclasses.replace(o, params=tuple(p.items()))
+            outputs.append(o)
+        fields["outputs"] = tuple(outputs)
+    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+
+
 def scenario_parameters(scenario: Scenario) -> dict[str, object]:
     """A scenario's parameters by dotted name: every field but :data:`NOT_PARAMETERS`, a
     distribution or a model by its fields (``skill.sigma``, ``market.rho``), a named item by
@@ -132,7 +219,7 @@ def moved_parameters(without_scenario: Scenario, with_scenario: Scenario,
         note = ""
         if name == level and fit is not None:
             note = (f"fitted {show_value(fit.fitted_level)} to the history, {show_value(fit.level)} once the "
-                    f"effort {fit.plan} paid for is taken out (effort factor {fit.effort_factor:.3f})")
+                    f"effort {fit.plan} paid for is taken out: effort factor {fit.effort_factor:.3f}")
         moved.append(MovedParameter(name, a, b, _meaning(name), note))
     return tuple(moved)
 
@@ -207,6 +294,7 @@ class HistoryCheck:
         trust: ``with history``, ``without history``, or ``either`` (they agree).
         reasons: sentences saying why, and what weakens the history.
         moved: the scenario parameters the history moved (:func:`moved_parameters`).
+        alone: what each group of them does alone (:func:`effects_alone`; empty unless asked for).
     """
 
     with_history: dict[str, float]
@@ -217,6 +305,7 @@ class HistoryCheck:
     trust: str
     reasons: tuple[str, ...]
     moved: tuple[MovedParameter, ...] = ()
+    alone: tuple[GroupEffect, ...] = ()
 
     @property
     def effect(self) -> dict[str, dict[str, float]]:
@@ -228,6 +317,11 @@ class HistoryCheck:
             out[k] = {"without_history": a, "with_history": b, "change": b - a,
                       "change_percent": 100.0 * (b / a - 1.0) if a else math.nan}
         return out
+
+    def alone_change(self, group: GroupEffect) -> dict[str, float]:
+        """A group's P50 and P90 alone less the forecast without history's, in percent of it."""
+        return {k: 100.0 * (getattr(group, k) / self.without_history[k] - 1.0) if self.without_history[k]
+                else math.nan for k in EFFECT}
 
     @property
     def effect_sentence(self) -> str:
@@ -255,7 +349,11 @@ class HistoryCheck:
                 "disagree": self.disagree, "surprise_with": round(self.surprise_with, 4),
                 "surprise_without": round(self.surprise_without, 4), "trust": self.trust,
                 "reasons": list(self.reasons), "moved": [m.document for m in self.moved],
-                "effect": {k: {f: round(x, 2) for f, x in v.items()} for k, v in self.effect.items()}}
+                "effect": {k: {f: round(x, 2) for f, x in v.items()} for k, v in self.effect.items()},
+                "alone": [{"group": g.group, "parameters": list(g.parameters), "p50": round(g.p50, 2),
+                           "p90": round(g.p90, 2),
+                           **{f"{k}_change_percent": round(v, 2) for k, v in self.alone_change(g).items()}}
+                          for g in self.alone]}
 
 
 def surprise(fc: Forecast, scenario: Scenario) -> float:

@@ -353,7 +353,8 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
 
 HISTORY_WORDS = ("What the history moved", "Without history", "With history", "Meaning", "How it was reached",
                  "(no parameter of the scenario moved)", "What that did to the forecast ({cur})", "Change",
-                 "Change (%)", "Annual P50", "Annual P90", "Which to trust")
+                 "Change (%)", "Annual P50", "Annual P90", "Which to trust", "Each group alone ({cur})",
+                 "P50 change (%)", "P90 change (%)")
 """The History sheet's own words (each has its Chinese in :data:`~engine.report.forecast_words_zh.ZH`)."""
 
 
@@ -381,6 +382,18 @@ def _history_sheet(ws, check: HistoryCheck, w, whole: str, bold, wrap) -> None:
         for col in (2, 3, 4):
             ws.cell(row=ws.max_row, column=col).number_format = whole
         ws.cell(row=ws.max_row, column=5).number_format = "+0.0%;-0.0%;0.0%"
+    if check.alone:
+        ws.append([])
+        ws.append([w("Each group alone ({cur})"), w("Annual P50"), w("Annual P90"), w("P50 change (%)"),
+                   w("P90 change (%)")])
+        heads.append(ws.max_row)
+        for g in check.alone:
+            change = check.alone_change(g)
+            ws.append([g.group, g.p50, g.p90, change["p50"] / 100.0, change["p90"] / 100.0])
+            for col in (2, 3):
+                ws.cell(row=ws.max_row, column=col).number_format = whole
+            for col in (4, 5):
+                ws.cell(row=ws.max_row, column=col).number_format = "+0.0%;-0.0%;0.0%"
     ws.append([])
     ws.append([w("Which to trust"), check.verdict])
     heads.append(ws.max_row)

@@ -32,6 +32,8 @@ ZH: dict[str, str] = {
     "Annual P50": "全年 P50", "Annual P90": "全年 P90", "Which to trust": "应采信哪一个预测",
     "Forecast without history": "不含历史数据的预测", "What that did": "对预测的影响",
     "With or without history": "含或不含历史数据",
+    "Each group alone ({cur})": "各组参数单独的影响（{cur}）", "P50 change (%)": "P50 变化（%）",
+    "P90 change (%)": "P90 变化（%）",
     # Distribution
     "Run (sorted by payout)": "模拟（按发放额排序）", "Simulated annual team payout ({cur})": "模拟的全年团队发放（{cur}）",
     "Bin from ({cur})": "区间起（{cur}）", "Bin to ({cur})": "区间止（{cur}）", "Runs in bin": "区间内模拟次数",

@@ -354,8 +354,14 @@ def _moved_lines(check: HistoryCheck, currency: str = "") -> list[str]:
         for m in check.moved:
             lines.append(f"  - {m.name} {m.change}" + (f": {m.meaning}" if m.meaning else ""))
             if m.note:
-                lines.append(f"    ({m.note})")
+                lines.append(f"    {m.note}")
     lines.append(f"  What that did{f' ({currency})' if currency else ''}: {check.effect_sentence}.")
+    if check.alone:
+        lines.append("  Each group alone (the forecast without history with only that group moved):")
+        for g in check.alone:
+            change = check.alone_change(g)
+            lines.append(f"  - {g.group}: P50 {money(g.p50)} ({change['p50']:+.1f}%), "
+                         f"P90 {money(g.p90)} ({change['p90']:+.1f}%)")
     return lines
 
 

@@ -338,8 +338,8 @@ def test_forecast_with_history_reports_the_fit(tmp_path):
     """`forecast --history` says what it fitted before the forecast that rests on it (on
     stderr when stdout carries JSON), and in the text, the JSON and the workbook which
     parameters the history moved (the level among them, the shipped history being of another
-    level than the base scenario) and what that did to P50 and P90; the workbook records the
-    plan, roster, actuals, history file and fit."""
+    level than the base scenario) and what that did to P50 and P90 (with --explain-history, each
+    group of them alone); the workbook records the plan, roster, actuals, history file and fit."""
     args = ["forecast", "scenarios/plans/kpi_scorecard.yaml", "--roster", "scenarios/data/field_team_roster.csv",
             "--actuals", "scenarios/data/field_team_actuals_h1.csv", "--history",
             "scenarios/data/field_team_history.csv", "--runs", "4", "--workers", "1",
@@ -367,8 +367,9 @@ def test_forecast_with_history_reports_the_fit(tmp_path):
     # Then the same forecast without the history, side by side, and which to trust.
     assert proc.stdout.index("Forecast of") < proc.stdout.index("With and without history")
     assert "without history" in proc.stdout and "actuals vs expected" in proc.stdout
-    proc = incentive(*args, "--json", "-")
+    proc = incentive(*args, "--json", "-", "--explain-history")
     assert proc.returncode == 0 and "sigma_skill" in proc.stderr and "With and without history" in proc.stderr
+    assert "Each group alone" in proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["plan"] == "kpi_scorecard"
     check = doc["history_check"]
@@ -381,3 +382,9 @@ def test_forecast_with_history_reports_the_fit(tmp_path):
     assert check["effect"]["p90"]["without_history"] == check["without_history"]["p90"]
     assert check["effect"]["p50"]["change"] == pytest.approx(
         check["with_history"]["p50"] - check["without_history"]["p50"], abs=0.02)
+    # --explain-history: one forecast per group of moved parameters, each against the one without.
+    groups = [g["group"] for g in check["alone"]]
+    assert groups[:2] == ["skill", "outputs.revenue.level"] and "seasonality" in groups and "market" in groups
+    assert sorted(p for g in check["alone"] for p in g["parameters"]) == sorted(m["parameter"] for m in check["moved"])
+    for g in check["alone"]:
+        assert g["p50_change_percent"] == pytest.approx(100 * (g["p50"] / check["without_history"]["p50"] - 1), abs=0.01)

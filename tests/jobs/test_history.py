@@ -244,9 +244,10 @@ def test_cli_forecast_reads_the_history_under_the_history_plan():
     assert doc["plan"] == "kpi_scorecard" and doc["scenario"] == "calibrated_field_team_history"
 
 
-@pytest.mark.parametrize("case", ["missing", "invalid", "without-history"])
+@pytest.mark.parametrize("case", ["missing", "invalid", "without-history", "explain-without-history"])
 def test_cli_forecast_bad_history_plan_is_a_clean_error(tmp_path, case):
-    """A missing or invalid --history-plan, or one without --history, exits 2 with a message."""
+    """A missing or invalid --history-plan, or one (or --explain-history) without --history,
+    exits 2 with a message."""
     args = ["forecast", SEEDS, "--roster", DATA / "seeds_roster.csv", "--actuals", DATA / "seeds_actuals.csv",
             "--runs", 2, "--workers", 1]
     bad = tmp_path / "bad.yaml"
@@ -257,9 +258,12 @@ def test_cli_forecast_bad_history_plan_is_a_clean_error(tmp_path, case):
     elif case == "invalid":
         args += ["--history", DATA / "field_team_history.csv", "--history-plan", bad]
         expected = "error[missing-key]"
-    else:
+    elif case == "without-history":
         args += ["--history-plan", SEEDS]
         expected = "--history"
+    else:
+        args += ["--explain-history"]
+        expected = "--explain-history says what the --history changed: give --history too"
     proc = incentive(*args)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr

@@ -13,7 +13,15 @@ import pandas as pd
 import pytest
 
 from engine.jobs.forecast import Forecast
-from engine.jobs.with_history import check_history, moved_parameters, scenario_parameters, surprise
+from engine.jobs.with_history import (
+    GroupEffect,
+    _moved_only,
+    check_history,
+    moved_parameters,
+    parameter_groups,
+    scenario_parameters,
+    surprise,
+)
 from engine.report.text import history_check_text
 from engine.sim.scenario import Dist, default_scenario
 
@@ -165,3 +173,36 @@ def test_the_output_says_what_the_history_moved_and_what_that_did():
     assert doc["effect"]["p50"]["change"] == -25.0 and doc["effect"]["p90"]["without_history"] == 133.0
     same = check_history(made(100.0, 10.0, (1.0,)), SCENARIO, made(101.0, 10.0, (1.0,)), SCENARIO, FITTED)
     assert same.moved == () and "moved no parameter" in history_check_text(same)
+
+
+def test_each_group_of_moved_parameters_alone_moves_exactly_that_group():
+    """The moved parameters fall in groups that move together (a scenario field; an output's
+    level alone and the rest of its parameters as its noise); the base with one group taken from
+    the calibrated scenario differs from the base in exactly that group, and with every group it
+    is the calibrated scenario again."""
+    with_scenario = calibrated_like(SCENARIO)
+    moved = moved_parameters(SCENARIO, with_scenario)
+    groups = parameter_groups(moved)
+    primary = f"outputs.{SCENARIO.primary_measure}"
+    assert groups == {"skill": ("skill.sigma",), f"{primary}.level": (f"{primary}.level",),
+                      f"{primary}.noise": (f"{primary}.noise", f"{primary}.deals_per_month", f"{primary}.size_sigma",
+                                           f"{primary}.sigma"),
+                      "seasonality": ("seasonality",), "market": ("market.rho",)}
+    for names in groups.values():
+        assert {m.name for m in moved_parameters(SCENARIO, _moved_only(SCENARIO, with_scenario, names))} == set(names)
+    every = _moved_only(SCENARIO, with_scenario, tuple(m.name for m in moved))
+    assert moved_parameters(with_scenario, every) == ()
+
+
+def test_what_each_group_does_alone_is_said_against_the_forecast_without_history():
+    """With the groups' forecasts, the text and the JSON give each group's P50 and P90 and their
+    change from the forecast without history."""
+    check = check_history(made(100.0, 10.0, (1.0,)), calibrated_like(SCENARIO), made(125.0, 10.0, (1.0,)), SCENARIO,
+                          FITTED)
+    check = dataclasses.replace(check, alone=(GroupEffect("seasonality", ("seasonality",), 110.0, 120.0),))
+    assert check.alone_change(check.alone[0]) == {"p50": pytest.approx(-12.0), "p90": pytest.approx(100 * (120 / 133 - 1))}
+    text = history_check_text(check, "USD")
+    assert "Each group alone" in text and "- seasonality: P50 110 (-12.0%), P90 120 (-9.8%)" in text
+    assert check.document["alone"] == [{"group": "seasonality", "parameters": ["seasonality"], "p50": 110.0,
+                                        "p90": 120.0, "p50_change_percent": -12.0, "p90_change_percent": -9.77}]
+    assert "Each group alone" not in history_check_text(dataclasses.replace(check, alone=()))

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from engine.jobs.forecast import forecast
-from engine.jobs.with_history import check_history
+from engine.jobs.with_history import GroupEffect, check_history
 from engine.plan import load_plan
 from engine.report import forecast_book
 from engine.report.forecast_book import GLOSSARY, write_forecast_xlsx
@@ -152,6 +152,8 @@ def history_book(en_book, tmp_path_factory):
                                      market=dataclasses.replace(base.market, rho=0.5))
     higher = dataclasses.replace(fc, summary={**fc.summary, **{k: 1.1 * fc.summary[k] for k in ("p05", "p50", "p90", "p95")}})
     check = check_history(fc, calibrated, higher, base, SimpleNamespace(market_fitted=True))
+    check = dataclasses.replace(check, alone=(GroupEffect("market", ("market.rho",), 1.05 * fc.summary["p50"],
+                                                          1.05 * fc.summary["p90"]),))
     out = tmp_path_factory.mktemp("fc") / "history.xlsx"
     write_forecast_xlsx(fc, out, inputs=[("History file", "history.csv")], history=check)
     return fc, check, openpyxl.load_workbook(out)
@@ -159,8 +161,8 @@ def history_book(en_book, tmp_path_factory):
 
 def test_the_history_sheet_says_what_the_history_moved_and_what_that_did(history_book, en_book):
     """With a history, a History sheet lists each moved parameter with its value without and
-    with history, P50 and P90 without and with history with the change, and which to trust;
-    a forecast without history has no History sheet."""
+    with history, P50 and P90 without and with history with the change, what a group does
+    alone, and which to trust; a forecast without history has no History sheet."""
     fc, check, book = history_book
     assert "History" in book.sheetnames and "History" not in en_book[1].sheetnames
     assert book.sheetnames.index("History") < book.sheetnames.index("Inputs")
@@ -173,4 +175,6 @@ def test_the_history_sheet_says_what_the_history_moved_and_what_that_did(history
     assert p50[3] == pytest.approx(1 / 1.1 - 1)
     assert rows["Annual P90"][1] == pytest.approx(fc.summary["p90"])
     assert rows["Which to trust"][0] == check.verdict
+    assert rows["market"][:2] == pytest.approx((1.05 * fc.summary["p50"], 1.05 * fc.summary["p90"]))
+    assert rows["market"][2] == pytest.approx(1.05 / 1.1 - 1)  # against the forecast without history
     assert _pairs(book["Inputs"])["History file"] == "history.csv"
