@@ -13,7 +13,9 @@ every process, the out-of-model one without and with history, and then pools the
 
 Printed: years, the share of years whose realized payout is above the forecast P90 (should be
 about 10%) and above P50 (about 50%), each with a Wilson 95% interval, the seconds taken, and
-the command line that reproduces the run; with several back-tests, the pooled shares.
+the command line that reproduces the run; with several back-tests, the pooled shares. With
+``--history --trust`` each year is also forecast without history (as ``incentive forecast
+--history`` does) and the report scores which of the two the forecast says to trust.
 
 Run: ``.venv/bin/python benchmarks/backtest_out_of_model.py`` (100 years, 200 runs, both
 modes: several minutes on a 2-core machine), or ``--quick`` for a smoke run; ``make backtest``
