@@ -32,7 +32,8 @@ level assumes the effort the history plan buys from that team is the effort it b
 the team in the history.
 
 Public: :class:`HistoryFit`, :func:`calibrate_under_plan`, :func:`fitted_scenario`,
-:func:`history_attainment`, :func:`simulated_attainment`, :func:`write_scenario_under_plan`; the fit in words is
+:func:`history_attainment`, :func:`market_mean_factor`, :func:`simulated_attainment`,
+:func:`write_scenario_under_plan`; the fit in words is
 :func:`engine.report.text.history_fit_report`.
 """
 
@@ -343,9 +344,9 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
 def _slope(trace: list[tuple[float, float]]) -> float:
     """The elasticity of the simulated mean attainment to the level, from the last two steps
     (a secant on the log scale), or 1 before there are two. The plan's effort grows with the
-    level (a richer team reaches more of its steps), so attainment moves a little more than
-    the level does (about 1.1 on the seeds plan); a step by that slope lands in one or two
-    simulations where ``level x target / simulated`` takes several. Kept within [0.25, 4]
+    level, so attainment moves a little more than the level does (1.13-1.16 measured on the
+    seeds plan, docs/notes/issue27.md); a step by that slope lands in one or two simulations
+    where ``level x target / simulated`` takes several. Kept within [0.25, 4]
     so that a noisy or flat pair of steps cannot send the level far."""
     if len(trace) < 2:
         return 1.0
