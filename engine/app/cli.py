@@ -450,7 +450,7 @@ def compare(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: 
               help="The plan the history was paid under: the level is set so that simulating it reproduces the "
                    "history's mean attainment (without it the level includes that plan's effort).")
 @click.option("--runs", default=None, type=click.IntRange(1, None),
-              help="With --plan: runs per simulation of the plan (default: 100).")
+              help="With --plan: runs per simulation of the plan (default: 40, the market as a control variate).")
 @click.option("--seed", default=None, type=click.IntRange(0, None), help="With --plan: random seed (default: the scenario's).")
 @click.option("--workers", default=None, type=click.IntRange(1, None),
               help="With --plan: processes on this machine (default: all cores; results do not depend on it).")
@@ -735,6 +735,9 @@ def weights(plan: str, votes: str, out: str, scorecard: str | None, method: str,
 @click.option("--history-plan", default=None, type=click.Path(dir_okay=False),
               help="The plan the --history was paid under (default: PLAN): the level is read under it, so that "
                    "its effort is not counted twice.")
+@click.option("--explain-history", is_flag=True,
+              help="With --history: also say what each group of the parameters the history moved does alone "
+                   "(one more forecast per group).")
 @click.option("--runs", default=200, show_default=True, type=click.IntRange(1, None),
               help="Simulated completions of the year.")
 @click.option("--seed", default=None, type=click.IntRange(0, None), help="Random seed (default: the scenario's).")
@@ -745,7 +748,7 @@ def weights(plan: str, votes: str, out: str, scorecard: str | None, method: str,
                    "actuals. Later actuals are ignored.")
 @click.option("--xlsx", "xlsx_out", default=None, type=click.Path(dir_okay=False),
               help="Also write an Excel workbook (Summary, By period with a chart, Distribution, Reps, Variance, "
-                   "Market, Glossary, Inputs, Assumptions).")
+                   "Market, History with --history, Glossary, Inputs, Assumptions).")
 @click.option("--json", "json_out", default=None, metavar="PATH|-",
               help="Write the JSON document to PATH, or to stdout with '-' (then stdout is only JSON).")
 @click.option("--chunk-runs", default=None, type=click.IntRange(1, None),
@@ -758,7 +761,7 @@ def weights(plan: str, votes: str, out: str, scorecard: str | None, method: str,
               help="Take what was paid in the closed periods from this ledger (prior-period corrections "
                    "included) instead of recomputing it from the actuals.")
 def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, history: str | None,
-             history_plan: str | None, runs: int, seed: int | None, budget: float | None, as_of: str | None,
+             history_plan: str | None, explain_history: bool, runs: int, seed: int | None, budget: float | None, as_of: str | None,
              xlsx_out: str | None, json_out: str | None, chunk_runs: int | None, workers: int | None, scheduler: str | None,
              ledger: str | None = None) -> None:
     """Forecast the plan year's payout from the actuals so far: paid, P50/P90/P95, budget risk, accrual.
@@ -788,6 +791,8 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
             ("Scenario file", scenario_path or "none (the built-in scenario)")]
         if history_plan and not history:
             raise click.UsageError("--history-plan is the plan the --history was paid under: give --history too")
+        if explain_history and not history:
+            raise click.UsageError("--explain-history says what the --history changed: give --history too")
         if history:
             from engine.jobs.history import calibrate_under_plan
             from engine.report.calibrate import calibration_report
@@ -827,13 +832,24 @@ def forecast(plan: str, roster: str, actuals: str, scenario_path: str | None, hi
                                    scheduler=scheduler, ledger_paid=paid, decompose=False)
             check = check_history(result, scenario, without, base, cal, fit,
                                   other_plan=bool(history_plan) and history_plan != plan)
+            if explain_history:
+                from dataclasses import replace
+
+                from engine.jobs.with_history import effects_alone
+
+                check = replace(check, alone=effects_alone(
+                    checked, roster, actuals, base, scenario, check.moved, runs=runs, seed=seed, budget=budget,
+                    as_of=as_of, workers=workers or _cores(), chunk_runs=chunk_runs, scheduler=scheduler,
+                    ledger_paid=paid))
             bands = f"P50 {without.summary['p50']:,.0f}, P90 {without.summary['p90']:,.0f} (scenario {base.name})"
             recorded += [("Forecast without history", bands),
+                         ("What the history moved", "\n".join(f"{m.name}: {m.change}" for m in check.moved) or "nothing"),
+                         ("What that did", check.effect_sentence),
                          ("With or without history", check.verdict)]
         if xlsx_out:
             recorded += [("Ledger (paid in closed periods)", ledger or "none: recomputed from the actuals"),
                          ("Budget", budget if budget is not None else "none")]
-            write_forecast_xlsx(result, xlsx_out, inputs=recorded)
+            write_forecast_xlsx(result, xlsx_out, inputs=recorded, history=check)
         doc = result.document if check is None else {**result.document, "history_check": check.document}
         if json_out is not None and json_out != "-":
             _write_json(doc, json_out)

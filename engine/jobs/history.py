@@ -10,9 +10,10 @@ and forecasts with ``--history`` run high.
 
 :func:`calibrate_under_plan` calibrates as ``incentive calibrate`` does and then moves the
 primary output's ``level`` until *simulating the history plan on the calibrated scenario
-reproduces the history's mean attainment*: the fixed point ``level <- level x target /
-simulated`` with common random numbers (the same seed at every step), stopped at a relative
-tolerance or after a few simulations. Only ``level`` moves: skill dispersion, noise and
+reproduces the history's mean attainment*: a root search ``level <- level x (target /
+simulated)^(1/slope)``, the slope the secant's on the log scale (1 at the first step), with
+common random numbers (the same seed at every step), stopped at a relative tolerance or after
+a few simulations. Only ``level`` moves: skill dispersion, noise and
 seasonality are the fit's (they are ratios, which the plan's effort response leaves about
 where they are).
 
@@ -31,7 +32,8 @@ level assumes the effort the history plan buys from that team is the effort it b
 the team in the history.
 
 Public: :class:`HistoryFit`, :func:`calibrate_under_plan`, :func:`fitted_scenario`,
-:func:`history_attainment`, :func:`simulated_attainment`, :func:`write_scenario_under_plan`; the fit in words is
+:func:`history_attainment`, :func:`market_mean_factor`, :func:`simulated_attainment`,
+:func:`write_scenario_under_plan`; the fit in words is
 :func:`engine.report.text.history_fit_report`.
 """
 
@@ -59,6 +61,7 @@ from engine.sim.calibrate import Calibration, fit_history
 from engine.sim.calibrated_scenario import scenario_number, write_calibrated_scenario
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
 from engine.sim.scenario import Scenario, load_scenario, parse_scenario
+from engine.sim.streams import RunStreams
 
 __all__ = [
     "DEFAULT_ITERATIONS",
@@ -68,12 +71,16 @@ __all__ = [
     "calibrate_under_plan",
     "fitted_scenario",
     "history_attainment",
+    "market_mean_factor",
     "simulated_attainment",
     "write_scenario_under_plan",
 ]
 
-DEFAULT_RUNS = 100
-"""Simulated plan years per step of the fixed point (the base team in each)."""
+DEFAULT_RUNS = 40
+"""Simulated plan years per step of the fixed point (the base team in each). With the market
+as a control variate (:func:`_simulated`) 40 runs give a standard error of the simulated mean
+attainment of about 0.6-0.8% on the out-of-model back-test's histories, below the 0.9-1.6% of
+the plain mean over 100 runs, and far below the history's own sampling error (docs/notes/issue27.md)."""
 
 DEFAULT_TOLERANCE = 0.005
 """Stop when the simulated mean attainment is within this share of the history's."""
@@ -103,8 +110,8 @@ class HistoryFit:
             1 when the plan buys more than the no-incentive effort at the team's morale).
         simulated_fitted: mean attainment simulated under the plan at ``fitted_level``.
         simulated: mean attainment simulated under the plan at ``level``.
-        simulated_se: its Monte Carlo standard error (runs as units; the market's year
-            shocks dominate it): the adjusted level is uncertain by about the same share.
+        simulated_se: its Monte Carlo standard error (runs as units, after the market's
+            control variate): the adjusted level is uncertain by about the same share.
         iterations: simulations of the plan run (the first at the fitted level).
         converged: whether ``simulated`` is within ``tolerance`` of ``target``.
         tolerance: the relative tolerance.
@@ -168,7 +175,8 @@ def simulated_attainment(checked: CheckedPlan, scenario: Scenario, *, runs: int 
 
     The mean over rep-years (every rep slot of every run that held a rep,
     ``ChunkResult.rep_mask``) of ``ChunkResult.attainment``: annual primary / annual quota
-    prorated to the rep's active days.
+    prorated to the rep's active days, corrected by the runs' market (a control variate,
+    :func:`market_mean_factor`; the plain mean when the scenario has no market).
 
     Args:
         checked: the plan.
@@ -181,18 +189,55 @@ def simulated_attainment(checked: CheckedPlan, scenario: Scenario, *, runs: int 
     return _simulated(checked, scenario, runs, seed, workers, executor)[0]
 
 
+def market_mean_factor(scenario: Scenario, seed: int, runs: np.ndarray, teams: int,
+                       months: int = 12) -> np.ndarray | None:
+    """Each run's mean demand multiplier over the plan year, company-wide (None without a market).
+
+    The simulator draws run ``i``'s market from its own ``market`` stream
+    (:class:`~engine.sim.streams.RunStreams`), ``(1 + teams, years + months + 1)`` standard
+    normals, first thing in the year; this redraws the same normals and averages the company
+    factor ``exp(x - V/2)`` over the months. Its expectation is exactly 1 under the
+    scenario's market (a stationary start), whatever the normals are, so it is a control
+    variate: a draw that does not match the simulator's only loses the variance it removes,
+    it never biases the mean.
+
+    Args:
+        scenario: the scenario simulated (its ``market``).
+        seed: the simulation's master seed.
+        runs: run indices.
+        teams, months: the simulation's teams and months (``Simulation.teams``, ``.months``).
+
+    Returns:
+        ``(len(runs),)`` mean multipliers, or None.
+    """
+    model = scenario.market
+    if not model.active:
+        return None
+    years = (months + 11) // 12
+    z = RunStreams(seed, runs).standard_normal("market", (1 + teams, years + months + 1))
+    return model.factor(model.draw(z[:, 0], months)).mean(axis=1)
+
+
 def _simulated(checked: CheckedPlan, scenario: Scenario, runs: int, seed: int | None, workers: int,
                executor: Executor | None) -> tuple[float, float]:
-    """:func:`simulated_attainment` and its Monte Carlo standard error (runs are the units)."""
+    """:func:`simulated_attainment` and its Monte Carlo standard error (runs are the units).
+
+    The ratio of the rep-years' attainment to their count, less ``beta`` times the runs'
+    mean market multiplier's departure from its expectation 1 (:func:`market_mean_factor`),
+    ``beta`` the least-squares slope of each run's contribution on its multiplier (the
+    regression estimator of a control variate; Glasserman 2003, *Monte Carlo Methods in
+    Financial Engineering*, 4.1). The market's year shock is most of a run's variance, so
+    this has the precision of several times as many runs (docs/notes/issue27.md).
+    """
     seed = scenario.seed if seed is None else int(seed)
     if runs < 1:
         raise ValueError("runs must be at least 1")
     task = SimTask(checked, scenario, seed)
-    slots = simulation_for(task).slots
+    sim = simulation_for(task)
     sums = np.zeros(runs)  # per run, filled by run index: the result does not depend on the chunks
     counts = np.zeros(runs)
     with (Executor(workers) if executor is None else nullcontext(executor)) as ex:
-        chunks = chunks_of(runs, ex.chunk_size(slots, runs))
+        chunks = chunks_of(runs, ex.chunk_size(sim.slots, runs))
         for _, res in ex.imap([(task, idx) for idx in chunks]):
             sums[res.run_index] = np.where(res.rep_mask, res.attainment, 0.0).sum(axis=1)
             counts[res.run_index] = res.rep_mask.sum(axis=1)
@@ -200,9 +245,17 @@ def _simulated(checked: CheckedPlan, scenario: Scenario, runs: int, seed: int | 
     if not total:
         return math.nan, math.nan
     mean = float(sums.sum()) / total
-    # The ratio estimator's standard error, runs as independent units.
-    resid = sums - mean * counts
-    se = math.sqrt(float(resid @ resid) / (runs * (runs - 1))) / (total / runs) if runs > 1 else math.nan
+    # The ratio estimator's linearized residuals, runs as independent units.
+    resid = (sums - mean * counts) / (total / runs)
+    factor = market_mean_factor(scenario, seed, np.arange(runs), sim.teams, sim.months)
+    free = 1  # parameters estimated from the runs
+    if factor is not None and runs > 3 and float(np.var(factor)) > 0:
+        c = factor - factor.mean()
+        beta = float(resid @ c) / float(c @ c)
+        mean -= beta * float(factor.mean() - 1.0)
+        resid = resid - beta * c
+        free = 2
+    se = math.sqrt(float(resid @ resid) / (runs * (runs - free))) if runs > free else math.nan
     return mean, se
 
 
@@ -219,8 +272,8 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
 
     Fits the history (:func:`~engine.sim.calibrate.fit_history`), writes the calibrated
     scenario to a temporary file and loads it (as ``incentive calibrate`` and
-    ``forecast --history`` do), then repeats ``level <- level x target / simulated`` on the
-    primary output, where ``target`` is the history's mean attainment
+    ``forecast --history`` do), then repeats ``level <- level x (target / simulated)^(1/slope)``
+    on the primary output (``slope``: :func:`_slope`), where ``target`` is the history's mean attainment
     (:func:`history_attainment`) and ``simulated`` that of the history plan simulated on the
     scenario (:func:`simulated_attainment`, same seed every time), until they agree within
     ``tolerance`` or after ``iterations`` simulations. Levels are rounded to 4 significant
@@ -272,7 +325,7 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
             errors.append(se)
             if abs(simulated / target - 1.0) <= tolerance or not simulated > 0:
                 break
-            step = round_level(level * target / simulated)
+            step = round_level(level * (target / simulated) ** (1.0 / _slope(trace)))
             if step == level or any(step == lv for lv, _ in trace):  # rounding: no new level to try
                 break
             level = step
@@ -286,6 +339,22 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
         trace=tuple(trace),
     )
     return with_level(scenario, best_level), cal, fit
+
+
+def _slope(trace: list[tuple[float, float]]) -> float:
+    """The elasticity of the simulated mean attainment to the level, from the last two steps
+    (a secant on the log scale), or 1 before there are two. The plan's effort grows with the
+    level, so attainment moves a little more than the level does (1.13-1.16 measured on the
+    seeds plan, docs/notes/issue27.md); a step by that slope lands in one or two simulations
+    where ``level x target / simulated`` takes several. Kept within [0.25, 4]
+    so that a noisy or flat pair of steps cannot send the level far."""
+    if len(trace) < 2:
+        return 1.0
+    (l0, s0), (l1, s1) = trace[-2], trace[-1]
+    if not (l0 > 0 and l1 > 0 and s0 > 0 and s1 > 0) or l0 == l1:
+        return 1.0
+    slope = math.log(s1 / s0) / math.log(l1 / l0)
+    return float(np.clip(slope, 0.25, 4.0)) if math.isfinite(slope) else 1.0
 
 
 def fitted_scenario(history: TableSource, base: Scenario | str | os.PathLike[str] | None = None, *,

@@ -15,25 +15,269 @@ surprise) has less to correct for the rest of the year, where the correction is 
 history is said with it: a history of one fiscal year (its market is the prior's), a level that
 the simulations of the history plan did not reproduce, a history paid under another plan.
 
-Public: :class:`HistoryCheck`, :func:`check_history`.
+What the history changed is said with it (item 4, "finance can read why"): each scenario
+parameter whose value the calibration moved, from the base scenario's value to the calibrated
+one (:func:`moved_parameters`: the skill spread, the primary output's level, noise and
+sigma, the seasonality, the market; the level also says what it was fitted at before the
+effort of the plan that paid the history was taken out), and what the forecast with history
+gives against the one without at P50 and P90 (:attr:`HistoryCheck.effect`); on request,
+what each group of moved parameters does alone (:func:`effects_alone`: the forecast without history
+with only that group moved, one forecast per group).
+
+Public: :class:`GroupEffect`, :class:`HistoryCheck`, :class:`MovedParameter`, :func:`effects_alone`,
+:func:`check_history`, :func:`moved_parameters`, :func:`parameter_groups`,
+:func:`scenario_parameters`, :func:`show_value`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine.jobs.forecast import Forecast
+from engine.jobs.forecast import Forecast, forecast
 from engine.jobs.history import HistoryFit
+from engine.plan.validate import CheckedPlan
 from engine.sim.calibrate import Calibration
 from engine.sim.population import log_skill_prior
 from engine.sim.scenario import Scenario
 
-__all__ = ["HistoryCheck", "check_history", "log_shift_percent"]
+__all__ = ["GroupEffect", "HistoryCheck", "MovedParameter", "check_history", "effects_alone", "log_shift_percent",
+           "moved_parameters", "parameter_groups", "scenario_parameters", "show_value"]
 
 BANDS = ("p05", "p50", "p90", "p95")
+EFFECT = ("p50", "p90")
+"""The bands whose change the history's effect reports."""
+NOT_PARAMETERS = frozenset({"name", "file", "label", "roster", "seed"})
+"""Scenario fields that name or place it rather than model the team (a calibrated scenario's
+differ from its base's by construction)."""
+MEANING = {
+    "skill.sigma": "spread of log skill between reps",
+    "level": "expected output over quota of a median-skill rep at baseline effort",
+    "noise": "the noise model of a rep's monthly output",
+    "sigma": "noise of a rep's monthly output, sd of its log",
+    "deals_per_month": "deals a rep closes in a month, each of a random size",
+    "size_sigma": "spread of deal sizes, sd of their log",
+    "seasonality": "monthly demand factors, January first, mean 1",
+    "market.year_sigma": "sd of the log of a plan year's market level, shared by every rep",
+    "market.rho": "how much of a month's market swing carries into the next",
+    "market.month_sigma": "monthly market swing, sd of its log",
+    "market.team_share": "share of the market's variance specific to a team",
+}
+"""What a parameter means, by its dotted name or, for an output's, its last part."""
+
+
+@dataclass(frozen=True)
+class MovedParameter:
+    """One scenario parameter the history moved.
+
+    Attributes:
+        name: dotted name (``skill.sigma``, ``outputs.revenue.level``, ``seasonality``,
+            ``market.year_sigma``).
+        without_history: its value in the base scenario (None: the base has no such parameter).
+        with_history: its value in the calibrated scenario (None: the calibration dropped it).
+        meaning: what it is, in words.
+        note: how it was reached, where there is more to say (the level read under a plan).
+    """
+
+    name: str
+    without_history: object
+    with_history: object
+    meaning: str
+    note: str = ""
+
+    @property
+    def document(self) -> dict:
+        """The parameter's entry in the JSON's ``history_check.moved``."""
+        return {"parameter": self.name, "without_history": _plain(self.without_history),
+                "with_history": _plain(self.with_history), "meaning": self.meaning, "note": self.note}
+
+    @property
+    def change(self) -> str:
+        """``0.25 -> 0.14`` (``(none)`` for a parameter one side has not)."""
+        return f"{show_value(self.without_history)} -> {show_value(self.with_history)}"
+
+
+@dataclass(frozen=True)
+class GroupEffect:
+    """What one group of the moved parameters does alone.
+
+    Attributes:
+        group: the group's name (:func:`parameter_groups`).
+        parameters: the moved parameters in it.
+        p50, p90: the annual P50 and P90 of the forecast without history with only this group
+            moved to its value with history (same runs, seed, as-of and budget).
+    """
+
+    group: str
+    parameters: tuple[str, ...]
+    p50: float
+    p90: float
+
+
+def parameter_groups(moved: tuple[MovedParameter, ...]) -> dict[str, tuple[str, ...]]:
+    """The moved parameters in groups that move together: by the scenario field they sit in
+    (``skill``, ``seasonality``, ``market``...), an output's ``level`` on its own and the rest of
+    that output's parameters (its noise model and what goes with it) as ``outputs.<name>.noise``."""
+    groups: dict[str, list[str]] = {}
+    for m in moved:
+        parts = m.name.split(".")
+        if parts[0] == "outputs" and len(parts) > 2:
+            key = m.name if parts[2] == "level" else f"outputs.{parts[1]}.noise"
+        else:
+            key = parts[0]
+        groups.setdefault(key, []).append(m.name)
+    return {k: tuple(v) for k, v in groups.items()}
+
+
+def effects_alone(checked: CheckedPlan, roster, actuals, without_scenario: Scenario, with_scenario: Scenario,
+          moved: tuple[MovedParameter, ...], **options) -> tuple[GroupEffect, ...]:
+    """What each group of moved parameters does alone: for each group of
+    :func:`parameter_groups`, the forecast with the scenario without history and only that
+    group at its value with history.
+
+    Args:
+        checked, roster, actuals: as for :func:`~engine.jobs.forecast.forecast`.
+        without_scenario, with_scenario: the base and the calibrated scenario.
+        moved: what :func:`moved_parameters` returned for them.
+        **options: the forecasts' other arguments (runs, seed, budget, as_of, workers...), as the
+            two forecasts compared had them; no variance decomposition.
+
+    Returns:
+        One :class:`GroupEffect` per group, in the order of ``moved``.
+    """
+    out = []
+    for group, names in parameter_groups(moved).items():
+        scenario = _moved_only(without_scenario, with_scenario, names)
+        fc = forecast(checked, roster, actuals, scenario=scenario, **{**options, "decompose": False})
+        out.append(GroupEffect(group, names, float(fc.summary["p50"]), float(fc.summary["p90"])))
+    return tuple(out)
+
+
+def _moved_only(base: Scenario, calibrated: Scenario, names: tuple[str, ...]) -> Scenario:
+    """``base`` with the named parameters at their value in ``calibrated`` (a whole scenario
+    field at a time; an output's parameters one by one)."""
+    fields: dict[str, object] = {}
+    params: dict[str, dict[str, object]] = {}
+    for name in names:
+        parts = name.split(".")
+        if parts[0] == "outputs" and len(parts) > 2:
+            params.setdefault(parts[1], {})[parts[2]] = dict(calibrated.output(parts[1]).params).get(parts[2])
+        else:
+            fields[parts[0]] = getattr(calibrated, parts[0])
+    if params:
+        outputs = []
+        for o in base.outputs:
+            if o.name in params:
+                p = dict(o.params)
+                for key, value in params[o.name].items():
+                    if value is None:
+                        p.pop(key, None)
+                    else:
+                        p[key] = value
+                o = dataclasses.replace(o, params=tuple(p.items()))
+            outputs.append(o)
+        fields["outputs"] = tuple(outputs)
+    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+
+
+def scenario_parameters(scenario: Scenario) -> dict[str, object]:
+    """A scenario's parameters by dotted name: every field but :data:`NOT_PARAMETERS`, a
+    distribution or a model by its fields (``skill.sigma``, ``market.rho``), a named item by
+    its name (``outputs.revenue.level``), ``(key, value)`` pairs by key (``morale.recovery``),
+    a list of numbers as one value (``seasonality``)."""
+    out: dict[str, object] = {}
+    for f in dataclasses.fields(scenario):
+        if f.name not in NOT_PARAMETERS:
+            _flatten(f.name, getattr(scenario, f.name), out)
+    return out
+
+
+def moved_parameters(without_scenario: Scenario, with_scenario: Scenario,
+                     fit: HistoryFit | None = None) -> tuple[MovedParameter, ...]:
+    """Each parameter whose value differs between the scenario without history and the one
+    calibrated to it, in the scenario's order (the calibrated one's new parameters last).
+
+    Args:
+        without_scenario: the base scenario.
+        with_scenario: the scenario calibrated to the history.
+        fit: the level read under the plan that paid the history: the primary output's level
+            then says the level the history was fitted at and the effort taken out of it.
+
+    Returns:
+        The moved parameters (empty when the two scenarios model the team alike).
+    """
+    before, after = scenario_parameters(without_scenario), scenario_parameters(with_scenario)
+    level = f"outputs.{with_scenario.primary_measure}.level"
+    moved = []
+    for name in [*before, *(k for k in after if k not in before)]:
+        a, b = before.get(name), after.get(name)
+        if _same(a, b):
+            continue
+        note = ""
+        if name == level and fit is not None:
+            note = (f"fitted {show_value(fit.fitted_level)} to the history, {show_value(fit.level)} once the "
+                    f"effort {fit.plan} paid for is taken out: effort factor {fit.effort_factor:.3f}")
+        moved.append(MovedParameter(name, a, b, _meaning(name), note))
+    return tuple(moved)
+
+
+def show_value(value: object) -> str:
+    """A parameter's value as the text and the workbook show it (4 significant digits; a list
+    of numbers with 2 decimals; ``(none)`` for a parameter a scenario does not have)."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, tuple):
+        return " ".join(f"{float(v):.2f}" for v in value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{float(value):.4g}"
+
+
+def _flatten(prefix: str, value: object, out: dict[str, object]) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            if f.name not in ("name", "label"):  # a distribution's or an output's params under its own name
+                _flatten(prefix if f.name == "params" else f"{prefix}.{f.name}", getattr(value, f.name), out)
+    elif isinstance(value, tuple) and value and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str)
+                                                    for v in value):
+        for key, v in value:
+            _flatten(f"{prefix}.{key}", v, out)
+    elif isinstance(value, tuple) and value and all(dataclasses.is_dataclass(v) and hasattr(v, "name")
+                                                    for v in value):
+        for v in value:
+            _flatten(f"{prefix}.{v.name}", v, out)
+    elif isinstance(value, tuple) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        out[prefix] = tuple(float(v) for v in value)
+    else:
+        out[prefix] = value
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def _meaning(name: str) -> str:
+    if name in MEANING:
+        return MEANING[name]
+    if name.startswith("outputs."):
+        return MEANING.get(name.rsplit(".", 1)[-1], "")
+    return ""
+
+
+def _plain(value: object) -> object:
+    """A value as JSON holds it."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -49,6 +293,8 @@ class HistoryCheck:
             less the prior's mean; 0: as expected).
         trust: ``with history``, ``without history``, or ``either`` (they agree).
         reasons: sentences saying why, and what weakens the history.
+        moved: the scenario parameters the history moved (:func:`moved_parameters`).
+        alone: what each group of them does alone (:func:`effects_alone`; empty unless asked for).
     """
 
     with_history: dict[str, float]
@@ -58,6 +304,31 @@ class HistoryCheck:
     surprise_without: float
     trust: str
     reasons: tuple[str, ...]
+    moved: tuple[MovedParameter, ...] = ()
+    alone: tuple[GroupEffect, ...] = ()
+
+    @property
+    def effect(self) -> dict[str, dict[str, float]]:
+        """What the history did to P50 and P90: for each, ``without_history``, ``with_history``,
+        ``change`` (with less without) and ``change_percent`` (of the value without)."""
+        out = {}
+        for k in EFFECT:
+            a, b = self.without_history[k], self.with_history[k]
+            out[k] = {"without_history": a, "with_history": b, "change": b - a,
+                      "change_percent": 100.0 * (b / a - 1.0) if a else math.nan}
+        return out
+
+    def alone_change(self, group: GroupEffect) -> dict[str, float]:
+        """A group's P50 and P90 alone less the forecast without history's, in percent of it."""
+        return {k: 100.0 * (getattr(group, k) / self.without_history[k] - 1.0) if self.without_history[k]
+                else math.nan for k in EFFECT}
+
+    @property
+    def effect_sentence(self) -> str:
+        """``with history, P50 5,960,000 instead of 6,350,000 (-6.1%) and P90 ...``."""
+        parts = [f"{k.upper()} {v['with_history']:,.0f} instead of {v['without_history']:,.0f} "
+                 f"({v['change_percent']:+.1f}%)" for k, v in self.effect.items()]
+        return "with history, " + " and ".join(parts)
 
     @property
     def headline(self) -> str:
@@ -77,7 +348,12 @@ class HistoryCheck:
                                     for k, v in self.without_history.items()},
                 "disagree": self.disagree, "surprise_with": round(self.surprise_with, 4),
                 "surprise_without": round(self.surprise_without, 4), "trust": self.trust,
-                "reasons": list(self.reasons)}
+                "reasons": list(self.reasons), "moved": [m.document for m in self.moved],
+                "effect": {k: {f: round(x, 2) for f, x in v.items()} for k, v in self.effect.items()},
+                "alone": [{"group": g.group, "parameters": list(g.parameters), "p50": round(g.p50, 2),
+                           "p90": round(g.p90, 2),
+                           **{f"{k}_change_percent": round(v, 2) for k, v in self.alone_change(g).items()}}
+                          for g in self.alone]}
 
 
 def surprise(fc: Forecast, scenario: Scenario) -> float:
@@ -134,7 +410,8 @@ def check_history(with_history: Forecast, with_scenario: Scenario, without_histo
         weak.append("the history was paid under another plan: its level is read through that plan's effort")
     if weak:
         reasons.append("what weakens the history: " + "; ".join(weak))
-    return HistoryCheck(bands_with, bands_without, disagree, s_with, s_without, trust, tuple(reasons))
+    return HistoryCheck(bands_with, bands_without, disagree, s_with, s_without, trust, tuple(reasons),
+                        moved_parameters(without_scenario, with_scenario, fit))
 
 
 def _bands(fc: Forecast) -> dict[str, float]:

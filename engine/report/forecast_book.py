@@ -7,7 +7,9 @@ in Chinese (:mod:`engine.report.forecast_words_zh`), a Glossary sheet explains P
 variance shares and the other terms, a note says why the year's P50 is not the sum of the
 periods' P50s, variance shares are never shown below zero (each with its standard error and
 interval), and an Inputs sheet records what the forecast was computed from (plan, roster,
-actuals, history and fit, scenario, runs, seed, engine version).
+actuals, history and fit, scenario, runs, seed, engine version). With a history
+(``--history``) a History sheet says what it changed: each scenario parameter it moved
+(without -> with history), what that did to P50 and P90, and which forecast to trust.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from engine.report.forecast_words_zh import ZH
 
 if TYPE_CHECKING:
     from engine.jobs.forecast import Forecast
+    from engine.jobs.with_history import HistoryCheck
 
 __all__ = ["GLOSSARY", "SHEETS", "write_forecast_xlsx"]
 
-SHEETS = ("Summary", "By period", "Distribution", "Reps", "Variance", "Market", "Glossary", "Inputs", "Assumptions")
-"""The sheets, in order (Variance and Market only when the forecast measured them)."""
+SHEETS = ("Summary", "By period", "Distribution", "Reps", "Variance", "Market", "History", "Glossary", "Inputs",
+          "Assumptions")
+"""The sheets, in order (Variance and Market only when the forecast measured them, History only
+with a history)."""
 
 YEAR_P50_NOTE = ("The year's P50 (or P90, P95) is not the sum of the periods' P50s: each percentile is taken over "
                  "the simulated years separately, and a year that is high in one period is not high in every "
@@ -144,13 +149,14 @@ def variance_rows(fc: Forecast) -> list[tuple[str, float, float | None, float | 
 
 
 def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
-                        inputs: Sequence[tuple[str, object]] = ()) -> None:
+                        inputs: Sequence[tuple[str, object]] = (), history: HistoryCheck | None = None) -> None:
     """Write the forecast as an Excel workbook, atomically.
 
     Sheets (:data:`SHEETS`): ``Summary``; ``By period`` (with a line chart of paid, P50 and
     P90 by period, and the note that percentiles do not add up); ``Distribution`` (the
     simulated annual totals, sorted, and a histogram table); ``Reps``; ``Variance`` (shares
-    clipped at 0 with standard error and interval) and ``Market`` when measured;
+    clipped at 0 with standard error and interval) and ``Market`` when measured; ``History``
+    with a history (the parameters it moved, its effect on P50 and P90, which to trust);
     ``Glossary``; ``Inputs`` (what the forecast was computed from); ``Assumptions``.
 
     Args:
@@ -160,6 +166,8 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
             scenario file, history file and fit, ledger...), recorded first on the Inputs
             sheet; the forecast's own record (roster, actuals, runs, seed, engine version)
             follows.
+        history: the forecasts with and without history compared
+            (:func:`~engine.jobs.with_history.check_history`): writes the History sheet.
     """
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, LineChart, Reference
@@ -309,6 +317,9 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
         _formats(mks, {market_heads[1]: "0.000", market_heads[2]: "0.000"})
         mks.column_dimensions["B"].width = mks.column_dimensions["C"].width = 30
 
+    if history is not None:
+        _history_sheet(wb.create_sheet("History"), history, w, whole, bold, wrap)
+
     gl = wb.create_sheet("Glossary")
     gl.append([w("Term"), w("Meaning")])
     for term, meaning in GLOSSARY:
@@ -338,6 +349,63 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
     asn.column_dimensions["B"].width = 90
     with atomic_path(path) as tmp:
         wb.save(tmp)
+
+
+HISTORY_WORDS = ("What the history moved", "Without history", "With history", "Meaning", "How it was reached",
+                 "(no parameter of the scenario moved)", "What that did to the forecast ({cur})", "Change",
+                 "Change (%)", "Annual P50", "Annual P90", "Which to trust", "Each group alone ({cur})",
+                 "P50 change (%)", "P90 change (%)")
+"""The History sheet's own words (each has its Chinese in :data:`~engine.report.forecast_words_zh.ZH`)."""
+
+
+def _history_sheet(ws, check: HistoryCheck, w, whole: str, bold, wrap) -> None:
+    """What the history changed: the parameters it moved, what that did to P50 and P90, and
+    which forecast to trust."""
+    from engine.jobs.with_history import show_value
+
+    ws.append([w("What the history moved"), w("Without history"), w("With history"), w("Meaning"),
+               w("How it was reached")])
+    heads = [ws.max_row]
+    for m in check.moved:
+        cells = [m.without_history, m.with_history]
+        ws.append([m.name, *(v if isinstance(v, (int, float)) and not isinstance(v, bool) else show_value(v)
+                             for v in cells), m.meaning, m.note])
+    if not check.moved:
+        ws.append([w("(no parameter of the scenario moved)")])
+    ws.append([])
+    ws.append([w("What that did to the forecast ({cur})"), w("Without history"), w("With history"),
+               w("Change"), w("Change (%)")])
+    heads.append(ws.max_row)
+    for band, v in check.effect.items():
+        ws.append([w(f"Annual {band.upper()}"), v["without_history"], v["with_history"], v["change"],
+                   v["change_percent"] / 100.0])
+        for col in (2, 3, 4):
+            ws.cell(row=ws.max_row, column=col).number_format = whole
+        ws.cell(row=ws.max_row, column=5).number_format = "+0.0%;-0.0%;0.0%"
+    if check.alone:
+        ws.append([])
+        ws.append([w("Each group alone ({cur})"), w("Annual P50"), w("Annual P90"), w("P50 change (%)"),
+                   w("P90 change (%)")])
+        heads.append(ws.max_row)
+        for g in check.alone:
+            change = check.alone_change(g)
+            ws.append([g.group, g.p50, g.p90, change["p50"] / 100.0, change["p90"] / 100.0])
+            for col in (2, 3):
+                ws.cell(row=ws.max_row, column=col).number_format = whole
+            for col in (4, 5):
+                ws.cell(row=ws.max_row, column=col).number_format = "+0.0%;-0.0%;0.0%"
+    ws.append([])
+    ws.append([w("Which to trust"), check.verdict])
+    heads.append(ws.max_row)
+    for row in heads:
+        for cell in ws[row]:
+            cell.font = bold
+    ws.column_dimensions["A"].width = 34
+    for letter, width in (("B", 22), ("C", 22), ("D", 50), ("E", 60)):
+        ws.column_dimensions[letter].width = width
+    for row in ws.iter_rows(min_row=1):
+        for cell in row[1:]:
+            cell.alignment = wrap
 
 
 def _two_columns(ws, first_width: int, wrap, bold) -> None:

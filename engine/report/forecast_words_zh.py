@@ -25,6 +25,15 @@ ZH: dict[str, str] = {
     "P50: median ({cur})": "P50：中位数（{cur}）", "P90 ({cur})": "P90（{cur}）", "P95 ({cur})": "P95（{cur}）",
     "closed": "已结", "in progress": "进行中", "forecast": "预测", "year": "全年",
     "Team payout by period, {plan} ({cur})": "各期间团队发放，{plan}（{cur}）",
+    # History (with --history)
+    "What the history moved": "历史数据改变的参数", "Without history": "不含历史数据", "With history": "含历史数据",
+    "How it was reached": "如何得出", "(no parameter of the scenario moved)": "（情景参数均未改变）",
+    "What that did to the forecast ({cur})": "对预测的影响（{cur}）", "Change": "变化", "Change (%)": "变化（%）",
+    "Annual P50": "全年 P50", "Annual P90": "全年 P90", "Which to trust": "应采信哪一个预测",
+    "Forecast without history": "不含历史数据的预测", "What that did": "对预测的影响",
+    "With or without history": "含或不含历史数据",
+    "Each group alone ({cur})": "各组参数单独的影响（{cur}）", "P50 change (%)": "P50 变化（%）",
+    "P90 change (%)": "P90 变化（%）",
     # Distribution
     "Run (sorted by payout)": "模拟（按发放额排序）", "Simulated annual team payout ({cur})": "模拟的全年团队发放（{cur}）",
     "Bin from ({cur})": "区间起（{cur}）", "Bin to ({cur})": "区间止（{cur}）", "Runs in bin": "区间内模拟次数",

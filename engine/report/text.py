@@ -340,7 +340,29 @@ def history_check_text(check: HistoryCheck, currency: str = "") -> str:
                          *(["over budget"] if budget else []), "actuals vs expected"], rows, left=2)
     lines.append(f"  {check.headline}.")
     lines += [f"  - {r}." for r in check.reasons]
+    lines += _moved_lines(check, currency)
     return "\n".join(lines) + "\n"
+
+
+def _moved_lines(check: HistoryCheck, currency: str = "") -> list[str]:
+    """What the history changed: each scenario parameter it moved (without -> with history,
+    what it means, how the level was reached) and what that did to P50 and P90."""
+    if not check.moved:
+        lines = ["  The history moved no parameter of the scenario."]
+    else:
+        lines = ["  What the history moved (without history -> with history):"]
+        for m in check.moved:
+            lines.append(f"  - {m.name} {m.change}" + (f": {m.meaning}" if m.meaning else ""))
+            if m.note:
+                lines.append(f"    {m.note}")
+    lines.append(f"  What that did{f' ({currency})' if currency else ''}: {check.effect_sentence}.")
+    if check.alone:
+        lines.append("  Each group alone (the forecast without history with only that group moved):")
+        for g in check.alone:
+            change = check.alone_change(g)
+            lines.append(f"  - {g.group}: P50 {money(g.p50)} ({change['p50']:+.1f}%), "
+                         f"P90 {money(g.p90)} ({change['p90']:+.1f}%)")
+    return lines
 
 
 # --------------------------------------------------------------------------- the model card

@@ -336,23 +336,55 @@ def test_2000_reps_end_to_end_through_the_cli(tmp_path, seeds):
 
 def test_forecast_with_history_reports_the_fit(tmp_path):
     """`forecast --history` says what it fitted before the forecast that rests on it (on
-    stderr when stdout carries JSON)."""
+    stderr when stdout carries JSON), and in the text, the JSON and the workbook which
+    parameters the history moved (the level among them, the shipped history being of another
+    level than the base scenario) and what that did to P50 and P90 (with --explain-history, each
+    group of them alone); the workbook records the plan, roster, actuals, history file and fit."""
     args = ["forecast", "scenarios/plans/kpi_scorecard.yaml", "--roster", "scenarios/data/field_team_roster.csv",
             "--actuals", "scenarios/data/field_team_actuals_h1.csv", "--history",
             "scenarios/data/field_team_history.csv", "--runs", "4", "--workers", "1",
             "--scenario", str(small_scenario_file(tmp_path))]
-    proc = incentive(*args)
+    proc = incentive(*args, "--xlsx", tmp_path / "fc.xlsx")
     assert proc.returncode == 0, proc.stderr
+    assert "What the history moved (without history -> with history)" in proc.stdout
+    assert "outputs.revenue.level 0.95 -> " in proc.stdout and "skill.sigma 0.25 -> " in proc.stdout
+    assert "What that did (USD): with history, P50 " in proc.stdout
+    import openpyxl
+
+    book = openpyxl.load_workbook(tmp_path / "fc.xlsx")
+    history = {r[0]: r[1:] for r in book["History"].iter_rows(values_only=True) if r[0] is not None}
+    assert history["outputs.revenue.level"][0] == 0.95 and history["skill.sigma"][0] == 0.25
+    inputs = {r[0]: r[1] for r in book["Inputs"].iter_rows(min_row=2, values_only=True)}
+    assert inputs["Plan file"] == "scenarios/plans/kpi_scorecard.yaml"
+    assert inputs["Roster"] == "scenarios/data/field_team_roster.csv"
+    assert inputs["Actuals"] == "scenarios/data/field_team_actuals_h1.csv"
+    assert inputs["History file"] == "scenarios/data/field_team_history.csv"
+    assert "Calibration of scenarios/data/field_team_history.csv" in inputs["Fit"] and "effort factor" in inputs["Fit"]
+    assert "outputs.revenue.level: 0.95 -> " in inputs["What the history moved"]
+    assert inputs["What that did"].startswith("with history, P50 ")
     assert proc.stdout.index("Calibration of scenarios/data/field_team_history.csv") < proc.stdout.index("Forecast of")
     assert "sigma_skill" in proc.stdout and "calibrated_field_team_history" in proc.stdout
     # Then the same forecast without the history, side by side, and which to trust.
     assert proc.stdout.index("Forecast of") < proc.stdout.index("With and without history")
     assert "without history" in proc.stdout and "actuals vs expected" in proc.stdout
-    proc = incentive(*args, "--json", "-")
+    proc = incentive(*args, "--json", "-", "--explain-history")
     assert proc.returncode == 0 and "sigma_skill" in proc.stderr and "With and without history" in proc.stderr
+    assert "Each group alone" in proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["plan"] == "kpi_scorecard"
     check = doc["history_check"]
     assert check["trust"] in ("either", "with history", "without history")
     assert check["disagree"] == (check["trust"] != "either") and check["reasons"]
     assert check["with_history"]["p50"] == doc["year"]["p50"]
+    level = next(m for m in check["moved"] if m["parameter"] == "outputs.revenue.level")
+    assert level["without_history"] == 0.95 and level["with_history"] != 0.95 and "fitted" in level["note"]
+    assert check["effect"]["p50"]["with_history"] == doc["year"]["p50"]
+    assert check["effect"]["p90"]["without_history"] == check["without_history"]["p90"]
+    assert check["effect"]["p50"]["change"] == pytest.approx(
+        check["with_history"]["p50"] - check["without_history"]["p50"], abs=0.02)
+    # --explain-history: one forecast per group of moved parameters, each against the one without.
+    groups = [g["group"] for g in check["alone"]]
+    assert groups[:2] == ["skill", "outputs.revenue.level"] and "seasonality" in groups and "market" in groups
+    assert sorted(p for g in check["alone"] for p in g["parameters"]) == sorted(m["parameter"] for m in check["moved"])
+    for g in check["alone"]:
+        assert g["p50_change_percent"] == pytest.approx(100 * (g["p50"] / check["without_history"]["p50"] - 1), abs=0.01)

@@ -8,6 +8,7 @@ plan, simulated on the calibrated scenario, reproduces the history's mean attain
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +16,19 @@ import pandas as pd
 import pytest
 
 from engine.jobs.history import (
+    _slope,
     calibrate_under_plan,
     history_attainment,
+    market_mean_factor,
     write_scenario_under_plan,
 )
 from engine.plan import load_plan
 from engine.report.text import history_fit_report
 from engine.sim.calibrated_scenario import write_calibrated_scenario
+from engine.sim.market import MarketModel
 from engine.sim.scenario import DEFAULT_SCENARIO, default_scenario, load_scenario
 from engine.sim.simulate import Simulation, simulated_year_tables
+from engine.sim.streams import stream
 from tests.cli import incentive
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,9 +123,21 @@ def mean_attainment_by_hand(path: Path) -> float:
 
 
 def simulated_by_hand(plan: Path, scenario, runs: int, seed: int) -> float:
-    """Mean over rep-years of the simulator's annual attainment, without engine.jobs.history."""
-    res = Simulation(load_plan(plan), scenario, seed).run_chunk(np.arange(runs))
-    return float(res.attainment[res.rep_mask].mean())
+    """Mean over rep-years of the simulator's annual attainment, without engine.jobs.history:
+    the ratio over rep-years, less the market's control variate written out here (each run's
+    mean company demand multiplier redrawn from its own market stream, expectation 1; the
+    least-squares slope of the run's share of the ratio on it)."""
+    sim = Simulation(load_plan(plan), scenario, seed)
+    res = sim.run_chunk(np.arange(runs))
+    total = np.where(res.rep_mask, res.attainment, 0.0).sum(axis=1)
+    count = res.rep_mask.sum(axis=1)
+    plain = float(total.sum() / count.sum())
+    market = scenario.market
+    assert market.active  # the scenarios here have one: the control variate is exercised
+    factor = np.array([np.mean(np.exp(market.draw(stream(seed, i, "market").standard_normal((1 + sim.teams, 14))[0],
+                                                  12) - market.var / 2)) for i in range(runs)])
+    slope = np.polyfit(factor, (total - plain * count) / count.mean(), 1)[0]
+    return plain - float(slope) * (float(factor.mean()) - 1.0)
 
 
 def test_history_attainment_is_the_mean_over_rep_years_zeros_included():
@@ -227,9 +244,10 @@ def test_cli_forecast_reads_the_history_under_the_history_plan():
     assert doc["plan"] == "kpi_scorecard" and doc["scenario"] == "calibrated_field_team_history"
 
 
-@pytest.mark.parametrize("case", ["missing", "invalid", "without-history"])
+@pytest.mark.parametrize("case", ["missing", "invalid", "without-history", "explain-without-history"])
 def test_cli_forecast_bad_history_plan_is_a_clean_error(tmp_path, case):
-    """A missing or invalid --history-plan, or one without --history, exits 2 with a message."""
+    """A missing or invalid --history-plan, or one (or --explain-history) without --history,
+    exits 2 with a message."""
     args = ["forecast", SEEDS, "--roster", DATA / "seeds_roster.csv", "--actuals", DATA / "seeds_actuals.csv",
             "--runs", 2, "--workers", 1]
     bad = tmp_path / "bad.yaml"
@@ -240,11 +258,42 @@ def test_cli_forecast_bad_history_plan_is_a_clean_error(tmp_path, case):
     elif case == "invalid":
         args += ["--history", DATA / "field_team_history.csv", "--history-plan", bad]
         expected = "error[missing-key]"
-    else:
+    elif case == "without-history":
         args += ["--history-plan", SEEDS]
         expected = "--history"
+    else:
+        args += ["--explain-history"]
+        expected = "--explain-history says what the --history changed: give --history too"
     proc = incentive(*args)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     assert expected in proc.stderr
     assert "Forecast of" not in proc.stdout
+
+
+def test_the_root_search_steps_by_the_secant_slope_on_the_log_scale():
+    """The level's step uses the elasticity of attainment to the level: 1 before two steps,
+    then the secant's on the log scale (attainment = 0.9 x level^1.2 gives 1.2), kept within
+    [0.25, 4] and 1 where the pair says nothing (the same level twice, a zero)."""
+    assert _slope([(1.0, 0.9)]) == 1.0
+    assert _slope([(1.0, 0.9), (0.8, 0.9 * 0.8 ** 1.2)]) == pytest.approx(1.2)
+    assert _slope([(2.0, 5.0), (1.0, 0.9), (0.8, 0.9 * 0.8 ** 1.2)]) == pytest.approx(1.2)  # the last two
+    assert _slope([(1.0, 0.9), (0.9, 0.9)]) == 0.25
+    assert _slope([(1.0, 0.9), (0.9, 0.3)]) == 4.0
+    assert _slope([(1.0, 0.9), (1.0, 0.8)]) == 1.0 and _slope([(1.0, 0.0), (0.9, 0.8)]) == 1.0
+
+
+def test_the_market_control_variate_is_the_simulators_market(calibrated, plans):
+    """Each run's mean demand multiplier, redrawn from its market stream, is the market the
+    simulator drew: it explains most of the runs' spread of mean attainment (a redraw that
+    missed the simulator's would explain none), and it is not biased: its mean is 1."""
+    scenario = calibrated["low"][0]
+    sim = Simulation(load_plan(plans["low"]), scenario, 123)
+    res = sim.run_chunk(np.arange(60))
+    attainment = np.where(res.rep_mask, res.attainment, 0.0).sum(axis=1) / res.rep_mask.sum(axis=1)
+    factor = market_mean_factor(scenario, 123, np.arange(60), sim.teams, sim.months)
+    assert factor is not None
+    assert np.corrcoef(attainment, factor)[0, 1] ** 2 > 0.5
+    many = market_mean_factor(scenario, 7, np.arange(4000), sim.teams, sim.months)
+    assert abs(many.mean() - 1.0) < 3 * many.std() / np.sqrt(many.size)
+    assert market_mean_factor(replace(scenario, market=MarketModel(0.0, 0.0, 0.0)), 1, np.arange(3), 1) is None

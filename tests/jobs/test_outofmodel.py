@@ -200,3 +200,23 @@ def test_backtest_script_plans_every_process_and_pools():
     lo, hi = script.wilson(6, 40)
     assert "pooled over 2 back-tests: 40 years" in text
     assert f"realized > P90:  15.0%  (95% CI {lo:.1%}-{hi:.1%}" in text and "realized > P50:  52.5%" in text
+
+
+def test_backtest_script_years_are_the_same_however_they_run():
+    """A year's figures depend on its index only: spread over two processes (``workers``) or run
+    from a later first year (``first``) they are those of the plain run; ``trust`` adds each year's
+    forecast without history and which of the two the check says to trust, and the report scores it."""
+    script = _script()
+    kw = {"runs": 8, "reps": 30, "seed": 1, "history": True, "history_runs": 10}
+    plain = script.backtest(years=2, trust=True, **kw)
+    spread = script.backtest(years=2, workers=2, **kw)
+    later = script.backtest(years=1, first=1, **kw)
+    assert spread.p50 == plain.p50 and spread.p90 == plain.p90 and spread.realized == plain.realized
+    assert later.p50 == plain.p50[1:] and later.realized == plain.realized[1:]
+    assert spread.trust == () and len(plain.trust) == len(plain.disagree) == len(plain.p50_without) == 2
+    assert set(plain.trust) <= {"with history", "without history", "either"}
+    assert all(t == "either" for t, d in zip(plain.trust, plain.disagree) if not d)
+    assert all(w > 0 for w in plain.p50_without) and plain.p50_without != plain.p50
+    text = script.trust_report(plain)
+    assert "without history, same years" in text and "the rule in every year" in text
+    assert script.trust_report(spread) == ""

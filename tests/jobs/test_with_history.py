@@ -13,9 +13,17 @@ import pandas as pd
 import pytest
 
 from engine.jobs.forecast import Forecast
-from engine.jobs.with_history import check_history, surprise
+from engine.jobs.with_history import (
+    GroupEffect,
+    _moved_only,
+    check_history,
+    moved_parameters,
+    parameter_groups,
+    scenario_parameters,
+    surprise,
+)
 from engine.report.text import history_check_text
-from engine.sim.scenario import default_scenario
+from engine.sim.scenario import Dist, default_scenario
 
 SCENARIO = default_scenario()
 
@@ -94,3 +102,107 @@ def test_a_budget_tested_is_compared_too():
     text = history_check_text(check, "USD")
     assert "over budget" in text and "2.0%" in text and "16.0%" in text
     assert check.document["without_history"]["over_budget"] == 0.16
+
+
+def calibrated_like(base):
+    """The base scenario with what a calibration moves moved: skill spread, the primary output's
+    level and noise (deals dropped for a lognormal sigma), seasonality, the market's rho."""
+    primary = base.primary_measure
+    outputs = []
+    for o in base.outputs:
+        if o.name == primary:
+            params = {k: v for k, v in o.params if k not in ("deals_per_month", "size_sigma")}
+            params.update(level=0.8, noise="lognormal", sigma=0.7)
+            o = dataclasses.replace(o, params=tuple(params.items()))
+        outputs.append(o)
+    return dataclasses.replace(base, name="calibrated", file="c.yaml", label="fitted",
+                               skill=Dist("lognormal", (("median", 1.0), ("sigma", 0.15))), outputs=tuple(outputs),
+                               seasonality=(1.0,) * 12, market=dataclasses.replace(base.market, rho=0.5))
+
+
+def test_scenario_parameters_are_named_by_where_they_sit():
+    """Every parameter by a dotted name (a distribution's and an output's params under their own
+    name, pairs by key, a list of numbers as one value); the scenario's name, file, label,
+    roster and seed are not parameters."""
+    params = scenario_parameters(SCENARIO)
+    assert params["skill.sigma"] == 0.25 and params["skill.kind"] == "lognormal"
+    assert params[f"outputs.{SCENARIO.primary_measure}.level"] == SCENARIO.output(SCENARIO.primary_measure).get("level")
+    assert params["market.rho"] == SCENARIO.market.rho and params["seasonality"] == SCENARIO.seasonality
+    assert params["morale.recovery"] == dict(SCENARIO.morale)["recovery"]
+    assert not {"name", "file", "label", "roster", "seed"} & set(params)
+
+
+def test_moved_parameters_are_exactly_the_ones_the_history_changed():
+    """Without -> with history for each parameter that differs, nothing for those that do not; a
+    parameter the calibration dropped has None on the history side, one it added None on the
+    other; the level says what it was fitted at and the effort taken out under the history plan."""
+    with_scenario = calibrated_like(SCENARIO)
+    primary = f"outputs.{SCENARIO.primary_measure}"
+    fit = SimpleNamespace(fitted_level=0.96, level=0.8, plan="old_plan", effort_factor=1.2)
+    moved = {m.name: m for m in moved_parameters(SCENARIO, with_scenario, fit)}
+    out = SCENARIO.output(SCENARIO.primary_measure)
+    assert set(moved) == {"skill.sigma", f"{primary}.level", f"{primary}.noise", f"{primary}.sigma",
+                          f"{primary}.deals_per_month", f"{primary}.size_sigma", "seasonality", "market.rho"}
+    assert (moved["skill.sigma"].without_history, moved["skill.sigma"].with_history) == (0.25, 0.15)
+    assert (moved[f"{primary}.level"].without_history, moved[f"{primary}.level"].with_history) == (out.get("level"), 0.8)
+    assert moved[f"{primary}.deals_per_month"].with_history is None
+    assert moved[f"{primary}.sigma"].without_history is None and moved[f"{primary}.sigma"].with_history == 0.7
+    assert moved["market.rho"].change == "0.6 -> 0.5" and moved["skill.sigma"].meaning
+    assert moved["seasonality"].with_history == (1.0,) * 12
+    assert "fitted 0.96" in moved[f"{primary}.level"].note and "old_plan" in moved[f"{primary}.level"].note
+    assert moved_parameters(SCENARIO, SCENARIO) == ()
+
+
+def test_the_output_says_what_the_history_moved_and_what_that_did():
+    """The text, the JSON and the verdict's companions name each moved parameter with both
+    values, and P50 and P90 with and without history with the change between them."""
+    with_scenario = calibrated_like(SCENARIO)
+    check = check_history(made(100.0, 10.0, (1.0,)), with_scenario, made(125.0, 10.0, (1.0,)), SCENARIO, FITTED)
+    assert check.effect["p50"] == {"without_history": 125.0, "with_history": 100.0, "change": -25.0,
+                                   "change_percent": pytest.approx(-20.0)}
+    assert check.effect["p90"]["change"] == pytest.approx(-25.0)  # 108 against 133
+    text = history_check_text(check, "USD")
+    assert "What the history moved" in text and "skill.sigma 0.25 -> 0.15" in text
+    assert "market.rho 0.6 -> 0.5" in text
+    assert "What that did (USD): with history, P50 100 instead of 125 (-20.0%) and P90 108 instead of 133 (-18.8%)" in text
+    doc = check.document
+    assert {m["parameter"] for m in doc["moved"]} == {m.name for m in check.moved}
+    rho = next(m for m in doc["moved"] if m["parameter"] == "market.rho")
+    assert (rho["without_history"], rho["with_history"]) == (0.6, 0.5)
+    assert next(m for m in doc["moved"] if m["parameter"] == "seasonality")["with_history"] == [1.0] * 12
+    assert doc["effect"]["p50"]["change"] == -25.0 and doc["effect"]["p90"]["without_history"] == 133.0
+    same = check_history(made(100.0, 10.0, (1.0,)), SCENARIO, made(101.0, 10.0, (1.0,)), SCENARIO, FITTED)
+    assert same.moved == () and "moved no parameter" in history_check_text(same)
+
+
+def test_each_group_of_moved_parameters_alone_moves_exactly_that_group():
+    """The moved parameters fall in groups that move together (a scenario field; an output's
+    level alone and the rest of its parameters as its noise); the base with one group taken from
+    the calibrated scenario differs from the base in exactly that group, and with every group it
+    is the calibrated scenario again."""
+    with_scenario = calibrated_like(SCENARIO)
+    moved = moved_parameters(SCENARIO, with_scenario)
+    groups = parameter_groups(moved)
+    primary = f"outputs.{SCENARIO.primary_measure}"
+    assert groups == {"skill": ("skill.sigma",), f"{primary}.level": (f"{primary}.level",),
+                      f"{primary}.noise": (f"{primary}.noise", f"{primary}.deals_per_month", f"{primary}.size_sigma",
+                                           f"{primary}.sigma"),
+                      "seasonality": ("seasonality",), "market": ("market.rho",)}
+    for names in groups.values():
+        assert {m.name for m in moved_parameters(SCENARIO, _moved_only(SCENARIO, with_scenario, names))} == set(names)
+    every = _moved_only(SCENARIO, with_scenario, tuple(m.name for m in moved))
+    assert moved_parameters(with_scenario, every) == ()
+
+
+def test_what_each_group_does_alone_is_said_against_the_forecast_without_history():
+    """With the groups' forecasts, the text and the JSON give each group's P50 and P90 and their
+    change from the forecast without history."""
+    check = check_history(made(100.0, 10.0, (1.0,)), calibrated_like(SCENARIO), made(125.0, 10.0, (1.0,)), SCENARIO,
+                          FITTED)
+    check = dataclasses.replace(check, alone=(GroupEffect("seasonality", ("seasonality",), 110.0, 120.0),))
+    assert check.alone_change(check.alone[0]) == {"p50": pytest.approx(-12.0), "p90": pytest.approx(100 * (120 / 133 - 1))}
+    text = history_check_text(check, "USD")
+    assert "Each group alone" in text and "- seasonality: P50 110 (-12.0%), P90 120 (-9.8%)" in text
+    assert check.document["alone"] == [{"group": "seasonality", "parameters": ["seasonality"], "p50": 110.0,
+                                        "p90": 120.0, "p50_change_percent": -12.0, "p90_change_percent": -9.77}]
+    assert "Each group alone" not in history_check_text(dataclasses.replace(check, alone=()))

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import openpyxl
 import pandas as pd
 import pytest
 
 from engine.jobs.forecast import forecast
+from engine.jobs.with_history import GroupEffect, check_history
 from engine.plan import load_plan
 from engine.report import forecast_book
 from engine.report.forecast_book import GLOSSARY, write_forecast_xlsx
 from engine.report.forecast_words_zh import ZH
+from engine.sim.scenario import Dist, default_scenario
 from tests.cli import incentive
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,6 +135,46 @@ def test_a_chinese_plan_gets_a_chinese_workbook(zh_book):
 def test_every_english_word_of_the_workbook_has_its_chinese():
     """Every header, note and glossary entry has a Chinese text (a missing one would show
     English in a Chinese workbook)."""
-    words = [forecast_book.YEAR_P50_NOTE, forecast_book.VARIANCE_NOTE, *forecast_book._PERIOD_HEADERS.values(),
+    words = [forecast_book.YEAR_P50_NOTE, forecast_book.VARIANCE_NOTE, *forecast_book.HISTORY_WORDS,
+             *forecast_book._PERIOD_HEADERS.values(),
              *forecast_book._REP_HEADERS.values(), *(t for pair in GLOSSARY for t in pair)]
     assert [x for x in words if x not in ZH] == []
+
+
+@pytest.fixture(scope="module")
+def history_book(en_book, tmp_path_factory):
+    """The English forecast written with a history check: the scenario with history has a
+    narrower skill spread and another market rho than the one without, and the forecast
+    without history is 10% higher."""
+    fc, _ = en_book
+    base = default_scenario()
+    calibrated = dataclasses.replace(base, name="calibrated", skill=Dist("lognormal", (("median", 1.0), ("sigma", 0.15))),
+                                     market=dataclasses.replace(base.market, rho=0.5))
+    higher = dataclasses.replace(fc, summary={**fc.summary, **{k: 1.1 * fc.summary[k] for k in ("p05", "p50", "p90", "p95")}})
+    check = check_history(fc, calibrated, higher, base, SimpleNamespace(market_fitted=True))
+    check = dataclasses.replace(check, alone=(GroupEffect("market", ("market.rho",), 1.05 * fc.summary["p50"],
+                                                          1.05 * fc.summary["p90"]),))
+    out = tmp_path_factory.mktemp("fc") / "history.xlsx"
+    write_forecast_xlsx(fc, out, inputs=[("History file", "history.csv")], history=check)
+    return fc, check, openpyxl.load_workbook(out)
+
+
+def test_the_history_sheet_says_what_the_history_moved_and_what_that_did(history_book, en_book):
+    """With a history, a History sheet lists each moved parameter with its value without and
+    with history, P50 and P90 without and with history with the change, what a group does
+    alone, and which to trust; a forecast without history has no History sheet."""
+    fc, check, book = history_book
+    assert "History" in book.sheetnames and "History" not in en_book[1].sheetnames
+    assert book.sheetnames.index("History") < book.sheetnames.index("Inputs")
+    rows = {r[0]: r[1:] for r in book["History"].iter_rows(values_only=True) if r[0] is not None}
+    assert rows["skill.sigma"][:2] == (0.25, 0.15) and rows["market.rho"][:2] == (0.6, 0.5)
+    assert rows["skill.sigma"][2] == "spread of log skill between reps"
+    assert {m.name for m in check.moved} == {"skill.sigma", "market.rho"}
+    p50 = rows["Annual P50"]
+    assert p50[:3] == pytest.approx((1.1 * fc.summary["p50"], fc.summary["p50"], -0.1 * fc.summary["p50"]))
+    assert p50[3] == pytest.approx(1 / 1.1 - 1)
+    assert rows["Annual P90"][1] == pytest.approx(fc.summary["p90"])
+    assert rows["Which to trust"][0] == check.verdict
+    assert rows["market"][:2] == pytest.approx((1.05 * fc.summary["p50"], 1.05 * fc.summary["p90"]))
+    assert rows["market"][2] == pytest.approx(1.05 / 1.1 - 1)  # against the forecast without history
+    assert _pairs(book["Inputs"])["History file"] == "history.csv"
