@@ -41,7 +41,6 @@ from engine.plan.validate import CheckedPlan
 from engine.sim.behaviour import (
     Production,
     effort_multiplier,
-    effort_utility,
     morale_after_month,
     morale_after_pay,
     outside_gap,
@@ -50,6 +49,7 @@ from engine.sim.behaviour import (
     ramp_factor,
 )
 from engine.sim.conditioning import Conditioner, Conditioning, NoConditioning
+from engine.sim.kernels import effort_utility
 from engine.sim.market import MarketPath, team_index
 from engine.sim.payment import Placement, placement_for
 from engine.sim.population import Roster, draw_traits, hire_capacity
