@@ -248,7 +248,7 @@ class Reps:
     before: dict[str, np.ndarray] | None = None  # business closed before the horizon (payment delays)
 
 
-_WHAT_IF_CELLS = 25_000  # cells (candidates x reps) priced in one what-if: a block stays in cache
+_WHAT_IF_CELLS = 12_000  # cells (candidates x reps) priced in one what-if: a block stays in cache
 
 
 @dataclass(frozen=True)
