@@ -698,7 +698,8 @@ class Simulation:
         """
         sc, t = self.scenario, view.t
         phi = sc.timing_max_shift * self._expected_month(t, state.choice * state.mm, state.skill, state.scale,
-                                                         state.ramp, self._outlook(state, 0))[sc.primary_measure]
+                                                         state.ramp, self._outlook(state, 0),
+                                                         self.prod.closure({sc.primary_measure}))[sc.primary_measure]
         phi_c, choice_c = cells.take(phi), cells.take(state.choice)
         directions = (0.0, 1.0, -1.0)
         utilities = self._timing_trials(reps, view, choice_c, mm, directions, phi_c)
@@ -709,13 +710,14 @@ class Simulation:
                        directions: tuple[float, ...], phi: np.ndarray) -> list[np.ndarray]:
         """The utility of shifting ``direction x phi`` of primary business, per direction.
 
-        Packed cells evaluate the directions in one what-if (stacked along the run axis);
-        with cross-rep terms the first (no shift) records the others' reference values.
+        Packed cells evaluate the directions in one what-if (stacked along the run axis)
+        where they fit in :data:`_WHAT_IF_CELLS`; with cross-rep terms the first (no shift)
+        records the others' reference values.
         """
-        if not self.cross_rep:
+        if not self.cross_rep and len(directions) * phi.size <= _WHAT_IF_CELLS:
             u, _ = self._utility(reps, view, choice, mm, shift=np.array(directions)[:, None] * phi)
             return [u[i: i + 1] for i in range(len(directions))]
-        reference: dict = {}
+        reference: dict | None = {} if self.cross_rep else None
         out = []
         for direction in directions:
             u, _ = self._utility(reps, view, choice, mm, shift=direction * phi,
@@ -807,10 +809,11 @@ class Simulation:
         idx = np.maximum(seat, 0)
         return {name: np.asarray(col)[idx] for name, col in self.roster.columns.items()}
 
-    def _expected_month(self, t, effort, skill, quota, ramp, demand=None) -> dict[str, np.ndarray]:
-        """Expected outputs of month ``t``; ``demand`` the month's market multiplier (or None)."""
+    def _expected_month(self, t, effort, skill, quota, ramp, demand=None, only=None) -> dict[str, np.ndarray]:
+        """Expected outputs of month ``t`` (or those in ``only``, see Production.expected);
+        ``demand`` the month's market multiplier (or None)."""
         season = float(self.season[t]) if demand is None else float(self.season[t]) * demand
-        return self.prod.expected(effort, skill, quota, season, ramp)
+        return self.prod.expected(effort, skill, quota, season, ramp, only)
 
     @staticmethod
     def _outlook(state_or_reps, ahead: int):
