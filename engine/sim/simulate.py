@@ -954,7 +954,8 @@ class Simulation:
         Args:
             reps: the reps evaluated (their cells).
             view: what the month's what-ifs share (:meth:`_month_view`).
-            choice: ``(A, ...)`` chosen effort per activity; ``mm`` the morale multiplier.
+            choice: ``(A, ...)`` chosen effort per activity (an array, or rows of different
+                widths as :func:`_rows` makes them); ``mm`` the morale multiplier.
             shift: primary business pulled forward (> 0) or pushed out (< 0) this month.
             record, reference: cross-rep reference values (see ``PayoutProgram.evaluate``).
             held: ``(A, ...)`` effort in the months after the window (default ``choice``).
