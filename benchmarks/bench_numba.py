@@ -21,6 +21,18 @@ prints rep-months per second and the ratio for three workloads:
 The kernel's compile time is reported apart, each in a new process: the first compile
 (empty kernel cache) and the load from the disk cache. Timings are the best of
 ``--repeat`` after a warm-up, on one thread.
+
+With ``--baseline DIR`` (a directory holding another version's ``engine`` package, e.g.
+``git archive 0a9ce52 engine | tar -x -C DIR``) it also compares this engine with that one
+outside the kernel, in the same run (``--skip-evaluate`` leaves out everything above):
+
+* ``step``: ``Simulation.run_chunk`` of the seeds plan on the default scenario, per
+  rep-month, for each backend and each chunk shape of ``--step-shapes`` (reps x runs),
+  each engine in its own process (fastest of ``--step-repeat`` chunks after a warm-up),
+  the two engines alternated for ``--rounds`` rounds, the fastest kept;
+* ``cli``: ``incentive simulate PLAN --runs --cli-runs --workers 2`` end to end (wall time
+  of the whole command), each backend and engine, alternated for ``--rounds`` rounds; the
+  two engines' JSON documents must be identical.
 """
 
 from __future__ import annotations
@@ -107,6 +119,97 @@ def compile_in_new_process(cache: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+STEP_SNIPPET = """
+import dataclasses, json, sys, time
+import numpy as np
+from engine.plan import compile_plan, load_plan
+from engine.sim.scenario import default_scenario
+from engine.sim.simulate import Simulation
+plan, backend, reps, runs, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+checked = load_plan(plan)
+sc = dataclasses.replace(default_scenario(), reps=reps, teams=min(12, reps))
+sim = Simulation(checked, sc, 2027, program=compile_plan(checked, backend=backend))
+idx = np.arange(runs)
+sim.run_chunk(idx)  # warm-up: kernels compiled or loaded
+best, cpu = float("inf"), float("inf")
+for _ in range(repeat):
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = sim.run_chunk(idx)
+    best, cpu = min(best, time.perf_counter() - t0), min(cpu, time.process_time() - c0)
+import engine
+print(json.dumps({"seconds": best, "cpu": cpu, "rep_months": float(res.active_months.sum()),
+                  "cost": res.cost.tolist(), "engine": engine.__file__}))
+"""
+
+
+def engine_env(root: Path) -> dict:
+    """The environment that makes ``python`` and ``incentive`` import the engine under ``root``
+    (``python -c`` puts its working directory first: run it in ``root`` too)."""
+    return dict(os.environ, PYTHONPATH=str(root))
+
+
+def step_in_process(root: Path, backend: str, reps: int, runs: int, repeat: int) -> dict:
+    """``run_chunk`` timed in a new process importing the engine under ``root``."""
+    out = subprocess.run([sys.executable, "-c", STEP_SNIPPET, str(PLAN), backend, str(reps), str(runs), str(repeat)],
+                         env=engine_env(root), check=True, capture_output=True, text=True, cwd=root).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def cli_in_process(root: Path, backend: str, runs: int, out: Path) -> float:
+    """Wall time of ``incentive simulate`` (2 workers) importing the engine under ``root``."""
+    cmd = [str(Path(sys.executable).with_name("incentive")), "simulate", str(PLAN), "--runs", str(runs),
+           "--workers", "2", "--backend", backend, "--json", str(out)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, env=engine_env(root), check=True, capture_output=True, cwd=ROOT)
+    return time.perf_counter() - t0
+
+
+def compare_with_baseline(args: argparse.Namespace) -> None:
+    """This engine against ``--baseline`` outside the kernel, alternated in one run (module docstring)."""
+    engines = {"baseline": Path(args.baseline).resolve(), "this": ROOT}
+    print(f"\nOutside the kernel: this engine ({ROOT}) against the baseline ({engines['baseline']}), "
+          f"{args.rounds} alternated rounds, fastest kept")
+    shapes = [tuple(int(v) for v in s.split("x")) for s in args.step_shapes.split(",")]
+    print("(us per rep-month: wall time, and the process's CPU time, steadier on a shared machine)")
+    print(f"{'step (run_chunk)':<28}{'baseline us/rm':>16}{'this us/rm':>12}{'ratio':>8}"
+          f"{'baseline CPU':>14}{'this CPU':>10}{'ratio':>8}  same numbers")
+    for reps, runs in shapes:
+        for backend in ("numpy", "numba"):
+            best: dict[str, dict] = {}
+            for _ in range(args.rounds):
+                for name, root in engines.items():
+                    got = step_in_process(root, backend, reps, runs, args.step_repeat)
+                    assert Path(got["engine"]).is_relative_to(root), f"{name} imported {got['engine']}"
+                    if name in best:
+                        got["seconds"] = min(got["seconds"], best[name]["seconds"])
+                        got["cpu"] = min(got["cpu"], best[name]["cpu"])
+                    best[name] = got
+            us = {k: v["seconds"] / v["rep_months"] * 1e6 for k, v in best.items()}
+            cpu = {k: v["cpu"] / v["rep_months"] * 1e6 for k, v in best.items()}
+            same = best["baseline"]["cost"] == best["this"]["cost"]
+            print(f"{backend + f' {reps} reps x {runs} runs':<28}{us['baseline']:>16.2f}{us['this']:>12.2f}"
+                  f"{us['baseline'] / us['this']:>7.2f}x{cpu['baseline']:>14.2f}{cpu['this']:>10.2f}"
+                  f"{cpu['baseline'] / cpu['this']:>7.2f}x  {same}")
+    if args.cli_runs <= 0:
+        return
+    print(f"\n{'incentive simulate':<28}{'baseline s':>16}{'this s':>12}{'ratio':>8}  same JSON"
+          f"   ({PLAN.name} --runs {args.cli_runs} --workers 2)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in ("numpy", "numba"):
+            wall = {name: float("inf") for name in engines}
+            for _ in range(args.rounds):
+                for name, root in engines.items():
+                    wall[name] = min(wall[name], cli_in_process(root, backend, args.cli_runs,
+                                                                Path(tmp) / f"{name}.json"))
+            docs = [json.loads((Path(tmp) / f"{name}.json").read_text()) for name in engines]
+            for doc in docs:  # how long the kernel took to load is not a result
+                for key in ("compile_seconds", "from_cache"):
+                    doc.get("backend", {}).pop(key, None)
+            same = docs[0] == docs[1]
+            print(f"{'--backend ' + backend:<28}{wall['baseline']:>16.2f}{wall['this']:>12.2f}"
+                  f"{wall['baseline'] / wall['this']:>7.2f}x  {same}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=250_000, help="reps of the statements workload (x 12 rep-months)")
@@ -114,7 +217,21 @@ def main() -> None:
     ap.add_argument("--sim-runs", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--sim-repeat", type=int, default=3)
+    ap.add_argument("--baseline", help="directory holding another version's engine package: compare outside the kernel")
+    ap.add_argument("--skip-evaluate", action="store_true", help="only the --baseline comparison")
+    ap.add_argument("--step-shapes", default="120x40,1000x36", help="run_chunk shapes, reps x runs, comma-separated")
+    ap.add_argument("--step-repeat", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--cli-runs", type=int, default=2_000, help="runs of the end-to-end CLI comparison (0: none)")
     args = ap.parse_args()
+    if not args.skip_evaluate:
+        evaluate_and_simulate(args)
+    if args.baseline:
+        compare_with_baseline(args)
+
+
+def evaluate_and_simulate(args: argparse.Namespace) -> None:
+    """The kernel against numpy: compile time, the evaluate workloads, run_chunk (module docstring)."""
     import numba
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "

@@ -42,7 +42,6 @@ from engine.plan.validate import CheckedPlan
 from engine.sim.behaviour import (
     Production,
     effort_multiplier,
-    effort_utility,
     morale_after_month,
     morale_after_pay,
     outside_gap,
@@ -51,6 +50,7 @@ from engine.sim.behaviour import (
     ramp_factor,
 )
 from engine.sim.conditioning import Conditioner, Conditioning, NoConditioning
+from engine.sim.kernels import effort_utility
 from engine.sim.market import MarketPath, team_index
 from engine.sim.payment import Placement, placement_for
 from engine.sim.population import Roster, draw_traits, hire_capacity
@@ -247,6 +247,47 @@ class Reps:
     outlook_var: np.ndarray | None = None
     scale: np.ndarray | None = None  # production scale (None: the quota)
     before: dict[str, np.ndarray] | None = None  # business closed before the horizon (payment delays)
+
+
+_WHAT_IF_CELLS = 12_000  # cells (candidates x reps) priced in one what-if: a block stays in cache
+TIMING_STEPS = (0.0, 1 / 3, -1 / 3, 2 / 3, -2 / 3, 1.0, -1.0)
+"""The timing choices, as shares of the most a rep can move (``> 0`` pulled in, ``< 0``
+pushed out): none first and smaller moves before larger, so ties go to moving less."""
+
+
+@dataclass(frozen=True)
+class _MonthView:
+    """What every what-if evaluation of one month shares, whatever effort or timing it tries.
+
+    Built once a month (:meth:`Simulation._month_view`) instead of once per candidate.
+
+    Attributes:
+        t: the month deciding.
+        decided: plan periods whose pay the choice can change; ``window`` those and, under
+            payment delays, the later periods their business is paid in.
+        months: the months of the window; ``future`` those from ``t`` in the decided
+            periods (projected at the candidate's effort), ``later`` the rest from ``t``.
+        season, ramp: ``(len(future + later), ...)`` demand factor and ramp of each.
+        factors: ``(S,)`` relative noise of the decided months' amounts at the quadrature nodes.
+        periods: the window's plan periods.
+        active, prorate: ``(c, n, W)`` who is active in each window period and the share of it.
+        realized: summed columns not paid later: per window period, the sum of its months
+            before ``t`` (None: none) and its months from ``t`` on.
+    """
+
+    t: int
+    decided: list[int]
+    window: list[int]
+    months: list[int]
+    future: list[int]
+    later: list[int]
+    season: np.ndarray
+    ramp: np.ndarray
+    factors: np.ndarray
+    periods: tuple
+    active: np.ndarray
+    prorate: np.ndarray
+    realized: dict[str, list]
 
 
 class Simulation:
@@ -582,7 +623,7 @@ class Simulation:
         if t < self.condition.closed_months:
             if period_starts:
                 window = self._window(k, False)
-                _, pp = self._utility(reps, t, window, cells.take(state.choice), mm)
+                _, pp = self._utility(reps, self._month_view(reps, t, window), cells.take(state.choice), mm)
                 state.expected_period_pay = cells.put(pp[..., window.index(k)])
             return
         sc = self.scenario
@@ -592,9 +633,10 @@ class Simulation:
         timing = bool(self.last_month_of_period[t]) and t + 1 < self.months and sc.timing_max_shift > 0 \
             and self.year_of_month[t + 1] == self.year_of_month[t] and sc.primary_measure in self.columns
         window = self._window(k, timing)
-        expected = self._choose_effort(state, t, window, cells, reps, mm)
+        view = self._month_view(reps, t, window)
+        expected = self._choose_effort(state, view, cells, reps, mm)
         if timing:
-            state.shift = self._choose_timing(state, t, window, cells, reps, mm)
+            state.shift = self._choose_timing(state, view, cells, reps, mm)
         if expected is not None and period_starts:
             # What the rep expects from this period, for the morale update at its close.
             state.expected_period_pay = cells.put(expected[..., window.index(k)])
@@ -612,7 +654,7 @@ class Simulation:
                     scale=None if state.scale is None or state.scale is state.quota else cells.take(state.scale),
                     before={col: cells.take_months(v) for col, v in state.before.items()} or None)
 
-    def _choose_effort(self, state: MonthState, t: int, window: list[int], cells: _Cells, reps: Reps,
+    def _choose_effort(self, state: MonthState, view: _MonthView, cells: _Cells, reps: Reps,
                        mm: np.ndarray) -> np.ndarray | None:
         """Coordinate-wise best effort per relevant activity over the effort grid.
 
@@ -623,58 +665,78 @@ class Simulation:
         best_pp: np.ndarray | None = None
         for a in self.relevant:
             levels = self.grid[self.grid <= sc.activities[a].max_effort + 1e-12]
-            best_u = None
             base_choice = cells.take(state.choice)
-            best = base_choice[a].copy()
             # Where pay depends on other reps (contests, team terms), each rep weighs its
             # own deviation against the others' current choices (a best response).
             reference: dict | None = None
             if self.cross_rep:
                 reference = {}
-                self._utility(reps, t, window, base_choice, mm, record=reference, held=base_choice)
-            for g in levels:
-                trial = base_choice.copy()
-                trial[a] = g
-                u, per_period = self._utility(reps, t, window, trial, mm, reference=reference, held=base_choice)
-                if best_u is None:
-                    best_u, chosen_pp = u, per_period
-                    best[:] = g
-                else:
-                    better = u > best_u + 1e-9 * np.abs(best_u)
-                    best_u = np.where(better, u, best_u)
-                    best = np.where(better, g, best)
-                    chosen_pp = np.where(better[..., None], per_period, chosen_pp)
+                self._utility(reps, view, base_choice, mm, record=reference, held=base_choice)
+            best, best_pp = _first_best(self._effort_trials(reps, view, base_choice, a, levels, mm, reference))
             state.choice[a] = np.where(state.present, cells.put(best, 1.0), 1.0)
-            best_pp = chosen_pp
         return best_pp
 
-    def _choose_timing(self, state: MonthState, t: int, window: list[int], cells: _Cells, reps: Reps,
+    def _effort_trials(self, reps: Reps, view: _MonthView, base_choice: np.ndarray, a: int, levels: np.ndarray,
+                       mm: np.ndarray, reference: dict | None):
+        """Each effort level of activity ``a`` (the other activities at ``base_choice``), in
+        order: ``(level, utility, expected pay per window period)``.
+
+        Packed cells (no cross-rep terms) evaluate blocks of levels in one what-if, the
+        levels stacked along the (otherwise single) run axis: the plan is priced once per
+        block instead of once per level, each cell's arithmetic unchanged. A block holds at
+        most :data:`_WHAT_IF_CELLS` cells, so its temporaries stay as small as one level's
+        in a large chunk.
+        """
+        c = base_choice.shape[1]
+        block = 1 if self.cross_rep else max(1, _WHAT_IF_CELLS // max(base_choice[0].size, 1))
+        for lo in range(0, len(levels), block):
+            gs = levels[lo: lo + block]
+            trial = _rows(list(base_choice))
+            trial[a] = np.broadcast_to(np.repeat(gs, c)[:, None], (len(gs) * c,) + base_choice.shape[2:])
+            u, pp = self._utility(reps, view, trial, mm, reference=reference, held=base_choice)
+            for j, g in enumerate(gs):
+                yield g, u[j * c: (j + 1) * c], pp[j * c: (j + 1) * c]
+
+    def _choose_timing(self, state: MonthState, view: _MonthView, cells: _Cells, reps: Reps,
                        mm: np.ndarray) -> np.ndarray:
-        """At a period's last month: pull business forward, push it into the next period, or neither.
+        """At a period's last month: pull business forward, push it into the next period, or neither,
+        in thirds of the most the rep can move (:data:`TIMING_STEPS`), so a rep a little short of
+        a step pulls a little rather than all or nothing.
 
         Returns the shift of primary business (``> 0`` pulled in, ``< 0`` pushed out).
         """
-        sc = self.scenario
+        sc, t = self.scenario, view.t
         # Up to ``max_shift`` of the period's business (a period of its months at this month's
         # expected rate), taken from or put into next month.
         share = sc.timing_max_shift * MONTHS_PER_PERIOD[self.plan.period]
         phi = share * self._expected_month(t, state.choice * state.mm, state.skill, state.scale,
-                                           state.ramp, self._outlook(state, 0))[sc.primary_measure]
+                                           state.ramp, self._outlook(state, 0),
+                                           self.prod.closure({sc.primary_measure}))[sc.primary_measure]
         phi_c, choice_c = cells.take(phi), cells.take(state.choice)
-        best_u = None
+        directions = TIMING_STEPS
+        utilities = self._timing_trials(reps, view, choice_c, mm, directions, phi_c)
+        best_dir, _ = _first_best((d, u, None) for d, u in zip(directions, utilities))
+        return np.where(state.present, cells.put(best_dir) * phi, 0.0)
+
+    def _timing_trials(self, reps: Reps, view: _MonthView, choice: np.ndarray, mm: np.ndarray,
+                       directions: tuple[float, ...], phi: np.ndarray) -> list[np.ndarray]:
+        """The utility of shifting ``direction x phi`` of primary business, per direction.
+
+        Packed cells evaluate the directions in one what-if (stacked along the run axis)
+        where they fit in :data:`_WHAT_IF_CELLS`; with cross-rep terms the first (no shift)
+        records the others' reference values.
+        """
+        if not self.cross_rep and len(directions) * phi.size <= _WHAT_IF_CELLS:
+            u, _ = self._utility(reps, view, choice, mm, shift=np.array(directions)[:, None] * phi)
+            return [u[i: i + 1] for i in range(len(directions))]
         reference: dict | None = {} if self.cross_rep else None
-        for direction in (0.0, 1.0, -1.0):
-            # The first (no shift) evaluation records the others' reference values.
-            u, _ = self._utility(reps, t, window, choice_c, mm, shift=direction * phi_c,
+        out = []
+        for direction in directions:
+            u, _ = self._utility(reps, view, choice, mm, shift=direction * phi,
                                  record=reference if direction == 0.0 else None,
                                  reference=reference if direction != 0.0 else None)
-            if best_u is None:
-                best_u, best_dir = u, np.zeros_like(u)
-            else:
-                better = u > best_u + 1e-9 * np.abs(best_u)
-                best_u = np.where(better, u, best_u)
-                best_dir = np.where(better, direction, best_dir)
-        return np.where(state.present, cells.put(best_dir) * phi, 0.0)
+            out.append(u)
+        return out
 
     def _produce(self, state: MonthState, t: int) -> None:
         """3. Outputs realized from the run's output streams, with timing shifts applied."""
@@ -764,10 +826,11 @@ class Simulation:
         idx = np.maximum(seat, 0)
         return {name: np.asarray(col)[idx] for name, col in self.roster.columns.items()}
 
-    def _expected_month(self, t, effort, skill, quota, ramp, demand=None) -> dict[str, np.ndarray]:
-        """Expected outputs of month ``t``; ``demand`` the month's market multiplier (or None)."""
+    def _expected_month(self, t, effort, skill, quota, ramp, demand=None, only=None) -> dict[str, np.ndarray]:
+        """Expected outputs of month ``t`` (or those in ``only``, see Production.expected);
+        ``demand`` the month's market multiplier (or None)."""
         season = float(self.season[t]) if demand is None else float(self.season[t]) * demand
-        return self.prod.expected(effort, skill, quota, season, ramp)
+        return self.prod.expected(effort, skill, quota, season, ramp, only)
 
     @staticmethod
     def _outlook(state_or_reps, ahead: int):
@@ -795,92 +858,47 @@ class Simulation:
         until = int(self.period_of_month[min(last + self.placement.depth, self.months - 1)])
         return window + list(range(window[-1] + 1, until + 1))
 
-    def _utility(self, reps: Reps, t: int, window: list[int], choice: np.ndarray, mm: np.ndarray,
-                 shift: np.ndarray | None = None, record: dict | None = None,
-                 reference: dict | None = None, held: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Certainty equivalent of projected pay over the window minus the cost of effort.
-
-        Under payment delays the pay counted runs on into the periods the window's business
-        is paid in (:meth:`_paid_window`), whose own months are projected at the effort
-        ``held`` (the reps' current choice: their effort is not what is being decided), and
-        business paid after the horizon counts in its last month.
-
-        Args:
-            reps: the reps evaluated (their cells).
-            t: the month deciding.
-            window: plan periods whose pay the choice can change.
-            choice: ``(A, ...)`` chosen effort per activity; ``mm`` the morale multiplier.
-            shift: primary business pulled forward (> 0) or pushed out (< 0) this month.
-            record, reference: cross-rep reference values (see ``PayoutProgram.evaluate``).
-            held: ``(A, ...)`` effort in the months after the window (default ``choice``).
-
-        Returns ``(utility (c, n), expected pay per window period (c, n, len(window)))``.
-        """
-        skill, quota, tenure, present, carry = reps.skill, reps.quota, reps.tenure, reps.present, reps.carry
-        scale = quota if reps.scale is None else reps.scale
-        actual, active_m, roster_cols, days_m = reps.actual, reps.active_m, reps.roster_cols, reps.days_m
+    def _month_view(self, reps: Reps, t: int, window: list[int]) -> _MonthView:
+        """What every what-if evaluation of month ``t`` over ``window`` shares, whatever effort
+        or timing it tries (see :class:`_MonthView`)."""
         sc = self.scenario
-        eff = choice * mm
-        M = self.months
         decided = window
         window = self._paid_window(window)
-        months = [m for m in range(M) if self.period_of_month[m] in window]
+        months = [m for m in range(self.months) if self.period_of_month[m] in window]
         future = [m for m in months if m >= t and self.period_of_month[m] in decided]
         later = [m for m in months if m >= t and self.period_of_month[m] not in decided]
-        decided_months = set(future)
-        eff_later = eff if held is None else held * mm
-        # Projected monthly values for the months from t on (same effort for the rest).
-        proj = {}
-        for m in future + later:
-            ramp_m = ramp_factor(tenure + (m - t), sc.ramp_months, sc.ramp_start)
-            season = float(self.season[m]) if reps.outlook is None else float(self.season[m]) * reps.outlook[..., m - t]
-            proj[m] = self.prod.expected(eff if m in future else eff_later, skill, scale, season, ramp_m, self.needed)
-        primary = sc.primary_measure
-        if carry is not None and t in proj:
-            proj[t][primary] = proj[t][primary] + carry
-        if shift is not None and t in proj:
-            pulled = np.maximum(shift, 0.0)
-            pushed = np.maximum(-shift, 0.0)
-            proj[t][primary] = proj[t][primary] + pulled * (1 - sc.timing_pull_cost) - pushed
-            if t + 1 in proj:
-                proj[t + 1][primary] = proj[t + 1][primary] - pulled + pushed * (1 - sc.timing_push_cost)
         # Quadrature over the relative noise of the remaining primary-driven amounts.
-        out_amount = sc.output(primary)
-        cv = self.prod.monthly_cv(out_amount) / np.sqrt(max(len(future), 1))
+        cv = self.prod.monthly_cv(sc.output(sc.primary_measure)) / np.sqrt(max(len(future), 1))
         s2 = np.log1p(cv * cv)
         if reps.outlook_var is not None and future:
             # The market's uncertainty over the months left (as if fully correlated: its level dominates).
             s2 = s2 + float(np.mean(reps.outlook_var[[m - t for m in future]]))
         s = np.sqrt(s2)
-        factors = np.exp(s * self.nodes - s * s / 2.0)
-        S = len(factors)
-        c, n = present.shape
+        active, prorate = self._what_if_activity(reps, t, window, months)
+        return _MonthView(t=t, decided=decided, window=window, months=months, future=future, later=later,
+                          season=self._what_if_season(reps, t, future + later),
+                          ramp=np.stack([ramp_factor(reps.tenure + (m - t), sc.ramp_months, sc.ramp_start)
+                                         for m in future + later]) if future + later else np.zeros(0),
+                          factors=np.exp(s * self.nodes - s * s / 2.0), periods=tuple(self.periods[k] for k in window),
+                          active=active, prorate=prorate, realized=self._what_if_realized(reps, t, window, months))
+
+    def _what_if_season(self, reps: Reps, t: int, months: list[int]) -> np.ndarray:
+        """``(months, ...)`` the demand factor of each projected month: seasonality, times the
+        market the reps expect."""
+        if reps.outlook is None:
+            return np.array([float(self.season[m]) for m in months]).reshape((-1,) + (1,) * reps.present.ndim)
+        if not months:
+            return np.zeros(0)
+        return np.stack([float(self.season[m]) * reps.outlook[..., m - t] for m in months])
+
+    def _what_if_activity(self, reps: Reps, t: int, window: list[int], months: list[int]
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """``(c, n, W)`` who is active in each window period and the share of it they work
+        (past months as they were, the rest as now)."""
+        present, active_m, days_m = reps.present, reps.active_m, reps.days_m
         W = len(window)
-        periods = tuple(self.periods[k] for k in window)
-        acts = {}
-        amount_cols = {o.name for o in sc.outputs if o.kind in ("amount", "share_of")}
-        before = reps.before or {}
-        for col in self.columns:
-            agg = self.checked.actual_columns.get(col, "sum")
-            past, prior = actual[col], before.get(col)
-            amount = col in amount_cols
-
-            def closed(m: int, past=past, prior=prior, col=col, amount=amount):
-                """Business closed in month ``m``: realized before ``t``, projected from it (the
-                noise priced is the decided months': later months at their expected value)."""
-                if m < 0:
-                    return 0.0 if prior is None else prior[..., prior.shape[-1] + m]
-                if m < t:
-                    return past[:, :, m]
-                base = np.broadcast_to(proj[m][col], (c, n))
-                return factors[:, None, None] * base if amount and m in decided_months else base
-
-            for suffix, gathered in self._gathered(col, window, months, closed,
-                                                   lambda m: active_m[:, :, m] if m < t else present,
-                                                   agg, (S, c, n), fold=True).items():
-                acts[col + suffix] = gathered
-        active = np.zeros((c, n, W), dtype=bool)
-        prorate = np.zeros((c, n, W))
+        active = np.zeros(present.shape + (W,), dtype=bool)
+        prorate = np.zeros(present.shape + (W,))
         for wi, k in enumerate(window):
             ms = [m for m in months if self.period_of_month[m] == k]
             days = sum(self.days[m] for m in ms)
@@ -890,19 +908,156 @@ class Simulation:
                 got = sum(days_m[:, :, m] if m < t else np.where(present, self.days[m], 0.0) for m in ms)
             active[..., wi] = got > 0
             prorate[..., wi] = got / self.periods[k].days if days else 0.0
+        return active, prorate
+
+    def _what_if_realized(self, reps: Reps, t: int, window: list[int], months: list[int]) -> dict:
+        """Summed columns not paid later: per window period, the sum of its months before
+        ``t`` (None: none) and its months from ``t`` on, which the what-ifs project.
+
+        The running sum is the one :func:`_aggregate` would compute, month by month in
+        order; its realized part is the same for every candidate, so it is added once.
+        """
+        pl = self.placement
+        out: dict[str, list] = {}
+        for col in self.columns:
+            if self.checked.actual_columns.get(col, "sum") != "sum" or (pl is not None and col in pl.columns):
+                continue
+            per = []
+            for k in window:
+                ms = [m for m in months if self.period_of_month[m] == k]
+                done = None
+                for m in ms:
+                    if m < t:
+                        done = reps.actual[col][:, :, m] if done is None else done + reps.actual[col][:, :, m]
+                per.append((done, [m for m in ms if m >= t]))
+            out[col] = per
+        return out
+
+    def _project(self, view: _MonthView, eff: np.ndarray, eff_later: np.ndarray, skill: np.ndarray,
+                 scale: np.ndarray) -> dict[int, dict[str, np.ndarray]]:
+        """Expected outputs of each month from ``t`` on: the decided months at ``eff``, the
+        later ones at ``eff_later``.
+
+        One call of the production model per effort, the months stacked on a leading axis
+        of the season and ramp: each month's value is the same product as a call per month,
+        but the effort terms (powers, logs) are computed once instead of once a month.
+        Outputs that do not depend on the month have no month axis.
+        """
+        proj: dict[int, dict[str, np.ndarray]] = {}
+        F = len(view.future)
+        for months, effort, lo in ((view.future, eff, 0), (view.later, eff_later, F)):
+            if not months:
+                continue
+            hi = lo + len(months)
+            stacked = self.prod.expected(effort, skill, scale, view.season[lo:hi], view.ramp[lo:hi], self.needed)
+            for i, m in enumerate(months):
+                proj[m] = {col: v[i] if v.ndim > skill.ndim else v for col, v in stacked.items()}
+        return proj
+
+    def _utility(self, reps: Reps, view: _MonthView, choice: np.ndarray, mm: np.ndarray,
+                 shift: np.ndarray | None = None, record: dict | None = None,
+                 reference: dict | None = None, held: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Certainty equivalent of projected pay over the window minus the cost of effort.
+
+        Under payment delays the pay counted runs on into the periods the window's business
+        is paid in (:meth:`_paid_window`), whose own months are projected at the effort
+        ``held`` (the reps' current choice: their effort is not what is being decided), and
+        business paid after the horizon counts in its last month.
+
+        Several candidates can be evaluated at once (packed cells only): ``choice`` or
+        ``shift`` then stack them along the run axis, ``(A, candidates, cells)`` and
+        ``(candidates, cells)``, and so do the results.
+
+        Args:
+            reps: the reps evaluated (their cells).
+            view: what the month's what-ifs share (:meth:`_month_view`).
+            choice: ``(A, ...)`` chosen effort per activity (an array, or rows of different
+                widths as :func:`_rows` makes them); ``mm`` the morale multiplier.
+            shift: primary business pulled forward (> 0) or pushed out (< 0) this month.
+            record, reference: cross-rep reference values (see ``PayoutProgram.evaluate``).
+            held: ``(A, ...)`` effort in the months after the window (default ``choice``).
+
+        Returns ``(utility (c, n), expected pay per window period (c, n, len(window)))``.
+        """
+        present, carry = reps.present, reps.carry
+        scale = reps.quota if reps.scale is None else reps.scale
+        sc = self.scenario
+        t, window, future = view.t, view.window, view.future
+        eff = _rows([row * mm for row in choice])
+        eff_later = eff if held is None else _rows([row * mm for row in held])
+        # Projected monthly values for the months from t on (same effort for the rest).
+        proj = self._project(view, eff, eff_later, reps.skill, scale)
+        primary = sc.primary_measure
+        if carry is not None and t in proj:
+            proj[t][primary] = proj[t][primary] + carry
+        if shift is not None and t in proj:
+            pulled = np.maximum(shift, 0.0)
+            pushed = np.maximum(-shift, 0.0)
+            proj[t][primary] = proj[t][primary] + pulled * (1 - sc.timing_pull_cost) - pushed
+            if t + 1 in proj:
+                proj[t + 1][primary] = proj[t + 1][primary] - pulled + pushed * (1 - sc.timing_push_cost)
+        cand = np.broadcast_shapes(present.shape, *(np.shape(row) for row in eff),
+                                   np.shape(shift) if shift is not None else ())
+        shape = (len(view.factors),) + cand
+        W = len(window)
         inputs = Inputs(
-            rep_ids=self._rep_ids(), periods=periods, roster=roster_cols, actuals=acts,
-            active=np.broadcast_to(active, (S, c, n, W)), proration=np.broadcast_to(prorate, (S, c, n, W)),
+            rep_ids=self._rep_ids(), periods=view.periods, roster=reps.roster_cols,
+            actuals=self._what_if_actuals(reps, view, proj, shape),
+            active=np.broadcast_to(view.active, shape + (W,)), proration=np.broadcast_to(view.prorate, shape + (W,)),
             mix=self.mix,
         )
         res = self.prog.evaluate(inputs, grades=False, record=record, reference=reference)
         per_period = res.total  # (S, c, n, W)
-        v = per_period.sum(axis=-1)
-        u = effort_utility(v, self.weights, reps.rho, reps.kappa, reps.ti, len(future), self.prod.shares, choice)
+        v = _period_sum(per_period)
+        u = effort_utility(v, self.weights, reps.rho, reps.kappa, reps.ti, len(future), self.prod.shares,
+                           np.stack(np.broadcast_arrays(*choice)))
         if self.ratchet > 0:
             u = u - self._ratchet_cost(reps, t, future, proj)
-        expected_pp = _quadrature(self.weights, per_period[..., : len(decided)])
+        expected_pp = _quadrature(self.weights, per_period[..., : len(view.decided)])
         return np.where(present, u, 0.0), expected_pp
+
+    def _what_if_actuals(self, reps: Reps, view: _MonthView, proj: dict, shape: tuple) -> dict[str, np.ndarray]:
+        """Each column's actuals per window period ``(*shape, W)``: realized before ``t``,
+        projected from it (the noise priced is the decided months': later months at their
+        expected value)."""
+        sc, t, window, factors = self.scenario, view.t, view.window, view.factors
+        amount_cols = {o.name for o in sc.outputs if o.kind in ("amount", "share_of")}
+        decided_months = set(view.future)
+        before = reps.before or {}
+        acts: dict[str, np.ndarray] = {}
+
+        def projected(m: int, col: str) -> np.ndarray:
+            base = proj[m][col]
+            return factors[:, None, None] * base if col in amount_cols and m in decided_months else base
+
+        for col in self.columns:
+            if col in view.realized:
+                # Summed month by month in order, as _aggregate sums; each array only as
+                # large as what it varies with (the plan broadcasts).
+                totals: list = []
+                for done, ahead in view.realized[col]:
+                    total = done
+                    for m in ahead:
+                        total = projected(m, col) if total is None else total + projected(m, col)
+                    totals.append(0.0 if total is None else total)
+                acts[col] = _by_period(totals)
+                continue
+            agg = self.checked.actual_columns.get(col, "sum")
+            past, prior = reps.actual[col], before.get(col)
+
+            def closed(m: int, past=past, prior=prior, col=col):
+                """Business closed in month ``m``: realized before ``t``, projected from it."""
+                if m < 0:
+                    return 0.0 if prior is None else prior[..., prior.shape[-1] + m]
+                if m < t:
+                    return past[:, :, m]
+                return np.broadcast_to(projected(m, col), shape)
+
+            for suffix, gathered in self._gathered(col, window, view.months, closed,
+                                                   lambda m: reps.active_m[:, :, m] if m < t else reps.present,
+                                                   agg, shape, fold=True).items():
+                acts[col + suffix] = gathered
+        return acts
 
     def _ratchet_cost(self, reps: Reps, t: int, future: list[int], proj: dict) -> np.ndarray:
         """What this year's projected primary output costs the rep in next year's pay (docs/model.md §11).
@@ -1217,6 +1372,58 @@ def _quadrature(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
     out = weights[0] * x[0]
     for s in range(1, len(weights)):
         out = out + weights[s] * x[s]
+    return out
+
+
+def _first_best(trials) -> tuple[np.ndarray, np.ndarray | None]:
+    """The best of candidates tried in order, per cell: ``trials`` yields ``(value,
+    utility, expected pay per period or None)``; a later candidate wins only where its
+    utility is higher by more than 1e-9 relative. Returns the value chosen and its pay."""
+    best_u = best = best_pp = None
+    for value, u, pp in trials:
+        if best_u is None:
+            best_u, best, best_pp = u, np.full_like(u, value), pp
+            continue
+        better = u > best_u + 1e-9 * np.abs(best_u)
+        best_u = np.where(better, u, best_u)
+        best = np.where(better, value, best)
+        if pp is not None:
+            best_pp = np.where(better[..., None], pp, best_pp)
+    assert best is not None, "no candidate tried"
+    return best, best_pp
+
+
+def _rows(rows: list) -> np.ndarray:
+    """Effort per activity as an ``(A,)`` object array of arrays, each only as large as it
+    varies: in a what-if that tries levels of one activity, the others' rows stay one
+    candidate wide, so the production model (which indexes effort by activity) computes
+    the outputs they drive once instead of once per candidate, with the same numbers."""
+    out = np.empty(len(rows), dtype=object)
+    for i, row in enumerate(rows):
+        out[i] = row
+    return out
+
+
+def _by_period(values: list) -> np.ndarray:
+    """Values per period (arrays or numbers) as one ``(..., W)`` array of their broadcast shape."""
+    out = np.empty(np.broadcast_shapes(*(np.shape(v) for v in values)) + (len(values),))
+    for w, v in enumerate(values):
+        out[..., w] = v
+    return out
+
+
+def _period_sum(x: np.ndarray) -> np.ndarray:
+    """``x.sum(axis=-1)``, with the same bits, without numpy's slow reduction over a short last axis.
+
+    Below 8 periods numpy adds them one by one in order (pairwise summation starts at 8),
+    which elementwise adds reproduce at a fraction of the cost.
+    """
+    W = x.shape[-1]
+    if W >= 8:
+        return x.sum(axis=-1)
+    out = x[..., 0].copy()
+    for w in range(1, W):
+        out = out + x[..., w]
     return out
 
 

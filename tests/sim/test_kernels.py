@@ -1,0 +1,65 @@
+"""The simulator's compiled helpers give numpy's numbers bit for bit, and numpy's formula runs without numba."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pytest
+
+from engine.sim import behaviour, kernels
+
+
+def utility_case(seed: int, S: int = 3, G: int = 4, n: int = 2_000):
+    """A what-if's arguments: values ``(S, G, n)``, traits ``(1, n)``, choice ``(A, G, n)``,
+    with risk-neutral, negligible and ordinary risk aversion, cells near the mean and far,
+    zero target incentives and effort below and above 1."""
+    rng = np.random.default_rng(seed)
+    ti = rng.uniform(0.0, 2e5, (1, n))
+    ti[0, :20] = 0.0
+    values = ti / 4 * rng.uniform(0.0, 3.0, (1, G, n)) * rng.lognormal(0.0, 0.8, (S, G, n))
+    rho = np.where(rng.random((1, n)) < 0.1, 0.0, rng.uniform(0.0, 4.0, (1, n)))
+    rho[0, :50] = behaviour.RHO_NEGLIGIBLE / 3
+    kappa = rng.lognormal(0.7, 0.3, (1, n))
+    shares = np.array([0.7, 0.15, 0.15])
+    choice = rng.choice(np.array([0.5, 1.0, 1.15, 1.3, 1.75, 2.0]), (3, G, n))
+    weights = behaviour.quadrature(S)[1]
+    return values, weights, rho, kappa, ti, 2, shares, choice
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("S", [1, 3, 5])
+def test_compiled_utility_is_numpys_bit_for_bit(seed, S):
+    """effort_utility of the kernels is behaviour.effort_utility's, every cell's bits, in
+    every branch of the certainty equivalent and with traits broadcast over candidates."""
+    args = utility_case(seed, S=S)
+    want = behaviour.effort_utility(*args)
+    got = kernels.effort_utility(*args)
+    assert kernels.kernel_status() == "numba"
+    assert got.shape == want.shape
+    assert np.array_equal(got, want)
+
+
+def test_without_numba_numpys_formula_runs(monkeypatch):
+    """Where numba cannot be imported, the helpers run numpy's formula (same numbers) and say why."""
+    real_import = builtins.__import__
+
+    def no_numba(name, *args, **kwargs):
+        if name == "numba" or name.startswith("numba."):
+            raise ImportError("no numba here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_numba)
+    monkeypatch.setattr(kernels, "_STATE", {})
+    args = utility_case(7)
+    assert np.array_equal(kernels.effort_utility(*args), behaviour.effort_utility(*args))
+    assert kernels.kernel_status() == "numba is not installed"
+
+
+def test_a_kernel_that_rounds_differently_is_not_used(monkeypatch):
+    """The kernel runs only where it reproduces numpy's bits (checked before its first use)."""
+    monkeypatch.setattr(kernels, "_STATE", {})
+    monkeypatch.setattr(kernels, "_agrees", lambda kernel: False)
+    args = utility_case(8)
+    assert np.array_equal(kernels.effort_utility(*args), behaviour.effort_utility(*args))
+    assert kernels.kernel_status().startswith("the C library's exp/log round differently")
