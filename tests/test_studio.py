@@ -98,11 +98,13 @@ def test_moving_a_slider_changes_the_cost(served_studio, tmp_path):
         before = cost.inner_text()
         page.wait_for_selector("#curve .main-svg", timeout=30_000)
         page.wait_for_selector("#cost .main-svg", timeout=30_000)
-        # Lower the base bonus threshold with the keyboard: focus its slider handle, press Home
-        # (to its minimum, 60% attainment), which pays the base bonus to more reps.
-        handle = page.locator("[id*='base_threshold'] [role=slider]").first
+        # Raise the base bonus with the keyboard: focus its slider handle, press End (to its
+        # maximum, 60% of the quarterly target incentive), which pays every rep past the base
+        # threshold more. (Lowering the threshold is not sure to cost more: reps in the band
+        # it frees need less effort and fewer pulls to reach it, docs/model.md §3.)
+        handle = page.locator("[id*='base_share'] [role=slider]").first
         handle.focus()
-        handle.press("Home")
+        handle.press("End")
         page.wait_for_function(f"(t => /[0-9]/.test(t) && t !== {before!r})((document.querySelector('#kpi-cost_p50')?.innerText ?? ''))",
                                timeout=60_000)
         after = cost.inner_text()

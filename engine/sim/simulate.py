@@ -751,11 +751,15 @@ class Simulation:
         real = prod.realize(exp_vals, eff, np.moveaxis(uni, 1, 0), np.moveaxis(nor, 1, 0))
         # Timing: pulled business (shift > 0) arrives now at a discount and is missing next
         # month; pushed business (shift < 0) leaves now and arrives next month, discounted.
+        # Where a month brings less than was pulled from it, the rest is missing from the
+        # months after (``owed``), so no month's business is negative and none is created.
         prim = real[primary] + state.carry
+        owed = np.minimum(prim, 0.0)
+        prim = prim - owed
         pulled = np.maximum(state.shift, 0.0)
-        pushed = np.minimum(np.maximum(-state.shift, 0.0), np.maximum(prim, 0.0))
+        pushed = np.minimum(np.maximum(-state.shift, 0.0), prim)
         prim = prim + pulled * (1.0 - sc.timing_pull_cost) - pushed
-        state.carry = -pulled + pushed * (1.0 - sc.timing_push_cost)
+        state.carry = owed - pulled + pushed * (1.0 - sc.timing_push_cost)
         real[primary] = prim
         self.condition.realized(self, state, t, real)
         for col in state.actual:

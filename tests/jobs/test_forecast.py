@@ -347,20 +347,20 @@ def test_forecast_with_history_reports_the_fit(tmp_path):
     proc = incentive(*args, "--xlsx", tmp_path / "fc.xlsx")
     assert proc.returncode == 0, proc.stderr
     assert "What the history moved (without history -> with history)" in proc.stdout
-    assert "outputs.revenue.level 0.95 -> " in proc.stdout and "skill.sigma 0.25 -> " in proc.stdout
+    assert "outputs.revenue.level 0.97 -> " in proc.stdout and "skill.sigma 0.25 -> " in proc.stdout
     assert "What that did (USD): with history, P50 " in proc.stdout
     import openpyxl
 
     book = openpyxl.load_workbook(tmp_path / "fc.xlsx")
     history = {r[0]: r[1:] for r in book["History"].iter_rows(values_only=True) if r[0] is not None}
-    assert history["outputs.revenue.level"][0] == 0.95 and history["skill.sigma"][0] == 0.25
+    assert history["outputs.revenue.level"][0] == 0.97 and history["skill.sigma"][0] == 0.25
     inputs = {r[0]: r[1] for r in book["Inputs"].iter_rows(min_row=2, values_only=True)}
     assert inputs["Plan file"] == "scenarios/plans/kpi_scorecard.yaml"
     assert inputs["Roster"] == "scenarios/data/field_team_roster.csv"
     assert inputs["Actuals"] == "scenarios/data/field_team_actuals_h1.csv"
     assert inputs["History file"] == "scenarios/data/field_team_history.csv"
     assert "Calibration of scenarios/data/field_team_history.csv" in inputs["Fit"] and "effort factor" in inputs["Fit"]
-    assert "outputs.revenue.level: 0.95 -> " in inputs["What the history moved"]
+    assert "outputs.revenue.level: 0.97 -> " in inputs["What the history moved"]
     assert inputs["What that did"].startswith("with history, P50 ")
     assert proc.stdout.index("Calibration of scenarios/data/field_team_history.csv") < proc.stdout.index("Forecast of")
     assert "sigma_skill" in proc.stdout and "calibrated_field_team_history" in proc.stdout
@@ -377,7 +377,7 @@ def test_forecast_with_history_reports_the_fit(tmp_path):
     assert check["disagree"] == (check["trust"] != "either") and check["reasons"]
     assert check["with_history"]["p50"] == doc["year"]["p50"]
     level = next(m for m in check["moved"] if m["parameter"] == "outputs.revenue.level")
-    assert level["without_history"] == 0.95 and level["with_history"] != 0.95 and "fitted" in level["note"]
+    assert level["without_history"] == 0.97 and level["with_history"] != 0.97 and "fitted" in level["note"]
     assert check["effect"]["p50"]["with_history"] == doc["year"]["p50"]
     assert check["effect"]["p90"]["without_history"] == check["without_history"]["p90"]
     assert check["effect"]["p50"]["change"] == pytest.approx(
