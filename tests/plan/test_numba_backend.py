@@ -11,7 +11,6 @@ more. Kernels compile into a temporary cache directory.
 
 from __future__ import annotations
 
-import builtins
 import os
 import pickle
 from pathlib import Path
@@ -178,17 +177,9 @@ def test_numba_is_a_row_of_the_backends_table():
     assert prog.describe()["ran"] == "numba"
 
 
-def test_without_numba_the_numpy_program_runs(monkeypatch):
+def test_without_numba_the_numpy_program_runs(monkeypatch, without_numba):
     """Where numba cannot be imported, the numba backend evaluates with numpy (same numbers),
     and says so."""
-    real_import = builtins.__import__
-
-    def no_numba(name, *args, **kwargs):
-        if name == "numba" or name.startswith("numba."):
-            raise ImportError("no numba here")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_numba)
     monkeypatch.setattr("engine.plan.numba_backend._LOADED", {})
     checked = load_plan(SEEDS)
     prog = compile_plan(checked, backend="numba")

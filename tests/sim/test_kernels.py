@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
-
 import numpy as np
 import pytest
 
@@ -40,16 +38,8 @@ def test_compiled_utility_is_numpys_bit_for_bit(seed, S):
     assert np.array_equal(got, want)
 
 
-def test_without_numba_numpys_formula_runs(monkeypatch):
+def test_without_numba_numpys_formula_runs(monkeypatch, without_numba):
     """Where numba cannot be imported, the helpers run numpy's formula (same numbers) and say why."""
-    real_import = builtins.__import__
-
-    def no_numba(name, *args, **kwargs):
-        if name == "numba" or name.startswith("numba."):
-            raise ImportError("no numba here")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_numba)
     monkeypatch.setattr(kernels, "_STATE", {})
     args = utility_case(7)
     assert np.array_equal(kernels.effort_utility(*args), behaviour.effort_utility(*args))
