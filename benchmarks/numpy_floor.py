@@ -537,11 +537,12 @@ def check_against_engine(reps: int = 400, seed: int = 7, months=(0, 1, 2, 3, 4, 
                      roster_cols={"quota": _one(quota), "ti": _one(ti)}, carry=_one(carry))
 
         mm = _one(fl.mm)
+        view = sim._month_view(reps_, t, window)
 
-        def engine_u(sell, care, shift=None, t=t, window=window, mm=mm, reps_=reps_):
+        def engine_u(sell, care, shift=None, view=view, mm=mm, reps_=reps_):
             choice = np.ones((A, 1, N))
             choice[0, 0], choice[2, 0] = sell, care
-            u, _ = sim._utility(reps_, t, window, choice, mm, shift=None if shift is None else _one(shift))
+            u, _ = sim._utility(reps_, view, choice, mm, shift=None if shift is None else _one(shift))
             return u[0]
 
         cases = [(fl.sell_utilities(cc).copy(), np.stack([engine_u(g, cc) for g in grid])),
