@@ -626,12 +626,7 @@ class Simulation:
                 _, pp = self._utility(reps, self._month_view(reps, t, window), cells.take(state.choice), mm)
                 state.expected_period_pay = cells.put(pp[..., window.index(k)])
             return
-        sc = self.scenario
-        # Business moves across a period end inside a plan year only: across a year's end it
-        # would leave the horizon after its last year and arrive before its first, which no
-        # run sees, so every plan year of a run, and a 12-month run, are alike (model §3).
-        timing = bool(self.last_month_of_period[t]) and t + 1 < self.months and sc.timing_max_shift > 0 \
-            and self.year_of_month[t + 1] == self.year_of_month[t] and sc.primary_measure in self.columns
+        timing = self._timing_month(t)
         window = self._window(k, timing)
         view = self._month_view(reps, t, window)
         expected = self._choose_effort(state, view, cells, reps, mm)
@@ -640,6 +635,16 @@ class Simulation:
         if expected is not None and period_starts:
             # What the rep expects from this period, for the morale update at its close.
             state.expected_period_pay = cells.put(expected[..., window.index(k)])
+
+    def _timing_month(self, t: int) -> bool:
+        """Whether reps may move business across the period end after month ``t``.
+
+        Only inside a plan year: across a year's end business would leave the horizon after
+        its last year and arrive before its first, which no run sees, so every plan year of
+        a run, and a 12-month run, are alike (docs/model.md §3)."""
+        sc = self.scenario
+        return bool(self.last_month_of_period[t]) and t + 1 < self.months and sc.timing_max_shift > 0 \
+            and self.year_of_month[t + 1] == self.year_of_month[t] and sc.primary_measure in self.columns
 
     def _reps(self, state: MonthState, cells: _Cells) -> Reps:
         return Reps(skill=cells.take(state.skill), quota=cells.take(state.quota), ti=cells.take(state.ti),
