@@ -883,7 +883,7 @@ class Simulation:
             # The market's uncertainty over the months left (as if fully correlated: its level dominates).
             s2 = s2 + float(np.mean(reps.outlook_var[[m - t for m in future]]))
         s = np.sqrt(s2)
-        active, prorate = self._what_if_activity(reps, t, window, months)
+        active, prorate = self._period_activity(window, months, t, reps.active_m, reps.days_m, reps.present)
         return _MonthView(t=t, decided=decided, window=window, months=months, future=future, later=later,
                           season=self._what_if_season(reps, t, future + later),
                           ramp=np.stack([ramp_factor(reps.tenure + (m - t), sc.ramp_months, sc.ramp_start)
@@ -900,20 +900,20 @@ class Simulation:
             return np.zeros(0)
         return np.stack([float(self.season[m]) * reps.outlook[..., m - t] for m in months])
 
-    def _what_if_activity(self, reps: Reps, t: int, window: list[int], months: list[int]
-                          ) -> tuple[np.ndarray, np.ndarray]:
-        """``(c, n, W)`` who is active in each window period and the share of it they work
-        (past months as they were, the rest as now)."""
-        present, active_m, days_m = reps.present, reps.active_m, reps.days_m
-        W = len(window)
-        active = np.zeros(present.shape + (W,), dtype=bool)
-        prorate = np.zeros(present.shape + (W,))
+    def _period_activity(self, window: list[int], months, t: int, active_m: np.ndarray,
+                         days_m: np.ndarray | None, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(c, n, W)`` who is active in each window period and the share of it they work,
+        over ``months``: months before ``t`` as they were (``active_m``, or the roster's
+        active days ``days_m`` in conditioned runs), the rest as ``present`` now."""
+        shape = active_m.shape[:2]
+        active = np.zeros(shape + (len(window),), dtype=bool)
+        prorate = np.zeros(shape + (len(window),))
         for wi, k in enumerate(window):
             ms = [m for m in months if self.period_of_month[m] == k]
             days = sum(self.days[m] for m in ms)
             if days_m is None:
                 got = sum(np.where(active_m[:, :, m] if m < t else present, self.days[m], 0.0) for m in ms)
-            else:  # conditioned runs: the roster's active days in past months
+            else:
                 got = sum(days_m[:, :, m] if m < t else np.where(present, self.days[m], 0.0) for m in ms)
             active[..., wi] = got > 0
             prorate[..., wi] = got / self.periods[k].days if days else 0.0
@@ -1142,7 +1142,6 @@ class Simulation:
                          before=None) -> Inputs:
         M = self.months if upto is None else upto
         c, n = active_m.shape[:2]
-        W = len(window)
         acts = {}
         for col in self.columns:
             agg = self.checked.actual_columns.get(col, "sum")
@@ -1156,16 +1155,9 @@ class Simulation:
             for suffix, gathered in self._gathered(col, window, range(M), closed, lambda m: active_m[:, :, m],
                                                    agg, (c, n)).items():
                 acts[col + suffix] = gathered
-        active = np.zeros((c, n, W), dtype=bool)
-        prorate = np.zeros((c, n, W))
-        for wi, k in enumerate(window):
-            ms = [m for m in range(M) if self.period_of_month[m] == k]
-            if days_m is None:
-                got = sum(np.where(active_m[:, :, m], self.days[m], 0.0) for m in ms)
-            else:  # conditioned runs: the roster's active days
-                got = sum(days_m[:, :, m] for m in ms)
-            active[..., wi] = got > 0
-            prorate[..., wi] = got / self.periods[k].days
+        # Every month is before M: the reps present "now" are never read.
+        active, prorate = self._period_activity(window, range(M), M, active_m, days_m,
+                                                np.zeros(active_m.shape[:2], dtype=bool))
         return Inputs(rep_ids=self._rep_ids(), periods=tuple(self.periods[k] for k in window), roster=roster_cols,
                       actuals=acts, active=active, proration=prorate, mix=self.mix)
 
