@@ -18,23 +18,24 @@ Each month, for all cells of a block at once, it does what the engine does for t
 1. coordinate search over the effort grid (6 levels) for selling, then for care (the two
    activities the plan can see: revenue, and complaints through care and the selling
    pressure), the other activity held at its current choice; each candidate is priced on
-   the plan window (the current quarter, plus the next one in a quarter's last month) at
+   the plan window (the current quarter) at
    3 Gauss-Hermite noise points on the projected revenue: realized months so far plus the
    expected revenue of the remaining months, expected complaints, the plan's pay per
    quarter (hand-coded), the CARA certainty equivalent
    ``-(ti/12)/rho ln sum_j w_j exp(-rho V_j / (ti/12))`` (docs/model.md §3) minus the
    cost of effort, and the best level (ties to the lower level, with the engine's 1e-9
    relative tolerance);
-2. in a quarter's last month (except the year's last), the timing choice: no shift, pull
-   25% of a month forward (10% cost) or push it into the next quarter (2% cost), priced
-   the same way;
-3. realized outputs: Poisson deal counts by inversion of a uniform (a lookup in a
+2. realized outputs: Poisson deal counts by inversion of a uniform (a lookup in a
    precomputed CDF table), the Fenton-Wilkinson lognormal deal-size sum (from per-count
    tables), Poisson complaints (``Generator.poisson``; the engine inverts a common uniform
-   so that plans share random numbers); the shifted business moves between months;
-4. the realized pay at each quarter close (for the cost figure), tenure (for the ramp).
+   so that plans share random numbers); business carried in from a period end arrives;
+3. the realized pay at each quarter close (for the cost figure), tenure (for the ramp).
 
 What it leaves out or does more cheaply (the engine does all of it in general form):
+
+* the timing choice at a quarter's close (docs/model.md §3, "Timing"): priced once per rep
+  and quarter (7 candidates, against about 36 effort candidates per rep and month), it is
+  left out, and so no business moves between quarters unless the state says so;
 
 * everything generic: the plan compiler and its :class:`~engine.core.inputs.Inputs`
   (actuals rebuilt per candidate, proration, activity masks, roster columns, per-value
@@ -57,7 +58,7 @@ What it leaves out or does more cheaply (the engine does all of it in general fo
 
 :func:`check_against_engine` compares this kernel's utilities for every candidate with the
 engine's own ``Simulation._utility`` on the same state (past months, carried business,
-the two-quarter window with timing shifts): they agree to round-off, so the floor times
+the quarter's window): they agree to round-off, so the floor times
 the same arithmetic and not a simpler model.
 
 Run: ``python benchmarks/numpy_floor.py [--reps 2000] [--runs 20] [--block 8192] [--check]``.
@@ -96,7 +97,7 @@ class Floor:
     """The month loop for ``N`` cells (flat arrays of shape ``(N,)``).
 
     Args:
-        sc: the scenario (production numbers, grid, quadrature, seasonality, ramp, timing).
+        sc: the scenario (production numbers, grid, quadrature, seasonality, ramp).
         quota, ti: annual revenue target and target incentive per cell.
         skill, kappa, rho, morale, tenure: per-cell traits (morale stays constant).
         rng: generator for the outcome draws.
@@ -128,7 +129,6 @@ class Floor:
         self.nodes, self.weights = nodes, weights / weights.sum()
         S = self.S = len(self.nodes)
         self.cv = math.sqrt(math.exp(ssig * ssig) / self.lam)  # monthly CV of deal revenue
-        self.max_shift, self.pull_cost, self.push_cost = sc.timing_max_shift, sc.timing_pull_cost, sc.timing_push_cost
         f = dict(sc.morale)["effort_floor"]
 
         # Per-grid-level powers (g^a), per-cell powers of the morale multiplier (m^a).
@@ -163,7 +163,6 @@ class Floor:
         self.qrev = np.zeros(N)  # revenue realized so far in the current quarter
         self.qcomp = np.zeros(N)
         self.carry = np.zeros(N)  # business moved into this month by last month's timing choice
-        self.shift = np.zeros(N)
         self.paid = np.zeros(N)
         self.revenue = np.zeros(N)
         self.effort_sum = np.zeros(N)
@@ -176,7 +175,6 @@ class Floor:
         self._mask = np.empty((K, N), dtype=bool)
         self._V = np.empty((S, K, N))
         self._u, self._var = np.empty((K, N)), np.empty((K, N))
-        self._adj = np.empty((2, 3, N))
         self._best, self._thr = np.empty(N), np.empty(N)
         self._nmask = np.empty(N, dtype=bool)
         self._n1, self._n2, self._n3 = np.empty(N), np.empty(N), np.empty(N)
@@ -203,8 +201,7 @@ class Floor:
         """Quarters this month's choices can change, each quarter's remaining-month revenue
         coefficient, and the quadrature factors."""
         M, k = self.M, t // MONTHS_PER_PERIOD
-        self.timing = t % MONTHS_PER_PERIOD == MONTHS_PER_PERIOD - 1 and t + 1 < M and self.max_shift > 0
-        quarters = [k, k + 1] if self.timing else [k]
+        quarters = [k]
         self.window = []
         nf = 0
         for q in quarters:
@@ -228,15 +225,13 @@ class Floor:
         """Utility of K candidates per cell: ``(K, N)`` (a view of a work array).
 
         ep: selling effort^elasticity, ``(K, N)`` or ``(N,)``; unit: expected complaints per
-        remaining month; adj: per window quarter, extra remaining revenue (carried or shifted
-        business) or None; cost: cost of effort.
+        remaining month; adj: per window quarter, known business carried in (added after the
+        noise, as the engine adds it) or None; cost: cost of effort.
         """
         F, R, x, pay, pen = self._F[:K], self._R[:K], self._x[:K], self._pay[:K], self._pen[:K]
         mask, V, u, var = self._mask[:K], self._V[:, :K], self._u[:K], self._var[:K]
         for qi, (coef, past_r, past_c, nfq) in enumerate(self.window):
             np.multiply(ep, coef, out=F)            # expected revenue of the quarter's remaining months
-            if adj[qi] is not None:
-                F += adj[qi]
             np.multiply(unit, float(nfq), out=pen)  # expected complaints of the quarter
             if past_c is not None:
                 pen += past_c
@@ -247,6 +242,8 @@ class Floor:
                 np.multiply(F, self.factors[j], out=R)
                 if past_r is not None:
                     R += past_r
+                if adj[qi] is not None:
+                    R += adj[qi]
                 # Step: base bonus at 80% of target, floating bonus at 100%.
                 np.greater_equal(R, self.thr_base, out=mask)
                 np.multiply(mask, self.b_base, out=pay)
@@ -358,27 +355,6 @@ class Floor:
         cost *= float(self.nf)
         return self._price(G, ep, unit, self._carry_adj(), cost)
 
-    def timing_utilities(self, cs: np.ndarray, cc: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(3, N)`` utilities of no shift, pull and push; and the amount that can move."""
-        es, ec = cs * self.mm, cc * self.mm
-        ep = np.power(es, self.el)
-        unit = self.c_mean * np.power(ec, self.c_el) * np.power(es, self.c_press)
-        ramp = np.minimum(1.0, self.ramp_r0 + (1.0 - self.ramp_r0) * self.tenure / self.ramp_T)
-        phi = self.max_shift * (self.base_rev * self.season[t] * ramp * ep)
-        adj = self._adj
-        # this quarter: carried business, + pulled x (1 - pull cost), - pushed
-        adj[0, 0] = self.carry
-        np.multiply(phi, 1.0 - self.pull_cost, out=adj[0, 1])
-        adj[0, 1] += self.carry
-        np.subtract(self.carry, phi, out=adj[0, 2])
-        # next quarter: - pulled, + pushed x (1 - push cost)
-        adj[1, 0] = 0.0
-        np.negative(phi, out=adj[1, 1])
-        np.multiply(phi, 1.0 - self.push_cost, out=adj[1, 2])
-        cost = self.cost_unit * float(self.nf) * (self.share_s * np.maximum(cs - 1.0, 0.0) ** 2
-                                                  + self.share_c * np.maximum(cc - 1.0, 0.0) ** 2)
-        return self._price(3, ep, unit, [adj[0], adj[1]], cost), phi
-
     # -- the month -------------------------------------------------------------------------
 
     def month(self, t: int) -> None:
@@ -391,13 +367,7 @@ class Floor:
         u = self.care_utilities(self.cs, self.i_cs)
         self._select(u, self.i_cc)
         np.take(self.grid, self.i_cc, out=self.cc)
-        # 2. Timing at a quarter's end.
-        if self.timing:
-            u, phi = self.timing_utilities(self.cs, self.cc, t)
-            idx = np.empty(self.N, dtype=np.intp)
-            self._select(u, idx)
-            self.shift = np.array([0.0, 1.0, -1.0])[idx] * phi
-        # 3. Outcomes.
+        # 2. Outcomes.
         es_el = self.g_el[self.i_cs] * self.mm_el
         ramp = np.minimum(1.0, self.ramp_r0 + (1.0 - self.ramp_r0) * self.tenure / self.ramp_T)
         mu = self.base_rev * self.season[t] * ramp * es_el
@@ -411,17 +381,12 @@ class Floor:
         if self.carry_any:
             prim += self.carry
             self.carry[:] = 0.0
-        if self.timing:
-            pulled = np.maximum(self.shift, 0.0)
-            pushed = np.minimum(np.maximum(-self.shift, 0.0), np.maximum(prim, 0.0))
-            prim += pulled * (1.0 - self.pull_cost) - pushed
-            self.carry = pushed * (1.0 - self.push_cost) - pulled
         self.qrev += prim
         self.qcomp += comp
         self.revenue += prim
         self.effort_sum += self.share_s * self.cs * self.mm + self.share_other * self.mm \
             + self.share_c * self.cc * self.mm
-        # 4. Quarter close: the realized pay.
+        # 3. Quarter close: the realized pay.
         if t % MONTHS_PER_PERIOD == MONTHS_PER_PERIOD - 1 or t == self.M - 1:
             self.paid += self.pay(self.qrev, self.qcomp)
             self.qrev[:] = 0.0
@@ -498,8 +463,7 @@ def check_against_engine(reps: int = 400, seed: int = 7, months=(0, 1, 2, 3, 4, 
 
     For each month in ``months`` a random state (traits, current choices, realized revenue
     and complaints of the quarter's earlier months, business carried in from a timing
-    choice) is priced for every selling level, every care level and, in a quarter's last
-    month, the three timing choices, by both. Returns the largest relative difference of
+    choice) is priced for every selling level and every care level, by both. Returns the largest relative difference of
     utility (scaled by the monthly target incentive) and how many best choices differ.
     """
     from engine.plan import load_plan
@@ -529,8 +493,7 @@ def check_against_engine(reps: int = 400, seed: int = 7, months=(0, 1, 2, 3, 4, 
         fl.carry[:] = carry
         fl.carry_any = bool(carry.any())
         fl._prepare(t)
-        timing = fl.timing
-        window = sim._window(k, timing)
+        window = sim._window(k, False)
         reps_ = Reps(skill=_one(tr["skill"]), quota=_one(quota), ti=_one(ti), tenure=_one(tr["tenure"]),
                      kappa=_one(tr["kappa"]), rho=_one(tr["rho"]), actual=actual,
                      active_m=np.ones((1, N, M), dtype=bool), present=np.ones((1, N), dtype=bool),
@@ -539,17 +502,14 @@ def check_against_engine(reps: int = 400, seed: int = 7, months=(0, 1, 2, 3, 4, 
         mm = _one(fl.mm)
         view = sim._month_view(reps_, t, window)
 
-        def engine_u(sell, care, shift=None, view=view, mm=mm, reps_=reps_):
+        def engine_u(sell, care, view=view, mm=mm, reps_=reps_):
             choice = np.ones((A, 1, N))
             choice[0, 0], choice[2, 0] = sell, care
-            u, _ = sim._utility(reps_, view, choice, mm, shift=None if shift is None else _one(shift))
+            u, _ = sim._utility(reps_, view, choice, mm)
             return u[0]
 
         cases = [(fl.sell_utilities(cc).copy(), np.stack([engine_u(g, cc) for g in grid])),
                  (fl.care_utilities(cs).copy(), np.stack([engine_u(cs, g) for g in grid]))]
-        if timing:
-            uf, phi = fl.timing_utilities(cs, cc, t)
-            cases.append((uf.copy(), np.stack([engine_u(cs, cc, d * phi) for d in (0.0, 1.0, -1.0)])))
         scale = ti / 12.0
         for uf, ue in cases:
             worst = max(worst, float(np.max(np.abs(uf - ue) / scale)))

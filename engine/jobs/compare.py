@@ -115,7 +115,7 @@ def compare_plans(plans: Sequence[CheckedPlan], scenario: Scenario | None = None
     base = results[0].per_run
     diffs = []
     for r in results[1:]:
-        years = [k for k in base if k not in PER_RUN_KEYS and k in r.per_run]  # "cost 2027", ...
+        years = [k for k in base if k.rsplit(" ", 1)[-1].isdigit() and k in r.per_run]  # "cost 2027", ...
         diffs.append({"plan": r.document["plan"],
                       **{k: paired_difference(base[k], r.per_run[k]) for k in (*PER_RUN_KEYS, *years)}})
     return Comparison(results, diffs)
@@ -160,6 +160,8 @@ ROWS = [
     ("disengaged", lambda d: d["morale"]["share_disengaged"], "pct", "share_disengaged"),
     ("replacement cost", lambda d: d["morale"]["replacement_cost"], "money", None),
     ("last-month share", lambda d: d["timing"]["last_month_share"], "pct", None),
+    ("period ends pulled in", lambda d: d["timing"].get("pull_share"), "pct", None),
+    ("period ends pushed out", lambda d: d["timing"].get("push_share"), "pct", None),
     ("effort vs baseline", lambda d: d["effort"]["mean"], "num", "effort_mean"),
 ]
 

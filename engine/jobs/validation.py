@@ -142,12 +142,25 @@ def _level(key: str, path: tuple[str, ...]) -> Callable:
 
 
 def _last_month_gap(cmp):
-    """Last month's share of each quarter's revenue, plan 2 (lump sum) minus plan 1 (commission)."""
-    shares = []
-    for r in cmp.results[:2]:
-        shares.append(float(r.document["timing"]["last_month_share"]))
-    v = shares[1] - shares[0]
-    return v, math.nan, math.nan, f"{shares[1]:.1%} with the lump sum vs {shares[0]:.1%} with commission ({v:+.1%})"
+    """Last month's share of each quarter's revenue, plan 2 minus plan 1, with a 95% CI over
+    runs (the paired difference of each run's share)."""
+    shares = [float(r.document["timing"]["last_month_share"]) for r in cmp.results[:2]]
+    d = paired_difference(cmp.results[0].per_run["last_month_share"], cmp.results[1].per_run["last_month_share"])
+    v = d["mean"]
+    names = [r.plan.replace("_", " ") for r in cmp.results[:2]]
+    return v, d["ci_low"], d["ci_high"], (f"{shares[1]:.1%} with the {names[1]} vs {shares[0]:.1%} with the "
+                                          f"{names[0]} ({v:+.1%}, 95% CI {d['ci_low']:+.1%} to {d['ci_high']:+.1%})")
+
+
+def _timing_games(cmp):
+    """Share of rep period-ends at which business was moved (pulled in or pushed out), plan 2
+    minus plan 1, with a 95% CI over runs."""
+    a, b = (r.per_run["timing_moved_share"] for r in cmp.results[:2])
+    d = paired_difference(a, b)
+    names = [r.plan.replace("_", " ") for r in cmp.results[:2]]
+    return d["mean"], d["ci_low"], d["ci_high"], (
+        f"{float(np.mean(b)):.1%} of period ends moved business with the {names[1]}, {float(np.mean(a)):.1%} with "
+        f"the {names[0]} ({d['mean']:+.1%}, 95% CI {d['ci_low']:+.1%} to {d['ci_high']:+.1%})")
 
 
 def _positive(v, lo, hi) -> bool:
@@ -181,10 +194,13 @@ FINDINGS: tuple[Finding, ...] = (
     Finding("commission-low-deciles", "Commission instead of a lump sum lifts the lower-ability reps most",
             "Kishore, Rao, Narasimhan & John (2013)", "the lowest deciles gain the most (direction)",
             (PLANS / "lump_sum.yaml", PLANS / "commission_only.yaml"), _quartile_gap, _positive),
-    Finding("bunching", "Nonlinear quota bonuses bunch business at period ends",
-            "Oyer (1998); Larkin (2014); practitioners' 15/25/60", "a higher share in each quarter's last month",
-            (PLANS / "commission_only.yaml", PLANS / "lump_sum.yaml"), _last_month_gap,
-            lambda v, lo, hi: v > 0.01),
+    Finding("commission-timing-games", "Commission instead of a lump sum reduces timing games",
+            "Kishore, Rao, Narasimhan & John (2013)", "fewer sales moved across period ends (direction)",
+            (PLANS / "commission_only.yaml", PLANS / "lump_sum.yaml"), _timing_games, _positive),
+    Finding("bunching", "Nonlinear incentives bunch business at period ends: an accelerating commission",
+            "Larkin (2014); Oyer (1998); practitioners' 15/25/60", "a higher share in each quarter's last month",
+            (PLANS / "commission_only.yaml", PLANS / "accelerator.yaml"), _last_month_gap,
+            lambda v, lo, hi: (lo > 0.01) if math.isfinite(lo) else v > 0.01),
     Finding("ratchet", "Quotas ratcheted on this year's results make reps hold back",
             "Weitzman (1980); Misra & Nair (2011)", "lower output in a year whose results set next year's quota",
             (SHIPPED / "seeds_base_float_excess.yaml", SHIPPED / "seeds_base_float_excess.yaml"),

@@ -118,7 +118,7 @@ class Accumulator:
         self.per_run = {k: np.full(runs, np.nan) for k in (
             "cost", "revenue", "leavers", "regretted", "headcount", "replacement_cost", "disengaged_months",
             "active_months", "effort_sum", "last_month_primary", "at_or_above", "reps", "gini",
-            "attainment_p50", "base_pay_cost")}
+            "attainment_p50", "base_pay_cost", "timing_ends", "pulls", "pushes")}
         self.measures = {m: np.full(runs, np.nan) for m in measures}
         self.attainment = QuantileSketch()
         self.payout = QuantileSketch()
@@ -136,6 +136,9 @@ class Accumulator:
             pr[key][idx] = getattr(r, key)
         if r.base_pay_cost is not None:
             pr["base_pay_cost"][idx] = r.base_pay_cost
+        moves = r.timing_moves if r.timing_moves is not None else np.zeros((len(idx), 3))
+        for j, key in enumerate(("timing_ends", "pulls", "pushes")):
+            pr[key][idx] = moves[:, j]
         for m, v in r.measures.items():
             if m in self.measures:
                 self.measures[m][idx] = v
@@ -224,6 +227,8 @@ class Accumulator:
                 "regretted_attrition_rate": pr["regretted"] / pr["headcount"],
                 "share_disengaged": pr["disengaged_months"] / pr["active_months"],
                 "effort_mean": pr["effort_sum"] / pr["active_months"],
+                "last_month_share": pr["last_month_primary"] / pr["revenue"],
+                "timing_moved_share": (pr["pulls"] + pr["pushes"]) / pr["timing_ends"],
                 **self.year_per_run(),
             }
 
@@ -264,7 +269,10 @@ class Accumulator:
                 "replacement_cost": _f(np.mean(pr["replacement_cost"])),
             },
             "timing": {"last_month_share": _f(pr["last_month_primary"].sum() / revenue.sum())
-                       if revenue.sum() else None},
+                       if revenue.sum() else None,
+                       # Of the rep period-ends at which business could move: the share pulled in, pushed out.
+                       "pull_share": _f(pr["pulls"].sum() / pr["timing_ends"].sum()) if pr["timing_ends"].sum() else 0.0,
+                       "push_share": _f(pr["pushes"].sum() / pr["timing_ends"].sum()) if pr["timing_ends"].sum() else 0.0},
             "effort": {"mean": _f(pr["effort_sum"].sum() / pr["active_months"].sum())},
             "measures": {m: _f(np.mean(v)) for m, v in self.measures.items()},
             **({} if np.isnan(pr["base_pay_cost"]).any() else {

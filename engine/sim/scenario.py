@@ -320,7 +320,7 @@ MORALE_DEFAULTS = {
     "effort_floor": 0.6,    # effective effort multiplier at morale 0
 }
 ATTRITION_DEFAULTS = {
-    "annual_base_rate": 0.10,     # voluntary quits at full morale and a fair offer
+    "annual_base_rate": 0.11,     # voluntary quits at full morale and a fair offer
     "morale_sensitivity": 2.0,    # hazard x exp(s * (1 - morale))
     "outside_sensitivity": 2.0,   # hazard x exp(s * outside gap)
     "vacancy_months": 2,          # months a seat stays empty before the backfill starts

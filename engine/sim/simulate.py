@@ -7,10 +7,10 @@
 2. ``_seat``: who is in the role, the roster as the plan sees it, ramp and morale multiplier;
 3. ``_decide``: every active rep chooses effort per activity (coordinate-wise over the
    scenario's effort grid) to maximise the certainty equivalent of the pay the plan would
-   give on the projected actuals, minus the cost of effort; in the last month of a plan
-   period it also chooses whether to pull business forward, push it into the next period
-   or neither;
+   give on the projected actuals, minus the cost of effort;
 4. ``_produce``: outputs are realized from the run's output streams;
+4b. ``_settle_timing``: at a plan period's close, knowing its business, each rep chooses
+   whether to pull business forward from next month, push some into it, or neither;
 5. ``_close_period``: at a period close the plan pays on the realized actuals and morale
    responds to pay against expectation, fairness and awards;
 6. ``_morale``: every month morale responds to outside offers, hopeless targets and recovery;
@@ -28,7 +28,7 @@ draw changes no other. The plan is seen only through its
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -149,6 +149,7 @@ class ChunkResult:
     morale_drain: np.ndarray | None = None  # conditioned: (runs, 2) summed monthly morale drain and its rep-months
     detail: dict | None = None  # with keep=True: monthly actuals, activity and seats per slot
     by_year: dict | None = None  # several plan years: per-year figures (see Simulation._by_year)
+    timing_moves: np.ndarray | None = None  # (runs, 3): rep period-ends that could move business, pulled, pushed
 
 
 @dataclass
@@ -187,7 +188,6 @@ class MonthState:
     choice: np.ndarray
     ramp: np.ndarray
     mm: np.ndarray  # the morale multiplier of effort
-    shift: np.ndarray  # primary business pulled forward (> 0) or pushed out (< 0) this month
     outside_gap: np.ndarray
     # Records.
     actual: dict[str, np.ndarray]
@@ -198,6 +198,8 @@ class MonthState:
     pay_to_date: np.ndarray
     ti_to_date: np.ndarray
     expected_period_pay: np.ndarray
+    # Per run: rep period-ends at which business could move, and those that pulled / pushed it.
+    timing_moves: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     market: MarketPath | None = None  # the runs' market (None: the scenario has none)
     outlook: np.ndarray | None = None  # (runs, slots, months left) expected market multiplier this month
     outlook_var: np.ndarray | None = None  # (months left,) variance of the log factor of each
@@ -435,6 +437,7 @@ class Simulation:
             if t == 0:  # the months before the horizon at the effort the team works at
                 self._before_horizon(state, state.choice)
             self._produce(state, t)
+            self._settle_timing(state, t)
             self._close_period(state, t)
             self._morale(state, t)
             self._quits(state, t)
@@ -468,11 +471,11 @@ class Simulation:
             next_slot=np.full(c, seats, dtype=np.int64), refill=np.full((c, seats), -1, dtype=np.int64),
             left=np.zeros((c, n), dtype=bool), regretted=np.zeros((c, n), dtype=bool),
             roster_cols={}, quota=zeros, ti=zeros, ote=zeros,
-            choice=np.ones((A, c, n)), ramp=zeros, mm=zeros, shift=zeros, outside_gap=zeros,
+            choice=np.ones((A, c, n)), ramp=zeros, mm=zeros, outside_gap=zeros,
             actual={col: np.zeros((c, n, M)) for col in sc.actual_columns},
             active_m=np.zeros((c, n, M), dtype=bool), effort_m=np.zeros((c, n, M)), morale_m=np.zeros((c, n, M)),
             carry=zeros.copy(), pay_to_date=zeros.copy(), ti_to_date=zeros.copy(),
-            expected_period_pay=zeros.copy(),
+            expected_period_pay=zeros.copy(), timing_moves=np.zeros((c, 3)),
         )
         if self.market is not None:
             years = (M + 11) // 12
@@ -607,7 +610,7 @@ class Simulation:
             state.outlook, state.outlook_var = state.market.outlook(t, self.months)
 
     def _decide(self, state: MonthState, t: int) -> None:
-        """2. Effort per activity (and, at a period's last month, timing) that maximises utility.
+        """2. Effort per activity that maximises utility.
 
         In a closed month nobody decides: what the rep expects from the period (for morale
         at its close) is the projection at the current effort.
@@ -619,19 +622,15 @@ class Simulation:
         cells = _Cells(state.present, pack=not self.cross_rep)
         reps = self._reps(state, cells)
         mm = cells.take(state.mm)
-        state.shift = np.zeros(state.present.shape)
         if t < self.condition.closed_months:
             if period_starts:
                 window = self._window(k, False)
                 _, pp = self._utility(reps, self._month_view(reps, t, window), cells.take(state.choice), mm)
                 state.expected_period_pay = cells.put(pp[..., window.index(k)])
             return
-        timing = self._timing_month(t)
-        window = self._window(k, timing)
+        window = self._window(k, False)
         view = self._month_view(reps, t, window)
         expected = self._choose_effort(state, view, cells, reps, mm)
-        if timing:
-            state.shift = self._choose_timing(state, view, cells, reps, mm)
         if expected is not None and period_starts:
             # What the rep expects from this period, for the morale update at its close.
             state.expected_period_pay = cells.put(expected[..., window.index(k)])
@@ -702,49 +701,83 @@ class Simulation:
             for j, g in enumerate(gs):
                 yield g, u[j * c: (j + 1) * c], pp[j * c: (j + 1) * c]
 
-    def _choose_timing(self, state: MonthState, view: _MonthView, cells: _Cells, reps: Reps,
-                       mm: np.ndarray) -> np.ndarray:
-        """At a period's last month: pull business forward, push it into the next period, or neither,
-        in thirds of the most the rep can move (:data:`TIMING_STEPS`), so a rep a little short of
-        a step pulls a little rather than all or nothing.
+    def _settle_timing(self, state: MonthState, t: int) -> None:
+        """3b. At a period's close, knowing the period's business: pull business forward from
+        next month, push some of this month's into it, or neither (docs/model.md §3, "Timing").
 
-        Returns the shift of primary business (``> 0`` pulled in, ``< 0`` pushed out).
+        The choice is made once the month's business is realized, as a rep decides in the
+        period's last days knowing where they stand, in thirds of the most the rep can move
+        (:data:`TIMING_STEPS`, a third of the period's expected business by default). Pulled
+        business arrives now at a discount and is missing next month; pushed business (at most
+        what the month brought) arrives next month, less what customers would not wait for. Each
+        candidate is valued as the rep values effort: the pay of the closing period (now known)
+        and the certainty equivalent of what follows, projected at the rep's current effort.
         """
-        sc, t = self.scenario, view.t
-        # Up to ``max_shift`` of the period's business (a period of its months at this month's
-        # expected rate), taken from or put into next month.
+        if t < self.condition.closed_months or not self._timing_month(t):
+            return
+        sc, primary = self.scenario, self.scenario.primary_measure
+        k = int(self.period_of_month[t])
         share = sc.timing_max_shift * MONTHS_PER_PERIOD[self.plan.period]
-        phi = share * self._expected_month(t, state.choice * state.mm, state.skill, state.scale,
-                                           state.ramp, self._outlook(state, 0),
-                                           self.prod.closure({sc.primary_measure}))[sc.primary_measure]
-        phi_c, choice_c = cells.take(phi), cells.take(state.choice)
-        directions = TIMING_STEPS
-        utilities = self._timing_trials(reps, view, choice_c, mm, directions, phi_c)
-        best_dir, _ = _first_best((d, u, None) for d, u in zip(directions, utilities))
-        return np.where(state.present, cells.put(best_dir) * phi, 0.0)
+        phi = share * self._expected_month(t, state.choice * state.mm, state.skill, state.scale, state.ramp,
+                                           self._outlook(state, 0), self.prod.closure({primary}))[primary]
+        month = np.maximum(state.actual[primary][:, :, t], 0.0)
+        cells = _Cells(state.present, pack=not self.cross_rep)
+        reps = self._reps(state, cells)
+        # The reps as they will decide next month: a month more tenure, the market seen to date.
+        outlook, outlook_var = (None, None) if state.market is None else state.market.outlook(t + 1, self.months)
+        reps = replace(reps, tenure=reps.tenure + cells.take(state.present.astype(float)),
+                       outlook=None if outlook is None else cells.take_months(outlook), outlook_var=outlook_var)
+        moves = []
+        for d in TIMING_STEPS:
+            pulled = max(d, 0.0) * phi
+            pushed = np.minimum(max(-d, 0.0) * phi, month)
+            moves.append((pulled * (1.0 - sc.timing_pull_cost) - pushed,
+                          state.carry - pulled + pushed * (1.0 - sc.timing_push_cost)))
+        utilities = self._timing_utilities(reps, t, self._window(k, True), cells.take(state.choice),
+                                           cells.take(state.mm), [(cells.take(a), cells.take(b)) for a, b in moves])
+        best, _ = _first_best((i, u, None) for i, u in enumerate(utilities))
+        pick = np.where(state.present, cells.put(best, 0.0), 0.0).astype(np.int64)
+        now = np.choose(pick, [m[0] for m in moves])
+        state.actual[primary][:, :, t] = np.where(state.present, state.actual[primary][:, :, t] + now, 0.0)
+        state.carry = np.where(state.present, np.choose(pick, [m[1] for m in moves]), 0.0)
+        direction = np.asarray(TIMING_STEPS)[pick]
+        state.timing_moves += np.stack([state.present.sum(axis=1), (state.present & (direction > 0)).sum(axis=1),
+                                        (state.present & (direction < 0) & (now < 0)).sum(axis=1)], axis=1)
 
-    def _timing_trials(self, reps: Reps, view: _MonthView, choice: np.ndarray, mm: np.ndarray,
-                       directions: tuple[float, ...], phi: np.ndarray) -> list[np.ndarray]:
-        """The utility of shifting ``direction x phi`` of primary business, per direction.
+    def _timing_utilities(self, reps: Reps, t: int, window: list[int], choice: np.ndarray, mm: np.ndarray,
+                          moves: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        """The utility of each move ``(business added to month t, carry into month t + 1)``,
+        seen from the month after ``t``.
 
-        Packed cells evaluate the directions in one what-if (stacked along the run axis)
-        where they fit in :data:`_WHAT_IF_CELLS`; with cross-rep terms the first (no shift)
-        records the others' reference values.
+        Packed cells evaluate the moves in one what-if, stacked along the run axis, where they
+        fit in :data:`_WHAT_IF_CELLS`; otherwise one at a time, and with cross-rep terms the
+        first (no move) records the others' reference values.
         """
-        if not self.cross_rep and len(directions) * phi.size <= _WHAT_IF_CELLS:
-            u, _ = self._utility(reps, view, choice, mm, shift=np.array(directions)[:, None] * phi)
-            return [u[i: i + 1] for i in range(len(directions))]
+        primary = self.scenario.primary_measure
+
+        def trial(now: np.ndarray, carry: np.ndarray, stack: int = 1) -> Reps:
+            actual = dict(reps.actual)
+            actual[primary] = np.repeat(reps.actual[primary], stack, axis=0) if stack > 1 else \
+                reps.actual[primary].copy()
+            actual[primary][:, :, t] += now
+            return replace(reps, actual=actual, carry=carry)
+
+        if not self.cross_rep and len(moves) * moves[0][0].size <= _WHAT_IF_CELLS:
+            stacked = trial(np.concatenate([m[0] for m in moves]), np.concatenate([m[1] for m in moves]), len(moves))
+            u, _ = self._utility(stacked, self._month_view(stacked, t + 1, window), choice, mm)
+            c = moves[0][0].shape[0]
+            return [u[i * c: (i + 1) * c] for i in range(len(moves))]
         reference: dict | None = {} if self.cross_rep else None
         out = []
-        for direction in directions:
-            u, _ = self._utility(reps, view, choice, mm, shift=direction * phi,
-                                 record=reference if direction == 0.0 else None,
-                                 reference=reference if direction != 0.0 else None)
+        for i, (now, carry) in enumerate(moves):
+            one = trial(now, carry)
+            u, _ = self._utility(one, self._month_view(one, t + 1, window), choice, mm,
+                                 record=reference if i == 0 else None, reference=reference if i else None)
             out.append(u)
         return out
 
     def _produce(self, state: MonthState, t: int) -> None:
-        """3. Outputs realized from the run's output streams, with timing shifts applied."""
+        """3. Outputs realized from the run's output streams, with business moved at the last period end."""
         sc, prod = self.scenario, self.prod
         primary = sc.primary_measure
         n_out, n = len(prod.outputs), self.slots
@@ -754,18 +787,13 @@ class Simulation:
         uni = state.streams.random("output_uniform", (n_out, n))
         nor = state.streams.standard_normal("output_normal", (n_out, n))
         real = prod.realize(exp_vals, eff, np.moveaxis(uni, 1, 0), np.moveaxis(nor, 1, 0))
-        # Timing: pulled business (shift > 0) arrives now at a discount and is missing next
-        # month; pushed business (shift < 0) leaves now and arrives next month, discounted.
-        # Where a month brings less than was pulled from it, the rest is missing from the
-        # months after (``owed``), so no month's business is negative and none is created.
+        # Business moved across the last period end (:meth:`_settle_timing`): pushed business
+        # arrives now, pulled business is missing. Where a month brings less than was pulled
+        # from it, the rest is missing from the months after (``owed``), so no month's
+        # business is negative and none is created.
         prim = real[primary] + state.carry
-        owed = np.minimum(prim, 0.0)
-        prim = prim - owed
-        pulled = np.maximum(state.shift, 0.0)
-        pushed = np.minimum(np.maximum(-state.shift, 0.0), prim)
-        prim = prim + pulled * (1.0 - sc.timing_pull_cost) - pushed
-        state.carry = owed - pulled + pushed * (1.0 - sc.timing_push_cost)
-        real[primary] = prim
+        state.carry = np.minimum(prim, 0.0)
+        real[primary] = prim - state.carry
         self.condition.realized(self, state, t, real)
         for col in state.actual:
             state.actual[col][:, :, t] = np.where(state.present, real[col], 0.0)
@@ -964,7 +992,7 @@ class Simulation:
         return proj
 
     def _utility(self, reps: Reps, view: _MonthView, choice: np.ndarray, mm: np.ndarray,
-                 shift: np.ndarray | None = None, record: dict | None = None,
+                 record: dict | None = None,
                  reference: dict | None = None, held: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Certainty equivalent of projected pay over the window minus the cost of effort.
 
@@ -973,16 +1001,14 @@ class Simulation:
         ``held`` (the reps' current choice: their effort is not what is being decided), and
         business paid after the horizon counts in its last month.
 
-        Several candidates can be evaluated at once (packed cells only): ``choice`` or
-        ``shift`` then stack them along the run axis, ``(A, candidates, cells)`` and
-        ``(candidates, cells)``, and so do the results.
+        Several candidates can be evaluated at once (packed cells only): ``choice`` then
+        stacks them along the run axis, ``(A, candidates, cells)``, and so do the results.
 
         Args:
             reps: the reps evaluated (their cells).
             view: what the month's what-ifs share (:meth:`_month_view`).
             choice: ``(A, ...)`` chosen effort per activity (an array, or rows of different
                 widths as :func:`_rows` makes them); ``mm`` the morale multiplier.
-            shift: primary business pulled forward (> 0) or pushed out (< 0) this month.
             record, reference: cross-rep reference values (see ``PayoutProgram.evaluate``).
             held: ``(A, ...)`` effort in the months after the window (default ``choice``).
 
@@ -990,28 +1016,21 @@ class Simulation:
         """
         present, carry = reps.present, reps.carry
         scale = reps.quota if reps.scale is None else reps.scale
-        sc = self.scenario
         t, window, future = view.t, view.window, view.future
         eff = _rows([row * mm for row in choice])
         eff_later = eff if held is None else _rows([row * mm for row in held])
         # Projected monthly values for the months from t on (same effort for the rest).
         proj = self._project(view, eff, eff_later, reps.skill, scale)
-        primary = sc.primary_measure
-        if carry is not None and t in proj:
-            proj[t][primary] = proj[t][primary] + carry
-        if shift is not None and t in proj:
-            pulled = np.maximum(shift, 0.0)
-            pushed = np.maximum(-shift, 0.0)
-            proj[t][primary] = proj[t][primary] + pulled * (1 - sc.timing_pull_cost) - pushed
-            if t + 1 in proj:
-                proj[t + 1][primary] = proj[t + 1][primary] - pulled + pushed * (1 - sc.timing_push_cost)
+        # Business moved into this month across the last period end is known deals: it
+        # carries none of the month's noise (added after it, :meth:`_what_if_actuals`).
+        certain = {t: carry} if carry is not None and t in proj else {}
         cand = np.broadcast_shapes(present.shape, *(np.shape(row) for row in eff),
-                                   np.shape(shift) if shift is not None else ())
+                                   np.shape(carry) if carry is not None else ())
         shape = (len(view.factors),) + cand
         W = len(window)
         inputs = Inputs(
             rep_ids=self._rep_ids(), periods=view.periods, roster=reps.roster_cols,
-            actuals=self._what_if_actuals(reps, view, proj, shape),
+            actuals=self._what_if_actuals(reps, view, proj, shape, certain),
             active=np.broadcast_to(view.active, shape + (W,)), proration=np.broadcast_to(view.prorate, shape + (W,)),
             mix=self.mix,
         )
@@ -1021,23 +1040,27 @@ class Simulation:
         u = effort_utility(v, self.weights, reps.rho, reps.kappa, reps.ti, len(future), self.prod.shares,
                            np.stack(np.broadcast_arrays(*choice)))
         if self.ratchet > 0:
-            u = u - self._ratchet_cost(reps, t, future, proj)
+            u = u - self._ratchet_cost(reps, t, future, proj, certain)
         expected_pp = _quadrature(self.weights, per_period[..., : len(view.decided)])
         return np.where(present, u, 0.0), expected_pp
 
-    def _what_if_actuals(self, reps: Reps, view: _MonthView, proj: dict, shape: tuple) -> dict[str, np.ndarray]:
+    def _what_if_actuals(self, reps: Reps, view: _MonthView, proj: dict, shape: tuple,
+                         certain: dict[int, np.ndarray]) -> dict[str, np.ndarray]:
         """Each column's actuals per window period ``(*shape, W)``: realized before ``t``,
         projected from it (the noise priced is the decided months': later months at their
-        expected value)."""
+        expected value; ``certain`` adds known primary business to a month after its noise)."""
         sc, t, window, factors = self.scenario, view.t, view.window, view.factors
         amount_cols = {o.name for o in sc.outputs if o.kind in ("amount", "share_of")}
         decided_months = set(view.future)
         before = reps.before or {}
         acts: dict[str, np.ndarray] = {}
 
+        primary = sc.primary_measure
+
         def projected(m: int, col: str) -> np.ndarray:
             base = proj[m][col]
-            return factors[:, None, None] * base if col in amount_cols and m in decided_months else base
+            v = factors[:, None, None] * base if col in amount_cols and m in decided_months else base
+            return v + certain[m] if col == primary and m in certain else v
 
         for col in self.columns:
             if col in view.realized:
@@ -1068,7 +1091,7 @@ class Simulation:
                 acts[col + suffix] = gathered
         return acts
 
-    def _ratchet_cost(self, reps: Reps, t: int, future: list[int], proj: dict) -> np.ndarray:
+    def _ratchet_cost(self, reps: Reps, t: int, future: list[int], proj: dict, certain: dict) -> np.ndarray:
         """What this year's projected primary output costs the rep in next year's pay (docs/model.md §11).
 
         Under a ratchet, one more unit of this year's output raises next year's quota by
@@ -1082,9 +1105,7 @@ class Simulation:
         if not ahead:
             return np.zeros(reps.present.shape)
         primary = self.scenario.primary_measure
-        output = proj[ahead[0]][primary]
-        for m in ahead[1:]:
-            output = output + proj[m][primary]
+        output = sum(proj[m][primary] + certain.get(m, 0.0) for m in ahead)
         return self.ratchet * reps.ti / np.maximum(reps.quota, 1e-9) * output
 
     def _rep_ids(self) -> np.ndarray:
@@ -1304,7 +1325,7 @@ class Simulation:
             disengaged_months=disengaged,
             active_months=_run_totals(active_m).astype(float),
             effort_sum=_run_totals(effort_m),
-            last_month_primary=_run_totals(prim[:, :, last_idx]),
+            last_month_primary=_run_totals(prim[:, :, last_idx]), timing_moves=state.timing_moves.copy(),
             attainment=attainment, payout=payout, rep_mask=rep_mask, top_quartile=top,
             effort=effort_m.sum(axis=2) / np.maximum(active_m.sum(axis=2), 1), primary=prim.sum(axis=2), skill=skill,
             period_cost=np.where(rep_mask[..., None], total, 0.0).sum(axis=1),

@@ -161,7 +161,7 @@ def _reference_risk(pay_ratio_months: int, m0: float) -> float:
         g = max(1.0 - comp, 0.0)                             # median outside offer 1.0
         hopeless = 1.0 if month < 12 else 0.0
         m = min(max(m - 0.15 * g - 0.05 * hopeless + 0.30 * (m0 - m), 0.0), 1.0)
-    base_h = 1 - (1 - 0.10) ** (1 / 12)
+    base_h = 1 - (1 - 0.11) ** (1 / 12)
     h = base_h * math.exp(2.0 * (1 - m) + 2.0 * g)
     return 1 - (1 - h) ** 12
 

@@ -237,10 +237,10 @@ def test_cli_end_to_end_on_shipped_plan(tmp_path):
     only in parameter lines, prints the changes and effects, and writes JSON."""
     out, js = tmp_path / "new.yaml", tmp_path / "rec.json"
     proc = incentive("recalibrate", PLANS / "classic_ae.yaml", "--maximize", "profit", "--subject-to",
-                     "cost_of_sales <= 0.125", "--runs", "6", "--budget-evals", "6", "--workers", "1",
+                     "cost_of_sales <= 0.136", "--runs", "6", "--budget-evals", "6", "--workers", "1",
                      "--out", out, "--json", js)
     assert proc.returncode == 0, proc.stderr
-    assert "Predicted effect" in proc.stdout and "cost_of_sales <= 0.125" in proc.stdout
+    assert "Predicted effect" in proc.stdout and "cost_of_sales <= 0.136" in proc.stdout
     assert "By skill quartile" in proc.stdout and f"wrote {out}" in proc.stdout
     new = load_plan(out)
     original = (PLANS / "classic_ae.yaml").read_text()

@@ -107,18 +107,44 @@ def test_higher_rate_buys_more_effort_and_revenue():
     assert high.revenue.sum() > low.revenue.sum()
 
 
-def test_step_at_quarter_end_pulls_business_forward():
-    """With a quarterly step, reps short of it pull business into the quarter's last month;
-    with a flat rate (nothing to gain, a discount to pay) nobody shifts."""
+def _moves(r):
+    """Shares of rep period-ends that pulled business in and pushed it out."""
+    ends, pulls, pushes = r.timing_moves.sum(axis=0)
+    return pulls / ends, pushes / ends
+
+
+def test_a_step_invites_timing_games_and_a_flat_rate_none():
+    """Oyer (1998): a lump sum at a quota gives reps just short of it a reason to pull business
+    into the period and reps past it a reason to hold business back for the next; with a flat
+    rate (nothing to gain, a discount or lost deals to pay) nobody moves any, and the months
+    are those of a team that cannot move business at all. The moves pay: the step pays more
+    with them than without."""
+    skill = "{dist: empirical, values: [0.85, 0.95]}"
     step = plan("  - name: bonus\n    kind: step\n    input: attainment\n"
                 "    steps: [{at: 1.0, pay: target_incentive}]\n", period="quarter")
     flat = plan("  - {name: c, kind: rate, base: revenue, rate: 5%}\n", period="quarter")
-    sc = scenario(skill="{dist: empirical, values: [0.85, 0.95]}", noise="lognormal", sigma=0.2, shift=0.25)
+    sc, fixed = scenario(skill=skill, sigma=0.2, shift=0.33), scenario(skill=skill, sigma=0.2, shift=0.0)
     with_step, with_flat = run(step, sc), run(flat, sc)
+    pulls, pushes = _moves(with_step)
+    assert pulls > 0.05 and pushes > 0.05
+    assert _moves(with_flat) == (0.0, 0.0)
     share = lambda r: r.last_month_primary.sum() / r.revenue.sum()
-    assert share(with_step) > share(with_flat) + 0.01
-    no_timing = run(flat, scenario(skill="{dist: empirical, values: [0.85, 0.95]}", sigma=0.2, shift=0.0))
-    assert share(with_flat) == pytest.approx(share(no_timing), abs=1e-12)
+    assert share(with_flat) == pytest.approx(share(run(flat, fixed)), abs=1e-12)
+    assert with_step.cost.sum() > run(step, fixed).cost.sum()
+
+
+def test_an_accelerating_rate_pulls_business_into_the_period():
+    """Larkin (2014): where the rate rises above the quarter's target, reps pull deals into
+    the quarter the higher rate pays in, so its last month books more than under a flat rate."""
+    skill = "{dist: empirical, values: [0.85, 0.95, 1.05, 1.15]}"
+    accel = plan("  - name: c\n    kind: rate\n    base: revenue\n    tiers:\n"
+                 "      - {upto: targets.revenue, rate: 4%}\n      - {rate: 8%}\n", period="quarter")
+    flat = plan("  - {name: c, kind: rate, base: revenue, rate: 5%}\n", period="quarter")
+    sc = scenario(skill=skill, sigma=0.2, shift=0.33)
+    with_accel, with_flat = run(accel, sc), run(flat, sc)
+    share = lambda r: r.last_month_primary.sum() / r.revenue.sum()
+    assert share(with_accel) > share(with_flat) + 0.02
+    assert _moves(with_accel)[0] > 0.2
 
 
 def test_morale_falls_and_people_quit_when_pay_falls_short():
@@ -158,3 +184,19 @@ def test_alerts_and_the_simulator_share_one_morale_and_quit_model():
         for fn in ("morale_after_pay", "morale_after_month", "quit_hazard"):
             assert getattr(module, fn) is getattr(behaviour, fn)
         assert 'mp["pay_gap"]' not in source and 'ap["morale_sensitivity"]' not in source
+
+
+def test_timing_moves_priced_together_or_one_at_a_time_agree(monkeypatch):
+    """The period-end moves are priced stacked in one what-if where they fit, else one at a time:
+    the choices and every result are the same either way."""
+    from engine.sim import simulate
+
+    step = plan("  - name: bonus\n    kind: step\n    input: attainment\n"
+                "    steps: [{at: 1.0, pay: target_incentive}]\n", period="quarter")
+    sc = scenario(skill="{dist: empirical, values: [0.85, 0.95, 1.1]}", sigma=0.2, shift=0.33)
+    together = run(step, sc)
+    monkeypatch.setattr(simulate, "_WHAT_IF_CELLS", 1)
+    alone = run(step, sc)
+    assert together.timing_moves.sum() > 0
+    for field in ("revenue", "cost", "timing_moves", "attainment", "payout"):
+        np.testing.assert_array_equal(getattr(together, field), getattr(alone, field))
