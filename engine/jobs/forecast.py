@@ -44,6 +44,7 @@ from engine.core.errors import DataError, DataErrors
 from engine.core.inputs import Inputs, PeriodInfo
 from engine.core.periods import parse_period_label, period_for_date
 from engine.jobs.pack import plan_language
+from engine.jobs.rest_of_year import RunRecords, against_so_far
 from engine.plan.validate import CheckedPlan
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
 from engine.sim.market import MarketModel, team_index
@@ -71,6 +72,9 @@ SOURCES = {"skill": ("skill",), "noise": ("output_uniform", "output_normal"), "m
 DECOMPOSE_RUNS = 400  # runs per source of the decomposition (the first runs of the forecast, same streams)
 DEFAULT_BEHAVIOUR = BehaviourPrior()
 """The behaviour prior a forecast uses unless told otherwise (docs/model.md §9)."""
+DEFAULT_CARRY: tuple[float, float] | None = (0.0, 2.0)
+"""The default range of the share of the model's timing carry-in a forecast run carries
+(docs/model.md §9; ``forecast(carry=...)``)."""
 BEHAVIOUR_PILOT_REP_RUNS = 2_000  # rep-runs of the pilot that fits the effort behind the actuals to the behaviour
 BEHAVIOUR_PILOT_BASE = 1_500_000_000  # its run i draws from the streams of run BEHAVIOUR_PILOT_BASE + i
 
@@ -102,6 +106,9 @@ class Forecast:
         assumptions: ``(item, value)`` pairs for the record.
         variance: where the annual spread comes from (:func:`_decompose`): ``source``,
             ``share_of_variance``, ``sd``, ``sd_without``; None when not measured.
+        rest_of_year: the open months against the closed ones, per month: pay, the primary
+            output and its parts, pay per unit of output
+            (:func:`engine.jobs.rest_of_year.against_so_far`); None when not measured.
         market: the market read off the actuals so far: ``months`` (``(month label,
             multiplier, sd of its log)`` of the closed months, company or first team),
             ``level`` and ``level_sd`` (the year's level shock, log), ``last`` and
@@ -130,6 +137,7 @@ class Forecast:
     market: dict | None = None
     plan_label: str = ""
     language: str = "en"
+    rest_of_year: dict | None = None
 
     @property
     def document(self) -> dict:
@@ -163,6 +171,7 @@ class Forecast:
                              "se": _rounded(_cell(r["se"]), 4), "sd": num(r["sd"])}
                             for r in self.variance.to_dict("records")]},
             "market": self.market,
+            "rest_of_year": self.rest_of_year,
             "reps_detail": [
                 {"rep_id": r.rep_id, "paid_to_date": num(r.paid_to_date), "expected_remaining": num(r.expected_remaining),
                  "expected_year": num(r.expected_year), "p90_year": num(r.p90_year),
@@ -625,7 +634,8 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
              workers: int = 1, chunk_runs: int | None = None, params: dict | None = None,
              scheduler=None, progress: bool = False, decompose: bool = True,
              ledger_paid: pd.DataFrame | None = None,
-             behaviour: BehaviourPrior | None = DEFAULT_BEHAVIOUR, in_post: bool = True) -> Forecast:
+             behaviour: BehaviourPrior | None = DEFAULT_BEHAVIOUR, in_post: bool = True,
+             carry: tuple[float, float] | None = DEFAULT_CARRY) -> Forecast:
     """Forecast the plan year's payout for the real team from the actuals so far.
 
     The steps, each a function below: what the closed periods paid (:func:`_paid_so_far`);
@@ -668,6 +678,10 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         in_post: the team as it runs: seats of roster leavers without a hire are refilled
             after the scenario's vacancy, and the quit hazard is scaled to the team's quit
             rate so far (False: leavers' seats stay empty, the scenario's hazard).
+        carry: the range of the share of the model's timing carry-in each run carries into the
+            first open month (business the reps moved across the as-of period end, which the
+            closed months' actuals do not show; docs/model.md §9), drawn uniformly per run;
+            None: nothing is carried (the forecast before issue 27's stop 33).
 
     Returns:
         The :class:`Forecast`.
@@ -683,9 +697,9 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     setup = _setup(checked, roster, actuals, as_of)
     paid = _paid_so_far(checked, setup, params, ledger_paid)
     team = _team(checked, setup, shape_scenario(checked, scenario)[0], in_post)  # the team in the plan's own columns
-    read = _read_closed_months(checked, setup, team, seed, params, behaviour, in_post)
+    read = _read_closed_months(checked, setup, team, seed, params, behaviour, in_post, carry)
     scenario = _at_the_team_rates(team.scenario, read)
-    sims = _simulate_rest(checked, setup, team, read, scenario, paid, runs, seed, params, behaviour,
+    sims = _simulate_rest(checked, setup, team, read, scenario, paid, runs, seed, params, behaviour, carry,
                           workers=workers, chunk_runs=chunk_runs, scheduler=scheduler, progress=progress,
                           decompose=decompose)
     by_period, in_progress, quantiles = _by_period(setup, paid, sims)
@@ -693,6 +707,7 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     earned, method, share_year = _accrual(checked, setup, team, paid, sims, in_progress, annual_mean)
     prob = None if budget is None else float(np.average(sims.annual > budget, weights=sims.weights))
     reps = _per_rep(setup, team, paid, read, sims)
+    rest = _rest_of_year(setup, team, read, scenario, paid, sims)
 
     M = team.closed_months
     as_of_date = _month_end(setup.start, M - 1)
@@ -705,14 +720,15 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         "closed_period_gap": sims.closed_gap,
     }
     assumptions = _assumptions(checked, setup, team, read, sims, scenario, runs, seed, behaviour, method,
-                               as_of_date)
+                               as_of_date, carry)
     return Forecast(plan=plan.name, plan_label=plan.label or "", language=plan_language(checked),
                     scenario=scenario.name, currency=plan.currency, minor_unit=plan.minor_unit,
                     as_of=setup.as_of, as_of_date=as_of_date, closed_months=M, runs=runs, seed=seed, budget=budget,
                     method=method, by_period=by_period, reps=reps, annual=sims.annual, summary=summary,
                     assumptions=assumptions, variance=sims.decomposition,
                     market=_market_document(setup, read.market, scenario, M),
-                    variance_runs=0 if sims.decomposition is None else min(runs, DECOMPOSE_RUNS))
+                    variance_runs=0 if sims.decomposition is None else min(runs, DECOMPOSE_RUNS),
+                    rest_of_year=rest)
 
 
 # -- the steps of the forecast ------------------------------------------------------------------
@@ -819,6 +835,11 @@ class _Reading:
         effort_model: the effort behind the actuals as a function of the behaviour drawn.
         market: the market of the closed months (None: no market, or nothing read).
         blocks: ``(base0, base, cv2_month)`` the behaviour weights read the closed blocks with.
+        carry_in: ``(R,)`` each roster rep's business moved into the first open month at the
+            model's rate (:func:`_carry_in`), or None.
+        carry_share: the model's carry-in as a share of a month's business of the last closed
+            period (the pilot's), or None.
+        seen: ``(R, M)`` the primary output the reads saw (:func:`_unmoved`), or None.
     """
 
     skill_mean: np.ndarray
@@ -830,11 +851,15 @@ class _Reading:
     effort_model: EffortModel | None = None
     market: _MarketRead | None = None
     blocks: tuple | None = None
+    carry_in: np.ndarray | None = None
+    carry_share: float | None = None
+    seen: np.ndarray | None = None
 
 
 def _conditioning(setup: _Setup, team: _Team, closed: int, mean, sd, *, behaviour: BehaviourPrior | None,
                   redraw: frozenset[str] = frozenset(), settle_gap: float = 0.0,
-                  effort_model: EffortModel | None = None, market: _MarketRead | None = None) -> Conditioning:
+                  effort_model: EffortModel | None = None, market: _MarketRead | None = None,
+                  carry_in: np.ndarray | None = None, carry: tuple[float, float] | None = None) -> Conditioning:
     """The simulation of the real team with its first ``closed`` months as they were."""
     seen = None if market is None or closed == 0 else market
     return Conditioning(roster=team.roster, start=setup.start, closed_months=closed,
@@ -845,11 +870,14 @@ def _conditioning(setup: _Setup, team: _Team, closed: int, mean, sd, *, behaviou
                         market_mean=None if seen is None else seen.mean,
                         market_cov=None if seen is None else seen.cov,
                         behaviour=behaviour, settle_gap=settle_gap,
-                        effort_model=effort_model if closed else None, refill=team.refill if closed else None)
+                        effort_model=effort_model if closed else None, refill=team.refill if closed else None,
+                        carry_in=carry_in if closed and carry is not None else None,
+                        carry_range=carry if carry is not None else (1.0, 1.0))
 
 
 def _read_closed_months(checked: CheckedPlan, setup: _Setup, team: _Team, seed: int, params: dict | None,
-                        behaviour: BehaviourPrior | None, in_post: bool) -> _Reading:
+                        behaviour: BehaviourPrior | None, in_post: bool,
+                        carry: tuple[float, float] | None = None) -> _Reading:
     """The effort, rates, behaviour, market and skills the closed months show (the prior when
     the year is over or the actuals hold no primary output)."""
     R, M, primary, scenario = team.n_reps, team.closed_months, team.primary, team.scenario
@@ -878,22 +906,53 @@ def _read_closed_months(checked: CheckedPlan, setup: _Setup, team: _Team, seed: 
         if in_post:
             quit_scale = _quit_scale(res_b, _leavers_so_far(setup, team.active_days, M),
                                      len(np.concatenate([r.run_index for r in res_b])))
+    carry_share, carry_in = _carry_in(setup, team, res if behaviour is None else res_b) if carry is not None \
+        else (None, None)
+    # What the reads see: the real output, with what the team moved out of the as-of month
+    # put back (at the carry's prior mean), so that a push across the period end is read
+    # neither as a market dip nor as lower skill.
+    seen = _unmoved(team.real[primary], carry_in, carry)
     base = base0 * effort_factor[None, :]
-    observed = team.real[primary].sum(axis=1)
+    observed = seen.sum(axis=1)
     cv2_month = pilot.prod.monthly_cv(scenario.output(primary)) ** 2
     market = None
     if scenario.market.active:
         # The market so far, read off the team's results (before the reps' skills, so that a
         # team-wide swing is not read as every rep's skill).
         teams, n_teams = team_index(team.roster.columns, R)
-        market = _read_market(scenario.market, team.real[primary], base, _blocks(setup), team.prior_mean,
+        market = _read_market(scenario.market, seen, base, _blocks(setup), team.prior_mean,
                               team.prior_sd, cv2_month, teams, n_teams)
         base = base * market.multiplier[teams]
     expected = base.sum(axis=1)
     cv2 = cv2_month * (base ** 2).sum(axis=1) / np.maximum(expected, 1e-300) ** 2
     skill_mean, skill_sd = skill_posterior(team.prior_mean, team.prior_sd, observed, expected, cv2)
     return _Reading(skill_mean, skill_sd, effort_factor, count_scale, quit_scale, settle_gap, effort_model, market,
-                    (base0, base, cv2_month))
+                    (base0, base, cv2_month), carry_in, carry_share, seen)
+
+
+def _unmoved(real: np.ndarray, carry_in: np.ndarray | None, carry: tuple[float, float] | None) -> np.ndarray:
+    """``(R, M)`` the real primary output with the business moved across the as-of period end
+    (``carry_in`` at the prior mean of its multiplier) back in the as-of month."""
+    if carry_in is None or carry is None or real.shape[1] == 0:
+        return real
+    out = np.array(real, dtype=float, copy=True)
+    out[:, -1] = np.maximum(out[:, -1] + 0.5 * (carry[0] + carry[1]) * carry_in, 0.0)
+    return out
+
+
+def _carry_in(setup: _Setup, team: _Team, pilot: list) -> tuple[float, np.ndarray]:
+    """What the team moved across the as-of period end into the first open month, at the
+    model's rate: the pilot's net carry (pushed out less pulled in, roster seats) as a share of
+    a month's expected business in the last closed period, times each roster rep's real
+    business per month in that period. Zero when the as-of month is not a period's last
+    (nobody moves business then)."""
+    M = team.closed_months
+    last = [m for m in range(M) if setup.period_of_month[m] == setup.period_of_month[M - 1]]
+    carried = sum(float(r.carry_out.sum()) for r in pilot if r.carry_out is not None)
+    month = sum(float(r.primary_expected[:, last].sum()) for r in pilot if r.primary_expected is not None) / len(last)
+    share = carried / month if month > 0 else 0.0
+    per_month = team.real[team.primary][:, last].sum(axis=1) / len(last)
+    return share, share * per_month
 
 
 def _pilot(checked: CheckedPlan, setup: _Setup, team: _Team, seed: int, params: dict | None):
@@ -965,6 +1024,8 @@ class _Runs:
         theta_post: the behaviour's posterior mean (None: not read).
         decomposition: :func:`_decompose`'s table, or None.
         closed_gap: the largest gap between the simulated and the paid closed periods.
+        records: what the runs recorded for :func:`~engine.jobs.rest_of_year.against_so_far`
+            (None when every month is closed).
     """
 
     period_runs: np.ndarray
@@ -977,10 +1038,12 @@ class _Runs:
     theta_post: np.ndarray | None
     decomposition: pd.DataFrame | None
     closed_gap: float
+    records: RunRecords | None = None
 
 
 def _simulate_rest(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Reading, scenario: Scenario,
-                   paid: _Paid, runs: int, seed: int, params: dict | None, behaviour: BehaviourPrior | None, *,
+                   paid: _Paid, runs: int, seed: int, params: dict | None, behaviour: BehaviourPrior | None,
+                   carry: tuple[float, float] | None, *,
                    workers: int, chunk_runs: int | None, scheduler, progress: bool, decompose: bool) -> _Runs:
     """The open months simulated ``runs`` times for the real team, the runs weighted by how
     likely each run's behaviour makes the closed months, and the spread decomposed."""
@@ -1001,7 +1064,7 @@ def _simulate_rest(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Read
         def run(n: int, redraw: frozenset[str] = frozenset(), desc: str | None = None):
             condition = _conditioning(setup, team, M, read.skill_mean, read.skill_sd, behaviour=behaviour,
                                       redraw=redraw, settle_gap=read.settle_gap, effort_model=read.effort_model,
-                                      market=read.market)
+                                      market=read.market, carry_in=read.carry_in, carry=carry)
             task = SimTask(checked, scenario, seed, params, condition=condition)
             sim = simulation_for(task)  # built here once; forked workers inherit it
             chunks = chunks_of(n, chunk_runs or ex.chunk_size(sim.slots, n))
@@ -1012,10 +1075,16 @@ def _simulate_rest(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Read
         seat_pay = np.concatenate([r.period_payout for r in res])
         quit_seat = np.concatenate([r.quit_seat for r in res])
         annual = paid.to_date + period_runs[:, open_periods].sum(axis=1)
+        records = RunRecords(open_pay=period_runs[:, open_periods].sum(axis=1),
+                             output=np.concatenate([r.revenue for r in res]),
+                             expected=np.concatenate([r.primary_expected for r in res]),
+                             capacity=np.concatenate([r.primary_baseline for r in res]),
+                             headcount=np.concatenate([r.headcount for r in res]))
         if behaviour is not None and read.effort_model is not None and read.blocks is not None:
             theta = behaviour.draw(RunStreams(seed, range(runs)))
             weights, ess, theta_post = _behaviour_weights(
-                theta, read.effort_model, read.blocks, team.real[team.primary], _blocks(setup), team.prior_mean,
+                theta, read.effort_model, read.blocks, team.real[team.primary] if read.seen is None else read.seen,
+                _blocks(setup), team.prior_mean,
                 team.prior_sd, scenario.market)
         elif behaviour is not None:
             theta = behaviour.draw(RunStreams(seed, range(runs)))
@@ -1036,7 +1105,23 @@ def _simulate_rest(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Read
     closed_gap = float(np.abs(period_runs[:, : setup.closed_periods]
                               - paid.by_period[None, : setup.closed_periods]).max()) if setup.closed_periods else 0.0
     return _Runs(period_runs, seat_pay, quit_seat, annual, open_periods, weights, ess, theta_post, decomposition,
-                 closed_gap)
+                 closed_gap, records)
+
+
+def _rest_of_year(setup: _Setup, team: _Team, read: _Reading, scenario: Scenario, paid: _Paid,
+                  sims: _Runs) -> dict | None:
+    """Why the open months pay more or less than the closed ones (engine/jobs/rest_of_year.py)."""
+    M = team.closed_months
+    if sims.records is None or team.primary not in team.real or len(read.effort_factor) != M:
+        return None
+    season = np.array([scenario.seasonality[(setup.start.month - 1 + i) % 12] for i in range(12)], dtype=float)
+    rest = against_so_far(sims.records, sims.weights, closed_months=M, paid=paid.to_date,
+                          closed_output=float(team.real[team.primary][:, :M].sum()),
+                          closed_effort=np.asarray(read.effort_factor, dtype=float),
+                          closed_present=(team.active_days[:, :M] > 0).sum(axis=0), season=season)
+    if rest is not None:
+        rest["output"]["measure"] = team.primary
+    return rest
 
 
 def _by_period(setup: _Setup, paid: _Paid, sims: _Runs) -> tuple[pd.DataFrame, set[int], np.ndarray]:
@@ -1123,7 +1208,7 @@ def _market_document(setup: _Setup, market: _MarketRead | None, scenario: Scenar
 
 def _assumptions(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Reading, sims: _Runs,
                  scenario: Scenario, runs: int, seed: int, behaviour: BehaviourPrior | None, method: str,
-                 as_of_date: dt.date) -> list[tuple[str, str]]:
+                 as_of_date: dt.date, carry: tuple[float, float] | None = None) -> list[tuple[str, str]]:
     """``(item, value)`` pairs: what the forecast assumed, for the record."""
     plan, inputs, M = checked.plan, setup.inputs, team.closed_months
     refill = team.refill
@@ -1151,6 +1236,12 @@ def _assumptions(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Readin
          ", ".join(f"{n} {v:.2f} (prior {p:.2f})" for n, v, p in zip(behaviour.names, sims.theta_post,
                                                                     behaviour.mean()))
          + f"; runs weighted by the likelihood of the closed blocks, effective runs {sims.ess:.0f} of {runs}"),
+        ("business moved across the as-of period end",
+         "none carried" if carry is None or read.carry_in is None or read.carry_share is None else
+         f"each run carries U({carry[0]:g}, {carry[1]:g}) x the model's rate into the first open month: "
+         f"{read.carry_share:.3f} of a month's business of the last closed period (the pilot's pushes less pulls), "
+         f"{float(read.carry_in.sum()):,.0f} of {team.primary} at that rate; the skill and market reads see the "
+         f"as-of month with the prior mean of it put back"),
         ("accrual method", method + (": expected annual payout x share of the year elapsed, at least paid to date"
                                      if method == "ratable" else
                                      ": closed periods as paid + expected pay of a period in progress x its "

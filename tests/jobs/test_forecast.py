@@ -185,7 +185,7 @@ def test_outputs_xlsx_json_and_text(seeds, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["fc.xlsx"]
     doc = json.loads(json.dumps(fc.document))
     assert set(doc) == {"plan", "scenario", "currency", "as_of", "as_of_date", "closed_months", "runs", "seed", "reps",
-                        "periods", "year", "budget", "accrual", "variance", "market", "reps_detail"}
+                        "periods", "year", "budget", "accrual", "variance", "market", "rest_of_year", "reps_detail"}
     assert {s["source"] for s in doc["variance"]["sources"]} >= {"skill", "noise", "market", "attrition"}
     assert len(doc["market"]["months"]) == 6
     assert set(doc["year"]) == {"paid_to_date", "mean", "p05", "p50", "p90", "p95", "expected_remaining"}
