@@ -159,6 +159,9 @@ class Conditioning:
             that what a real team moved, which its actuals do not show, is uncertain in the
             forecast. None: nothing is carried (the closed months' actuals end the business).
         carry_range: the range of the multiplier ``u`` of ``carry_in``.
+        carry_normal: ``(centre, sd)``: ``u`` is that normal truncated to ``carry_range``
+            (what the team's month profile says, engine/jobs/forecast.py ``CarryRead``),
+            drawn by inverting its CDF at the run's uniform; None: uniform on the range.
     """
 
     roster: Roster
@@ -183,6 +186,7 @@ class Conditioning:
     refill: np.ndarray | None = None
     carry_in: np.ndarray | None = None
     carry_range: tuple[float, float] = (1.0, 1.0)
+    carry_normal: tuple[float, float] | None = None
 
     def seats(self, scenario: Scenario) -> Roster:
         return self.roster
@@ -204,7 +208,14 @@ class Conditioning:
         if self.carry_in is not None and 0 < self.closed_months < sim.months:
             lo, hi = self.carry_range
             u = state.streams.random("behaviour", (1,))[:, 0] if state.streams.runs else np.zeros(0)
-            state.record["carry_multiplier"] = lo + (hi - lo) * u
+            if self.carry_normal is None or hi <= lo:
+                state.record["carry_multiplier"] = lo + (hi - lo) * u
+            else:
+                from scipy import stats
+
+                c, sd = self.carry_normal
+                a, b = (lo - c) / sd, (hi - c) / sd
+                state.record["carry_multiplier"] = np.clip(stats.truncnorm.ppf(u, a, b, loc=c, scale=sd), lo, hi)
         state.present[:, :seats] = False  # the roster's dates say who is in the role each month
         state.ever[:, :seats] = False
         state.hired[:, :seats] = self.hired

@@ -88,9 +88,41 @@ def test_the_model_rate_is_the_pilots_pushes_less_pulls(team_at_midyear):
 
 
 def test_the_reads_see_the_as_of_month_with_the_carry_put_back():
-    """The as-of month gets the prior mean of the carry (U(0, 2): once the carry-in) back; the
+    """The as-of month gets the carry-in times the mean of its multiplier back (here 1.5); the
     other months are untouched, and a pull larger than the month leaves 0, not a negative month."""
     real = np.array([[100.0, 50.0], [80.0, 10.0]])
-    out = fc_mod._unmoved(real, np.array([30.0, -40.0]), (0.0, 2.0))
+    out = fc_mod._unmoved(real, np.array([20.0, -40.0]), 1.5)
     np.testing.assert_allclose(out, [[100.0, 80.0], [80.0, 0.0]])
-    assert fc_mod._unmoved(real, None, (0.0, 2.0)) is real
+    assert fc_mod._unmoved(real, None, 1.0) is real
+
+
+def test_a_month_that_collapses_at_a_period_end_counts_there():
+    """Four reps over two quarters (period ends in months 3 and 6): one rep's June collapses
+    (moved out), one rep's February collapses (a bad month); the profile is the share of
+    collapsed rep-months at period ends (1 of 8) less elsewhere (1 of 16); a rep not in the role
+    throughout is left out; the seasonality is taken out first (a low season is no collapse)."""
+    season = np.array([0.5, 1, 1, 1, 1, 1.0])
+    out = np.array([[50, 100, 100, 100, 100, 5],
+                    [50, 10, 100, 100, 100, 100],
+                    [50, 100, 100, 100, 100, 100],
+                    [50, 100, 100, 100, 100, 100],
+                    [0, 0, 0, 0, 0, 0]], dtype=float)
+    ends = np.array([False, False, True, False, False, True])
+    full = np.array([True, True, True, True, False])
+    assert fc_mod.month_profile(out, full, season, ends) == pytest.approx(1 / 8 - 1 / 16)
+    runs = np.stack([out, out])  # (runs, R, M) as the pilots give it
+    np.testing.assert_allclose(fc_mod.month_profile(runs, np.stack([full, full]), season, ends), [1 / 16, 1 / 16])
+
+
+def test_the_profile_reads_how_much_the_team_moved():
+    """A team whose profile is the model's moves the model's share (posterior centre 1); one with
+    no more collapses at period ends than elsewhere moves little (mean far below the prior's 1);
+    a pilot whose profile does not stand out of its own noise leaves the prior U(0, 2)."""
+    rng = np.random.default_rng(3)
+    pilot = 0.17 + 0.06 * rng.standard_normal(60)
+    same = fc_mod._carry_read((0.0, 2.0), float(pilot.mean()), pilot)
+    assert same.center == pytest.approx(1.0) and 0.9 < same.mean < 1.1
+    none = fc_mod._carry_read((0.0, 2.0), -0.05, pilot)
+    assert none.mean < 0.35
+    noisy = fc_mod._carry_read((0.0, 2.0), 0.1, 0.02 + 0.06 * rng.standard_normal(60))
+    assert noisy.center is None and noisy.mean == pytest.approx(1.0)
