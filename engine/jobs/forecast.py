@@ -72,6 +72,10 @@ SOURCES = {"skill": ("skill",), "noise": ("output_uniform", "output_normal"), "m
 DECOMPOSE_RUNS = 400  # runs per source of the decomposition (the first runs of the forecast, same streams)
 DEFAULT_BEHAVIOUR = BehaviourPrior()
 """The behaviour prior a forecast uses unless told otherwise (docs/model.md §9)."""
+CLOSED_GAP_PER_REP = 0.005
+"""The most the simulation may pay the closed periods away from the statements, per roster rep
+(rounding to the cent): more is a mismatch between the simulator's evaluation and the
+statements', reported as a warning (:attr:`Forecast.warnings`)."""
 DEFAULT_CARRY: tuple[float, float] | None = (0.0, 2.0)
 """The default range of the share of the model's timing carry-in a forecast run carries
 (docs/model.md §9; ``forecast(carry=...)``)."""
@@ -106,6 +110,8 @@ class Forecast:
         assumptions: ``(item, value)`` pairs for the record.
         variance: where the annual spread comes from (:func:`_decompose`): ``source``,
             ``share_of_variance``, ``sd``, ``sd_without``; None when not measured.
+        warnings: what the forecast found wrong with itself (the simulation not paying the
+            closed periods as the statements do).
         rest_of_year: the open months against the closed ones, per month: pay, the primary
             output and its parts, pay per unit of output
             (:func:`engine.jobs.rest_of_year.against_so_far`); None when not measured.
@@ -138,6 +144,7 @@ class Forecast:
     plan_label: str = ""
     language: str = "en"
     rest_of_year: dict | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def document(self) -> dict:
@@ -172,6 +179,7 @@ class Forecast:
                             for r in self.variance.to_dict("records")]},
             "market": self.market,
             "rest_of_year": self.rest_of_year,
+            "warnings": list(self.warnings),
             "reps_detail": [
                 {"rep_id": r.rep_id, "paid_to_date": num(r.paid_to_date), "expected_remaining": num(r.expected_remaining),
                  "expected_year": num(r.expected_year), "p90_year": num(r.p90_year),
@@ -735,7 +743,7 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
                     assumptions=assumptions, variance=sims.decomposition,
                     market=_market_document(setup, read.market, scenario, M),
                     variance_runs=0 if sims.decomposition is None else min(runs, DECOMPOSE_RUNS),
-                    rest_of_year=rest)
+                    rest_of_year=rest, warnings=_self_check(sims.closed_gap, team.n_reps, plan.currency))
 
 
 # -- the steps of the forecast ------------------------------------------------------------------
@@ -1233,6 +1241,16 @@ def _simulate_rest(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Read
                               - paid.by_period[None, : setup.closed_periods]).max()) if setup.closed_periods else 0.0
     return _Runs(period_runs, seat_pay, quit_seat, annual, open_periods, weights, ess, theta_post, decomposition,
                  closed_gap, records)
+
+
+def _self_check(gap: float, reps: int, currency: str) -> tuple[str, ...]:
+    """Warnings when the simulation did not pay the closed periods as the statements do."""
+    if gap <= CLOSED_GAP_PER_REP * max(reps, 1) + 1e-9:
+        return ()
+    message = (f"the simulation paid a closed period up to {gap:,.2f} {currency} away from its statements (more "
+               f"than rounding): the simulator does not evaluate the plan on these actuals as `incentive payout` "
+               f"does, so the forecast of the open periods is suspect; please report it with the plan")
+    return (message,)
 
 
 def _rest_of_year(setup: _Setup, team: _Team, read: _Reading, scenario: Scenario, paid: _Paid,

@@ -210,7 +210,7 @@ def forecast_text(fc: Forecast) -> str:
     title = (f"Forecast of {fc.plan} as of {fc.as_of} ({fc.closed_months} of 12 months closed, through "
              f"{fc.as_of_date.isoformat()}); scenario {fc.scenario}, {fc.runs} runs, seed {fc.seed}, "
              f"{int(fc.summary['reps'])} reps")
-    lines = [title, ""]
+    lines = [title, ""] + [f"Warning: {w}" for w in fc.warnings] + ([""] if fc.warnings else [])
     rows = [[str(r.period), str(r.status)] + [money(_number(v)) for v in (r.paid, r.p50, r.p90, r.p95)]
             for r in fc.by_period.itertuples(index=False)]
     lines += text_table(["period", "status", f"paid ({cur})", "P50", "P90", "P95"], rows, left=2, rule=False,
