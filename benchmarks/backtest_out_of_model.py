@@ -111,7 +111,7 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 2027, history: bool = False,
              workers: int = 1, progress: bool = False, process: str = "outofmodel",
              fixed_behaviour: bool = False, prior=None, history_runs: int | None = None,
-             trust: bool = False, first: int = 0) -> Backtest:
+             trust: bool = False, first: int = 0, carry: tuple[float, float] | None | str = "default") -> Backtest:
     """Forecast ``years`` out-of-model plan years from their first half and count the misses.
 
     Args:
@@ -139,6 +139,9 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
             record which of the two ``incentive forecast --history`` says to trust.
         first: the first year's index ``k`` (years ``first .. first + years - 1``): a long
             back-test split over several commands gives the same years as in one.
+        carry: the forecast's ``carry`` (the range of the share of the model's timing carry-in
+            each run carries across the as-of period end; None: none); ``"default"``: the
+            forecast's default.
 
     Returns:
         The :class:`Backtest`.
@@ -152,6 +155,8 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
     checked = load_plan(PLAN)  # compiled once per process (engine.sim.executor caches the programs)
     kwargs = {"behaviour": None, "in_post": False} if fixed_behaviour else \
         ({} if prior is None else {"behaviour": prior})
+    if carry != "default":
+        kwargs = {**kwargs, "carry": carry}
     sim_truth = None
     if process != "outofmodel":
         from dataclasses import replace
@@ -380,7 +385,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prior", default=None, metavar="D0,D1,K0,K1,R0,R1",
                         help="the forecast's behaviour prior: drain, effort-cost and reset ranges "
                              "(default: the forecast's, 0,2,0.5,2,0,1)")
+    parser.add_argument("--carry", default=None, metavar="LO,HI|none",
+                        help="the forecast's timing carry-in across the as-of period end: the range of the "
+                             "share of the model's carry-in drawn per run, or none (default: the forecast's)")
     args = parser.parse_args(argv)
+    carry: tuple[float, float] | None | str = "default"
+    if args.carry is not None:
+        try:
+            carry = None if args.carry == "none" else tuple(float(x) for x in args.carry.split(","))  # type: ignore[assignment]
+        except ValueError:
+            parser.error(f"--carry is LO,HI or none (got {args.carry})")
+        if carry is not None and len(carry) != 2:
+            parser.error(f"--carry is LO,HI or none (got {args.carry})")
     prior = None
     if args.prior:
         from engine.sim.uncertain import BehaviourPrior
@@ -405,7 +421,7 @@ def main(argv: list[str] | None = None) -> None:
     command += ["--process", args.process] + (["--fixed-behaviour"] if args.fixed_behaviour else []) \
         + (["--prior", args.prior] if args.prior else []) \
         + (["--history-runs", str(args.history_runs)] if args.history_runs is not None else []) \
-        + (["--trust"] if args.trust else [])
+        + (["--trust"] if args.trust else []) + (["--carry", args.carry] if args.carry else [])
     print(f"Out-of-model back-test of {PLAN.relative_to(ROOT)}: forecast from the first {CLOSED_MONTHS} months, "
           f"{years} years, {runs} runs per forecast, {args.reps} seats, seeds {args.seed + args.first}-{args.seed + args.first + years - 1}")
     print(f"reproduce: {shlex.join(command)}\n", flush=True)
@@ -415,7 +431,7 @@ def main(argv: list[str] | None = None) -> None:
         bt = backtest(years=years, runs=runs, reps=args.reps, seed=args.seed, history=history,
                       workers=args.workers, progress=args.progress, process=process,
                       fixed_behaviour=args.fixed_behaviour, prior=prior, history_runs=args.history_runs,
-                      trust=args.trust and history, first=args.first)
+                      trust=args.trust and history, first=args.first, carry=carry)
         done.append(bt)
         print(report(bt) + trust_report(bt), flush=True)
     if len(done) > 1:

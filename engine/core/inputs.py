@@ -97,7 +97,8 @@ class Mix:
     size relative to the period's mean deal, and its share of the deals.
 
     A row-level measure is evaluated on each kind with every amount column at ``size`` times
-    the period's value divided by ``deals``; ``sum`` adds ``deals x share`` of each kind's
+    the period's value divided by ``deals``, and every column in ``levels`` (a score or a rate,
+    which the period's deals do not share out) at the period's value; ``sum`` adds ``deals x share`` of each kind's
     value, ``count`` is ``deals``, ``mean`` and ``last`` the share-weighted mean, ``min`` and
     ``max`` over the kinds.
 
@@ -117,6 +118,10 @@ class Mix:
             ``count`` add them, ``mean`` and ``last`` weigh them by number, ``min`` and ``max``
             include them.
         credit_columns: ``(amount column, actuals column of its credited value)`` pairs.
+        levels: numeric columns each deal carries at the period's value: those the plan
+            gathers with ``mean``, ``last``, ``min`` or ``max`` that do not ride on the deals
+            (a survey score averaged over the period is not split over its deals; gathering
+            the deals back with the column's aggregate gives the period's value).
     """
 
     attributes: dict[str, np.ndarray]
@@ -126,6 +131,7 @@ class Mix:
     driven: tuple[tuple[str, tuple[str, ...], np.ndarray, np.ndarray], ...] = ()
     credits: float = 0.0
     credit_columns: tuple[tuple[str, str], ...] = ()
+    levels: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

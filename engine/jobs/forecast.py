@@ -44,6 +44,7 @@ from engine.core.errors import DataError, DataErrors
 from engine.core.inputs import Inputs, PeriodInfo
 from engine.core.periods import parse_period_label, period_for_date
 from engine.jobs.pack import plan_language
+from engine.jobs.rest_of_year import RunRecords, against_so_far
 from engine.plan.validate import CheckedPlan
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
 from engine.sim.market import MarketModel, team_index
@@ -71,6 +72,13 @@ SOURCES = {"skill": ("skill",), "noise": ("output_uniform", "output_normal"), "m
 DECOMPOSE_RUNS = 400  # runs per source of the decomposition (the first runs of the forecast, same streams)
 DEFAULT_BEHAVIOUR = BehaviourPrior()
 """The behaviour prior a forecast uses unless told otherwise (docs/model.md §9)."""
+CLOSED_GAP_PER_REP = 0.005
+"""The most the simulation may pay the closed periods away from the statements, per roster rep
+(rounding to the cent): more is a mismatch between the simulator's evaluation and the
+statements', reported as a warning (:attr:`Forecast.warnings`)."""
+DEFAULT_CARRY: tuple[float, float] | None = (0.0, 2.0)
+"""The default range of the share of the model's timing carry-in a forecast run carries
+(docs/model.md §9; ``forecast(carry=...)``)."""
 BEHAVIOUR_PILOT_REP_RUNS = 2_000  # rep-runs of the pilot that fits the effort behind the actuals to the behaviour
 BEHAVIOUR_PILOT_BASE = 1_500_000_000  # its run i draws from the streams of run BEHAVIOUR_PILOT_BASE + i
 
@@ -102,6 +110,11 @@ class Forecast:
         assumptions: ``(item, value)`` pairs for the record.
         variance: where the annual spread comes from (:func:`_decompose`): ``source``,
             ``share_of_variance``, ``sd``, ``sd_without``; None when not measured.
+        warnings: what the forecast found wrong with itself (the simulation not paying the
+            closed periods as the statements do).
+        rest_of_year: the open months against the closed ones, per month: pay, the primary
+            output and its parts, pay per unit of output
+            (:func:`engine.jobs.rest_of_year.against_so_far`); None when not measured.
         market: the market read off the actuals so far: ``months`` (``(month label,
             multiplier, sd of its log)`` of the closed months, company or first team),
             ``level`` and ``level_sd`` (the year's level shock, log), ``last`` and
@@ -130,6 +143,8 @@ class Forecast:
     market: dict | None = None
     plan_label: str = ""
     language: str = "en"
+    rest_of_year: dict | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def document(self) -> dict:
@@ -163,6 +178,8 @@ class Forecast:
                              "se": _rounded(_cell(r["se"]), 4), "sd": num(r["sd"])}
                             for r in self.variance.to_dict("records")]},
             "market": self.market,
+            "rest_of_year": self.rest_of_year,
+            "warnings": list(self.warnings),
             "reps_detail": [
                 {"rep_id": r.rep_id, "paid_to_date": num(r.paid_to_date), "expected_remaining": num(r.expected_remaining),
                  "expected_year": num(r.expected_year), "p90_year": num(r.p90_year),
@@ -196,6 +213,7 @@ class _Setup:
     monthly: Inputs | None  # month-resolved actuals (transactions), for a period in progress
     table: pd.DataFrame  # the roster as read
     ignored_later: bool
+    by_month: Inputs | None = None  # the actuals month by month (dated rows), for the month profile; None: not dated
 
 
 def _setup(checked: CheckedPlan, roster, actuals, as_of: str | None) -> _Setup:
@@ -255,11 +273,17 @@ def _setup(checked: CheckedPlan, roster, actuals, as_of: str | None) -> _Setup:
                             hint=f"give a {plan.period} label, or transactions") from None
         ignored_later = True
     sliced = slice_periods(inputs, keep)
+    by_month = monthly
+    if by_month is None and plan.period != "month":
+        try:  # dated rows say how each period's business fell into its months (the carry's read)
+            by_month = load_for_plan(checked, roster, actuals, period="month")
+        except (DataError, DataErrors):
+            by_month = None
     table = _one_row_per_rep(read_table(roster, "roster"), inputs.rep_ids.astype(str),
                              _month_end(start, max(closed_months, 1) - 1))
     label = as_period.label
     return _Setup(sliced, start, periods, period_of_month, closed_months, closed_periods, label, monthly, table,
-                  ignored_later)
+                  ignored_later, by_month)
 
 
 def _one_row_per_rep(table: pd.DataFrame, ids: np.ndarray, as_of: dt.date) -> pd.DataFrame:
@@ -625,7 +649,8 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
              workers: int = 1, chunk_runs: int | None = None, params: dict | None = None,
              scheduler=None, progress: bool = False, decompose: bool = True,
              ledger_paid: pd.DataFrame | None = None,
-             behaviour: BehaviourPrior | None = DEFAULT_BEHAVIOUR, in_post: bool = True) -> Forecast:
+             behaviour: BehaviourPrior | None = DEFAULT_BEHAVIOUR, in_post: bool = True,
+             carry: tuple[float, float] | None = DEFAULT_CARRY) -> Forecast:
     """Forecast the plan year's payout for the real team from the actuals so far.
 
     The steps, each a function below: what the closed periods paid (:func:`_paid_so_far`);
@@ -668,6 +693,10 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         in_post: the team as it runs: seats of roster leavers without a hire are refilled
             after the scenario's vacancy, and the quit hazard is scaled to the team's quit
             rate so far (False: leavers' seats stay empty, the scenario's hazard).
+        carry: the range of the share of the model's timing carry-in each run carries into the
+            first open month (business the reps moved across the as-of period end, which the
+            closed months' actuals do not show; docs/model.md §9), drawn uniformly per run;
+            None: nothing is carried (the forecast before issue 27's stop 33).
 
     Returns:
         The :class:`Forecast`.
@@ -683,9 +712,9 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     setup = _setup(checked, roster, actuals, as_of)
     paid = _paid_so_far(checked, setup, params, ledger_paid)
     team = _team(checked, setup, shape_scenario(checked, scenario)[0], in_post)  # the team in the plan's own columns
-    read = _read_closed_months(checked, setup, team, seed, params, behaviour, in_post)
+    read = _read_closed_months(checked, setup, team, seed, params, behaviour, in_post, carry)
     scenario = _at_the_team_rates(team.scenario, read)
-    sims = _simulate_rest(checked, setup, team, read, scenario, paid, runs, seed, params, behaviour,
+    sims = _simulate_rest(checked, setup, team, read, scenario, paid, runs, seed, params, behaviour, carry,
                           workers=workers, chunk_runs=chunk_runs, scheduler=scheduler, progress=progress,
                           decompose=decompose)
     by_period, in_progress, quantiles = _by_period(setup, paid, sims)
@@ -693,6 +722,7 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     earned, method, share_year = _accrual(checked, setup, team, paid, sims, in_progress, annual_mean)
     prob = None if budget is None else float(np.average(sims.annual > budget, weights=sims.weights))
     reps = _per_rep(setup, team, paid, read, sims)
+    rest = _rest_of_year(setup, team, read, scenario, paid, sims)
 
     M = team.closed_months
     as_of_date = _month_end(setup.start, M - 1)
@@ -705,14 +735,15 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         "closed_period_gap": sims.closed_gap,
     }
     assumptions = _assumptions(checked, setup, team, read, sims, scenario, runs, seed, behaviour, method,
-                               as_of_date)
+                               as_of_date, carry)
     return Forecast(plan=plan.name, plan_label=plan.label or "", language=plan_language(checked),
                     scenario=scenario.name, currency=plan.currency, minor_unit=plan.minor_unit,
                     as_of=setup.as_of, as_of_date=as_of_date, closed_months=M, runs=runs, seed=seed, budget=budget,
                     method=method, by_period=by_period, reps=reps, annual=sims.annual, summary=summary,
                     assumptions=assumptions, variance=sims.decomposition,
                     market=_market_document(setup, read.market, scenario, M),
-                    variance_runs=0 if sims.decomposition is None else min(runs, DECOMPOSE_RUNS))
+                    variance_runs=0 if sims.decomposition is None else min(runs, DECOMPOSE_RUNS),
+                    rest_of_year=rest, warnings=_self_check(sims.closed_gap, team.n_reps, plan.currency))
 
 
 # -- the steps of the forecast ------------------------------------------------------------------
@@ -819,6 +850,12 @@ class _Reading:
         effort_model: the effort behind the actuals as a function of the behaviour drawn.
         market: the market of the closed months (None: no market, or nothing read).
         blocks: ``(base0, base, cv2_month)`` the behaviour weights read the closed blocks with.
+        carry_in: ``(R,)`` each roster rep's business moved into the first open month at the
+            model's rate (:func:`_carry_in`), or None.
+        carry_share: the model's carry-in as a share of a month's business of the last closed
+            period (the pilot's), or None.
+        seen: ``(R, M)`` the primary output the reads saw (:func:`_unmoved`), or None.
+        carry_read: how much of the model's carry-in the team's month profile says it moved.
     """
 
     skill_mean: np.ndarray
@@ -830,11 +867,17 @@ class _Reading:
     effort_model: EffortModel | None = None
     market: _MarketRead | None = None
     blocks: tuple | None = None
+    carry_in: np.ndarray | None = None
+    carry_share: float | None = None
+    seen: np.ndarray | None = None
+    carry_read: CarryRead | None = None
 
 
 def _conditioning(setup: _Setup, team: _Team, closed: int, mean, sd, *, behaviour: BehaviourPrior | None,
                   redraw: frozenset[str] = frozenset(), settle_gap: float = 0.0,
-                  effort_model: EffortModel | None = None, market: _MarketRead | None = None) -> Conditioning:
+                  effort_model: EffortModel | None = None, market: _MarketRead | None = None,
+                  carry_in: np.ndarray | None = None, carry: tuple[float, float] | None = None,
+                  carry_read: CarryRead | None = None) -> Conditioning:
     """The simulation of the real team with its first ``closed`` months as they were."""
     seen = None if market is None or closed == 0 else market
     return Conditioning(roster=team.roster, start=setup.start, closed_months=closed,
@@ -845,11 +888,16 @@ def _conditioning(setup: _Setup, team: _Team, closed: int, mean, sd, *, behaviou
                         market_mean=None if seen is None else seen.mean,
                         market_cov=None if seen is None else seen.cov,
                         behaviour=behaviour, settle_gap=settle_gap,
-                        effort_model=effort_model if closed else None, refill=team.refill if closed else None)
+                        effort_model=effort_model if closed else None, refill=team.refill if closed else None,
+                        carry_in=carry_in if closed and carry is not None else None,
+                        carry_range=carry if carry is not None else (1.0, 1.0),
+                        carry_normal=None if carry_read is None or carry_read.center is None or carry_read.sd is None
+                        else (carry_read.center, carry_read.sd))
 
 
 def _read_closed_months(checked: CheckedPlan, setup: _Setup, team: _Team, seed: int, params: dict | None,
-                        behaviour: BehaviourPrior | None, in_post: bool) -> _Reading:
+                        behaviour: BehaviourPrior | None, in_post: bool,
+                        carry: tuple[float, float] | None = None) -> _Reading:
     """The effort, rates, behaviour, market and skills the closed months show (the prior when
     the year is over or the actuals hold no primary output)."""
     R, M, primary, scenario = team.n_reps, team.closed_months, team.primary, team.scenario
@@ -878,22 +926,166 @@ def _read_closed_months(checked: CheckedPlan, setup: _Setup, team: _Team, seed: 
         if in_post:
             quit_scale = _quit_scale(res_b, _leavers_so_far(setup, team.active_days, M),
                                      len(np.concatenate([r.run_index for r in res_b])))
+    carry_share, carry_in, carry_read = _carry_in(setup, team, res if behaviour is None else res_b, carry) \
+        if carry is not None else (None, None, None)
+    # What the reads see: the real output, with what the team moved out of the as-of month
+    # put back (at the carry's prior mean), so that a push across the period end is read
+    # neither as a market dip nor as lower skill.
+    seen = _unmoved(team.real[primary], carry_in, None if carry_read is None else carry_read.mean)
     base = base0 * effort_factor[None, :]
-    observed = team.real[primary].sum(axis=1)
+    observed = seen.sum(axis=1)
     cv2_month = pilot.prod.monthly_cv(scenario.output(primary)) ** 2
     market = None
     if scenario.market.active:
         # The market so far, read off the team's results (before the reps' skills, so that a
         # team-wide swing is not read as every rep's skill).
         teams, n_teams = team_index(team.roster.columns, R)
-        market = _read_market(scenario.market, team.real[primary], base, _blocks(setup), team.prior_mean,
+        market = _read_market(scenario.market, seen, base, _blocks(setup), team.prior_mean,
                               team.prior_sd, cv2_month, teams, n_teams)
         base = base * market.multiplier[teams]
     expected = base.sum(axis=1)
     cv2 = cv2_month * (base ** 2).sum(axis=1) / np.maximum(expected, 1e-300) ** 2
     skill_mean, skill_sd = skill_posterior(team.prior_mean, team.prior_sd, observed, expected, cv2)
     return _Reading(skill_mean, skill_sd, effort_factor, count_scale, quit_scale, settle_gap, effort_model, market,
-                    (base0, base, cv2_month))
+                    (base0, base, cv2_month), carry_in, carry_share, seen, carry_read)
+
+
+def _unmoved(real: np.ndarray, carry_in: np.ndarray | None, multiplier: float | None) -> np.ndarray:
+    """``(R, M)`` the real primary output with the business moved across the as-of period end
+    (``carry_in`` at the mean of its multiplier) back in the as-of month."""
+    if carry_in is None or multiplier is None or real.shape[1] == 0:
+        return real
+    out = np.array(real, dtype=float, copy=True)
+    out[:, -1] = np.maximum(out[:, -1] + multiplier * carry_in, 0.0)
+    return out
+
+
+COLLAPSED = 0.3
+"""A rep's month is *collapsed* below this share of the rep's average month of the closed
+months (after the seasonality): what a rep who moved most of a month's business across a
+period end shows (:func:`month_profile`)."""
+
+
+def month_profile(output: np.ndarray, full, season: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """How much more often reps' months collapse at period ends than in other months.
+
+    Args:
+        output: ``(..., R, M)`` each rep's primary output per closed month.
+        full: ``(..., R)`` reps in the role in every closed month (the others are left out).
+        season: ``(M,)`` the months' demand factors.
+        ends: ``(M,)`` bool, the months that end a plan period.
+
+    Returns:
+        ``(...)`` the share of collapsed rep-months (:data:`COLLAPSED`) in period-end months
+        minus that in the other months: a team that moves business across period ends has
+        more (its last months low, its first months high); the market and the seasonality move
+        every month alike and cancel. NaN where no rep was in the role throughout.
+    """
+    x = np.asarray(output, dtype=float) / np.asarray(season, dtype=float)
+    low = x < COLLAPSED * x.mean(axis=-1, keepdims=True)
+    full = np.asarray(full, dtype=bool)
+    n = full.astype(float).sum(axis=-1)
+    at_end = np.where(full[..., None], low[..., ends], False).sum(axis=(-2, -1)) / np.maximum(n * ends.sum(), 1)
+    other = np.where(full[..., None], low[..., ~ends], False).sum(axis=(-2, -1)) / np.maximum(n * (~ends).sum(), 1)
+    return np.where(n > 0, at_end - other, np.nan)
+
+
+@dataclass(frozen=True)
+class CarryRead:
+    """How much of the model's carry-in the team's month-of-period profile says it moved.
+
+    The multiplier ``u`` of the carry-in (prior uniform on ``carry``) given the team's
+    :func:`month_profile` ``d``: the pilot (the model's own team, which moves business at the
+    model's rate, ``u = 1``) gives ``d1`` on average with sd ``s`` over its runs; a team that
+    moves nothing shows about 0. With ``d ~ N(u d1, s^2)`` the posterior of ``u`` is the
+    normal ``N(d / d1, (s / d1)^2)`` truncated to the prior's range (``center``, ``sd``);
+    where the pilot's profile does not stand out of its noise (``d1 < 2 s``) or cannot be
+    measured, the prior (``center`` None).
+
+    Attributes:
+        low, high: the prior's range.
+        center, sd: the normal's centre and sd, or None (the prior).
+        observed, model, model_sd: ``d``, ``d1``, ``s`` (NaN when not measured).
+        mean: the posterior mean of ``u``.
+    """
+
+    low: float
+    high: float
+    center: float | None
+    sd: float | None
+    observed: float
+    model: float
+    model_sd: float
+    mean: float
+
+
+def _carry_read(carry: tuple[float, float], observed: float, pilot: np.ndarray) -> CarryRead:
+    """The multiplier's posterior (:class:`CarryRead`) from the team's profile and the pilot's."""
+    from scipy import stats
+
+    lo, hi = float(carry[0]), float(carry[1])
+    pilot = pilot[np.isfinite(pilot)]
+    d1 = float(pilot.mean()) if len(pilot) else math.nan
+    s = float(pilot.std(ddof=1)) if len(pilot) > 2 else math.nan
+    if not (math.isfinite(observed) and math.isfinite(d1) and math.isfinite(s)) or hi <= lo or d1 < 2 * s \
+            or s <= 0:
+        return CarryRead(lo, hi, None, None, observed, d1, s, 0.5 * (lo + hi))
+    center, sd = observed / d1, s / d1
+    a, b = (lo - center) / sd, (hi - center) / sd
+    return CarryRead(lo, hi, center, sd, observed, d1, s, float(stats.truncnorm.mean(a, b, loc=center, scale=sd)))
+
+
+def _carry_in(setup: _Setup, team: _Team, pilot: list, carry: tuple[float, float]
+              ) -> tuple[float, np.ndarray, CarryRead]:
+    """What the team moved across the as-of period end into the first open month, at the
+    model's rate: the pilot's net carry (pushed out less pulled in, roster seats) as a share of
+    a month's expected business in the last closed period, times each roster rep's real
+    business per month in that period (zero when the as-of month is not a period's last:
+    nobody moves business then); and how much of it the team's month profile says it moved
+    (:class:`CarryRead`)."""
+    M, R = team.closed_months, team.n_reps
+    last = [m for m in range(M) if setup.period_of_month[m] == setup.period_of_month[M - 1]]
+    carried = sum(float(r.carry_out.sum()) for r in pilot if r.carry_out is not None)
+    month = sum(float(r.primary_expected[:, last].sum()) for r in pilot if r.primary_expected is not None) / len(last)
+    share = carried / month if month > 0 else 0.0
+    per_month = team.real[team.primary][:, last].sum(axis=1) / len(last)
+    pom = setup.period_of_month
+    ends = np.array([m == 11 or pom[m + 1] != pom[m] for m in range(M)])
+    season = _season(setup, team.scenario)[:M]
+    if ends.all() or not ends.any():
+        return share, share * per_month, _carry_read(carry, math.nan, np.array([]))
+    months = _by_month(setup, team.primary, M)
+    if months is None:
+        return share, share * per_month, _carry_read(carry, math.nan, np.array([]))
+    full = (team.active_days[:, :M] >= team.days[None, :M]).all(axis=1)
+    observed = float(month_profile(months, full, season, ends))
+    sims = []
+    for r in pilot:
+        d = r.detail
+        if d is None:
+            continue
+        sims.append(month_profile(d["actual"][team.primary][:, :R, :M], np.asarray(d["active"][:, :R, :M]).all(axis=2),
+                                  season, ends))
+    return share, share * per_month, _carry_read(carry, observed, np.concatenate(sims) if sims else np.array([]))
+
+
+def _by_month(setup: _Setup, col: str, M: int) -> np.ndarray | None:
+    """``(R, M)`` the actuals column per closed month from dated rows, or None (no dated rows,
+    the column not in them, or a closed month missing)."""
+    mi = setup.by_month
+    if mi is None or col not in mi.actuals:
+        return None
+    lab = {p.label: i for i, p in enumerate(mi.periods)}
+    fys = setup.start.month  # the plan year starts in its fiscal year's first month
+    idx = [lab.get(period_for_date(_month_start(setup.start, m), "month", fys).label, -1) for m in range(M)]
+    if min(idx, default=0) < 0:
+        return None
+    return np.asarray(mi.actuals[col], dtype=float)[:, np.asarray(idx, dtype=np.int64)]
+
+
+def _season(setup: _Setup, scenario: Scenario) -> np.ndarray:
+    """``(12,)`` the scenario's demand factor of each month of the plan year."""
+    return np.array([scenario.seasonality[(setup.start.month - 1 + i) % 12] for i in range(12)], dtype=float)
 
 
 def _pilot(checked: CheckedPlan, setup: _Setup, team: _Team, seed: int, params: dict | None):
@@ -907,7 +1099,8 @@ def _pilot(checked: CheckedPlan, setup: _Setup, team: _Team, seed: int, params: 
                          condition=_conditioning(setup, team, 0, *prior, behaviour=None), until=M)
     pilot = simulation_for(pilot_task)
     n_pilot = int(np.clip(math.ceil(PILOT_REP_RUNS / max(R, 1)), 4, 100))
-    res = Executor().map([(pilot_task, idx) for idx in chunks_of(n_pilot, n_pilot, first=PILOT_RUN_BASE)])
+    # One chunk in this process, keeping the monthly detail (the month-of-period profile).
+    res = [pilot.run_chunk(idx, until=M, keep=True) for idx in chunks_of(n_pilot, n_pilot, first=PILOT_RUN_BASE)]
     return res, pilot, n_pilot
 
 
@@ -965,6 +1158,8 @@ class _Runs:
         theta_post: the behaviour's posterior mean (None: not read).
         decomposition: :func:`_decompose`'s table, or None.
         closed_gap: the largest gap between the simulated and the paid closed periods.
+        records: what the runs recorded for :func:`~engine.jobs.rest_of_year.against_so_far`
+            (None when every month is closed).
     """
 
     period_runs: np.ndarray
@@ -977,10 +1172,12 @@ class _Runs:
     theta_post: np.ndarray | None
     decomposition: pd.DataFrame | None
     closed_gap: float
+    records: RunRecords | None = None
 
 
 def _simulate_rest(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Reading, scenario: Scenario,
-                   paid: _Paid, runs: int, seed: int, params: dict | None, behaviour: BehaviourPrior | None, *,
+                   paid: _Paid, runs: int, seed: int, params: dict | None, behaviour: BehaviourPrior | None,
+                   carry: tuple[float, float] | None, *,
                    workers: int, chunk_runs: int | None, scheduler, progress: bool, decompose: bool) -> _Runs:
     """The open months simulated ``runs`` times for the real team, the runs weighted by how
     likely each run's behaviour makes the closed months, and the spread decomposed."""
@@ -1001,7 +1198,8 @@ def _simulate_rest(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Read
         def run(n: int, redraw: frozenset[str] = frozenset(), desc: str | None = None):
             condition = _conditioning(setup, team, M, read.skill_mean, read.skill_sd, behaviour=behaviour,
                                       redraw=redraw, settle_gap=read.settle_gap, effort_model=read.effort_model,
-                                      market=read.market)
+                                      market=read.market, carry_in=read.carry_in, carry=carry,
+                                      carry_read=read.carry_read)
             task = SimTask(checked, scenario, seed, params, condition=condition)
             sim = simulation_for(task)  # built here once; forked workers inherit it
             chunks = chunks_of(n, chunk_runs or ex.chunk_size(sim.slots, n))
@@ -1012,10 +1210,16 @@ def _simulate_rest(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Read
         seat_pay = np.concatenate([r.period_payout for r in res])
         quit_seat = np.concatenate([r.quit_seat for r in res])
         annual = paid.to_date + period_runs[:, open_periods].sum(axis=1)
+        records = RunRecords(open_pay=period_runs[:, open_periods].sum(axis=1),
+                             output=np.concatenate([r.revenue for r in res]),
+                             expected=np.concatenate([r.primary_expected for r in res]),
+                             capacity=np.concatenate([r.primary_baseline for r in res]),
+                             headcount=np.concatenate([r.headcount for r in res]))
         if behaviour is not None and read.effort_model is not None and read.blocks is not None:
             theta = behaviour.draw(RunStreams(seed, range(runs)))
             weights, ess, theta_post = _behaviour_weights(
-                theta, read.effort_model, read.blocks, team.real[team.primary], _blocks(setup), team.prior_mean,
+                theta, read.effort_model, read.blocks, team.real[team.primary] if read.seen is None else read.seen,
+                _blocks(setup), team.prior_mean,
                 team.prior_sd, scenario.market)
         elif behaviour is not None:
             theta = behaviour.draw(RunStreams(seed, range(runs)))
@@ -1036,7 +1240,33 @@ def _simulate_rest(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Read
     closed_gap = float(np.abs(period_runs[:, : setup.closed_periods]
                               - paid.by_period[None, : setup.closed_periods]).max()) if setup.closed_periods else 0.0
     return _Runs(period_runs, seat_pay, quit_seat, annual, open_periods, weights, ess, theta_post, decomposition,
-                 closed_gap)
+                 closed_gap, records)
+
+
+def _self_check(gap: float, reps: int, currency: str) -> tuple[str, ...]:
+    """Warnings when the simulation did not pay the closed periods as the statements do."""
+    if gap <= CLOSED_GAP_PER_REP * max(reps, 1) + 1e-9:
+        return ()
+    message = (f"the simulation paid a closed period up to {gap:,.2f} {currency} away from its statements (more "
+               f"than rounding): the simulator does not evaluate the plan on these actuals as `incentive payout` "
+               f"does, so the forecast of the open periods is suspect; please report it with the plan")
+    return (message,)
+
+
+def _rest_of_year(setup: _Setup, team: _Team, read: _Reading, scenario: Scenario, paid: _Paid,
+                  sims: _Runs) -> dict | None:
+    """Why the open months pay more or less than the closed ones (engine/jobs/rest_of_year.py)."""
+    M = team.closed_months
+    if sims.records is None or team.primary not in team.real or len(read.effort_factor) != M:
+        return None
+    season = _season(setup, scenario)
+    rest = against_so_far(sims.records, sims.weights, closed_months=M, paid=paid.to_date,
+                          closed_output=float(team.real[team.primary][:, :M].sum()),
+                          closed_effort=np.asarray(read.effort_factor, dtype=float),
+                          closed_present=(team.active_days[:, :M] > 0).sum(axis=0), season=season)
+    if rest is not None:
+        rest["output"]["measure"] = team.primary
+    return rest
 
 
 def _by_period(setup: _Setup, paid: _Paid, sims: _Runs) -> tuple[pd.DataFrame, set[int], np.ndarray]:
@@ -1123,7 +1353,7 @@ def _market_document(setup: _Setup, market: _MarketRead | None, scenario: Scenar
 
 def _assumptions(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Reading, sims: _Runs,
                  scenario: Scenario, runs: int, seed: int, behaviour: BehaviourPrior | None, method: str,
-                 as_of_date: dt.date) -> list[tuple[str, str]]:
+                 as_of_date: dt.date, carry: tuple[float, float] | None = None) -> list[tuple[str, str]]:
     """``(item, value)`` pairs: what the forecast assumed, for the record."""
     plan, inputs, M = checked.plan, setup.inputs, team.closed_months
     refill = team.refill
@@ -1151,6 +1381,18 @@ def _assumptions(checked: CheckedPlan, setup: _Setup, team: _Team, read: _Readin
          ", ".join(f"{n} {v:.2f} (prior {p:.2f})" for n, v, p in zip(behaviour.names, sims.theta_post,
                                                                     behaviour.mean()))
          + f"; runs weighted by the likelihood of the closed blocks, effective runs {sims.ess:.0f} of {runs}"),
+        ("business moved across the as-of period end",
+         "none carried" if carry is None or read.carry_in is None or read.carry_share is None else
+         f"each run carries U({carry[0]:g}, {carry[1]:g}) x the model's rate into the first open month: "
+         f"{read.carry_share:.3f} of a month's business of the last closed period (the pilot's pushes less pulls), "
+         f"{float(read.carry_in.sum()):,.0f} of {team.primary} at that rate; "
+         + ("the team's month profile measured nothing (the prior)" if read.carry_read is None
+            or read.carry_read.center is None else
+            f"the team's month profile (collapsed months at period ends less elsewhere {read.carry_read.observed:+.3f}"
+            f", the model's {read.carry_read.model:+.3f} sd {read.carry_read.model_sd:.3f}) makes it x "
+            f"N({read.carry_read.center:.2f}, {read.carry_read.sd:.2f}) within the range")
+         + f", mean x {(read.carry_read.mean if read.carry_read is not None else 0.5 * sum(carry)):.2f}; the skill "
+         f"and market reads see the as-of month with that mean put back"),
         ("accrual method", method + (": expected annual payout x share of the year elapsed, at least paid to date"
                                      if method == "ratable" else
                                      ": closed periods as paid + expected pay of a period in progress x its "
@@ -1243,7 +1485,8 @@ def _effort_model(checked: CheckedPlan, scenario: Scenario, seed: int, params, c
     pilot's chunk results."""
     n = int(np.clip(math.ceil(BEHAVIOUR_PILOT_REP_RUNS / max(R, 1)), 12, 100))
     task = SimTask(checked, scenario, seed, params, condition=condition, until=M)
-    res = Executor().map([(task, idx) for idx in chunks_of(n, n, first=BEHAVIOUR_PILOT_BASE)])
+    sim = simulation_for(task)
+    res = [sim.run_chunk(idx, until=M, keep=True) for idx in chunks_of(n, n, first=BEHAVIOUR_PILOT_BASE)]
     num = np.concatenate([r.primary_expected[:, :M] for r in res if r.primary_expected is not None])
     den = np.concatenate([r.primary_baseline[:, :M] for r in res if r.primary_baseline is not None])
     factor = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)

@@ -1261,8 +1261,8 @@ def _row_sum_base(code: Code, checked: CheckedPlan) -> list[str] | None:
 
 class _MixEnv:
     """Named values over the kinds of deal of a :class:`~engine.core.inputs.Mix`, ``(..., R, P, J)``:
-    each amount column at the kind's size times the period's mean deal, each text attribute
-    at the kind's value."""
+    each amount column at the kind's size times the period's mean deal, each level column (a
+    score, a rate) at the period's value, each text attribute at the kind's value."""
 
     def __init__(self, raw: _Env, mix, credit: bool = False):
         self.raw = raw
@@ -1279,6 +1279,8 @@ class _MixEnv:
             attr = self.mix.attributes.get(ref.name)
             if attr is not None:
                 return attr
+            if ref.name in self.mix.levels:  # a score or rate: every deal (and credit note) at the period's value
+                return np.asarray(self.raw.get(ref), dtype=np.float64)[..., None]
             if self.credited is not None:
                 credited = self.credited.get(ref.name)
                 if credited is None:  # a column no deal amount rides on: as on the deal

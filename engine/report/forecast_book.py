@@ -208,6 +208,12 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
              ("Accrual method", fc.method, None), ("Share of the year elapsed", s["share_of_year_elapsed"], share),
              ("Cost earned to date ({cur})", s["earned_to_date"], whole),
              ("Accrued liability to book ({cur})", s["accrued_liability"], whole)]
+    rest = fc.rest_of_year
+    if rest:  # why the rest of the year pays more or less than the months closed, per month
+        rows += [(REST_WORDS[0], rest["pay"]["change"], "+0.0%;-0.0%"),
+                 (REST_WORDS[1], rest["output"]["change"], "+0.0%;-0.0%")]
+        rows += [(REST_PARTS[p["part"]], p["change"], "+0.0%;-0.0%") for p in rest["parts"] if p["part"] in REST_PARTS]
+        rows.append((REST_WORDS[2], rest["pay_per_output"]["change"], "+0.0%;-0.0%"))
     ws.append([w("Item"), w("Value")])
     for item, value, fmt in rows:
         ws.append([w(item), _value(value)])
@@ -351,6 +357,20 @@ def write_forecast_xlsx(fc: Forecast, path: str | os.PathLike[str], *,
         wb.save(tmp)
 
 
+REST_PARTS = {
+    "seasonality": "Rest of the year against the months closed, per month: output from seasonality",
+    "reps in the role": "Rest of the year against the months closed, per month: output from reps in the role",
+    "ramp, market and skill": "Rest of the year against the months closed, per month: output from ramp, market "
+                              "and skill",
+    "effort": "Rest of the year against the months closed, per month: output from effort",
+    "other": "Rest of the year against the months closed, per month: output, other",
+}
+"""The Summary rows of the rest of the year's parts (engine/jobs/rest_of_year.py), by part."""
+REST_WORDS = ("Rest of the year against the months closed, per month: pay",
+              "Rest of the year against the months closed, per month: primary output",
+              "Rest of the year against the months closed, per month: pay per unit of output",
+              *REST_PARTS.values())
+"""The Summary's rest-of-year rows (each has its Chinese in :data:`~engine.report.forecast_words_zh.ZH`)."""
 HISTORY_WORDS = ("What the history moved", "Without history", "With history", "Meaning", "How it was reached",
                  "(no parameter of the scenario moved)", "What that did to the forecast ({cur})", "Change",
                  "Change (%)", "Annual P50", "Annual P90", "Which to trust", "Each group alone ({cur})",

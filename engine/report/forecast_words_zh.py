@@ -20,6 +20,20 @@ ZH: dict[str, str] = {
     "Accrued liability to book ({cur})": "应入账的计提负债（{cur}）", "Note": "说明", "Terms": "术语",
     "see the Glossary sheet; what the forecast was computed from: the Inputs sheet":
         "术语见 Glossary（术语表）工作表；预测所依据的输入见 Inputs（输入）工作表",
+    # Summary: the rest of the year against the months closed
+    "Rest of the year against the months closed, per month: pay": "全年剩余月份对比已结月份（按月）：发放",
+    "Rest of the year against the months closed, per month: primary output": "全年剩余月份对比已结月份（按月）：主要产出",
+    "Rest of the year against the months closed, per month: pay per unit of output":
+        "全年剩余月份对比已结月份（按月）：单位产出的发放",
+    "Rest of the year against the months closed, per month: output from seasonality":
+        "全年剩余月份对比已结月份（按月）：产出中季节性的影响",
+    "Rest of the year against the months closed, per month: output from reps in the role":
+        "全年剩余月份对比已结月份（按月）：产出中在岗人数的影响",
+    "Rest of the year against the months closed, per month: output from ramp, market and skill":
+        "全年剩余月份对比已结月份（按月）：产出中新人爬坡、市场与能力的影响",
+    "Rest of the year against the months closed, per month: output from effort":
+        "全年剩余月份对比已结月份（按月）：产出中努力程度的影响",
+    "Rest of the year against the months closed, per month: output, other": "全年剩余月份对比已结月份（按月）：产出，其他",
     # By period
     "Period": "期间", "Status": "状态", "Paid ({cur})": "已发放（{cur}）", "Expected (mean, {cur})": "预计（均值，{cur}）",
     "P50: median ({cur})": "P50：中位数（{cur}）", "P90 ({cur})": "P90（{cur}）", "P95 ({cur})": "P95（{cur}）",

@@ -210,7 +210,7 @@ def forecast_text(fc: Forecast) -> str:
     title = (f"Forecast of {fc.plan} as of {fc.as_of} ({fc.closed_months} of 12 months closed, through "
              f"{fc.as_of_date.isoformat()}); scenario {fc.scenario}, {fc.runs} runs, seed {fc.seed}, "
              f"{int(fc.summary['reps'])} reps")
-    lines = [title, ""]
+    lines = [title, ""] + [f"Warning: {w}" for w in fc.warnings] + ([""] if fc.warnings else [])
     rows = [[str(r.period), str(r.status)] + [money(_number(v)) for v in (r.paid, r.p50, r.p90, r.p95)]
             for r in fc.by_period.itertuples(index=False)]
     lines += text_table(["period", "status", f"paid ({cur})", "P50", "P90", "P95"], rows, left=2, rule=False,
@@ -237,6 +237,9 @@ def forecast_text(fc: Forecast) -> str:
                      f"over {mk['months'][0][0]} to {mk['months'][-1][0]}; the year's level shock "
                      f"{mk['level']:+.3f} (sd {mk['level_sd']:.3f}, log), persistent part at the as-of month "
                      f"{mk['last']:+.3f} (sd {mk['last_sd']:.3f}).")
+    rest = rest_of_year_text(fc)
+    if rest:
+        lines.append(rest)
     if fc.variance is not None:
         parts = []
         for part in fc.variance.to_dict("records"):
@@ -247,6 +250,27 @@ def forecast_text(fc: Forecast) -> str:
         lines.append(f"Where the spread of the annual payout comes from (share of its variance, each source "
                      f"alone, {fc.variance_runs} runs): " + ", ".join(parts) + ".")
     return "\n".join(lines) + "\n"
+
+
+def rest_of_year_text(fc: Forecast) -> str:
+    """Why the rest of the year is forecast to pay more or less than the months closed, per
+    month (the forecast's ``rest_of_year``; engine/jobs/rest_of_year.py); "" when not measured."""
+    r = fc.rest_of_year
+    if not r:
+        return ""
+    cur = fc.currency
+    M, n = r["closed_months"], r["open_months"]
+
+    def pct(x: float) -> str:
+        return f"{100 * x:+.1f}%"
+
+    parts = ", ".join(f"{p['part']} {pct(p['change'])}" for p in r["parts"])
+    what = r["output"].get("measure") or "the primary output"
+    return (f"The rest of the year against the months closed, per month: pay {pct(r['pay']['change'])} "
+            f"({money(r['pay']['open'])} {cur} expected over {n} month{_s(n)} against {money(r['pay']['closed'])} "
+            f"paid over {M}); {what} {pct(r['output']['change'])} ({parts}); pay per unit of {what} "
+            f"{pct(r['pay_per_output']['change'])} (what the plan pays for the results: its gates, thresholds and curves, "
+            f"and the measures other than {what}).")
 
 
 # --------------------------------------------------------------------------- alerts

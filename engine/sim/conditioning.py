@@ -152,6 +152,16 @@ class Conditioning:
             :meth:`~engine.sim.uncertain.EffortModel.skill_shift`; None: no shift.
         refill: ``(seats,)`` the month a roster leaver's seat is refilled by a backfill (a new
             slot at tenure 0, from the seat's roster values), -1 where it is not; None: none.
+        carry_in: ``(seats,)`` primary business each roster rep moved across the as-of period
+            end into the first open month (pushed out, net of what was pulled in), at the
+            model's rate; run ``i`` carries ``u_i x carry_in`` with ``u_i`` uniform on
+            ``carry_range`` from its ``behaviour`` stream (after the behaviour's draws), so
+            that what a real team moved, which its actuals do not show, is uncertain in the
+            forecast. None: nothing is carried (the closed months' actuals end the business).
+        carry_range: the range of the multiplier ``u`` of ``carry_in``.
+        carry_normal: ``(centre, sd)``: ``u`` is that normal truncated to ``carry_range``
+            (what the team's month profile says, engine/jobs/forecast.py ``CarryRead``),
+            drawn by inverting its CDF at the run's uniform; None: uniform on the range.
     """
 
     roster: Roster
@@ -174,6 +184,9 @@ class Conditioning:
     settle_gap: float = 0.0
     effort_model: EffortModel | None = None
     refill: np.ndarray | None = None
+    carry_in: np.ndarray | None = None
+    carry_range: tuple[float, float] = (1.0, 1.0)
+    carry_normal: tuple[float, float] | None = None
 
     def seats(self, scenario: Scenario) -> Roster:
         return self.roster
@@ -192,6 +205,17 @@ class Conditioning:
         state.tenure[:, :seats] = np.where(np.isnan(self.tenure), state.tenure[:, :seats], self.tenure)
         if self.behaviour is not None:
             self._behaviour(sim, state)
+        if self.carry_in is not None and 0 < self.closed_months < sim.months:
+            lo, hi = self.carry_range
+            u = state.streams.random("behaviour", (1,))[:, 0] if state.streams.runs else np.zeros(0)
+            if self.carry_normal is None or hi <= lo:
+                state.record["carry_multiplier"] = lo + (hi - lo) * u
+            else:
+                from scipy import stats
+
+                c, sd = self.carry_normal
+                a, b = (lo - c) / sd, (hi - c) / sd
+                state.record["carry_multiplier"] = np.clip(stats.truncnorm.ppf(u, a, b, loc=c, scale=sd), lo, hi)
         state.present[:, :seats] = False  # the roster's dates say who is in the role each month
         state.ever[:, :seats] = False
         state.hired[:, :seats] = self.hired
@@ -270,6 +294,10 @@ class Conditioning:
                 vals[:, : sim.seats] = self.actuals[col][None, :, t]
                 real[col] = vals
         state.carry = np.zeros(state.present.shape)
+        u = state.record.get("carry_multiplier")
+        if t == self.closed_months - 1 and u is not None and self.carry_in is not None:
+            # The as-of month: what the team moved into the first open month (uncertain).
+            state.carry[:, : sim.seats] = u[:, None] * self.carry_in[None, :]
 
     def observe(self, sim: Simulation, state: MonthState, t: int, expected: dict[str, np.ndarray],
                 effort: np.ndarray) -> None:
@@ -292,6 +320,7 @@ class Conditioning:
         result.primary_baseline = state.record["primary_baseline"]
         result.expected_counts = {k.split(":", 1)[1]: v for k, v in state.record.items() if k.startswith("expected:")}
         result.morale_drain = morale_drain(state, (state.morale_params or sim.morale_params)["recovery"])
+        result.carry_out = state.carry[:, : sim.seats].copy()
 
 
 def morale_drain(state: MonthState, recovery: float) -> np.ndarray:

@@ -172,7 +172,7 @@ class Placement:
         return mix
 
 
-def _rides_on_deals(scenario: Scenario, columns: list[str]) -> tuple[str, ...]:
+def rides_on_deals(scenario: Scenario, columns: list[str]) -> tuple[str, ...]:
     """The columns the plan reads that ride on deals: the primary amount and its shares."""
     primary = scenario.primary_measure
     share_of = {o.name: o.get("of") for o in scenario.outputs if o.kind == "share_of"}
@@ -211,7 +211,7 @@ def placement_for(checked: CheckedPlan, scenario: Scenario, columns: list[str],
     if d is None or d.payment is None:
         return None
     p = d.payment
-    cols = _rides_on_deals(scenario, columns)
+    cols = rides_on_deals(scenario, columns)
     on_payment = pays_on_payment(checked, scenario)
     cancel = float(p.cancel)
     if on_payment:

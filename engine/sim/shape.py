@@ -43,7 +43,7 @@ from engine.plan.reference_rep import (
     shaped_roles,
 )
 from engine.plan.validate import CheckedPlan
-from engine.sim.payment import pays_on_payment
+from engine.sim.payment import pays_on_payment, rides_on_deals
 from engine.sim.scenario import Deals, Output, Scenario
 
 __all__ = ["Shaping", "describe", "mix_columns", "mix_for", "shape_scenario"]
@@ -302,8 +302,14 @@ def mix_for(checked: CheckedPlan, scenario: Scenario) -> Mix | None:
         index = np.array([values.index(c[0][col]) for c in combos for _ in range(SIZE_NODES)], dtype=np.int64)
         static = np.array([fixed[c[0][col]] for c in combos for _ in range(SIZE_NODES)])
         driven.append((col, tuple(d.mix_column(col, v) for v in values), index, static))
+    # Columns gathered other than by summing that no deal amount rides on (a survey score
+    # averaged over the period): every deal carries the period's value, not a share of it.
+    numeric = [c for c in checked.actual_columns if c not in checked.text_actual_columns]
+    carried = set(rides_on_deals(scenario, numeric))
+    levels = frozenset(c for c in numeric if checked.actual_columns[c] in ("mean", "last", "min", "max")
+                       and c not in carried)
     return Mix(attributes=attributes, size=size, share=share / share.sum(), deals=float(d.count) * months,
-               driven=tuple(driven))
+               driven=tuple(driven), levels=levels)
 
 
 def mix_columns(scenario: Scenario) -> list[str]:

@@ -147,6 +147,7 @@ class ChunkResult:
     primary_baseline: np.ndarray | None = None  # (runs, months) conditioned: the same at effective effort 1
     expected_counts: dict | None = None  # conditioned: count/incidents column -> (runs, months) expected, roster reps
     morale_drain: np.ndarray | None = None  # conditioned: (runs, 2) summed monthly morale drain and its rep-months
+    carry_out: np.ndarray | None = None  # conditioned: (runs, seats) primary business moved past the last month run
     detail: dict | None = None  # with keep=True: monthly actuals, activity and seats per slot
     by_year: dict | None = None  # several plan years: per-year figures (see Simulation._by_year)
     timing_moves: np.ndarray | None = None  # (runs, 3): rep period-ends that could move business, pulled, pushed

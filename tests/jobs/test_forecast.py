@@ -64,10 +64,11 @@ def test_paid_to_date_is_the_statements(seeds):
     assert list(fc.by_period.status) == ["closed", "closed", "forecast", "forecast", ""]
 
 
-@pytest.mark.parametrize("plan", ["seeds_base_float_excess", "annual_quarterly_trueup"])
+@pytest.mark.parametrize("plan", ["seeds_base_float_excess", "annual_quarterly_trueup", "kpi_scorecard"])
 def test_simulation_reproduces_the_closed_periods(plan, small):
     """Inside every run the simulator pays the closed periods what the statements pay (to the cent):
-    the real actuals, roster columns and proration reach the plan unchanged (YTD true-ups included)."""
+    the real actuals, roster columns and proration reach the plan unchanged (YTD true-ups included;
+    the KPI scorecard's survey score, averaged over the period, is not split over the period's deals)."""
     checked = load_plan(PLANS / f"{plan}.yaml")
     gen, res = synthetic_years(checked, small, 2)
     roster, actuals = simulated_year_tables(gen, res, 1, until=6)
@@ -184,7 +185,9 @@ def test_outputs_xlsx_json_and_text(seeds, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["fc.xlsx"]
     doc = json.loads(json.dumps(fc.document))
     assert set(doc) == {"plan", "scenario", "currency", "as_of", "as_of_date", "closed_months", "runs", "seed", "reps",
-                        "periods", "year", "budget", "accrual", "variance", "market", "reps_detail"}
+                        "periods", "year", "budget", "accrual", "variance", "market", "rest_of_year", "warnings",
+                        "reps_detail"}
+    assert doc["warnings"] == []
     assert {s["source"] for s in doc["variance"]["sources"]} >= {"skill", "noise", "market", "attrition"}
     assert len(doc["market"]["months"]) == 6
     assert set(doc["year"]) == {"paid_to_date", "mean", "p05", "p50", "p90", "p95", "expected_remaining"}
@@ -388,3 +391,21 @@ def test_forecast_with_history_reports_the_fit(tmp_path):
     assert sorted(p for g in check["alone"] for p in g["parameters"]) == sorted(m["parameter"] for m in check["moved"])
     for g in check["alone"]:
         assert g["p50_change_percent"] == pytest.approx(100 * (g["p50"] / check["without_history"]["p50"] - 1), abs=0.01)
+
+
+def test_a_simulation_that_does_not_pay_the_closed_periods_as_statements_warns(seeds):
+    """The forecast checks itself: where the simulation pays a closed period more than rounding
+    away from the statements (half a cent per rep), the text starts with a warning and the JSON
+    lists it (the kpi_scorecard sample was 508,476 USD off before the csat fix); within rounding,
+    nothing is said."""
+    from dataclasses import replace
+
+    from engine.jobs.forecast import _self_check
+
+    fc = forecast(seeds, DATA / "seeds_roster.csv", DATA / "seeds_actuals.csv", runs=4, decompose=False)
+    assert fc.warnings == () and "Warning" not in forecast_text(fc)
+    assert _self_check(0.6, 125, "USD") == ()
+    bad = replace(fc, warnings=_self_check(508_476.2, 125, "USD"))
+    assert "Warning: the simulation paid a closed period up to 508,476.20 USD away from its statements" \
+        in forecast_text(bad)
+    assert bad.document["warnings"] == list(bad.warnings)

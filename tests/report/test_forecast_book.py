@@ -136,6 +136,7 @@ def test_every_english_word_of_the_workbook_has_its_chinese():
     """Every header, note and glossary entry has a Chinese text (a missing one would show
     English in a Chinese workbook)."""
     words = [forecast_book.YEAR_P50_NOTE, forecast_book.VARIANCE_NOTE, *forecast_book.HISTORY_WORDS,
+             *forecast_book.REST_WORDS,
              *forecast_book._PERIOD_HEADERS.values(),
              *forecast_book._REP_HEADERS.values(), *(t for pair in GLOSSARY for t in pair)]
     assert [x for x in words if x not in ZH] == []
@@ -178,3 +179,17 @@ def test_the_history_sheet_says_what_the_history_moved_and_what_that_did(history
     assert rows["market"][:2] == pytest.approx((1.05 * fc.summary["p50"], 1.05 * fc.summary["p90"]))
     assert rows["market"][2] == pytest.approx(1.05 / 1.1 - 1)  # against the forecast without history
     assert _pairs(book["Inputs"])["History file"] == "history.csv"
+
+
+def test_the_summary_says_why_the_rest_of_the_year_differs(en_book):
+    """The Summary sheet holds the forecast's rest-of-year figures (per month, open months
+    against closed): pay, the primary output and each of its parts, pay per unit of output."""
+    fc, wb = en_book
+    summary = _pairs(wb["Summary"])
+    r = fc.rest_of_year
+    assert r is not None
+    assert summary[forecast_book.REST_WORDS[0]] == pytest.approx(r["pay"]["change"])
+    assert summary[forecast_book.REST_WORDS[1]] == pytest.approx(r["output"]["change"])
+    assert summary[forecast_book.REST_WORDS[2]] == pytest.approx(r["pay_per_output"]["change"])
+    for part in r["parts"]:
+        assert summary[forecast_book.REST_PARTS[part["part"]]] == pytest.approx(part["change"])

@@ -196,3 +196,35 @@ def test_a_bonus_on_new_customers_moves_effort_toward_hunting_them():
         m = r.document["measures"]
         shares.append(m["deals.customer=new"] / (m["deals.customer=new"] + m["deals.customer=old"]))
     assert shares[1] > shares[0] + 0.05, shares
+
+
+SCORE_PLAN = """
+plan: scored
+period: quarter
+target_incentive: roster.ti / 4
+measures:
+  revenue: actuals.revenue
+  csat: {expr: actuals.csat, aggregate: mean}
+  avg_deal: {expr: "actuals.revenue", aggregate: mean}
+components:
+  - {name: c, kind: rate, base: revenue, rate: 0.01}
+"""
+
+
+def test_a_score_averaged_over_the_period_is_not_split_over_its_deals():
+    """A survey score gathered with `mean` is a level, not an amount the period's
+    deals share out: under the simulator's deal mix the measure is the period's score (4.2
+    stays 4.2, not 4.2 / 12 deals), while the revenue the deals carry still averages to the
+    mean deal. The default scenario's `csat` output is a score; `revenue` rides on the deals."""
+    checked = parse_plan(SCORE_PLAN, "scored.yaml")
+    shaped, _ = shape_scenario(checked, default_scenario())
+    mix = mix_for(checked, shaped)
+    assert mix is not None and mix.levels == frozenset({"csat"})
+    R = 2
+    inputs = Inputs(rep_ids=np.array(["R0", "R1"], dtype=object), periods=period_infos("quarter", 1, [0]),
+                    roster={"ti": np.full(R, 40_000.0)},
+                    actuals={"revenue": np.array([[120_000.0], [0.0]]), "csat": np.array([[4.2], [3.1]])},
+                    active=np.ones((R, 1), dtype=bool), proration=np.ones((R, 1)), mix=mix)
+    res = compile_plan(checked).evaluate(inputs)
+    np.testing.assert_allclose(res.values["csat"][:, 0], [4.2, 3.1], rtol=1e-12)
+    np.testing.assert_allclose(res.values["avg_deal"][:, 0], [10_000.0, 0.0], rtol=1e-12)

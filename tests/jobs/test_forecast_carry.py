@@ -1,0 +1,128 @@
+"""Business moved across the as-of period end: the forecast carries an uncertain share of the
+model's timing carry-in into the first open month, and its reads see the as-of month with it
+put back (engine/jobs/forecast.py `_carry_in`, `_unmoved`; engine/sim/conditioning.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.jobs import forecast as fc_mod
+from engine.plan import load_plan
+from engine.sim.executor import SimTask, simulation_for
+from engine.sim.scenario import default_scenario
+from engine.sim.shape import shape_scenario
+from engine.sim.simulate import Simulation, simulated_year_tables
+
+PLAN = Path(__file__).resolve().parents[2] / "scenarios" / "plans" / "seeds_base_float_excess.yaml"
+
+
+@pytest.fixture(scope="module")
+def team_at_midyear():
+    """A 12-rep team's first half, simulated under the seeds plan, read as a forecast reads it."""
+    checked = load_plan(PLAN)
+    small = default_scenario().with_overrides(reps=12, teams=3)
+    gen = Simulation(checked, small, 777)
+    res = gen.run_chunk(np.arange(1), keep=True)
+    roster, actuals = simulated_year_tables(gen, res, 0, until=6)
+    setup = fc_mod._setup(checked, roster, actuals, None)
+    team = fc_mod._team(checked, setup, shape_scenario(checked, small)[0], True)
+    read = fc_mod._read_closed_months(checked, setup, team, 5, None, None, True, (1.0, 1.0))
+    return checked, setup, team, read
+
+
+def _run(checked, setup, team, read, carry_in, carry, runs=16):
+    cond = fc_mod._conditioning(setup, team, team.closed_months, read.skill_mean, read.skill_sd, behaviour=None,
+                                carry_in=carry_in, carry=carry)
+    return simulation_for(SimTask(checked, team.scenario, 5, None, condition=cond)).run_chunk(np.arange(runs),
+                                                                                           keep=True)
+
+
+def test_the_carry_in_arrives_in_the_first_open_month(team_at_midyear):
+    """A carry-in of 20,000 per roster rep (multiplier 1) adds about that to each present rep's
+    July business (reps may answer it with a little less effort, hence the tolerance); a range
+    of (0, 0) carries nothing and changes no other number."""
+    checked, setup, team, read = team_at_midyear
+    R = team.n_reps
+    none = _run(checked, setup, team, read, None, None)
+    zero = _run(checked, setup, team, read, np.full(R, 20_000.0), (0.0, 0.0))
+    np.testing.assert_array_equal(none.period_cost, zero.period_cost)
+    one = _run(checked, setup, team, read, np.full(R, 20_000.0), (1.0, 1.0))
+    july = 6
+    seats = slice(0, R)
+    present = one.detail["active"][:, seats, july]
+    added = (one.detail["actual"]["revenue"][:, seats, july] - none.detail["actual"]["revenue"][:, seats, july]).sum()
+    assert added == pytest.approx(20_000.0 * present.sum(), rel=0.25)
+    # The closed months stay the real ones.
+    np.testing.assert_array_equal(one.detail["actual"]["revenue"][:, seats, :6],
+                                  none.detail["actual"]["revenue"][:, seats, :6])
+
+
+def test_each_run_draws_its_own_share_of_the_carry(team_at_midyear):
+    """With U(0, 2) each run carries its own multiple of the carry-in: the runs' July additions
+    spread between 0 and twice the carry-in (not all alike), from the run's own stream (the same
+    run gives the same figure in any chunk)."""
+    checked, setup, team, read = team_at_midyear
+    R = team.n_reps
+    none = _run(checked, setup, team, read, None, None)
+    two = _run(checked, setup, team, read, np.full(R, 20_000.0), (0.0, 2.0))
+    added = (two.detail["actual"]["revenue"][:, :R, 6] - none.detail["actual"]["revenue"][:, :R, 6]).sum(axis=1)
+    per_rep = added / np.maximum(two.detail["active"][:, :R, 6].sum(axis=1), 1)
+    assert per_rep.min() < 12_000 and per_rep.max() > 28_000 and per_rep.max() < 2.5 * 20_000
+    cond = fc_mod._conditioning(setup, team, team.closed_months, read.skill_mean, read.skill_sd, behaviour=None,
+                                carry_in=np.full(R, 20_000.0), carry=(0.0, 2.0))
+    sim = simulation_for(SimTask(checked, team.scenario, 5, None, condition=cond))
+    alone = sim.run_chunk(np.arange(3, 5))
+    np.testing.assert_array_equal(alone.period_cost, two.period_cost[3:5])
+
+
+def test_the_model_rate_is_the_pilots_pushes_less_pulls(team_at_midyear):
+    """The carry-in is the pilot's net carry over a month of its business in the last closed
+    period, spread over the roster in proportion to each rep's real business then."""
+    _, _setup, team, read = team_at_midyear
+    assert read.carry_share is not None and read.carry_in is not None
+    per_month = team.real["revenue"][:, 3:6].sum(axis=1) / 3
+    np.testing.assert_allclose(read.carry_in, read.carry_share * per_month)
+
+
+def test_the_reads_see_the_as_of_month_with_the_carry_put_back():
+    """The as-of month gets the carry-in times the mean of its multiplier back (here 1.5); the
+    other months are untouched, and a pull larger than the month leaves 0, not a negative month."""
+    real = np.array([[100.0, 50.0], [80.0, 10.0]])
+    out = fc_mod._unmoved(real, np.array([20.0, -40.0]), 1.5)
+    np.testing.assert_allclose(out, [[100.0, 80.0], [80.0, 0.0]])
+    assert fc_mod._unmoved(real, None, 1.0) is real
+
+
+def test_a_month_that_collapses_at_a_period_end_counts_there():
+    """Four reps over two quarters (period ends in months 3 and 6): one rep's June collapses
+    (moved out), one rep's February collapses (a bad month); the profile is the share of
+    collapsed rep-months at period ends (1 of 8) less elsewhere (1 of 16); a rep not in the role
+    throughout is left out; the seasonality is taken out first (a low season is no collapse)."""
+    season = np.array([0.5, 1, 1, 1, 1, 1.0])
+    out = np.array([[50, 100, 100, 100, 100, 5],
+                    [50, 10, 100, 100, 100, 100],
+                    [50, 100, 100, 100, 100, 100],
+                    [50, 100, 100, 100, 100, 100],
+                    [0, 0, 0, 0, 0, 0]], dtype=float)
+    ends = np.array([False, False, True, False, False, True])
+    full = np.array([True, True, True, True, False])
+    assert fc_mod.month_profile(out, full, season, ends) == pytest.approx(1 / 8 - 1 / 16)
+    runs = np.stack([out, out])  # (runs, R, M) as the pilots give it
+    np.testing.assert_allclose(fc_mod.month_profile(runs, np.stack([full, full]), season, ends), [1 / 16, 1 / 16])
+
+
+def test_the_profile_reads_how_much_the_team_moved():
+    """A team whose profile is the model's moves the model's share (posterior centre 1); one with
+    no more collapses at period ends than elsewhere moves little (mean far below the prior's 1);
+    a pilot whose profile does not stand out of its own noise leaves the prior U(0, 2)."""
+    rng = np.random.default_rng(3)
+    pilot = 0.17 + 0.06 * rng.standard_normal(60)
+    same = fc_mod._carry_read((0.0, 2.0), float(pilot.mean()), pilot)
+    assert same.center == pytest.approx(1.0) and 0.9 < same.mean < 1.1
+    none = fc_mod._carry_read((0.0, 2.0), -0.05, pilot)
+    assert none.mean < 0.35
+    noisy = fc_mod._carry_read((0.0, 2.0), 0.1, 0.02 + 0.06 * rng.standard_normal(60))
+    assert noisy.center is None and noisy.mean == pytest.approx(1.0)
