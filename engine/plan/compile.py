@@ -28,7 +28,7 @@ from engine.core.errors import DataError, DataErrors, EvaluationError
 from engine.core.inputs import Inputs
 from engine.plan import expr as ex
 from engine.plan.functions import FUNCTIONS, OPERATORS
-from engine.plan.kernels import deviation_counts
+from engine.plan.kernels import counts_compiled, deviation_counts
 from engine.plan.kinds import kind_of
 from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
@@ -87,6 +87,10 @@ def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: np.ndarray | None =
     xr = np.moveaxis(x, -2, -1).reshape(-1, R)
     er = np.moveaxis(elig, -2, -1).reshape(-1, R)
     gr = np.moveaxis(g, -2, -1).reshape(-1, R)
+    back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
+    if counts_compiled() and not np.isnan(xr).any():  # each rep against the others' own values (compiled)
+        above, equal = deviation_counts(xr, er, xr, er, gr)
+        return back(np.where(er, 1 + above, 0).astype(np.float64)), back(np.where(er, 1 + equal, 0).astype(np.float64))
     # Sort by (eligible first, group, value descending): rank the values once, then sort
     # one integer key (two argsorts are about twice as fast as a three-key lexsort).
     by_value = np.argsort(-xr, axis=-1, kind="stable")
@@ -114,7 +118,6 @@ def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: np.ndarray | None =
     ties = np.empty_like(ties_s)
     np.put_along_axis(rank, order, rank_s, axis=-1)
     np.put_along_axis(ties, order, ties_s, axis=-1)
-    back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
     return back(rank), back(ties)
 
 

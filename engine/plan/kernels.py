@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["deviation_counts", "deviation_counts_numpy", "kernel_status"]
+__all__ = ["counts_compiled", "deviation_counts", "deviation_counts_numpy", "kernel_status"]
 
 _STATE: dict = {}  # "kernel" -> the compiled kernel or None, "status" -> why
 
@@ -41,6 +41,11 @@ def deviation_counts(xr: np.ndarray, er: np.ndarray, rr: np.ndarray, re: np.ndar
     if kernel is None or np.isnan(xr).any() or np.isnan(rr).any():
         return deviation_counts_numpy(xr, er, rr, re, gr)
     return _run(kernel, xr, er, rr, re, gr)
+
+
+def counts_compiled() -> bool:
+    """Whether :func:`deviation_counts` runs compiled here (numpy's ranks are faster their own way)."""
+    return _kernel() is not None
 
 
 def kernel_status() -> str:

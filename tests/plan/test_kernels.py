@@ -72,3 +72,22 @@ def test_a_kernel_that_counts_differently_is_not_used(monkeypatch):
     for a, b in zip(kernels.deviation_counts(*args), kernels.deviation_counts_numpy(*args)):
         assert np.array_equal(a, b)
     assert kernels.kernel_status().startswith("the kernel's counts differ")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_grouped_rank_through_the_kernel_is_numpys(seed, monkeypatch):
+    """grouped_rank counted by the kernel gives the ranks and ties of its own numpy sort, with
+    ties (signed zeros, infinities), groups and ineligible reps."""
+    rng = np.random.default_rng(seed)
+    x = rng.choice(np.array([-np.inf, -1.0, -0.0, 0.0, 0.5, 2.0, np.inf]), (2, 3, 50, 4))
+    x = np.where(rng.random(x.shape) < 0.3, rng.normal(size=x.shape), x)
+    eligible = rng.random(x.shape) < 0.8
+    group = np.broadcast_to(rng.integers(0, 4, (50, 1)), x.shape)
+    got = grouped_rank(x, eligible, group)
+    assert kernels.counts_compiled()
+    monkeypatch.setattr(kernels, "_STATE", {"kernel": None, "status": "off for the test"})
+    import engine.plan.compile as compile_module
+    monkeypatch.setattr(compile_module, "counts_compiled", lambda: False)
+    want = grouped_rank(x, eligible, group)
+    for a, b in zip(got, want):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
