@@ -28,6 +28,7 @@ from engine.core.errors import DataError, DataErrors, EvaluationError
 from engine.core.inputs import Inputs
 from engine.plan import expr as ex
 from engine.plan.functions import FUNCTIONS, OPERATORS
+from engine.plan.kernels import counts_compiled, deviation_counts
 from engine.plan.kinds import kind_of
 from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
@@ -86,6 +87,10 @@ def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: np.ndarray | None =
     xr = np.moveaxis(x, -2, -1).reshape(-1, R)
     er = np.moveaxis(elig, -2, -1).reshape(-1, R)
     gr = np.moveaxis(g, -2, -1).reshape(-1, R)
+    back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
+    if counts_compiled() and not np.isnan(xr).any():  # each rep against the others' own values (compiled)
+        above, equal = deviation_counts(xr, er, xr, er, gr)
+        return back(np.where(er, 1 + above, 0).astype(np.float64)), back(np.where(er, 1 + equal, 0).astype(np.float64))
     # Sort by (eligible first, group, value descending): rank the values once, then sort
     # one integer key (two argsorts are about twice as fast as a three-key lexsort).
     by_value = np.argsort(-xr, axis=-1, kind="stable")
@@ -113,7 +118,6 @@ def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: np.ndarray | None =
     ties = np.empty_like(ties_s)
     np.put_along_axis(rank, order, rank_s, axis=-1)
     np.put_along_axis(ties, order, ties_s, axis=-1)
-    back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
     return back(rank), back(ties)
 
 
@@ -137,26 +141,7 @@ def deviation_rank(x: np.ndarray, eligible: np.ndarray, ref_x: np.ndarray, ref_e
     xr, er = rows_of(x, np.float64), rows_of(eligible, bool)
     rr, re = rows_of(ref_x, np.float64), rows_of(ref_eligible, bool)
     gr = rows_of(group, np.int64) if group is not None else np.zeros_like(er, dtype=np.int64)
-    n_rows = xr.shape[0]
-    # Dense ranks of the union of reference and candidate values, row by row.
-    union = np.concatenate([rr, xr], axis=1)
-    order = np.argsort(union, axis=1, kind="stable")
-    sv = np.take_along_axis(union, order, axis=1)
-    new = np.ones_like(sv, dtype=bool)
-    new[:, 1:] = sv[:, 1:] != sv[:, :-1]
-    dense_sorted = np.cumsum(new, axis=1) - 1
-    dense = np.empty_like(dense_sorted)
-    np.put_along_axis(dense, order, dense_sorted, axis=1)
-    d_ref, d_x = dense[:, :R], dense[:, R:]
-    D = 2 * R
-    G = int(gr.max()) + 1 if gr.size else 1
-    base = (np.arange(n_rows, dtype=np.int64)[:, None] * G + gr) * D
-    ref_keys = np.sort((base + d_ref)[re])
-    kx = base + d_x
-    above = np.searchsorted(ref_keys, base + D, side="left") - np.searchsorted(ref_keys, kx, side="right")
-    equal = np.searchsorted(ref_keys, kx, side="right") - np.searchsorted(ref_keys, kx, side="left")
-    above = above - (re & (d_ref > d_x))
-    equal = equal - (re & (d_ref == d_x))
+    above, equal = deviation_counts(xr, er, rr, re, gr)  # compiled where numba is (the same counts)
     rank = np.where(er, 1 + above, 0).astype(np.float64)
     ties = np.where(er, 1 + equal, 0).astype(np.float64)
     back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)

@@ -125,7 +125,7 @@ class Production:
     # -- realized values ---------------------------------------------------------------
 
     def realize(self, expected: dict[str, np.ndarray], effort: np.ndarray, uniforms: np.ndarray,
-                normals: np.ndarray) -> dict[str, np.ndarray]:
+                normals: np.ndarray, poisson=None) -> dict[str, np.ndarray]:
         """Realized outputs from expected values and common random numbers.
 
         Args:
@@ -133,7 +133,11 @@ class Production:
             effort: ``(A, ...)`` effective effort (for rates and scores).
             uniforms: ``(len(outputs), ...)`` U(0,1) draws, one row per output.
             normals: ``(len(outputs), ...)`` N(0,1) draws, one row per output.
+            poisson: ``(u, mean) -> counts``, the Poisson draw by inversion (default
+                :func:`_poisson_ppf`; the simulator passes the compiled one of
+                engine/sim/kernels.py, the same counts).
         """
+        poisson = _poisson_ppf if poisson is None else poisson
         out: dict[str, np.ndarray] = {}
         prim = effort[self.primary_activity]
         for i, o in enumerate(self.outputs):
@@ -146,7 +150,7 @@ class Production:
                 elif noise == "deals":
                     lam = o.get("deals_per_month", 4.0)
                     ssig = o.get("size_sigma", 0.8)
-                    n = _poisson_ppf(u, lam)
+                    n = poisson(u, lam)
                     # The sum of n lognormal deal sizes, moment-matched to one lognormal
                     # (Fenton-Wilkinson), scaled so that E[revenue] = mu.
                     with np.errstate(divide="ignore", invalid="ignore"):
@@ -157,7 +161,7 @@ class Production:
                     s = o.get("sigma", 0.35)
                     out[o.name] = mu * np.exp(s * z - s * s / 2.0)
             elif o.kind in ("count", "incidents"):
-                out[o.name] = _poisson_ppf(u, mu)
+                out[o.name] = poisson(u, mu)
             elif o.kind == "share_of":
                 e = effort[self.activity_index[o.activity]]
                 rate = np.clip(o.get("base", 0.9) + o.get("gain", 0.0) * np.log(e) + o.get("sd", 0.0) * z, 0.0, 1.0)

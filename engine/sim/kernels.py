@@ -1,5 +1,10 @@
 """Compiled helpers of the simulator's monthly step, each the same numbers as its numpy formula.
 
+* :func:`effort_utility`: the value of every effort candidate (below);
+* :func:`poisson_ppf`: Poisson counts by inversion of given uniforms, the same sequential
+  search of the CDF as :func:`engine.sim.behaviour._poisson_ppf`, one cell at a time
+  instead of one vectorized pass per step of the search over the cells still searching.
+
 The effort choice values every candidate by :func:`engine.sim.behaviour.effort_utility`: a
 certainty equivalent over the quadrature nodes minus the cost of effort. In numpy that is
 about twenty passes over the candidates' cells, both branches of the certainty equivalent
@@ -18,15 +23,16 @@ kernel is checked against it, bit for bit, on cells covering every branch
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from engine.sim import behaviour
 from engine.sim.behaviour import RHO_NEGLIGIBLE
 
-__all__ = ["effort_utility", "kernel_status"]
+__all__ = ["effort_utility", "kernel_status", "poisson_ppf"]
 
-_STATE: dict = {}
+_STATE: dict = {}  # kernel name -> (the compiled kernel or None, its status)
 
 
 def effort_utility(values, weights, rho, kappa, ti, months, shares, choice) -> np.ndarray:
@@ -35,7 +41,7 @@ def effort_utility(values, weights, rho, kappa, ti, months, shares, choice) -> n
     ``values`` is ``(S, ...)``, ``choice`` ``(A, ...)``; ``rho``, ``kappa`` and ``ti``
     broadcast to the cells.
     """
-    kernel = _kernel()
+    kernel = _kernel("utility")
     if kernel is None:
         return behaviour.effort_utility(values, weights, rho, kappa, ti, months, shares, choice)
     values, choice = np.asarray(values, dtype=float), np.asarray(choice, dtype=float)
@@ -46,10 +52,30 @@ def effort_utility(values, weights, rho, kappa, ti, months, shares, choice) -> n
     return out
 
 
-def kernel_status() -> str:
-    """``"numba"`` when the compiled kernel runs, else why numpy's formula does."""
-    _kernel()
-    return _STATE["status"]
+def poisson_ppf(u, lam) -> np.ndarray:
+    """:func:`engine.sim.behaviour._poisson_ppf`, compiled (same arguments, same counts).
+
+    Means above 50 (the normal approximation, with scipy's ``ndtri``) stay in numpy.
+    """
+    kernel = _kernel("poisson")
+    if kernel is None:
+        return behaviour._poisson_ppf(u, lam)
+    u = np.asarray(u, dtype=np.float64)
+    lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), u.shape)
+    flat_u, flat_l = np.ascontiguousarray(u).reshape(-1), np.ascontiguousarray(lam).reshape(-1)
+    out = np.empty(flat_u.shape)
+    kernel(flat_u, flat_l, out)
+    big = flat_l > 50.0
+    if big.any():
+        out[big] = behaviour._poisson_ppf(flat_u[big], flat_l[big])
+    return out.reshape(u.shape)
+
+
+def kernel_status(name: str = "utility") -> str:
+    """``"numba"`` when the compiled kernel ``name`` (``"utility"``, ``"poisson"``) runs, else
+    why numpy's formula does."""
+    _kernel(name)
+    return _STATE[name][1]
 
 
 def _flat(x, shape: tuple) -> np.ndarray:
@@ -60,20 +86,22 @@ def _flat(x, shape: tuple) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(x, (k,) + shape)).reshape(k, -1)
 
 
-def _kernel():
-    """The compiled kernel, or None (numba missing, or not numpy's bits on this machine)."""
-    if "kernel" not in _STATE:
-        _STATE["kernel"], _STATE["status"] = _load()
-    return _STATE["kernel"]
+def _kernel(name: str):
+    """The compiled kernel ``name``, or None (numba missing, or not numpy's bits on this machine)."""
+    if name not in _STATE:
+        _STATE[name] = _load(name)
+    return _STATE[name][0]
 
 
-def _load():
+def _load(name: str):
     try:
         from numba import njit
     except ImportError:
         return None, "numba is not installed"
-    kernel = njit(cache=True, nogil=True)(_utility_cells)
-    if not _agrees(kernel):
+    cells: Callable[..., None] = _utility_cells if name == "utility" else _poisson_cells
+    agrees = _agrees if name == "utility" else _poisson_agrees
+    kernel = njit(cache=True, nogil=True)(cells)
+    if not agrees(kernel):
         return None, "the C library's exp/log round differently from numpy's here"
     return kernel, "numba"
 
@@ -96,6 +124,45 @@ def _agrees(kernel) -> bool:
     got = np.empty(n)
     kernel(values, weights, rho, kappa, ti, 3.0, shares, choice, got)
     return bool(np.array_equal(want, got, equal_nan=True))
+
+
+def _poisson_agrees(kernel) -> bool:
+    """The kernel against numpy's search: small and large means up to 50, uniforms near 0
+    and 1, zero, negative and missing means and uniforms."""
+    rng = np.random.default_rng(15)
+    n = 8192
+    lam = np.concatenate([rng.lognormal(0.5, 1.2, n // 2), rng.uniform(0.0, 50.0, n // 4),
+                          rng.choice(np.array([0.0, -1.0, np.nan, 1e-300, 1e-9, 50.0, 4.0]), n // 4)])
+    u = rng.random(n)
+    u[::7] = 1.0 - rng.random(len(u[::7])) * 1e-12
+    u[::11] = rng.random(len(u[::11])) * 1e-12
+    u[::13] = rng.choice(np.array([0.0, 1.0, np.nan]), len(u[::13]))
+    got = np.empty(n)
+    kernel(u, lam, got)
+    small = ~(lam > 50.0)
+    return bool(np.array_equal(behaviour._poisson_ppf(u, lam)[small], got[small]))
+
+
+def _poisson_cells(u, lam, out):  # pragma: no cover - compiled
+    """Per cell ``i``: the count whose Poisson(``lam[i]``) CDF first reaches ``u[i]``, by the
+    sequential search of behaviour._poisson_ppf, step for step (0 where the mean is not
+    positive; means above 50 are left to the caller)."""
+    for i in range(u.shape[0]):
+        mean = lam[i]
+        count = 0.0
+        if mean > 0.0 and not mean > 50.0:
+            ui = u[i]
+            p = math.exp(-mean)
+            cdf = p
+            k = 0
+            while k < 400 and ui > cdf:
+                k += 1
+                count += 1.0
+                p = p * mean / k
+                cdf = cdf + p
+                if p < 1e-17 * cdf:  # round-off: the CDF has stopped growing
+                    break
+        out[i] = count
 
 
 def _utility_cells(values, w, rho, kappa, ti, months, shares, choice, out):  # pragma: no cover - compiled

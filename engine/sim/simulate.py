@@ -50,7 +50,7 @@ from engine.sim.behaviour import (
     ramp_factor,
 )
 from engine.sim.conditioning import Conditioner, Conditioning, NoConditioning
-from engine.sim.kernels import effort_utility
+from engine.sim.kernels import effort_utility, poisson_ppf
 from engine.sim.market import MarketPath, team_index
 from engine.sim.payment import Placement, placement_for
 from engine.sim.population import Roster, draw_traits, hire_capacity
@@ -602,8 +602,7 @@ class Simulation:
         state.active_m[:, :, t] = state.present
         # Status and tenure as the plan sees them this month.
         state.roster_cols["tenure_months"] = state.tenure.copy()
-        state.roster_cols["status"] = np.where(state.hired | (state.tenure < sc.ramp_months), "new_hire",
-                                               "tenured").astype(object)
+        state.roster_cols["status"] = _labels(state.hired | (state.tenure < sc.ramp_months), "new_hire", "tenured")
         self.condition.roster_columns(self, state)
         state.ramp = ramp_factor(state.tenure, sc.ramp_months, sc.ramp_start)
         state.mm = effort_multiplier(state.morale, state.morale_params or self.morale_params)
@@ -787,7 +786,7 @@ class Simulation:
         exp_vals = self._expected_month(t, eff, state.skill, state.scale, state.ramp, demand)
         uni = state.streams.random("output_uniform", (n_out, n))
         nor = state.streams.standard_normal("output_normal", (n_out, n))
-        real = prod.realize(exp_vals, eff, np.moveaxis(uni, 1, 0), np.moveaxis(nor, 1, 0))
+        real = prod.realize(exp_vals, eff, np.moveaxis(uni, 1, 0), np.moveaxis(nor, 1, 0), poisson_ppf)
         # Business moved across the last period end (:meth:`_settle_timing`): pushed business
         # arrives now, pulled business is missing. Where a month brings less than was pulled
         # from it, the rest is missing from the months after (``owed``), so no month's
@@ -1346,15 +1345,15 @@ class _Cells:
     def __init__(self, present: np.ndarray, pack: bool):
         self.shape = present.shape
         self.pack = pack
-        if pack:
-            self.ci, self.si = np.nonzero(present)
+        if pack:  # the cells' flat positions (row-major, as np.nonzero lists them): one index, not two
+            self.flat = np.flatnonzero(present)
 
     def take_months(self, x: np.ndarray) -> np.ndarray:
         """A ``(runs, slots, k)`` array (months, months ahead) as ``(1, cells, k)``: said
         explicitly, since ``(5, 5, 5)`` would read either way to :meth:`take`."""
         if not self.pack:
             return x
-        return np.asarray(x)[self.ci, self.si][None]
+        return _take_cells(np.asarray(x), self.shape, self.flat, lead=False)[None]
 
     def take(self, x: np.ndarray) -> np.ndarray:
         if not self.pack:
@@ -1362,9 +1361,9 @@ class _Cells:
         x = np.asarray(x)
         c, n = self.shape
         if x.shape[-2:] == (c, n):
-            return x[..., self.ci, self.si][..., None, :]
+            return _take_cells(x, self.shape, self.flat, lead=True)[..., None, :]
         if x.shape[:2] == (c, n):  # (runs, slots, months)
-            return x[self.ci, self.si][None]
+            return _take_cells(x, self.shape, self.flat, lead=False)[None]
         raise ValueError(f"cannot select cells of an array of shape {x.shape}")
 
     def put(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
@@ -1372,8 +1371,24 @@ class _Cells:
         if not self.pack:
             return x
         out = np.full(x.shape[:-2] + self.shape, fill, dtype=np.result_type(x.dtype, np.float64))
-        out[..., self.ci, self.si] = x[..., 0, :]
+        out.reshape(out.shape[:-2] + (out.shape[-2] * out.shape[-1],))[..., self.flat] = x[..., 0, :]
         return out
+
+
+def _take_cells(x: np.ndarray, shape: tuple, flat: np.ndarray, lead: bool) -> np.ndarray:
+    """``x[..., ci, si]`` (``lead``: the cell axes last) or ``x[ci, si]`` (first), for the
+    cells at flat positions ``flat`` of ``shape``: the same values, by one ``np.take`` along
+    the merged cell axes (several times faster than indexing with two arrays)."""
+    cells = shape[0] * shape[1]
+    if lead:
+        return np.take(x.reshape(x.shape[:-2] + (cells,)), flat, axis=-1)
+    return np.take(x.reshape((cells,) + x.shape[2:]), flat, axis=0)
+
+
+def _labels(cond: np.ndarray, yes: str, no: str) -> np.ndarray:
+    """``np.where(cond, yes, no).astype(object)``, the same object array, by indexing a
+    two-element one (without a text array and a Python string made per cell)."""
+    return np.array([no, yes], dtype=object)[np.asarray(cond, dtype=bool).view(np.int8)]
 
 
 def _run_totals(x: np.ndarray) -> np.ndarray:
