@@ -762,9 +762,18 @@ class Simulation:
             actual[primary][:, :, t] += now
             return replace(reps, actual=actual, carry=carry)
 
+        def ratchet(u: np.ndarray, now: np.ndarray) -> np.ndarray:
+            # Under a ratchet the month's business counts toward next year's quota as the
+            # months ahead do (:meth:`_ratchet_cost` prices only those): moving it between
+            # this month and the next inside the plan year changes the year's output by the
+            # discount only, not by what was moved.
+            return u - self.ratchet * reps.ti / np.maximum(reps.quota, 1e-9) * now if self.ratchet > 0 else u
+
         if not self.cross_rep and len(moves) * moves[0][0].size <= _WHAT_IF_CELLS:
-            stacked = trial(np.concatenate([m[0] for m in moves]), np.concatenate([m[1] for m in moves]), len(moves))
+            now = np.concatenate([m[0] for m in moves])
+            stacked = trial(now, np.concatenate([m[1] for m in moves]), len(moves))
             u, _ = self._utility(stacked, self._month_view(stacked, t + 1, window), choice, mm)
+            u = ratchet(u, now)
             c = moves[0][0].shape[0]
             return [u[i * c: (i + 1) * c] for i in range(len(moves))]
         reference: dict | None = {} if self.cross_rep else None
@@ -773,7 +782,7 @@ class Simulation:
             one = trial(now, carry)
             u, _ = self._utility(one, self._month_view(one, t + 1, window), choice, mm,
                                  record=reference if i == 0 else None, reference=reference if i else None)
-            out.append(u)
+            out.append(ratchet(u, now))
         return out
 
     def _produce(self, state: MonthState, t: int) -> None:

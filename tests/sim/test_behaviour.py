@@ -200,3 +200,21 @@ def test_timing_moves_priced_together_or_one_at_a_time_agree(monkeypatch):
     assert together.timing_moves.sum() > 0
     for field in ("revenue", "cost", "timing_moves", "attainment", "payout"):
         np.testing.assert_array_equal(getattr(together, field), getattr(alone, field))
+
+
+def test_under_a_ratchet_a_flat_rate_still_moves_no_business():
+    """Moving business between a period's last month and the next inside the plan year leaves
+    the year's output (and so next year's ratcheted quota) as it was, less what the move loses:
+    under a ratchet that costs less per unit of output than the rate pays (a fifth of this
+    year's result in next year's quota), a flat rate gives no reason to move any (Weitzman
+    1980's ratchet prices the year's output, not the month it lands in). Pricing only the months
+    ahead, every rep pulled business in at every period end."""
+    from dataclasses import replace
+
+    from engine.sim.scenario import QuotaPolicy
+
+    flat = plan("  - {name: c, kind: rate, base: revenue, rate: 5%}\n", period="quarter")
+    sc = scenario(skill="{dist: empirical, values: [0.85, 0.95]}", sigma=0.2, shift=0.33)
+    ratcheted = run(flat, replace(sc, months=24, quota_policy=QuotaPolicy("ratchet", 0.0, 0.2)))
+    assert ratcheted.timing_moves[:, 0].sum() > 0
+    assert _moves(ratcheted) == (0.0, 0.0)
