@@ -245,6 +245,7 @@ class Accumulator:
 
         att = self.attainment
         total_reps = pr["reps"].sum()
+        timing_ends = pr["timing_ends"].sum()
         return {
             "plan": plan,
             "scenario": scenario,
@@ -271,8 +272,8 @@ class Accumulator:
             "timing": {"last_month_share": _f(pr["last_month_primary"].sum() / revenue.sum())
                        if revenue.sum() else None,
                        # Of the rep period-ends at which business could move: the share pulled in, pushed out.
-                       "pull_share": _f(pr["pulls"].sum() / pr["timing_ends"].sum()) if pr["timing_ends"].sum() else 0.0,
-                       "push_share": _f(pr["pushes"].sum() / pr["timing_ends"].sum()) if pr["timing_ends"].sum() else 0.0},
+                       "pull_share": _f(pr["pulls"].sum() / timing_ends) if timing_ends else 0.0,
+                       "push_share": _f(pr["pushes"].sum() / timing_ends) if timing_ends else 0.0},
             "effort": {"mean": _f(pr["effort_sum"].sum() / pr["active_months"].sum())},
             "measures": {m: _f(np.mean(v)) for m, v in self.measures.items()},
             **({} if np.isnan(pr["base_pay_cost"]).any() else {

@@ -200,7 +200,7 @@ class MonthState:
     ti_to_date: np.ndarray
     expected_period_pay: np.ndarray
     # Per run: rep period-ends at which business could move, and those that pulled / pushed it.
-    timing_moves: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    timing_moves: np.ndarray
     market: MarketPath | None = None  # the runs' market (None: the scenario has none)
     outlook: np.ndarray | None = None  # (runs, slots, months left) expected market multiplier this month
     outlook_var: np.ndarray | None = None  # (months left,) variance of the log factor of each
@@ -767,7 +767,7 @@ class Simulation:
             # months ahead do (:meth:`_ratchet_cost` prices only those): moving it between
             # this month and the next inside the plan year changes the year's output by the
             # discount only, not by what was moved.
-            return u - self.ratchet * reps.ti / np.maximum(reps.quota, 1e-9) * now if self.ratchet > 0 else u
+            return u - self._ratchet_price(reps) * now if self.ratchet > 0 else u
 
         if not self.cross_rep and len(moves) * moves[0][0].size <= _WHAT_IF_CELLS:
             now = np.concatenate([m[0] for m in moves])
@@ -1115,7 +1115,12 @@ class Simulation:
             return np.zeros(reps.present.shape)
         primary = self.scenario.primary_measure
         output = sum(proj[m][primary] + certain.get(m, 0.0) for m in ahead)
-        return self.ratchet * reps.ti / np.maximum(reps.quota, 1e-9) * output
+        return self._ratchet_price(reps) * output
+
+    def _ratchet_price(self, reps: Reps) -> np.ndarray:
+        """What a unit of this year's primary output costs in next year's pay under the
+        ratchet: ``discount x weight x TI / quota`` (:meth:`_ratchet_cost`)."""
+        return self.ratchet * reps.ti / np.maximum(reps.quota, 1e-9)
 
     def _rep_ids(self) -> np.ndarray:
         if not hasattr(self, "_ids"):
