@@ -17,7 +17,7 @@ from engine.plan import expr as ex
 
 if TYPE_CHECKING:
     from engine.jobs.candidates import Evaluator, RepArrays
-    from engine.jobs.recalibrate import Recalibration
+    from engine.jobs.recalibration import Recalibration
 
 __all__ = ["add_targets", "decompose_targets", "target_roster", "write_targets"]
 
