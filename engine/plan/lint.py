@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,7 @@ from engine.core.inputs import Inputs
 from engine.plan import expr as ex
 from engine.plan import kinds
 from engine.plan.compile import CompiledPlan, PayoutArrays, compile_plan
+from engine.plan.findings import Fall, Finding, Jump
 from engine.plan.kinds import Cause, kind_of
 from engine.plan.model import Code, Component
 from engine.plan.reference_rep import (
@@ -109,34 +110,6 @@ _PERIOD_OF = {"month": "a month's", "quarter": "a quarter's", "half": "a half-ye
               "year": "a year's"}
 
 Quantiles = Mapping[float, float] | Sequence[tuple[float, float]]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One design hazard.
-
-    Attributes:
-        code: stable identifier, one of :data:`CODES`.
-        component: the component it concerns, or ``None`` for the plan as a whole (plan
-            cap, modifiers, several components together).
-        attainment_range: ``(lo, hi)`` as fractions of target where the hazard sits:
-            ``(0.8, 0.8)`` for a jump at 80%, ``(0.0, 0.5)`` for no pay below 50%,
-            ``(3.0, inf)`` for no incentive above 300%, ``(1.0, 1.5)`` for pay below its
-            100% level until 150%. ``None`` when it could not be placed on the attainment
-            axis (a finding from the plan text alone).
-        severity: ``"warning"`` or ``"info"``.
-        message: what happens, with the numbers, in one sentence.
-        why: why it matters, in one sentence.
-        span: where in the plan file (the step, gate, cap, curve or component), or None.
-    """
-
-    code: str
-    component: str | None
-    attainment_range: tuple[float, float] | None
-    severity: str
-    message: str
-    why: str
-    span: Span | None
 
 
 # --------------------------------------------------------------------------- public API
@@ -344,28 +317,6 @@ def _compile_raw(checked: CheckedPlan) -> CompiledPlan | None:
 
 # --------------------------------------------------------------------------- the scan
 
-@dataclass
-class _Jump:
-    lo: float  # last level before the change (or start of a ramp)
-    hi: float  # first level after it
-    before: float
-    after: float
-
-
-@dataclass
-class _Fall:
-    first: int  # first and last grid interval of the fall
-    last: int
-    lo: float  # where pay starts to fall (the level of a drop)
-    hi: float  # where it stops falling
-    peak: float  # pay before the fall
-    bottom: float  # lowest pay in it
-    regained: float  # first level paying the peak again (inf: never within the scan)
-    to_end: bool  # still falling at the end of the scan
-    left: float  # a level just before the fall and one just after it (to explain it)
-    right: float
-
-
 class _Scan:
     def __init__(self, checked: CheckedPlan, roster: pd.DataFrame | None,
                  quantiles: tuple[np.ndarray, np.ndarray] | None):
@@ -422,7 +373,7 @@ class _Scan:
 
     def refine(self, jobs: list[tuple[str, float, float]], mode: str,
                target: list[float] | None = None, raw: bool = False,
-               ) -> list[_Jump]:
+               ) -> list[Jump]:
         """Narrow each ``(series, lo, hi)`` interval by bisection onto where it changes.
 
         Modes: ``rise`` (keep the half with the larger increase), ``fall`` (larger
@@ -459,7 +410,7 @@ class _Scan:
             fhi = np.where(left, fm, fhi)
             lo = np.where(left, lo, mid)
             flo = np.where(left, flo, fm)
-        return [_Jump(float(a), float(b), float(c), float(d))
+        return [Jump(float(a), float(b), float(c), float(d))
                 for a, b, c, d in zip(lo, hi, flo, fhi)]
 
     # -- the checks -----------------------------------------------------------------------
@@ -561,25 +512,25 @@ class _Scan:
                 return w * self.ti
         return None
 
-    def _jumps(self, key: str, threshold: float) -> list[_Jump]:
+    def _jumps(self, key: str, threshold: float) -> list[Jump]:
         """Where a series rises by ``threshold`` or more within one grid step, or within
         :data:`RAMP_MAX` of attainment; a rise within one step is located by bisection."""
         f = self.f[key]
         d = np.diff(f)
-        out: list[_Jump] = []
+        out: list[Jump] = []
         singles = []
         for a, b in self._runs(d >= threshold):
             if a == b:
                 singles.append((key, float(self.x[a]), float(self.x[a + 1])))
             elif self.x[b + 1] - self.x[a] <= RAMP_MAX + 1e-9:  # longer: a steep slope, not a cliff
-                out.append(_Jump(float(self.x[a]), float(self.x[b + 1]),
+                out.append(Jump(float(self.x[a]), float(self.x[b + 1]),
                                  float(f[a]), float(f[b + 1])))
         for (_, lo, hi), j in zip(singles, self.refine(singles, "rise")):
             if j.after - j.before >= threshold:
                 out.append(j)
             else:  # a steep ramp inside one grid step
                 i = int(np.searchsorted(self.x, lo))
-                out.append(_Jump(lo, hi, float(f[i]), float(f[i + 1])))
+                out.append(Jump(lo, hi, float(f[i]), float(f[i + 1])))
         return out
 
     def cliffs(self, comps: list[Component], findings: list[Finding]) -> list[tuple[float, float]]:
@@ -598,7 +549,7 @@ class _Scan:
         v = self.at([lo, x])[TOTAL]
         return x - lo, float(v[1] - v[0])
 
-    def _cliff_finding(self, c: Component | None, j: _Jump, k: int = 0) -> Finding:
+    def _cliff_finding(self, c: Component | None, j: Jump, k: int = 0) -> Finding:
         jump = j.after - j.before
         exact = j.hi - j.lo <= 1e-9
         where = (f"at {_pct(j.hi)} of target" if exact else
@@ -635,7 +586,7 @@ class _Scan:
                        f"{subject}: pay jumps by {_money(jump)} ({share}) {where}{cause}{affected}",
                        why, span)
 
-    def _cliff_cause(self, c: Component, j: _Jump, k: int) -> Cause:
+    def _cliff_cause(self, c: Component, j: Jump, k: int) -> Cause:
         if c.when is not None and c.name in self.raw:
             r = self.at([j.lo, j.hi], raw=True).get(c.name)
             if r is not None and (r[1] - r[0]) < 0.5 * (j.after - j.before):
@@ -654,7 +605,7 @@ class _Scan:
                 findings.append(own if own is not None else self._drop_finding(c, fall, covered))
         return located
 
-    def _falls(self, key: str) -> list[_Fall]:
+    def _falls(self, key: str) -> list[Fall]:
         """Where a series falls, merged over consecutive grid steps; a fall within one step
         is located by bisection."""
         f = self.f[key]
@@ -674,11 +625,11 @@ class _Scan:
                     peak, bottom = j.before, min(bottom, j.after)
             after = np.flatnonzero(f[b + 1:] >= peak - self.tol)
             regained = float(self.x[b + 1 + after[0]]) if after.size else math.inf
-            out.append(_Fall(a, b, lo, hi, peak, bottom, regained, b + 1 == len(self.x) - 1,
+            out.append(Fall(a, b, lo, hi, peak, bottom, regained, b + 1 == len(self.x) - 1,
                              left, right))
         return out
 
-    def _fall_text(self, subject: str, fall: _Fall, cause: str) -> str:
+    def _fall_text(self, subject: str, fall: Fall, cause: str) -> str:
         amount = fall.peak - fall.bottom
         if fall.hi - fall.lo <= 1e-9:
             where = f"at {_pct(fall.lo)} of target"
@@ -693,7 +644,7 @@ class _Scan:
                 f"{_pct(fall.lo)}, "
                 f"and {regain}")
 
-    def _drop_finding(self, c: Component | None, fall: _Fall, covered: bool) -> Finding:
+    def _drop_finding(self, c: Component | None, fall: Fall, covered: bool) -> Finding:
         subject = f"component '{c.name}'" if c is not None else "the plan's total"
         cause, span = "", (c.span if c is not None else None)
         if c is not None:
@@ -708,7 +659,7 @@ class _Scan:
                        "warning" if covered else "info",
                        self._fall_text(subject, fall, cause) + tail, why, span)
 
-    def _drop_cause(self, c: Component, fall: _Fall) -> tuple[str, Span | None]:
+    def _drop_cause(self, c: Component, fall: Fall) -> tuple[str, Span | None]:
         raw = self.raw.get(c.name)
         if raw is not None and not np.any(np.diff(raw[fall.first:fall.last + 2]) < -self.tol):
             if c.when is not None:
@@ -978,7 +929,7 @@ class _Scan:
     money = staticmethod(_money)
     finding = Finding
 
-    def fall_text(self, subject: str, fall: _Fall, cause: str) -> str:
+    def fall_text(self, subject: str, fall: Fall, cause: str) -> str:
         return self._fall_text(subject, fall, cause)
 
 

@@ -4,8 +4,9 @@ A kind receives the shared machinery of each stage as an argument and calls down
 the parser's :class:`~engine.plan.parse.Reader`, the validator's
 :class:`~engine.plan.validate.ComponentChecks`, the compiler's
 :class:`~engine.plan.compile.ComponentLowering` and :class:`~engine.plan.compile.PayEnv`, the
-scalar :class:`~engine.plan.reference.ReferenceEvaluator` and the design lint's scan. This
-module imports none of them at run time (they import the kinds), only for type names.
+scalar :class:`~engine.plan.reference.ReferenceEvaluator` and the design lint, through the
+narrow :class:`~engine.plan.findings.LintContext` (never the scan's own class). This module
+imports none of the stages at run time (they import the kinds), only for type names.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from engine.core.errors import Span
+from engine.plan.findings import Fall, Finding, Jump, LintContext
 from engine.plan.model import Code, Component
 
 if TYPE_CHECKING:
     from engine.plan.compile import ComponentLowering, PayEnv
-    from engine.plan.lint import Finding, _Fall, _Jump, _Scan
     from engine.plan.parse import Reader
     from engine.plan.reference import ReferenceEvaluator, Trace
     from engine.plan.source import YMap
@@ -138,11 +139,11 @@ class Kind:
         component's own score)."""
         return []
 
-    def cliff_cause(self, c: Component, scan: _Scan, jump: _Jump, k: int) -> Cause:
+    def cliff_cause(self, c: Component, scan: LintContext, jump: Jump, k: int) -> Cause:
         """What makes the ``k``-th jump of the component's pay (its gate was ruled out)."""
         return "", c.span
 
-    def drop_cause(self, c: Component, scan: _Scan) -> Cause:
+    def drop_cause(self, c: Component, scan: LintContext) -> Cause:
         """What makes the component's pay fall (its gate and cap were ruled out)."""
         return "", c.span
 
@@ -163,11 +164,11 @@ class Kind:
         """Whether reaching a level re-rates all of the input (retroactive tiers)."""
         return False
 
-    def lint_drop(self, c: Component, scan: _Scan, fall: _Fall, k: int) -> Finding | None:
+    def lint_drop(self, c: Component, scan: LintContext, fall: Fall, k: int) -> Finding | None:
         """A kind-specific finding for the ``k``-th fall of the pay (None: the generic one)."""
         return None
 
-    def lint_plan(self, c: Component, scan: _Scan, findings: list[Finding]) -> None:
+    def lint_plan(self, c: Component, scan: LintContext, findings: list[Finding]) -> None:
         """Findings read from the plan text alone, after the scan (appended to ``findings``)."""
 
     # -- rewriting -------------------------------------------------------------------------

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engine.plan.findings import Jump, LintContext
 from engine.plan.functions import NUM
 from engine.plan.kinds.base import Cause, Kind, Pay
 from engine.plan.model import Code, Component
 
 if TYPE_CHECKING:
     from engine.plan.compile import ComponentLowering, PayEnv
-    from engine.plan.lint import _Jump, _Scan
     from engine.plan.parse import Reader
     from engine.plan.reference import ReferenceEvaluator, Trace
     from engine.plan.source import YMap
@@ -82,7 +82,7 @@ class CurveKind(Kind):
     def breakpoints(self, c: Component) -> list[Code]:
         return [x for x, _ in c.curve.points] if c.curve is not None else []
 
-    def cliff_cause(self, c: Component, scan: _Scan, jump: _Jump, k: int) -> Cause:
+    def cliff_cause(self, c: Component, scan: LintContext, jump: Jump, k: int) -> Cause:
         if c.curve is None:
             return "", c.span
         x0, y0 = c.curve.points[0]
@@ -94,7 +94,7 @@ class CurveKind(Kind):
             return " (a step curve)", c.curve.span
         return "", c.curve.span
 
-    def drop_cause(self, c: Component, scan: _Scan) -> Cause:
+    def drop_cause(self, c: Component, scan: LintContext) -> Cause:
         return "", (c.curve.span if c.curve is not None else c.span)
 
     def threshold_cause(self, c: Component) -> Cause | None:

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.core.errors import EvaluationError
+from engine.plan.findings import Fall, Finding, Jump, LintContext
 from engine.plan.functions import NUM
 from engine.plan.kinds.base import Cause, Kind, LinePay, Pay
 from engine.plan.model import Code, Component, Tier
 
 if TYPE_CHECKING:
     from engine.plan.compile import ComponentLowering, PayEnv
-    from engine.plan.lint import Finding, _Fall, _Jump, _Scan
     from engine.plan.parse import Reader
     from engine.plan.reference import ReferenceEvaluator, Trace
     from engine.plan.source import YMap
@@ -197,7 +197,7 @@ class RateKind(Kind):
     def rerates(self, c: Component) -> bool:
         return c.retroactive
 
-    def cliff_cause(self, c: Component, scan: _Scan, jump: _Jump, k: int) -> Cause:
+    def cliff_cause(self, c: Component, scan: LintContext, jump: Jump, k: int) -> Cause:
         if not c.retroactive:
             return "", c.span
         # The k-th jump of a retroactive component is at its k-th tier whose rate goes up.
@@ -210,7 +210,7 @@ class RateKind(Kind):
             return text, c.tiers[i].span
         return " (a retroactive tier re-rates the whole base)", c.span
 
-    def drop_cause(self, c: Component, scan: _Scan) -> Cause:
+    def drop_cause(self, c: Component, scan: LintContext) -> Cause:
         if c.tiers:
             rates = _tier_rates(c, scan) or []
             for i, r in enumerate(rates):
@@ -223,7 +223,7 @@ class RateKind(Kind):
             return " (nothing is paid above the last tier)", c.tiers[-1].span
         return None
 
-    def lint_drop(self, c: Component, scan: _Scan, fall: _Fall, k: int) -> Finding | None:
+    def lint_drop(self, c: Component, scan: LintContext, fall: Fall, k: int) -> Finding | None:
         """A retroactive component's ``k``-th fall is at its ``k``-th tier whose rate goes down."""
         if not c.retroactive:
             return None
@@ -249,7 +249,7 @@ class RateKind(Kind):
         return scan.finding("retroactive-negative-marginal", c.name, (fall.lo, fall.regained), "warning",
                             text, why, span)
 
-    def lint_plan(self, c: Component, scan: _Scan, findings: list[Finding]) -> None:
+    def lint_plan(self, c: Component, scan: LintContext, findings: list[Finding]) -> None:
         """Retroactive tiers whose rate goes down, when the scan could not place the fall."""
         placed = {f.component for f in findings if f.code == "retroactive-negative-marginal"}
         if not c.retroactive or c.name in placed:
@@ -273,7 +273,7 @@ class RateKind(Kind):
                     c.tiers[i].span))
 
 
-def _tier_rates(c: Component, scan: _Scan) -> list[float] | None:
+def _tier_rates(c: Component, scan: LintContext) -> list[float] | None:
     """The tiers' rates when they are all constant, else None."""
     rates = [scan.const(t.rate) for t in c.tiers]
     known = [r for r in rates if r is not None]

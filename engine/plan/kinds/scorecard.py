@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.core.errors import Span
+from engine.plan.findings import LintContext
 from engine.plan.functions import NUM
 from engine.plan.kinds.base import Cause, Kind, Pay, present
 from engine.plan.model import Code, Component, Metric
 
 if TYPE_CHECKING:
     from engine.plan.compile import ComponentLowering, PayEnv
-    from engine.plan.lint import _Scan
     from engine.plan.parse import Reader
     from engine.plan.reference import ReferenceEvaluator, Trace
     from engine.plan.source import YMap
@@ -136,7 +136,7 @@ class ScorecardKind(Kind):
     def breakpoints(self, c: Component) -> list[Code]:
         return [x for m in c.metrics for x, _ in m.curve.points]
 
-    def drop_cause(self, c: Component, scan: _Scan) -> Cause:
+    def drop_cause(self, c: Component, scan: LintContext) -> Cause:
         return "", (c.payout.span if c.payout is not None else c.span)
 
     def threshold_cause(self, c: Component) -> Cause | None:

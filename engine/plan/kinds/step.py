@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.plan.findings import Jump, LintContext
 from engine.plan.functions import NUM
 from engine.plan.kinds.base import Cause, Kind, Pay
 from engine.plan.model import Code, Component, Step
 
 if TYPE_CHECKING:
     from engine.plan.compile import ComponentLowering, PayEnv
-    from engine.plan.lint import _Jump, _Scan
     from engine.plan.parse import Reader
     from engine.plan.reference import ReferenceEvaluator, Trace
     from engine.plan.source import YMap
@@ -105,7 +105,7 @@ class StepKind(Kind):
     def breakpoints(self, c: Component) -> list[Code]:
         return [s.at for s in c.steps]
 
-    def cliff_cause(self, c: Component, scan: _Scan, jump: _Jump, k: int) -> Cause:
+    def cliff_cause(self, c: Component, scan: LintContext, jump: Jump, k: int) -> Cause:
         for s in c.steps:
             at = scan.const(s.at)
             if at is not None and abs(at - jump.hi) <= 1e-6:
