@@ -21,14 +21,9 @@ import pandas as pd
 from engine.core.errors import DataError, DataErrors
 from engine.core.periods import KINDS, PERIOD_PLURAL, check_period_kind, parse_period_label
 from engine.core.text import did_you_mean
-from engine.data.load import (
-    MAX_ERRORS,
-    TableSource,
-    _cell_text,
-    _listing,
-    _numbers,
-    read_table,
-)
+from engine.data.cells import cell_text, column_numbers
+from engine.data.problems import MAX_ERRORS, listing
+from engine.data.read import TableSource, read_table
 
 __all__ = ["MIN_PERIODS", "MIN_REPS", "load_history"]
 
@@ -63,7 +58,7 @@ def load_history(path_or_df: TableSource, *, fiscal_year_start: int = 1) -> pd.D
     Raises:
         ValueError: ``fiscal_year_start`` is not a month number 1-12.
         DataError: the file is missing, unreadable or of an unknown type (from
-            :func:`~engine.data.load.read_table`).
+            :func:`~engine.data.read.read_table`).
         DataErrors: every problem found, each naming its row, column and rep:
             ``missing-column`` (with did-you-mean), ``missing-value``, ``not-a-number``,
             ``negative-value``, ``not-positive`` (a target of 0 or less), ``bad-period``,
@@ -158,7 +153,7 @@ def _value_columns(frame: pd.DataFrame, name: str, error: Callable[..., None]) -
     for column in ("rep_id", "period"):
         if column not in present:
             error("missing-column", f"no column '{column}' in the history", column=column,
-                  hint=did_you_mean(column, present) or _listing(present))
+                  hint=did_you_mean(column, present) or listing(present))
     if "attainment" in present:
         return ("attainment",)
     has_actual, has_target = "actual" in present, "target" in present
@@ -169,14 +164,14 @@ def _value_columns(frame: pd.DataFrame, name: str, error: Callable[..., None]) -
         error("missing-column",
               f"no column '{missing}' in the history (attainment is actual / target)",
               column=missing,
-              hint=did_you_mean(missing, present) or _listing(present))
+              hint=did_you_mean(missing, present) or listing(present))
     else:
         error("missing-column",
               "no column 'attainment' in the history (nor 'actual' and 'target')",
               column="attainment",
               hint=did_you_mean("attainment", present)
               or f"give 'attainment' (result / target), or 'actual' and 'target'; "
-              f"{_listing(present)}")
+              f"{listing(present)}")
     return ()
 
 
@@ -184,7 +179,7 @@ def _period_labels(frame: pd.DataFrame, ids: np.ndarray, rows: np.ndarray,
                    error: Callable[..., None]) -> tuple[np.ndarray, str | None]:
     """Each row's canonical period label (None where bad), and the history's period kind."""
     codes, uniques = pd.factorize(frame["period"])
-    texts = [_cell_text(cell) for cell in uniques]
+    texts = [cell_text(cell) for cell in uniques]
     kinds: list[str | None] = []
     for text in texts:
         kinds.append(next((k for k in KINDS if text is not None and _parses(text, k)), None))
@@ -240,7 +235,7 @@ def _parses(text: str, kind: str) -> bool:
 def _checked_numbers(frame: pd.DataFrame, column: str, ids: np.ndarray, rows: np.ndarray,
                      error: Callable[..., None], positive: bool) -> tuple[np.ndarray, np.ndarray]:
     """A value column as floats, and where it is usable; reports empty, bad, out-of-range cells."""
-    values, empty = _numbers(frame[column])
+    values, empty = column_numbers(frame[column])
     finite = np.isfinite(values)
     for i in np.flatnonzero(empty | ~finite | (values <= 0 if positive else values < 0)):
         rep = ids[i] if not pd.isna(ids[i]) else None
@@ -248,7 +243,7 @@ def _checked_numbers(frame: pd.DataFrame, column: str, ids: np.ndarray, rows: np
         if empty[i]:
             error("missing-value", f"'{column}' is empty", row=row, column=column, rep=rep)
         elif not finite[i]:
-            got = _cell_text(frame[column].iloc[i])
+            got = cell_text(frame[column].iloc[i])
             error("not-a-number", f"'{column}' must be a finite number (got {got!r})",
                   row=row, column=column, rep=rep)
         elif positive:

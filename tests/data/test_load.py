@@ -730,17 +730,17 @@ def test_text_cells_are_read_at_c_speed_as_python_reads_them():
     Python's str.isspace, on every code point."""
     import sys
 
-    from engine.data.load import _cell_text, _cell_texts
+    from engine.data.cells import _cell_texts, cell_text
 
     points = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
     cells = np.array([f"{c}R{c}" for c in points] + [c for c in points], dtype=object)
-    expected = [_cell_text(c) for c in cells]
+    expected = [cell_text(c) for c in cells]
     assert _cell_texts(cells).tolist() == expected
     assert _cell_texts(pd.array(cells.tolist(), dtype="str")).tolist() == expected
     mixed = [np.array([7, -3, 0]), np.array([True, False]), np.array(["R1", 17, 2.5, 3.0, dt.date(2027, 1, 2)],
                                                                           dtype=object)]
     for values in mixed:
-        assert _cell_texts(values).tolist() == [_cell_text(c) for c in values]
+        assert _cell_texts(values).tolist() == [cell_text(c) for c in values]
 
 
 def test_ids_that_read_as_the_same_text_are_one_rep(tmp_path):
@@ -763,7 +763,7 @@ def test_parquet_is_read_as_pandas_reads_it(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from engine.data.load import _read_parquet
+    from engine.data.read import _read_parquet
 
     table = pa.table({
         "s": pa.array(["a", None, " b"]), "ls": pa.array(["x", "y", None], pa.large_string()),
