@@ -28,7 +28,13 @@ from engine.core.errors import DataError, DataErrors, EvaluationError
 from engine.core.inputs import Inputs
 from engine.plan import expr as ex
 from engine.plan.functions import FUNCTIONS, OPERATORS
-from engine.plan.kernels import counts_compiled, deviation_counts
+from engine.plan.kernels import (
+    award_shares,
+    counts_compiled,
+    deviation_counts_numpy,
+    ranks_against,
+    sort_reference,
+)
 from engine.plan.kinds import kind_of
 from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
@@ -82,15 +88,18 @@ def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: np.ndarray | None =
     x = np.broadcast_to(x, shape)
     elig = np.broadcast_to(eligible, shape)
     g = np.broadcast_to(group, shape) if group is not None else np.zeros(shape, dtype=np.int64)
+    if counts_compiled():  # each rep against the others' own values (compiled; None: a NaN)
+        x3, e3 = _rank_rows(x, shape, np.float64), _rank_rows(elig, shape, np.bool_)
+        sorted_ref = sort_reference(x3, e3, _rank_rows(g, shape, np.int64))
+        got = None if sorted_ref is None else ranks_against(sorted_ref, x3, e3)
+        if got is not None:
+            return got[0].reshape(shape), got[1].reshape(shape)
     R = shape[-2]
     # Rows: every (leading..., period); columns: reps.
     xr = np.moveaxis(x, -2, -1).reshape(-1, R)
     er = np.moveaxis(elig, -2, -1).reshape(-1, R)
     gr = np.moveaxis(g, -2, -1).reshape(-1, R)
     back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
-    if counts_compiled() and not np.isnan(xr).any():  # each rep against the others' own values (compiled)
-        above, equal = deviation_counts(xr, er, xr, er, gr)
-        return back(np.where(er, 1 + above, 0).astype(np.float64)), back(np.where(er, 1 + equal, 0).astype(np.float64))
     # Sort by (eligible first, group, value descending): rank the values once, then sort
     # one integer key (two argsorts are about twice as fast as a three-key lexsort).
     by_value = np.argsort(-xr, axis=-1, kind="stable")
@@ -122,7 +131,7 @@ def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: np.ndarray | None =
 
 
 def deviation_rank(x: np.ndarray, eligible: np.ndarray, ref_x: np.ndarray, ref_eligible: np.ndarray,
-                   group: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   group: np.ndarray | None = None, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Ranks of each rep's value ``x`` against the *other* reps' reference values.
 
     The unilateral deviation of a best response: rep ``i`` with value ``x_i`` ranks
@@ -133,26 +142,62 @@ def deviation_rank(x: np.ndarray, eligible: np.ndarray, ref_x: np.ndarray, ref_e
         x, eligible: ``(..., R, P)`` candidate values and eligibility.
         ref_x, ref_eligible: ``(..., R, P)`` the others' reference values and eligibility.
         group: ``(..., R, P)`` integer group codes (fixed per rep), or None.
+        memo: a dict kept with the reference, where the compiled counts keep the reference
+            sorted (:func:`~engine.plan.kernels.sort_reference`) for the next deviations
+            from the same ``ref_x`` and ``ref_eligible`` objects and the same groups.
     """
     shape = np.broadcast_shapes(np.shape(x), np.shape(eligible), np.shape(ref_x), np.shape(ref_eligible),
                                 np.shape(group) if group is not None else ())
     R = shape[-2]
+    if counts_compiled():
+        g3 = _rank_rows(group if group is not None else np.zeros((), dtype=np.int64), shape, np.int64)
+        held = memo.get("sorted") if memo is not None else None
+        if held is not None and held[0] is ref_x and held[1] is ref_eligible and held[2] == shape \
+                and (held[3] is None or np.array_equal(held[3].group, g3)):
+            sorted_ref = held[3]
+        else:
+            sorted_ref = sort_reference(_rank_rows(ref_x, shape, np.float64), _rank_rows(ref_eligible, shape, np.bool_),
+                                        g3)
+            if memo is not None:
+                memo["sorted"] = (ref_x, ref_eligible, shape, sorted_ref)
+        got = None if sorted_ref is None else ranks_against(sorted_ref, _rank_rows(x, shape, np.float64),
+                                                            _rank_rows(eligible, shape, np.bool_))
+        if got is not None:
+            return got[0].reshape(shape), got[1].reshape(shape)
     rows_of = lambda a, dt=None: np.moveaxis(np.broadcast_to(np.asarray(a, dtype=dt), shape), -2, -1).reshape(-1, R)
     xr, er = rows_of(x, np.float64), rows_of(eligible, bool)
     rr, re = rows_of(ref_x, np.float64), rows_of(ref_eligible, bool)
     gr = rows_of(group, np.int64) if group is not None else np.zeros_like(er, dtype=np.int64)
-    above, equal = deviation_counts(xr, er, rr, re, gr)  # compiled where numba is (the same counts)
+    above, equal = deviation_counts_numpy(xr, er, rr, re, gr)
     rank = np.where(er, 1 + above, 0).astype(np.float64)
     ties = np.where(er, 1 + equal, 0).astype(np.float64)
     back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
     return back(rank), back(ties)
 
 
+def _rank_rows(a, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """``a`` broadcast to ``(..., R, P)`` as the compiled counts take it: ``(L, R, P)``, contiguous."""
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=dtype), shape).reshape((-1,) + shape[-2:]))
+
+
+_FACTORIZED: list[tuple[np.ndarray, np.ndarray]] = []  # the last keys factorized (copies) and their codes
+
+
 def _factorize(key: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Integer group codes for ``key``, factorized before broadcasting (keys are usually per rep)."""
+    """Integer group codes for ``key``, factorized before broadcasting (keys are usually per rep).
+
+    The simulator prices every candidate of a month with the same roster, so the codes of
+    the last few keys are kept and reused for a key of equal values (compared element by
+    element: a tenth of ``np.unique``'s sort of Python strings).
+    """
     key = np.asarray(key)
+    for seen, codes in _FACTORIZED:
+        if seen.shape == key.shape and seen.dtype == key.dtype and np.array_equal(seen, key):
+            return np.broadcast_to(codes, shape)
     _, codes = np.unique(key.reshape(-1), return_inverse=True)
-    return np.broadcast_to(codes.reshape(key.shape), shape)
+    codes = codes.reshape(key.shape)
+    _FACTORIZED[:] = [(key.copy(), codes), *_FACTORIZED[:3]]
+    return np.broadcast_to(codes, shape)
 
 
 def _group_reduce(x: np.ndarray, key: np.ndarray, active: np.ndarray, mean: bool) -> np.ndarray:
@@ -491,7 +536,8 @@ class _Env:
             self.record[key] = (x, eligible)
         if self.reference is not None and key in self.reference:
             ref_x, ref_e = self.reference[key]
-            return deviation_rank(x, eligible, ref_x, ref_e, group)
+            # The reference sorted once for every deviation from it (kept in its dict).
+            return deviation_rank(x, eligible, ref_x, ref_e, group, self.reference.setdefault(("sorted", key), {}))
         return grouped_rank(x, eligible, group)
 
     def rank(self, x, site=None):
@@ -1214,6 +1260,12 @@ class PayEnv:
     def curve(x, xs: np.ndarray, ys: np.ndarray, interpolate: str, beyond: str) -> np.ndarray:
         """:func:`curve_numpy`."""
         return curve_numpy(x, xs, ys, interpolate, beyond)
+
+    @staticmethod
+    def award_shares(rank: np.ndarray, ties: np.ndarray, eligible: np.ndarray, cum: np.ndarray) -> np.ndarray:
+        """Each eligible rep's share of the awards of the ranks it covers with its ties
+        (``cum``: the awards' running sums from 0); :func:`~engine.plan.kernels.award_shares`."""
+        return award_shares(rank, ties, eligible, cum)
 
     def factorize(self, key) -> np.ndarray:
         """Integer group codes for ``key``, broadcast to the evaluation's shape."""

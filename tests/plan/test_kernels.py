@@ -91,3 +91,55 @@ def test_grouped_rank_through_the_kernel_is_numpys(seed, monkeypatch):
     want = grouped_rank(x, eligible, group)
     for a, b in zip(got, want):
         assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_deviations_from_one_reference_reuse_its_sort_and_its_own_ranks():
+    """Deviations from the same reference (the simulator's candidates of a month) give, with
+    the sorted reference kept in a memo, the counts numpy gives for each, including rows
+    where the candidate is the reference (their own ranks, counted once and copied); a memo
+    kept for other groups is not used."""
+    rng = np.random.default_rng(11)
+    shape = (2, 3, 30, 4)
+    ref = np.round(rng.normal(size=shape), 1)
+    ref_e = rng.random(shape) < 0.8
+    group = np.broadcast_to(rng.integers(0, 3, (30, 1)), shape)
+    memo: dict = {}
+    for trial in range(4):
+        x = np.where(rng.random(shape) < 0.5, np.round(rng.normal(size=shape), 1), ref)
+        e = rng.random(shape) < 0.8
+        x[..., :2], e[..., :2] = ref[..., :2], ref_e[..., :2]  # periods the candidate leaves alone
+        g = group if trial < 3 else np.broadcast_to(rng.integers(0, 2, (30, 1)), shape)
+        got = deviation_rank(x, e, ref, ref_e, g, memo)
+        R = shape[-2]
+        rows = lambda a: np.moveaxis(np.broadcast_to(a, shape), -2, -1).reshape(-1, R)
+        above, equal = kernels.deviation_counts_numpy(rows(x), rows(e), rows(ref), rows(ref_e), rows(g))
+        back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
+        want = (back(np.where(rows(e), 1 + above, 0).astype(float)), back(np.where(rows(e), 1 + equal, 0).astype(float)))
+        for a, b in zip(got, want):
+            assert np.array_equal(a, b)
+    assert memo["sorted"][3].seen.any()
+
+
+def test_award_shares_compiled_are_numpys():
+    """The awards' shares (ties sharing the awards of the ranks they cover, ranks beyond the
+    last award, ineligible reps) are numpy's, bit for bit."""
+    rng = np.random.default_rng(5)
+    rank = rng.integers(0, 6, (4, 50, 3)).astype(float)
+    ties = np.where(rank > 0, rng.integers(1, 4, rank.shape), 0).astype(float)
+    eligible = rank > 0
+    cum = np.concatenate([[0.0], np.cumsum([1000.0, 600.0, 1.0 / 3.0])])
+    got = kernels.award_shares(rank, ties, eligible, cum)
+    want = kernels.award_shares_numpy(rank, ties, eligible, cum)
+    assert np.array_equal(got, want) and not np.signbit(got).any()
+
+
+def test_group_codes_are_reused_only_for_equal_keys():
+    """Group codes kept from an earlier key serve a key of equal values, not one changed in
+    place since."""
+    from engine.plan.compile import _factorize
+
+    key = np.array(["b", "a", "c", "a"], dtype=object)
+    first = _factorize(key, (2, 4)).copy()
+    assert np.array_equal(_factorize(key.copy(), (2, 4)), first)
+    key[0] = "a"
+    assert np.array_equal(_factorize(key, (4,)), [0, 0, 1, 0])
