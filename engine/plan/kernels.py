@@ -271,9 +271,10 @@ def _search_rows(x, eligible, ref, ref_eligible, group, values, start, seen, see
     """Row by row (each leading index and period): where the row's values and eligibility
     are the reference's (periods a candidate does not change), the reference's own ranks,
     counted at the first such row and kept (``seen``); elsewhere each rep's value searched in
-    its group's sorted bucket: the number at or below it (a binary search whose steps are
-    selects, not branches), then, only where the value just below is equal, the number
-    below it; its own reference taken out."""
+    its group's sorted bucket: the numbers at or below it and below it, counted straight
+    through a small bucket, else by a binary search whose steps are selects, not branches
+    (the second search only where the value just below is equal); its own reference taken
+    out."""
     L, R, W = x.shape
     for lead in range(L):
         for w in range(W):
@@ -298,22 +299,26 @@ def _search_rows(x, eligible, ref, ref_eligible, group, values, start, seen, see
                 lo = st[g]
                 n = st[g + 1] - lo
                 v = x[lead, i, w]
-                upper = 0  # values <= v
-                if n > 0:
+                upper, lower = 0, 0  # values <= v, values < v
+                if n <= 16:  # a small bucket: counted straight through (compares the compiler vectorizes)
+                    for k in range(lo, lo + n):
+                        upper += vals[k] <= v
+                        lower += vals[k] < v
+                else:
                     base, m = lo, n
                     while m > 1:
                         half = m >> 1
                         base = base + half if vals[base + half - 1] <= v else base
                         m -= half
                     upper = base - lo + (1 if vals[base] <= v else 0)
-                lower = upper  # values < v
-                if upper > 0 and vals[lo + upper - 1] == v:
-                    base, m = lo, upper
-                    while m > 1:
-                        half = m >> 1
-                        base = base + half if vals[base + half - 1] < v else base
-                        m -= half
-                    lower = base - lo + (1 if vals[base] < v else 0)
+                    lower = upper
+                    if upper > 0 and vals[lo + upper - 1] == v:
+                        base, m = lo, upper
+                        while m > 1:
+                            half = m >> 1
+                            base = base + half if vals[base + half - 1] < v else base
+                            m -= half
+                        lower = base - lo + (1 if vals[base] < v else 0)
                 above, equal = n - upper, upper - lower
                 if ref_eligible[lead, i, w]:  # not against its own reference
                     r = ref[lead, i, w]

@@ -104,16 +104,16 @@ def test_deviations_from_one_reference_reuse_its_sort_and_its_own_ranks():
     ref_e = rng.random(shape) < 0.8
     group = np.broadcast_to(rng.integers(0, 3, (30, 1)), shape)
     memo: dict = {}
+    R = shape[-2]
+    rows = lambda a: np.moveaxis(np.broadcast_to(a, shape), -2, -1).reshape(-1, R)
+    back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
     for trial in range(4):
         x = np.where(rng.random(shape) < 0.5, np.round(rng.normal(size=shape), 1), ref)
         e = rng.random(shape) < 0.8
         x[..., :2], e[..., :2] = ref[..., :2], ref_e[..., :2]  # periods the candidate leaves alone
         g = group if trial < 3 else np.broadcast_to(rng.integers(0, 2, (30, 1)), shape)
         got = deviation_rank(x, e, ref, ref_e, g, memo)
-        R = shape[-2]
-        rows = lambda a: np.moveaxis(np.broadcast_to(a, shape), -2, -1).reshape(-1, R)
         above, equal = kernels.deviation_counts_numpy(rows(x), rows(e), rows(ref), rows(ref_e), rows(g))
-        back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
         want = (back(np.where(rows(e), 1 + above, 0).astype(float)), back(np.where(rows(e), 1 + equal, 0).astype(float)))
         for a, b in zip(got, want):
             assert np.array_equal(a, b)
