@@ -28,7 +28,13 @@ from engine.core.errors import DataError, DataErrors, EvaluationError
 from engine.core.inputs import Inputs
 from engine.plan import expr as ex
 from engine.plan.functions import FUNCTIONS, OPERATORS
-from engine.plan.kernels import counts_compiled, deviation_counts
+from engine.plan.kernels import (
+    award_shares,
+    counts_compiled,
+    deviation_counts_numpy,
+    ranks_against,
+    sort_reference,
+)
 from engine.plan.kinds import kind_of
 from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
@@ -82,15 +88,18 @@ def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: np.ndarray | None =
     x = np.broadcast_to(x, shape)
     elig = np.broadcast_to(eligible, shape)
     g = np.broadcast_to(group, shape) if group is not None else np.zeros(shape, dtype=np.int64)
+    if counts_compiled():  # each rep against the others' own values (compiled; None: a NaN)
+        x3, e3 = _rank_rows(x, shape, np.float64), _rank_rows(elig, shape, np.bool_)
+        sorted_ref = sort_reference(x3, e3, _rank_rows(g, shape, np.int64))
+        got = None if sorted_ref is None else ranks_against(sorted_ref, x3, e3)
+        if got is not None:
+            return got[0].reshape(shape), got[1].reshape(shape)
     R = shape[-2]
     # Rows: every (leading..., period); columns: reps.
     xr = np.moveaxis(x, -2, -1).reshape(-1, R)
     er = np.moveaxis(elig, -2, -1).reshape(-1, R)
     gr = np.moveaxis(g, -2, -1).reshape(-1, R)
     back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
-    if counts_compiled() and not np.isnan(xr).any():  # each rep against the others' own values (compiled)
-        above, equal = deviation_counts(xr, er, xr, er, gr)
-        return back(np.where(er, 1 + above, 0).astype(np.float64)), back(np.where(er, 1 + equal, 0).astype(np.float64))
     # Sort by (eligible first, group, value descending): rank the values once, then sort
     # one integer key (two argsorts are about twice as fast as a three-key lexsort).
     by_value = np.argsort(-xr, axis=-1, kind="stable")
@@ -122,7 +131,7 @@ def grouped_rank(x: np.ndarray, eligible: np.ndarray, group: np.ndarray | None =
 
 
 def deviation_rank(x: np.ndarray, eligible: np.ndarray, ref_x: np.ndarray, ref_eligible: np.ndarray,
-                   group: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   group: np.ndarray | None = None, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Ranks of each rep's value ``x`` against the *other* reps' reference values.
 
     The unilateral deviation of a best response: rep ``i`` with value ``x_i`` ranks
@@ -133,26 +142,75 @@ def deviation_rank(x: np.ndarray, eligible: np.ndarray, ref_x: np.ndarray, ref_e
         x, eligible: ``(..., R, P)`` candidate values and eligibility.
         ref_x, ref_eligible: ``(..., R, P)`` the others' reference values and eligibility.
         group: ``(..., R, P)`` integer group codes (fixed per rep), or None.
+        memo: a dict kept with the reference, where the compiled counts keep the reference
+            sorted (:func:`~engine.plan.kernels.sort_reference`) for the next deviations
+            from the same ``ref_x`` and ``ref_eligible`` objects and the same groups.
     """
     shape = np.broadcast_shapes(np.shape(x), np.shape(eligible), np.shape(ref_x), np.shape(ref_eligible),
                                 np.shape(group) if group is not None else ())
     R = shape[-2]
+    if counts_compiled():
+        g3 = _rank_rows(group if group is not None else np.zeros((), dtype=np.int64), shape, np.int64)
+        held = memo.get("sorted") if memo is not None else None
+        if held is not None and held[0] is ref_x and held[1] is ref_eligible and held[2] == shape \
+                and (held[3] is None or np.array_equal(held[3].group, g3)):
+            sorted_ref = held[3]
+        else:
+            sorted_ref = sort_reference(_rank_rows(ref_x, shape, np.float64), _rank_rows(ref_eligible, shape, np.bool_),
+                                        g3)
+            if memo is not None:
+                memo["sorted"] = (ref_x, ref_eligible, shape, sorted_ref)
+        got = None if sorted_ref is None else ranks_against(sorted_ref, _rank_rows(x, shape, np.float64),
+                                                            _rank_rows(eligible, shape, np.bool_))
+        if got is not None:
+            return got[0].reshape(shape), got[1].reshape(shape)
     rows_of = lambda a, dt=None: np.moveaxis(np.broadcast_to(np.asarray(a, dtype=dt), shape), -2, -1).reshape(-1, R)
     xr, er = rows_of(x, np.float64), rows_of(eligible, bool)
     rr, re = rows_of(ref_x, np.float64), rows_of(ref_eligible, bool)
     gr = rows_of(group, np.int64) if group is not None else np.zeros_like(er, dtype=np.int64)
-    above, equal = deviation_counts(xr, er, rr, re, gr)  # compiled where numba is (the same counts)
+    above, equal = deviation_counts_numpy(xr, er, rr, re, gr)
     rank = np.where(er, 1 + above, 0).astype(np.float64)
     ties = np.where(er, 1 + equal, 0).astype(np.float64)
     back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
     return back(rank), back(ties)
 
 
+def _cumsum_periods(x) -> np.ndarray:
+    """``np.cumsum(x, axis=-1)`` (float64), the same sums in the same order, one period at a
+    time over all cells: numpy's accumulation along a short last axis (4 quarters, 12 months)
+    runs a loop per cell, four times slower."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty(x.shape)
+    if x.shape[-1]:
+        out[..., 0] = x[..., 0]
+    for p in range(1, x.shape[-1]):
+        np.add(out[..., p - 1], x[..., p], out=out[..., p])
+    return out
+
+
+def _rank_rows(a, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """``a`` broadcast to ``(..., R, P)`` as the compiled counts take it: ``(L, R, P)``, contiguous."""
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=dtype), shape).reshape((-1,) + shape[-2:]))
+
+
+_FACTORIZED: list[tuple[np.ndarray, np.ndarray]] = []  # the last keys factorized (copies) and their codes
+
+
 def _factorize(key: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Integer group codes for ``key``, factorized before broadcasting (keys are usually per rep)."""
+    """Integer group codes for ``key``, factorized before broadcasting (keys are usually per rep).
+
+    The simulator prices every candidate of a month with the same roster, so the codes of
+    the last few keys are kept and reused for a key of equal values (compared element by
+    element: a tenth of ``np.unique``'s sort of Python strings).
+    """
     key = np.asarray(key)
+    for seen, codes in _FACTORIZED:
+        if seen.shape == key.shape and seen.dtype == key.dtype and np.array_equal(seen, key):
+            return np.broadcast_to(codes, shape)
     _, codes = np.unique(key.reshape(-1), return_inverse=True)
-    return np.broadcast_to(codes.reshape(key.shape), shape)
+    codes = codes.reshape(key.shape)
+    _FACTORIZED[:] = [(key.copy(), codes), *_FACTORIZED[:3]]
+    return np.broadcast_to(codes, shape)
 
 
 def _group_reduce(x: np.ndarray, key: np.ndarray, active: np.ndarray, mean: bool) -> np.ndarray:
@@ -491,7 +549,8 @@ class _Env:
             self.record[key] = (x, eligible)
         if self.reference is not None and key in self.reference:
             ref_x, ref_e = self.reference[key]
-            return deviation_rank(x, eligible, ref_x, ref_e, group)
+            # The reference sorted once for every deviation from it (kept in its dict).
+            return deviation_rank(x, eligible, ref_x, ref_e, group, self.reference.setdefault(("sorted", key), {}))
         return grouped_rank(x, eligible, group)
 
     def rank(self, x, site=None):
@@ -795,10 +854,10 @@ class CompiledPlan:
         x = np.asarray(x, dtype=np.float64)
         years = self._years
         if len(years) and (years == years[0]).all():
-            return np.cumsum(x, axis=-1)
+            return _cumsum_periods(x)
         out = np.empty(np.shape(x))
         for lo, hi in self._year_slices:
-            out[..., lo:hi] = np.cumsum(x[..., lo:hi], axis=-1)
+            out[..., lo:hi] = _cumsum_periods(x[..., lo:hi])
         return out
 
     def ytd_actual(self, inputs: Inputs, name: str) -> np.ndarray:
@@ -825,8 +884,8 @@ class CompiledPlan:
             xs, act = x[..., lo:hi], active[..., lo:hi]
             if agg == "mean":
                 w = counts[..., lo:hi] if counts is not None else act.astype(np.float64)
-                num = np.cumsum(xs * w, axis=-1)
-                den = np.cumsum(w, axis=-1)
+                num = _cumsum_periods(xs * w)
+                den = _cumsum_periods(w)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     out[..., lo:hi] = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
             elif agg == "last":
@@ -1108,21 +1167,22 @@ class CompiledPlan:
         return env.get(Ref("ti"))
 
     def _ytd_delta(self, ytd: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """Change in a year-to-date value since the rep's previous statement in the same year."""
-        P = ytd.shape[-1]
-        idx = np.broadcast_to(np.arange(P), active.shape)
-        last = np.where(active, idx, -1)
-        # For each period, the latest active period strictly before it.
-        before = np.full(active.shape, -1, dtype=np.int64)
-        before[..., 1:] = np.maximum.accumulate(last, axis=-1)[..., :-1]
-        # ... but only within the same plan year.
-        start = np.zeros(P, dtype=np.int64)
-        for lo, hi in self._year_slices:
-            start[lo:hi] = lo
-        before = np.where(before >= start, before, -1)
-        full = np.broadcast_to(ytd, active.shape)
-        prev = np.take_along_axis(full, np.maximum(before, 0), axis=-1)
-        return full - np.where(before >= 0, prev, 0.0)
+        """Change in a year-to-date value since the rep's previous statement in the same year.
+
+        One period at a time over all cells: the value at the rep's latest active period
+        of the year so far (0 before the first) is carried forward and subtracted.
+        """
+        full = np.broadcast_to(ytd, np.broadcast_shapes(np.shape(ytd), active.shape))
+        active = np.broadcast_to(active, full.shape)
+        out = np.empty(full.shape, dtype=np.result_type(full.dtype, np.float64))
+        starts = {lo for lo, _ in self._year_slices}
+        prev = np.zeros(full.shape[:-1], dtype=out.dtype)
+        for p in range(full.shape[-1]):
+            if p in starts:
+                prev = np.zeros_like(prev)
+            np.subtract(full[..., p], prev, out=out[..., p])
+            prev = np.where(active[..., p], full[..., p], prev)
+        return out
 
     def _true_up(self, capped_ytd: np.ndarray, active: np.ndarray) -> np.ndarray:
         """Each period pays YTD earned minus paid to date (floored at 0 without clawback)."""
@@ -1214,6 +1274,12 @@ class PayEnv:
     def curve(x, xs: np.ndarray, ys: np.ndarray, interpolate: str, beyond: str) -> np.ndarray:
         """:func:`curve_numpy`."""
         return curve_numpy(x, xs, ys, interpolate, beyond)
+
+    @staticmethod
+    def award_shares(rank: np.ndarray, ties: np.ndarray, eligible: np.ndarray, cum: np.ndarray) -> np.ndarray:
+        """Each eligible rep's share of the awards of the ranks it covers with its ties
+        (``cum``: the awards' running sums from 0); :func:`~engine.plan.kernels.award_shares`."""
+        return award_shares(rank, ties, eligible, cum)
 
     def factorize(self, key) -> np.ndarray:
         """Integer group codes for ``key``, broadcast to the evaluation's shape."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -30,12 +31,15 @@ from engine.core.text import (
 )
 from engine.jobs.alerts import ALERT_CODES, SEVERITIES
 from engine.jobs.compare import Comparison, rows_for
-from engine.jobs.forecast import Forecast
-from engine.jobs.history import HistoryFit
-from engine.jobs.recalibrate import Recalibration, metric_catalogue
-from engine.jobs.validation import Result
-from engine.jobs.with_history import HistoryCheck, log_shift_percent
 from engine.sim.run import SimResult
+
+if TYPE_CHECKING:  # the other jobs' results, imported where their text is written (scipy.stats, with the
+    # history fit, costs a second to import: `compare` and `simulate` do not need it)
+    from engine.jobs.forecast import Forecast
+    from engine.jobs.history import HistoryFit
+    from engine.jobs.recalibrate import Recalibration
+    from engine.jobs.validation import Result
+    from engine.jobs.with_history import HistoryCheck
 
 __all__ = ["ALERT_TITLES", "alerts_text", "comparison_table", "cost_label", "difference_rows", "figure_rows",
            "forecast_text", "has_base_pay", "history_fit_report", "model_card", "recalibration_text"]
@@ -147,6 +151,8 @@ def recalibration_text(rec: Recalibration, currency: str | None = None) -> str:
     if rec.constraint_rows:
         lines.append("")
         lines.append("Constraints")
+        from engine.jobs.recalibrate import metric_catalogue
+
         mk = metric_catalogue()
         for c in rec.constraint_rows:
             kind = mk[c["metric"]].kind if c["metric"] in mk else "num"
@@ -354,6 +360,8 @@ def history_fit_report(fit: HistoryFit) -> str:
 def history_check_text(check: HistoryCheck, currency: str = "") -> str:
     """The forecasts with and without history side by side, and which to trust where they
     disagree (what ``incentive forecast --history`` prints after the forecast)."""
+    from engine.jobs.with_history import log_shift_percent
+
     budget = "over_budget" in check.with_history
     rows = [[name, *(money(bands[k]) for k in ("p05", "p50", "p90", "p95")),
              *([percent(bands["over_budget"])] if budget else []), log_shift_percent(s)]

@@ -91,3 +91,83 @@ def test_grouped_rank_through_the_kernel_is_numpys(seed, monkeypatch):
     want = grouped_rank(x, eligible, group)
     for a, b in zip(got, want):
         assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_deviations_from_one_reference_reuse_its_sort_and_its_own_ranks():
+    """Deviations from the same reference (the simulator's candidates of a month) give, with
+    the sorted reference kept in a memo, the counts numpy gives for each, including rows
+    where the candidate is the reference (their own ranks, counted once and copied); a memo
+    kept for other groups is not used."""
+    rng = np.random.default_rng(11)
+    shape = (2, 3, 30, 4)
+    ref = np.round(rng.normal(size=shape), 1)
+    ref_e = rng.random(shape) < 0.8
+    group = np.broadcast_to(rng.integers(0, 3, (30, 1)), shape)
+    memo: dict = {}
+    R = shape[-2]
+    rows = lambda a: np.moveaxis(np.broadcast_to(a, shape), -2, -1).reshape(-1, R)
+    back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
+    for trial in range(4):
+        x = np.where(rng.random(shape) < 0.5, np.round(rng.normal(size=shape), 1), ref)
+        e = rng.random(shape) < 0.8
+        x[..., :2], e[..., :2] = ref[..., :2], ref_e[..., :2]  # periods the candidate leaves alone
+        g = group if trial < 3 else np.broadcast_to(rng.integers(0, 2, (30, 1)), shape)
+        got = deviation_rank(x, e, ref, ref_e, g, memo)
+        above, equal = kernels.deviation_counts_numpy(rows(x), rows(e), rows(ref), rows(ref_e), rows(g))
+        want = (back(np.where(rows(e), 1 + above, 0).astype(float)), back(np.where(rows(e), 1 + equal, 0).astype(float)))
+        for a, b in zip(got, want):
+            assert np.array_equal(a, b)
+    assert memo["sorted"][3].seen.any()
+
+
+def test_award_shares_compiled_are_numpys():
+    """The awards' shares (ties sharing the awards of the ranks they cover, ranks beyond the
+    last award, ineligible reps) are numpy's, bit for bit."""
+    rng = np.random.default_rng(5)
+    rank = rng.integers(0, 6, (4, 50, 3)).astype(float)
+    ties = np.where(rank > 0, rng.integers(1, 4, rank.shape), 0).astype(float)
+    eligible = rank > 0
+    cum = np.concatenate([[0.0], np.cumsum([1000.0, 600.0, 1.0 / 3.0])])
+    got = kernels.award_shares(rank, ties, eligible, cum)
+    want = kernels.award_shares_numpy(rank, ties, eligible, cum)
+    assert np.array_equal(got, want) and not np.signbit(got).any()
+
+
+def test_group_codes_are_reused_only_for_equal_keys():
+    """Group codes kept from an earlier key serve a key of equal values, not one changed in
+    place since."""
+    from engine.plan.compile import _factorize
+
+    key = np.array(["b", "a", "c", "a"], dtype=object)
+    first = _factorize(key, (2, 4)).copy()
+    assert np.array_equal(_factorize(key.copy(), (2, 4)), first)
+    key[0] = "a"
+    assert np.array_equal(_factorize(key, (4,)), [0, 0, 1, 0])
+
+
+def test_period_sums_are_numpys_cumsum_bit_for_bit():
+    """Year-to-date sums taken one period at a time are numpy's cumulative sums exactly
+    (signed zeros, infinities and NaN included), for broadcast inputs too."""
+    from engine.plan.compile import _cumsum_periods
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(3, 7, 5, 12)) * 10.0 ** rng.integers(-8, 8, (3, 7, 5, 12))
+    x[0, 0, 0, :3] = [-0.0, -0.0, np.inf]
+    x[1, 0, 0, 4] = np.nan
+    for a in (x, x[..., :4], x[..., :1], np.broadcast_to(x[:1, :, :1], x.shape)):
+        want, got = np.cumsum(a, axis=-1), _cumsum_periods(a)
+        assert np.array_equal(want, got, equal_nan=True) and np.array_equal(np.signbit(want), np.signbit(got))
+
+
+def test_year_to_date_change_since_the_previous_statement():
+    """The change in a year-to-date value since the rep's latest active period of the same
+    year (the value itself at the year's first active period), across two plan years."""
+    from engine.plan.compile import CompiledPlan
+
+    class Years:
+        _year_slices = ((0, 3), (3, 5))
+
+    ytd = np.array([[1.0, 3.0, 6.0, 2.0, 5.0], [1.0, 3.0, 6.0, 2.0, 5.0]])
+    active = np.array([[True, False, True, True, True], [False, True, True, False, True]])
+    got = CompiledPlan._ytd_delta(Years(), ytd, active)  # type: ignore[arg-type]
+    assert np.array_equal(got, [[1.0, 2.0, 5.0, 2.0, 3.0], [1.0, 3.0, 3.0, 2.0, 5.0]])

@@ -59,7 +59,6 @@ class RankKind(Kind):
         group_fn = lo.lower(c.group) if c.group is not None else None
         awards = np.array([lo.const(a) for a in c.awards], dtype=np.float64)
         cum = np.concatenate([[0.0], np.cumsum(awards)])
-        n = len(cum) - 1
         what = f"'by' of component '{c.name}'"
 
         def pay(cx: PayEnv):
@@ -74,11 +73,7 @@ class RankKind(Kind):
                 group = cx.factorize(group_fn(env))
             rank, ties = env.ranks(("component", c.name), np.broadcast_to(by, env.shape),
                                    np.broadcast_to(eligible, env.shape), group)
-            lo_ = np.clip(rank - 1, 0, n).astype(np.int64)
-            hi = np.clip(rank - 1 + ties, 0, n).astype(np.int64)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                share = np.where(ties > 0, (cum[hi] - cum[lo_]) / np.where(ties > 0, ties, 1), 0.0)
-            return np.where(eligible, share, 0.0)
+            return cx.award_shares(rank, ties, eligible, cum)
         return pay
 
     def reference(self, c: Component, ev: ReferenceEvaluator, r: int, p: int, trace: Trace) -> float:
