@@ -1,6 +1,6 @@
 """Business moved across the as-of period end: the forecast carries an uncertain share of the
 model's timing carry-in into the first open month, and its reads see the as-of month with it
-put back (engine/jobs/forecast.py `_carry_in`, `_unmoved`; engine/sim/conditioning.py)."""
+put back (engine/jobs/forecast_carry.py `carry_across`, `unmoved`; engine/sim/conditioning.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.jobs import forecast as fc_mod
+from engine.jobs import forecast_carry, forecast_read, forecast_team
 from engine.plan import load_plan
 from engine.sim.executor import SimTask, simulation_for
 from engine.sim.scenario import default_scenario
@@ -27,14 +27,14 @@ def team_at_midyear():
     gen = Simulation(checked, small, 777)
     res = gen.run_chunk(np.arange(1), keep=True)
     roster, actuals = simulated_year_tables(gen, res, 0, until=6)
-    setup = fc_mod._setup(checked, roster, actuals, None)
-    team = fc_mod._team(checked, setup, shape_scenario(checked, small)[0], True)
-    read = fc_mod._read_closed_months(checked, setup, team, 5, None, None, True, (1.0, 1.0))
+    setup = forecast_team.setup_year(checked, roster, actuals, None)
+    team = forecast_team.real_team(checked, setup, shape_scenario(checked, small)[0], True)
+    read = forecast_read.read_closed_months(checked, setup, team, 5, None, None, True, (1.0, 1.0))
     return checked, setup, team, read
 
 
 def _run(checked, setup, team, read, carry_in, carry, runs=16):
-    cond = fc_mod._conditioning(setup, team, team.closed_months, read.skill_mean, read.skill_sd, behaviour=None,
+    cond = forecast_read.conditioning_for(setup, team, team.closed_months, read.skill_mean, read.skill_sd, behaviour=None,
                                 carry_in=carry_in, carry=carry)
     return simulation_for(SimTask(checked, team.scenario, 5, None, condition=cond)).run_chunk(np.arange(runs),
                                                                                            keep=True)
@@ -71,7 +71,7 @@ def test_each_run_draws_its_own_share_of_the_carry(team_at_midyear):
     added = (two.detail["actual"]["revenue"][:, :R, 6] - none.detail["actual"]["revenue"][:, :R, 6]).sum(axis=1)
     per_rep = added / np.maximum(two.detail["active"][:, :R, 6].sum(axis=1), 1)
     assert per_rep.min() < 12_000 and per_rep.max() > 28_000 and per_rep.max() < 2.5 * 20_000
-    cond = fc_mod._conditioning(setup, team, team.closed_months, read.skill_mean, read.skill_sd, behaviour=None,
+    cond = forecast_read.conditioning_for(setup, team, team.closed_months, read.skill_mean, read.skill_sd, behaviour=None,
                                 carry_in=np.full(R, 20_000.0), carry=(0.0, 2.0))
     sim = simulation_for(SimTask(checked, team.scenario, 5, None, condition=cond))
     alone = sim.run_chunk(np.arange(3, 5))
@@ -91,9 +91,9 @@ def test_the_reads_see_the_as_of_month_with_the_carry_put_back():
     """The as-of month gets the carry-in times the mean of its multiplier back (here 1.5); the
     other months are untouched, and a pull larger than the month leaves 0, not a negative month."""
     real = np.array([[100.0, 50.0], [80.0, 10.0]])
-    out = fc_mod._unmoved(real, np.array([20.0, -40.0]), 1.5)
+    out = forecast_carry.unmoved(real, np.array([20.0, -40.0]), 1.5)
     np.testing.assert_allclose(out, [[100.0, 80.0], [80.0, 0.0]])
-    assert fc_mod._unmoved(real, None, 1.0) is real
+    assert forecast_carry.unmoved(real, None, 1.0) is real
 
 
 def test_a_month_that_collapses_at_a_period_end_counts_there():
@@ -109,9 +109,9 @@ def test_a_month_that_collapses_at_a_period_end_counts_there():
                     [0, 0, 0, 0, 0, 0]], dtype=float)
     ends = np.array([False, False, True, False, False, True])
     full = np.array([True, True, True, True, False])
-    assert fc_mod.month_profile(out, full, season, ends) == pytest.approx(1 / 8 - 1 / 16)
+    assert forecast_carry.month_profile(out, full, season, ends) == pytest.approx(1 / 8 - 1 / 16)
     runs = np.stack([out, out])  # (runs, R, M) as the pilots give it
-    np.testing.assert_allclose(fc_mod.month_profile(runs, np.stack([full, full]), season, ends), [1 / 16, 1 / 16])
+    np.testing.assert_allclose(forecast_carry.month_profile(runs, np.stack([full, full]), season, ends), [1 / 16, 1 / 16])
 
 
 def test_the_profile_reads_how_much_the_team_moved():
@@ -120,9 +120,9 @@ def test_the_profile_reads_how_much_the_team_moved():
     a pilot whose profile does not stand out of its own noise leaves the prior U(0, 2)."""
     rng = np.random.default_rng(3)
     pilot = 0.17 + 0.06 * rng.standard_normal(60)
-    same = fc_mod._carry_read((0.0, 2.0), float(pilot.mean()), pilot)
+    same = forecast_carry.read_carry((0.0, 2.0), float(pilot.mean()), pilot)
     assert same.center == pytest.approx(1.0) and 0.9 < same.mean < 1.1
-    none = fc_mod._carry_read((0.0, 2.0), -0.05, pilot)
+    none = forecast_carry.read_carry((0.0, 2.0), -0.05, pilot)
     assert none.mean < 0.35
-    noisy = fc_mod._carry_read((0.0, 2.0), 0.1, 0.02 + 0.06 * rng.standard_normal(60))
+    noisy = forecast_carry.read_carry((0.0, 2.0), 0.1, 0.02 + 0.06 * rng.standard_normal(60))
     assert noisy.center is None and noisy.mean == pytest.approx(1.0)
