@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from engine.jobs.forecast_carry import TIMING_PRIOR
 from engine.jobs.forecast_read import at_the_team_rates, read_closed_months
 from engine.jobs.forecast_runs import DECOMPOSE_RUNS, self_check, simulate_rest
 from engine.jobs.forecast_tables import (
@@ -60,9 +61,12 @@ __all__ = ["Forecast", "forecast"]
 
 DEFAULT_BEHAVIOUR = BehaviourPrior()
 """The behaviour prior a forecast uses unless told otherwise (docs/model.md §9)."""
-DEFAULT_CARRY: tuple[float, float] | None = (0.0, 2.0)
-"""The default range of the share of the model's timing carry-in a forecast run carries
-(docs/model.md §9; ``forecast(carry=...)``)."""
+DEFAULT_CARRY: tuple[float, float] | None = (1.0, 1.0)
+"""The default range of the share of the model's timing carry-in a forecast run that moves
+business carries (docs/model.md §9; ``forecast(carry=...)``)."""
+DEFAULT_TIMING = TIMING_PRIOR
+"""The prior probability that the team moves business across period ends as the model's reps
+do (``forecast(timing=...)``; engine/jobs/forecast_carry.py)."""
 
 
 @dataclass
@@ -176,7 +180,8 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
              scheduler=None, progress: bool = False, decompose: bool = True,
              ledger_paid: pd.DataFrame | None = None,
              behaviour: BehaviourPrior | None = DEFAULT_BEHAVIOUR, in_post: bool = True,
-             carry: tuple[float, float] | None = DEFAULT_CARRY) -> Forecast:
+             carry: tuple[float, float] | None = DEFAULT_CARRY,
+             timing: float | None = DEFAULT_TIMING) -> Forecast:
     """Forecast the plan year's payout for the real team from the actuals so far.
 
     The steps, each a named function in its own module: the year and the real data
@@ -225,10 +230,16 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         in_post: the team as it runs: seats of roster leavers without a hire are refilled
             after the scenario's vacancy, and the quit hazard is scaled to the team's quit
             rate so far (False: leavers' seats stay empty, the scenario's hazard).
-        carry: the range of the share of the model's timing carry-in each run carries into the
-            first open month (business the reps moved across the as-of period end, which the
-            closed months' actuals do not show; docs/model.md §9), drawn uniformly per run;
-            None: nothing is carried (the forecast before issue 27's stop 33).
+        carry: the range of the share of the model's timing carry-in each run that moves
+            business carries into the first open month (business the reps moved across the
+            as-of period end, which the closed months' actuals do not show; docs/model.md §9),
+            drawn uniformly per run; None: nothing is carried (the forecast before issue 27's
+            stop 33).
+        timing: the prior probability that the team moves business across period ends as the
+            scenario's reps do; its month profile updates it (with dated actuals), and that
+            share of the runs moves business, the others none
+            (engine/jobs/forecast_carry.py). None: the scenario's timing, known (the forecast
+            before issue 27's stop 34).
 
     Returns:
         The :class:`Forecast`.
@@ -244,7 +255,7 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
     setup = setup_year(checked, roster, actuals, as_of)
     paid = paid_so_far(checked, setup, params, ledger_paid)
     team = real_team(checked, setup, shape_scenario(checked, scenario)[0], in_post)  # the team in the plan's own columns
-    read = read_closed_months(checked, setup, team, seed, params, behaviour, in_post, carry)
+    read = read_closed_months(checked, setup, team, seed, params, behaviour, in_post, carry, timing)
     scenario = at_the_team_rates(team.scenario, read)
     sims = simulate_rest(checked, setup, team, read, scenario, paid, runs, seed, params, behaviour, carry,
                           workers=workers, chunk_runs=chunk_runs, scheduler=scheduler, progress=progress,

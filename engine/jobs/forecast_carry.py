@@ -1,9 +1,14 @@
-"""Business moved across the as-of period end (docs/model.md §9, issue 27 stop 33).
+"""Business moved across period ends: whether the team does it, and what it carried across
+the as-of period end (docs/model.md §9; issue 27, stops 33 and 34).
 
-The closed months' actuals do not show what the team pushed past the last closed period's
-end: :func:`carry_across` measures it at the model's rate (a pilot's net carry), and how much
-of it the team's own month-of-period profile says it moved (:func:`month_profile`,
-:class:`CarryRead`); :func:`unmoved` puts it back into the as-of month for the reads.
+The model's reps move business at a period's close (engine/sim/simulate.py, timing): pulled
+from next month, pushed into it. A real team may not, and that is worth several points of the
+year's payout. :func:`team_profile` measures the team's own month-of-period profile, the
+pilots of the team with the model's timing and without it measure the same
+(:func:`pilot_profiles`), and :func:`read_timing` weighs the two (:class:`TimingRead`); the
+forecast runs then mix the two models in those proportions. :func:`carry_across` measures the
+carry across the as-of period end at the model's rate (the closed months do not show it), and
+:func:`unmoved` puts its expectation back into the as-of month for the reads.
 """
 
 from __future__ import annotations
@@ -15,10 +20,16 @@ import numpy as np
 
 from engine.jobs.forecast_team import Setup, Team, dated_months, plan_season
 
+TIMING_PRIOR = 0.5
+"""The prior probability that a team moves business across period ends as the model's reps
+do (the other half: it does not move any)."""
+GOLDEN = 0.6180339887498949
+"""The runs that move business are ``frac((i + 1) x GOLDEN) < p`` (:func:`timing_runs`)."""
+
 
 def unmoved(real: np.ndarray, carry_in: np.ndarray | None, multiplier: float | None) -> np.ndarray:
     """``(R, M)`` the real primary output with the business moved across the as-of period end
-    (``carry_in`` at the mean of its multiplier) back in the as-of month."""
+    (``carry_in`` times its expected ``multiplier``) back in the as-of month."""
     if carry_in is None or multiplier is None or real.shape[1] == 0:
         return real
     out = np.array(real, dtype=float, copy=True)
@@ -33,19 +44,21 @@ period end shows (:func:`month_profile`)."""
 
 
 def month_profile(output: np.ndarray, full, season: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """How much more often reps' months collapse at period ends than in other months.
+    """How much more often reps' months collapse in the months timing touches than in others.
 
     Args:
         output: ``(..., R, M)`` each rep's primary output per closed month.
         full: ``(..., R)`` reps in the role in every closed month (the others are left out).
         season: ``(M,)`` the months' demand factors.
-        ends: ``(M,)`` bool, the months that end a plan period.
+        ends: ``(M,)`` bool, the months business is moved out of or into
+            (:func:`timing_months`: a period's last month and the month after it).
 
     Returns:
-        ``(...)`` the share of collapsed rep-months (:data:`COLLAPSED`) in period-end months
-        minus that in the other months: a team that moves business across period ends has
-        more (its last months low, its first months high); the market and the seasonality move
-        every month alike and cancel. NaN where no rep was in the role throughout.
+        ``(...)`` the share of collapsed rep-months (:data:`COLLAPSED`) in those months minus
+        that in the other months: a team that moves business across period ends has more (a
+        push empties the period's last month, a pull the next period's first); the market and
+        the seasonality move every month alike and cancel. NaN where no rep was in the role
+        throughout.
     """
     x = np.asarray(output, dtype=float) / np.asarray(season, dtype=float)
     low = x < COLLAPSED * x.mean(axis=-1, keepdims=True)
@@ -56,80 +69,95 @@ def month_profile(output: np.ndarray, full, season: np.ndarray, ends: np.ndarray
     return np.where(n > 0, at_end - other, np.nan)
 
 
-@dataclass(frozen=True)
-class CarryRead:
-    """How much of the model's carry-in the team's month-of-period profile says it moved.
+def timing_months(setup: Setup, M: int) -> np.ndarray:
+    """``(M,)`` bool: the closed months business is moved out of or into at a period's close
+    (a period's last month, and the month after it inside the plan year)."""
+    pom = setup.period_of_month
+    return np.array([(m == 11 or pom[m + 1] != pom[m]) or (m > 0 and pom[m - 1] != pom[m]) for m in range(M)])
 
-    The multiplier ``u`` of the carry-in (prior uniform on ``carry``) given the team's
-    :func:`month_profile` ``d``: the pilot (the model's own team, which moves business at the
-    model's rate, ``u = 1``) gives ``d1`` on average with sd ``s`` over its runs; a team that
-    moves nothing shows about 0. With ``d ~ N(u d1, s^2)`` the posterior of ``u`` is the
-    normal ``N(d / d1, (s / d1)^2)`` truncated to the prior's range (``center``, ``sd``);
-    where the pilot's profile does not stand out of its noise (``d1 < 2 s``) or cannot be
-    measured, the prior (``center`` None).
+
+def team_profile(setup: Setup, team: Team) -> float:
+    """The team's :func:`month_profile` over the closed months (NaN: not measurable, as
+    without dated rows or when every closed month or none is touched by timing)."""
+    M = team.closed_months
+    touched = timing_months(setup, M)
+    months = dated_months(setup, team.primary, M)
+    if months is None or touched.all() or not touched.any():
+        return math.nan
+    full = (team.active_days[:, :M] >= team.days[None, :M]).all(axis=1)
+    return float(month_profile(months, full, plan_season(setup, team.scenario)[:M], touched))
+
+
+def pilot_profiles(setup: Setup, team: Team, pilot: list) -> np.ndarray:
+    """``(runs,)`` the :func:`month_profile` of each pilot run's roster seats (a pilot kept
+    with its monthly detail)."""
+    M, R = team.closed_months, team.n_reps
+    touched = timing_months(setup, M)
+    season = plan_season(setup, team.scenario)[:M]
+    sims = [month_profile(r.detail["actual"][team.primary][:, :R, :M],
+                          np.asarray(r.detail["active"][:, :R, :M]).all(axis=2), season, touched)
+            for r in pilot if r.detail is not None]
+    return np.concatenate(sims) if sims else np.array([])
+
+
+@dataclass(frozen=True)
+class TimingRead:
+    """Whether the team moves business across period ends as the model's reps do.
+
+    Two models of the team: it moves business as the model's reps do (``on``), or it moves
+    none. The team's :func:`month_profile` ``d`` is about normal under each, with the mean and
+    sd over the runs of a pilot of the same team under that model; the posterior probability
+    of ``on`` is ``prior x N(d; on) / (prior x N(d; on) + (1 - prior) x N(d; off))``.
 
     Attributes:
-        low, high: the prior's range.
-        center, sd: the normal's centre and sd, or None (the prior).
-        observed, model, model_sd: ``d``, ``d1``, ``s`` (NaN when not measured).
-        mean: the posterior mean of ``u``.
+        observed: the team's profile ``d`` (NaN: not measured; then ``p_on`` is the prior).
+        on_mean, on_sd, off_mean, off_sd: the pilots' profiles (NaN: not measured).
+        prior: the prior probability of ``on``.
+        p_on: its posterior.
     """
 
-    low: float
-    high: float
-    center: float | None
-    sd: float | None
     observed: float
-    model: float
-    model_sd: float
-    mean: float
+    on_mean: float
+    on_sd: float
+    off_mean: float
+    off_sd: float
+    prior: float
+    p_on: float
 
 
-def read_carry(carry: tuple[float, float], observed: float, pilot: np.ndarray) -> CarryRead:
-    """The multiplier's posterior (:class:`CarryRead`) from the team's profile and the pilot's."""
-    from scipy import stats
+def read_timing(observed: float, on: np.ndarray, off: np.ndarray, prior: float = TIMING_PRIOR) -> TimingRead:
+    """The posterior of the team's timing (:class:`TimingRead`) from its profile and the
+    pilots' with the model's timing (``on``) and without (``off``)."""
+    on, off = on[np.isfinite(on)], off[np.isfinite(off)]
+    m1, s1 = (float(on.mean()), float(on.std(ddof=1))) if len(on) > 2 else (math.nan, math.nan)
+    m0, s0 = (float(off.mean()), float(off.std(ddof=1))) if len(off) > 2 else (math.nan, math.nan)
+    if not all(math.isfinite(x) for x in (observed, m1, s1, m0, s0)) or s1 <= 0 or s0 <= 0:
+        return TimingRead(observed, m1, s1, m0, s0, prior, prior)
+    log_on = math.log(prior) - 0.5 * ((observed - m1) / s1) ** 2 - math.log(s1) if prior > 0 else -math.inf
+    log_off = math.log1p(-prior) - 0.5 * ((observed - m0) / s0) ** 2 - math.log(s0) if prior < 1 else -math.inf
+    top = max(log_on, log_off)
+    p_on = math.exp(log_on - top) / (math.exp(log_on - top) + math.exp(log_off - top))
+    return TimingRead(observed, m1, s1, m0, s0, prior, p_on)
 
-    lo, hi = float(carry[0]), float(carry[1])
-    pilot = pilot[np.isfinite(pilot)]
-    d1 = float(pilot.mean()) if len(pilot) else math.nan
-    s = float(pilot.std(ddof=1)) if len(pilot) > 2 else math.nan
-    if not (math.isfinite(observed) and math.isfinite(d1) and math.isfinite(s)) or hi <= lo or d1 < 2 * s \
-            or s <= 0:
-        return CarryRead(lo, hi, None, None, observed, d1, s, 0.5 * (lo + hi))
-    center, sd = observed / d1, s / d1
-    a, b = (lo - center) / sd, (hi - center) / sd
-    return CarryRead(lo, hi, center, sd, observed, d1, s, float(stats.truncnorm.mean(a, b, loc=center, scale=sd)))
+
+def timing_runs(runs: int, p_on: float) -> np.ndarray:
+    """``(runs,)`` bool: the runs that move business as the model's reps do, a share ``p_on``
+    of them spread evenly over the run indices (run ``i`` when ``frac((i + 1) x GOLDEN) <
+    p_on``): a function of the index only, so whatever the chunks, and independent of every
+    run's random numbers."""
+    return np.mod((np.arange(runs) + 1) * GOLDEN, 1.0) < p_on
 
 
-def carry_across(setup: Setup, team: Team, pilot: list, carry: tuple[float, float]
-              ) -> tuple[float, np.ndarray, CarryRead]:
+def carry_across(setup: Setup, team: Team, pilot: list) -> tuple[float, np.ndarray]:
     """What the team moved across the as-of period end into the first open month, at the
     model's rate: the pilot's net carry (pushed out less pulled in, roster seats) as a share of
-    a month's expected business in the last closed period, times each roster rep's real
-    business per month in that period (zero when the as-of month is not a period's last:
-    nobody moves business then); and how much of it the team's month profile says it moved
-    (:class:`CarryRead`)."""
-    M, R = team.closed_months, team.n_reps
+    a month's expected business in the last closed period, and that share times each roster
+    rep's real business per month in that period (zero when the as-of month is not a period's
+    last: nobody moves business then)."""
+    M = team.closed_months
     last = [m for m in range(M) if setup.period_of_month[m] == setup.period_of_month[M - 1]]
     carried = sum(float(r.carry_out.sum()) for r in pilot if r.carry_out is not None)
     month = sum(float(r.primary_expected[:, last].sum()) for r in pilot if r.primary_expected is not None) / len(last)
     share = carried / month if month > 0 else 0.0
     per_month = team.real[team.primary][:, last].sum(axis=1) / len(last)
-    pom = setup.period_of_month
-    ends = np.array([m == 11 or pom[m + 1] != pom[m] for m in range(M)])
-    season = plan_season(setup, team.scenario)[:M]
-    if ends.all() or not ends.any():
-        return share, share * per_month, read_carry(carry, math.nan, np.array([]))
-    months = dated_months(setup, team.primary, M)
-    if months is None:
-        return share, share * per_month, read_carry(carry, math.nan, np.array([]))
-    full = (team.active_days[:, :M] >= team.days[None, :M]).all(axis=1)
-    observed = float(month_profile(months, full, season, ends))
-    sims = []
-    for r in pilot:
-        d = r.detail
-        if d is None:
-            continue
-        sims.append(month_profile(d["actual"][team.primary][:, :R, :M], np.asarray(d["active"][:, :R, :M]).all(axis=2),
-                                  season, ends))
-    return share, share * per_month, read_carry(carry, observed, np.concatenate(sims) if sims else np.array([]))
+    return share, share * per_month

@@ -9,11 +9,18 @@ weights by the likelihood of the closed blocks (:func:`behaviour_weights`, docs/
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from engine.jobs.forecast_carry import CarryRead, carry_across, unmoved
+from engine.jobs.forecast_carry import (
+    TimingRead,
+    carry_across,
+    pilot_profiles,
+    read_timing,
+    team_profile,
+    unmoved,
+)
 from engine.jobs.forecast_team import Setup, Team, closed_blocks, join_month, leavers_so_far
 from engine.plan.validate import CheckedPlan
 from engine.sim.executor import SimTask, chunks_of, simulation_for
@@ -165,7 +172,9 @@ class Reading:
         carry_share: the model's carry-in as a share of a month's business of the last closed
             period (the pilot's), or None.
         seen: ``(R, M)`` the primary output the reads saw (:func:`unmoved`), or None.
-        carry_read: how much of the model's carry-in the team's month profile says it moved.
+        timing: whether the team moves business across period ends as the model's reps do
+            (:func:`~engine.jobs.forecast_carry.read_timing`), or None (not read: the
+            scenario's timing, known).
     """
 
     skill_mean: np.ndarray
@@ -180,14 +189,19 @@ class Reading:
     carry_in: np.ndarray | None = None
     carry_share: float | None = None
     seen: np.ndarray | None = None
-    carry_read: CarryRead | None = None
+    timing: TimingRead | None = None
+
+    @property
+    def p_on(self) -> float:
+        """The share of the runs that move business as the model's reps do."""
+        return 1.0 if self.timing is None else self.timing.p_on
 
 
 def conditioning_for(setup: Setup, team: Team, closed: int, mean, sd, *, behaviour: BehaviourPrior | None,
-                  redraw: frozenset[str] = frozenset(), settle_gap: float = 0.0,
-                  effort_model: EffortModel | None = None, market: MarketRead | None = None,
-                  carry_in: np.ndarray | None = None, carry: tuple[float, float] | None = None,
-                  carry_read: CarryRead | None = None) -> Conditioning:
+                     redraw: frozenset[str] = frozenset(), settle_gap: float = 0.0,
+                     effort_model: EffortModel | None = None, market: MarketRead | None = None,
+                     carry_in: np.ndarray | None = None, carry: tuple[float, float] | None = None
+                     ) -> Conditioning:
     """The simulation of the real team with its first ``closed`` months as they were."""
     seen = None if market is None or closed == 0 else market
     return Conditioning(roster=team.roster, start=setup.start, closed_months=closed,
@@ -200,16 +214,15 @@ def conditioning_for(setup: Setup, team: Team, closed: int, mean, sd, *, behavio
                         behaviour=behaviour, settle_gap=settle_gap,
                         effort_model=effort_model if closed else None, refill=team.refill if closed else None,
                         carry_in=carry_in if closed and carry is not None else None,
-                        carry_range=carry if carry is not None else (1.0, 1.0),
-                        carry_normal=None if carry_read is None or carry_read.center is None or carry_read.sd is None
-                        else (carry_read.center, carry_read.sd))
+                        carry_range=carry if carry is not None else (1.0, 1.0))
 
 
 def read_closed_months(checked: CheckedPlan, setup: Setup, team: Team, seed: int, params: dict | None,
-                        behaviour: BehaviourPrior | None, in_post: bool,
-                        carry: tuple[float, float] | None = None) -> Reading:
+                       behaviour: BehaviourPrior | None, in_post: bool,
+                       carry: tuple[float, float] | None = None, timing_prior: float | None = None) -> Reading:
     """The effort, rates, behaviour, market and skills the closed months show (the prior when
-    the year is over or the actuals hold no primary output)."""
+    the year is over or the actuals hold no primary output), and with ``timing_prior`` whether
+    the team moves business across period ends (:func:`_read_timing`)."""
     R, M, primary, scenario = team.n_reps, team.closed_months, team.primary, team.scenario
     prior = (np.full(R, team.prior_mean), np.full(R, team.prior_sd))
     if not (M < 12 and primary in team.real):  # (a skill prior of sd 0 still reads the market and the effort)
@@ -236,12 +249,14 @@ def read_closed_months(checked: CheckedPlan, setup: Setup, team: Team, seed: int
         if in_post:
             quit_scale = _quit_scale(res_b, leavers_so_far(setup, team.active_days, M),
                                      len(np.concatenate([r.run_index for r in res_b])))
-    carry_share, carry_in, carry_read = carry_across(setup, team, res if behaviour is None else res_b, carry) \
-        if carry is not None else (None, None, None)
+    timing = _read_timing(checked, setup, team, seed, params, res, timing_prior)
+    carry_share, carry_in = carry_across(setup, team, res if behaviour is None else res_b) \
+        if carry is not None else (None, None)
     # What the reads see: the real output, with what the team moved out of the as-of month
-    # put back (at the carry's prior mean), so that a push across the period end is read
-    # neither as a market dip nor as lower skill.
-    seen = unmoved(team.real[primary], carry_in, None if carry_read is None else carry_read.mean)
+    # put back (its expectation: the share of runs that move business x the carry's mean), so
+    # that a push across the period end is read neither as a market dip nor as lower skill.
+    seen = unmoved(team.real[primary], carry_in,
+                   None if carry is None else (1.0 if timing is None else timing.p_on) * 0.5 * sum(carry))
     base = base0 * effort_factor[None, :]
     observed = seen.sum(axis=1)
     cv2_month = pilot.prod.monthly_cv(scenario.output(primary)) ** 2
@@ -257,7 +272,28 @@ def read_closed_months(checked: CheckedPlan, setup: Setup, team: Team, seed: int
     cv2 = cv2_month * (base ** 2).sum(axis=1) / np.maximum(expected, 1e-300) ** 2
     skill_mean, skill_sd = skill_posterior(team.prior_mean, team.prior_sd, observed, expected, cv2)
     return Reading(skill_mean, skill_sd, effort_factor, count_scale, quit_scale, settle_gap, effort_model, market,
-                    (base0, base, cv2_month), carry_in, carry_share, seen, carry_read)
+                   (base0, base, cv2_month), carry_in, carry_share, seen, timing)
+
+
+def without_timing(team: Team) -> Team:
+    """The team under the scenario with no business moved across period ends."""
+    return replace(team, scenario=replace(team.scenario, timing_max_shift=0.0))
+
+
+def _read_timing(checked: CheckedPlan, setup: Setup, team: Team, seed: int, params: dict | None, res: list,
+                 prior: float | None) -> TimingRead | None:
+    """Whether the team moves business across period ends as the model's reps do: its month
+    profile against the pilot's (``res``, the model's timing) and a pilot's without timing
+    (same runs and streams), from ``prior`` (engine/jobs/forecast_carry.py). None without a
+    prior, when the scenario moves no business or when the profile cannot be measured
+    (no dated rows; every closed month or none touched by timing)."""
+    if prior is None or team.scenario.timing_max_shift <= 0:
+        return None
+    observed = team_profile(setup, team)
+    if not math.isfinite(observed):
+        return None
+    off, _, _ = _pilot(checked, setup, without_timing(team), seed, params)
+    return read_timing(observed, pilot_profiles(setup, team, res), pilot_profiles(setup, team, off), prior)
 
 
 def _pilot(checked: CheckedPlan, setup: Setup, team: Team, seed: int, params: dict | None):

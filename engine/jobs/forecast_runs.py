@@ -5,16 +5,17 @@ weighted by the likelihood of the closed months, the spread decomposed by source
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from engine.jobs.forecast_carry import timing_runs
 from engine.jobs.forecast_read import Reading, behaviour_weights, conditioning_for
 from engine.jobs.forecast_team import Paid, Setup, Team, closed_blocks
 from engine.jobs.rest_of_year import RunRecords
 from engine.plan.validate import CheckedPlan
-from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
+from engine.sim.executor import Executor, SimTask, simulation_for
 from engine.sim.scenario import Scenario
 from engine.sim.streams import STREAMS, RunStreams
 from engine.sim.uncertain import (
@@ -112,27 +113,36 @@ def simulate_rest(checked: CheckedPlan, setup: Setup, team: Team, read: Reading,
         quit_seat = np.zeros((runs, R), dtype=bool)
         return Runs(period_runs, seat_pay, quit_seat, annual, open_periods, weights, ess, theta_post,
                      decomposition, 0.0)
+    # The runs that move business across period ends as the model's reps do, and the others
+    # (the scenario without timing, nothing carried across the as-of period end): a share
+    # read.p_on of the runs, by run index (engine/jobs/forecast_carry.py).
+    moving = timing_runs(runs, read.p_on)
+    models = [(True, scenario, read.carry_in), (False, replace(scenario, timing_max_shift=0.0), None)]
     with Executor(workers, scheduler) as ex:
-        def run(n: int, redraw: frozenset[str] = frozenset(), desc: str | None = None):
-            condition = conditioning_for(setup, team, M, read.skill_mean, read.skill_sd, behaviour=behaviour,
-                                      redraw=redraw, settle_gap=read.settle_gap, effort_model=read.effort_model,
-                                      market=read.market, carry_in=read.carry_in, carry=carry,
-                                      carry_read=read.carry_read)
-            task = SimTask(checked, scenario, seed, params, condition=condition)
-            sim = simulation_for(task)  # built here once; forked workers inherit it
-            chunks = chunks_of(n, chunk_runs or ex.chunk_size(sim.slots, n))
-            return ex.map([(task, idx) for idx in chunks], progress=progress and desc is not None, desc=desc)
+        def run(n: int, redraw: frozenset[str] = frozenset(), desc: str | None = None) -> _InRunOrder:
+            jobs = []
+            for moves, model, carry_in in models:
+                idx = np.nonzero(moving[:n] == moves)[0]
+                if not len(idx):
+                    continue
+                condition = conditioning_for(setup, team, M, read.skill_mean, read.skill_sd, behaviour=behaviour,
+                                             redraw=redraw, settle_gap=read.settle_gap,
+                                             effort_model=read.effort_model, market=read.market,
+                                             carry_in=carry_in, carry=carry)
+                task = SimTask(checked, model, seed, params, condition=condition)
+                sim = simulation_for(task)  # built here once; forked workers inherit it
+                size = max(1, int(chunk_runs or ex.chunk_size(sim.slots, len(idx))))
+                jobs += [(task, chunk) for chunk in _chunks(idx, size)]
+            return _InRunOrder(ex.map(jobs, progress=progress and desc is not None, desc=desc))
 
         res = run(runs, desc=f"forecast {checked.plan.name}")
-        period_runs = np.concatenate([r.period_cost for r in res])
-        seat_pay = np.concatenate([r.period_payout for r in res])
-        quit_seat = np.concatenate([r.quit_seat for r in res])
+        period_runs = res.field("period_cost")
+        seat_pay = res.field("period_payout")
+        quit_seat = res.field("quit_seat")
         annual = paid.to_date + period_runs[:, open_periods].sum(axis=1)
-        records = RunRecords(open_pay=period_runs[:, open_periods].sum(axis=1),
-                             output=np.concatenate([r.revenue for r in res]),
-                             expected=np.concatenate([r.primary_expected for r in res]),
-                             capacity=np.concatenate([r.primary_baseline for r in res]),
-                             headcount=np.concatenate([r.headcount for r in res]))
+        records = RunRecords(open_pay=period_runs[:, open_periods].sum(axis=1), output=res.field("revenue"),
+                             expected=res.field("primary_expected"), capacity=res.field("primary_baseline"),
+                             headcount=res.field("headcount"))
         if behaviour is not None and read.effort_model is not None and read.blocks is not None:
             theta = behaviour.draw(RunStreams(seed, range(runs)))
             weights, ess, theta_post = behaviour_weights(
@@ -152,13 +162,36 @@ def simulate_rest(checked: CheckedPlan, setup: Setup, team: Team, read: Reading,
                 if source == "market" and not scenario.market.active:
                     continue
                 got = run(n, frozenset(STREAMS) - set(purposes))
-                shared[source] = paid.to_date + np.concatenate([r.period_cost for r in got])[:, open_periods].sum(axis=1)
+                shared[source] = paid.to_date + got.field("period_cost")[:, open_periods].sum(axis=1)
             decomposition = decompose_variance(annual[:n], shared)
     # Self-check: the simulation pays the closed periods as the statements do (up to rounding).
     closed_gap = float(np.abs(period_runs[:, : setup.closed_periods]
                               - paid.by_period[None, : setup.closed_periods]).max()) if setup.closed_periods else 0.0
     return Runs(period_runs, seat_pay, quit_seat, annual, open_periods, weights, ess, theta_post, decomposition,
                  closed_gap, records)
+
+
+def _chunks(idx: np.ndarray, size: int) -> list[np.ndarray]:
+    """``idx`` in consecutive chunks of ``size``, a last chunk of one run joined to the one
+    before: a run simulated alone can differ in the last bit from the same run beside others
+    (numpy's reductions over one row of runs are not always those over several), so no run of
+    a model with several is simulated alone in one chunking and beside others in another."""
+    out = [idx[lo: lo + size] for lo in range(0, len(idx), size)]
+    if len(out) > 1 and len(out[-1]) == 1:
+        out[-2:] = [np.concatenate(out[-2:])]
+    return out
+
+
+class _InRunOrder:
+    """Chunk results of runs simulated under several models, read back in run order."""
+
+    def __init__(self, results: list) -> None:
+        self.results = results
+        self.order = np.argsort(np.concatenate([r.run_index for r in results]), kind="stable")
+
+    def field(self, name: str) -> np.ndarray:
+        """The per-run array ``name`` of every chunk, concatenated in run order."""
+        return np.concatenate([getattr(r, name) for r in self.results])[self.order]
 
 
 def self_check(gap: float, reps: int, currency: str) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from engine.jobs.forecast_carry import timing_runs
 from engine.jobs.forecast_read import MarketRead, Reading
 from engine.jobs.forecast_runs import Runs
 from engine.jobs.forecast_team import Paid, Setup, Team, month_end, month_start, plan_season
@@ -153,18 +154,13 @@ def assumption_rows(checked: CheckedPlan, setup: Setup, team: Team, read: Readin
          ", ".join(f"{n} {v:.2f} (prior {p:.2f})" for n, v, p in zip(behaviour.names, sims.theta_post,
                                                                     behaviour.mean()))
          + f"; runs weighted by the likelihood of the closed blocks, effective runs {sims.ess:.0f} of {runs}"),
+        ("business moved across period ends", _timing_text(read, runs)),
         ("business moved across the as-of period end",
          "none carried" if carry is None or read.carry_in is None or read.carry_share is None else
-         f"each run carries U({carry[0]:g}, {carry[1]:g}) x the model's rate into the first open month: "
-         f"{read.carry_share:.3f} of a month's business of the last closed period (the pilot's pushes less pulls), "
-         f"{float(read.carry_in.sum()):,.0f} of {team.primary} at that rate; "
-         + ("the team's month profile measured nothing (the prior)" if read.carry_read is None
-            or read.carry_read.center is None else
-            f"the team's month profile (collapsed months at period ends less elsewhere {read.carry_read.observed:+.3f}"
-            f", the model's {read.carry_read.model:+.3f} sd {read.carry_read.model_sd:.3f}) makes it x "
-            f"N({read.carry_read.center:.2f}, {read.carry_read.sd:.2f}) within the range")
-         + f", mean x {(read.carry_read.mean if read.carry_read is not None else 0.5 * sum(carry)):.2f}; the skill "
-         f"and market reads see the as-of month with that mean put back"),
+         f"each run that moves business carries U({carry[0]:g}, {carry[1]:g}) x the model's rate into the first "
+         f"open month: {read.carry_share:.3f} of a month's business of the last closed period (the pilot's pushes "
+         f"less pulls), {float(read.carry_in.sum()):,.0f} of {team.primary} at that rate; the skill and market reads "
+         f"see the as-of month with its expectation (x {read.p_on * 0.5 * sum(carry):.2f}) put back"),
         ("accrual method", method + (": expected annual payout x share of the year elapsed, at least paid to date"
                                      if method == "ratable" else
                                      ": closed periods as paid + expected pay of a period in progress x its "
@@ -177,3 +173,15 @@ def assumption_rows(checked: CheckedPlan, setup: Setup, team: Team, read: Readin
         ("tenure", "from the roster" if "tenure_months" in setup.table.columns or "start_date" in setup.table.columns
          else "drawn from the scenario"),
     ]
+
+
+def _timing_text(read: Reading, runs: int) -> str:
+    """What the forecast assumed of the team's timing (engine/jobs/forecast_carry.py)."""
+    t = read.timing
+    if t is None:
+        return "as the scenario's reps do, known (not read: no dated rows, or nothing to compare)"
+    moving = int(timing_runs(runs, t.p_on).sum())
+    return (f"{moving} of {runs} runs as the scenario's reps do, the others none: the team's month profile "
+            f"(collapsed months where business is moved less elsewhere) {t.observed:+.3f}, the model's "
+            f"{t.on_mean:+.3f} (sd {t.on_sd:.3f}) with its timing and {t.off_mean:+.3f} (sd {t.off_sd:.3f}) "
+            f"without; prior {t.prior:.2f}, posterior {t.p_on:.3f}")
