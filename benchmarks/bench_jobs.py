@@ -39,13 +39,39 @@ def bench_studio() -> None:
     from engine.app.studio import Studio
 
     st = Studio({n: PLANS / f"{n}.yaml" for n in NAMES})
-    print("studio: seconds per slider move (default team, same seed)")
+    print("studio: seconds per slider move (default team, same seed); the plan's text rewritten and "
+          "read again per move, ms (libyaml where it reads the plan as PyYAML does / PyYAML only)")
     for name in NAMES:
         sliders = st.sliders(name)
         st.evaluate(name, {})  # the plan as written: the page's first view
         move = {sliders[0]["name"]: sliders[0]["min"]} if sliders else {}
         w = st.evaluate(name, move)
-        print(f"  {name:<26} {st.runs_for(name):>3} runs  {w.seconds:6.2f} s")
+        fast, slow = _rewrite_ms(st, name, sliders[0] if sliders else None)
+        print(f"  {name:<26} {st.runs_for(name):>3} runs  {w.seconds:6.2f} s   rewrite {fast:5.1f} / {slow:5.1f} ms")
+
+
+def _rewrite_ms(st, name: str, slider, rounds: int = 10) -> tuple[float, float]:
+    """Milliseconds per move: the studio's rewrite (the plan's number sites, the edit, the new
+    text read back through libyaml where it reads the plan as PyYAML does, validation) against
+    reading the same new text with PyYAML alone (validation included); each round a value,
+    and a text, not read before (no cache hits)."""
+    from engine.plan import parse_plan
+    from engine.plan.rewrite import rewrite_plan
+
+    if slider is None:
+        return float("nan"), float("nan")
+    plan = st.plan(name)
+    fast = slow = 0.0
+    lo, hi = slider["min"], slider["max"]
+    for i in range(rounds):
+        t0 = time.perf_counter()
+        values = st.values(name, {slider["name"]: lo + (hi - lo) * (i + 0.5) / (2 * rounds)})  # a group's weights move together
+        text, _ = rewrite_plan(plan, values)
+        t1 = time.perf_counter()
+        parse_plan(text + f"\n# {i}\n", plan.plan.file)  # a text never read before
+        t2 = time.perf_counter()
+        fast, slow = fast + (t1 - t0), slow + (t2 - t1)
+    return 1000 * fast / rounds, 1000 * slow / rounds
 
 
 def bench_report(workers: int) -> None:

@@ -82,9 +82,10 @@ def _not_follow_ons(found, parse_errors, root) -> list:
     return [e for e in found if not follow_on(e)]
 
 
-def parse_plan(text: str, filename: str = "<plan>") -> CheckedPlan:
-    """Parse and validate plan text."""
-    return _finish(parse_yaml(text, filename), filename, text)
+def parse_plan(text: str, filename: str = "<plan>", like: str | None = None) -> CheckedPlan:
+    """Parse and validate plan text (``like``: the text it was edited from, see
+    :func:`~engine.plan.source.parse_yaml`)."""
+    return _finish(parse_yaml(text, filename, like=like), filename, text)
 
 
 def load_plan(path: str | Path) -> CheckedPlan:

@@ -243,7 +243,7 @@ def rewrite_plan(checked: CheckedPlan, values: dict[str, float],
     new_text = splice(checked.source, edits) if edits else checked.source
     from engine.plan import parse_plan
 
-    new = parse_plan(new_text, checked.plan.file)
+    new = parse_plan(new_text, checked.plan.file, like=checked.source)
     got = plan_numbers(new)
     for key, value in values.items():
         if not math.isclose(got.get(key, math.nan), float(value), rel_tol=1e-9, abs_tol=1e-12):

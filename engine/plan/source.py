@@ -18,6 +18,7 @@ Duplicate keys in a mapping are errors (PyYAML silently keeps the last one).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -145,16 +146,34 @@ class _Builder:
             raise PlanErrors([PlanError("yaml-syntax", f"cannot read this value: {exc}", span)]) from None
         if not isinstance(value, (str, int, float, bool, type(None))):
             value = node.value  # dates and the like: keep the text
-        return YScalar(value, node.value, span, node.style)
+        return YScalar(value, node.value, span, node.style or None)
 
 
-def parse_yaml(text: str, filename: str = "<plan>") -> YNode:
+def parse_yaml(text: str, filename: str = "<plan>", like: str | None = None) -> YNode:
     """Parse YAML text into a span-carrying tree.
+
+    The tree is an immutable value, kept for the texts parsed last (the studio and
+    ``recalibrate`` read the same plan text again for every candidate).
+
+    Args:
+        text: the YAML text.
+        filename: the name spans carry.
+        like: a text ``text`` was made from by replacing scalars with others of the same
+            kind (:func:`engine.plan.rewrite.rewrite_plan`). Where libyaml reads ``like``
+            exactly as PyYAML's own parser does (every node, value, style and position),
+            ``text`` is composed by libyaml, about 20x faster; otherwise, and for every
+            other text, by PyYAML's parser, whose messages and positions are the contract.
 
     Raises:
         PlanErrors: the text is too large, is not valid YAML, holds several documents, is
             empty, or expands beyond the limits.
     """
+    fast = like is not None and _libyaml_reads_alike(like)
+    return _parse(text, filename, fast)
+
+
+@lru_cache(maxsize=32)
+def _parse(text: str, filename: str, fast: bool) -> YNode:
     if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
         raise PlanErrors([PlanError(
             "file-too-large",
@@ -162,6 +181,14 @@ def parse_yaml(text: str, filename: str = "<plan>") -> YNode:
             None,
             hint="a plan is a short, hand-written file: check that this is the right file",
         )])
+    if fast:
+        try:
+            nodes = [n for n in yaml.compose_all(text, Loader=_CLoader) if n is not None]
+        except (yaml.YAMLError, RecursionError):
+            pass  # PyYAML's parser says what is wrong, as it does for any text
+        else:
+            if len(nodes) == 1:
+                return _Builder(filename, text.splitlines()).build(nodes[0])
     lines = text.splitlines()
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
@@ -195,6 +222,38 @@ def parse_yaml(text: str, filename: str = "<plan>") -> YNode:
             _Builder(filename, lines).span(second.start_mark),
         )])
     return _Builder(filename, lines).build(nodes[0])
+
+
+_CLoader: Any = getattr(yaml, "CSafeLoader", None)
+
+
+def _graph(node: Any, budget: list[int]) -> tuple:
+    """A composed node as everything :class:`_Builder` reads of it (the style of a plain
+    scalar is None for PyYAML and '' for libyaml: the same), aliases expanded up to
+    :data:`MAX_NODES` nodes (:class:`RecursionError` beyond)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise RecursionError("too many nodes")
+    marks = (node.start_mark.line, node.start_mark.column, node.end_mark.line, node.end_mark.column)
+    if isinstance(node, yaml.MappingNode):
+        return ("map", node.tag, marks, tuple((_graph(k, budget), _graph(v, budget)) for k, v in node.value))
+    if isinstance(node, yaml.SequenceNode):
+        return ("seq", node.tag, marks, tuple(_graph(v, budget) for v in node.value))
+    return ("scalar", node.tag, marks, node.value, node.style or None)
+
+
+@lru_cache(maxsize=32)
+def _libyaml_reads_alike(text: str) -> bool:
+    """Whether libyaml composes ``text`` into exactly the graph PyYAML's parser does (they
+    differ on a few inputs: tabs, a byte-order mark inside the text, some flow keys)."""
+    if _CLoader is None:
+        return False
+    try:
+        ours = [_graph(n, [MAX_NODES]) for n in yaml.compose_all(text, Loader=yaml.SafeLoader) if n is not None]
+        theirs = [_graph(n, [MAX_NODES]) for n in yaml.compose_all(text, Loader=_CLoader) if n is not None]
+    except (yaml.YAMLError, RecursionError):
+        return False
+    return ours == theirs
 
 
 def _deep_point(text: str, filename: str, lines: list[str]) -> Span | None:

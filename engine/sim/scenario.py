@@ -286,6 +286,7 @@ class Scenario:
     quota_policy: QuotaPolicy = field(default_factory=QuotaPolicy)
     # timing
     timing_max_shift: float = 0.33
+    timing_max_push: float = 0.11
     timing_pull_cost: float = 0.02
     timing_push_cost: float = 0.10
     # morale and attrition
@@ -585,9 +586,13 @@ def _build(root: YNode, filename: str) -> Scenario:
             month_sigma=r.positive(market.get("month_sigma"), "market month_sigma", d.month_sigma, upper=2.0),
             team_share=r.positive(market.get("team_share"), "market team_share", d.team_share, upper=1.0))
 
-    timing = r.mapping(top.get("timing"), "timing", ("max_shift", "pull_cost", "push_cost"))
+    timing = r.mapping(top.get("timing"), "timing", ("max_shift", "max_push", "pull_cost", "push_cost"))
     if timing is not None:
         kw["timing_max_shift"] = r.positive(timing.get("max_shift"), "max_shift", 0.33, upper=1.0)
+        # By default a third of what can be pulled: what would have closed in the period's
+        # last days, not next month's whole pipeline (docs/model.md §3, "Timing").
+        kw["timing_max_push"] = r.positive(timing.get("max_push"), "max_push", kw["timing_max_shift"] / 3.0,
+                                           upper=1.0)
         kw["timing_pull_cost"] = r.positive(timing.get("pull_cost"), "pull_cost", 0.02, upper=1.0)
         kw["timing_push_cost"] = r.positive(timing.get("push_cost"), "push_cost", 0.10, upper=1.0)
 

@@ -642,7 +642,8 @@ class Simulation:
         its last year and arrive before its first, which no run sees, so every plan year of
         a run, and a 12-month run, are alike (docs/model.md §3)."""
         sc = self.scenario
-        return bool(self.last_month_of_period[t]) and t + 1 < self.months and sc.timing_max_shift > 0 \
+        return bool(self.last_month_of_period[t]) and t + 1 < self.months \
+            and (sc.timing_max_shift > 0 or sc.timing_max_push > 0) \
             and self.year_of_month[t + 1] == self.year_of_month[t] and sc.primary_measure in self.columns
 
     def _reps(self, state: MonthState, cells: _Cells) -> Reps:
@@ -717,9 +718,13 @@ class Simulation:
             return
         sc, primary = self.scenario, self.scenario.primary_measure
         k = int(self.period_of_month[t])
-        share = sc.timing_max_shift * MONTHS_PER_PERIOD[self.plan.period]
-        phi = share * self._expected_month(t, state.choice * state.mm, state.skill, state.scale, state.ramp,
-                                           self._outlook(state, 0), self.prod.closure({primary}))[primary]
+        # What the period's months bring at this month's expected rate: up to ``max_shift`` of
+        # it can be pulled from next month's pipeline, up to ``max_push`` of it (at most what
+        # the month brought) held back from the period's last days.
+        rate = MONTHS_PER_PERIOD[self.plan.period] * self._expected_month(
+            t, state.choice * state.mm, state.skill, state.scale, state.ramp, self._outlook(state, 0),
+            self.prod.closure({primary}))[primary]
+        pull_most, push_most = sc.timing_max_shift * rate, sc.timing_max_push * rate
         month = np.maximum(state.actual[primary][:, :, t], 0.0)
         cells = _Cells(state.present, pack=not self.cross_rep)
         reps = self._reps(state, cells)
@@ -729,8 +734,8 @@ class Simulation:
                        outlook=None if outlook is None else cells.take_months(outlook), outlook_var=outlook_var)
         moves = []
         for d in TIMING_STEPS:
-            pulled = max(d, 0.0) * phi
-            pushed = np.minimum(max(-d, 0.0) * phi, month)
+            pulled = max(d, 0.0) * pull_most
+            pushed = np.minimum(max(-d, 0.0) * push_most, month)
             moves.append((pulled * (1.0 - sc.timing_pull_cost) - pushed,
                           state.carry - pulled + pushed * (1.0 - sc.timing_push_cost)))
         utilities = self._timing_utilities(reps, t, self._window(k, True), cells.take(state.choice),

@@ -139,13 +139,15 @@ class EffortModel:
 
     def factor(self, theta: np.ndarray) -> np.ndarray:
         """``(runs, months)`` the effort factor of each closed month for each run's behaviour."""
-        return np.exp(features(theta) @ self.coef.T)
+        # Row by row (not a matrix product, whose BLAS kernel sums in an order that depends
+        # on how many runs the chunk holds): a run's numbers do not depend on its chunk.
+        return np.exp((features(theta)[:, None, :] * self.coef[None, :, :]).sum(axis=2))
 
     def skill_shift(self, theta: np.ndarray) -> np.ndarray:
         """``(runs,)`` log of the effort behind the actuals so far under each run's behaviour,
         relative to the pilot's mean: the skill read off the actuals is lower by as much
         where the run's behaviour put more effort behind them."""
-        return np.log(np.maximum(self.factor(theta) @ self.weights, 1e-300))
+        return np.log(np.maximum((self.factor(theta) * self.weights).sum(axis=1), 1e-300))
 
 
 def fit_effort(theta: np.ndarray, factor: np.ndarray, base: np.ndarray) -> EffortModel:

@@ -160,3 +160,39 @@ def test_line_offsets_follow_yaml_line_breaks():
 def test_format_number(value, like, decimals, expected):
     """New numbers are written like the old ones (percent, digit grouping), without float noise."""
     assert format_number(value, like, decimals) == expected
+
+
+def _moved(site) -> float:
+    lo = site.min if site.min is not None else site.value * 0.5
+    hi = site.max if site.max is not None else site.value * 1.5 + 1.0
+    return round(lo + 0.37 * (hi - lo), 3 if not site.integer else 0)
+
+
+@pytest.mark.parametrize("path", sorted(PLANS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_rewritten_text_is_read_exactly_as_pyyaml_reads_it(path):
+    """A rewritten plan composed by libyaml (the fast path) gives the very tree PyYAML's own
+    parser gives: every value, style and span, on every shipped plan, Chinese included."""
+    from engine.plan.source import _libyaml_reads_alike, parse_yaml
+
+    ck = load_plan(path)
+    assert _libyaml_reads_alike(ck.source)  # the shipped plans take the fast path
+    for site in number_sites(ck):
+        if site.kind != "parameter":
+            continue
+        try:
+            text, _ = rewrite_plan(ck, {site.key: _moved(site)})
+        except PlanErrors:
+            continue  # a value this plan's rules refuse: nothing to read
+        assert parse_yaml(text, ck.plan.file, like=ck.source) == parse_yaml(text, ck.plan.file)
+
+
+def test_text_libyaml_reads_differently_is_read_by_pyyaml():
+    """Where libyaml composes the original text differently from PyYAML (a byte-order mark
+    inside a key), edits of it are read by PyYAML's parser, so nothing changes."""
+    from engine.plan.source import _libyaml_reads_alike, parse_yaml
+
+    base = "a:\n  beyond\ufeff: flat\n  value: 1.5\n"
+    assert not _libyaml_reads_alike(base)
+    edited = base.replace("1.5", "2.25")
+    assert parse_yaml(edited, "p.yaml", like=base) == parse_yaml(edited, "p.yaml")
+    assert _libyaml_reads_alike(edited.replace("\ufeff", ""))

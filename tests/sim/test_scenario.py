@@ -46,3 +46,14 @@ def test_bad_scenarios(text, code, line, col, fragment):
     assert err.code == code, err.render()
     assert (err.span.line, err.span.column) == (line, col), err.render()
     assert fragment in err.render()
+
+
+def test_timing_holds_back_a_third_of_what_it_pulls_unless_told():
+    """`timing.max_push` defaults to a third of `max_shift` (what closes in a period's last days
+    against next month's pipeline), so `max_shift: 0` turns timing off; it can be set, within 0-1."""
+    assert parse_scenario("scenario: s\ntiming: {max_shift: 0.6}\n", "s.yaml").timing_max_push == pytest.approx(0.2)
+    assert parse_scenario("scenario: s\ntiming: {max_shift: 0}\n", "s.yaml").timing_max_push == 0.0
+    assert parse_scenario("scenario: s\ntiming: {max_push: 0.3}\n", "s.yaml").timing_max_push == 0.3
+    with pytest.raises(PlanErrors) as info:
+        parse_scenario("scenario: s\ntiming: {max_push: 1.5}\n", "s.yaml")
+    assert "max_push" in info.value.errors[0].render()
