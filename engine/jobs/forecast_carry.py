@@ -14,17 +14,28 @@ carry across the as-of period end at the model's rate (the closed months do not 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from engine.jobs.forecast_team import Setup, Team, dated_months, plan_season
+from engine.sim.scenario import Scenario
 
 TIMING_PRIOR = 0.5
 """The prior probability that a team moves business across period ends as the model's reps
 do (the other half: it does not move any)."""
 GOLDEN = 0.6180339887498949
 """The runs that move business are ``frac((i + 1) x GOLDEN) < p`` (:func:`timing_runs`)."""
+
+
+def without_timing(scenario: Scenario) -> Scenario:
+    """The scenario with no business moved across period ends (neither pulled nor pushed)."""
+    return replace(scenario, timing_max_shift=0.0, timing_max_push=0.0)
+
+
+def moves_business(scenario: Scenario) -> bool:
+    """Whether the scenario's reps may move business across period ends at all."""
+    return scenario.timing_max_shift > 0 or scenario.timing_max_push > 0
 
 
 def unmoved(real: np.ndarray, carry_in: np.ndarray | None, multiplier: float | None) -> np.ndarray:

@@ -16,10 +16,12 @@ import numpy as np
 from engine.jobs.forecast_carry import (
     TimingRead,
     carry_across,
+    moves_business,
     pilot_profiles,
     read_timing,
     team_profile,
     unmoved,
+    without_timing,
 )
 from engine.jobs.forecast_team import Setup, Team, closed_blocks, join_month, leavers_so_far
 from engine.plan.validate import CheckedPlan
@@ -275,11 +277,6 @@ def read_closed_months(checked: CheckedPlan, setup: Setup, team: Team, seed: int
                    (base0, base, cv2_month), carry_in, carry_share, seen, timing)
 
 
-def without_timing(team: Team) -> Team:
-    """The team under the scenario with no business moved across period ends."""
-    return replace(team, scenario=replace(team.scenario, timing_max_shift=0.0))
-
-
 def _read_timing(checked: CheckedPlan, setup: Setup, team: Team, seed: int, params: dict | None, res: list,
                  prior: float | None) -> TimingRead | None:
     """Whether the team moves business across period ends as the model's reps do: its month
@@ -287,12 +284,12 @@ def _read_timing(checked: CheckedPlan, setup: Setup, team: Team, seed: int, para
     (same runs and streams), from ``prior`` (engine/jobs/forecast_carry.py). None without a
     prior, when the scenario moves no business or when the profile cannot be measured
     (no dated rows; every closed month or none touched by timing)."""
-    if prior is None or team.scenario.timing_max_shift <= 0:
+    if prior is None or not moves_business(team.scenario):
         return None
     observed = team_profile(setup, team)
     if not math.isfinite(observed):
         return None
-    off, _, _ = _pilot(checked, setup, without_timing(team), seed, params)
+    off, _, _ = _pilot(checked, setup, replace(team, scenario=without_timing(team.scenario)), seed, params)
     return read_timing(observed, pilot_profiles(setup, team, res), pilot_profiles(setup, team, off), prior)
 
 

@@ -5,12 +5,12 @@ weighted by the likelihood of the closed months, the spread decomposed by source
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from engine.jobs.forecast_carry import timing_runs
+from engine.jobs.forecast_carry import timing_runs, without_timing
 from engine.jobs.forecast_read import Reading, behaviour_weights, conditioning_for
 from engine.jobs.forecast_team import Paid, Setup, Team, closed_blocks
 from engine.jobs.rest_of_year import RunRecords
@@ -117,7 +117,7 @@ def simulate_rest(checked: CheckedPlan, setup: Setup, team: Team, read: Reading,
     # (the scenario without timing, nothing carried across the as-of period end): a share
     # read.p_on of the runs, by run index (engine/jobs/forecast_carry.py).
     moving = timing_runs(runs, read.p_on)
-    models = [(True, scenario, read.carry_in), (False, replace(scenario, timing_max_shift=0.0), None)]
+    models = [(True, scenario, read.carry_in), (False, without_timing(scenario), None)]
     with Executor(workers, scheduler) as ex:
         def run(n: int, redraw: frozenset[str] = frozenset(), desc: str | None = None) -> _InRunOrder:
             jobs = []
@@ -132,7 +132,7 @@ def simulate_rest(checked: CheckedPlan, setup: Setup, team: Team, read: Reading,
                 task = SimTask(checked, model, seed, params, condition=condition)
                 sim = simulation_for(task)  # built here once; forked workers inherit it
                 size = max(1, int(chunk_runs or ex.chunk_size(sim.slots, len(idx))))
-                jobs += [(task, chunk) for chunk in _chunks(idx, size)]
+                jobs += [(task, idx[lo: lo + size]) for lo in range(0, len(idx), size)]
             return _InRunOrder(ex.map(jobs, progress=progress and desc is not None, desc=desc))
 
         res = run(runs, desc=f"forecast {checked.plan.name}")
@@ -169,17 +169,6 @@ def simulate_rest(checked: CheckedPlan, setup: Setup, team: Team, read: Reading,
                               - paid.by_period[None, : setup.closed_periods]).max()) if setup.closed_periods else 0.0
     return Runs(period_runs, seat_pay, quit_seat, annual, open_periods, weights, ess, theta_post, decomposition,
                  closed_gap, records)
-
-
-def _chunks(idx: np.ndarray, size: int) -> list[np.ndarray]:
-    """``idx`` in consecutive chunks of ``size``, a last chunk of one run joined to the one
-    before: a run simulated alone can differ in the last bit from the same run beside others
-    (numpy's reductions over one row of runs are not always those over several), so no run of
-    a model with several is simulated alone in one chunking and beside others in another."""
-    out = [idx[lo: lo + size] for lo in range(0, len(idx), size)]
-    if len(out) > 1 and len(out[-1]) == 1:
-        out[-2:] = [np.concatenate(out[-2:])]
-    return out
 
 
 class _InRunOrder:

@@ -174,7 +174,7 @@ def test_a_forecast_mixing_the_two_timings_is_the_same_whatever_the_chunks(team_
     moving = forecast_carry.timing_runs(12, 0.5)
     assert 0 < moving.sum() < 12
     for moves, scenario, carry_in in ((True, team.scenario, read.carry_in),
-                                      (False, replace(team.scenario, timing_max_shift=0.0), None)):
+                                      (False, forecast_carry.without_timing(team.scenario), None)):
         idx = np.nonzero(moving == moves)[0]
         cond = forecast_read.conditioning_for(setup, team, team.closed_months, read.skill_mean, read.skill_sd,
                                               behaviour=None, settle_gap=read.settle_gap, market=read.market,
