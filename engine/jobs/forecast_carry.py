@@ -159,6 +159,19 @@ def timing_runs(runs: int, p_on: float) -> np.ndarray:
     return np.mod((np.arange(runs) + 1) * GOLDEN, 1.0) < p_on
 
 
+TIMING_KEY = 34
+"""The last word of the seed sequence ``(seed, run, TIMING_KEY)`` of :func:`timing_redrawn`."""
+
+
+def timing_redrawn(seed: int, runs: int, p_on: float) -> np.ndarray:
+    """``(runs,)`` bool: a share ``p_on`` of the runs, drawn independently of
+    :func:`timing_runs` (run ``i``'s own uniform from the seed sequence ``(seed, i,``
+    :data:`TIMING_KEY` ``)``): which runs move business when the variance decomposition redraws
+    every source but one (engine/jobs/forecast_runs.py), so that the timing's share of the
+    spread is not counted in every source's."""
+    return np.array([np.random.default_rng([seed, i, TIMING_KEY]).random() for i in range(runs)]) < p_on
+
+
 def carry_across(setup: Setup, team: Team, pilot: list) -> tuple[float, np.ndarray]:
     """What the team moved across the as-of period end into the first open month, at the
     model's rate: the pilot's net carry (pushed out less pulled in, roster seats) as a share of

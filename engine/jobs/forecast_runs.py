@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.jobs.forecast_carry import timing_runs, without_timing
+from engine.jobs.forecast_carry import timing_redrawn, timing_runs, without_timing
 from engine.jobs.forecast_read import Reading, behaviour_weights, conditioning_for
 from engine.jobs.forecast_team import Paid, Setup, Team, closed_blocks
 from engine.jobs.rest_of_year import RunRecords
@@ -119,10 +119,11 @@ def simulate_rest(checked: CheckedPlan, setup: Setup, team: Team, read: Reading,
     moving = timing_runs(runs, read.p_on)
     models = [(True, scenario, read.carry_in), (False, without_timing(scenario), None)]
     with Executor(workers, scheduler) as ex:
-        def run(n: int, redraw: frozenset[str] = frozenset(), desc: str | None = None) -> _InRunOrder:
+        def run(n: int, redraw: frozenset[str] = frozenset(), desc: str | None = None,
+                which: np.ndarray = moving) -> _InRunOrder:
             jobs = []
             for moves, model, carry_in in models:
-                idx = np.nonzero(moving[:n] == moves)[0]
+                idx = np.nonzero(which[:n] == moves)[0]
                 if not len(idx):
                     continue
                 condition = conditioning_for(setup, team, M, read.skill_mean, read.skill_sd, behaviour=behaviour,
@@ -158,10 +159,12 @@ def simulate_rest(checked: CheckedPlan, setup: Setup, team: Team, read: Reading,
             # that source alone explains (Saltelli et al. 2010).
             n = min(runs, DECOMPOSE_RUNS)
             shared = {}
+            # Which runs move business is redrawn too (its share of the spread goes to "other").
+            redrawn = timing_redrawn(seed, n, read.p_on)
             for source, purposes in SOURCES.items():
                 if source == "market" and not scenario.market.active:
                     continue
-                got = run(n, frozenset(STREAMS) - set(purposes))
+                got = run(n, frozenset(STREAMS) - set(purposes), which=redrawn)
                 shared[source] = paid.to_date + got.field("period_cost")[:, open_periods].sum(axis=1)
             decomposition = decompose_variance(annual[:n], shared)
     # Self-check: the simulation pays the closed periods as the statements do (up to rounding).

@@ -181,3 +181,17 @@ def test_a_forecast_mixing_the_two_timings_is_the_same_whatever_the_chunks(team_
                                               carry_in=carry_in, carry=(1.0, 1.0))
         alone = simulation_for(SimTask(checked, scenario, 5, None, condition=cond)).run_chunk(idx)
         np.testing.assert_array_equal(alone.period_cost, three.period_runs[idx])
+
+
+def test_the_decomposition_redraws_which_runs_move_business():
+    """The variance decomposition's redone runs move business in a share p of runs drawn
+    independently of the forecast's own (each run's uniform from its seed sequence): about p of
+    them, agreeing with the forecast's choice about as often as two independent draws would
+    (p^2 + (1 - p)^2), not always; the same seed gives the same runs."""
+    p, n = 0.4, 4000
+    again = forecast_carry.timing_redrawn(11, n, p)
+    assert abs(again.mean() - p) < 0.03
+    agree = float((again == forecast_carry.timing_runs(n, p)).mean())
+    assert abs(agree - (p * p + (1 - p) ** 2)) < 0.03
+    np.testing.assert_array_equal(again[:50], forecast_carry.timing_redrawn(11, 50, p))
+    assert not np.array_equal(again[:200], forecast_carry.timing_redrawn(12, 200, p))
