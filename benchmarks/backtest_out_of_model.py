@@ -111,7 +111,8 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 2027, history: bool = False,
              workers: int = 1, progress: bool = False, process: str = "outofmodel",
              fixed_behaviour: bool = False, prior=None, history_runs: int | None = None,
-             trust: bool = False, first: int = 0, carry: tuple[float, float] | None | str = "default") -> Backtest:
+             trust: bool = False, first: int = 0, carry: tuple[float, float] | None | str = "default",
+             timing: float | None | str = "default") -> Backtest:
     """Forecast ``years`` out-of-model plan years from their first half and count the misses.
 
     Args:
@@ -142,6 +143,9 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
         carry: the forecast's ``carry`` (the range of the share of the model's timing carry-in
             each run carries across the as-of period end; None: none); ``"default"``: the
             forecast's default.
+        timing: the forecast's ``timing`` (the prior probability that the team moves business
+            across period ends as the model's reps do; None: the model's timing, known);
+            ``"default"``: the forecast's default.
 
     Returns:
         The :class:`Backtest`.
@@ -157,6 +161,8 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
         ({} if prior is None else {"behaviour": prior})
     if carry != "default":
         kwargs = {**kwargs, "carry": carry}
+    if timing != "default":
+        kwargs = {**kwargs, "timing": timing}
     sim_truth = None
     if process != "outofmodel":
         from dataclasses import replace
@@ -388,7 +394,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--carry", default=None, metavar="LO,HI|none",
                         help="the forecast's timing carry-in across the as-of period end: the range of the "
                              "share of the model's carry-in drawn per run, or none (default: the forecast's)")
+    parser.add_argument("--timing", default=None, metavar="P|none",
+                        help="the forecast's prior probability that the team moves business across period ends "
+                             "as the model's reps do, or none (the model's timing, known; default: the forecast's)")
     args = parser.parse_args(argv)
+    timing: float | None | str = "default"
+    if args.timing is not None:
+        try:
+            timing = None if args.timing == "none" else float(args.timing)
+        except ValueError:
+            parser.error(f"--timing is a probability or none (got {args.timing})")
     carry: tuple[float, float] | None | str = "default"
     if args.carry is not None:
         try:
@@ -421,7 +436,8 @@ def main(argv: list[str] | None = None) -> None:
     command += ["--process", args.process] + (["--fixed-behaviour"] if args.fixed_behaviour else []) \
         + (["--prior", args.prior] if args.prior else []) \
         + (["--history-runs", str(args.history_runs)] if args.history_runs is not None else []) \
-        + (["--trust"] if args.trust else []) + (["--carry", args.carry] if args.carry else [])
+        + (["--trust"] if args.trust else []) + (["--carry", args.carry] if args.carry else []) \
+        + (["--timing", args.timing] if args.timing else [])
     print(f"Out-of-model back-test of {PLAN.relative_to(ROOT)}: forecast from the first {CLOSED_MONTHS} months, "
           f"{years} years, {runs} runs per forecast, {args.reps} seats, seeds {args.seed + args.first}-{args.seed + args.first + years - 1}")
     print(f"reproduce: {shlex.join(command)}\n", flush=True)
@@ -431,7 +447,8 @@ def main(argv: list[str] | None = None) -> None:
         bt = backtest(years=years, runs=runs, reps=args.reps, seed=args.seed, history=history,
                       workers=args.workers, progress=args.progress, process=process,
                       fixed_behaviour=args.fixed_behaviour, prior=prior, history_runs=args.history_runs,
-                      trust=args.trust and history, first=args.first, carry=carry)
+                      trust=args.trust and history, first=args.first, carry=carry,
+                      timing=timing)
         done.append(bt)
         print(report(bt) + trust_report(bt), flush=True)
     if len(done) > 1:

@@ -160,7 +160,7 @@ class Conditioning:
             forecast. None: nothing is carried (the closed months' actuals end the business).
         carry_range: the range of the multiplier ``u`` of ``carry_in``.
         carry_normal: ``(centre, sd)``: ``u`` is that normal truncated to ``carry_range``
-            (what the team's month profile says, engine/jobs/forecast.py ``CarryRead``),
+            (what the team's month profile says, engine/jobs/forecast_carry.py ``CarryRead``),
             drawn by inverting its CDF at the run's uniform; None: uniform on the range.
     """
 

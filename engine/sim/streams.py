@@ -71,7 +71,7 @@ class RunStreams:
         runs: run indices of the chunk.
         redraw: purposes drawn from another run's streams (run ``r + REDRAW_OFFSET``):
             a run that shares only some of run ``r``'s randomness, for a variance
-            decomposition (engine/jobs/forecast.py).
+            decomposition (engine/jobs/forecast_runs.py).
     """
 
     def __init__(self, seed: int, runs: Iterable[int], redraw: frozenset[str] = frozenset()):

@@ -400,12 +400,12 @@ def test_a_simulation_that_does_not_pay_the_closed_periods_as_statements_warns(s
     nothing is said."""
     from dataclasses import replace
 
-    from engine.jobs.forecast import _self_check
+    from engine.jobs.forecast_runs import self_check
 
     fc = forecast(seeds, DATA / "seeds_roster.csv", DATA / "seeds_actuals.csv", runs=4, decompose=False)
     assert fc.warnings == () and "Warning" not in forecast_text(fc)
-    assert _self_check(0.6, 125, "USD") == ()
-    bad = replace(fc, warnings=_self_check(508_476.2, 125, "USD"))
+    assert self_check(0.6, 125, "USD") == ()
+    bad = replace(fc, warnings=self_check(508_476.2, 125, "USD"))
     assert "Warning: the simulation paid a closed period up to 508,476.20 USD away from its statements" \
         in forecast_text(bad)
     assert bad.document["warnings"] == list(bad.warnings)

@@ -1,6 +1,6 @@
 """Forecasts of the version 2 examples: a plan with no target (a pure commission on paid
 invoices), whose roster has no quota, so each rep's production scale is their pace so far
-(engine/jobs/forecast.py, _run_rate); and an effective-dated roster (several rows per rep)."""
+(engine/jobs/forecast_team.py, _run_rate); and an effective-dated roster (several rows per rep)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.jobs.forecast import _one_row_per_rep, forecast
+from engine.jobs.forecast import forecast
+from engine.jobs.forecast_team import one_row_per_rep
 from engine.plan import load_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,12 +49,12 @@ def test_an_effective_dated_roster_forecasts_from_the_row_in_effect():
     May. The forecast's seats are the four reps with the row in effect at the as-of date (T01's
     new quota, T02's new team, T04 back from leave) and their employment over all their rows."""
     table = pd.read_csv(ROOT / "scenarios" / "data" / "roster_changes_roster.csv", dtype=str)
-    one = _one_row_per_rep(table, np.array(["T01", "T02", "T03", "T04"]), dt.date(2027, 6, 30))
+    one = one_row_per_rep(table, np.array(["T01", "T02", "T03", "T04"]), dt.date(2027, 6, 30))
     assert list(one["rep_id"]) == ["T01", "T02", "T03", "T04"]
     assert list(one["quota"]) == ["600000", "400000", "400000", "400000"]
     assert list(one["team"]) == ["NORTH", "SOUTH", "SOUTH", "SOUTH"]
     assert list(one["start_date"]) == ["2026-06-01", "2025-01-01", "2027-01-01", "2024-09-01"]
-    before = _one_row_per_rep(table, np.array(["T01", "T02", "T03", "T04"]), dt.date(2027, 3, 31))
+    before = one_row_per_rep(table, np.array(["T01", "T02", "T03", "T04"]), dt.date(2027, 3, 31))
     assert list(before["quota"]) == ["400000", "400000", "400000", "400000"] and list(before["team"])[1] == "NORTH"
     fc = forecast(load_plan(ROOT / "scenarios" / "plans" / "roster_changes.yaml"),
                   ROOT / "scenarios" / "data" / "roster_changes_roster.csv",
