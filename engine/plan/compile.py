@@ -26,6 +26,7 @@ import numpy as np
 
 from engine.core.errors import DataError, DataErrors, EvaluationError
 from engine.core.inputs import Inputs
+from engine.core.sums import sum_last_axis
 from engine.plan import expr as ex
 from engine.plan.functions import FUNCTIONS, OPERATORS
 from engine.plan.kernels import (
@@ -741,10 +742,10 @@ class CompiledPlan:
         if mix.credits > 0:
             groups.append((mix.credits, self._mix_values(raw, name, mix, share, present, credit=True)))
         if agg in ("sum", "mean", "last") and len(groups) == 1:
-            out = (groups[0][1] * share).sum(axis=-1)
+            out = sum_last_axis(groups[0][1] * share)
             out = mix.deals * out if agg == "sum" else out
         elif agg in ("sum", "mean", "last"):
-            out = sum(n * (vals * share).sum(axis=-1) for n, vals in groups)
+            out = sum(n * sum_last_axis(vals * share) for n, vals in groups)
             out = out if agg == "sum" else out / (mix.deals + mix.credits)
         else:
             fill = np.inf if agg == "min" else -np.inf
