@@ -242,8 +242,8 @@ def forecast(checked: CheckedPlan, roster, actuals, scenario: Scenario | None = 
         timing: the prior probability that the team moves business across period ends as the
             scenario's reps do; its month profile updates it (with dated actuals), and that
             share of the runs moves business, the others none
-            (engine/jobs/forecast_carry.py). None: the scenario's timing, known (the forecast
-            before issue 27's stop 34).
+            (engine/jobs/forecast_carry.py; opt-in, e.g. ``TIMING_PRIOR``). None (the default):
+            the scenario's timing, known.
 
     Returns:
         The :class:`Forecast`.

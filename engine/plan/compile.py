@@ -26,7 +26,7 @@ import numpy as np
 
 from engine.core.errors import DataError, DataErrors, EvaluationError
 from engine.core.inputs import Inputs
-from engine.core.sums import sum_last_axis
+from engine.core.sums import cumsum_last_axis, sum_last_axis
 from engine.plan import expr as ex
 from engine.plan.functions import FUNCTIONS, OPERATORS
 from engine.plan.kernels import (
@@ -174,19 +174,6 @@ def deviation_rank(x: np.ndarray, eligible: np.ndarray, ref_x: np.ndarray, ref_e
     ties = np.where(er, 1 + equal, 0).astype(np.float64)
     back = lambda a: np.moveaxis(a.reshape(shape[:-2] + (shape[-1], R)), -1, -2)
     return back(rank), back(ties)
-
-
-def _cumsum_periods(x) -> np.ndarray:
-    """``np.cumsum(x, axis=-1)`` (float64), the same sums in the same order, one period at a
-    time over all cells: numpy's accumulation along a short last axis (4 quarters, 12 months)
-    runs a loop per cell, four times slower."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.empty(x.shape)
-    if x.shape[-1]:
-        out[..., 0] = x[..., 0]
-    for p in range(1, x.shape[-1]):
-        np.add(out[..., p - 1], x[..., p], out=out[..., p])
-    return out
 
 
 def _rank_rows(a, shape: tuple[int, ...], dtype) -> np.ndarray:
@@ -855,10 +842,10 @@ class CompiledPlan:
         x = np.asarray(x, dtype=np.float64)
         years = self._years
         if len(years) and (years == years[0]).all():
-            return _cumsum_periods(x)
+            return cumsum_last_axis(x)
         out = np.empty(np.shape(x))
         for lo, hi in self._year_slices:
-            out[..., lo:hi] = _cumsum_periods(x[..., lo:hi])
+            out[..., lo:hi] = cumsum_last_axis(x[..., lo:hi])
         return out
 
     def ytd_actual(self, inputs: Inputs, name: str) -> np.ndarray:
@@ -885,8 +872,8 @@ class CompiledPlan:
             xs, act = x[..., lo:hi], active[..., lo:hi]
             if agg == "mean":
                 w = counts[..., lo:hi] if counts is not None else act.astype(np.float64)
-                num = _cumsum_periods(xs * w)
-                den = _cumsum_periods(w)
+                num = cumsum_last_axis(xs * w)
+                den = cumsum_last_axis(w)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     out[..., lo:hi] = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
             elif agg == "last":

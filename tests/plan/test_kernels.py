@@ -145,20 +145,6 @@ def test_group_codes_are_reused_only_for_equal_keys():
     assert np.array_equal(_factorize(key, (4,)), [0, 0, 1, 0])
 
 
-def test_period_sums_are_numpys_cumsum_bit_for_bit():
-    """Year-to-date sums taken one period at a time are numpy's cumulative sums exactly
-    (signed zeros, infinities and NaN included), for broadcast inputs too."""
-    from engine.plan.compile import _cumsum_periods
-
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=(3, 7, 5, 12)) * 10.0 ** rng.integers(-8, 8, (3, 7, 5, 12))
-    x[0, 0, 0, :3] = [-0.0, -0.0, np.inf]
-    x[1, 0, 0, 4] = np.nan
-    for a in (x, x[..., :4], x[..., :1], np.broadcast_to(x[:1, :, :1], x.shape)):
-        want, got = np.cumsum(a, axis=-1), _cumsum_periods(a)
-        assert np.array_equal(want, got, equal_nan=True) and np.array_equal(np.signbit(want), np.signbit(got))
-
-
 def test_year_to_date_change_since_the_previous_statement():
     """The change in a year-to-date value since the rep's latest active period of the same
     year (the value itself at the year's first active period), across two plan years."""
