@@ -164,7 +164,7 @@ def _rows_in_roster_order(column: pd.Series, roster_ids: np.ndarray, block: int 
     guesses = [by_period, by_rep] if n % reps == 0 and n > reps else [by_period]
 
     def matches(rows: np.ndarray, guess: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        text = pc.utf8_trim_whitespace(cells.take(rows)) if len(rows) < n else pc.utf8_trim_whitespace(cells)
+        text = pc.utf8_trim_whitespace(_take_sorted(cells, rows)) if len(rows) < n else pc.utf8_trim_whitespace(cells)
         same = pc.equal(text.cast(pa.large_string()), roster.take(guess(rows)))
         blank = pc.equal(pc.utf8_length(text), 0)
         return np.asarray(pc.fill_null(pc.or_(same, blank), True), dtype=bool)  # null: an empty cell
@@ -188,6 +188,21 @@ def _rows_in_roster_order(column: pd.Series, roster_ids: np.ndarray, block: int 
             empty[rows] = blank
         return positions, empty
     return None
+
+
+def _take_sorted(cells, rows: np.ndarray):
+    """``cells.take(rows)`` for a chunked Arrow array and increasing ``rows``, chunk by chunk:
+    Arrow's take on a chunked array joins every chunk into one array first (0.4 s for a
+    column of 12 million ids, to take 4,096 of them)."""
+    import pyarrow as pa
+
+    parts, start = [], 0
+    for chunk in cells.chunks:
+        lo, hi = np.searchsorted(rows, [start, start + len(chunk)])
+        if hi > lo:
+            parts.append(chunk.take(rows[lo:hi] - start))
+        start += len(chunk)
+    return pa.chunked_array(parts, type=cells.type)
 
 
 _RowIds = np.ndarray | Ids | _CellIds

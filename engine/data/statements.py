@@ -185,8 +185,10 @@ def _statement_amounts(plan: Plan, inputs: Inputs, result: PayoutArrays) -> tupl
     amounts["total"] = total_out
     if total_int is not None:
         amounts["total_pay"] = (base + total_int) / scale
-    if result.grades is not None:
-        amounts["grade"] = _grade_column(cells.take(result.grades, dtype=object))
+    graded = result.grade_texts()
+    if graded is not None:
+        codes, labels = graded
+        amounts["grade"] = _grade_column(cells.take(codes, dtype=codes.dtype), labels)
     return cells, amounts
 
 
@@ -319,12 +321,11 @@ def _constant_text(text: str, n: int):
     return pd.array(strings, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 
-def _grade_column(grades: np.ndarray):
-    """The grade of each row (object array of str) as a statement column."""
-    codes, uniques = pd.factorize(grades)
-    strings = _arrow_texts(np.asarray(uniques, dtype=object)) if len(grades) and (codes >= 0).all() else None
+def _grade_column(codes: np.ndarray, labels: tuple[str, ...]):
+    """The grade of each row (``labels[codes]``) as a statement column."""
+    strings = _arrow_texts(np.array(labels, dtype=object)) if len(codes) else None
     if strings is None:
-        return grades
+        return np.array(labels, dtype=object)[codes]
     return pd.array(strings.take(codes), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 

@@ -598,6 +598,19 @@ class PayoutArrays:
     capped_total: np.ndarray | None = None
     paid_before_draw: np.ndarray | None = None
     base_pay: np.ndarray | None = None
+    grade_codes: np.ndarray | None = None
+    grade_labels: tuple[str, ...] = ()
+
+    def grade_texts(self) -> tuple[np.ndarray, tuple[str, ...]] | None:
+        """The grades as small int codes into labels (``labels[codes]`` is ``grades``; an
+        inactive cell's label is empty), or None without grades: what the evaluator made,
+        or the object array factorized."""
+        if self.grades is None:
+            return None
+        if self.grade_codes is not None:
+            return self.grade_codes, self.grade_labels
+        uniques, codes = np.unique(np.asarray(self.grades, dtype=object).astype(str), return_inverse=True)
+        return codes.reshape(np.shape(self.grades)), tuple(str(u) for u in uniques)
 
 
 class CompiledPlan:
@@ -1124,17 +1137,22 @@ class CompiledPlan:
         if not all_active:
             final = np.where(active, final, 0.0)
         adjustment = final - colsum
-        grades = None
+        grades = grade_codes = None
+        grade_labels: tuple[str, ...] = ()
         if self.grade_fn is not None and want_grades:
             assert self.plan.grades is not None  # grade_fn is its lowered input
             gv = self._check(env, self.grade_fn(env), self.plan.grades.input, "the input of grades")
             grades = np.full(shape, "", dtype=object)
+            grade_codes = np.zeros(shape, dtype=np.int8 if len(self.grade_bands) < 127 else np.int32)
             done = np.zeros(shape, dtype=bool)
-            for lo, grade in self.grade_bands:
+            for code, (lo, grade) in enumerate(self.grade_bands, start=1):
                 hit = ~done if lo is None else (~done & (gv >= lo))
                 grades[hit] = grade
+                grade_codes[hit] = code
                 done |= hit
             grades[~active] = ""
+            grade_codes[~active] = 0
+            grade_labels = ("", *(grade for _, grade in self.grade_bands))
         values = {}
         for ref in self.checked.order:
             key = {"measure": ref.name, "target": f"targets.{ref.name}", "ti": "target_incentive"}[ref.kind]
@@ -1145,7 +1163,8 @@ class CompiledPlan:
         return PayoutArrays(
             columns=columns, adjustment=adjustment, total=final, grades=grades, active=active,
             earned=earned, modified=modified, scores=dict(env.scores), values=values,
-            capped_total=capped, paid_before_draw=paid, base_pay=base_pay,
+            capped_total=capped, paid_before_draw=paid, base_pay=base_pay, grade_codes=grade_codes,
+            grade_labels=grade_labels,
         )
 
     def _cond(self, env: _Env, fn: Fn, code: Code | None) -> np.ndarray:

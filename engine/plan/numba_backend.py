@@ -292,6 +292,7 @@ class NumbaPlan:
             columns=groups.get("column", modified) if prog.accumulate else modified,
             adjustment=groups["adjustment"][""], total=groups["total"][""],
             grades=np.array(lowered.grades, dtype=object)[gout.reshape(shape)] if want else None,
+            grade_codes=gout.reshape(shape) if want else None, grade_labels=tuple(lowered.grades) if want else (),
             active=active, earned=earned, modified=dict(modified), scores=groups.get("score", {}),
             values=groups.get("value", {}), capped_total=capped,
             paid_before_draw=groups.get("paid", {}).get("", capped), base_pay=groups.get("base_pay", {}).get(""),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import textwrap
 import time
 from collections import defaultdict
@@ -806,3 +807,44 @@ def test_actuals_in_roster_order_bind_as_shuffled_ones_do(layout):
     with pytest.raises(DataErrors) as info:
         load_inputs(roster, actuals, **kw)
     assert [(e.code, e.row, e.rep) for e in info.value.errors] == [("unknown-rep", 9, "R999")]
+
+
+def test_rows_of_a_chunked_column_are_taken_chunk_by_chunk():
+    """The sample of an ordered actuals column is taken chunk by chunk (Arrow's own take on a
+    chunked array joins the chunks first): the same texts as that take, whatever the chunks
+    (empty ones, rows at a chunk's edges, every row, none)."""
+    import pyarrow as pa
+
+    from engine.data.actuals import _take_sorted
+
+    texts = [f"R{i}" for i in range(50)]
+    rng = np.random.default_rng(5)
+    for sizes in ([50], [1] * 50, [0, 20, 0, 30, 0], [7, 13, 29, 1]):
+        bounds = np.cumsum([0, *sizes])
+        column = pa.chunked_array([pa.array(texts[a:b], type=pa.large_string()) for a, b in itertools.pairwise(bounds)],
+                                  type=pa.large_string())
+        for rows in (np.arange(50), np.array([], dtype=np.int64), np.array([0, 49]), np.unique(np.clip(np.concatenate([bounds - 1, bounds]), 0, 49)),
+                     np.unique(rng.integers(0, 50, 20))):
+            got = _take_sorted(column, rows)
+            assert got.to_pylist() == column.take(pa.array(rows, type=pa.int64())).to_pylist() == [texts[r] for r in rows]
+
+
+def test_parquet_actuals_in_many_row_groups_bind_as_one_group_does(tmp_path):
+    """A Parquet file of actuals in the roster's order, written in many row groups (its rep_id
+    column then arrives in many chunks), binds as the same rows in one group."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    reps = [f"R{i}" for i in range(30)]
+    roster = pd.DataFrame({"rep_id": reps, "quota": np.arange(30.0)})
+    months = ["2027-01", "2027-02", "2027-03", "2027-04"]
+    table = pa.table({"rep_id": [r for _ in months for r in reps], "period": [m for m in months for _ in reps],
+                      "revenue": np.arange(120.0)})
+    pq.write_table(table, tmp_path / "one.parquet")
+    pq.write_table(table, tmp_path / "many.parquet", row_group_size=7)
+    assert pq.ParquetFile(tmp_path / "many.parquet").num_row_groups > 10
+    kw = {"period": "month", "roster_columns": ["quota"], "actual_columns": {"revenue": "sum"}}
+    one, many = (load_inputs(roster, tmp_path / f"{n}.parquet", **kw) for n in ("one", "many"))
+    assert one.rep_ids.tolist() == many.rep_ids.tolist() == reps
+    np.testing.assert_array_equal(one.actuals["revenue"], many.actuals["revenue"])
+    np.testing.assert_array_equal(many.actuals["revenue"][:, 1], np.arange(30.0, 60.0))

@@ -233,6 +233,9 @@ def test_the_kernel_agrees_with_numpy_on_the_seeds_plan_over_runs():
     for name in want.values:
         np.testing.assert_allclose(got.values[name], want.values[name], rtol=1e-12, atol=1e-9)
     np.testing.assert_array_equal(got.grades, want.grades)
+    for res in (got, want):  # the codes the statements read spell the same grades
+        codes, labels = res.grade_texts()
+        np.testing.assert_array_equal(np.array(labels, dtype=object)[codes], want.grades)
     for i in range(3):
         one = Inputs(rep_ids=inputs.rep_ids, periods=inputs.periods, roster=inputs.roster,
                      actuals={k: v[i] for k, v in inputs.actuals.items()}, active=inputs.active,

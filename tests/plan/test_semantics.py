@@ -257,6 +257,24 @@ def test_grades_first_band_reached():
     assert res.grades[:, 0].tolist() == ["A", "B", "C"]
 
 
+def test_grade_codes_spell_the_grades_with_or_without_the_evaluators_codes():
+    """Statements read grades as codes into labels: the compiled evaluator's own codes and an
+    object array of grades alone (the reference evaluator's) spell the same grades, an
+    inactive cell's label empty."""
+    from dataclasses import replace
+
+    plan = HEAD + CURVE + ("grades:\n  input: revenue / targets.revenue\n"
+                           "  bands: [{min: 1.0, grade: A}, {min: 0.8, grade: B}, {grade: C}]\n")
+    inputs = make_inputs({"ti": [1] * 4, "quota": [100] * 4}, {"revenue": [[100], [80], [79.99], [120]]})
+    inputs.active[3] = False
+    res = evaluate_both(plan, inputs)
+    assert res.grades[:, 0].tolist() == ["A", "B", "C", ""]
+    for arrays in (res, replace(res, grade_codes=None, grade_labels=())):
+        codes, labels = arrays.grade_texts()
+        assert np.array(labels, dtype=object)[codes][:, 0].tolist() == ["A", "B", "C", ""]
+    assert replace(res, grades=None).grade_texts() is None
+
+
 def test_previous_is_zero_after_a_gap_in_periods():
     """previous() is the value of the previous calendar period: after a gap (Q1 then Q3) it is 0."""
     from engine.data import parse_period_label
