@@ -40,10 +40,28 @@ def test_what_if_uses_common_random_numbers_and_caches():
     a = st.evaluate("seeds", {"base_threshold": 0.8})
     assert st.evaluate("seeds", {"base_threshold": 0.8}) is a  # cached
     fresh = Studio({"seeds": SEEDS}, runs=6, seed=3).evaluate("seeds", {"base_threshold": 0.8})
-    assert fresh.result.document == a.result.document
+    assert _figures(fresh.result.document) == _figures(a.result.document)
     # A lower bar for the base bonus pays more, on the same simulated reps.
     lower = st.evaluate("seeds", {"base_threshold": 0.6})
     assert lower.kpis["cost_p50"] > a.kpis["cost_p50"]
+
+
+def _figures(doc: dict) -> dict:
+    """A simulation document without its ``backend`` entry (which says what compiling cost)."""
+    return {k: v for k, v in doc.items() if k != "backend"}
+
+
+def test_what_ifs_run_on_the_plans_compiled_kernel_with_numpys_figures():
+    """The studio prices a move on the plan's numba kernel (compiled on the first what-if,
+    its numbers the kernel's arguments), and every figure is the numpy evaluator's."""
+    pytest.importorskip("numba")
+    compiled = Studio({"seeds": SEEDS}, runs=4, seed=3)
+    plain = Studio({"seeds": SEEDS}, runs=4, seed=3, backend="numpy")
+    for move in ({}, {"base_threshold": 0.7}):
+        a, b = compiled.evaluate("seeds", move), plain.evaluate("seeds", move)
+        assert a.result.document["backend"]["ran"] == "numba"
+        assert b.result.document["backend"] == {"requested": "numpy", "ran": "numpy"}
+        assert _figures(a.result.document) == _figures(b.result.document)
 
 
 def test_out_of_bounds_value_is_a_plan_error_not_a_crash():

@@ -126,12 +126,17 @@ class Studio:
         scenario: the scenario (default: the built-in one).
         runs: simulated plan years per what-if.
         seed: the seed every what-if uses.
+        backend: how plans are evaluated (a row of :data:`engine.plan.compile.BACKENDS`):
+            by default each plan's compiled kernel (``numba``; numpy where numba is missing
+            or the plan needs it), compiled on a plan's first what-if and reused by every
+            move, whose numbers are the kernel's arguments; the same results as numpy's.
     """
 
     plans: dict[str, Path]
     scenario: Scenario | None = None  # None: the built-in one (set by __post_init__)
     runs: int = DEFAULT_RUNS
     seed: int | None = None
+    backend: str = "numba"
     _loaded: dict = field(default_factory=dict)
     _cache: OrderedDict = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)  # the server runs callbacks in threads
@@ -245,7 +250,8 @@ class Studio:
         base = self.plan(name)
         text, plan = rewrite_plan(base, values) if values else (base.source, base)
         t0 = time.perf_counter()
-        result = simulate(plan, self.scenario, runs=self.runs_for(name), seed=self.seed, workers=1, keep_reps=True)
+        result = simulate(plan, self.scenario, runs=self.runs_for(name), seed=self.seed, workers=1, keep_reps=True,
+                          backend=self.backend)
         out = WhatIf(values, plan, result, time.perf_counter() - t0, text)
         with self._lock:
             self._cache[key] = out
