@@ -21,10 +21,9 @@ from engine.data.summary import roster_frame
 from engine.jobs.check import design_hazards
 from engine.plan.lint import Finding
 from engine.plan.validate import CheckedPlan
-from engine.sim.executor import Executor
 from engine.sim.metrics import PER_RUN_KEYS, skill_quartiles
 from engine.sim.population import Roster, build_roster
-from engine.sim.run import SimResult, simulate
+from engine.sim.run import SimResult, simulate_plans
 from engine.sim.scenario import Scenario, default_scenario
 
 __all__ = [
@@ -108,10 +107,10 @@ def compare_plans(plans: Sequence[CheckedPlan], scenario: Scenario | None = None
     """
     _same_currency(plans)
     scenario = scenario or default_scenario()
-    with Executor(workers, scheduler) as ex:  # one pool (or cluster connection) for every plan
-        results = [simulate(p, scenario, runs, seed, chunk_runs=chunk_runs, progress=progress, keep_reps=keep_reps,
-                            label=f"{p.plan.name} ({i + 1}/{len(plans)})", executor=ex, backend=backend)
-                   for i, p in enumerate(plans)]
+    # One batch of every plan's chunks on one pool (or cluster connection): no plan waits for
+    # the one before it to finish.
+    results = simulate_plans(plans, scenario, runs, seed, chunk_runs=chunk_runs, progress=progress,
+                             keep_reps=keep_reps, workers=workers, scheduler=scheduler, backend=backend)
     base = results[0].per_run
     diffs = []
     for r in results[1:]:

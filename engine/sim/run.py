@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from engine.sim.executor import Executor, SimTask, chunks_of, progress_enabled, 
 from engine.sim.metrics import Accumulator, RepDetail
 from engine.sim.scenario import Scenario, default_scenario
 
-__all__ = ["SimResult", "progress_enabled", "simulate"]
+__all__ = ["CROSS_REP_WEIGHT", "SimResult", "progress_enabled", "simulate", "simulate_plans"]
 
 
 @dataclass
@@ -66,22 +67,53 @@ def simulate(checked: CheckedPlan, scenario: Scenario | None = None, runs: int =
             one the plan runs on (``numba`` falls back to ``numpy`` for a plan its kernel
             does not compute, and says why) and the kernel's compile time in this process.
     """
+    return simulate_plans([checked], scenario, runs, seed, chunk_runs=chunk_runs, progress=progress, params=params,
+                          label=label, workers=workers, scheduler=scheduler, keep_reps=keep_reps, executor=executor,
+                          backend=backend)[0]
+
+
+#: How much more a run of a plan with cross-rep terms costs than one without (each rep's
+#: best response priced against the team): its chunks are sent first, so that they do not
+#: finish last on one worker while the other has nothing left.
+CROSS_REP_WEIGHT = 25
+
+
+def simulate_plans(plans: Sequence[CheckedPlan], scenario: Scenario | None = None, runs: int = 200,
+                   seed: int | None = None, chunk_runs: int | None = None, progress: bool = False,
+                   params: dict | None = None, label: str | None = None, workers: int = 1,
+                   scheduler: str | None = None, keep_reps: bool = False, executor: Executor | None = None,
+                   backend: str = "numpy") -> list[SimResult]:
+    """:func:`simulate` of several plans on the same scenario, seed and runs, as one batch.
+
+    Every plan's chunks go to the executor together (the costliest plans' first), so the
+    workers never wait for one plan to finish before the next starts; each result is the
+    one :func:`simulate` gives that plan alone (a run depends only on the seed and its
+    index, and the accumulators not on the order chunks arrive in). Arguments as
+    :func:`simulate`'s; ``label`` names the batch on the progress bar.
+    """
     scenario = scenario or default_scenario()
     seed = scenario.seed if seed is None else int(seed)
     if runs < 1:
         raise ValueError("runs must be at least 1")
-    task = SimTask(checked, scenario, seed, params, backend=backend)
-    sim = simulation_for(task)  # built here once; forked workers inherit it
+    tasks = [SimTask(checked, scenario, seed, params, backend=backend) for checked in plans]
+    sims = [simulation_for(task) for task in tasks]  # built here once; forked workers inherit them
     with (Executor(workers, scheduler) if executor is None else nullcontext(executor)) as ex:
-        chunks = chunks_of(runs, chunk_runs or ex.chunk_size(sim.slots, runs))
-        acc = Accumulator(runs, sim.scenario.actual_columns)  # the team as shaped to the plan
-        detail = RepDetail(runs, sim.slots, sim.seats) if keep_reps else None
-        for _, chunk in ex.imap([(task, idx) for idx in chunks], progress=progress,
-                                desc=label or checked.plan.name):
-            acc.add(chunk)  # the accumulator does not depend on arrival order
+        jobs = [(j, idx) for j, sim in enumerate(sims)
+                for idx in chunks_of(runs, chunk_runs or ex.chunk_size(sim.slots, runs))]
+        jobs.sort(key=lambda job: -(CROSS_REP_WEIGHT if sims[job[0]].cross_rep else 1))  # stable: runs in order
+        accs = [Accumulator(runs, sim.scenario.actual_columns) for sim in sims]  # the team as shaped to the plan
+        details = [RepDetail(runs, sim.slots, sim.seats) if keep_reps else None for sim in sims]
+        desc = label or (plans[0].plan.name if len(plans) == 1 else f"{len(plans)} plans")
+        for n, chunk in ex.imap([(tasks[j], idx) for j, idx in jobs], progress=progress, desc=desc):
+            j = jobs[n][0]
+            accs[j].add(chunk)  # the accumulator does not depend on arrival order
+            detail = details[j]
             if detail is not None:
                 detail.add(chunk)  # nor does the detail (filled by run index)
-    doc = acc.document(checked.plan.name, scenario.name, sim.seats, sim.P, seed)
-    describe = getattr(sim.prog, "describe", None)
-    doc["backend"] = describe() if describe is not None else {"requested": backend, "ran": backend}
-    return SimResult(doc, acc.per_run_metrics(), detail, checked.plan.currency)
+    out = []
+    for checked, sim, acc, detail in zip(plans, sims, accs, details, strict=True):
+        doc = acc.document(checked.plan.name, scenario.name, sim.seats, sim.P, seed)
+        describe = getattr(sim.prog, "describe", None)
+        doc["backend"] = describe() if describe is not None else {"requested": backend, "ran": backend}
+        out.append(SimResult(doc, acc.per_run_metrics(), detail, checked.plan.currency))
+    return out

@@ -116,3 +116,29 @@ def test_scenario_with_a_real_roster(tmp_path):
     sc_file.write_text("scenario: mine\nteam: {roster: team.csv}\n")
     doc = simulate(load_plan(PLANS[0]), load_scenario(sc_file), runs=2, seed=1).document
     assert doc["reps"] == 3 and doc["cost"]["mean"] > 0
+
+
+def test_plans_simulated_as_one_batch_are_each_plan_simulated_alone(monkeypatch):
+    """``simulate_plans`` sends every plan's chunks to the executor in one batch, the chunks
+    of a plan with cross-rep terms first; each result is the one ``simulate`` gives that plan
+    alone, in this process and on two workers."""
+    from engine.sim import executor as ex_mod
+    from engine.sim.run import simulate_plans
+    from tests.sim.test_executor import SMALL
+
+    root = Path(__file__).resolve().parents[2] / "scenarios" / "plans"
+    plans = [load_plan(root / f"{n}.yaml") for n in ("seeds_base_float_excess", "team_contest", "classic_ae")]
+    alone = [simulate(p, SMALL, runs=4, seed=6, chunk_runs=2).document for p in plans]
+    sent: list[str] = []
+    imap = ex_mod.Executor.imap
+
+    def spy(self, jobs, **kw):
+        sent.extend(task.checked.plan.name for task, _ in jobs)
+        return imap(self, jobs, **kw)
+
+    monkeypatch.setattr(ex_mod.Executor, "imap", spy)
+    for workers in (1, 2):
+        sent.clear()
+        batch = simulate_plans(plans, SMALL, runs=4, seed=6, chunk_runs=2, workers=workers)
+        assert [r.document for r in batch] == alone
+        assert sent == ["team_contest"] * 2 + ["seeds_base_float_excess"] * 2 + ["classic_ae"] * 2
