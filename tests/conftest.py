@@ -7,6 +7,12 @@ import os
 
 import pytest
 
+# Simulations default to each plan's compiled numba kernel (engine.plan.compile.default_backend);
+# the suite simulates many generated plans, each of which would compile a kernel of its own, so
+# it runs on numpy unless told otherwise (the shipped plans give the same documents on both, and
+# the numba backend has its own tests, which name it or unset this).
+os.environ.setdefault("INCENTIVE_BACKEND", "numpy")
+
 
 @pytest.fixture(scope="module")
 def kernel_cache(tmp_path_factory):

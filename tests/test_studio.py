@@ -55,7 +55,7 @@ def test_what_ifs_run_on_the_plans_compiled_kernel_with_numpys_figures():
     """The studio prices a move on the plan's numba kernel (compiled on the first what-if,
     its numbers the kernel's arguments), and every figure is the numpy evaluator's."""
     pytest.importorskip("numba")
-    compiled = Studio({"seeds": SEEDS}, runs=4, seed=3)
+    compiled = Studio({"seeds": SEEDS}, runs=4, seed=3, backend="numba")
     plain = Studio({"seeds": SEEDS}, runs=4, seed=3, backend="numpy")
     for move in ({}, {"base_threshold": 0.7}):
         a, b = compiled.evaluate("seeds", move), plain.evaluate("seeds", move)

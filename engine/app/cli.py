@@ -363,9 +363,10 @@ _SIM_OPTIONS = [
                  help="Processes on this machine (default: all cores; results do not depend on it)."),
     click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS", metavar="ADDRESS",
                  help="dask.distributed scheduler to run on (or DASK_SCHEDULER_ADDRESS); needs the [dask] extra."),
-    click.option("--backend", default="numpy", show_default=True, type=click.Choice(["numpy", "numba"]),
-                 help="How plans are evaluated: the numpy evaluator, or a kernel compiled for each plan with numba "
-                      "(numpy where numba is missing or the plan needs it; the JSON's 'backend' says which ran)."),
+    click.option("--backend", default=None, type=click.Choice(["numpy", "numba"]),
+                 help="How plans are evaluated: a kernel compiled for each plan with numba (the default, or "
+                      "INCENTIVE_BACKEND; numpy where numba is missing or the plan needs it; the JSON's 'backend' "
+                      "says which ran), or the numpy evaluator (the same numbers to 1e-9)."),
 ]
 
 
@@ -379,7 +380,7 @@ def _sim_options(fn):
 @click.argument("plan", type=click.Path(dir_okay=False))
 @_sim_options
 def simulate(plan: str, scenario_path: str | None, runs: int, seed: int | None, json_out: str | None,
-             chunk_runs: int | None, workers: int | None, scheduler: str | None, backend: str) -> None:
+             chunk_runs: int | None, workers: int | None, scheduler: str | None, backend: str | None) -> None:
     """Simulate how the team responds to PLAN: cost, attainment, morale and attrition."""
     from engine.jobs.compare import Comparison
     from engine.plan import load_plan
@@ -409,7 +410,7 @@ def simulate(plan: str, scenario_path: str | None, runs: int, seed: int | None, 
               help="Also write a self-contained HTML report (tables and charts; opens offline) to PATH.")
 def compare(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: int | None,
             json_out: str | None, chunk_runs: int | None, workers: int | None,
-            scheduler: str | None, backend: str = "numpy", report_out: str | None = None) -> None:
+            scheduler: str | None, backend: str | None = None, report_out: str | None = None) -> None:
     """Compare PLANS on the same simulated team and random numbers, side by side."""
     from engine.jobs.compare import compare_plans
     from engine.plan import load_plan
@@ -598,15 +599,15 @@ def studio(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: i
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Recalibrated plan YAML to write.")
 @click.option("--json", "json_out", default=None, metavar="PATH|-",
               help="Write the JSON document to PATH, or to stdout with '-' (then stdout is only JSON).")
-@click.option("--backend", default="numpy", show_default=True, type=click.Choice(["numpy", "numba"]),
-              help="How candidates are evaluated: numpy, or the plan's numba kernel (compiled once for every "
-                   "candidate).")
+@click.option("--backend", default=None, type=click.Choice(["numpy", "numba"]),
+              help="How candidates are evaluated: the plan's numba kernel, compiled once for every candidate (the "
+                   "default, or INCENTIVE_BACKEND), or numpy.")
 def recalibrate(plan: str, scenario_path: str | None, maximize: str | None, minimize: str | None,
                 subject_to: tuple[str, ...], margin: float | None, vary: tuple[str, ...], freeze: tuple[str, ...],
                 no_weights: bool, weight_change: float, runs: int, seed: int | None, budget: int, method: str,
                 workers: int | None, scheduler: str | None, with_targets: bool, company_target: float | None,
                 roster: str | None, potential_column: str | None, share_goal: float, targets_out: str | None,
-                actuals_path: str | None, out: str, json_out: str | None, backend: str = "numpy") -> None:
+                actuals_path: str | None, out: str, json_out: str | None, backend: str | None = None) -> None:
     """Search PLAN's bounded parameters and scorecard weights for the best simulated plan; write it to --out.
 
     Exit status 1 when no candidate meets every --subject-to (the least infeasible plan is

@@ -126,17 +126,17 @@ class Studio:
         scenario: the scenario (default: the built-in one).
         runs: simulated plan years per what-if.
         seed: the seed every what-if uses.
-        backend: how plans are evaluated (a row of :data:`engine.plan.compile.BACKENDS`):
-            by default each plan's compiled kernel (``numba``; numpy where numba is missing
-            or the plan needs it), compiled on a plan's first what-if and reused by every
-            move, whose numbers are the kernel's arguments; the same results as numpy's.
+        backend: how plans are evaluated (a row of :data:`engine.plan.compile.BACKENDS`;
+            default :func:`~engine.plan.compile.default_backend`, each plan's compiled kernel
+            where numba can compute it): a kernel is compiled on a plan's first what-if and
+            reused by every move, whose numbers are the kernel's arguments.
     """
 
     plans: dict[str, Path]
     scenario: Scenario | None = None  # None: the built-in one (set by __post_init__)
     runs: int = DEFAULT_RUNS
     seed: int | None = None
-    backend: str = "numba"
+    backend: str | None = None  # None: default_backend() (set by __post_init__)
     _loaded: dict = field(default_factory=dict)
     _cache: OrderedDict = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)  # the server runs callbacks in threads
@@ -148,6 +148,10 @@ class Studio:
             raise ValueError("the studio needs at least one plan")
         self.scenario = self.scenario or default_scenario()
         self.seed = self.scenario.seed if self.seed is None else int(self.seed)
+        if self.backend is None:
+            from engine.plan.compile import default_backend
+
+            self.backend = default_backend()
 
     def plan(self, name: str) -> CheckedPlan:
         if name not in self._loaded:

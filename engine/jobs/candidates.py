@@ -12,6 +12,7 @@ import numpy as np
 
 from engine.core.errors import EngineError, PlanErrors
 from engine.jobs.objectives import MetricDef
+from engine.plan.compile import default_backend
 from engine.plan.rewrite import NumberSite, number_sites, rewrite_plan
 from engine.plan.validate import CheckedPlan
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
@@ -50,9 +51,9 @@ class Evaluator:
 
     def __init__(self, checked: CheckedPlan, scenario: Scenario, seed: int, runs: int, workers: int,
                  margin: float, metrics: dict[str, MetricDef], budget: int, progress=None, scheduler=None,
-                 backend: str = "numpy"):
+                 backend: str | None = None):
         self.checked = checked
-        self.backend = backend
+        self.backend = backend or default_backend()
         self.scenario = scenario
         self.seed = seed
         self.runs = runs
@@ -64,7 +65,7 @@ class Evaluator:
         self.progress = progress
         self.sites = number_sites(checked)
         # For seats, periods and the roster; built here, so forked workers have it too.
-        self.sim = simulation_for(SimTask(checked, scenario, seed, backend=backend))
+        self.sim = simulation_for(SimTask(checked, scenario, seed, backend=self.backend))
         self.executor = Executor(workers, scheduler)  # one pool (or cluster) for the whole search
         self.cache: dict[tuple, tuple[Evaluation | None, str | None]] = {}
         self.margin_column = "margin" if "margin" in scenario.actual_columns else None

@@ -98,7 +98,7 @@ def paired_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict
 
 def compare_plans(plans: Sequence[CheckedPlan], scenario: Scenario | None = None, runs: int = 200,
                   seed: int | None = None, progress: bool = False, chunk_runs: int | None = None,
-                  workers: int = 1, scheduler=None, keep_reps: bool = False, backend: str = "numpy") -> Comparison:
+                  workers: int = 1, scheduler=None, keep_reps: bool = False, backend: str | None = None) -> Comparison:
     """Simulate every plan on the same scenario and seed, and difference each with the first.
 
     With ``keep_reps`` every result also keeps per-rep values (``SimResult.detail``) for

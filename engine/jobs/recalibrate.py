@@ -222,7 +222,7 @@ def _better(a: tuple[float, float], b: tuple[float, float]) -> bool:
 
 def recalibrate(checked: CheckedPlan, spec: RecalibrationSpec, scenario: Scenario | None = None, *,
                 runs: int = 100, seed: int | None = None, workers: int = 1, scheduler=None,
-                progress: bool = False, backend: str = "numpy") -> Recalibration:
+                progress: bool = False, backend: str | None = None) -> Recalibration:
     """Search the plan's bounded parameters and scorecard weights for the best simulated plan.
 
     Args:
@@ -237,7 +237,8 @@ def recalibrate(checked: CheckedPlan, spec: RecalibrationSpec, scenario: Scenari
             the candidates' runs then run on its workers (results do not depend on it).
         progress: progress bar on stderr.
         backend: how every candidate is evaluated (a row of
-            :data:`~engine.plan.compile.BACKENDS`); with ``numba`` the candidates, which
+            :data:`~engine.plan.compile.BACKENDS`; default
+            :func:`~engine.plan.compile.default_backend`); with ``numba`` the candidates, which
             differ only in numbers, share the plan's one compiled kernel.
 
     Raises:

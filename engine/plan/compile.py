@@ -18,6 +18,7 @@ which is all the simulator and the statements use.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, overload
@@ -41,8 +42,8 @@ from engine.plan.model import Code, Component, Curve
 from engine.plan.validate import CheckedPlan, Ref, const_value, with_parameters
 
 __all__ = [
-    "BACKENDS", "CompiledPlan", "ComponentLowering", "Folder", "PayEnv", "PayoutArrays", "PayoutProgram", "compile_plan",
-    "curve_numpy", "grouped_rank",
+    "BACKENDS", "BACKEND_ENV", "CompiledPlan", "ComponentLowering", "Folder", "PayEnv", "PayoutArrays", "PayoutProgram", "compile_plan",
+    "curve_numpy", "default_backend", "grouped_rank",
 ]
 
 Fn = Callable[["_Env"], object]
@@ -1469,6 +1470,26 @@ BACKENDS: dict[str, Backend] = {
 backend is a module and a row here; nothing that evaluates plans changes. The ``"numba"``
 row is added by :mod:`engine.plan.numba_backend` (it imports this module, so this module
 cannot name it), which :mod:`engine.plan` imports."""
+
+BACKEND_ENV = "INCENTIVE_BACKEND"
+"""Environment variable naming the backend simulations use when none is given."""
+
+
+def default_backend() -> str:
+    """The backend simulations, comparisons, recalibrations and the studio use when none is
+    given: ``$INCENTIVE_BACKEND`` where set, else ``numba`` (each plan's compiled kernel;
+    numpy where numba is missing or the plan uses what the kernel does not compute, which
+    the document's ``backend`` says). Statements (``compile_plan``) default to numpy: one
+    evaluation does not repay importing the compiler.
+
+    Raises:
+        DataError: ``bad-backend`` when the variable names no backend.
+    """
+    name = os.environ.get(BACKEND_ENV, "").strip() or "numba"
+    if name not in BACKENDS:
+        raise DataError("bad-backend", f"{BACKEND_ENV}={name} is not a plan backend",
+                        hint=f"set it to one of {', '.join(sorted(BACKENDS))}, or unset it")
+    return name
 
 
 @overload

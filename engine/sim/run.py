@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.plan.compile import default_backend
 from engine.plan.validate import CheckedPlan
 from engine.sim.executor import Executor, SimTask, chunks_of, progress_enabled, simulation_for
 from engine.sim.metrics import Accumulator, RepDetail
@@ -41,7 +42,7 @@ class SimResult:
 def simulate(checked: CheckedPlan, scenario: Scenario | None = None, runs: int = 200, seed: int | None = None,
              chunk_runs: int | None = None, progress: bool = False, params: dict | None = None,
              label: str | None = None, workers: int = 1, scheduler: str | None = None,
-             keep_reps: bool = False, executor: Executor | None = None, backend: str = "numpy") -> SimResult:
+             keep_reps: bool = False, executor: Executor | None = None, backend: str | None = None) -> SimResult:
     """Simulate ``runs`` plan years of the scenario's team under the plan.
 
     Args:
@@ -63,7 +64,8 @@ def simulate(checked: CheckedPlan, scenario: Scenario | None = None, runs: int =
             cluster is kept for the caller's next plan); default: one for ``workers`` and
             ``scheduler``, closed on return.
         backend: the payout-program backend (a row of
-            :data:`~engine.plan.compile.BACKENDS`); the document's ``backend`` says which
+            :data:`~engine.plan.compile.BACKENDS`; default
+            :func:`~engine.plan.compile.default_backend`); the document's ``backend`` says which
             one the plan runs on (``numba`` falls back to ``numpy`` for a plan its kernel
             does not compute, and says why) and the kernel's compile time in this process.
     """
@@ -82,7 +84,7 @@ def simulate_plans(plans: Sequence[CheckedPlan], scenario: Scenario | None = Non
                    seed: int | None = None, chunk_runs: int | None = None, progress: bool = False,
                    params: dict | None = None, label: str | None = None, workers: int = 1,
                    scheduler: str | None = None, keep_reps: bool = False, executor: Executor | None = None,
-                   backend: str = "numpy") -> list[SimResult]:
+                   backend: str | None = None) -> list[SimResult]:
     """:func:`simulate` of several plans on the same scenario, seed and runs, as one batch.
 
     Every plan's chunks go to the executor together (the costliest plans' first), so the
@@ -95,6 +97,7 @@ def simulate_plans(plans: Sequence[CheckedPlan], scenario: Scenario | None = Non
     seed = scenario.seed if seed is None else int(seed)
     if runs < 1:
         raise ValueError("runs must be at least 1")
+    backend = backend or default_backend()
     tasks = [SimTask(checked, scenario, seed, params, backend=backend) for checked in plans]
     sims = [simulation_for(task) for task in tasks]  # built here once; forked workers inherit them
     with (Executor(workers, scheduler) if executor is None else nullcontext(executor)) as ex:

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.usefixtures("kernel_cache")  # tests/conftest.py
 
 def test_simulate_backend_numba_says_so_in_the_json():
     """``incentive simulate --backend numba`` runs the seeds plan on its kernel and the JSON
-    says which backend ran and what compiling cost; the default stays numpy."""
+    says which backend ran and what compiling cost; without ``--backend`` the default is
+    INCENTIVE_BACKEND's (numpy in this suite, tests/conftest.py)."""
     got = invoke("simulate", SEEDS, "--runs", 2, "--seed", 5, "--workers", 1, "--json", "-", "--backend", "numba")
     assert got.exit_code == 0, got.output
     doc = json.loads(got.output)
@@ -80,3 +81,28 @@ def test_recalibrate_candidates_share_one_kernel():
     assert len(set(numba_backend._LOADED) - before) <= 1  # the seeds plan's kernel, if not loaded yet
     want = recalibrate(checked, spec, SMALL, runs=3, seed=5)
     assert got.plan_text == want.plan_text
+
+
+def test_simulations_default_to_the_compiled_kernel(monkeypatch):
+    """Without ``--backend`` or INCENTIVE_BACKEND, simulations run on each plan's compiled
+    kernel (numpy where the kernel does not apply), with numpy's numbers; INCENTIVE_BACKEND
+    chooses numpy, and a value that names no backend is a clear error (exit 2)."""
+    from engine.jobs.compare import compare_plans
+    from engine.plan.compile import BACKEND_ENV, default_backend
+
+    monkeypatch.delenv(BACKEND_ENV, raising=False)
+    assert default_backend() == "numba"
+    checked = load_plan(SEEDS)
+    doc = simulate(checked, SMALL, runs=2, seed=5).document
+    assert doc["backend"]["requested"] == "numba" and doc["backend"]["ran"] == "numba"
+    contest = compare_plans([checked, load_plan(PLANS / "team_contest.yaml")], SMALL, runs=2, seed=5)
+    assert [d["backend"]["ran"] for d in contest.document["plans"]] == ["numba", "numpy"]
+    monkeypatch.setenv(BACKEND_ENV, "numpy")
+    plain = simulate(checked, SMALL, runs=2, seed=5).document
+    assert plain.pop("backend") == {"requested": "numpy", "ran": "numpy"}
+    doc.pop("backend")
+    assert doc == plain
+    monkeypatch.setenv(BACKEND_ENV, "jax")
+    got = invoke("simulate", SEEDS, "--runs", 2, "--workers", 1)
+    assert got.exit_code == 2 and "INCENTIVE_BACKEND=jax is not a plan backend" in got.output
+    assert "Traceback" not in got.output
