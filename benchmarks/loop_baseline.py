@@ -59,7 +59,7 @@ from engine.plan.validate import CheckedPlan
 from engine.sim.behaviour import Production, quadrature
 from engine.sim.population import build_roster, hire_capacity
 from engine.sim.scenario import Dist, Scenario, default_scenario
-from engine.sim.simulate import _period_reach, _uses_cross_rep, month_days, plan_periods
+from engine.sim.simulate import _period_reach, month_days, plan_periods, uses_cross_rep
 
 __all__ = ["Rep", "Team", "compare_averages", "run_loop", "run_vectorized"]
 
@@ -184,7 +184,7 @@ class Model:
         self.season = [float(sc.seasonality[(self.start.month - 1 + i) % 12]) for i in range(self.M)]
         self.reach = _period_reach(checked)
         self.cross_period = self.reach != 0
-        self.cross_rep = _uses_cross_rep(checked)
+        self.cross_rep = uses_cross_rep(checked)
         nodes, weights = quadrature(sc.noise_points)
         self.nodes = [float(x) for x in nodes]
         self.weights = [float(w) for w in weights]

@@ -18,7 +18,7 @@ from scipy import special
 from engine.sim.scenario import Output, Scenario
 
 __all__ = ["Production", "certainty_equivalent", "effort_multiplier", "effort_utility", "morale_after_month", "morale_after_pay",
-           "outside_gap", "quadrature", "quit_hazard", "ramp_factor"]
+           "nodes_sum", "outside_gap", "quadrature", "quit_hazard", "ramp_factor"]
 
 
 def quadrature(points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -294,7 +294,7 @@ def certainty_equivalent(values, weights, rho, scale):
     values = np.asarray(values, dtype=float)
     w = np.asarray(weights, dtype=float)
     rho = np.asarray(rho, dtype=float)
-    mean = _nodes_sum(w, values)
+    mean = nodes_sum(w, values)
     x = (values - mean) / scale
     active = rho > RHO_NEGLIGIBLE
     r = np.where(active, rho, 1.0)
@@ -302,15 +302,21 @@ def certainty_equivalent(values, weights, rho, scale):
     near = r * (mean - lowest) / scale <= 1.0
     # Near the mean: -rho x_j <= 1 for every node, expm1 cannot overflow (min() guards the
     # rows computed but not used).
-    g_near = -np.log1p(_nodes_sum(w, np.expm1(np.minimum(-r * x, 1.0)))) / r
-    ce_near = mean + scale * np.where(active, g_near, -0.5 * rho * _nodes_sum(w, x * x))
+    g_near = -np.log1p(nodes_sum(w, np.expm1(np.minimum(-r * x, 1.0)))) / r
+    ce_near = mean + scale * np.where(active, g_near, -0.5 * rho * nodes_sum(w, x * x))
     # Far: exponents -rho (V_j - min V) / s <= 0.
-    ce_far = lowest - scale / r * np.log(_nodes_sum(w, np.exp(-r * (values - lowest) / scale)))
+    ce_far = lowest - scale / r * np.log(nodes_sum(w, np.exp(-r * (values - lowest) / scale)))
     return np.where(near | ~active, ce_near, ce_far)
 
 
-def _nodes_sum(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``sum_j weights[j] * x[j]`` over the leading axis, by elementwise adds (see simulate._quadrature)."""
+def nodes_sum(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``sum_j weights[j] * x[j]`` over the leading (quadrature) axis, element by element.
+
+    Not ``np.tensordot``: BLAS kernels round an element differently depending on where it
+    falls in their vector blocks, so a rep's expected pay would depend in the last bit on
+    how many reps share the chunk; elementwise multiplies and adds do not (and use no BLAS
+    threads).
+    """
     out = weights[0] * x[0]
     for j in range(1, len(weights)):
         out = out + weights[j] * x[j]

@@ -45,10 +45,21 @@ from engine.sim.behaviour import (
     effort_multiplier,
     morale_after_month,
     morale_after_pay,
+    nodes_sum,
     outside_gap,
     quadrature,
     quit_hazard,
     ramp_factor,
+)
+from engine.sim.cells import (
+    Cells,
+    aggregate,
+    by_period,
+    effort_rows,
+    first_best,
+    labels,
+    percentile_rank,
+    run_totals,
 )
 from engine.sim.conditioning import Conditioner, Conditioning, NoConditioning
 from engine.sim.kernels import effort_utility, poisson_ppf
@@ -58,6 +69,7 @@ from engine.sim.population import Roster, draw_traits, hire_capacity
 from engine.sim.scenario import Scenario
 from engine.sim.shape import mix_columns, mix_for, shape_scenario
 from engine.sim.streams import RunStreams
+from engine.sim.year_tables import simulated_year_tables  # callers import it from here
 
 __all__ = ["ChunkResult", "Conditioner", "Conditioning", "MonthState", "NoConditioning", "Reps", "Simulation",
            "month_days", "plan_periods", "simulated_year_tables", "uses_cross_rep"]
@@ -221,7 +233,7 @@ class MonthState:
 
 @dataclass(frozen=True)
 class Reps:
-    """The reps a what-if evaluation of the plan is for (their cells, see :class:`_Cells`).
+    """The reps a what-if evaluation of the plan is for (their cells, see :class:`Cells`).
 
     Attributes:
         skill, quota, ti, tenure, kappa, rho: traits and targets.
@@ -603,7 +615,7 @@ class Simulation:
         state.active_m[:, :, t] = state.present
         # Status and tenure as the plan sees them this month.
         state.roster_cols["tenure_months"] = state.tenure.copy()
-        state.roster_cols["status"] = _labels(state.hired | (state.tenure < sc.ramp_months), "new_hire", "tenured")
+        state.roster_cols["status"] = labels(state.hired | (state.tenure < sc.ramp_months), "new_hire", "tenured")
         self.condition.roster_columns(self, state)
         state.ramp = ramp_factor(state.tenure, sc.ramp_months, sc.ramp_start)
         state.mm = effort_multiplier(state.morale, state.morale_params or self.morale_params)
@@ -620,7 +632,7 @@ class Simulation:
         period_starts = t == 0 or self.period_of_month[t - 1] != k
         # What-if evaluations only for the reps present; without cross-rep terms in the
         # plan they are packed into one row (no empty slots evaluated).
-        cells = _Cells(state.present, pack=not self.cross_rep)
+        cells = Cells(state.present, pack=not self.cross_rep)
         reps = self._reps(state, cells)
         mm = cells.take(state.mm)
         if t < self.condition.closed_months:
@@ -647,7 +659,7 @@ class Simulation:
             and (sc.timing_max_shift > 0 or sc.timing_max_push > 0) \
             and self.year_of_month[t + 1] == self.year_of_month[t] and sc.primary_measure in self.columns
 
-    def _reps(self, state: MonthState, cells: _Cells) -> Reps:
+    def _reps(self, state: MonthState, cells: Cells) -> Reps:
         return Reps(skill=cells.take(state.skill), quota=cells.take(state.quota), ti=cells.take(state.ti),
                     tenure=cells.take(state.tenure), kappa=cells.take(state.kappa), rho=cells.take(state.rho),
                     actual={col: cells.take_months(state.actual[col]) for col in self.columns},
@@ -660,7 +672,7 @@ class Simulation:
                     scale=None if state.scale is None or state.scale is state.quota else cells.take(state.scale),
                     before={col: cells.take_months(v) for col, v in state.before.items()} or None)
 
-    def _choose_effort(self, state: MonthState, view: _MonthView, cells: _Cells, reps: Reps,
+    def _choose_effort(self, state: MonthState, view: _MonthView, cells: Cells, reps: Reps,
                        mm: np.ndarray) -> np.ndarray | None:
         """Coordinate-wise best effort per relevant activity over the effort grid.
 
@@ -678,7 +690,7 @@ class Simulation:
             if self.cross_rep:
                 reference = {}
                 self._utility(reps, view, base_choice, mm, record=reference, held=base_choice)
-            best, best_pp = _first_best(self._effort_trials(reps, view, base_choice, a, levels, mm, reference))
+            best, best_pp = first_best(self._effort_trials(reps, view, base_choice, a, levels, mm, reference))
             state.choice[a] = np.where(state.present, cells.put(best, 1.0), 1.0)
         return best_pp
 
@@ -697,7 +709,7 @@ class Simulation:
         block = 1 if self.cross_rep else max(1, _WHAT_IF_CELLS // max(base_choice[0].size, 1))
         for lo in range(0, len(levels), block):
             gs = levels[lo: lo + block]
-            trial = _rows(list(base_choice))
+            trial = effort_rows(list(base_choice))
             trial[a] = np.broadcast_to(np.repeat(gs, c)[:, None], (len(gs) * c,) + base_choice.shape[2:])
             u, pp = self._utility(reps, view, trial, mm, reference=reference, held=base_choice)
             for j, g in enumerate(gs):
@@ -727,7 +739,7 @@ class Simulation:
             self.prod.closure({primary}))[primary]
         pull_most, push_most = sc.timing_max_shift * rate, sc.timing_max_push * rate
         month = np.maximum(state.actual[primary][:, :, t], 0.0)
-        cells = _Cells(state.present, pack=not self.cross_rep)
+        cells = Cells(state.present, pack=not self.cross_rep)
         reps = self._reps(state, cells)
         # The reps as they will decide next month: a month more tenure, the market seen to date.
         outlook, outlook_var = (None, None) if state.market is None else state.market.outlook(t + 1, self.months)
@@ -741,7 +753,7 @@ class Simulation:
                           state.carry - pulled + pushed * (1.0 - sc.timing_push_cost)))
         utilities = self._timing_utilities(reps, t, self._window(k, True), cells.take(state.choice),
                                            cells.take(state.mm), [(cells.take(a), cells.take(b)) for a, b in moves])
-        best, _ = _first_best((i, u, None) for i, u in enumerate(utilities))
+        best, _ = first_best((i, u, None) for i, u in enumerate(utilities))
         pick = np.where(state.present, cells.put(best, 0.0), 0.0).astype(np.int64)
         now = np.choose(pick, [m[0] for m in moves])
         state.actual[primary][:, :, t] = np.where(state.present, state.actual[primary][:, :, t] + now, 0.0)
@@ -966,7 +978,7 @@ class Simulation:
         """Summed columns not paid later: per window period, the sum of its months before
         ``t`` (None: none) and its months from ``t`` on, which the what-ifs project.
 
-        The running sum is the one :func:`_aggregate` would compute, month by month in
+        The running sum is the one :func:`aggregate` would compute, month by month in
         order; its realized part is the same for every candidate, so it is added once.
         """
         pl = self.placement
@@ -1023,7 +1035,7 @@ class Simulation:
             reps: the reps evaluated (their cells).
             view: what the month's what-ifs share (:meth:`_month_view`).
             choice: ``(A, ...)`` chosen effort per activity (an array, or rows of different
-                widths as :func:`_rows` makes them); ``mm`` the morale multiplier.
+                widths as :func:`effort_rows` makes them); ``mm`` the morale multiplier.
             record, reference: cross-rep reference values (see ``PayoutProgram.evaluate``).
             held: ``(A, ...)`` effort in the months after the window (default ``choice``).
 
@@ -1032,8 +1044,8 @@ class Simulation:
         present, carry = reps.present, reps.carry
         scale = reps.quota if reps.scale is None else reps.scale
         t, window, future = view.t, view.window, view.future
-        eff = _rows([row * mm for row in choice])
-        eff_later = eff if held is None else _rows([row * mm for row in held])
+        eff = effort_rows([row * mm for row in choice])
+        eff_later = eff if held is None else effort_rows([row * mm for row in held])
         # Projected monthly values for the months from t on (same effort for the rest).
         proj = self._project(view, eff, eff_later, reps.skill, scale)
         # Business moved into this month across the last period end is known deals: it
@@ -1056,7 +1068,7 @@ class Simulation:
                            np.stack(np.broadcast_arrays(*choice)))
         if self.ratchet > 0:
             u = u - self._ratchet_cost(reps, t, future, proj, certain)
-        expected_pp = _quadrature(self.weights, per_period[..., : len(view.decided)])
+        expected_pp = nodes_sum(self.weights, per_period[..., : len(view.decided)])
         return np.where(present, u, 0.0), expected_pp
 
     def _what_if_actuals(self, reps: Reps, view: _MonthView, proj: dict, shape: tuple,
@@ -1079,7 +1091,7 @@ class Simulation:
 
         for col in self.columns:
             if col in view.realized:
-                # Summed month by month in order, as _aggregate sums; each array only as
+                # Summed month by month in order, as aggregate sums; each array only as
                 # large as what it varies with (the plan broadcasts).
                 totals: list = []
                 for done, ahead in view.realized[col]:
@@ -1087,7 +1099,7 @@ class Simulation:
                     for m in ahead:
                         total = projected(m, col) if total is None else total + projected(m, col)
                     totals.append(0.0 if total is None else total)
-                acts[col] = _by_period(totals)
+                acts[col] = by_period(totals)
                 continue
             agg = self.checked.actual_columns.get(col, "sum")
             past, prior = reps.actual[col], before.get(col)
@@ -1176,7 +1188,7 @@ class Simulation:
             act_ms = [active(m) for m in ms]
             for suffix, vs in vals.items():
                 per = out.setdefault(suffix, np.zeros(shape + (len(window),)))
-                per[..., wi] = _aggregate(vs, act_ms, agg if suffix == "" else "sum")
+                per[..., wi] = aggregate(vs, act_ms, agg if suffix == "" else "sum")
         return out
 
     def _realized_inputs(self, window, actual, active_m, roster_cols, upto=None, days_m=None,
@@ -1204,10 +1216,10 @@ class Simulation:
 
     def _unfairness(self, pay, perf, present) -> np.ndarray:
         """|percentile of pay - percentile of performance| within each run."""
-        return np.abs(_percentile_rank(pay, present) - _percentile_rank(perf, present))
+        return np.abs(percentile_rank(pay, present) - percentile_rank(perf, present))
 
     def _top_quartile(self, perf, present) -> np.ndarray:
-        return _percentile_rank(perf, present) >= 0.75
+        return percentile_rank(perf, present) >= 0.75
 
     def _hopeless(self, t, prim_actual, active_m, quota, skill, tenure, mm, outlook=None, scale=None) -> np.ndarray:
         """Even the highest effort for the rest of the year leaves the rep under 80% of target.
@@ -1302,15 +1314,15 @@ class Simulation:
             ms = slice(self.year_first_month[y], self.year_end_month[y])
             ps = slice(self.year_first_period[y], self.year_end_period[y])
             out["cost"][:, y] = np.where(rep_mask, total[..., ps].sum(axis=-1), 0.0).sum(axis=1)
-            out["revenue"][:, y] = _run_totals(prim[:, :, ms])
+            out["revenue"][:, y] = run_totals(prim[:, :, ms])
             gone = state.left & (year_left == y)
             out["leavers"][:, y] = gone.sum(axis=1)
             out["regretted"][:, y] = (state.regretted & gone).sum(axis=1)
             out["headcount"][:, y] = active_m[:, :, ms].sum(axis=1).mean(axis=1)
             out["replacement_cost"][:, y] = np.where(gone, state.ote, 0.0).sum(axis=1) * rc
-            out["disengaged_months"][:, y] = _run_totals(disengaged[:, :, ms])
-            out["active_months"][:, y] = _run_totals(active_m[:, :, ms])
-            out["effort_sum"][:, y] = _run_totals(state.effort_m[:, :, ms])
+            out["disengaged_months"][:, y] = run_totals(disengaged[:, :, ms])
+            out["active_months"][:, y] = run_totals(active_m[:, :, ms])
+            out["effort_sum"][:, y] = run_totals(state.effort_m[:, :, ms])
             target = targets[..., y]
             out["mask"][..., y] = state.ever & (target > 0)
             out["attainment"][..., y] = np.where(target > 0, prim[:, :, ms].sum(axis=2) / np.maximum(target, 1e-9),
@@ -1329,23 +1341,23 @@ class Simulation:
         days_active = (active_m * self.days).sum(axis=2)
         attainment = np.where(target > 0, prim.sum(axis=2) / np.maximum(target, 1e-9), 0.0)
         rep_mask = ever & (days_active > 0)
-        top = (_percentile_rank(attainment, rep_mask) >= 0.75) & rep_mask
+        top = (percentile_rank(attainment, rep_mask) >= 0.75) & rep_mask
         last_idx = [m for m in range(self.months) if self.last_month_of_period[m]]
         mp = dict(sc.morale)
-        disengaged = _run_totals((morale_m < mp["disengaged_below"]) & active_m).astype(float)
+        disengaged = run_totals((morale_m < mp["disengaged_below"]) & active_m).astype(float)
         return ChunkResult(
             run_index=np.asarray(runs),
             cost=np.where(rep_mask, payout, 0.0).sum(axis=1),
-            revenue=_run_totals(prim),
-            measures={col: _run_totals(actual[col]) for col in sc.actual_columns},
+            revenue=run_totals(prim),
+            measures={col: run_totals(actual[col]) for col in sc.actual_columns},
             leavers=left.sum(axis=1).astype(float),
             regretted=regretted.sum(axis=1).astype(float),
             headcount=active_m.sum(axis=1).mean(axis=1).astype(float),
             replacement_cost=np.where(left, ote, 0.0).sum(axis=1) * dict(sc.attrition)["replacement_cost"],
             disengaged_months=disengaged,
-            active_months=_run_totals(active_m).astype(float),
-            effort_sum=_run_totals(effort_m),
-            last_month_primary=_run_totals(prim[:, :, last_idx]), timing_moves=state.timing_moves.copy(),
+            active_months=run_totals(active_m).astype(float),
+            effort_sum=run_totals(effort_m),
+            last_month_primary=run_totals(prim[:, :, last_idx]), timing_moves=state.timing_moves.copy(),
             attainment=attainment, payout=payout, rep_mask=rep_mask, top_quartile=top,
             effort=effort_m.sum(axis=2) / np.maximum(active_m.sum(axis=2), 1), primary=prim.sum(axis=2), skill=skill,
             period_cost=np.where(rep_mask[..., None], total, 0.0).sum(axis=1),
@@ -1353,216 +1365,3 @@ class Simulation:
             np.where(rep_mask, np.asarray(base_pay).sum(axis=-1), 0.0).sum(axis=1),
             period_payout=None if days_m is None else np.asarray(total)[:, : self.seats, :].copy(),
         )
-
-
-class _Cells:
-    """Selects the (run, slot) cells of present reps, packed into one row, and puts results back.
-
-    With ``pack=False`` (plans whose pay depends on other reps) arrays keep their shape.
-    Arrays have the cell axes as ``(..., runs, slots)`` or ``(runs, slots, months)``.
-    """
-
-    def __init__(self, present: np.ndarray, pack: bool):
-        self.shape = present.shape
-        self.pack = pack
-        if pack:  # the cells' flat positions (row-major, as np.nonzero lists them): one index, not two
-            self.flat = np.flatnonzero(present)
-
-    def take_months(self, x: np.ndarray) -> np.ndarray:
-        """A ``(runs, slots, k)`` array (months, months ahead) as ``(1, cells, k)``: said
-        explicitly, since ``(5, 5, 5)`` would read either way to :meth:`take`."""
-        if not self.pack:
-            return x
-        return _take_cells(np.asarray(x), self.shape, self.flat, lead=False)[None]
-
-    def take(self, x: np.ndarray) -> np.ndarray:
-        if not self.pack:
-            return x
-        x = np.asarray(x)
-        c, n = self.shape
-        if x.shape[-2:] == (c, n):
-            return _take_cells(x, self.shape, self.flat, lead=True)[..., None, :]
-        if x.shape[:2] == (c, n):  # (runs, slots, months)
-            return _take_cells(x, self.shape, self.flat, lead=False)[None]
-        raise ValueError(f"cannot select cells of an array of shape {x.shape}")
-
-    def put(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        """``(..., 1, cells)`` back to ``(..., runs, slots)``."""
-        if not self.pack:
-            return x
-        out = np.full(x.shape[:-2] + self.shape, fill, dtype=np.result_type(x.dtype, np.float64))
-        out.reshape(out.shape[:-2] + (out.shape[-2] * out.shape[-1],))[..., self.flat] = x[..., 0, :]
-        return out
-
-
-def _take_cells(x: np.ndarray, shape: tuple, flat: np.ndarray, lead: bool) -> np.ndarray:
-    """``x[..., ci, si]`` (``lead``: the cell axes last) or ``x[ci, si]`` (first), for the
-    cells at flat positions ``flat`` of ``shape``: the same values, by one ``np.take`` along
-    the merged cell axes (several times faster than indexing with two arrays)."""
-    cells = shape[0] * shape[1]
-    if lead:
-        return np.take(x.reshape(x.shape[:-2] + (cells,)), flat, axis=-1)
-    return np.take(x.reshape((cells,) + x.shape[2:]), flat, axis=0)
-
-
-def _labels(cond: np.ndarray, yes: str, no: str) -> np.ndarray:
-    """``np.where(cond, yes, no).astype(object)``, the same object array, by indexing a
-    two-element one (without a text array and a Python string made per cell)."""
-    return np.array([no, yes], dtype=object)[np.asarray(cond, dtype=bool).view(np.int8)]
-
-
-def _run_totals(x: np.ndarray) -> np.ndarray:
-    """Per-run totals of a ``(runs, ...)`` array, summed in the same order whatever the
-    number of runs in the chunk (a multi-axis ``sum`` may traverse a one-run array and a
-    many-run array in different orders, and so round differently)."""
-    x = np.ascontiguousarray(x)
-    return x.reshape(len(x), -1).sum(axis=1)
-
-
-def _quadrature(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``sum_s weights[s] * x[s]`` over the leading (quadrature) axis, element by element.
-
-    Not ``np.tensordot``: BLAS kernels round an element differently depending on where it
-    falls in their vector blocks, so a rep's expected pay would depend in the last bit on
-    how many reps share the chunk; elementwise multiplies and adds do not (and use no BLAS
-    threads).
-    """
-    out = weights[0] * x[0]
-    for s in range(1, len(weights)):
-        out = out + weights[s] * x[s]
-    return out
-
-
-def _first_best(trials) -> tuple[np.ndarray, np.ndarray | None]:
-    """The best of candidates tried in order, per cell: ``trials`` yields ``(value,
-    utility, expected pay per period or None)``; a later candidate wins only where its
-    utility is higher by more than 1e-9 relative. Returns the value chosen and its pay."""
-    best_u = best = best_pp = None
-    for value, u, pp in trials:
-        if best_u is None:
-            best_u, best, best_pp = u, np.full_like(u, value), pp
-            continue
-        better = u > best_u + 1e-9 * np.abs(best_u)
-        best_u = np.where(better, u, best_u)
-        best = np.where(better, value, best)
-        if pp is not None:
-            best_pp = np.where(better[..., None], pp, best_pp)
-    assert best is not None, "no candidate tried"
-    return best, best_pp
-
-
-def _rows(rows: list) -> np.ndarray:
-    """Effort per activity as an ``(A,)`` object array of arrays, each only as large as it
-    varies: in a what-if that tries levels of one activity, the others' rows stay one
-    candidate wide, so the production model (which indexes effort by activity) computes
-    the outputs they drive once instead of once per candidate, with the same numbers."""
-    out = np.empty(len(rows), dtype=object)
-    for i, row in enumerate(rows):
-        out[i] = row
-    return out
-
-
-def _by_period(values: list) -> np.ndarray:
-    """Values per period (arrays or numbers) as one ``(..., W)`` array of their broadcast shape."""
-    out = np.empty(np.broadcast_shapes(*(np.shape(v) for v in values)) + (len(values),))
-    for w, v in enumerate(values):
-        out[..., w] = v
-    return out
-
-
-def _aggregate(values: list, actives: list, agg: str):
-    """Gather monthly values into a plan period with the column's aggregation."""
-    if not values:
-        return 0.0
-    if agg == "sum":
-        out = values[0]
-        for v in values[1:]:
-            out = out + v
-        return out
-    if agg == "mean" and len(values) < 8:
-        # Month by month in order, as numpy sums fewer than 8 values along an axis (pairwise
-        # summation starts at 8), without stacking them and its slow reduction over a short axis.
-        shape = np.broadcast_shapes(*(np.shape(v) for v in values))
-        total = cnt = np.zeros(0)
-        for i, (v, a) in enumerate(zip(values, actives)):
-            a = np.broadcast_to(a, shape)
-            term = np.where(a, v, 0.0)
-            total = term if i == 0 else total + term
-            cnt = a.astype(np.int64) if i == 0 else cnt + a
-        return np.where(cnt > 0, total / np.maximum(cnt, 1), 0.0)
-    stack = np.stack(np.broadcast_arrays(*values), axis=-1)
-    act = np.stack(np.broadcast_arrays(*actives), axis=-1)
-    act = np.broadcast_to(act, stack.shape)
-    if agg == "mean":
-        cnt = act.sum(axis=-1)
-        return np.where(cnt > 0, np.where(act, stack, 0.0).sum(axis=-1) / np.maximum(cnt, 1), 0.0)
-    if agg == "last":
-        idx = np.where(act, np.arange(stack.shape[-1]), -1).max(axis=-1)
-        got = np.take_along_axis(stack, np.maximum(idx, 0)[..., None], axis=-1)[..., 0]
-        return np.where(idx >= 0, got, 0.0)
-    fill = np.inf if agg == "min" else -np.inf
-    red = np.where(act, stack, fill)
-    red = red.min(axis=-1) if agg == "min" else red.max(axis=-1)
-    return np.where(np.isfinite(red), red, 0.0)
-
-
-def _percentile_rank(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Share of masked reps in the same run strictly below each rep (0 for the lowest)."""
-    big = np.where(mask, x, np.inf)
-    order = np.argsort(big, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(x.shape[1])[None, :].repeat(x.shape[0], axis=0), axis=1)
-    count = np.maximum(mask.sum(axis=1, keepdims=True) - 1, 1)
-    return np.where(mask, ranks / count, 0.0)
-
-
-
-def simulated_year_tables(sim: Simulation, result: ChunkResult, i: int, until: int | None = None):
-    """The roster and actuals of one simulated year as a company would hold them.
-
-    For synthetic history and back-tests: run ``i`` (position in ``result``, a chunk run
-    with ``keep=True``) as real files, seen at the end of month ``until`` (default: the
-    year): every rep who held a seat by then (``start_date`` for those hired during the
-    year, ``end_date`` for those who left before then) and one transaction per rep and
-    active month (dated the 1st) with every output of the scenario. ``tenure_months`` is
-    the rep's tenure at the start of the year (0 for hires) and ``status`` the simulator's
-    status at the end of month ``until``.
-
-    Returns:
-        ``(roster, actuals)`` DataFrames, in the formats ``incentive payout`` reads.
-    """
-    import pandas as pd
-
-    if result.detail is None:
-        raise ValueError("run the chunk with keep=True")
-    d = result.detail
-    M = sim.months if until is None else int(until)
-    active = d["active"][i, :, :M]
-    seat = d["seat"][i]
-    slots = np.nonzero(active.any(axis=1))[0]
-    ids = sim._rep_ids()
-    starts = [dt.date(sim.start.year + (sim.start.month - 1 + m) // 12, (sim.start.month - 1 + m) % 12 + 1, 1)
-              for m in range(sim.months + 1)]
-    first = np.argmax(active, axis=1)
-    last = M - 1 - np.argmax(active[:, ::-1], axis=1)
-    rows = []
-    for s in slots:
-        row: dict[str, object] = {"rep_id": str(ids[s])}
-        for name, col in sim.roster.columns.items():
-            v = np.asarray(col)[seat[s]]
-            row[name] = v.item() if hasattr(v, "item") else v
-        hired = bool(d["hired"][i, s])
-        tenure0 = 0.0 if hired else float(d["tenure0"][i, s])
-        row["tenure_months"] = round(tenure0, 2)
-        at_end = tenure0 + active[s].sum()  # months in role by the end of month `until`
-        row["status"] = "new_hire" if hired or at_end < sim.scenario.ramp_months else "tenured"
-        row["start_date"] = starts[first[s]].isoformat() if hired else ""
-        gone = bool(d["left"][i, s]) and last[s] < M - 1
-        row["end_date"] = (starts[last[s] + 1] - dt.timedelta(days=1)).isoformat() if gone else ""
-        rows.append(row)
-    roster = pd.DataFrame(rows)
-    ss, mm = np.nonzero(active[slots])
-    acts = {"rep_id": [str(ids[slots[s]]) for s in ss], "date": [starts[m].isoformat() for m in mm]}
-    for col, arr in d["actual"].items():
-        acts[col] = arr[i][slots[ss], mm]
-    return roster, pd.DataFrame(acts)
