@@ -4,9 +4,11 @@ Run: ``python benchmarks/bench_jobs.py`` (about two minutes on a 2-core machine;
 the test suite). Every figure is wall time measured in this one run, with ``workers=2``
 where the CLI's default would use every core:
 
-* ``studio``: one what-if of each shipped plan as the studio runs it (40 runs of the
-  default team, or 5 for plans whose pay depends on other reps; 1 process), after a first
-  call that warms the cache of the plan's text: seconds per slider move.
+* ``studio``: what-ifs of each shipped plan as the studio runs them (40 runs of the
+  default team, or 5 for plans whose pay depends on other reps; in 1 process, then on a
+  pool of 2 as ``incentive studio`` uses on a 2-core machine), after a first call that
+  compiles the plan's kernel and warms the cache of its text: seconds per slider move, the
+  best of three moves of the first slider.
 * ``report``: ``compare_plans`` of the five shipped plans (100 runs) without and with the
   per-rep detail the report needs, then building the HTML: the report's overhead as a
   ratio of the plain comparison's time.
@@ -38,16 +40,23 @@ def _timed(fn):
 def bench_studio() -> None:
     from engine.app.studio import Studio
 
-    st = Studio({n: PLANS / f"{n}.yaml" for n in NAMES})
-    print("studio: seconds per slider move (default team, same seed); the plan's text rewritten and "
-          "read again per move, ms (libyaml where it reads the plan as PyYAML does / PyYAML only)")
-    for name in NAMES:
-        sliders = st.sliders(name)
-        st.evaluate(name, {})  # the plan as written: the page's first view
-        move = {sliders[0]["name"]: sliders[0]["min"]} if sliders else {}
-        w = st.evaluate(name, move)
-        fast, slow = _rewrite_ms(st, name, sliders[0] if sliders else None)
-        print(f"  {name:<26} {st.runs_for(name):>3} runs  {w.seconds:6.2f} s   rewrite {fast:5.1f} / {slow:5.1f} ms")
+    print("studio: seconds per slider move (default team, same seed; the default backend, 1 process and "
+          "a pool of 2 as `incentive studio` uses on this machine); the plan's text rewritten and read again "
+          "per move, ms (libyaml where it reads the plan as PyYAML does / PyYAML only)")
+    for workers in (1, 2):
+        st = Studio({n: PLANS / f"{n}.yaml" for n in NAMES}, workers=workers)
+        try:
+            for name in NAMES:
+                sliders = st.sliders(name)
+                st.evaluate(name, {})  # the plan as written: the page's first view
+                moves = [{s["name"]: s["min"] + (s["max"] - s["min"]) * f} for s in sliders[:1] for f in (0.0, 0.5, 1.0)]
+                seconds = min(st.evaluate(name, move).seconds for move in moves or [{}])
+                fast, slow = _rewrite_ms(st, name, sliders[0] if sliders else None)
+                print(f"  {name:<26} {st.runs_for(name):>3} runs  {workers} process{'es' if workers > 1 else ''}  "
+                      f"{seconds:6.2f} s (best of {len(moves) or 1} moves)   rewrite {fast:5.1f} / {slow:5.1f} ms",
+                      flush=True)
+        finally:
+            st.close()
 
 
 def _rewrite_ms(st, name: str, slider, rounds: int = 10) -> tuple[float, float]:

@@ -64,6 +64,26 @@ def test_what_ifs_run_on_the_plans_compiled_kernel_with_numpys_figures():
         assert _figures(a.result.document) == _figures(b.result.document)
 
 
+def test_a_what_if_spread_over_two_processes_has_the_same_figures():
+    """With two worker processes a move's runs are split between them on one pool that serves
+    every move; every figure is the one process's."""
+    one = Studio({"seeds": SEEDS}, runs=5, seed=4)
+    two = Studio({"seeds": SEEDS}, runs=5, seed=4, workers=2)
+    try:
+        for move in ({}, {"base_threshold": 0.7}):
+            a, b = one.evaluate("seeds", move), two.evaluate("seeds", move)
+            assert _figures(a.result.document) == _figures(b.result.document)
+            assert a.result.detail is not None and b.result.detail is not None
+            assert (a.result.detail.quartile_attainment == b.result.detail.quartile_attainment).all()
+        pool = two._executor
+        assert pool is not None and pool._pool is not None  # one pool, kept between moves
+        two.evaluate("seeds", {"base_threshold": 0.65})
+        assert two._executor is pool
+    finally:
+        two.close()
+    assert two._executor is None
+
+
 def test_out_of_bounds_value_is_a_plan_error_not_a_crash():
     from engine.core.errors import PlanErrors
 

@@ -530,8 +530,10 @@ def alerts(plan: str, roster: str, actuals: str, scenario_path: str | None, fall
 @click.option("--seed", default=None, type=click.IntRange(0, None), help="Random seed (default: the scenario's).")
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--workers", default=None, type=click.IntRange(1, None),
+              help="Processes a what-if's runs are spread over (default: all cores; figures do not depend on it).")
 def studio(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: int | None, port: int,
-           host: str) -> None:
+           host: str, workers: int | None) -> None:
     """Serve the what-if page: move a plan's bounded parameters, see cost and risk update.
 
     PLANS default to the shipped plans under scenarios/plans.
@@ -550,11 +552,14 @@ def studio(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: i
             named = shipped_plans()
             if not named:
                 raise click.UsageError("no plans given and no shipped plans found: pass plan files")
-        st = Studio(named, _load_scenario(scenario_path), runs=runs, seed=seed)
+        st = Studio(named, _load_scenario(scenario_path), runs=runs, seed=seed, workers=workers or _cores())
     except EngineError as exc:
         _fail(exc)
     click.echo(f"Incentive studio on http://{host}:{port}/  (Ctrl+C to stop)")
-    serve(st, port=port, host=host)
+    try:
+        serve(st, port=port, host=host)
+    finally:
+        st.close()
 
 
 @cli.command()

@@ -31,6 +31,7 @@ from engine.core.text import MISSING, is_missing, money, percent
 from engine.plan import CheckedPlan, load_plan
 
 if TYPE_CHECKING:
+    from engine.sim.executor import Executor
     from engine.sim.run import SimResult
     from engine.sim.scenario import Scenario
 
@@ -130,6 +131,9 @@ class Studio:
             default :func:`~engine.plan.compile.default_backend`, each plan's compiled kernel
             where numba can compute it): a kernel is compiled on a plan's first what-if and
             reused by every move, whose numbers are the kernel's arguments.
+        workers: processes a what-if's runs are spread over (1: this process). With more,
+            one pool serves every move (the runs split evenly between its processes); the
+            figures do not depend on it. :meth:`close` ends the pool.
     """
 
     plans: dict[str, Path]
@@ -137,9 +141,12 @@ class Studio:
     runs: int = DEFAULT_RUNS
     seed: int | None = None
     backend: str | None = None  # None: default_backend() (set by __post_init__)
+    workers: int = 1
     _loaded: dict = field(default_factory=dict)
     _cache: OrderedDict = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)  # the server runs callbacks in threads
+    _run_lock: threading.Lock = field(default_factory=threading.Lock)  # one what-if on the pool at a time
+    _executor: Executor | None = None
 
     def __post_init__(self):
         from engine.sim.scenario import default_scenario
@@ -253,15 +260,32 @@ class Studio:
                 return hit
         base = self.plan(name)
         text, plan = rewrite_plan(base, values) if values else (base.source, base)
+        runs = self.runs_for(name)
         t0 = time.perf_counter()
-        result = simulate(plan, self.scenario, runs=self.runs_for(name), seed=self.seed, workers=1, keep_reps=True,
-                          backend=self.backend)
+        with self._run_lock:
+            result = simulate(plan, self.scenario, runs=runs, seed=self.seed, keep_reps=True, backend=self.backend,
+                              executor=self._pool(), chunk_runs=-(-runs // max(self.workers, 1)))
         out = WhatIf(values, plan, result, time.perf_counter() - t0, text)
         with self._lock:
             self._cache[key] = out
             while len(self._cache) > _CACHE:
                 self._cache.popitem(last=False)
         return out
+
+
+    def _pool(self) -> Executor:
+        """The executor every what-if runs on (its process pool started on first use)."""
+        if self._executor is None:
+            from engine.sim.executor import Executor
+
+            self._executor = Executor(max(self.workers, 1))
+        return self._executor
+
+    def close(self) -> None:
+        """End the process pool (a later what-if starts a new one)."""
+        if self._executor is not None:
+            self._executor.close()
+            self._executor = None
 
 
 def _money(v: float | None, currency: str) -> str:
