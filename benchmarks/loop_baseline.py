@@ -56,6 +56,7 @@ import numpy as np
 from engine.core.inputs import Inputs
 from engine.core.periods import MONTHS_PER_PERIOD
 from engine.plan import ReferenceEvaluator, load_plan
+from engine.plan import expr as ex
 from engine.plan.kinds import kind_of
 from engine.plan.validate import CheckedPlan
 from engine.sim.behaviour import RHO_NEGLIGIBLE, Production, quadrature
@@ -63,8 +64,14 @@ from engine.sim.market import MarketModel, team_index
 from engine.sim.payment import placement_for
 from engine.sim.population import build_roster, draw_traits, hire_capacity
 from engine.sim.scenario import Dist, Scenario, default_scenario
-from engine.sim.shape import mix_columns, shape_scenario
-from engine.sim.simulate import TIMING_STEPS, _period_reach, month_days, plan_periods, uses_cross_rep
+from engine.sim.shape import mix_columns, mix_for, shape_scenario
+from engine.sim.simulate import (
+    TIMING_STEPS,
+    _period_reach,
+    month_days,
+    plan_periods,
+    uses_cross_rep,
+)
 from engine.sim.streams import RunStreams
 
 __all__ = ["Rep", "Team", "compare_averages", "run_loop", "run_vectorized"]
@@ -238,6 +245,23 @@ class Market:
         return f, [float(v) for v in var] + [mdl.var] * (ahead - within)
 
 
+def _periods_suffice(checked: CheckedPlan, sc: Scenario) -> bool:
+    """Whether the plan's pay on a period's totals is its pay on the deals inside them (the
+    engine's :class:`~engine.core.inputs.Mix`): no row-level measures, or only ones that read
+    levels every deal carries at the period's value (a survey score averaged over the period)."""
+    mix = mix_for(checked, sc)
+    if mix is None:
+        return True
+    if mix.attributes or mix.driven:
+        return False
+    for m in checked.plan.measures:
+        if m.name in checked.row_measures:
+            read = {n.name for n in ex.walk(m.code.tree) if isinstance(n, ex.Name) and n.prefix == "actuals"}
+            if not read <= set(mix.levels):
+                return False
+    return True
+
+
 class Model:
     """Everything the reps share: the scenario's constants, the plan's periods and years, the production model."""
 
@@ -250,6 +274,9 @@ class Model:
         columns = sorted(checked.numeric_actual_columns) + mix_columns(sc)
         if placement_for(checked, sc, columns) is not None:
             raise NotImplementedError(f"plan {plan.name}: payment delays are not in the loop baseline")
+        if not _periods_suffice(checked, sc):
+            raise NotImplementedError(f"plan {plan.name}: the loop prices period totals, and this plan's "
+                                      "row-level measures see the kinds of deal inside them")
         self.start = dt.date(sc.start.year, plan.fiscal_year_start, 1)
         self.M = sc.months
         self.days = [float(d) for d in month_days(self.start, self.M)]
