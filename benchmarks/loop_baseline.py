@@ -5,36 +5,51 @@ one-object-per-rep Python loop" by at least 100x. This module is that loop: the 
 ``docs/model.md`` written the way a straightforward object-oriented agent-based model
 (mesa-style) would be written. A :class:`Rep` holds its own state in plain Python floats and
 lists (skill, cost of effort, risk aversion, outside offer, morale, tenure, effort choices,
-monthly actuals) and draws its own random numbers with :mod:`random`; a :class:`Team` steps
-month by month and, each month, loops ``for rep in reps:`` to
+monthly actuals) and draws its own random numbers with :mod:`random`; a :class:`Team` (with
+the run's :class:`Market`, a demand factor per team and month) steps month by month and,
+each month, loops ``for rep in reps:`` to
 
 1. choose effort per relevant activity, coordinate-wise over the scenario's effort grid: for
-   every candidate level, project the rest of the pay window, and for each Gauss-Hermite
-   noise node build a one-rep :class:`~engine.core.inputs.Inputs` and pay it with the
-   plan's scalar :class:`~engine.plan.ReferenceEvaluator`; certainty equivalent minus the
-   cost of effort, ties to the lower effort;
-2. in a period's last month, choose to pull business forward, push it or neither;
-3. realize its outputs with its own draws (deal counts by Poisson inversion, lognormal
-   sizes, shares, scores, incidents);
+   every candidate level, project the rest of the pay window (seasonality times the market
+   the rep expects from the plan year's months so far), and for each Gauss-Hermite noise
+   node build a one-rep :class:`~engine.core.inputs.Inputs` and pay it with the plan's
+   scalar :class:`~engine.plan.ReferenceEvaluator`; the CARA certainty equivalent over the
+   nodes minus the cost of effort (and, under a ratchet quota policy, what the year's
+   output costs in next year's pay), ties to the lower effort;
+2. realize its outputs with its own draws (deal counts by Poisson inversion, lognormal
+   sizes, shares, scores, incidents), times the month's market factor;
+3. at a period's close inside a plan year, knowing the month's business, choose to pull
+   business forward from next month (up to ``timing.max_shift`` of the period's expected
+   business), push some of the month's into it (up to ``timing.max_push``) or neither, in
+   thirds, valued like effort from next month;
 4. at a period close, get paid and update morale (pay against expectation, fairness as a
-   plain sort over the reps, awards); every month the outside-offer, hopeless-target and
-   recovery terms; then a quit draw, and a backfill with a new ``Rep`` after the vacancy.
+   plain sort over the reps, contest awards); every month the outside-offer,
+   hopeless-target and recovery terms; then a quit draw, and a backfill with a new ``Rep``
+   after the vacancy;
+5. after a plan year's last month, the quota policy sets each seat's next quota; each plan
+   year is paid with the roster as at its end.
 
 Same formulas, grid, window rule, quadrature, morale and attrition equations as the
 vectorized code; only the random streams differ (so results agree in distribution, not
 number for number). ``check_against_engine`` feeds the loop the engine's own random numbers
-of a run and compares rep by rep: without backfills the two agree to round-off (about
-1e-16) on every shipped plan. Differences, all deliberate and small:
+of a run (engine/sim/streams.py: traits, output noise, quits and market, each from its
+own stream) and compares rep by rep: the two agree to round-off (about 4e-16), with or
+without backfills, on the shipped plans the loop supports (tests/benchmarks/test_loop_baseline.py).
+What differs:
 
 * Plans whose pay depends on other reps (``rank``, group functions): each rep's what-if
   evaluates the whole team with this rep at the candidate and the others at their current
   choices (a best response, as the engine does); the engine also freezes the others'
   eligibility (``when``) and values at those choices, here they are re-evaluated, so a
-  rep's candidate can change another's eligibility (a second-order difference).
-* Roster ``status``/``tenure_months`` are those of the current month (the vectorized code
-  refreshes its roster columns only when a backfill starts).
-* A backfill starts at its initial morale (in the engine an unfilled slot's morale already
-  moves with the monthly outside-offer and recovery terms before the hire).
+  rep's candidate can change another's eligibility (a second-order difference: about 4e-5
+  on ``team_contest``, whose ``most_improved`` award is for reps who did not win
+  ``gold_seller``; ``roster_changes``, with ``group_sum``, agrees to round-off).
+* Not in the loop (its constructor refuses such plans): payment delays and cancellations
+  (``deals.payment``), and row-level measures that see the kinds of deal inside a period
+  (deal attributes, deal sizes: ``seeds_cn_deals``, ``product_rates_on_payment``); the loop
+  prices period totals, which is exact for row-level measures of levels every deal carries
+  at the period's value (``kpi_scorecard``'s averaged ``csat``). Forecast conditioning is
+  the engine's alone.
 
 Run: ``python benchmarks/loop_baseline.py [--reps 10] [--months 12] [--loop-runs 10]``.
 """
@@ -811,9 +826,9 @@ class Rep:
             months_in_role = sum(self.active[y0: t + 1]) + (end - t - 1)
             if self.primary_year_to_date(t) + rest < 0.8 * self.quota * months_in_role / 12.0:
                 hopeless = 1.0
-        m = (self.morale - mp["outside_gap"] * self.outside_gap - mp["hopeless"] * hopeless
-             + mp["recovery"] * (self.morale0 - self.morale))
-        self.morale = _clip(m, 0.0, 1.0)
+        updated = (self.morale - mp["outside_gap"] * self.outside_gap - mp["hopeless"] * hopeless
+                   + mp["recovery"] * (self.morale0 - self.morale))
+        self.morale = _clip(updated, 0.0, 1.0)
 
     def hazard(self) -> float:
         ap = self.model.ap
@@ -904,8 +919,8 @@ class Team:
             for i, (rep, (level, pp)) in enumerate(zip(present, decided)):
                 rep.choice[a] = level
                 pps[i] = pp
-        for rep, pp in zip(present, pps):
-            rep.expect_period_pay(t, pp)
+        for rep, expected in zip(present, pps):
+            rep.expect_period_pay(t, expected)
         # 3. Outcomes.
         if self.streams is None:
             for rep in present:
@@ -1063,9 +1078,12 @@ def check_against_engine(checked: CheckedPlan, scenario: Scenario, seed: int, ru
                          backfills: bool = False) -> dict:
     """Validation: the loop fed the engine's random numbers of one run, against the engine, rep by rep.
 
-    With ``backfills=False`` seats stay vacant after a quit (``vacancy_months`` = the horizon),
-    which removes the one modelling difference (the engine's unfilled slots drift in morale
-    before the hire). Returns the largest relative differences of attainment, payout and effort.
+    The loop takes the engine's traits and every random number of run ``run`` (its streams,
+    in the engine's shapes and order). With ``backfills=False`` seats stay vacant after a
+    quit (``vacancy_months`` = the horizon); with backfills the two agree as well. Returns
+    ``reps`` (the loop's reps) and ``same_reps`` (the engine's are the same slots),
+    ``leavers`` (loop, engine) and ``max_rel_diff``: the largest relative difference over
+    the reps of attainment, payout and effort (absolute where the engine's value is 0).
     """
     from engine.sim.simulate import Simulation
 
@@ -1145,7 +1163,7 @@ def compare_averages(loop: dict, vec: dict, rel_tol: float = 0.10) -> dict:
     differ, so only agreement in distribution is expected). Returns ``{figure: (loop,
     engine, relative difference, tolerance, ok)}`` and ``ok`` overall.
     """
-    checks = {}
+    checks: dict = {}
     for key in ("mean_attainment", "mean_effort", "payout_per_rep"):
         a, b = loop[key], vec[key]
         rel = (a - b) / b if b else math.inf
