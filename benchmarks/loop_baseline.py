@@ -41,9 +41,11 @@ What differs:
   evaluates the whole team with this rep at the candidate and the others at their current
   choices (a best response, as the engine does); the engine also freezes the others'
   eligibility (``when``) and values at those choices, here they are re-evaluated, so a
-  rep's candidate can change another's eligibility (a second-order difference: about 4e-5
-  on ``team_contest``, whose ``most_improved`` award is for reps who did not win
-  ``gold_seller``; ``roster_changes``, with ``group_sum``, agrees to round-off).
+  rep's candidate can change another's eligibility. A second-order difference in one
+  what-if, but once it flips a choice the runs part: ``team_contest``, whose
+  ``most_improved`` award is closed to ``gold_seller`` winners, agrees to round-off in some
+  runs and differs by up to 60% in a rep's payout in others (6 reps, 3 runs); with that
+  gate removed it agrees to round-off (tested), as does ``roster_changes`` (``group_sum``).
 * Not in the loop (its constructor refuses such plans): payment delays and cancellations
   (``deals.payment``), and row-level measures that see the kinds of deal inside a period
   (deal attributes, deal sizes: ``seeds_cn_deals``, ``product_rates_on_payment``); the loop

@@ -54,3 +54,18 @@ def test_loop_reproduces_the_engine_over_plan_years_with_a_ratchet_and_backfills
     chk = check_against_engine(load_plan(ROOT / "scenarios" / "plans" / "classic_ae.yaml"), sc, 3, backfills=True)
     assert chk["reps"] > 3 and chk["leavers"][0] > 0, chk  # reps left and backfills were hired
     _assert_same(chk, 3)
+
+
+def test_loop_reproduces_the_engine_on_contests_without_a_gate_on_another_award(tmp_path):
+    """Pay that depends on other reps: ``team_contest`` (a per-team and a company-wide rank
+    award, ``previous()``), its ``most_improved`` award open to every rep who improved. (The
+    shipped plan also closes it to ``gold_seller`` winners: the engine then freezes the
+    others' eligibility at their current choices and the loop re-evaluates it, the difference
+    the loop's docstring describes.)"""
+    text = (ROOT / "scenarios" / "plans" / "team_contest.yaml").read_text(encoding="utf-8")
+    gate = "when: gold_seller == 0 and revenue > previous(revenue)"
+    assert gate in text
+    plan = tmp_path / "team_contest_open.yaml"
+    plan.write_text(text.replace(gate, "when: revenue > previous(revenue)"), encoding="utf-8")
+    chk = check_against_engine(load_plan(plan), _scenario(3), 2027)
+    _assert_same(chk, 3)
