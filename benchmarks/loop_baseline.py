@@ -5,36 +5,53 @@ one-object-per-rep Python loop" by at least 100x. This module is that loop: the 
 ``docs/model.md`` written the way a straightforward object-oriented agent-based model
 (mesa-style) would be written. A :class:`Rep` holds its own state in plain Python floats and
 lists (skill, cost of effort, risk aversion, outside offer, morale, tenure, effort choices,
-monthly actuals) and draws its own random numbers with :mod:`random`; a :class:`Team` steps
-month by month and, each month, loops ``for rep in reps:`` to
+monthly actuals) and draws its own random numbers with :mod:`random`; a :class:`Team` (with
+the run's :class:`Market`, a demand factor per team and month) steps month by month and,
+each month, loops ``for rep in reps:`` to
 
 1. choose effort per relevant activity, coordinate-wise over the scenario's effort grid: for
-   every candidate level, project the rest of the pay window, and for each Gauss-Hermite
-   noise node build a one-rep :class:`~engine.core.inputs.Inputs` and pay it with the
-   plan's scalar :class:`~engine.plan.ReferenceEvaluator`; certainty equivalent minus the
-   cost of effort, ties to the lower effort;
-2. in a period's last month, choose to pull business forward, push it or neither;
-3. realize its outputs with its own draws (deal counts by Poisson inversion, lognormal
-   sizes, shares, scores, incidents);
+   every candidate level, project the rest of the pay window (seasonality times the market
+   the rep expects from the plan year's months so far), and for each Gauss-Hermite noise
+   node build a one-rep :class:`~engine.core.inputs.Inputs` and pay it with the plan's
+   scalar :class:`~engine.plan.ReferenceEvaluator`; the CARA certainty equivalent over the
+   nodes minus the cost of effort (and, under a ratchet quota policy, what the year's
+   output costs in next year's pay), ties to the lower effort;
+2. realize its outputs with its own draws (deal counts by Poisson inversion, lognormal
+   sizes, shares, scores, incidents), times the month's market factor;
+3. at a period's close inside a plan year, knowing the month's business, choose to pull
+   business forward from next month (up to ``timing.max_shift`` of the period's expected
+   business), push some of the month's into it (up to ``timing.max_push``) or neither, in
+   thirds, valued like effort from next month;
 4. at a period close, get paid and update morale (pay against expectation, fairness as a
-   plain sort over the reps, awards); every month the outside-offer, hopeless-target and
-   recovery terms; then a quit draw, and a backfill with a new ``Rep`` after the vacancy.
+   plain sort over the reps, contest awards); every month the outside-offer,
+   hopeless-target and recovery terms; then a quit draw, and a backfill with a new ``Rep``
+   after the vacancy;
+5. after a plan year's last month, the quota policy sets each seat's next quota; each plan
+   year is paid with the roster as at its end.
 
 Same formulas, grid, window rule, quadrature, morale and attrition equations as the
 vectorized code; only the random streams differ (so results agree in distribution, not
 number for number). ``check_against_engine`` feeds the loop the engine's own random numbers
-of a run and compares rep by rep: without backfills the two agree to round-off (about
-1e-16) on every shipped plan. Differences, all deliberate and small:
+of a run (engine/sim/streams.py: traits, output noise, quits and market, each from its
+own stream) and compares rep by rep: the two agree to round-off (about 4e-16), with or
+without backfills, on the shipped plans the loop supports (tests/benchmarks/test_loop_baseline.py).
+What differs:
 
 * Plans whose pay depends on other reps (``rank``, group functions): each rep's what-if
   evaluates the whole team with this rep at the candidate and the others at their current
   choices (a best response, as the engine does); the engine also freezes the others'
   eligibility (``when``) and values at those choices, here they are re-evaluated, so a
-  rep's candidate can change another's eligibility (a second-order difference).
-* Roster ``status``/``tenure_months`` are those of the current month (the vectorized code
-  refreshes its roster columns only when a backfill starts).
-* A backfill starts at its initial morale (in the engine an unfilled slot's morale already
-  moves with the monthly outside-offer and recovery terms before the hire).
+  rep's candidate can change another's eligibility. A second-order difference in one
+  what-if, but once it flips a choice the runs part: ``team_contest``, whose
+  ``most_improved`` award is closed to ``gold_seller`` winners, agrees to round-off in some
+  runs and differs by up to 60% in a rep's payout in others (6 reps, 3 runs); with that
+  gate removed it agrees to round-off (tested), as does ``roster_changes`` (``group_sum``).
+* Not in the loop (its constructor refuses such plans): payment delays and cancellations
+  (``deals.payment``), and row-level measures that see the kinds of deal inside a period
+  (deal attributes, deal sizes: ``seeds_cn_deals``, ``product_rates_on_payment``); the loop
+  prices period totals, which is exact for row-level measures of levels every deal carries
+  at the period's value (``kpi_scorecard``'s averaged ``csat``). Forecast conditioning is
+  the engine's alone.
 
 Run: ``python benchmarks/loop_baseline.py [--reps 10] [--months 12] [--loop-runs 10]``.
 """
@@ -54,12 +71,25 @@ from pathlib import Path
 import numpy as np
 
 from engine.core.inputs import Inputs
+from engine.core.periods import MONTHS_PER_PERIOD
 from engine.plan import ReferenceEvaluator, load_plan
+from engine.plan import expr as ex
+from engine.plan.kinds import kind_of
 from engine.plan.validate import CheckedPlan
-from engine.sim.behaviour import Production, quadrature
-from engine.sim.population import build_roster, hire_capacity
+from engine.sim.behaviour import RHO_NEGLIGIBLE, Production, quadrature
+from engine.sim.market import MarketModel, team_index
+from engine.sim.payment import placement_for
+from engine.sim.population import build_roster, draw_traits, hire_capacity
 from engine.sim.scenario import Dist, Scenario, default_scenario
-from engine.sim.simulate import _period_reach, month_days, plan_periods, uses_cross_rep
+from engine.sim.shape import mix_columns, mix_for, shape_scenario
+from engine.sim.simulate import (
+    TIMING_STEPS,
+    _period_reach,
+    month_days,
+    plan_periods,
+    uses_cross_rep,
+)
+from engine.sim.streams import RunStreams
 
 __all__ = ["Rep", "Team", "compare_averages", "run_loop", "run_vectorized"]
 
@@ -162,15 +192,108 @@ def percentile_ranks(values: list[float]) -> list[float]:
 
 # --------------------------------------------------------------------------- the model (shared, read-only)
 
+def certainty_equivalent(values: list[float], weights: list[float], rho: float, scale: float) -> float:
+    """CARA certainty equivalent of pay known at the quadrature nodes (docs/model.md §3), for
+    one rep: ``-(s/rho) ln sum_j w_j exp(-rho V_j / s)``, computed as the model computes it
+    (around the mean where ``rho`` times the spread below it is at most ``s``, else around the
+    worst outcome; below ``RHO_NEGLIGIBLE`` its limit ``mean - rho/2 var / s``)."""
+    mean = weights[0] * values[0]
+    for w, v in zip(weights[1:], values[1:]):
+        mean = mean + w * v
+    if not rho > RHO_NEGLIGIBLE:
+        acc = 0.0
+        for j, (w, v) in enumerate(zip(weights, values)):
+            x = (v - mean) / scale
+            acc = w * (x * x) if j == 0 else acc + w * (x * x)
+        return mean + scale * (-0.5 * rho * acc)
+    lowest = min(values)
+    if rho * (mean - lowest) / scale <= 1.0:
+        acc = 0.0
+        for j, (w, v) in enumerate(zip(weights, values)):
+            term = w * math.expm1(min(-rho * ((v - mean) / scale), 1.0))
+            acc = term if j == 0 else acc + term
+        return mean + scale * (-math.log1p(acc) / rho)
+    acc = 0.0
+    for j, (w, v) in enumerate(zip(weights, values)):
+        term = w * math.exp(-rho * (v - lowest) / scale)
+        acc = term if j == 0 else acc + term
+    return lowest - scale / rho * math.log(acc)
+
+
+class Market:
+    """The run's demand factor, per team and month, in plain floats (docs/model.md §2): a
+    level shock per plan year plus a persistent AR(1) monthly component, ``exp(x - V/2)``."""
+
+    def __init__(self, model: MarketModel, months: int, teams: int, z: list[list[float]]):
+        self.model = model
+        self.months = months
+        years = (months + 11) // 12
+        sd0 = math.sqrt(model.month_var)
+
+        def path(zz: list[float]) -> list[float]:
+            x, prev = [], 0.0
+            for t in range(months):
+                prev = sd0 * zz[years] if t == 0 else model.rho * prev + model.month_sigma * zz[years + t]
+                x.append(model.year_sigma * zz[t // 12] + prev)
+            return x
+
+        company = path(z[0])
+        w = model.team_share
+        if w <= 0.0:
+            self.x = [company] * teams
+        else:
+            self.x = [[math.sqrt(1.0 - w) * c + math.sqrt(w) * v for c, v in zip(company, path(z[1 + i]))]
+                      for i in range(teams)]
+
+    def factor(self, team: int, t: int) -> float:
+        """The demand multiplier of month ``t``."""
+        return math.exp(self.x[team][t] - self.model.var / 2.0)
+
+    def outlook(self, team: int, t: int) -> tuple[list[float], list[float]]:
+        """What a rep deciding in month ``t`` expects of months ``t ..``: expected multipliers
+        and variances of the log factor, from the plan year's months seen so far (the
+        Gaussian conditional, ``MarketModel.outlook``); a later plan year gets the prior."""
+        mdl = self.model
+        y0 = (t // 12) * 12
+        ahead = self.months - t
+        within = min(ahead, y0 + 12 - t)
+        mean, var = mdl.outlook(np.array(self.x[team][y0:t]), within)
+        f = [float(v) for v in mdl.expected_factor(mean, var)] + [1.0] * (ahead - within)
+        return f, [float(v) for v in var] + [mdl.var] * (ahead - within)
+
+
+def _periods_suffice(checked: CheckedPlan, sc: Scenario) -> bool:
+    """Whether the plan's pay on a period's totals is its pay on the deals inside them (the
+    engine's :class:`~engine.core.inputs.Mix`): no row-level measures, or only ones that read
+    levels every deal carries at the period's value (a survey score averaged over the period)."""
+    mix = mix_for(checked, sc)
+    if mix is None:
+        return True
+    if mix.attributes or mix.driven:
+        return False
+    for m in checked.plan.measures:
+        if m.name in checked.row_measures:
+            read = {n.name for n in ex.walk(m.code.tree) if isinstance(n, ex.Name) and n.prefix == "actuals"}
+            if not read <= set(mix.levels):
+                return False
+    return True
+
+
 class Model:
-    """Everything the reps share: the scenario's constants, the plan's periods, the production model."""
+    """Everything the reps share: the scenario's constants, the plan's periods and years, the production model."""
 
     def __init__(self, checked: CheckedPlan, scenario: Scenario):
-        sc = scenario
         plan = checked.plan
+        sc, _ = shape_scenario(checked, scenario)  # the team in the plan's own column names (as the engine)
         self.checked = checked
         self.plan = plan
         self.sc = sc
+        columns = sorted(checked.numeric_actual_columns) + mix_columns(sc)
+        if placement_for(checked, sc, columns) is not None:
+            raise NotImplementedError(f"plan {plan.name}: payment delays are not in the loop baseline")
+        if not _periods_suffice(checked, sc):
+            raise NotImplementedError(f"plan {plan.name}: the loop prices period totals, and this plan's "
+                                      "row-level measures see the kinds of deal inside them")
         self.start = dt.date(sc.start.year, plan.fiscal_year_start, 1)
         self.M = sc.months
         self.days = [float(d) for d in month_days(self.start, self.M)]
@@ -181,6 +304,14 @@ class Model:
         self.months_of_period = [[m for m in range(self.M) if self.period_of_month[m] == k] for k in range(self.P)]
         self.last_month = [m == self.M - 1 or self.period_of_month[m + 1] != self.period_of_month[m]
                            for m in range(self.M)]
+        # Plan years: year-to-date terms, quotas, the hopeless test and pay to date restart.
+        fy = [periods[k].fiscal_year for k in self.period_of_month]
+        names = list(dict.fromkeys(fy))
+        self.Y = len(names)
+        self.year_of_month = [names.index(f) for f in fy]
+        self.year_of_period = [names.index(p.fiscal_year) for p in periods]
+        self.year_months = [[m for m in range(self.M) if self.year_of_month[m] == y] for y in range(self.Y)]
+        self.year_periods = [[k for k in range(self.P) if self.year_of_period[k] == y] for y in range(self.Y)]
         self.season = [float(sc.seasonality[(self.start.month - 1 + i) % 12]) for i in range(self.M)]
         self.reach = _period_reach(checked)
         self.cross_period = self.reach != 0
@@ -199,7 +330,7 @@ class Model:
         self.primary_activity = self.act_index[sc.output(self.primary).activity]
         self.primary_cv = prod.monthly_cv(sc.output(self.primary))
         self.amount_cols = {o.name for o in sc.outputs if o.kind in ("amount", "share_of")}
-        self.plan_cols = dict(checked.actual_columns)  # column -> aggregation
+        self.plan_cols = {col: checked.actual_columns.get(col, "sum") for col in columns}  # column -> aggregation
         missing = sorted(set(self.plan_cols) - set(sc.actual_columns))
         if missing:
             raise ValueError(f"plan {plan.name} uses actuals.{missing[0]}, which the scenario does not produce")
@@ -207,7 +338,12 @@ class Model:
         self.mp = dict(sc.morale)
         self.ap = dict(sc.attrition)
         self.base_hazard = 1.0 - (1.0 - self.ap["annual_base_rate"]) ** (1.0 / 12.0)
-        self.timing_possible = sc.timing_max_shift > 0 and self.primary in self.plan_cols
+        self.policy = sc.quota_policy
+        self.ratchet = self.policy.ratchet_weight * self.policy.discount
+        self.market = sc.market if sc.market.active else None
+        target = sc.primary_target
+        self.quota_columns = [target] + [name for name, source, _ in sc.derived_columns
+                                         if source == target and name != target]
 
     def _relevant_activities(self) -> list[int]:
         used = set(self.plan_cols)
@@ -228,11 +364,23 @@ class Model:
 
     def window(self, k: int, timing: bool) -> list[int]:
         """Plan periods whose pay this month's choices can change."""
-        if self.reach is None:
-            return list(range(self.P))
+        if self.reach is None:  # year-to-date terms: the periods of k's plan year
+            return list(self.year_periods[self.year_of_period[k]])
         lo = max(k - self.reach, 0)
         hi = min(k + self.reach + (1 if timing else 0), self.P - 1)
         return list(range(lo, hi + 1))
+
+    def pay_window(self, k: int) -> list[int]:
+        """The periods evaluated to pay period ``k`` on the realized actuals."""
+        if self.reach is None:  # year-to-date terms: from the start of k's plan year
+            return [q for q in self.year_periods[self.year_of_period[k]] if q <= k]
+        return list(range(k + 1)) if self.cross_period else [k]
+
+    def timing_month(self, t: int) -> bool:
+        """Whether business can move across the period end after month ``t`` (inside a plan year)."""
+        sc = self.sc
+        return (self.last_month[t] and t + 1 < self.M and (sc.timing_max_shift > 0 or sc.timing_max_push > 0)
+                and self.year_of_month[t + 1] == self.year_of_month[t] and self.primary in self.plan_cols)
 
     def ramp(self, tenure: float) -> float:
         T, r0 = self.sc.ramp_months, self.sc.ramp_start
@@ -243,6 +391,7 @@ class Model:
     # -- production, one rep and one month ------------------------------------------------
 
     def expected(self, eff: list[float], skill: float, quota: float, season: float, ramp: float) -> dict[str, float]:
+        """Expected outputs of a month; ``season`` is the demand factor (seasonality times the market)."""
         out: dict[str, float] = {}
         prim = eff[self.primary_activity]
         for name, kind, ai, p in self.outputs:
@@ -326,6 +475,20 @@ class Row:
     proration: list[float]
 
 
+@dataclasses.dataclass
+class Outlook:
+    """Where a rep stands when it prices a choice: the month it looks from, its tenure then,
+    its realized primary output (with any business moved at the period's close), the
+    business carried into that month, and the market it expects from it on."""
+
+    t: int
+    tenure: float
+    carry: float
+    primary: list[float]
+    market: list[float] | None
+    market_var: list[float] | None
+
+
 # --------------------------------------------------------------------------- the agents
 
 class Rep:
@@ -337,10 +500,12 @@ class Rep:
         self.slot = slot
         self.seat = seat
         self.rep_id = seat_roster["rep_id"] if not hired else f"H{slot - seat_roster['seats'] + 1:05d}"
-        self.seat_roster = {k: v for k, v in seat_roster.items() if k not in ("rep_id", "seats")}
-        self.quota = float(self.seat_roster[sc.primary_target])
-        self.ti = float(self.seat_roster["ti"])
-        self.base_salary = float(self.seat_roster["base_salary"])
+        self.first_roster = {k: v for k, v in seat_roster.items() if k not in ("rep_id", "seats")}
+        self.cols = dict(self.first_roster)  # the seat's columns this plan year (quotas move with the policy)
+        self.scale = float(self.first_roster[sc.primary_target])  # what production scales with
+        self.quota = self.scale
+        self.ti = float(self.first_roster["ti"])
+        self.base_salary = float(self.first_roster["base_salary"])
         self.ote = self.ti + self.base_salary
         self.rng = random.Random(f"{seed}/{slot}")  # the rep's own random numbers
         rng = self.rng
@@ -363,229 +528,309 @@ class Rep:
         self.effort_m = [0.0] * M
         self.morale_m = [0.0] * M
         self.carry = 0.0
-        self.shift = 0.0
         self.pay_to_date = 0.0
         self.ti_to_date = 0.0
         self.expected_period_pay = 0.0
         self.outside_gap = 0.0
         self.quit_u = 1.0
+        self.mm = 1.0
+        self.seen_tenure = self.tenure
+        self.year_roster: list[dict] = []
+        self.market: list[float] | None = None  # expected demand multiplier from this month on
+        self.market_var: list[float] | None = None
 
     # -- what the plan sees ------------------------------------------------------------
 
-    def roster(self) -> dict:
-        ramping = self.hired or self.tenure < self.model.sc.ramp_months
-        return dict(self.seat_roster, status="new_hire" if ramping else "tenured", tenure_months=self.tenure)
+    def apply_quota(self, seat_quota: float) -> None:
+        """The seat's quota this plan year, and the roster columns that are multiples of it."""
+        ratio = seat_quota / self.scale if self.scale > 0 else 1.0
+        for name in self.model.quota_columns:
+            if name in self.first_roster:
+                self.cols[name] = float(self.first_roster[name]) * ratio
+        self.quota = float(self.cols[self.model.sc.primary_target])
 
-    def realized_row(self, window: list[int], upto: int) -> Row:
+    def roster(self) -> dict:
+        """The roster row as the plan sees it this month (status and tenure as at the month's start)."""
+        ramping = self.hired or self.seen_tenure < self.model.sc.ramp_months
+        return dict(self.cols, status="new_hire" if ramping else "tenured", tenure_months=self.seen_tenure)
+
+    def realized_row(self, window: list[int], upto: int, roster: dict | None = None) -> Row:
         """Realized actuals of the months before ``upto`` gathered into the window's periods."""
         md = self.model
-        acts = {col: [] for col in md.plan_cols}
+        acts: dict[str, list[float]] = {col: [] for col in md.plan_cols}
         active, prorate = [], []
         for k in window:
             ms = [m for m in md.months_of_period[k] if m < upto]
             for col, agg in md.plan_cols.items():
                 acts[col].append(aggregate([self.actual[col][m] for m in ms], [self.active[m] for m in ms], agg))
-            got = sum(md.days[m] for m in ms if self.active[m])
+            got = 0.0
+            for m in ms:
+                got += md.days[m] if self.active[m] else 0.0
             active.append(got > 0)
             prorate.append(got / md.periods[k].days)
-        return Row(self.rep_id, self.roster(), acts, active, prorate)
+        return Row(self.rep_id, self.roster() if roster is None else roster, acts, active, prorate)
 
     # -- the decision ------------------------------------------------------------------
 
-    def trial(self, candidate: tuple) -> tuple[list[float], float]:
-        """This rep's effort and shift under a candidate: ('effort', activity, level) or ('timing', direction)."""
-        if candidate[0] == "effort":
-            _, a, g = candidate
-            choice = list(self.choice)
-            choice[a] = g
-            return choice, 0.0
-        return self.choice, candidate[1] * self.phi
+    def now(self, t: int) -> Outlook:
+        """This month as the rep sees it when choosing effort."""
+        return Outlook(t, self.tenure, self.carry, self.actual[self.model.primary], self.market, self.market_var)
 
-    def project(self, t: int, future: list[int], choice: list[float], shift: float) -> dict[int, dict[str, float]]:
-        """Expected outputs of the months from t on, at the same effort for the rest of the window."""
+    def project(self, view: Outlook, future: list[int], choice: list[float]) -> dict[int, dict[str, float]]:
+        """Expected outputs of the months from ``view.t`` on, at the same effort for the rest of the window."""
         md = self.model
-        mm = self.mm
-        eff = [c * mm for c in choice]
-        proj = {m: md.expected(eff, self.skill, self.quota, md.season[m], md.ramp(self.tenure + (m - t)))
-                for m in future}
-        prim = md.primary
-        if t in proj:
-            proj[t][prim] += self.carry
-            if shift:
-                pulled, pushed = max(shift, 0.0), max(-shift, 0.0)
-                proj[t][prim] += pulled * (1 - md.sc.timing_pull_cost) - pushed
-                if t + 1 in proj:
-                    proj[t + 1][prim] += -pulled + pushed * (1 - md.sc.timing_push_cost)
+        eff = [c * self.mm for c in choice]
+        proj = {}
+        for m in future:
+            season = md.season[m] if view.market is None else md.season[m] * view.market[m - view.t]
+            proj[m] = md.expected(eff, self.skill, self.scale, season, md.ramp(view.tenure + (m - view.t)))
         return proj
 
-    def projected_row(self, t: int, window: list[int], proj: dict, factor: float) -> Row:
-        """The window's plan inputs: realized months so far, projections (times a noise node) after."""
+    def projected_row(self, view: Outlook, window: list[int], proj: dict, factor: float) -> Row:
+        """The window's plan inputs: realized months so far, projections (the amounts times a
+        noise node) after; business carried into the month is known deals, added after the noise."""
         md = self.model
-        acts = {col: [] for col in md.plan_cols}
+        t = view.t
+        acts: dict[str, list[float]] = {col: [] for col in md.plan_cols}
         active, prorate = [], []
         for k in window:
             ms = md.months_of_period[k]
-            act_ms = [self.active[m] if m < t else True for m in ms]
+            act_ms = [self.active[m] if m < t else self.present for m in ms]
             for col, agg in md.plan_cols.items():
+                past = view.primary if col == md.primary else self.actual[col]
                 vals = []
                 for m in ms:
                     if m < t:
-                        vals.append(self.actual[col][m])
-                    elif col in md.amount_cols:
-                        vals.append(factor * proj[m][col])
-                    else:
-                        vals.append(proj[m][col])
+                        vals.append(past[m])
+                        continue
+                    v = factor * proj[m][col] if col in md.amount_cols else proj[m][col]
+                    vals.append(v + view.carry if col == md.primary and m == t else v)
                 acts[col].append(aggregate(vals, act_ms, agg))
-            got = sum(md.days[m] for m, a in zip(ms, act_ms) if a)
+            got = 0.0
+            for m, a in zip(ms, act_ms):
+                got += md.days[m] if a else 0.0
             active.append(got > 0)
             prorate.append(got / md.periods[k].days if ms else 0.0)
         return Row(self.rep_id, self.roster(), acts, active, prorate)
 
-    def utility(self, t: int, window: list[int], candidate: tuple, team: Team) -> tuple[float, list[float]]:
-        """Certainty equivalent of the window's pay under a candidate, minus the cost of effort.
+    def utility(self, view: Outlook, window: list[int], choice: list[float], team: Team,
+                views: dict | None = None) -> tuple[float, list[float]]:
+        """Certainty equivalent of the window's pay at effort ``choice`` seen from ``view``,
+        minus the cost of effort (and, under a ratchet, what the year's output costs in next
+        year's pay). ``views``: where the other reps stand (plans whose pay depends on them).
 
         Returns ``(utility, expected pay per window period)``.
         """
         md = self.model
-        months = [m for k in window for m in md.months_of_period[k]]
-        future = [m for m in months if m >= t]
+        t = view.t
+        future = [m for k in window for m in md.months_of_period[k] if m >= t]
         n_rem = len(future)
-        choice, shift = self.trial(candidate)
         cv = md.primary_cv / math.sqrt(max(n_rem, 1))
-        s = math.sqrt(math.log1p(cv * cv))
+        s2 = math.log1p(cv * cv)
+        if view.market_var is not None and future:  # the market's uncertainty over the months left
+            s2 = s2 + sum(view.market_var[m - t] for m in future) / len(future)
+        s = math.sqrt(s2)
         factors = [math.exp(s * x - s * s / 2.0) for x in md.nodes]
-        proj = self.project(t, future, choice, shift)
+        proj = self.project(view, future, choice)
         if md.cross_rep:  # pay depends on the others: this rep deviates, the others keep their choices
-            others = [(r, proj if r is self else r.project(t, future, r.choice, 0.0)) for r in team.present_reps()]
-            me = [r for r, _ in others].index(self)
+            assert views is not None
+            others = [(r, views[r.slot], proj if r is self else r.project(views[r.slot], future, r.choice))
+                      for r in team.present_reps()]
+            me = [r for r, _, _ in others].index(self)
         vs, pps = [], []
         for f in factors:
             if md.cross_rep:
-                res = md.pay([r.projected_row(t, window, p, f) for r, p in others], window)
+                res = md.pay([r.projected_row(v, window, p, f) for r, v, p in others], window)
                 pp = res.total[me].tolist()
             else:
-                res = md.pay([self.projected_row(t, window, proj, f)], window)
+                res = md.pay([self.projected_row(view, window, proj, f)], window)
                 pp = res.total[0].tolist()
-            vs.append(sum(pp))
+            v = pp[0]
+            for x in pp[1:]:
+                v += x
+            vs.append(v)
             pps.append(pp)
         w = md.weights
-        mean = sum(wj * v for wj, v in zip(w, vs))
-        var = sum(wj * (v - mean) ** 2 for wj, v in zip(w, vs))
         ti_m = max(self.ti / 12.0, 1e-9)
-        ce = mean - 0.5 * self.rho * var / ti_m
-        cost = self.kappa * ti_m * n_rem * 0.5 * sum(sh * max(c - 1.0, 0.0) ** 2 for sh, c in zip(md.shares, choice))
-        expected_pp = [sum(w[j] * pps[j][i] for j in range(len(w))) for i in range(len(window))]
-        return ce - cost, expected_pp
+        ce = certainty_equivalent(vs, w, self.rho, ti_m)
+        cost = 0.0
+        for a, (sh, c) in enumerate(zip(md.shares, choice)):
+            d = max(c - 1.0, 0.0)
+            cost = sh * (d * d) if a == 0 else cost + sh * (d * d)
+        u = ce - self.kappa * ti_m * n_rem * 0.5 * cost
+        if md.ratchet > 0:  # next year's quota rises with this year's output (docs/model.md §10)
+            y = md.year_of_month[t]
+            output = 0.0
+            for m in future:
+                if md.year_of_month[m] == y:
+                    output += proj[m][md.primary] + (view.carry if m == t else 0.0)
+            u -= self.ratchet_price() * output
+        expected_pp = []
+        for i in range(len(window)):
+            e = w[0] * pps[0][i]
+            for j in range(1, len(w)):
+                e = e + w[j] * pps[j][i]
+            expected_pp.append(e)
+        return u, expected_pp
 
-    def window_now(self, t: int) -> tuple[int, bool, list[int]]:
-        md = self.model
-        k = md.period_of_month[t]
-        timing_now = md.last_month[t] and t + 1 < md.M and md.timing_possible
-        return k, timing_now, md.window(k, timing_now)
+    def ratchet_price(self) -> float:
+        """What a unit of this year's primary output costs in next year's pay under a ratchet."""
+        return self.model.ratchet * self.ti / max(self.quota, 1e-9)
 
-    def start_month(self, t: int) -> None:
+    def start_month(self, t: int, team: Team) -> None:
         md = self.model
         self.active[t] = True
+        self.seen_tenure = self.tenure
         self.mm = md.mp["effort_floor"] + (1.0 - md.mp["effort_floor"]) * self.morale
+        if team.market is not None:  # what the rep expects of the market, seeing the months so far
+            self.market, self.market_var = team.market.outlook(team.team_of_seat[self.seat], t)
 
     def best_level(self, t: int, a: int, team: Team) -> tuple[float, list[float]]:
         """The best level of activity ``a`` over the effort grid, the other activities held at
         their current choice; and the expected pay per window period at that level."""
         md = self.model
-        _, _, window = self.window_now(t)
-        best_u, best, best_pp = None, self.choice[a], None
+        window = md.window(md.period_of_month[t], False)
+        views = {r.slot: r.now(t) for r in team.present_reps()} if md.cross_rep else None
+        view = views[self.slot] if views is not None else self.now(t)
+        best_u: float | None = None
+        best, best_pp = self.choice[a], None
         for g in md.grid:
             if g > md.max_effort[a] + 1e-12:
                 continue
-            u, pp = self.utility(t, window, ("effort", a, g), team)
+            choice = list(self.choice)
+            choice[a] = g
+            u, pp = self.utility(view, window, choice, team, views)
             if best_u is None or u > best_u + 1e-9 * abs(best_u):
                 best_u, best, best_pp = u, g, pp
+        assert best_pp is not None
         return best, best_pp
 
     def expect_period_pay(self, t: int, pp: list[float] | None) -> None:
         """At a period's first month: what the rep expects from it, for the morale update at its close."""
         md = self.model
-        k, _, window = self.window_now(t)
+        k = md.period_of_month[t]
+        window = md.window(k, False)
         if pp is not None and (t == 0 or md.period_of_month[t - 1] != k):
             self.expected_period_pay = pp[window.index(k)]
 
-    def timing_amount(self, t: int) -> None:
-        """Business that can be shifted: a share of this month's expected primary output."""
-        md = self.model
-        eff = [c * self.mm for c in self.choice]
-        self.phi = md.sc.timing_max_shift * md.expected(eff, self.skill, self.quota, md.season[t],
-                                                        md.ramp(self.tenure))[md.primary]
-
-    def choose_timing(self, t: int, team: Team) -> None:
-        """Pull forward, push out or neither, by the same utility comparison."""
-        _, _, window = self.window_now(t)
-        best_u, best_dir = None, 0.0
-        for direction in (0.0, 1.0, -1.0):
-            u, _ = self.utility(t, window, ("timing", direction), team)
-            if best_u is None or u > best_u + 1e-9 * abs(best_u):
-                best_u, best_dir = u, direction
-        self.shift = best_dir * self.phi
-
     # -- the month's outcome -------------------------------------------------------------
 
-    def produce(self, t: int, draws: tuple | None = None) -> None:
+    def produce(self, t: int, team: Team, draws: tuple | None = None) -> None:
         """Realize the month's outputs with the rep's own draws (or given ones: see ``engine_run``)."""
         md = self.model
         rng = self.rng
         eff = [c * self.mm for c in self.choice]
-        exp_vals = md.expected(eff, self.skill, self.quota, md.season[t], md.ramp(self.tenure))
+        season = md.season[t] if team.market is None else md.season[t] * team.market.factor(
+            team.team_of_seat[self.seat], t)
+        exp_vals = md.expected(eff, self.skill, self.scale, season, md.ramp(self.tenure))
         n_out = len(md.outputs)
         if draws is None:
             us = [rng.random() for _ in range(n_out)]
             zs = [rng.gauss(0.0, 1.0) for _ in range(n_out)]
             self.quit_u = rng.random()
         else:
-            us, zs, self.quit_u = draws
+            us, zs = draws
         real = md.realize(exp_vals, eff, us, zs)
-        sc = md.sc
+        # Business moved across the last period end: pushed business arrives, pulled business
+        # is missing (where the month brings less than was pulled, the rest from the next).
         prim = real[md.primary] + self.carry
-        pulled = max(self.shift, 0.0)
-        pushed = min(max(-self.shift, 0.0), max(prim, 0.0))
-        prim = prim + pulled * (1.0 - sc.timing_pull_cost) - pushed
-        self.carry = -pulled + pushed * (1.0 - sc.timing_push_cost)
-        real[md.primary] = prim
+        self.carry = min(prim, 0.0)
+        real[md.primary] = prim - self.carry
         for col in self.actual:
             self.actual[col][t] = real[col]
-        self.effort_m[t] = sum(e * sh for e, sh in zip(eff, md.shares))
+        total = 0.0
+        for a, (e, sh) in enumerate(zip(eff, md.shares)):
+            total = e * sh if a == 0 else total + e * sh
+        self.effort_m[t] = total
         self.morale_m[t] = self.morale
+
+    def timing_moves(self, t: int, team: Team) -> list[tuple[float, float]]:
+        """At the period's close, the business the rep could move: for each timing step,
+        ``(business added to this month, carry into the next)``. Up to ``max_shift`` of the
+        period's expected business (at this month's expected rate) pulled from next month,
+        up to ``max_push`` of it, at most what the month brought, pushed into it."""
+        md = self.model
+        sc = md.sc
+        eff = [c * self.mm for c in self.choice]
+        season = md.season[t] if self.market is None else md.season[t] * self.market[0]
+        rate = MONTHS_PER_PERIOD[md.plan.period] * md.expected(eff, self.skill, self.scale, season,
+                                                                md.ramp(self.tenure))[md.primary]
+        pull_most, push_most = sc.timing_max_shift * rate, sc.timing_max_push * rate
+        month = max(self.actual[md.primary][t], 0.0)
+        moves = []
+        for d in TIMING_STEPS:
+            pulled = max(d, 0.0) * pull_most
+            pushed = min(max(-d, 0.0) * push_most, month)
+            moves.append((pulled * (1.0 - sc.timing_pull_cost) - pushed,
+                          self.carry - pulled + pushed * (1.0 - sc.timing_push_cost)))
+        return moves
+
+    def next_month(self, t: int, team: Team, move: tuple[float, float] | None = None) -> Outlook:
+        """Next month as the rep sees it at this period's close, after a timing move (default
+        none): a month more tenure, the market seen to date."""
+        if move is None:
+            move = (0.0, self.carry)
+        primary = list(self.actual[self.model.primary])
+        primary[t] += move[0]
+        market, var = (None, None) if team.market is None else team.market.outlook(team.team_of_seat[self.seat], t + 1)
+        return Outlook(t + 1, self.tenure + 1.0, move[1], primary, market, var)
+
+    def choose_timing(self, t: int, team: Team) -> tuple[float, float]:
+        """Pull forward, push out or neither, by the same utility as effort, valued from next month."""
+        md = self.model
+        window = md.window(md.period_of_month[t], True)
+        views = {r.slot: r.next_month(t, team) for r in team.present_reps()} if md.cross_rep else None
+        best_u: float | None = None
+        best = (0.0, 0.0)
+        for move in self.timing_moves(t, team):
+            view = self.next_month(t, team, move)
+            if views is not None:
+                views = {**views, self.slot: view}
+            u, _ = self.utility(view, window, self.choice, team, views)
+            if md.ratchet > 0:  # the moved business counts toward next year's quota like the months ahead
+                u -= self.ratchet_price() * move[0]
+            if best_u is None or u > best_u + 1e-9 * abs(best_u):
+                best_u, best = u, move
+        return best
 
     def period_pay(self, k: int, t: int) -> tuple[float, float, float]:
         """Pay, target incentive and awards for period k on the realized actuals."""
         md = self.model
-        window = list(range(k + 1)) if md.cross_period else [k]
+        window = md.pay_window(k)
         res = md.pay([self.realized_row(window, t + 1)], window)
         return _period_figures(md, res, 0, window)
 
-    def primary_to_date(self, t: int) -> float:
-        return sum(self.actual[self.model.primary][: t + 1])
+    def primary_year_to_date(self, t: int) -> float:
+        md = self.model
+        y0 = md.year_months[md.year_of_month[t]][0]
+        total = 0.0
+        for v in self.actual[md.primary][y0: t + 1]:
+            total += v
+        return total
 
     def monthly_morale(self, t: int) -> None:
         """Outside offers, hopeless targets and recovery; then clip."""
         md = self.model
-        M = md.M
         mp = md.mp
+        months = md.year_months[md.year_of_month[t]]
+        y0, end = months[0], months[-1] + 1
         pay_ratio = self.pay_to_date / max(self.ti_to_date, 1e-9) if self.ti_to_date > 0 else 1.0
-        seen = (t + 1) / M
-        comp_ratio = (self.base_salary + self.ti * (seen * pay_ratio + 1.0 - seen)) / max(self.ote, 1e-9)
+        seen = (t + 1 - y0) / (end - y0)
+        comp_ratio = (float(self.cols["base_salary"]) + self.ti * (seen * pay_ratio + 1.0 - seen)) / max(self.ote, 1e-9)
         self.outside_gap = max(self.outside - comp_ratio, 0.0)
         hopeless = 0.0
-        if t + 1 < M:
+        if t + 1 < end:  # even the highest effort for the rest of the plan year leaves the rep under 80%
             emax = [md.grid[-1] * self.mm] * md.A
             rest = 0.0
-            for m in range(t + 1, M):
-                rest += md.expected(emax, self.skill, self.quota, md.season[m],
-                                    md.ramp(self.tenure + (m - t)))[md.primary]
-            months_in_role = sum(self.active[: t + 1]) + (M - t - 1)
-            if self.primary_to_date(t) + rest < 0.8 * self.quota * months_in_role / 12.0:
+            for m in range(t + 1, end):
+                season = md.season[m] if self.market is None else md.season[m] * self.market[m - t]
+                rest += md.expected(emax, self.skill, self.scale, season, md.ramp(self.tenure + (m - t)))[md.primary]
+            months_in_role = sum(self.active[y0: t + 1]) + (end - t - 1)
+            if self.primary_year_to_date(t) + rest < 0.8 * self.quota * months_in_role / 12.0:
                 hopeless = 1.0
-        m = (self.morale - mp["outside_gap"] * self.outside_gap - mp["hopeless"] * hopeless
-             + mp["recovery"] * (self.morale0 - self.morale))
-        self.morale = _clip(m, 0.0, 1.0)
+        updated = (self.morale - mp["outside_gap"] * self.outside_gap - mp["hopeless"] * hopeless
+                   + mp["recovery"] * (self.morale0 - self.morale))
+        self.morale = _clip(updated, 0.0, 1.0)
 
     def hazard(self) -> float:
         ap = self.model.ap
@@ -601,7 +846,7 @@ def _period_figures(md: Model, res, i: int, window: list[int]) -> tuple[float, f
         ti_k -= float(ti_vals[-2])
     awards = 0.0
     for c in md.plan.components:
-        if c.kind == "rank" and res.columns[c.name][i][-1] > 0:
+        if kind_of(c.kind).contest and res.columns[c.name][i][-1] > 0:
             awards += 1.0
     return pay, ti_k, awards
 
@@ -611,38 +856,48 @@ class Team:
 
     def __init__(self, model: Model, seed: int, reps: int, engine_run: int | None = None):
         """``engine_run``: for validation only, take traits and every random number from the
-        engine's stream of that run (``SeedSequence([seed, run])``, same order) instead of the
-        reps' own generators, so the loop can be compared with the engine number for number."""
+        engine's streams of that run (engine/sim/streams.py, same shapes and order) instead
+        of the reps' own generators, so the loop can be compared with the engine number for number."""
         self.model = model
         self.seed = seed
         sc = model.sc
         roster = build_roster(sc)  # the company's seats (same in every run, as in the engine)
         self.seats = roster.seats
         assert self.seats == reps
-        self.capacity = self.seats + hire_capacity(self.seats)
+        self.capacity = self.seats + hire_capacity(self.seats, model.M)
         self.seat_rows = []
         for s in range(self.seats):
             row = {name: (col[s] if isinstance(col[s], str) else float(col[s])) for name, col in roster.columns.items()}
             row["rep_id"] = str(roster.rep_ids[s])
             row["seats"] = self.seats
             self.seat_rows.append(row)
+        team_of_seat, teams = team_index(roster.columns, self.seats)
+        self.team_of_seat = [int(x) for x in team_of_seat]
+        self.seat_quota: list[float] | None = None  # each seat's quota after the first plan year
         self.refill: dict[int, int] = {}  # seat -> month its backfill starts
-        self.stream = None
+        self.streams: RunStreams | None = None
+        years = (model.M + 11) // 12
+        z_shape = (1 + teams, years + model.M + 1)
         if engine_run is not None:
-            from engine.sim.population import draw_traits
-
-            self.stream = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, int(engine_run)])))
-            tr = draw_traits(sc, self.stream, 1, self.capacity, self.seats)
+            self.streams = RunStreams(seed, [int(engine_run)])
+            tr = draw_traits(sc, self.streams, self.capacity, self.seats)
             self.traits = [{name: float(getattr(tr, name)[0, i]) for name in
                             ("skill", "kappa", "rho", "outside", "morale0", "tenure")} for i in range(self.capacity)]
+            z = self.streams.standard_normal("market", z_shape)[0].tolist() if model.market is not None else []
+        else:
+            rng = random.Random(f"{seed}/market")
+            z = [[rng.gauss(0.0, 1.0) for _ in range(z_shape[1])] for _ in range(z_shape[0])]
+        self.market = Market(model.market, model.M, teams, z) if model.market is not None else None
         self.reps: list[Rep] = [self.new_rep(s, s, hired=False) for s in range(self.seats)]
 
     def new_rep(self, slot: int, seat: int, hired: bool) -> Rep:
         rep = Rep(self.model, slot, seat, self.seat_rows[seat], self.seed, hired=hired)
-        if self.stream is not None:
+        if self.streams is not None:
             for name, v in self.traits[slot].items():
                 setattr(rep, name, v)
             rep.morale = rep.morale0
+        if self.seat_quota is not None:
+            rep.apply_quota(self.seat_quota[seat])
         return rep
 
     def present_reps(self) -> list[Rep]:
@@ -650,7 +905,6 @@ class Team:
 
     def step(self, t: int) -> None:
         md = self.model
-        M = md.M
         # 1. Backfills whose vacancy is over.
         for seat in sorted(s for s, when in self.refill.items() if when == t):
             del self.refill[seat]
@@ -658,48 +912,47 @@ class Team:
                 self.reps.append(self.new_rep(len(self.reps), seat, hired=True))
         present = self.present_reps()
         for rep in present:
-            rep.start_month(t)
-        # 2. Decisions, one rep at a time: effort (coordinate search, one relevant activity at
-        #    a time; every rep decides against the others' choices so far, then all commit),
-        #    then, in a period's last month, timing.
-        pps = [None] * len(present)
+            rep.start_month(t, self)
+        # 2. Effort, one rep at a time (coordinate search, one relevant activity at a time;
+        #    every rep decides against the others' choices so far, then all commit).
+        pps: list[list[float] | None] = [None] * len(present)
         for a in md.relevant:
             decided = [rep.best_level(t, a, self) for rep in present]
             for i, (rep, (level, pp)) in enumerate(zip(present, decided)):
                 rep.choice[a] = level
                 pps[i] = pp
-        for rep, pp in zip(present, pps):
-            rep.expect_period_pay(t, pp)
-        for rep in present:
-            rep.shift = 0.0
-        if present and present[0].window_now(t)[1]:
-            for rep in present:
-                rep.timing_amount(t)
-            for rep in present:
-                rep.choose_timing(t, self)
+        for rep, expected in zip(present, pps):
+            rep.expect_period_pay(t, expected)
         # 3. Outcomes.
-        if self.stream is None:
+        if self.streams is None:
             for rep in present:
-                rep.produce(t)
+                rep.produce(t, self)
         else:
             n_out = len(md.outputs)
-            uni = self.stream.random((n_out, self.capacity))
-            nor = self.stream.standard_normal((n_out, self.capacity))
-            qu = self.stream.random(self.capacity)
+            uni = self.streams.random("output_uniform", (n_out, self.capacity))[0]
+            nor = self.streams.standard_normal("output_normal", (n_out, self.capacity))[0]
             for rep in present:
-                rep.produce(t, (uni[:, rep.slot].tolist(), nor[:, rep.slot].tolist(), float(qu[rep.slot])))
+                rep.produce(t, self, (uni[:, rep.slot].tolist(), nor[:, rep.slot].tolist()))
+        # 3b. At a period's close, knowing its business: pull business forward, push some out, or neither.
+        if md.timing_month(t):
+            moves = [rep.choose_timing(t, self) for rep in present]
+            for rep, (now, carry) in zip(present, moves):
+                rep.actual[md.primary][t] += now
+                rep.carry = carry
         # 4. Period close: pay and morale's response (fairness: a plain sort over the reps).
+        y = md.year_of_month[t]
+        y0 = md.year_months[y][0]
         if md.last_month[t]:
             k = md.period_of_month[t]
             if md.cross_rep:
-                window = list(range(k + 1)) if md.cross_period else [k]
+                window = md.pay_window(k)
                 everyone = self.reps
                 res = md.pay([r.realized_row(window, t + 1) for r in everyone], window)
                 figures = {id(r): _period_figures(md, res, i, window) for i, r in enumerate(everyone)}
                 paid = [figures[id(r)] for r in present]
             else:
                 paid = [rep.period_pay(k, t) for rep in present]
-            perf = [rep.primary_to_date(t) / max(rep.quota * (t + 1) / 12.0, 1e-9) for rep in present]
+            perf = [rep.primary_year_to_date(t) / max(rep.quota * (t + 1 - y0) / 12.0, 1e-9) for rep in present]
             pay_pct = percentile_ranks([p[0] for p in paid])
             perf_pct = percentile_ranks(perf)
             mp = md.mp
@@ -713,39 +966,75 @@ class Team:
         # Every month: outside offers, hopeless targets, recovery.
         for rep in present:
             rep.monthly_morale(t)
-        # 5. Quits at the end of the month; the seat is refilled after the vacancy.
-        quits = [rep for rep in present if rep.quit_u < rep.hazard() and t + 1 < M]
+        # 5. Quits at the end of the month (the horizon's last month too); the seat is refilled after the vacancy.
+        if self.streams is not None:
+            quit_u = self.streams.random("quits", (self.capacity,))[0]
+            for rep in present:
+                rep.quit_u = float(quit_u[rep.slot])
+        quits = [rep for rep in present if rep.quit_u < rep.hazard()]
         if quits:
-            perf = [sum(r.actual[md.primary][: t + 1]) / max(r.quota * max(sum(r.active[: t + 1]), 1) / 12.0, 1e-9)
-                    for r in present]
+            perf = []
+            for r in present:
+                in_role = sum(r.active[y0: t + 1])
+                perf.append(r.primary_year_to_date(t) / max(r.quota * max(in_role, 1) / 12.0, 1e-9))
             top = {id(r): p >= 0.75 for r, p in zip(present, percentile_ranks(perf))}
             start_at = t + 1 + int(md.ap["vacancy_months"])
             for rep in quits:
                 rep.regretted = top[id(rep)]
                 rep.left = True
                 rep.present = False
-                if start_at < M:
+                rep.carry = 0.0
+                if start_at < md.M:
                     self.refill[rep.seat] = start_at
         for rep in self.reps:
             if rep.present:
                 rep.tenure += 1.0
+        # 6. After a plan year's last month: the quota policy sets next year's quotas.
+        if t + 1 < md.M and md.year_of_month[t + 1] != y:
+            self.new_year(t)
+
+    def new_year(self, t: int) -> None:
+        """Next year's quota of each seat from the year's primary actual of the rep holding it
+        (months out of the role at target; a vacant seat on target); pay to date restarts."""
+        md = self.model
+        y0 = md.year_months[md.year_of_month[t]][0]
+        for rep in self.reps:
+            rep.year_roster.append(rep.roster())
+        if self.seat_quota is None:
+            self.seat_quota = [float(row[md.sc.primary_target]) for row in self.seat_rows]
+        new = [float(md.policy.next_quota(q, q)) for q in self.seat_quota]
+        for rep in self.present_reps():
+            annual = rep.primary_year_to_date(t) + rep.quota * max(12 - sum(rep.active[y0: t + 1]), 0) / 12.0
+            new[rep.seat] = max(float(md.policy.next_quota(rep.quota, annual)), 0.1 * rep.quota)
+        self.seat_quota = new
+        for rep in self.reps:
+            rep.apply_quota(new[rep.seat])
+            rep.pay_to_date = 0.0
+            rep.ti_to_date = 0.0
 
     def finish(self) -> dict:
-        """Pay the realized year and summarize the run."""
+        """Pay each plan year on its realized actuals (with the roster as at its end) and summarize the run."""
         md = self.model
-        window = list(range(md.P))
         reps = [r for r in self.reps if any(r.active)]
-        if md.cross_rep:
-            res = md.pay([r.realized_row(window, md.M) for r in reps], window)
-            payouts = [float(sum(res.total[i])) for i in range(len(reps))]
-        else:
-            payouts = [float(sum(md.pay([r.realized_row(window, md.M)], window).total[0])) for r in reps]
-        total_days = sum(md.days)
-        attainment = []
-        for r in reps:
-            days_active = sum(d for d, a in zip(md.days, r.active) if a)
-            target = r.quota * days_active / total_days * (md.M / 12.0)
-            attainment.append(sum(r.actual[md.primary]) / max(target, 1e-9) if target > 0 else 0.0)
+        payouts = [0.0] * len(reps)
+        targets = [0.0] * len(reps)
+        for y in range(md.Y):
+            window = md.year_periods[y]
+            rosters = [r.year_roster[y] if y < len(r.year_roster) else r.roster() for r in reps]
+            if md.cross_rep:
+                res = md.pay([r.realized_row(window, md.M, ro) for r, ro in zip(reps, rosters)], window)
+                totals = [res.total[i].tolist() for i in range(len(reps))]
+            else:
+                totals = [md.pay([r.realized_row(window, md.M, ro)], window).total[0].tolist()
+                          for r, ro in zip(reps, rosters)]
+            ms = md.year_months[y]
+            year_days = sum(md.days[m] for m in ms)
+            for i, (r, ro) in enumerate(zip(reps, rosters)):
+                payouts[i] += sum(totals[i])
+                days_active = sum(md.days[m] for m in ms if r.active[m])
+                targets[i] += float(ro[md.sc.primary_target]) * days_active / year_days * (len(ms) / 12.0)
+        attainment = [sum(r.actual[md.primary]) / max(target, 1e-9) if target > 0 else 0.0
+                      for r, target in zip(reps, targets)]
         active_months = sum(sum(r.active) for r in reps)
         effort_sum = sum(sum(r.effort_m) for r in reps)
         return {
@@ -791,9 +1080,12 @@ def check_against_engine(checked: CheckedPlan, scenario: Scenario, seed: int, ru
                          backfills: bool = False) -> dict:
     """Validation: the loop fed the engine's random numbers of one run, against the engine, rep by rep.
 
-    With ``backfills=False`` seats stay vacant after a quit (``vacancy_months`` = the horizon),
-    which removes the one modelling difference (the engine's unfilled slots drift in morale
-    before the hire). Returns the largest relative differences of attainment, payout and effort.
+    The loop takes the engine's traits and every random number of run ``run`` (its streams,
+    in the engine's shapes and order). With ``backfills=False`` seats stay vacant after a
+    quit (``vacancy_months`` = the horizon); with backfills the two agree as well. Returns
+    ``reps`` (the loop's reps) and ``same_reps`` (the engine's are the same slots),
+    ``leavers`` (loop, engine) and ``max_rel_diff``: the largest relative difference over
+    the reps of attainment, payout and effort (absolute where the engine's value is 0).
     """
     from engine.sim.simulate import Simulation
 
@@ -873,7 +1165,7 @@ def compare_averages(loop: dict, vec: dict, rel_tol: float = 0.10) -> dict:
     differ, so only agreement in distribution is expected). Returns ``{figure: (loop,
     engine, relative difference, tolerance, ok)}`` and ``ok`` overall.
     """
-    checks = {}
+    checks: dict = {}
     for key in ("mean_attainment", "mean_effort", "payout_per_rep"):
         a, b = loop[key], vec[key]
         rel = (a - b) / b if b else math.inf
