@@ -56,10 +56,12 @@ from engine.core.atomic import write_text_atomic
 from engine.core.yamledit import YamlEditor
 from engine.data.history import load_history
 from engine.data.load import TableSource
+from engine.jobs.history_moments import MomentStep, history_moments, simulated_moments
 from engine.plan.validate import CheckedPlan
 from engine.sim.calibrate import Calibration, fit_history
 from engine.sim.calibrated_scenario import scenario_number, write_calibrated_scenario
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
+from engine.sim.moments import Moments
 from engine.sim.scenario import Scenario, load_scenario, parse_scenario
 from engine.sim.streams import RunStreams
 
@@ -118,6 +120,16 @@ class HistoryFit:
         runs, seed: each simulation's runs and seed (the same seed every time: common
             random numbers).
         trace: ``(level, simulated mean attainment)`` of every simulation, in order.
+        moments: whether the noise and the skill spread were calibrated by simulation too
+            (:mod:`engine.jobs.history_moments`); False: only the level moved.
+        fitted_noise_sigma, noise_sigma: the primary output's monthly lognormal noise sigma as
+            fitted and as calibrated by simulation (equal when ``moments`` is False or the noise
+            is not lognormal).
+        fitted_skill_sigma, skill_sigma: the skill spread (sd of log skill) as fitted and as
+            calibrated by simulation.
+        history_moments: the history's ``(within, between)`` moments
+            (:class:`~engine.sim.moments.Moments`); NaN without ``moments``.
+        simulated_moments: the same of the history plan simulated at the kept parameters.
     """
 
     plan: str
@@ -137,6 +149,13 @@ class HistoryFit:
     runs: int
     seed: int
     trace: tuple[tuple[float, float], ...]
+    moments: bool = False
+    fitted_noise_sigma: float = math.nan
+    noise_sigma: float = math.nan
+    fitted_skill_sigma: float = math.nan
+    skill_sigma: float = math.nan
+    history_moments: tuple[float, float] = (math.nan, math.nan)
+    simulated_moments: tuple[float, float] = (math.nan, math.nan)
 
     @property
     def gap(self) -> float:
@@ -241,13 +260,21 @@ def _simulated(checked: CheckedPlan, scenario: Scenario, runs: int, seed: int | 
         for _, res in ex.imap([(task, idx) for idx in chunks]):
             sums[res.run_index] = np.where(res.rep_mask, res.attainment, 0.0).sum(axis=1)
             counts[res.run_index] = res.rep_mask.sum(axis=1)
+    return _mean_se(sums, counts, scenario, seed, sim.teams, sim.months)
+
+
+def _mean_se(sums: np.ndarray, counts: np.ndarray, scenario: Scenario, seed: int, teams: int,
+             months: int) -> tuple[float, float]:
+    """The mean attainment of the runs (per run: the sum of its rep-years' attainments and their
+    number) and its standard error, the market's control variate applied (:func:`_simulated`)."""
+    runs = len(sums)
     total = float(counts.sum())
     if not total:
         return math.nan, math.nan
     mean = float(sums.sum()) / total
     # The ratio estimator's linearized residuals, runs as independent units.
     resid = (sums - mean * counts) / (total / runs)
-    factor = market_mean_factor(scenario, seed, np.arange(runs), sim.teams, sim.months)
+    factor = market_mean_factor(scenario, seed, np.arange(runs), teams, months)
     free = 1  # parameters estimated from the runs
     if factor is not None and runs > 3 and float(np.var(factor)) > 0:
         c = factor - factor.mean()
@@ -267,7 +294,7 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
                          name: str | None = None, fiscal_year_start: int = 1,
                          runs: int = DEFAULT_RUNS, seed: int | None = None,
                          iterations: int = DEFAULT_ITERATIONS, tolerance: float = DEFAULT_TOLERANCE,
-                         workers: int = 1) -> tuple[Scenario, Calibration, HistoryFit]:
+                         workers: int = 1, moments: bool = True) -> tuple[Scenario, Calibration, HistoryFit]:
     """Calibrate a scenario to a history read under the plan that paid it.
 
     Fits the history (:func:`~engine.sim.calibrate.fit_history`), writes the calibrated
@@ -281,6 +308,13 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
     :func:`write_scenario_under_plan` writes are the same. When the iterations run out the
     level with the smallest gap is kept (``HistoryFit.converged`` is then False).
 
+    With ``moments`` (the default) the noise and the skill spread move with the level: the
+    history plan is simulated month by month and the parameters ``(level, noise sigma, skill
+    sigma)`` take Broyden's steps until the simulation reproduces the history's mean attainment,
+    its variation within reps and its dispersion across reps (:func:`_by_moments`; indirect
+    inference, :mod:`engine.jobs.history_moments`). The simulations then run in this process
+    (``workers`` is not used).
+
     Args:
         history: a history file or table (as :func:`~engine.data.history.load_history`).
         plan_checked: the plan the history was paid under.
@@ -292,7 +326,8 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
         seed: master seed of every simulation (default: the base scenario's).
         iterations: most simulations of the plan (at least 1).
         tolerance: relative tolerance on the mean attainment (positive).
-        workers: processes for the simulations.
+        workers: processes for the simulations (without ``moments``).
+        moments: calibrate the noise and the skill spread by simulation too.
 
     Returns:
         ``(scenario, calibration, fit)``: the calibrated scenario with the adjusted level,
@@ -314,6 +349,9 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
     primary = scenario.primary_measure
     fitted = float(scenario.output(primary).get("level"))
     seed = scenario.seed if seed is None else int(seed)
+    if moments:
+        return _by_moments(frame, plan_checked, scenario, cal, target, rep_years, runs, seed, iterations,
+                           tolerance)
 
     trace: list[tuple[float, float]] = []
     errors: list[float] = []
@@ -339,6 +377,101 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
         trace=tuple(trace),
     )
     return with_level(scenario, best_level), cal, fit
+
+
+MOMENT_TOLERANCE = 0.03
+"""The moments' tolerance: ``within`` within this share of the history's, ``between`` within this
+share of it or :data:`BETWEEN_TOLERANCE`, whichever is larger."""
+
+BETWEEN_TOLERANCE = 0.005
+"""Absolute tolerance on ``between`` (about the Monte Carlo error of 40 runs of 120 reps)."""
+
+
+def _by_moments(frame: pd.DataFrame, plan_checked: CheckedPlan, scenario: Scenario, cal: Calibration,
+                target: float, rep_years: int, runs: int, seed: int, iterations: int,
+                tolerance: float) -> tuple[Scenario, Calibration, HistoryFit]:
+    """:func:`calibrate_under_plan` with the noise and the skill spread calibrated by simulation.
+
+    Each step simulates the history plan on the scenario at ``(level, noise sigma, skill
+    sigma)`` (same seed: common random numbers), reads the mean attainment (the market's control
+    variate, :func:`_mean_se`) and the moments (:func:`~engine.jobs.history_moments.simulated_moments`),
+    and moves the three by :class:`~engine.jobs.history_moments.MomentStep` until the mean is
+    within ``tolerance`` and the moments within :data:`MOMENT_TOLERANCE` of the history's, or the
+    iterations run out (the step with the smallest largest scaled gap is kept).
+    """
+    primary = scenario.primary_measure
+    out = scenario.output(primary)
+    fitted = float(out.get("level"))
+    lognormal_noise = out.get("noise", "lognormal") == "lognormal"
+    noise0 = float(out.get("sigma", 0.35)) if lognormal_noise else math.nan
+    lognormal_skill = scenario.skill.kind == "lognormal"
+    skill0 = float(scenario.skill.get("sigma", 0.0)) if lognormal_skill else math.nan
+    length = cal.months_per_period
+    wanted = history_moments(frame)
+    moves = (True, lognormal_noise and math.isfinite(wanted.within),
+             lognormal_skill and math.isfinite(wanted.between))
+    stepper = MomentStep(wanted, 12 // length, moves)
+    sim = simulation_for(SimTask(plan_checked, scenario, seed))
+
+    def scaled(gap: np.ndarray) -> float:
+        parts = [abs(gap[0]) / math.log1p(tolerance)]
+        if moves[1]:
+            parts.append(abs(gap[1]) / (MOMENT_TOLERANCE * wanted.within))
+        if moves[2]:
+            parts.append(abs(gap[2]) / max(MOMENT_TOLERANCE * wanted.between, BETWEEN_TOLERANCE))
+        return max(parts)
+
+    level, noise, skill = fitted, noise0, skill0
+    steps: list[tuple[float, float, float, float, float, Moments, float]] = []
+    for _ in range(iterations):
+        here = _with_spread(with_level(scenario, level), noise, skill)
+        sums, counts, got = simulated_moments(plan_checked, here, runs, seed, length)
+        mean, se = _mean_se(sums, counts, here, seed, sim.teams, sim.months)
+        if not mean > 0:
+            break
+        gap = stepper.gaps(got, mean)
+        steps.append((level, noise, skill, mean, se, got, scaled(gap)))
+        if steps[-1][-1] <= 1.0:
+            break
+        p = np.array([math.log(level), math.expm1(noise * noise) if moves[1] else 0.0,
+                      skill * skill if moves[2] else 0.0])
+        q = stepper.next(p, gap)
+        new = (round_level(math.exp(q[0])),
+               round_level(math.sqrt(math.log1p(q[1]))) if moves[1] else noise,
+               round_level(math.sqrt(q[2])) if moves[2] else skill)
+        if any(new == s[:3] for s in steps):  # rounding: nothing new to try
+            break
+        level, noise, skill = new
+    if not steps:
+        raise ValueError("the simulated mean attainment is not positive")
+    best = min(steps, key=lambda s: s[-1])
+    level, noise, skill, mean, se, got, worst = best
+    fit = HistoryFit(
+        plan=plan_checked.plan.name, source=cal.source, primary=primary, target=target, rep_years=rep_years,
+        fitted_level=fitted, level=level, effort_factor=fitted / level, simulated_fitted=steps[0][3],
+        simulated=mean, simulated_se=se, iterations=len(steps), converged=worst <= 1.0, tolerance=tolerance,
+        runs=runs, seed=seed, trace=tuple((s[0], s[3]) for s in steps), moments=True,
+        fitted_noise_sigma=noise0, noise_sigma=noise, fitted_skill_sigma=skill0, skill_sigma=skill,
+        history_moments=(wanted.within, wanted.between), simulated_moments=(got.within, got.between),
+    )
+    return _with_spread(with_level(scenario, level), noise, skill), cal, fit
+
+
+def _with_spread(scenario: Scenario, noise: float, skill: float) -> Scenario:
+    """The scenario with its primary output's lognormal ``sigma`` and its skill's ``sigma`` set
+    (NaN: that one unchanged)."""
+    if math.isfinite(noise):
+        primary = scenario.primary_measure
+        outputs = []
+        for o in scenario.outputs:
+            if o.name == primary:
+                o = replace(o, params=tuple({**dict(o.params), "sigma": float(noise)}.items()))
+            outputs.append(o)
+        scenario = replace(scenario, outputs=tuple(outputs))
+    if math.isfinite(skill):
+        scenario = replace(scenario, skill=replace(scenario.skill, params=tuple(
+            {**dict(scenario.skill.params), "sigma": float(skill)}.items())))
+    return scenario
 
 
 def _slope(trace: list[tuple[float, float]]) -> float:
@@ -426,7 +559,7 @@ def write_scenario_under_plan(cal: Calibration, fit: HistoryFit, out_path: str |
     # Written next to the target so that a relative roster path is made relative to it.
     draft = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
-        write_calibrated_scenario(cal, draft, base=base_file, name=name)
+        write_calibrated_scenario(_as_calibrated(cal, fit), draft, base=base_file, name=name)
         text = draft.read_text(encoding="utf-8")
     finally:
         draft.unlink(missing_ok=True)
@@ -434,8 +567,25 @@ def write_scenario_under_plan(cal: Calibration, fit: HistoryFit, out_path: str |
     scenario = parse_scenario(new_text, str(out))  # never write a scenario that does not load
     if float(scenario.output(fit.primary).get("level")) != fit.level:  # pragma: no cover - a bug
         raise RuntimeError("the written level differs from the adjusted one")
+    if fit.moments and ((math.isfinite(fit.noise_sigma)
+                         and float(scenario.output(fit.primary).get("sigma")) != fit.noise_sigma)
+                        or (math.isfinite(fit.skill_sigma)
+                            and float(scenario.skill.get("sigma")) != fit.skill_sigma)):  # pragma: no cover
+        raise RuntimeError("the written noise or skill spread differs from the calibrated one")
     write_text_atomic(out, new_text)
     return out
+
+
+def _as_calibrated(cal: Calibration, fit: HistoryFit) -> Calibration:
+    """The fit with the noise and skill spread calibrated by simulation put in, as the writer
+    writes them (the monthly noise sigma and ``sigma_skill``)."""
+    if not fit.moments:
+        return cal
+    if math.isfinite(fit.skill_sigma):
+        cal = replace(cal, sigma_skill=fit.skill_sigma)
+    if math.isfinite(fit.noise_sigma):
+        cal = replace(cal, monthly_noise_sigma=fit.noise_sigma)
+    return cal
 
 
 def _set_level(text: str, fit: HistoryFit) -> str:
@@ -478,6 +628,13 @@ def _header(text: str, fit: HistoryFit) -> str:
                 f"effort that plan induced; {scenario_number(fit.level)} reproduces the history's mean "
                 f"attainment {fit.target:.3f} when {fit.plan} is simulated (effort factor "
                 f"{fit.effort_factor:.3f}).")
+    if fit.moments:
+        sentence += (f" The noise and skill spread are calibrated by simulation too: the "
+                     f"simulation reproduces the history's variation within reps "
+                     f"({fit.history_moments[0]:.3f}) and dispersion across reps "
+                     f"({fit.history_moments[1]:.3f}); noise sigma {fit.fitted_noise_sigma:#.4g} "
+                     f"-> {fit.noise_sigma:#.4g}, skill sigma {fit.fitted_skill_sigma:#.4g} -> "
+                     f"{fit.skill_sigma:#.4g}.")
     summary = summary.replace("`incentive calibrate`", "`incentive\0calibrate`")
     summary = (summary.replace(_OLD_NOTE, sentence) if _OLD_NOTE in summary
                else f"{summary} {sentence}".strip())
