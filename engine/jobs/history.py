@@ -56,7 +56,7 @@ from engine.core.atomic import write_text_atomic
 from engine.core.yamledit import YamlEditor
 from engine.data.history import load_history
 from engine.data.load import TableSource
-from engine.jobs.history_moments import MomentStep, history_moments, simulated_moments
+from engine.jobs.history_moments import BURN_IN, MomentStep, history_moments, simulated_moments
 from engine.plan.validate import CheckedPlan
 from engine.sim.calibrate import Calibration, fit_history
 from engine.sim.calibrated_scenario import scenario_number, write_calibrated_scenario
@@ -78,11 +78,12 @@ __all__ = [
     "write_scenario_under_plan",
 ]
 
-DEFAULT_RUNS = 40
-"""Simulated plan years per step of the fixed point (the base team in each). With the market
-as a control variate (:func:`_simulated`) 40 runs give a standard error of the simulated mean
-attainment of about 0.6-0.8% on the out-of-model back-test's histories, below the 0.9-1.6% of
-the plain mean over 100 runs, and far below the history's own sampling error (docs/notes/issue27.md)."""
+DEFAULT_RUNS = 20
+"""Simulated runs per step (the base team in each). Each run simulates a burn-in year and the year
+whose moments are matched (:data:`~engine.jobs.history_moments.BURN_IN`), so 20 runs cost what 40
+plan years did; with the market as a control variate (:func:`_simulated`) the simulated mean
+attainment's standard error is about 0.7-1.2% on the out-of-model back-test's histories, far
+below the history's own sampling error (docs/notes/issue27.md, stop 35)."""
 
 DEFAULT_TOLERANCE = 0.005
 """Stop when the simulated mean attainment is within this share of the history's."""
@@ -130,6 +131,10 @@ class HistoryFit:
         history_moments: the history's ``(within, between)`` moments
             (:class:`~engine.sim.moments.Moments`); NaN without ``moments``.
         simulated_moments: the same of the history plan simulated at the kept parameters.
+        fitted_seasonality, seasonality: the 12 monthly factors as fitted and as calibrated by
+            simulation (empty without ``moments``).
+        history_profile, simulated_profile: the within-year profile (per period of the year) of
+            the history and of the simulation at the kept parameters.
     """
 
     plan: str
@@ -156,6 +161,10 @@ class HistoryFit:
     skill_sigma: float = math.nan
     history_moments: tuple[float, float] = (math.nan, math.nan)
     simulated_moments: tuple[float, float] = (math.nan, math.nan)
+    fitted_seasonality: tuple[float, ...] = ()
+    seasonality: tuple[float, ...] = ()
+    history_profile: tuple[float, ...] = ()
+    simulated_profile: tuple[float, ...] = ()
 
     @property
     def gap(self) -> float:
@@ -209,7 +218,7 @@ def simulated_attainment(checked: CheckedPlan, scenario: Scenario, *, runs: int 
 
 
 def market_mean_factor(scenario: Scenario, seed: int, runs: np.ndarray, teams: int,
-                       months: int = 12) -> np.ndarray | None:
+                       months: int = 12, first: int = 0) -> np.ndarray | None:
     """Each run's mean demand multiplier over the plan year, company-wide (None without a market).
 
     The simulator draws run ``i``'s market from its own ``market`` stream
@@ -225,6 +234,7 @@ def market_mean_factor(scenario: Scenario, seed: int, runs: np.ndarray, teams: i
         seed: the simulation's master seed.
         runs: run indices.
         teams, months: the simulation's teams and months (``Simulation.teams``, ``.months``).
+        first: the first month averaged (a simulation's later year: ``12``).
 
     Returns:
         ``(len(runs),)`` mean multipliers, or None.
@@ -234,7 +244,7 @@ def market_mean_factor(scenario: Scenario, seed: int, runs: np.ndarray, teams: i
         return None
     years = (months + 11) // 12
     z = RunStreams(seed, runs).standard_normal("market", (1 + teams, years + months + 1))
-    return model.factor(model.draw(z[:, 0], months)).mean(axis=1)
+    return model.factor(model.draw(z[:, 0], months))[:, first:].mean(axis=1)
 
 
 def _simulated(checked: CheckedPlan, scenario: Scenario, runs: int, seed: int | None, workers: int,
@@ -264,7 +274,7 @@ def _simulated(checked: CheckedPlan, scenario: Scenario, runs: int, seed: int | 
 
 
 def _mean_se(sums: np.ndarray, counts: np.ndarray, scenario: Scenario, seed: int, teams: int,
-             months: int) -> tuple[float, float]:
+             months: int, first: int = 0) -> tuple[float, float]:
     """The mean attainment of the runs (per run: the sum of its rep-years' attainments and their
     number) and its standard error, the market's control variate applied (:func:`_simulated`)."""
     runs = len(sums)
@@ -274,7 +284,7 @@ def _mean_se(sums: np.ndarray, counts: np.ndarray, scenario: Scenario, seed: int
     mean = float(sums.sum()) / total
     # The ratio estimator's linearized residuals, runs as independent units.
     resid = (sums - mean * counts) / (total / runs)
-    factor = market_mean_factor(scenario, seed, np.arange(runs), teams, months)
+    factor = market_mean_factor(scenario, seed, np.arange(runs), teams, months, first)
     free = 1  # parameters estimated from the runs
     if factor is not None and runs > 3 and float(np.var(factor)) > 0:
         c = factor - factor.mean()
@@ -386,18 +396,27 @@ share of it or :data:`BETWEEN_TOLERANCE`, whichever is larger."""
 BETWEEN_TOLERANCE = 0.005
 """Absolute tolerance on ``between`` (about the Monte Carlo error of 40 runs of 120 reps)."""
 
+PROFILE_TOLERANCE = 0.03
+"""The within-year profile's tolerance: every period's simulated share within this (log) of the
+history's."""
+
 
 def _by_moments(frame: pd.DataFrame, plan_checked: CheckedPlan, scenario: Scenario, cal: Calibration,
                 target: float, rep_years: int, runs: int, seed: int, iterations: int,
                 tolerance: float) -> tuple[Scenario, Calibration, HistoryFit]:
-    """:func:`calibrate_under_plan` with the noise and the skill spread calibrated by simulation.
+    """:func:`calibrate_under_plan` with the noise, the skill spread and the seasonality
+    calibrated by simulation.
 
-    Each step simulates the history plan on the scenario at ``(level, noise sigma, skill
-    sigma)`` (same seed: common random numbers), reads the mean attainment (the market's control
-    variate, :func:`_mean_se`) and the moments (:func:`~engine.jobs.history_moments.simulated_moments`),
-    and moves the three by :class:`~engine.jobs.history_moments.MomentStep` until the mean is
-    within ``tolerance`` and the moments within :data:`MOMENT_TOLERANCE` of the history's, or the
-    iterations run out (the step with the smallest largest scaled gap is kept).
+    Each step simulates the history plan on the scenario at ``(level, noise sigma, skill sigma,
+    seasonality)`` for a burn-in year and the year after (same seed: common random numbers;
+    :func:`~engine.jobs.history_moments.simulated_moments`), reads the mean attainment of the
+    year after (the market's control variate, :func:`_mean_se`) and its moments, moves the first
+    three by :class:`~engine.jobs.history_moments.MomentStep` and the seasonality by the ratio of
+    the history's within-year profile to the simulated one (a fixed point: a period's simulated
+    attainment moves with its demand one for one, give or take the effort it buys), until the
+    mean is within ``tolerance``, the moments within :data:`MOMENT_TOLERANCE` and the profile
+    within :data:`PROFILE_TOLERANCE` of the history's, or the iterations run out (the step with
+    the smallest largest scaled gap is kept).
     """
     primary = scenario.primary_measure
     out = scenario.output(primary)
@@ -411,26 +430,33 @@ def _by_moments(frame: pd.DataFrame, plan_checked: CheckedPlan, scenario: Scenar
     moves = (True, lognormal_noise and math.isfinite(wanted.within),
              lognormal_skill and math.isfinite(wanted.between))
     stepper = MomentStep(wanted, 12 // length, moves)
-    sim = simulation_for(SimTask(plan_checked, scenario, seed))
+    burn = BURN_IN
+    sim = simulation_for(SimTask(plan_checked, replace(scenario, months=12 + burn), seed))
+    profile_wanted = np.array(wanted.profile, dtype=float)
+    seen = np.isfinite(profile_wanted)
 
-    def scaled(gap: np.ndarray) -> float:
+    def scaled(gap: np.ndarray, got: Moments) -> float:
         parts = [abs(gap[0]) / math.log1p(tolerance)]
         if moves[1]:
             parts.append(abs(gap[1]) / (MOMENT_TOLERANCE * wanted.within))
         if moves[2]:
             parts.append(abs(gap[2]) / max(MOMENT_TOLERANCE * wanted.between, BETWEEN_TOLERANCE))
+        if seen.any():
+            ratio = profile_wanted[seen] / np.array(got.profile, dtype=float)[seen]
+            parts.append(float(np.abs(np.log(ratio)).max()) / PROFILE_TOLERANCE)
         return max(parts)
 
-    level, noise, skill = fitted, noise0, skill0
-    steps: list[tuple[float, float, float, float, float, Moments, float]] = []
+    level, noise, skill, season = fitted, noise0, skill0, tuple(scenario.seasonality)
+    steps: list[tuple[float, float, float, tuple[float, ...], float, float, Moments, float]] = []
     for _ in range(iterations):
-        here = _with_spread(with_level(scenario, level), noise, skill)
-        sums, counts, got = simulated_moments(plan_checked, here, runs, seed, length)
-        mean, se = _mean_se(sums, counts, here, seed, sim.teams, sim.months)
+        here = replace(_with_spread(with_level(scenario, level), noise, skill), seasonality=season)
+        got = simulated_moments(plan_checked, here, runs, seed, length, burn)
+        mean, se = _mean_se(np.array(got.rep_sums), np.array(got.rep_counts, dtype=float), here, seed,
+                            sim.teams, sim.months, burn)
         if not mean > 0:
             break
         gap = stepper.gaps(got, mean)
-        steps.append((level, noise, skill, mean, se, got, scaled(gap)))
+        steps.append((level, noise, skill, season, mean, se, got, scaled(gap, got)))
         if steps[-1][-1] <= 1.0:
             break
         p = np.array([math.log(level), math.expm1(noise * noise) if moves[1] else 0.0,
@@ -438,23 +464,44 @@ def _by_moments(frame: pd.DataFrame, plan_checked: CheckedPlan, scenario: Scenar
         q = stepper.next(p, gap)
         new = (round_level(math.exp(q[0])),
                round_level(math.sqrt(math.log1p(q[1]))) if moves[1] else noise,
-               round_level(math.sqrt(q[2])) if moves[2] else skill)
-        if any(new == s[:3] for s in steps):  # rounding: nothing new to try
+               round_level(math.sqrt(q[2])) if moves[2] else skill,
+               _next_season(season, profile_wanted, np.array(got.profile, dtype=float), length))
+        if any(new == s[:4] for s in steps):  # rounding: nothing new to try
             break
-        level, noise, skill = new
+        level, noise, skill, season = new
     if not steps:
         raise ValueError("the simulated mean attainment is not positive")
     best = min(steps, key=lambda s: s[-1])
-    level, noise, skill, mean, se, got, worst = best
+    level, noise, skill, season, mean, se, got, worst = best
     fit = HistoryFit(
         plan=plan_checked.plan.name, source=cal.source, primary=primary, target=target, rep_years=rep_years,
-        fitted_level=fitted, level=level, effort_factor=fitted / level, simulated_fitted=steps[0][3],
+        fitted_level=fitted, level=level, effort_factor=fitted / level, simulated_fitted=steps[0][4],
         simulated=mean, simulated_se=se, iterations=len(steps), converged=worst <= 1.0, tolerance=tolerance,
-        runs=runs, seed=seed, trace=tuple((s[0], s[3]) for s in steps), moments=True,
+        runs=runs, seed=seed, trace=tuple((s[0], s[4]) for s in steps), moments=True,
         fitted_noise_sigma=noise0, noise_sigma=noise, fitted_skill_sigma=skill0, skill_sigma=skill,
         history_moments=(wanted.within, wanted.between), simulated_moments=(got.within, got.between),
+        fitted_seasonality=tuple(scenario.seasonality), seasonality=season,
+        history_profile=wanted.profile, simulated_profile=got.profile,
     )
-    return _with_spread(with_level(scenario, level), noise, skill), cal, fit
+    return replace(_with_spread(with_level(scenario, level), noise, skill), seasonality=season), cal, fit
+
+
+def _next_season(season: tuple[float, ...], wanted: np.ndarray, got: np.ndarray, length: int) -> tuple[float, ...]:
+    """Each month's factor times its period's ratio of the history's profile to the simulated one
+    (periods the history lacks stay), back to mean 1 and rounded as a scenario file holds it."""
+    ratio = np.where(np.isfinite(wanted) & (got > 0), wanted / np.where(got > 0, got, 1.0), 1.0)
+    months = np.asarray(season, dtype=float) * np.repeat(ratio, length)[:12]
+    return round_season(months / months.mean())
+
+
+def round_season(factors: np.ndarray) -> tuple[float, ...]:
+    """Twelve factors to 4 decimals that still average exactly 1 (largest remainders, as the
+    calibrated scenario's writer rounds them, so it writes them unchanged)."""
+    units = np.asarray(factors, dtype=float) * 10_000
+    rounded = np.floor(units + 1e-9)
+    short = round(len(units) * 10_000 - float(rounded.sum()))
+    rounded[np.argsort(-(units - rounded), kind="stable")[:short]] += 1
+    return tuple(float(u) / 10_000 for u in rounded)
 
 
 def _with_spread(scenario: Scenario, noise: float, skill: float) -> Scenario:
@@ -572,6 +619,8 @@ def write_scenario_under_plan(cal: Calibration, fit: HistoryFit, out_path: str |
                         or (math.isfinite(fit.skill_sigma)
                             and float(scenario.skill.get("sigma")) != fit.skill_sigma)):  # pragma: no cover
         raise RuntimeError("the written noise or skill spread differs from the calibrated one")
+    if fit.seasonality and not np.allclose(scenario.seasonality, fit.seasonality, rtol=0, atol=1e-12):  # pragma: no cover
+        raise RuntimeError("the written seasonality differs from the calibrated one")
     write_text_atomic(out, new_text)
     return out
 
@@ -585,6 +634,8 @@ def _as_calibrated(cal: Calibration, fit: HistoryFit) -> Calibration:
         cal = replace(cal, sigma_skill=fit.skill_sigma)
     if math.isfinite(fit.noise_sigma):
         cal = replace(cal, monthly_noise_sigma=fit.noise_sigma)
+    if fit.seasonality:
+        cal = replace(cal, seasonality=fit.seasonality)
     return cal
 
 

@@ -33,7 +33,7 @@ Public: :class:`MomentStep`, :func:`history_moments`, :func:`simulated_moments`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -43,11 +43,15 @@ from engine.plan.validate import CheckedPlan
 from engine.sim.executor import SimTask, chunks_of, simulation_for
 from engine.sim.moments import Moments, attainment_moments
 from engine.sim.scenario import Scenario
+from engine.sim.scenario_model import QuotaPolicy
 
 __all__ = ["MomentStep", "history_moments", "simulated_moments"]
 
 CHUNK = 20
 """Runs simulated together (the result does not depend on it: each run draws from its own streams)."""
+
+BURN_IN = 12
+"""Months simulated before the year whose moments are matched (:func:`simulated_moments`)."""
 
 
 def history_moments(frame: pd.DataFrame) -> Moments:
@@ -71,39 +75,38 @@ def history_moments(frame: pd.DataFrame) -> Moments:
 
 
 def simulated_moments(checked: CheckedPlan, scenario: Scenario, runs: int, seed: int,
-                      months_per_period: int = 1) -> tuple[np.ndarray, np.ndarray, Moments]:
+                      months_per_period: int = 1, burn_in: int = BURN_IN) -> Moments:
     """Simulate ``runs`` plan years of the scenario's team under a plan, kept month by month.
 
+    The team is simulated for ``burn_in`` months first (a year: the team in post, its morale and
+    turnover where a year of the plan leaves them, as the history's team is and as the forecast
+    settles it) and the moments are those of the 12 months after.
+
     Returns:
-        ``(sums, counts, moments)``: per run the sum of the rep-years' attainments
-        (``ChunkResult.attainment``) and their number, as :func:`engine.jobs.history._simulated`
-        reads the mean, and the moments of the runs' period attainments (each month's primary
-        output over the rep's seat's annual target / 12, summed over the history's periods; a
-        period counts where the rep held the seat all of it, as a history of whole periods).
+        The moments of the runs' period attainments (each month's primary output over the rep's
+        seat's annual target / 12, summed over the history's periods; a period counts where the
+        rep held the seat all of it, as a history of whole periods); runs are the units.
     """
+    if burn_in:
+        scenario = replace(scenario, months=12 + burn_in, quota_policy=QuotaPolicy())
     task = SimTask(checked, scenario, seed)
     sim = simulation_for(task)
     target = np.asarray(sim.roster.columns[scenario.primary_target], dtype=float)
-    sums = np.zeros(runs)
-    counts = np.zeros(runs)
     L = int(months_per_period)
     periods = 12 // L
     att = np.zeros((runs, sim.slots, periods))
     on = np.zeros(att.shape, dtype=bool)
+    year = slice(burn_in, burn_in + periods * L)
     for idx in chunks_of(runs, CHUNK):
-        res = sim.run_chunk(idx, keep=True)
-        sums[res.run_index] = np.where(res.rep_mask, res.attainment, 0.0).sum(axis=1)
-        counts[res.run_index] = res.rep_mask.sum(axis=1)
-        d = res.detail
+        d = sim.run_chunk(idx, keep=True).detail
         assert d is not None
-        primary = d["actual"][scenario.primary_measure][:, :, :12]  # (runs, slots, months)
-        active = d["active"][:, :, :12].astype(bool)
+        primary = d["actual"][scenario.primary_measure][:, :, year]  # (runs, slots, months)
+        active = d["active"][:, :, year].astype(bool)
         quota = target[d["seat"]] / 12.0  # (runs, slots): the seat's monthly target
-        cut = (12 // L) * L
-        by_period = primary[:, :, :cut].reshape(len(idx), sim.slots, periods, L).sum(axis=3)
-        att[res.run_index] = by_period / np.maximum(quota[..., None] * L, 1e-12)
-        on[res.run_index] = active[:, :, :cut].reshape(len(idx), sim.slots, periods, L).all(axis=3)
-    return sums, counts, attainment_moments(att, on)
+        by_period = primary.reshape(len(idx), sim.slots, periods, L).sum(axis=3)
+        att[idx] = by_period / np.maximum(quota[..., None] * L, 1e-12)
+        on[idx] = active.reshape(len(idx), sim.slots, periods, L).all(axis=3)
+    return attainment_moments(att, on)
 
 
 @dataclass

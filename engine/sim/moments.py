@@ -18,7 +18,10 @@ carries what is the rep's own:
   relative attainment across its periods of the unit (period-to-period noise: skill, season and
   market divide out);
 * ``between``: the variance over rep-years of the log of the rep's mean relative attainment,
-  averaged over units (dispersion across reps: skill, plus the noise a year's mean keeps).
+  averaged over units (dispersion across reps: skill, plus the noise a year's mean keeps);
+* ``profile``: the team's mean attainment in each period of the year, averaged over the units
+  that have the period, over its mean (the within-year profile: seasonality and whatever else
+  the team does over its year).
 
 ``within`` and ``between`` use rep-years with at least half of the unit's periods (and at
 least 2) and a positive mean: a rep who held the seat for a month tells little of either.
@@ -49,6 +52,10 @@ class Moments:
         between: variance of the log of a rep-year's mean relative attainment.
         rep_years: rep-years in ``mean``.
         used: rep-years in ``within`` and ``between``.
+        profile: per period of the year, the team's mean attainment over its mean across the
+            periods (NaN for a period no unit has).
+        rep_sums, rep_counts: per unit, the sum of its rep-years' mean attainments and their
+            number (``mean`` is their ratio; a simulation's runs weigh them as units).
     """
 
     mean: float
@@ -56,6 +63,9 @@ class Moments:
     between: float
     rep_years: int
     used: int
+    profile: tuple[float, ...] = ()
+    rep_sums: tuple[float, ...] = ()
+    rep_counts: tuple[int, ...] = ()
 
 
 def attainment_moments(attainment: np.ndarray, active: np.ndarray) -> Moments:
@@ -73,24 +83,33 @@ def attainment_moments(attainment: np.ndarray, active: np.ndarray) -> Moments:
     x = np.where(on, att, 0.0)
     n = on.sum(axis=2)  # (units, reps) periods in the role
     years = n > 0
-    mean = float((x.sum(axis=2)[years] / n[years]).mean()) if years.any() else math.nan
+    rep_mean = np.where(years, x.sum(axis=2) / np.maximum(n, 1), 0.0)
+    sums, counts = rep_mean.sum(axis=1), years.sum(axis=1)
+    mean = float(sums.sum() / counts.sum()) if years.any() else math.nan
 
     heads = on.sum(axis=1)  # (units, periods)
     team = x.sum(axis=1) / np.maximum(heads, 1)
+    seen = heads > 0
+    by_period = np.where(seen.any(axis=0), np.where(seen, team, 0.0).sum(axis=0)
+                         / np.maximum(seen.sum(axis=0), 1), np.nan)
+    centre = float(np.nanmean(by_period)) if np.isfinite(by_period).any() else math.nan
+    profile = tuple(float(v) for v in by_period / centre) if centre > 0 else tuple([math.nan] * len(by_period))
+    rep_sums = tuple(float(v) for v in sums)
+    rep_counts = tuple(int(c) for c in counts)
     rel = np.where(on, x / np.where(team > 0, team, np.inf)[:, None, :], 0.0)
     periods = att.shape[2]
     enough = n >= max(2, (periods + 1) // 2)
     m = rel.sum(axis=2) / np.maximum(n, 1)
     use = enough & (m > 0)
     if not use.any():
-        return Moments(mean, math.nan, math.nan, int(years.sum()), 0)
+        return Moments(mean, math.nan, math.nan, int(years.sum()), 0, profile, rep_sums, rep_counts)
     dev = np.where(on, rel - m[..., None], 0.0)
     var = (dev * dev).sum(axis=2) / np.maximum(n - 1, 1)
     within = float((var[use] / m[use] ** 2).mean())
     logs = np.where(use, np.log(np.where(use, m, 1.0)), 0.0)
     k = use.sum(axis=1)  # per unit
     ok = k > 1
-    centre = logs.sum(axis=1) / np.maximum(k, 1)
-    ss = (np.where(use, logs - centre[:, None], 0.0) ** 2).sum(axis=1)
+    middle = logs.sum(axis=1) / np.maximum(k, 1)
+    ss = (np.where(use, logs - middle[:, None], 0.0) ** 2).sum(axis=1)
     between = float((ss[ok] / (k[ok] - 1)).sum() / ok.sum()) if ok.any() else math.nan
-    return Moments(mean, within, between, int(years.sum()), int(use.sum()))
+    return Moments(mean, within, between, int(years.sum()), int(use.sum()), profile, rep_sums, rep_counts)

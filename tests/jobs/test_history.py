@@ -232,6 +232,7 @@ def test_cli_calibrate_with_plan_writes_the_adjusted_level(tmp_path, history, ba
     assert level_b == fit.level
     assert b.output("revenue").get("sigma") == fit.noise_sigma != a.output("revenue").get("sigma")
     assert b.skill.get("sigma") == fit.skill_sigma != a.skill.get("sigma")
+    assert b.seasonality == pytest.approx(fit.seasonality, abs=1e-12) and b.seasonality != a.seasonality
     proc = incentive("calibrate", "--history", history, "--out", tmp_path / "x.yaml", "--runs", 5)
     assert proc.returncode == 2 and "--plan" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -17,7 +17,12 @@ import pandas as pd
 import pytest
 
 from engine.data.history import load_history
-from engine.jobs.history import MOMENT_TOLERANCE, calibrate_under_plan
+from engine.jobs.history import (
+    MOMENT_TOLERANCE,
+    PROFILE_TOLERANCE,
+    calibrate_under_plan,
+    round_season,
+)
 from engine.jobs.history_moments import MomentStep, history_moments, simulated_moments
 from engine.plan import load_plan
 from engine.sim.calibrate import fit_history
@@ -55,21 +60,32 @@ def in_model():
 
 def test_the_calibration_by_simulation_recovers_the_truth_the_fit_misses(in_model):
     """On the model's own history the log-scale fit is far off (noise sigma above 0.9 where the
-    deals' monthly CV corresponds to 0.62; skill sd above 0.33 against 0.25); calibrated by
-    simulation under the plan that paid it, both land near the truth, and the simulation
-    reproduces the history's moments within the tolerance."""
+    deals' monthly CV corresponds to 0.62; skill sd above 0.33 against 0.25; the seasonality's
+    months off by 0.13 on the log scale, root mean square); calibrated by simulation under the
+    plan that paid it, noise and skill land near the truth, the seasonality nearer it, and the
+    simulation reproduces the history's moments within the tolerance."""
     checked, history = in_model
     cal = fit_history(history)
     assert abs(cal.monthly_noise_sigma - TRUE_NOISE) > 0.2 and abs(cal.sigma_skill - TRUE_SKILL) > 0.07
-    _, _, fit = calibrate_under_plan(history, checked, runs=20, seed=7)
+    truth = np.array(default_scenario().seasonality)
+
+    def season_error(factors) -> float:
+        return float(np.sqrt(np.mean(np.log(np.array(factors) / truth) ** 2)))
+
+    assert season_error(cal.seasonality) > 0.1
+    scenario, _, fit = calibrate_under_plan(history, checked, runs=20, seed=7)
     assert fit.moments and fit.converged
     assert fit.fitted_noise_sigma == pytest.approx(cal.monthly_noise_sigma, abs=1e-3)
     assert fit.noise_sigma == pytest.approx(TRUE_NOISE, abs=0.06)
-    assert fit.skill_sigma == pytest.approx(TRUE_SKILL, abs=0.04)
+    assert fit.skill_sigma == pytest.approx(TRUE_SKILL, abs=0.05)
+    assert season_error(fit.seasonality) < 0.75 * season_error(cal.seasonality)
+    assert scenario.seasonality == pytest.approx(fit.seasonality) and sum(fit.seasonality) == pytest.approx(12)
     wanted = history_moments(load_history(history))
     assert fit.history_moments == pytest.approx((wanted.within, wanted.between))
     assert fit.simulated_moments[0] == pytest.approx(wanted.within, rel=MOMENT_TOLERANCE)
     assert abs(fit.simulated_moments[1] - wanted.between) <= max(MOMENT_TOLERANCE * wanted.between, 0.005)
+    gap = np.abs(np.log(np.array(fit.simulated_profile) / np.array(fit.history_profile)))
+    assert gap.max() <= PROFILE_TOLERANCE
 
 
 def test_level_only_is_the_old_calibration(in_model):
@@ -90,8 +106,17 @@ def test_simulated_moments_the_same_whatever_the_chunks(in_model, monkeypatch):
     a = simulated_moments(checked, scenario, 6, 11)
     monkeypatch.setattr(hm, "CHUNK", 4)
     b = simulated_moments(checked, scenario, 6, 11)
-    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    assert a[2] == b[2]
+    assert a == b and len(a.rep_sums) == 6 and len(a.profile) == 12
+
+
+def test_seasonality_rounded_as_written():
+    """The calibrated seasonality is 12 factors of 4 decimals averaging exactly 1."""
+    rng = np.random.default_rng(3)
+    f = rng.lognormal(0.0, 0.2, 12)
+    out = round_season(f / f.mean())
+    assert len(out) == 12 and round(sum(out) * 10_000) == 120_000
+    assert all(round(v * 10_000) == pytest.approx(v * 10_000, abs=1e-6) for v in out)
+    assert np.abs(np.array(out) - f / f.mean()).max() <= 1e-4
 
 
 def test_history_moments_read_the_periods_of_each_fiscal_year():
