@@ -13,9 +13,13 @@ primary output's ``level`` until *simulating the history plan on the calibrated 
 reproduces the history's mean attainment*: a root search ``level <- level x (target /
 simulated)^(1/slope)``, the slope the secant's on the log scale (1 at the first step), with
 common random numbers (the same seed at every step), stopped at a relative tolerance or after
-a few simulations. Only ``level`` moves: skill dispersion, noise and
-seasonality are the fit's (they are ratios, which the plan's effort response leaves about
-where they are).
+a few simulations. That is ``moments=False``. By default (issue 27, item 1) the noise, the skill
+spread and the seasonality move with the level: the simulation, a burn-in year and the year
+after, must also reproduce the history's variation within reps, its dispersion across reps and
+its within-year profile (:func:`_by_moments`; the statistics and steps are
+:mod:`engine.jobs.history_moments`): the fit reads noise and skill on the log scale of the
+periods with a result, which is biased on lumpy business (docs/model.md §9, "calibration by
+simulation").
 
 **Mean attainment**, the one definition on both sides: the mean over *rep-years* of a
 rep's attainment over the part of one plan year they were in. In the simulation a rep-year

@@ -3,8 +3,15 @@
 :func:`engine.jobs.history.calibrate_under_plan` moves the calibrated scenario's structural
 parameters until simulating the plan that paid the history reproduces the history's moments
 (:mod:`engine.sim.moments`): the level its mean attainment, the noise its period-to-period
-variation within reps, the skill spread its dispersion across reps. This module computes both
-sides the same way and takes the steps.
+variation within reps, the skill spread its dispersion across reps, the seasonality its
+within-year profile. This module computes both sides the same way and takes the steps (the
+seasonality's, a ratio, is :func:`engine.jobs.history._next_season`).
+
+**A team in post.** The simulation runs a burn-in year (:data:`BURN_IN`) and matches the year
+after: the history's team is in post, while the simulator's team starts at its baseline morale and
+fades through its first year, which would otherwise be read as a within-year profile of demand
+(docs/notes/issue27.md, stop 35: matching the first year's profile over-corrects the
+out-of-model back-test to realized / P50 0.961; the second year's gives 0.992).
 
 **Why.** The statistical fit (:func:`engine.sim.calibrate.fit_history`) reads noise and skill
 on the log scale of the periods with a result (zeros left out). On lumpy business (a few deals a
