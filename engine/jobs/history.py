@@ -60,7 +60,13 @@ from engine.core.atomic import write_text_atomic
 from engine.core.yamledit import YamlEditor
 from engine.data.history import load_history
 from engine.data.load import TableSource
-from engine.jobs.history_moments import BURN_IN, MomentStep, history_moments, simulated_moments
+from engine.jobs.history_moments import (
+    BURN_IN,
+    MomentStep,
+    history_moments,
+    simulated_moments,
+    window_offset,
+)
 from engine.plan.validate import CheckedPlan
 from engine.sim.calibrate import Calibration, fit_history
 from engine.sim.calibrated_scenario import scenario_number, write_calibrated_scenario
@@ -434,7 +440,8 @@ def _by_moments(frame: pd.DataFrame, plan_checked: CheckedPlan, scenario: Scenar
     moves = (True, lognormal_noise and math.isfinite(wanted.within),
              lognormal_skill and math.isfinite(wanted.between))
     stepper = MomentStep(wanted, 12 // length, moves)
-    burn = BURN_IN
+    start = int(frame.attrs.get("fiscal_year_start", 1))
+    burn = BURN_IN + window_offset(scenario, start)  # months before the matched year
     sim = simulation_for(SimTask(plan_checked, replace(scenario, months=12 + burn), seed))
     profile_wanted = np.array(wanted.profile, dtype=float)
     seen = np.isfinite(profile_wanted)
@@ -454,7 +461,7 @@ def _by_moments(frame: pd.DataFrame, plan_checked: CheckedPlan, scenario: Scenar
     steps: list[tuple[float, float, float, tuple[float, ...], float, float, Moments, float]] = []
     for _ in range(iterations):
         here = replace(_with_spread(with_level(scenario, level), noise, skill), seasonality=season)
-        got = simulated_moments(plan_checked, here, runs, seed, length, burn)
+        got = simulated_moments(plan_checked, here, runs, seed, length, BURN_IN, start)
         mean, se = _mean_se(np.array(got.rep_sums), np.array(got.rep_counts, dtype=float), here, seed,
                             sim.teams, sim.months, burn)
         if not mean > 0:
@@ -469,7 +476,7 @@ def _by_moments(frame: pd.DataFrame, plan_checked: CheckedPlan, scenario: Scenar
         new = (round_level(math.exp(q[0])),
                round_level(math.sqrt(math.log1p(q[1]))) if moves[1] else noise,
                round_level(math.sqrt(q[2])) if moves[2] else skill,
-               _next_season(season, profile_wanted, np.array(got.profile, dtype=float), length))
+               _next_season(season, profile_wanted, np.array(got.profile, dtype=float), length, start))
         if any(new == s[:4] for s in steps):  # rounding: nothing new to try
             break
         level, noise, skill, season = new
@@ -490,11 +497,15 @@ def _by_moments(frame: pd.DataFrame, plan_checked: CheckedPlan, scenario: Scenar
     return replace(_with_spread(with_level(scenario, level), noise, skill), seasonality=season), cal, fit
 
 
-def _next_season(season: tuple[float, ...], wanted: np.ndarray, got: np.ndarray, length: int) -> tuple[float, ...]:
+def _next_season(season: tuple[float, ...], wanted: np.ndarray, got: np.ndarray, length: int,
+                 fiscal_year_start: int = 1) -> tuple[float, ...]:
     """Each month's factor times its period's ratio of the history's profile to the simulated one
-    (periods the history lacks stay), back to mean 1 and rounded as a scenario file holds it."""
+    (periods the history lacks stay), back to mean 1 and rounded as a scenario file holds it.
+    Period ``p`` of the fiscal year holds calendar months ``fiscal_year_start + p x length`` on."""
     ratio = np.where(np.isfinite(wanted) & (got > 0), wanted / np.where(got > 0, got, 1.0), 1.0)
-    months = np.asarray(season, dtype=float) * np.repeat(ratio, length)[:12]
+    by_fiscal_month = np.repeat(ratio, length)[:12]
+    calendar = np.roll(by_fiscal_month, int(fiscal_year_start) - 1)  # January first
+    months = np.asarray(season, dtype=float) * calendar
     return round_season(months / months.mean())
 
 

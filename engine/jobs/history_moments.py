@@ -34,7 +34,7 @@ year's mean keeps, ``1 / periods`` of it) and updated by each step's secant. Com
 numbers (the same seed every step) make the steps deterministic and the moments smooth in the
 parameters.
 
-Public: :class:`MomentStep`, :func:`history_moments`, :func:`simulated_moments`.
+Public: :class:`MomentStep`, :func:`history_moments`, :func:`simulated_moments`, :func:`window_offset`.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from engine.sim.moments import Moments, attainment_moments
 from engine.sim.scenario import Scenario
 from engine.sim.scenario_model import QuotaPolicy
 
-__all__ = ["MomentStep", "history_moments", "simulated_moments"]
+__all__ = ["MomentStep", "history_moments", "simulated_moments", "window_offset"]
 
 CHUNK = 20
 """Runs simulated together (the result does not depend on it: each run draws from its own streams)."""
@@ -82,20 +82,23 @@ def history_moments(frame: pd.DataFrame) -> Moments:
 
 
 def simulated_moments(checked: CheckedPlan, scenario: Scenario, runs: int, seed: int,
-                      months_per_period: int = 1, burn_in: int = BURN_IN) -> Moments:
+                      months_per_period: int = 1, burn_in: int = BURN_IN, fiscal_year_start: int = 1) -> Moments:
     """Simulate ``runs`` plan years of the scenario's team under a plan, kept month by month.
 
     The team is simulated for ``burn_in`` months first (a year: the team in post, its morale and
     turnover where a year of the plan leaves them, as the history's team is and as the forecast
-    settles it) and the moments are those of the 12 months after.
+    settles it) and the moments are those of the 12 months after, starting in the calendar month
+    the history's fiscal years start in (:func:`window_offset` more months when the scenario's
+    start is another), so that period ``p`` of the simulation is period ``p`` of the history's year.
 
     Returns:
         The moments of the runs' period attainments (each month's primary output over the rep's
         seat's annual target / 12, summed over the history's periods; a period counts where the
         rep held the seat all of it, as a history of whole periods); runs are the units.
     """
-    if burn_in:
-        scenario = replace(scenario, months=12 + burn_in, quota_policy=QuotaPolicy())
+    first = burn_in + window_offset(scenario, fiscal_year_start)
+    if first:
+        scenario = replace(scenario, months=12 + first, quota_policy=QuotaPolicy())
     task = SimTask(checked, scenario, seed)
     sim = simulation_for(task)
     target = np.asarray(sim.roster.columns[scenario.primary_target], dtype=float)
@@ -103,7 +106,7 @@ def simulated_moments(checked: CheckedPlan, scenario: Scenario, runs: int, seed:
     periods = 12 // L
     att = np.zeros((runs, sim.slots, periods))
     on = np.zeros(att.shape, dtype=bool)
-    year = slice(burn_in, burn_in + periods * L)
+    year = slice(first, first + periods * L)
     for idx in chunks_of(runs, CHUNK):
         d = sim.run_chunk(idx, keep=True).detail
         assert d is not None
@@ -114,6 +117,11 @@ def simulated_moments(checked: CheckedPlan, scenario: Scenario, runs: int, seed:
         att[idx] = by_period / np.maximum(quota[..., None] * L, 1e-12)
         on[idx] = active.reshape(len(idx), sim.slots, periods, L).all(axis=3)
     return attainment_moments(att, on)
+
+
+def window_offset(scenario: Scenario, fiscal_year_start: int) -> int:
+    """Months from the scenario's start to the next start of the history's fiscal year (0-11)."""
+    return (int(fiscal_year_start) - scenario.start.month) % 12
 
 
 @dataclass

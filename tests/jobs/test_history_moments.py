@@ -161,3 +161,19 @@ def test_broyden_steps_solve_a_linear_model():
     q = np.array([0.0, 1.0, 0.0])
     q2 = still.next(q, still.gaps(moments(q), moments(q).mean))
     assert q2[1] == 1.0
+
+
+def test_profile_periods_land_on_the_fiscal_years_calendar_months():
+    """With fiscal years from April and quarters, the first period's ratio moves April-June, and
+    the simulated window starts in April (3 months after a January start)."""
+    from engine.jobs.history import _next_season
+    from engine.jobs.history_moments import window_offset
+
+    wanted = np.array([2.0, 1.0, 1.0, 1.0])
+    got = np.ones(4)
+    out = np.array(_next_season(tuple([1.0] * 12), wanted, got, 3, fiscal_year_start=4))
+    assert out[3:6] == pytest.approx([2 * 12 / 15] * 3, abs=1e-4)
+    assert np.delete(out, [3, 4, 5]) == pytest.approx([12 / 15] * 9, abs=1e-4)
+    scenario = default_scenario()
+    assert scenario.start.month == 1
+    assert window_offset(scenario, 4) == 3 and window_offset(scenario, 1) == 0
