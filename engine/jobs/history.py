@@ -621,11 +621,11 @@ def write_scenario_under_plan(cal: Calibration, fit: HistoryFit, out_path: str |
     # Written next to the target so that a relative roster path is made relative to it.
     draft = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
-        write_calibrated_scenario(_as_calibrated(cal, fit), draft, base=base_file, name=name)
+        write_calibrated_scenario(cal, draft, base=base_file, name=name)
         text = draft.read_text(encoding="utf-8")
     finally:
         draft.unlink(missing_ok=True)
-    new_text = _set_level(text, fit)
+    new_text = _set_level(_set_spread(text, fit), fit)
     scenario = parse_scenario(new_text, str(out))  # never write a scenario that does not load
     if float(scenario.output(fit.primary).get("level")) != fit.level:  # pragma: no cover - a bug
         raise RuntimeError("the written level differs from the adjusted one")
@@ -640,18 +640,41 @@ def write_scenario_under_plan(cal: Calibration, fit: HistoryFit, out_path: str |
     return out
 
 
-def _as_calibrated(cal: Calibration, fit: HistoryFit) -> Calibration:
-    """The fit with the noise and skill spread calibrated by simulation put in, as the writer
-    writes them (the monthly noise sigma and ``sigma_skill``)."""
+def _set_spread(text: str, fit: HistoryFit) -> str:
+    """The text with the skill's sigma, the primary output's noise sigma (its comment saying so)
+    and the seasonality calibrated by simulation put in (unchanged without ``fit.moments``)."""
     if not fit.moments:
-        return cal
-    if math.isfinite(fit.skill_sigma):
-        cal = replace(cal, sigma_skill=fit.skill_sigma)
-    if math.isfinite(fit.noise_sigma):
-        cal = replace(cal, monthly_noise_sigma=fit.noise_sigma)
-    if fit.seasonality:
-        cal = replace(cal, seasonality=fit.seasonality)
-    return cal
+        return text
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    edits: list[tuple[yaml.Node, str, str | None]] = []
+    skill = _item(_item(_item(root, "reps"), "skill"), "sigma")
+    if math.isfinite(fit.skill_sigma) and isinstance(skill, yaml.ScalarNode):
+        edits.append((skill, scenario_number(fit.skill_sigma), None))
+    noise = _item(_item(_item(root, "outputs"), fit.primary), "sigma")
+    if math.isfinite(fit.noise_sigma) and isinstance(noise, yaml.ScalarNode):
+        note = f"calibrated by simulation under {fit.plan} (fitted {fit.fitted_noise_sigma:#.4g} per month)"
+        edits.append((noise, scenario_number(fit.noise_sigma), note))
+    season = _item(root, "seasonality")
+    if fit.seasonality and isinstance(season, yaml.SequenceNode) and season.flow_style:
+        edits.append((season, "[" + ", ".join(f"{v:.4f}".rstrip("0").rstrip(".") for v in fit.seasonality) + "]",
+                      None))
+    for node, value, comment in sorted(edits, key=lambda e: -e[0].start_mark.index):
+        text = _replace(text, node, value, comment)
+    return text
+
+
+def _replace(text: str, node: yaml.Node, value: str, note: str | None) -> str:
+    """``text`` with ``node``'s text replaced by ``value``; with ``note``, the comment after it on
+    its line (if any) says ``note`` instead, in the same column."""
+    start, end = node.start_mark.index, node.end_mark.index
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    rest = text[end:line_end]
+    if note is not None and rest.strip().startswith("#"):
+        column = end + rest.index("#")
+        pad = " " * max(column - start - len(value), 2)
+        return text[:start] + value + pad + "# " + note + text[line_end:]
+    return text[:start] + value + text[end:]
 
 
 def _set_level(text: str, fit: HistoryFit) -> str:
@@ -661,20 +684,9 @@ def _set_level(text: str, fit: HistoryFit) -> str:
     level = _item(node, "level")
     if not isinstance(level, yaml.ScalarNode):  # pragma: no cover - the writer always sets it
         raise TypeError(f"no level on output {fit.primary!r} in the calibrated scenario")
-    start, end = level.start_mark.index, level.end_mark.index
-    line_end = text.find("\n", end)
-    line_end = len(text) if line_end < 0 else line_end
-    new = scenario_number(fit.level)
-    rest = text[end:line_end]
     note = (f"read under {fit.plan}: fitted {fit.fitted_level:#.4g} / effort factor "
             f"{fit.effort_factor:.3f}")
-    if rest.strip().startswith("#"):  # keep the comment where it was, with a new text
-        column = end + rest.index("#")  # the comment's place, counted from the value's start
-        pad = " " * max(column - start - len(new), 2)
-        text = text[:start] + new + pad + "# " + note + text[line_end:]
-    else:
-        text = text[:start] + new + text[end:]
-    return _header(text, fit)
+    return _header(_replace(text, level, scenario_number(fit.level), note), fit)
 
 
 def _item(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
@@ -695,10 +707,11 @@ def _header(text: str, fit: HistoryFit) -> str:
                 f"attainment {fit.target:.3f} when {fit.plan} is simulated (effort factor "
                 f"{fit.effort_factor:.3f}).")
     if fit.moments:
-        sentence += (f" The noise and skill spread are calibrated by simulation too: the "
-                     f"simulation reproduces the history's variation within reps "
-                     f"({fit.history_moments[0]:.3f}) and dispersion across reps "
-                     f"({fit.history_moments[1]:.3f}); noise sigma {fit.fitted_noise_sigma:#.4g} "
+        sentence += (f" The noise, skill spread and seasonality are calibrated by simulation too: "
+                     f"simulated for a burn-in year and the year after, {fit.plan} reproduces the "
+                     f"history's variation within reps ({fit.history_moments[0]:.3f}), dispersion "
+                     f"across reps ({fit.history_moments[1]:.3f}) and within-year profile; noise "
+                     f"sigma {fit.fitted_noise_sigma:#.4g} "
                      f"-> {fit.noise_sigma:#.4g}, skill sigma {fit.fitted_skill_sigma:#.4g} -> "
                      f"{fit.skill_sigma:#.4g}.")
     summary = summary.replace("`incentive calibrate`", "`incentive\0calibrate`")

@@ -233,6 +233,10 @@ def test_cli_calibrate_with_plan_writes_the_adjusted_level(tmp_path, history, ba
     assert b.output("revenue").get("sigma") == fit.noise_sigma != a.output("revenue").get("sigma")
     assert b.skill.get("sigma") == fit.skill_sigma != a.skill.get("sigma")
     assert b.seasonality == pytest.approx(fit.seasonality, abs=1e-12) and b.seasonality != a.seasonality
+    text = adjusted.read_text(encoding="utf-8")
+    assert "calibrated by simulation under commission_steep" in text
+    header = " ".join(line[1:].strip() for line in text.splitlines() if line.startswith("#"))
+    assert "The noise, skill spread and seasonality are calibrated by simulation too" in header
     proc = incentive("calibrate", "--history", history, "--out", tmp_path / "x.yaml", "--runs", 5)
     assert proc.returncode == 2 and "--plan" in proc.stderr and "Traceback" not in proc.stderr
 
