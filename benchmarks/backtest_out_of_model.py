@@ -23,8 +23,9 @@ is the short version of every process (few years: wide intervals, a first look, 
 The years run one after another in one process, or spread over ``--workers`` forked processes
 (each year from its own seeds: the same figures either way); the plan is loaded once and each
 process compiles it once (the executor's cache), so the time goes to simulating runs. With
-history, each year's calibration simulates the history plan about 3 times
-(:func:`engine.jobs.history.calibrate_under_plan`). Not part of the test
+history, each year's calibration simulates the history plan about 5 times
+(:func:`engine.jobs.history.calibrate_under_plan`: level, noise and skill spread by simulated
+moments; ``--level-only`` the level alone, as before stop 35). Not part of the test
 suite; tests/jobs/test_outofmodel.py runs :func:`backtest` on 3 years.
 """
 
@@ -112,7 +113,7 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
              workers: int = 1, progress: bool = False, process: str = "outofmodel",
              fixed_behaviour: bool = False, prior=None, history_runs: int | None = None,
              trust: bool = False, first: int = 0, carry: tuple[float, float] | None | str = "default",
-             timing: float | None | str = "default") -> Backtest:
+             timing: float | None | str = "default", level_only: bool = False) -> Backtest:
     """Forecast ``years`` out-of-model plan years from their first half and count the misses.
 
     Args:
@@ -146,6 +147,8 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
         timing: the forecast's ``timing`` (the prior probability that the team moves business
             across period ends as the model's reps do; None: the model's timing, known);
             ``"default"``: the forecast's default.
+        level_only: with ``history``, calibrate as before stop 35: only the level is read under
+            the history plan (noise and skill spread as fitted; ``calibrate_under_plan(moments=False)``).
 
     Returns:
         The :class:`Backtest`.
@@ -178,8 +181,8 @@ def backtest(years: int = 100, runs: int = 200, reps: int = 100, seed: int = 202
         sim_truth = (gen, gen.run_chunk(np.arange(first + years), keep=True))
     if trust and not history:
         raise ValueError("--trust compares the forecasts with and without history: give --history")
-    job = _Years(checked, reps, seed, runs, history, {} if history_runs is None else {"runs": history_runs},
-                 kwargs, sim_truth, trust)
+    calibration = ({} if history_runs is None else {"runs": history_runs}) | ({"moments": False} if level_only else {})
+    job = _Years(checked, reps, seed, runs, history, calibration, kwargs, sim_truth, trust)
     t0 = time.perf_counter()
     rows = []
     for k, row in enumerate(_each_year(job, range(first, first + years), workers), start=first):
@@ -379,6 +382,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--history-runs", type=int, default=None,
                         help="with history: runs per simulation of the history plan (default: "
                              "`incentive forecast --history`'s, engine.jobs.history.DEFAULT_RUNS)")
+    parser.add_argument("--level-only", action="store_true",
+                        help="with history: read only the level under the history plan (the calibration before "
+                             "stop 35: noise and skill spread as fitted, not calibrated by simulation)")
     parser.add_argument("--progress", action="store_true", help="one line per year on stderr")
     parser.add_argument("--trust", action="store_true",
                         help="with --history: also forecast without history and score which of the two "
@@ -437,6 +443,7 @@ def main(argv: list[str] | None = None) -> None:
         + (["--prior", args.prior] if args.prior else []) \
         + (["--history-runs", str(args.history_runs)] if args.history_runs is not None else []) \
         + (["--trust"] if args.trust else []) + (["--carry", args.carry] if args.carry else []) \
+        + (["--level-only"] if args.level_only else []) \
         + (["--timing", args.timing] if args.timing else [])
     print(f"Out-of-model back-test of {PLAN.relative_to(ROOT)}: forecast from the first {CLOSED_MONTHS} months, "
           f"{years} years, {runs} runs per forecast, {args.reps} seats, seeds {args.seed + args.first}-{args.seed + args.first + years - 1}")
@@ -448,7 +455,7 @@ def main(argv: list[str] | None = None) -> None:
                       workers=args.workers, progress=args.progress, process=process,
                       fixed_behaviour=args.fixed_behaviour, prior=prior, history_runs=args.history_runs,
                       trust=args.trust and history, first=args.first, carry=carry,
-                      timing=timing)
+                      timing=timing, level_only=args.level_only)
         done.append(bt)
         print(report(bt) + trust_report(bt), flush=True)
     if len(done) > 1:

@@ -13,9 +13,13 @@ primary output's ``level`` until *simulating the history plan on the calibrated 
 reproduces the history's mean attainment*: a root search ``level <- level x (target /
 simulated)^(1/slope)``, the slope the secant's on the log scale (1 at the first step), with
 common random numbers (the same seed at every step), stopped at a relative tolerance or after
-a few simulations. Only ``level`` moves: skill dispersion, noise and
-seasonality are the fit's (they are ratios, which the plan's effort response leaves about
-where they are).
+a few simulations. That is ``moments=False``. By default (issue 27, item 1) the noise, the skill
+spread and the seasonality move with the level: the simulation, a burn-in year and the year
+after, must also reproduce the history's variation within reps, its dispersion across reps and
+its within-year profile (:func:`_by_moments`; the statistics and steps are
+:mod:`engine.jobs.history_moments`): the fit reads noise and skill on the log scale of the
+periods with a result, which is biased on lumpy business (docs/model.md §9, "calibration by
+simulation").
 
 **Mean attainment**, the one definition on both sides: the mean over *rep-years* of a
 rep's attainment over the part of one plan year they were in. In the simulation a rep-year
@@ -56,10 +60,18 @@ from engine.core.atomic import write_text_atomic
 from engine.core.yamledit import YamlEditor
 from engine.data.history import load_history
 from engine.data.load import TableSource
+from engine.jobs.history_moments import (
+    BURN_IN,
+    MomentStep,
+    history_moments,
+    simulated_moments,
+    window_offset,
+)
 from engine.plan.validate import CheckedPlan
 from engine.sim.calibrate import Calibration, fit_history
 from engine.sim.calibrated_scenario import scenario_number, write_calibrated_scenario
 from engine.sim.executor import Executor, SimTask, chunks_of, simulation_for
+from engine.sim.moments import Moments
 from engine.sim.scenario import Scenario, load_scenario, parse_scenario
 from engine.sim.streams import RunStreams
 
@@ -76,11 +88,12 @@ __all__ = [
     "write_scenario_under_plan",
 ]
 
-DEFAULT_RUNS = 40
-"""Simulated plan years per step of the fixed point (the base team in each). With the market
-as a control variate (:func:`_simulated`) 40 runs give a standard error of the simulated mean
-attainment of about 0.6-0.8% on the out-of-model back-test's histories, below the 0.9-1.6% of
-the plain mean over 100 runs, and far below the history's own sampling error (docs/notes/issue27.md)."""
+DEFAULT_RUNS = 20
+"""Simulated runs per step (the base team in each). Each run simulates a burn-in year and the year
+whose moments are matched (:data:`~engine.jobs.history_moments.BURN_IN`), so 20 runs cost what 40
+plan years did; with the market as a control variate (:func:`_simulated`) the simulated mean
+attainment's standard error is about 0.7-1.2% on the out-of-model back-test's histories, far
+below the history's own sampling error (docs/notes/issue27.md, stop 35)."""
 
 DEFAULT_TOLERANCE = 0.005
 """Stop when the simulated mean attainment is within this share of the history's."""
@@ -118,6 +131,20 @@ class HistoryFit:
         runs, seed: each simulation's runs and seed (the same seed every time: common
             random numbers).
         trace: ``(level, simulated mean attainment)`` of every simulation, in order.
+        moments: whether the noise and the skill spread were calibrated by simulation too
+            (:mod:`engine.jobs.history_moments`); False: only the level moved.
+        fitted_noise_sigma, noise_sigma: the primary output's monthly lognormal noise sigma as
+            fitted and as calibrated by simulation (equal when ``moments`` is False or the noise
+            is not lognormal).
+        fitted_skill_sigma, skill_sigma: the skill spread (sd of log skill) as fitted and as
+            calibrated by simulation.
+        history_moments: the history's ``(within, between)`` moments
+            (:class:`~engine.sim.moments.Moments`); NaN without ``moments``.
+        simulated_moments: the same of the history plan simulated at the kept parameters.
+        fitted_seasonality, seasonality: the 12 monthly factors as fitted and as calibrated by
+            simulation (empty without ``moments``).
+        history_profile, simulated_profile: the within-year profile (per period of the year) of
+            the history and of the simulation at the kept parameters.
     """
 
     plan: str
@@ -137,6 +164,17 @@ class HistoryFit:
     runs: int
     seed: int
     trace: tuple[tuple[float, float], ...]
+    moments: bool = False
+    fitted_noise_sigma: float = math.nan
+    noise_sigma: float = math.nan
+    fitted_skill_sigma: float = math.nan
+    skill_sigma: float = math.nan
+    history_moments: tuple[float, float] = (math.nan, math.nan)
+    simulated_moments: tuple[float, float] = (math.nan, math.nan)
+    fitted_seasonality: tuple[float, ...] = ()
+    seasonality: tuple[float, ...] = ()
+    history_profile: tuple[float, ...] = ()
+    simulated_profile: tuple[float, ...] = ()
 
     @property
     def gap(self) -> float:
@@ -190,7 +228,7 @@ def simulated_attainment(checked: CheckedPlan, scenario: Scenario, *, runs: int 
 
 
 def market_mean_factor(scenario: Scenario, seed: int, runs: np.ndarray, teams: int,
-                       months: int = 12) -> np.ndarray | None:
+                       months: int = 12, first: int = 0) -> np.ndarray | None:
     """Each run's mean demand multiplier over the plan year, company-wide (None without a market).
 
     The simulator draws run ``i``'s market from its own ``market`` stream
@@ -206,6 +244,7 @@ def market_mean_factor(scenario: Scenario, seed: int, runs: np.ndarray, teams: i
         seed: the simulation's master seed.
         runs: run indices.
         teams, months: the simulation's teams and months (``Simulation.teams``, ``.months``).
+        first: the first month averaged (a simulation's later year: ``12``).
 
     Returns:
         ``(len(runs),)`` mean multipliers, or None.
@@ -215,7 +254,7 @@ def market_mean_factor(scenario: Scenario, seed: int, runs: np.ndarray, teams: i
         return None
     years = (months + 11) // 12
     z = RunStreams(seed, runs).standard_normal("market", (1 + teams, years + months + 1))
-    return model.factor(model.draw(z[:, 0], months)).mean(axis=1)
+    return model.factor(model.draw(z[:, 0], months))[:, first:].mean(axis=1)
 
 
 def _simulated(checked: CheckedPlan, scenario: Scenario, runs: int, seed: int | None, workers: int,
@@ -241,13 +280,21 @@ def _simulated(checked: CheckedPlan, scenario: Scenario, runs: int, seed: int | 
         for _, res in ex.imap([(task, idx) for idx in chunks]):
             sums[res.run_index] = np.where(res.rep_mask, res.attainment, 0.0).sum(axis=1)
             counts[res.run_index] = res.rep_mask.sum(axis=1)
+    return _mean_se(sums, counts, scenario, seed, sim.teams, sim.months)
+
+
+def _mean_se(sums: np.ndarray, counts: np.ndarray, scenario: Scenario, seed: int, teams: int,
+             months: int, first: int = 0) -> tuple[float, float]:
+    """The mean attainment of the runs (per run: the sum of its rep-years' attainments and their
+    number) and its standard error, the market's control variate applied (:func:`_simulated`)."""
+    runs = len(sums)
     total = float(counts.sum())
     if not total:
         return math.nan, math.nan
     mean = float(sums.sum()) / total
     # The ratio estimator's linearized residuals, runs as independent units.
     resid = (sums - mean * counts) / (total / runs)
-    factor = market_mean_factor(scenario, seed, np.arange(runs), sim.teams, sim.months)
+    factor = market_mean_factor(scenario, seed, np.arange(runs), teams, months, first)
     free = 1  # parameters estimated from the runs
     if factor is not None and runs > 3 and float(np.var(factor)) > 0:
         c = factor - factor.mean()
@@ -267,7 +314,7 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
                          name: str | None = None, fiscal_year_start: int = 1,
                          runs: int = DEFAULT_RUNS, seed: int | None = None,
                          iterations: int = DEFAULT_ITERATIONS, tolerance: float = DEFAULT_TOLERANCE,
-                         workers: int = 1) -> tuple[Scenario, Calibration, HistoryFit]:
+                         workers: int = 1, moments: bool = True) -> tuple[Scenario, Calibration, HistoryFit]:
     """Calibrate a scenario to a history read under the plan that paid it.
 
     Fits the history (:func:`~engine.sim.calibrate.fit_history`), writes the calibrated
@@ -281,6 +328,13 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
     :func:`write_scenario_under_plan` writes are the same. When the iterations run out the
     level with the smallest gap is kept (``HistoryFit.converged`` is then False).
 
+    With ``moments`` (the default) the noise and the skill spread move with the level: the
+    history plan is simulated month by month and the parameters ``(level, noise sigma, skill
+    sigma)`` take Broyden's steps until the simulation reproduces the history's mean attainment,
+    its variation within reps and its dispersion across reps (:func:`_by_moments`; indirect
+    inference, :mod:`engine.jobs.history_moments`). The simulations then run in this process
+    (``workers`` is not used).
+
     Args:
         history: a history file or table (as :func:`~engine.data.history.load_history`).
         plan_checked: the plan the history was paid under.
@@ -292,7 +346,8 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
         seed: master seed of every simulation (default: the base scenario's).
         iterations: most simulations of the plan (at least 1).
         tolerance: relative tolerance on the mean attainment (positive).
-        workers: processes for the simulations.
+        workers: processes for the simulations (without ``moments``).
+        moments: calibrate the noise and the skill spread by simulation too.
 
     Returns:
         ``(scenario, calibration, fit)``: the calibrated scenario with the adjusted level,
@@ -314,6 +369,9 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
     primary = scenario.primary_measure
     fitted = float(scenario.output(primary).get("level"))
     seed = scenario.seed if seed is None else int(seed)
+    if moments:
+        return _by_moments(frame, plan_checked, scenario, cal, target, rep_years, runs, seed, iterations,
+                           tolerance)
 
     trace: list[tuple[float, float]] = []
     errors: list[float] = []
@@ -339,6 +397,143 @@ def calibrate_under_plan(history: TableSource, plan_checked: CheckedPlan,
         trace=tuple(trace),
     )
     return with_level(scenario, best_level), cal, fit
+
+
+MOMENT_TOLERANCE = 0.03
+"""The moments' tolerance: ``within`` within this share of the history's, ``between`` within this
+share of it or :data:`BETWEEN_TOLERANCE`, whichever is larger."""
+
+BETWEEN_TOLERANCE = 0.005
+"""Absolute tolerance on ``between`` (about the Monte Carlo error of 40 runs of 120 reps)."""
+
+PROFILE_TOLERANCE = 0.03
+"""The within-year profile's tolerance: every period's simulated share within this (log) of the
+history's."""
+
+
+def _by_moments(frame: pd.DataFrame, plan_checked: CheckedPlan, scenario: Scenario, cal: Calibration,
+                target: float, rep_years: int, runs: int, seed: int, iterations: int,
+                tolerance: float) -> tuple[Scenario, Calibration, HistoryFit]:
+    """:func:`calibrate_under_plan` with the noise, the skill spread and the seasonality
+    calibrated by simulation.
+
+    Each step simulates the history plan on the scenario at ``(level, noise sigma, skill sigma,
+    seasonality)`` for a burn-in year and the year after (same seed: common random numbers;
+    :func:`~engine.jobs.history_moments.simulated_moments`), reads the mean attainment of the
+    year after (the market's control variate, :func:`_mean_se`) and its moments, moves the first
+    three by :class:`~engine.jobs.history_moments.MomentStep` and the seasonality by the ratio of
+    the history's within-year profile to the simulated one (a fixed point: a period's simulated
+    attainment moves with its demand one for one, give or take the effort it buys), until the
+    mean is within ``tolerance``, the moments within :data:`MOMENT_TOLERANCE` and the profile
+    within :data:`PROFILE_TOLERANCE` of the history's, or the iterations run out (the step with
+    the smallest largest scaled gap is kept).
+    """
+    primary = scenario.primary_measure
+    out = scenario.output(primary)
+    fitted = float(out.get("level"))
+    lognormal_noise = out.get("noise", "lognormal") == "lognormal"
+    noise0 = float(out.get("sigma", 0.35)) if lognormal_noise else math.nan
+    lognormal_skill = scenario.skill.kind == "lognormal"
+    skill0 = float(scenario.skill.get("sigma", 0.0)) if lognormal_skill else math.nan
+    length = cal.months_per_period
+    wanted = history_moments(frame)
+    moves = (True, lognormal_noise and math.isfinite(wanted.within),
+             lognormal_skill and math.isfinite(wanted.between))
+    stepper = MomentStep(wanted, 12 // length, moves)
+    start = int(frame.attrs.get("fiscal_year_start", 1))
+    burn = BURN_IN + window_offset(scenario, start)  # months before the matched year
+    sim = simulation_for(SimTask(plan_checked, replace(scenario, months=12 + burn), seed))
+    profile_wanted = np.array(wanted.profile, dtype=float)
+    seen = np.isfinite(profile_wanted)
+
+    def scaled(gap: np.ndarray, got: Moments) -> float:
+        parts = [abs(gap[0]) / math.log1p(tolerance)]
+        if moves[1]:
+            parts.append(abs(gap[1]) / (MOMENT_TOLERANCE * wanted.within))
+        if moves[2]:
+            parts.append(abs(gap[2]) / max(MOMENT_TOLERANCE * wanted.between, BETWEEN_TOLERANCE))
+        if seen.any():
+            ratio = profile_wanted[seen] / np.array(got.profile, dtype=float)[seen]
+            parts.append(float(np.abs(np.log(ratio)).max()) / PROFILE_TOLERANCE)
+        return max(parts)
+
+    level, noise, skill, season = fitted, noise0, skill0, tuple(scenario.seasonality)
+    steps: list[tuple[float, float, float, tuple[float, ...], float, float, Moments, float]] = []
+    for _ in range(iterations):
+        here = replace(_with_spread(with_level(scenario, level), noise, skill), seasonality=season)
+        got = simulated_moments(plan_checked, here, runs, seed, length, BURN_IN, start)
+        mean, se = _mean_se(np.array(got.rep_sums), np.array(got.rep_counts, dtype=float), here, seed,
+                            sim.teams, sim.months, burn)
+        if not mean > 0:
+            break
+        gap = stepper.gaps(got, mean)
+        steps.append((level, noise, skill, season, mean, se, got, scaled(gap, got)))
+        if steps[-1][-1] <= 1.0:
+            break
+        p = np.array([math.log(level), math.expm1(noise * noise) if moves[1] else 0.0,
+                      skill * skill if moves[2] else 0.0])
+        q = stepper.next(p, gap)
+        new = (round_level(math.exp(q[0])),
+               round_level(math.sqrt(math.log1p(q[1]))) if moves[1] else noise,
+               round_level(math.sqrt(q[2])) if moves[2] else skill,
+               _next_season(season, profile_wanted, np.array(got.profile, dtype=float), length, start))
+        if any(new == s[:4] for s in steps):  # rounding: nothing new to try
+            break
+        level, noise, skill, season = new
+    if not steps:
+        raise ValueError("the simulated mean attainment is not positive")
+    best = min(steps, key=lambda s: s[-1])
+    level, noise, skill, season, mean, se, got, worst = best
+    fit = HistoryFit(
+        plan=plan_checked.plan.name, source=cal.source, primary=primary, target=target, rep_years=rep_years,
+        fitted_level=fitted, level=level, effort_factor=fitted / level, simulated_fitted=steps[0][4],
+        simulated=mean, simulated_se=se, iterations=len(steps), converged=worst <= 1.0, tolerance=tolerance,
+        runs=runs, seed=seed, trace=tuple((s[0], s[4]) for s in steps), moments=True,
+        fitted_noise_sigma=noise0, noise_sigma=noise, fitted_skill_sigma=skill0, skill_sigma=skill,
+        history_moments=(wanted.within, wanted.between), simulated_moments=(got.within, got.between),
+        fitted_seasonality=tuple(scenario.seasonality), seasonality=season,
+        history_profile=wanted.profile, simulated_profile=got.profile,
+    )
+    return replace(_with_spread(with_level(scenario, level), noise, skill), seasonality=season), cal, fit
+
+
+def _next_season(season: tuple[float, ...], wanted: np.ndarray, got: np.ndarray, length: int,
+                 fiscal_year_start: int = 1) -> tuple[float, ...]:
+    """Each month's factor times its period's ratio of the history's profile to the simulated one
+    (periods the history lacks stay), back to mean 1 and rounded as a scenario file holds it.
+    Period ``p`` of the fiscal year holds calendar months ``fiscal_year_start + p x length`` on."""
+    ratio = np.where(np.isfinite(wanted) & (got > 0), wanted / np.where(got > 0, got, 1.0), 1.0)
+    by_fiscal_month = np.repeat(ratio, length)[:12]
+    calendar = np.roll(by_fiscal_month, int(fiscal_year_start) - 1)  # January first
+    months = np.asarray(season, dtype=float) * calendar
+    return round_season(months / months.mean())
+
+
+def round_season(factors: np.ndarray) -> tuple[float, ...]:
+    """Twelve factors to 4 decimals that still average exactly 1 (largest remainders, as the
+    calibrated scenario's writer rounds them, so it writes them unchanged)."""
+    units = np.asarray(factors, dtype=float) * 10_000
+    rounded = np.floor(units + 1e-9)
+    short = round(len(units) * 10_000 - float(rounded.sum()))
+    rounded[np.argsort(-(units - rounded), kind="stable")[:short]] += 1
+    return tuple(float(u) / 10_000 for u in rounded)
+
+
+def _with_spread(scenario: Scenario, noise: float, skill: float) -> Scenario:
+    """The scenario with its primary output's lognormal ``sigma`` and its skill's ``sigma`` set
+    (NaN: that one unchanged)."""
+    if math.isfinite(noise):
+        primary = scenario.primary_measure
+        outputs = []
+        for o in scenario.outputs:
+            if o.name == primary:
+                o = replace(o, params=tuple({**dict(o.params), "sigma": float(noise)}.items()))
+            outputs.append(o)
+        scenario = replace(scenario, outputs=tuple(outputs))
+    if math.isfinite(skill):
+        scenario = replace(scenario, skill=replace(scenario.skill, params=tuple(
+            {**dict(scenario.skill.params), "sigma": float(skill)}.items())))
+    return scenario
 
 
 def _slope(trace: list[tuple[float, float]]) -> float:
@@ -430,12 +625,56 @@ def write_scenario_under_plan(cal: Calibration, fit: HistoryFit, out_path: str |
         text = draft.read_text(encoding="utf-8")
     finally:
         draft.unlink(missing_ok=True)
-    new_text = _set_level(text, fit)
+    new_text = _set_level(_set_spread(text, fit), fit)
     scenario = parse_scenario(new_text, str(out))  # never write a scenario that does not load
     if float(scenario.output(fit.primary).get("level")) != fit.level:  # pragma: no cover - a bug
         raise RuntimeError("the written level differs from the adjusted one")
+    if fit.moments and ((math.isfinite(fit.noise_sigma)
+                         and float(scenario.output(fit.primary).get("sigma")) != fit.noise_sigma)
+                        or (math.isfinite(fit.skill_sigma)
+                            and float(scenario.skill.get("sigma")) != fit.skill_sigma)):  # pragma: no cover
+        raise RuntimeError("the written noise or skill spread differs from the calibrated one")
+    if fit.seasonality and not np.allclose(scenario.seasonality, fit.seasonality, rtol=0, atol=1e-12):  # pragma: no cover
+        raise RuntimeError("the written seasonality differs from the calibrated one")
     write_text_atomic(out, new_text)
     return out
+
+
+def _set_spread(text: str, fit: HistoryFit) -> str:
+    """The text with the skill's sigma, the primary output's noise sigma (its comment saying so)
+    and the seasonality calibrated by simulation put in (unchanged without ``fit.moments``)."""
+    if not fit.moments:
+        return text
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    edits: list[tuple[yaml.Node, str, str | None]] = []
+    skill = _item(_item(_item(root, "reps"), "skill"), "sigma")
+    if math.isfinite(fit.skill_sigma) and isinstance(skill, yaml.ScalarNode):
+        edits.append((skill, scenario_number(fit.skill_sigma), None))
+    noise = _item(_item(_item(root, "outputs"), fit.primary), "sigma")
+    if math.isfinite(fit.noise_sigma) and isinstance(noise, yaml.ScalarNode):
+        note = f"calibrated by simulation under {fit.plan} (fitted {fit.fitted_noise_sigma:#.4g} per month)"
+        edits.append((noise, scenario_number(fit.noise_sigma), note))
+    season = _item(root, "seasonality")
+    if fit.seasonality and isinstance(season, yaml.SequenceNode) and season.flow_style:
+        edits.append((season, "[" + ", ".join(f"{v:.4f}".rstrip("0").rstrip(".") for v in fit.seasonality) + "]",
+                      None))
+    for node, value, comment in sorted(edits, key=lambda e: -e[0].start_mark.index):
+        text = _replace(text, node, value, comment)
+    return text
+
+
+def _replace(text: str, node: yaml.Node, value: str, note: str | None) -> str:
+    """``text`` with ``node``'s text replaced by ``value``; with ``note``, the comment after it on
+    its line (if any) says ``note`` instead, in the same column."""
+    start, end = node.start_mark.index, node.end_mark.index
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    rest = text[end:line_end]
+    if note is not None and rest.strip().startswith("#"):
+        column = end + rest.index("#")
+        pad = " " * max(column - start - len(value), 2)
+        return text[:start] + value + pad + "# " + note + text[line_end:]
+    return text[:start] + value + text[end:]
 
 
 def _set_level(text: str, fit: HistoryFit) -> str:
@@ -445,20 +684,9 @@ def _set_level(text: str, fit: HistoryFit) -> str:
     level = _item(node, "level")
     if not isinstance(level, yaml.ScalarNode):  # pragma: no cover - the writer always sets it
         raise TypeError(f"no level on output {fit.primary!r} in the calibrated scenario")
-    start, end = level.start_mark.index, level.end_mark.index
-    line_end = text.find("\n", end)
-    line_end = len(text) if line_end < 0 else line_end
-    new = scenario_number(fit.level)
-    rest = text[end:line_end]
     note = (f"read under {fit.plan}: fitted {fit.fitted_level:#.4g} / effort factor "
             f"{fit.effort_factor:.3f}")
-    if rest.strip().startswith("#"):  # keep the comment where it was, with a new text
-        column = end + rest.index("#")  # the comment's place, counted from the value's start
-        pad = " " * max(column - start - len(new), 2)
-        text = text[:start] + new + pad + "# " + note + text[line_end:]
-    else:
-        text = text[:start] + new + text[end:]
-    return _header(text, fit)
+    return _header(_replace(text, level, scenario_number(fit.level), note), fit)
 
 
 def _item(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
@@ -478,6 +706,14 @@ def _header(text: str, fit: HistoryFit) -> str:
                 f"effort that plan induced; {scenario_number(fit.level)} reproduces the history's mean "
                 f"attainment {fit.target:.3f} when {fit.plan} is simulated (effort factor "
                 f"{fit.effort_factor:.3f}).")
+    if fit.moments:
+        sentence += (f" The noise, skill spread and seasonality are calibrated by simulation too: "
+                     f"simulated for a burn-in year and the year after, {fit.plan} reproduces the "
+                     f"history's variation within reps ({fit.history_moments[0]:.3f}), dispersion "
+                     f"across reps ({fit.history_moments[1]:.3f}) and within-year profile; noise "
+                     f"sigma {fit.fitted_noise_sigma:#.4g} "
+                     f"-> {fit.noise_sigma:#.4g}, skill sigma {fit.fitted_skill_sigma:#.4g} -> "
+                     f"{fit.skill_sigma:#.4g}.")
     summary = summary.replace("`incentive calibrate`", "`incentive\0calibrate`")
     summary = (summary.replace(_OLD_NOTE, sentence) if _OLD_NOTE in summary
                else f"{summary} {sentence}".strip())

@@ -109,8 +109,8 @@ def history(work) -> Path:
 
 @pytest.fixture(scope="module")
 def calibrated(history, base, plans):
-    """``calibrate_under_plan`` under each commission plan (computed once)."""
-    return {name: calibrate_under_plan(history, load_plan(path), base=base, runs=RUNS, workers=1)
+    """``calibrate_under_plan`` under each commission plan, the level alone (computed once)."""
+    return {name: calibrate_under_plan(history, load_plan(path), base=base, runs=RUNS, workers=1, moments=False)
             for name, path in plans.items()}
 
 
@@ -226,7 +226,17 @@ def test_cli_calibrate_with_plan_writes_the_adjusted_level(tmp_path, history, ba
     a, b = load_scenario(plain), load_scenario(adjusted)
     level_a, level_b = a.output("revenue").get("level"), b.output("revenue").get("level")
     assert level_b < level_a
-    assert level_b == calibrated["steep"][2].level  # the in-memory result: same runs and seed
+    # The in-memory result (the default: noise and skill spread by simulation too), same runs and seed.
+    _, _, fit = calibrate_under_plan(history, load_plan(plans["steep"]), base=base, runs=RUNS)
+    assert fit.moments
+    assert level_b == fit.level
+    assert b.output("revenue").get("sigma") == fit.noise_sigma != a.output("revenue").get("sigma")
+    assert b.skill.get("sigma") == fit.skill_sigma != a.skill.get("sigma")
+    assert b.seasonality == pytest.approx(fit.seasonality, abs=1e-12) and b.seasonality != a.seasonality
+    text = adjusted.read_text(encoding="utf-8")
+    assert "calibrated by simulation under commission_steep" in text
+    header = " ".join(line[1:].strip() for line in text.splitlines() if line.startswith("#"))
+    assert "The noise, skill spread and seasonality are calibrated by simulation too" in header
     proc = incentive("calibrate", "--history", history, "--out", tmp_path / "x.yaml", "--runs", 5)
     assert proc.returncode == 2 and "--plan" in proc.stderr and "Traceback" not in proc.stderr
 
