@@ -272,7 +272,6 @@ class Studio:
                 self._cache.popitem(last=False)
         return out
 
-
     def _pool(self) -> Executor:
         """The executor every what-if runs on (its process pool started on first use)."""
         if self._executor is None:
