@@ -352,6 +352,20 @@ def history_fit_report(fit: HistoryFit) -> str:
         ["effort factor", f"{fit.effort_factor:.3f}",
          "fitted / adjusted level: what the history plan's effort (and the team's morale and ramp) added"],
     ]
+    if fit.moments:  # calibrated by simulation: what the statistical fit alone would have kept
+        (h_within, h_between), (s_within, s_between) = fit.history_moments, fit.simulated_moments
+        rows += [
+            ["noise sigma (month)", f"{fit.fitted_noise_sigma:.3f} -> {fit.noise_sigma:.3f}",
+             (f"so that the simulated variation within reps matches the history's ({s_within:.3f} simulated, "
+              f"{h_within:.3f} in the history: squared coefficient of variation)")],
+            ["skill spread", f"{fit.fitted_skill_sigma:.3f} -> {fit.skill_sigma:.3f}",
+             (f"so that the simulated dispersion across reps matches the history's ({s_between:.3f} simulated, "
+              f"{h_between:.3f} in the history: variance of log mean attainment)")],
+        ]
+        if fit.history_profile and fit.simulated_profile:
+            rows.append(["within-year profile", " ".join(f"{x:.2f}" for x in fit.history_profile),
+                         "the history's periods of the year over their mean; simulated with the calibrated "
+                         "seasonality: " + " ".join(f"{x:.2f}" for x in fit.simulated_profile)])
     lines = [f"History read under the plan {fit.plan} (the plan that paid it)"]
     lines += ["  " + ln for ln in text_table(None, rows, left=3, sep=" ", min_widths=(21, 23))]
     return "\n".join(lines) + "\n"

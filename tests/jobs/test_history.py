@@ -177,6 +177,7 @@ def test_simulating_the_history_plan_reproduces_the_history(calibrated, history,
     assert [o.name for o in scenario.outputs] == [o.name for o in plain.outputs]
     report = history_fit_report(fit)
     assert "commission_low" in report and f"{fit.level:#.4g}" in report and "effort factor" in report
+    assert "noise sigma" not in report  # the level alone (moments=False): nothing else moved
 
 
 def test_a_plan_that_buys_more_effort_gets_a_lower_level(calibrated):
@@ -229,6 +230,11 @@ def test_cli_calibrate_with_plan_writes_the_adjusted_level(tmp_path, history, ba
     # The in-memory result (the default: noise and skill spread by simulation too), same runs and seed.
     _, _, fit = calibrate_under_plan(history, load_plan(plans["steep"]), base=base, runs=RUNS)
     assert fit.moments
+    # The report names what the simulation moved beside the level, and the moments it matched.
+    report = history_fit_report(fit)
+    assert f"{fit.fitted_noise_sigma:.3f} -> {fit.noise_sigma:.3f}" in report
+    assert f"{fit.fitted_skill_sigma:.3f} -> {fit.skill_sigma:.3f}" in report
+    assert f"{fit.history_moments[0]:.3f} in the history" in report and "within-year profile" in report
     assert level_b == fit.level
     assert b.output("revenue").get("sigma") == fit.noise_sigma != a.output("revenue").get("sigma")
     assert b.skill.get("sigma") == fit.skill_sigma != a.skill.get("sigma")
