@@ -70,6 +70,10 @@ def test_a_what_if_spread_over_two_processes_has_the_same_figures():
     one = Studio({"seeds": SEEDS}, runs=5, seed=4)
     two = Studio({"seeds": SEEDS}, runs=5, seed=4, workers=2)
     try:
+        two.start()  # as `incentive studio` does before serving: every worker forked now
+        assert two._executor is not None and two._executor._pool is not None
+        workers = set(two._executor._pool._processes)
+        assert len(workers) == 2
         for move in ({}, {"base_threshold": 0.7}):
             a, b = one.evaluate("seeds", move), two.evaluate("seeds", move)
             assert _figures(a.result.document) == _figures(b.result.document)
@@ -78,7 +82,7 @@ def test_a_what_if_spread_over_two_processes_has_the_same_figures():
         pool = two._executor
         assert pool is not None and pool._pool is not None  # one pool, kept between moves
         two.evaluate("seeds", {"base_threshold": 0.65})
-        assert two._executor is pool
+        assert two._executor is pool and set(pool._pool._processes) == workers  # no fork after the start
     finally:
         two.close()
     assert two._executor is None

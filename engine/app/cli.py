@@ -556,6 +556,7 @@ def studio(plans: tuple[str, ...], scenario_path: str | None, runs: int, seed: i
     except EngineError as exc:
         _fail(exc)
     click.echo(f"Incentive studio on http://{host}:{port}/  (Ctrl+C to stop)")
+    st.start()  # the pool's workers forked before the server's threads exist
     try:
         serve(st, port=port, host=host)
     finally:

@@ -280,6 +280,11 @@ class Studio:
             self._executor = Executor(max(self.workers, 1))
         return self._executor
 
+    def start(self) -> None:
+        """Start the process pool's workers now (``incentive studio`` does, before the server
+        starts its threads)."""
+        self._pool().start()
+
     def close(self) -> None:
         """End the process pool (a later what-if starts a new one)."""
         if self._executor is not None:

@@ -147,6 +147,11 @@ def simulation_for(task: SimTask) -> Simulation:
                                                       task.condition, task.backend))
 
 
+def _ready() -> bool:
+    """A task that does nothing: starting a pool's workers (:meth:`Executor.start`)."""
+    return True
+
+
 def _run_remote(key: str, blob: bytes, until: int | None, runs: np.ndarray) -> ChunkResult | EngineError:
     """Run one chunk in a worker; a user error is returned (not raised) so that it is not retried."""
     try:
@@ -350,17 +355,32 @@ class Executor:
                 res = exc
             yield i, res
 
-    def _in_pool(self, jobs: list[Job]) -> Generator[tuple[int, ChunkResult | EngineError]]:
-        from concurrent.futures import as_completed
+    def start(self) -> None:
+        """Start the local process pool and all its workers now, not on the first batch: a
+        server should fork them before it starts threads (a process forked from a threaded
+        one can inherit a lock another thread held). Nothing to do in this process only or
+        on Dask."""
+        if self.scheduler is not None or self.workers == 1:
+            return
+        pool = self._local_pool(self.workers)
+        for fut in [pool.submit(_ready) for _ in range(self.workers)]:  # one per worker: each spawns one
+            fut.result()
 
+    def _local_pool(self, size: int):
         if self._pool is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
             # Forked workers inherit this process's cache (a simulation built here is not
             # rebuilt there).
-            self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)),
-                                             mp_context=multiprocessing.get_context("fork"))
+            self._pool = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("fork"))
+        return self._pool
+
+    def _in_pool(self, jobs: list[Job]) -> Generator[tuple[int, ChunkResult | EngineError]]:
+        from concurrent.futures import as_completed
+
+        self._local_pool(min(self.workers, len(jobs)))
+        assert self._pool is not None
         futures = {self._pool.submit(_run_remote, task.key, task.blob, task.until, idx): i
                    for i, (task, idx) in enumerate(jobs)}
         try:
