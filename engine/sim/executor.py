@@ -33,7 +33,7 @@ from collections import OrderedDict
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal, Self, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, overload
 
 import numpy as np
 
@@ -42,6 +42,9 @@ from engine.plan.compile import compile_plan
 from engine.plan.validate import CheckedPlan
 from engine.sim.scenario import Scenario
 from engine.sim.simulate import ChunkResult, Conditioner, Simulation
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 __all__ = [
     "BYTES_PER_CELL",
@@ -366,7 +369,8 @@ class Executor:
         for fut in [pool.submit(_ready) for _ in range(self.workers)]:  # one per worker: each spawns one
             fut.result()
 
-    def _local_pool(self, size: int):
+    def _local_pool(self, size: int) -> ProcessPoolExecutor:
+        """This executor's process pool, started (with at most ``size`` workers) on first use."""
         if self._pool is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -379,9 +383,8 @@ class Executor:
     def _in_pool(self, jobs: list[Job]) -> Generator[tuple[int, ChunkResult | EngineError]]:
         from concurrent.futures import as_completed
 
-        self._local_pool(min(self.workers, len(jobs)))
-        assert self._pool is not None
-        futures = {self._pool.submit(_run_remote, task.key, task.blob, task.until, idx): i
+        pool = self._local_pool(min(self.workers, len(jobs)))
+        futures = {pool.submit(_run_remote, task.key, task.blob, task.until, idx): i
                    for i, (task, idx) in enumerate(jobs)}
         try:
             for fut in as_completed(futures):

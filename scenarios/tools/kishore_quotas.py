@@ -48,13 +48,13 @@ def lifts(runs: int, seed: int, ratchet: bool) -> dict[str, np.ndarray]:
         got[name] = (res.detail["actual"][scenario.primary_measure], res.skill, stayed, sim.seats)
     (lump, skill, stay_a, seats), (comm, _, stay_b, _) = got["lump_sum"], got["commission_only"]
     quartile = skill_quartiles(skill[:, :seats])
-    out = {}
+    stayers = stay_a[:, :seats] & stay_b[:, :seats]
+    out = {"stayers share": np.array([stayers.mean()])}
     for year, months in (("year 1", slice(0, 12)), ("year 2", slice(12, 24))):
         a, b = lump[:, :seats, months].sum(axis=2), comm[:, :seats, months].sum(axis=2)
-        for who, keep in (("every seat", np.ones_like(stay_a[:, :seats])), ("stayers", stay_a[:, :seats] & stay_b[:, :seats])):
+        for who, keep in (("every seat", np.ones_like(stayers)), ("stayers", stayers)):
             out[f"{year}, {who}"] = np.array([b[(quartile == k) & keep].sum() / a[(quartile == k) & keep].sum() - 1.0
                                               for k in range(4)])
-        out["stayers share"] = np.array([(stay_a[:, :seats] & stay_b[:, :seats]).mean()])
     return out
 
 
